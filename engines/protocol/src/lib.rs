@@ -1,0 +1,64 @@
+//! The sans-I/O core every engine shares: HTTP/1.1 parsing and the workload's semantics.
+//!
+//! The workbench compares concurrency models, so the models must differ in one thing only:
+//! how they move bytes, wait and compute. Everything else — which requests are valid, what
+//! each route means, every byte of every response — lives here, in a crate with no sockets,
+//! no threads and no async. Bytes go in, instructions come out:
+//!
+//! ```
+//! use protocol::{Event, Session};
+//!
+//! let mut session = Session::new();
+//! session.receive_data(b"GET /work?wait_ms=10&cpu_rounds=3&bytes=5 HTTP/1.1\r\nHost: a\r\n\r\n");
+//! let Event::Job(job) = session.next_event() else { panic!("a complete request") };
+//! assert_eq!(job.wait().as_millis(), 10); // the engine waits, its own way...
+//! assert_eq!(job.cpu_rounds(), 3); // ...and chooses where the CPU work runs:
+//! let bytes = job.perform(); // runs the kernel, renders the response
+//! assert!(bytes.ends_with(b"\r\n\r\nabcde"));
+//! assert_eq!(session.next_event(), Event::NeedData); // read more, then call again
+//! ```
+//!
+//! This is the idea of python-hyper's h11: incomplete input is a state ([`Event::NeedData`]),
+//! not an error, and a request that breaks a rule becomes a job that answers with the right
+//! status (400, 404, 405, 413, 431, 501) and closes the connection.
+//!
+//! # Routes
+//!
+//! - `GET /hello`: `200`, `text/plain`, `Hello, World!` (TechEmpower's plaintext test).
+//! - `GET /work?wait_ms=W&cpu_rounds=R&bytes=B`, each optional and 0 by default: wait `W` ms
+//!   (the "database"), run `R` rounds of the [CPU kernel](kernel::cpu_kernel), then answer 200
+//!   with `X-Work-Digest: <hex>` and exactly `B` bytes of the [body pattern](kernel::PATTERN).
+//!   Values out of range ([`limits`]) or not whole numbers are answered with 400.
+//! - Any other path: 404. A method other than GET and HEAD on a known path: 405.
+//!
+//! Every response is `HTTP/1.1`, `Content-Type: text/plain` with a `Content-Length`, and carries
+//! no `Date` header, so two engines answering the same request send identical bytes. Every
+//! error response (status 400 and up) says `Connection: close` and ends the session.
+//!
+//! # Connections
+//!
+//! HTTP/1.1 connections stay open unless the client sends `Connection: close`; HTTP/1.0 ones
+//! close unless it sends `Connection: keep-alive`. Pipelined requests (several in one read) are
+//! answered one job at a time, in order. A request body with `Content-Length` is read and
+//! thrown away, without being buffered; `Transfer-Encoding` on a request is refused with 501.
+
+pub mod kernel;
+pub mod limits;
+mod response;
+mod session;
+
+pub use response::{HELLO_BODY, Job, Status};
+pub use session::{Event, Session};
+
+/// Feeds `input` to a fresh session and returns every response it produces, concatenated —
+/// the bytes any correct engine sends back for this input when the client sends it all and
+/// reads to the end. Conformance tests compare engines against this.
+pub fn respond_all(input: &[u8]) -> Vec<u8> {
+    let mut session = Session::new();
+    session.receive_data(input);
+    let mut out = Vec::new();
+    while let Event::Job(job) = session.next_event() {
+        out.extend_from_slice(&job.perform());
+    }
+    out
+}

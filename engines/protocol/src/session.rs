@@ -1,0 +1,382 @@
+//! One connection's protocol state: bytes in, [`Event`]s out.
+
+use crate::limits::{
+    MAX_BODY_BYTES, MAX_BODY_PATTERN_BYTES, MAX_CPU_ROUNDS, MAX_HEAD_BYTES, MAX_HEADERS,
+    MAX_WAIT_MS,
+};
+use crate::response::{Body, Job, Persistence, Status};
+
+/// What [`Session::next_event`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A complete request (its body, if any, already read and discarded): do this job, then
+    /// call `next_event` again. Pipelined requests come out one job at a time, in order.
+    Job(Job),
+    /// No complete request is buffered: read more bytes and pass them to
+    /// [`Session::receive_data`]. Incomplete input is a state, not an error.
+    NeedData,
+    /// The last job closed the connection (an error, `Connection: close`, HTTP/1.0): nothing
+    /// more will come out of this session, and further input is ignored.
+    Closed,
+}
+
+/// The server side of one HTTP/1.1 connection, without I/O (the sans-I/O pattern of h11).
+///
+/// An engine owns one `Session` per connection. It passes every byte it reads to
+/// [`receive_data`](Session::receive_data) and calls [`next_event`](Session::next_event) until
+/// it answers [`Event::NeedData`] (read more) or [`Event::Closed`] (close once written).
+///
+/// # Memory
+///
+/// A session keeps only the bytes it has received and not yet consumed. When everything
+/// received has been consumed, its buffer is freed, so an idle keep-alive connection holds
+/// no read buffer at all: `size_of::<Session>()` bytes and nothing on the heap. Engines read
+/// into one shared (or stack) buffer and hand the slice over.
+#[derive(Debug, Default)]
+pub struct Session {
+    /// Received bytes not yet consumed: at most a partial head, or pipelined requests that
+    /// arrived in the same read as an earlier one.
+    unconsumed: Vec<u8>,
+    /// Body bytes of the current request still to be read and thrown away.
+    body_left: u64,
+    /// The job of a request whose body is still arriving; released when `body_left` is 0.
+    held: Option<Box<Job>>,
+    /// Set once a closing job has been handed out.
+    closed: bool,
+}
+
+impl Session {
+    /// A session for a new connection.
+    pub fn new() -> Session {
+        Session::default()
+    }
+
+    /// Hands received bytes to the session. Bytes of a request body are dropped here without
+    /// being copied; everything else is kept until [`next_event`](Session::next_event)
+    /// consumes it.
+    pub fn receive_data(&mut self, mut data: &[u8]) {
+        if self.closed {
+            return;
+        }
+        if self.unconsumed.is_empty() && self.body_left > 0 {
+            let skip = self.body_left.min(data.len() as u64);
+            self.body_left -= skip;
+            data = &data[skip as usize..];
+        }
+        self.unconsumed.extend_from_slice(data);
+    }
+
+    /// The next thing the engine must do. See [`Event`].
+    pub fn next_event(&mut self) -> Event {
+        if self.closed {
+            return Event::Closed;
+        }
+        if self.body_left > 0 {
+            let skip = self.body_left.min(self.unconsumed.len() as u64);
+            self.consume(skip as usize);
+            self.body_left -= skip;
+            if self.body_left > 0 {
+                return Event::NeedData;
+            }
+        }
+        if let Some(job) = self.held.take() {
+            return self.emit(*job);
+        }
+        match parse_head(&self.unconsumed) {
+            Head::Partial => {
+                if self.unconsumed.len() > MAX_HEAD_BYTES {
+                    self.emit(Job::error(
+                        Status::HeaderFieldsTooLarge,
+                        "request head larger than 16 KiB",
+                    ))
+                } else {
+                    Event::NeedData
+                }
+            }
+            Head::Invalid(job) => self.emit(job),
+            Head::Complete {
+                head_len,
+                body_len,
+                job,
+            } => {
+                self.consume(head_len);
+                self.body_left = body_len;
+                self.held = Some(Box::new(job));
+                self.next_event()
+            }
+        }
+    }
+
+    /// How many received bytes are waiting to be consumed (0 on an idle connection).
+    pub fn buffered(&self) -> usize {
+        self.unconsumed.len()
+    }
+
+    /// The heap bytes this session holds (0 on an idle connection): for tests and for the
+    /// curious.
+    pub fn heap_bytes(&self) -> usize {
+        self.unconsumed.capacity() + self.held.as_ref().map_or(0, |_| size_of::<Job>())
+    }
+
+    fn emit(&mut self, job: Job) -> Event {
+        if job.closes() {
+            self.closed = true;
+            self.unconsumed = Vec::new();
+            self.body_left = 0;
+        }
+        Event::Job(job)
+    }
+
+    fn consume(&mut self, n: usize) {
+        if n >= self.unconsumed.len() {
+            // Free the buffer, not just empty it: an idle connection must hold no memory.
+            self.unconsumed = Vec::new();
+        } else {
+            self.unconsumed.drain(..n);
+        }
+    }
+}
+
+/// The outcome of parsing the start of the unconsumed bytes.
+enum Head {
+    Partial,
+    /// The request cannot be framed (its length is unknown or too large): answer and close.
+    Invalid(Job),
+    Complete {
+        head_len: usize,
+        body_len: u64,
+        job: Job,
+    },
+}
+
+fn parse_head(buf: &[u8]) -> Head {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let head_len = match req.parse(buf) {
+        Ok(httparse::Status::Partial) => return Head::Partial,
+        Ok(httparse::Status::Complete(n)) => n,
+        Err(httparse::Error::TooManyHeaders) => {
+            return Head::Invalid(Job::error(
+                Status::HeaderFieldsTooLarge,
+                "more than 64 header fields",
+            ));
+        }
+        Err(_) => {
+            return Head::Invalid(Job::error(Status::BadRequest, "malformed request"));
+        }
+    };
+    if head_len > MAX_HEAD_BYTES {
+        return Head::Invalid(Job::error(
+            Status::HeaderFieldsTooLarge,
+            "request head larger than 16 KiB",
+        ));
+    }
+
+    let mut content_length: Option<u64> = None;
+    let mut has_host = false;
+    let mut close = false;
+    let mut keep_alive = false;
+    for header in req.headers.iter() {
+        let name = header.name;
+        if name.eq_ignore_ascii_case("transfer-encoding") {
+            return Head::Invalid(Job::error(
+                Status::NotImplemented,
+                "Transfer-Encoding on a request is not supported; send Content-Length",
+            ));
+        } else if name.eq_ignore_ascii_case("content-length") {
+            let Some(n) = parse_decimal(header.value, u64::MAX) else {
+                return Head::Invalid(Job::error(Status::BadRequest, "bad Content-Length"));
+            };
+            if content_length.is_some_and(|old| old != n) {
+                return Head::Invalid(Job::error(
+                    Status::BadRequest,
+                    "conflicting Content-Length headers",
+                ));
+            }
+            content_length = Some(n);
+        } else if name.eq_ignore_ascii_case("host") {
+            has_host = true;
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in header.value.split(|&b| b == b',') {
+                let token = token.trim_ascii();
+                close |= token.eq_ignore_ascii_case(b"close");
+                keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+            }
+        }
+    }
+    let http11 = req.version == Some(1);
+    if http11 && !has_host {
+        return Head::Invalid(Job::error(
+            Status::BadRequest,
+            "HTTP/1.1 request without a Host header",
+        ));
+    }
+    let body_len = content_length.unwrap_or(0);
+    if body_len > MAX_BODY_BYTES {
+        return Head::Invalid(Job::error(
+            Status::ContentTooLarge,
+            "request body larger than 1 MiB",
+        ));
+    }
+
+    let persistence = match (http11, close, keep_alive) {
+        (_, true, _) => Persistence::Close,
+        (true, false, _) => Persistence::KeepAlive,
+        (false, false, true) => Persistence::KeepAliveHttp10,
+        (false, false, false) => Persistence::Close,
+    };
+    // httparse only completes with a method and a path present.
+    let method = req.method.unwrap_or_default();
+    let target = req.path.unwrap_or_default();
+    let mut job = route(method, target);
+    job.head_only = method == "HEAD";
+    if job.status() == Status::Ok {
+        job.persistence = persistence;
+    }
+    Head::Complete {
+        head_len,
+        body_len,
+        job,
+    }
+}
+
+/// Maps a method and request target to the job that answers it.
+fn route(method: &str, target: &str) -> Job {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let body = match path {
+        "/hello" => Body::Hello,
+        "/work" => match parse_work_query(query) {
+            Ok((wait_ms, cpu_rounds, bytes)) => {
+                if method != "GET" && method != "HEAD" {
+                    return method_not_allowed();
+                }
+                return Job {
+                    wait_ms,
+                    cpu_rounds,
+                    body: Body::Work { bytes },
+                    head_only: false,
+                    persistence: Persistence::KeepAlive,
+                };
+            }
+            Err(detail) => return Job::error(Status::BadRequest, detail),
+        },
+        _ => return Job::error(Status::NotFound, "no such route; try /hello or /work"),
+    };
+    if method != "GET" && method != "HEAD" {
+        return method_not_allowed();
+    }
+    Job {
+        wait_ms: 0,
+        cpu_rounds: 0,
+        body,
+        head_only: false,
+        persistence: Persistence::KeepAlive,
+    }
+}
+
+fn method_not_allowed() -> Job {
+    Job::error(Status::MethodNotAllowed, "only GET and HEAD are served")
+}
+
+/// Parses `wait_ms=W&cpu_rounds=R&bytes=B` (each optional, any order, default 0).
+fn parse_work_query(query: &str) -> Result<(u64, u64, u64), &'static str> {
+    let (mut wait, mut rounds, mut bytes) = (None, None, None);
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let (slot, max, message) = match key {
+            "wait_ms" => (
+                &mut wait,
+                MAX_WAIT_MS,
+                "wait_ms must be a whole number from 0 to 60000",
+            ),
+            "cpu_rounds" => (
+                &mut rounds,
+                MAX_CPU_ROUNDS,
+                "cpu_rounds must be a whole number from 0 to 100000000",
+            ),
+            "bytes" => (
+                &mut bytes,
+                MAX_BODY_PATTERN_BYTES,
+                "bytes must be a whole number from 0 to 67108864",
+            ),
+            _ => return Err("unknown parameter; /work takes wait_ms, cpu_rounds and bytes"),
+        };
+        if slot.is_some() {
+            return Err("a /work parameter was given twice");
+        }
+        *slot = Some(parse_decimal(value.as_bytes(), max).ok_or(message)?);
+    }
+    Ok((wait.unwrap_or(0), rounds.unwrap_or(0), bytes.unwrap_or(0)))
+}
+
+/// A plain decimal number (digits only, no sign, no spaces inside) no larger than `max`.
+/// Surrounding spaces are allowed, as header values may carry them.
+fn parse_decimal(text: &[u8], max: u64) -> Option<u64> {
+    let text = text.trim_ascii();
+    if text.is_empty() || text.len() > 20 || !text.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &d in text {
+        n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    (n <= max).then_some(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_parsing_is_strict() {
+        assert_eq!(parse_decimal(b"0", 10), Some(0));
+        assert_eq!(parse_decimal(b" 10 ", 10), Some(10));
+        assert_eq!(parse_decimal(b"11", 10), None);
+        assert_eq!(parse_decimal(b"-1", 10), None);
+        assert_eq!(parse_decimal(b"+1", 10), None);
+        assert_eq!(parse_decimal(b"1 1", 10), None);
+        assert_eq!(parse_decimal(b"", 10), None);
+        assert_eq!(parse_decimal(b"99999999999999999999", u64::MAX), None);
+        assert_eq!(
+            parse_decimal(b"18446744073709551615", u64::MAX),
+            Some(u64::MAX)
+        );
+    }
+
+    #[test]
+    fn work_query() {
+        assert_eq!(parse_work_query(""), Ok((0, 0, 0)));
+        assert_eq!(
+            parse_work_query("bytes=3&wait_ms=2&cpu_rounds=1"),
+            Ok((2, 1, 3))
+        );
+        assert!(parse_work_query("wait_ms=60001").is_err());
+        assert!(parse_work_query("wait_ms=1&wait_ms=2").is_err());
+        assert!(parse_work_query("sleep=1").is_err());
+        assert!(parse_work_query("bytes").is_err());
+        assert!(parse_work_query("bytes=0x10").is_err());
+    }
+
+    #[test]
+    fn an_idle_session_holds_no_heap_memory() {
+        let mut session = Session::new();
+        session.receive_data(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(matches!(session.next_event(), Event::Job(_)));
+        assert_eq!(session.next_event(), Event::NeedData);
+        assert_eq!(session.heap_bytes(), 0);
+        assert!(size_of::<Session>() <= 64, "{}", size_of::<Session>());
+    }
+
+    #[test]
+    fn a_large_body_is_discarded_without_being_buffered() {
+        let mut session = Session::new();
+        session.receive_data(b"GET /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n");
+        assert_eq!(session.next_event(), Event::NeedData);
+        let chunk = vec![b'x'; 64 * 1024];
+        for _ in 0..16 {
+            assert_eq!(session.buffered(), 0);
+            session.receive_data(&chunk);
+        }
+        assert!(matches!(session.next_event(), Event::Job(_)));
+    }
+}

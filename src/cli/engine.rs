@@ -1,0 +1,153 @@
+//! `workbench engine <name>`: bind, announce, serve.
+//!
+//! The binary does the parts every engine shares — raising the open-files limit, binding the
+//! listener with a deep backlog, printing the ready line — and hands the listener to the
+//! engine's `serve`, which returns after SIGINT or SIGTERM.
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+
+/// How many connections the kernel may queue before `accept()`. The kernel caps it at
+/// `net.core.somaxconn` (4096 by default since Linux 5.4). A deep queue matters for the
+/// prefork pool, which accepts only as fast as its workers free up.
+const LISTEN_BACKLOG: i32 = 4096;
+
+#[derive(Debug, Args)]
+pub struct EngineArgs {
+    #[command(subcommand)]
+    engine: Engine,
+}
+
+/// Flags every engine takes.
+#[derive(Debug, Clone, Args)]
+struct Common {
+    /// Address to listen on; port 0 picks a free port (the ready line says which).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+}
+
+#[derive(Debug, Subcommand)]
+enum Engine {
+    /// One OS thread per connection.
+    Threads {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        config: threads::Config,
+    },
+    /// Prefork process pool: N workers block in accept() on one shared listener.
+    Pool {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        config: pool::Config,
+    },
+    /// One thread, one epoll loop (mio), Twisted-style Protocol and Transport.
+    Selector {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        config: selector::Config,
+    },
+    /// Tokio: one task per connection.
+    Coroutines {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        config: coroutines::Config,
+    },
+}
+
+impl Engine {
+    fn name(&self) -> &'static str {
+        match self {
+            Engine::Threads { .. } => "threads",
+            Engine::Pool { .. } => "pool",
+            Engine::Selector { .. } => "selector",
+            Engine::Coroutines { .. } => "coroutines",
+        }
+    }
+
+    fn common(&self) -> &Common {
+        match self {
+            Engine::Threads { common, .. }
+            | Engine::Pool { common, .. }
+            | Engine::Selector { common, .. }
+            | Engine::Coroutines { common, .. } => common,
+        }
+    }
+}
+
+pub fn run(args: EngineArgs) -> anyhow::Result<ExitCode> {
+    let engine = args.engine;
+    let name = engine.name();
+    match raise_open_files_limit() {
+        Ok(limit) => tracing::debug!(limit, "open-files soft limit raised to the hard limit"),
+        Err(err) => tracing::warn!("could not raise the open-files limit: {err}"),
+    }
+    let addr = engine.common().listen;
+    let listener = bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    announce(name, local)?;
+    tracing::info!(engine = name, %local, "serving until SIGINT or SIGTERM");
+
+    let served = match &engine {
+        Engine::Threads { config, .. } => threads::serve(listener, config),
+        Engine::Pool { config, .. } => pool::serve(listener, config),
+        Engine::Selector { config, .. } => selector::serve(listener, config),
+        Engine::Coroutines { config, .. } => coroutines::serve(listener, config),
+    };
+    served.with_context(|| format!("the {name} engine failed"))?;
+    tracing::info!(engine = name, "stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Binds a listening socket with `SO_REUSEADDR` (so a restarted engine can take its port
+/// back at once) and a deep backlog.
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// Prints the ready line, the first line on stdout, and flushes it so a parent reading a pipe
+/// sees it at once.
+fn announce(engine: &str, addr: SocketAddr) -> std::io::Result<()> {
+    let line = serde_json::json!({
+        "engine": engine,
+        "addr": addr.to_string(),
+        "pid": std::process::id(),
+    });
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}")?;
+    stdout.flush()
+}
+
+/// Raises the soft limit on open files to the hard limit and returns it. Each connection is
+/// a file descriptor; the default soft limit (1024) would cap every engine far below what the
+/// models can hold.
+pub fn raise_open_files_limit() -> std::io::Result<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable rlimit struct for the duration of the call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: `limit` is a valid rlimit struct; the kernel only reads it.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(limit.rlim_cur)
+}
