@@ -42,6 +42,7 @@
 //! answered one job at a time, in order. A request body with `Content-Length` is read and
 //! thrown away, without being buffered; `Transfer-Encoding` on a request is refused with 501.
 
+pub mod corpus;
 pub mod kernel;
 pub mod limits;
 mod response;
