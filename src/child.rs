@@ -49,12 +49,16 @@ pub struct Stopped {
 
 impl EngineProcess {
     /// Starts `exe engine <engine> <args…>` and waits for its ready line. Its stderr (the
-    /// engine's log) is inherited; `RUST_LOG` is passed through.
+    /// engine's log) is inherited, at level `warn` unless `RUST_LOG` says otherwise.
     pub fn spawn(exe: &Path, engine: &str, args: &[&str]) -> io::Result<EngineProcess> {
         let mut child = Command::new(exe)
             .arg("engine")
             .arg(engine)
             .args(args)
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -36,20 +36,30 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     );
     println!(
         "{:<12} {:>8} {:>8} {:>10}  result",
-        "engine", "pid", "cases", "time"
+        "engine", "pid", "passed", "time"
     );
     let mut all_passed = true;
     for engine in engines {
         let started = Instant::now();
         let server = EngineProcess::spawn(&exe, engine, &[])
             .with_context(|| format!("cannot start the {engine} engine"))?;
+        let mut server = server;
         let pid = server.pid();
-        let failures: Vec<_> = cases
-            .iter()
-            .filter_map(|case| check_case(server.addr(), case).err())
-            .collect();
+        let mut failures = Vec::new();
+        let mut checked = 0;
+        for case in &cases {
+            if !server.is_running() {
+                println!("    the {engine} engine exited during case {}", case.name);
+                break;
+            }
+            failures.extend(check_case(server.addr(), case).err());
+            checked += 1;
+        }
         let stopped = server.terminate(Duration::from_secs(5))?;
-        let verdict = if failures.is_empty() && stopped.status.success() {
+        let complete = checked == cases.len();
+        let verdict = if !complete {
+            format!("{} case(s) not run: the engine died", cases.len() - checked)
+        } else if failures.is_empty() && stopped.status.success() {
             "identical bytes, clean stop".to_string()
         } else if failures.is_empty() {
             format!("identical bytes, but stop: {}", stopped.status)
@@ -58,13 +68,14 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         };
         println!(
             "{engine:<12} {pid:>8} {:>8} {:>9.2}s  {verdict}",
-            cases.len() - failures.len(),
+            checked - failures.len(),
             started.elapsed().as_secs_f64()
         );
         for failure in &failures {
             println!("    {failure}");
         }
-        all_passed &= failures.is_empty() && stopped.status.success() && !stopped.killed;
+        all_passed &=
+            complete && failures.is_empty() && stopped.status.success() && !stopped.killed;
     }
     println!(
         "\nPoke one yourself: workbench engine selector --listen 127.0.0.1:8080, then\n  curl -i http://127.0.0.1:8080/hello\n  curl -i 'http://127.0.0.1:8080/work?wait_ms=100&cpu_rounds=1000&bytes=64'"
