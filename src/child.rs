@@ -176,3 +176,21 @@ impl Drop for EngineProcess {
         }
     }
 }
+
+/// The `workbench` executable for a program built in the same target folder: an example in
+/// `target/<profile>/examples/` finds it in `target/<profile>/`.
+pub fn workbench_exe_beside_example() -> io::Result<std::path::PathBuf> {
+    let me = std::env::current_exe()?;
+    let exe = me
+        .parent()
+        .and_then(|examples| examples.parent())
+        .map(|profile| profile.join("workbench"))
+        .ok_or_else(|| io::Error::other(format!("unexpected example path {}", me.display())))?;
+    if !exe.exists() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{} not found: build it first (cargo build --release)", exe.display()),
+        ));
+    }
+    Ok(exe)
+}

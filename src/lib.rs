@@ -10,3 +10,4 @@
 
 pub mod child;
 pub mod conformance;
+pub mod os;

@@ -85,7 +85,7 @@ impl Engine {
 pub fn run(args: EngineArgs) -> anyhow::Result<ExitCode> {
     let engine = args.engine;
     let name = engine.name();
-    match raise_open_files_limit() {
+    match workbench::os::raise_open_files_limit() {
         Ok(limit) => tracing::debug!(limit, "open-files soft limit raised to the hard limit"),
         Err(err) => tracing::warn!("could not raise the open-files limit: {err}"),
     }
@@ -133,26 +133,4 @@ fn announce(engine: &str, addr: SocketAddr) -> std::io::Result<()> {
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{line}")?;
     stdout.flush()
-}
-
-/// Raises the soft limit on open files to the hard limit and returns it. Each connection is
-/// a file descriptor; the default soft limit (1024) would cap every engine far below what the
-/// models can hold.
-pub fn raise_open_files_limit() -> std::io::Result<u64> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `limit` is a valid, writable rlimit struct for the duration of the call.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    if limit.rlim_cur < limit.rlim_max {
-        limit.rlim_cur = limit.rlim_max;
-        // SAFETY: `limit` is a valid rlimit struct; the kernel only reads it.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(limit.rlim_cur)
 }
