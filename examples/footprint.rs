@@ -27,7 +27,11 @@ use workbench::child::EngineProcess;
 #[derive(Debug, Parser)]
 struct Args {
     /// Engines to measure.
-    #[arg(long, value_delimiter = ',', default_value = "threads,selector,coroutines")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "threads,selector,coroutines"
+    )]
     engines: Vec<String>,
     /// Open connections at each step (the process's open-files limit bounds the largest).
     #[arg(long, value_delimiter = ',', default_value = "0,1000,2000,4000,8000")]
@@ -91,7 +95,6 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-
 #[derive(Debug, Default)]
 struct Memory {
     pss_kib: u64,
@@ -109,7 +112,13 @@ fn tree_memory(pid: u32) -> std::io::Result<Memory> {
             rollup
                 .lines()
                 .find_map(|l| l.strip_prefix(name))
-                .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .and_then(|rest| {
+                    rest.trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                })
                 .unwrap_or(0)
         };
         total.pss_kib += field("Pss:");

@@ -71,10 +71,7 @@ fn main() -> anyhow::Result<()> {
         server.terminate(Duration::from_secs(5))?;
         rows.push(row);
     }
-    let nginx = rows
-        .iter()
-        .find(|r| r.name == "nginx")
-        .map(|r| r.server_us);
+    let nginx = rows.iter().find(|r| r.name == "nginx").map(|r| r.server_us);
     for row in &rows {
         let ratio = nginx.map_or("-".to_string(), |n| format!("{:.2}×", row.server_us / n));
         println!(
@@ -131,7 +128,9 @@ fn measure(name: &str, pid: u32, addr: String, args: &Args) -> anyhow::Result<Ro
         .find_map(|l| l.trim().split_once(" requests in "))
         .and_then(|(n, _)| n.trim().parse::<u64>().ok())
         .with_context(|| format!("cannot read wrk's output:\n{text}"))?;
-    let errors = text.lines().find(|l| l.contains("Non-2xx") || l.contains("Socket errors"));
+    let errors = text
+        .lines()
+        .find(|l| l.contains("Non-2xx") || l.contains("Socket errors"));
     if let Some(errors) = errors {
         println!("{name}: wrk reports {}", errors.trim());
     }
@@ -221,4 +220,3 @@ impl Drop for Nginx {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
-

@@ -189,7 +189,10 @@ pub fn workbench_exe_beside_example() -> io::Result<std::path::PathBuf> {
     if !exe.exists() {
         return Err(io::Error::new(
             io::ErrorKind::NotFound,
-            format!("{} not found: build it first (cargo build --release)", exe.display()),
+            format!(
+                "{} not found: build it first (cargo build --release)",
+                exe.display()
+            ),
         ));
     }
     Ok(exe)

@@ -1,11 +1,203 @@
-//! Thread per connection (stub: to be written).
+//! One thread, one `mio::Poll` (epoll), every connection: the event-loop model of Twisted,
+//! asyncio, nginx and Node, with Twisted's vocabulary.
+//!
+//! # How one request flows through the loop
+//!
+//! 1. **Accept.** A client connects; epoll reports the listener readable. The loop accepts
+//!    until `WouldBlock`, registers each new socket for `READABLE` and asks the [`Factory`]
+//!    for a [`Protocol`] ([`HttpProtocol`]), which learns of it in `connection_made`.
+//! 2. **Readiness, then read.** The request's bytes arrive; `epoll_wait` returns the socket's
+//!    token. The loop reads into its **one shared 64 KiB buffer** until `WouldBlock` and hands
+//!    each slice to `data_received`.
+//! 3. **Session.** The protocol feeds the bytes to [`protocol::Session`], which hands out a
+//!    `Job`. The protocol stops reading (the contract: never read while a job is in progress)
+//!    and, for a job that waits W ms, calls `call_later(W)`: a **timer** in the loop's heap.
+//!    The socket leaves the epoll set; the loop sleeps with the earliest deadline as
+//!    `epoll_wait`'s timeout, serving other sockets meanwhile.
+//! 4. **Perform.** The timer fires; `timer_fired` calls `job.perform()` — the CPU rounds, **on
+//!    the loop thread** — and `transport.write(bytes)`, which only queues them.
+//! 5. **Write, writable, flush.** When the callback returns, the loop writes the queue at once
+//!    (`writev`; most responses leave right here). What the kernel's send buffer cannot take
+//!    waits: the socket is registered for `WRITABLE`, and each writable event writes more.
+//! 6. **Next.** The session says `NeedData`; the protocol resumes reading, the socket is
+//!    registered for `READABLE` again, and the connection idles — holding no buffer at all.
+//!
+//! A blocking engine writes steps 2–6 as one straight loop per thread. Here that loop is cut
+//! wherever it would block, and the pieces are callbacks: the state a thread keeps on its
+//! stack lives in [`HttpProtocol`]'s few fields instead.
+//!
+//! # What it costs
+//!
+//! - **Memory:** per connection, one slot in a slab — 144 bytes on x86-64 (a unit test bounds
+//!   it at 256; nginx measured 527 bytes per idle keep-alive connection) — and nothing on the
+//!   heap while idle: the session frees its buffer once its
+//!   bytes are consumed and the write queue frees itself once drained. The kernel adds its
+//!   socket buffers and an epoll entry, as in every model. One 64 KiB read buffer in all.
+//! - **Threads:** one (plus the `--offload` pool). No locks, no context switches between
+//!   connections.
+//! - **System calls:** one `epoll_wait` serves every socket that became ready; a keep-alive
+//!   `GET /hello` then costs a `read`, a `read` that says `WouldBlock` (edge-triggered epoll
+//!   must be drained), and a `writev`. A request that waits adds two `epoll_ctl` calls (leave
+//!   the epoll set, join it again).
+//!
+//! # When it shines, when it breaks
+//!
+//! It shines when connections mostly wait — on a "database" timer, on slow clients, idle
+//! between keep-alive requests: ten thousand of them cost ten thousand small structs and one
+//! thread, and writes to slow readers queue up without blocking anyone (64 MiB responses
+//! included, paced by backpressure).
+//!
+//! It breaks on CPU. Everything runs on one thread, so a request with a million CPU rounds
+//! stalls **every** connection until it is done: concurrency is not parallelism. `--offload`
+//! moves the rounds to a rayon pool (Twisted's `deferToThread`) and brings the result back
+//! through a channel and a `mio::Waker`, so the loop keeps serving; but then the CPU work
+//! runs on threads after all, and it is only as parallel as the pool. Any callback that
+//! blocks (a blocking system call, a lock) stalls the loop the same way. And a signal cannot
+//! interrupt an inline computation: shutdown waits for it to end.
+//!
+//! Fairness is by turns, not by time: the loop serves a ready socket until it would block,
+//! so a client that pipelines a long burst of cheap requests is served to the end of what it
+//! has sent before the next socket gets its turn. It uses one core, whatever the machine has.
+//!
+//! # Implementation
+//!
+//! - [`interfaces`]: the [`Protocol`], [`Transport`] and [`Factory`] traits (Twisted's
+//!   `IProtocol`, `ITransport`, `IProtocolFactory`), with `call_later` and `defer_to_thread`.
+//! - [`http`]: [`HttpProtocol`], the workbench's HTTP server written against those traits.
+//! - [`memory`]: [`MemoryTransport`], Twisted's `StringTransport`, which tests protocols
+//!   without sockets or clocks.
+//! - [`write_queue`]: what `write` queues, and the backpressure marks ([`HIGH_WATER`] 64 KiB,
+//!   [`LOW_WATER`] 16 KiB, asyncio's defaults): above the high mark the connection stops
+//!   reading and its protocol stops producing until the queue drains to the low mark.
+//! - [`timers`]: the heap of deadlines that becomes `epoll_wait`'s timeout.
+//! - `reactor`: the loop itself — accept (backing off 50 ms on EMFILE), read, write, timers,
+//!   deferred results, lingering close (`shutdown(Write)`, discard input until EOF or 2 s),
+//!   and SIGINT/SIGTERM through `signal-hook-mio` in the same `Poll`: stop accepting, close
+//!   idle connections at once, let work in progress finish, return within 4 s whatever is
+//!   left.
+//!
+//! A protocol can be driven by hand, which is how this crate tests it:
+//!
+//! ```
+//! use std::time::Duration;
+//! use selector::{HttpProtocol, MemoryTransport, Protocol};
+//!
+//! let mut http = HttpProtocol::new(false);
+//! let mut transport = MemoryTransport::new();
+//! http.data_received(b"GET /work?wait_ms=100 HTTP/1.1\r\nHost: a\r\n\r\n", &mut transport);
+//! assert!(!transport.is_reading()); // a job is in progress: no reading
+//! assert_eq!(transport.take_timer(), Some(Duration::from_millis(100))); // the loop's timer
+//! http.timer_fired(&mut transport); // ...100 ms later
+//! assert!(transport.value().starts_with(b"HTTP/1.1 200 OK\r\n"));
+//! assert!(transport.is_reading()); // idle again
+//! ```
+//!
+//! # Try it
+//!
+//! ```text
+//! cargo run --release -- engine selector --listen 127.0.0.1:8080
+//! curl -i http://127.0.0.1:8080/hello
+//! curl -i 'http://127.0.0.1:8080/work?wait_ms=100&cpu_rounds=1000&bytes=64'
+//! ```
+//!
+//! To watch one CPU-heavy request stall everyone, start a long computation and ask for
+//! `/hello` meanwhile; then restart with `--offload` and try again:
+//!
+//! ```text
+//! curl -s -o /dev/null 'http://127.0.0.1:8080/work?cpu_rounds=5000000' &
+//! time curl -s http://127.0.0.1:8080/hello
+//! ```
+
+pub mod http;
+pub mod interfaces;
+pub mod memory;
+mod reactor;
+pub mod timers;
+pub mod write_queue;
+
+use std::num::NonZeroUsize;
+
+pub use http::{HttpFactory, HttpProtocol};
+pub use interfaces::{Factory, Protocol, Reason, Transport, Work};
+pub use memory::MemoryTransport;
+pub use write_queue::{HIGH_WATER, LOW_WATER};
 
 /// Engine configuration, filled from `workbench engine selector` flags.
 #[derive(Debug, Clone, clap::Args)]
-pub struct Config {}
+pub struct Config {
+    /// Run CPU rounds on a thread pool instead of the loop thread (Twisted's deferToThread).
+    /// Without it, one CPU-heavy request stalls every connection while it computes.
+    #[arg(long)]
+    pub offload: bool,
 
-/// Serves `listener` until SIGINT or SIGTERM.
+    /// Threads in the --offload pool [default: one per core].
+    #[arg(long, value_name = "N", requires = "offload")]
+    pub offload_threads: Option<NonZeroUsize>,
+}
+
+/// Serves `listener` until SIGINT or SIGTERM, on this thread.
 pub fn serve(listener: std::net::TcpListener, config: &Config) -> std::io::Result<()> {
-    let _ = (listener, config);
-    unimplemented!()
+    let pool = if config.offload {
+        Some(offload_pool(config.offload_threads)?)
+    } else {
+        None
+    };
+    let factory = HttpFactory {
+        offload: config.offload,
+    };
+    reactor::Reactor::new(listener, factory, pool)?.run()
+}
+
+/// The `--offload` pool: `threads` threads, or one per core.
+fn offload_pool(threads: Option<NonZeroUsize>) -> std::io::Result<rayon::ThreadPool> {
+    let threads = match threads {
+        Some(n) => n.get(),
+        None => std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+    };
+    tracing::debug!(threads, "offloading CPU rounds to a thread pool");
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("selector-cpu-{i}"))
+        .build()
+        .map_err(std::io::Error::other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        Cli::try_parse_from(std::iter::once("selector").chain(args.iter().copied()))
+            .map(|cli| cli.config)
+    }
+
+    #[test]
+    fn flags() {
+        let config = parse(&[]).unwrap();
+        assert!(!config.offload, "inline by default: that is the lesson");
+        assert_eq!(config.offload_threads, None);
+
+        let config = parse(&["--offload", "--offload-threads", "3"]).unwrap();
+        assert!(config.offload);
+        assert_eq!(config.offload_threads.map(NonZeroUsize::get), Some(3));
+
+        assert!(parse(&["--offload", "--offload-threads", "0"]).is_err());
+        assert!(
+            parse(&["--offload-threads", "2"]).is_err(),
+            "a pool size without --offload would be silently ignored"
+        );
+    }
+
+    #[test]
+    fn the_pool_has_the_threads_asked_for() {
+        let pool = offload_pool(NonZeroUsize::new(2)).unwrap();
+        assert_eq!(pool.current_num_threads(), 2);
+    }
 }
