@@ -1,11 +1,686 @@
-//! Thread per connection (stub: to be written).
+//! One OS thread per connection: the model every server started with, and the easiest to read.
+//!
+//! # How a connection flows
+//!
+//! The thread that calls [`serve`] does nothing but `accept()`. Each accepted connection gets
+//! a new thread of its own, and that thread runs the connection from its first byte to its
+//! close in plain blocking code:
+//!
+//! ```text
+//! accept loop ──accept()──▶ spawn thread ──▶ read() ─▶ Session ─▶ sleep(wait) ─▶ perform() ─▶ write_all()
+//!      ▲                                       ▲                                                   │
+//!      └── next connection                     └──────────────── keep-alive: next request ─────────┘
+//! ```
+//!
+//! A blocked `read()` or `thread::sleep()` parks the thread in the kernel; the scheduler runs
+//! whichever threads have something to do. Nothing in the code says "concurrency": the kernel
+//! provides it, and, on a machine with several cores, parallelism too — two CPU-heavy requests
+//! on two connections run on two cores at once.
+//!
+//! # What a thread costs
+//!
+//! - **Stack, reserved.** Each thread gets its own stack, `--stack-size` bytes (2 MiB by
+//!   default, Rust's default; 8 MiB for the main thread of a C program, `ulimit -s`). This is
+//!   *address space*: `mmap` reserves it, plus one guard page that turns an overflow into a
+//!   crash instead of silent corruption. Reserving costs no memory.
+//! - **Stack, touched.** Only the pages the thread actually writes become resident: here the
+//!   8 KiB read buffer, a few frames of `std`, the protocol core and SHA-256, so a few pages
+//!   — tens of KiB, whatever the reservation. Once touched, a page stays resident until the
+//!   thread exits, so the deepest call a connection ever made is what it keeps paying for.
+//! - **Kernel.** Every thread is a kernel task: a `task_struct` (several KiB) and a kernel
+//!   stack (16 KiB on x86-64), neither of which can be swapped, plus a slot in the
+//!   scheduler's run queues and a PID (`/proc/sys/kernel/pid_max`).
+//! - **Switches.** Handing the CPU from one blocked thread to another is a context switch
+//!   through the kernel, a microsecond or a few, and each switch cools the caches.
+//!
+//! So a thousand connections cost a thousand threads, a few tens of MiB resident: fine, and
+//! the simplest code there is. A hundred thousand break it: the kernel's limits end first
+//! (`kernel.threads-max`, `pid_max`, `RLIMIT_NPROC`, and `vm.max_map_count`, 65530 by
+//! default, which counts each stack and its guard page as mappings), hundreds of MiB of
+//! kernel stacks and page tables are pinned, and the scheduler spends its time switching
+//! between threads that mostly sleep. That wall is what the selector and coroutine engines
+//! are for.
+//!
+//! # When it shines and when it breaks
+//!
+//! It shines with a moderate number of busy connections, CPU-bound work (every core is used,
+//! no request stalls another) and code that must stay simple. It breaks with many idle or
+//! slow connections: each one pins a thread and its stack while it does nothing. When no
+//! thread can be created (the limits above, or memory), this engine closes the new
+//! connection, logs a warning and keeps serving the ones it has.
+//!
+//! # Implementation
+//!
+//! - Accept loop on the calling thread; one [`std::thread::Builder`] per connection, with the
+//!   configured stack size. Errors from `accept()` (`EMFILE`, `ENFILE`, `ENOBUFS`) are logged
+//!   (at most once a second) and retried after a 10 ms pause rather than ending the server.
+//! - Each connection thread reads into an 8 KiB buffer on its own stack, only when the
+//!   [`protocol::Session`] says [`NeedData`](protocol::Event::NeedData), waits with
+//!   `thread::sleep` and runs the CPU work inline with [`Job::perform`](protocol::Job::perform).
+//! - Shutdown: a signal thread (signal-hook) turns SIGINT/SIGTERM into a flag and a
+//!   `shutdown(SHUT_RD)` of the listener, which wakes the blocked `accept()` on Linux. The
+//!   accept loop then shuts down reading on every open connection: an idle keep-alive thread
+//!   wakes with end-of-file and exits; a busy one finishes its response first. `serve` waits
+//!   up to 4 s for them and returns.
+//!
+//! # Try it
+//!
+//! ```text
+//! cargo run --release -- engine threads --listen 127.0.0.1:8080 --stack-size 64KiB
+//! curl -i http://127.0.0.1:8080/hello
+//! curl -i 'http://127.0.0.1:8080/work?wait_ms=100&cpu_rounds=1000&bytes=64'
+//! ```
+//!
+//! While it runs, `ls /proc/<pid>/task | wc -l` counts its threads (the accept loop, the
+//! signal thread and one per open connection) and `grep -E 'VmRSS|VmSize' /proc/<pid>/status`
+//! shows reserved address space growing far faster than resident memory.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use protocol::{Event, Session};
+
+/// Rust's default stack for spawned threads (`RUST_MIN_STACK` aside): 2 MiB.
+pub const DEFAULT_STACK_SIZE: usize = 2 * 1024 * 1024;
+
+/// The smallest `--stack-size` accepted. The connection code (the 8 KiB read buffer, `std`,
+/// the parser, SHA-256, debug logging) runs within it; much below, a thread would overflow
+/// its stack, and a stack overflow aborts the whole process, not just one connection.
+pub const MIN_STACK_SIZE: usize = 32 * 1024;
+
+/// The largest `--stack-size` accepted: beyond this a value is a typo, not an experiment.
+pub const MAX_STACK_SIZE: usize = 1024 * 1024 * 1024;
+
+/// The per-connection read buffer, on the connection thread's stack. 8 KiB holds any usual
+/// request head in one read; bigger heads and bodies simply take several reads.
+const READ_BUFFER_BYTES: usize = 8 * 1024;
+
+/// How long a lingering close keeps reading after the last response (nginx's
+/// `lingering_timeout` is 5 s; the contract says 2 s).
+const LINGER: Duration = Duration::from_secs(2);
+
+/// How long shutdown waits for connection threads before `serve` returns anyway. The binary
+/// must exit within 5 s of the signal; the threads still running die with the process.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// Pause after an `accept()` error such as `EMFILE`: the condition will not clear within
+/// microseconds, and retrying at once would spin a core. nginx and Go's net/http back off too.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
+
+/// At most one warning per kind of failure per interval, so a flood of failures does not
+/// become a flood of log lines.
+const WARN_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Engine configuration, filled from `workbench engine threads` flags.
 #[derive(Debug, Clone, clap::Args)]
-pub struct Config {}
+pub struct Config {
+    /// Stack reserved for each connection's thread: bytes, or a size with a suffix such as
+    /// 64KiB, 2MiB or 8M (K, M and G are powers of 1024, as in `ulimit -s`). Only the pages
+    /// a thread touches become resident; the rest is address space.
+    #[arg(long, value_name = "SIZE", default_value = "2MiB", value_parser = parse_stack_size)]
+    pub stack_size: usize,
+}
 
-/// Serves `listener` until SIGINT or SIGTERM.
-pub fn serve(listener: std::net::TcpListener, config: &Config) -> std::io::Result<()> {
-    let _ = (listener, config);
-    unimplemented!()
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            stack_size: DEFAULT_STACK_SIZE,
+        }
+    }
+}
+
+/// Serves `listener` until SIGINT or SIGTERM, one thread per connection.
+///
+/// Returns once the accept loop has stopped and the connection threads have finished (or
+/// after 4 s, if some have not).
+pub fn serve(listener: TcpListener, config: &Config) -> io::Result<()> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])?;
+    let signals_handle = signals.handle();
+    unblock_stop_signals()?;
+    let signal_thread = {
+        let stop = Arc::clone(&stop);
+        let listener_fd = listener.as_raw_fd();
+        thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                let mut signals = signals;
+                // Ends when a signal arrives, or when `serve` closes the handle.
+                if let Some(signal) = signals.forever().next() {
+                    tracing::info!(signal, "signal received; stopping");
+                    stop_accepting(&stop, listener_fd);
+                }
+            })?
+    };
+
+    let registry = Arc::new(Registry::default());
+    accept_loop(&listener, config.stack_size, &registry, &stop);
+
+    let open = registry.len();
+    tracing::info!(open, "stopped accepting; waiting for open connections");
+    registry.shut_down_reading_all();
+    let left = registry.wait_until_empty(DRAIN_TIMEOUT);
+    if left > 0 {
+        tracing::warn!(
+            left,
+            "connections still busy after {DRAIN_TIMEOUT:?}; they end with the process"
+        );
+    }
+
+    signals_handle.close();
+    // The signal thread has either returned already or returns now that the handle is
+    // closed; it only touches `listener`'s fd, which stays open until this function returns.
+    let _ = signal_thread.join();
+    Ok(())
+}
+
+/// Unblocks SIGINT and SIGTERM on the calling thread, and so on every thread it spawns from
+/// now on, which inherit its mask. The binary does not block them, but a caller might (to hold
+/// a signal back until the engine is ready for it); then, with every thread blocking them,
+/// signal-hook's handler would never run and the signal would stay pending forever.
+fn unblock_stop_signals() -> io::Result<()> {
+    // SAFETY: `set` is a valid sigset_t buffer, initialised by sigemptyset before use; the
+    // signal numbers are valid; pthread_sigmask only changes this thread's mask.
+    let err = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut())
+    };
+    match err {
+        0 => Ok(()),
+        err => Err(io::Error::from_raw_os_error(err)),
+    }
+}
+
+/// Sets the stop flag, then wakes the accept loop.
+///
+/// On Linux, `shutdown(SHUT_RD)` on a listening socket stops it listening and wakes every
+/// thread blocked in `accept()` on it, which then fails with `EINVAL`. The flag is set first,
+/// so the accept loop, seeing that error, knows it is not a fault. If the accept loop is not
+/// in `accept()` at that moment, its next call fails at once: the shutdown is permanent, so
+/// there is no window in which the wake-up is lost.
+fn stop_accepting(stop: &AtomicBool, listener_fd: RawFd) {
+    stop.store(true, Ordering::SeqCst);
+    // SAFETY: `shutdown` only acts on the socket behind `listener_fd`; it touches no memory
+    // of ours. The caller guarantees the fd stays open (it belongs to the listener, which
+    // outlives the signal thread).
+    unsafe {
+        libc::shutdown(listener_fd, libc::SHUT_RD);
+    }
+}
+
+/// Accepts connections and gives each a thread, until `stop` is set.
+fn accept_loop(
+    listener: &TcpListener,
+    stack_size: usize,
+    registry: &Arc<Registry>,
+    stop: &AtomicBool,
+) {
+    let mut accept_warning = RateLimit::new(WARN_INTERVAL);
+    let mut spawn_warning = RateLimit::new(WARN_INTERVAL);
+    let mut next_id: u64 = 0;
+    loop {
+        let accepted = listener.accept();
+        if stop.load(Ordering::SeqCst) {
+            // A connection accepted in the same instant as the signal is dropped (closed):
+            // the contract allows closing connections on shutdown.
+            return;
+        }
+        let stream = match accepted {
+            Ok((stream, _peer)) => stream,
+            // The client gave up between the handshake and our accept: nothing to do.
+            Err(err) if err.kind() == io::ErrorKind::ConnectionAborted => continue,
+            Err(err) => {
+                // EMFILE / ENFILE (out of file descriptors), ENOBUFS / ENOMEM: the pending
+                // connection stays in the backlog, and the condition clears when other
+                // connections close. Pause instead of spinning on the same error.
+                if let Some(suppressed) = accept_warning.check(Instant::now()) {
+                    tracing::warn!(suppressed, "accept() failed: {err}; retrying");
+                }
+                thread::sleep(ACCEPT_BACKOFF);
+                continue;
+            }
+        };
+
+        next_id += 1;
+        let connection = Connection::register(next_id, stream, Arc::clone(registry));
+        let spawned = thread::Builder::new()
+            .stack_size(stack_size)
+            .spawn(move || connection.run());
+        if let Err(err) = spawned {
+            // EAGAIN (a thread limit) or ENOMEM (no room for the stack). The closure, and
+            // the `Connection` in it, were dropped: the socket is closed and unregistered.
+            // The client sees its connection closed; the server lives on.
+            if let Some(suppressed) = spawn_warning.check(Instant::now()) {
+                tracing::warn!(
+                    suppressed,
+                    stack_size,
+                    "cannot start a thread for a new connection ({err}); closed it"
+                );
+            }
+        }
+    }
+}
+
+/// Every open connection's socket, so that shutdown can wake the threads blocked reading them.
+///
+/// It stores raw file descriptors rather than `try_clone()`d streams: a clone would cost a
+/// second descriptor per connection. A raw fd is safe to use here because a connection leaves
+/// the registry (under the lock) *before* its socket is closed — see [`Connection`]'s `Drop` —
+/// so every fd found in the map, while the lock is held, is still that connection's socket
+/// and not a number the kernel has since handed to someone else.
+#[derive(Debug, Default)]
+struct Registry {
+    open: Mutex<HashMap<u64, RawFd>>,
+    /// Signalled whenever a connection leaves, for [`Registry::wait_until_empty`].
+    changed: Condvar,
+}
+
+impl Registry {
+    fn lock(&self) -> MutexGuard<'_, HashMap<u64, RawFd>> {
+        // A panic while holding this lock cannot leave the map half-updated (each critical
+        // section is one insert or remove), so a poisoned lock is still usable.
+        self.open
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Shuts down the reading side of every open connection. A thread blocked in `read()`
+    /// wakes with end-of-file and ends its connection; a thread busy with a job finishes it,
+    /// writes the response (writing still works) and then finds end-of-file.
+    fn shut_down_reading_all(&self) {
+        let open = self.lock();
+        for &fd in open.values() {
+            // SAFETY: the fd is open while it is in the map and we hold the lock (see the
+            // type's doc); `shutdown` touches no memory. Errors (ENOTCONN when the peer has
+            // already gone) are harmless: that connection is ending anyway.
+            unsafe {
+                libc::shutdown(fd, libc::SHUT_RD);
+            }
+        }
+    }
+
+    /// Waits until every connection has left or `timeout` has passed; returns how many are
+    /// still open.
+    fn wait_until_empty(&self, timeout: Duration) -> usize {
+        let open = self.lock();
+        let (open, _timed_out) = self
+            .changed
+            .wait_timeout_while(open, timeout, |open| !open.is_empty())
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        open.len()
+    }
+}
+
+/// One accepted connection, registered in the [`Registry`] for as long as it lives.
+struct Connection {
+    id: u64,
+    stream: TcpStream,
+    registry: Arc<Registry>,
+}
+
+impl Connection {
+    fn register(id: u64, stream: TcpStream, registry: Arc<Registry>) -> Connection {
+        registry.lock().insert(id, stream.as_raw_fd());
+        Connection {
+            id,
+            stream,
+            registry,
+        }
+    }
+
+    /// The body of a connection thread.
+    fn run(self) {
+        if let Err(err) = serve_connection(&self.stream) {
+            // Resets and broken pipes are the client's business, never the server's.
+            tracing::debug!(id = self.id, "connection ended: {err}");
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // `Drop::drop` runs before the fields are dropped, so the fd leaves the registry
+        // while the socket is still open; it is closed just after, when `stream` drops.
+        let mut open = self.registry.lock();
+        open.remove(&self.id);
+        drop(open);
+        self.registry.changed.notify_all();
+    }
+}
+
+/// Serves one connection to its end with blocking reads and writes. An `Err` is a
+/// connection-level failure (reset, broken pipe), for logging only.
+fn serve_connection(stream: &TcpStream) -> io::Result<()> {
+    // Kept on this thread's stack: part of the stack the thread touches, so part of what a
+    // connection costs in this model.
+    let mut buf = [0u8; READ_BUFFER_BYTES];
+    let mut session = Session::new();
+    let mut stream_ref = stream;
+    loop {
+        match session.next_event() {
+            Event::Job(job) => {
+                let wait = job.wait();
+                if !wait.is_zero() {
+                    // The "database": the thread sleeps in the kernel, costing nothing but
+                    // its stack while other threads run.
+                    thread::sleep(wait);
+                }
+                let closes = job.closes();
+                let response = job.perform();
+                // `write_all` loops over partial writes (a 64 MiB response takes many) and
+                // retries EINTR; on a blocking socket there is no WouldBlock.
+                stream_ref.write_all(&response)?;
+                if closes {
+                    lingering_close(stream, &mut buf);
+                    return Ok(());
+                }
+            }
+            Event::NeedData => match stream_ref.read(&mut buf) {
+                // End-of-file: the client closed, or shutdown woke us. Everything it sent
+                // before has been answered, since we only read when the session needs data.
+                Ok(0) => return Ok(()),
+                Ok(n) => session.receive_data(&buf[..n]),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(err),
+            },
+            Event::Closed => return Ok(()),
+        }
+    }
+}
+
+/// Closes a connection the way nginx's `lingering_close` does, after the last response.
+///
+/// Closing a socket that still has unread input makes the kernel send a reset (RST), and a
+/// reset can arrive before the client has read our response, which it then loses. So: send
+/// FIN (`shutdown(Write)`) to say the response is complete, then read and discard whatever
+/// the client still sends until it closes its side, an error, or [`LINGER`] has passed.
+fn lingering_close(stream: &TcpStream, buf: &mut [u8]) {
+    if stream.shutdown(Shutdown::Write).is_err() {
+        return;
+    }
+    let deadline = Instant::now() + LINGER;
+    let mut stream_ref = stream;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        // A zero timeout means "no timeout" to `set_read_timeout`, hence the check.
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match stream_ref.read(buf) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            // Timed out (WouldBlock / TimedOut) or reset: either way, done.
+            Err(_) => return,
+        }
+    }
+}
+
+/// Lets a warning through at most once per interval and counts the ones held back.
+#[derive(Debug)]
+struct RateLimit {
+    interval: Duration,
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl RateLimit {
+    fn new(interval: Duration) -> RateLimit {
+        RateLimit {
+            interval,
+            last: None,
+            suppressed: 0,
+        }
+    }
+
+    /// `Some(n)` if a warning may be logged at `now` (`n` warnings were held back since the
+    /// last one), `None` if it must be held back.
+    fn check(&mut self, now: Instant) -> Option<u64> {
+        match self.last {
+            Some(last) if now.saturating_duration_since(last) < self.interval => {
+                self.suppressed += 1;
+                None
+            }
+            _ => {
+                self.last = Some(now);
+                Some(std::mem::take(&mut self.suppressed))
+            }
+        }
+    }
+}
+
+/// Parses a `--stack-size`: a number of bytes, optionally followed by a binary-unit suffix
+/// (`K`, `KiB`, `KB`, `M`, `MiB`, `MB`, `G`, `GiB`, `GB`, any case; all powers of 1024).
+pub fn parse_stack_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, suffix) = text.split_at(split);
+    if digits.is_empty() {
+        return Err(format!("`{text}` is not a size; try 65536, 64KiB or 2MiB"));
+    }
+    let multiplier: u64 = match suffix.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown size suffix `{other}`; use KiB, MiB or GiB"
+            ));
+        }
+    };
+    let bytes = digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(multiplier))
+        .filter(|&n| n <= MAX_STACK_SIZE as u64)
+        .ok_or_else(|| format!("`{text}` is larger than the 1 GiB maximum"))?;
+    if bytes < MIN_STACK_SIZE as u64 {
+        return Err(format!(
+            "`{text}` is below the 32 KiB minimum: smaller stacks overflow, and a stack \
+             overflow aborts the whole server"
+        ));
+    }
+    Ok(bytes as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stack_sizes_parse_with_binary_suffixes() {
+        assert_eq!(parse_stack_size("65536"), Ok(65536));
+        assert_eq!(parse_stack_size("64KiB"), Ok(64 * 1024));
+        assert_eq!(parse_stack_size("64k"), Ok(64 * 1024));
+        assert_eq!(parse_stack_size("2MiB"), Ok(DEFAULT_STACK_SIZE));
+        assert_eq!(parse_stack_size("8M"), Ok(8 << 20));
+        assert_eq!(parse_stack_size(" 1 GiB "), Ok(1 << 30));
+        assert_eq!(parse_stack_size("32KB"), Ok(MIN_STACK_SIZE));
+    }
+
+    #[test]
+    fn bad_stack_sizes_are_refused() {
+        for bad in [
+            "",
+            "KiB",
+            "-1",
+            "1.5MiB",
+            "2TiB",
+            "2GiB",
+            "16KiB",
+            "0",
+            "1e6",
+            "99999999999999999999",
+        ] {
+            assert!(parse_stack_size(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn the_flag_reaches_the_config() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            config: Config,
+        }
+        let cli = Cli::try_parse_from(["x", "--stack-size", "128KiB"]).unwrap();
+        assert_eq!(cli.config.stack_size, 128 * 1024);
+        let cli = Cli::try_parse_from(["x"]).unwrap();
+        assert_eq!(cli.config.stack_size, Config::default().stack_size);
+    }
+
+    #[test]
+    fn rate_limit_lets_one_warning_through_per_interval() {
+        let start = Instant::now();
+        let second = Duration::from_secs(1);
+        let mut limit = RateLimit::new(second);
+        assert_eq!(limit.check(start), Some(0));
+        assert_eq!(limit.check(start + second / 2), None);
+        assert_eq!(limit.check(start + second / 2), None);
+        assert_eq!(limit.check(start + second), Some(2));
+        assert_eq!(limit.check(start + second * 3 / 2), None);
+        assert_eq!(limit.check(start + second * 3), Some(1));
+    }
+
+    /// A listener on a free loopback port.
+    fn listener() -> TcpListener {
+        TcpListener::bind("127.0.0.1:0").unwrap()
+    }
+
+    /// Sends `input` in `chunk`-byte writes, half-closes, and returns everything read back.
+    fn exchange(addr: std::net::SocketAddr, input: &[u8], chunk: usize) -> Vec<u8> {
+        let mut client = TcpStream::connect(addr).unwrap();
+        client.set_nodelay(true).unwrap();
+        // Generous: only here so that a broken engine fails the test instead of hanging it.
+        client
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        for piece in input.chunks(chunk) {
+            client.write_all(piece).unwrap();
+        }
+        client.shutdown(Shutdown::Write).unwrap();
+        let mut out = Vec::new();
+        client.read_to_end(&mut out).unwrap();
+        out
+    }
+
+    const PIPELINE: &[u8] = b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n\
+        GET /work?wait_ms=1&cpu_rounds=5&bytes=100 HTTP/1.1\r\nHost: a\r\n\r\n\
+        HEAD /hello HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc\
+        GET /nope HTTP/1.1\r\nHost: a\r\n\r\n\
+        GET /hello HTTP/1.1\r\nHost: a\r\n\r\n";
+
+    #[test]
+    fn a_connection_answers_what_the_protocol_core_answers() {
+        let listener = listener();
+        let addr = listener.local_addr().unwrap();
+        let server = thread::spawn(move || {
+            for _ in 0..2 {
+                let (stream, _) = listener.accept().unwrap();
+                serve_connection(&stream).unwrap();
+            }
+        });
+        let expected = protocol::respond_all(PIPELINE);
+        assert!(expected.ends_with(b"no such route; try /hello or /work\n"));
+        assert_eq!(exchange(addr, PIPELINE, PIPELINE.len()), expected);
+        assert_eq!(exchange(addr, PIPELINE, 1), expected);
+        server.join().unwrap();
+    }
+
+    /// Runs an accept loop on a background thread; returns its address, the registry, a way
+    /// to stop it, and its thread.
+    fn start(stack_size: usize) -> (std::net::SocketAddr, Arc<Registry>, impl FnOnce()) {
+        let listener = listener();
+        let addr = listener.local_addr().unwrap();
+        let registry = Arc::new(Registry::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let accept = {
+            let (registry, stop) = (Arc::clone(&registry), Arc::clone(&stop));
+            let fd = listener.as_raw_fd();
+            let handle =
+                thread::spawn(move || accept_loop(&listener, stack_size, &registry, &stop));
+            (handle, fd)
+        };
+        let stopper = move || {
+            let (handle, fd) = accept;
+            stop_accepting(&stop, fd);
+            handle.join().unwrap();
+        };
+        (addr, registry, stopper)
+    }
+
+    #[test]
+    fn shutdown_wakes_idle_keep_alive_connections() {
+        let (addr, registry, stop) = start(64 * 1024);
+        let mut clients: Vec<TcpStream> = (0..3)
+            .map(|_| {
+                let mut client = TcpStream::connect(addr).unwrap();
+                client
+                    .set_read_timeout(Some(Duration::from_secs(30)))
+                    .unwrap();
+                client
+                    .write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+                    .unwrap();
+                client
+            })
+            .collect();
+        let hello = protocol::respond_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
+        for client in &mut clients {
+            let mut got = vec![0; hello.len()];
+            client.read_exact(&mut got).unwrap();
+            assert_eq!(got, hello);
+        }
+        // All three are idle keep-alive connections now, each thread blocked in read().
+        assert_eq!(registry.len(), 3);
+        stop();
+        registry.shut_down_reading_all();
+        assert_eq!(registry.wait_until_empty(Duration::from_secs(30)), 0);
+        for client in &mut clients {
+            let mut rest = Vec::new();
+            client.read_to_end(&mut rest).unwrap();
+            assert!(rest.is_empty(), "the server closed without sending more");
+        }
+    }
+
+    #[test]
+    fn a_thread_that_cannot_start_closes_its_connection_and_the_server_lives_on() {
+        // No machine can map a 2^60-byte stack, so every spawn fails (ENOMEM / EAGAIN).
+        let (addr, registry, stop) = start(1 << 60);
+        for _ in 0..3 {
+            let mut client = TcpStream::connect(addr).unwrap();
+            client
+                .set_read_timeout(Some(Duration::from_secs(30)))
+                .unwrap();
+            // Had a thread started, this request would be answered (and the connection closed).
+            client
+                .write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut got = Vec::new();
+            // Closed without an answer: end-of-file, or a reset since the request was unread.
+            let _ = client.read_to_end(&mut got);
+            assert!(got.is_empty());
+        }
+        assert_eq!(registry.len(), 0);
+        stop();
+    }
 }
