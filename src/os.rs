@@ -58,3 +58,21 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     Some(ticks as f64 / hz as f64)
 }
+
+/// Blocks SIGINT and SIGTERM on the calling thread (and the threads and processes it creates
+/// later). Each engine unblocks them once its own handling is installed.
+pub fn block_stop_signals() -> std::io::Result<()> {
+    // SAFETY: `set` is a valid sigset_t buffer, initialised by sigemptyset before use; the
+    // signal numbers are valid; pthread_sigmask only changes this thread's mask.
+    let err = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut())
+    };
+    match err {
+        0 => Ok(()),
+        err => Err(std::io::Error::from_raw_os_error(err)),
+    }
+}

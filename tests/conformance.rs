@@ -38,6 +38,7 @@ conformance!(
     concurrent_connections,
     client_disconnects_mid_response,
     sigterm_stops_promptly,
+    sigterm_right_after_ready,
 );
 
 /// How long an engine may take to exit after SIGTERM (the contract says 5 s).
@@ -194,4 +195,11 @@ fn sigterm_stops_promptly(engine: &str) {
         closed,
         "engine {engine} left an idle connection open after exiting ({took:?})"
     );
+}
+
+/// SIGTERM the moment the ready line is out: the signal is held until the engine can handle
+/// it, so the exit is still clean.
+fn sigterm_right_after_ready(engine: &str) {
+    let server = start(engine);
+    stop(engine, server);
 }

@@ -89,6 +89,10 @@ pub fn run(args: EngineArgs) -> anyhow::Result<ExitCode> {
         Ok(limit) => tracing::debug!(limit, "open-files soft limit raised to the hard limit"),
         Err(err) => tracing::warn!("could not raise the open-files limit: {err}"),
     }
+    // Hold SIGINT and SIGTERM back until the engine has its handlers in place: a signal sent
+    // right after the ready line then waits for them instead of killing the process with the
+    // default action (and a non-zero status). Every engine unblocks them once it is ready.
+    workbench::os::block_stop_signals().context("cannot block SIGINT and SIGTERM")?;
     let addr = engine.common().listen;
     let listener = bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
