@@ -476,6 +476,25 @@ async fn discard_input(stream: &TcpStream) -> io::Result<()> {
     }
 }
 
+/// Unblocks SIGINT and SIGTERM on the calling thread once their handlers are in place. The
+/// `workbench engine` binary blocks them until the engine is ready, so that a signal sent right
+/// after the ready line is held back instead of killing the process with the default action.
+fn unblock_stop_signals() -> std::io::Result<()> {
+    // SAFETY: `set` is a valid sigset_t buffer, initialised by sigemptyset before use; the
+    // signal numbers are valid; pthread_sigmask only changes this thread's mask.
+    let err = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut())
+    };
+    match err {
+        0 => Ok(()),
+        err => Err(std::io::Error::from_raw_os_error(err)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -687,24 +706,5 @@ mod tests {
             server.join();
             assert!(std::net::TcpStream::connect(addr).is_err());
         }
-    }
-}
-
-/// Unblocks SIGINT and SIGTERM on the calling thread once their handlers are in place. The
-/// `workbench engine` binary blocks them until the engine is ready, so that a signal sent right
-/// after the ready line is held back instead of killing the process with the default action.
-fn unblock_stop_signals() -> std::io::Result<()> {
-    // SAFETY: `set` is a valid sigset_t buffer, initialised by sigemptyset before use; the
-    // signal numbers are valid; pthread_sigmask only changes this thread's mask.
-    let err = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut())
-    };
-    match err {
-        0 => Ok(()),
-        err => Err(std::io::Error::from_raw_os_error(err)),
     }
 }
