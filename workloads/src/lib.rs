@@ -1,0 +1,15 @@
+//! Workloads and measurement: what to send, how to send it, and what to read while it runs.
+//!
+//! - [`spec`]: workload files and suites (TOML, checked field by field).
+//! - [`load`]: the load generator — closed loop, open loop, idle hold, slow readers and slow
+//!   senders — validating every answer and recording HDR histograms.
+//! - [`sampler`]: reads the engine's process tree and the kernel from `/proc` every 200 ms.
+//! - [`runner`]: starts each engine as a child process, steps it through the levels of each
+//!   workload, and reports every event to an [`runner::Observer`].
+//! - [`results`]: the types all of them produce, which the store keeps.
+
+pub mod load;
+pub mod results;
+pub mod runner;
+pub mod sampler;
+pub mod spec;
