@@ -1,5 +1,6 @@
 //! Workloads and measurement: what to send, how to send it, and what to read while it runs.
 //!
+//! - [`child`]: an engine as a child process: ready line, SIGTERM by PID, pinning.
 //! - [`spec`]: workload files and suites (TOML, checked field by field).
 //! - [`load`]: the load generator — closed loop, open loop, idle hold, slow readers and slow
 //!   senders — validating every answer and recording HDR histograms.
@@ -8,6 +9,7 @@
 //!   workload, and reports every event to an [`runner::Observer`].
 //! - [`results`]: the types all of them produce, which the store keeps.
 
+pub mod child;
 pub mod load;
 pub mod results;
 pub mod runner;

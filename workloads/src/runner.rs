@@ -1,1 +1,602 @@
-//! The runner (being written by the lead).
+//! The runner: every engine × every workload × every level, measured the same way.
+//!
+//! For each engine and workload the runner starts a fresh `workbench engine <name>` child (a
+//! new process per workload, so one workload's memory never shows up in the next), then for
+//! each level: starts the [sampler](crate::sampler) on the engine's process tree, runs the
+//! [load generator](crate::load) (warm-up, then the measured window), stops the sampler and
+//! derives the step's figures and flags. The engine is stopped with SIGTERM and killed only
+//! if it does not exit.
+//!
+//! The runner knows nothing of SQLite, terminals or browsers. It reports each event of a run
+//! to an [`Observer`]: the store, the progress bars and the dashboard's live page are three
+//! observers of the same stream, so a new front end never touches this module.
+//!
+//! A failed engine fails its steps, with the reason, and the run goes on with the next
+//! workload (and a fresh engine process). A cancel (Ctrl-C, the dashboard's button) is
+//! honoured between steps; the run then ends `interrupted`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::child::{EngineProcess, pin_to_cpu};
+use crate::load::{self, Expectation, LoadPlan};
+use crate::results::{
+    Calibration, Derived, EngineSpec, Flags, LoadReport, MachineFacts, RunConfig, RunStatus,
+    Sample, StepResult,
+};
+use crate::sampler::Sampler;
+use crate::spec::{Mode, Workload};
+
+/// How often the sampler reads `/proc` during a step.
+pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(200);
+/// How long an engine may take to exit after SIGTERM before it is killed.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+/// Above this many cores the load generator is called saturated.
+pub const CLIENT_SATURATED_CORES: f64 = 0.9;
+/// Little's law (connections = throughput × mean latency) may be off by this fraction
+/// before a closed-loop step is flagged.
+pub const LITTLES_LAW_TOLERANCE: f64 = 0.2;
+/// The CPU the engine is pinned to with `--pin`; the load generator gets the next one.
+pub const ENGINE_CPU: usize = 0;
+/// The load generator's CPU with `--pin`.
+pub const CLIENT_CPU: usize = 1;
+
+/// One event of a run, in order.
+#[derive(Debug)]
+pub enum RunEvent<'a> {
+    /// The run begins.
+    RunStarted {
+        /// What it will do.
+        config: &'a RunConfig,
+        /// Where.
+        machine: &'a MachineFacts,
+        /// The CPU kernel's measured speed.
+        calibration: &'a Calibration,
+    },
+    /// A level begins.
+    StepStarted {
+        /// 0-based index among all steps of the run.
+        index: usize,
+        /// Steps in the run.
+        total: usize,
+        /// The engine's label.
+        engine: &'a str,
+        /// The workload.
+        workload: &'a Workload,
+        /// The level.
+        level: u64,
+    },
+    /// Progress within the current step, 0.0 to 1.0.
+    StepProgress {
+        /// Fraction done.
+        fraction: f64,
+    },
+    /// A level ended (or failed: see [`StepResult::failure`]).
+    StepFinished {
+        /// 0-based index among all steps of the run.
+        index: usize,
+        /// Steps in the run.
+        total: usize,
+        /// What it measured.
+        step: &'a StepResult,
+    },
+    /// The run ended.
+    RunFinished {
+        /// How.
+        status: RunStatus,
+        /// Why, for anything but a clean completion.
+        message: Option<&'a str>,
+    },
+}
+
+/// Something that wants to know how a run goes.
+pub trait Observer {
+    /// Called for every event, on the runner's thread, in order. Keep it quick.
+    fn event(&mut self, event: &RunEvent<'_>);
+}
+
+/// Several observers as one.
+impl Observer for Vec<&mut dyn Observer> {
+    fn event(&mut self, event: &RunEvent<'_>) {
+        for observer in self.iter_mut() {
+            observer.event(event);
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutcome {
+    /// Completed, failed or interrupted.
+    pub status: RunStatus,
+    /// Steps that failed (their engine died or would not start).
+    pub failed_steps: usize,
+    /// Steps measured.
+    pub steps: usize,
+    /// Why, when not completed.
+    pub message: Option<String>,
+}
+
+/// Runs a [`RunConfig`].
+#[derive(Debug, Clone)]
+pub struct Runner {
+    /// The `workbench` executable, started as `workbench engine <name>`.
+    pub exe: PathBuf,
+    /// What to run.
+    pub config: RunConfig,
+    /// Machine facts to record (see [`MachineFacts::collect`]).
+    pub machine: MachineFacts,
+    /// Set it to stop the run after the current step.
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl Runner {
+    /// Runs every step, reporting to `observer`. Blocks until the run ends.
+    pub fn run(&self, observer: &mut dyn Observer) -> RunOutcome {
+        if self.config.pin
+            && let Err(err) = pin_to_cpu(0, CLIENT_CPU)
+        {
+            tracing::warn!("cannot pin the load generator to CPU {CLIENT_CPU}: {err}");
+        }
+        let calibration = calibrate();
+        observer.event(&RunEvent::RunStarted {
+            config: &self.config,
+            machine: &self.machine,
+            calibration: &calibration,
+        });
+        let total = self.config.total_steps();
+        let mut index = 0;
+        let mut failed_steps = 0;
+        for engine in &self.config.engines {
+            for workload in &self.config.workloads {
+                if self.cancelled() {
+                    return finish(
+                        observer,
+                        RunStatus::Interrupted,
+                        index,
+                        failed_steps,
+                        "cancelled",
+                    );
+                }
+                let steps =
+                    self.run_workload(engine, workload, &calibration, index, total, observer);
+                failed_steps += steps.iter().filter(|s| s.failure.is_some()).count();
+                index += steps.len();
+            }
+        }
+        if self.cancelled() && index < total {
+            return finish(
+                observer,
+                RunStatus::Interrupted,
+                index,
+                failed_steps,
+                "cancelled",
+            );
+        }
+        let message = (failed_steps > 0).then(|| format!("{failed_steps} step(s) failed"));
+        observer.event(&RunEvent::RunFinished {
+            status: RunStatus::Completed,
+            message: message.as_deref(),
+        });
+        RunOutcome {
+            status: RunStatus::Completed,
+            failed_steps,
+            steps: index,
+            message,
+        }
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
+    /// One engine process, every level of one workload.
+    fn run_workload(
+        &self,
+        engine: &EngineSpec,
+        workload: &Workload,
+        calibration: &Calibration,
+        first_index: usize,
+        total: usize,
+        observer: &mut dyn Observer,
+    ) -> Vec<StepResult> {
+        let args: Vec<&str> = engine.args.iter().map(String::as_str).collect();
+        let cpu = self.config.pin.then_some(ENGINE_CPU);
+        let mut server = match EngineProcess::spawn_on_cpu(&self.exe, &engine.engine, &args, cpu) {
+            Ok(server) => Some(server),
+            Err(err) => {
+                tracing::warn!("engine {} did not start: {err}", engine.label);
+                None
+            }
+        };
+        let start_failure = server
+            .is_none()
+            .then(|| format!("the {} engine did not start", engine.label));
+        let mut steps = Vec::new();
+        for (i, &level) in workload.levels.iter().enumerate() {
+            if i > 0 && self.cancelled() {
+                break;
+            }
+            let index = first_index + i;
+            observer.event(&RunEvent::StepStarted {
+                index,
+                total,
+                engine: &engine.label,
+                workload,
+                level,
+            });
+            let step = match server.as_mut() {
+                Some(process) => {
+                    if process.is_running() {
+                        self.run_step(process, engine, workload, level, calibration, observer)
+                    } else {
+                        let why = format!("the engine had exited ({})", process.exit_description());
+                        failed_step(engine, workload, level, why)
+                    }
+                }
+                None => failed_step(
+                    engine,
+                    workload,
+                    level,
+                    start_failure.clone().unwrap_or_default(),
+                ),
+            };
+            observer.event(&RunEvent::StepFinished {
+                index,
+                total,
+                step: &step,
+            });
+            steps.push(step);
+        }
+        if let Some(server) = server {
+            match server.terminate(STOP_GRACE) {
+                Ok(stopped) if stopped.killed => {
+                    tracing::warn!("engine {} ignored SIGTERM and was killed", engine.label)
+                }
+                Ok(stopped) if !stopped.status.success() => {
+                    tracing::warn!("engine {} exited with {}", engine.label, stopped.status)
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!("stopping engine {}: {err}", engine.label),
+            }
+        }
+        steps
+    }
+
+    fn run_step(
+        &self,
+        server: &mut EngineProcess,
+        engine: &EngineSpec,
+        workload: &Workload,
+        level: u64,
+        calibration: &Calibration,
+        observer: &mut dyn Observer,
+    ) -> StepResult {
+        let plan = plan_for(workload, level, calibration, server.addr());
+        let sampler = Sampler::start(server.pid(), SAMPLE_INTERVAL);
+        let (tx, rx) = std::sync::mpsc::channel::<f64>();
+        let progress = move |fraction: f64| {
+            let _ = tx.send(fraction);
+        };
+        // The load runs on a scoped thread (which inherits this thread's CPU affinity, so
+        // `--pin` holds); its progress comes back through the channel and is passed on here,
+        // since observers need not be thread-safe.
+        let report = std::thread::scope(|scope| {
+            let worker = scope.spawn(|| load::run(&plan, &progress));
+            while !worker.is_finished() {
+                if let Ok(fraction) = rx.recv_timeout(Duration::from_millis(100)) {
+                    observer.event(&RunEvent::StepProgress { fraction });
+                }
+            }
+            worker.join()
+        });
+        let samples = sampler.stop();
+        let alive = server.is_running();
+        let report = match report {
+            Ok(report) => report,
+            Err(_) => LoadReport {
+                not_reached: Some("the load generator panicked".into()),
+                ..LoadReport::default()
+            },
+        };
+        let warmup_ms = plan.warmup.as_millis() as u64;
+        let derived = derive(&report, &samples, warmup_ms);
+        let flags = flags_for(workload.mode, level, &report, &derived);
+        StepResult {
+            engine: engine.label.clone(),
+            workload: workload.name.clone(),
+            mode: workload.mode,
+            level,
+            load: report,
+            samples,
+            derived,
+            flags,
+            failure: (!alive).then(|| {
+                format!(
+                    "the engine exited during the step ({})",
+                    server.exit_description()
+                )
+            }),
+        }
+    }
+}
+
+fn finish(
+    observer: &mut dyn Observer,
+    status: RunStatus,
+    steps: usize,
+    failed_steps: usize,
+    message: &str,
+) -> RunOutcome {
+    observer.event(&RunEvent::RunFinished {
+        status,
+        message: Some(message),
+    });
+    RunOutcome {
+        status,
+        failed_steps,
+        steps,
+        message: Some(message.to_string()),
+    }
+}
+
+fn failed_step(engine: &EngineSpec, workload: &Workload, level: u64, why: String) -> StepResult {
+    StepResult {
+        engine: engine.label.clone(),
+        workload: workload.name.clone(),
+        mode: workload.mode,
+        level,
+        load: LoadReport::default(),
+        samples: Vec::new(),
+        derived: Derived::default(),
+        flags: Flags::default(),
+        failure: Some(why),
+    }
+}
+
+/// The load generator's instructions for one level.
+pub fn plan_for(
+    workload: &Workload,
+    level: u64,
+    calibration: &Calibration,
+    target: std::net::SocketAddr,
+) -> LoadPlan {
+    let request = &workload.request;
+    let expect = Expectation::for_request(request, calibration.rounds_per_us);
+    LoadPlan {
+        target,
+        mode: workload.mode,
+        level,
+        request_target: request.target(calibration.rounds_per_us),
+        expect,
+        warmup: Duration::from_secs_f64(workload.warmup_secs),
+        duration: Duration::from_secs_f64(workload.step_secs),
+        max_connections: workload.max_connections(),
+        read_rate: workload.read_rate.unwrap_or(0),
+        send_interval: Duration::from_millis(workload.send_interval_ms.unwrap_or(100)),
+    }
+}
+
+/// Derives a step's figures from its load report and samples. Samples taken during the
+/// warm-up (before `warmup_ms`) are left out of means and rates; with too few samples in the
+/// window, the whole step is used.
+pub fn derive(report: &LoadReport, samples: &[Sample], warmup_ms: u64) -> Derived {
+    let window: Vec<&Sample> = {
+        let w: Vec<&Sample> = samples.iter().filter(|s| s.at_ms >= warmup_ms).collect();
+        if w.len() >= 2 {
+            w
+        } else {
+            samples.iter().collect()
+        }
+    };
+    let mut derived = Derived {
+        throughput_rps: if report.elapsed_secs > 0.0 {
+            report.completed as f64 / report.elapsed_secs
+        } else {
+            0.0
+        },
+        ..Derived::default()
+    };
+    let (Some(first), Some(last)) = (window.first(), window.last()) else {
+        return derived;
+    };
+    let n = window.len() as u64;
+    derived.peak_pss_bytes = window.iter().map(|s| s.pss_bytes).max().unwrap_or(0);
+    derived.mean_pss_bytes = window.iter().map(|s| s.pss_bytes).sum::<u64>() / n;
+    derived.peak_rss_bytes = window.iter().map(|s| s.rss_bytes).max().unwrap_or(0);
+    derived.mean_rss_bytes = window.iter().map(|s| s.rss_bytes).sum::<u64>() / n;
+    derived.threads_max = window.iter().map(|s| s.threads).max().unwrap_or(0);
+    derived.tcp_mem_bytes = last.tcp_mem_bytes;
+    derived.slab_unreclaim_bytes = last.slab_unreclaim_bytes;
+    derived.kernel_stack_bytes = last.kernel_stack_bytes;
+    let secs = last.at_ms.saturating_sub(first.at_ms) as f64 / 1000.0;
+    if secs > 0.0 {
+        let cpu = |s: &Sample| s.cpu_user_secs + s.cpu_system_secs;
+        derived.engine_cores = (cpu(last) - cpu(first)).max(0.0) / secs;
+        derived.client_cores = (last.client_cpu_secs - first.client_cpu_secs).max(0.0) / secs;
+        let switches = |s: &Sample| s.ctx_voluntary + s.ctx_involuntary;
+        derived.ctx_switches_per_sec = switches(last).saturating_sub(switches(first)) as f64 / secs;
+    }
+    derived
+}
+
+/// The step's warnings.
+pub fn flags_for(mode: Mode, level: u64, report: &LoadReport, derived: &Derived) -> Flags {
+    let littles_law_off = mode == Mode::Closed && level > 0 && report.latency.count > 0 && {
+        let predicted = derived.throughput_rps * report.latency.mean_us / 1e6;
+        ((predicted - level as f64) / level as f64).abs() > LITTLES_LAW_TOLERANCE
+    };
+    Flags {
+        client_saturated: derived.client_cores > CLIENT_SATURATED_CORES,
+        littles_law_off,
+        level_not_reached: report.not_reached.clone(),
+    }
+}
+
+/// Times the CPU kernel on this machine for about 200 ms and returns its speed.
+pub fn calibrate() -> Calibration {
+    let started = Instant::now();
+    let mut rounds = 0u64;
+    let mut batch = 1000u64;
+    while started.elapsed() < Duration::from_millis(200) {
+        std::hint::black_box(protocol::kernel::cpu_kernel(std::hint::black_box(batch)));
+        rounds += batch;
+        batch = (batch * 2).min(50_000);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    Calibration {
+        rounds_per_us: rounds as f64 / (secs * 1e6),
+        rounds_timed: rounds,
+        secs,
+    }
+}
+
+impl MachineFacts {
+    /// Reads this machine's facts from `/proc` and the environment. `rustc` and
+    /// `git_revision` come from the binary, which knows how it was built.
+    pub fn collect(rustc: &str, git_revision: &str) -> MachineFacts {
+        let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+        let cpuinfo = read("/proc/cpuinfo");
+        let cpu_model = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name"))
+            .and_then(|rest| rest.split_once(':'))
+            .map(|(_, model)| model.trim().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        let memory_bytes = read("/proc/meminfo")
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+            .map_or(0, |kib| kib * 1024);
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: `limit` is a valid, writable rlimit for the duration of the call.
+        let open_files_limit = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
+            limit.rlim_max
+        } else {
+            0
+        };
+        MachineFacts {
+            cpu_model,
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u64),
+            memory_bytes,
+            kernel: read("/proc/sys/kernel/osrelease").trim().to_string(),
+            open_files_limit,
+            rustc: rustc.to_string(),
+            git_revision: git_revision.to_string(),
+            hostname: read("/proc/sys/kernel/hostname").trim().to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::Latency;
+
+    fn sample(at_ms: u64, cpu: f64, client: f64, pss: u64, switches: u64) -> Sample {
+        Sample {
+            at_ms,
+            cpu_user_secs: cpu,
+            client_cpu_secs: client,
+            pss_bytes: pss,
+            rss_bytes: pss * 2,
+            ctx_voluntary: switches,
+            threads: 3,
+            ..Sample::default()
+        }
+    }
+
+    #[test]
+    fn derived_figures_use_the_window_after_warm_up() {
+        let report = LoadReport {
+            elapsed_secs: 2.0,
+            completed: 1000,
+            ..LoadReport::default()
+        };
+        let samples = [
+            sample(0, 0.0, 0.0, 999_999, 0),
+            sample(500, 0.5, 0.1, 100, 100),
+            sample(1500, 1.5, 0.6, 300, 1100),
+            sample(2500, 2.5, 1.1, 200, 2100),
+        ];
+        let d = derive(&report, &samples, 500);
+        assert_eq!(d.throughput_rps, 500.0);
+        assert_eq!(d.peak_pss_bytes, 300);
+        assert_eq!(d.mean_pss_bytes, 200);
+        assert_eq!(d.peak_rss_bytes, 600);
+        assert!((d.engine_cores - 1.0).abs() < 1e-9);
+        assert!((d.client_cores - 0.5).abs() < 1e-9);
+        assert!((d.ctx_switches_per_sec - 1000.0).abs() < 1e-9);
+        assert_eq!(d.threads_max, 3);
+    }
+
+    #[test]
+    fn flags_follow_their_rules() {
+        let mut report = LoadReport {
+            latency: Latency {
+                count: 10,
+                mean_us: 10_000.0,
+                ..Latency::default()
+            },
+            ..LoadReport::default()
+        };
+        // 100 connections at 10 ms each: Little's law predicts 10 000 req/s.
+        let derived = Derived {
+            throughput_rps: 10_000.0,
+            client_cores: 0.5,
+            ..Derived::default()
+        };
+        let ok = flags_for(Mode::Closed, 100, &report, &derived);
+        assert_eq!(ok, Flags::default());
+        let slow = Derived {
+            throughput_rps: 5_000.0,
+            client_cores: 0.95,
+            ..derived
+        };
+        let flagged = flags_for(Mode::Closed, 100, &report, &slow);
+        assert!(flagged.littles_law_off && flagged.client_saturated);
+        // Little's law is a closed-loop check only.
+        assert!(!flags_for(Mode::Open, 100, &report, &slow).littles_law_off);
+        report.not_reached = Some("open-files limit".into());
+        assert_eq!(
+            flags_for(Mode::Idle, 100, &report, &derived).level_not_reached,
+            Some("open-files limit".into())
+        );
+    }
+
+    #[test]
+    fn calibration_measures_a_positive_speed() {
+        let c = calibrate();
+        assert!(c.rounds_per_us > 0.0 && c.rounds_timed > 0);
+    }
+
+    #[test]
+    fn plans_carry_the_expected_digest() {
+        let workload = Workload::load("cpu").unwrap();
+        let calibration = Calibration {
+            rounds_per_us: 2.0,
+            ..Calibration::default()
+        };
+        let plan = plan_for(&workload, 4, &calibration, "127.0.0.1:1".parse().unwrap());
+        assert_eq!(
+            plan.request_target,
+            "/work?wait_ms=0&cpu_rounds=1000&bytes=0"
+        );
+        assert_eq!(
+            plan.expect.digest,
+            Some(protocol::kernel::work_digest(1000))
+        );
+        assert_eq!(plan.level, 4);
+    }
+}

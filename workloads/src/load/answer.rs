@@ -1,0 +1,475 @@
+//! Checking one answer as its bytes arrive, without sockets (sans-I/O, like the protocol
+//! crate): the connection reads into [`AnswerReader::spare`], reports how many bytes came
+//! with [`AnswerReader::received`], and learns whether the answer is complete, needs more, or
+//! is wrong.
+//!
+//! The head is parsed with `httparse` once it is whole; the body is compared with the expected
+//! bytes chunk by chunk as it passes through the one read buffer, so a 64 MiB answer is checked
+//! with a few KiB of memory.
+
+use std::fmt;
+use std::ops::Range;
+
+use protocol::HELLO_BODY;
+use protocol::kernel::{PATTERN, is_pattern};
+
+use super::Expectation;
+
+/// Most header fields an answer may carry. The engines send two or three; peers such as nginx
+/// add `Server`, `Date`, `Connection` and a few more.
+const MAX_ANSWER_HEADERS: usize = 32;
+
+/// The smallest read buffer: room for any reasonable response head.
+pub(super) const MIN_READ_BUFFER: usize = 2 * 1024;
+
+/// The largest read buffer: big answers stream through it.
+pub(super) const MAX_READ_BUFFER: usize = 64 * 1024;
+
+/// Why an answer is wrong. Small and `Copy`, so that a wrong answer costs no allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BadAnswer {
+    /// The head is not HTTP/1.x (or has too many header fields).
+    Malformed,
+    /// The head does not fit in the read buffer.
+    HeadTooLarge,
+    /// A status other than 200.
+    Status(u16),
+    /// No `Content-Length` (or one that is not a number, or two that differ).
+    NoContentLength,
+    /// `Content-Length` is not the expected body length.
+    ContentLength {
+        /// What the answer said.
+        got: u64,
+        /// What was expected.
+        want: u64,
+    },
+    /// `Transfer-Encoding` on an answer: the workloads' answers always have a length.
+    TransferEncoding,
+    /// No `X-Work-Digest` where one was expected.
+    DigestMissing,
+    /// An `X-Work-Digest` other than the expected one: the work was not done (or not right).
+    DigestMismatch,
+    /// The body differs from the expected bytes, first at this offset.
+    Body {
+        /// Offset of the first wrong byte.
+        offset: u64,
+    },
+    /// Bytes after the end of the body, though no other request was sent.
+    Trailing,
+}
+
+impl fmt::Display for BadAnswer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BadAnswer::Malformed => f.write_str("malformed response head"),
+            BadAnswer::HeadTooLarge => f.write_str("response head larger than the read buffer"),
+            BadAnswer::Status(code) => write!(f, "status {code}, expected 200"),
+            BadAnswer::NoContentLength => f.write_str("no valid Content-Length"),
+            BadAnswer::ContentLength { got, want } => {
+                write!(f, "Content-Length {got}, expected {want}")
+            }
+            BadAnswer::TransferEncoding => f.write_str("Transfer-Encoding instead of a length"),
+            BadAnswer::DigestMissing => f.write_str("no X-Work-Digest"),
+            BadAnswer::DigestMismatch => f.write_str("wrong X-Work-Digest"),
+            BadAnswer::Body { offset } => write!(f, "body differs at byte {offset}"),
+            BadAnswer::Trailing => f.write_str("bytes after the end of the body"),
+        }
+    }
+}
+
+/// What the bytes received so far amount to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Step {
+    /// The answer is correct so far and incomplete: read more.
+    More,
+    /// The answer is complete and correct; `close` if the server ends the connection after it
+    /// (`Connection: close`, or HTTP/1.0 without keep-alive).
+    Done {
+        /// The connection must be reopened for the next request.
+        close: bool,
+    },
+    /// The answer is wrong; the connection must be closed.
+    Bad(BadAnswer),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum State {
+    /// Reading the head: `filled` bytes of it are at the start of the buffer.
+    Head,
+    /// Reading the body: `seen` bytes of it were checked.
+    Body { seen: u64, close: bool },
+}
+
+/// One connection's read buffer and the check of the answer being read.
+pub(super) struct AnswerReader {
+    buf: Box<[u8]>,
+    filled: usize,
+    state: State,
+}
+
+impl AnswerReader {
+    /// A reader whose buffer holds `capacity` bytes (at least [`MIN_READ_BUFFER`]).
+    pub(super) fn new(capacity: usize) -> AnswerReader {
+        AnswerReader {
+            buf: vec![0; capacity.max(MIN_READ_BUFFER)].into_boxed_slice(),
+            filled: 0,
+            state: State::Head,
+        }
+    }
+
+    /// The read buffer size for answers of `body_len` bytes: the whole answer when it is
+    /// small, so that one read usually brings all of it.
+    pub(super) fn capacity_for(body_len: u64) -> usize {
+        let wanted = body_len.saturating_add(1024);
+        usize::try_from(wanted)
+            .unwrap_or(MAX_READ_BUFFER)
+            .clamp(MIN_READ_BUFFER, MAX_READ_BUFFER)
+    }
+
+    /// Starts a new answer.
+    pub(super) fn begin(&mut self) {
+        self.filled = 0;
+        self.state = State::Head;
+    }
+
+    /// Where the next read goes. While reading the head, after the part already read; in the
+    /// body, the whole buffer (checked body bytes are not kept).
+    pub(super) fn spare(&mut self) -> &mut [u8] {
+        match self.state {
+            State::Head => &mut self.buf[self.filled..],
+            State::Body { .. } => &mut self.buf[..],
+        }
+    }
+
+    /// Reports that `n` bytes were read into [`AnswerReader::spare`], and checks them.
+    pub(super) fn received(&mut self, n: usize, expect: &Expectation) -> Step {
+        match self.state {
+            State::Head => {
+                self.filled = (self.filled + n).min(self.buf.len());
+                self.parse_head(expect)
+            }
+            State::Body { seen, close } => {
+                let n = n.min(self.buf.len());
+                self.check_body(seen, close, 0..n, expect)
+            }
+        }
+    }
+
+    fn parse_head(&mut self, expect: &Expectation) -> Step {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_ANSWER_HEADERS];
+        let mut response = httparse::Response::new(&mut headers);
+        let (head_len, close) = match response.parse(&self.buf[..self.filled]) {
+            Ok(httparse::Status::Partial) if self.filled == self.buf.len() => {
+                return Step::Bad(BadAnswer::HeadTooLarge);
+            }
+            Ok(httparse::Status::Partial) => return Step::More,
+            Ok(httparse::Status::Complete(len)) => match check_head(&response, expect) {
+                Ok(close) => (len, close),
+                Err(bad) => return Step::Bad(bad),
+            },
+            Err(_) => return Step::Bad(BadAnswer::Malformed),
+        };
+        // Whatever followed the head in this read is the start of the body.
+        self.check_body(0, close, head_len..self.filled, expect)
+    }
+
+    fn check_body(
+        &mut self,
+        seen: u64,
+        close: bool,
+        range: Range<usize>,
+        expect: &Expectation,
+    ) -> Step {
+        let chunk = &self.buf[range];
+        let end = seen + chunk.len() as u64;
+        if end > expect.body_len {
+            // One request at a time: nothing may follow the answer.
+            return Step::Bad(BadAnswer::Trailing);
+        }
+        if let Some(offset) = first_difference(expect, seen, chunk) {
+            return Step::Bad(BadAnswer::Body { offset });
+        }
+        if end == expect.body_len {
+            Step::Done { close }
+        } else {
+            self.state = State::Body { seen: end, close };
+            Step::More
+        }
+    }
+}
+
+/// Checks status and headers; returns whether the server closes the connection afterwards.
+fn check_head(
+    response: &httparse::Response<'_, '_>,
+    expect: &Expectation,
+) -> Result<bool, BadAnswer> {
+    let code = response.code.unwrap_or(0);
+    if code != 200 {
+        return Err(BadAnswer::Status(code));
+    }
+    let http10 = response.version == Some(0);
+    let mut close = http10;
+    let mut length: Option<u64> = None;
+    let mut digest_seen = false;
+    for header in response.headers.iter() {
+        let name = header.name;
+        if name.eq_ignore_ascii_case("content-length") {
+            let value = parse_decimal(header.value).ok_or(BadAnswer::NoContentLength)?;
+            if length.is_some_and(|l| l != value) {
+                return Err(BadAnswer::NoContentLength);
+            }
+            length = Some(value);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            return Err(BadAnswer::TransferEncoding);
+        } else if name.eq_ignore_ascii_case("x-work-digest") {
+            if let Some(want) = &expect.digest {
+                if trim(header.value) != want.as_bytes() {
+                    return Err(BadAnswer::DigestMismatch);
+                }
+                digest_seen = true;
+            }
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in header.value.split(|&b| b == b',').map(trim) {
+                if token.eq_ignore_ascii_case(b"close") {
+                    close = true;
+                } else if http10 && token.eq_ignore_ascii_case(b"keep-alive") {
+                    close = false;
+                }
+            }
+        }
+    }
+    let length = length.ok_or(BadAnswer::NoContentLength)?;
+    if length != expect.body_len {
+        return Err(BadAnswer::ContentLength {
+            got: length,
+            want: expect.body_len,
+        });
+    }
+    if expect.digest.is_some() && !digest_seen {
+        return Err(BadAnswer::DigestMissing);
+    }
+    Ok(close)
+}
+
+/// The offset of the first byte of `chunk` (at body offset `offset`) that is not the expected
+/// body byte, or `None` if the chunk is right.
+fn first_difference(expect: &Expectation, offset: u64, chunk: &[u8]) -> Option<u64> {
+    let matches = if expect.body_is_pattern() {
+        pattern_at(offset, chunk)
+    } else {
+        usize::try_from(offset)
+            .ok()
+            .and_then(|start| HELLO_BODY.get(start..start + chunk.len()))
+            == Some(chunk)
+    };
+    if matches {
+        return None;
+    }
+    // The cold path: find the byte, for the log.
+    let expected = |i: u64| {
+        if expect.body_is_pattern() {
+            Some(protocol::kernel::pattern_byte(i))
+        } else {
+            usize::try_from(i)
+                .ok()
+                .and_then(|i| HELLO_BODY.get(i).copied())
+        }
+    };
+    let index = chunk
+        .iter()
+        .zip(offset..)
+        .position(|(&b, i)| expected(i) != Some(b))
+        .unwrap_or(0);
+    Some(offset + index as u64)
+}
+
+/// Whether `chunk` is the body pattern starting at body offset `offset`: the bytes up to the
+/// next period boundary are compared by hand, the rest with [`is_pattern`] (which starts at
+/// the pattern's beginning).
+fn pattern_at(offset: u64, chunk: &[u8]) -> bool {
+    let period = PATTERN.len();
+    let phase = (offset % period as u64) as usize;
+    let lead = ((period - phase) % period).min(chunk.len());
+    chunk[..lead] == PATTERN[phase..phase + lead] && is_pattern(&chunk[lead..])
+}
+
+/// A header value as a decimal number, spaces around allowed.
+fn parse_decimal(value: &[u8]) -> Option<u64> {
+    let digits = trim(value);
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+fn trim(bytes: &[u8]) -> &[u8] {
+    bytes.trim_ascii()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn work(bytes: usize, rounds: u64) -> Vec<u8> {
+        protocol::respond_all(
+            format!("GET /work?cpu_rounds={rounds}&bytes={bytes} HTTP/1.1\r\nHost: a\r\n\r\n")
+                .as_bytes(),
+        )
+    }
+
+    fn hello() -> Vec<u8> {
+        protocol::respond_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+    }
+
+    /// Feeds `answer` to a fresh reader in pieces of `step` bytes; returns the last step.
+    fn feed(answer: &[u8], step: usize, expect: &Expectation, capacity: usize) -> Step {
+        let mut reader = AnswerReader::new(capacity);
+        reader.begin();
+        let mut rest = answer;
+        loop {
+            let spare = reader.spare();
+            let n = step.min(spare.len()).min(rest.len());
+            spare[..n].copy_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            match reader.received(n, expect) {
+                Step::More if rest.is_empty() => return Step::More,
+                Step::More => {}
+                done => {
+                    return if rest.is_empty() {
+                        done
+                    } else {
+                        // Bytes left over after an end: the reader's problem, not ours.
+                        match done {
+                            Step::Done { .. } => Step::Bad(BadAnswer::Trailing),
+                            bad => bad,
+                        }
+                    };
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn correct_answers_pass_whole_and_byte_by_byte() {
+        let cases = [
+            (hello(), Expectation::for_target(0, None)),
+            (work(0, 0), Expectation::for_target(0, Some(0))),
+            (work(100, 3), Expectation::for_target(100, Some(3))),
+            (work(200_000, 1), Expectation::for_target(200_000, Some(1))),
+        ];
+        for (answer, expect) in &cases {
+            for step in [1, 7, 26, 4096, usize::MAX] {
+                assert_eq!(
+                    feed(
+                        answer,
+                        step,
+                        expect,
+                        AnswerReader::capacity_for(expect.body_len)
+                    ),
+                    Step::Done { close: false },
+                    "step {step}, expect {expect:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn wrong_answers_are_named() {
+        let expect = Expectation::for_target(30, Some(2));
+        let bad = |answer: &[u8]| feed(answer, usize::MAX, &expect, 4096);
+
+        assert_eq!(
+            bad(&work(30, 3)),
+            Step::Bad(BadAnswer::DigestMismatch),
+            "work not done"
+        );
+        assert_eq!(
+            bad(&work(29, 2)),
+            Step::Bad(BadAnswer::ContentLength { got: 29, want: 30 })
+        );
+        let mut corrupt = work(30, 2);
+        let last = corrupt.len() - 3;
+        corrupt[last] = b'!';
+        assert_eq!(bad(&corrupt), Step::Bad(BadAnswer::Body { offset: 27 }));
+        assert_eq!(
+            bad(b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n"),
+            Step::Bad(BadAnswer::Status(503))
+        );
+        assert_eq!(bad(b"SSH-2.0-x\r\n\r\n"), Step::Bad(BadAnswer::Malformed));
+        assert_eq!(
+            bad(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Step::Bad(BadAnswer::TransferEncoding)
+        );
+        assert_eq!(
+            bad(b"HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\nabcdefghijklmnopqrstuvwxyzabcd"),
+            Step::Bad(BadAnswer::DigestMissing)
+        );
+        assert_eq!(
+            bad(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"),
+            Step::Bad(BadAnswer::NoContentLength)
+        );
+        let mut extra = work(30, 2);
+        extra.extend_from_slice(b"HTTP/1.1");
+        assert_eq!(bad(&extra), Step::Bad(BadAnswer::Trailing));
+
+        let hello_expect = Expectation::for_target(0, None);
+        assert_eq!(
+            feed(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, world!",
+                3,
+                &hello_expect,
+                4096
+            ),
+            Step::Bad(BadAnswer::Body { offset: 7 })
+        );
+    }
+
+    #[test]
+    fn a_head_larger_than_the_buffer_is_bad_not_a_hang() {
+        let mut answer = b"HTTP/1.1 200 OK\r\n".to_vec();
+        answer.extend(std::iter::repeat_n(b'X', 5000));
+        let expect = Expectation::for_target(0, None);
+        assert_eq!(
+            feed(&answer, 100, &expect, MIN_READ_BUFFER),
+            Step::Bad(BadAnswer::HeadTooLarge)
+        );
+    }
+
+    #[test]
+    fn connection_close_and_http10_are_noticed() {
+        let expect = Expectation::for_target(0, None);
+        let close =
+            b"HTTP/1.1 200 OK\r\nConnection: Close\r\nContent-Length: 13\r\n\r\nHello, World!";
+        assert_eq!(feed(close, 5, &expect, 4096), Step::Done { close: true });
+        let old = b"HTTP/1.0 200 OK\r\nContent-Length: 13\r\n\r\nHello, World!";
+        assert_eq!(feed(old, 5, &expect, 4096), Step::Done { close: true });
+        let old_kept =
+            b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 13\r\n\r\nHello, World!";
+        assert_eq!(
+            feed(old_kept, 5, &expect, 4096),
+            Step::Done { close: false }
+        );
+    }
+
+    #[test]
+    fn pattern_check_at_any_offset() {
+        let mut body = Vec::new();
+        protocol::kernel::extend_with_pattern(&mut body, 200);
+        for start in 0..60 {
+            for len in [0, 1, 5, 26, 27, 100] {
+                let chunk = &body[start..start + len];
+                assert!(pattern_at(start as u64, chunk), "{start} {len}");
+                if len > 0 {
+                    assert!(!pattern_at(start as u64 + 1, chunk), "{start} {len}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn buffer_sizes_stay_in_bounds() {
+        assert_eq!(AnswerReader::capacity_for(13), MIN_READ_BUFFER);
+        assert_eq!(AnswerReader::capacity_for(10_000), 11_024);
+        assert_eq!(AnswerReader::capacity_for(u64::MAX), MAX_READ_BUFFER);
+    }
+}

@@ -1,0 +1,221 @@
+//! Open loop: requests due at a constant rate, dispatched onto a pool of keep-alive
+//! connections that grows when every connection is busy, up to the plan's cap.
+//!
+//! Request `i` is due at `start + i/R`. The arrivals are two counters, not a queue of
+//! timestamps: `issued` requests have fallen due, `taken` of them were picked up by a
+//! connection, so the requests waiting in the client are `taken..issued` and the intended
+//! send time of each is computed from its number. A server that stalls for a minute at a
+//! million requests per second costs the generator sixteen bytes, not a queue of sixty
+//! million entries.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+use tokio::task::spawn_local;
+
+use super::answer::AnswerReader;
+use super::shared::{Clock, Failure, Retry, Shared, exchange, keep_until_reported, tick_until};
+use super::timer::Timer;
+use super::{LoadPlan, REQUEST_TIMEOUT};
+use crate::results::LoadReport;
+use crate::spec::MAX_RATE;
+
+/// Shortest sleep of the dispatcher. Above 10 000 requests per second, due requests are
+/// handed out in batches every 100 µs rather than one wake-up each: a request then leaves at
+/// most 100 µs late, and the dispatcher wakes at most 10 000 times a second.
+const DISPATCH_MIN_SLEEP: Duration = Duration::from_micros(100);
+
+/// Most connections being opened at once. Enough to grow the pool quickly when the server
+/// slows down, few enough that a refusing port costs tens of attempts per second, not
+/// thousands.
+const MAX_OPENING: u64 = 64;
+
+/// The arrival schedule and the pool's bookkeeping.
+struct Arrivals {
+    /// When request 0 is due.
+    start: Instant,
+    /// Requests per second.
+    rate: f64,
+    /// Requests that have fallen due.
+    issued: Cell<u64>,
+    /// Requests a connection has picked up.
+    taken: Cell<u64>,
+    /// Connections waiting for a request, not yet woken.
+    idle: Cell<u64>,
+    /// Connection tasks alive.
+    pool: Cell<u64>,
+    /// Connection tasks opening a connection.
+    opening: Cell<u64>,
+    /// Most connection tasks: the plan's cap, lowered if the open-files limit is hit.
+    cap: Cell<u64>,
+    /// Wakes one idle connection per due request.
+    wake: Notify,
+}
+
+impl Arrivals {
+    /// The intended send time of request `i`.
+    fn intended(&self, i: u64) -> Instant {
+        self.start + Duration::from_secs_f64(i as f64 / self.rate)
+    }
+
+    /// How many requests are due by `now`: request `i` is due once `i/R` has elapsed.
+    fn due_by(&self, now: Instant) -> u64 {
+        (now.saturating_duration_since(self.start).as_secs_f64() * self.rate).floor() as u64 + 1
+    }
+
+    /// The next waiting request's intended send time, if one is waiting.
+    fn take(&self) -> Option<Instant> {
+        let i = self.taken.get();
+        if i < self.issued.get() {
+            self.taken.set(i + 1);
+            Some(self.intended(i))
+        } else {
+            None
+        }
+    }
+}
+
+/// Runs an open loop at `plan.level` requests per second.
+pub(super) async fn run(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> LoadReport {
+    let clock = Clock::starting_now(plan.warmup, plan.duration);
+    let shared = Rc::new(Shared::new(plan, clock, true));
+    let rate = plan.level.min(MAX_RATE);
+    if rate > 0 {
+        let arrivals = Rc::new(Arrivals {
+            start: clock.start,
+            rate: rate as f64,
+            issued: Cell::new(0),
+            taken: Cell::new(0),
+            idle: Cell::new(0),
+            pool: Cell::new(0),
+            opening: Cell::new(0),
+            cap: Cell::new(plan.max_connections.clamp(1, super::MAX_LEVEL_CONNECTIONS)),
+            wake: Notify::new(),
+        });
+        spawn_local(dispatch(Rc::clone(&shared), arrivals));
+    }
+    tick_until(clock, progress).await;
+    let not_reached = if plan.level > MAX_RATE {
+        Some(format!(
+            "rate {} is above the generator's {MAX_RATE} requests per second; {MAX_RATE} was used",
+            plan.level
+        ))
+    } else {
+        // A rate has no connection count to reach; a connection that could not be opened
+        // still means the arrivals were not served as planned.
+        shared.connect_failure(shared.load.peak(), None)
+    };
+    shared.report(shared.load.now(), not_reached)
+}
+
+/// Hands each due request to an idle connection, or opens a new one, or leaves it waiting.
+async fn dispatch(shared: Rc<Shared>, arrivals: Rc<Arrivals>) {
+    let end = shared.clock().window_end;
+    let timer = Timer::new();
+    loop {
+        let now = Instant::now();
+        if now >= end {
+            return;
+        }
+        let due = arrivals.due_by(now);
+        while arrivals.issued.get() < due {
+            arrivals.issued.set(arrivals.issued.get() + 1);
+            if arrivals.idle.get() > 0 {
+                // Claim one idle connection for this request; it is no longer idle even
+                // before it runs, so the next request does not count on it too.
+                arrivals.idle.set(arrivals.idle.get() - 1);
+                arrivals.wake.notify_one();
+            } else if arrivals.pool.get() < arrivals.cap.get()
+                && arrivals.opening.get() < MAX_OPENING
+            {
+                arrivals.pool.set(arrivals.pool.get() + 1);
+                arrivals.opening.set(arrivals.opening.get() + 1);
+                spawn_local(connection(Rc::clone(&shared), Rc::clone(&arrivals)));
+            }
+            // Otherwise the request waits in the client until a connection is free; its
+            // latency is still counted from its intended time.
+        }
+        let next = arrivals.intended(arrivals.issued.get());
+        timer
+            .sleep_until(next.max(now + DISPATCH_MIN_SLEEP).min(end))
+            .await;
+    }
+}
+
+/// One connection of the pool: takes waiting requests until there are none, then waits to
+/// be woken. Reopens itself after an error.
+async fn connection(shared: Rc<Shared>, arrivals: Rc<Arrivals>) {
+    let end = shared.clock().window_end;
+    let mut reader = AnswerReader::new(shared.read_buffer);
+    // The dispatcher counted this task as opening.
+    let mut counted_opening = true;
+    loop {
+        if !counted_opening {
+            arrivals.opening.set(arrivals.opening.get() + 1);
+        }
+        let conn = shared
+            .connect(&shared.load, end, Retry::UntilDeadline)
+            .await;
+        arrivals
+            .opening
+            .set(arrivals.opening.get().saturating_sub(1));
+        counted_opening = false;
+        let Some(mut conn) = conn else {
+            arrivals.pool.set(arrivals.pool.get().saturating_sub(1));
+            if shared.exhausted() {
+                // No more descriptors: do not let the dispatcher try to grow the pool.
+                arrivals.cap.set(arrivals.pool.get());
+            }
+            return;
+        };
+        loop {
+            let Some(intended) = arrivals.take() else {
+                arrivals.idle.set(arrivals.idle.get() + 1);
+                arrivals.wake.notified().await;
+                continue;
+            };
+            let sent = Instant::now();
+            if sent >= end {
+                return keep_until_reported(conn).await;
+            }
+            let deadline = (sent + REQUEST_TIMEOUT).min(end);
+            let exchanged = tokio::time::timeout_at(
+                deadline.into(),
+                exchange(
+                    &mut conn.stream,
+                    &shared.request,
+                    &mut reader,
+                    &shared.expect,
+                    None,
+                    sent,
+                ),
+            )
+            .await;
+            let done = Instant::now();
+            match exchanged {
+                Ok(Ok(answer)) => {
+                    shared.answered(
+                        done,
+                        done.saturating_duration_since(intended),
+                        Some(done - sent),
+                        answer.bytes,
+                    );
+                    if answer.close {
+                        break;
+                    }
+                }
+                Ok(Err(failure)) => {
+                    shared.failed(failure, done);
+                    break;
+                }
+                Err(_) if deadline == end => return keep_until_reported(conn).await,
+                Err(_) => {
+                    shared.failed(Failure::Timeout, done);
+                    break;
+                }
+            }
+        }
+    }
+}
