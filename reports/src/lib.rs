@@ -1,3 +1,33 @@
-//! Results that last: the SQLite store (and, later, charts and reports).
+//! Results that last: the SQLite result store (and, later, charts and reports).
+//!
+//! # What is stored
+//!
+//! One SQLite file (`workbench.db` unless `--db` says otherwise) holds every run: what it was
+//! asked to do (engines, workloads and their levels), the machine it ran on, the CPU
+//! kernel's calibration, how it ended, and every step it finished — the load generator's
+//! report with its HDR histogram, the sampler's readings every 200 ms, and the figures and
+//! warnings derived from them. The key figures are also plain columns, so
+//! `sqlite3 workbench.db "SELECT engine, level, throughput_rps FROM steps"` works without
+//! this crate. [`store`] documents the schema.
+//!
+//! # Why each step is committed when it ends
+//!
+//! A full run takes minutes, and its last levels are the ones most likely to go wrong: a
+//! hundred thousand threads, an exhausted file table, the OOM killer. The store is one of
+//! the runner's observers, and it writes each step in its own transaction the moment the
+//! step ends. Whatever stops the run afterwards — Ctrl-C, a crash, a reboot — every finished
+//! step is already on disk, and the dashboard shows the run as far as it got.
+//!
+//! # How an interrupted run is detected
+//!
+//! A run begins as `running` and its process marks it `completed`, `failed` or
+//! `interrupted` when it ends. A process that is killed marks nothing, so the run row
+//! records its owner: the pid, the process's start time (clock ticks after boot, from
+//! `/proc/<pid>/stat`) and the boot id. Every [`store::Store::open`] looks at the runs still
+//! `running`: if no process with that pid and start time exists in this boot, nobody will
+//! ever finish the run, and it is marked `interrupted` with a message naming the pid. The
+//! start time matters because pids are reused: a new process with the old pid does not keep a
+//! dead run alive.
 
+pub mod charts;
 pub mod store;

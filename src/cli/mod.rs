@@ -2,14 +2,22 @@
 
 mod check;
 mod engine;
+mod load;
+mod progress;
+mod run;
+mod summary;
+mod table;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 /// Concurrency Workbench: the same server workloads on four concurrency models, side by side.
+///
+/// With no command, it runs the quick suite (if the result store has no completed run yet)
+/// and prints its summary.
 #[derive(Debug, Parser)]
-#[command(name = "workbench", version, about, long_about = None)]
+#[command(name = "workbench", version, about, long_about)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -17,13 +25,21 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Measure engines under workloads and keep the results.
+    Run(run::RunArgs),
+    /// List the stored runs.
+    Runs(run::RunsArgs),
+    /// Print one stored run: summary tables, or everything as JSON.
+    Show(run::ShowArgs),
+    /// Drive any HTTP/1.1 server with a workload and print what it measured.
+    Load(load::LoadArgs),
     /// Run one engine as a server until SIGINT or SIGTERM.
     ///
     /// When it is ready to accept, its first line on stdout is one JSON object:
     /// {"engine":"selector","addr":"127.0.0.1:40123","pid":12345}.
     Engine(engine::EngineArgs),
     /// Start every engine and check that each answers the protocol corpus with the bytes
-    /// the protocol core expects (the default when no command is given).
+    /// the protocol core expects.
     Check(check::CheckArgs),
 }
 
@@ -32,9 +48,13 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
     let result = match cli.command {
+        Some(Command::Run(args)) => run::run(args),
+        Some(Command::Runs(args)) => run::runs(args),
+        Some(Command::Show(args)) => run::show(args),
+        Some(Command::Load(args)) => load::run(args),
         Some(Command::Engine(args)) => engine::run(args),
         Some(Command::Check(args)) => check::run(args),
-        None => check::run(check::CheckArgs::default()),
+        None => default_job(),
     };
     match result {
         Ok(code) => code,
@@ -43,6 +63,31 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `cargo run --release`: the quick suite when the store has no completed run, then the summary.
+fn default_job() -> anyhow::Result<ExitCode> {
+    let args = run::RunArgs::default();
+    let store = run::open_store(&args.db)?;
+    if store.latest_completed()?.is_none() {
+        drop(store);
+        eprintln!(
+            "No completed run in {} yet: running the quick suite first.",
+            args.db.display()
+        );
+        let code = run::run(args)?;
+        println!(
+            "\nNext: `workbench runs` lists runs, `workbench show latest` prints this one again."
+        );
+        return Ok(code);
+    }
+    drop(store);
+    let code = run::show(run::ShowArgs::latest(&args.db))?;
+    println!(
+        "\nThis is the latest completed run in {}. `workbench run` measures again.",
+        args.db.display()
+    );
+    Ok(code)
 }
 
 /// Logs go to stderr (stdout carries the engine's ready line), filtered by `RUST_LOG`,

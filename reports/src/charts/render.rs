@@ -1,0 +1,536 @@
+//! Drawing: a line plot or a bar plot, described as plain data, turned into SVG by plotters.
+//!
+//! The chart functions in the parent module decide *what* to draw (which steps, which
+//! figures, which lines are dashed); this module decides only *how*: sizes, fonts, the grid,
+//! the legend column on the right, markers for flagged and failed steps. Text is measured
+//! with the bundled DejaVu Sans and written as real `<text>` elements naming
+//! `DejaVu Sans, sans-serif`, so a browser without that font still lays it out nearly the
+//! same.
+
+use std::error::Error;
+use std::sync::Once;
+
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::palette::{EngineStyle, color_hex};
+use super::scale::Scale;
+
+/// Width of every chart, in SVG pixels (the SVG scales to its container).
+pub const WIDTH: u32 = 640;
+/// Height of every chart, in SVG pixels.
+pub const HEIGHT: u32 = 360;
+
+/// The font family written into the SVG: the bundled font first, then any sans-serif.
+pub(crate) const FONT_FAMILY: &str = "DejaVu Sans, sans-serif";
+/// DejaVu Sans, used only to measure text (see `assets/DejaVuSans-LICENSE.txt`).
+static FONT_BYTES: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+
+const INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
+const MUTED: RGBColor = RGBColor(0x66, 0x66, 0x66);
+const GRID: RGBColor = RGBColor(0xe2, 0xe2, 0xe2);
+const AXIS: RGBColor = RGBColor(0x88, 0x88, 0x88);
+/// Reference lines and kernel memory: grey, so they never look like an engine.
+pub(crate) const REFERENCE: RGBColor = RGBColor(0x99, 0x99, 0x99);
+
+/// plotters' font sizes are 1.24 × the SVG `font-size`; these are the plotters sizes.
+const TITLE_SIZE: f64 = 19.0;
+const LABEL_SIZE: f64 = 14.0;
+const DESC_SIZE: f64 = 15.0;
+const LEGEND_SIZE: f64 = 14.0;
+
+/// What drawing can fail with (plotters' errors, boxed).
+pub(crate) type DrawResult<T> = Result<T, Box<dyn Error>>;
+
+/// How a step is marked on a chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mark {
+    /// Nothing to say.
+    Plain,
+    /// A warning: hollow marker and a "!" above it.
+    Flagged,
+    /// The step failed: no value on the line, a "×" at the bottom of the plot.
+    Failed,
+}
+
+/// One point of a line.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Point {
+    pub x: f64,
+    pub y: f64,
+    pub mark: Mark,
+}
+
+/// One line of a plot.
+#[derive(Debug, Clone)]
+pub(crate) struct Line {
+    pub style: EngineStyle,
+    pub dashed: bool,
+    /// Markers on the points (primary lines); secondary (dashed) lines go without.
+    pub markers: bool,
+    pub points: Vec<Point>,
+}
+
+/// An entry of the legend.
+#[derive(Debug, Clone)]
+pub(crate) struct LegendEntry {
+    pub text: String,
+    pub color: RGBColor,
+    pub swatch: Swatch,
+}
+
+/// What a legend entry shows before its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Swatch {
+    /// An engine: a line with its marker (square for a peer).
+    Engine { peer: bool },
+    /// A line style, in grey: what solid lines mean.
+    Solid,
+    /// A line style, in grey: what dashed lines mean.
+    Dashed,
+    /// Text only (the text carries its own symbol, like "○ !").
+    Text,
+}
+
+/// A line plot: levels across, a figure up, one or more lines per engine.
+#[derive(Debug, Clone)]
+pub(crate) struct LinePlot {
+    pub title: String,
+    pub x_desc: String,
+    pub y_desc: String,
+    /// Let the x axis go logarithmic when the levels span decades.
+    pub x_log: bool,
+    /// Let the y axis go logarithmic when the values span decades.
+    pub y_log: bool,
+    pub lines: Vec<Line>,
+    pub legend: Vec<LegendEntry>,
+}
+
+/// A horizontal bar plot: one group of bars per row (engine).
+#[derive(Debug, Clone)]
+pub(crate) struct BarPlot {
+    pub title: String,
+    pub x_desc: String,
+    pub rows: Vec<BarRow>,
+    pub legend: Vec<LegendEntry>,
+}
+
+/// One row of a bar plot.
+#[derive(Debug, Clone)]
+pub(crate) struct BarRow {
+    pub label: String,
+    pub bars: Vec<Bar>,
+}
+
+/// One bar.
+#[derive(Debug, Clone)]
+pub(crate) struct Bar {
+    pub value: f64,
+    pub color: RGBColor,
+    /// Written at the end of the bar.
+    pub text: String,
+}
+
+/// Registers the bundled font with plotters, once per process.
+fn ensure_font() {
+    static REGISTER: Once = Once::new();
+    REGISTER.call_once(|| {
+        // The bytes are a valid TrueType font checked in with the crate; a failure here
+        // would show as missing text, and the tests would catch it.
+        let _ = plotters::style::register_font(FONT_FAMILY, FontStyle::Normal, FONT_BYTES);
+    });
+}
+
+fn text_style(size: f64, color: &RGBColor) -> TextStyle<'static> {
+    (FONT_FAMILY, size).into_font().color(color)
+}
+
+/// Pixel width of a text in the legend font.
+fn text_width<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    text: &str,
+    size: f64,
+) -> u32 {
+    area.estimate_text_size(text, &text_style(size, &INK))
+        .map(|(w, _)| w)
+        .unwrap_or(8 * text.len() as u32)
+}
+
+/// Draws a line plot.
+pub(crate) fn line_plot(plot: &LinePlot) -> DrawResult<String> {
+    ensure_font();
+    let xs: Vec<f64> = plot
+        .lines
+        .iter()
+        .flat_map(|l| l.points.iter().map(|p| p.x))
+        .collect();
+    let ys: Vec<f64> = plot
+        .lines
+        .iter()
+        .flat_map(|l| {
+            l.points
+                .iter()
+                .filter(|p| p.mark != Mark::Failed)
+                .map(|p| p.y)
+        })
+        .collect();
+    let xscale = Scale::auto(&xs, plot.x_log, true);
+    let yscale = Scale::auto(&ys, plot.y_log, false);
+    let x_desc = format!("{}{}", plot.x_desc, xscale.note());
+    let y_desc = format!("{}{}", plot.y_desc, yscale.note());
+
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let body = root.titled(&plot.title, text_style(TITLE_SIZE, &INK))?;
+        let legend_width = legend_width(&root, &plot.legend);
+        let (area, legend) = body.split_horizontally(WIDTH - legend_width);
+
+        let mut chart = ChartBuilder::on(&area)
+            .margin_top(8)
+            .margin_left(6)
+            .margin_right(14)
+            .margin_bottom(4)
+            .x_label_area_size(44)
+            .y_label_area_size(62)
+            .build_cartesian_2d(
+                (xscale.lo..xscale.hi).with_key_points(xscale.positions()),
+                (yscale.lo..yscale.hi).with_key_points(yscale.positions()),
+            )?;
+        let x_label = |v: &f64| xscale.label(*v);
+        let y_label = |v: &f64| yscale.label(*v);
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .x_label_formatter(&x_label)
+            .y_label_formatter(&y_label)
+            .label_style(text_style(LABEL_SIZE, &INK))
+            .axis_desc_style(text_style(DESC_SIZE, &INK))
+            .bold_line_style(GRID)
+            .light_line_style(TRANSPARENT)
+            .axis_style(AXIS)
+            .draw()?;
+
+        let bottom = yscale.lo;
+        for line in &plot.lines {
+            let color = line.style.color;
+            let points: Vec<(f64, f64)> = line
+                .points
+                .iter()
+                .filter(|p| p.mark != Mark::Failed)
+                .map(|p| (xscale.pos(p.x), yscale.pos(p.y)))
+                .collect();
+            let stroke = ShapeStyle {
+                color: color.to_rgba(),
+                filled: false,
+                stroke_width: 2,
+            };
+            if line.dashed {
+                chart.draw_series(DashedLineSeries::new(points, 7, 5, stroke))?;
+            } else {
+                chart.draw_series(LineSeries::new(points, stroke))?;
+            }
+            if !line.markers {
+                continue;
+            }
+            for p in &line.points {
+                let at = (xscale.pos(p.x), yscale.pos(p.y));
+                match p.mark {
+                    Mark::Plain => draw_marker(&mut chart, at, line.style, true)?,
+                    Mark::Flagged => {
+                        draw_marker(&mut chart, at, line.style, false)?;
+                        chart.draw_series(std::iter::once(
+                            EmptyElement::at(at)
+                                + Text::new(
+                                    "!",
+                                    (0, -8),
+                                    text_style(LABEL_SIZE + 1.0, &color)
+                                        .pos(Pos::new(HPos::Center, VPos::Bottom)),
+                                ),
+                        ))?;
+                    }
+                    Mark::Failed => {
+                        chart.draw_series(std::iter::once(
+                            EmptyElement::at((at.0, bottom))
+                                + Text::new(
+                                    "×",
+                                    (0, -2),
+                                    text_style(LABEL_SIZE + 4.0, &color)
+                                        .pos(Pos::new(HPos::Center, VPos::Bottom)),
+                                ),
+                        ))?;
+                    }
+                }
+            }
+        }
+        draw_legend(&legend, &plot.legend)?;
+        root.present()?;
+    }
+    Ok(finish(svg, &plot.title))
+}
+
+/// A round (engine) or square (peer) marker, filled or hollow.
+fn draw_marker<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
+    chart: &mut ChartContext<'_, DB, CT>,
+    at: (f64, f64),
+    style: EngineStyle,
+    filled: bool,
+) -> DrawResult<()>
+where
+    DB::ErrorType: 'static,
+{
+    let stroke = ShapeStyle {
+        color: style.color.to_rgba(),
+        filled: false,
+        stroke_width: 2,
+    };
+    let fill = if filled {
+        style.color.filled()
+    } else {
+        WHITE.filled()
+    };
+    if style.peer {
+        chart.draw_series(std::iter::once(
+            EmptyElement::at(at)
+                + Rectangle::new([(-4, -4), (4, 4)], fill)
+                + Rectangle::new([(-4, -4), (4, 4)], stroke),
+        ))?;
+    } else {
+        chart.draw_series(std::iter::once(
+            EmptyElement::at(at) + Circle::new((0, 0), 4, fill) + Circle::new((0, 0), 4, stroke),
+        ))?;
+    }
+    Ok(())
+}
+
+/// Width of the legend column: the longest entry plus its swatch, within bounds.
+fn legend_width<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    entries: &[LegendEntry],
+) -> u32 {
+    let widest = entries
+        .iter()
+        .map(|e| {
+            text_width(root, &e.text, LEGEND_SIZE) + if e.swatch == Swatch::Text { 0 } else { 26 }
+        })
+        .max()
+        .unwrap_or(0);
+    (widest + 22).clamp(110, 230)
+}
+
+/// The legend column: engines (colour, marker) first, then the key to line styles in grey.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    entries: &[LegendEntry],
+) -> DrawResult<()>
+where
+    DB::ErrorType: 'static,
+{
+    let row = 20;
+    let mut y = 18;
+    let mut previous_was_engine = true;
+    for entry in entries {
+        let is_engine = matches!(entry.swatch, Swatch::Engine { .. });
+        if previous_was_engine && !is_engine {
+            y += 8; // a gap between the engines and the key
+        }
+        previous_was_engine = is_engine;
+        let stroke = ShapeStyle {
+            color: entry.color.to_rgba(),
+            filled: false,
+            stroke_width: 2,
+        };
+        match entry.swatch {
+            Swatch::Engine { peer } => {
+                area.draw(&PathElement::new(vec![(4, y), (24, y)], stroke))?;
+                if peer {
+                    area.draw(&Rectangle::new(
+                        [(10, y - 4), (18, y + 4)],
+                        entry.color.filled(),
+                    ))?;
+                } else {
+                    area.draw(&Circle::new((14, y), 4, entry.color.filled()))?;
+                }
+            }
+            Swatch::Solid => area.draw(&PathElement::new(vec![(4, y), (24, y)], stroke))?,
+            Swatch::Dashed => {
+                area.draw(&PathElement::new(vec![(4, y), (11, y)], stroke))?;
+                area.draw(&PathElement::new(vec![(16, y), (24, y)], stroke))?;
+            }
+            Swatch::Text => {}
+        }
+        let x = if entry.swatch == Swatch::Text { 4 } else { 30 };
+        let ink = if is_engine { INK } else { MUTED };
+        area.draw(&Text::new(
+            entry.text.clone(),
+            (x, y),
+            text_style(LEGEND_SIZE, &ink).pos(Pos::new(HPos::Left, VPos::Center)),
+        ))?;
+        y += row;
+    }
+    Ok(())
+}
+
+/// Draws a horizontal bar plot.
+pub(crate) fn bar_plot(plot: &BarPlot) -> DrawResult<String> {
+    ensure_font();
+    let values: Vec<f64> = plot
+        .rows
+        .iter()
+        .flat_map(|r| r.bars.iter().map(|b| b.value))
+        .collect();
+    let mut xscale = Scale::linear(&values);
+    // Room for the value written after the longest bar.
+    let max = values.iter().copied().fold(0.0_f64, f64::max);
+    if max > 0.0 && max > xscale.hi * 0.8 {
+        let extended: Vec<f64> = values.iter().copied().chain([max * 1.3]).collect();
+        xscale = Scale::linear(&extended);
+    }
+    let n = plot.rows.len().max(1) as f64;
+    let centers: Vec<f64> = (0..plot.rows.len()).map(|i| n - i as f64 - 0.5).collect();
+
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let body = root.titled(&plot.title, text_style(TITLE_SIZE, &INK))?;
+        let legend_width = legend_width(&root, &plot.legend);
+        let (area, legend) = body.split_horizontally(WIDTH - legend_width);
+        let label_width = plot
+            .rows
+            .iter()
+            .map(|r| text_width(&root, &r.label, LABEL_SIZE))
+            .max()
+            .unwrap_or(40)
+            + 16;
+        let mut chart = ChartBuilder::on(&area)
+            .margin_top(8)
+            .margin_left(6)
+            .margin_right(14)
+            .margin_bottom(4)
+            .x_label_area_size(44)
+            .y_label_area_size(label_width)
+            .build_cartesian_2d(
+                (xscale.lo..xscale.hi).with_key_points(xscale.positions()),
+                (0.0..n).with_key_points(centers.clone()),
+            )?;
+        let x_label = |v: &f64| xscale.label(*v);
+        let y_label = |v: &f64| {
+            let index = (n - v - 0.5).round();
+            plot.rows
+                .get(index as usize)
+                .map(|r| r.label.clone())
+                .unwrap_or_default()
+        };
+        chart
+            .configure_mesh()
+            .x_desc(plot.x_desc.clone())
+            .x_label_formatter(&x_label)
+            .y_label_formatter(&y_label)
+            .label_style(text_style(LABEL_SIZE, &INK))
+            .axis_desc_style(text_style(DESC_SIZE, &INK))
+            .bold_line_style(GRID)
+            .light_line_style(TRANSPARENT)
+            .disable_y_mesh()
+            .axis_style(AXIS)
+            .draw()?;
+
+        for (row, center) in plot.rows.iter().zip(&centers) {
+            let band = 0.76 / row.bars.len().max(1) as f64;
+            let top = center + 0.38;
+            for (i, bar) in row.bars.iter().enumerate() {
+                let y1 = top - i as f64 * band - 0.04;
+                let y0 = y1 - band + 0.08;
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [(0.0, y0), (bar.value, y1)],
+                    bar.color.filled(),
+                )))?;
+                let anchor = if bar.value < 0.0 {
+                    HPos::Right
+                } else {
+                    HPos::Left
+                };
+                let dx = if bar.value < 0.0 { -4 } else { 4 };
+                chart.draw_series(std::iter::once(
+                    EmptyElement::at((bar.value.max(0.0).min(xscale.hi), (y0 + y1) / 2.0))
+                        + Text::new(
+                            bar.text.clone(),
+                            (dx, 0),
+                            text_style(LABEL_SIZE, &INK).pos(Pos::new(anchor, VPos::Center)),
+                        ),
+                ))?;
+            }
+        }
+        draw_legend(&legend, &plot.legend)?;
+        root.present()?;
+    }
+    Ok(finish(svg, &plot.title))
+}
+
+/// Makes plotters' SVG fit a page: scales to its container's width (the viewBox keeps the
+/// proportions), and carries its title for screen readers.
+fn finish(svg: String, title: &str) -> String {
+    let body = match svg
+        .find("<svg")
+        .and_then(|start| svg[start..].find('>').map(|end| start + end + 1))
+    {
+        Some(end) => &svg[end..],
+        None => svg.as_str(),
+    };
+    format!(
+        "{}\n<title>{}</title>{}",
+        open_tag(WIDTH, HEIGHT, title),
+        escape(title),
+        body
+    )
+}
+
+/// The `<svg>` tag every chart opens with.
+fn open_tag(width: u32, height: u32, title: &str) -> String {
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} {height}\" width=\"100%\" \
+         role=\"img\" aria-label=\"{}\" font-family=\"{FONT_FAMILY}\">",
+        escape(title)
+    )
+}
+
+/// A small SVG that says there is nothing to show yet, and what to run.
+pub(crate) fn message_svg(title: &str, message: &str, hint: &str) -> String {
+    let (width, height) = (WIDTH, 120);
+    format!(
+        "{open}\n<title>{title}</title>\n\
+         <rect x=\"1\" y=\"1\" width=\"{w}\" height=\"{h}\" rx=\"6\" fill=\"#fafafa\" stroke=\"{grid}\" stroke-dasharray=\"6 4\"/>\n\
+         <text x=\"{cx}\" y=\"30\" text-anchor=\"middle\" font-size=\"15\" fill=\"{ink}\">{title}</text>\n\
+         <text x=\"{cx}\" y=\"62\" text-anchor=\"middle\" font-size=\"13\" fill=\"{muted}\">{message}</text>\n\
+         <text x=\"{cx}\" y=\"90\" text-anchor=\"middle\" font-size=\"13\" fill=\"{ink}\" font-family=\"DejaVu Sans Mono, monospace\">{hint}</text>\n\
+         </svg>\n",
+        open = open_tag(width, height, title),
+        title = escape(title),
+        message = escape(message),
+        hint = escape(hint),
+        w = width - 2,
+        h = height - 2,
+        cx = width / 2,
+        grid = color_hex(AXIS),
+        ink = color_hex(INK),
+        muted = color_hex(MUTED),
+    )
+}
+
+/// Escapes text for XML content and attribute values.
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            other => out.push(other),
+        }
+    }
+    out
+}

@@ -1,0 +1,267 @@
+//! Axes: linear or logarithmic, where the ticks go, and how numbers are written on them.
+//!
+//! Plotters draws every axis here as a plain linear axis over *plot positions*; a log axis is
+//! one whose positions are `log10(value)`. Doing the transform ourselves lets the ticks sit
+//! exactly on the measured levels (1, 16, 64, 256, 1024) and lets a log axis still show a
+//! level of 0 (the idle baseline, "no slow clients"): it is drawn a short gap to the left of
+//! the smallest positive value, with a tick labelled `0`.
+
+/// Values spanning at least this ratio (two decades) get a log axis.
+pub const LOG_SCALE_RATIO: f64 = 100.0;
+
+/// Whether values spanning this range read better on a log scale: true when the positive
+/// values span at least two decades (largest / smallest ≥ 100). Zeros and negatives are
+/// ignored (a log axis draws zero apart); fewer than two positive values never need one.
+pub fn use_log_scale(values: &[f64]) -> bool {
+    match positive_range(values) {
+        Some((min, max)) => max / min >= LOG_SCALE_RATIO,
+        None => false,
+    }
+}
+
+/// The smallest and largest finite positive values.
+fn positive_range(values: &[f64]) -> Option<(f64, f64)> {
+    let mut found: Option<(f64, f64)> = None;
+    for &v in values.iter().filter(|v| v.is_finite() && **v > 0.0) {
+        found = Some(match found {
+            None => (v, v),
+            Some((lo, hi)) => (lo.min(v), hi.max(v)),
+        });
+    }
+    found
+}
+
+/// One axis: the range of plot positions, and the ticks with their labels.
+#[derive(Debug, Clone)]
+pub(crate) struct Scale {
+    /// Log axis: plot position is `log10(value)`.
+    pub log: bool,
+    /// Lowest plot position shown.
+    pub lo: f64,
+    /// Highest plot position shown.
+    pub hi: f64,
+    /// Ticks: plot position and label.
+    pub ticks: Vec<(f64, String)>,
+    /// Log axis with zeros: where 0 is drawn.
+    zero_at: Option<f64>,
+}
+
+impl Scale {
+    /// A log axis when [`use_log_scale`] says so and `allow_log`, linear otherwise. With
+    /// `ticks_at_values`, a log axis puts its ticks on the values themselves (the levels).
+    pub fn auto(values: &[f64], allow_log: bool, ticks_at_values: bool) -> Scale {
+        if allow_log && use_log_scale(values) {
+            Scale::log(values, ticks_at_values)
+        } else {
+            Scale::linear(values)
+        }
+    }
+
+    /// A linear axis from zero (or the lowest negative value) to a little above the largest
+    /// value, with 1-2-5 ticks.
+    pub fn linear(values: &[f64]) -> Scale {
+        let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+        let lo = finite.iter().copied().fold(0.0_f64, f64::min);
+        let mut hi = finite.iter().copied().fold(0.0_f64, f64::max);
+        if hi - lo < 1e-9 {
+            hi = lo + 1.0;
+        }
+        let step = nice_step((hi - lo) / 5.0);
+        let lo = (lo / step).floor() * step;
+        // Headroom for the markers and flag labels drawn above the highest point.
+        let hi = ((hi + (hi - lo) * 0.04) / step).ceil() * step;
+        let count = ((hi - lo) / step).round() as i64;
+        let ticks = (0..=count)
+            .map(|i| {
+                let v = lo + i as f64 * step;
+                (v, fmt_num(v))
+            })
+            .collect();
+        Scale {
+            log: false,
+            lo,
+            hi,
+            ticks,
+            zero_at: None,
+        }
+    }
+
+    /// A log axis over the positive values; zeros, if any, get their own tick at the left.
+    pub fn log(values: &[f64], ticks_at_values: bool) -> Scale {
+        let (min, max) = positive_range(values).unwrap_or((1.0, 10.0));
+        let (lmin, lmax) = (min.log10(), max.log10());
+        let span = (lmax - lmin).max(1.0);
+        let pad = span * 0.05;
+        let has_zero = values.iter().any(|v| *v == 0.0);
+        let zero_at = has_zero.then(|| lmin - (span * 0.15).max(0.3));
+        let lo = zero_at.unwrap_or(lmin) - pad;
+        let hi = lmax + pad;
+
+        let mut distinct: Vec<f64> = values
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite() && *v > 0.0)
+            .collect();
+        distinct.sort_by(f64::total_cmp);
+        distinct.dedup();
+        let candidates = if ticks_at_values && distinct.len() <= 10 {
+            distinct
+        } else {
+            log_ticks(lmin - pad, hi)
+        };
+        let mut ticks: Vec<(f64, String)> =
+            zero_at.map(|z| (z, "0".to_string())).into_iter().collect();
+        // Drop ticks too close to the previous one to keep labels from overlapping.
+        let min_gap = (hi - lo) * 0.07;
+        for v in candidates {
+            let at = v.log10();
+            if ticks.last().is_none_or(|(last, _)| at - last >= min_gap) {
+                ticks.push((at, fmt_num(v)));
+            }
+        }
+        Scale {
+            log: true,
+            lo,
+            hi,
+            ticks,
+            zero_at,
+        }
+    }
+
+    /// The plot position of a value. On a log axis, zero goes to its own tick and negative
+    /// values (which a log axis cannot show) to the bottom.
+    pub fn pos(&self, value: f64) -> f64 {
+        if !self.log {
+            value
+        } else if value > 0.0 {
+            value.log10()
+        } else if value == 0.0 {
+            self.zero_at.unwrap_or(self.lo)
+        } else {
+            self.lo
+        }
+    }
+
+    /// The tick positions.
+    pub fn positions(&self) -> Vec<f64> {
+        self.ticks.iter().map(|(at, _)| *at).collect()
+    }
+
+    /// The label of the tick at this plot position.
+    pub fn label(&self, at: f64) -> String {
+        self.ticks
+            .iter()
+            .find(|(p, _)| (p - at).abs() < 1e-9)
+            .map(|(_, label)| label.clone())
+            .unwrap_or_else(|| fmt_num(if self.log { 10f64.powf(at) } else { at }))
+    }
+
+    /// "(log scale)" for the axis description, or nothing.
+    pub fn note(&self) -> &'static str {
+        if self.log { ", log scale" } else { "" }
+    }
+}
+
+/// 1, 2, 5 × 10^k within `[10^lo, 10^hi]`; only the decades when that would be too many.
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let mut ticks = Vec::new();
+    for decade in (lo.floor() as i32)..=(hi.ceil() as i32) {
+        for m in [1.0, 2.0, 5.0] {
+            let v = m * 10f64.powi(decade);
+            let at = v.log10();
+            if at >= lo && at <= hi {
+                ticks.push(v);
+            }
+        }
+    }
+    if ticks.len() > 8 {
+        ticks.retain(|v| (v.log10() - v.log10().round()).abs() < 1e-9);
+    }
+    ticks
+}
+
+/// A 1, 2 or 5 × 10^k step near `raw`.
+fn nice_step(raw: f64) -> f64 {
+    if !(raw.is_finite() && raw > 0.0) {
+        return 1.0;
+    }
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let fraction = raw / magnitude;
+    let nice = if fraction <= 1.0 {
+        1.0
+    } else if fraction <= 2.0 {
+        2.0
+    } else if fraction <= 5.0 {
+        5.0
+    } else {
+        10.0
+    };
+    nice * magnitude
+}
+
+/// A number for an axis or a table, short: `1024`, `12k`, `1.5M`, `2.5`, `0.05`.
+pub(crate) fn fmt_num(value: f64) -> String {
+    let a = value.abs();
+    if !value.is_finite() {
+        return "—".to_string();
+    }
+    if a < 1e-12 {
+        return "0".to_string();
+    }
+    let text = if a >= 1e6 {
+        format!("{}M", trim(format!("{:.1}", value / 1e6)))
+    } else if a >= 1e4 {
+        format!("{}k", trim(format!("{:.1}", value / 1e3)))
+    } else if a >= 100.0 {
+        format!("{value:.0}")
+    } else if a >= 10.0 {
+        trim(format!("{value:.1}"))
+    } else if a >= 1.0 {
+        trim(format!("{value:.2}"))
+    } else {
+        let decimals = (-a.log10()).ceil() as usize + 1;
+        trim(format!("{value:.decimals$}"))
+    };
+    text
+}
+
+/// Drops trailing zeros after a decimal point: `2.50` → `2.5`, `3.0` → `3`.
+fn trim(text: String) -> String {
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_short() {
+        assert_eq!(fmt_num(1024.0), "1024");
+        assert_eq!(fmt_num(20000.0), "20k");
+        assert_eq!(fmt_num(12500.0), "12.5k");
+        assert_eq!(fmt_num(2.5), "2.5");
+        assert_eq!(fmt_num(0.05), "0.05");
+        assert_eq!(fmt_num(0.0), "0");
+        assert_eq!(fmt_num(1_500_000.0), "1.5M");
+    }
+
+    #[test]
+    fn log_ticks_sit_on_the_levels_and_zero_gets_its_own() {
+        let s = Scale::log(&[0.0, 10.0, 100.0, 1000.0], true);
+        let labels: Vec<&str> = s.ticks.iter().map(|(_, l)| l.as_str()).collect();
+        assert_eq!(labels, ["0", "10", "100", "1000"]);
+        assert!(s.pos(0.0) < s.pos(10.0) && s.pos(0.0) > s.lo);
+    }
+
+    #[test]
+    fn linear_ticks_are_round() {
+        let s = Scale::linear(&[0.0, 3.2, 9.7]);
+        assert_eq!(s.lo, 0.0);
+        assert!(s.hi >= 9.7);
+        assert!(s.ticks.iter().all(|(v, _)| (v / 2.0).fract() == 0.0));
+    }
+}

@@ -1,0 +1,371 @@
+//! `workbench run`, `workbench runs` and `workbench show`: measure, list, look.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::Context;
+use clap::Args;
+use reports::store::{RunId, Store};
+use workloads::results::{Calibration, EngineSpec, MachineFacts, RunConfig, RunStatus};
+use workloads::runner::{Observer, RunEvent, Runner};
+use workloads::spec::{SUITE_NAMES, Suite, Workload};
+
+use super::progress::Progress;
+use super::summary;
+use super::table::Table;
+
+/// The default result store, in the working directory.
+pub const DEFAULT_DB: &str = "workbench.db";
+
+/// Engines `--engines` accepts: the four models, and variants that show one flag's effect.
+pub const ENGINES: &[(&str, &str, &[&str])] = &[
+    ("threads", "threads", &[]),
+    ("pool", "pool", &[]),
+    ("selector", "selector", &[]),
+    ("coroutines", "coroutines", &[]),
+    ("selector-offload", "selector", &["--offload"]),
+    (
+        "coroutines-current",
+        "coroutines",
+        &["--flavor", "current-thread"],
+    ),
+    (
+        "coroutines-offload",
+        "coroutines",
+        &["--offload", "--blocking-threads", "2"],
+    ),
+];
+
+/// The engines a run uses when none are named: the four models.
+pub const DEFAULT_ENGINES: [&str; 4] = ["threads", "pool", "selector", "coroutines"];
+
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    /// The suite: quick (about three minutes) or full.
+    #[arg(long, default_value = "quick", value_parser = clap::builder::PossibleValuesParser::new(SUITE_NAMES))]
+    pub suite: String,
+    /// Engines, comma-separated: threads, pool, selector, coroutines, or the variants
+    /// selector-offload, coroutines-current, coroutines-offload [default: the four models].
+    #[arg(long, value_delimiter = ',')]
+    pub engines: Vec<String>,
+    /// Workloads, comma-separated: names from the suite, other presets, or workload files
+    /// [default: the suite's].
+    #[arg(long, value_delimiter = ',')]
+    pub workloads: Vec<String>,
+    /// Pin the engine to CPU 0 and the load generator to CPU 1.
+    #[arg(long)]
+    pub pin: bool,
+    /// The result store.
+    #[arg(long, default_value = DEFAULT_DB)]
+    pub db: PathBuf,
+}
+
+impl Default for RunArgs {
+    fn default() -> RunArgs {
+        RunArgs {
+            suite: "quick".into(),
+            engines: Vec::new(),
+            workloads: Vec::new(),
+            pin: false,
+            db: PathBuf::from(DEFAULT_DB),
+        }
+    }
+}
+
+/// Resolves the command line into a run configuration, or says what is wrong and how to fix it.
+pub fn config_from(args: &RunArgs) -> anyhow::Result<RunConfig> {
+    let suite = Suite::named(&args.suite)?;
+    let workloads = if args.workloads.is_empty() {
+        suite.workloads.clone()
+    } else {
+        args.workloads
+            .iter()
+            .map(
+                |name| match suite.workloads.iter().find(|w| &w.name == name) {
+                    Some(w) => Ok(w.clone()),
+                    None => Workload::load(name),
+                },
+            )
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let names: Vec<&str> = if args.engines.is_empty() {
+        DEFAULT_ENGINES.to_vec()
+    } else {
+        args.engines.iter().map(String::as_str).collect()
+    };
+    let engines = names
+        .iter()
+        .map(|name| {
+            let (label, engine, flags) = ENGINES
+                .iter()
+                .find(|(label, _, _)| label == name)
+                .with_context(|| {
+                    format!(
+                        "--engines: unknown engine {name:?}; choose from {}",
+                        ENGINES.iter().map(|e| e.0).collect::<Vec<_>>().join(", ")
+                    )
+                })?;
+            Ok(EngineSpec {
+                label: label.to_string(),
+                engine: engine.to_string(),
+                args: flags.iter().map(|f| f.to_string()).collect(),
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(RunConfig {
+        suite: args.workloads.is_empty().then(|| suite.name.clone()),
+        engines,
+        workloads,
+        pin: args.pin,
+    })
+}
+
+/// The store as an observer: each event written as it happens, each step in its own
+/// transaction, so an interrupted run keeps what it finished.
+pub struct Recorder<'a> {
+    store: &'a mut Store,
+    /// The run's id, once it has begun.
+    pub run: Option<RunId>,
+    /// The first error the store gave, if any.
+    pub error: Option<anyhow::Error>,
+}
+
+impl<'a> Recorder<'a> {
+    /// Records into `store`.
+    pub fn new(store: &'a mut Store) -> Recorder<'a> {
+        Recorder {
+            store,
+            run: None,
+            error: None,
+        }
+    }
+
+    fn keep(&mut self, result: Result<(), reports::store::Error>) {
+        if let Err(err) = result {
+            tracing::error!("the result store failed: {err}");
+            self.error.get_or_insert(err.into());
+        }
+    }
+}
+
+impl Observer for Recorder<'_> {
+    fn event(&mut self, event: &RunEvent<'_>) {
+        match event {
+            RunEvent::RunStarted {
+                config,
+                machine,
+                calibration,
+            } => match self.store.begin_run(config, machine, calibration) {
+                Ok(id) => self.run = Some(id),
+                Err(err) => self.keep(Err(err)),
+            },
+            RunEvent::StepFinished { step, .. } => {
+                if let Some(id) = self.run {
+                    let result = self.store.record_step(id, step);
+                    self.keep(result);
+                }
+            }
+            RunEvent::RunFinished { status, message } => {
+                if let Some(id) = self.run {
+                    let result = self.store.finish_run(id, *status, *message);
+                    self.keep(result);
+                }
+            }
+            RunEvent::StepStarted { .. } | RunEvent::StepProgress { .. } => {}
+        }
+    }
+}
+
+/// Facts about this build and machine.
+pub fn machine_facts() -> MachineFacts {
+    MachineFacts::collect(
+        option_env!("WORKBENCH_RUSTC").unwrap_or("unknown"),
+        option_env!("WORKBENCH_GIT_REVISION").unwrap_or("unknown"),
+    )
+}
+
+/// Runs `config`, recording into the store at `db`, with progress bars; prints the summary.
+pub fn run_and_report(config: RunConfig, db: &Path) -> anyhow::Result<ExitCode> {
+    let mut store = open_store(db)?;
+    let exe = std::env::current_exe().context("cannot find the workbench executable")?;
+    workbench::os::raise_open_files_limit()?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // A second Ctrl-C ends the process at once (the store then marks the run
+        // interrupted at its next start); the first stops the run after the current step.
+        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&cancel))?;
+        signal_hook::flag::register(signal, Arc::clone(&cancel))?;
+    }
+    eprintln!(
+        "Running {} engine(s) × {} workload(s), {} steps, about {:.0} s; results go to {}.\nCtrl-C stops after the current step.",
+        config.engines.len(),
+        config.workloads.len(),
+        config.total_steps(),
+        config.estimated_secs(),
+        db.display()
+    );
+    let runner = Runner {
+        exe,
+        config: config.clone(),
+        machine: machine_facts(),
+        cancel,
+    };
+    let mut progress = Progress::new(config.total_steps(), config.estimated_secs());
+    let mut recorder = Recorder::new(&mut store);
+    let outcome = {
+        let mut observers: Vec<&mut dyn Observer> = vec![&mut progress, &mut recorder];
+        runner.run(&mut observers)
+    };
+    if let Some(err) = recorder.error.take() {
+        return Err(err.context(format!("results could not be saved to {}", db.display())));
+    }
+    let id = recorder.run.context("the run was not recorded")?;
+    drop(recorder);
+    let stored = store.run(id)?.context("the run just recorded is missing")?;
+    println!("\nRun {id}: {}", outcome.status.as_str());
+    print!("{}", summary::render(&config.workloads, &stored.steps));
+    println!(
+        "\nSee it again with: workbench show {id} --db {}",
+        db.display()
+    );
+    Ok(match outcome.status {
+        RunStatus::Completed if outcome.failed_steps == 0 => ExitCode::SUCCESS,
+        RunStatus::Interrupted => ExitCode::from(130),
+        _ => ExitCode::FAILURE,
+    })
+}
+
+/// Opens the store, saying which file could not be opened.
+pub fn open_store(db: &Path) -> anyhow::Result<Store> {
+    Store::open(db).with_context(|| format!("cannot open the result store {}", db.display()))
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let config = config_from(&args)?;
+    run_and_report(config, &args.db)
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// The result store.
+    #[arg(long, default_value = DEFAULT_DB)]
+    db: PathBuf,
+}
+
+pub fn runs(args: RunsArgs) -> anyhow::Result<ExitCode> {
+    let store = open_store(&args.db)?;
+    let runs = store.runs()?;
+    if runs.is_empty() {
+        println!(
+            "No runs in {} yet: start one with `workbench run`.",
+            args.db.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut table = Table::new(&[
+        "run",
+        "status",
+        "started",
+        "duration",
+        "suite",
+        "engines",
+        "workloads",
+        "steps",
+        "note",
+    ]);
+    for r in runs {
+        table.row(vec![
+            r.id.to_string(),
+            r.status.as_str().to_string(),
+            reports::store::utc_text(r.started_at),
+            r.finished_at
+                .map_or("-".to_string(), |end| format!("{} s", end - r.started_at)),
+            r.suite.clone().unwrap_or_else(|| "-".into()),
+            r.engines.join(","),
+            r.workloads.join(","),
+            r.steps.to_string(),
+            r.message.clone().unwrap_or_default(),
+        ]);
+    }
+    print!("{}", table.render(0));
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A run id, or `latest` (the latest completed run).
+    #[arg(default_value = "latest")]
+    run: String,
+    /// Print the whole run as JSON.
+    #[arg(long)]
+    json: bool,
+    /// The result store.
+    #[arg(long, default_value = DEFAULT_DB)]
+    db: PathBuf,
+}
+
+impl ShowArgs {
+    /// `show latest` on the store at `db`.
+    pub fn latest(db: &Path) -> ShowArgs {
+        ShowArgs {
+            run: "latest".into(),
+            json: false,
+            db: db.to_path_buf(),
+        }
+    }
+}
+
+/// Finds a run by id or `latest`.
+pub fn resolve_run(store: &Store, which: &str) -> anyhow::Result<RunId> {
+    if which == "latest" {
+        return store
+            .latest_completed()?
+            .context("no completed run yet: start one with `workbench run`");
+    }
+    which.parse::<RunId>().map_err(|_| {
+        anyhow::anyhow!(
+            "{which:?} is not a run id; use a number from `workbench runs`, or `latest`"
+        )
+    })
+}
+
+pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
+    let store = open_store(&args.db)?;
+    let id = resolve_run(&store, &args.run)?;
+    let run = store
+        .run(id)?
+        .with_context(|| format!("no run {id} in {}", args.db.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&run)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    print_run_header(&run.summary, &run.calibration);
+    print!("{}", summary::render(&run.config.workloads, &run.steps));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_run_header(summary: &reports::store::RunSummary, calibration: &Calibration) {
+    let machine = &summary.machine;
+    println!(
+        "Run {} — {}{}\nstarted {}, suite {}, engines {}\nmachine: {} ({} cores, {:.1} GiB), kernel {}, open files {}, revision {}\ncalibration: {:.2} SHA-256 rounds per µs",
+        summary.id,
+        summary.status.as_str(),
+        summary
+            .message
+            .as_ref()
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default(),
+        reports::store::utc_text(summary.started_at),
+        summary.suite.as_deref().unwrap_or("-"),
+        summary.engines.join(", "),
+        machine.cpu_model,
+        machine.cores,
+        machine.memory_bytes as f64 / (1024.0 * 1024.0 * 1024.0),
+        machine.kernel,
+        machine.open_files_limit,
+        machine.git_revision,
+        calibration.rounds_per_us
+    );
+}

@@ -1,0 +1,182 @@
+//! The summary a person reads at the end of `workbench run` and in `workbench show`: one
+//! table per workload, every step a row, flags spelled out; for `idle`, bytes per connection.
+
+use workloads::results::{IdleSlope, StepResult};
+use workloads::spec::{Mode, Workload};
+
+use super::table::{Table, bytes, micros, rate, sig3};
+
+/// Renders the tables for `workloads` (in their order) from `steps`.
+pub fn render(workloads: &[Workload], steps: &[StepResult]) -> String {
+    let mut out = String::new();
+    for workload in workloads {
+        let rows: Vec<&StepResult> = steps
+            .iter()
+            .filter(|s| s.workload == workload.name)
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        out.push_str(&format!(
+            "\n{} ({}, levels in {})\n",
+            workload.name,
+            workload.mode,
+            workload.level_unit()
+        ));
+        out.push_str(&workload_table(workload.mode, &rows).render(2));
+        if workload.mode == Mode::Idle {
+            out.push_str(&idle_slopes(&rows));
+        }
+        let notes = flag_notes(&rows);
+        if !notes.is_empty() {
+            out.push_str(&notes);
+        }
+    }
+    out
+}
+
+fn workload_table(mode: Mode, rows: &[&StepResult]) -> Table {
+    let latency_title = match mode {
+        Mode::Open => ["p50 (corr.)", "p99 (corr.)", "p99 (uncorr.)"],
+        Mode::SlowSenders => ["probe p50", "probe p99", "probe max"],
+        Mode::SlowReaders => ["download p50", "download p99", "max"],
+        _ => ["p50", "p99", "p99.9"],
+    };
+    let mut table = Table::new(&[
+        "engine",
+        "level",
+        if mode == Mode::Idle { "held" } else { "req/s" },
+        latency_title[0],
+        latency_title[1],
+        latency_title[2],
+        "errors",
+        "cores",
+        "client cores",
+        "ctx sw/s",
+        "threads",
+        "peak PSS",
+        "flags",
+    ]);
+    for step in rows {
+        let l = &step.load.latency;
+        let third = match mode {
+            Mode::Open => step
+                .load
+                .latency_uncorrected
+                .map_or("-".to_string(), |u| micros(u.p99_us as f64)),
+            Mode::SlowSenders | Mode::SlowReaders => micros(l.max_us as f64),
+            _ => micros(l.p999_us as f64),
+        };
+        let d = &step.derived;
+        let measured = step.failure.is_none() && l.count > 0;
+        let lat = |v: u64| {
+            if measured {
+                micros(v as f64)
+            } else {
+                "-".into()
+            }
+        };
+        table.row(vec![
+            step.engine.clone(),
+            step.level.to_string(),
+            if mode == Mode::Idle {
+                step.load.connections.to_string()
+            } else {
+                rate(d.throughput_rps)
+            },
+            lat(l.p50_us),
+            lat(l.p99_us),
+            if measured { third } else { "-".into() },
+            step.load.errors.total().to_string(),
+            sig3(d.engine_cores),
+            sig3(d.client_cores),
+            rate(d.ctx_switches_per_sec),
+            d.threads_max.to_string(),
+            bytes(d.peak_pss_bytes as f64),
+            flag_marks(step),
+        ]);
+    }
+    table
+}
+
+/// Short marks for the flags column; [`flag_notes`] explains them under the table.
+fn flag_marks(step: &StepResult) -> String {
+    let mut marks = Vec::new();
+    if step.failure.is_some() {
+        marks.push("FAILED");
+    }
+    if step.flags.level_not_reached.is_some() {
+        marks.push("not-reached");
+    }
+    if step.flags.client_saturated {
+        marks.push("client-saturated");
+    }
+    if step.flags.littles_law_off {
+        marks.push("littles-law-off");
+    }
+    marks.join(",")
+}
+
+fn flag_notes(rows: &[&StepResult]) -> String {
+    let mut out = String::new();
+    for step in rows {
+        if let Some(failure) = &step.failure {
+            out.push_str(&format!(
+                "  ! {} at {}: {failure}\n",
+                step.engine, step.level
+            ));
+        }
+        if let Some(why) = &step.flags.level_not_reached {
+            out.push_str(&format!(
+                "  ! {} at {}: level not reached: {why}\n",
+                step.engine, step.level
+            ));
+        }
+    }
+    if rows.iter().any(|s| s.flags.client_saturated) {
+        out.push_str(
+            "  client-saturated: the load generator used over 0.9 of a core; it may be the bottleneck\n",
+        );
+    }
+    if rows.iter().any(|s| s.flags.littles_law_off) {
+        out.push_str(
+            "  littles-law-off: connections ≠ throughput × mean latency by over 20%: time went somewhere latency does not show\n",
+        );
+    }
+    out
+}
+
+fn idle_slopes(rows: &[&StepResult]) -> String {
+    let mut engines: Vec<&str> = Vec::new();
+    for step in rows {
+        if !engines.contains(&step.engine.as_str()) {
+            engines.push(&step.engine);
+        }
+    }
+    let mut table = Table::new(&[
+        "engine",
+        "per idle connection",
+        "base memory",
+        "kernel per connection",
+    ]);
+    for engine in engines {
+        let steps: Vec<&StepResult> = rows
+            .iter()
+            .copied()
+            .filter(|s| s.engine == engine)
+            .collect();
+        match IdleSlope::fit(&steps) {
+            Some(slope) => table.row(vec![
+                engine.to_string(),
+                bytes(slope.bytes_per_connection),
+                bytes(slope.base_bytes),
+                bytes(slope.kernel_bytes_per_connection),
+            ]),
+            None => table.row(vec![engine.to_string(), "-".into(), "-".into(), "-".into()]),
+        }
+    }
+    format!(
+        "  bytes per idle connection: least-squares slope of PSS over open connections (kernel memory apart)\n{}",
+        table.render(4)
+    )
+}

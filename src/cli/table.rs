@@ -1,0 +1,130 @@
+//! Plain-text tables for the terminal: columns padded to their widest cell, numbers right-aligned.
+
+/// A table being built, row by row.
+#[derive(Debug, Default)]
+pub struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table with these column titles.
+    pub fn new(header: &[&str]) -> Table {
+        Table {
+            header: header.iter().map(|h| h.to_string()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row; it should have as many cells as the header.
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    /// Renders the table, indented by `indent` spaces. The first column is left-aligned,
+    /// the others right-aligned.
+    pub fn render(&self, indent: usize) -> String {
+        let columns = self.header.len();
+        let mut widths: Vec<usize> = self.header.iter().map(|h| h.chars().count()).collect();
+        for row in &self.rows {
+            for (i, cell) in row.iter().enumerate().take(columns) {
+                widths[i] = widths[i].max(cell.chars().count());
+            }
+        }
+        let pad = " ".repeat(indent);
+        let line = |cells: &[String]| {
+            let mut out = pad.clone();
+            for (i, width) in widths.iter().enumerate() {
+                let cell = cells.get(i).map(String::as_str).unwrap_or("");
+                let fill = width - cell.chars().count();
+                if i == 0 {
+                    out.push_str(cell);
+                    out.push_str(&" ".repeat(fill));
+                } else {
+                    out.push_str("  ");
+                    out.push_str(&" ".repeat(fill));
+                    out.push_str(cell);
+                }
+            }
+            out.trim_end().to_string() + "\n"
+        };
+        let mut out = line(&self.header);
+        for row in &self.rows {
+            out.push_str(&line(row));
+        }
+        out
+    }
+}
+
+/// Bytes in KiB, MiB or GiB with three significant figures.
+pub fn bytes(n: f64) -> String {
+    let (value, unit) = if n.abs() >= 1024.0 * 1024.0 * 1024.0 {
+        (n / (1024.0 * 1024.0 * 1024.0), "GiB")
+    } else if n.abs() >= 1024.0 * 1024.0 {
+        (n / (1024.0 * 1024.0), "MiB")
+    } else if n.abs() >= 1024.0 {
+        (n / 1024.0, "KiB")
+    } else {
+        return format!("{n:.0} B");
+    };
+    format!("{} {unit}", sig3(value))
+}
+
+/// Microseconds as µs, ms or s.
+pub fn micros(us: f64) -> String {
+    if us >= 1_000_000.0 {
+        format!("{} s", sig3(us / 1e6))
+    } else if us >= 1000.0 {
+        format!("{} ms", sig3(us / 1000.0))
+    } else {
+        format!("{} µs", sig3(us))
+    }
+}
+
+/// A rate with three significant figures and a thousands suffix.
+pub fn rate(per_sec: f64) -> String {
+    if per_sec >= 1e6 {
+        format!("{}M", sig3(per_sec / 1e6))
+    } else if per_sec >= 1e4 {
+        format!("{}k", sig3(per_sec / 1e3))
+    } else {
+        format!("{per_sec:.0}")
+    }
+}
+
+/// Three significant figures, without trailing noise.
+pub fn sig3(v: f64) -> String {
+    if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_line_up() {
+        let mut t = Table::new(&["engine", "req/s"]);
+        t.row(vec!["selector".into(), "12".into()]);
+        t.row(vec!["pool".into(), "1234".into()]);
+        assert_eq!(
+            t.render(0),
+            "engine    req/s\nselector     12\npool       1234\n"
+        );
+    }
+
+    #[test]
+    fn units_scale() {
+        assert_eq!(bytes(512.0), "512 B");
+        assert_eq!(bytes(1536.0), "1.50 KiB");
+        assert_eq!(bytes(3.0 * 1024.0 * 1024.0), "3.00 MiB");
+        assert_eq!(micros(950.0), "950 µs");
+        assert_eq!(micros(12_345.0), "12.3 ms");
+        assert_eq!(rate(123_456.0), "123k");
+    }
+}
