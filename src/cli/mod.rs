@@ -3,6 +3,7 @@
 mod check;
 mod engine;
 mod load;
+mod peers;
 mod progress;
 mod run;
 mod summary;
@@ -41,6 +42,9 @@ enum Command {
     /// Start every engine and check that each answers the protocol corpus with the bytes
     /// the protocol core expects.
     Check(check::CheckArgs),
+    /// Install and list the peers: servers we did not write (asyncio, Twisted, Tornado,
+    /// gevent, curio, gunicorn, nginx) serving the same routes.
+    Peers(peers::PeersArgs),
 }
 
 /// Parses the command line and runs the chosen command.
@@ -54,6 +58,7 @@ pub fn main() -> ExitCode {
         Some(Command::Load(args)) => load::run(args),
         Some(Command::Engine(args)) => engine::run(args),
         Some(Command::Check(args)) => check::run(args),
+        Some(Command::Peers(args)) => peers::run(args),
         None => default_job(),
     };
     match result {

@@ -41,11 +41,23 @@ impl Progress {
     }
 }
 
+impl Progress {
+    /// A line above the bars; on a terminal-less stderr (a pipe, CI), where indicatif draws
+    /// nothing, a plain line, so the log still shows each step.
+    fn say(&self, line: String) {
+        if self.multi.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            let _ = self.multi.println(line);
+        }
+    }
+}
+
 impl Observer for Progress {
     fn event(&mut self, event: &RunEvent<'_>) {
         match event {
             RunEvent::RunStarted { calibration, .. } => {
-                let _ = self.multi.println(format!(
+                self.say(format!(
                     "CPU kernel calibrated: {:.1} SHA-256 rounds per µs on this machine",
                     calibration.rounds_per_us
                 ));
@@ -91,7 +103,7 @@ impl Observer for Progress {
                             .unwrap_or_default()
                     ),
                 };
-                let _ = self.multi.println(line);
+                self.say(line);
             }
             RunEvent::RunFinished { status, message } => {
                 self.step.finish_and_clear();

@@ -416,8 +416,15 @@ pub fn derive(report: &LoadReport, samples: &[Sample], warmup_ms: u64) -> Derive
         let cpu = |s: &Sample| s.cpu_user_secs + s.cpu_system_secs;
         derived.engine_cores = (cpu(last) - cpu(first)).max(0.0) / secs;
         derived.client_cores = (last.client_cpu_secs - first.client_cpu_secs).max(0.0) / secs;
+        // Context switches are counted per thread and vanish with a thread that exits (a
+        // connection thread when its client leaves), so the total can fall between two
+        // samples: add up only the rises.
         let switches = |s: &Sample| s.ctx_voluntary + s.ctx_involuntary;
-        derived.ctx_switches_per_sec = switches(last).saturating_sub(switches(first)) as f64 / secs;
+        let rises: u64 = window
+            .windows(2)
+            .map(|w| switches(w[1]).saturating_sub(switches(w[0])))
+            .sum();
+        derived.ctx_switches_per_sec = rises as f64 / secs;
     }
     derived
 }
@@ -539,6 +546,18 @@ mod tests {
         assert!((d.client_cores - 0.5).abs() < 1e-9);
         assert!((d.ctx_switches_per_sec - 1000.0).abs() < 1e-9);
         assert_eq!(d.threads_max, 3);
+    }
+
+    #[test]
+    fn context_switches_of_exited_threads_do_not_cancel_the_rate() {
+        // 1000 switches in the first second, then the threads that made them exit.
+        let samples = [
+            sample(0, 0.0, 0.0, 1, 0),
+            sample(1000, 0.0, 0.0, 1, 1000),
+            sample(2000, 0.0, 0.0, 1, 10),
+        ];
+        let d = derive(&LoadReport::default(), &samples, 0);
+        assert!((d.ctx_switches_per_sec - 500.0).abs() < 1e-9);
     }
 
     #[test]
