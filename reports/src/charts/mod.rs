@@ -7,7 +7,7 @@
 //!
 //! # Reading the charts
 //!
-//! Each engine has one colour on every chart ([`engine_color`]): blue threads, orange pool,
+//! Each engine has one colour on every chart ([`engine_color`]): blue threads, orange-red pool,
 //! green selector, purple coroutines, and related shades for their variants
 //! (`selector-offload`, `coroutines-current`, `coroutines-offload`). Peers — servers this
 //! project did not write, such as nginx — are drawn with square markers instead of round ones.
@@ -66,9 +66,16 @@ pub use render::{HEIGHT, WIDTH};
 pub use scale::{LOG_SCALE_RATIO, use_log_scale};
 
 use render::{Bar, BarPlot, BarRow, LegendEntry, Line, LinePlot, Mark, Point, REFERENCE, Swatch};
-use scale::fmt_num;
 
 const MIB: f64 = 1024.0 * 1024.0;
+
+/// The legend swatch for "an engine's bar": the four models' colours.
+const ENGINE_SWATCH: [plotters::style::RGBColor; 4] = [
+    palette::ENGINE_COLORS[0].1,
+    palette::ENGINE_COLORS[1].1,
+    palette::ENGINE_COLORS[2].1,
+    palette::ENGINE_COLORS[4].1,
+];
 
 /// One chart: an SVG and the table of the same data.
 #[derive(Debug, Clone, PartialEq)]
@@ -476,12 +483,15 @@ pub fn bytes_per_connection_bars(steps: &[StepResult], workload: &str) -> Chart 
             })
             .collect(),
         legend: vec![
-            key(Swatch::Text, "upper bar: the engine"),
-            key(Swatch::Text, "(PSS slope)"),
+            LegendEntry {
+                text: "engine (PSS slope)".into(),
+                color: REFERENCE,
+                swatch: Swatch::Blocks(&ENGINE_SWATCH),
+            },
             LegendEntry {
                 text: "kernel (shown apart)".into(),
                 color: REFERENCE,
-                swatch: Swatch::Solid,
+                swatch: Swatch::Block,
             },
         ],
     };

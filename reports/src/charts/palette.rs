@@ -22,7 +22,7 @@ pub const ENGINE_ORDER: [&str; 7] = [
 /// The built-in engines' colours: blue, vermillion, green and purple for the four models
 /// (distinguishable with the common colour-vision deficiencies), lighter or deeper shades
 /// for the variants.
-const ENGINE_COLORS: [(&str, RGBColor); 7] = [
+pub(crate) const ENGINE_COLORS: [(&str, RGBColor); 7] = [
     ("threads", RGBColor(0x1f, 0x5f, 0xa8)),
     ("pool", RGBColor(0xd5, 0x5e, 0x00)),
     ("selector", RGBColor(0x1b, 0x78, 0x37)),

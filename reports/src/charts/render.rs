@@ -10,6 +10,9 @@
 use std::error::Error;
 use std::sync::Once;
 
+use std::ops::Range;
+
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -90,6 +93,10 @@ pub(crate) enum Swatch {
     Dashed,
     /// Text only (the text carries its own symbol, like "○ !").
     Text,
+    /// Filled blocks of these colours, side by side (bars).
+    Blocks(&'static [RGBColor]),
+    /// One filled block of the entry's colour (a bar).
+    Block,
 }
 
 /// A line plot: levels across, a figure up, one or more lines per engine.
@@ -129,6 +136,49 @@ pub(crate) struct Bar {
     pub color: RGBColor,
     /// Written at the end of the bar.
     pub text: String,
+}
+
+/// A linear axis over plot positions whose ticks are exactly the [`Scale`]'s (plotters'
+/// own `f64` axis picks its ticks itself, and its key-point override cannot take a label
+/// formatter).
+#[derive(Debug, Clone)]
+struct Ticked {
+    lo: f64,
+    hi: f64,
+    ticks: Vec<f64>,
+}
+
+impl Ticked {
+    fn of(scale: &Scale) -> Ticked {
+        Ticked {
+            lo: scale.lo,
+            hi: scale.hi,
+            ticks: scale.positions(),
+        }
+    }
+}
+
+impl Ranged for Ticked {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        let t = (value - self.lo) / (self.hi - self.lo);
+        limit.0 + ((limit.1 - limit.0) as f64 * t).round() as i32
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        // Bold points carry the grid lines and labels; no light (minor) lines.
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> Range<f64> {
+        self.lo..self.hi
+    }
 }
 
 /// Registers the bundled font with plotters, once per process.
@@ -174,8 +224,8 @@ pub(crate) fn line_plot(plot: &LinePlot) -> DrawResult<String> {
                 .map(|p| p.y)
         })
         .collect();
-    let xscale = Scale::auto(&xs, plot.x_log, true);
-    let yscale = Scale::auto(&ys, plot.y_log, false);
+    let xscale = Scale::levels(&xs, plot.x_log);
+    let yscale = Scale::values(&ys, plot.y_log);
     let x_desc = format!("{}{}", plot.x_desc, xscale.note());
     let y_desc = format!("{}{}", plot.y_desc, yscale.note());
 
@@ -194,10 +244,7 @@ pub(crate) fn line_plot(plot: &LinePlot) -> DrawResult<String> {
             .margin_bottom(4)
             .x_label_area_size(44)
             .y_label_area_size(62)
-            .build_cartesian_2d(
-                (xscale.lo..xscale.hi).with_key_points(xscale.positions()),
-                (yscale.lo..yscale.hi).with_key_points(yscale.positions()),
-            )?;
+            .build_cartesian_2d(Ticked::of(&xscale), Ticked::of(&yscale))?;
         let x_label = |v: &f64| xscale.label(*v);
         let y_label = |v: &f64| yscale.label(*v);
         chart
@@ -245,8 +292,10 @@ pub(crate) fn line_plot(plot: &LinePlot) -> DrawResult<String> {
                             EmptyElement::at(at)
                                 + Text::new(
                                     "!",
-                                    (0, -8),
-                                    text_style(LABEL_SIZE + 1.0, &color)
+                                    (0, -7),
+                                    (FONT_FAMILY, LABEL_SIZE + 5.0, FontStyle::Bold)
+                                        .into_font()
+                                        .color(&color)
                                         .pos(Pos::new(HPos::Center, VPos::Bottom)),
                                 ),
                         ))?;
@@ -360,6 +409,20 @@ where
                 area.draw(&PathElement::new(vec![(16, y), (24, y)], stroke))?;
             }
             Swatch::Text => {}
+            Swatch::Block => area.draw(&Rectangle::new(
+                [(4, y - 6), (24, y + 6)],
+                entry.color.filled(),
+            ))?,
+            Swatch::Blocks(colors) => {
+                let width = 20 / colors.len().max(1) as i32;
+                for (i, color) in colors.iter().enumerate() {
+                    let x = 4 + i as i32 * width;
+                    area.draw(&Rectangle::new(
+                        [(x, y - 6), (x + width, y + 6)],
+                        color.filled(),
+                    ))?;
+                }
+            }
         }
         let x = if entry.swatch == Swatch::Text { 4 } else { 30 };
         let ink = if is_engine { INK } else { MUTED };
@@ -381,13 +444,10 @@ pub(crate) fn bar_plot(plot: &BarPlot) -> DrawResult<String> {
         .iter()
         .flat_map(|r| r.bars.iter().map(|b| b.value))
         .collect();
-    let mut xscale = Scale::linear(&values);
     // Room for the value written after the longest bar.
     let max = values.iter().copied().fold(0.0_f64, f64::max);
-    if max > 0.0 && max > xscale.hi * 0.8 {
-        let extended: Vec<f64> = values.iter().copied().chain([max * 1.3]).collect();
-        xscale = Scale::linear(&extended);
-    }
+    let room: Vec<f64> = values.iter().copied().chain([max * 1.25]).collect();
+    let xscale = Scale::linear(&room, false);
     let n = plot.rows.len().max(1) as f64;
     let centers: Vec<f64> = (0..plot.rows.len()).map(|i| n - i as f64 - 0.5).collect();
 
@@ -413,8 +473,12 @@ pub(crate) fn bar_plot(plot: &BarPlot) -> DrawResult<String> {
             .x_label_area_size(44)
             .y_label_area_size(label_width)
             .build_cartesian_2d(
-                (xscale.lo..xscale.hi).with_key_points(xscale.positions()),
-                (0.0..n).with_key_points(centers.clone()),
+                Ticked::of(&xscale),
+                Ticked {
+                    lo: 0.0,
+                    hi: n,
+                    ticks: centers.clone(),
+                },
             )?;
         let x_label = |v: &f64| xscale.label(*v);
         let y_label = |v: &f64| {

@@ -47,34 +47,55 @@ pub(crate) struct Scale {
 }
 
 impl Scale {
-    /// A log axis when [`use_log_scale`] says so and `allow_log`, linear otherwise. With
-    /// `ticks_at_values`, a log axis puts its ticks on the values themselves (the levels).
-    pub fn auto(values: &[f64], allow_log: bool, ticks_at_values: bool) -> Scale {
+    /// The level axis: log when [`use_log_scale`] says so and `allow_log`, with its ticks on
+    /// the levels themselves; linear otherwise, ending at the largest level.
+    pub fn levels(values: &[f64], allow_log: bool) -> Scale {
         if allow_log && use_log_scale(values) {
-            Scale::log(values, ticks_at_values)
+            Scale::log(values, true)
         } else {
-            Scale::linear(values)
+            Scale::linear(values, false)
         }
     }
 
-    /// A linear axis from zero (or the lowest negative value) to a little above the largest
-    /// value, with 1-2-5 ticks.
-    pub fn linear(values: &[f64]) -> Scale {
+    /// A value axis: log when [`use_log_scale`] says so and `allow_log`, with 1-2-5 ticks;
+    /// linear otherwise, with room above the largest value for markers and flags.
+    pub fn values(values: &[f64], allow_log: bool) -> Scale {
+        if allow_log && use_log_scale(values) {
+            Scale::log(values, false)
+        } else {
+            Scale::linear(values, true)
+        }
+    }
+
+    /// A linear axis from zero (or the lowest negative value) to the largest value (a little
+    /// above it with `headroom`), with 1-2-5 ticks.
+    pub fn linear(values: &[f64], headroom: bool) -> Scale {
         let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
         let lo = finite.iter().copied().fold(0.0_f64, f64::min);
         let mut hi = finite.iter().copied().fold(0.0_f64, f64::max);
         if hi - lo < 1e-9 {
             hi = lo + 1.0;
         }
-        let step = nice_step((hi - lo) / 5.0);
+        let mut step = nice_step((hi - lo) / 5.0);
+        if finite.iter().all(|v| v.fract() == 0.0) {
+            step = step.max(1.0); // counts (threads, connections) have whole ticks
+        }
         let lo = (lo / step).floor() * step;
         // Headroom for the markers and flag labels drawn above the highest point.
-        let hi = ((hi + (hi - lo) * 0.04) / step).ceil() * step;
+        let room = if headroom { (hi - lo) * 0.04 } else { 0.0 };
+        let hi = ((hi + room) / step - 1e-9).ceil() * step;
         let count = ((hi - lo) / step).round() as i64;
+        // One way of writing numbers along an axis: 5k, 10k, 15k rather than 5000, 10k.
+        let thousands = hi.abs().max(lo.abs()) >= 1e4;
         let ticks = (0..=count)
             .map(|i| {
                 let v = lo + i as f64 * step;
-                (v, fmt_num(v))
+                let label = if thousands && v != 0.0 {
+                    format!("{}k", trim(format!("{:.1}", v / 1e3)))
+                } else {
+                    fmt_num(v)
+                };
+                (v, label)
             })
             .collect();
         Scale {
@@ -91,11 +112,12 @@ impl Scale {
         let (min, max) = positive_range(values).unwrap_or((1.0, 10.0));
         let (lmin, lmax) = (min.log10(), max.log10());
         let span = (lmax - lmin).max(1.0);
-        let pad = span * 0.05;
-        let has_zero = values.iter().any(|v| *v == 0.0);
+        let pad = span * 0.06;
+        let has_zero = values.contains(&0.0);
         let zero_at = has_zero.then(|| lmin - (span * 0.15).max(0.3));
         let lo = zero_at.unwrap_or(lmin) - pad;
-        let hi = lmax + pad;
+        // A little more room above, for the "!" of a flagged step at the top.
+        let hi = lmax + pad * 1.5;
 
         let mut distinct: Vec<f64> = values
             .iter()
@@ -208,7 +230,7 @@ pub(crate) fn fmt_num(value: f64) -> String {
     if a < 1e-12 {
         return "0".to_string();
     }
-    let text = if a >= 1e6 {
+    if a >= 1e6 {
         format!("{}M", trim(format!("{:.1}", value / 1e6)))
     } else if a >= 1e4 {
         format!("{}k", trim(format!("{:.1}", value / 1e3)))
@@ -221,8 +243,7 @@ pub(crate) fn fmt_num(value: f64) -> String {
     } else {
         let decimals = (-a.log10()).ceil() as usize + 1;
         trim(format!("{value:.decimals$}"))
-    };
-    text
+    }
 }
 
 /// Drops trailing zeros after a decimal point: `2.50` → `2.5`, `3.0` → `3`.
@@ -259,9 +280,13 @@ mod tests {
 
     #[test]
     fn linear_ticks_are_round() {
-        let s = Scale::linear(&[0.0, 3.2, 9.7]);
+        let s = Scale::linear(&[0.0, 3.2, 9.7], true);
         assert_eq!(s.lo, 0.0);
         assert!(s.hi >= 9.7);
         assert!(s.ticks.iter().all(|(v, _)| (v / 2.0).fract() == 0.0));
+        let x = Scale::linear(&[500.0, 20_000.0], false);
+        assert_eq!(x.hi, 20_000.0);
+        let labels: Vec<&str> = x.ticks.iter().map(|(_, l)| l.as_str()).collect();
+        assert_eq!(labels, ["0", "5k", "10k", "15k", "20k"]);
     }
 }

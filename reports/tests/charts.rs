@@ -1,0 +1,505 @@
+//! The chart module on made-up steps: every chart is valid, self-contained SVG that names
+//! its engines, units and colours, and its table has one row per step.
+//!
+//! Set `CHART_SAMPLES_DIR=/some/dir` to also write every chart of these tests there as
+//! `<id>.svg` (`<id>-empty.svg` for empty states), to look at them.
+
+use reports::charts::{
+    self, Chart, ENGINE_ORDER, Metric, color_hex, engine_color, engine_style, is_peer,
+    use_log_scale,
+};
+use workloads::results::{Derived, Flags, Latency, LoadReport, StepResult};
+use workloads::spec::{Mode, Workload};
+
+const ENGINES: [&str; 3] = ["threads", "selector", "coroutines"];
+const MIB: u64 = 1024 * 1024;
+
+/// A step with every figure filled from a few numbers.
+fn step(engine: &str, workload: &str, mode: Mode, level: u64, rps: f64, p99_ms: f64) -> StepResult {
+    let latency = |scale: f64| Latency {
+        count: (rps * 3.0) as u64,
+        mean_us: p99_ms * 300.0 * scale,
+        p50_us: (p99_ms * 400.0 * scale) as u64,
+        p90_us: (p99_ms * 800.0 * scale) as u64,
+        p99_us: (p99_ms * 1000.0 * scale) as u64,
+        p999_us: (p99_ms * 1500.0 * scale) as u64,
+        max_us: (p99_ms * 3000.0 * scale) as u64,
+    };
+    StepResult {
+        engine: engine.into(),
+        workload: workload.into(),
+        mode,
+        level,
+        load: LoadReport {
+            elapsed_secs: 3.0,
+            completed: (rps * 3.0) as u64,
+            latency: latency(1.0),
+            latency_uncorrected: (mode == Mode::Open).then(|| latency(0.3)),
+            connections: if mode == Mode::Open {
+                level.min(2000) / 10
+            } else {
+                level
+            },
+            ..LoadReport::default()
+        },
+        samples: Vec::new(),
+        derived: Derived {
+            throughput_rps: rps,
+            peak_pss_bytes: 4 * MIB,
+            mean_pss_bytes: 4 * MIB,
+            peak_rss_bytes: 6 * MIB,
+            mean_rss_bytes: 6 * MIB,
+            engine_cores: (rps / 40_000.0).min(2.0),
+            client_cores: (rps / 60_000.0).min(1.0),
+            ctx_switches_per_sec: rps / 2.0,
+            threads_max: if engine == "threads" { level + 1 } else { 2 },
+            ..Derived::default()
+        },
+        flags: Flags::default(),
+        failure: None,
+    }
+}
+
+/// hello, closed loop at 1..1024 connections: throughput levels off at different heights
+/// per engine, latency follows Little's law; the threads engine's client is saturated at
+/// the top.
+fn hello_steps() -> Vec<StepResult> {
+    let ceiling = [
+        ("threads", 60_000.0),
+        ("selector", 90_000.0),
+        ("coroutines", 150_000.0),
+    ];
+    let mut steps = Vec::new();
+    for (engine, max) in ceiling {
+        for level in [1u64, 16, 64, 256, 1024] {
+            let rps = (12_000.0 * level as f64).min(max) * (1.0 - level as f64 / 10_000.0);
+            let p99_ms = 3.0 * level as f64 / rps * 1000.0;
+            let mut s = step(engine, "hello", Mode::Closed, level, rps, p99_ms);
+            if engine == "threads" && level == 1024 {
+                s.flags.client_saturated = true;
+            }
+            steps.push(s);
+        }
+    }
+    steps
+}
+
+/// idle, 0..10000 connections, with a known cost per connection per engine.
+fn idle_steps() -> Vec<StepResult> {
+    let per_connection = [
+        ("threads", 10_240u64),
+        ("selector", 300),
+        ("coroutines", 1_200),
+    ];
+    let mut steps = Vec::new();
+    for (engine, bytes) in per_connection {
+        for level in [0u64, 100, 1000, 5000, 10_000] {
+            let mut s = step(engine, "idle", Mode::Idle, level, 0.0, 0.1);
+            s.derived.peak_pss_bytes = 2 * MIB + bytes * level;
+            s.derived.peak_rss_bytes = 3 * MIB + bytes * level;
+            s.derived.tcp_mem_bytes = 64 * 1024 + 2_000 * level;
+            s.derived.slab_unreclaim_bytes = 40 * MIB + 1_100 * level;
+            s.derived.kernel_stack_bytes = 8 * MIB;
+            steps.push(s);
+        }
+    }
+    steps
+}
+
+/// rate, open loop 500..20000 req/s: coroutines' last step failed.
+fn rate_steps() -> Vec<StepResult> {
+    let mut steps = Vec::new();
+    for engine in ["pool", "coroutines"] {
+        for level in [500u64, 1000, 2000, 5000, 10_000, 20_000] {
+            let achieved = (level as f64).min(if engine == "pool" { 4000.0 } else { 15_000.0 });
+            let p99 = if achieved < level as f64 { 900.0 } else { 1.5 };
+            let mut s = step(engine, "rate", Mode::Open, level, achieved, p99);
+            if engine == "coroutines" && level == 20_000 {
+                s.failure = Some("engine exited with status 101".into());
+            }
+            steps.push(s);
+        }
+    }
+    steps
+}
+
+/// Everything of one run: several workloads mixed, as a run's steps are.
+fn all_steps() -> Vec<StepResult> {
+    let mut steps = hello_steps();
+    steps.extend(idle_steps());
+    steps.extend(rate_steps());
+    steps
+}
+
+/// The text content of every `<text>` element.
+fn texts(svg: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(svg).expect("chart SVG is well-formed XML");
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .map(|n| n.text().unwrap_or("").trim().to_string())
+        .collect()
+}
+
+/// What every chart must be: a standalone, scalable, self-contained SVG with a title.
+fn check_svg(chart: &Chart) {
+    let svg = &chart.svg;
+    assert!(
+        svg.starts_with("<svg"),
+        "{}: {}",
+        chart.id,
+        &svg[..40.min(svg.len())]
+    );
+    let doc = roxmltree::Document::parse(svg).unwrap_or_else(|e| panic!("{}: {e}", chart.id));
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "svg");
+    assert!(root.attribute("viewBox").is_some(), "{}", chart.id);
+    assert_eq!(root.attribute("width"), Some("100%"));
+    let outside = svg.replace("http://www.w3.org/2000/svg", "");
+    assert!(
+        !outside.contains("http:") && !outside.contains("https:"),
+        "{}",
+        chart.id
+    );
+    assert!(!svg.contains("href"), "{}", chart.id);
+    assert!(!svg.contains("@font-face"), "{}", chart.id);
+    for text in doc.descendants().filter(|n| n.has_tag_name("text")) {
+        let family = text
+            .ancestors()
+            .find_map(|n| n.attribute("font-family"))
+            .unwrap_or_default();
+        assert!(
+            family.ends_with("sans-serif") || family.ends_with("monospace"),
+            "{family}"
+        );
+    }
+    assert!(texts(svg).contains(&chart.title), "{}: title", chart.id);
+    save(chart);
+}
+
+fn save(chart: &Chart) {
+    if let Ok(dir) = std::env::var("CHART_SAMPLES_DIR") {
+        std::fs::create_dir_all(&dir).unwrap();
+        let suffix = if chart.empty { "-empty" } else { "" };
+        std::fs::write(format!("{dir}/{}{suffix}.svg", chart.id), &chart.svg).unwrap();
+    }
+}
+
+fn has_engines_and_colours(chart: &Chart, engines: &[&str]) {
+    let texts = texts(&chart.svg);
+    let svg = chart.svg.to_lowercase();
+    for engine in engines {
+        assert!(
+            texts.iter().any(|t| t == engine),
+            "{}: no legend for {engine}",
+            chart.id
+        );
+        let hex = color_hex(engine_color(engine));
+        assert!(
+            svg.contains(&hex),
+            "{}: no colour {hex} for {engine}",
+            chart.id
+        );
+    }
+}
+
+fn has_text(chart: &Chart, needle: &str) {
+    assert!(
+        texts(&chart.svg).iter().any(|t| t.contains(needle)),
+        "{}: no text containing {needle:?} in {:?}",
+        chart.id,
+        texts(&chart.svg)
+    );
+}
+
+fn rows_of<'a>(chart: &'a Chart, engine: &str) -> Vec<&'a Vec<String>> {
+    chart.table.rows.iter().filter(|r| r[0] == engine).collect()
+}
+
+#[test]
+fn log_scale_when_values_span_two_decades() {
+    assert!(use_log_scale(&[1.0, 16.0, 64.0, 256.0, 1024.0]));
+    assert!(use_log_scale(&[1.0, 100.0]));
+    assert!(!use_log_scale(&[1.0, 99.0]));
+    assert!(!use_log_scale(&[
+        500.0, 1000.0, 2000.0, 5000.0, 10_000.0, 20_000.0
+    ]));
+    // Zeros are drawn apart; they neither force nor prevent a log axis.
+    assert!(use_log_scale(&[0.0, 10.0, 100.0, 1000.0]));
+    assert!(!use_log_scale(&[0.0, 0.0, 5.0]));
+    assert!(!use_log_scale(&[]));
+    assert!(!use_log_scale(&[f64::NAN, 1.0, f64::INFINITY]));
+}
+
+#[test]
+fn closed_loop_charts_name_engines_units_and_colours() {
+    let steps = all_steps();
+    let hello = Workload::load("hello").unwrap();
+    let charts = charts::charts_for_workload(&steps, &hello);
+    let ids: Vec<&str> = charts.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["hello-throughput", "hello-latency", "hello-cores"]);
+    for chart in &charts {
+        check_svg(chart);
+        assert!(!chart.empty);
+        has_engines_and_colours(chart, &ENGINES);
+        assert_eq!(chart.table.rows.len(), 15, "{}: one row per step", chart.id);
+        assert!(
+            chart
+                .table
+                .columns
+                .contains(&"level (connections)".to_string())
+        );
+        // Levels 1..1024 span three decades: the level axis is logarithmic.
+        has_text(chart, "connections, log scale");
+    }
+    has_text(&charts[0], "throughput (req/s)");
+    has_text(&charts[1], "latency (ms)");
+    has_text(&charts[1], "closed loop");
+    has_text(&charts[2], "cores (1.0 = one core busy)");
+    has_text(&charts[2], "load generator");
+    assert!(
+        charts[0]
+            .table
+            .columns
+            .contains(&"throughput (req/s)".to_string())
+    );
+    assert!(charts[1].table.columns.contains(&"p99 (ms)".to_string()));
+
+    // The saturated step is marked on the chart and named in the table.
+    has_text(&charts[0], "!");
+    let threads = rows_of(&charts[0], "threads");
+    assert_eq!(threads[4][1], "1024");
+    assert_eq!(threads[4].last().unwrap(), "client saturated");
+    assert_eq!(threads[0].last().unwrap(), "");
+}
+
+#[test]
+fn idle_charts_show_memory_and_the_fitted_slope() {
+    let steps = all_steps();
+    let idle = Workload::load("idle").unwrap();
+    let charts = charts::charts_for_workload(&steps, &idle);
+    let ids: Vec<&str> = charts.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["idle-memory", "idle-bytes-per-connection"]);
+    for chart in &charts {
+        check_svg(chart);
+        has_engines_and_colours(chart, &ENGINES);
+    }
+    let memory = &charts[0];
+    assert_eq!(memory.table.rows.len(), 15);
+    has_text(memory, "PSS, engine process tree (MiB)");
+    has_text(memory, "open connections");
+    has_text(memory, "least-squares fit");
+    // Memory against connections stays linear, so the slope can be read off it.
+    assert!(!memory.svg.contains("log scale"));
+    let threads_note = memory
+        .table
+        .notes
+        .iter()
+        .find(|n| n.starts_with("threads"))
+        .unwrap();
+    assert!(
+        threads_note.contains("10.0 KiB per idle connection"),
+        "{threads_note}"
+    );
+    assert!(
+        threads_note.contains("kernel: 3.0 KiB per connection"),
+        "{threads_note}"
+    );
+
+    let bars = &charts[1];
+    assert_eq!(bars.table.rows.len(), 3, "one row per engine");
+    assert_eq!(bars.table.columns[1], "bytes per connection (B)");
+    assert_eq!(rows_of(bars, "selector")[0][1], "300");
+    assert_eq!(rows_of(bars, "threads")[0][3], "3100");
+    has_text(bars, "kernel (shown apart)");
+    has_text(bars, "memory per idle connection (KiB)");
+    has_text(bars, "10.0 KiB");
+}
+
+#[test]
+fn open_loop_charts_show_corrected_and_offered() {
+    let steps = all_steps();
+    let rate = Workload::load("rate").unwrap();
+    let charts = charts::charts_for_workload(&steps, &rate);
+    let ids: Vec<&str> = charts.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["rate-latency", "rate-throughput", "rate-cores"]);
+    for chart in &charts {
+        check_svg(chart);
+        has_engines_and_colours(chart, &["pool", "coroutines"]);
+        assert_eq!(chart.table.rows.len(), 12);
+        assert!(
+            chart
+                .table
+                .columns
+                .contains(&"offered rate (req/s)".to_string())
+        );
+        has_text(chart, "offered rate (req/s)");
+        // The failed step is marked, and its figures are not shown as if measured.
+        has_text(chart, "×");
+        let failed = rows_of(chart, "coroutines")[5].clone();
+        assert!(failed.last().unwrap().starts_with("failed: engine exited"));
+        assert_eq!(failed[2], "—");
+    }
+    let latency = &charts[0];
+    has_text(latency, "p99, from intended send");
+    has_text(latency, "p99, uncorrected");
+    assert!(
+        latency
+            .table
+            .columns
+            .contains(&"p99 uncorrected (ms)".to_string())
+    );
+    // p99 from 1.5 ms to 900 ms spans decades: log latency axis.
+    has_text(latency, "latency (ms), log scale");
+    has_text(&charts[1], "offered rate");
+    has_text(&charts[1], "throughput (req/s)");
+}
+
+#[test]
+fn slow_client_charts_and_a_zero_level() {
+    let mut steps = Vec::new();
+    for engine in ["pool", "selector"] {
+        for level in [0u64, 10, 100, 1000] {
+            steps.push(step(
+                engine,
+                "slowloris",
+                Mode::SlowSenders,
+                level,
+                100.0,
+                0.2,
+            ));
+        }
+    }
+    let slowloris = Workload::load("slowloris").unwrap();
+    let charts = charts::charts_for_workload(&steps, &slowloris);
+    assert_eq!(charts.len(), 3);
+    for chart in &charts {
+        check_svg(chart);
+        has_engines_and_colours(chart, &["pool", "selector"]);
+        assert_eq!(chart.table.rows.len(), 8);
+        // 0, 10, 100, 1000 slow clients: log axis with 0 drawn apart.
+        has_text(chart, "slow clients, log scale");
+        let texts = texts(&chart.svg);
+        assert!(texts.iter().any(|t| t == "0") && texts.iter().any(|t| t == "1000"));
+    }
+    has_text(&charts[0], "/hello probe");
+    has_text(&charts[1], "peak PSS (MiB)");
+    has_text(&charts[2], "threads (most seen)");
+}
+
+#[test]
+fn no_data_gives_an_empty_state_with_what_to_run() {
+    let steps = hello_steps();
+    for chart in [
+        charts::memory_per_connection(&steps, "idle"),
+        charts::bytes_per_connection_bars(&steps, "idle"),
+        charts::throughput(&[], "idle"),
+        charts::latency(&steps, "idle"),
+        charts::cores(&steps, "idle"),
+    ] {
+        check_svg(&chart);
+        assert!(chart.empty, "{}", chart.id);
+        assert!(chart.table.rows.is_empty());
+        has_text(&chart, "workbench run --workloads idle");
+    }
+    let chart = charts::empty_state("runs", "Runs", "workbench run");
+    check_svg(&chart);
+    assert!(chart.empty);
+
+    // One idle level per engine: no slope can be fitted, and the bars chart says so.
+    let one_level: Vec<StepResult> = idle_steps()
+        .into_iter()
+        .filter(|s| s.level == 1000)
+        .collect();
+    let bars = charts::bytes_per_connection_bars(&one_level, "idle");
+    check_svg(&bars);
+    assert!(bars.empty);
+    assert_eq!(bars.table.rows.len(), 3);
+    assert_eq!(bars.table.rows[0][1], "—");
+}
+
+#[test]
+fn every_engine_has_its_own_colour_and_peers_are_marked() {
+    let mut colours: Vec<String> = ENGINE_ORDER
+        .iter()
+        .map(|e| color_hex(engine_color(e)))
+        .collect();
+    colours.extend(
+        [
+            "nginx", "asyncio", "twisted", "tornado", "gevent", "curio", "gunicorn",
+        ]
+        .map(|p| color_hex(engine_color(p))),
+    );
+    let mut unique = colours.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), colours.len(), "{colours:?}");
+    assert_eq!(
+        engine_color("selector+offload"),
+        engine_color("selector-offload")
+    );
+    assert_eq!(color_hex(engine_color("threads")), "#1f5fa8");
+    assert!(ENGINE_ORDER.iter().all(|e| !is_peer(e)));
+    assert!(is_peer("nginx") && is_peer("some-new-server"));
+    // Unknown labels get a colour from their name alone: the same on every page and run.
+    assert_eq!(
+        engine_style("some-new-server"),
+        engine_style("some-new-server")
+    );
+}
+
+#[test]
+fn peers_are_drawn_beside_the_engines() {
+    let mut steps = hello_steps();
+    for level in [1u64, 16, 64, 256, 1024] {
+        steps.push(step("nginx", "hello", Mode::Closed, level, 50_000.0, 0.1));
+    }
+    let chart = charts::throughput(&steps, "hello");
+    check_svg(&chart);
+    has_engines_and_colours(&chart, &["threads", "selector", "coroutines", "nginx"]);
+    // Built-in engines are listed first, peers after them.
+    let engines: Vec<&str> = chart.table.rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(engines.first(), Some(&"threads"));
+    assert_eq!(engines.last(), Some(&"nginx"));
+}
+
+#[test]
+fn compare_draws_one_line_per_run() {
+    let before = hello_steps();
+    let mut after = hello_steps();
+    for s in &mut after {
+        s.derived.throughput_rps *= 1.5;
+    }
+    let runs = vec![("run 1".to_string(), before), ("run 2".to_string(), after)];
+    let chart = charts::compare(&runs, "hello", "selector", Metric::Throughput);
+    check_svg(&chart);
+    has_text(&chart, "run 1");
+    has_text(&chart, "run 2");
+    has_text(&chart, "throughput (req/s)");
+    assert_eq!(chart.table.rows.len(), 10);
+    assert_eq!(chart.table.columns[1], "level (connections)");
+
+    let none = charts::compare(&runs, "hello", "pool", Metric::LatencyP99);
+    check_svg(&none);
+    assert!(none.empty);
+}
+
+#[test]
+fn tables_render_as_markdown_and_html() {
+    let chart = charts::throughput(&hello_steps(), "hello");
+    let md = chart.table.to_markdown();
+    assert!(md.contains("| engine | level (connections) | throughput (req/s) | errors | flags |"));
+    assert_eq!(md.lines().filter(|l| l.starts_with("| threads")).count(), 5);
+    let html = chart.table.to_html();
+    assert!(html.contains("<th scope=\"col\">throughput (req/s)</th>"));
+    let mut tricky = chart.table.clone();
+    tricky.rows[0][0] = "<script>&".into();
+    assert!(tricky.to_html().contains("&lt;script&gt;&amp;"));
+}
+
+#[test]
+fn charts_are_deterministic() {
+    let steps = all_steps();
+    let a = charts::charts_for_workload(&steps, &Workload::load("hello").unwrap());
+    let b = charts::charts_for_workload(&steps, &Workload::load("hello").unwrap());
+    assert_eq!(a, b);
+}
