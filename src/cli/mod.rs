@@ -5,7 +5,9 @@ mod engine;
 mod load;
 mod peers;
 mod progress;
+mod report;
 mod run;
+mod serve;
 mod summary;
 mod table;
 
@@ -32,6 +34,10 @@ enum Command {
     Runs(run::RunsArgs),
     /// Print one stored run: summary tables, or everything as JSON.
     Show(run::ShowArgs),
+    /// Serve the dashboard: charts, runs, comparisons, lessons; start runs from the browser.
+    Serve(serve::ServeArgs),
+    /// Export a run as a standalone HTML or Markdown document.
+    Report(report::ReportArgs),
     /// Drive any HTTP/1.1 server with a workload and print what it measured.
     Load(load::LoadArgs),
     /// Run one engine as a server until SIGINT or SIGTERM.
@@ -55,6 +61,8 @@ pub fn main() -> ExitCode {
         Some(Command::Run(args)) => run::run(args),
         Some(Command::Runs(args)) => run::runs(args),
         Some(Command::Show(args)) => run::show(args),
+        Some(Command::Serve(args)) => serve::run(args),
+        Some(Command::Report(args)) => report::run(args),
         Some(Command::Load(args)) => load::run(args),
         Some(Command::Engine(args)) => engine::run(args),
         Some(Command::Check(args)) => check::run(args),
@@ -70,29 +78,29 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// `cargo run --release`: the quick suite when the store has no completed run, then the summary.
+/// `cargo run --release`: the quick suite when the store has no completed run (with its
+/// summary), then the dashboard.
 fn default_job() -> anyhow::Result<ExitCode> {
     let args = run::RunArgs::default();
     let store = run::open_store(&args.db)?;
-    if store.latest_completed()?.is_none() {
-        drop(store);
+    let measured = store.latest_completed()?.is_some();
+    drop(store);
+    if measured {
+        println!(
+            "{} already holds a completed run; `workbench run` measures again.",
+            args.db.display()
+        );
+    } else {
         eprintln!(
             "No completed run in {} yet: running the quick suite first.",
             args.db.display()
         );
-        let code = run::run(args)?;
-        println!(
-            "\nNext: `workbench runs` lists runs, `workbench show latest` prints this one again."
-        );
-        return Ok(code);
+        run::run(args.clone())?;
     }
-    drop(store);
-    let code = run::show(run::ShowArgs::latest(&args.db))?;
-    println!(
-        "\nThis is the latest completed run in {}. `workbench run` measures again.",
-        args.db.display()
-    );
-    Ok(code)
+    serve::run(serve::ServeArgs {
+        listen: serve::DEFAULT_LISTEN.parse().expect("a valid address"),
+        db: args.db,
+    })
 }
 
 /// Logs go to stderr (stdout carries the engine's ready line), filtered by `RUST_LOG`,
