@@ -306,17 +306,6 @@ pub struct ShowArgs {
     db: PathBuf,
 }
 
-impl ShowArgs {
-    /// `show latest` on the store at `db`.
-    pub fn latest(db: &Path) -> ShowArgs {
-        ShowArgs {
-            run: "latest".into(),
-            json: false,
-            db: db.to_path_buf(),
-        }
-    }
-}
-
 /// Finds a run by id or `latest`.
 pub fn resolve_run(store: &Store, which: &str) -> anyhow::Result<RunId> {
     if which == "latest" {

@@ -11,6 +11,7 @@
 
 pub mod child;
 pub mod load;
+pub mod peers;
 pub mod results;
 pub mod runner;
 pub mod sampler;
