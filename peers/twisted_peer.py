@@ -1,0 +1,103 @@
+"""Twisted peer: the reactor (epoll), a Protocol per connection, a Factory that makes them.
+
+The model. Twisted is where Python's event-driven servers come from, and the vocabulary of the
+workbench's `selector` engine is Twisted's: the reactor waits on epoll and calls
+Protocol.dataReceived(bytes) when bytes arrive; self.transport.write(bytes) queues and returns
+at once (the reactor writes when the socket is writable); a wait is reactor.callLater, a timer;
+CPU work runs inline in the reactor's one thread unless deferred to a thread pool
+(deferToThread), so one CPU-heavy request stalls every connection: concurrency, not
+parallelism. Every connection costs one Protocol instance and its Session, a few hundred bytes.
+
+How the framework is meant to be used. Twisted's HTTP server (twisted.web) is built on exactly
+these pieces, but it parses requests itself and adds its own headers (Server, Date) and error
+pages, so its bytes could not match the workbench's. We stay one layer down, on the raw
+Protocol/Factory API that twisted.web and every other Twisted protocol are written with
+(https://docs.twisted.org/en/stable/core/howto/servers.html), and take the bytes from
+wbcore.Session. The reactor is chosen explicitly: epollreactor, installed before anything
+imports twisted.internet.reactor.
+
+Run: python twisted_peer.py --port 8080, then curl -i http://127.0.0.1:8080/hello
+"""
+
+from twisted.internet import epollreactor
+
+epollreactor.install()
+
+from twisted.internet import reactor  # noqa: E402  (the reactor must be installed first)
+from twisted.internet.protocol import Factory, Protocol  # noqa: E402
+
+import wbcore  # noqa: E402
+
+
+class WorkbenchProtocol(Protocol):
+    """One connection: feeds every read to a Session and answers its jobs in order."""
+
+    def __init__(self):
+        self.session = wbcore.Session()
+        self.busy = False  # a job is waiting on its timer: later requests wait their turn
+        self.closing = False
+        self.timer = None
+
+    def dataReceived(self, data):
+        self.session.receive_data(data)
+        if not self.busy:
+            self.answerReadyJobs()
+
+    def answerReadyJobs(self):
+        """Answers every complete request, in order, until one needs a wait."""
+        while not self.closing:
+            job = self.session.next_event()
+            if job is wbcore.NEED_DATA or job is wbcore.CLOSED:
+                return
+            if job.wait_ms:
+                # The "database": a reactor timer, not a blocked thread.
+                self.busy = True
+                self.timer = reactor.callLater(job.wait_ms / 1000, self.finish, job)
+                return
+            self.send(job)
+
+    def finish(self, job):
+        """The timer of a waiting job fired: answer it, then any requests queued behind it."""
+        self.busy = False
+        self.timer = None
+        self.send(job)
+        self.answerReadyJobs()
+
+    def send(self, job):
+        # perform() runs the CPU kernel right here, in the reactor's only thread.
+        self.transport.write(job.perform())
+        if job.closes:
+            self.closing = True
+            self.transport.loseConnection()  # after the queued bytes are written
+
+    def connectionLost(self, reason):
+        self.closing = True
+        if self.timer is not None and self.timer.active():
+            self.timer.cancel()
+
+
+class WorkbenchFactory(Factory):
+    """Makes one WorkbenchProtocol per accepted connection."""
+
+    protocol = WorkbenchProtocol
+    noisy = False  # no log line per connection
+
+
+def main():
+    args = wbcore.parse_args("The workbench's routes on a Twisted Protocol/Factory.")
+    wbcore.raise_open_files_limit()
+    sock = wbcore.listening_socket(args.host, args.port)
+    sock.setblocking(False)
+    # adoptStreamPort takes our socket (with TCP_NODELAY and the deep backlog) as it is.
+    port = reactor.adoptStreamPort(sock.fileno(), sock.family, WorkbenchFactory())
+    address = sock.getsockname()
+    sock.close()  # the reactor holds its own duplicate of the descriptor
+    # The ready line once the reactor runs: SIGINT and SIGTERM then stop it (reactor.stop),
+    # the handlers the reactor installs itself when it starts.
+    reactor.callWhenRunning(wbcore.announce, "twisted", address)
+    del port
+    reactor.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,402 @@
+"""The workbench's protocol core, in Python: what every raw-socket peer answers, byte for byte.
+
+The Rust engines get every byte they send from one sans-I/O crate (engines/protocol). The
+Python peers that read raw bytes (asyncio, Twisted, Tornado, gevent, curio) get theirs from
+this module instead, so that they cannot drift from each other, and it follows that crate line
+by line: session.rs (framing and routing), response.rs (the bytes), kernel.rs (the CPU kernel
+and the body pattern) and limits.rs (the numbers). Like the Rust core it does no I/O at all:
+
+    session = Session()
+    session.receive_data(b"GET /work?wait_ms=10&bytes=5 HTTP/1.1\r\nHost: a\r\n\r\n")
+    job = session.next_event()        # a Job, NEED_DATA or CLOSED
+    job.wait_ms                       # 10: wait, the framework's own way...
+    data = job.perform()              # ...then run the CPU kernel and render the bytes
+    session.next_event()              # NEED_DATA: read more, then ask again
+
+This is python-hyper/h11's idea: incomplete input is a state (NEED_DATA), not an error, and a
+request that breaks a rule becomes a Job that answers 400, 404, 405, 413, 431 or 501 and closes
+the connection. The WSGI peers (gunicorn) let gunicorn parse HTTP, and use only route() and
+Job.wsgi_response() from here.
+
+The request-head parser mirrors httparse 1.10 (the Rust core's parser) closely enough for the
+conformance corpus and for anything a load generator sends: the same token and URI character
+classes, LF or CRLF line ends, leading empty lines skipped, no obs-fold, no space before the
+colon, at most 64 header fields. It checks heads with compiled regular expressions, so a
+request costs a few C-level matches rather than a Python loop per byte.
+"""
+
+import hashlib
+import json
+import os
+import re
+import resource
+import socket
+
+# --- limits.rs ----------------------------------------------------------------------------
+MAX_HEAD_BYTES = 16 * 1024  # larger head: 431 (Node.js, h11)
+MAX_HEADERS = 64  # more fields: 431 (httparse's own examples)
+MAX_BODY_BYTES = 1024 * 1024  # larger Content-Length: 413 (nginx client_max_body_size)
+MAX_WAIT_MS = 60_000
+MAX_CPU_ROUNDS = 100_000_000
+MAX_BODY_PATTERN_BYTES = 64 * 1024 * 1024
+
+# --- kernel.rs ----------------------------------------------------------------------------
+SEED = b"concurrency-workbench"
+PATTERN = b"abcdefghijklmnopqrstuvwxyz"
+HELLO_BODY = b"Hello, World!"
+
+
+def cpu_kernel(rounds):
+    """Iterated SHA-256: state = sha256(SEED), then `rounds` times state = sha256(state)."""
+    sha256 = hashlib.sha256
+    state = sha256(SEED).digest()
+    for _ in range(rounds):
+        state = sha256(state).digest()
+    return state
+
+
+def work_digest(rounds):
+    """The X-Work-Digest header value: the kernel's final state in lowercase hex."""
+    return cpu_kernel(rounds).hex()
+
+
+def pattern(length):
+    """`length` bytes of abc...xyzabc..., the body of every /work answer."""
+    whole, part = divmod(length, len(PATTERN))
+    return PATTERN * whole + PATTERN[:part]
+
+
+# --- response.rs --------------------------------------------------------------------------
+REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Content Too Large",
+    431: "Request Header Fields Too Large",
+    501: "Not Implemented",
+}
+
+# How a response ends its connection (response.rs's Persistence).
+KEEP_ALIVE = "keep-alive"  # HTTP/1.1 default: no Connection header
+KEEP_ALIVE_HTTP10 = "keep-alive-http10"  # asked for by an HTTP/1.0 client
+CLOSE = "close"  # Connection: close, and the server closes after sending
+
+
+class Job:
+    """What to do for one complete request: wait `wait_ms`, then call perform() (which runs
+    `cpu_rounds` rounds of the kernel) and send its bytes; close afterwards if `closes`."""
+
+    __slots__ = ("status", "wait_ms", "cpu_rounds", "work_bytes", "detail", "head_only",
+                 "persistence")
+
+    def __init__(self, status, wait_ms=0, cpu_rounds=0, work_bytes=None, detail=None):
+        self.status = status
+        self.wait_ms = wait_ms
+        self.cpu_rounds = cpu_rounds
+        self.work_bytes = work_bytes  # None for /hello and errors
+        self.detail = detail  # the error text, None when status is 200
+        self.head_only = False
+        self.persistence = CLOSE if status >= 400 else KEEP_ALIVE
+
+    @property
+    def closes(self):
+        """Whether the connection must be closed once this response is sent."""
+        return self.persistence == CLOSE
+
+    def _parts(self):
+        """(headers, body) before HEAD is applied: the CPU work happens here."""
+        headers = [("Content-Type", "text/plain")]
+        if self.detail is not None:
+            body = self.detail.encode() + b"\n"
+            digest = None
+        elif self.work_bytes is not None:
+            digest = work_digest(self.cpu_rounds)
+            body = pattern(self.work_bytes)
+        else:
+            digest = None
+            body = HELLO_BODY
+        headers.append(("Content-Length", str(len(body))))
+        if digest is not None:
+            headers.append(("X-Work-Digest", digest))
+        if self.status == 405:
+            headers.append(("Allow", "GET, HEAD"))
+        return headers, body
+
+    def perform(self):
+        """Runs the CPU kernel and renders the response bytes, exactly as response.rs does."""
+        headers, body = self._parts()
+        if self.persistence == KEEP_ALIVE_HTTP10:
+            headers.append(("Connection", "keep-alive"))
+        elif self.persistence == CLOSE:
+            headers.append(("Connection", "close"))
+        head = "HTTP/1.1 %d %s\r\n" % (self.status, REASONS[self.status])
+        head += "".join("%s: %s\r\n" % pair for pair in headers) + "\r\n"
+        return head.encode("latin-1") + (b"" if self.head_only else body)
+
+    def wsgi_response(self):
+        """(status line, headers, body) for a WSGI server, which frames the response itself.
+        `Connection` is left to the server: WSGI calls it hop-by-hop, and gunicorn decides it
+        from the request and its worker type."""
+        headers, body = self._parts()
+        if self.head_only:
+            body = b""  # Content-Length stays that of the GET answer, as in perform()
+        return "%d %s" % (self.status, REASONS[self.status]), headers, body
+
+
+def error(status, detail):
+    """An error job: `detail` and a newline as the body, and the connection closes."""
+    return Job(status, detail=detail)
+
+
+# --- session.rs: routing --------------------------------------------------------------------
+_WORK_PARAMS = {
+    "wait_ms": (MAX_WAIT_MS, "wait_ms must be a whole number from 0 to 60000"),
+    "cpu_rounds": (MAX_CPU_ROUNDS, "cpu_rounds must be a whole number from 0 to 100000000"),
+    "bytes": (MAX_BODY_PATTERN_BYTES, "bytes must be a whole number from 0 to 67108864"),
+}
+_WHITESPACE = b" \t\n\x0b\x0c\r"  # Rust's trim_ascii
+
+
+def parse_decimal(text, maximum):
+    """A plain decimal number (digits only, surrounding spaces allowed) no larger than
+    `maximum`, or None. `text` is bytes."""
+    text = text.strip(_WHITESPACE)
+    if not text or len(text) > 20 or not text.isdigit():
+        return None
+    value = int(text)
+    return value if value <= min(maximum, 2**64 - 1) else None
+
+
+def _parse_work_query(query):
+    values = {}
+    for pair in query.split("&"):
+        if not pair:
+            continue
+        key, _, value = pair.partition("=")
+        if key not in _WORK_PARAMS:
+            raise ValueError("unknown parameter; /work takes wait_ms, cpu_rounds and bytes")
+        if key in values:
+            raise ValueError("a /work parameter was given twice")
+        maximum, message = _WORK_PARAMS[key]
+        number = parse_decimal(value.encode("utf-8"), maximum)
+        if number is None:
+            raise ValueError(message)
+        values[key] = number
+    return values.get("wait_ms", 0), values.get("cpu_rounds", 0), values.get("bytes", 0)
+
+
+def route(method, target):
+    """The job that answers `method` on `target` (path and query), as session.rs's route():
+    404 for unknown paths, 400 for bad /work parameters, 405 for methods other than GET and
+    HEAD. HEAD answers carry no body (head_only), whatever their status."""
+    path, _, query = target.partition("?")
+    if path == "/hello":
+        job = Job(200)
+    elif path == "/work":
+        try:
+            wait_ms, rounds, length = _parse_work_query(query)
+        except ValueError as problem:
+            job = error(400, str(problem))
+        else:
+            job = Job(200, wait_ms=wait_ms, cpu_rounds=rounds, work_bytes=length)
+    else:
+        job = error(404, "no such route; try /hello or /work")
+    if job.status == 200 and method not in ("GET", "HEAD"):
+        job = error(405, "only GET and HEAD are served")
+    job.head_only = method == "HEAD"
+    return job
+
+
+# --- session.rs: framing --------------------------------------------------------------------
+_TCHAR = rb"!#$%&'*+\-.^_`|~0-9A-Za-z"
+_URICHAR = rb"\x21-\x7e\x80-\xff"
+_VALUECHAR = rb"\t\x20-\x7e\x80-\xff"
+# A request line: method, one space, target, one space, version, LF or CRLF.
+_REQUEST_LINE = re.compile(rb"([%s]+) ([%s]+) HTTP/1\.([01])\r?\n" % (_TCHAR, _URICHAR))
+# A header line: name, colon, value (leading and trailing blanks are not part of it).
+_HEADER_LINE = re.compile(rb"([%s]+):[ \t]*([%s]*?)[ \t]*\r?\n" % (_TCHAR, _VALUECHAR))
+_HEAD_END = re.compile(rb"\r?\n")
+_EMPTY_LINES = re.compile(rb"(?:\r?\n)*")
+# What an unfinished request line or header line may look like so far (httparse reports an
+# invalid byte as soon as it arrives, without waiting for the rest of the head).
+_REQUEST_LINE_SO_FAR = re.compile(
+    rb"[%s]*|[%s]+ [%s]*|[%s]+ [%s]+ (?:H(?:T(?:T(?:P(?:/(?:1(?:\.(?:[01]\r?)?)?)?)?)?)?)?)?"
+    % (_TCHAR, _TCHAR, _URICHAR, _TCHAR, _URICHAR))
+_HEADER_LINE_SO_FAR = re.compile(rb"\r|[%s]*|[%s]+:[%s]*\r?" % (_TCHAR, _TCHAR, _VALUECHAR))
+
+NEED_DATA = "need-data"  # read more bytes, then call next_event() again
+CLOSED = "closed"  # the last job closed the connection; nothing more will come
+
+
+def _parse_head(buf):
+    """Parses the head at the start of `buf`: returns None (incomplete), a Job that closes
+    (the head is invalid), or (head_len, body_len, job)."""
+    pos = _EMPTY_LINES.match(buf).end()
+    if buf.startswith(b"\r", pos):
+        # The empty lines consumed every CR followed by LF: this CR is last, or is not.
+        return None if len(buf) == pos + 1 else error(400, "malformed request")
+    line = _REQUEST_LINE.match(buf, pos)
+    if line is None:
+        if buf.find(b"\n", pos) != -1 or not _REQUEST_LINE_SO_FAR.fullmatch(buf, pos):
+            return error(400, "malformed request")
+        return None
+    method, target, minor = line.group(1), line.group(2), line.group(3)
+    try:
+        target = target.decode("utf-8")  # httparse requires the target to be UTF-8
+    except UnicodeDecodeError:
+        return error(400, "malformed request")
+    pos = line.end()
+    headers = []
+    while True:
+        end = _HEAD_END.match(buf, pos)
+        if end is not None:
+            pos = end.end()
+            break
+        header = _HEADER_LINE.match(buf, pos)
+        if header is None:
+            if buf.find(b"\n", pos) != -1 or not _HEADER_LINE_SO_FAR.fullmatch(buf, pos):
+                return error(400, "malformed request")
+            return None
+        if len(headers) == MAX_HEADERS:
+            return error(431, "more than 64 header fields")
+        headers.append((header.group(1).lower(), header.group(2)))
+        pos = header.end()
+    if pos > MAX_HEAD_BYTES:
+        return error(431, "request head larger than 16 KiB")
+
+    content_length = None
+    has_host = close = keep_alive = False
+    for name, value in headers:
+        if name == b"transfer-encoding":
+            return error(501,
+                         "Transfer-Encoding on a request is not supported; send Content-Length")
+        if name == b"content-length":
+            number = parse_decimal(value, 2**64 - 1)
+            if number is None:
+                return error(400, "bad Content-Length")
+            if content_length is not None and content_length != number:
+                return error(400, "conflicting Content-Length headers")
+            content_length = number
+        elif name == b"host":
+            has_host = True
+        elif name == b"connection":
+            for token in value.split(b","):
+                token = token.strip(_WHITESPACE).lower()
+                close |= token == b"close"
+                keep_alive |= token == b"keep-alive"
+    http11 = minor == b"1"
+    if http11 and not has_host:
+        return error(400, "HTTP/1.1 request without a Host header")
+    body_len = content_length or 0
+    if body_len > MAX_BODY_BYTES:
+        return error(413, "request body larger than 1 MiB")
+
+    method = method.decode("ascii")
+    job = route(method, target)
+    if job.status == 200:
+        if close or not (http11 or keep_alive):
+            job.persistence = CLOSE
+        elif not http11:
+            job.persistence = KEEP_ALIVE_HTTP10
+    return pos, body_len, job
+
+
+class Session:
+    """The server side of one connection, without I/O: bytes in, jobs out (session.rs).
+
+    Call receive_data() with every byte read, then next_event() until it answers NEED_DATA
+    (read more) or CLOSED (close once everything is written). Pipelined requests come out one
+    job at a time, in order. A request body is counted off and dropped, never buffered."""
+
+    __slots__ = ("_unconsumed", "_body_left", "_held", "_closed")
+
+    def __init__(self):
+        self._unconsumed = b""  # received, not yet consumed: a partial head, or pipelined
+        self._body_left = 0  # body bytes of the current request still to drop
+        self._held = None  # the job of a request whose body is still arriving
+        self._closed = False  # a closing job has been handed out
+
+    def receive_data(self, data):
+        """Hands received bytes to the session."""
+        if self._closed:
+            return
+        if not self._unconsumed and self._body_left:
+            skip = min(self._body_left, len(data))
+            self._body_left -= skip
+            data = data[skip:]
+        if data:
+            self._unconsumed = self._unconsumed + bytes(data) if self._unconsumed else bytes(data)
+
+    def next_event(self):
+        """The next Job, or NEED_DATA, or CLOSED."""
+        while True:
+            if self._closed:
+                return CLOSED
+            if self._body_left:
+                skip = min(self._body_left, len(self._unconsumed))
+                self._unconsumed = self._unconsumed[skip:]
+                self._body_left -= skip
+                if self._body_left:
+                    return NEED_DATA
+            if self._held is not None:
+                job, self._held = self._held, None
+                return self._emit(job)
+            parsed = _parse_head(self._unconsumed)
+            if parsed is None:
+                if len(self._unconsumed) > MAX_HEAD_BYTES:
+                    return self._emit(error(431, "request head larger than 16 KiB"))
+                return NEED_DATA
+            if isinstance(parsed, Job):
+                return self._emit(parsed)
+            head_len, self._body_left, self._held = parsed
+            self._unconsumed = self._unconsumed[head_len:]
+
+    def _emit(self, job):
+        if job.closes:
+            self._closed = True
+            self._unconsumed = b""
+            self._body_left = 0
+        return job
+
+
+# --- what every peer process shares ----------------------------------------------------------
+LISTEN_BACKLOG = 4096  # as `workbench engine`: the kernel caps it at net.core.somaxconn
+
+
+def parse_args(description):
+    """The flags every Python peer takes: --host (127.0.0.1) and --port (0 picks one)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one")
+    return parser.parse_args()
+
+
+def raise_open_files_limit():
+    """Raises the soft open-files limit to the hard one, as `workbench engine` does: every
+    connection is a file descriptor, and the idle workload holds thousands."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def listening_socket(host, port):
+    """A listening socket as `workbench engine` binds it: SO_REUSEADDR, a deep backlog and
+    TCP_NODELAY, which Linux copies to every accepted socket (no Nagle delay on pipelined
+    answers)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    sock.listen(LISTEN_BACKLOG)
+    return sock
+
+
+def announce(name, address, pid=None):
+    """Prints the ready line the workbench's runner waits for, exactly as the engines do:
+    {"engine":"asyncio","addr":"127.0.0.1:PORT","pid":PID}."""
+    host, port = address[0], address[1]
+    line = {"engine": name, "addr": "%s:%d" % (host, port), "pid": pid or os.getpid()}
+    print(json.dumps(line, separators=(",", ":")), flush=True)

@@ -1,0 +1,60 @@
+"""The workbench's routes as a WSGI application, for the gunicorn peers (sync and gthread).
+
+The model. WSGI (PEP 3333) is Python's blocking server interface: the server calls
+application(environ, start_response) once per request, on a thread that belongs to that request
+until it returns. Concurrency is the server's business, not the application's: gunicorn's
+`sync` workers are a prefork process pool (each process serves one connection at a time, like
+the workbench's `pool` engine), its `gthread` workers a thread pool inside each process. So the
+"database" wait is a plain time.sleep, which holds the worker (or the thread) for its whole
+duration, and CPU work runs on that thread; under gthread, the GIL lets only one thread of a
+process run Python at a time.
+
+How the framework is meant to be used. gunicorn parses HTTP itself and frames the response
+(status line, Server, Date and Connection headers, HEAD without a body), so the bytes differ
+from the workbench's in those headers; status, Content-Type, Content-Length, X-Work-Digest and
+the body are the workbench's, from wbcore.route(). The framing rules gunicorn leaves to the
+application (Host on HTTP/1.1, Transfer-Encoding, the 1 MiB body limit) are checked here with
+the protocol core's answers, before routing, in the core's order.
+
+Run: see gunicorn_conf.py.
+"""
+
+import time
+
+import wbcore
+
+
+def framing_error(environ):
+    """The error the protocol core answers for this request's framing, if any (session.rs's
+    order: Transfer-Encoding, Host, then the body limit)."""
+    if "HTTP_TRANSFER_ENCODING" in environ:
+        return wbcore.error(
+            501, "Transfer-Encoding on a request is not supported; send Content-Length")
+    if environ.get("SERVER_PROTOCOL") == "HTTP/1.1" and "HTTP_HOST" not in environ:
+        return wbcore.error(400, "HTTP/1.1 request without a Host header")
+    length = wbcore.parse_decimal(environ.get("CONTENT_LENGTH", "").encode("latin-1") or b"0",
+                                  2**64 - 1)
+    if length is not None and length > wbcore.MAX_BODY_BYTES:
+        return wbcore.error(413, "request body larger than 1 MiB")
+    return None
+
+
+def application(environ, start_response):
+    """One request: route it, wait (blocking this worker or thread), compute, answer."""
+    method = environ["REQUEST_METHOD"]
+    # RAW_URI is gunicorn's undecoded request target; PATH_INFO is percent-decoded.
+    target = environ.get("RAW_URI") or environ.get("PATH_INFO", "/") + (
+        "?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else "")
+    job = framing_error(environ) or wbcore.route(method, target)
+    if job.wait_ms:
+        time.sleep(job.wait_ms / 1000)  # the "database": this worker or thread just waits
+    status, headers, body = job.wsgi_response()  # runs the CPU kernel
+    if job.closes:
+        # WSGI gives an application no say over Connection (a hop-by-hop header, which
+        # gunicorn drops); start_response is a method of gunicorn's Response, and its
+        # force_close() is how gunicorn itself ends a connection after an error.
+        force_close = getattr(getattr(start_response, "__self__", None), "force_close", None)
+        if force_close is not None:
+            force_close()
+    start_response(status, headers)
+    return [body]

@@ -1,0 +1,787 @@
+//! Peers: servers this project did not write, started, measured and checked like engines.
+//!
+//! The workbench's four engines are Rust. Its peers are the real systems of Python's
+//! asyncio/Twisted debate, plus nginx, each serving the same routes (`peers/` in the
+//! repository): small Python servers on asyncio, Twisted, Tornado, gevent, curio and gunicorn
+//! (`sync` and `gthread` workers), and an nginx configuration. [`all`] lists them.
+//!
+//! The raw-socket Python peers take every byte they send from `peers/wbcore.py`, a line-by-line
+//! port of the protocol core, so they answer the conformance corpus byte for byte; gunicorn
+//! and nginx frame responses themselves (adding `Server`, `Date` and `Connection`), and nginx
+//! serves `/hello` only ([`PeerDef::supports_work`] is false).
+//!
+//! # Where things are
+//!
+//! - The peers' sources: [`peers_dir`], the repository's `peers/` folder, or
+//!   `$WORKBENCH_PEERS_DIR`.
+//! - The Python packages: a virtual environment under [`cache_dir`] (`peers-venv`), created by
+//!   `workbench peers install` from the pinned `peers/requirements.txt`.
+//! - nginx: the system's (`apt-get install nginx-light`), found on `PATH` or in `/usr/sbin`.
+//!
+//! # How the runner starts a peer
+//!
+//! [`PeerDef::spawn`] does all of it; a runner that wants its own loop follows the same steps:
+//!
+//! 1. [`PeerDef::readiness`]: if it says why not, the peer's steps are "not installed".
+//! 2. [`PeerDef::command`] with a port: 0 lets the Python peers and gunicorn bind any free port
+//!    (they announce it); nginx needs a real one (pick it with [`free_port`]). The command puts
+//!    the peer in a process group of its own (its PGID is its PID), so the terminal's Ctrl-C
+//!    reaches the runner only, and the whole tree can be killed at once.
+//! 3. Wait for readiness, [`PeerDef::ready`]: [`ReadySignal::Line`] peers print the engines'
+//!    ready line, `{"engine":"asyncio","addr":"127.0.0.1:PORT","pid":PID}`, on stdout (then
+//!    drain stdout); [`ReadySignal::Port`] (nginx) prints nothing, so poll the port with TCP
+//!    connects until one succeeds or [`READY_TIMEOUT`] passes.
+//! 4. Measure the process tree under the announced PID: one process for asyncio, Twisted,
+//!    Tornado, gevent and curio; the gunicorn master and its worker processes; the nginx master
+//!    and its worker.
+//! 5. Stop: SIGTERM to that PID (gunicorn and nginx masters stop their workers), wait up to the
+//!    grace period, then SIGKILL the process group. Every peer exits 0 on SIGTERM and SIGINT.
+//!
+//! Workloads on `/work` are "not supported" for a peer whose [`PeerDef::supports_work`] is
+//! false, not failed.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub use crate::child::{READY_TIMEOUT, Ready, Stopped};
+
+/// One Python distribution a peer needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Package {
+    /// Its name on PyPI, as pinned in `peers/requirements.txt`.
+    pub dist: &'static str,
+    /// The module the peer imports: importing it is the readiness check.
+    pub import: &'static str,
+}
+
+/// What a peer needs installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requirement {
+    /// The peers' Python environment with these packages (none: the standard library only).
+    Python(&'static [Package]),
+    /// The system's nginx.
+    Nginx,
+}
+
+impl fmt::Display for Requirement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Requirement::Python([]) => f.write_str("python3 (standard library)"),
+            Requirement::Python(packages) => {
+                let names: Vec<&str> = packages.iter().map(|p| p.dist).collect();
+                write!(f, "python3 + {}", names.join(", "))
+            }
+            Requirement::Nginx => f.write_str("nginx"),
+        }
+    }
+}
+
+/// How the runner learns that a started peer accepts connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadySignal {
+    /// The peer prints the engines' JSON ready line on stdout.
+    Line,
+    /// The peer prints nothing: poll its port until a TCP connect succeeds.
+    Port,
+}
+
+/// How a peer's process is launched (private: [`PeerDef::command`] builds it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Launch {
+    /// `<venv python> peers/<script> --port PORT`.
+    Script(&'static str),
+    /// `<venv python> -m gunicorn --config peers/gunicorn_conf.py …` with this worker class.
+    Gunicorn(&'static str),
+    /// `nginx -p RUN_DIR -c RUN_DIR/nginx.conf -e stderr`, from the `peers/nginx.conf` template.
+    Nginx,
+}
+
+/// One peer: a server we did not write, run on the workbench's routes.
+#[derive(Debug)]
+pub struct PeerDef {
+    /// Its name, as `--engines` and tables show it.
+    pub name: &'static str,
+    /// Its concurrency model, in one line.
+    pub model: &'static str,
+    /// What must be installed for it to run.
+    pub requirement: Requirement,
+    /// Whether it serves `/work` (waits, CPU work, sized bodies); nginx serves `/hello` only.
+    pub supports_work: bool,
+    /// How the runner knows it is ready.
+    pub ready: ReadySignal,
+    launch: Launch,
+}
+
+const TWISTED: Package = Package {
+    dist: "twisted",
+    import: "twisted.internet.epollreactor",
+};
+const TORNADO: Package = Package {
+    dist: "tornado",
+    import: "tornado.tcpserver",
+};
+const GEVENT: Package = Package {
+    dist: "gevent",
+    import: "gevent.server",
+};
+const CURIO: Package = Package {
+    dist: "curio",
+    import: "curio",
+};
+const GUNICORN: Package = Package {
+    dist: "gunicorn",
+    import: "gunicorn.workers.gthread",
+};
+
+static PEERS: [PeerDef; 8] = [
+    PeerDef {
+        name: "asyncio",
+        model: "one thread, one epoll loop; asyncio.Protocol callbacks, call_later timers",
+        requirement: Requirement::Python(&[]),
+        supports_work: true,
+        ready: ReadySignal::Line,
+        launch: Launch::Script("asyncio_peer.py"),
+    },
+    PeerDef {
+        name: "twisted",
+        model: "one thread, the epoll reactor; Protocol/Factory callbacks, callLater timers",
+        requirement: Requirement::Python(&[TWISTED]),
+        supports_work: true,
+        ready: ReadySignal::Line,
+        launch: Launch::Script("twisted_peer.py"),
+    },
+    PeerDef {
+        name: "tornado",
+        model: "one thread, the IOLoop (on asyncio); a coroutine per connection on an IOStream",
+        requirement: Requirement::Python(&[TORNADO]),
+        supports_work: true,
+        ready: ReadySignal::Line,
+        launch: Launch::Script("tornado_peer.py"),
+    },
+    PeerDef {
+        name: "gevent",
+        model: "one thread, libev; a greenlet per connection writing blocking-style code",
+        requirement: Requirement::Python(&[GEVENT]),
+        supports_work: true,
+        ready: ReadySignal::Line,
+        launch: Launch::Script("gevent_peer.py"),
+    },
+    PeerDef {
+        name: "curio",
+        model: "one thread, curio's kernel; a task (coroutine) per connection",
+        requirement: Requirement::Python(&[CURIO]),
+        supports_work: true,
+        ready: ReadySignal::Line,
+        launch: Launch::Script("curio_peer.py"),
+    },
+    PeerDef {
+        name: "gunicorn-sync",
+        model: "prefork pool: 2 x cores + 1 worker processes, one connection each, no keep-alive",
+        requirement: Requirement::Python(&[GUNICORN]),
+        supports_work: true,
+        ready: ReadySignal::Line,
+        launch: Launch::Gunicorn("sync"),
+    },
+    PeerDef {
+        name: "gunicorn-gthread",
+        model: "thread pool: 1 worker process, 2 x cores + 1 threads; idle keep-alives in a selector",
+        requirement: Requirement::Python(&[GUNICORN]),
+        supports_work: true,
+        ready: ReadySignal::Line,
+        launch: Launch::Gunicorn("gthread"),
+    },
+    PeerDef {
+        name: "nginx",
+        model: "master + 1 worker process, one epoll loop; serves /hello only",
+        requirement: Requirement::Nginx,
+        supports_work: false,
+        ready: ReadySignal::Port,
+        launch: Launch::Nginx,
+    },
+];
+
+/// Every peer, in the order tables show them.
+pub fn all() -> &'static [PeerDef] {
+    &PEERS
+}
+
+/// The peer called `name`, if there is one.
+pub fn find(name: &str) -> Option<&'static PeerDef> {
+    PEERS.iter().find(|peer| peer.name == name)
+}
+
+/// The workbench's cache folder: `$XDG_CACHE_HOME/concurrency-workbench`, or
+/// `~/.cache/concurrency-workbench` (the XDG default).
+pub fn cache_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into());
+            PathBuf::from(home).join(".cache")
+        });
+    base.join("concurrency-workbench")
+}
+
+/// The peers' Python virtual environment, `peers-venv` in the [cache folder](cache_dir).
+pub fn venv_dir() -> PathBuf {
+    cache_dir().join("peers-venv")
+}
+
+/// The virtual environment's interpreter, which runs every Python peer.
+pub fn venv_python() -> PathBuf {
+    venv_dir().join("bin").join("python")
+}
+
+/// The peers' sources: `$WORKBENCH_PEERS_DIR`, or the repository's `peers/` folder (found from
+/// where this crate was built).
+pub fn peers_dir() -> PathBuf {
+    match std::env::var_os("WORKBENCH_PEERS_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => {
+            let workloads = Path::new(env!("CARGO_MANIFEST_DIR"));
+            workloads.parent().unwrap_or(workloads).join("peers")
+        }
+    }
+}
+
+/// The pinned Python requirements, `requirements.txt` in [`peers_dir`].
+pub fn requirements_file() -> PathBuf {
+    peers_dir().join("requirements.txt")
+}
+
+/// The nginx executable: `$WORKBENCH_NGINX`, else `nginx` on `PATH`, else `/usr/sbin/nginx`
+/// (where Debian puts it, often not on a user's `PATH`).
+pub fn nginx_binary() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("WORKBENCH_NGINX").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(path)).filter(|path| path.is_file());
+    }
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .map(|dir| dir.join("nginx"));
+    on_path
+        .chain([PathBuf::from("/usr/sbin/nginx")])
+        .find(|candidate| candidate.is_file())
+}
+
+/// What to do where nginx is missing.
+pub const NGINX_HINT: &str = "install it with `apt-get install nginx-light` (as root)";
+
+/// A free TCP port on 127.0.0.1, for a peer that cannot bind port 0 itself (nginx). Another
+/// process may take it before the peer binds it; [`PeerDef::spawn`] then tries another.
+pub fn free_port() -> io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// How many workers (gunicorn-sync) or threads (gunicorn-gthread): gunicorn's rule of thumb,
+/// 2 × cores + 1, the same as the `pool` engine's default.
+pub fn gunicorn_concurrency() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    2 * cores + 1
+}
+
+/// The folder a started nginx keeps its configuration, pid file and temp folders in.
+fn nginx_run_dir(port: u16) -> PathBuf {
+    std::env::temp_dir().join(format!("concurrency-workbench-nginx-{port}"))
+}
+
+impl PeerDef {
+    /// `Ok` when the peer can be started, or why not, with what to do about it.
+    pub fn readiness(&self) -> Result<(), String> {
+        let dir = peers_dir();
+        match self.launch {
+            Launch::Script(script) => require_file(&dir.join(script))?,
+            Launch::Gunicorn(_) => {
+                require_file(&dir.join("gunicorn_conf.py"))?;
+                require_file(&dir.join("wsgi_app.py"))?;
+            }
+            Launch::Nginx => require_file(&dir.join("nginx.conf"))?,
+        }
+        match self.requirement {
+            Requirement::Nginx => match nginx_binary() {
+                Some(_) => Ok(()),
+                None => Err(format!("nginx is not installed: {NGINX_HINT}")),
+            },
+            Requirement::Python(packages) => {
+                let python = venv_python();
+                if !python.is_file() {
+                    return Err(format!(
+                        "the peers' Python environment {} is missing: run `workbench peers install`",
+                        venv_dir().display()
+                    ));
+                }
+                let imports: Vec<&str> = packages.iter().map(|p| p.import).collect();
+                let script = format!("import {}", imports.join(", "));
+                if packages.is_empty() {
+                    return Ok(());
+                }
+                let output = Command::new(&python)
+                    .args(["-c", &script])
+                    .stdin(Stdio::null())
+                    .output()
+                    .map_err(|err| format!("cannot run {}: {err}", python.display()))?;
+                if output.status.success() {
+                    Ok(())
+                } else {
+                    let names: Vec<&str> = packages.iter().map(|p| p.dist).collect();
+                    let why = String::from_utf8_lossy(&output.stderr);
+                    let last = why.lines().last().unwrap_or("import failed");
+                    Err(format!(
+                        "{} not importable ({last}): run `workbench peers install`",
+                        names.join(", ")
+                    ))
+                }
+            }
+        }
+    }
+
+    /// The process to spawn for this peer listening on 127.0.0.1:`port`, with the sources in
+    /// `peers_dir`. Port 0 lets every peer but nginx pick a free port and announce it; nginx
+    /// needs a real port ([`free_port`]). For nginx this also writes its configuration into a
+    /// fresh folder under the system's temp folder (removed by [`PeerProcess`] when it stops).
+    ///
+    /// The command has stdin null and stdout piped (the ready line; null for nginx), inherits
+    /// stderr (the peer's warnings), and runs in a process group of its own.
+    pub fn command(&self, peers_dir: &Path, port: u16) -> io::Result<Command> {
+        let mut command = match self.launch {
+            Launch::Script(script) => {
+                let mut command = Command::new(venv_python());
+                command
+                    .arg(peers_dir.join(script))
+                    .args(["--port", &port.to_string()]);
+                command
+            }
+            Launch::Gunicorn(worker_class) => {
+                let n = gunicorn_concurrency().to_string();
+                let (workers, threads) = match worker_class {
+                    "sync" => (n.as_str(), "1"),
+                    _ => ("1", n.as_str()),
+                };
+                let mut command = Command::new(venv_python());
+                command
+                    .args(["-m", "gunicorn", "--config"])
+                    .arg(peers_dir.join("gunicorn_conf.py"))
+                    .arg("--chdir")
+                    .arg(peers_dir)
+                    .args(["--worker-class", worker_class])
+                    .args(["--workers", workers, "--threads", threads])
+                    .args(["--name", self.name])
+                    .args(["--bind", &format!("127.0.0.1:{port}")])
+                    .arg("wsgi_app:application");
+                command
+            }
+            Launch::Nginx => {
+                if port == 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "nginx cannot listen on port 0: pick one with peers::free_port()",
+                    ));
+                }
+                let nginx = nginx_binary().ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::NotFound,
+                        format!("nginx is not installed: {NGINX_HINT}"),
+                    )
+                })?;
+                let run_dir = nginx_run_dir(port);
+                let template = std::fs::read_to_string(peers_dir.join("nginx.conf"))?;
+                std::fs::create_dir_all(&run_dir)?;
+                let run_dir_text = run_dir.to_str().ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::InvalidInput, "temp folder is not UTF-8")
+                })?;
+                let config = template
+                    .replace("{{PORT}}", &port.to_string())
+                    .replace("{{RUN_DIR}}", run_dir_text);
+                let config_path = run_dir.join("nginx.conf");
+                std::fs::write(&config_path, config)?;
+                let mut command = Command::new(nginx);
+                command
+                    .arg("-p")
+                    .arg(&run_dir)
+                    .arg("-c")
+                    .arg(&config_path)
+                    .args(["-e", "stderr"]);
+                command
+            }
+        };
+        command
+            // Keep __pycache__ folders out of the repository's peers/.
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdin(Stdio::null())
+            .stdout(match self.ready {
+                ReadySignal::Line => Stdio::piped(),
+                ReadySignal::Port => Stdio::null(),
+            })
+            .stderr(Stdio::inherit())
+            .process_group(0);
+        Ok(command)
+    }
+
+    /// Starts the peer on 127.0.0.1:`port` (0: any free port) and waits until it is ready, as
+    /// the [module docs](self) describe. With `cpu` set, the peer and every process and thread
+    /// it creates may run only on that CPU.
+    pub fn spawn(&self, port: u16, cpu: Option<usize>) -> io::Result<PeerProcess> {
+        // nginx binds a port we pick; another process may take it first, so try a few.
+        let attempts = if port == 0 && self.ready == ReadySignal::Port {
+            3
+        } else {
+            1
+        };
+        let mut last_error = None;
+        for _ in 0..attempts {
+            let port = match (port, self.ready) {
+                (0, ReadySignal::Port) => free_port()?,
+                _ => port,
+            };
+            match self.spawn_once(port, cpu) {
+                Ok(process) => return Ok(process),
+                Err(err) => last_error = Some(err),
+            }
+        }
+        Err(last_error.expect("at least one attempt"))
+    }
+
+    fn spawn_once(&self, port: u16, cpu: Option<usize>) -> io::Result<PeerProcess> {
+        let mut command = self.command(&peers_dir(), port)?;
+        if let Some(cpu) = cpu {
+            // SAFETY: the closure runs in the forked child before exec and only calls
+            // sched_setaffinity through `pin_to_cpu`, which allocates nothing and is
+            // async-signal-safe (a plain system call on a stack buffer).
+            unsafe {
+                command.pre_exec(move || crate::child::pin_to_cpu(0, cpu));
+            }
+        }
+        let run_dir = (self.launch == Launch::Nginx).then(|| nginx_run_dir(port));
+        let child = command.spawn()?;
+        let mut process = PeerProcess {
+            child,
+            ready: Ready {
+                engine: self.name.to_string(),
+                addr: SocketAddr::from(([127, 0, 0, 1], port)),
+                pid: 0,
+            },
+            run_dir,
+        };
+        process.ready = match self.ready {
+            ReadySignal::Line => process.wait_for_line(self.name)?,
+            ReadySignal::Port => process.wait_for_port(self.name)?,
+        };
+        Ok(process)
+    }
+
+    /// The versions of everything the peers run on: `python` and each package in the peers'
+    /// environment (absent when not installed), and `nginx`.
+    pub fn versions() -> BTreeMap<String, String> {
+        let mut versions = BTreeMap::new();
+        let mut dists: Vec<&str> = PEERS
+            .iter()
+            .flat_map(|peer| match peer.requirement {
+                Requirement::Python(packages) => packages.iter().map(|p| p.dist).collect(),
+                Requirement::Nginx => Vec::new(),
+            })
+            .collect();
+        dists.sort_unstable();
+        dists.dedup();
+        let script = format!(
+            "import importlib.metadata as m, json, platform\n\
+             found = {{'python': platform.python_version()}}\n\
+             for name in {dists:?}:\n\
+             \x20   try:\n\
+             \x20       found[name] = m.version(name)\n\
+             \x20   except m.PackageNotFoundError:\n\
+             \x20       pass\n\
+             print(json.dumps(found))"
+        );
+        let found = Command::new(venv_python())
+            .args(["-c", &script])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .ok()
+            .filter(|output| output.status.success())
+            .and_then(|output| {
+                serde_json::from_slice::<BTreeMap<String, String>>(&output.stdout).ok()
+            });
+        versions.extend(found.unwrap_or_default());
+        let nginx = nginx_binary().and_then(|nginx| {
+            Command::new(nginx)
+                .arg("-v")
+                .stdin(Stdio::null())
+                .output()
+                .ok()
+        });
+        if let Some(output) = nginx {
+            // nginx -v writes "nginx version: nginx/1.22.1" to stderr.
+            let text = String::from_utf8_lossy(&output.stderr);
+            if let Some(version) = text.trim().rsplit('/').next().filter(|v| !v.is_empty()) {
+                versions.insert("nginx".into(), version.to_string());
+            }
+        }
+        versions
+    }
+
+    /// The versions that matter for this peer, from [`PeerDef::versions`]: e.g.
+    /// `python 3.11.7, twisted 26.10.0`.
+    pub fn version_summary(&self, versions: &BTreeMap<String, String>) -> String {
+        let names: Vec<&str> = match self.requirement {
+            Requirement::Python(packages) => std::iter::once("python")
+                .chain(packages.iter().map(|p| p.dist))
+                .collect(),
+            Requirement::Nginx => vec!["nginx"],
+        };
+        names
+            .iter()
+            .filter_map(|name| versions.get(*name).map(|v| format!("{name} {v}")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+fn require_file(path: &Path) -> Result<(), String> {
+    if path.is_file() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} not found: set WORKBENCH_PEERS_DIR to the repository's peers/ folder",
+            path.display()
+        ))
+    }
+}
+
+/// A running peer: what [`PeerDef::spawn`] returns. Stopping it sends SIGTERM to the PID it
+/// announced, waits for the grace period and only then kills its process group. Dropping a
+/// still-running `PeerProcess` kills the group, so a failing test leaves no server behind.
+#[derive(Debug)]
+pub struct PeerProcess {
+    child: Child,
+    ready: Ready,
+    /// nginx's configuration and temp folder, removed when the peer stops.
+    run_dir: Option<PathBuf>,
+}
+
+impl PeerProcess {
+    /// The address the peer accepts on.
+    pub fn addr(&self) -> SocketAddr {
+        self.ready.addr
+    }
+
+    /// The PID of the peer's top process (the gunicorn or nginx master).
+    pub fn pid(&self) -> u32 {
+        self.ready.pid
+    }
+
+    /// The ready line (for nginx, made up from its port and PID).
+    pub fn ready(&self) -> &Ready {
+        &self.ready
+    }
+
+    /// Whether the top process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// How the process ended, for messages: its exit status, or "still running".
+    pub fn exit_description(&mut self) -> String {
+        match self.child.try_wait() {
+            Ok(Some(status)) => status.to_string(),
+            Ok(None) => "still running".into(),
+            Err(err) => format!("unknown: {err}"),
+        }
+    }
+
+    /// Sends SIGTERM, waits up to `grace` for the process to exit, then kills its process group.
+    pub fn terminate(mut self, grace: Duration) -> io::Result<Stopped> {
+        let start = Instant::now();
+        if let Some(status) = self.child.try_wait()? {
+            return Ok(Stopped {
+                status,
+                elapsed: Duration::ZERO,
+                killed: false,
+            });
+        }
+        self.signal(libc::SIGTERM)?;
+        while start.elapsed() < grace {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(Stopped {
+                    status,
+                    elapsed: start.elapsed(),
+                    killed: false,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.kill_group();
+        let status = self.child.wait()?;
+        Ok(Stopped {
+            status,
+            elapsed: start.elapsed(),
+            killed: true,
+        })
+    }
+
+    fn wait_for_line(&mut self, name: &str) -> io::Result<Ready> {
+        let stdout = self.child.stdout.take().expect("stdout is piped");
+        // Read the ready line on a thread so that a peer that never prints it cannot hang us;
+        // the thread then drains stdout until the peer exits, so it never blocks on a full pipe.
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut line = String::new();
+            let result = reader.read_line(&mut line).map(|_| line);
+            let _ = tx.send(result);
+            let _ = io::copy(&mut reader.take(u64::MAX), &mut io::sink());
+        });
+        let line = match rx.recv_timeout(READY_TIMEOUT) {
+            Ok(Ok(line)) => line,
+            Ok(Err(err)) => return Err(err),
+            Err(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("peer {name} printed no ready line within {READY_TIMEOUT:?}"),
+                ));
+            }
+        };
+        if line.trim().is_empty() {
+            let status = self.child.wait()?;
+            return Err(io::Error::other(format!(
+                "peer {name} exited ({status}) before it was ready"
+            )));
+        }
+        serde_json::from_str(line.trim()).map_err(|err| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("peer {name} printed a bad ready line {line:?}: {err}"),
+            )
+        })
+    }
+
+    fn wait_for_port(&mut self, name: &str) -> io::Result<Ready> {
+        let start = Instant::now();
+        let addr = self.ready.addr;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Err(io::Error::other(format!(
+                    "peer {name} exited ({status}) before it accepted on {addr}"
+                )));
+            }
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return Ok(Ready {
+                    engine: name.to_string(),
+                    addr,
+                    pid: self.child.id(),
+                });
+            }
+            if start.elapsed() > READY_TIMEOUT {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("peer {name} did not accept on {addr} within {READY_TIMEOUT:?}"),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn signal(&self, signal: libc::c_int) -> io::Result<()> {
+        let pid = libc::pid_t::try_from(self.child.id()).map_err(io::Error::other)?;
+        // SAFETY: kill(2) has no memory-safety preconditions; `pid` is our own child, which
+        // has not been reaped yet (try_wait returned None), so the PID cannot have been reused.
+        if unsafe { libc::kill(pid, signal) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// SIGKILL to the peer's process group (its PGID is its PID: `process_group(0)`), so
+    /// gunicorn's and nginx's workers go with their master. Called only before the child is
+    /// reaped, so the group's ID cannot have been reused.
+    fn kill_group(&mut self) {
+        if let Ok(pgid) = libc::pid_t::try_from(self.child.id()) {
+            // SAFETY: killpg(2) has no memory-safety preconditions.
+            unsafe {
+                libc::killpg(pgid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+impl Drop for PeerProcess {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.kill_group();
+            let _ = self.child.wait();
+        }
+        if let Some(dir) = &self.run_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_found() {
+        for peer in all() {
+            assert_eq!(find(peer.name).map(|p| p.name), Some(peer.name));
+        }
+        let mut names: Vec<&str> = all().iter().map(|p| p.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all().len());
+        assert!(find("apache").is_none());
+    }
+
+    #[test]
+    fn the_peers_sources_are_where_the_registry_says() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../peers");
+        for peer in all() {
+            let file = match peer.launch {
+                Launch::Script(script) => script,
+                Launch::Gunicorn(_) => "gunicorn_conf.py",
+                Launch::Nginx => "nginx.conf",
+            };
+            assert!(dir.join(file).is_file(), "{}: {file}", peer.name);
+        }
+        let pinned = std::fs::read_to_string(dir.join("requirements.txt")).unwrap();
+        for peer in all() {
+            if let Requirement::Python(packages) = peer.requirement {
+                for package in packages {
+                    assert!(
+                        pinned
+                            .lines()
+                            .any(|l| l.to_lowercase().starts_with(&format!("{}==", package.dist))),
+                        "{} is not pinned",
+                        package.dist
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn nginx_needs_a_real_port() {
+        let nginx = find("nginx").unwrap();
+        let err = nginx.command(&peers_dir(), 0).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn a_python_peer_command_names_its_script_and_port() {
+        let command = find("asyncio")
+            .unwrap()
+            .command(Path::new("/p"), 8080)
+            .unwrap();
+        let args: Vec<_> = command.get_args().map(|a| a.to_string_lossy()).collect();
+        assert_eq!(args, ["/p/asyncio_peer.py", "--port", "8080"]);
+        assert_eq!(command.get_program(), venv_python());
+    }
+}
