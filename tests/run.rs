@@ -69,7 +69,7 @@ fn a_tiny_run_on_every_engine_lands_in_the_store() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "run failed: {stdout}\n{stderr}");
 
-    let store = Store::open(&dir.path().join("tiny.db")).unwrap();
+    let store = Store::open(dir.path().join("tiny.db")).unwrap();
     let id = store.latest_completed().unwrap().expect("a completed run");
     let run = store.run(id).unwrap().unwrap();
     assert_eq!(run.summary.status, RunStatus::Completed);

@@ -7,9 +7,11 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
 use clap::Args;
+use reports::record::Recorder;
 use reports::store::{RunId, Store};
-use workloads::results::{Calibration, EngineSpec, MachineFacts, RunConfig, RunStatus};
-use workloads::runner::{Observer, RunEvent, Runner};
+use workloads::engines;
+use workloads::results::{Calibration, MachineFacts, RunConfig, RunStatus};
+use workloads::runner::{Observer, Runner};
 use workloads::spec::{SUITE_NAMES, Suite, Workload};
 
 use super::progress::Progress;
@@ -18,28 +20,6 @@ use super::table::Table;
 
 /// The default result store, in the working directory.
 pub const DEFAULT_DB: &str = "workbench.db";
-
-/// Engines `--engines` accepts: the four models, and variants that show one flag's effect.
-pub const ENGINES: &[(&str, &str, &[&str])] = &[
-    ("threads", "threads", &[]),
-    ("pool", "pool", &[]),
-    ("selector", "selector", &[]),
-    ("coroutines", "coroutines", &[]),
-    ("selector-offload", "selector", &["--offload"]),
-    (
-        "coroutines-current",
-        "coroutines",
-        &["--flavor", "current-thread"],
-    ),
-    (
-        "coroutines-offload",
-        "coroutines",
-        &["--offload", "--blocking-threads", "2"],
-    ),
-];
-
-/// The engines a run uses when none are named: the four models.
-pub const DEFAULT_ENGINES: [&str; 4] = ["threads", "pool", "selector", "coroutines"];
 
 #[derive(Debug, Args, Clone)]
 pub struct RunArgs {
@@ -54,6 +34,11 @@ pub struct RunArgs {
     /// [default: the suite's].
     #[arg(long, value_delimiter = ',')]
     pub workloads: Vec<String>,
+    /// Peers to measure beside the engines, comma-separated, or `all` (the installed ones):
+    /// asyncio, twisted, tornado, gevent, curio, gunicorn-sync, gunicorn-gthread, nginx.
+    /// See `workbench peers list`.
+    #[arg(long, value_delimiter = ',')]
+    pub peers: Vec<String>,
     /// Pin the engine to CPU 0 and the load generator to CPU 1.
     #[arg(long)]
     pub pin: bool,
@@ -68,6 +53,7 @@ impl Default for RunArgs {
             suite: "quick".into(),
             engines: Vec::new(),
             workloads: Vec::new(),
+            peers: Vec::new(),
             pin: false,
             db: PathBuf::from(DEFAULT_DB),
         }
@@ -91,91 +77,71 @@ pub fn config_from(args: &RunArgs) -> anyhow::Result<RunConfig> {
             .collect::<Result<Vec<_>, _>>()?
     };
     let names: Vec<&str> = if args.engines.is_empty() {
-        DEFAULT_ENGINES.to_vec()
+        engines::DEFAULT_ENGINES.to_vec()
     } else {
         args.engines.iter().map(String::as_str).collect()
     };
     let engines = names
         .iter()
         .map(|name| {
-            let (label, engine, flags) = ENGINES
-                .iter()
-                .find(|(label, _, _)| label == name)
-                .with_context(|| {
-                    format!(
-                        "--engines: unknown engine {name:?}; choose from {}",
-                        ENGINES.iter().map(|e| e.0).collect::<Vec<_>>().join(", ")
-                    )
-                })?;
-            Ok(EngineSpec {
-                label: label.to_string(),
-                engine: engine.to_string(),
-                args: flags.iter().map(|f| f.to_string()).collect(),
+            engines::find(name).map(|e| e.spec()).with_context(|| {
+                format!(
+                    "--engines: unknown engine {name:?}; choose from {}",
+                    engines::labels()
+                )
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut engines = engines;
+    let peers = resolve_peers(&args.peers)?;
+    let peer_versions = if peers.is_empty() {
+        Default::default()
+    } else {
+        workloads::peers::PeerDef::versions()
+    };
+    engines.extend(peers);
     Ok(RunConfig {
         suite: args.workloads.is_empty().then(|| suite.name.clone()),
         engines,
         workloads,
         pin: args.pin,
+        peer_versions,
     })
 }
 
-/// The store as an observer: each event written as it happens, each step in its own
-/// transaction, so an interrupted run keeps what it finished.
-pub struct Recorder<'a> {
-    store: &'a mut Store,
-    /// The run's id, once it has begun.
-    pub run: Option<RunId>,
-    /// The first error the store gave, if any.
-    pub error: Option<anyhow::Error>,
-}
-
-impl<'a> Recorder<'a> {
-    /// Records into `store`.
-    pub fn new(store: &'a mut Store) -> Recorder<'a> {
-        Recorder {
-            store,
-            run: None,
-            error: None,
-        }
-    }
-
-    fn keep(&mut self, result: Result<(), reports::store::Error>) {
-        if let Err(err) = result {
-            tracing::error!("the result store failed: {err}");
-            self.error.get_or_insert(err.into());
-        }
-    }
-}
-
-impl Observer for Recorder<'_> {
-    fn event(&mut self, event: &RunEvent<'_>) {
-        match event {
-            RunEvent::RunStarted {
-                config,
-                machine,
-                calibration,
-            } => match self.store.begin_run(config, machine, calibration) {
-                Ok(id) => self.run = Some(id),
-                Err(err) => self.keep(Err(err)),
-            },
-            RunEvent::StepFinished { step, .. } => {
-                if let Some(id) = self.run {
-                    let result = self.store.record_step(id, step);
-                    self.keep(result);
-                }
+/// `--peers a,b` or `--peers all`: named peers must be ready (else the error says why and how
+/// to fix it); `all` takes the ready ones and says which it leaves out.
+fn resolve_peers(names: &[String]) -> anyhow::Result<Vec<workloads::results::EngineSpec>> {
+    use workloads::peers;
+    use workloads::results::EngineSpec;
+    if names.iter().any(|n| n == "all") {
+        let mut chosen = Vec::new();
+        for def in peers::all() {
+            match def.readiness() {
+                Ok(()) => chosen.push(EngineSpec::peer(def.name)),
+                Err(why) => eprintln!("peer {} left out: {why}", def.name),
             }
-            RunEvent::RunFinished { status, message } => {
-                if let Some(id) = self.run {
-                    let result = self.store.finish_run(id, *status, *message);
-                    self.keep(result);
-                }
-            }
-            RunEvent::StepStarted { .. } | RunEvent::StepProgress { .. } => {}
         }
+        return Ok(chosen);
     }
+    names
+        .iter()
+        .map(|name| {
+            let def = peers::find(name).with_context(|| {
+                format!(
+                    "--peers: unknown peer {name:?}; choose from {} or all",
+                    peers::all()
+                        .iter()
+                        .map(|p| p.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+            def.readiness()
+                .map_err(|why| anyhow::anyhow!("--peers: {name} is not ready: {why}"))?;
+            Ok(EngineSpec::peer(def.name))
+        })
+        .collect()
 }
 
 /// Facts about this build and machine.
@@ -219,7 +185,8 @@ pub fn run_and_report(config: RunConfig, db: &Path) -> anyhow::Result<ExitCode> 
         runner.run(&mut observers)
     };
     if let Some(err) = recorder.error.take() {
-        return Err(err.context(format!("results could not be saved to {}", db.display())));
+        return Err(anyhow::Error::new(err)
+            .context(format!("results could not be saved to {}", db.display())));
     }
     let id = recorder.run.context("the run was not recorded")?;
     drop(recorder);

@@ -105,6 +105,9 @@ fn flag_marks(step: &StepResult) -> String {
     if step.failure.is_some() {
         marks.push("FAILED");
     }
+    if step.flags.not_supported.is_some() {
+        marks.push("not-supported");
+    }
     if step.flags.level_not_reached.is_some() {
         marks.push("not-reached");
     }
@@ -132,6 +135,11 @@ fn flag_notes(rows: &[&StepResult]) -> String {
                 step.engine, step.level
             ));
         }
+    }
+    if let Some(why) = rows.iter().find_map(|s| s.flags.not_supported.as_ref()) {
+        out.push_str(&format!(
+            "  not-supported: {why} (not measured, not a failure)\n"
+        ));
     }
     if rows.iter().any(|s| s.flags.client_saturated) {
         out.push_str(

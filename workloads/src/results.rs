@@ -193,6 +193,10 @@ pub struct Flags {
     pub littles_law_off: bool,
     /// The level was not reached, and why.
     pub level_not_reached: Option<String>,
+    /// A peer that cannot serve this workload (nginx has no `/work`): not measured, and not a
+    /// failure either.
+    #[serde(default)]
+    pub not_supported: Option<String>,
 }
 
 /// Everything measured at one level of one workload on one engine.
@@ -311,15 +315,18 @@ pub struct MachineFacts {
     pub hostname: String,
 }
 
-/// An engine as the runner starts it: `workbench engine <name> <args…>`.
+/// An engine as the runner starts it: `workbench engine <name> <args…>`, or a peer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineSpec {
-    /// The label shown in tables (`coroutines`, `selector+offload`, …).
+    /// The label shown in tables (`coroutines`, `selector-offload`, `asyncio`, …).
     pub label: String,
-    /// The engine subcommand.
+    /// The engine subcommand, or the peer's name.
     pub engine: String,
     /// Extra flags.
     pub args: Vec<String>,
+    /// A server we did not write ([`crate::peers`]), started by its own command.
+    #[serde(default)]
+    pub peer: bool,
 }
 
 impl EngineSpec {
@@ -329,6 +336,15 @@ impl EngineSpec {
             label: engine.to_string(),
             engine: engine.to_string(),
             args: Vec::new(),
+            peer: false,
+        }
+    }
+
+    /// A peer, labelled with its name.
+    pub fn peer(name: &str) -> EngineSpec {
+        EngineSpec {
+            peer: true,
+            ..EngineSpec::plain(name)
         }
     }
 }
@@ -344,6 +360,9 @@ pub struct RunConfig {
     pub workloads: Vec<Workload>,
     /// Engine pinned to CPU 0 and load generator to CPU 1.
     pub pin: bool,
+    /// Versions of the peers' software (Python packages, nginx), when peers take part.
+    #[serde(default)]
+    pub peer_versions: std::collections::BTreeMap<String, String>,
 }
 
 impl RunConfig {

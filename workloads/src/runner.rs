@@ -20,14 +20,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::child::{EngineProcess, pin_to_cpu};
+use crate::child::{EngineProcess, Stopped, pin_to_cpu};
 use crate::load::{self, Expectation, LoadPlan};
+use crate::peers::{self, PeerProcess};
 use crate::results::{
     Calibration, Derived, EngineSpec, Flags, LoadReport, MachineFacts, RunConfig, RunStatus,
     Sample, StepResult,
 };
 use crate::sampler::Sampler;
-use crate::spec::{Mode, Workload};
+use crate::spec::{Mode, Route, Workload};
 
 /// How often the sampler reads `/proc` during a step.
 pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(200);
@@ -119,6 +120,73 @@ pub struct RunOutcome {
     pub message: Option<String>,
 }
 
+/// An engine or a peer, running: the runner treats both alike.
+#[derive(Debug)]
+enum Server {
+    Engine(EngineProcess),
+    Peer(PeerProcess),
+}
+
+impl Server {
+    /// Starts `spec` (on `cpu` if pinned).
+    fn start(
+        exe: &std::path::Path,
+        spec: &EngineSpec,
+        cpu: Option<usize>,
+    ) -> std::io::Result<Server> {
+        if spec.peer {
+            let def = peers::find(&spec.engine)
+                .ok_or_else(|| std::io::Error::other(format!("no peer named {}", spec.engine)))?;
+            def.readiness().map_err(std::io::Error::other)?;
+            return def.spawn(0, cpu).map(Server::Peer);
+        }
+        let args: Vec<&str> = spec.args.iter().map(String::as_str).collect();
+        EngineProcess::spawn_on_cpu(exe, &spec.engine, &args, cpu).map(Server::Engine)
+    }
+
+    fn addr(&self) -> std::net::SocketAddr {
+        match self {
+            Server::Engine(p) => p.addr(),
+            Server::Peer(p) => p.addr(),
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        match self {
+            Server::Engine(p) => p.pid(),
+            Server::Peer(p) => p.pid(),
+        }
+    }
+
+    fn is_running(&mut self) -> bool {
+        match self {
+            Server::Engine(p) => p.is_running(),
+            Server::Peer(p) => p.is_running(),
+        }
+    }
+
+    fn exit_description(&mut self) -> String {
+        match self {
+            Server::Engine(p) => p.exit_description(),
+            Server::Peer(p) => p.exit_description(),
+        }
+    }
+
+    fn terminate(self, grace: Duration) -> std::io::Result<Stopped> {
+        match self {
+            Server::Engine(p) => p.terminate(grace),
+            Server::Peer(p) => p.terminate(grace),
+        }
+    }
+}
+
+/// Why a peer cannot serve a workload, if it cannot (nginx serves `/hello` only).
+pub fn not_supported(spec: &EngineSpec, workload: &Workload) -> Option<String> {
+    let def = peers::find(&spec.engine).filter(|_| spec.peer)?;
+    (!def.supports_work && workload.request.route == Route::Work)
+        .then(|| format!("{} serves /hello only; this workload needs /work", def.name))
+}
+
 /// Runs a [`RunConfig`].
 #[derive(Debug, Clone)]
 pub struct Runner {
@@ -202,12 +270,14 @@ impl Runner {
         total: usize,
         observer: &mut dyn Observer,
     ) -> Vec<StepResult> {
-        let args: Vec<&str> = engine.args.iter().map(String::as_str).collect();
         let cpu = self.config.pin.then_some(ENGINE_CPU);
-        let mut server = match EngineProcess::spawn_on_cpu(&self.exe, &engine.engine, &args, cpu) {
+        if let Some(why) = not_supported(engine, workload) {
+            return self.unsupported_steps(engine, workload, &why, first_index, total, observer);
+        }
+        let mut server = match Server::start(&self.exe, engine, cpu) {
             Ok(server) => Some(server),
             Err(err) => {
-                tracing::warn!("engine {} did not start: {err}", engine.label);
+                tracing::warn!("{} did not start: {err}", engine.label);
                 None
             }
         };
@@ -265,9 +335,41 @@ impl Runner {
         steps
     }
 
+    /// Steps that record, level by level, that a peer cannot serve this workload.
+    fn unsupported_steps(
+        &self,
+        engine: &EngineSpec,
+        workload: &Workload,
+        why: &str,
+        first_index: usize,
+        total: usize,
+        observer: &mut dyn Observer,
+    ) -> Vec<StepResult> {
+        let mut steps = Vec::new();
+        for (i, &level) in workload.levels.iter().enumerate() {
+            let mut step = failed_step(engine, workload, level, String::new());
+            step.failure = None;
+            step.flags.not_supported = Some(why.to_string());
+            observer.event(&RunEvent::StepStarted {
+                index: first_index + i,
+                total,
+                engine: &engine.label,
+                workload,
+                level,
+            });
+            observer.event(&RunEvent::StepFinished {
+                index: first_index + i,
+                total,
+                step: &step,
+            });
+            steps.push(step);
+        }
+        steps
+    }
+
     fn run_step(
         &self,
-        server: &mut EngineProcess,
+        server: &mut Server,
         engine: &EngineSpec,
         workload: &Workload,
         level: u64,
@@ -439,6 +541,7 @@ pub fn flags_for(mode: Mode, level: u64, report: &LoadReport, derived: &Derived)
         client_saturated: derived.client_cores > CLIENT_SATURATED_CORES,
         littles_law_off,
         level_not_reached: report.not_reached.clone(),
+        not_supported: None,
     }
 }
 

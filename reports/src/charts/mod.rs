@@ -765,7 +765,9 @@ pub fn compare(
     for (label, steps) in runs {
         let mut run_steps: Vec<&StepResult> = steps
             .iter()
-            .filter(|s| s.workload == workload && s.engine == engine)
+            .filter(|s| {
+                s.workload == workload && s.engine == engine && s.flags.not_supported.is_none()
+            })
             .collect();
         if run_steps.is_empty() {
             continue;
@@ -855,7 +857,11 @@ type EngineSteps<'a> = (String, Vec<&'a StepResult>);
 /// then peers by name), each group sorted by level.
 fn by_engine<'a>(steps: &'a [StepResult], workload: &str) -> Vec<EngineSteps<'a>> {
     let mut groups: Vec<EngineSteps<'a>> = Vec::new();
-    for step in steps.iter().filter(|s| s.workload == workload) {
+    // A workload a peer cannot serve (nginx and /work) has nothing to draw.
+    for step in steps
+        .iter()
+        .filter(|s| s.workload == workload && s.flags.not_supported.is_none())
+    {
         match groups.iter_mut().find(|(engine, _)| *engine == step.engine) {
             Some((_, list)) => list.push(step),
             None => groups.push((step.engine.clone(), vec![step])),
