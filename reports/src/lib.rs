@@ -30,4 +30,6 @@
 //! dead run alive.
 
 pub mod charts;
+pub mod record;
+pub mod report;
 pub mod store;

@@ -2,6 +2,7 @@
 //!
 //! - [`child`]: an engine as a child process: ready line, SIGTERM by PID, pinning.
 //! - [`spec`]: workload files and suites (TOML, checked field by field).
+//! - [`engines`]: the engines a run can start, by label (`selector-offload`, …).
 //! - [`load`]: the load generator — closed loop, open loop, idle hold, slow readers and slow
 //!   senders — validating every answer and recording HDR histograms.
 //! - [`sampler`]: reads the engine's process tree and the kernel from `/proc` every 200 ms.
@@ -10,6 +11,7 @@
 //! - [`results`]: the types all of them produce, which the store keeps.
 
 pub mod child;
+pub mod engines;
 pub mod load;
 pub mod peers;
 pub mod results;

@@ -1,0 +1,795 @@
+//! Headline figures and the lessons they test: one per engine and workload of a run.
+//!
+//! Each workload is there to test one claim of the concurrency debate, and which claim
+//! depends on the engine's model. A [`Headline`] picks the one figure of a workload that
+//! speaks to that claim, states the claim, and says — from the data, with the numbers — whether
+//! this run supports it:
+//!
+//! | workload (found by its shape, not its name) | figure | the claim, by model |
+//! |---|---|---|
+//! | idle | bytes per idle connection: the least-squares slope of PSS over connections ([`IdleSlope::fit`]) | a thread costs kilobytes (a stack and a kernel task); a selector loop a few hundred bytes; a task far less than a thread; a prefork pool pays per worker, up front |
+//! | closed loop, cheapest request (`hello`) | best throughput, and engine CPU per answer | none: what the model itself costs per request is measured, not judged |
+//! | closed loop, a wait and no CPU (`db-wait`) | best throughput, and waits in flight (throughput × wait, Little's law) | a pool of N workers caps near N × 1000 / wait req/s; the others keep overlapping waits as connections grow |
+//! | closed loop with CPU work (`cpu`) | most cores used | one event loop uses at most one core (concurrency, not parallelism); threads, processes and multi-thread runtimes use more |
+//! | open loop (`rate`) | highest offered rate kept up with | measured from the intended send time, an overloaded server cannot hide its queue |
+//! | slow clients (`slowloris`, `big-response`) | threads and probe latency at the top level | a thread or worker is held by each slow client; an event loop is not |
+//!
+//! A verdict is never a guess: without enough data it is [`Verdict::NoData`]; when something
+//! else may explain the figure (the load generator saturated, one core only, too few levels)
+//! it is [`Verdict::Inconclusive`] and says what.
+
+use workloads::results::{IdleSlope, StepResult};
+use workloads::spec::{Mode, Route, Workload};
+
+use super::format::{self, Better};
+use crate::charts::ENGINE_ORDER;
+use crate::store::StoredRun;
+
+/// Which claim a workload tests, from its shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Kind {
+    /// Idle connections held open: what one costs in memory.
+    IdleCost,
+    /// The cheapest request in a closed loop: what the model costs per request.
+    RequestCost,
+    /// A wait and no CPU in a closed loop: how many waits the model overlaps.
+    WaitOverlap,
+    /// CPU work in a closed loop: how many cores the model puts to work.
+    Parallelism,
+    /// An open loop: the highest arrival rate kept up with, and the queue it hides.
+    OpenLoop,
+    /// Slow readers or senders: what holding a slow client costs.
+    SlowClients,
+}
+
+impl Kind {
+    /// The kind of claim a workload tests.
+    pub fn of(workload: &Workload) -> Kind {
+        let request = &workload.request;
+        match workload.mode {
+            Mode::Idle => Kind::IdleCost,
+            Mode::Open => Kind::OpenLoop,
+            Mode::SlowReaders | Mode::SlowSenders => Kind::SlowClients,
+            Mode::Closed if request.route == Route::Work && request.cpu_us > 0 => {
+                Kind::Parallelism
+            }
+            Mode::Closed if request.route == Route::Work && request.wait_ms > 0 => {
+                Kind::WaitOverlap
+            }
+            Mode::Closed => Kind::RequestCost,
+        }
+    }
+
+    /// What the headline figure is, for a column title: `per idle connection`.
+    pub fn figure_name(self) -> &'static str {
+        match self {
+            Kind::IdleCost => "memory per idle connection",
+            Kind::RequestCost => "best throughput",
+            Kind::WaitOverlap => "waits overlapped",
+            Kind::Parallelism => "most cores used",
+            Kind::OpenLoop => "highest rate kept up with",
+            Kind::SlowClients => "at the most slow clients",
+        }
+    }
+}
+
+/// What the data says about a headline's claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Verdict {
+    /// The figure is what the claim predicts.
+    Supported,
+    /// The figure contradicts the claim.
+    NotSupported,
+    /// Something else may explain the figure; the evidence says what.
+    Inconclusive,
+    /// Not enough data to say anything.
+    NoData,
+    /// A figure with no claim attached: measured, not judged.
+    Measured,
+}
+
+impl Verdict {
+    /// The verdict as a short label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Supported => "supported",
+            Verdict::NotSupported => "not supported",
+            Verdict::Inconclusive => "inconclusive",
+            Verdict::NoData => "no data",
+            Verdict::Measured => "measured",
+        }
+    }
+}
+
+/// One engine's headline figure on one workload, and the lesson it supports (or not).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Headline {
+    /// The engine's label.
+    pub engine: String,
+    /// The workload's name.
+    pub workload: String,
+    /// Which claim the workload tests.
+    pub kind: Kind,
+    /// The figure in a phrase, with its unit: `22.0 KiB per idle connection`.
+    pub figure: String,
+    /// The figure for a table cell: `22.0 KiB`; `—` without data.
+    pub cell: String,
+    /// The figure as a number, for comparing runs (its unit is the cell's); `None` without
+    /// data.
+    pub value: Option<f64>,
+    /// Which way the figure improves.
+    pub better: Better,
+    /// The claim the figure tests, in a sentence; empty when there is none.
+    pub claim: String,
+    /// What this run's data says, with its numbers.
+    pub evidence: String,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+/// The headlines of a run: for each engine (in chart order), one per workload of the run (in
+/// the run's order) that has a step of that engine or was planned for it.
+pub fn headlines(run: &StoredRun) -> Vec<Headline> {
+    let mut out = Vec::new();
+    for engine in engines(run) {
+        for workload in &run.config.workloads {
+            let planned = run.config.engines.iter().any(|e| e.label == engine);
+            let steps = steps_of(&run.steps, &engine, &workload.name);
+            if steps.is_empty() && !planned {
+                continue;
+            }
+            out.push(headline(run, &engine, workload, &steps));
+        }
+    }
+    out
+}
+
+/// The engines of a run: those configured and any that only appear in its steps, built-in
+/// engines in [`ENGINE_ORDER`] (as on the charts), then the others by name.
+pub fn engines(run: &StoredRun) -> Vec<String> {
+    let mut labels: Vec<String> = run.config.engines.iter().map(|e| e.label.clone()).collect();
+    for step in &run.steps {
+        if !labels.contains(&step.engine) {
+            labels.push(step.engine.clone());
+        }
+    }
+    labels.sort_by_key(|label| {
+        let rank = ENGINE_ORDER
+            .iter()
+            .position(|name| *name == label.as_str())
+            .unwrap_or(ENGINE_ORDER.len());
+        (rank, label.clone())
+    });
+    labels
+}
+
+/// The steps of one engine on one workload that were measured (a peer's unsupported
+/// workload is left out), by level.
+pub(crate) fn steps_of<'a>(
+    steps: &'a [StepResult],
+    engine: &str,
+    workload: &str,
+) -> Vec<&'a StepResult> {
+    let mut out: Vec<&StepResult> = steps
+        .iter()
+        .filter(|s| s.engine == engine && s.workload == workload)
+        .filter(|s| s.flags.not_supported.is_none())
+        .collect();
+    out.sort_by_key(|s| s.level);
+    out
+}
+
+/// The concurrency model behind an engine label, which decides the claim it is held to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Family {
+    Threads,
+    Pool,
+    Selector { offload: bool },
+    Coroutines { multi_thread: bool, offload: bool },
+    Peer,
+}
+
+impl Family {
+    /// The family of an engine of `run`: from its configuration (subcommand and flags) when
+    /// the run has one for the label, from the label otherwise.
+    pub(crate) fn of(run: &StoredRun, label: &str) -> Family {
+        let (engine, args, peer) = match run.config.engines.iter().find(|e| e.label == label) {
+            Some(spec) => (spec.engine.as_str(), spec.args.clone(), spec.peer),
+            None => {
+                let args = match label {
+                    "selector-offload" => vec!["--offload".to_string()],
+                    "coroutines-current" => vec!["--flavor".into(), "current-thread".into()],
+                    "coroutines-offload" => vec!["--offload".to_string()],
+                    _ => Vec::new(),
+                };
+                (label.split('-').next().unwrap_or(label), args, false)
+            }
+        };
+        if peer {
+            return Family::Peer;
+        }
+        let has = |flag: &str| args.iter().any(|a| a == flag);
+        match engine {
+            "threads" => Family::Threads,
+            "pool" => Family::Pool,
+            "selector" => Family::Selector {
+                offload: has("--offload"),
+            },
+            "coroutines" => Family::Coroutines {
+                multi_thread: !args.windows(2).any(|w| w[0] == "--flavor" && w[1] == "current-thread")
+                    && !has("--flavor=current-thread"),
+                offload: has("--offload"),
+            },
+            _ => Family::Peer,
+        }
+    }
+
+    /// One thread runs every request's CPU work: a selector or a current-thread runtime
+    /// without offloading.
+    fn single_threaded(self) -> bool {
+        matches!(
+            self,
+            Family::Selector { offload: false }
+                | Family::Coroutines {
+                    multi_thread: false,
+                    offload: false
+                }
+        )
+    }
+}
+
+fn headline(run: &StoredRun, engine: &str, workload: &Workload, steps: &[&StepResult]) -> Headline {
+    let kind = Kind::of(workload);
+    let mut h = Headline {
+        engine: engine.to_string(),
+        workload: workload.name.clone(),
+        kind,
+        figure: "not measured".into(),
+        cell: "—".into(),
+        value: None,
+        better: Better::Neither,
+        claim: String::new(),
+        evidence: String::new(),
+        verdict: Verdict::NoData,
+    };
+    let family = Family::of(run, engine);
+    let measured: Vec<&StepResult> = steps
+        .iter()
+        .copied()
+        .filter(|s| s.failure.is_none())
+        .collect();
+    if measured.is_empty() {
+        let all = run
+            .steps
+            .iter()
+            .filter(|s| s.engine == engine && s.workload == workload.name)
+            .collect::<Vec<_>>();
+        h.evidence = if let Some(why) = all.iter().find_map(|s| s.flags.not_supported.as_ref()) {
+            format!("Not supported by this server: {why}.")
+        } else if steps.is_empty() {
+            "Not measured: the run has no step of it.".to_string()
+        } else {
+            format!("Every step failed; the first: {}.", steps[0].failure.as_deref().unwrap_or("?"))
+        };
+        return h;
+    }
+    match kind {
+        Kind::IdleCost => idle_cost(&mut h, family, steps),
+        Kind::RequestCost => request_cost(&mut h, &measured, workload),
+        Kind::WaitOverlap => wait_overlap(&mut h, family, &measured, workload),
+        Kind::Parallelism => parallelism(&mut h, family, &measured, workload, run),
+        Kind::OpenLoop => open_loop(&mut h, &measured),
+        Kind::SlowClients => slow_clients(&mut h, family, &measured, workload),
+    }
+    h
+}
+
+/// Idle: the slope of PSS over open connections.
+fn idle_cost(h: &mut Headline, family: Family, steps: &[&StepResult]) {
+    h.better = Better::Lower;
+    let used = steps.iter().filter(|s| s.failure.is_none()).count();
+    h.claim = match family {
+        Family::Threads => "A thread per connection costs a stack and a kernel task: kilobytes \
+                            per idle connection, so thousands are fine and a hundred thousand \
+                            are not."
+            .into(),
+        Family::Selector { .. } => "One selector loop keeps an idle connection for a few \
+                                    hundred bytes of state: thousands of sockets on one core."
+            .into(),
+        Family::Coroutines { .. } => "A task costs far less than a thread's stack: hundreds of \
+                                      bytes to a few KiB per idle connection."
+            .into(),
+        Family::Pool => "A prefork pool pays for its worker processes up front; a connection \
+                         beyond its workers waits for one to be free."
+            .into(),
+        Family::Peer => String::new(),
+    };
+    let Some(fit) = IdleSlope::fit(steps) else {
+        h.evidence = format!(
+            "No slope: it needs two or more connection counts that did not fail, and {used} \
+             step(s) did not fail."
+        );
+        return;
+    };
+    let slope = fit.bytes_per_connection;
+    h.value = Some(slope);
+    h.cell = format!("{}/conn", format::bytes(slope));
+    h.figure = format!("{} per idle connection", format::bytes(slope));
+    let most = steps
+        .iter()
+        .filter(|s| s.failure.is_none())
+        .map(|s| s.load.connections)
+        .max()
+        .unwrap_or(0);
+    let mut evidence = format!(
+        "PSS rises by {} per open connection over {used} levels (up to {most} connections held), \
+         from a base of {}; the kernel adds {} per connection system-wide, whatever the model.",
+        format::bytes(slope),
+        format::bytes(fit.base_bytes),
+        format::bytes(fit.kernel_bytes_per_connection),
+    );
+    let caveat = if used < 3 {
+        Some("Fitted over only two levels: read the slope as a rough figure.")
+    } else if steps
+        .iter()
+        .any(|s| s.flags.level_not_reached.is_some() || s.load.not_reached.is_some())
+    {
+        Some("Some levels were not reached; the slope uses the connections actually held.")
+    } else {
+        None
+    };
+    const KIB: f64 = 1024.0;
+    let (verdict, verdict_text) = match family {
+        _ if slope < 0.0 => (
+            Verdict::Inconclusive,
+            "The slope is negative: at these levels the cost of a connection is smaller than the \
+             noise in the memory readings."
+                .to_string(),
+        ),
+        Family::Threads if slope >= 4.0 * KIB => (
+            Verdict::Supported,
+            format!(
+                "At this slope 100 000 idle connections would need {} of memory, before the \
+                 kernel's share.",
+                format::bytes(slope * 100_000.0)
+            ),
+        ),
+        Family::Threads => (
+            Verdict::NotSupported,
+            "Below 4 KiB per connection: less than one touched stack page per thread."
+                .to_string(),
+        ),
+        Family::Selector { .. } if slope < 2.0 * KIB => (
+            Verdict::Supported,
+            format!(
+                "At this slope 10 000 idle connections cost {} of memory.",
+                format::bytes(slope * 10_000.0)
+            ),
+        ),
+        Family::Selector { .. } => (
+            Verdict::NotSupported,
+            "Over 2 KiB per connection: more than a few hundred bytes of state.".to_string(),
+        ),
+        Family::Coroutines { .. } if slope < 4.0 * KIB => (
+            Verdict::Supported,
+            format!(
+                "At this slope 10 000 idle connections cost {} of memory.",
+                format::bytes(slope * 10_000.0)
+            ),
+        ),
+        Family::Coroutines { .. } => (
+            Verdict::NotSupported,
+            "Over 4 KiB per connection: as much as a thread's touched stack.".to_string(),
+        ),
+        Family::Pool => {
+            let workers = pool_workers(steps);
+            (
+                Verdict::Measured,
+                match workers {
+                    Some(n) => format!(
+                        "Its {n} workers are paid for in the base memory; connections beyond \
+                         them wait unserved, so the slope says little about one connection."
+                    ),
+                    None => "The slope says little about one connection: connections beyond \
+                             the workers wait unserved."
+                        .to_string(),
+                },
+            )
+        }
+        Family::Peer => (
+            Verdict::Measured,
+            "A server we did not write, shown for reference.".to_string(),
+        ),
+    };
+    evidence.push(' ');
+    evidence.push_str(&verdict_text);
+    if let Some(caveat) = caveat {
+        evidence.push(' ');
+        evidence.push_str(caveat);
+    }
+    h.verdict = if caveat.is_some() && verdict == Verdict::Supported && used < 3 {
+        Verdict::Inconclusive
+    } else {
+        verdict
+    };
+    h.evidence = evidence;
+}
+
+/// The cheapest request: best throughput and what each answer costs in engine CPU.
+fn request_cost(h: &mut Headline, measured: &[&StepResult], workload: &Workload) {
+    h.better = Better::Higher;
+    h.verdict = Verdict::Measured;
+    let best = best_by_throughput(measured);
+    let d = &best.derived;
+    h.value = Some(d.throughput_rps);
+    h.cell = format::rps(d.throughput_rps);
+    h.figure = format!(
+        "{} at {} {}",
+        format::rps(d.throughput_rps),
+        best.level,
+        workload.level_unit()
+    );
+    let mut evidence = String::new();
+    if d.throughput_rps > 0.0 && d.engine_cores > 0.0 {
+        evidence.push_str(&format!(
+            "Each answer cost {} of engine CPU ({} at {} req/s). ",
+            format::micros(d.engine_cores * 1e6 / d.throughput_rps),
+            format::cores(d.engine_cores),
+            format::per_sec(d.throughput_rps)
+        ));
+    }
+    let top = measured.last().expect("measured is not empty");
+    if top.level != best.level && best.derived.throughput_rps > 0.0 {
+        let ratio = top.derived.throughput_rps / best.derived.throughput_rps;
+        evidence.push_str(&format!(
+            "At {} {} it answered {} ({} of its best). ",
+            top.level,
+            workload.level_unit(),
+            format::rps(top.derived.throughput_rps),
+            percent(ratio)
+        ));
+    } else {
+        evidence.push_str("Its best was at the highest level measured. ");
+    }
+    if best.flags.client_saturated {
+        h.verdict = Verdict::Inconclusive;
+        evidence.push_str(&format!(
+            "The load generator was saturated at that level ({}): the engine may do more than \
+             this.",
+            format::cores(d.client_cores)
+        ));
+    } else {
+        evidence.push_str(&format!(
+            "The load generator used {} meanwhile, on the same machine.",
+            format::cores(d.client_cores)
+        ));
+    }
+    h.evidence = evidence.trim_end().to_string();
+}
+
+/// A wait and no CPU: how many waits were in flight (Little's law: throughput × wait).
+fn wait_overlap(h: &mut Headline, family: Family, measured: &[&StepResult], workload: &Workload) {
+    h.better = Better::Higher;
+    let wait_s = workload.request.wait_ms as f64 / 1000.0;
+    let in_flight = |s: &StepResult| s.derived.throughput_rps * wait_s;
+    let best = best_by_throughput(measured);
+    let top = measured.last().expect("measured is not empty");
+    h.value = Some(in_flight(best));
+    h.cell = format!("{:.0} waits", in_flight(best));
+    h.figure = format!(
+        "{:.0} waits in flight at most ({} at {} connections)",
+        in_flight(best),
+        format::rps(best.derived.throughput_rps),
+        best.level
+    );
+    let overlap = if top.level > 0 {
+        in_flight(top) / top.level as f64
+    } else {
+        0.0
+    };
+    let top_text = format!(
+        "At {} connections, {} with a {} ms wait each means {:.0} waits in flight ({} of the \
+         connections).",
+        top.level,
+        format::rps(top.derived.throughput_rps),
+        workload.request.wait_ms,
+        in_flight(top),
+        percent(overlap)
+    );
+    match family {
+        Family::Pool => {
+            let workers = pool_workers(measured);
+            h.claim = format!(
+                "A pool of N workers overlaps at most N waits: with a {} ms wait it caps near \
+                 N × {:.0} req/s, however idle its CPUs are.",
+                workload.request.wait_ms,
+                1.0 / wait_s
+            );
+            match workers {
+                Some(n) => {
+                    let cap = n as f64 / wait_s;
+                    let over = measured.iter().any(|s| s.level > n);
+                    h.evidence = format!(
+                        "{top_text} With {n} workers the cap is {}; its best was {}.",
+                        format::rps(cap),
+                        format::rps(best.derived.throughput_rps)
+                    );
+                    h.verdict = if !over {
+                        h.evidence.push_str(&format!(
+                            " No level exceeded its {n} workers, so the cap could not show."
+                        ));
+                        Verdict::Inconclusive
+                    } else if best.derived.throughput_rps <= cap * 1.2 {
+                        Verdict::Supported
+                    } else {
+                        Verdict::NotSupported
+                    };
+                }
+                None => {
+                    h.evidence = format!(
+                        "{top_text} The worker count is unknown (no samples), so the cap cannot \
+                         be checked."
+                    );
+                    h.verdict = Verdict::Inconclusive;
+                }
+            }
+        }
+        Family::Peer => {
+            h.evidence = top_text;
+            h.verdict = Verdict::Measured;
+        }
+        _ => {
+            h.claim = "A wait costs a timer or a sleeping thread, not a worker: waits keep \
+                       overlapping as connections grow."
+                .into();
+            h.evidence = top_text;
+            h.verdict = if overlap >= 0.8 {
+                Verdict::Supported
+            } else if top.flags.client_saturated {
+                h.evidence.push_str(&format!(
+                    " The load generator was saturated there ({}).",
+                    format::cores(top.derived.client_cores)
+                ));
+                Verdict::Inconclusive
+            } else {
+                Verdict::NotSupported
+            };
+        }
+    }
+}
+
+/// CPU work: how many cores the engine put to work.
+fn parallelism(
+    h: &mut Headline,
+    family: Family,
+    measured: &[&StepResult],
+    workload: &Workload,
+    run: &StoredRun,
+) {
+    h.better = Better::Neither;
+    let busiest = measured
+        .iter()
+        .copied()
+        .max_by(|a, b| a.derived.engine_cores.total_cmp(&b.derived.engine_cores))
+        .expect("measured is not empty");
+    let d = &busiest.derived;
+    let cpu_us = workload.request.cpu_us as f64;
+    h.value = Some(d.engine_cores);
+    h.cell = format::cores(d.engine_cores);
+    h.figure = format!(
+        "{} at most ({} at {} connections)",
+        format::cores(d.engine_cores),
+        format::rps(d.throughput_rps),
+        busiest.level
+    );
+    let machine_cores = run.summary.machine.cores;
+    let mut evidence = format!(
+        "At {} connections it used {} and answered {}; at {} µs of CPU per request, one core \
+         answers at most {}.",
+        busiest.level,
+        format::cores(d.engine_cores),
+        format::rps(d.throughput_rps),
+        workload.request.cpu_us,
+        format::rps(if cpu_us > 0.0 { 1e6 / cpu_us } else { 0.0 })
+    );
+    if family == Family::Peer {
+        h.evidence = evidence;
+        h.verdict = Verdict::Measured;
+        return;
+    }
+    if family.single_threaded() {
+        h.claim = "One event loop runs on one thread: it uses at most one core, however many \
+                   requests wait. Concurrency, not parallelism."
+            .into();
+        h.verdict = if d.engine_cores <= 1.15 {
+            Verdict::Supported
+        } else {
+            Verdict::NotSupported
+        };
+    } else {
+        h.claim = "Threads, processes and multi-thread runtimes spread CPU work over the cores: \
+                   parallelism on top of concurrency."
+            .into();
+        let spare = machine_cores as f64 - d.client_cores;
+        h.verdict = if d.engine_cores >= 1.3 {
+            Verdict::Supported
+        } else if machine_cores < 2 {
+            evidence.push_str(" This machine has one core, so parallelism cannot show.");
+            Verdict::Inconclusive
+        } else if spare < 1.5 {
+            evidence.push_str(&format!(
+                " The {machine_cores} cores were shared with the load generator, which used {}: \
+                 there was no second core to spare.",
+                format::cores(d.client_cores)
+            ));
+            Verdict::Inconclusive
+        } else if measured.iter().all(|s| s.level < 2) {
+            evidence.push_str(" No level had two requests at once.");
+            Verdict::Inconclusive
+        } else {
+            Verdict::NotSupported
+        };
+    }
+    h.evidence = evidence;
+}
+
+/// Open loop: the highest rate kept up with, and the queue the corrected latency shows.
+fn open_loop(h: &mut Headline, measured: &[&StepResult]) {
+    h.better = Better::Higher;
+    h.claim = "Measured from the intended send time, an overloaded server cannot hide its \
+               queue: latency explodes where a naive client would see little change."
+        .into();
+    let kept = |s: &StepResult| s.derived.throughput_rps >= 0.95 * s.level as f64;
+    let highest = measured.iter().copied().filter(|s| kept(s)).last();
+    let first_behind = measured.iter().copied().find(|s| !kept(s));
+    h.value = Some(highest.map_or(0.0, |s| s.level as f64));
+    h.cell = match highest {
+        Some(s) => format!("{} offered", format::rps(s.level as f64)),
+        None => "none".into(),
+    };
+    h.figure = match highest {
+        Some(s) => format!("kept up with {} offered", format::rps(s.level as f64)),
+        None => "kept up with no rate offered".into(),
+    };
+    let Some(behind) = first_behind else {
+        h.evidence = format!(
+            "It kept up with every rate offered, up to {}: never overloaded, so the correction \
+             had no queue to show.",
+            format::rps(measured.last().map_or(0.0, |s| s.level as f64))
+        );
+        h.verdict = Verdict::Inconclusive;
+        return;
+    };
+    let corrected = behind.load.latency.p99_us as f64;
+    let Some(naive) = behind.load.latency_uncorrected.map(|l| l.p99_us as f64) else {
+        h.evidence = format!(
+            "It fell behind at {} offered (answered {}), but the step has no uncorrected latency \
+             to compare with.",
+            format::rps(behind.level as f64),
+            format::rps(behind.derived.throughput_rps)
+        );
+        h.verdict = Verdict::NoData;
+        return;
+    };
+    h.evidence = format!(
+        "At {} offered it answered {}; p99 from the intended send time was {}, while a naive \
+         client would have reported {}.",
+        format::rps(behind.level as f64),
+        format::rps(behind.derived.throughput_rps),
+        format::micros(corrected),
+        format::micros(naive)
+    );
+    h.verdict = if naive > 0.0 && corrected >= 1.5 * naive {
+        Verdict::Supported
+    } else {
+        h.evidence
+            .push_str(" The two differ by less than half: little queue built up.");
+        Verdict::Inconclusive
+    };
+}
+
+/// Slow clients: what holding them costs at the highest level.
+fn slow_clients(h: &mut Headline, family: Family, measured: &[&StepResult], workload: &Workload) {
+    h.better = Better::Lower;
+    let top = measured.last().expect("measured is not empty");
+    let low = measured.first().expect("measured is not empty");
+    let d = &top.derived;
+    let p99 = top.load.latency.p99_us as f64;
+    h.value = Some(p99);
+    h.cell = if top.load.latency.count > 0 {
+        format!("p99 {}", format::micros(p99))
+    } else {
+        "no answers".into()
+    };
+    h.figure = format!(
+        "at {} {}: {} threads, {} PSS, p99 {}",
+        top.level,
+        workload.level_unit(),
+        d.threads_max,
+        format::bytes(d.peak_pss_bytes as f64),
+        format::micros(p99)
+    );
+    let low_p99 = low.load.latency.p99_us as f64;
+    h.evidence = format!(
+        "From {} to {} {}: threads {} → {}, PSS {} → {}, p99 {} → {}, errors {}.",
+        low.level,
+        top.level,
+        workload.level_unit(),
+        low.derived.threads_max,
+        d.threads_max,
+        format::bytes(low.derived.peak_pss_bytes as f64),
+        format::bytes(d.peak_pss_bytes as f64),
+        format::micros(low_p99),
+        format::micros(p99),
+        top.load.errors.total()
+    );
+    if top.level == low.level {
+        h.verdict = Verdict::NoData;
+        h.evidence.push_str(" Only one level: nothing to compare.");
+        return;
+    }
+    let latency_grew = top.load.errors.total() > 0 || top.load.latency.count == 0 || {
+        low_p99 > 0.0 && p99 >= 5.0 * low_p99
+    };
+    (h.claim, h.verdict) = match family {
+        Family::Threads => (
+            "A thread per connection: each slow client holds a thread for as long as it is slow."
+                .into(),
+            if d.threads_max >= top.level {
+                Verdict::Supported
+            } else {
+                Verdict::NotSupported
+            },
+        ),
+        Family::Pool => (
+            "Each slow client holds one of only N workers; the others wait behind it.".into(),
+            if latency_grew {
+                Verdict::Supported
+            } else {
+                Verdict::NotSupported
+            },
+        ),
+        Family::Selector { .. } | Family::Coroutines { .. } => (
+            "An event loop keeps a few bytes per slow client and no thread: slow clients do not \
+             hold up the others."
+                .into(),
+            if d.threads_max <= low.derived.threads_max + 4 && !latency_grew {
+                Verdict::Supported
+            } else {
+                Verdict::NotSupported
+            },
+        ),
+        Family::Peer => (String::new(), Verdict::Measured),
+    };
+}
+
+/// The step with the most throughput (the first of equals).
+fn best_by_throughput<'a>(measured: &[&'a StepResult]) -> &'a StepResult {
+    measured
+        .iter()
+        .copied()
+        .reduce(|best, s| {
+            if s.derived.throughput_rps > best.derived.throughput_rps {
+                s
+            } else {
+                best
+            }
+        })
+        .expect("measured is not empty")
+}
+
+/// A prefork pool's workers: the most processes seen in its tree, less the parent.
+fn pool_workers(steps: &[&StepResult]) -> Option<u64> {
+    steps
+        .iter()
+        .flat_map(|s| s.samples.iter().map(|x| x.processes))
+        .max()
+        .filter(|&p| p >= 2)
+        .map(|p| p - 1)
+}
+
+/// A fraction as a percentage: `87%`.
+fn percent(fraction: f64) -> String {
+    format!("{:.0}%", fraction * 100.0)
+}
