@@ -42,15 +42,14 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::{self, BufRead, BufReader, Read};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io;
+use std::net::{SocketAddr, TcpListener};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 pub use crate::child::{READY_TIMEOUT, Ready, Stopped};
+use crate::child::{Readiness, ServerOptions, ServerProcess};
 
 /// One Python distribution a peer needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -450,31 +449,18 @@ impl PeerDef {
     }
 
     fn spawn_once(&self, port: u16, cpu: Option<usize>) -> io::Result<PeerProcess> {
-        let mut command = self.command(&peers_dir(), port)?;
-        if let Some(cpu) = cpu {
-            // SAFETY: the closure runs in the forked child before exec and only calls
-            // sched_setaffinity through `pin_to_cpu`, which allocates nothing and is
-            // async-signal-safe (a plain system call on a stack buffer).
-            unsafe {
-                command.pre_exec(move || crate::child::pin_to_cpu(0, cpu));
-            }
-        }
-        let run_dir = (self.launch == Launch::Nginx).then(|| nginx_run_dir(port));
-        let child = command.spawn()?;
-        let mut process = PeerProcess {
-            child,
-            ready: Ready {
-                engine: self.name.to_string(),
-                addr: SocketAddr::from(([127, 0, 0, 1], port)),
-                pid: 0,
+        let command = self.command(&peers_dir(), port)?;
+        let options = ServerOptions {
+            kind: "peer",
+            name: self.name,
+            readiness: match self.ready {
+                ReadySignal::Line => Readiness::Line,
+                ReadySignal::Port => Readiness::Port(SocketAddr::from(([127, 0, 0, 1], port))),
             },
-            run_dir,
+            kill_group: true,
+            cleanup_dir: (self.launch == Launch::Nginx).then(|| nginx_run_dir(port)),
         };
-        process.ready = match self.ready {
-            ReadySignal::Line => process.wait_for_line(self.name)?,
-            ReadySignal::Port => process.wait_for_port(self.name)?,
-        };
-        Ok(process)
+        ServerProcess::start(command, cpu, options)
     }
 
     /// The versions of everything the peers run on: `python` and each package in the peers'
@@ -559,170 +545,7 @@ fn require_file(path: &Path) -> Result<(), String> {
 /// A running peer: what [`PeerDef::spawn`] returns. Stopping it sends SIGTERM to the PID it
 /// announced, waits for the grace period and only then kills its process group. Dropping a
 /// still-running `PeerProcess` kills the group, so a failing test leaves no server behind.
-#[derive(Debug)]
-pub struct PeerProcess {
-    child: Child,
-    ready: Ready,
-    /// nginx's configuration and temp folder, removed when the peer stops.
-    run_dir: Option<PathBuf>,
-}
-
-impl PeerProcess {
-    /// The address the peer accepts on.
-    pub fn addr(&self) -> SocketAddr {
-        self.ready.addr
-    }
-
-    /// The PID of the peer's top process (the gunicorn or nginx master).
-    pub fn pid(&self) -> u32 {
-        self.ready.pid
-    }
-
-    /// The ready line (for nginx, made up from its port and PID).
-    pub fn ready(&self) -> &Ready {
-        &self.ready
-    }
-
-    /// Whether the top process is still running.
-    pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
-    /// How the process ended, for messages: its exit status, or "still running".
-    pub fn exit_description(&mut self) -> String {
-        match self.child.try_wait() {
-            Ok(Some(status)) => status.to_string(),
-            Ok(None) => "still running".into(),
-            Err(err) => format!("unknown: {err}"),
-        }
-    }
-
-    /// Sends SIGTERM, waits up to `grace` for the process to exit, then kills its process group.
-    pub fn terminate(mut self, grace: Duration) -> io::Result<Stopped> {
-        let start = Instant::now();
-        if let Some(status) = self.child.try_wait()? {
-            return Ok(Stopped {
-                status,
-                elapsed: Duration::ZERO,
-                killed: false,
-            });
-        }
-        self.signal(libc::SIGTERM)?;
-        while start.elapsed() < grace {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok(Stopped {
-                    status,
-                    elapsed: start.elapsed(),
-                    killed: false,
-                });
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        self.kill_group();
-        let status = self.child.wait()?;
-        Ok(Stopped {
-            status,
-            elapsed: start.elapsed(),
-            killed: true,
-        })
-    }
-
-    fn wait_for_line(&mut self, name: &str) -> io::Result<Ready> {
-        let stdout = self.child.stdout.take().expect("stdout is piped");
-        // Read the ready line on a thread so that a peer that never prints it cannot hang us;
-        // the thread then drains stdout until the peer exits, so it never blocks on a full pipe.
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut line = String::new();
-            let result = reader.read_line(&mut line).map(|_| line);
-            let _ = tx.send(result);
-            let _ = io::copy(&mut reader.take(u64::MAX), &mut io::sink());
-        });
-        let line = match rx.recv_timeout(READY_TIMEOUT) {
-            Ok(Ok(line)) => line,
-            Ok(Err(err)) => return Err(err),
-            Err(_) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("peer {name} printed no ready line within {READY_TIMEOUT:?}"),
-                ));
-            }
-        };
-        if line.trim().is_empty() {
-            let status = self.child.wait()?;
-            return Err(io::Error::other(format!(
-                "peer {name} exited ({status}) before it was ready"
-            )));
-        }
-        serde_json::from_str(line.trim()).map_err(|err| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("peer {name} printed a bad ready line {line:?}: {err}"),
-            )
-        })
-    }
-
-    fn wait_for_port(&mut self, name: &str) -> io::Result<Ready> {
-        let start = Instant::now();
-        let addr = self.ready.addr;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Err(io::Error::other(format!(
-                    "peer {name} exited ({status}) before it accepted on {addr}"
-                )));
-            }
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                return Ok(Ready {
-                    engine: name.to_string(),
-                    addr,
-                    pid: self.child.id(),
-                });
-            }
-            if start.elapsed() > READY_TIMEOUT {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("peer {name} did not accept on {addr} within {READY_TIMEOUT:?}"),
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn signal(&self, signal: libc::c_int) -> io::Result<()> {
-        let pid = libc::pid_t::try_from(self.child.id()).map_err(io::Error::other)?;
-        // SAFETY: kill(2) has no memory-safety preconditions; `pid` is our own child, which
-        // has not been reaped yet (try_wait returned None), so the PID cannot have been reused.
-        if unsafe { libc::kill(pid, signal) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
-
-    /// SIGKILL to the peer's process group (its PGID is its PID: `process_group(0)`), so
-    /// gunicorn's and nginx's workers go with their master. Called only before the child is
-    /// reaped, so the group's ID cannot have been reused.
-    fn kill_group(&mut self) {
-        if let Ok(pgid) = libc::pid_t::try_from(self.child.id()) {
-            // SAFETY: killpg(2) has no memory-safety preconditions.
-            unsafe {
-                libc::killpg(pgid, libc::SIGKILL);
-            }
-        }
-    }
-}
-
-impl Drop for PeerProcess {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            self.kill_group();
-            let _ = self.child.wait();
-        }
-        if let Some(dir) = &self.run_dir {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-}
+pub type PeerProcess = ServerProcess;
 
 #[cfg(test)]
 mod tests {

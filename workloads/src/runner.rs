@@ -20,9 +20,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::child::{EngineProcess, Stopped, pin_to_cpu};
+use crate::child::{ServerProcess, pin_to_cpu};
 use crate::load::{self, Expectation, LoadPlan};
-use crate::peers::{self, PeerProcess};
+use crate::peers;
 use crate::results::{
     Calibration, Derived, EngineSpec, Flags, LoadReport, MachineFacts, RunConfig, RunStatus,
     Sample, StepResult,
@@ -120,64 +120,20 @@ pub struct RunOutcome {
     pub message: Option<String>,
 }
 
-/// An engine or a peer, running: the runner treats both alike.
-#[derive(Debug)]
-enum Server {
-    Engine(EngineProcess),
-    Peer(PeerProcess),
-}
-
-impl Server {
-    /// Starts `spec` (on `cpu` if pinned).
-    fn start(
-        exe: &std::path::Path,
-        spec: &EngineSpec,
-        cpu: Option<usize>,
-    ) -> std::io::Result<Server> {
-        if spec.peer {
-            let def = peers::find(&spec.engine)
-                .ok_or_else(|| std::io::Error::other(format!("no peer named {}", spec.engine)))?;
-            def.readiness().map_err(std::io::Error::other)?;
-            return def.spawn(0, cpu).map(Server::Peer);
-        }
-        let args: Vec<&str> = spec.args.iter().map(String::as_str).collect();
-        EngineProcess::spawn_on_cpu(exe, &spec.engine, &args, cpu).map(Server::Engine)
+/// Starts `spec`, an engine or a peer (on `cpu` if pinned): the runner treats both alike.
+fn start_server(
+    exe: &std::path::Path,
+    spec: &EngineSpec,
+    cpu: Option<usize>,
+) -> std::io::Result<ServerProcess> {
+    if spec.peer {
+        let def = peers::find(&spec.engine)
+            .ok_or_else(|| std::io::Error::other(format!("no peer named {}", spec.engine)))?;
+        def.readiness().map_err(std::io::Error::other)?;
+        return def.spawn(0, cpu);
     }
-
-    fn addr(&self) -> std::net::SocketAddr {
-        match self {
-            Server::Engine(p) => p.addr(),
-            Server::Peer(p) => p.addr(),
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        match self {
-            Server::Engine(p) => p.pid(),
-            Server::Peer(p) => p.pid(),
-        }
-    }
-
-    fn is_running(&mut self) -> bool {
-        match self {
-            Server::Engine(p) => p.is_running(),
-            Server::Peer(p) => p.is_running(),
-        }
-    }
-
-    fn exit_description(&mut self) -> String {
-        match self {
-            Server::Engine(p) => p.exit_description(),
-            Server::Peer(p) => p.exit_description(),
-        }
-    }
-
-    fn terminate(self, grace: Duration) -> std::io::Result<Stopped> {
-        match self {
-            Server::Engine(p) => p.terminate(grace),
-            Server::Peer(p) => p.terminate(grace),
-        }
-    }
+    let args: Vec<&str> = spec.args.iter().map(String::as_str).collect();
+    ServerProcess::spawn_on_cpu(exe, &spec.engine, &args, cpu)
 }
 
 /// Why a peer cannot serve a workload, if it cannot (nginx serves `/hello` only).
@@ -274,7 +230,7 @@ impl Runner {
         if let Some(why) = not_supported(engine, workload) {
             return self.unsupported_steps(engine, workload, &why, first_index, total, observer);
         }
-        let mut server = match Server::start(&self.exe, engine, cpu) {
+        let mut server = match start_server(&self.exe, engine, cpu) {
             Ok(server) => Some(server),
             Err(err) => {
                 tracing::warn!("{} did not start: {err}", engine.label);
@@ -369,7 +325,7 @@ impl Runner {
 
     fn run_step(
         &self,
-        server: &mut Server,
+        server: &mut ServerProcess,
         engine: &EngineSpec,
         workload: &Workload,
         level: u64,

@@ -2,15 +2,12 @@
 //! Also the slow-senders probe, which is a closed loop of one.
 
 use std::rc::Rc;
-use std::time::Instant;
 
 use tokio::task::spawn_local;
 
 use super::answer::AnswerReader;
-use super::shared::{
-    Failure, Gauge, Pace, Retry, Shared, exchange, keep_until_reported, tick_until,
-};
-use super::{LoadPlan, MAX_LEVEL_CONNECTIONS, REQUEST_TIMEOUT};
+use super::shared::{Gauge, Next, Pace, Retry, Shared, keep_until_reported, request, tick_until};
+use super::{LoadPlan, MAX_LEVEL_CONNECTIONS};
 use crate::results::LoadReport;
 
 /// Runs a closed loop of `plan.level` connections.
@@ -65,41 +62,10 @@ pub(super) async fn connection(shared: Rc<Shared>, role: Role, pace: Option<Pace
     let mut reader = AnswerReader::new(pace.map_or(shared.read_buffer, |p| p.chunk));
     while let Some(mut conn) = shared.connect(gauge, end, Retry::UntilDeadline).await {
         loop {
-            let sent = Instant::now();
-            if sent >= end {
-                return keep_until_reported(conn).await;
-            }
-            let deadline = (sent + REQUEST_TIMEOUT).min(end);
-            let exchanged = tokio::time::timeout_at(
-                deadline.into(),
-                exchange(
-                    &mut conn.stream,
-                    &shared.request,
-                    &mut reader,
-                    &shared.expect,
-                    pace,
-                    sent,
-                ),
-            )
-            .await;
-            let done = Instant::now();
-            match exchanged {
-                Ok(Ok(answer)) => {
-                    shared.answered(done, done - sent, None, answer.bytes);
-                    if answer.close {
-                        break;
-                    }
-                }
-                Ok(Err(failure)) => {
-                    shared.failed(failure, done);
-                    break;
-                }
-                // The window ended with this request in flight: abandoned, not an error.
-                Err(_) if deadline == end => return keep_until_reported(conn).await,
-                Err(_) => {
-                    shared.failed(Failure::Timeout, done);
-                    break;
-                }
+            match request(&shared, &mut conn, &mut reader, pace, None, end).await {
+                Next::Again => {}
+                Next::Reconnect => break,
+                Next::Keep => return keep_until_reported(conn).await,
             }
         }
     }

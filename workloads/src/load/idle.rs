@@ -17,7 +17,7 @@ use tokio::task::spawn_local;
 
 use super::answer::AnswerReader;
 use super::closed::too_many;
-use super::shared::{Clock, Failure, Retry, Shared, exchange, tick_until};
+use super::shared::{Clock, Failure, Outcome, Retry, Shared, tick_until, timed_exchange};
 use super::{
     IDLE_OPEN_TIMEOUT, LoadPlan, MAX_LEVEL_CONNECTIONS, PROGRESS_INTERVAL, REQUEST_TIMEOUT,
 };
@@ -112,22 +112,10 @@ async fn open_one(shared: Rc<Shared>, opening: Rc<Opening>, until: Instant) {
     if let Some(mut conn) = shared.connect(&shared.load, until, Retry::Never).await {
         let mut reader = AnswerReader::new(shared.read_buffer);
         let sent = Instant::now();
-        let deadline = (sent + REQUEST_TIMEOUT).min(until);
-        let exchanged = tokio::time::timeout_at(
-            deadline.into(),
-            exchange(
-                &mut conn.stream,
-                &shared.request,
-                &mut reader,
-                &shared.expect,
-                None,
-                sent,
-            ),
-        )
-        .await;
-        let done = Instant::now();
-        match exchanged {
-            Ok(Ok(answer)) => {
+        let (timed, done) =
+            timed_exchange(&shared, &mut conn, &mut reader, None, sent, until).await;
+        match timed {
+            Outcome::Done(Ok(answer)) => {
                 shared.answered(done, done - sent, None, answer.bytes);
                 // A server that closes after answering cannot be held; it will show as a
                 // connection short at the end.
@@ -138,10 +126,10 @@ async fn open_one(shared: Rc<Shared>, opening: Rc<Opening>, until: Instant) {
                     }
                 }
             }
-            Ok(Err(failure)) => shared.failed(failure, done),
+            Outcome::Done(Err(failure)) => shared.failed(failure, done),
             // Counted at the send, which is inside the opening phase even when the phase's
             // end cut the wait short.
-            Err(_) => shared.failed(Failure::Timeout, sent),
+            Outcome::TimedOut | Outcome::Cut => shared.failed(Failure::Timeout, sent),
         }
     }
     let pending = opening.pending.get().saturating_sub(1);

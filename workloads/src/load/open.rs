@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio::task::spawn_local;
 
+use super::LoadPlan;
 use super::answer::AnswerReader;
-use super::shared::{Clock, Failure, Retry, Shared, exchange, keep_until_reported, tick_until};
+use super::shared::{Clock, Next, Retry, Shared, keep_until_reported, request, tick_until};
 use super::timer::Timer;
-use super::{LoadPlan, REQUEST_TIMEOUT};
 use crate::results::LoadReport;
 use crate::spec::MAX_RATE;
 
@@ -176,45 +176,10 @@ async fn connection(shared: Rc<Shared>, arrivals: Rc<Arrivals>) {
                 arrivals.wake.notified().await;
                 continue;
             };
-            let sent = Instant::now();
-            if sent >= end {
-                return keep_until_reported(conn).await;
-            }
-            let deadline = (sent + REQUEST_TIMEOUT).min(end);
-            let exchanged = tokio::time::timeout_at(
-                deadline.into(),
-                exchange(
-                    &mut conn.stream,
-                    &shared.request,
-                    &mut reader,
-                    &shared.expect,
-                    None,
-                    sent,
-                ),
-            )
-            .await;
-            let done = Instant::now();
-            match exchanged {
-                Ok(Ok(answer)) => {
-                    shared.answered(
-                        done,
-                        done.saturating_duration_since(intended),
-                        Some(done - sent),
-                        answer.bytes,
-                    );
-                    if answer.close {
-                        break;
-                    }
-                }
-                Ok(Err(failure)) => {
-                    shared.failed(failure, done);
-                    break;
-                }
-                Err(_) if deadline == end => return keep_until_reported(conn).await,
-                Err(_) => {
-                    shared.failed(Failure::Timeout, done);
-                    break;
-                }
+            match request(&shared, &mut conn, &mut reader, None, Some(intended), end).await {
+                Next::Again => {}
+                Next::Reconnect => break,
+                Next::Keep => return keep_until_reported(conn).await,
             }
         }
     }

@@ -191,7 +191,7 @@ pub(super) struct Pace {
 
 /// Sends `request` and reads one answer, checking it as it arrives. `sent` is when the
 /// caller took its send timestamp (the pace is counted from it).
-pub(super) async fn exchange(
+async fn exchange(
     stream: &mut TcpStream,
     request: &[u8],
     reader: &mut AnswerReader,
@@ -230,6 +230,108 @@ pub(super) async fn exchange(
             Step::More => {}
             Step::Done { close } => return Ok(Exchanged { bytes, close }),
             Step::Bad(bad) => return Err(Failure::Bad(bad)),
+        }
+    }
+}
+
+/// How [`timed_exchange`] ended.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Outcome {
+    /// The exchange completed (or failed) before its deadline.
+    Done(Result<Exchanged, Failure>),
+    /// No answer within [`super::REQUEST_TIMEOUT`] of the send.
+    TimedOut,
+    /// `until` came first, with the request still in flight.
+    Cut,
+}
+
+/// [`exchange`] on `conn` with the step's request, sent at `sent` (the caller's timestamp),
+/// waiting for the answer until [`super::REQUEST_TIMEOUT`] later or `until`, whichever comes
+/// first. Returns how it ended and when.
+pub(super) async fn timed_exchange(
+    shared: &Shared,
+    conn: &mut Conn<'_>,
+    reader: &mut AnswerReader,
+    pace: Option<Pace>,
+    sent: Instant,
+    until: Instant,
+) -> (Outcome, Instant) {
+    let deadline = (sent + super::REQUEST_TIMEOUT).min(until);
+    let exchanged = tokio::time::timeout_at(
+        deadline.into(),
+        exchange(
+            &mut conn.stream,
+            &shared.request,
+            reader,
+            &shared.expect,
+            pace,
+            sent,
+        ),
+    )
+    .await;
+    let done = Instant::now();
+    let timed = match exchanged {
+        Ok(result) => Outcome::Done(result),
+        Err(_) if deadline == until => Outcome::Cut,
+        Err(_) => Outcome::TimedOut,
+    };
+    (timed, done)
+}
+
+/// What a keep-alive connection does after [`request`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Next {
+    /// Send the next request on it.
+    Again,
+    /// It failed or the server closes it: open a new one.
+    Reconnect,
+    /// The window is over: keep it until the report ([`keep_until_reported`]).
+    Keep,
+}
+
+/// One request of a closed- or open-loop connection, counted: sends it unless the window
+/// (ending at `end`) is over, waits for the answer and records it, or the failure. `intended`
+/// is an open loop's due time: latency is then counted from it and the service time is
+/// recorded too; without it, latency is counted from the send. A request the window's end
+/// cuts short is abandoned, not an error.
+pub(super) async fn request(
+    shared: &Shared,
+    conn: &mut Conn<'_>,
+    reader: &mut AnswerReader,
+    pace: Option<Pace>,
+    intended: Option<Instant>,
+    end: Instant,
+) -> Next {
+    let sent = Instant::now();
+    if sent >= end {
+        return Next::Keep;
+    }
+    let (timed, done) = timed_exchange(shared, conn, reader, pace, sent, end).await;
+    match timed {
+        Outcome::Done(Ok(answer)) => {
+            match intended {
+                None => shared.answered(done, done - sent, None, answer.bytes),
+                Some(intended) => shared.answered(
+                    done,
+                    done.saturating_duration_since(intended),
+                    Some(done - sent),
+                    answer.bytes,
+                ),
+            }
+            if answer.close {
+                Next::Reconnect
+            } else {
+                Next::Again
+            }
+        }
+        Outcome::Done(Err(failure)) => {
+            shared.failed(failure, done);
+            Next::Reconnect
+        }
+        Outcome::Cut => Next::Keep,
+        Outcome::TimedOut => {
+            shared.failed(Failure::Timeout, done);
+            Next::Reconnect
         }
     }
 }
