@@ -26,10 +26,13 @@ fn config() -> RunConfig {
                 label: "selector+offload".into(),
                 engine: "selector".into(),
                 args: vec!["--offload".into()],
+                peer: false,
             },
+            EngineSpec::peer("asyncio"),
         ],
         workloads: Workload::presets().into_iter().take(2).collect(),
         pin: true,
+        peer_versions: [("twisted".to_string(), "26.10.0".to_string())].into(),
     }
 }
 
@@ -129,6 +132,7 @@ fn steps() -> [StepResult; 2] {
             client_saturated: true,
             littles_law_off: false,
             level_not_reached: None,
+            not_supported: None,
         },
         failure: None,
     };
@@ -148,6 +152,7 @@ fn steps() -> [StepResult; 2] {
             client_saturated: false,
             littles_law_off: true,
             level_not_reached: Some("open-files limit".into()),
+            not_supported: Some("nginx serves /hello only".into()),
         },
         failure: Some("the engine exited with signal 9".into()),
         ..first.clone()
@@ -194,7 +199,7 @@ fn a_run_round_trips_with_every_field() {
     assert_eq!(summary.id, run);
     assert_eq!(summary.status, RunStatus::Completed);
     assert_eq!(summary.suite.as_deref(), Some("quick"));
-    assert_eq!(summary.engines, ["threads", "selector+offload"]);
+    assert_eq!(stored.summary.engines, ["threads", "selector+offload", "asyncio"]);
     let names: Vec<String> = config().workloads.into_iter().map(|w| w.name).collect();
     assert_eq!(summary.workloads, names);
     assert_eq!(summary.steps, 2);
