@@ -1,21 +1,75 @@
-//! `workbench report`: a run as a standalone document (being written).
+//! `workbench report`: a stored run as a document to share — one self-contained HTML file, or
+//! Markdown with its SVG charts in a folder beside it (`reports::report` does the writing).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Args;
+use reports::report::{self, Format};
+use reports::store::StoredRun;
+
+use super::run::{DEFAULT_DB, open_store, resolve_run};
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// A run id, or `latest` (the latest completed run).
     #[arg(default_value = "latest")]
     pub run: String,
+    /// Other runs to set every figure beside, with its change (ids or `latest`).
+    #[arg(long, value_name = "RUN", num_args = 1.., value_delimiter = ',')]
+    pub compare: Vec<String>,
+    /// The format: html (one self-contained file) or md (Markdown and a folder of SVG
+    /// charts beside it) [default: from --out's extension, else html].
+    #[arg(long, value_parser = ["html", "md"])]
+    pub format: Option<String>,
+    /// Where to write it [default: report-<id>.html or report-<id>.md].
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
     /// The result store.
-    #[arg(long, default_value = super::run::DEFAULT_DB)]
+    #[arg(long, default_value = DEFAULT_DB)]
     pub db: PathBuf,
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
-    let _ = args;
+    let store = open_store(&args.db)?;
+    let load = |which: &str| -> anyhow::Result<StoredRun> {
+        let id = resolve_run(&store, which)?;
+        store
+            .run(id)?
+            .with_context(|| format!("no run {id} in {}", args.db.display()))
+    };
+    let run = load(&args.run)?;
+    let compare = args
+        .compare
+        .iter()
+        .map(|which| load(which))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let format = match (&args.format, &args.out) {
+        (Some(name), _) => name.parse::<Format>().map_err(anyhow::Error::msg)?,
+        (None, Some(out)) => Format::from_path(out).unwrap_or_default(),
+        (None, None) => Format::Html,
+    };
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from(format!("report-{}.{}", run.summary.id, format.extension()))
+    });
+    let written = report::write(&run, &compare, format, &out)
+        .with_context(|| format!("cannot write the report to {}", out.display()))?;
+    let charts = written.len() - 1;
+    match format {
+        Format::Html => println!(
+            "Wrote {} (run {}, {}): one file, open it in a browser.",
+            out.display(),
+            run.summary.id,
+            run.summary.status.as_str()
+        ),
+        Format::Markdown => println!(
+            "Wrote {} and {charts} chart(s) in {} (run {}, {}).",
+            out.display(),
+            out.with_file_name(report::files_dir_for(&out)).display(),
+            run.summary.id,
+            run.summary.status.as_str()
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -162,22 +162,6 @@ impl Inline {
         self.0.push(Span::Tag(text.into(), tone));
         self
     }
-
-    /// Adds another run of text.
-    pub fn then(mut self, other: Inline) -> Inline {
-        self.0.extend(other.0);
-        self
-    }
-
-    /// The words alone, without formatting.
-    pub fn to_plain(&self) -> String {
-        self.0
-            .iter()
-            .map(|s| match s {
-                Span::Text(t) | Span::Code(t) | Span::Strong(t) | Span::Tag(t, _) => t.as_str(),
-            })
-            .collect()
-    }
 }
 
 /// An id made of lowercase letters, digits and `-`, from any label.
@@ -215,7 +199,6 @@ mod tests {
                 Span::Text(" now".into()),
             ]
         );
-        assert_eq!(inline.to_plain(), "run workbench run for PSS now");
     }
 
     #[test]

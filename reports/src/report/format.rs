@@ -124,9 +124,14 @@ pub(crate) fn change(value: f64, reference: f64, better: Better) -> String {
         if pct.abs() < 0.05 {
             return "no change".into();
         }
-        let digits = if pct.abs() >= 10.0 { 0 } else { 1 };
+        let digits = if pct.abs() >= 9.95 { 0 } else { 1 };
         // A real minus sign, so that a column of changes lines up and reads as numbers.
-        format!("{}{:.*}%", if pct < 0.0 { "−" } else { "+" }, digits, pct.abs())
+        format!(
+            "{}{:.*}%",
+            if pct < 0.0 { "−" } else { "+" },
+            digits,
+            pct.abs()
+        )
     };
     let rise = ratio > 1.0;
     let verdict = match better {

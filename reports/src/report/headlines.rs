@@ -51,9 +51,7 @@ impl Kind {
             Mode::Idle => Kind::IdleCost,
             Mode::Open => Kind::OpenLoop,
             Mode::SlowReaders | Mode::SlowSenders => Kind::SlowClients,
-            Mode::Closed if request.route == Route::Work && request.cpu_us > 0 => {
-                Kind::Parallelism
-            }
+            Mode::Closed if request.route == Route::Work && request.cpu_us > 0 => Kind::Parallelism,
             Mode::Closed if request.route == Route::Work && request.wait_ms > 0 => {
                 Kind::WaitOverlap
             }
@@ -69,7 +67,7 @@ impl Kind {
             Kind::WaitOverlap => "waits overlapped",
             Kind::Parallelism => "most cores used",
             Kind::OpenLoop => "highest rate kept up with",
-            Kind::SlowClients => "at the most slow clients",
+            Kind::SlowClients => "p99 at the top level",
         }
     }
 }
@@ -217,7 +215,9 @@ impl Family {
                 offload: has("--offload"),
             },
             "coroutines" => Family::Coroutines {
-                multi_thread: !args.windows(2).any(|w| w[0] == "--flavor" && w[1] == "current-thread")
+                multi_thread: !args
+                    .windows(2)
+                    .any(|w| w[0] == "--flavor" && w[1] == "current-thread")
                     && !has("--flavor=current-thread"),
                 offload: has("--offload"),
             },
@@ -270,7 +270,10 @@ fn headline(run: &StoredRun, engine: &str, workload: &Workload, steps: &[&StepRe
         } else if steps.is_empty() {
             "Not measured: the run has no step of it.".to_string()
         } else {
-            format!("Every step failed; the first: {}.", steps[0].failure.as_deref().unwrap_or("?"))
+            format!(
+                "Every step failed; the first: {}.",
+                steps[0].failure.as_deref().unwrap_or("?")
+            )
         };
         return h;
     }
@@ -357,8 +360,7 @@ fn idle_cost(h: &mut Headline, family: Family, steps: &[&StepResult]) {
         ),
         Family::Threads => (
             Verdict::NotSupported,
-            "Below 4 KiB per connection: less than one touched stack page per thread."
-                .to_string(),
+            "Below 4 KiB per connection: less than one touched stack page per thread.".to_string(),
         ),
         Family::Selector { .. } if slope < 2.0 * KIB => (
             Verdict::Supported,
@@ -641,7 +643,7 @@ fn open_loop(h: &mut Headline, measured: &[&StepResult]) {
                queue: latency explodes where a naive client would see little change."
         .into();
     let kept = |s: &StepResult| s.derived.throughput_rps >= 0.95 * s.level as f64;
-    let highest = measured.iter().copied().filter(|s| kept(s)).last();
+    let highest = measured.iter().copied().rfind(|s| kept(s));
     let first_behind = measured.iter().copied().find(|s| !kept(s));
     h.value = Some(highest.map_or(0.0, |s| s.level as f64));
     h.cell = match highest {
