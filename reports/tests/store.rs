@@ -199,7 +199,10 @@ fn a_run_round_trips_with_every_field() {
     assert_eq!(summary.id, run);
     assert_eq!(summary.status, RunStatus::Completed);
     assert_eq!(summary.suite.as_deref(), Some("quick"));
-    assert_eq!(stored.summary.engines, ["threads", "selector+offload", "asyncio"]);
+    assert_eq!(
+        stored.summary.engines,
+        ["threads", "selector+offload", "asyncio"]
+    );
     let names: Vec<String> = config().workloads.into_iter().map(|w| w.name).collect();
     assert_eq!(summary.workloads, names);
     assert_eq!(summary.steps, 2);

@@ -99,6 +99,8 @@ pub fn duration(secs: f64) -> String {
     let secs = secs.max(0.0).round() as u64;
     if secs < 60 {
         format!("{secs} s")
+    } else if secs < 3600 && secs % 60 == 0 {
+        format!("{} min", secs / 60)
     } else if secs < 3600 {
         format!("{} min {:02} s", secs / 60, secs % 60)
     } else {
@@ -135,6 +137,7 @@ mod tests {
         assert_eq!(change(100.0, 96.0), "\u{2212}4.0%");
         assert_eq!(change(0.0, 5.0), "—");
         assert_eq!(duration(200.0), "3 min 20 s");
+        assert_eq!(duration(1800.0), "30 min");
         assert_eq!(date(1_700_000_000), "2023-11-14 22:13 UTC");
     }
 }

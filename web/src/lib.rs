@@ -1,1 +1,173 @@
-//! The dashboard (being written).
+//! The dashboard: the workbench's results in a browser, and runs started from it.
+//!
+//! `workbench serve` (and `cargo run --release`, once a run is stored) serves these pages on
+//! `http://127.0.0.1:8080/`:
+//!
+//! | route | what it shows |
+//! |---|---|
+//! | `/` | the latest completed run at a glance: memory per idle connection, throughput, p99 latency and cores, one chart each |
+//! | `/runs`, `/runs/{id}` | every stored run; one run's charts, steps, flags, configuration and machine, with JSON and CSV downloads |
+//! | `/compare?run=A&run=B` | two or more runs side by side, with the change in each figure |
+//! | `/new`, `POST /runs`, `/runs/{id}/live` | start a run, then watch it: progress bars and charts that fill in as steps end |
+//! | `/lessons`, `/lessons/{slug}` | each claim the workbench tests, judged by the latest run that has the data |
+//! | `/engines`, `/source/{path}` | how each model serves one request, with its source files |
+//! | `/api`, `/api/runs`, `/api/runs/{id}` | the JSON API and its documentation |
+//!
+//! # How it is built
+//!
+//! Everything is drawn on the server. Handlers read the SQLite store ([`reports::store`]),
+//! draw charts with [`reports::charts`] (the same SVG the standalone reports use), and fill
+//! askama templates (`web/templates/`), which escape every value unless told otherwise: only
+//! the chart SVG and its table, which [`reports::charts`] escapes itself, go in as they are.
+//! The only script is `static/live.js`, which follows a live run through server-sent events
+//! and swaps in fresh charts when a step ends. There is no front-end build.
+//!
+//! The store is opened afresh by each request, on tokio's blocking pool: a SQLite
+//! connection is cheap to open and cannot be shared between threads without a lock, and
+//! WAL mode lets these readers look while a run writes.
+//!
+//! A run started from the browser runs on its own thread, with the store and a live page as
+//! its observers ([`live`]). Starting and cancelling are the only requests that change
+//! anything, and [`guard`] makes sure they come from the dashboard's own pages.
+
+pub mod fixture;
+pub mod format;
+pub mod guard;
+pub mod lessons;
+pub mod live;
+pub mod newrun;
+mod pages;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tokio::sync::watch;
+
+/// How long shutting down waits for a run in progress to stop after the current step.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
+
+/// What the dashboard needs to know about its surroundings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The result store.
+    pub db: PathBuf,
+    /// The `workbench` executable, which the runner starts as `workbench engine <name>`
+    /// (the binary passes `std::env::current_exe()`).
+    pub exe: PathBuf,
+    /// The compiler that built the binary, recorded with each run.
+    pub rustc: String,
+    /// The project's git revision, recorded with each run.
+    pub git_revision: String,
+}
+
+/// The state every handler sees.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    /// The address the dashboard listens on, for messages.
+    listen: SocketAddr,
+    /// The token every state-changing request must carry ([`guard`]).
+    token: String,
+    /// The run started here, if any.
+    runs: live::Runs,
+    /// Becomes true when the server shuts down, so that event streams end.
+    shutdown: watch::Receiver<bool>,
+}
+
+/// A dashboard, ready to serve.
+pub struct Dashboard {
+    state: AppState,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Dashboard {
+    /// A dashboard for `config`, to be served on `listen` (used in messages only: the
+    /// listener is given to [`Dashboard::serve`]).
+    pub fn new(config: Config, listen: SocketAddr) -> Dashboard {
+        let (shutdown, receiver) = watch::channel(false);
+        Dashboard {
+            state: AppState {
+                inner: Arc::new(Inner {
+                    config,
+                    listen,
+                    token: guard::new_token(),
+                    runs: live::Runs::default(),
+                    shutdown: receiver,
+                }),
+            },
+            shutdown,
+        }
+    }
+
+    /// The token this dashboard's forms carry.
+    pub fn token(&self) -> &str {
+        &self.state.inner.token
+    }
+
+    /// Every route, behind the guard.
+    pub fn router(&self) -> Router {
+        router(self.state.clone())
+    }
+
+    /// Serves on `listener` until `signal` completes, then cancels a run in progress (waiting
+    /// up to [`SHUTDOWN_GRACE`] for it to stop) and returns.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let shutdown = self.shutdown;
+        let state = self.state.clone();
+        let app = router(self.state);
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                signal.await;
+                // Event streams watch this and end, so open pages do not hold the server.
+                let _ = shutdown.send(true);
+            })
+            .await?;
+        state.inner.runs.shutdown(SHUTDOWN_GRACE).await;
+        Ok(())
+    }
+}
+
+/// The routes.
+fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(pages::overview::page))
+        .route("/runs", get(pages::runs::list).post(pages::live::start))
+        .route("/runs/{id}", get(pages::runs::show))
+        .route("/runs/{id}/run.json", get(pages::runs::download_json))
+        .route("/runs/{id}/steps.csv", get(pages::runs::download_csv))
+        .route("/runs/{id}/charts", get(pages::runs::charts_fragment))
+        .route("/runs/{id}/live", get(pages::live::page))
+        .route("/runs/{id}/events", get(pages::live::events))
+        .route("/runs/{id}/cancel", post(pages::live::cancel))
+        .route("/compare", get(pages::compare::page))
+        .route("/new", get(pages::live::new_run))
+        .route("/lessons", get(pages::lessons::list))
+        .route("/lessons/{slug}", get(pages::lessons::show))
+        .route("/engines", get(pages::engines::page))
+        .route("/source/{*path}", get(pages::engines::source))
+        .route("/api", get(pages::api::docs))
+        .route("/api/runs", get(pages::api::runs))
+        .route("/api/runs/{id}", get(pages::api::run))
+        .route("/api/runs/{id}/progress", get(pages::api::progress))
+        .route("/static/style.css", get(pages::assets::style))
+        .route("/static/live.js", get(pages::assets::script))
+        .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::guard,
+        ))
+        .with_state(state)
+}

@@ -1,0 +1,260 @@
+//! The dashboard in a real browser: Debian's chromium, driven through chromedriver
+//! (fantoccini). It opens the overview of an empty store, starts a tiny run from the New run
+//! page, watches the progress page reach the end, opens the run's page, finds its charts and
+//! saves a screenshot (`target/tmp/dashboard-run.png`).
+//!
+//! Without chromium and chromedriver the test is skipped with a message, except under
+//! `CI=true`, where it fails: CI installs them (`apt-get install chromium chromium-driver`).
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// A child process killed when the test ends, however it ends.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        // SIGTERM first, so `workbench serve` cancels its run and its engines stop.
+        // SAFETY: kill(2) with a pid we own and a valid signal number.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Whether the browser is here; if not, fails under CI and says how to skip otherwise.
+fn browser_available() -> bool {
+    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
+        .into_iter()
+        .filter(|p| !Path::new(p).exists())
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let message = format!(
+        "the browser test needs {} (apt-get install chromium chromium-driver)",
+        missing.join(" and ")
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{message}");
+    }
+    eprintln!("skipped: {message}");
+    false
+}
+
+/// Starts `workbench serve` on a free port and returns it with the address it printed.
+fn serve(db: &Path) -> (Killed, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_workbench"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start workbench serve");
+    let stdout = child.stdout.take().unwrap();
+    let child = Killed(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("workbench serve prints its address");
+    let addr = line
+        .strip_prefix("Dashboard: http://")
+        .and_then(|rest| rest.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .parse()
+        .unwrap();
+    (child, addr)
+}
+
+/// Starts chromedriver on a free port and waits until it accepts connections.
+fn chromedriver() -> (Killed, u16) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let child = Killed(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (child, port)
+}
+
+async fn browser(port: u16, profile: &Path) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--window-size=1280,1600",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a chromedriver session")
+}
+
+/// Polls `check` until it is true or `secs` have passed.
+async fn eventually<F, Fut>(secs: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tiny_run_from_the_new_run_page_ends_in_charts() {
+    if !browser_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, addr) = serve(&dir.path().join("store.db"));
+    let (_driver, port) = chromedriver();
+    let client = browser(port, &dir.path().join("profile")).await;
+    let base = format!("http://{addr}");
+    let result = drive(&client, &base).await;
+    let _ = client.close().await;
+    let shot = result.unwrap();
+    println!("screenshot: {}", shot.display());
+}
+
+async fn drive(c: &Client, base: &str) -> Result<PathBuf, fantoccini::error::CmdError> {
+    // The overview of an empty store says what to run.
+    c.goto(&format!("{base}/")).await?;
+    let body = c.find(Locator::Css("main")).await?.text().await?;
+    assert!(body.contains("No completed run yet"), "{body}");
+
+    // New run: the selector only, hello only, two short levels.
+    c.find(Locator::LinkText("New run")).await?.click().await?;
+    assert!(c.current_url().await?.path().ends_with("/new"));
+    for engine in c
+        .find_all(Locator::Css("input[name=engine]:checked"))
+        .await?
+    {
+        if engine.attr("value").await?.as_deref() != Some("selector") {
+            engine.click().await?;
+        }
+    }
+    if c.find_all(Locator::Css("input[name=engine][value=selector]:checked"))
+        .await?
+        .is_empty()
+    {
+        c.find(Locator::Css("input[name=engine][value=selector]"))
+            .await?
+            .click()
+            .await?;
+    }
+    for workload in c
+        .find_all(Locator::Css("input[name=workload]:checked"))
+        .await?
+    {
+        if workload.attr("value").await?.as_deref() != Some("hello") {
+            workload.click().await?;
+        }
+    }
+    c.find(Locator::Id("max_level"))
+        .await?
+        .send_keys("16")
+        .await?;
+    c.find(Locator::Id("step_secs"))
+        .await?
+        .send_keys("0.5")
+        .await?;
+    c.find(Locator::Id("start")).await?.click().await?;
+
+    // The progress page, until the run ends.
+    eventually(30, "the live page", || async {
+        c.current_url()
+            .await
+            .is_ok_and(|u| u.path().ends_with("/live"))
+    })
+    .await;
+    let live_url = c.current_url().await?;
+    eventually(120, "the end of the run", || async {
+        match c.find(Locator::Id("done")).await {
+            Ok(done) => done.is_displayed().await.unwrap_or(false),
+            Err(_) => false,
+        }
+    })
+    .await;
+    let status = c.find(Locator::Id("status-badge")).await?.text().await?;
+    // (CSS shows it in capitals; the text is lower case.)
+    assert_eq!(status.to_lowercase(), "completed", "at {live_url}");
+    let run_bar = c
+        .execute("return document.getElementById('run-bar').value;", vec![])
+        .await?;
+    assert_eq!(run_bar.as_f64(), Some(100.0), "the whole-run bar is full");
+    // The charts filled in on the live page too.
+    eventually(20, "charts on the live page", || async {
+        c.find_all(Locator::Css("#live-charts figure.chart:not(.empty) svg"))
+            .await
+            .is_ok_and(|svgs| !svgs.is_empty())
+    })
+    .await;
+
+    // The run's own page, with its charts.
+    c.find(Locator::Id("see-run")).await?.click().await?;
+    eventually(30, "the run page", || async {
+        c.current_url()
+            .await
+            .is_ok_and(|u| !u.path().ends_with("/live"))
+    })
+    .await;
+    let charts = c
+        .find_all(Locator::Css("figure.chart:not(.empty) svg"))
+        .await?;
+    assert!(
+        charts.len() >= 3,
+        "hello has three charts, found {}",
+        charts.len()
+    );
+    let heading = c.find(Locator::Css("h1")).await?.text().await?;
+    assert!(heading.to_lowercase().contains("completed"), "{heading}");
+
+    let png = c.screenshot().await?;
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard-run.png");
+    std::fs::write(&path, png).expect("save the screenshot");
+    Ok(path)
+}

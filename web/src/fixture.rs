@@ -1,0 +1,374 @@
+//! A store full of made-up runs, for tests and for looking at the pages without measuring.
+//!
+//! The figures are invented but shaped like the real thing (a thread costs about 22 KiB per
+//! idle connection, the selector 286 B; the pool's five workers cap db-wait near 500 req/s),
+//! so every page and every lesson has something to show, including the flags, a failed step,
+//! a failed run and an interrupted one.
+
+use reports::store::{Result, RunId, Store};
+use workloads::results::{
+    Calibration, Derived, EngineSpec, ErrorCounts, Flags, Latency, LoadReport, MachineFacts,
+    RunConfig, RunStatus, StepResult,
+};
+use workloads::spec::{Suite, Workload};
+
+/// The runs [`populate`] made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FixtureRuns {
+    /// Completed, hello and db-wait only, a little slower: the older side of a comparison.
+    pub baseline: RunId,
+    /// Completed, every workload the lessons need: the latest completed run.
+    pub latest: RunId,
+    /// Failed, with a failed step and a message.
+    pub failed: RunId,
+    /// Interrupted ("cancelled") after two steps.
+    pub interrupted: RunId,
+}
+
+/// The engines of the fixture runs.
+pub const ENGINES: [&str; 5] = [
+    "threads",
+    "pool",
+    "selector",
+    "coroutines",
+    "selector-offload",
+];
+
+/// A workload description with markup in it: pages must show it as text.
+pub const HOSTILE_TEXT: &str = "<script>alert('x')</script> & friends";
+
+/// Fills `store` with the fixture runs.
+pub fn populate(store: &mut Store) -> Result<FixtureRuns> {
+    let machine = MachineFacts {
+        cpu_model: "Example CPU @ 3.0GHz".into(),
+        cores: 2,
+        memory_bytes: 24 << 30,
+        kernel: "6.1.0-example".into(),
+        open_files_limit: 20_000,
+        rustc: "rustc 1.90.0 (example)".into(),
+        git_revision: "0123456789ab".into(),
+        hostname: "fixture-host".into(),
+    };
+    let calibration = Calibration {
+        rounds_per_us: 2.5,
+        rounds_timed: 500_000,
+        secs: 0.2,
+    };
+    let quick = Suite::named("quick").expect("the quick suite");
+    let preset = |name: &str| -> Workload {
+        quick
+            .workloads
+            .iter()
+            .find(|w| w.name == name)
+            .cloned()
+            .unwrap_or_else(|| Workload::load(name).expect("a preset"))
+    };
+    let mut hello = preset("hello");
+    hello.description = format!("hello, described with markup: {HOSTILE_TEXT}");
+    let db_wait = preset("db-wait");
+    let cpu = preset("cpu");
+    let idle = preset("idle");
+    let mut big = preset("big-response");
+    big.levels = vec![1, 10, 100];
+    let mut slow = preset("slowloris");
+    slow.levels = vec![0, 10, 100];
+    let engines: Vec<EngineSpec> = ENGINES
+        .iter()
+        .map(|label| {
+            workloads::engines::find(label)
+                .expect("a known engine")
+                .spec()
+        })
+        .collect();
+
+    let mut run = |workloads: Vec<Workload>,
+                   engines: &[EngineSpec],
+                   steps: Vec<StepResult>,
+                   status: RunStatus,
+                   message: Option<&str>|
+     -> Result<RunId> {
+        let config = RunConfig {
+            suite: Some("quick".into()),
+            engines: engines.to_vec(),
+            workloads,
+            pin: false,
+            peer_versions: Default::default(),
+        };
+        let id = store.begin_run(&config, &machine, &calibration)?;
+        for step in &steps {
+            store.record_step(id, step)?;
+        }
+        store.finish_run(id, status, message)?;
+        Ok(id)
+    };
+
+    let baseline_steps: Vec<StepResult> = engines
+        .iter()
+        .flat_map(|e| {
+            let mut steps = closed_steps(&e.label, &hello, 0.9);
+            steps.extend(closed_steps(&e.label, &db_wait, 0.9));
+            steps
+        })
+        .collect();
+    let baseline = run(
+        vec![hello.clone(), db_wait.clone()],
+        &engines,
+        baseline_steps,
+        RunStatus::Completed,
+        None,
+    )?;
+
+    let mut steps = Vec::new();
+    for e in &engines {
+        let e = e.label.as_str();
+        steps.extend(closed_steps(e, &hello, 1.0));
+        steps.extend(closed_steps(e, &db_wait, 1.0));
+        steps.extend(closed_steps(e, &cpu, 1.0));
+        steps.extend(idle_steps(e, &idle));
+        steps.extend(slow_reader_steps(e, &big));
+        steps.extend(slow_sender_steps(e, &slow));
+    }
+    let latest = run(
+        vec![hello.clone(), db_wait, cpu, idle, big, slow],
+        &engines,
+        steps,
+        RunStatus::Completed,
+        Some("1 step(s) failed"),
+    )?;
+
+    let mut failed_step = base_step("threads", &hello, 1);
+    failed_step.failure = Some("the threads engine did not start".into());
+    let failed = run(
+        vec![hello.clone()],
+        &engines[..1],
+        vec![failed_step],
+        RunStatus::Failed,
+        Some("the threads engine did not start"),
+    )?;
+
+    let interrupted = run(
+        vec![hello.clone()],
+        &engines[2..3],
+        closed_steps("selector", &hello, 1.0)
+            .into_iter()
+            .take(2)
+            .collect(),
+        RunStatus::Interrupted,
+        Some("cancelled"),
+    )?;
+
+    Ok(FixtureRuns {
+        baseline,
+        latest,
+        failed,
+        interrupted,
+    })
+}
+
+/// Creates a store at `path` and fills it.
+pub fn create(path: &std::path::Path) -> Result<FixtureRuns> {
+    let mut store = Store::open(path)?;
+    populate(&mut store)
+}
+
+/// A step with nothing measured yet.
+fn base_step(engine: &str, workload: &Workload, level: u64) -> StepResult {
+    StepResult {
+        engine: engine.into(),
+        workload: workload.name.clone(),
+        mode: workload.mode,
+        level,
+        load: LoadReport {
+            elapsed_secs: workload.step_secs,
+            connections: level,
+            ..LoadReport::default()
+        },
+        samples: Vec::new(),
+        derived: Derived {
+            peak_pss_bytes: 3 << 20,
+            mean_pss_bytes: 3 << 20,
+            peak_rss_bytes: 5 << 20,
+            mean_rss_bytes: 5 << 20,
+            threads_max: 2,
+            ..Derived::default()
+        },
+        flags: Flags::default(),
+        failure: None,
+    }
+}
+
+fn latency(p50_us: u64, p99_us: u64, count: u64) -> Latency {
+    Latency {
+        count,
+        mean_us: p50_us as f64 * 1.1,
+        p50_us,
+        p90_us: (p50_us + p99_us) / 2,
+        p99_us,
+        p999_us: p99_us * 2,
+        max_us: p99_us * 3,
+    }
+}
+
+/// hello, db-wait and cpu: closed loop. `speed` scales throughput (the baseline is slower).
+fn closed_steps(engine: &str, workload: &Workload, speed: f64) -> Vec<StepResult> {
+    let workers = 5.0;
+    workload
+        .levels
+        .iter()
+        .map(|&level| {
+            let mut s = base_step(engine, workload, level);
+            let n = level as f64;
+            let (rps, cores) = match workload.name.as_str() {
+                "db-wait" => {
+                    let overlap = if engine == "pool" { n.min(workers) } else { n };
+                    (overlap * 95.0, 0.02 + overlap * 0.0004)
+                }
+                "cpu" => {
+                    let cores = match engine {
+                        "selector" => 0.97,
+                        "selector-offload" => n.min(1.6),
+                        _ => n.min(1.75),
+                    };
+                    (cores * 1900.0, cores)
+                }
+                _ => {
+                    let per = match engine {
+                        "threads" => 9000.0,
+                        "pool" => 8000.0,
+                        "selector" => 14000.0,
+                        _ => 12000.0,
+                    };
+                    let cores = n.min(if engine == "selector" { 1.0 } else { 1.2 });
+                    (per * cores, cores)
+                }
+            };
+            let rps = rps * speed;
+            let mean_us = n / rps * 1e6;
+            s.derived.throughput_rps = rps;
+            s.derived.engine_cores = cores;
+            s.derived.client_cores = (rps / 25_000.0).min(0.95);
+            s.derived.ctx_switches_per_sec = rps * 0.8;
+            s.derived.threads_max = match engine {
+                "threads" => level + 2,
+                "selector" => 1,
+                "selector-offload" => 3,
+                "pool" => 1,
+                _ => 3,
+            };
+            s.load.completed = (rps * workload.step_secs) as u64;
+            s.load.latency = latency(mean_us as u64, (mean_us * 2.5) as u64, s.load.completed);
+            s.load.elapsed_secs = workload.step_secs;
+            if engine == "threads" && workload.name == "hello" && level == 64 {
+                s.flags.client_saturated = true;
+                s.derived.client_cores = 0.97;
+            }
+            if engine == "pool" && workload.name == "db-wait" && level == 100 {
+                s.flags.littles_law_off = true;
+            }
+            s
+        })
+        .collect()
+}
+
+/// idle: memory grows by the engine's bytes per connection.
+fn idle_steps(engine: &str, workload: &Workload) -> Vec<StepResult> {
+    let (per_conn, base) = match engine {
+        "threads" => (22.4 * 1024.0, 2.5e6),
+        "pool" => (150.0, 9.0e6),
+        "selector" => (286.0, 2.0e6),
+        "selector-offload" => (300.0, 2.6e6),
+        _ => (959.0, 2.8e6),
+    };
+    workload
+        .levels
+        .iter()
+        .map(|&level| {
+            let mut s = base_step(engine, workload, level);
+            let n = level as f64;
+            let pss = (base + per_conn * n) as u64;
+            s.derived.peak_pss_bytes = pss;
+            s.derived.mean_pss_bytes = pss;
+            s.derived.peak_rss_bytes = pss + (1 << 20);
+            s.derived.mean_rss_bytes = pss + (1 << 20);
+            s.derived.tcp_mem_bytes = 100_000 + level * 1500;
+            s.derived.slab_unreclaim_bytes = 50_000_000 + level * 900;
+            s.derived.kernel_stack_bytes = 8_000_000
+                + if engine == "threads" {
+                    level * 16_384
+                } else {
+                    0
+                };
+            s.derived.threads_max = match engine {
+                "threads" => level + 2,
+                "selector" => 1,
+                _ => 3,
+            };
+            s.load.latency = latency(80, 200, level);
+            if engine == "pool" && level == 2000 {
+                s.flags.level_not_reached = Some("the open-files limit (1024)".into());
+                s.load.connections = 1019;
+            }
+            s
+        })
+        .collect()
+}
+
+/// big-response: 1 MiB at 1 MiB/s; the pool's five workers serve five at a time.
+fn slow_reader_steps(engine: &str, workload: &Workload) -> Vec<StepResult> {
+    workload
+        .levels
+        .iter()
+        .map(|&level| {
+            let mut s = base_step(engine, workload, level);
+            let n = level as f64;
+            let p99 = if engine == "pool" {
+                (n / 5.0).ceil().max(1.0) * 1.02e6
+            } else {
+                1.04e6
+            };
+            s.load.latency = latency((p99 * 0.98) as u64, p99 as u64, level * 2);
+            s.load.completed = level * 2;
+            s.derived.throughput_rps = n.min(if engine == "pool" { 5.0 } else { n });
+            s.derived.engine_cores = 0.02 * n.min(10.0);
+            s.derived.threads_max = match engine {
+                "threads" => level + 2,
+                "selector" => 1,
+                _ => 3,
+            };
+            s.derived.peak_pss_bytes = (2.0e6 + n * 70_000.0) as u64;
+            s
+        })
+        .collect()
+}
+
+/// slowloris: the probe's latency while N clients trickle their heads in.
+fn slow_sender_steps(engine: &str, workload: &Workload) -> Vec<StepResult> {
+    workload
+        .levels
+        .iter()
+        .map(|&level| {
+            let mut s = base_step(engine, workload, level);
+            s.derived.threads_max = match engine {
+                "threads" => level + 2,
+                "selector" => 1,
+                _ => 3,
+            };
+            if engine == "pool" && level >= 5 {
+                s.load.completed = 0;
+                s.load.errors = ErrorCounts {
+                    timeout: 12,
+                    ..ErrorCounts::default()
+                };
+                s.load.latency = Latency::default();
+            } else {
+                s.load.completed = 3000;
+                s.load.latency = latency(150, 400, 3000);
+                s.derived.throughput_rps = 1000.0;
+            }
+            if engine == "selector-offload" && level == 100 {
+                s.failure = Some("the engine exited during the step (signal 9)".into());
+            }
+            s
+        })
+        .collect()
+}

@@ -1,0 +1,252 @@
+//! The guards of a local tool that can start load on its machine.
+//!
+//! A dashboard on `127.0.0.1` is still reachable from every web page the same person has open:
+//! a page on any site can make the browser send a `POST` to `http://127.0.0.1:8080/runs`
+//! (cross-site request forgery), and a site whose name suddenly resolves to `127.0.0.1` can
+//! read the dashboard's answers as if they were its own (DNS rebinding). Three checks, in
+//! one middleware ([`guard`]) that every route passes through, close both doors:
+//!
+//! 1. **Host.** Every request must name the dashboard in its `Host` header: an IP address
+//!    (`127.0.0.1:8080`, `[::1]:8080`, the address it was started on) or `localhost`. A
+//!    rebinding attack's requests carry the attacker's host name, and get `403`.
+//! 2. **Origin.** A state-changing request (anything but `GET` and `HEAD`: starting and
+//!    cancelling runs) must come from the dashboard's own pages: its `Origin` header (or,
+//!    when a browser sends none, its `Referer`) must be `http://` + the `Host` it names.
+//! 3. **Token.** It must also carry the page's token: a random value made when the dashboard
+//!    starts and written into its forms (`token` field, or an `X-Dashboard-Token` header). A
+//!    page elsewhere cannot read it.
+//!
+//! Every answer also gets headers that keep it in its own tab and its own scripts: a
+//! `Content-Security-Policy` allowing only the dashboard's own script and no frames,
+//! `X-Content-Type-Options: nosniff` and `Referrer-Policy: same-origin`.
+
+use std::net::IpAddr;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::AppState;
+
+/// The largest form body a state-changing request may carry.
+pub const MAX_FORM_BYTES: usize = 64 * 1024;
+
+/// The header a script may send the token in, instead of a form field.
+pub const TOKEN_HEADER: &str = "x-dashboard-token";
+
+/// The content security policy of every page: own scripts and styles only (inline `style`
+/// attributes allowed: the charts' SVG uses them), no frames, forms post only here.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+                   img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; \
+                   base-uri 'none'";
+
+/// A fresh random token: 128 bits as 32 hex digits.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the operating system's random source");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The middleware: checks the host on every request and the origin and token on every
+/// state-changing one, then adds the security headers to the answer.
+pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let host = request_host(&request);
+    if !host.as_deref().is_some_and(host_allowed) {
+        return forbidden(&format!(
+            "This dashboard answers only to its own address, and this request named {}. \
+             Open it by IP address (http://{}/) or as localhost.",
+            host.as_deref()
+                .map_or("no host".to_string(), |h| format!("the host {h:?}")),
+            state.inner.listen
+        ));
+    }
+    let request = if is_safe(request.method()) {
+        request
+    } else {
+        let host = host.unwrap_or_default();
+        match check_state_change(&state, &host, request).await {
+            Ok(request) => request,
+            Err(response) => return response,
+        }
+    };
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    response
+}
+
+fn is_safe(method: &Method) -> bool {
+    method == Method::GET || method == Method::HEAD
+}
+
+/// The host a request names: its `Host` header, or the authority of an absolute URI.
+fn request_host(request: &Request) -> Option<String> {
+    request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| request.uri().authority().map(|a| a.to_string()))
+}
+
+/// Whether a `Host` value names this dashboard: `localhost` or an IP address, with any port.
+///
+/// Any IP literal is safe here: DNS rebinding needs a *name* that resolves to this machine,
+/// and a page on another origin cannot read answers sent to an IP address's origin.
+pub fn host_allowed(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        // `[::1]:8080`
+        Some(rest) => match rest.split_once(']') {
+            Some((ip, port)) if port.is_empty() || port.starts_with(':') => ip,
+            _ => return false,
+        },
+        None => host.rsplit_once(':').map_or(host, |(name, port)| {
+            if port.chars().all(|c| c.is_ascii_digit()) {
+                name
+            } else {
+                host
+            }
+        }),
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<IpAddr>().is_ok()
+}
+
+/// The origin and token checks of a `POST`; hands the request back, body intact.
+async fn check_state_change(
+    state: &AppState,
+    host: &str,
+    request: Request,
+) -> Result<Request, Response> {
+    if !same_origin(request.headers(), host) {
+        return Err(forbidden(
+            "This request did not come from the dashboard's own pages (its Origin does not \
+             match), so it was refused. Start and cancel runs from the dashboard itself.",
+        ));
+    }
+    let (parts, body) = request.into_parts();
+    let bytes: Bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
+        .await
+        .map_err(|_| {
+            (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "The form is larger than the dashboard accepts.",
+            )
+                .into_response()
+        })?;
+    let from_header = parts
+        .headers
+        .get(TOKEN_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let from_form = form_urlencoded::parse(&bytes)
+        .find(|(key, _)| key == "token")
+        .map(|(_, value)| value.into_owned());
+    let given = from_header.or(from_form).unwrap_or_default();
+    if !constant_time_eq(given.as_bytes(), state.inner.token.as_bytes()) {
+        return Err(forbidden(
+            "This request did not carry the dashboard's token, so it was refused. Reload the \
+             page and try again: the token changes each time the dashboard starts.",
+        ));
+    }
+    Ok(Request::from_parts(parts, Body::from(bytes)))
+}
+
+/// Whether `Origin` (or, without it, `Referer`) is `http://{host}`.
+fn same_origin(headers: &HeaderMap, host: &str) -> bool {
+    let own = format!("http://{host}");
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        return origin.to_str().is_ok_and(|o| o.eq_ignore_ascii_case(&own));
+    }
+    headers
+        .get(header::REFERER)
+        .and_then(|r| r.to_str().ok())
+        .is_some_and(|r| {
+            r.get(..own.len())
+                .is_some_and(|start| start.eq_ignore_ascii_case(&own))
+                && matches!(r.as_bytes().get(own.len()), None | Some(b'/'))
+        })
+}
+
+/// Compares without stopping at the first difference, so timing does not tell how much of a
+/// guess was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A `403` page saying why.
+fn forbidden(why: &str) -> Response {
+    crate::pages::error_page(StatusCode::FORBIDDEN, "Forbidden", why)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_addresses_or_localhost() {
+        for ok in [
+            "127.0.0.1:8080",
+            "127.0.0.1",
+            "localhost:8080",
+            "LOCALHOST",
+            "[::1]:8080",
+            "[::1]",
+            "192.168.1.5:8080",
+        ] {
+            assert!(host_allowed(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example:8080",
+            "evil.example",
+            "localhost.evil.example",
+            "127.0.0.1.nip.io:8080",
+            "[::1]x",
+            "",
+        ] {
+            assert!(!host_allowed(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn origins_must_match_the_host() {
+        let mut h = HeaderMap::new();
+        assert!(!same_origin(&h, "127.0.0.1:8080"));
+        h.insert(
+            header::REFERER,
+            "http://127.0.0.1:8080/new".parse().unwrap(),
+        );
+        assert!(same_origin(&h, "127.0.0.1:8080"));
+        h.insert(
+            header::REFERER,
+            "http://127.0.0.1:80800/new".parse().unwrap(),
+        );
+        assert!(!same_origin(&h, "127.0.0.1:8080"));
+        h.insert(header::ORIGIN, "http://evil.example".parse().unwrap());
+        assert!(!same_origin(&h, "127.0.0.1:8080"));
+        h.insert(header::ORIGIN, "http://127.0.0.1:8080".parse().unwrap());
+        assert!(same_origin(&h, "127.0.0.1:8080"));
+    }
+
+    #[test]
+    fn tokens_are_random_and_compared_whole() {
+        let (a, b) = (new_token(), new_token());
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, b);
+        assert!(constant_time_eq(a.as_bytes(), a.as_bytes()));
+        assert!(!constant_time_eq(a.as_bytes(), b.as_bytes()));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}

@@ -1,0 +1,262 @@
+//! What the New run form may ask for, and the caps that keep a browser from asking too much.
+//!
+//! The dashboard starts real load on this machine, so the form is parsed strictly: only
+//! engines from the [engine table](workloads::engines), only built-in presets (never a path
+//! on disk), levels and step lengths within the caps below. Anything else is refused with a
+//! `400` that says which field, what was given and what is allowed.
+
+use workloads::engines;
+use workloads::results::RunConfig;
+use workloads::spec::{MAX_RATE, PRESETS, SUITE_NAMES, Suite, Workload};
+
+/// Shortest step the form accepts, in seconds: below that the sampler (every 200 ms) sees
+/// nothing.
+pub const MIN_STEP_SECS: f64 = 0.2;
+/// Longest step the form accepts, in seconds.
+pub const MAX_STEP_SECS: f64 = 10.0;
+/// Longest run the dashboard starts, in estimated seconds; `workbench run` has no such cap.
+pub const MAX_RUN_SECS: f64 = 1800.0;
+/// The largest "levels up to" value: the open-loop rate cap of workload files.
+pub const MAX_LEVEL: u64 = MAX_RATE;
+
+/// A run as the New run form describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRequest {
+    /// `quick` or `full`: which levels each workload uses.
+    pub suite: String,
+    /// Engine labels, in the table's order.
+    pub engines: Vec<String>,
+    /// Preset names, in the order of the presets.
+    pub workloads: Vec<String>,
+    /// Pin the engine to CPU 0 and the load generator to CPU 1.
+    pub pin: bool,
+    /// Leave out levels above this.
+    pub max_level: Option<u64>,
+    /// Seconds measured at each level, instead of the suite's.
+    pub step_secs: Option<f64>,
+}
+
+/// Why a form was refused: a sentence for the `400` page.
+pub type Refusal = String;
+
+impl RunRequest {
+    /// Reads the form's fields (`engine`, `workload` repeated; `suite`, `pin`, `max_level`,
+    /// `step_secs`); unknown fields, such as the page's token, are ignored.
+    pub fn from_form(pairs: &[(String, String)]) -> Result<RunRequest, Refusal> {
+        let mut request = RunRequest {
+            suite: "quick".into(),
+            engines: Vec::new(),
+            workloads: Vec::new(),
+            pin: false,
+            max_level: None,
+            step_secs: None,
+        };
+        for (key, value) in pairs {
+            let value = value.trim();
+            match key.as_str() {
+                "suite" => {
+                    if !SUITE_NAMES.contains(&value) {
+                        return Err(format!(
+                            "suite: {value:?} is not a suite; choose {}",
+                            SUITE_NAMES.join(" or ")
+                        ));
+                    }
+                    request.suite = value.to_string();
+                }
+                "engine" => {
+                    if engines::find(value).is_none() {
+                        return Err(format!(
+                            "engine: {value:?} is not an engine; choose from {}",
+                            engines::labels()
+                        ));
+                    }
+                    if !request.engines.iter().any(|e| e == value) {
+                        request.engines.push(value.to_string());
+                    }
+                }
+                "workload" => {
+                    if !PRESETS.iter().any(|(name, _)| *name == value) {
+                        return Err(format!(
+                            "workload: {value:?} is not a built-in workload; choose from {}",
+                            preset_names()
+                        ));
+                    }
+                    if !request.workloads.iter().any(|w| w == value) {
+                        request.workloads.push(value.to_string());
+                    }
+                }
+                "pin" => request.pin = matches!(value, "on" | "true" | "1" | "yes"),
+                "max_level" if !value.is_empty() => {
+                    let level = value
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|l| (1..=MAX_LEVEL).contains(l))
+                        .ok_or_else(|| {
+                            format!(
+                                "levels up to: {value:?} is beyond the caps; give a whole number \
+                                 from 1 to {MAX_LEVEL}"
+                            )
+                        })?;
+                    request.max_level = Some(level);
+                }
+                "step_secs" if !value.is_empty() => {
+                    let secs = value
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|s| (MIN_STEP_SECS..=MAX_STEP_SECS).contains(s))
+                        .ok_or_else(|| {
+                            format!(
+                                "seconds per step: {value:?} is beyond the caps; give a number \
+                                 from {MIN_STEP_SECS} to {MAX_STEP_SECS}"
+                            )
+                        })?;
+                    request.step_secs = Some(secs);
+                }
+                _ => {}
+            }
+        }
+        if request.engines.is_empty() {
+            return Err("engine: choose at least one engine".into());
+        }
+        if request.workloads.is_empty() {
+            return Err("workload: choose at least one workload".into());
+        }
+        // The table's and the presets' order, whatever the form's.
+        request
+            .engines
+            .sort_by_key(|e| engines::ENGINES.iter().position(|c| c.label == e));
+        request
+            .workloads
+            .sort_by_key(|w| PRESETS.iter().position(|(name, _)| name == w));
+        Ok(request)
+    }
+
+    /// The run configuration: each workload at the suite's levels (the preset's when the
+    /// suite does not have it), capped; refused if it would run longer than [`MAX_RUN_SECS`].
+    pub fn config(&self) -> Result<RunConfig, Refusal> {
+        let suite = Suite::named(&self.suite).map_err(|e| e.to_string())?;
+        let mut workloads = Vec::new();
+        for name in &self.workloads {
+            let mut workload = match suite.workloads.iter().find(|w| &w.name == name) {
+                Some(w) => w.clone(),
+                None => Workload::load(name).map_err(|e| e.to_string())?,
+            };
+            if let Some(cap) = self.max_level {
+                let smallest = workload.levels.first().copied();
+                workload.levels.retain(|&level| level <= cap);
+                // A workload always keeps its smallest level, so every one chosen shows up.
+                if workload.levels.is_empty() {
+                    workload.levels.extend(smallest);
+                }
+            }
+            if let Some(secs) = self.step_secs {
+                workload.step_secs = secs;
+            }
+            workloads.push(workload);
+        }
+        let config = RunConfig {
+            suite: Some(suite.name),
+            engines: self
+                .engines
+                .iter()
+                .filter_map(|label| engines::find(label).map(|e| e.spec()))
+                .collect(),
+            workloads,
+            pin: self.pin,
+            peer_versions: Default::default(),
+        };
+        let secs = config.estimated_secs();
+        if secs > MAX_RUN_SECS {
+            return Err(format!(
+                "this run would take about {}, beyond the dashboard's cap of {}: choose fewer \
+                 engines or workloads, lower levels or shorter steps, or use `workbench run`",
+                crate::format::duration(secs),
+                crate::format::duration(MAX_RUN_SECS)
+            ));
+        }
+        Ok(config)
+    }
+}
+
+/// The preset names, comma-separated.
+pub fn preset_names() -> String {
+    PRESETS
+        .iter()
+        .map(|(name, _)| *name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Splits a form body or query string into its pairs, repeated keys kept.
+pub fn pairs(text: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(text).into_owned().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(text: &str) -> Result<RunRequest, Refusal> {
+        RunRequest::from_form(&pairs(text.as_bytes()))
+    }
+
+    #[test]
+    fn a_small_run_is_accepted_in_table_order() {
+        let r = form("engine=selector&engine=threads&workload=idle&workload=hello&max_level=16&step_secs=0.5&token=x").unwrap();
+        assert_eq!(r.engines, ["threads", "selector"]);
+        assert_eq!(r.workloads, ["hello", "idle"]);
+        let config = r.config().unwrap();
+        assert_eq!(config.workloads[0].levels, [1, 16]);
+        assert_eq!(config.workloads[1].levels, [0]);
+        assert_eq!(config.workloads[0].step_secs, 0.5);
+        assert_eq!(config.suite.as_deref(), Some("quick"));
+    }
+
+    #[test]
+    fn anything_beyond_the_caps_is_refused_with_the_field_named() {
+        assert!(form("workload=hello").unwrap_err().starts_with("engine:"));
+        assert!(form("engine=threads").unwrap_err().starts_with("workload:"));
+        assert!(
+            form("engine=nginx&workload=hello")
+                .unwrap_err()
+                .contains("not an engine")
+        );
+        assert!(
+            form("engine=threads&workload=/etc/passwd")
+                .unwrap_err()
+                .contains("not a built-in workload")
+        );
+        assert!(
+            form("engine=threads&workload=hello&max_level=99999999")
+                .unwrap_err()
+                .contains("beyond the caps")
+        );
+        assert!(
+            form("engine=threads&workload=hello&step_secs=60")
+                .unwrap_err()
+                .contains("beyond the caps")
+        );
+        assert!(
+            form("engine=threads&workload=hello&suite=huge")
+                .unwrap_err()
+                .starts_with("suite:")
+        );
+    }
+
+    #[test]
+    fn a_run_longer_than_the_cap_is_refused() {
+        let all = engines::ENGINES
+            .iter()
+            .map(|e| format!("engine={}", e.label))
+            .chain(PRESETS.iter().map(|(n, _)| format!("workload={n}")))
+            .collect::<Vec<_>>()
+            .join("&");
+        let request = form(&format!("{all}&suite=full&step_secs=10")).unwrap();
+        assert!(
+            request
+                .config()
+                .unwrap_err()
+                .contains("beyond the dashboard's cap")
+        );
+    }
+}

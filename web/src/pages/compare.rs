@@ -1,0 +1,308 @@
+//! `/compare?run=A&run=B…`: runs side by side, the same workload on the same engine, with
+//! the change in each figure from the first (oldest) run chosen.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{RawQuery, State};
+use reports::charts::{self, ENGINE_ORDER, Metric};
+use reports::store::{RunId, StoredRun};
+use workloads::results::{IdleSlope, StepResult};
+use workloads::spec::Mode;
+
+use super::{ChartView, PageError, RunRow, engine_css, load_run, parse_id, with_store};
+use crate::{AppState, format, newrun};
+
+/// The most runs one comparison takes.
+pub const MAX_COMPARE: usize = 6;
+
+/// One engine on one workload across the chosen runs.
+pub struct Block {
+    /// Workload name.
+    pub workload: String,
+    /// Engine label.
+    pub engine: String,
+    /// Its colour.
+    pub color: String,
+    /// The main figure against the level, one line per run.
+    pub chart: ChartView,
+    /// Column headers after `level` and `figure`: one per run.
+    pub runs: Vec<String>,
+    /// Rows: level, figure, then one cell per run (`—` when the run lacks it).
+    pub rows: Vec<(String, &'static str, Vec<String>)>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "compare.html")]
+struct ComparePage {
+    nav: &'static str,
+    all: Vec<RunRow>,
+    chosen: Vec<RunRow>,
+    blocks: Vec<Block>,
+    workloads: Vec<String>,
+    engines: Vec<String>,
+    workload: String,
+    engine: String,
+}
+
+/// The comparison page; with fewer than two runs, a form to choose them.
+pub async fn page(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<impl axum::response::IntoResponse, PageError> {
+    let pairs = newrun::pairs(query.unwrap_or_default().as_bytes());
+    let mut ids: Vec<RunId> = Vec::new();
+    let (mut workload, mut engine) = (String::new(), String::new());
+    for (key, value) in &pairs {
+        match key.as_str() {
+            "run" => {
+                let id = parse_id(value.trim())?;
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+            "workload" => workload = value.trim().to_string(),
+            "engine" => engine = value.trim().to_string(),
+            _ => {}
+        }
+    }
+    if ids.len() > MAX_COMPARE {
+        return Err(PageError::BadRequest(format!(
+            "{} runs were chosen; a comparison takes at most {MAX_COMPARE}.",
+            ids.len()
+        )));
+    }
+    ids.sort();
+    let all = with_store(&state, |store| Ok(store.runs()?)).await?;
+    let mut runs = Vec::new();
+    if ids.len() >= 2 {
+        for id in &ids {
+            runs.push(load_run(&state, *id).await?);
+        }
+    }
+    let workloads = union(
+        runs.iter()
+            .flat_map(|r| r.steps.iter().map(|s| s.workload.clone())),
+    );
+    let mut engines = union(
+        runs.iter()
+            .flat_map(|r| r.steps.iter().map(|s| s.engine.clone())),
+    );
+    engines.sort_by_key(|e| {
+        ENGINE_ORDER
+            .iter()
+            .position(|o| o == e)
+            .unwrap_or(usize::MAX)
+    });
+    if !workload.is_empty() && !workloads.contains(&workload) {
+        return Err(PageError::BadRequest(format!(
+            "workload: {workload:?} is in none of the chosen runs; they have {}.",
+            workloads.join(", ")
+        )));
+    }
+    if !engine.is_empty() && !engines.contains(&engine) {
+        return Err(PageError::BadRequest(format!(
+            "engine: {engine:?} is in none of the chosen runs; they have {}.",
+            engines.join(", ")
+        )));
+    }
+    let (w, e) = (workload.clone(), engine.clone());
+    let (ws, es) = (workloads.clone(), engines.clone());
+    let blocks = tokio::task::spawn_blocking(move || blocks(&runs, &ws, &es, &w, &e))
+        .await
+        .map_err(|err| PageError::Store(err.to_string()))?;
+    Ok(ComparePage {
+        nav: "compare",
+        chosen: all
+            .iter()
+            .rev()
+            .filter(|r| ids.len() >= 2 && ids.contains(&r.id))
+            .map(RunRow::of)
+            .collect(),
+        all: all.iter().map(RunRow::of).collect(),
+        blocks,
+        workloads,
+        engines,
+        workload,
+        engine,
+    })
+}
+
+fn union(items: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
+}
+
+fn label(run: &StoredRun) -> String {
+    format!(
+        "run {} ({})",
+        run.summary.id,
+        format::date(run.summary.started_at)
+    )
+}
+
+/// A figure of a step, as the comparison table shows it.
+struct Figure {
+    /// Its name in the table.
+    name: &'static str,
+    /// Reads it off a step.
+    read: fn(&StepResult) -> f64,
+    /// Formats it.
+    show: fn(f64) -> String,
+}
+
+const THROUGHPUT: Figure = Figure {
+    name: "throughput",
+    read: |s| s.derived.throughput_rps,
+    show: format::rate,
+};
+const P99: Figure = Figure {
+    name: "p99 latency",
+    read: |s| s.load.latency.p99_us as f64,
+    show: format::micros,
+};
+const CORES: Figure = Figure {
+    name: "engine cores",
+    read: |s| s.derived.engine_cores,
+    show: format::cores,
+};
+const PSS: Figure = Figure {
+    name: "peak PSS",
+    read: |s| s.derived.peak_pss_bytes as f64,
+    show: format::bytes,
+};
+const THREADS: Figure = Figure {
+    name: "threads",
+    read: |s| s.derived.threads_max as f64,
+    show: format::count,
+};
+const ERRORS: Figure = Figure {
+    name: "errors",
+    read: |s| s.load.errors.total() as f64,
+    show: format::count,
+};
+
+/// The figures compared for a mode.
+fn figures(mode: Mode) -> [&'static Figure; 4] {
+    match mode {
+        Mode::Closed | Mode::Open => [&THROUGHPUT, &P99, &CORES, &PSS],
+        Mode::Idle => [&PSS, &THREADS, &ERRORS, &CORES],
+        Mode::SlowReaders | Mode::SlowSenders => [&P99, &ERRORS, &THREADS, &PSS],
+    }
+}
+
+fn blocks(
+    runs: &[StoredRun],
+    workloads: &[String],
+    engines: &[String],
+    only_workload: &str,
+    only_engine: &str,
+) -> Vec<Block> {
+    let mut out = Vec::new();
+    for workload in workloads {
+        if !only_workload.is_empty() && workload != only_workload {
+            continue;
+        }
+        for engine in engines {
+            if !only_engine.is_empty() && engine != only_engine {
+                continue;
+            }
+            let of = |run: &StoredRun| -> Vec<StepResult> {
+                run.steps
+                    .iter()
+                    .filter(|s| &s.workload == workload && &s.engine == engine)
+                    .cloned()
+                    .collect()
+            };
+            let with: Vec<(&StoredRun, Vec<StepResult>)> = runs
+                .iter()
+                .map(|r| (r, of(r)))
+                .filter(|(_, steps)| !steps.is_empty())
+                .collect();
+            if with.len() < 2 {
+                continue;
+            }
+            let mode = with[0].1[0].mode;
+            let metric = match mode {
+                Mode::Closed => Metric::Throughput,
+                Mode::Idle => Metric::PeakPss,
+                _ => Metric::LatencyP99,
+            };
+            let series: Vec<(String, Vec<StepResult>)> = with
+                .iter()
+                .map(|(r, steps)| (label(r), steps.clone()))
+                .collect();
+            let chart = charts::compare(&series, workload, engine, metric).into();
+            let mut levels: Vec<u64> = with
+                .iter()
+                .flat_map(|(_, s)| s.iter().map(|s| s.level))
+                .collect();
+            levels.sort_unstable();
+            levels.dedup();
+            let mut rows = Vec::new();
+            for level in levels {
+                for figure in figures(mode) {
+                    let values: Vec<Option<f64>> = with
+                        .iter()
+                        .map(|(_, steps)| {
+                            steps
+                                .iter()
+                                .find(|s| s.level == level && s.failure.is_none())
+                                .map(figure.read)
+                        })
+                        .collect();
+                    let base = values[0];
+                    let cells = values
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| match (v, base) {
+                            (None, _) => "—".to_string(),
+                            (Some(v), Some(b)) if i > 0 => {
+                                format!("{} ({})", (figure.show)(*v), format::change(b, *v))
+                            }
+                            (Some(v), _) => (figure.show)(*v),
+                        })
+                        .collect();
+                    rows.push((level.to_string(), figure.name, cells));
+                }
+            }
+            if mode == Mode::Idle {
+                let slopes: Vec<Option<f64>> = with
+                    .iter()
+                    .map(|(_, steps)| {
+                        let refs: Vec<&StepResult> = steps.iter().collect();
+                        IdleSlope::fit(&refs).map(|f| f.bytes_per_connection)
+                    })
+                    .collect();
+                let cells = slopes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| match (v, slopes[0]) {
+                        (None, _) => "—".to_string(),
+                        (Some(v), Some(b)) if i > 0 => {
+                            format!("{} ({})", format::bytes(*v), format::change(b, *v))
+                        }
+                        (Some(v), _) => format::bytes(*v),
+                    })
+                    .collect();
+                rows.push(("all".into(), "bytes per idle connection", cells));
+            }
+            out.push(Block {
+                workload: workload.clone(),
+                engine: engine.clone(),
+                color: engine_css(engine),
+                chart,
+                runs: with
+                    .iter()
+                    .map(|(r, _)| format!("run {}", r.summary.id))
+                    .collect(),
+                rows,
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,170 @@
+//! `/lessons` and `/lessons/{slug}`: each claim, judged by the latest run that has the data.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::response::IntoResponse;
+use reports::store::{RunId, Store, StoredRun};
+
+use super::{ChartView, PageError, RunRow, views, with_store};
+use crate::AppState;
+use crate::lessons::{self, Finding, LESSONS, Lesson, Verdict};
+
+/// How many runs, newest first, are searched for a lesson's data.
+const SEARCH_DEPTH: usize = 25;
+
+/// Finds the newest run whose data lets `lesson` judge its claim, with the finding; else the
+/// newest finding that said why not (or none, if no run has the workload at all).
+fn judge(
+    store: &Store,
+    lesson: &Lesson,
+    cache: &mut HashMap<RunId, StoredRun>,
+) -> Result<Option<(RunRow, Finding)>, PageError> {
+    let mut fallback = None;
+    for summary in store.runs()?.into_iter().take(SEARCH_DEPTH) {
+        if summary.steps == 0 || !summary.workloads.iter().any(|w| w == lesson.workload) {
+            continue;
+        }
+        let run = match cache.entry(summary.id) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => match store.run(summary.id)? {
+                Some(run) => entry.insert(run),
+                None => continue,
+            },
+        };
+        if !run.steps.iter().any(|s| s.workload == lesson.workload) {
+            continue;
+        }
+        let finding = (lesson.judge)(run);
+        if finding.verdict != Verdict::NoData {
+            return Ok(Some((RunRow::of(&run.summary), finding)));
+        }
+        fallback.get_or_insert((RunRow::of(&run.summary), finding));
+    }
+    Ok(fallback)
+}
+
+/// A lesson in the list.
+pub struct LessonItem {
+    /// Slug.
+    pub slug: &'static str,
+    /// The claim.
+    pub title: &'static str,
+    /// The claim in a sentence.
+    pub claim: &'static str,
+    /// Verdict label and class.
+    pub verdict: (&'static str, &'static str),
+    /// The headline sentence, or why there is none.
+    pub headline: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "lessons.html")]
+struct LessonsPage {
+    nav: &'static str,
+    lessons: Vec<LessonItem>,
+}
+
+/// The list of lessons, each with its verdict.
+pub async fn list(State(state): State<AppState>) -> Result<impl IntoResponse, PageError> {
+    let lessons = with_store(&state, |store| {
+        let mut cache = HashMap::new();
+        LESSONS
+            .iter()
+            .map(|lesson| {
+                let found = judge(store, lesson, &mut cache)?;
+                let (verdict, headline) = match found {
+                    Some((_, f)) => (
+                        f.verdict,
+                        f.headline()
+                            .map(str::to_string)
+                            .or(f.reason)
+                            .unwrap_or_default(),
+                    ),
+                    None => (
+                        Verdict::NoData,
+                        format!("No run has the {} workload yet.", lesson.workload),
+                    ),
+                };
+                Ok(LessonItem {
+                    slug: lesson.slug,
+                    title: lesson.title,
+                    claim: lesson.claim,
+                    verdict: (verdict.label(), verdict.class()),
+                    headline,
+                })
+            })
+            .collect::<Result<Vec<_>, PageError>>()
+    })
+    .await?;
+    Ok(LessonsPage {
+        nav: "lessons",
+        lessons,
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "lesson.html")]
+struct LessonPage {
+    nav: &'static str,
+    lesson: &'static Lesson,
+    verdict: Verdict,
+    reason: Option<String>,
+    headline: Option<String>,
+    sentences: Vec<String>,
+    charts: Vec<ChartView>,
+    run: Option<RunRow>,
+    hint: String,
+    previous: Option<&'static Lesson>,
+    next: Option<&'static Lesson>,
+}
+
+/// One lesson.
+pub async fn show(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<impl IntoResponse, PageError> {
+    let Some(index) = LESSONS.iter().position(|l| l.slug == slug) else {
+        return Err(PageError::NotFound(format!(
+            "There is no lesson {slug:?}. The Lessons page lists them all."
+        )));
+    };
+    let lesson = &LESSONS[index];
+    let found = with_store(&state, move |store| {
+        judge(store, lesson, &mut HashMap::new())
+    })
+    .await?;
+    let (run, finding) = match found {
+        Some((run, finding)) => (Some(run), finding),
+        None => (
+            None,
+            Finding {
+                verdict: Verdict::NoData,
+                reason: Some(format!(
+                    "No run has the {} workload yet: run `{}`, or start it from the New run page.",
+                    lesson.workload,
+                    lessons::hint(lesson)
+                )),
+                sentences: Vec::new(),
+                headline: None,
+                charts: Vec::new(),
+            },
+        ),
+    };
+    Ok(LessonPage {
+        nav: "lessons",
+        lesson,
+        verdict: finding.verdict,
+        headline: finding.headline.clone(),
+        reason: finding.reason,
+        sentences: finding.sentences,
+        charts: views(finding.charts),
+        run,
+        hint: lessons::hint(lesson),
+        previous: index.checked_sub(1).map(|i| &LESSONS[i]),
+        next: LESSONS.get(index + 1),
+    })
+}

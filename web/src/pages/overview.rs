@@ -1,0 +1,120 @@
+//! `/`: the latest completed run at a glance.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+use reports::charts;
+use reports::store::StoredRun;
+
+use super::{ChartView, PageError, RunRow, engine_css, views, with_store};
+use crate::AppState;
+use crate::lessons::{LESSONS, Verdict};
+
+/// One lesson's headline, computed from the run on the page.
+pub struct Glance {
+    /// The lesson's slug.
+    pub slug: &'static str,
+    /// The claim.
+    pub title: &'static str,
+    /// The verdict's label and CSS class.
+    pub verdict: (&'static str, &'static str),
+    /// Its first sentence.
+    pub sentence: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "overview.html")]
+struct Overview {
+    nav: &'static str,
+    run: Option<RunRow>,
+    engines: Vec<(String, String)>,
+    memory: Vec<ChartView>,
+    throughput: Vec<ChartView>,
+    latency: Vec<ChartView>,
+    cores: Vec<ChartView>,
+    glance: Vec<Glance>,
+    in_progress: Option<i64>,
+}
+
+/// The overview page.
+pub async fn page(
+    State(state): State<AppState>,
+) -> Result<impl axum::response::IntoResponse, PageError> {
+    let latest = with_store(&state, |store| {
+        Ok(match store.latest_completed()? {
+            Some(id) => store.run(id)?,
+            None => None,
+        })
+    })
+    .await?;
+    let in_progress = state
+        .inner
+        .runs
+        .in_progress(state.inner.config.db.clone())
+        .await
+        .map(|id| id.0);
+    // Charts are CPU work (a few milliseconds each): off the async threads.
+    let page = tokio::task::spawn_blocking(move || build(latest, in_progress))
+        .await
+        .map_err(|err| PageError::Store(err.to_string()))?;
+    Ok(page)
+}
+
+fn build(latest: Option<StoredRun>, in_progress: Option<i64>) -> Overview {
+    let Some(run) = latest else {
+        let hint = "cargo run --release   (or: New run)";
+        let empty = |id: &str, title: &str| views(vec![charts::empty_state(id, title, hint)]);
+        return Overview {
+            nav: "overview",
+            run: None,
+            engines: Vec::new(),
+            memory: empty("idle-bytes", "Bytes per idle connection"),
+            throughput: empty("throughput", "Throughput against concurrency"),
+            latency: empty("latency", "p99 latency against load"),
+            cores: empty("cores", "Cores used, engine and load generator"),
+            glance: Vec::new(),
+            in_progress,
+        };
+    };
+    let steps = &run.steps;
+    let closed = ["hello", "db-wait", "cpu"];
+    let glance = LESSONS
+        .iter()
+        .filter_map(|lesson| {
+            let finding = (lesson.judge)(&run);
+            (finding.verdict != Verdict::NoData).then(|| Glance {
+                slug: lesson.slug,
+                title: lesson.title,
+                verdict: (finding.verdict.label(), finding.verdict.class()),
+                sentence: finding.headline().unwrap_or_default().to_string(),
+            })
+        })
+        .collect();
+    Overview {
+        nav: "overview",
+        engines: run
+            .summary
+            .engines
+            .iter()
+            .map(|e| (e.clone(), engine_css(e)))
+            .collect(),
+        memory: views(vec![
+            charts::bytes_per_connection_bars(steps, "idle"),
+            charts::memory_per_connection(steps, "idle"),
+        ]),
+        throughput: views(
+            closed
+                .iter()
+                .map(|w| charts::throughput(steps, w))
+                .collect(),
+        ),
+        latency: views(closed.iter().map(|w| charts::latency(steps, w)).collect()),
+        cores: views(vec![
+            charts::cores(steps, "cpu"),
+            charts::cores(steps, "hello"),
+        ]),
+        glance,
+        run: Some(RunRow::of(&run.summary)),
+        in_progress,
+    }
+}

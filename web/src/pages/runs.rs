@@ -1,0 +1,462 @@
+//! `/runs` and `/runs/{id}`: every stored run, and one run in full, with its downloads.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use reports::charts::{self, ENGINE_ORDER};
+use reports::store::StoredRun;
+use workloads::results::{IdleSlope, StepResult};
+use workloads::spec::{Mode, Workload};
+
+use super::{ChartView, PageError, RunRow, engine_css, load_run, parse_id, views, with_store};
+use crate::AppState;
+use crate::format;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "runs.html")]
+struct RunsPage {
+    nav: &'static str,
+    runs: Vec<RunRow>,
+}
+
+/// The list of runs.
+pub async fn list(State(state): State<AppState>) -> Result<impl IntoResponse, PageError> {
+    let runs = with_store(&state, |store| Ok(store.runs()?)).await?;
+    Ok(RunsPage {
+        nav: "runs",
+        runs: runs.iter().map(RunRow::of).collect(),
+    })
+}
+
+/// One step as the run page's table shows it.
+pub struct StepRow {
+    /// Engine label.
+    pub engine: String,
+    /// Its colour.
+    pub color: String,
+    /// The level.
+    pub level: u64,
+    /// req/s, or connections held for idle.
+    pub main: String,
+    /// p50.
+    pub p50: String,
+    /// p99.
+    pub p99: String,
+    /// p99.9.
+    pub p999: String,
+    /// Largest latency.
+    pub max: String,
+    /// Failed requests.
+    pub errors: u64,
+    /// Engine cores.
+    pub cores: String,
+    /// Load generator cores.
+    pub client: String,
+    /// Context switches per second.
+    pub ctx: String,
+    /// Most threads.
+    pub threads: u64,
+    /// Peak PSS.
+    pub pss: String,
+    /// Flags: (CSS class, text).
+    pub flags: Vec<(&'static str, String)>,
+}
+
+/// One workload's part of the run page.
+pub struct WorkloadSection {
+    /// Its name.
+    pub name: String,
+    /// Its mode.
+    pub mode: &'static str,
+    /// What it shows.
+    pub description: String,
+    /// Its levels, with the unit.
+    pub levels: String,
+    /// The charts.
+    pub charts: Vec<ChartView>,
+    /// Header of the main column (`req/s` or `held`).
+    pub main_column: &'static str,
+    /// Every step.
+    pub rows: Vec<StepRow>,
+    /// For idle: bytes per connection, per engine.
+    pub slopes: Vec<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "run.html")]
+struct RunPage {
+    nav: &'static str,
+    run: RunRow,
+    running: bool,
+    sections: Vec<WorkloadSection>,
+    engines: Vec<(String, String, String)>,
+    pin: bool,
+    calibration: String,
+    machine: Vec<(&'static str, String)>,
+}
+
+/// One run.
+pub async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, PageError> {
+    let run = load_run(&state, parse_id(&id)?).await?;
+    tokio::task::spawn_blocking(move || run_page(run))
+        .await
+        .map_err(|err| PageError::Store(err.to_string()))
+}
+
+fn run_page(run: StoredRun) -> RunPage {
+    let m = &run.summary.machine;
+    RunPage {
+        nav: "runs",
+        running: run.summary.status == workloads::results::RunStatus::Running,
+        sections: sections(&run, true),
+        engines: run
+            .config
+            .engines
+            .iter()
+            .map(|e| {
+                let command = if e.peer {
+                    format!("peer {}", e.engine)
+                } else {
+                    format!("workbench engine {} {}", e.engine, e.args.join(" "))
+                };
+                (
+                    e.label.clone(),
+                    engine_css(&e.label),
+                    command.trim().to_string(),
+                )
+            })
+            .collect(),
+        pin: run.config.pin,
+        calibration: format!(
+            "{:.2} SHA-256 rounds per µs ({} rounds timed in {:.2} s)",
+            run.calibration.rounds_per_us,
+            format::count(run.calibration.rounds_timed as f64),
+            run.calibration.secs
+        ),
+        machine: vec![
+            ("CPU", m.cpu_model.clone()),
+            ("cores", m.cores.to_string()),
+            ("memory", format::bytes(m.memory_bytes as f64)),
+            ("kernel", m.kernel.clone()),
+            ("open files (hard limit)", m.open_files_limit.to_string()),
+            ("compiler", m.rustc.clone()),
+            ("revision", m.git_revision.clone()),
+            ("host", m.hostname.clone()),
+        ],
+        run: RunRow::of(&run.summary),
+    }
+}
+
+/// The workload sections of a run, in the order of its configuration (and any workload
+/// with steps but missing from it, after).
+pub fn sections(run: &StoredRun, with_tables: bool) -> Vec<WorkloadSection> {
+    let mut workloads: Vec<Workload> = run.config.workloads.clone();
+    for step in &run.steps {
+        if !workloads.iter().any(|w| w.name == step.workload) {
+            let mut w = Workload::load(&step.workload).unwrap_or_else(|_| Workload {
+                name: step.workload.clone(),
+                description: String::new(),
+                mode: step.mode,
+                levels: Vec::new(),
+                request: Default::default(),
+                step_secs: 0.0,
+                warmup_secs: 0.0,
+                max_connections: None,
+                read_rate: None,
+                send_interval_ms: None,
+            });
+            w.name = step.workload.clone();
+            workloads.push(w);
+        }
+    }
+    workloads
+        .iter()
+        .map(|w| {
+            let mut steps: Vec<&StepResult> =
+                run.steps.iter().filter(|s| s.workload == w.name).collect();
+            steps.sort_by_key(|s| (engine_rank(&s.engine), s.engine.clone(), s.level));
+            WorkloadSection {
+                name: w.name.clone(),
+                mode: w.mode.name(),
+                description: w.description.clone(),
+                levels: format!(
+                    "{} {}",
+                    w.levels
+                        .iter()
+                        .map(u64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    w.level_unit()
+                ),
+                charts: views(charts::charts_for_workload(&run.steps, w)),
+                main_column: if w.mode == Mode::Idle {
+                    "connections held"
+                } else {
+                    "req/s"
+                },
+                rows: if with_tables {
+                    steps.iter().map(|s| step_row(s)).collect()
+                } else {
+                    Vec::new()
+                },
+                slopes: if w.mode == Mode::Idle {
+                    idle_slopes(&steps)
+                } else {
+                    Vec::new()
+                },
+            }
+        })
+        .collect()
+}
+
+fn engine_rank(engine: &str) -> usize {
+    ENGINE_ORDER
+        .iter()
+        .position(|e| *e == engine)
+        .unwrap_or(ENGINE_ORDER.len())
+}
+
+fn step_row(s: &StepResult) -> StepRow {
+    let l = &s.load.latency;
+    let us = |v: u64| format::micros(v as f64);
+    let failed = s.failure.is_some();
+    let dash = || "—".to_string();
+    StepRow {
+        engine: s.engine.clone(),
+        color: engine_css(&s.engine),
+        level: s.level,
+        main: if failed {
+            dash()
+        } else if s.mode == Mode::Idle {
+            format::count(s.load.connections as f64)
+        } else {
+            format::count(s.derived.throughput_rps)
+        },
+        p50: if failed { dash() } else { us(l.p50_us) },
+        p99: if failed { dash() } else { us(l.p99_us) },
+        p999: if failed { dash() } else { us(l.p999_us) },
+        max: if failed { dash() } else { us(l.max_us) },
+        errors: s.load.errors.total(),
+        cores: format::cores(s.derived.engine_cores),
+        client: format::cores(s.derived.client_cores),
+        ctx: format::count(s.derived.ctx_switches_per_sec),
+        threads: s.derived.threads_max,
+        pss: format::bytes(s.derived.peak_pss_bytes as f64),
+        flags: flags(s),
+    }
+}
+
+/// A step's flags, each with its CSS class.
+pub fn flags(s: &StepResult) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if let Some(why) = &s.failure {
+        out.push(("bad", format!("failed: {why}")));
+    }
+    if s.flags.client_saturated {
+        out.push(("warn", "client saturated".to_string()));
+    }
+    if s.flags.littles_law_off {
+        out.push(("warn", "Little's law off".to_string()));
+    }
+    if let Some(why) = s
+        .flags
+        .level_not_reached
+        .as_ref()
+        .or(s.load.not_reached.as_ref())
+    {
+        out.push(("warn", format!("level not reached: {why}")));
+    }
+    if let Some(why) = &s.flags.not_supported {
+        out.push(("none", format!("not supported: {why}")));
+    }
+    out
+}
+
+fn idle_slopes(steps: &[&StepResult]) -> Vec<String> {
+    let mut engines: Vec<&str> = Vec::new();
+    for s in steps {
+        if !engines.contains(&s.engine.as_str()) {
+            engines.push(&s.engine);
+        }
+    }
+    engines
+        .into_iter()
+        .map(|e| {
+            let mine: Vec<&StepResult> = steps.iter().copied().filter(|s| s.engine == e).collect();
+            match IdleSlope::fit(&mine) {
+                Some(fit) => format!(
+                    "{e}: {} per idle connection, base {}; the kernel: {} per connection, apart",
+                    format::bytes(fit.bytes_per_connection),
+                    format::bytes(fit.base_bytes),
+                    format::bytes(fit.kernel_bytes_per_connection)
+                ),
+                None => format!("{e}: no slope (needs two connection counts that did not fail)"),
+            }
+        })
+        .collect()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "charts_fragment.html")]
+struct ChartsFragment {
+    sections: Vec<WorkloadSection>,
+}
+
+/// The charts of a run, alone: the live page swaps them in as steps end.
+pub async fn charts_fragment(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, PageError> {
+    let run = load_run(&state, parse_id(&id)?).await?;
+    tokio::task::spawn_blocking(move || ChartsFragment {
+        sections: sections(&run, false),
+    })
+    .await
+    .map_err(|err| PageError::Store(err.to_string()))
+}
+
+/// `/runs/{id}/run.json`: the run as the API gives it, as a download.
+pub async fn download_json(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let id = parse_id(&id)?;
+    let run = load_run(&state, id).await?;
+    let body = serde_json::to_string_pretty(&super::api::RunDocument::new(run))
+        .map_err(|err| PageError::Store(err.to_string()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"run-{id}.json\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// The CSV columns, in order.
+pub const CSV_COLUMNS: [&str; 29] = [
+    "run",
+    "engine",
+    "workload",
+    "mode",
+    "level",
+    "connections",
+    "throughput_rps",
+    "completed",
+    "errors",
+    "mean_us",
+    "p50_us",
+    "p90_us",
+    "p99_us",
+    "p999_us",
+    "max_us",
+    "engine_cores",
+    "client_cores",
+    "ctx_switches_per_sec",
+    "threads_max",
+    "peak_pss_bytes",
+    "mean_pss_bytes",
+    "peak_rss_bytes",
+    "tcp_mem_bytes",
+    "slab_unreclaim_bytes",
+    "kernel_stack_bytes",
+    "client_saturated",
+    "littles_law_off",
+    "level_not_reached",
+    "failure",
+];
+
+/// `/runs/{id}/steps.csv`: one row per step, the key figures in plain units.
+pub async fn download_csv(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let id = parse_id(&id)?;
+    let run = load_run(&state, id).await?;
+    let mut out = CSV_COLUMNS.join(",");
+    out.push('\n');
+    for s in &run.steps {
+        let (l, d) = (&s.load.latency, &s.derived);
+        let cells = [
+            id.to_string(),
+            csv(&s.engine),
+            csv(&s.workload),
+            s.mode.name().to_string(),
+            s.level.to_string(),
+            s.load.connections.to_string(),
+            format!("{:.3}", d.throughput_rps),
+            s.load.completed.to_string(),
+            s.load.errors.total().to_string(),
+            format!("{:.1}", l.mean_us),
+            l.p50_us.to_string(),
+            l.p90_us.to_string(),
+            l.p99_us.to_string(),
+            l.p999_us.to_string(),
+            l.max_us.to_string(),
+            format!("{:.4}", d.engine_cores),
+            format!("{:.4}", d.client_cores),
+            format!("{:.1}", d.ctx_switches_per_sec),
+            d.threads_max.to_string(),
+            d.peak_pss_bytes.to_string(),
+            d.mean_pss_bytes.to_string(),
+            d.peak_rss_bytes.to_string(),
+            d.tcp_mem_bytes.to_string(),
+            d.slab_unreclaim_bytes.to_string(),
+            d.kernel_stack_bytes.to_string(),
+            s.flags.client_saturated.to_string(),
+            s.flags.littles_law_off.to_string(),
+            csv(s.flags.level_not_reached.as_deref().unwrap_or("")),
+            csv(s.failure.as_deref().unwrap_or("")),
+        ];
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"run-{id}-steps.csv\""),
+            ),
+        ],
+        out,
+    )
+        .into_response())
+}
+
+/// A CSV field, quoted when it must be (RFC 4180); a leading `=`, `+`, `-` or `@` is
+/// prefixed with `'` so that a spreadsheet does not run it as a formula.
+fn csv(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv;
+
+    #[test]
+    fn csv_fields_are_quoted_and_defused() {
+        assert_eq!(csv("plain"), "plain");
+        assert_eq!(csv("a,b"), "\"a,b\"");
+        assert_eq!(csv("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv("=cmd()"), "'=cmd()");
+    }
+}

@@ -1,0 +1,533 @@
+//! Every page and API route, in process (tower's `oneshot`, no sockets), on a fixture store
+//! and on an empty one; and the guards: 403 for a foreign host, origin or a missing token,
+//! 400 for parameters beyond the caps.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use tower::ServiceExt;
+use web::fixture::{self, FixtureRuns};
+use web::{Config, Dashboard};
+
+const HOST: &str = "127.0.0.1:8080";
+const ORIGIN: &str = "http://127.0.0.1:8080";
+
+struct Site {
+    _dir: tempfile::TempDir,
+    dashboard: Dashboard,
+    runs: Option<FixtureRuns>,
+}
+
+fn site(with_fixture: bool) -> Site {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store.db");
+    let runs = with_fixture.then(|| fixture::create(&db).unwrap());
+    let dashboard = Dashboard::new(
+        Config {
+            db,
+            // No run is started here with valid parameters, so no engine is needed.
+            exe: "/nonexistent/workbench".into(),
+            rustc: "rustc (test)".into(),
+            git_revision: "test".into(),
+        },
+        HOST.parse().unwrap(),
+    );
+    Site {
+        _dir: dir,
+        dashboard,
+        runs,
+    }
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+async fn send(router: Router, request: Request<Body>) -> Answer {
+    let response = router.oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), 64 << 20)
+        .await
+        .unwrap();
+    Answer {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+async fn get(site: &Site, path: &str) -> Answer {
+    let request = Request::get(path)
+        .header(header::HOST, HOST)
+        .body(Body::empty())
+        .unwrap();
+    send(site.dashboard.router(), request).await
+}
+
+async fn post(site: &Site, path: &str, body: &str, headers: &[(&str, &str)]) -> Answer {
+    let mut request = Request::post(path)
+        .header(header::HOST, HOST)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    send(
+        site.dashboard.router(),
+        request.body(Body::from(body.to_string())).unwrap(),
+    )
+    .await
+}
+
+/// A form body with the page's token.
+fn with_token(site: &Site, body: &str) -> String {
+    format!("token={}&{body}", site.dashboard.token())
+}
+
+#[tokio::test]
+async fn every_page_and_api_route_answers_on_the_fixture_store() {
+    let site = site(true);
+    let runs = site.runs.unwrap();
+    let (latest, failed, interrupted) = (runs.latest, runs.failed, runs.interrupted);
+    let pages = [
+        "/".to_string(),
+        "/runs".into(),
+        format!("/runs/{latest}"),
+        format!("/runs/{failed}"),
+        format!("/runs/{interrupted}"),
+        format!("/runs/{latest}/live"),
+        format!("/runs/{latest}/charts"),
+        format!("/runs/{latest}/run.json"),
+        format!("/runs/{latest}/steps.csv"),
+        format!("/runs/{latest}/events"),
+        "/compare".into(),
+        format!("/compare?run={}&run={latest}", runs.baseline),
+        format!(
+            "/compare?run={}&run={latest}&workload=hello&engine=pool",
+            runs.baseline
+        ),
+        "/new".into(),
+        "/lessons".into(),
+        "/engines".into(),
+        "/source/engines/selector/src/reactor.rs".into(),
+        "/api".into(),
+        "/api/runs".into(),
+        format!("/api/runs/{latest}"),
+        format!("/api/runs/{latest}/progress"),
+        "/static/style.css".into(),
+        "/static/live.js".into(),
+    ];
+    for path in pages.iter().cloned().chain(
+        web::lessons::LESSONS
+            .iter()
+            .map(|l| format!("/lessons/{}", l.slug)),
+    ) {
+        let answer = get(&site, &path).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.body);
+        assert!(
+            answer.headers.contains_key(header::CONTENT_SECURITY_POLICY),
+            "{path} has no CSP"
+        );
+    }
+
+    let overview = get(&site, "/").await.body;
+    assert!(overview.contains(&format!("run {latest}")));
+    assert_eq!(
+        overview.matches("<svg").count(),
+        10,
+        "charts on the overview"
+    );
+    assert!(overview.contains("denser"), "the thread-memory headline");
+
+    let run = get(&site, &format!("/runs/{latest}")).await.body;
+    for text in [
+        "client saturated",
+        "Little&#39;s law off",
+        "level not reached: the open-files limit (1024)",
+        "failed: the engine exited during the step",
+        "Example CPU @ 3.0GHz",
+        "2.50 SHA-256 rounds per µs",
+        "workbench engine selector --offload",
+        "steps.csv",
+        "run.json",
+    ] {
+        assert!(run.contains(text), "run page lacks {text:?}");
+    }
+    assert!(
+        get(&site, &format!("/runs/{failed}"))
+            .await
+            .body
+            .contains("the threads engine did not start")
+    );
+    let stopped = get(&site, &format!("/runs/{interrupted}")).await.body;
+    assert!(stopped.contains("interrupted") && stopped.contains("cancelled"));
+
+    let list = get(&site, "/runs").await.body;
+    for id in [runs.baseline, latest, failed, interrupted] {
+        assert!(list.contains(&format!("href=\"/runs/{id}\"")));
+    }
+
+    let compare = get(
+        &site,
+        &format!("/compare?run={}&run={latest}&workload=hello", runs.baseline),
+    )
+    .await
+    .body;
+    assert!(compare.contains("hello on"));
+    assert!(compare.contains("+11.1%"), "the change from the baseline");
+
+    let lessons = get(&site, "/lessons").await.body;
+    assert_eq!(
+        lessons.matches("badge ok").count(),
+        web::lessons::LESSONS.len(),
+        "every lesson is supported by the fixture: {lessons}"
+    );
+    let lesson = get(&site, "/lessons/thread-memory").await.body;
+    assert!(
+        lesson.contains("286 B against 22 KiB for a thread: 80× denser"),
+        "{lesson}"
+    );
+
+    let live = get(&site, &format!("/runs/{latest}/live")).await.body;
+    assert!(live.contains(&format!("See run {latest}")));
+    let events = get(&site, &format!("/runs/{latest}/events")).await;
+    assert!(
+        events.body.starts_with("event: progress"),
+        "{}",
+        events.body
+    );
+    assert!(events.body.contains("\"finished\":true"));
+
+    let csv = get(&site, &format!("/runs/{latest}/steps.csv")).await;
+    assert!(csv.body.starts_with("run,engine,workload,mode,level,"));
+    assert_eq!(
+        csv.headers[header::CONTENT_DISPOSITION],
+        format!("attachment; filename=\"run-{latest}-steps.csv\"").as_str()
+    );
+    let json = get(&site, &format!("/runs/{latest}/run.json")).await;
+    let doc: serde_json::Value = serde_json::from_str(&json.body).unwrap();
+    assert_eq!(doc["summary"]["id"], latest.0);
+
+    let source = get(&site, "/source/engines/selector/src/reactor.rs")
+        .await
+        .body;
+    assert!(
+        source.contains("&lt;") || source.contains("fn "),
+        "escaped source"
+    );
+}
+
+#[tokio::test]
+async fn the_api_has_its_documented_shape() {
+    let site = site(true);
+    let runs = site.runs.unwrap();
+    let list: serde_json::Value =
+        serde_json::from_str(&get(&site, "/api/runs").await.body).unwrap();
+    assert_eq!(list["api_version"], 1);
+    let entries = list["runs"].as_array().unwrap();
+    assert_eq!(entries.len(), 4);
+    assert_eq!(entries[0]["id"], runs.interrupted.0, "newest first");
+    for key in [
+        "id",
+        "status",
+        "started_at",
+        "finished_at",
+        "suite",
+        "engines",
+        "workloads",
+        "steps",
+        "message",
+        "machine",
+        "started",
+        "finished",
+        "duration_secs",
+        "links",
+    ] {
+        assert!(entries[0].get(key).is_some(), "no {key} in {}", entries[0]);
+    }
+    assert_eq!(
+        entries[0]["links"]["json"],
+        format!("/api/runs/{}", runs.interrupted)
+    );
+
+    let run: serde_json::Value =
+        serde_json::from_str(&get(&site, &format!("/api/runs/{}", runs.latest)).await.body)
+            .unwrap();
+    assert_eq!(run["api_version"], 1);
+    assert_eq!(run["summary"]["status"], "completed");
+    assert!(run["config"]["workloads"].as_array().unwrap().len() >= 6);
+    assert!(run["calibration"]["rounds_per_us"].as_f64().unwrap() > 0.0);
+    let step = &run["steps"][0];
+    for key in [
+        "engine", "workload", "mode", "level", "load", "derived", "flags",
+    ] {
+        assert!(step.get(key).is_some(), "no {key} in a step");
+    }
+
+    let progress: serde_json::Value = serde_json::from_str(
+        &get(&site, &format!("/api/runs/{}/progress", runs.interrupted))
+            .await
+            .body,
+    )
+    .unwrap();
+    assert_eq!(progress["status"], "interrupted");
+    assert_eq!(progress["finished"], true);
+    assert_eq!(progress["steps_done"], 2);
+
+    let bad = get(&site, "/api/runs/abc").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("\"error\""));
+    assert_eq!(
+        get(&site, "/api/runs/999").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn every_page_answers_on_an_empty_store() {
+    let site = site(false);
+    for path in [
+        "/",
+        "/runs",
+        "/compare",
+        "/new",
+        "/lessons",
+        "/engines",
+        "/api",
+        "/api/runs",
+    ] {
+        let answer = get(&site, path).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}");
+    }
+    let overview = get(&site, "/").await.body;
+    assert!(overview.contains("No completed run yet"));
+    assert!(overview.contains("cargo run --release"), "says what to run");
+    assert!(overview.contains("<svg"), "empty-state charts");
+    assert!(
+        get(&site, "/runs")
+            .await
+            .body
+            .contains("No runs in the store yet")
+    );
+    for lesson in web::lessons::LESSONS {
+        let page = get(&site, &format!("/lessons/{}", lesson.slug)).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("No data yet"), "{}", lesson.slug);
+        assert!(page.body.contains(&web::lessons::hint(lesson)));
+    }
+    let api: serde_json::Value = serde_json::from_str(&get(&site, "/api/runs").await.body).unwrap();
+    assert_eq!(api["runs"], serde_json::json!([]));
+    assert_eq!(get(&site, "/runs/1").await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn text_from_the_store_is_escaped() {
+    let site = site(true);
+    let page = get(&site, &format!("/runs/{}", site.runs.unwrap().latest))
+        .await
+        .body;
+    assert!(!page.contains(fixture::HOSTILE_TEXT));
+    assert!(page.contains("&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62; &#38; friends"));
+}
+
+#[tokio::test]
+async fn unknown_things_are_404_and_malformed_ones_400() {
+    let site = site(true);
+    for path in [
+        "/nothing-here",
+        "/runs/999",
+        "/runs/999/live",
+        "/lessons/no-such-lesson",
+        "/source/etc/passwd",
+        "/source/../../etc/passwd",
+    ] {
+        assert_eq!(
+            get(&site, path).await.status,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    for path in [
+        "/runs/abc",
+        "/runs/1x/steps.csv",
+        "/compare?run=one&run=2",
+        "/compare?run=1&run=2&run=3&run=4&run=5&run=6&run=7",
+        "/compare?run=1&run=2&workload=nope",
+    ] {
+        let answer = get(&site, path).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_foreign_host_is_refused_whatever_the_route() {
+    let site = site(true);
+    for host in [
+        "evil.example:8080",
+        "evil.example",
+        "localhost.evil.example",
+    ] {
+        for path in ["/", "/api/runs", "/new"] {
+            let request = Request::get(path)
+                .header(header::HOST, host)
+                .body(Body::empty())
+                .unwrap();
+            let answer = send(site.dashboard.router(), request).await;
+            assert_eq!(answer.status, StatusCode::FORBIDDEN, "{host} {path}");
+            assert!(answer.body.contains("answers only to its own address"));
+        }
+    }
+    for host in ["localhost:8080", "[::1]:8080", "127.0.0.1:9999"] {
+        let request = Request::get("/")
+            .header(header::HOST, host)
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(
+            send(site.dashboard.router(), request).await.status,
+            StatusCode::OK,
+            "{host}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn state_changes_need_the_token_and_the_dashboards_origin() {
+    let site = site(true);
+    let form = "engine=selector&workload=hello";
+    let with = with_token(&site, form);
+    let with = with.as_str();
+    let cases = [
+        ("no token", form, vec![("origin", ORIGIN)]),
+        (
+            "a wrong token",
+            "token=0000&engine=selector&workload=hello",
+            vec![("origin", ORIGIN)],
+        ),
+        (
+            "a foreign origin",
+            with,
+            vec![("origin", "http://evil.example")],
+        ),
+        (
+            "a foreign referer",
+            with,
+            vec![("referer", "http://evil.example/page")],
+        ),
+        ("neither origin nor referer", with, vec![]),
+    ];
+    for (what, body, headers) in &cases {
+        for path in ["/runs", "/runs/2/cancel"] {
+            let answer = post(&site, path, body, headers).await;
+            assert_eq!(answer.status, StatusCode::FORBIDDEN, "{what} on {path}");
+        }
+    }
+    // The token in a header is as good as in the form.
+    let answer = post(
+        &site,
+        "/runs",
+        "engine=selector&workload=nope",
+        &[
+            ("origin", ORIGIN),
+            ("x-dashboard-token", site.dashboard.token()),
+        ],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+    // The New run page carries the token.
+    assert!(
+        get(&site, "/new")
+            .await
+            .body
+            .contains(site.dashboard.token())
+    );
+}
+
+#[tokio::test]
+async fn parameters_beyond_the_caps_are_refused_with_400() {
+    let site = site(true);
+    let cases = [
+        (
+            "engine=selector&workload=hello&max_level=99999999",
+            "levels up to",
+        ),
+        ("engine=selector&workload=hello&max_level=0", "levels up to"),
+        (
+            "engine=selector&workload=hello&step_secs=60",
+            "seconds per step",
+        ),
+        (
+            "engine=selector&workload=hello&step_secs=abc",
+            "seconds per step",
+        ),
+        (
+            "engine=selector&workload=../../etc/passwd",
+            "not a built-in workload",
+        ),
+        ("engine=nginx&workload=hello", "not an engine"),
+        ("workload=hello", "choose at least one engine"),
+        ("engine=selector", "choose at least one workload"),
+        ("engine=selector&workload=hello&suite=huge", "not a suite"),
+    ];
+    for (form, says) in cases {
+        let answer = post(
+            &site,
+            "/runs",
+            &with_token(&site, form),
+            &[("origin", ORIGIN)],
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{form}");
+        assert!(answer.body.contains(says), "{form}: {}", answer.body);
+    }
+    // Everything at once runs too long for the dashboard.
+    let all: String = workloads::engines::ENGINES
+        .iter()
+        .map(|e| format!("engine={}&", e.label))
+        .chain(
+            workloads::spec::PRESETS
+                .iter()
+                .map(|(n, _)| format!("workload={n}&")),
+        )
+        .collect();
+    let answer = post(
+        &site,
+        "/runs",
+        &with_token(&site, &format!("{all}suite=full&step_secs=10")),
+        &[("origin", ORIGIN)],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert!(
+        answer.body.contains("beyond the dashboard&#39;s cap"),
+        "{}",
+        answer.body
+    );
+}
+
+#[tokio::test]
+async fn cancelling_a_run_that_is_not_running_here_goes_to_its_page() {
+    let site = site(true);
+    let latest = site.runs.unwrap().latest;
+    let answer = post(
+        &site,
+        &format!("/runs/{latest}/cancel"),
+        &with_token(&site, ""),
+        &[("origin", ORIGIN)],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        answer.headers[header::LOCATION],
+        format!("/runs/{latest}").as_str()
+    );
+    let missing = post(
+        &site,
+        "/runs/999/cancel",
+        &with_token(&site, ""),
+        &[("origin", ORIGIN)],
+    )
+    .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
