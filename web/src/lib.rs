@@ -149,10 +149,19 @@ fn router(state: AppState) -> Router {
         .route("/runs/{id}/run.json", get(pages::runs::download_json))
         .route("/runs/{id}/steps.csv", get(pages::runs::download_csv))
         .route("/runs/{id}/charts", get(pages::runs::charts_fragment))
+        .route(
+            "/runs/{id}/report.html",
+            get(pages::runs::download_report_html),
+        )
+        .route(
+            "/runs/{id}/report.md.tar",
+            get(pages::runs::download_report_markdown),
+        )
         .route("/runs/{id}/live", get(pages::live::page))
         .route("/runs/{id}/events", get(pages::live::events))
         .route("/runs/{id}/cancel", post(pages::live::cancel))
         .route("/compare", get(pages::compare::page))
+        .route("/compare/report.html", get(pages::compare::download_report))
         .route("/new", get(pages::live::new_run))
         .route("/lessons", get(pages::lessons::list))
         .route("/lessons/{slug}", get(pages::lessons::show))

@@ -101,6 +101,9 @@ async fn every_page_and_api_route_answers_on_the_fixture_store() {
         format!("/runs/{latest}/charts"),
         format!("/runs/{latest}/run.json"),
         format!("/runs/{latest}/steps.csv"),
+        format!("/runs/{latest}/report.html"),
+        format!("/runs/{latest}/report.md.tar"),
+        format!("/compare/report.html?run={}&run={latest}", runs.baseline),
         format!("/runs/{latest}/events"),
         "/compare".into(),
         format!("/compare?run={}&run={latest}", runs.baseline),
@@ -206,6 +209,29 @@ async fn every_page_and_api_route_answers_on_the_fixture_store() {
         csv.headers[header::CONTENT_DISPOSITION],
         format!("attachment; filename=\"run-{latest}-steps.csv\"").as_str()
     );
+    // The run and compare pages offer the same report `workbench report` writes.
+    let report = get(&site, &format!("/runs/{latest}/report.html")).await;
+    assert!(
+        report.body.starts_with("<!DOCTYPE html>"),
+        "{}",
+        &report.body[..100.min(report.body.len())]
+    );
+    assert_eq!(
+        report.headers[header::CONTENT_DISPOSITION],
+        format!("attachment; filename=\"report-{latest}.html\"").as_str()
+    );
+    assert!(
+        get(&site, &format!("/runs/{latest}"))
+            .await
+            .body
+            .contains("report.html")
+    );
+    let compared = get(
+        &site,
+        &format!("/compare/report.html?run={}&run={latest}", runs.baseline),
+    )
+    .await;
+    assert!(compared.body.contains("<svg"));
     let json = get(&site, &format!("/runs/{latest}/run.json")).await;
     let doc: serde_json::Value = serde_json::from_str(&json.body).unwrap();
     assert_eq!(doc["summary"]["id"], latest.0);

@@ -44,6 +44,42 @@ struct ComparePage {
     engine: String,
 }
 
+/// `GET /compare/report.html?run=A&run=B…`: the standalone report of the newest run chosen,
+/// with every figure side by side with the older ones and its change.
+pub async fn download_report(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<axum::response::Response, PageError> {
+    let pairs = newrun::pairs(query.unwrap_or_default().as_bytes());
+    let mut ids: Vec<RunId> = Vec::new();
+    for (key, value) in &pairs {
+        if key == "run" {
+            let id = parse_id(value.trim())?;
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    }
+    if ids.len() < 2 || ids.len() > MAX_COMPARE {
+        return Err(PageError::BadRequest(format!(
+            "run: a comparison report takes 2 to {MAX_COMPARE} runs; {} were given.",
+            ids.len()
+        )));
+    }
+    ids.sort();
+    let mut runs = Vec::new();
+    for id in &ids {
+        runs.push(load_run(&state, *id).await?);
+    }
+    let main = runs.pop().expect("at least two runs");
+    let body = reports::report::html(&main, &runs);
+    Ok(super::runs::attachment(
+        "text/html; charset=utf-8",
+        &format!("report-{}-compared.html", main.summary.id),
+        body.into_bytes(),
+    ))
+}
+
 /// The comparison page; with fewer than two runs, a form to choose them.
 pub async fn page(
     State(state): State<AppState>,

@@ -342,6 +342,48 @@ pub async fn download_json(
         .into_response())
 }
 
+/// `GET /runs/{id}/report.html`: the run as the standalone report `workbench report` writes
+/// (one HTML file, charts inline, no external requests).
+pub async fn download_report_html(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let id = parse_id(&id)?;
+    let run = load_run(&state, id).await?;
+    let body = reports::report::html(&run, &[]);
+    Ok(attachment(
+        "text/html; charset=utf-8",
+        &format!("report-{id}.html"),
+        body.into_bytes(),
+    ))
+}
+
+/// `GET /runs/{id}/report.md.tar`: the Markdown report and its SVG charts, as one archive.
+pub async fn download_report_markdown(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let id = parse_id(&id)?;
+    let run = load_run(&state, id).await?;
+    let (name, bytes) = reports::report::markdown_archive(&run, &[]);
+    Ok(attachment("application/x-tar", &name, bytes))
+}
+
+/// A download: content type, file name, bytes.
+pub fn attachment(content_type: &str, file_name: &str, body: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file_name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 /// The CSV columns, in order.
 pub const CSV_COLUMNS: [&str; 29] = [
     "run",
