@@ -76,17 +76,24 @@ pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
         let client_cores = (workbench::os::cpu_seconds(me).unwrap_or(0.0) - cpu_before)
             / wall.elapsed().as_secs_f64();
         let l = &report.latency;
+        let lat = |us: u64| {
+            if l.count > 0 {
+                micros(us as f64)
+            } else {
+                "-".to_string()
+            }
+        };
         let errors = report.errors;
         any_errors |= errors.total() > 0;
         table.row(vec![
             level.to_string(),
             report.completed.to_string(),
             rate(report.completed as f64 / report.elapsed_secs.max(1e-9)),
-            micros(l.p50_us as f64),
-            micros(l.p90_us as f64),
-            micros(l.p99_us as f64),
-            micros(l.p999_us as f64),
-            micros(l.max_us as f64),
+            lat(l.p50_us),
+            lat(l.p90_us),
+            lat(l.p99_us),
+            lat(l.p999_us),
+            lat(l.max_us),
             format!(
                 "{} (c{} t{} r{} b{})",
                 errors.total(),

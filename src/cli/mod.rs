@@ -17,8 +17,8 @@ use clap::{Parser, Subcommand};
 
 /// Concurrency Workbench: the same server workloads on four concurrency models, side by side.
 ///
-/// With no command, it runs the quick suite (if the result store has no completed run yet)
-/// and prints its summary.
+/// With no command, it runs the quick suite (if the result store has no completed run yet),
+/// prints its summary, then serves the dashboard on http://127.0.0.1:8080/.
 #[derive(Debug, Parser)]
 #[command(name = "workbench", version, about, long_about)]
 struct Cli {
