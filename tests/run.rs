@@ -168,3 +168,62 @@ fn an_unknown_engine_is_refused_with_the_choices() {
         "{stderr}"
     );
 }
+
+/// An engine that cannot start fails its steps with the reason; the run goes on to the next
+/// engine, completes, and the store keeps every step with what happened.
+#[test]
+fn an_engine_that_fails_fails_its_steps_and_the_run_goes_on() {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    use workloads::results::{EngineSpec, MachineFacts, RunConfig};
+    use workloads::runner::Runner;
+    use workloads::spec::Workload;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut workload = Workload::from_toml(TINY[0].1, "tiny-hello.toml").unwrap();
+    workload.levels = vec![1, 2];
+    let broken = EngineSpec {
+        label: "threads-broken".into(),
+        engine: "threads".into(),
+        // Refused by the engine (the smallest stack it accepts is 32 KiB): it exits at once.
+        args: vec!["--stack-size".into(), "1".into()],
+        peer: false,
+    };
+    let config = RunConfig {
+        suite: None,
+        engines: vec![broken, EngineSpec::plain("selector")],
+        workloads: vec![workload],
+        pin: false,
+        peer_versions: Default::default(),
+    };
+    let mut store = Store::open(dir.path().join("failed.db")).unwrap();
+    let runner = Runner {
+        exe: env!("CARGO_BIN_EXE_workbench").into(),
+        config,
+        machine: MachineFacts::collect("test", "test"),
+        cancel: Arc::new(AtomicBool::new(false)),
+    };
+    let outcome = {
+        let mut recorder = reports::record::Recorder::new(&mut store);
+        runner.run(&mut recorder)
+    };
+    assert_eq!(outcome.status, RunStatus::Completed);
+    assert_eq!(outcome.failed_steps, 2);
+    let id = store.latest_completed().unwrap().unwrap();
+    let run = store.run(id).unwrap().unwrap();
+    assert_eq!(run.steps.len(), 4);
+    for step in &run.steps[..2] {
+        let why = step.failure.as_deref().unwrap_or_default();
+        assert!(why.contains("threads-broken"), "{why}");
+    }
+    for step in &run.steps[2..] {
+        assert_eq!(step.failure, None);
+        assert!(step.load.completed > 0);
+    }
+    assert!(
+        run.summary
+            .message
+            .unwrap_or_default()
+            .contains("2 step(s) failed")
+    );
+}
