@@ -1,4 +1,9 @@
-//! Results that last: the SQLite result store (and, later, charts and reports).
+//! Results that last, and what people read of them.
+//!
+//! - [`store`]: the SQLite result store; [`record`]: the runner observer that writes to it.
+//! - [`charts`]: every chart, drawn once as SVG (plotters) for the dashboard and the reports
+//!   alike, with one colour per engine and a table alternative for each.
+//! - [`report`]: a run as one standalone HTML file, or Markdown with its SVG charts.
 //!
 //! # What is stored
 //!

@@ -3,6 +3,8 @@
 //! - [`child`]: an engine as a child process: ready line, SIGTERM by PID, pinning.
 //! - [`spec`]: workload files and suites (TOML, checked field by field).
 //! - [`engines`]: the engines a run can start, by label (`selector-offload`, …).
+//! - [`peers`]: servers we did not write (asyncio, Twisted, Tornado, gevent, curio, gunicorn,
+//!   nginx), started and measured like engines.
 //! - [`load`]: the load generator — closed loop, open loop, idle hold, slow readers and slow
 //!   senders — validating every answer and recording HDR histograms.
 //! - [`sampler`]: reads the engine's process tree and the kernel from `/proc` every 200 ms.
