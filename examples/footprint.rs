@@ -19,10 +19,12 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 use workbench::child::EngineProcess;
+use workloads::results::least_squares;
+use workloads::sampler::sample_once;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -57,7 +59,7 @@ fn main() -> anyhow::Result<()> {
         let extra: Vec<&str> = args.engine_args.iter().map(String::as_str).collect();
         let server = EngineProcess::spawn(&exe, engine, &extra)?;
         let mut open = Vec::new();
-        let mut points = Vec::new();
+        let (mut connections, mut pss) = (Vec::new(), Vec::new());
         for &level in &args.levels {
             while open.len() < level {
                 let mut stream = TcpStream::connect(server.addr())?;
@@ -67,22 +69,23 @@ fn main() -> anyhow::Result<()> {
                 open.push(stream);
             }
             std::thread::sleep(Duration::from_millis(500));
-            let memory = tree_memory(server.pid())?;
-            let kernel = sockstat_tcp_kib()?;
+            // The same reading the runner's sampler takes, summed over the process tree.
+            let sample = sample_once(server.pid(), Instant::now())?;
             println!(
                 "{engine:<12} {:>7} {:>10} {:>10} {:>10} {:>9} {:>12}",
                 open.len(),
-                memory.pss_kib,
-                memory.rss_kib,
-                memory.uss_kib,
-                memory.threads,
-                kernel
+                sample.pss_bytes / 1024,
+                sample.rss_bytes / 1024,
+                sample.uss_bytes / 1024,
+                sample.threads,
+                sample.tcp_mem_bytes / 1024
             );
-            points.push((open.len() as f64, memory.pss_kib as f64 * 1024.0));
+            connections.push(open.len() as f64);
+            pss.push(sample.pss_bytes as f64);
         }
         drop(open);
         server.terminate(Duration::from_secs(5))?;
-        let (slope, intercept) = least_squares(&points);
+        let (slope, intercept) = least_squares(&connections, &pss).unwrap_or((0.0, 0.0));
         summary.push((engine.clone(), slope, intercept));
     }
     println!("\nbytes per idle connection (slope of PSS over connections; base = intercept):");
@@ -93,65 +96,4 @@ fn main() -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-#[derive(Debug, Default)]
-struct Memory {
-    pss_kib: u64,
-    rss_kib: u64,
-    uss_kib: u64,
-    threads: u64,
-}
-
-/// PSS, RSS, USS and threads summed over `pid` and its descendants.
-fn tree_memory(pid: u32) -> std::io::Result<Memory> {
-    let mut total = Memory::default();
-    for pid in workbench::os::process_tree(pid) {
-        let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))?;
-        let field = |name: &str| {
-            rollup
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|rest| {
-                    rest.trim()
-                        .trim_end_matches("kB")
-                        .trim()
-                        .parse::<u64>()
-                        .ok()
-                })
-                .unwrap_or(0)
-        };
-        total.pss_kib += field("Pss:");
-        total.rss_kib += field("Rss:");
-        total.uss_kib += field("Private_Clean:") + field("Private_Dirty:");
-        total.threads += std::fs::read_dir(format!("/proc/{pid}/task"))?.count() as u64;
-    }
-    Ok(total)
-}
-
-/// System-wide TCP socket memory, in KiB (`mem` of `/proc/net/sockstat` counts pages).
-fn sockstat_tcp_kib() -> std::io::Result<u64> {
-    let text = std::fs::read_to_string("/proc/net/sockstat")?;
-    let pages = text
-        .lines()
-        .find(|l| l.starts_with("TCP:"))
-        .and_then(|l| {
-            let words: Vec<&str> = l.split_whitespace().collect();
-            let at = words.iter().position(|w| *w == "mem")?;
-            words.get(at + 1)?.parse::<u64>().ok()
-        })
-        .unwrap_or(0);
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
-    Ok(pages * page / 1024)
-}
-
-fn least_squares(points: &[(f64, f64)]) -> (f64, f64) {
-    let n = points.len() as f64;
-    let mean_x = points.iter().map(|p| p.0).sum::<f64>() / n;
-    let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n;
-    let sxy: f64 = points.iter().map(|p| (p.0 - mean_x) * (p.1 - mean_y)).sum();
-    let sxx: f64 = points.iter().map(|p| (p.0 - mean_x).powi(2)).sum();
-    let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
-    (slope, mean_y - slope * mean_x)
 }

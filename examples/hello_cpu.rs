@@ -16,12 +16,12 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
 use workbench::child::EngineProcess;
-use workbench::os::{cpu_seconds, process_tree};
+use workloads::sampler::sample_once;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -90,8 +90,9 @@ struct Row {
     client_us: f64,
 }
 
+/// User plus system CPU seconds of `pid`'s whole process tree (0 once it has exited).
 fn tree_cpu(pid: u32) -> f64 {
-    process_tree(pid).into_iter().filter_map(cpu_seconds).sum()
+    sample_once(pid, Instant::now()).map_or(0.0, |s| s.cpu_user_secs + s.cpu_system_secs)
 }
 
 fn measure(name: &str, pid: u32, addr: String, args: &Args) -> anyhow::Result<Row> {
@@ -116,7 +117,10 @@ fn measure(name: &str, pid: u32, addr: String, args: &Args) -> anyhow::Result<Ro
         // wrk's CPU must be read while it still exists: sample it until it exits.
         let handle = std::thread::spawn(move || wrk.wait_with_output());
         while !handle.is_finished() {
-            client = cpu_seconds(wrk_pid).unwrap_or(client);
+            let now = tree_cpu(wrk_pid);
+            if now > 0.0 {
+                client = now;
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
         handle.join().expect("wrk thread")?

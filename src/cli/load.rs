@@ -69,12 +69,14 @@ pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
     let mut any_errors = false;
     for &level in &workload.levels {
         let plan = plan_for(&workload, level, &calibration, target);
-        let me = std::process::id();
-        let cpu_before = workbench::os::cpu_seconds(me).unwrap_or(0.0);
+        let own_cpu = || {
+            workloads::sampler::sample_once(std::process::id(), std::time::Instant::now())
+                .map_or(0.0, |s| s.cpu_user_secs + s.cpu_system_secs)
+        };
+        let cpu_before = own_cpu();
         let wall = std::time::Instant::now();
         let report = load::run(&plan, &|_| {});
-        let client_cores = (workbench::os::cpu_seconds(me).unwrap_or(0.0) - cpu_before)
-            / wall.elapsed().as_secs_f64();
+        let client_cores = (own_cpu() - cpu_before) / wall.elapsed().as_secs_f64();
         let l = &report.latency;
         let lat = |us: u64| {
             if l.count > 0 {
