@@ -4,6 +4,7 @@
 //! - [`charts`]: every chart, drawn once as SVG (plotters) for the dashboard and the reports
 //!   alike, with one colour per engine and a table alternative for each.
 //! - [`report`]: a run as one standalone HTML file, or Markdown with its SVG charts.
+//! - [`format`](mod@format): numbers with units and three significant figures, for reports and terminal.
 //!
 //! # What is stored
 //!
@@ -35,6 +36,7 @@
 //! dead run alive.
 
 pub mod charts;
+pub mod format;
 pub mod record;
 pub mod report;
 pub mod store;

@@ -56,52 +56,8 @@ impl Table {
     }
 }
 
-/// Bytes in KiB, MiB or GiB with three significant figures.
-pub fn bytes(n: f64) -> String {
-    let (value, unit) = if n.abs() >= 1024.0 * 1024.0 * 1024.0 {
-        (n / (1024.0 * 1024.0 * 1024.0), "GiB")
-    } else if n.abs() >= 1024.0 * 1024.0 {
-        (n / (1024.0 * 1024.0), "MiB")
-    } else if n.abs() >= 1024.0 {
-        (n / 1024.0, "KiB")
-    } else {
-        return format!("{n:.0} B");
-    };
-    format!("{} {unit}", sig3(value))
-}
-
-/// Microseconds as µs, ms or s.
-pub fn micros(us: f64) -> String {
-    if us >= 1_000_000.0 {
-        format!("{} s", sig3(us / 1e6))
-    } else if us >= 1000.0 {
-        format!("{} ms", sig3(us / 1000.0))
-    } else {
-        format!("{} µs", sig3(us))
-    }
-}
-
-/// A rate with three significant figures and a thousands suffix.
-pub fn rate(per_sec: f64) -> String {
-    if per_sec >= 1e6 {
-        format!("{}M", sig3(per_sec / 1e6))
-    } else if per_sec >= 1e4 {
-        format!("{}k", sig3(per_sec / 1e3))
-    } else {
-        format!("{per_sec:.0}")
-    }
-}
-
-/// Three significant figures, without trailing noise.
-pub fn sig3(v: f64) -> String {
-    if v.abs() >= 100.0 {
-        format!("{v:.0}")
-    } else if v.abs() >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    }
-}
+/// Figures read the same in the terminal as in a report.
+pub use reports::format::{bytes, micros, per_sec as rate, sig3};
 
 #[cfg(test)]
 mod tests {

@@ -48,7 +48,7 @@
 mod build;
 mod compare;
 mod doc;
-mod format;
+use crate::format;
 pub mod headlines;
 mod html;
 mod markdown;

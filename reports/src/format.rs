@@ -1,12 +1,12 @@
-//! Numbers as a report prints them: always with a unit, and with about three significant
-//! figures — enough to compare, not so many that noise looks like a finding.
+//! Numbers as a report or the terminal prints them: always with a unit, and with about three
+//! significant figures — enough to compare, not so many that noise looks like a finding.
 
 const KIB: f64 = 1024.0;
 const MIB: f64 = 1024.0 * 1024.0;
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 /// Three significant figures, without trailing noise: `0.412`, `12.3`, `512`.
-pub(crate) fn sig3(v: f64) -> String {
+pub fn sig3(v: f64) -> String {
     let a = v.abs();
     if a >= 99.95 {
         format!("{v:.0}")
@@ -18,7 +18,7 @@ pub(crate) fn sig3(v: f64) -> String {
 }
 
 /// Bytes in B, KiB, MiB or GiB: `162 B`, `22.0 KiB`, `1.97 MiB`.
-pub(crate) fn bytes(n: f64) -> String {
+pub fn bytes(n: f64) -> String {
     let a = n.abs();
     if a >= GIB {
         format!("{} GiB", sig3(n / GIB))
@@ -32,7 +32,7 @@ pub(crate) fn bytes(n: f64) -> String {
 }
 
 /// Microseconds as µs, ms or s: `17.0 µs`, `1.40 ms`, `2.10 s`.
-pub(crate) fn micros(us: f64) -> String {
+pub fn micros(us: f64) -> String {
     if us >= 1_000_000.0 {
         format!("{} s", sig3(us / 1e6))
     } else if us >= 1000.0 {
@@ -43,7 +43,7 @@ pub(crate) fn micros(us: f64) -> String {
 }
 
 /// A count per second with a thousands suffix and no unit: `193k`, `1.20M`, `950`.
-pub(crate) fn per_sec(v: f64) -> String {
+pub fn per_sec(v: f64) -> String {
     if v.abs() >= 1e6 {
         format!("{}M", sig3(v / 1e6))
     } else if v.abs() >= 1e4 {
@@ -54,12 +54,12 @@ pub(crate) fn per_sec(v: f64) -> String {
 }
 
 /// Requests per second with the unit: `193k req/s`.
-pub(crate) fn rps(v: f64) -> String {
+pub fn rps(v: f64) -> String {
     format!("{} req/s", per_sec(v))
 }
 
 /// Cores used, two decimals: `0.49 cores`, `1.00 core`.
-pub(crate) fn cores(v: f64) -> String {
+pub fn cores(v: f64) -> String {
     if (v - 1.0).abs() < 0.005 {
         "1.00 core".to_string()
     } else {
@@ -68,7 +68,7 @@ pub(crate) fn cores(v: f64) -> String {
 }
 
 /// A duration in seconds, as a person says it: `42 s`, `3 min 5 s`, `1 h 2 min`.
-pub(crate) fn duration(secs: i64) -> String {
+pub fn duration(secs: i64) -> String {
     let secs = secs.max(0);
     if secs < 60 {
         format!("{secs} s")
@@ -80,7 +80,7 @@ pub(crate) fn duration(secs: i64) -> String {
 }
 
 /// A list of levels: `1, 16, 64`.
-pub(crate) fn levels(levels: &[u64]) -> String {
+pub fn levels(levels: &[u64]) -> String {
     levels
         .iter()
         .map(u64::to_string)
@@ -101,11 +101,11 @@ pub enum Better {
 
 /// Changes smaller than this fraction are not called better or worse: two runs of the same
 /// build on a shared machine differ by a few percent.
-pub(crate) const NOISE: f64 = 0.05;
+pub const NOISE: f64 = 0.05;
 
 /// The change from `reference` to `value`, as a person reads it: `+7.1%`, `−12%`, `×3.4`
 /// (when one is over twice the other), with "better" or "worse" beyond [`NOISE`].
-pub(crate) fn change(value: f64, reference: f64, better: Better) -> String {
+pub fn change(value: f64, reference: f64, better: Better) -> String {
     if !value.is_finite() || !reference.is_finite() {
         return "—".into();
     }
