@@ -10,11 +10,16 @@
 //! - [`sampler`]: reads the engine's process tree and the kernel from `/proc` every 200 ms.
 //! - [`runner`]: starts each engine as a child process, steps it through the levels of each
 //!   workload, and reports every event to an [`runner::Observer`].
+//!   Its derived figures and flags are in [`figures`], the CPU kernel's calibration in
+//!   [`calibration`], and what the run was measured on in [`machine`].
 //! - [`results`]: the types all of them produce, which the store keeps.
 
+pub mod calibration;
 pub mod child;
 pub mod engines;
+pub mod figures;
 pub mod load;
+pub mod machine;
 pub mod peers;
 pub mod results;
 pub mod runner;

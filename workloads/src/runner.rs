@@ -18,27 +18,24 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+pub use crate::calibration::calibrate;
 use crate::child::{ServerProcess, pin_to_cpu};
+pub use crate::figures::{CLIENT_SATURATED_CORES, LITTLES_LAW_TOLERANCE, derive, flags_for};
 use crate::load::{self, Expectation, LoadPlan};
 use crate::peers;
 use crate::results::{
     Calibration, Derived, EngineSpec, Flags, LoadReport, MachineFacts, RunConfig, RunStatus,
-    Sample, StepResult,
+    StepResult,
 };
 use crate::sampler::Sampler;
-use crate::spec::{Mode, Route, Workload};
+use crate::spec::{Route, Workload};
 
 /// How often the sampler reads `/proc` during a step.
 pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(200);
 /// How long an engine may take to exit after SIGTERM before it is killed.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
-/// Above this many cores the load generator is called saturated.
-pub const CLIENT_SATURATED_CORES: f64 = 0.9;
-/// Little's law (connections = throughput × mean latency) may be off by this fraction
-/// before a closed-loop step is flagged.
-pub const LITTLES_LAW_TOLERANCE: f64 = 0.2;
 /// The CPU the engine is pinned to with `--pin`; the load generator gets the next one.
 pub const ENGINE_CPU: usize = 0;
 /// The load generator's CPU with `--pin`.
@@ -437,227 +434,9 @@ pub fn plan_for(
     }
 }
 
-/// Derives a step's figures from its load report and samples. Samples taken during the
-/// warm-up (before `warmup_ms`) are left out of means and rates; with too few samples in the
-/// window, the whole step is used.
-pub fn derive(report: &LoadReport, samples: &[Sample], warmup_ms: u64) -> Derived {
-    let window: Vec<&Sample> = {
-        let w: Vec<&Sample> = samples.iter().filter(|s| s.at_ms >= warmup_ms).collect();
-        if w.len() >= 2 {
-            w
-        } else {
-            samples.iter().collect()
-        }
-    };
-    let mut derived = Derived {
-        throughput_rps: if report.elapsed_secs > 0.0 {
-            report.completed as f64 / report.elapsed_secs
-        } else {
-            0.0
-        },
-        ..Derived::default()
-    };
-    let (Some(first), Some(last)) = (window.first(), window.last()) else {
-        return derived;
-    };
-    let n = window.len() as u64;
-    derived.peak_pss_bytes = window.iter().map(|s| s.pss_bytes).max().unwrap_or(0);
-    derived.mean_pss_bytes = window.iter().map(|s| s.pss_bytes).sum::<u64>() / n;
-    derived.peak_rss_bytes = window.iter().map(|s| s.rss_bytes).max().unwrap_or(0);
-    derived.mean_rss_bytes = window.iter().map(|s| s.rss_bytes).sum::<u64>() / n;
-    derived.threads_max = window.iter().map(|s| s.threads).max().unwrap_or(0);
-    derived.tcp_mem_bytes = last.tcp_mem_bytes;
-    derived.slab_unreclaim_bytes = last.slab_unreclaim_bytes;
-    derived.kernel_stack_bytes = last.kernel_stack_bytes;
-    let secs = last.at_ms.saturating_sub(first.at_ms) as f64 / 1000.0;
-    if secs > 0.0 {
-        let cpu = |s: &Sample| s.cpu_user_secs + s.cpu_system_secs;
-        derived.engine_cores = (cpu(last) - cpu(first)).max(0.0) / secs;
-        derived.client_cores = (last.client_cpu_secs - first.client_cpu_secs).max(0.0) / secs;
-        // Context switches are counted per thread and vanish with a thread that exits (a
-        // connection thread when its client leaves), so the total can fall between two
-        // samples: add up only the rises.
-        let switches = |s: &Sample| s.ctx_voluntary + s.ctx_involuntary;
-        let rises: u64 = window
-            .windows(2)
-            .map(|w| switches(w[1]).saturating_sub(switches(w[0])))
-            .sum();
-        derived.ctx_switches_per_sec = rises as f64 / secs;
-    }
-    derived
-}
-
-/// The step's warnings.
-pub fn flags_for(mode: Mode, level: u64, report: &LoadReport, derived: &Derived) -> Flags {
-    let littles_law_off = mode == Mode::Closed && level > 0 && report.latency.count > 0 && {
-        let predicted = derived.throughput_rps * report.latency.mean_us / 1e6;
-        ((predicted - level as f64) / level as f64).abs() > LITTLES_LAW_TOLERANCE
-    };
-    Flags {
-        client_saturated: derived.client_cores > CLIENT_SATURATED_CORES,
-        littles_law_off,
-        level_not_reached: report.not_reached.clone(),
-        not_supported: None,
-    }
-}
-
-/// Times the CPU kernel on this machine for about 200 ms and returns its speed.
-pub fn calibrate() -> Calibration {
-    let started = Instant::now();
-    let mut rounds = 0u64;
-    let mut batch = 1000u64;
-    while started.elapsed() < Duration::from_millis(200) {
-        std::hint::black_box(protocol::kernel::cpu_kernel(std::hint::black_box(batch)));
-        rounds += batch;
-        batch = (batch * 2).min(50_000);
-    }
-    let secs = started.elapsed().as_secs_f64();
-    Calibration {
-        rounds_per_us: rounds as f64 / (secs * 1e6),
-        rounds_timed: rounds,
-        secs,
-    }
-}
-
-impl MachineFacts {
-    /// Reads this machine's facts from `/proc` and the environment. `rustc` and
-    /// `git_revision` come from the binary, which knows how it was built.
-    pub fn collect(rustc: &str, git_revision: &str) -> MachineFacts {
-        let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
-        let cpuinfo = read("/proc/cpuinfo");
-        let cpu_model = cpuinfo
-            .lines()
-            .find_map(|l| l.strip_prefix("model name"))
-            .and_then(|rest| rest.split_once(':'))
-            .map(|(_, model)| model.trim().to_string())
-            .unwrap_or_else(|| "unknown".into());
-        let memory_bytes = read("/proc/meminfo")
-            .lines()
-            .find_map(|l| l.strip_prefix("MemTotal:"))
-            .and_then(|rest| {
-                rest.trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-            })
-            .map_or(0, |kib| kib * 1024);
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: `limit` is a valid, writable rlimit for the duration of the call.
-        let open_files_limit = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
-            limit.rlim_max
-        } else {
-            0
-        };
-        MachineFacts {
-            cpu_model,
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u64),
-            memory_bytes,
-            kernel: read("/proc/sys/kernel/osrelease").trim().to_string(),
-            open_files_limit,
-            rustc: rustc.to_string(),
-            git_revision: git_revision.to_string(),
-            hostname: read("/proc/sys/kernel/hostname").trim().to_string(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::Latency;
-
-    fn sample(at_ms: u64, cpu: f64, client: f64, pss: u64, switches: u64) -> Sample {
-        Sample {
-            at_ms,
-            cpu_user_secs: cpu,
-            client_cpu_secs: client,
-            pss_bytes: pss,
-            rss_bytes: pss * 2,
-            ctx_voluntary: switches,
-            threads: 3,
-            ..Sample::default()
-        }
-    }
-
-    #[test]
-    fn derived_figures_use_the_window_after_warm_up() {
-        let report = LoadReport {
-            elapsed_secs: 2.0,
-            completed: 1000,
-            ..LoadReport::default()
-        };
-        let samples = [
-            sample(0, 0.0, 0.0, 999_999, 0),
-            sample(500, 0.5, 0.1, 100, 100),
-            sample(1500, 1.5, 0.6, 300, 1100),
-            sample(2500, 2.5, 1.1, 200, 2100),
-        ];
-        let d = derive(&report, &samples, 500);
-        assert_eq!(d.throughput_rps, 500.0);
-        assert_eq!(d.peak_pss_bytes, 300);
-        assert_eq!(d.mean_pss_bytes, 200);
-        assert_eq!(d.peak_rss_bytes, 600);
-        assert!((d.engine_cores - 1.0).abs() < 1e-9);
-        assert!((d.client_cores - 0.5).abs() < 1e-9);
-        assert!((d.ctx_switches_per_sec - 1000.0).abs() < 1e-9);
-        assert_eq!(d.threads_max, 3);
-    }
-
-    #[test]
-    fn context_switches_of_exited_threads_do_not_cancel_the_rate() {
-        // 1000 switches in the first second, then the threads that made them exit.
-        let samples = [
-            sample(0, 0.0, 0.0, 1, 0),
-            sample(1000, 0.0, 0.0, 1, 1000),
-            sample(2000, 0.0, 0.0, 1, 10),
-        ];
-        let d = derive(&LoadReport::default(), &samples, 0);
-        assert!((d.ctx_switches_per_sec - 500.0).abs() < 1e-9);
-    }
-
-    #[test]
-    fn flags_follow_their_rules() {
-        let mut report = LoadReport {
-            latency: Latency {
-                count: 10,
-                mean_us: 10_000.0,
-                ..Latency::default()
-            },
-            ..LoadReport::default()
-        };
-        // 100 connections at 10 ms each: Little's law predicts 10 000 req/s.
-        let derived = Derived {
-            throughput_rps: 10_000.0,
-            client_cores: 0.5,
-            ..Derived::default()
-        };
-        let ok = flags_for(Mode::Closed, 100, &report, &derived);
-        assert_eq!(ok, Flags::default());
-        let slow = Derived {
-            throughput_rps: 5_000.0,
-            client_cores: 0.95,
-            ..derived
-        };
-        let flagged = flags_for(Mode::Closed, 100, &report, &slow);
-        assert!(flagged.littles_law_off && flagged.client_saturated);
-        // Little's law is a closed-loop check only.
-        assert!(!flags_for(Mode::Open, 100, &report, &slow).littles_law_off);
-        report.not_reached = Some("open-files limit".into());
-        assert_eq!(
-            flags_for(Mode::Idle, 100, &report, &derived).level_not_reached,
-            Some("open-files limit".into())
-        );
-    }
-
-    #[test]
-    fn calibration_measures_a_positive_speed() {
-        let c = calibrate();
-        assert!(c.rounds_per_us > 0.0 && c.rounds_timed > 0);
-    }
 
     #[test]
     fn plans_carry_the_expected_digest() {

@@ -6,7 +6,10 @@ use std::rc::Rc;
 use tokio::task::spawn_local;
 
 use super::answer::AnswerReader;
-use super::shared::{Gauge, Next, Pace, Retry, Shared, keep_until_reported, request, tick_until};
+use super::clock::{Clock, tick_until};
+use super::connect::{Gauge, Retry, keep_until_reported};
+use super::exchange::{Next, Pace, request};
+use super::step::Shared;
 use super::{LoadPlan, MAX_LEVEL_CONNECTIONS};
 use crate::results::LoadReport;
 
@@ -15,7 +18,7 @@ pub(super) async fn run(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> Loa
     let level = plan.level.min(MAX_LEVEL_CONNECTIONS);
     let shared = Rc::new(Shared::new(
         plan,
-        super::shared::Clock::starting_now(plan.warmup, plan.duration),
+        Clock::starting_now(plan.warmup, plan.duration),
         false,
     ));
     for _ in 0..level {

@@ -16,8 +16,11 @@ use tokio::sync::Notify;
 use tokio::task::spawn_local;
 
 use super::answer::AnswerReader;
+use super::clock::{Clock, tick_until};
 use super::closed::too_many;
-use super::shared::{Clock, Failure, Outcome, Retry, Shared, tick_until, timed_exchange};
+use super::connect::Retry;
+use super::exchange::{Failure, Outcome, timed_exchange};
+use super::step::Shared;
 use super::{
     IDLE_OPEN_TIMEOUT, LoadPlan, MAX_LEVEL_CONNECTIONS, PROGRESS_INTERVAL, REQUEST_TIMEOUT,
 };

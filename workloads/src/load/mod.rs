@@ -90,13 +90,22 @@
 //! timer, which ticks in whole milliseconds: a request due every 2 ms would otherwise go out
 //! up to a millisecond late, and the corrected latency would carry the generator's own lag.
 //! What remains is the kernel's wake-up latency, tens of microseconds.
+//!
+//! The modules, by what they hold: `closed`, `open`, `idle` and `slow` are the modes; `step`
+//! is the state a step's tasks share; `clock` its timeline; `connect` opening connections and
+//! explaining failures; `exchange` one request and its answer; `answer` checking an answer's
+//! bytes; `stats` the counts and histograms; `timer` the open loop's `timerfd`.
 
 mod answer;
+mod clock;
 mod closed;
+mod connect;
+mod exchange;
 mod idle;
 mod open;
-mod shared;
 mod slow;
+mod stats;
+mod step;
 mod timer;
 
 use std::net::SocketAddr;

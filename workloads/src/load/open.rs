@@ -17,7 +17,10 @@ use tokio::task::spawn_local;
 
 use super::LoadPlan;
 use super::answer::AnswerReader;
-use super::shared::{Clock, Next, Retry, Shared, keep_until_reported, request, tick_until};
+use super::clock::{Clock, tick_until};
+use super::connect::{Retry, keep_until_reported};
+use super::exchange::{Next, request};
+use super::step::Shared;
 use super::timer::Timer;
 use crate::results::LoadReport;
 use crate::spec::MAX_RATE;

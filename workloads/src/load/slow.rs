@@ -8,8 +8,11 @@ use std::time::{Duration, Instant};
 
 use tokio::task::spawn_local;
 
+use super::clock::{Clock, sleep_until, tick_until};
 use super::closed::{Role, connection, too_many};
-use super::shared::{Clock, Pace, Retry, Shared, keep_until_reported, sleep_until, tick_until};
+use super::connect::{Retry, keep_until_reported};
+use super::exchange::Pace;
+use super::step::Shared;
 use super::{LoadPlan, MAX_LEVEL_CONNECTIONS};
 use crate::results::LoadReport;
 

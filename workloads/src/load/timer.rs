@@ -47,7 +47,7 @@ impl Timer {
         {
             return;
         }
-        super::shared::sleep_until(deadline).await;
+        super::clock::sleep_until(deadline).await;
     }
 }
 

@@ -1,0 +1,195 @@
+//! One request and its answer: send the bytes, read the answer through the connection's
+//! [`AnswerReader`], check it as it arrives, and count the outcome.
+//!
+//! [`exchange`] is the bare exchange; [`timed_exchange`] bounds it by the request timeout
+//! and by the end of the window (a request the window cuts short is *abandoned*, not an
+//! error); [`request`] is what a keep-alive connection of a closed or open loop does once:
+//! it times the exchange, records the answer or the failure in the step's counts, and says
+//! whether the connection can be used again.
+
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::Expectation;
+use super::answer::{AnswerReader, BadAnswer, Step};
+use super::clock::sleep_until;
+use super::connect::Conn;
+use super::step::Shared;
+
+/// Why one request did not get a correct answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Failure {
+    /// Reset, closed, or any I/O error before the answer completed.
+    Reset,
+    /// No complete answer within [`super::REQUEST_TIMEOUT`].
+    Timeout,
+    /// A wrong answer.
+    Bad(BadAnswer),
+}
+
+/// A completed exchange.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Exchanged {
+    /// Bytes of the answer (head and body).
+    pub(super) bytes: u64,
+    /// The server closes the connection after this answer.
+    pub(super) close: bool,
+}
+
+/// How a slow reader paces its reads.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Pace {
+    /// Bytes per second.
+    pub(super) rate: u64,
+    /// Most bytes taken in one read.
+    pub(super) chunk: usize,
+}
+
+/// Sends `request` and reads one answer, checking it as it arrives. `sent` is when the
+/// caller took its send timestamp (the pace is counted from it).
+async fn exchange(
+    stream: &mut TcpStream,
+    request: &[u8],
+    reader: &mut AnswerReader,
+    expect: &Expectation,
+    pace: Option<Pace>,
+    sent: Instant,
+) -> Result<Exchanged, Failure> {
+    stream
+        .write_all(request)
+        .await
+        .map_err(|_| Failure::Reset)?;
+    reader.begin();
+    let mut bytes: u64 = 0;
+    loop {
+        let spare = reader.spare();
+        let spare = match pace {
+            None => spare,
+            Some(pace) => {
+                // Read no faster than `rate`: the bytes so far were due by
+                // `sent + bytes / rate`; sleep until then, then take one chunk.
+                let due = sent + Duration::from_secs_f64(bytes as f64 / pace.rate as f64);
+                if due > Instant::now() {
+                    sleep_until(due).await;
+                }
+                let len = spare.len().min(pace.chunk);
+                &mut spare[..len]
+            }
+        };
+        let n = stream.read(spare).await.map_err(|_| Failure::Reset)?;
+        if n == 0 {
+            // The server closed before the answer was complete.
+            return Err(Failure::Reset);
+        }
+        bytes += n as u64;
+        match reader.received(n, expect) {
+            Step::More => {}
+            Step::Done { close } => return Ok(Exchanged { bytes, close }),
+            Step::Bad(bad) => return Err(Failure::Bad(bad)),
+        }
+    }
+}
+
+/// How [`timed_exchange`] ended.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Outcome {
+    /// The exchange completed (or failed) before its deadline.
+    Done(Result<Exchanged, Failure>),
+    /// No answer within [`super::REQUEST_TIMEOUT`] of the send.
+    TimedOut,
+    /// `until` came first, with the request still in flight.
+    Cut,
+}
+
+/// [`exchange`] on `conn` with the step's request, sent at `sent` (the caller's timestamp),
+/// waiting for the answer until [`super::REQUEST_TIMEOUT`] later or `until`, whichever comes
+/// first. Returns how it ended and when.
+pub(super) async fn timed_exchange(
+    shared: &Shared,
+    conn: &mut Conn<'_>,
+    reader: &mut AnswerReader,
+    pace: Option<Pace>,
+    sent: Instant,
+    until: Instant,
+) -> (Outcome, Instant) {
+    let deadline = (sent + super::REQUEST_TIMEOUT).min(until);
+    let exchanged = tokio::time::timeout_at(
+        deadline.into(),
+        exchange(
+            &mut conn.stream,
+            &shared.request,
+            reader,
+            &shared.expect,
+            pace,
+            sent,
+        ),
+    )
+    .await;
+    let done = Instant::now();
+    let timed = match exchanged {
+        Ok(result) => Outcome::Done(result),
+        Err(_) if deadline == until => Outcome::Cut,
+        Err(_) => Outcome::TimedOut,
+    };
+    (timed, done)
+}
+
+/// What a keep-alive connection does after [`request`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Next {
+    /// Send the next request on it.
+    Again,
+    /// It failed or the server closes it: open a new one.
+    Reconnect,
+    /// The window is over: keep it until the report ([`super::connect::keep_until_reported`]).
+    Keep,
+}
+
+/// One request of a closed- or open-loop connection, counted: sends it unless the window
+/// (ending at `end`) is over, waits for the answer and records it, or the failure. `intended`
+/// is an open loop's due time: latency is then counted from it and the service time is
+/// recorded too; without it, latency is counted from the send. A request the window's end
+/// cuts short is abandoned, not an error.
+pub(super) async fn request(
+    shared: &Shared,
+    conn: &mut Conn<'_>,
+    reader: &mut AnswerReader,
+    pace: Option<Pace>,
+    intended: Option<Instant>,
+    end: Instant,
+) -> Next {
+    let sent = Instant::now();
+    if sent >= end {
+        return Next::Keep;
+    }
+    let (timed, done) = timed_exchange(shared, conn, reader, pace, sent, end).await;
+    match timed {
+        Outcome::Done(Ok(answer)) => {
+            match intended {
+                None => shared.answered(done, done - sent, None, answer.bytes),
+                Some(intended) => shared.answered(
+                    done,
+                    done.saturating_duration_since(intended),
+                    Some(done - sent),
+                    answer.bytes,
+                ),
+            }
+            if answer.close {
+                Next::Reconnect
+            } else {
+                Next::Again
+            }
+        }
+        Outcome::Done(Err(failure)) => {
+            shared.failed(failure, done);
+            Next::Reconnect
+        }
+        Outcome::Cut => Next::Keep,
+        Outcome::TimedOut => {
+            shared.failed(Failure::Timeout, done);
+            Next::Reconnect
+        }
+    }
+}
