@@ -139,47 +139,26 @@
 //! `curl 'http://127.0.0.1:8080/work?cpu_rounds=5000000' &` then `time curl
 //! http://127.0.0.1:8080/hello`: the hello waits for the CPU job. With `--offload` it does not.
 
-use std::cell::RefCell;
+mod connection;
+
 use std::future::Future;
 use std::io;
 use std::num::NonZeroUsize;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use protocol::{Event, Session};
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use sys::accept::{AcceptError, WarnLimit};
+use tokio::net::TcpListener;
 use tokio::runtime::{Builder, Runtime};
 use tokio::sync::watch;
 
-/// Bytes read per `read` call. There is one buffer per thread, not per connection, so it can
-/// be generous: 64 KiB takes a whole pipelined burst in one call.
-const READ_BUFFER_BYTES: usize = 64 * 1024;
+use connection::connection;
 
-/// How long a lingering close reads and discards input before giving up (nginx's
-/// `lingering_time` is 30 s; the contract of the workbench says 2 s).
-const LINGER: Duration = Duration::from_secs(2);
-
-/// How long, after the signal, connections get to finish before they are dropped.
-const DRAIN_DEADLINE: Duration = Duration::from_millis(3500);
-
-/// How long the runtime's shutdown waits for its threads. Together with [`DRAIN_DEADLINE`],
-/// `serve` returns within 4 s of the signal; the contract allows 5.
+/// How long the runtime's shutdown waits for its threads.
 const RUNTIME_SHUTDOWN: Duration = Duration::from_millis(500);
 
-/// Pause after a failed `accept`. Errors like `EMFILE` persist until a connection closes, and
-/// the listener stays readable meanwhile: without a pause the loop would spin on the error.
-/// (The same 10 ms as the threads engine.)
-const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(10);
-
-/// At most one warning about failed accepts per interval; the others are counted.
-const ACCEPT_WARNING_INTERVAL: Duration = Duration::from_secs(1);
-
-thread_local! {
-    /// The read buffer of the thread running a task, borrowed for one `try_read` at a time.
-    /// Allocated on first use, so blocking-pool threads, which never read sockets, never
-    /// allocate one.
-    static READ_BUFFER: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_BUFFER_BYTES]);
-}
+/// How long, after the signal, connections get to finish before they are dropped: together
+/// with [`RUNTIME_SHUTDOWN`], `serve` returns within the contract's [`sys::DRAIN_TIMEOUT`].
+const DRAIN_DEADLINE: Duration = sys::DRAIN_TIMEOUT.saturating_sub(RUNTIME_SHUTDOWN);
 
 /// Engine configuration, filled from `workbench engine coroutines` flags.
 #[derive(Debug, Clone, clap::Args)]
@@ -266,7 +245,7 @@ fn stop_signal() -> io::Result<impl Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
-    unblock_stop_signals()?;
+    sys::signals::unblock_stop_signals()?;
     Ok(async move {
         let name = tokio::select! {
             _ = terminate.recv() => "SIGTERM",
@@ -304,8 +283,7 @@ async fn run(listener: TcpListener, offload: bool, stop: impl Future<Output = ()
 
 /// Accepts connections and spawns one task for each; never returns (the caller drops it).
 async fn accept_loop(listener: &TcpListener, stop: &watch::Receiver<()>, offload: bool) {
-    let mut last_warning: Option<Instant> = None;
-    let mut suppressed = 0_u64;
+    let mut accept_warning = WarnLimit::default();
     loop {
         match listener.accept().await {
             Ok((stream, _peer)) => {
@@ -315,183 +293,17 @@ async fn accept_loop(listener: &TcpListener, stop: &watch::Receiver<()>, offload
                 // and its `stop` receiver is how `run` knows when it has ended.
                 tokio::spawn(Box::pin(connection(stream, stop.clone(), offload)));
             }
-            // The client gave up between the handshake and our accept: nothing to do.
-            Err(err) if err.kind() == io::ErrorKind::ConnectionAborted => {}
-            Err(err) => {
-                // EMFILE / ENFILE (out of file descriptors), ENOBUFS / ENOMEM: the pending
-                // connection stays in the backlog, and the condition clears when other
-                // connections close. Warn at most once per interval, and pause instead of
-                // spinning on the same error.
-                let now = Instant::now();
-                if last_warning.is_none_or(|last| now - last >= ACCEPT_WARNING_INTERVAL) {
-                    tracing::warn!(suppressed, "accept() failed: {err}; retrying");
-                    last_warning = Some(now);
-                    suppressed = 0;
-                } else {
-                    suppressed += 1;
+            Err(err) => match sys::accept::classify(&err) {
+                AcceptError::Retry | AcceptError::Skip => {}
+                AcceptError::BackOff => {
+                    // EMFILE / ENFILE (out of file descriptors), ENOBUFS / ENOMEM: the pending
+                    // connection stays in the backlog, and the listener stays readable. Pause
+                    // instead of spinning on the same error.
+                    accept_warning.warn_accept_failed(&err);
+                    tokio::time::sleep(sys::ACCEPT_BACKOFF).await;
                 }
-                tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
-            }
+            },
         }
-    }
-}
-
-/// The future spawned for one connection, and all that an idle connection costs.
-///
-/// An `async move` block rather than an `async fn`: the compiler stores an `async fn`'s
-/// arguments twice in its future (once as captured, once as the local they are moved into;
-/// rust-lang/rust#62958), while a block uses what it captured in place: 56 bytes saved on
-/// every connection.
-#[allow(
-    clippy::manual_async_fn,
-    reason = "an async fn would store the arguments twice"
-)]
-fn connection(
-    mut stream: TcpStream,
-    mut stop: watch::Receiver<()>,
-    offload: bool,
-) -> impl Future<Output = ()> + Send + 'static {
-    async move {
-        // The lingering close runs after `serve_requests` has returned, so the two futures
-        // share the same bytes of this one.
-        match serve_requests(&mut stream, &mut stop, offload).await {
-            Ok(End::Linger) => linger(&mut stream).await,
-            Ok(End::Close) => {}
-            // A client going away (reset, broken pipe) is ordinary, not the server's problem.
-            Err(err) => tracing::debug!("connection ended with an error: {err}"),
-        }
-    }
-}
-
-/// How a connection ends once its requests are served.
-enum End {
-    /// A response said `Connection: close`: close without losing it (see [`linger`]).
-    Linger,
-    /// The client closed, or the server is stopping: close now.
-    Close,
-}
-
-/// The loop of the module docs: answers requests until one closes the connection, the client
-/// leaves, or the server stops.
-async fn serve_requests(
-    stream: &mut TcpStream,
-    stop: &mut watch::Receiver<()>,
-    offload: bool,
-) -> io::Result<End> {
-    let mut session = Session::new();
-    loop {
-        match session.next_event() {
-            Event::Job(job) => {
-                let closes = job.closes();
-                // Most jobs do not wait; a zero sleep would still go through the timer.
-                if !job.wait().is_zero() {
-                    tokio::time::sleep(job.wait()).await;
-                }
-                let bytes = if offload && job.cpu_rounds() > 0 {
-                    // This worker goes on with other tasks while a blocking-pool thread runs
-                    // the rounds; the task wakes up when they are done.
-                    tokio::task::spawn_blocking(move || job.perform())
-                        .await
-                        .map_err(io::Error::other)?
-                } else {
-                    job.perform()
-                };
-                // Handles partial writes: waits for writability and goes on until all of up
-                // to 64 MiB is in the kernel. A client that leaves midway makes it fail with
-                // a reset or broken pipe, which ends this task only.
-                stream.write_all(&bytes).await?;
-                if closes {
-                    return Ok(End::Linger);
-                }
-            }
-            Event::NeedData => {
-                // Wait for bytes, or the stop, holding no buffer. `biased`: polled in this
-                // order, so a stopping server starts on no new request. (Waiting on `stop`
-                // costs two uncontended locks per wait: watch shards its waiter list.)
-                tokio::select! {
-                    biased;
-                    _ = stop.changed() => return Ok(End::Close),
-                    ready = readable(stream) => ready?,
-                }
-                match read_into(stream, &mut session) {
-                    // EOF: the client is done; everything it sent has been answered, since
-                    // we read only when the session has no complete request left.
-                    Ok(0) => return Ok(End::Close),
-                    Ok(_) => {}
-                    // Readiness can be stale (tokio keeps a socket "readable" until a read
-                    // says otherwise) or a wake-up spurious; this read told tokio, so the
-                    // next wait sleeps until epoll reports new data.
-                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(err) => return Err(err),
-                }
-            }
-            Event::Closed => return Ok(End::Close),
-        }
-    }
-}
-
-/// Waits until `stream` is readable (or tokio still believes it is).
-///
-/// `TcpStream::readable()` does the same, but its future is 152 bytes (it embeds a node of
-/// tokio's intrusive list of waiters, so that several tasks can wait on one socket), and it
-/// would sit in every idle task. The poll API keeps the one waker of the one task reading
-/// this socket in the socket's own slot instead, so this future is a single reference.
-fn readable(stream: &TcpStream) -> impl Future<Output = io::Result<()>> + '_ {
-    std::future::poll_fn(|cx| stream.poll_read_ready(cx))
-}
-
-/// One non-blocking read into this thread's buffer, handed straight to the session. No
-/// `.await` here, so the buffer is never part of a task's state.
-fn read_into(stream: &TcpStream, session: &mut Session) -> io::Result<usize> {
-    READ_BUFFER.with_borrow_mut(|buf| {
-        let n = stream.try_read(buf)?;
-        session.receive_data(&buf[..n]);
-        Ok(n)
-    })
-}
-
-/// Lingering close: the client gets our FIN after the whole response, and whatever it still
-/// sends is read and dropped (for at most [`LINGER`]) so that closing does not send a RST.
-async fn linger(stream: &mut TcpStream) {
-    // shutdown(SHUT_WR): the FIN goes out after the response still in the send buffer.
-    if stream.shutdown().await.is_err() {
-        return;
-    }
-    // Whether EOF, an error or the timeout comes first, the caller then drops the socket.
-    let _ = tokio::time::timeout(LINGER, discard_input(stream)).await;
-}
-
-/// Reads and drops whatever the client sends, until EOF or an error.
-async fn discard_input(stream: &TcpStream) -> io::Result<()> {
-    loop {
-        readable(stream).await?;
-        let read = READ_BUFFER.with_borrow_mut(|buf| stream.try_read(buf));
-        match read {
-            Ok(0) => return Ok(()),
-            Ok(_) => {}
-            // Stale readiness, as in `serve_requests`: wait again.
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-            Err(err) => return Err(err),
-        }
-    }
-}
-
-/// Unblocks SIGINT and SIGTERM on the calling thread once their handlers are in place. The
-/// `workbench engine` binary blocks them until the engine is ready, so that a signal sent right
-/// after the ready line is held back instead of killing the process with the default action.
-fn unblock_stop_signals() -> std::io::Result<()> {
-    // SAFETY: `set` is a valid sigset_t buffer, initialised by sigemptyset before use; the
-    // signal numbers are valid; pthread_sigmask only changes this thread's mask.
-    let err = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut())
-    };
-    match err {
-        0 => Ok(()),
-        err => Err(std::io::Error::from_raw_os_error(err)),
     }
 }
 
@@ -500,6 +312,7 @@ mod tests {
     use super::*;
     use clap::Parser;
     use std::io::{Read, Write};
+    use tokio::net::TcpStream;
     use tokio::sync::oneshot;
 
     /// Parses the engine's flags as the binary does (flattened into a command).

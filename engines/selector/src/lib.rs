@@ -70,11 +70,13 @@
 //!   [`LOW_WATER`] 16 KiB, asyncio's defaults): above the high mark the connection stops
 //!   reading and its protocol stops producing until the queue drains to the low mark.
 //! - [`timers`]: the heap of deadlines that becomes `epoll_wait`'s timeout.
-//! - `reactor`: the loop itself — accept (backing off 50 ms on EMFILE), read, write, timers,
-//!   deferred results, lingering close (`shutdown(Write)`, discard input until EOF or 2 s),
-//!   and SIGINT/SIGTERM through `signal-hook-mio` in the same `Poll`: stop accepting, close
-//!   idle connections at once, let work in progress finish, return within 4 s whatever is
-//!   left.
+//! - `reactor`: the loop itself — accept (backing off [`sys::ACCEPT_BACKOFF`] on EMFILE),
+//!   read, write, timers,
+//!   deferred results, lingering close (`shutdown(Write)`, discard input until EOF or
+//!   [`sys::LINGER_TIMEOUT`]), and SIGINT/SIGTERM through `signal-hook-mio` in the same
+//!   `Poll`: stop accepting, close idle connections at once, let work in progress finish,
+//!   return within [`sys::DRAIN_TIMEOUT`] whatever is left. `connection` holds what the loop
+//!   keeps per connection and the socket-backed `Transport`.
 //!
 //! A protocol can be driven by hand, which is how this crate tests it:
 //!
@@ -108,6 +110,7 @@
 //! time curl -s http://127.0.0.1:8080/hello
 //! ```
 
+mod connection;
 pub mod http;
 pub mod interfaces;
 pub mod memory;

@@ -18,7 +18,7 @@ use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
@@ -27,6 +27,10 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
+use sys::accept::{AcceptError, WarnLimit};
+use sys::{ACCEPT_BACKOFF, DRAIN_TIMEOUT, LINGER_TIMEOUT};
+
+use crate::connection::{Connection, Pending, Phase, SocketTransport};
 use crate::interfaces::{Factory, Protocol, Reason, Transport, Work};
 use crate::timers::TimerHeap;
 use crate::write_queue::{Flow, WriteQueue, flow};
@@ -41,20 +45,6 @@ const SIGNALS: Token = Token(usize::MAX - 3);
 /// `data_received` and forgotten; the session copies only bytes it cannot consume at once. So
 /// 10,000 idle connections cost one 64 KiB buffer, not 10,000 of them.
 pub const READ_BUFFER_BYTES: usize = 64 * 1024;
-
-/// How long a lingering close waits for the client's EOF (see the contract; nginx's
-/// `lingering_timeout` is 5 s, ours is shorter because the workloads' clients are local).
-pub const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// How long to stop accepting after `accept` fails with EMFILE/ENFILE (out of file
-/// descriptors). The refused connection stays in the backlog and keeps the listener ready, so
-/// retrying at once would spin the loop at 100% CPU; Tornado and libuv-based servers back off
-/// the same way.
-pub const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
-
-/// After SIGINT/SIGTERM, how long in-progress work may go on before the loop returns anyway.
-/// The contract gives an engine 5 s to exit.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
 
 /// Events taken from the kernel per `epoll_wait`. More ready sockets than this are reported
 /// by the next call, which returns at once.
@@ -79,126 +69,6 @@ struct Finished {
     result: Vec<u8>,
 }
 
-/// Where a connection is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    /// Serving: the protocol reads and writes.
-    Open,
-    /// `lose_connection` was called (or the peer sent EOF): write what is queued, then linger
-    /// (or, after the peer's EOF, just close: it will send nothing more).
-    Flushing { linger: bool },
-    /// Our FIN is sent; reading and discarding until the client's EOF or the timeout.
-    Lingering,
-}
-
-/// One connection, as the loop keeps it between events. This is the engine's per-connection
-/// cost in user space: an idle keep-alive connection holds this struct in the slab and
-/// nothing on the heap (the session's buffer and the write queue free themselves when empty).
-struct Connection<P> {
-    socket: TcpStream,
-    phase: Phase,
-    /// The protocol wants input (`pause_reading`/`resume_reading`).
-    reading: bool,
-    /// Backpressure: the write queue went over the high-water mark and has not drained to the
-    /// low one yet. No reading meanwhile.
-    paused: bool,
-    /// What the socket is registered for in epoll right now (`None`: not registered).
-    registered: Option<Interest>,
-    /// The id of the one timer or deferred work this connection waits for (0: none). A timer
-    /// or result with another id is stale and ignored.
-    awaiting: u64,
-    out: WriteQueue,
-    protocol: P,
-}
-
-impl<P> Connection<P> {
-    fn wants_read(&self) -> bool {
-        match self.phase {
-            Phase::Open => self.reading && !self.paused,
-            Phase::Flushing { .. } => false,
-            Phase::Lingering => true,
-        }
-    }
-
-    /// The epoll interest this connection needs: `READABLE` only while it reads, `WRITABLE`
-    /// only while bytes are queued (a socket is writable almost always, so asking for it with
-    /// nothing to write would wake the loop for nothing).
-    fn interest(&self) -> Option<Interest> {
-        match (self.wants_read(), !self.out.is_empty()) {
-            (true, true) => Some(Interest::READABLE | Interest::WRITABLE),
-            (true, false) => Some(Interest::READABLE),
-            (false, true) => Some(Interest::WRITABLE),
-            (false, false) => None,
-        }
-    }
-
-    /// Waiting for the client's next request, with nothing in progress.
-    fn is_idle(&self) -> bool {
-        self.phase == Phase::Open
-            && self.reading
-            && !self.paused
-            && self.out.is_empty()
-            && self.awaiting == 0
-    }
-}
-
-/// What a protocol asked of the loop besides I/O, collected during a callback.
-enum Pending {
-    Later(Duration),
-    Defer(Work),
-}
-
-/// The socket-backed [`Transport`]: a view of one connection's fields for the length of one
-/// protocol callback. Nothing here does I/O; the loop writes, reads and arms timers once the
-/// callback returns.
-struct SocketTransport<'a> {
-    out: &'a mut WriteQueue,
-    phase: &'a mut Phase,
-    reading: &'a mut bool,
-    paused: &'a mut bool,
-    pending: Option<Pending>,
-}
-
-impl Transport for SocketTransport<'_> {
-    fn write(&mut self, data: Vec<u8>) {
-        if *self.phase != Phase::Open {
-            tracing::debug!(bytes = data.len(), "write after lose_connection dropped");
-            return;
-        }
-        self.out.push(data);
-        if flow(*self.paused, self.out.len()) == Flow::Pause {
-            *self.paused = true;
-        }
-    }
-
-    fn lose_connection(&mut self) {
-        if *self.phase == Phase::Open {
-            *self.phase = Phase::Flushing { linger: true };
-        }
-        *self.reading = false;
-    }
-
-    fn pause_reading(&mut self) {
-        *self.reading = false;
-    }
-
-    fn resume_reading(&mut self) {
-        *self.reading = *self.phase == Phase::Open;
-    }
-
-    fn call_later(&mut self, delay: Duration) {
-        self.pending = Some(Pending::Later(delay));
-    }
-
-    fn producing_paused(&self) -> bool {
-        *self.paused
-    }
-
-    fn defer_to_thread(&mut self, work: Work) {
-        self.pending = Some(Pending::Defer(work));
-    }
-}
-
 /// The loop and everything it owns.
 pub(crate) struct Reactor<F: Factory> {
     poll: Poll,
@@ -220,6 +90,8 @@ pub(crate) struct Reactor<F: Factory> {
     finished_tx: Sender<Finished>,
     finished_rx: Receiver<Finished>,
     accept_paused: bool,
+    /// At most one warning a second about failed accepts.
+    accept_warning: WarnLimit,
     stopping: bool,
     stop_now: bool,
 }
@@ -242,7 +114,7 @@ impl<F: Factory> Reactor<F> {
         let mut signals = Signals::new([SIGINT, SIGTERM])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
-        unblock_stop_signals()?;
+        sys::signals::unblock_stop_signals()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (finished_tx, finished_rx) = mpsc::channel();
         Ok(Reactor {
@@ -259,6 +131,7 @@ impl<F: Factory> Reactor<F> {
             finished_tx,
             finished_rx,
             accept_paused: false,
+            accept_warning: WarnLimit::default(),
             stopping: false,
             stop_now: false,
         })
@@ -357,20 +230,21 @@ impl<F: Factory> Reactor<F> {
                 Ok((socket, peer)) => self.open(socket, peer),
                 // The backlog is empty. The next connection makes the listener ready again.
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                // The client gave up before we accepted it: its problem, not ours.
-                Err(err) if err.kind() == io::ErrorKind::ConnectionAborted => {
-                    tracing::debug!("accept: {err}");
-                }
-                Err(err) => {
-                    // EMFILE/ENFILE (out of descriptors), ENOBUFS/ENOMEM: the kernel keeps the
-                    // connection in the backlog. Back off instead of spinning, and keep
-                    // serving the connections we have — closing some will free descriptors.
-                    tracing::warn!("accept failed, pausing accepts for {ACCEPT_PAUSE:?}: {err}");
-                    self.accept_paused = true;
-                    self.timers
-                        .push(Instant::now() + ACCEPT_PAUSE, TimerKey::ResumeAccept);
-                }
+                Err(err) => match sys::accept::classify(&err) {
+                    AcceptError::Retry => {}
+                    // The client gave up before we accepted it: its problem, not ours.
+                    AcceptError::Skip => tracing::debug!("accept: {err}"),
+                    AcceptError::BackOff => {
+                        // EMFILE/ENFILE (out of descriptors), ENOBUFS/ENOMEM: the kernel keeps
+                        // the connection in the backlog, and it keeps the listener ready, so
+                        // retrying at once would spin the loop. Pause accepting (a timer), and
+                        // keep serving the connections we have: closing some frees descriptors.
+                        self.accept_warning.warn_accept_failed(&err);
+                        self.accept_paused = true;
+                        self.timers
+                            .push(Instant::now() + ACCEPT_BACKOFF, TimerKey::ResumeAccept);
+                    }
+                },
             }
         }
     }
@@ -657,7 +531,7 @@ impl<F: Factory> Reactor<F> {
             }
         }
         self.timers
-            .push(Instant::now() + SHUTDOWN_GRACE, TimerKey::ShutdownDeadline);
+            .push(Instant::now() + DRAIN_TIMEOUT, TimerKey::ShutdownDeadline);
         let idle: Vec<usize> = self
             .conns
             .iter()
@@ -690,77 +564,11 @@ impl<F: Factory> Reactor<F> {
     }
 }
 
-/// Unblocks SIGINT and SIGTERM on the calling thread once their handlers are in place. The
-/// `workbench engine` binary blocks them until the engine is ready, so that a signal sent right
-/// after the ready line is held back instead of killing the process with the default action.
-fn unblock_stop_signals() -> std::io::Result<()> {
-    // SAFETY: `set` is a valid sigset_t buffer, initialised by sigemptyset before use; the
-    // signal numbers are valid; pthread_sigmask only changes this thread's mask.
-    let err = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut())
-    };
-    match err {
-        0 => Ok(()),
-        err => Err(std::io::Error::from_raw_os_error(err)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::{HttpFactory, HttpProtocol};
-
-    #[test]
-    fn per_connection_state_stays_small() {
-        // The whole of an idle connection's user-space memory is its slot in the slab: this
-        // struct plus the slab's tag word (the session's buffer and the write queue hold no
-        // heap when idle). nginx measured 527 bytes per idle keep-alive connection; the
-        // target here is at most 512, and this bound leaves room to spare.
-        let size = size_of::<Connection<HttpProtocol>>();
-        assert!(size <= 256, "a connection costs {size} bytes");
-    }
-
-    #[test]
-    fn interest_follows_what_the_connection_waits_for() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        let mut conn = Connection {
-            socket: TcpStream::from_std(server),
-            phase: Phase::Open,
-            reading: true,
-            paused: false,
-            registered: None,
-            awaiting: 0,
-            out: WriteQueue::new(),
-            protocol: HttpProtocol::new(false),
-        };
-        assert_eq!(conn.interest(), Some(Interest::READABLE));
-        assert!(conn.is_idle());
-        conn.reading = false; // A job is in progress.
-        assert_eq!(conn.interest(), None);
-        conn.out.push(vec![0; 10]);
-        assert_eq!(conn.interest(), Some(Interest::WRITABLE));
-        conn.reading = true;
-        conn.paused = true; // Above the high-water mark.
-        assert_eq!(conn.interest(), Some(Interest::WRITABLE));
-        conn.paused = false;
-        assert_eq!(
-            conn.interest(),
-            Some(Interest::READABLE | Interest::WRITABLE)
-        );
-        assert!(!conn.is_idle());
-        conn.phase = Phase::Flushing { linger: true };
-        assert_eq!(conn.interest(), Some(Interest::WRITABLE));
-        conn.out.clear();
-        conn.phase = Phase::Lingering;
-        assert_eq!(conn.interest(), Some(Interest::READABLE));
-        drop(client);
-    }
+    use crate::http::HttpFactory;
+    use std::time::Duration;
 
     /// The real loop over real sockets on 127.0.0.1, stopped by a real SIGTERM. One test
     /// function on purpose: the signal goes to the whole test process.

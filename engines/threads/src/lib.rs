@@ -53,7 +53,8 @@
 //!
 //! - Accept loop on the calling thread; one [`std::thread::Builder`] per connection, with the
 //!   configured stack size. Errors from `accept()` (`EMFILE`, `ENFILE`, `ENOBUFS`) are logged
-//!   (at most once a second) and retried after a 10 ms pause rather than ending the server.
+//!   (at most once a second) and retried after [`sys::ACCEPT_BACKOFF`] rather than ending the
+//!   server, as the contract in [`sys`] says.
 //! - Each connection thread reads into an 8 KiB buffer on its own stack, only when the
 //!   [`protocol::Session`] says [`NeedData`](protocol::Event::NeedData), waits with
 //!   `thread::sleep` and runs the CPU work inline with [`Job::perform`](protocol::Job::perform).
@@ -61,7 +62,8 @@
 //!   `shutdown(SHUT_RD)` of the listener, which wakes the blocked `accept()` on Linux. The
 //!   accept loop then shuts down reading on every open connection: an idle keep-alive thread
 //!   wakes with end-of-file and exits; a busy one finishes its response first. `serve` waits
-//!   up to 4 s for them and returns.
+//!   up to [`sys::DRAIN_TIMEOUT`] for them and returns. The lingering close after a closing
+//!   response is [`sys::linger::lingering_close`].
 //!
 //! # Try it
 //!
@@ -77,7 +79,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -85,6 +87,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use protocol::{Event, Session};
+use sys::accept::{AcceptError, WarnLimit};
+use sys::linger::lingering_close;
+use sys::{ACCEPT_BACKOFF, DRAIN_TIMEOUT};
 
 /// Rust's default stack for spawned threads (`RUST_MIN_STACK` aside): 2 MiB.
 pub const DEFAULT_STACK_SIZE: usize = 2 * 1024 * 1024;
@@ -100,22 +105,6 @@ pub const MAX_STACK_SIZE: usize = 1024 * 1024 * 1024;
 /// The per-connection read buffer, on the connection thread's stack. 8 KiB holds any usual
 /// request head in one read; bigger heads and bodies simply take several reads.
 const READ_BUFFER_BYTES: usize = 8 * 1024;
-
-/// How long a lingering close keeps reading after the last response (nginx's
-/// `lingering_timeout` is 5 s; the contract says 2 s).
-const LINGER: Duration = Duration::from_secs(2);
-
-/// How long shutdown waits for connection threads before `serve` returns anyway. The binary
-/// must exit within 5 s of the signal; the threads still running die with the process.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(4);
-
-/// Pause after an `accept()` error such as `EMFILE`: the condition will not clear within
-/// microseconds, and retrying at once would spin a core. nginx and Go's net/http back off too.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
-
-/// At most one warning per kind of failure per interval, so a flood of failures does not
-/// become a flood of log lines.
-const WARN_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Engine configuration, filled from `workbench engine threads` flags.
 #[derive(Debug, Clone, clap::Args)]
@@ -146,7 +135,8 @@ pub fn serve(listener: TcpListener, config: &Config) -> io::Result<()> {
         signal_hook::consts::SIGTERM,
     ])?;
     let signals_handle = signals.handle();
-    unblock_stop_signals()?;
+    // The binary blocked them until now; signal-hook's handler is in place.
+    sys::signals::unblock_stop_signals()?;
     let signal_thread = {
         let stop = Arc::clone(&stop);
         let listener_fd = listener.as_raw_fd();
@@ -183,26 +173,6 @@ pub fn serve(listener: TcpListener, config: &Config) -> io::Result<()> {
     Ok(())
 }
 
-/// Unblocks SIGINT and SIGTERM on the calling thread, and so on every thread it spawns from
-/// now on, which inherit its mask. The binary does not block them, but a caller might (to hold
-/// a signal back until the engine is ready for it); then, with every thread blocking them,
-/// signal-hook's handler would never run and the signal would stay pending forever.
-fn unblock_stop_signals() -> io::Result<()> {
-    // SAFETY: `set` is a valid sigset_t buffer, initialised by sigemptyset before use; the
-    // signal numbers are valid; pthread_sigmask only changes this thread's mask.
-    let err = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut())
-    };
-    match err {
-        0 => Ok(()),
-        err => Err(io::Error::from_raw_os_error(err)),
-    }
-}
-
 /// Sets the stop flag, then wakes the accept loop.
 ///
 /// On Linux, `shutdown(SHUT_RD)` on a listening socket stops it listening and wakes every
@@ -227,8 +197,8 @@ fn accept_loop(
     registry: &Arc<Registry>,
     stop: &AtomicBool,
 ) {
-    let mut accept_warning = RateLimit::new(WARN_INTERVAL);
-    let mut spawn_warning = RateLimit::new(WARN_INTERVAL);
+    let mut accept_warning = WarnLimit::default();
+    let mut spawn_warning = WarnLimit::default();
     let mut next_id: u64 = 0;
     loop {
         let accepted = listener.accept();
@@ -239,18 +209,16 @@ fn accept_loop(
         }
         let stream = match accepted {
             Ok((stream, _peer)) => stream,
-            // The client gave up between the handshake and our accept: nothing to do.
-            Err(err) if err.kind() == io::ErrorKind::ConnectionAborted => continue,
-            Err(err) => {
-                // EMFILE / ENFILE (out of file descriptors), ENOBUFS / ENOMEM: the pending
-                // connection stays in the backlog, and the condition clears when other
-                // connections close. Pause instead of spinning on the same error.
-                if let Some(suppressed) = accept_warning.check(Instant::now()) {
-                    tracing::warn!(suppressed, "accept() failed: {err}; retrying");
+            Err(err) => match sys::accept::classify(&err) {
+                AcceptError::Retry | AcceptError::Skip => continue,
+                AcceptError::BackOff => {
+                    // Out of descriptors or buffers: the connection waits in the backlog
+                    // until others close. Pause instead of spinning on the same error.
+                    accept_warning.warn_accept_failed(&err);
+                    thread::sleep(ACCEPT_BACKOFF);
+                    continue;
                 }
-                thread::sleep(ACCEPT_BACKOFF);
-                continue;
-            }
+            },
         };
 
         next_id += 1;
@@ -404,67 +372,6 @@ fn serve_connection(stream: &TcpStream) -> io::Result<()> {
     }
 }
 
-/// Closes a connection the way nginx's `lingering_close` does, after the last response.
-///
-/// Closing a socket that still has unread input makes the kernel send a reset (RST), and a
-/// reset can arrive before the client has read our response, which it then loses. So: send
-/// FIN (`shutdown(Write)`) to say the response is complete, then read and discard whatever
-/// the client still sends until it closes its side, an error, or [`LINGER`] has passed.
-fn lingering_close(stream: &TcpStream, buf: &mut [u8]) {
-    if stream.shutdown(Shutdown::Write).is_err() {
-        return;
-    }
-    let deadline = Instant::now() + LINGER;
-    let mut stream_ref = stream;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        // A zero timeout means "no timeout" to `set_read_timeout`, hence the check.
-        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
-            return;
-        }
-        match stream_ref.read(buf) {
-            Ok(0) => return,
-            Ok(_) => {}
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            // Timed out (WouldBlock / TimedOut) or reset: either way, done.
-            Err(_) => return,
-        }
-    }
-}
-
-/// Lets a warning through at most once per interval and counts the ones held back.
-#[derive(Debug)]
-struct RateLimit {
-    interval: Duration,
-    last: Option<Instant>,
-    suppressed: u64,
-}
-
-impl RateLimit {
-    fn new(interval: Duration) -> RateLimit {
-        RateLimit {
-            interval,
-            last: None,
-            suppressed: 0,
-        }
-    }
-
-    /// `Some(n)` if a warning may be logged at `now` (`n` warnings were held back since the
-    /// last one), `None` if it must be held back.
-    fn check(&mut self, now: Instant) -> Option<u64> {
-        match self.last {
-            Some(last) if now.saturating_duration_since(last) < self.interval => {
-                self.suppressed += 1;
-                None
-            }
-            _ => {
-                self.last = Some(now);
-                Some(std::mem::take(&mut self.suppressed))
-            }
-        }
-    }
-}
-
 /// Parses a `--stack-size`: a number of bytes, optionally followed by a binary-unit suffix
 /// (`K`, `KiB`, `KB`, `M`, `MiB`, `MB`, `G`, `GiB`, `GB`, any case; all powers of 1024).
 pub fn parse_stack_size(text: &str) -> Result<usize, String> {
@@ -505,6 +412,7 @@ pub fn parse_stack_size(text: &str) -> Result<usize, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Shutdown;
 
     #[test]
     fn stack_sizes_parse_with_binary_suffixes() {
@@ -547,19 +455,6 @@ mod tests {
         assert_eq!(cli.config.stack_size, 128 * 1024);
         let cli = Cli::try_parse_from(["x"]).unwrap();
         assert_eq!(cli.config.stack_size, Config::default().stack_size);
-    }
-
-    #[test]
-    fn rate_limit_lets_one_warning_through_per_interval() {
-        let start = Instant::now();
-        let second = Duration::from_secs(1);
-        let mut limit = RateLimit::new(second);
-        assert_eq!(limit.check(start), Some(0));
-        assert_eq!(limit.check(start + second / 2), None);
-        assert_eq!(limit.check(start + second / 2), None);
-        assert_eq!(limit.check(start + second), Some(2));
-        assert_eq!(limit.check(start + second * 3 / 2), None);
-        assert_eq!(limit.check(start + second * 3), Some(1));
     }
 
     /// A listener on a free loopback port.

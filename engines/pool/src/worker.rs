@@ -1,0 +1,227 @@
+//! A worker: the child process after `fork`, blocking in `accept()` and serving one
+//! connection at a time with plain blocking calls.
+
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use protocol::{Event, Session};
+use sys::ACCEPT_BACKOFF;
+use sys::accept::{AcceptError, WarnLimit};
+use sys::linger::lingering_close;
+use sys::signals::SignalMask;
+
+use crate::signals::{CURRENT_CONNECTION, STOPPING, install_stop_handler};
+
+/// The read buffer of a worker. One per process (a worker serves one connection at a time),
+/// so it can be generous: a 1 MiB request body is discarded in 16 reads.
+pub(crate) const READ_BUFFER_BYTES: usize = 64 * 1024;
+
+/// What a worker needs to know.
+pub(crate) struct WorkerSettings {
+    /// Read timeout on a connection: how long an idle keep-alive client may hold the worker.
+    pub(crate) keepalive: Duration,
+    /// The parent's pid, to notice a parent that died before we could ask to follow it.
+    pub(crate) parent: u32,
+}
+
+/// Runs in the child after `fork`.
+pub(crate) fn main(listener: &TcpListener, settings: &WorkerSettings, signals: &SignalMask) {
+    let pid = std::process::id();
+    // If the parent is killed (even with SIGKILL) the kernel kills us too, rather than leaving
+    // orphans holding the port and serving without a supervisor.
+    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number and touches no memory.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+    }
+    // The parent may have died between fork and prctl; then we were re-parented already.
+    // SAFETY: getppid cannot fail and touches no memory.
+    if unsafe { libc::getppid() } as u32 != settings.parent {
+        return;
+    }
+
+    install_stop_handler();
+    signals.unblock();
+    tracing::debug!(pid, "worker ready");
+
+    let mut buf = vec![0u8; READ_BUFFER_BYTES];
+    let mut accept_warning = WarnLimit::default();
+    while !STOPPING.load(Ordering::SeqCst) {
+        let stream = match listener.accept() {
+            Ok((stream, _peer)) => stream,
+            // The parent shut the listener down: the pool is stopping.
+            Err(err) if err.raw_os_error() == Some(libc::EINVAL) => break,
+            Err(err) => match sys::accept::classify(&err) {
+                AcceptError::Retry | AcceptError::Skip => continue,
+                AcceptError::BackOff => {
+                    // EMFILE, ENFILE, ENOBUFS: pause, since the condition will not clear in
+                    // microseconds. Each worker warns at most once a second.
+                    accept_warning.warn_accept_failed(&err);
+                    std::thread::sleep(ACCEPT_BACKOFF);
+                    continue;
+                }
+            },
+        };
+        // (A worker signalled on its own while in `accept()` — the parent did not shut the
+        // listener down — gets here with STOPPING set: it answers this client once, then
+        // leaves, rather than dropping a connection it has already accepted.)
+        CURRENT_CONNECTION.store(stream.as_raw_fd(), Ordering::SeqCst);
+        if let Err(err) = serve_connection(&stream, settings.keepalive, &STOPPING, &mut buf) {
+            // Resets, broken pipes, timeouts: one connection's business, never the worker's.
+            tracing::debug!(pid, "connection ended: {err}");
+        }
+        // Cleared before `stream` is closed, so the handler never shuts down an fd number
+        // the kernel may hand out again.
+        CURRENT_CONNECTION.store(-1, Ordering::SeqCst);
+        drop(stream);
+    }
+    tracing::debug!(pid, "worker exiting");
+}
+
+/// Serves one connection to its end. Returns early, closing the connection, when `stop` is
+/// set after a response, when the client stays silent for `keepalive`, or at end-of-file.
+fn serve_connection(
+    stream: &TcpStream,
+    keepalive: Duration,
+    stop: &AtomicBool,
+    buf: &mut [u8],
+) -> io::Result<()> {
+    // SO_RCVTIMEO: a blocking read fails with EAGAIN (WouldBlock) after this long.
+    stream.set_read_timeout(Some(keepalive))?;
+    let mut session = Session::new();
+    let mut stream_ref = stream;
+    loop {
+        match session.next_event() {
+            Event::Job(job) => {
+                let wait = job.wait();
+                if !wait.is_zero() {
+                    // The "database": this worker, one of only N, does nothing else meanwhile.
+                    std::thread::sleep(wait);
+                }
+                let closes = job.closes();
+                let response = job.perform();
+                // `write_all` loops over partial writes and retries EINTR; a blocking socket
+                // never says WouldBlock (there is no write timeout).
+                stream_ref.write_all(&response)?;
+                if closes || stop.load(Ordering::SeqCst) {
+                    lingering_close(stream, buf);
+                    return Ok(());
+                }
+            }
+            Event::NeedData => match stream_ref.read(buf) {
+                // End-of-file: the client closed, or our stop handler shut reading down.
+                Ok(0) => return Ok(()),
+                Ok(n) => session.receive_data(&buf[..n]),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err)
+                    if matches!(
+                        err.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    // Idle past the keep-alive timeout: free the worker for the next client.
+                    // Closing an idle HTTP/1.1 connection is allowed at any time (RFC 9112
+                    // §9.5); clients retry an idempotent request on a fresh connection.
+                    return Ok(());
+                }
+                Err(err) => return Err(err),
+            },
+            Event::Closed => return Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Serves `connections` connections on a background thread, as a worker would.
+    fn worker(
+        connections: usize,
+        keepalive: Duration,
+        stop: &'static AtomicBool,
+    ) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let handle = std::thread::spawn(move || {
+            let mut buf = vec![0; READ_BUFFER_BYTES];
+            for _ in 0..connections {
+                let (stream, _) = listener.accept().unwrap();
+                serve_connection(&stream, keepalive, stop, &mut buf).unwrap();
+            }
+        });
+        (addr, handle)
+    }
+
+    fn client(addr: std::net::SocketAddr) -> TcpStream {
+        let client = TcpStream::connect(addr).unwrap();
+        // Generous: only here so that a broken engine fails the test instead of hanging it.
+        client
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        client
+    }
+
+    const PIPELINE: &[u8] = b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n\
+        GET /work?wait_ms=1&cpu_rounds=5&bytes=100 HTTP/1.1\r\nHost: a\r\n\r\n\
+        HEAD /hello HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc\
+        GET /hello HTTP/1.0\r\n\r\n\
+        GET /hello HTTP/1.1\r\nHost: a\r\n\r\n";
+
+    #[test]
+    fn a_connection_answers_what_the_protocol_core_answers() {
+        static RUNNING: AtomicBool = AtomicBool::new(false);
+        let (addr, server) = worker(2, Duration::from_secs(30), &RUNNING);
+        let expected = protocol::respond_all(PIPELINE);
+        // The HTTP/1.0 request closes the connection; the last request is never answered.
+        assert!(expected.ends_with(b"Connection: close\r\n\r\nHello, World!"));
+        for chunk in [PIPELINE.len(), 1] {
+            let mut client = client(addr);
+            for piece in PIPELINE.chunks(chunk) {
+                client.write_all(piece).unwrap();
+            }
+            let mut got = Vec::new();
+            client.read_to_end(&mut got).unwrap();
+            assert_eq!(got, expected);
+        }
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn an_idle_keep_alive_connection_is_closed_after_the_timeout() {
+        static RUNNING: AtomicBool = AtomicBool::new(false);
+        let (addr, server) = worker(1, Duration::from_millis(50), &RUNNING);
+        let mut client = client(addr);
+        client
+            .write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
+        // The response, then end-of-file although the client never closed: the worker is free.
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).unwrap();
+        assert_eq!(
+            got,
+            protocol::respond_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+        );
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_stopping_worker_finishes_the_response_then_closes() {
+        static STOPPED: AtomicBool = AtomicBool::new(true);
+        let (addr, server) = worker(1, Duration::from_secs(30), &STOPPED);
+        let mut client = client(addr);
+        let two = b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\nGET /hello HTTP/1.1\r\nHost: a\r\n\r\n";
+        client.write_all(two).unwrap();
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).unwrap();
+        drop(client); // ends the worker's lingering close at once
+        // One answer, not two, and no `Connection: close` header (the request did not ask).
+        assert_eq!(
+            got,
+            protocol::respond_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+        );
+        server.join().unwrap();
+    }
+}

@@ -1,0 +1,62 @@
+//! Not an engine: the contract every engine keeps, and the libc pieces that keep it once.
+//!
+//! The four engines differ in how they move bytes, wait and compute — and in nothing else. What
+//! they must all do alike is written here, once, so that no engine carries its own copy of a
+//! rule (or of the `unsafe` code that implements it).
+//!
+//! # The contract
+//!
+//! 1. **Ready line.** `workbench engine <name>` binds the listener, blocks SIGINT and SIGTERM
+//!    ([`signals::block_stop_signals`]), prints one JSON line on stdout
+//!    (`{"engine":…,"addr":…,"pid":…}`) and hands the listener to the engine's `serve`. A
+//!    signal sent right after the ready line stays pending until the engine has its handling
+//!    in place and calls [`signals::unblock_stop_signals`]: it is never lost, and never kills
+//!    the process with the default action.
+//! 2. **Stop within the grace.** On SIGINT or SIGTERM an engine stops accepting, closes idle
+//!    connections at once, lets work in progress finish its response, and returns from
+//!    `serve` within [`DRAIN_TIMEOUT`], whatever is left; the process exits 0 within
+//!    [`STOP_GRACE`]. (The runner's SIGKILL after the grace stays the last resort.)
+//! 3. **Linger.** After a response that closes the connection, an engine sends its FIN
+//!    (`shutdown(SHUT_WR)`) and reads and discards input until the client's EOF or
+//!    [`LINGER_TIMEOUT`], then closes ([`linger::lingering_close`] for blocking sockets).
+//!    Closing with unread input would make the kernel send a reset, and a reset can destroy the
+//!    response before the client has read it.
+//! 4. **Accept errors never end the server.** `ECONNABORTED` (the client left before we
+//!    accepted) is skipped; `EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM` leave the connection in the
+//!    backlog, so the engine pauses accepting for [`ACCEPT_BACKOFF`] instead of spinning on the
+//!    same error, keeps serving what it has, and warns at most once a second
+//!    ([`accept::WarnLimit`]). See [`accept::classify`].
+//! 5. **Open files.** Each connection is a file descriptor: the binary raises the soft
+//!    open-files limit to the hard one before serving ([`rlimit::raise_open_files_limit`]).
+//!
+//! # Implementation
+//!
+//! Only `libc` and the standard library (and `tracing` for the accept warnings). Every
+//! `unsafe` block says, in a `// SAFETY:` comment, why the call is sound.
+
+pub mod accept;
+pub mod linger;
+pub mod rlimit;
+pub mod signals;
+
+use std::time::Duration;
+
+/// How long after SIGINT or SIGTERM the engine's process may take to exit; the runner and the
+/// conformance suite SIGKILL it after that.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// How long, after the signal, `serve` lets work in progress go on before it returns anyway:
+/// [`STOP_GRACE`] less a second for the process to tear down.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// How long a lingering close keeps reading after the last response. nginx's
+/// `lingering_timeout` is 5 s; ours is shorter because the workloads' clients are local and
+/// close at once, and a shutdown must fit in [`STOP_GRACE`].
+pub const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The pause after an `accept()` error such as `EMFILE`: the condition will not clear within
+/// microseconds, and retrying at once would spin a core (nginx disables accept events for
+/// 500 ms; Go's net/http backs off from 5 ms; Tornado and libuv pause too). 10 ms keeps an
+/// engine at the open-files limit well under 1 % of a core while noticing a freed descriptor
+/// quickly. (The selector once paused 50 ms, the others 10 ms: this one constant decides.)
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);

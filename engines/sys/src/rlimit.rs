@@ -1,0 +1,25 @@
+//! The open-files limit (rule 5 of the [contract](crate)).
+
+use std::io;
+
+/// Raises the soft limit on open files to the hard limit and returns it. Each connection is
+/// a file descriptor; the default soft limit (1024) would cap every engine far below what the
+/// models can hold. The load generator and the dashboard call it too.
+pub fn raise_open_files_limit() -> io::Result<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable rlimit struct for the duration of the call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: `limit` is a valid rlimit struct; the kernel only reads it.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(limit.rlim_cur)
+}
