@@ -195,6 +195,8 @@ fn an_engine_that_fails_fails_its_steps_and_the_run_goes_on() {
         workloads: vec![workload],
         pin: false,
         peer_versions: Default::default(),
+        repeat: 1,
+        placement: None,
     };
     let mut store = Store::open(dir.path().join("failed.db")).unwrap();
     let runner = Runner {

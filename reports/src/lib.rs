@@ -3,6 +3,8 @@
 //! - [`store`]: the SQLite result store; [`record`]: the runner observer that writes to it.
 //! - [`charts`]: every chart, drawn once as SVG (plotters) for the dashboard and the reports
 //!   alike, with one colour per engine and a table alternative for each.
+//! - [`claims`]: the one judge: each claim of the debate, checked against a run's figures and
+//!   their intervals, for the lessons, the overview, the reports and `workbench show`.
 //! - [`report`]: a run as one standalone HTML file, or Markdown with its SVG charts.
 //! - [`format`](mod@format): numbers with units and three significant figures, for reports and terminal.
 //!
@@ -36,6 +38,7 @@
 //! dead run alive.
 
 pub mod charts;
+pub mod claims;
 pub mod format;
 pub mod record;
 pub mod report;

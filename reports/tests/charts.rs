@@ -8,7 +8,7 @@ use reports::charts::{
     self, Chart, ENGINE_ORDER, Metric, color_hex, engine_color, engine_style, is_peer,
     use_log_scale,
 };
-use workloads::results::{Derived, Flags, Latency, LoadReport, StepResult};
+use workloads::results::{Derived, Flags, IdleSlope, Latency, LoadReport, StepResult};
 use workloads::spec::{Mode, Workload};
 
 const ENGINES: [&str; 3] = ["threads", "selector", "coroutines"];
@@ -57,6 +57,7 @@ fn step(engine: &str, workload: &str, mode: Mode, level: u64, rps: f64, p99_ms: 
         },
         flags: Flags::default(),
         failure: None,
+        repeat: 0,
     }
 }
 
@@ -300,8 +301,21 @@ fn idle_charts_show_memory_and_the_fitted_slope() {
         threads_note.contains("10.0 KiB per idle connection"),
         "{threads_note}"
     );
+    // Chart labels format through `reports::format`, like every other front end.
+    let threads_idle: Vec<&StepResult> = steps
+        .iter()
+        .filter(|s| s.engine == "threads" && s.workload == "idle")
+        .collect();
+    let fit = IdleSlope::fit(&threads_idle).unwrap();
     assert!(
-        threads_note.contains("kernel: 3.0 KiB per connection"),
+        threads_note.contains(&format!(
+            "kernel: {} per connection",
+            reports::format::bytes(fit.kernel_bytes_per_connection)
+        )),
+        "{threads_note}"
+    );
+    assert!(
+        threads_note.contains("kernel: 3.03 KiB per connection"),
         "{threads_note}"
     );
 

@@ -202,12 +202,14 @@ fn step(engine: &str, w: &Workload, level: u64, speed: f64) -> StepResult {
             tcp_mem_bytes: 4096 * connections,
             slab_unreclaim_bytes: 30 * MIB + 1500 * connections,
             kernel_stack_bytes: 8 * MIB,
+            ..Derived::default()
         },
         flags: workloads::results::Flags {
             client_saturated: client_cores > 0.9,
             ..Default::default()
         },
         failure: None,
+        repeat: 0,
     }
 }
 
@@ -237,6 +239,8 @@ fn config(engines: Vec<EngineSpec>, workloads: Vec<Workload>) -> RunConfig {
         workloads,
         pin: false,
         peer_versions: BTreeMap::from([("nginx".to_string(), "nginx/1.24.0".to_string())]),
+        repeat: 1,
+        placement: None,
     }
 }
 
@@ -457,13 +461,14 @@ fn html_of_a_completed_run_parses_cleanly_with_every_chart_and_nothing_external(
         "Cores = CPU time ÷ wall time",
         "coordinated omission",
         "2.50 rounds per µs",
-        "not pinned",
         "Made-up CPU @ 3.0GHz",
         "20000",
         "rustc 1.95.0 (test)",
         "0123456789ab",
         "nginx/1.24.0",
         "workbench engine threads",
+        "Placement",
+        "Claims",
     ] {
         assert!(text.contains(needle), "the report lacks {needle:?}");
     }
@@ -639,7 +644,7 @@ fn a_comparison_sets_every_figure_beside_its_change() {
 }
 
 #[test]
-fn headlines_judge_each_claim_from_the_data() {
+fn headlines_carry_figures_and_leave_verdicts_to_the_claims() {
     let f = fixture();
     let run = f.run(f.completed);
     let all = headlines::headlines(&run);
@@ -651,34 +656,34 @@ fn headlines_judge_each_claim_from_the_data() {
 
     let threads_idle = find("threads", "idle");
     assert_eq!(threads_idle.kind, Kind::IdleCost);
-    assert_eq!(threads_idle.verdict, Verdict::Supported, "{threads_idle:?}");
+    assert_eq!(threads_idle.verdict, Verdict::Measured, "{threads_idle:?}");
     assert_eq!(threads_idle.cell, "20.0 KiB/conn");
-    assert_eq!(find("selector", "idle").verdict, Verdict::Supported);
+    assert_eq!(find("selector", "idle").verdict, Verdict::Measured);
     assert_eq!(find("selector", "idle").cell, "300 B/conn");
-    assert_eq!(find("coroutines", "idle").verdict, Verdict::Supported);
+    assert_eq!(find("coroutines", "idle").verdict, Verdict::Measured);
 
     let pool_wait = find("pool", "db-wait");
     assert_eq!(pool_wait.kind, Kind::WaitOverlap);
-    assert_eq!(pool_wait.verdict, Verdict::Supported, "{pool_wait:?}");
+    assert_eq!(pool_wait.verdict, Verdict::Measured, "{pool_wait:?}");
     assert!(
         pool_wait.evidence.contains("With 5 workers"),
         "{pool_wait:?}"
     );
-    assert_eq!(find("selector", "db-wait").verdict, Verdict::Supported);
+    assert_eq!(find("selector", "db-wait").verdict, Verdict::Measured);
 
     assert_eq!(find("selector", "cpu").kind, Kind::Parallelism);
-    assert_eq!(find("selector", "cpu").verdict, Verdict::Supported);
-    assert_eq!(find("threads", "cpu").verdict, Verdict::Supported);
+    assert_eq!(find("selector", "cpu").verdict, Verdict::Measured);
+    assert_eq!(find("threads", "cpu").verdict, Verdict::Measured);
 
     let rate = find("pool", "rate");
     assert_eq!(rate.kind, Kind::OpenLoop);
-    assert_eq!(rate.verdict, Verdict::Supported, "{rate:?}");
+    assert_eq!(rate.verdict, Verdict::Measured, "{rate:?}");
     assert_eq!(find("threads", "hello").verdict, Verdict::Measured);
 
     assert_eq!(find("threads", "slowloris").kind, Kind::SlowClients);
     for engine in ["threads", "pool", "selector", "coroutines"] {
         let h = find(engine, "slowloris");
-        assert_eq!(h.verdict, Verdict::Supported, "{h:?}");
+        assert_eq!(h.verdict, Verdict::Measured, "{h:?}");
     }
 
     // The peer cannot serve /work: no data, and it says why.
@@ -701,10 +706,20 @@ fn headlines_judge_each_claim_from_the_data() {
         .into_iter()
         .find(|h| h.engine == "threads" && h.workload == "idle")
         .unwrap();
+    assert_eq!(threads_idle.verdict, Verdict::Measured, "{threads_idle:?}");
+    // The one judge reads the same run: every claim has a verdict, and the completed
+    // fixture's idle data supports "a thread costs a stack".
+    let claims = reports::claims::judge_all(&run);
+    assert_eq!(claims.len(), reports::claims::LESSONS.len());
+    let thread = claims
+        .iter()
+        .find(|(l, _)| l.slug == "thread-memory")
+        .unwrap();
     assert_eq!(
-        threads_idle.verdict,
-        Verdict::Inconclusive,
-        "{threads_idle:?}"
+        thread.1.verdict,
+        reports::claims::Verdict::Supported,
+        "{:?}",
+        thread.1
     );
 }
 
@@ -747,35 +762,19 @@ fn the_markdown_archive_holds_the_text_and_every_chart() {
     assert_eq!(name, format!("report-{}.tar", run.summary.id));
     let md = report::markdown(&run, &[], &format!("report-{}_files", run.summary.id));
 
-    // Read the headers back: name, size, checksum, contents.
-    let mut entries = Vec::new();
-    let mut at = 0;
-    while tar[at..at + 512].iter().any(|&b| b != 0) {
-        let header = &tar[at..at + 512];
-        let field = |from: usize, len: usize| {
-            let raw = &header[from..from + len];
-            let end = raw.iter().position(|&b| b == 0).unwrap_or(len);
-            String::from_utf8(raw[..end].to_vec()).unwrap()
-        };
-        let size = u64::from_str_radix(field(124, 12).trim(), 8).unwrap() as usize;
-        let sum: u64 = header
-            .iter()
-            .enumerate()
-            .map(|(i, &b)| {
-                if (148..156).contains(&i) {
-                    32
-                } else {
-                    u64::from(b)
-                }
-            })
-            .sum();
-        assert_eq!(u64::from_str_radix(field(148, 8).trim(), 8).unwrap(), sum);
-        assert_eq!(&header[257..263], b"ustar\0");
-        let contents = tar[at + 512..at + 512 + size].to_vec();
-        entries.push((field(0, 100), String::from_utf8(contents).unwrap()));
-        at += 512 + size.div_ceil(512) * 512;
-    }
-    assert_eq!(tar.len(), at + 1024, "two zero blocks end the archive");
+    // Read it back as `tar -xf` would: every entry's path and contents.
+    let mut archive = tar::Archive::new(&tar[..]);
+    let entries: Vec<(String, String)> = archive
+        .entries()
+        .unwrap()
+        .map(|entry| {
+            let mut entry = entry.unwrap();
+            let path = entry.path().unwrap().to_string_lossy().into_owned();
+            let mut contents = String::new();
+            std::io::Read::read_to_string(&mut entry, &mut contents).unwrap();
+            (path, contents)
+        })
+        .collect();
     assert_eq!(entries.len(), md.files.len() + 1);
     assert_eq!(
         entries[0],

@@ -33,6 +33,8 @@ fn config() -> RunConfig {
         workloads: Workload::presets().into_iter().take(2).collect(),
         pin: true,
         peer_versions: [("twisted".to_string(), "26.10.0".to_string())].into(),
+        repeat: 1,
+        placement: None,
     }
 }
 
@@ -112,6 +114,20 @@ fn steps() -> [StepResult; 2] {
             connections: 64,
             not_reached: None,
             bytes_received: 1 << 33,
+            windows: vec![
+                workloads::results::Window {
+                    at_ms: 500,
+                    answers: 800,
+                    errors: 1,
+                    p50_us: 120,
+                    p99_us: 950,
+                },
+                workloads::results::Window {
+                    at_ms: 700,
+                    answers: 0,
+                    ..Default::default()
+                },
+            ],
         },
         samples: (0..4).map(|i| sample(i, 0.01 * i as f64 + 1e-9)).collect(),
         derived: Derived {
@@ -127,6 +143,11 @@ fn steps() -> [StepResult; 2] {
             tcp_mem_bytes: 4096 * 17,
             slab_unreclaim_bytes: 50_000_000,
             kernel_stack_bytes: 16384 * 9,
+            engine_us_per_request: Some(177.7),
+            client_us_per_request: Some(230.1),
+            throughput_ci: Some([4000.5, 4230.25]),
+            p99_ci_us: Some([900.0, 1100.0]),
+            engine_us_per_request_ci: None,
         },
         flags: Flags {
             client_saturated: true,
@@ -135,6 +156,7 @@ fn steps() -> [StepResult; 2] {
             not_supported: None,
         },
         failure: None,
+        repeat: 2,
     };
     let second = StepResult {
         engine: "selector+offload".into(),

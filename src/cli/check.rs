@@ -12,8 +12,8 @@ use clap::Args;
 use workbench::child::EngineProcess;
 use workbench::conformance::{check_case, corpus};
 
-/// Every engine, in the order the tables show them.
-pub const ENGINES: [&str; 4] = ["threads", "pool", "selector", "coroutines"];
+/// The four models, from the engine registry, in the order the tables show them.
+use workloads::engines::DEFAULT_ENGINES as ENGINES;
 
 #[derive(Debug, Default, Args)]
 pub struct CheckArgs {

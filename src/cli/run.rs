@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use clap::Args;
@@ -12,7 +12,7 @@ use reports::store::{RunId, Store};
 use workloads::engines;
 use workloads::results::{Calibration, MachineFacts, RunConfig, RunStatus};
 use workloads::runner::{Observer, Runner};
-use workloads::spec::{SUITE_NAMES, Suite, Workload};
+use workloads::spec::{Placement, SUITE_NAMES, Suite, Workload};
 
 use super::progress::Progress;
 use super::summary;
@@ -39,9 +39,18 @@ pub struct RunArgs {
     /// See `workbench peers list`.
     #[arg(long, value_delimiter = ',')]
     pub peers: Vec<String>,
-    /// Pin the engine to CPU 0 and the load generator to CPU 1.
+    /// Pin the engine to CPU 0 and the load generator to CPU 1 (the same as `--placement
+    /// split`).
     #[arg(long)]
     pub pin: bool,
+    /// Run each step N times, each in a fresh engine process, interleaved across engines;
+    /// 3 or more give intervals from the repeats [default: the suite's: quick 1, full 3].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub repeat: Option<u32>,
+    /// Where engine and load generator run, for every workload: `split` (disjoint halves of
+    /// the CPUs) or `shared` (both on every CPU) [default: each workload's own].
+    #[arg(long, value_parser = ["split", "shared"])]
+    pub placement: Option<String>,
     /// The result store.
     #[arg(long, default_value = DEFAULT_DB)]
     pub db: PathBuf,
@@ -55,6 +64,8 @@ impl Default for RunArgs {
             workloads: Vec::new(),
             peers: Vec::new(),
             pin: false,
+            repeat: None,
+            placement: None,
             db: PathBuf::from(DEFAULT_DB),
         }
     }
@@ -106,6 +117,8 @@ pub fn config_from(args: &RunArgs) -> anyhow::Result<RunConfig> {
         workloads,
         pin: args.pin,
         peer_versions,
+        repeat: args.repeat.unwrap_or(suite.repeat),
+        placement: args.placement.as_deref().and_then(Placement::parse),
     })
 }
 
@@ -158,14 +171,10 @@ pub fn run_and_report(config: RunConfig, db: &Path) -> anyhow::Result<ExitCode> 
     let exe = std::env::current_exe().context("cannot find the workbench executable")?;
     workbench::os::raise_open_files_limit()?;
     let cancel = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // A second Ctrl-C ends the process at once (the store then marks the run
-        // interrupted at its next start); the first stops the run after the current step.
-        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&cancel))?;
-        signal_hook::flag::register(signal, Arc::clone(&cancel))?;
-    }
+    let stopping = Arc::new(AtomicBool::new(false));
+    watch_interrupts(Arc::clone(&cancel), Arc::clone(&stopping))?;
     eprintln!(
-        "Running {} engine(s) × {} workload(s), {} steps, about {:.0} s; results go to {}.\nCtrl-C stops after the current step.",
+        "Running {} engine(s) × {} workload(s), {} steps, about {:.0} s; results go to {}.\nCtrl-C stops after the current step; twice, at once.",
         config.engines.len(),
         config.workloads.len(),
         config.total_steps(),
@@ -181,7 +190,10 @@ pub fn run_and_report(config: RunConfig, db: &Path) -> anyhow::Result<ExitCode> 
     let mut progress = Progress::new(config.total_steps(), config.estimated_secs());
     let mut recorder = Recorder::new(&mut store);
     let outcome = {
-        let mut observers: Vec<&mut dyn Observer> = vec![&mut progress, &mut recorder];
+        let mut observers = UntilStopped {
+            stopping: &stopping,
+            observers: vec![&mut progress, &mut recorder],
+        };
         runner.run(&mut observers)
     };
     if let Some(err) = recorder.error.take() {
@@ -202,6 +214,69 @@ pub fn run_and_report(config: RunConfig, db: &Path) -> anyhow::Result<ExitCode> 
         RunStatus::Interrupted => ExitCode::from(130),
         _ => ExitCode::FAILURE,
     })
+}
+
+/// Handles Ctrl-C (SIGINT) and SIGTERM during a run, on a thread of its own.
+///
+/// The engines and peers run in process groups of their own ([`workloads::child`]), so a
+/// terminal's Ctrl-C reaches only this process, and what happens is up to us:
+///
+/// 1. The first sets `cancel`: the runner finishes the current step (stored complete), stops
+///    the engine and ends the run `interrupted`.
+/// 2. The second stops at once: it sets `stopping`, so that no further event reaches the
+///    store (a step cut short by the engine's stop must not be stored as its failure), stops
+///    every engine and peer (SIGTERM, SIGKILL to the group after the grace, reaped), and
+///    exits with 130. The run stays `running` in the store until its next open, which finds
+///    its process gone and marks it interrupted.
+/// 3. A third, while the second is still waiting for a stubborn engine, exits without
+///    waiting: the engines' parent-death signal and group guards then kill them.
+fn watch_interrupts(cancel: Arc<AtomicBool>, stopping: Arc<AtomicBool>) -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .context("cannot watch for Ctrl-C")?;
+    std::thread::Builder::new()
+        .name("interrupts".into())
+        .spawn(move || {
+            for (count, _) in signals.forever().enumerate() {
+                match count {
+                    0 => {
+                        cancel.store(true, Ordering::SeqCst);
+                        eprintln!(
+                            "\nStopping after the current step (Ctrl-C again to stop now)."
+                        );
+                    }
+                    1 => {
+                        // Before any engine is signalled: see `UntilStopped`.
+                        stopping.store(true, Ordering::SeqCst);
+                        eprintln!("\nStopping now: ending the engine processes.");
+                        // On another thread, so that a third signal is still heard.
+                        std::thread::spawn(|| {
+                            workloads::child::stop_all(workloads::runner::STOP_GRACE);
+                            std::process::exit(130);
+                        });
+                    }
+                    _ => std::process::exit(130),
+                }
+            }
+        })
+        .context("cannot start the signal thread")?;
+    Ok(())
+}
+
+/// The run's observers until a second Ctrl-C, then none: every event after `stopping` is
+/// set is dropped. `stopping` is set before any engine is stopped, so a step that reaches
+/// the store was measured on an engine the workbench had not touched.
+struct UntilStopped<'a> {
+    stopping: &'a AtomicBool,
+    observers: Vec<&'a mut dyn Observer>,
+}
+
+impl Observer for UntilStopped<'_> {
+    fn event(&mut self, event: &workloads::runner::RunEvent<'_>) {
+        if !self.stopping.load(Ordering::SeqCst) {
+            self.observers.event(event);
+        }
+    }
 }
 
 /// Opens the store, saying which file could not be opened.

@@ -93,6 +93,8 @@ pub fn populate(store: &mut Store) -> Result<FixtureRuns> {
             workloads,
             pin: false,
             peer_versions: Default::default(),
+            repeat: 1,
+            placement: None,
         };
         let id = store.begin_run(&config, &machine, &calibration)?;
         for step in &steps {
@@ -194,6 +196,7 @@ fn base_step(engine: &str, workload: &Workload, level: u64) -> StepResult {
         },
         flags: Flags::default(),
         failure: None,
+        repeat: 0,
     }
 }
 

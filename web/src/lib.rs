@@ -30,10 +30,9 @@
 //! its observers ([`live`]). Starting and cancelling are the only requests that change
 //! anything, and [`guard`] makes sure they come from the dashboard's own pages.
 
+#[cfg(feature = "fixture")]
 pub mod fixture;
-pub mod format;
 pub mod guard;
-pub mod lessons;
 pub mod live;
 pub mod newrun;
 mod pages;

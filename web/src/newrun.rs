@@ -34,7 +34,13 @@ pub struct RunRequest {
     pub max_level: Option<u64>,
     /// Seconds measured at each level, instead of the suite's.
     pub step_secs: Option<f64>,
+    /// Runs of each step, each in a fresh engine process, instead of the suite's.
+    pub repeat: Option<u32>,
 }
+
+/// Most repeats of each step a run may ask for: five runs of every step already multiply a
+/// run's length by five.
+pub const MAX_REPEAT: u32 = 5;
 
 /// Why a form was refused: a sentence for the `400` page.
 pub type Refusal = String;
@@ -50,6 +56,7 @@ impl RunRequest {
             pin: false,
             max_level: None,
             step_secs: None,
+            repeat: None,
         };
         for (key, value) in pairs {
             let value = value.trim();
@@ -99,6 +106,19 @@ impl RunRequest {
                         })?;
                     request.max_level = Some(level);
                 }
+                "repeat" if !value.is_empty() => {
+                    let repeat = value
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|r| (1..=MAX_REPEAT).contains(r))
+                        .ok_or_else(|| {
+                            format!(
+                                "repeats: {value:?} is beyond the caps; give a whole number \
+                                 from 1 to {MAX_REPEAT}"
+                            )
+                        })?;
+                    request.repeat = Some(repeat);
+                }
                 "step_secs" if !value.is_empty() => {
                     let secs = value
                         .parse::<f64>()
@@ -122,9 +142,7 @@ impl RunRequest {
             return Err("workload: choose at least one workload".into());
         }
         // The table's and the presets' order, whatever the form's.
-        request
-            .engines
-            .sort_by_key(|e| engines::ENGINES.iter().position(|c| c.label == e));
+        engines::sort(&mut request.engines);
         request
             .workloads
             .sort_by_key(|w| PRESETS.iter().position(|(name, _)| name == w));
@@ -164,14 +182,16 @@ impl RunRequest {
             workloads,
             pin: self.pin,
             peer_versions: Default::default(),
+            repeat: self.repeat.unwrap_or(suite.repeat),
+            placement: None,
         };
         let secs = config.estimated_secs();
         if secs > MAX_RUN_SECS {
             return Err(format!(
                 "this run would take about {}, beyond the dashboard's cap of {}: choose fewer \
                  engines or workloads, lower levels or shorter steps, or use `workbench run`",
-                crate::format::duration(secs),
-                crate::format::duration(MAX_RUN_SECS)
+                reports::format::duration(secs.round() as i64),
+                reports::format::duration(MAX_RUN_SECS as i64)
             ));
         }
         Ok(config)

@@ -123,7 +123,7 @@ async fn every_page_and_api_route_answers_on_the_fixture_store() {
         "/static/live.js".into(),
     ];
     for path in pages.iter().cloned().chain(
-        web::lessons::LESSONS
+        reports::claims::LESSONS
             .iter()
             .map(|l| format!("/lessons/{}", l.slug)),
     ) {
@@ -184,7 +184,7 @@ async fn every_page_and_api_route_answers_on_the_fixture_store() {
     let lessons = get(&site, "/lessons").await.body;
     assert_eq!(
         lessons.matches("badge ok").count(),
-        web::lessons::LESSONS.len(),
+        reports::claims::LESSONS.len(),
         "every lesson is supported by the fixture: {lessons}"
     );
     let lesson = get(&site, "/lessons/thread-memory").await.body;
@@ -337,11 +337,11 @@ async fn every_page_answers_on_an_empty_store() {
             .body
             .contains("No runs in the store yet")
     );
-    for lesson in web::lessons::LESSONS {
+    for lesson in reports::claims::LESSONS {
         let page = get(&site, &format!("/lessons/{}", lesson.slug)).await;
         assert_eq!(page.status, StatusCode::OK);
         assert!(page.body.contains("No data yet"), "{}", lesson.slug);
-        assert!(page.body.contains(&web::lessons::hint(lesson)));
+        assert!(page.body.contains(&reports::claims::hint(lesson)));
     }
     let api: serde_json::Value = serde_json::from_str(&get(&site, "/api/runs").await.body).unwrap();
     assert_eq!(api["runs"], serde_json::json!([]));

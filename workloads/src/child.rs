@@ -1,28 +1,69 @@
-//! A server (an engine or a [peer](crate::peers)) running as a child process.
+//! A server (an engine or a [peer](crate::peers)) running as a child process, and how it is
+//! kept from outliving the workbench.
 //!
 //! An engine prints one JSON line when it is ready to accept,
 //! `{"engine":"selector","addr":"127.0.0.1:40123","pid":12345}`; [`EngineProcess::spawn`]
 //! waits for it. Stopping sends SIGTERM to that PID, waits for the grace period and only then
-//! sends SIGKILL. Dropping a still-running `EngineProcess` kills it, so a failing test never
-//! leaves a server behind.
+//! sends SIGKILL to its whole process group. Dropping a still-running `EngineProcess` kills
+//! the group, so a failing test never leaves a server behind.
 //!
 //! Engines and peers are one type, [`ServerProcess`] ([`EngineProcess`] and
 //! [`PeerProcess`](crate::peers::PeerProcess) name it); a peer differs only in its
-//! options: it is killed with its whole process group, may leave a run folder to
-//! remove, and may announce readiness by accepting on its port instead of a ready line.
+//! options: it may have a private run folder to remove, and may announce readiness by
+//! accepting on its port instead of a ready line.
+//!
+//! # Process groups, and dying with the parent
+//!
+//! A server must never outlive the process that measures it: an engine left listening holds
+//! its port, its memory and a core, and spoils the next run. Three things see to it.
+//!
+//! 1. **Its own process group.** Every server is started with `setpgid(0, 0)`, so its PGID is
+//!    its PID. A terminal's Ctrl-C is sent to the *foreground* process group, which is the
+//!    workbench's: the runner hears it and finishes the current step, while the engine, in
+//!    a group of its own, keeps serving that step to its end. Stopping can then signal the
+//!    whole group (gunicorn's and nginx's workers, the pool's workers) at once.
+//! 2. **A parent-death signal.** Between `fork` and `exec` the child asks the kernel
+//!    (`prctl(PR_SET_PDEATHSIG, SIGKILL)`) to be killed when its parent dies, even by
+//!    SIGKILL, which no handler can catch. The parent may already have died between `fork`
+//!    and `prctl`; then the child has been re-parented and no signal will ever come, so it
+//!    checks `getppid()` afterwards and exits at once if the parent is not the one that
+//!    forked it. The kernel sends that signal when the *thread* that forked exits, not the
+//!    process, so every server is forked by one long-lived spawner thread (see
+//!    [`spawn_kept`]): a runner on a short-lived thread (the dashboard's) cannot take its
+//!    engine down by merely finishing. The setting survives `exec` (it is cleared only for
+//!    set-user-ID programs) but not `fork`: a server's own children do not inherit it.
+//! 3. **A group guard.** For those children (nginx's and gunicorn's workers; the pool sets
+//!    its own workers' parent-death signal) the workbench forks a tiny guard process per
+//!    server that joins the server's group and blocks reading a pipe whose only writer is the
+//!    workbench. When the workbench dies for any reason, the kernel closes that pipe, the
+//!    read returns end-of-file, and the guard sends SIGKILL to the whole group, itself
+//!    included. The guard runs in a forked copy of a multi-threaded process, so it calls only
+//!    async-signal-safe functions and never `exec`s.
+//!
+//! A stopped server is *reaped*: its exit status collected, so no zombie stays. Before the
+//! top process is reaped, its group is killed (leftover workers and the guard): while the
+//! top process is a zombie its PID, which is also the group's ID, cannot be reused, so the
+//! signal cannot reach a stranger.
+//!
+//! [`stop_all`] stops every server of this process at once, from any thread: the CLI's second
+//! Ctrl-C and a dashboard shutting down with a run in progress use it.
 
 use std::io::{self, BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak, mpsc};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
 /// How long an engine may take to print its ready line.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often stopping checks whether a server has exited.
+const EXIT_POLL: Duration = Duration::from_millis(10);
 
 /// The ready line an engine prints first on stdout.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -39,12 +80,14 @@ pub struct Ready {
 /// ([`PeerDef::spawn`](crate::peers::PeerDef::spawn)).
 #[derive(Debug)]
 pub struct ServerProcess {
-    child: Child,
+    /// The process and its guard, behind a lock shared with the registry of live servers, so
+    /// that [`stop_all`] can stop it from another thread (a signal watcher).
+    process: Arc<Mutex<Tracked>>,
+    /// What it announced.
     ready: Ready,
-    /// Kill the whole process group (its PGID is its PID), not just the child.
-    kill_group: bool,
-    /// A folder removed when the server stops (nginx's configuration and temp folder).
-    cleanup_dir: Option<PathBuf>,
+    /// A private folder (nginx's configuration and temp folders), removed when the server
+    /// is dropped, after it has stopped.
+    run_dir: Option<tempfile::TempDir>,
 }
 
 /// A running engine process.
@@ -60,7 +103,7 @@ pub(crate) enum Readiness {
 }
 
 /// How [`ServerProcess::start`] treats a server.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct ServerOptions<'a> {
     /// What it is, for messages: "engine" or "peer".
     pub(crate) kind: &'static str,
@@ -68,11 +111,8 @@ pub(crate) struct ServerOptions<'a> {
     pub(crate) name: &'a str,
     /// How it announces that it is ready.
     pub(crate) readiness: Readiness,
-    /// Kill its process group rather than only the child (the command must have put it in a
-    /// group of its own).
-    pub(crate) kill_group: bool,
-    /// A folder to remove when it stops.
-    pub(crate) cleanup_dir: Option<PathBuf>,
+    /// A private folder to remove when it stops.
+    pub(crate) run_dir: Option<tempfile::TempDir>,
 }
 
 /// How an engine process ended.
@@ -84,6 +124,30 @@ pub struct Stopped {
     pub elapsed: Duration,
     /// Whether it had to be killed because it outlived the grace period.
     pub killed: bool,
+}
+
+/// A server's processes, as the workbench tracks them. Every signal and every reap goes
+/// through one `&mut Tracked` (under its lock), so that no thread signals a PID another has
+/// just reaped.
+#[derive(Debug)]
+struct Tracked {
+    /// The top process; its PID is also its process group's ID.
+    child: Child,
+    /// Its exit status, once reaped (and its group killed).
+    status: Option<ExitStatus>,
+    /// The group guard, until it is killed and reaped; `None` if it could not be started
+    /// (the parent-death signal still covers the top process).
+    guard: Option<Guard>,
+}
+
+/// The guard process of one server's group (see the [module docs](self)).
+#[derive(Debug)]
+struct Guard {
+    /// Its PID: our child, reaped by us when the server stops.
+    pid: libc::pid_t,
+    /// The pipe's write end, held only by this process: its closing (our death) is what
+    /// the guard waits for. Never written to.
+    _pipe: OwnedFd,
 }
 
 impl ServerProcess {
@@ -118,47 +182,89 @@ impl ServerProcess {
             kind: "engine",
             name: engine,
             readiness: Readiness::Line,
-            kill_group: false,
-            cleanup_dir: None,
+            run_dir: None,
         };
         ServerProcess::start(command, cpu, options)
     }
 
-    /// Spawns `command` (pinned to `cpu` if set) and waits until it is ready, as `options`
-    /// say. On failure the child is killed (and the cleanup folder removed) on the way out.
+    /// Spawns `command` in a process group of its own, with a parent-death signal and a
+    /// group guard (pinned to `cpu` if set), and waits until it is ready, as `options` say.
+    /// On failure the group is killed (and the run folder removed) on the way out.
     pub(crate) fn start(
         mut command: Command,
         cpu: Option<usize>,
         options: ServerOptions<'_>,
     ) -> io::Result<ServerProcess> {
-        if let Some(cpu) = cpu {
-            // SAFETY: the closure runs in the forked child before exec and only calls
-            // sched_setaffinity through `pin_to_cpu`, which allocates nothing and is
-            // async-signal-safe (a plain system call on a stack buffer).
-            unsafe {
-                command.pre_exec(move || pin_to_cpu(0, cpu));
-            }
+        command.process_group(0);
+        // Read here, on the calling thread: the spawner thread's own affinity is not the one
+        // the caller means the server to have.
+        let affinity = thread_affinity();
+        // The process that forks (through the spawner thread) is this one.
+        // SAFETY: getpid has no preconditions and touches no memory.
+        let parent = unsafe { libc::getpid() };
+        // SAFETY: the closure runs in the forked child before exec, where only
+        // async-signal-safe calls are allowed (another thread of the parent may have held a
+        // lock, e.g. the allocator's, at the moment of the fork). It makes only plain system
+        // calls (prctl, getppid, _exit, sched_setaffinity) on values copied in before the
+        // fork, allocates nothing and takes no lock; `io::Error::last_os_error` only reads
+        // errno into a value.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                // The parent may have died before prctl: then no signal will come.
+                if libc::getppid() != parent {
+                    libc::_exit(1);
+                }
+                match (cpu, &affinity) {
+                    (Some(cpu), _) => pin_to_cpu(0, cpu),
+                    (None, Some(set)) => {
+                        // The caller's affinity, as if it had forked itself; best effort.
+                        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set);
+                        Ok(())
+                    }
+                    (None, None) => Ok(()),
+                }
+            });
         }
         let addr = match options.readiness {
             Readiness::Line => SocketAddr::from(([127, 0, 0, 1], 0)),
             Readiness::Port(addr) => addr,
         };
-        let child = command.spawn()?;
-        let mut process = ServerProcess {
+        let child = spawn_kept(command)?;
+        let pgid = libc::pid_t::try_from(child.id()).map_err(io::Error::other)?;
+        let guard = match start_guard(pgid) {
+            Ok(guard) => Some(guard),
+            Err(err) => {
+                tracing::warn!(
+                    "no group guard for {} {}: {err}",
+                    options.kind,
+                    options.name
+                );
+                None
+            }
+        };
+        let process = Arc::new(Mutex::new(Tracked {
             child,
+            status: None,
+            guard,
+        }));
+        register(&process);
+        let mut server = ServerProcess {
+            process,
             ready: Ready {
                 engine: options.name.to_string(),
                 addr,
                 pid: 0,
             },
-            kill_group: options.kill_group,
-            cleanup_dir: options.cleanup_dir,
+            run_dir: options.run_dir,
         };
-        process.ready = match options.readiness {
-            Readiness::Line => process.wait_for_line(options.kind, options.name)?,
-            Readiness::Port(addr) => process.wait_for_port(options.kind, options.name, addr)?,
+        server.ready = match options.readiness {
+            Readiness::Line => server.wait_for_line(options.kind, options.name)?,
+            Readiness::Port(addr) => server.wait_for_port(options.kind, options.name, addr)?,
         };
-        Ok(process)
+        Ok(server)
     }
 
     /// The address the server accepts on.
@@ -167,7 +273,7 @@ impl ServerProcess {
     }
 
     /// The server's process id, as it announced it (for a peer, its top process: the
-    /// gunicorn or nginx master).
+    /// gunicorn or nginx master). It is also the ID of its process group.
     pub fn pid(&self) -> u32 {
         self.ready.pid
     }
@@ -177,48 +283,52 @@ impl ServerProcess {
         &self.ready
     }
 
-    /// Whether the (top) process is still running.
+    /// The server's private run folder, if it has one (nginx): removed once it has stopped.
+    pub fn run_dir(&self) -> Option<&Path> {
+        self.run_dir.as_ref().map(tempfile::TempDir::path)
+    }
+
+    /// Whether the (top) process is still running. Once it has exited, its group is killed
+    /// and it is reaped.
     pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        matches!(self.tracked().poll(), Ok(None))
     }
 
     /// How the process ended, for messages: its exit status, or "still running".
     pub fn exit_description(&mut self) -> String {
-        match self.child.try_wait() {
-            Ok(Some(status)) => status.to_string(),
+        match self.tracked().poll() {
+            Ok(Some(status)) => describe(status),
             Ok(None) => "still running".into(),
             Err(err) => format!("unknown: {err}"),
         }
     }
 
-    /// Sends SIGTERM, waits up to `grace` for the process to exit, then kills it (a peer: its
-    /// whole process group).
-    pub fn terminate(mut self, grace: Duration) -> io::Result<Stopped> {
+    /// Sends SIGTERM, waits up to `grace` for the process to exit, then kills its whole
+    /// process group; either way the group is gone and the process reaped when this returns.
+    pub fn terminate(self, grace: Duration) -> io::Result<Stopped> {
         let start = Instant::now();
-        if let Some(status) = self.child.try_wait()? {
-            return Ok(Stopped {
-                status,
-                elapsed: Duration::ZERO,
-                killed: false,
-            });
+        {
+            let mut tracked = self.tracked();
+            if let Some(status) = tracked.poll()? {
+                return Ok(Stopped {
+                    status,
+                    elapsed: Duration::ZERO,
+                    killed: false,
+                });
+            }
+            tracked.signal(libc::SIGTERM)?;
         }
-        self.signal(libc::SIGTERM)?;
         while start.elapsed() < grace {
-            if let Some(status) = self.child.try_wait()? {
+            if let Some(status) = self.tracked().poll()? {
                 return Ok(Stopped {
                     status,
                     elapsed: start.elapsed(),
                     killed: false,
                 });
             }
-            std::thread::sleep(Duration::from_millis(10));
+            std::thread::sleep(EXIT_POLL);
         }
-        if self.kill_group {
-            self.kill_group();
-        } else {
-            self.child.kill()?;
-        }
-        let status = self.child.wait()?;
+        let status = self.tracked().kill()?;
         Ok(Stopped {
             status,
             elapsed: start.elapsed(),
@@ -226,8 +336,18 @@ impl ServerProcess {
         })
     }
 
+    fn tracked(&self) -> MutexGuard<'_, Tracked> {
+        // A panic while holding the lock leaves the data as consistent as any signal would.
+        self.process.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn wait_for_line(&mut self, kind: &str, name: &str) -> io::Result<Ready> {
-        let stdout = self.child.stdout.take().expect("stdout is piped");
+        let stdout = self
+            .tracked()
+            .child
+            .stdout
+            .take()
+            .ok_or_else(|| io::Error::other(format!("{kind} {name}: stdout is not piped")))?;
         // Read the ready line on a thread so that a child that never prints it cannot hang us;
         // the thread then drains stdout until the child exits, so it never blocks on a full pipe.
         let (tx, rx) = mpsc::channel();
@@ -249,9 +369,11 @@ impl ServerProcess {
             }
         };
         if line.trim().is_empty() {
-            let status = self.child.wait()?;
+            // Stdout closed: it exited (or closed stdout, which an engine never does).
+            let status = self.tracked().kill()?;
             return Err(io::Error::other(format!(
-                "{kind} {name} exited ({status}) before it was ready"
+                "{kind} {name} exited ({}) before it was ready",
+                describe(status)
             )));
         }
         serde_json::from_str(line.trim()).map_err(|err| {
@@ -264,17 +386,19 @@ impl ServerProcess {
 
     fn wait_for_port(&mut self, kind: &str, name: &str, addr: SocketAddr) -> io::Result<Ready> {
         let start = Instant::now();
+        let pid = self.tracked().child.id();
         loop {
-            if let Some(status) = self.child.try_wait()? {
+            if let Some(status) = self.tracked().poll()? {
                 return Err(io::Error::other(format!(
-                    "{kind} {name} exited ({status}) before it accepted on {addr}"
+                    "{kind} {name} exited ({}) before it accepted on {addr}",
+                    describe(status)
                 )));
             }
             if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
                 return Ok(Ready {
                     engine: name.to_string(),
                     addr,
-                    pid: self.child.id(),
+                    pid,
                 });
             }
             if start.elapsed() > READY_TIMEOUT {
@@ -286,27 +410,253 @@ impl ServerProcess {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
 
+/// An exit status in words: `exit status: 0`, or the signal's name for a killed process.
+fn describe(status: ExitStatus) -> String {
+    match status.signal() {
+        Some(libc::SIGKILL) => "killed by SIGKILL".into(),
+        Some(libc::SIGTERM) => "killed by SIGTERM".into(),
+        Some(libc::SIGSEGV) => "killed by SIGSEGV".into(),
+        Some(libc::SIGABRT) => "killed by SIGABRT".into(),
+        _ => status.to_string(),
+    }
+}
+
+impl Tracked {
+    /// The top process's PID, which is also its group's ID.
+    fn pid(&self) -> libc::pid_t {
+        // A PID always fits: the kernel hands out positive `pid_t`s.
+        self.child.id() as libc::pid_t
+    }
+
+    /// Its exit status if it has exited (then reaped, with its group killed first), or
+    /// `None` while it runs.
+    fn poll(&mut self) -> io::Result<Option<ExitStatus>> {
+        if let Some(status) = self.status {
+            return Ok(Some(status));
+        }
+        // WNOWAIT: look without reaping, so the PID (the group's ID) stays ours while the
+        // group is killed below.
+        // SAFETY: `info` is a zeroed siginfo_t, valid plain data, written by waitid.
+        let exited = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+            if libc::waitid(libc::P_PID, self.pid() as libc::id_t, &mut info, flags) != 0 {
+                let err = io::Error::last_os_error();
+                if err.raw_os_error() != Some(libc::ECHILD) {
+                    return Err(err);
+                }
+                true // already reaped (by std's `Child`, never by us): collect it below
+            } else {
+                info.si_pid() != 0
+            }
+        };
+        if !exited {
+            return Ok(None);
+        }
+        self.reap().map(Some)
+    }
+
+    /// Sends `signal` to the top process only, while it has not been reaped.
     fn signal(&self, signal: libc::c_int) -> io::Result<()> {
-        let pid = libc::pid_t::try_from(self.child.id()).map_err(io::Error::other)?;
-        // SAFETY: kill(2) has no memory-safety preconditions; `pid` is our own child, which
-        // has not been reaped yet (try_wait returned None), so the PID cannot have been reused.
-        if unsafe { libc::kill(pid, signal) } != 0 {
+        if self.status.is_some() {
+            return Ok(());
+        }
+        // SAFETY: kill(2) has no memory-safety preconditions; the PID is our unreaped child
+        // (even a zombie keeps it), so it cannot belong to anyone else.
+        if unsafe { libc::kill(self.pid(), signal) } != 0 {
             return Err(io::Error::last_os_error());
         }
         Ok(())
     }
 
-    /// SIGKILL to the server's process group (its PGID is its PID: `process_group(0)`), so
-    /// gunicorn's and nginx's workers go with their master. Called only before the child is
-    /// reaped, so the group's ID cannot have been reused.
-    fn kill_group(&mut self) {
-        if let Ok(pgid) = libc::pid_t::try_from(self.child.id()) {
-            // SAFETY: killpg(2) has no memory-safety preconditions.
+    /// Kills the whole group now and reaps the top process.
+    fn kill(&mut self) -> io::Result<ExitStatus> {
+        if let Some(status) = self.status {
+            return Ok(status);
+        }
+        self.reap()
+    }
+
+    /// Kills the guard and whatever is left of the group (the top process too, if it still
+    /// runs), then reaps the guard and the top process. The group is signalled only here,
+    /// before the top process is reaped, while its PID cannot have been reused.
+    fn reap(&mut self) -> io::Result<ExitStatus> {
+        if let Some(guard) = self.guard.take() {
+            // SAFETY: kill and waitpid on our own unreaped child; no memory is shared.
             unsafe {
-                libc::killpg(pgid, libc::SIGKILL);
+                libc::kill(guard.pid, libc::SIGKILL);
+                libc::waitpid(guard.pid, std::ptr::null_mut(), 0);
             }
         }
+        // SAFETY: killpg has no memory-safety preconditions; the group's ID is the PID of
+        // our child, not yet reaped, so it names this server's group and no other.
+        unsafe {
+            libc::killpg(self.pid(), libc::SIGKILL);
+        }
+        let status = self.child.wait()?;
+        self.status = Some(status);
+        Ok(status)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.tracked().kill();
+        // `run_dir` (a TempDir) removes its folder as it drops, after the server has gone.
+    }
+}
+
+/// Every server this process has started and not yet dropped, for [`stop_all`].
+static SERVERS: Mutex<Vec<Weak<Mutex<Tracked>>>> = Mutex::new(Vec::new());
+
+fn register(process: &Arc<Mutex<Tracked>>) {
+    let mut servers = SERVERS.lock().unwrap_or_else(PoisonError::into_inner);
+    servers.retain(|weak| weak.strong_count() > 0);
+    servers.push(Arc::downgrade(process));
+}
+
+/// Stops every server this process started and has not reaped yet: SIGTERM to each, up to
+/// `grace` for all of them to exit, then SIGKILL to the groups of those still running; all
+/// are reaped when it returns. Safe from any thread, while other threads use the servers:
+/// they see them as exited. Returns how many were running.
+pub fn stop_all(grace: Duration) -> usize {
+    let servers: Vec<Arc<Mutex<Tracked>>> = SERVERS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .filter_map(Weak::upgrade)
+        .collect();
+    fn lock(server: &Mutex<Tracked>) -> (MutexGuard<'_, Tracked>, bool) {
+        let mut tracked = server.lock().unwrap_or_else(PoisonError::into_inner);
+        let running = matches!(tracked.poll(), Ok(None));
+        (tracked, running)
+    }
+    let mut running = 0;
+    for server in &servers {
+        let (tracked, is_running) = lock(server);
+        if is_running {
+            running += 1;
+            let _ = tracked.signal(libc::SIGTERM);
+        }
+    }
+    let start = Instant::now();
+    while start.elapsed() < grace && servers.iter().any(|s| lock(s).1) {
+        std::thread::sleep(EXIT_POLL);
+    }
+    for server in &servers {
+        let _ = lock(server).0.kill();
+    }
+    running
+}
+
+/// Spawns `command` from one long-lived thread, so that the parent-death signal set in the
+/// child fires when this *process* dies rather than when the calling thread ends (see the
+/// [module docs](self)). Falls back to the calling thread if that thread cannot be started.
+fn spawn_kept(command: Command) -> io::Result<Child> {
+    type Job = (Command, mpsc::Sender<io::Result<Child>>);
+    static SPAWNER: OnceLock<Option<mpsc::Sender<Job>>> = OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("server-spawner".into())
+            .spawn(move || {
+                for (mut command, reply) in rx {
+                    let _ = reply.send(command.spawn());
+                }
+            })
+            .ok()
+            .map(|_| tx)
+    });
+    let mut command = command;
+    let Some(spawner) = spawner else {
+        return command.spawn();
+    };
+    let (reply_tx, reply_rx) = mpsc::channel();
+    if let Err(mpsc::SendError((mut command, _))) = spawner.send((command, reply_tx)) {
+        return command.spawn();
+    }
+    reply_rx
+        .recv()
+        .unwrap_or_else(|_| Err(io::Error::other("the server spawner thread is gone")))
+}
+
+/// The calling thread's CPU affinity, if it can be read.
+fn thread_affinity() -> Option<libc::cpu_set_t> {
+    // SAFETY: cpu_set_t is plain data, all-zero valid; sched_getaffinity writes at most its
+    // size into it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        (libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) == 0)
+            .then_some(set)
+    }
+}
+
+/// Forks the group guard of process group `pgid` (see the [module docs](self)).
+fn start_guard(pgid: libc::pid_t) -> io::Result<Guard> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes. O_CLOEXEC: no server we
+    // exec later inherits the write end (which would keep the pipe open after our death).
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just opened by pipe2 and are owned by nothing else.
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: fork in a multi-threaded process: the child is a copy with one thread, in which
+    // any lock another thread held (the allocator's, stdio's, a mutex) stays locked forever.
+    // The child therefore runs only `guard_main`, which makes async-signal-safe system calls
+    // on integers copied before the fork and ends in `_exit`, never returning into Rust code
+    // that could allocate, unwind or run destructors.
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        0 => guard_main(read.as_raw_fd(), pgid),
+        pid => {
+            drop(read);
+            Ok(Guard { pid, _pipe: write })
+        }
+    }
+}
+
+/// The guard, in the forked child: join the group, keep only the pipe, wait for it to close,
+/// kill the group. Async-signal-safe calls only (see [`start_guard`]).
+fn guard_main(read: libc::c_int, pgid: libc::pid_t) -> ! {
+    // SAFETY: each call is a plain system call on integers (async-signal-safe), and the
+    // buffer handed to read is a local byte.
+    unsafe {
+        // Out of the workbench's group, so a terminal's Ctrl-C does not kill the guard; into
+        // the server's, so stopping the group takes the guard with it.
+        libc::setpgid(0, pgid);
+        // The pipe becomes stdin; every other descriptor is closed, so the guard holds no
+        // socket, file or pipe of the workbench open (a connection the load generator
+        // closes must really close; a test reading our stdout must see its end).
+        if read != 0 {
+            libc::dup2(read, 0);
+        }
+        if libc::syscall(libc::SYS_close_range, 1u32, u32::MAX, 0u32) != 0 {
+            // Kernels before 5.9: close them one by one, up to the descriptor limit.
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            let top = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+                limit.rlim_cur.min(1 << 20) as libc::c_int
+            } else {
+                1024
+            };
+            for fd in 1..top {
+                libc::close(fd);
+            }
+        }
+        let mut byte = 0u8;
+        loop {
+            let n = libc::read(0, (&mut byte as *mut u8).cast(), 1);
+            if n == 0 || (n < 0 && *libc::__errno_location() != libc::EINTR) {
+                break; // end of file: the workbench has died
+            }
+        }
+        libc::killpg(pgid, libc::SIGKILL);
+        libc::_exit(0)
     }
 }
 
@@ -327,20 +677,25 @@ pub fn pin_to_cpu(pid: libc::pid_t, cpu: usize) -> io::Result<()> {
     Ok(())
 }
 
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            if self.kill_group {
-                self.kill_group();
-            } else {
-                let _ = self.child.kill();
+/// Lets the calling thread (and the threads and processes it starts later) run only on
+/// `cpus`; `0..cores` undoes a placement.
+pub fn pin_thread_to(cpus: std::ops::Range<usize>) -> io::Result<()> {
+    // SAFETY: cpu_set_t is plain data and all-zero is a valid empty set; CPU_SET writes
+    // inside it (each cpu is checked against its capacity first); sched_setaffinity with
+    // pid 0 changes only this thread's mask and reads the set.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for cpu in cpus {
+            if cpu >= 8 * std::mem::size_of::<libc::cpu_set_t>() {
+                return Err(io::Error::from_raw_os_error(libc::EINVAL));
             }
-            let _ = self.child.wait();
+            libc::CPU_SET(cpu, &mut set);
         }
-        if let Some(dir) = &self.cleanup_dir {
-            let _ = std::fs::remove_dir_all(dir);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(io::Error::last_os_error());
         }
     }
+    Ok(())
 }
 
 /// The `workbench` executable for a program built in the same target folder: an example in

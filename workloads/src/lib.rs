@@ -25,3 +25,4 @@ pub mod results;
 pub mod runner;
 pub mod sampler;
 pub mod spec;
+pub mod spread;

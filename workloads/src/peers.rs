@@ -24,9 +24,12 @@
 //!
 //! 1. [`PeerDef::readiness`]: if it says why not, the peer's steps are "not installed".
 //! 2. [`PeerDef::command`] with a port: 0 lets the Python peers and gunicorn bind any free port
-//!    (they announce it); nginx needs a real one (pick it with [`free_port`]). The command puts
+//!    (they announce it); nginx needs a real one (pick it with [`free_port`]), and a private
+//!    run folder ([`PeerCommand::run_dir`], mode 0700, removed when dropped). The command puts
 //!    the peer in a process group of its own (its PGID is its PID), so the terminal's Ctrl-C
-//!    reaches the runner only, and the whole tree can be killed at once.
+//!    reaches the runner only, and the whole tree can be killed at once. [`PeerDef::spawn`]
+//!    also gives it the parent-death signal and group guard every server gets
+//!    ([`crate::child`]), so no peer process outlives the workbench, even killed by SIGKILL.
 //! 3. Wait for readiness, [`PeerDef::ready`]: [`ReadySignal::Line`] peers print the engines'
 //!    ready line, `{"engine":"asyncio","addr":"127.0.0.1:PORT","pid":PID}`, on stdout (then
 //!    drain stdout); [`ReadySignal::Port`] (nginx) prints nothing, so poll the port with TCP
@@ -50,6 +53,7 @@ use std::process::{Command, Stdio};
 
 pub use crate::child::{READY_TIMEOUT, Ready, Stopped};
 use crate::child::{Readiness, ServerOptions, ServerProcess};
+use crate::engines::Family;
 
 /// One Python distribution a peer needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +113,11 @@ pub struct PeerDef {
     pub name: &'static str,
     /// Its concurrency model, in one line.
     pub model: &'static str,
+    /// Its family in the engine registry: what the lessons hold it to, beside our engines
+    /// (asyncio and Twisted are event loops, gunicorn's sync workers a prefork pool).
+    pub family: Family,
+    /// Its colour on every chart (red, green, blue), apart from the engines' colours.
+    pub color: [u8; 3],
     /// What must be installed for it to run.
     pub requirement: Requirement,
     /// Whether it serves `/work` (waits, CPU work, sized bodies); nginx serves `/hello` only.
@@ -143,6 +152,8 @@ static PEERS: [PeerDef; 8] = [
     PeerDef {
         name: "asyncio",
         model: "one thread, one epoll loop; asyncio.Protocol callbacks, call_later timers",
+        family: Family::EventLoop,
+        color: [0xc9, 0x9a, 0x00],
         requirement: Requirement::Python(&[]),
         supports_work: true,
         ready: ReadySignal::Line,
@@ -151,6 +162,8 @@ static PEERS: [PeerDef; 8] = [
     PeerDef {
         name: "twisted",
         model: "one thread, the epoll reactor; Protocol/Factory callbacks, callLater timers",
+        family: Family::EventLoop,
+        color: [0x8c, 0x56, 0x4b],
         requirement: Requirement::Python(&[TWISTED]),
         supports_work: true,
         ready: ReadySignal::Line,
@@ -159,6 +172,8 @@ static PEERS: [PeerDef; 8] = [
     PeerDef {
         name: "tornado",
         model: "one thread, the IOLoop (on asyncio); a coroutine per connection on an IOStream",
+        family: Family::Coroutine,
+        color: [0xd6, 0x27, 0x28],
         requirement: Requirement::Python(&[TORNADO]),
         supports_work: true,
         ready: ReadySignal::Line,
@@ -167,6 +182,8 @@ static PEERS: [PeerDef; 8] = [
     PeerDef {
         name: "gevent",
         model: "one thread, libev; a greenlet per connection writing blocking-style code",
+        family: Family::Coroutine,
+        color: [0x2f, 0x4f, 0x4f],
         requirement: Requirement::Python(&[GEVENT]),
         supports_work: true,
         ready: ReadySignal::Line,
@@ -175,6 +192,8 @@ static PEERS: [PeerDef; 8] = [
     PeerDef {
         name: "curio",
         model: "one thread, curio's kernel; a task (coroutine) per connection",
+        family: Family::Coroutine,
+        color: [0x9a, 0x9b, 0x1b],
         requirement: Requirement::Python(&[CURIO]),
         supports_work: true,
         ready: ReadySignal::Line,
@@ -183,6 +202,8 @@ static PEERS: [PeerDef; 8] = [
     PeerDef {
         name: "gunicorn-sync",
         model: "prefork pool: 2 x cores + 1 worker processes, one connection each, no keep-alive",
+        family: Family::Process,
+        color: [0xe3, 0x77, 0xc2],
         requirement: Requirement::Python(&[GUNICORN]),
         supports_work: true,
         ready: ReadySignal::Line,
@@ -191,6 +212,8 @@ static PEERS: [PeerDef; 8] = [
     PeerDef {
         name: "gunicorn-gthread",
         model: "thread pool: 1 worker process, 2 x cores + 1 threads; idle keep-alives in a selector",
+        family: Family::Thread,
+        color: [0xb8, 0x4f, 0x96],
         requirement: Requirement::Python(&[GUNICORN]),
         supports_work: true,
         ready: ReadySignal::Line,
@@ -199,6 +222,8 @@ static PEERS: [PeerDef; 8] = [
     PeerDef {
         name: "nginx",
         model: "master + 1 worker process, one epoll loop; serves /hello only",
+        family: Family::EventLoop,
+        color: [0x00, 0x83, 0x8f],
         requirement: Requirement::Nginx,
         supports_work: false,
         ready: ReadySignal::Port,
@@ -287,9 +312,26 @@ pub fn gunicorn_concurrency() -> usize {
     2 * cores + 1
 }
 
-/// The folder a started nginx keeps its configuration, pid file and temp folders in.
-fn nginx_run_dir(port: u16) -> PathBuf {
-    std::env::temp_dir().join(format!("concurrency-workbench-nginx-{port}"))
+/// A fresh private folder for a started nginx's configuration, pid file and temp folders:
+/// `concurrency-workbench-nginx-<port>-<random>` in the system's temp folder, created with
+/// `mkdtemp`'s guarantees (a new name, never an existing folder or a symlink someone left
+/// there; mode 0700, so no other user can read or plant files in it), and removed when the
+/// returned [`TempDir`](tempfile::TempDir) is dropped.
+fn nginx_run_dir(port: u16) -> io::Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix(&format!("concurrency-workbench-nginx-{port}-"))
+        .tempdir()
+}
+
+/// A peer's command line, and the private folder it runs in (nginx only), which must live
+/// as long as the peer: [`PeerDef::spawn`] hands it to the [`PeerProcess`], which removes it
+/// when the peer stops.
+#[derive(Debug)]
+pub struct PeerCommand {
+    /// The process to spawn.
+    pub command: Command,
+    /// The peer's private run folder, if it has one.
+    pub run_dir: Option<tempfile::TempDir>,
 }
 
 impl PeerDef {
@@ -345,11 +387,13 @@ impl PeerDef {
     /// The process to spawn for this peer listening on 127.0.0.1:`port`, with the sources in
     /// `peers_dir`. Port 0 lets every peer but nginx pick a free port and announce it; nginx
     /// needs a real port ([`free_port`]). For nginx this also writes its configuration into a
-    /// fresh folder under the system's temp folder (removed by [`PeerProcess`] when it stops).
+    /// fresh private folder under the system's temp folder (removed when
+    /// [`PeerCommand::run_dir`] is dropped: [`PeerProcess`] does it when the peer stops).
     ///
     /// The command has stdin null and stdout piped (the ready line; null for nginx), inherits
     /// stderr (the peer's warnings), and runs in a process group of its own.
-    pub fn command(&self, peers_dir: &Path, port: u16) -> io::Result<Command> {
+    pub fn command(&self, peers_dir: &Path, port: u16) -> io::Result<PeerCommand> {
+        let mut run_dir = None;
         let mut command = match self.launch {
             Launch::Script(script) => {
                 let mut command = Command::new(venv_python());
@@ -390,21 +434,21 @@ impl PeerDef {
                         format!("nginx is not installed: {NGINX_HINT}"),
                     )
                 })?;
-                let run_dir = nginx_run_dir(port);
                 let template = std::fs::read_to_string(peers_dir.join("nginx.conf"))?;
-                std::fs::create_dir_all(&run_dir)?;
-                let run_dir_text = run_dir.to_str().ok_or_else(|| {
+                let dir = run_dir.insert(nginx_run_dir(port)?).path();
+                let run_dir_text = dir.to_str().ok_or_else(|| {
                     io::Error::new(io::ErrorKind::InvalidInput, "temp folder is not UTF-8")
                 })?;
                 let config = template
                     .replace("{{PORT}}", &port.to_string())
                     .replace("{{RUN_DIR}}", run_dir_text);
-                let config_path = run_dir.join("nginx.conf");
+                let config_path = dir.join("nginx.conf");
+                // A new file in our own 0700 folder: nobody else can have put a link here.
                 std::fs::write(&config_path, config)?;
                 let mut command = Command::new(nginx);
                 command
                     .arg("-p")
-                    .arg(&run_dir)
+                    .arg(dir)
                     .arg("-c")
                     .arg(&config_path)
                     .args(["-e", "stderr"]);
@@ -421,7 +465,7 @@ impl PeerDef {
             })
             .stderr(Stdio::inherit())
             .process_group(0);
-        Ok(command)
+        Ok(PeerCommand { command, run_dir })
     }
 
     /// Starts the peer on 127.0.0.1:`port` (0: any free port) and waits until it is ready, as
@@ -449,7 +493,7 @@ impl PeerDef {
     }
 
     fn spawn_once(&self, port: u16, cpu: Option<usize>) -> io::Result<PeerProcess> {
-        let command = self.command(&peers_dir(), port)?;
+        let PeerCommand { command, run_dir } = self.command(&peers_dir(), port)?;
         let options = ServerOptions {
             kind: "peer",
             name: self.name,
@@ -457,8 +501,7 @@ impl PeerDef {
                 ReadySignal::Line => Readiness::Line,
                 ReadySignal::Port => Readiness::Port(SocketAddr::from(([127, 0, 0, 1], port))),
             },
-            kill_group: true,
-            cleanup_dir: (self.launch == Launch::Nginx).then(|| nginx_run_dir(port)),
+            run_dir,
         };
         ServerProcess::start(command, cpu, options)
     }
@@ -602,7 +645,8 @@ mod tests {
         let command = find("asyncio")
             .unwrap()
             .command(Path::new("/p"), 8080)
-            .unwrap();
+            .unwrap()
+            .command;
         let args: Vec<_> = command.get_args().map(|a| a.to_string_lossy()).collect();
         assert_eq!(args, ["/p/asyncio_peer.py", "--port", "8080"]);
         assert_eq!(command.get_program(), venv_python());

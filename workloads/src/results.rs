@@ -95,6 +95,31 @@ pub struct LoadReport {
     pub not_reached: Option<String>,
     /// Response bytes received in the window (headers and bodies).
     pub bytes_received: u64,
+    /// The measured window cut into consecutive [`WINDOW_MS`] windows: what gives each
+    /// figure its spread (batch means, [`crate::spread`]). Empty in runs stored before
+    /// windows were kept.
+    #[serde(default)]
+    pub windows: Vec<Window>,
+}
+
+/// The length of one [`Window`], in milliseconds: the sampler's interval, so that each
+/// window of answers has a reading of the engine's CPU beside it.
+pub const WINDOW_MS: u64 = 200;
+
+/// What the load generator counted in one short window of a step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Window {
+    /// When the window began, in milliseconds since the step (its warm-up) began: the clock
+    /// the sampler's [`Sample::at_ms`] uses.
+    pub at_ms: u64,
+    /// Valid answers whose last byte arrived in the window.
+    pub answers: u64,
+    /// Requests that failed in the window.
+    pub errors: u64,
+    /// Median latency of the window's answers, µs (0 without answers).
+    pub p50_us: u64,
+    /// 99th percentile latency of the window's answers, µs (0 without answers).
+    pub p99_us: u64,
 }
 
 mod hex_bytes {
@@ -180,6 +205,24 @@ pub struct Derived {
     pub slab_unreclaim_bytes: u64,
     /// System kernel stacks at the end of the window, bytes.
     pub kernel_stack_bytes: u64,
+    /// Engine CPU time per valid answer, microseconds: what one answer cost the server. It
+    /// stays fair when the load generator saturates, where req/s does not. `None` without
+    /// answers or without CPU samples.
+    #[serde(default)]
+    pub engine_us_per_request: Option<f64>,
+    /// The load generator's CPU time per valid answer, microseconds.
+    #[serde(default)]
+    pub client_us_per_request: Option<f64>,
+    /// 95 % interval of the throughput, `[low, high]` req/s (batch means over the windows,
+    /// or over the repeats of a combined step).
+    #[serde(default)]
+    pub throughput_ci: Option<[f64; 2]>,
+    /// 95 % interval of p99 latency, `[low, high]` µs.
+    #[serde(default)]
+    pub p99_ci_us: Option<[f64; 2]>,
+    /// 95 % interval of the engine CPU per answer, `[low, high]` µs.
+    #[serde(default)]
+    pub engine_us_per_request_ci: Option<[f64; 2]>,
 }
 
 /// Warnings about a step, shown wherever the step is.
@@ -220,6 +263,10 @@ pub struct StepResult {
     pub flags: Flags,
     /// Set when the step failed (the engine died, could not start): what happened.
     pub failure: Option<String>,
+    /// Which repeat of the step this is (0, 1, 2 … with `--repeat N`; each ran in a fresh
+    /// engine process). A combined step ([`crate::spread::combine`]) keeps the first's.
+    #[serde(default)]
+    pub repeat: u32,
 }
 
 /// What one engine × workload produced, with per-workload figures (the idle slope).
@@ -363,17 +410,32 @@ pub struct RunConfig {
     /// Versions of the peers' software (Python packages, nginx), when peers take part.
     #[serde(default)]
     pub peer_versions: std::collections::BTreeMap<String, String>,
+    /// How many times each step runs, each in a fresh engine process, interleaved across
+    /// engines (A B C A B C …). 1 (the default): intervals come from the windows.
+    #[serde(default = "one")]
+    pub repeat: u32,
+    /// Where engine and load generator ran, when the run chose for every workload
+    /// (`--placement`); otherwise each workload's own ([`crate::spec::Placement`]).
+    #[serde(default)]
+    pub placement: Option<crate::spec::Placement>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl RunConfig {
-    /// Number of steps: engines × levels of every workload.
+    /// Number of steps: engines × levels of every workload × repeats.
     pub fn total_steps(&self) -> usize {
-        self.engines.len() * self.workloads.iter().map(|w| w.levels.len()).sum::<usize>()
+        self.engines.len()
+            * self.workloads.iter().map(|w| w.levels.len()).sum::<usize>()
+            * self.repeat.max(1) as usize
     }
 
     /// Estimated seconds, warm-ups included, engine start-up not.
     pub fn estimated_secs(&self) -> f64 {
         self.engines.len() as f64
+            * self.repeat.max(1) as f64
             * self
                 .workloads
                 .iter()

@@ -1,8 +1,10 @@
 //! The runner: every engine × every workload × every level, measured the same way.
 //!
-//! For each engine and workload the runner starts a fresh `workbench engine <name>` child (a
-//! new process per workload, so one workload's memory never shows up in the next), then for
-//! each level: starts the [sampler](crate::sampler) on the engine's process tree, runs the
+//! For each workload, each repeat and each engine — in that order, so that repeats interleave
+//! across engines (A B C A B C …) and drift in the machine hits every engine alike — the
+//! runner starts a fresh `workbench engine <name>` child (a new process per workload and
+//! repeat, so one workload's memory never shows up in the next), places it and the load
+//! generator on CPUs as the workload's [`Placement`] says, then for each level: starts the [sampler](crate::sampler) on the engine's process tree, runs the
 //! [load generator](crate::load) (warm-up, then the measured window), stops the sampler and
 //! derives the step's figures and flags. The engine is stopped with SIGTERM and killed only
 //! if it does not exit.
@@ -21,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub use crate::calibration::calibrate;
-use crate::child::{ServerProcess, pin_to_cpu};
+use crate::child::ServerProcess;
 pub use crate::figures::{CLIENT_SATURATED_CORES, LITTLES_LAW_TOLERANCE, derive, flags_for};
 use crate::load::{self, Expectation, LoadPlan};
 use crate::peers;
@@ -30,16 +32,12 @@ use crate::results::{
     StepResult,
 };
 use crate::sampler::Sampler;
-use crate::spec::{Route, Workload};
+use crate::spec::{Placement, Route, Workload};
 
 /// How often the sampler reads `/proc` during a step.
 pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(200);
 /// How long an engine may take to exit after SIGTERM before it is killed.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
-/// The CPU the engine is pinned to with `--pin`; the load generator gets the next one.
-pub const ENGINE_CPU: usize = 0;
-/// The load generator's CPU with `--pin`.
-pub const CLIENT_CPU: usize = 1;
 
 /// One event of a run, in order.
 #[derive(Debug)]
@@ -156,11 +154,6 @@ pub struct Runner {
 impl Runner {
     /// Runs every step, reporting to `observer`. Blocks until the run ends.
     pub fn run(&self, observer: &mut dyn Observer) -> RunOutcome {
-        if self.config.pin
-            && let Err(err) = pin_to_cpu(0, CLIENT_CPU)
-        {
-            tracing::warn!("cannot pin the load generator to CPU {CLIENT_CPU}: {err}");
-        }
         let calibration = calibrate();
         observer.event(&RunEvent::RunStarted {
             config: &self.config,
@@ -170,21 +163,29 @@ impl Runner {
         let total = self.config.total_steps();
         let mut index = 0;
         let mut failed_steps = 0;
-        for engine in &self.config.engines {
-            for workload in &self.config.workloads {
-                if self.cancelled() {
-                    return finish(
-                        observer,
-                        RunStatus::Interrupted,
-                        index,
-                        failed_steps,
-                        "cancelled",
-                    );
+        for workload in &self.config.workloads {
+            let cpus = self.placement(workload);
+            for repeat in 0..self.config.repeat.max(1) {
+                for engine in &self.config.engines {
+                    if self.cancelled() {
+                        return finish(
+                            observer,
+                            RunStatus::Interrupted,
+                            index,
+                            failed_steps,
+                            "cancelled",
+                        );
+                    }
+                    let at = Position {
+                        first_index: index,
+                        total,
+                        repeat,
+                    };
+                    let steps =
+                        self.run_workload(engine, workload, &calibration, at, &cpus, observer);
+                    failed_steps += steps.iter().filter(|s| s.failure.is_some()).count();
+                    index += steps.len();
                 }
-                let steps =
-                    self.run_workload(engine, workload, &calibration, index, total, observer);
-                failed_steps += steps.iter().filter(|s| s.failure.is_some()).count();
-                index += steps.len();
             }
         }
         if self.cancelled() && index < total {
@@ -213,19 +214,43 @@ impl Runner {
         self.cancel.load(Ordering::Relaxed)
     }
 
+    /// Places this thread (and so the load generator, which runs on a thread it starts) for
+    /// `workload`, and returns the engine's CPU: the workload's [`Placement`], or the run's
+    /// `--placement` (`--pin` is split), on this machine's CPUs.
+    fn placement(&self, workload: &Workload) -> Option<usize> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let placement = effective_placement(&self.config, workload);
+        let all = 0..cores;
+        let (engine, client) = match placement.cpus(cores) {
+            Some((engine, client)) => (Some(engine), client),
+            None => (None, all),
+        };
+        if let Err(err) = crate::child::pin_thread_to(client.clone()) {
+            tracing::warn!("cannot place the load generator on CPUs {client:?}: {err}");
+        }
+        // The engine crates take one CPU; on this project's 2-core machines that is the
+        // whole first half. With more CPUs the engine gets the first CPU of its half.
+        engine.map(|cpus| cpus.start)
+    }
+
     /// One engine process, every level of one workload.
     fn run_workload(
         &self,
         engine: &EngineSpec,
         workload: &Workload,
         calibration: &Calibration,
-        first_index: usize,
-        total: usize,
+        at: Position,
+        cpu: &Option<usize>,
         observer: &mut dyn Observer,
     ) -> Vec<StepResult> {
-        let cpu = self.config.pin.then_some(ENGINE_CPU);
+        let Position {
+            first_index,
+            total,
+            repeat,
+        } = at;
+        let cpu = *cpu;
         if let Some(why) = not_supported(engine, workload) {
-            return self.unsupported_steps(engine, workload, &why, first_index, total, observer);
+            return self.unsupported_steps(engine, workload, &why, at, observer);
         }
         let mut server = match start_server(&self.exe, engine, cpu) {
             Ok(server) => Some(server),
@@ -250,7 +275,7 @@ impl Runner {
                 workload,
                 level,
             });
-            let step = match server.as_mut() {
+            let mut step = match server.as_mut() {
                 Some(process) => {
                     if process.is_running() {
                         self.run_step(process, engine, workload, level, calibration, observer)
@@ -266,6 +291,7 @@ impl Runner {
                     start_failure.clone().unwrap_or_default(),
                 ),
             };
+            step.repeat = repeat;
             observer.event(&RunEvent::StepFinished {
                 index,
                 total,
@@ -294,13 +320,16 @@ impl Runner {
         engine: &EngineSpec,
         workload: &Workload,
         why: &str,
-        first_index: usize,
-        total: usize,
+        at: Position,
         observer: &mut dyn Observer,
     ) -> Vec<StepResult> {
+        let Position {
+            first_index, total, ..
+        } = at;
         let mut steps = Vec::new();
         for (i, &level) in workload.levels.iter().enumerate() {
             let mut step = failed_step(engine, workload, level, String::new());
+            step.repeat = at.repeat;
             step.failure = None;
             step.flags.not_supported = Some(why.to_string());
             observer.event(&RunEvent::StepStarted {
@@ -357,7 +386,8 @@ impl Runner {
             },
         };
         let warmup_ms = plan.warmup.as_millis() as u64;
-        let derived = derive(&report, &samples, warmup_ms);
+        let mut derived = derive(&report, &samples, warmup_ms);
+        crate::spread::complete(&mut derived, &report, &samples);
         let flags = flags_for(workload.mode, level, &report, &derived);
         StepResult {
             engine: engine.label.clone(),
@@ -374,7 +404,27 @@ impl Runner {
                     server.exit_description()
                 )
             }),
+            repeat: 0,
         }
+    }
+}
+
+/// Where a workload's steps stand in the run: the index of its first step, the run's total,
+/// and which repeat this is.
+#[derive(Debug, Clone, Copy)]
+struct Position {
+    first_index: usize,
+    total: usize,
+    repeat: u32,
+}
+
+/// Where `workload` runs in this run: the run's `--placement` if it chose one, split if it
+/// asked to `--pin`, else the workload's own.
+pub fn effective_placement(config: &RunConfig, workload: &Workload) -> Placement {
+    match (config.placement, config.pin) {
+        (Some(placement), _) => placement,
+        (None, true) => Placement::Split,
+        (None, false) => workload.placement,
     }
 }
 
@@ -408,6 +458,7 @@ fn failed_step(engine: &EngineSpec, workload: &Workload, level: u64, why: String
         derived: Derived::default(),
         flags: Flags::default(),
         failure: Some(why),
+        repeat: 0,
     }
 }
 
@@ -431,6 +482,10 @@ pub fn plan_for(
         max_connections: workload.max_connections(),
         read_rate: workload.read_rate.unwrap_or(0),
         send_interval: Duration::from_millis(workload.send_interval_ms.unwrap_or(100)),
+        method: "GET".into(),
+        headers: Vec::new(),
+        body: Vec::new(),
+        timeout: load::REQUEST_TIMEOUT,
     }
 }
 
@@ -451,8 +506,8 @@ mod tests {
             "/work?wait_ms=0&cpu_rounds=1000&bytes=0"
         );
         assert_eq!(
-            plan.expect.digest,
-            Some(protocol::kernel::work_digest(1000))
+            plan.expect.digest(),
+            Some(protocol::kernel::work_digest(1000).as_str())
         );
         assert_eq!(plan.level, 4);
     }

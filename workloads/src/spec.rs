@@ -143,6 +143,55 @@ pub struct Workload {
     /// `slow-senders` only: milliseconds between two bytes of a slow client's head.
     #[serde(default)]
     pub send_interval_ms: Option<u64>,
+    /// Where the engine and the load generator run: `split` (the default) or `shared`.
+    #[serde(default)]
+    pub placement: Placement,
+}
+
+/// Where the engine and the load generator run during a workload's steps.
+///
+/// On one machine the two compete for the same cores. For throughput and latency that
+/// competition is noise (the generator's work is charged to the engine's figures), so they
+/// run on disjoint halves of the CPUs; for a workload about parallelism the engine must be
+/// free to use every core, so they share them. The run records which was used.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Placement {
+    /// The engine on the first half of the CPUs, the load generator on the other half.
+    #[default]
+    Split,
+    /// Both may use every CPU (the cpu workload: parallelism needs all the cores).
+    Shared,
+}
+
+impl Placement {
+    /// Its name in files, flags and the method section.
+    pub fn name(self) -> &'static str {
+        match self {
+            Placement::Split => "split",
+            Placement::Shared => "shared",
+        }
+    }
+
+    /// Parses [`Placement::name`].
+    pub fn parse(text: &str) -> Option<Placement> {
+        match text {
+            "split" => Some(Placement::Split),
+            "shared" => Some(Placement::Shared),
+            _ => None,
+        }
+    }
+
+    /// The CPUs of the engine and of the load generator on a machine with `cores` CPUs:
+    /// `None` for shared, or when there is only one CPU (split is impossible there; the run
+    /// says so and shares).
+    pub fn cpus(self, cores: usize) -> Option<(std::ops::Range<usize>, std::ops::Range<usize>)> {
+        match self {
+            Placement::Shared => None,
+            Placement::Split if cores < 2 => None,
+            Placement::Split => Some((0..cores / 2, cores / 2..cores)),
+        }
+    }
 }
 
 fn default_step_secs() -> f64 {
@@ -419,6 +468,9 @@ pub struct Suite {
     pub description: String,
     /// The workloads, with the suite's levels and step length applied.
     pub workloads: Vec<Workload>,
+    /// How many times each step runs (`--repeat` overrides): 1 gives intervals from the
+    /// windows of one step, 3 or more from the repeats.
+    pub repeat: u32,
 }
 
 /// The suites' definitions: for each, the workloads and, optionally, smaller levels and
@@ -427,6 +479,8 @@ pub struct Suite {
 #[serde(deny_unknown_fields)]
 struct SuiteFile {
     description: String,
+    #[serde(default)]
+    repeat: Option<u32>,
     workloads: Vec<SuiteEntry>,
 }
 
@@ -480,6 +534,7 @@ impl Suite {
         Ok(Suite {
             name: name.to_string(),
             description: file.description,
+            repeat: file.repeat.unwrap_or(1).max(1),
             workloads,
         })
     }

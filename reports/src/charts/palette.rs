@@ -1,47 +1,38 @@
 //! One colour per engine, the same on every chart, legend and page.
 //!
-//! The four models have fixed colours, and their variants take a related shade of their
-//! model's colour, so `selector-offload` reads as "a kind of selector" at a glance. Peers
-//! (servers this project did not write) have fixed colours when the design names them, and
-//! any other label gets one from a small palette chosen by a hash of the label: stable across
-//! pages and runs, with no registry to keep in sync.
+//! The colours live in the engine registry ([`workloads::engines`]) beside each engine's
+//! name, family and order, and in each peer's definition ([`workloads::peers`]): this module
+//! only turns them into plotters colours. The four models have fixed colours and their
+//! variants a related shade of their model's, so `selector-offload` reads as "a kind of
+//! selector" at a glance. Any label the registry does not know (a server measured by hand)
+//! gets a colour from a small palette chosen by a hash of the label: stable across pages and
+//! runs.
 
 use plotters::style::RGBColor;
+use workloads::engines::{self, ENGINES};
 
-/// The built-in engines in the order charts, legends and tables list them.
-pub const ENGINE_ORDER: [&str; 7] = [
-    "threads",
-    "pool",
-    "selector",
-    "selector-offload",
-    "coroutines",
-    "coroutines-current",
-    "coroutines-offload",
-];
+/// The built-in engines in the order charts, legends and tables list them: the registry's.
+pub const ENGINE_ORDER: [&str; ENGINES.len()] = {
+    let mut out = [""; ENGINES.len()];
+    let mut i = 0;
+    while i < ENGINES.len() {
+        out[i] = ENGINES[i].label;
+        i += 1;
+    }
+    out
+};
 
-/// The built-in engines' colours: blue, vermillion, green and purple for the four models
-/// (distinguishable with the common colour-vision deficiencies), lighter or deeper shades
-/// for the variants.
-pub(crate) const ENGINE_COLORS: [(&str, RGBColor); 7] = [
-    ("threads", RGBColor(0x1f, 0x5f, 0xa8)),
-    ("pool", RGBColor(0xd5, 0x5e, 0x00)),
-    ("selector", RGBColor(0x1b, 0x78, 0x37)),
-    ("selector-offload", RGBColor(0x6a, 0xb0, 0x4c)),
-    ("coroutines", RGBColor(0x76, 0x2a, 0x83)),
-    ("coroutines-current", RGBColor(0xa3, 0x7c, 0xc0)),
-    ("coroutines-offload", RGBColor(0xc5, 0x1b, 0x7d)),
-];
-
-/// The peers the design names (nginx and the Python servers of the asyncio/Twisted debate).
-const PEER_COLORS: [(&str, RGBColor); 7] = [
-    ("nginx", RGBColor(0x00, 0x83, 0x8f)),
-    ("asyncio", RGBColor(0xc9, 0x9a, 0x00)),
-    ("twisted", RGBColor(0x8c, 0x56, 0x4b)),
-    ("tornado", RGBColor(0xd6, 0x27, 0x28)),
-    ("gevent", RGBColor(0x2f, 0x4f, 0x4f)),
-    ("curio", RGBColor(0x9a, 0x9b, 0x1b)),
-    ("gunicorn", RGBColor(0xe3, 0x77, 0xc2)),
-];
+/// The built-in engines' colours, from the registry, in [`ENGINE_ORDER`].
+pub(crate) const ENGINE_COLORS: [(&str, RGBColor); ENGINES.len()] = {
+    let mut out = [("", RGBColor(0, 0, 0)); ENGINES.len()];
+    let mut i = 0;
+    while i < ENGINES.len() {
+        let [r, g, b] = ENGINES[i].color;
+        out[i] = (ENGINES[i].label, RGBColor(r, g, b));
+        i += 1;
+    }
+    out
+};
 
 /// Colours for any other label, picked by a hash of the label.
 const OTHER_COLORS: [RGBColor; 8] = [
@@ -67,18 +58,18 @@ pub struct EngineStyle {
 
 /// The style of the engine or peer with this label (`threads`, `selector+offload`, `nginx`).
 pub fn engine_style(label: &str) -> EngineStyle {
-    let key = normalize(label);
-    if let Some((_, color)) = ENGINE_COLORS.iter().find(|(name, _)| *name == key) {
+    if let Some(engine) = engines::find(label) {
+        let [r, g, b] = engine.color;
         return EngineStyle {
-            color: *color,
+            color: RGBColor(r, g, b),
             peer: false,
         };
     }
-    let color = PEER_COLORS
-        .iter()
-        .find(|(name, _)| *name == key)
-        .map(|(_, color)| *color)
-        .unwrap_or_else(|| OTHER_COLORS[(fnv1a(&key) % OTHER_COLORS.len() as u64) as usize]);
+    let key = engines::normalize(label);
+    let color = match workloads::peers::find(&key) {
+        Some(peer) => RGBColor(peer.color[0], peer.color[1], peer.color[2]),
+        None => OTHER_COLORS[(fnv1a(&key) % OTHER_COLORS.len() as u64) as usize],
+    };
     EngineStyle { color, peer: true }
 }
 
@@ -97,14 +88,9 @@ pub fn color_hex(color: RGBColor) -> String {
     format!("#{:02x}{:02x}{:02x}", color.0, color.1, color.2)
 }
 
-/// Where the label sorts: built-in engines in [`ENGINE_ORDER`], then peers by name.
+/// Where the label sorts: the registry's order ([`workloads::engines::sort_key`]).
 pub(crate) fn sort_key(label: &str) -> (usize, String) {
-    let key = normalize(label);
-    let rank = ENGINE_ORDER
-        .iter()
-        .position(|name| *name == key)
-        .unwrap_or(ENGINE_ORDER.len());
-    (rank, key)
+    engines::sort_key(label)
 }
 
 /// Colours for the lines of a comparison across runs, by the run's position.
@@ -118,11 +104,6 @@ pub(crate) fn run_color(index: usize) -> RGBColor {
         RGBColor(0x8c, 0x56, 0x4b),
     ];
     RUNS[index % RUNS.len()]
-}
-
-/// `Selector+Offload` and `selector_offload` name the same engine as `selector-offload`.
-fn normalize(label: &str) -> String {
-    label.trim().to_lowercase().replace(['+', '_'], "-")
 }
 
 /// FNV-1a: a hash that is the same on every machine and every release (unlike std's).

@@ -179,10 +179,23 @@ fn summary(run: &StoredRun) -> Section {
         return section;
     }
     section.blocks.push(Block::Table(overview(run, &all)));
+    section.blocks.push(Block::Minor("Claims".into()));
     section.blocks.push(Block::Para(Inline::marked(
-        "Each figure is set against the claim its workload tests, and the data decides: \
-         **supported**, **not supported**, **inconclusive** (something else may explain the \
-         figure; it says what), **no data**, or **measured** (a figure with no claim).",
+        "Each claim of the debate is judged by one judge (the same as the dashboard's lessons \
+         and `workbench show`): **supported** or **not supported** only when the figures' 95 % \
+         intervals clear the threshold; **inconclusive** when they do not, or when a key \
+         engine is missing (it says which); **no data** with the command that would get it.",
+    )));
+    section.blocks.push(Block::List(
+        crate::claims::judge_all(run)
+            .into_iter()
+            .map(|(lesson, f)| claim_item(lesson, &f))
+            .collect(),
+    ));
+    section.blocks.push(Block::Minor("Figures".into()));
+    section.blocks.push(Block::Para(Inline::marked(
+        "Each engine's headline figure per workload, with what its model predicts; the claims \
+         above are judged from them.",
     )));
     for engine in headlines::engines(run) {
         let items: Vec<Inline> = all
@@ -234,6 +247,28 @@ fn overview(run: &StoredRun, all: &[Headline]) -> DataTable {
         columns,
         rows,
         notes: Vec::new(),
+    }
+}
+
+/// One claim as a list item: title, verdict, the sentence that sums it up, and why.
+fn claim_item(lesson: &crate::claims::Lesson, f: &crate::claims::Finding) -> Inline {
+    use crate::claims::Verdict as V;
+    let tone = match f.verdict {
+        V::Supported => Tone::Good,
+        V::NotSupported => Tone::Bad,
+        V::Inconclusive | V::NoData => Tone::Warn,
+    };
+    let mut item = Inline::default()
+        .strong(format!("{}.", lesson.title))
+        .text(" ")
+        .tag(f.verdict.label(), tone)
+        .text(" ");
+    if let Some(headline) = f.headline() {
+        item = item.text(format!("{headline} "));
+    }
+    match &f.reason {
+        Some(reason) => item.text(reason.clone()),
+        None => item,
     }
 }
 
@@ -496,7 +531,7 @@ fn step_row(step: &StepResult, mode: Mode) -> Vec<String> {
         if !measured {
             dash()
         } else if mode == Mode::Idle {
-            step.load.connections.to_string()
+            format::count(step.load.connections as f64)
         } else {
             format::rps(d.throughput_rps)
         },
@@ -505,12 +540,12 @@ fn step_row(step: &StepResult, mode: Mode) -> Vec<String> {
         third_latency,
         if measured { errors } else { dash() },
         if measured {
-            format!("{:.2}", d.engine_cores)
+            format::sig3(d.engine_cores)
         } else {
             dash()
         },
         if measured {
-            format!("{:.2}", d.client_cores)
+            format::sig3(d.client_cores)
         } else {
             dash()
         },
@@ -520,7 +555,7 @@ fn step_row(step: &StepResult, mode: Mode) -> Vec<String> {
             dash()
         },
         if measured {
-            d.threads_max.to_string()
+            format::count(d.threads_max as f64)
         } else {
             dash()
         },

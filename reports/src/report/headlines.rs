@@ -22,8 +22,8 @@ use workloads::results::{IdleSlope, StepResult};
 use workloads::spec::{Mode, Route, Workload};
 
 use super::format::{self, Better};
-use crate::charts::ENGINE_ORDER;
 use crate::store::StoredRun;
+use workloads::engines;
 
 /// Which claim a workload tests, from its shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -144,7 +144,7 @@ pub fn headlines(run: &StoredRun) -> Vec<Headline> {
 }
 
 /// The engines of a run: those configured and any that only appear in its steps, built-in
-/// engines in [`ENGINE_ORDER`] (as on the charts), then the others by name.
+/// in the engine registry's order (as on the charts), then the others by name.
 pub fn engines(run: &StoredRun) -> Vec<String> {
     let mut labels: Vec<String> = run.config.engines.iter().map(|e| e.label.clone()).collect();
     for step in &run.steps {
@@ -152,13 +152,7 @@ pub fn engines(run: &StoredRun) -> Vec<String> {
             labels.push(step.engine.clone());
         }
     }
-    labels.sort_by_key(|label| {
-        let rank = ENGINE_ORDER
-            .iter()
-            .position(|name| *name == label.as_str())
-            .unwrap_or(ENGINE_ORDER.len());
-        (rank, label.clone())
-    });
+    engines::sort(&mut labels);
     labels
 }
 
@@ -183,45 +177,27 @@ pub(crate) fn steps_of<'a>(
 pub(crate) enum Family {
     Threads,
     Pool,
-    Selector { offload: bool },
-    Coroutines { multi_thread: bool, offload: bool },
+    Selector { parallel: bool },
+    Coroutines { parallel: bool },
     Peer,
 }
 
 impl Family {
-    /// The family of an engine of `run`: from its configuration (subcommand and flags) when
-    /// the run has one for the label, from the label otherwise.
-    pub(crate) fn of(run: &StoredRun, label: &str) -> Family {
-        let (engine, args, peer) = match run.config.engines.iter().find(|e| e.label == label) {
-            Some(spec) => (spec.engine.as_str(), spec.args.clone(), spec.peer),
-            None => {
-                let args = match label {
-                    "selector-offload" => vec!["--offload".to_string()],
-                    "coroutines-current" => vec!["--flavor".into(), "current-thread".into()],
-                    "coroutines-offload" => vec!["--offload".to_string()],
-                    _ => Vec::new(),
-                };
-                (label.split('-').next().unwrap_or(label), args, false)
-            }
-        };
-        if peer {
+    /// The family of an engine, from the engine registry; anything it does not list as one of
+    /// this project's engines is a peer here (peers are measured, not judged).
+    pub(crate) fn of(label: &str) -> Family {
+        let Some(engine) = engines::find(label) else {
             return Family::Peer;
-        }
-        let has = |flag: &str| args.iter().any(|a| a == flag);
-        match engine {
-            "threads" => Family::Threads,
-            "pool" => Family::Pool,
-            "selector" => Family::Selector {
-                offload: has("--offload"),
+        };
+        match engine.family {
+            engines::Family::Thread => Family::Threads,
+            engines::Family::Process => Family::Pool,
+            engines::Family::EventLoop => Family::Selector {
+                parallel: engine.parallel,
             },
-            "coroutines" => Family::Coroutines {
-                multi_thread: !args
-                    .windows(2)
-                    .any(|w| w[0] == "--flavor" && w[1] == "current-thread")
-                    && !has("--flavor=current-thread"),
-                offload: has("--offload"),
+            engines::Family::Coroutine => Family::Coroutines {
+                parallel: engine.parallel,
             },
-            _ => Family::Peer,
         }
     }
 
@@ -230,11 +206,7 @@ impl Family {
     fn single_threaded(self) -> bool {
         matches!(
             self,
-            Family::Selector { offload: false }
-                | Family::Coroutines {
-                    multi_thread: false,
-                    offload: false
-                }
+            Family::Selector { parallel: false } | Family::Coroutines { parallel: false }
         )
     }
 }
@@ -253,7 +225,7 @@ fn headline(run: &StoredRun, engine: &str, workload: &Workload, steps: &[&StepRe
         evidence: String::new(),
         verdict: Verdict::NoData,
     };
-    let family = Family::of(run, engine);
+    let family = Family::of(engine);
     let measured: Vec<&StepResult> = steps
         .iter()
         .copied()
@@ -284,6 +256,11 @@ fn headline(run: &StoredRun, engine: &str, workload: &Workload, steps: &[&StepRe
         Kind::Parallelism => parallelism(&mut h, family, &measured, workload, run),
         Kind::OpenLoop => open_loop(&mut h, &measured),
         Kind::SlowClients => slow_clients(&mut h, family, &measured, workload),
+    }
+    // Claims are judged in one place, `crate::claims`; a headline is a figure and what its
+    // model predicts, with no verdict of its own.
+    if h.verdict != Verdict::NoData {
+        h.verdict = Verdict::Measured;
     }
     h
 }

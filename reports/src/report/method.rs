@@ -3,9 +3,10 @@
 //! the text says which.
 
 use workloads::runner::{
-    CLIENT_CPU, CLIENT_SATURATED_CORES, ENGINE_CPU, LITTLES_LAW_TOLERANCE, SAMPLE_INTERVAL,
+    CLIENT_SATURATED_CORES, LITTLES_LAW_TOLERANCE, SAMPLE_INTERVAL, effective_placement,
 };
-use workloads::spec::{Mode, Route};
+use workloads::spec::{Mode, Placement, Route};
+use workloads::spread::Method;
 
 use super::doc::{Block, Inline, Section};
 use crate::store::StoredRun;
@@ -140,23 +141,60 @@ pub(crate) fn section(run: &StoredRun) -> Section {
         }
     )));
 
-    section.blocks.push(Block::Minor("Pinning".into()));
-    section.blocks.push(para(&if run.config.pin {
-        format!(
-            "This run was **pinned**: the engine ran on CPU {ENGINE_CPU} and the load generator \
-             on CPU {CLIENT_CPU}, so they did not take turns on one core — and the engine had \
-             one core to itself, whatever its model."
-        )
+    section.blocks.push(Block::Minor("Placement".into()));
+    let cores = run.summary.machine.cores as usize;
+    let placed: Vec<String> = run
+        .config
+        .workloads
+        .iter()
+        .map(|w| {
+            let p = effective_placement(&run.config, w);
+            let how = match p.cpus(cores) {
+                Some((engine, client)) => format!(
+                    "split (engine on CPU {}, load generator on CPU {})",
+                    cpu_list(&engine),
+                    cpu_list(&client)
+                ),
+                None if p == Placement::Split => {
+                    "shared (split asked, but this machine has one CPU)".to_string()
+                }
+                None => "shared (both on every CPU)".to_string(),
+            };
+            format!("{}: {how}", w.name)
+        })
+        .collect();
+    section.blocks.push(para(&format!(
+        "On one machine the engine and the load generator compete for the same cores. A          workload says where they run: **split** gives the engine one half of the {cores} CPUs          and the load generator the other, so req/s is not the client's share of a core;          **shared** lets both use every CPU, which the cpu workload needs to show          parallelism. `--placement split|shared` overrides it for a whole run. Here: {}.",
+        placed.join("; ")
+    )));
+
+    section.blocks.push(Block::Minor("Spread".into()));
+    let repeat = run.config.repeat.max(1);
+    let method = if repeat >= 3 {
+        Method::Repeats
     } else {
-        format!(
-            "This run was **not pinned**: the scheduler placed the engine and the load generator \
-             on any of the {} cores, so they compete for them; multi-core engines could use \
-             every core the load generator left free. `workbench run --pin` puts the engine on \
-             CPU {ENGINE_CPU} and the load generator on CPU {CLIENT_CPU}.",
-            run.summary.machine.cores
-        )
-    }));
+        Method::Windows
+    };
+    section.blocks.push(para(&format!(
+        "Every headline figure is a median with a 95 % confidence interval. This run ran each          step {repeat} {}, so the intervals come from the **{}**{}. Bytes per idle connection          is a least-squares slope, whose interval comes from its residuals. Two figures are          called different only when their intervals do not overlap; a verdict whose figures          overlap the threshold is *inconclusive*. Values outside Tukey's fences (1.5          interquartile ranges beyond the quartiles) are noted as outliers, never dropped.",
+        if repeat == 1 { "time" } else { "times" },
+        method.describe(),
+        if repeat >= 3 {
+            ", each repeat in a fresh engine process, interleaved across engines so that drift              in the machine hits every engine alike"
+        } else {
+            " (each step's measured window is cut into 200 ms windows, grouped into up to ten              batches)"
+        }
+    )));
     section
+}
+
+/// `0` or `0-3`.
+fn cpu_list(cpus: &std::ops::Range<usize>) -> String {
+    if cpus.len() <= 1 {
+        cpus.start.to_string()
+    } else {
+        format!("{}-{}", cpus.start, cpus.end - 1)
+    }
 }
 
 /// The names of the run's workloads whose mode passes `keep`.

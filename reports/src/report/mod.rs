@@ -120,14 +120,24 @@ impl Markdown {
     /// and each chart at its path, every file dated `mtime` (unix seconds). `tar -xf` gives
     /// the same files [`Markdown::write`] would.
     pub fn to_tar(&self, md_name: &str, mtime: u64) -> Vec<u8> {
-        let mut out = Vec::new();
-        tar::append(&mut out, md_name, self.text.as_bytes(), mtime);
-        for file in &self.files {
-            tar::append(&mut out, &file.path, file.svg.as_bytes(), mtime);
+        let mut archive = tar::Builder::new(Vec::new());
+        let files = std::iter::once((md_name, self.text.as_bytes()))
+            .chain(self.files.iter().map(|f| (f.path.as_str(), f.svg.as_bytes())));
+        for (path, contents) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(contents.len() as u64);
+            header.set_mode(0o644);
+            header.set_mtime(mtime);
+            header.set_entry_type(tar::EntryType::Regular);
+            // Writing into a Vec cannot fail, and the paths are ours (relative, no `..`); a
+            // name too long for the header gets a GNU long-name entry, never truncated.
+            archive
+                .append_data(&mut header, path, contents)
+                .expect("an in-memory tar archive accepts a relative path");
         }
-        // The end of an archive: two zero blocks.
-        out.resize(out.len() + 2 * tar::BLOCK, 0);
-        out
+        archive
+            .into_inner()
+            .expect("finishing an in-memory tar archive cannot fail")
     }
 }
 
@@ -146,46 +156,6 @@ pub fn markdown_archive(run: &StoredRun, compare: &[StoredRun]) -> (String, Vec<
         format!("{stem}.tar"),
         md.to_tar(&format!("{stem}.md"), mtime),
     )
-}
-
-/// Just enough of the POSIX tar format (ustar) to write regular files.
-mod tar {
-    /// Tar works in blocks of 512 bytes.
-    pub const BLOCK: usize = 512;
-
-    /// Appends one regular file: a header block, then the contents padded to a block.
-    pub fn append(out: &mut Vec<u8>, path: &str, contents: &[u8], mtime: u64) {
-        let mut header = [0u8; BLOCK];
-        // A name over 100 bytes goes in two parts: the folder in `prefix`, the rest in `name`.
-        let (prefix, name) = match path.len() {
-            0..=100 => ("", path),
-            _ => path
-                .rsplit_once('/')
-                .filter(|(dir, name)| dir.len() <= 155 && name.len() <= 100)
-                .unwrap_or(("", &path[path.len() - 100..])),
-        };
-        let mut put = |at: usize, len: usize, bytes: &[u8]| {
-            let n = bytes.len().min(len);
-            header[at..at + n].copy_from_slice(&bytes[..n]);
-        };
-        let octal = |value: u64, width: usize| format!("{value:0w$o}\0", w = width - 1);
-        put(0, 100, name.as_bytes());
-        put(100, 8, octal(0o644, 8).as_bytes());
-        put(108, 8, octal(0, 8).as_bytes());
-        put(116, 8, octal(0, 8).as_bytes());
-        put(124, 12, octal(contents.len() as u64, 12).as_bytes());
-        put(136, 12, octal(mtime, 12).as_bytes());
-        put(148, 8, b"        "); // the checksum counts its own field as spaces
-        put(156, 1, b"0");
-        put(257, 8, b"ustar\x0000");
-        put(345, 155, prefix.as_bytes());
-        let sum: u64 = header.iter().map(|&b| u64::from(b)).sum();
-        header[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
-        out.extend_from_slice(&header);
-        out.extend_from_slice(contents);
-        let padding = (BLOCK - contents.len() % BLOCK) % BLOCK;
-        out.resize(out.len() + padding, 0);
-    }
 }
 
 /// The chart folder for a Markdown report at `md_path`: `<stem>_files`, as browsers name the

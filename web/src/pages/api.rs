@@ -10,15 +10,14 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use reports::store::{RunSummary, StoredRun};
+use reports::store::RunSummary;
 use serde::Serialize;
 
+pub use super::export::API_VERSION;
+use super::export::RunDocument;
 use super::{PageError, load_run, parse_id, with_store};
 use crate::AppState;
 use crate::live::Progress;
-
-/// The version of the API's shapes.
-pub const API_VERSION: u32 = 1;
 
 /// `GET /api/runs`.
 #[derive(Debug, Serialize)]
@@ -73,26 +72,6 @@ impl RunEntry {
                 csv: format!("/runs/{id}/steps.csv"),
             },
             summary,
-        }
-    }
-}
-
-/// `GET /api/runs/{id}`: the run as `workbench show --json` prints it, plus `api_version`.
-#[derive(Debug, Serialize)]
-pub struct RunDocument {
-    /// [`API_VERSION`].
-    pub api_version: u32,
-    /// `summary`, `config`, `calibration`, `steps`.
-    #[serde(flatten)]
-    pub run: StoredRun,
-}
-
-impl RunDocument {
-    /// The document of a run.
-    pub fn new(run: StoredRun) -> RunDocument {
-        RunDocument {
-            api_version: API_VERSION,
-            run,
         }
     }
 }
@@ -159,6 +138,6 @@ struct ApiPage {
 pub async fn docs() -> impl IntoResponse {
     ApiPage {
         nav: "api",
-        csv_columns: super::runs::CSV_COLUMNS.join(","),
+        csv_columns: super::export::CSV_COLUMNS.join(","),
     }
 }

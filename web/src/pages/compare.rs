@@ -4,13 +4,14 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{RawQuery, State};
-use reports::charts::{self, ENGINE_ORDER, Metric};
+use reports::charts::{self, Metric};
+use reports::format::{self, Better};
 use reports::store::{RunId, StoredRun};
 use workloads::results::{IdleSlope, StepResult};
 use workloads::spec::Mode;
 
 use super::{ChartView, PageError, RunRow, engine_css, load_run, parse_id, with_store};
-use crate::{AppState, format, newrun};
+use crate::{AppState, newrun};
 
 /// The most runs one comparison takes.
 pub const MAX_COMPARE: usize = 6;
@@ -123,12 +124,7 @@ pub async fn page(
         runs.iter()
             .flat_map(|r| r.steps.iter().map(|s| s.engine.clone())),
     );
-    engines.sort_by_key(|e| {
-        ENGINE_ORDER
-            .iter()
-            .position(|o| o == e)
-            .unwrap_or(usize::MAX)
-    });
+    workloads::engines::sort(&mut engines);
     if !workload.is_empty() && !workloads.contains(&workload) {
         return Err(PageError::BadRequest(format!(
             "workload: {workload:?} is in none of the chosen runs; they have {}.",
@@ -189,37 +185,45 @@ struct Figure {
     read: fn(&StepResult) -> f64,
     /// Formats it.
     show: fn(f64) -> String,
+    /// Which way it improves, for the change's "better" or "worse".
+    better: Better,
 }
 
 const THROUGHPUT: Figure = Figure {
     name: "throughput",
     read: |s| s.derived.throughput_rps,
-    show: format::rate,
+    show: format::rps,
+    better: Better::Higher,
 };
 const P99: Figure = Figure {
     name: "p99 latency",
     read: |s| s.load.latency.p99_us as f64,
     show: format::micros,
+    better: Better::Lower,
 };
 const CORES: Figure = Figure {
     name: "engine cores",
     read: |s| s.derived.engine_cores,
     show: format::cores,
+    better: Better::Neither,
 };
 const PSS: Figure = Figure {
     name: "peak PSS",
     read: |s| s.derived.peak_pss_bytes as f64,
     show: format::bytes,
+    better: Better::Lower,
 };
 const THREADS: Figure = Figure {
     name: "threads",
     read: |s| s.derived.threads_max as f64,
     show: format::count,
+    better: Better::Neither,
 };
 const ERRORS: Figure = Figure {
     name: "errors",
     read: |s| s.load.errors.total() as f64,
     show: format::count,
+    better: Better::Lower,
 };
 
 /// The figures compared for a mode.
@@ -298,7 +302,7 @@ fn blocks(
                         .map(|(i, v)| match (v, base) {
                             (None, _) => "—".to_string(),
                             (Some(v), Some(b)) if i > 0 => {
-                                format!("{} ({})", (figure.show)(*v), format::change(b, *v))
+                                format!("{} ({})", (figure.show)(*v), format::change(*v, b, figure.better))
                             }
                             (Some(v), _) => (figure.show)(*v),
                         })
@@ -320,7 +324,11 @@ fn blocks(
                     .map(|(i, v)| match (v, slopes[0]) {
                         (None, _) => "—".to_string(),
                         (Some(v), Some(b)) if i > 0 => {
-                            format!("{} ({})", format::bytes(*v), format::change(b, *v))
+                            format!(
+                                "{} ({})",
+                                format::bytes(*v),
+                                format::change(*v, b, Better::Lower)
+                            )
                         }
                         (Some(v), _) => format::bytes(*v),
                     })

@@ -11,7 +11,7 @@ use reports::store::{RunId, Store, StoredRun};
 
 use super::{ChartView, PageError, RunRow, views, with_store};
 use crate::AppState;
-use crate::lessons::{self, Finding, LESSONS, Lesson, Verdict};
+use reports::claims::{self, Finding, LESSONS, Lesson, Verdict};
 
 /// How many runs, newest first, are searched for a lesson's data.
 const SEARCH_DEPTH: usize = 25;
@@ -146,7 +146,7 @@ pub async fn show(
                 reason: Some(format!(
                     "No run has the {} workload yet: run `{}`, or start it from the New run page.",
                     lesson.workload,
-                    lessons::hint(lesson)
+                    claims::hint(lesson)
                 )),
                 sentences: Vec::new(),
                 headline: None,
@@ -163,7 +163,7 @@ pub async fn show(
         sentences: finding.sentences,
         charts: views(finding.charts),
         run,
-        hint: lessons::hint(lesson),
+        hint: claims::hint(lesson),
         previous: index.checked_sub(1).map(|i| &LESSONS[i]),
         next: LESSONS.get(index + 1),
     })

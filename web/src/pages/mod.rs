@@ -5,6 +5,7 @@ pub mod api;
 pub mod assets;
 pub mod compare;
 pub mod engines;
+pub mod export;
 pub mod lessons;
 pub mod live;
 pub mod overview;
@@ -19,7 +20,7 @@ use reports::store::{RunId, RunSummary, Store, StoredRun};
 use workloads::results::RunStatus;
 
 use crate::AppState;
-use crate::format;
+use reports::format;
 
 /// A chart as a template shows it: the SVG (trusted: [`reports::charts`] escapes its text)
 /// and its data table as HTML (escaped the same way).
@@ -86,7 +87,7 @@ impl RunRow {
             started: format::date(s.started_at),
             duration: match (s.status, s.finished_at) {
                 (RunStatus::Running, _) | (_, None) => "running".into(),
-                (_, Some(end)) => format::duration((end - s.started_at) as f64),
+                (_, Some(end)) => format::duration(end - s.started_at),
             },
             suite: s.suite.clone().unwrap_or_else(|| "—".into()),
             engines: s.engines.join(", "),

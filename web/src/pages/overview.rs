@@ -8,7 +8,7 @@ use reports::store::StoredRun;
 
 use super::{ChartView, PageError, RunRow, engine_css, views, with_store};
 use crate::AppState;
-use crate::lessons::{LESSONS, Verdict};
+use reports::claims::{LESSONS, Verdict};
 
 /// One lesson's headline, computed from the run on the page.
 pub struct Glance {

@@ -5,14 +5,16 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use reports::charts::{self, ENGINE_ORDER};
+use reports::charts;
+use workloads::engines;
 use reports::store::StoredRun;
 use workloads::results::{IdleSlope, StepResult};
 use workloads::spec::{Mode, Workload};
 
+use super::export;
 use super::{ChartView, PageError, RunRow, engine_css, load_run, parse_id, views, with_store};
 use crate::AppState;
-use crate::format;
+use reports::format;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "runs.html")]
@@ -57,7 +59,7 @@ pub struct StepRow {
     /// Context switches per second.
     pub ctx: String,
     /// Most threads.
-    pub threads: u64,
+    pub threads: String,
     /// Peak PSS.
     pub pss: String,
     /// Flags: (CSS class, text).
@@ -169,6 +171,7 @@ pub fn sections(run: &StoredRun, with_tables: bool) -> Vec<WorkloadSection> {
                 max_connections: None,
                 read_rate: None,
                 send_interval_ms: None,
+                placement: Default::default(),
             });
             w.name = step.workload.clone();
             workloads.push(w);
@@ -179,7 +182,7 @@ pub fn sections(run: &StoredRun, with_tables: bool) -> Vec<WorkloadSection> {
         .map(|w| {
             let mut steps: Vec<&StepResult> =
                 run.steps.iter().filter(|s| s.workload == w.name).collect();
-            steps.sort_by_key(|s| (engine_rank(&s.engine), s.engine.clone(), s.level));
+            steps.sort_by_cached_key(|s| (engines::sort_key(&s.engine), s.level));
             WorkloadSection {
                 name: w.name.clone(),
                 mode: w.mode.name(),
@@ -214,13 +217,6 @@ pub fn sections(run: &StoredRun, with_tables: bool) -> Vec<WorkloadSection> {
         .collect()
 }
 
-fn engine_rank(engine: &str) -> usize {
-    ENGINE_ORDER
-        .iter()
-        .position(|e| *e == engine)
-        .unwrap_or(ENGINE_ORDER.len())
-}
-
 fn step_row(s: &StepResult) -> StepRow {
     let l = &s.load.latency;
     let us = |v: u64| format::micros(v as f64);
@@ -235,17 +231,17 @@ fn step_row(s: &StepResult) -> StepRow {
         } else if s.mode == Mode::Idle {
             format::count(s.load.connections as f64)
         } else {
-            format::count(s.derived.throughput_rps)
+            format::per_sec(s.derived.throughput_rps)
         },
         p50: if failed { dash() } else { us(l.p50_us) },
         p99: if failed { dash() } else { us(l.p99_us) },
         p999: if failed { dash() } else { us(l.p999_us) },
         max: if failed { dash() } else { us(l.max_us) },
         errors: s.load.errors.total(),
-        cores: format::cores(s.derived.engine_cores),
-        client: format::cores(s.derived.client_cores),
-        ctx: format::count(s.derived.ctx_switches_per_sec),
-        threads: s.derived.threads_max,
+        cores: format::sig3(s.derived.engine_cores),
+        client: format::sig3(s.derived.client_cores),
+        ctx: format::per_sec(s.derived.ctx_switches_per_sec),
+        threads: format::count(s.derived.threads_max as f64),
         pss: format::bytes(s.derived.peak_pss_bytes as f64),
         flags: flags(s),
     }
@@ -327,19 +323,13 @@ pub async fn download_json(
 ) -> Result<Response, PageError> {
     let id = parse_id(&id)?;
     let run = load_run(&state, id).await?;
-    let body = serde_json::to_string_pretty(&super::api::RunDocument::new(run))
+    let body = serde_json::to_string_pretty(&export::RunDocument::new(run))
         .map_err(|err| PageError::Store(err.to_string()))?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/json".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"run-{id}.json\""),
-            ),
-        ],
-        body,
-    )
-        .into_response())
+    Ok(attachment(
+        "application/json",
+        &format!("run-{id}.json"),
+        body.into_bytes(),
+    ))
 }
 
 /// `GET /runs/{id}/report.html`: the run as the standalone report `workbench report` writes
@@ -384,39 +374,6 @@ pub fn attachment(content_type: &str, file_name: &str, body: Vec<u8>) -> Respons
         .into_response()
 }
 
-/// The CSV columns, in order.
-pub const CSV_COLUMNS: [&str; 29] = [
-    "run",
-    "engine",
-    "workload",
-    "mode",
-    "level",
-    "connections",
-    "throughput_rps",
-    "completed",
-    "errors",
-    "mean_us",
-    "p50_us",
-    "p90_us",
-    "p99_us",
-    "p999_us",
-    "max_us",
-    "engine_cores",
-    "client_cores",
-    "ctx_switches_per_sec",
-    "threads_max",
-    "peak_pss_bytes",
-    "mean_pss_bytes",
-    "peak_rss_bytes",
-    "tcp_mem_bytes",
-    "slab_unreclaim_bytes",
-    "kernel_stack_bytes",
-    "client_saturated",
-    "littles_law_off",
-    "level_not_reached",
-    "failure",
-];
-
 /// `/runs/{id}/steps.csv`: one row per step, the key figures in plain units.
 pub async fn download_csv(
     State(state): State<AppState>,
@@ -424,81 +381,11 @@ pub async fn download_csv(
 ) -> Result<Response, PageError> {
     let id = parse_id(&id)?;
     let run = load_run(&state, id).await?;
-    let mut out = CSV_COLUMNS.join(",");
-    out.push('\n');
-    for s in &run.steps {
-        let (l, d) = (&s.load.latency, &s.derived);
-        let cells = [
-            id.to_string(),
-            csv(&s.engine),
-            csv(&s.workload),
-            s.mode.name().to_string(),
-            s.level.to_string(),
-            s.load.connections.to_string(),
-            format!("{:.3}", d.throughput_rps),
-            s.load.completed.to_string(),
-            s.load.errors.total().to_string(),
-            format!("{:.1}", l.mean_us),
-            l.p50_us.to_string(),
-            l.p90_us.to_string(),
-            l.p99_us.to_string(),
-            l.p999_us.to_string(),
-            l.max_us.to_string(),
-            format!("{:.4}", d.engine_cores),
-            format!("{:.4}", d.client_cores),
-            format!("{:.1}", d.ctx_switches_per_sec),
-            d.threads_max.to_string(),
-            d.peak_pss_bytes.to_string(),
-            d.mean_pss_bytes.to_string(),
-            d.peak_rss_bytes.to_string(),
-            d.tcp_mem_bytes.to_string(),
-            d.slab_unreclaim_bytes.to_string(),
-            d.kernel_stack_bytes.to_string(),
-            s.flags.client_saturated.to_string(),
-            s.flags.littles_law_off.to_string(),
-            csv(s.flags.level_not_reached.as_deref().unwrap_or("")),
-            csv(s.failure.as_deref().unwrap_or("")),
-        ];
-        out.push_str(&cells.join(","));
-        out.push('\n');
-    }
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"run-{id}-steps.csv\""),
-            ),
-        ],
-        out,
-    )
-        .into_response())
+    Ok(attachment(
+        "text/csv; charset=utf-8",
+        &format!("run-{id}-steps.csv"),
+        export::steps_csv(id, &run).into_bytes(),
+    ))
 }
 
-/// A CSV field, quoted when it must be (RFC 4180); a leading `=`, `+`, `-` or `@` is
-/// prefixed with `'` so that a spreadsheet does not run it as a formula.
-fn csv(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '-', '@']) {
-        format!("'{text}")
-    } else {
-        text.to_string()
-    };
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text
-    }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::csv;
-
-    #[test]
-    fn csv_fields_are_quoted_and_defused() {
-        assert_eq!(csv("plain"), "plain");
-        assert_eq!(csv("a,b"), "\"a,b\"");
-        assert_eq!(csv("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv("=cmd()"), "'=cmd()");
-    }
-}

@@ -8,6 +8,7 @@
 use std::time::{Duration, Instant};
 
 use super::PROGRESS_INTERVAL;
+use crate::results::WINDOW_MS;
 
 /// Longest warm-up or window honoured, so that no `Instant` arithmetic can overflow on a
 /// nonsensical plan (workload files allow ten minutes).
@@ -43,6 +44,12 @@ impl Clock {
     /// Whether an event at `t` belongs to the measured window.
     pub(super) fn in_window(&self, t: Instant) -> bool {
         t >= self.window_start && t < self.window_end
+    }
+
+    /// Which short window ([`WINDOW_MS`]) of the measured window `t` falls in.
+    pub(super) fn window_index(&self, t: Instant) -> usize {
+        (t.saturating_duration_since(self.window_start).as_millis() / u128::from(WINDOW_MS))
+            as usize
     }
 
     /// How far along the step is at `now`, from 0 to 1.

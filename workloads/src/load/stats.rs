@@ -21,7 +21,7 @@ use hdrhistogram::serialization::{Serializer, V2Serializer};
 use super::answer::BadAnswer;
 use super::connect::ConnectFailure;
 use super::exchange::Failure;
-use crate::results::{ErrorCounts, Latency, LoadReport};
+use crate::results::{ErrorCounts, Latency, LoadReport, WINDOW_MS, Window};
 
 /// Highest latency the histograms track, in microseconds (60 s); longer ones are recorded
 /// as 60 s.
@@ -29,6 +29,10 @@ pub(super) const HISTOGRAM_MAX_US: u64 = 60_000_000;
 
 /// Significant digits of the histograms: 0.1% resolution at every magnitude.
 pub(super) const HISTOGRAM_DIGITS: u8 = 3;
+
+/// Most short windows one step keeps: an hour of 200 ms windows (workload files allow ten
+/// minutes a step).
+const MAX_WINDOWS: usize = 18_000;
 
 /// A histogram of microseconds, 1 µs to 60 s, 3 significant digits.
 pub(super) fn new_histogram() -> Histogram<u64> {
@@ -70,6 +74,28 @@ pub(super) struct Stats {
     first_connect_failure: Option<ConnectFailure>,
     /// The first wrong answer, for the log: one example says more than a count.
     first_bad: Option<BadAnswer>,
+    /// The measured window cut into [`WINDOW_MS`] windows, grown as answers arrive: what
+    /// gives the step's figures their spread.
+    windows: Vec<WindowStats>,
+}
+
+/// What one short window counted. Its histogram has two significant digits (1 % resolution):
+/// enough for a window's p99, and a few KiB each.
+struct WindowStats {
+    answers: u64,
+    errors: u64,
+    latency: Histogram<u64>,
+}
+
+impl WindowStats {
+    fn new() -> WindowStats {
+        WindowStats {
+            answers: 0,
+            errors: 0,
+            latency: Histogram::new_with_bounds(1, HISTOGRAM_MAX_US, 2)
+                .expect("constant histogram bounds are valid"),
+        }
+    }
 }
 
 impl Stats {
@@ -83,16 +109,33 @@ impl Stats {
             errors: ErrorCounts::default(),
             first_connect_failure: None,
             first_bad: None,
+            windows: Vec::new(),
         }
     }
 
     /// Counts a correct answer of `bytes` bytes.
+    /// The short window at `index`, created (with the ones before it) when first used. An
+    /// index past the step's end (a clock bug) is folded into the last plausible window
+    /// rather than growing without bound.
+    fn window(&mut self, index: usize) -> &mut WindowStats {
+        let index = index.min(MAX_WINDOWS - 1);
+        while self.windows.len() <= index {
+            self.windows.push(WindowStats::new());
+        }
+        &mut self.windows[index]
+    }
+
+    /// Counts a correct answer of `bytes` bytes, in short window `window`.
     pub(super) fn answered(
         &mut self,
+        window: usize,
         latency: Duration,
         uncorrected: Option<Duration>,
         bytes: u64,
     ) {
+        let w = self.window(window);
+        w.answers += 1;
+        w.latency.saturating_record(micros(latency));
         self.completed += 1;
         self.bytes += bytes;
         self.latency.saturating_record(micros(latency));
@@ -102,7 +145,8 @@ impl Stats {
     }
 
     /// Counts a failed request.
-    pub(super) fn failed(&mut self, failure: Failure) {
+    pub(super) fn failed(&mut self, window: usize, failure: Failure) {
+        self.window(window).errors += 1;
         match failure {
             Failure::Reset => self.errors.reset += 1,
             Failure::Timeout => self.errors.timeout += 1,
@@ -142,14 +186,44 @@ impl Stats {
         self.first_bad.map(|bad| (bad, self.errors.bad_response))
     }
 
+    /// The open loop's uncorrected histogram, serialized; empty for the other modes.
+    pub(super) fn uncorrected_histogram(&self) -> Vec<u8> {
+        self.uncorrected.as_ref().map(serialize).unwrap_or_default()
+    }
+
     /// The report of a window `elapsed` long, with `connections` open at its end and why the
     /// level was not reached.
+    /// `offset` is where the window began after the step's start (its warm-up), so that
+    /// each short window's time reads on the sampler's clock.
     pub(super) fn report(
         &self,
         elapsed: Duration,
+        offset: Duration,
         connections: u64,
         not_reached: Option<String>,
     ) -> LoadReport {
+        // Every short window of the measured window, the empty ones too (a stalled server
+        // answers nothing for a while: that is data), but not a partial last one.
+        let whole = (elapsed.as_millis() / u128::from(WINDOW_MS)) as usize;
+        let offset_ms = offset.as_millis() as u64;
+        let windows = (0..whole.min(MAX_WINDOWS))
+            .map(|i| {
+                let at_ms = offset_ms + i as u64 * WINDOW_MS;
+                match self.windows.get(i) {
+                    Some(w) => Window {
+                        at_ms,
+                        answers: w.answers,
+                        errors: w.errors,
+                        p50_us: w.latency.value_at_quantile(0.5),
+                        p99_us: w.latency.value_at_quantile(0.99),
+                    },
+                    None => Window {
+                        at_ms,
+                        ..Window::default()
+                    },
+                }
+            })
+            .collect();
         LoadReport {
             elapsed_secs: elapsed.as_secs_f64(),
             completed: self.completed,
@@ -160,6 +234,7 @@ impl Stats {
             connections,
             not_reached,
             bytes_received: self.bytes,
+            windows,
         }
     }
 }

@@ -12,13 +12,11 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
-use super::answer::AnswerReader;
 use super::clock::Clock;
 use super::connect::Gauge;
 use super::exchange::Failure;
 use super::stats::Stats;
-use super::{CONNECT_PARALLELISM, Expectation, LoadPlan};
-use crate::results::LoadReport;
+use super::{CONNECT_PARALLELISM, Expectation, LoadPlan, Measured};
 
 /// The state every task of a step shares.
 pub(super) struct Shared {
@@ -26,8 +24,10 @@ pub(super) struct Shared {
     pub(super) target: SocketAddr,
     /// What every answer must be.
     pub(super) expect: Expectation,
-    /// The request, built once: `GET <target> HTTP/1.1`, `Host`, blank line.
+    /// The request, built once ([`request_bytes`]): sent as is, every time.
     pub(super) request: Box<[u8]>,
+    /// No complete answer this long after the send is a timeout.
+    pub(super) timeout: Duration,
     /// Read buffer size for one connection.
     pub(super) read_buffer: usize,
     /// The timeline; idle mode moves it once the connections are open.
@@ -49,15 +49,12 @@ impl Shared {
     /// The shared state of a step following `plan`; `open_loop` adds the uncorrected
     /// histogram.
     pub(super) fn new(plan: &LoadPlan, clock: Clock, open_loop: bool) -> Shared {
-        let request = format!(
-            "GET {} HTTP/1.1\r\nHost: {}\r\n\r\n",
-            plan.request_target, plan.target
-        );
         Shared {
             target: plan.target,
             expect: plan.expect.clone(),
-            request: request.into_bytes().into_boxed_slice(),
-            read_buffer: AnswerReader::capacity_for(plan.expect.body_len),
+            request: request_bytes(plan).into_boxed_slice(),
+            timeout: plan.timeout,
+            read_buffer: plan.expect.read_buffer(),
             clock: Cell::new(clock),
             load: Gauge::default(),
             probe: Gauge::default(),
@@ -82,17 +79,21 @@ impl Shared {
         uncorrected: Option<Duration>,
         bytes: u64,
     ) {
-        if self.clock().in_window(done) {
+        let clock = self.clock();
+        if clock.in_window(done) {
             self.stats
                 .borrow_mut()
-                .answered(latency, uncorrected, bytes);
+                .answered(clock.window_index(done), latency, uncorrected, bytes);
         }
     }
 
     /// Records a failed request, if it failed inside the window.
     pub(super) fn failed(&self, failure: Failure, at: Instant) {
-        if self.clock().in_window(at) {
-            self.stats.borrow_mut().failed(failure);
+        let clock = self.clock();
+        if clock.in_window(at) {
+            self.stats
+                .borrow_mut()
+                .failed(clock.window_index(at), failure);
         }
     }
 
@@ -102,7 +103,7 @@ impl Shared {
     }
 
     /// The report: `connections` open at the end, and why the level was not reached.
-    pub(super) fn report(&self, connections: u64, not_reached: Option<String>) -> LoadReport {
+    pub(super) fn report(&self, connections: u64, not_reached: Option<String>) -> Measured {
         let stats = self.stats.borrow();
         if let Some((bad, count)) = stats.first_bad() {
             tracing::warn!(
@@ -110,6 +111,36 @@ impl Shared {
                 self.target
             );
         }
-        stats.report(self.clock().window(), connections, not_reached)
+        let clock = self.clock();
+        let offset = clock.window_start.duration_since(clock.start);
+        Measured {
+            report: stats.report(clock.window(), offset, connections, not_reached),
+            histogram_uncorrected: stats.uncorrected_histogram(),
+        }
     }
+}
+
+/// The request of a step, built once: `<method> <target> HTTP/1.1`, `Host` (the plan's own
+/// `Host` header, or the target's address), the plan's headers, a `Content-Length` when there
+/// is a body (unless the plan gives one), a blank line, the body.
+pub(super) fn request_bytes(plan: &LoadPlan) -> Vec<u8> {
+    let given = |name: &str| {
+        plan.headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name))
+    };
+    let mut head = format!("{} {} HTTP/1.1\r\n", plan.method, plan.request_target);
+    if !given("host") {
+        head.push_str(&format!("Host: {}\r\n", plan.target));
+    }
+    for (name, value) in &plan.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !plan.body.is_empty() && !given("content-length") {
+        head.push_str(&format!("Content-Length: {}\r\n", plan.body.len()));
+    }
+    head.push_str("\r\n");
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(&plan.body);
+    bytes
 }

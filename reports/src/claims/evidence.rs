@@ -1,0 +1,153 @@
+//! The evidence a judge reads: a workload's steps, one engine's best step, and figures with
+//! their 95 % intervals.
+
+use workloads::engines::{self, Defaults, Family};
+use workloads::results::StepResult;
+use workloads::spread::{self, Estimate, Method};
+
+use crate::store::StoredRun;
+
+/// The idle slope of one engine's steps with its interval: bytes per connection (user
+/// memory, PSS) and the kernel's bytes per connection, each `slope ± t · SE`.
+pub fn idle_slope_estimate(steps: &[&StepResult]) -> Option<(Estimate, Estimate)> {
+    let ok: Vec<&&StepResult> = steps.iter().filter(|s| s.failure.is_none()).collect();
+    let xs: Vec<f64> = ok.iter().map(|s| s.load.connections as f64).collect();
+    let pss: Vec<f64> = ok.iter().map(|s| s.derived.peak_pss_bytes as f64).collect();
+    let kernel: Vec<f64> = ok
+        .iter()
+        .map(|s| {
+            let d = &s.derived;
+            (d.tcp_mem_bytes + d.slab_unreclaim_bytes + d.kernel_stack_bytes) as f64
+        })
+        .collect();
+    let (user, _) = spread::slope_estimate(&xs, &pss)?;
+    let (kernel, _) = spread::slope_estimate(&xs, &kernel)?;
+    Some((user, kernel))
+}
+
+/// The cores a step's engine used, with the interval of its per-sample readings (batch
+/// means over the sampler's 200 ms intervals after the warm-up).
+pub fn cores_estimate(step: &StepResult) -> Estimate {
+    let warmup = step.load.windows.first().map_or(0, |w| w.at_ms);
+    let window: Vec<_> = step.samples.iter().filter(|s| s.at_ms >= warmup).collect();
+    let cpu = |s: &workloads::results::Sample| s.cpu_user_secs + s.cpu_system_secs;
+    let readings: Vec<f64> = window
+        .windows(2)
+        .filter(|w| w[1].at_ms > w[0].at_ms)
+        .map(|w| (cpu(w[1]) - cpu(w[0])).max(0.0) / ((w[1].at_ms - w[0].at_ms) as f64 / 1e3))
+        .collect();
+    match spread::from_windows(&readings) {
+        Some(e) if e.has_interval() => Estimate {
+            value: step.derived.engine_cores,
+            low: e.low.min(step.derived.engine_cores),
+            high: e.high.max(step.derived.engine_cores),
+            ..e
+        },
+        _ => Estimate::single(step.derived.engine_cores),
+    }
+}
+
+/// A step's throughput with its interval (from its windows, or its repeats when combined).
+pub fn throughput_estimate(step: &StepResult) -> Estimate {
+    spread::estimate(
+        step.derived.throughput_rps,
+        step.derived.throughput_ci,
+        Method::Windows,
+    )
+}
+
+/// A step's p99 latency (µs) with its interval.
+pub fn p99_estimate(step: &StepResult) -> Estimate {
+    spread::estimate(
+        step.load.latency.p99_us as f64,
+        step.derived.p99_ci_us,
+        Method::Windows,
+    )
+}
+
+/// The labels of a workload's steps whose family is `family`, in the registry's order: our
+/// engines and the peers that share their model.
+pub(crate) fn of_family(steps: &[&StepResult], family: Family) -> Vec<String> {
+    let mut labels: Vec<String> = Vec::new();
+    for s in steps {
+        if engines::family_of(&s.engine) == Some(family) && !labels.contains(&s.engine) {
+            labels.push(s.engine.clone());
+        }
+    }
+    engines::sort(&mut labels);
+    labels
+}
+
+/// The run's steps of one workload, repeats combined into one step per engine and level
+/// (median figures, intervals from the repeats: [`spread::combined`]).
+pub(crate) fn steps_of(run: &StoredRun, workload: &str) -> Vec<StepResult> {
+    let mine: Vec<StepResult> = run
+        .steps
+        .iter()
+        .filter(|s| s.workload == workload)
+        .cloned()
+        .collect();
+    spread::combined(&mine)
+}
+
+/// References to owned steps, as the helpers below take them.
+pub(crate) fn refs(steps: &[StepResult]) -> Vec<&StepResult> {
+    steps.iter().collect()
+}
+
+/// One engine's steps that did not fail, by level.
+pub(crate) fn ok_steps<'a>(steps: &[&'a StepResult], engine: &str) -> Vec<&'a StepResult> {
+    let mut out: Vec<&StepResult> = steps
+        .iter()
+        .copied()
+        .filter(|s| s.engine == engine && s.failure.is_none())
+        .collect();
+    out.sort_by_key(|s| s.level);
+    out
+}
+
+/// The highest level one engine finished.
+pub(crate) fn top_step<'a>(steps: &[&'a StepResult], engine: &str) -> Option<&'a StepResult> {
+    ok_steps(steps, engine).pop()
+}
+
+/// The most connections one engine held.
+pub(crate) fn max_connections(steps: &[&StepResult], engine: &str) -> u64 {
+    ok_steps(steps, engine)
+        .iter()
+        .map(|s| s.load.connections)
+        .max()
+        .unwrap_or(0)
+}
+
+/// The pool's worker count in this run: its `--workers` flag, or the engine's default rule
+/// (from the engine registry) on the run's machine.
+pub(crate) fn pool_workers(run: &StoredRun) -> u64 {
+    let rule = engines::find("pool").map(|e| e.defaults);
+    flag_of(run, "pool", "--workers")
+        .and_then(|n| n.parse().ok())
+        .or_else(|| rule.and_then(|r| r.workers(run.summary.machine.cores)))
+        .unwrap_or(1)
+}
+
+/// The threads engine's stack size in this run: its `--stack-size` flag, or the engine's
+/// default from the registry.
+pub(crate) fn stack_size(run: &StoredRun) -> String {
+    flag_of(run, "threads", "--stack-size").unwrap_or_else(|| {
+        match engines::find("threads").map(|e| e.defaults) {
+            Some(Defaults::StackSize { text, .. }) => text.to_string(),
+            _ => "the default".to_string(),
+        }
+    })
+}
+
+/// The value of `flag` in the arguments this run gave the engine `label`.
+pub(crate) fn flag_of(run: &StoredRun, label: &str, flag: &str) -> Option<String> {
+    let spec = run.config.engines.iter().find(|e| e.label == label)?;
+    let at = spec.args.iter().position(|a| a == flag)?;
+    spec.args.get(at + 1).cloned()
+}
+
+pub(crate) fn plural(n: u64, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 { one } else { many }
+}

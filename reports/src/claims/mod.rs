@@ -1,0 +1,315 @@
+//! The claims: one judge for every verdict the workbench gives.
+//!
+//! Each claim of the asyncio/Twisted debate ("a thread costs a stack", "you are probably
+//! waiting on the database") is a [`Lesson`]: the claim, the workload that tests it, and a
+//! judge that reads that workload's steps from one stored run and returns a [`Finding`] —
+//! sentences computed from the figures, the charts that show them, and a [`Verdict`]. The
+//! lessons pages, the overview's "at a glance", the reports' claims section and `workbench
+//! show` all ask this module; nothing else judges.
+//!
+//! # How a verdict is reached
+//!
+//! - **No data** when the run does not have the workload: the finding says which command
+//!   would get it.
+//! - **Inconclusive** when the workload ran but a key engine is missing (the finding names
+//!   `--engines pool`), when the levels could not show the effect, or when the figures'
+//!   95 % intervals overlap the threshold: a difference inside the noise is not evidence
+//!   either way. Missing data is never evidence against a claim.
+//! - **Supported** or **not supported** only when the intervals separate: the whole interval
+//!   is past the threshold, one way or the other.
+//!
+//! The thresholds are the named constants below, each with a line saying why that value. Peers
+//! count as evidence where their [`Family`](workloads::engines::Family) fits: asyncio and
+//! Twisted are event loops, gunicorn's sync workers a prefork pool.
+//!
+//! The intervals come from [`workloads::spread`]: batch means over a step's windows, the
+//! repeats of a step, or the residuals of the idle slope.
+
+mod evidence;
+mod judges;
+#[cfg(test)]
+mod tests;
+
+use crate::charts::Chart;
+
+use crate::store::StoredRun;
+
+pub use evidence::{cores_estimate, idle_slope_estimate};
+
+/// A factor of two is the least anyone would call "costs more": a thread per connection must
+/// cost at least twice an event loop's connection for "a thread costs a stack" to hold.
+pub const THREAD_COST_RATIO: f64 = 2.0;
+/// "Thousands" of sockets: at least a thousand idle connections held.
+pub const THOUSANDS: u64 = 1000;
+/// One loop plus the signal thread the binary may start, and a spare: more threads than this
+/// is not "one loop".
+pub const ONE_LOOP_THREADS: u64 = 4;
+/// A slow reader's download may take at most this many times the time its reading rate needs
+/// before the loop is said to have fallen behind.
+pub const DOWNLOAD_SLACK: f64 = 2.0;
+/// A pool's throughput may exceed its ceiling (workers ÷ wait) by this factor before the
+/// ceiling is said not to hold: the wait is a timer, and timers fire a little early or late.
+pub const CEILING_SLACK: f64 = 1.15;
+/// Models that overlap waits must beat the pool by at least this factor for the difference
+/// to be the one the claim describes.
+pub const OVERLAP_ADVANTAGE: f64 = 1.5;
+/// One loop uses one core; sampling and the kernel's work on its behalf may add a little:
+/// above this many cores the "one loop" is not one.
+pub const ONE_CORE: f64 = 1.15;
+/// A parallel model must use at least this many times the selector's cores to be said to run
+/// requests in parallel.
+pub const PARALLEL_ADVANTAGE: f64 = 1.3;
+/// A slow client holds a worker hostage when the probe's p99 behind it is at least this
+/// many times the event loop's.
+pub const HOSTAGE_FACTOR: f64 = 10.0;
+
+/// What the data says about a claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The figures show what the claim says, beyond their intervals.
+    Supported,
+    /// The figures show the opposite, beyond their intervals (why: [`Finding::reason`]).
+    NotSupported,
+    /// The data cannot carry a verdict: a key engine is missing, the levels are too low, or
+    /// the difference is inside the noise ([`Finding::reason`] says which).
+    Inconclusive,
+    /// No stored run has the workload this claim needs ([`Finding::reason`] gives the
+    /// command that would get it).
+    NoData,
+}
+
+impl Verdict {
+    /// A short label: `supported here`, `inconclusive`, `no data yet`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Supported => "supported here",
+            Verdict::NotSupported => "not supported here",
+            Verdict::Inconclusive => "inconclusive",
+            Verdict::NoData => "no data yet",
+        }
+    }
+
+    /// The CSS class of its badge.
+    pub fn class(self) -> &'static str {
+        match self {
+            Verdict::Supported => "ok",
+            Verdict::NotSupported => "bad",
+            Verdict::Inconclusive => "warn",
+            Verdict::NoData => "none",
+        }
+    }
+}
+
+/// What one run's figures say about one claim.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Why the claim is not supported or inconclusive, or what to run to get data; `None`
+    /// when supported.
+    pub reason: Option<String>,
+    /// Sentences computed from the figures, in reading order.
+    pub sentences: Vec<String>,
+    /// The one sentence that sums it up, for the overview and the list of lessons.
+    pub headline: Option<String>,
+    /// The charts that show it.
+    pub charts: Vec<Chart>,
+}
+
+/// A judge's conclusion before the sentences and charts are attached.
+pub(crate) enum Outcome {
+    Supported,
+    NotSupported(String),
+    Inconclusive(String),
+}
+
+impl Finding {
+    pub(crate) fn no_data(command: String) -> Finding {
+        Finding {
+            verdict: Verdict::NoData,
+            reason: Some(command),
+            sentences: Vec::new(),
+            headline: None,
+            charts: Vec::new(),
+        }
+    }
+
+    /// The workload ran, but without an engine the claim is about: inconclusive, naming the
+    /// flag that adds it.
+    pub(crate) fn missing(engines: &str, workload: &str, what: &str) -> Finding {
+        Finding {
+            verdict: Verdict::Inconclusive,
+            reason: Some(format!(
+                "This run has no {what}: run `workbench run --engines {engines} --workloads \
+                 {workload}`."
+            )),
+            sentences: Vec::new(),
+            headline: None,
+            charts: Vec::new(),
+        }
+    }
+
+    /// The same finding with the sentences and charts gathered before the verdict was known.
+    pub(crate) fn with_sentences(mut self, sentences: Vec<String>, charts: Vec<Chart>) -> Finding {
+        self.sentences = sentences;
+        self.charts = charts;
+        self
+    }
+
+    /// The headline: the chosen sentence, or the first.
+    pub fn headline(&self) -> Option<&str> {
+        self.headline
+            .as_deref()
+            .or(self.sentences.first().map(String::as_str))
+    }
+
+    pub(crate) fn with_headline(mut self, headline: Option<String>) -> Finding {
+        self.headline = headline;
+        self
+    }
+
+    pub(crate) fn judged(outcome: Outcome, sentences: Vec<String>, charts: Vec<Chart>) -> Finding {
+        let (verdict, reason) = match outcome {
+            Outcome::Supported => (Verdict::Supported, None),
+            Outcome::NotSupported(why) => (Verdict::NotSupported, Some(why)),
+            Outcome::Inconclusive(why) => (Verdict::Inconclusive, Some(why)),
+        };
+        Finding {
+            verdict,
+            reason,
+            sentences,
+            headline: None,
+            charts,
+        }
+    }
+}
+
+/// One claim the workbench tests.
+pub struct Lesson {
+    /// Its address: `/lessons/{slug}`.
+    pub slug: &'static str,
+    /// The claim, as a title.
+    pub title: &'static str,
+    /// The claim in a sentence or two, as the debate puts it.
+    pub claim: &'static str,
+    /// Why it would be so: the mechanism, in plain words.
+    pub why: &'static str,
+    /// The workload whose steps test it.
+    pub workload: &'static str,
+    /// Reads the claim off a run that has the workload.
+    pub judge: fn(&StoredRun) -> Finding,
+}
+
+/// Every lesson, in reading order.
+pub const LESSONS: &[Lesson] = &[
+    Lesson {
+        slug: "thread-memory",
+        title: "A thread costs a stack",
+        claim: "Every thread reserves a stack (2 MiB by default in Rust, 8 MiB for a C program's \
+                main thread) and is a kernel task: holding connections with threads costs \
+                memory per connection that an event loop does not pay.",
+        why: "The stack is reserved address space: only the pages a thread touches become \
+              resident, so what a thread really costs is a few pages of stack plus the \
+              kernel's task and 16 KiB kernel stack. The idle workload opens N connections and \
+              holds them; the slope of memory over N is what one connection costs.",
+        workload: "idle",
+        judge: judges::thread_memory,
+    },
+    Lesson {
+        slug: "selector-thousands",
+        title: "One selector loop holds thousands of sockets",
+        claim: "A single thread with one epoll set can keep thousands of connections open, each \
+                costing a small struct rather than a thread.",
+        why: "An idle connection in the selector engine is one slot in a slab and an epoll \
+              entry: no stack, no buffer while idle. One epoll_wait reports whichever sockets \
+              became ready, so the loop's work grows with activity, not with connections.",
+        workload: "idle",
+        judge: judges::selector_thousands,
+    },
+    Lesson {
+        slug: "big-response",
+        title: "Transports queue writes until the network is ready",
+        claim: "In an event loop, transport.write() queues the bytes and returns at once; the \
+                loop writes more whenever the socket can take it. Slow readers cost memory for \
+                their queued bytes, not a blocked thread each.",
+        why: "The big-response workload sends 1 MiB to each client, and each client reads only \
+              1 MiB a second. A thread blocks in write() until its client has read; a prefork \
+              worker is held for the whole download; the selector queues what the kernel's \
+              send buffer cannot take and goes on serving others.",
+        workload: "big-response",
+        judge: judges::big_response,
+    },
+    Lesson {
+        slug: "db-wait",
+        title: "You are probably waiting on the database",
+        claim: "Most web requests spend their time waiting on something else. Then what matters \
+                is how many waits a model can overlap, not how fast it computes, and a pool of \
+                N workers caps throughput at N divided by the wait.",
+        why: "Every db-wait request waits 10 ms and computes nothing. A worker that waits serves \
+              nobody else, so N workers finish at most N × 100 requests a second. Threads, the \
+              selector's timers and tokio's timer wheel overlap as many waits as there are \
+              connections.",
+        workload: "db-wait",
+        judge: judges::db_wait,
+    },
+    Lesson {
+        slug: "cpu-parallelism",
+        title: "Concurrency is not parallelism",
+        claim: "An event loop handles many connections at once, but runs one piece of work at a \
+                time: CPU-bound requests use one core, and each one stalls the others unless \
+                the work is deferred to a thread pool.",
+        why: "The cpu workload burns 500 µs of SHA-256 per request. Threads, processes and \
+              tokio's multi-thread runtime run requests on every core; the selector's one loop \
+              runs them one after another on one core. --offload moves the work to a pool \
+              (Twisted's deferToThread).",
+        workload: "cpu",
+        judge: judges::cpu_parallelism,
+    },
+    Lesson {
+        slug: "slowloris",
+        title: "Slow clients hold workers hostage",
+        claim: "A client that sends its request one byte at a time holds whatever serves it. \
+                When that is a worker from a fixed pool, a few hundred such clients deny \
+                service to everyone else; an event loop keeps a few bytes for each.",
+        why: "The slowloris workload opens N connections that send a header byte every 100 ms \
+              and never finish, while a probe client measures /hello. Each slow client pins \
+              a thread or a prefork worker; in the selector and in tokio it is a small \
+              struct waiting for readiness.",
+        workload: "slowloris",
+        judge: judges::slowloris,
+    },
+];
+
+/// The lesson at this slug.
+pub fn find(slug: &str) -> Option<&'static Lesson> {
+    LESSONS.iter().find(|l| l.slug == slug)
+}
+
+/// The command that gets data for a lesson.
+pub fn hint(lesson: &Lesson) -> String {
+    format!("workbench run --workloads {}", lesson.workload)
+}
+
+/// Every lesson's finding on one run, in reading order: what `workbench show`, the report's
+/// claims section and the overview's "at a glance" list.
+pub fn judge_all(run: &StoredRun) -> Vec<(&'static Lesson, Finding)> {
+    LESSONS.iter().map(|l| (l, (l.judge)(run))).collect()
+}
+
+#[cfg(test)]
+mod table {
+    use super::*;
+
+    #[test]
+    fn every_lesson_has_a_unique_slug_and_a_preset_workload() {
+        for (i, l) in LESSONS.iter().enumerate() {
+            assert!(LESSONS[i + 1..].iter().all(|o| o.slug != l.slug));
+            assert!(
+                workloads::spec::PRESETS
+                    .iter()
+                    .any(|(name, _)| *name == l.workload)
+            );
+            assert_eq!(find(l.slug).unwrap().title, l.title);
+        }
+    }
+}

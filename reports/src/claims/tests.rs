@@ -1,0 +1,432 @@
+//! Table-driven tests of the one judge: every claim is fed data that supports it, data that
+//! refutes it, data inside the noise, and data missing its key engine, and must give each of
+//! the four outcomes.
+
+use workloads::results::{
+    Calibration, Derived, EngineSpec, LoadReport, MachineFacts, RunConfig, RunStatus, Sample,
+    StepResult,
+};
+use workloads::spec::{Mode, Workload};
+
+use super::{LESSONS, Verdict};
+use crate::store::{RunId, RunSummary, StoredRun};
+
+/// How a step of the made-up run looks.
+#[derive(Clone, Copy)]
+struct Shape {
+    /// Answers per second, and its 95 % interval half-width.
+    rps: f64,
+    rps_spread: f64,
+    /// p99, µs, and its half-width.
+    p99_us: f64,
+    p99_spread: f64,
+    /// Cores used (the samples are drawn so that the per-sample readings spread by this).
+    cores: f64,
+    cores_spread: f64,
+    /// PSS for the idle slope: base + per connection × connections + noise × (-1)^level.
+    per_conn: f64,
+    noise: f64,
+    threads: u64,
+}
+
+const NONE: Shape = Shape {
+    rps: 0.0,
+    rps_spread: 0.0,
+    p99_us: 0.0,
+    p99_spread: 0.0,
+    cores: 0.0,
+    cores_spread: 0.0,
+    per_conn: 0.0,
+    noise: 0.0,
+    threads: 2,
+};
+
+fn step(engine: &str, workload: &Workload, level: u64, s: Shape) -> StepResult {
+    // Samples every 200 ms over 4 s: cumulative CPU rising by cores ± cores_spread.
+    let mut cpu = 0.0;
+    let samples: Vec<Sample> = (0..=20)
+        .map(|i| {
+            if i > 0 {
+                // Blocks of three readings, so that batch means keep the spread.
+                let wobble = if (i / 3) % 2 == 0 { 1.0 } else { -1.0 };
+                cpu += (s.cores + wobble * s.cores_spread) * 0.2;
+            }
+            Sample {
+                at_ms: i * 200,
+                cpu_user_secs: cpu,
+                threads: s.threads,
+                ..Sample::default()
+            }
+        })
+        .collect();
+    let flip = if (level / 500) % 2 == 0 { 1.0 } else { -1.0 };
+    let pss = (2_000_000.0 + s.per_conn * level as f64 + s.noise * flip).max(0.0) as u64;
+    let interval = |v: f64, half: f64| (half > 0.0).then_some([v - half, v + half]);
+    StepResult {
+        engine: engine.into(),
+        workload: workload.name.clone(),
+        mode: workload.mode,
+        level,
+        load: LoadReport {
+            elapsed_secs: 4.0,
+            completed: (s.rps * 4.0) as u64,
+            connections: level,
+            latency: workloads::results::Latency {
+                count: (s.rps * 4.0) as u64,
+                p99_us: s.p99_us as u64,
+                ..Default::default()
+            },
+            ..LoadReport::default()
+        },
+        samples,
+        derived: Derived {
+            throughput_rps: s.rps,
+            throughput_ci: interval(s.rps, s.rps_spread),
+            p99_ci_us: interval(s.p99_us, s.p99_spread),
+            engine_cores: s.cores,
+            peak_pss_bytes: pss,
+            threads_max: s.threads,
+            ..Derived::default()
+        },
+        flags: Default::default(),
+        failure: None,
+        repeat: 0,
+    }
+}
+
+fn run(workload: &str, steps: Vec<(&str, Vec<(u64, Shape)>)>) -> StoredRun {
+    let mut w = Workload::load(workload).unwrap();
+    w.levels = steps
+        .iter()
+        .flat_map(|(_, l)| l.iter().map(|(level, _)| *level))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let engines: Vec<EngineSpec> = steps
+        .iter()
+        .map(|(e, _)| match workloads::engines::find(e) {
+            Some(choice) => choice.spec(),
+            None => EngineSpec::peer(e),
+        })
+        .collect();
+    let all: Vec<StepResult> = steps
+        .iter()
+        .flat_map(|(e, levels)| levels.iter().map(|(level, s)| step(e, &w, *level, *s)))
+        .collect();
+    StoredRun {
+        summary: RunSummary {
+            id: RunId(1),
+            status: RunStatus::Completed,
+            started_at: 0,
+            finished_at: Some(60),
+            suite: None,
+            engines: engines.iter().map(|e| e.label.clone()).collect(),
+            workloads: vec![w.name.clone()],
+            steps: all.len() as u64,
+            message: None,
+            machine: MachineFacts {
+                cores: 2,
+                ..MachineFacts::default()
+            },
+        },
+        config: RunConfig {
+            suite: None,
+            engines,
+            workloads: vec![w],
+            pin: false,
+            peer_versions: Default::default(),
+            repeat: 1,
+            placement: None,
+        },
+        calibration: Calibration::default(),
+        steps: all,
+    }
+}
+
+fn judge(slug: &str, run: &StoredRun) -> (Verdict, String) {
+    let lesson = LESSONS.iter().find(|l| l.slug == slug).unwrap();
+    let f = (lesson.judge)(run);
+    (f.verdict, f.reason.unwrap_or_default())
+}
+
+fn idle(per_conn: f64, noise: f64) -> Vec<(u64, Shape)> {
+    [0, 500, 1000, 1500, 2500]
+        .into_iter()
+        .map(|level| {
+            (
+                level,
+                Shape {
+                    per_conn,
+                    noise,
+                    ..NONE
+                },
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn thread_memory_all_four_outcomes() {
+    let cases = [
+        (idle(22_000.0, 0.0), idle(150.0, 0.0), Verdict::Supported),
+        (
+            idle(1_100.0, 0.0),
+            idle(1_000.0, 0.0),
+            Verdict::NotSupported,
+        ),
+        // Threads 3 KiB vs 1 KiB, but noise of ±1 MB per level: inside the noise.
+        (
+            idle(3_000.0, 1_000_000.0),
+            idle(1_000.0, 1_000_000.0),
+            Verdict::Inconclusive,
+        ),
+    ];
+    for (threads, selector, want) in cases {
+        let r = run("idle", vec![("threads", threads), ("selector", selector)]);
+        assert_eq!(
+            judge("thread-memory", &r).0,
+            want,
+            "{:?}",
+            judge("thread-memory", &r)
+        );
+    }
+    // No threads engine: inconclusive, and it names the flag.
+    let r = run("idle", vec![("selector", idle(150.0, 0.0))]);
+    let (v, why) = judge("thread-memory", &r);
+    assert_eq!(v, Verdict::Inconclusive);
+    assert!(why.contains("--engines threads"), "{why}");
+    // An event-loop peer counts as evidence against threads.
+    let r = run(
+        "idle",
+        vec![
+            ("threads", idle(22_000.0, 0.0)),
+            ("asyncio", idle(2_700.0, 0.0)),
+        ],
+    );
+    assert_eq!(judge("thread-memory", &r).0, Verdict::Supported);
+}
+
+#[test]
+fn db_wait_all_four_outcomes() {
+    let shape = |rps: f64, spread: f64| Shape {
+        rps,
+        rps_spread: spread,
+        ..NONE
+    };
+    let levels =
+        |rps: f64, spread: f64| vec![(1, shape(rps / 10.0, 0.0)), (100, shape(rps, spread))];
+    // 5 workers × 100/s = 500/s ceiling on this 2-core machine.
+    let cases = [
+        (
+            levels(490.0, 10.0),
+            levels(9_000.0, 100.0),
+            Verdict::Supported,
+        ),
+        (
+            levels(490.0, 10.0),
+            levels(520.0, 10.0),
+            Verdict::NotSupported,
+        ),
+        (
+            levels(490.0, 200.0),
+            levels(900.0, 300.0),
+            Verdict::Inconclusive,
+        ),
+    ];
+    for (pool, selector, want) in cases {
+        let r = run("db-wait", vec![("pool", pool), ("selector", selector)]);
+        assert_eq!(judge("db-wait", &r).0, want, "{:?}", judge("db-wait", &r));
+    }
+    let r = run("db-wait", vec![("selector", levels(9_000.0, 100.0))]);
+    let (v, why) = judge("db-wait", &r);
+    assert_eq!(
+        v,
+        Verdict::Inconclusive,
+        "missing data is not evidence against"
+    );
+    assert!(why.contains("--engines pool"), "{why}");
+    // gunicorn's sync workers are a prefork pool: they count as the pool.
+    let r = run(
+        "db-wait",
+        vec![
+            ("gunicorn-sync", levels(490.0, 10.0)),
+            ("asyncio", levels(6_000.0, 100.0)),
+        ],
+    );
+    assert_eq!(judge("db-wait", &r).0, Verdict::Supported);
+}
+
+#[test]
+fn cpu_parallelism_all_four_outcomes() {
+    let cores = |c: f64, spread: f64| {
+        vec![(
+            4,
+            Shape {
+                cores: c,
+                cores_spread: spread,
+                ..NONE
+            },
+        )]
+    };
+    let cases = [
+        (cores(1.0, 0.01), cores(1.9, 0.02), Verdict::Supported),
+        (cores(1.0, 0.01), cores(1.02, 0.01), Verdict::NotSupported),
+        (cores(1.0, 0.4), cores(1.4, 0.4), Verdict::Inconclusive),
+    ];
+    for (selector, threads, want) in cases {
+        let r = run("cpu", vec![("selector", selector), ("threads", threads)]);
+        assert_eq!(
+            judge("cpu-parallelism", &r).0,
+            want,
+            "{:?}",
+            judge("cpu-parallelism", &r)
+        );
+    }
+    let r = run("cpu", vec![("threads", cores(1.9, 0.02))]);
+    let (v, why) = judge("cpu-parallelism", &r);
+    assert_eq!(v, Verdict::Inconclusive);
+    assert!(why.contains("--engines selector"), "{why}");
+}
+
+#[test]
+fn slowloris_all_four_outcomes() {
+    let probe = |p99: f64, spread: f64| {
+        vec![
+            (
+                0,
+                Shape {
+                    rps: 100.0,
+                    p99_us: 200.0,
+                    ..NONE
+                },
+            ),
+            (
+                20,
+                Shape {
+                    rps: 100.0,
+                    p99_us: p99,
+                    p99_spread: spread,
+                    ..NONE
+                },
+            ),
+        ]
+    };
+    let cases = [
+        (
+            probe(200.0, 20.0),
+            probe(500_000.0, 1_000.0),
+            Verdict::Supported,
+        ),
+        (
+            probe(200.0, 20.0),
+            probe(250.0, 20.0),
+            Verdict::NotSupported,
+        ),
+        (
+            probe(200.0, 150.0),
+            probe(2_000.0, 1_500.0),
+            Verdict::Inconclusive,
+        ),
+    ];
+    for (selector, pool, want) in cases {
+        let r = run("slowloris", vec![("selector", selector), ("pool", pool)]);
+        assert_eq!(
+            judge("slowloris", &r).0,
+            want,
+            "{:?}",
+            judge("slowloris", &r)
+        );
+    }
+    let r = run("slowloris", vec![("selector", probe(200.0, 20.0))]);
+    let (v, why) = judge("slowloris", &r);
+    assert_eq!(v, Verdict::Inconclusive);
+    assert!(why.contains("--engines selector,pool"), "{why}");
+}
+
+#[test]
+fn selector_thousands_and_big_response_outcomes() {
+    let held = |level: u64, threads: u64| vec![(level, Shape { threads, ..NONE })];
+    assert_eq!(
+        judge(
+            "selector-thousands",
+            &run("idle", vec![("selector", held(2000, 2))])
+        )
+        .0,
+        Verdict::Supported
+    );
+    assert_eq!(
+        judge(
+            "selector-thousands",
+            &run("idle", vec![("selector", held(2000, 40))])
+        )
+        .0,
+        Verdict::NotSupported
+    );
+    assert_eq!(
+        judge(
+            "selector-thousands",
+            &run("idle", vec![("selector", held(500, 2))])
+        )
+        .0,
+        Verdict::Inconclusive
+    );
+    assert_eq!(
+        judge(
+            "selector-thousands",
+            &run("idle", vec![("threads", held(2000, 2000))])
+        )
+        .0,
+        Verdict::Inconclusive
+    );
+    // 1 MiB at 1 MiB/s: a download takes at least 1 s.
+    let download = |p99: f64, spread: f64| {
+        vec![(
+            10,
+            Shape {
+                rps: 10.0,
+                p99_us: p99,
+                p99_spread: spread,
+                threads: 2,
+                ..NONE
+            },
+        )]
+    };
+    let big = |sel| run("big-response", vec![("selector", sel)]);
+    assert_eq!(
+        judge("big-response", &big(download(1.1e6, 5e4))).0,
+        Verdict::Supported
+    );
+    assert_eq!(
+        judge("big-response", &big(download(5e6, 1e5))).0,
+        Verdict::NotSupported
+    );
+    assert_eq!(
+        judge("big-response", &big(download(2e6, 3e5))).0,
+        Verdict::Inconclusive
+    );
+    let (v, why) = judge(
+        "big-response",
+        &run("big-response", vec![("threads", download(1.1e6, 0.0))]),
+    );
+    assert_eq!(v, Verdict::Inconclusive);
+    assert!(why.contains("--engines selector"), "{why}");
+}
+
+#[test]
+fn no_workload_is_no_data_with_the_command() {
+    let r = run("hello", vec![("selector", vec![(1, NONE)])]);
+    for lesson in LESSONS {
+        let f = (lesson.judge)(&r);
+        assert_eq!(f.verdict, Verdict::NoData, "{}", lesson.slug);
+        assert!(
+            f.reason.unwrap().contains("workbench run"),
+            "{}",
+            lesson.slug
+        );
+    }
+}
+
+#[test]
+fn modes_are_what_the_presets_say() {
+    assert_eq!(Workload::load("idle").unwrap().mode, Mode::Idle);
+}
