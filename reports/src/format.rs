@@ -1,11 +1,23 @@
-//! Numbers as a report or the terminal prints them: always with a unit, and with about three
-//! significant figures — enough to compare, not so many that noise looks like a finding.
+//! Numbers and text as every front end prints them: the terminal tables, the dashboard, the
+//! charts' labels and the reports all format through this one module, so that one figure
+//! reads the same wherever it appears (22.4 KiB is `22.4 KiB` in a report, on a dashboard
+//! page and in `workbench show`).
+//!
+//! Figures carry a unit and about three significant figures ([`sig3`]) — enough to compare,
+//! not so many that noise looks like a finding. Counts are exact, in groups of three
+//! ([`count`]). Changes between runs read as people say them ([`change`]).
+//!
+//! The one HTML escape ([`escape_html`]) lives here too: the reports' HTML, the charts' SVG
+//! and the Markdown reports' inline HTML all escape text with it.
 
 const KIB: f64 = 1024.0;
 const MIB: f64 = 1024.0 * 1024.0;
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 /// Three significant figures, without trailing noise: `0.412`, `12.3`, `512`.
+///
+/// Below 0.01 this keeps two decimals (`0.00`): the figures it serves (cores, milliseconds,
+/// ratios) are not read at that scale.
 pub fn sig3(v: f64) -> String {
     let a = v.abs();
     if a >= 99.95 {
@@ -17,7 +29,7 @@ pub fn sig3(v: f64) -> String {
     }
 }
 
-/// Bytes in B, KiB, MiB or GiB: `162 B`, `22.0 KiB`, `1.97 MiB`.
+/// Bytes in B, KiB, MiB or GiB: `162 B`, `22.4 KiB`, `1.97 MiB`.
 pub fn bytes(n: f64) -> String {
     let a = n.abs();
     if a >= GIB {
@@ -42,14 +54,19 @@ pub fn micros(us: f64) -> String {
     }
 }
 
-/// A count per second with a thousands suffix and no unit: `193k`, `1.20M`, `950`.
+/// A count per second with a thousands suffix and no unit: `193k`, `1.20M`, `950`, `12.5`;
+/// zero is `0`.
 pub fn per_sec(v: f64) -> String {
-    if v.abs() >= 1e6 {
+    let a = v.abs();
+    if a >= 1e6 {
         format!("{}M", sig3(v / 1e6))
-    } else if v.abs() >= 1e4 {
+    } else if a >= 1e4 {
         format!("{}k", sig3(v / 1e3))
-    } else {
+    } else if a >= 99.5 || a == 0.0 {
         format!("{v:.0}")
+    } else {
+        // Below a hundred a rate keeps its decimals: half a request a second is not zero.
+        sig3(v)
     }
 }
 
@@ -58,24 +75,60 @@ pub fn rps(v: f64) -> String {
     format!("{} req/s", per_sec(v))
 }
 
-/// Cores used, two decimals: `0.49 cores`, `1.00 core`.
+/// Cores used, with the unit: `0.49 cores`, `1.00 core`, `12.3 cores`. A table whose column
+/// already says "cores" prints the bare figure, [`sig3`].
 pub fn cores(v: f64) -> String {
-    if (v - 1.0).abs() < 0.005 {
+    let figure = sig3(v);
+    if figure == "1.00" {
         "1.00 core".to_string()
     } else {
-        format!("{v:.2} cores")
+        format!("{figure} cores")
     }
 }
 
-/// A duration in seconds, as a person says it: `42 s`, `3 min 5 s`, `1 h 2 min`.
+/// A whole number, exact, with narrow no-break spaces between groups of three: `12 345`,
+/// `999`. For things counted one by one: connections, threads, errors.
+pub fn count(v: f64) -> String {
+    let rounded = v.round();
+    let digits = format!("{:.0}", rounded.abs());
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 * 3 + 1);
+    if rounded < 0.0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('\u{202f}');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A ratio, as "so many times": `79.2×`, `3.44×`, `1.15×`.
+pub fn times(ratio: f64) -> String {
+    format!("{}×", sig3(ratio))
+}
+
+/// A duration in seconds, as a person says it: `42 s`, `3 min 5 s`, `30 min`, `1 h 2 min`.
 pub fn duration(secs: i64) -> String {
     let secs = secs.max(0);
-    if secs < 60 {
-        format!("{secs} s")
-    } else if secs < 3600 {
-        format!("{} min {} s", secs / 60, secs % 60)
-    } else {
-        format!("{} h {} min", secs / 3600, secs / 60 % 60)
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    match (h, m, s) {
+        (0, 0, s) => format!("{s} s"),
+        (0, m, 0) => format!("{m} min"),
+        (0, m, s) => format!("{m} min {s} s"),
+        (h, 0, _) => format!("{h} h"),
+        (h, m, _) => format!("{h} h {m} min"),
+    }
+}
+
+/// Unix seconds as a date and time to the minute: `2025-03-01 14:05 UTC`.
+pub fn date(unix_secs: i64) -> String {
+    let text = crate::store::utc_text(unix_secs);
+    // `2025-03-01T14:05:09Z` → `2025-03-01 14:05 UTC`; anything else is shown as it is.
+    match (text.get(..10), text.get(11..16)) {
+        (Some(day), Some(time)) => format!("{day} {time} UTC"),
+        _ => text,
     }
 }
 
@@ -86,6 +139,24 @@ pub fn levels(levels: &[u64]) -> String {
         .map(u64::to_string)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Escapes text for HTML and SVG (XML) content and for attribute values in double or single
+/// quotes: `&`, `<`, `>`, `"` and `'`. The apostrophe is `&#39;`, which HTML and XML both
+/// know (`&apos;` is XML's and HTML5's only).
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// Which way a figure improves, for the comparison's "better" and "worse".
@@ -145,6 +216,32 @@ pub fn change(value: f64, reference: f64, better: Better) -> String {
     format!("{text}{verdict}")
 }
 
+/// A figure with its 95 % interval, `12.3k/s ± 410/s`: the point figure, then half the
+/// interval's width (the interval need not be symmetric; the larger side is shown). The
+/// figure alone when there is no interval.
+pub fn with_interval(
+    value: f64,
+    interval: Option<[f64; 2]>,
+    show: impl Fn(f64) -> String,
+) -> String {
+    match interval {
+        Some([low, high]) if high > low => {
+            let half = (value - low).max(high - value).max(0.0);
+            format!("{} ± {}", show(value), show(half))
+        }
+        _ => show(value),
+    }
+}
+
+/// A figure too small for this machine to resolve: its interval reaches zero or below.
+/// `below what this machine resolves (± 1.2 KiB)`.
+pub fn below_resolution(half_width: f64, show: impl Fn(f64) -> String) -> String {
+    format!(
+        "below what this machine resolves (± {})",
+        show(half_width.abs())
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,8 +255,41 @@ mod tests {
         assert_eq!(micros(1400.0), "1.40 ms");
         assert_eq!(rps(193_456.0), "193k req/s");
         assert_eq!(rps(950.0), "950 req/s");
+        assert_eq!(bytes(22.4 * 1024.0), "22.4 KiB");
+        assert_eq!(rps(0.5), "0.50 req/s");
+        assert_eq!(rps(0.0), "0 req/s");
+        assert_eq!(per_sec(12.5), "12.5");
         assert_eq!(cores(0.494), "0.49 cores");
+        assert_eq!(cores(0.999), "1.00 core");
+        assert_eq!(cores(12.34), "12.3 cores");
+        assert_eq!(times(79.2), "79.2×");
+        assert_eq!(times(3.444), "3.44×");
+    }
+
+    #[test]
+    fn counts_are_exact_in_groups_of_three() {
+        assert_eq!(count(1_234_567.0), "1\u{202f}234\u{202f}567");
+        assert_eq!(count(999.0), "999");
+        assert_eq!(count(-1000.0), "-1\u{202f}000");
+    }
+
+    #[test]
+    fn durations_and_dates_read_as_people_say_them() {
+        assert_eq!(duration(42), "42 s");
         assert_eq!(duration(185), "3 min 5 s");
+        assert_eq!(duration(1800), "30 min");
+        assert_eq!(duration(3720), "1 h 2 min");
+        assert_eq!(duration(-5), "0 s");
+        assert_eq!(date(1_700_000_000), "2023-11-14 22:13 UTC");
+    }
+
+    #[test]
+    fn html_escape_covers_content_and_attributes() {
+        assert_eq!(
+            escape_html(r#"<a href="x">Tom's & Jerry's</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;Tom&#39;s &amp; Jerry&#39;s&lt;/a&gt;"
+        );
+        assert_eq!(escape_html("22.4 KiB"), "22.4 KiB");
     }
 
     #[test]

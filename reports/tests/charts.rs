@@ -57,6 +57,7 @@ fn step(engine: &str, workload: &str, mode: Mode, level: u64, rps: f64, p99_ms: 
         },
         flags: Flags::default(),
         failure: None,
+        estimates: Default::default(),
         repeat: 0,
     }
 }

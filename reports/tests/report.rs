@@ -209,6 +209,7 @@ fn step(engine: &str, w: &Workload, level: u64, speed: f64) -> StepResult {
             ..Default::default()
         },
         failure: None,
+        estimates: Default::default(),
         repeat: 0,
     }
 }

@@ -143,11 +143,6 @@ fn steps() -> [StepResult; 2] {
             tcp_mem_bytes: 4096 * 17,
             slab_unreclaim_bytes: 50_000_000,
             kernel_stack_bytes: 16384 * 9,
-            engine_us_per_request: Some(177.7),
-            client_us_per_request: Some(230.1),
-            throughput_ci: Some([4000.5, 4230.25]),
-            p99_ci_us: Some([900.0, 1100.0]),
-            engine_us_per_request_ci: None,
         },
         flags: Flags {
             client_saturated: true,
@@ -156,6 +151,13 @@ fn steps() -> [StepResult; 2] {
             not_supported: None,
         },
         failure: None,
+        estimates: workloads::results::Estimates {
+            engine_us_per_request: Some(177.7),
+            client_us_per_request: Some(230.1),
+            throughput_ci: Some([4000.5, 4230.25]),
+            p99_ci_us: Some([900.0, 1100.0]),
+            engine_us_per_request_ci: None,
+        },
         repeat: 2,
     };
     let second = StepResult {

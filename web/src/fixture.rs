@@ -196,6 +196,7 @@ fn base_step(engine: &str, workload: &Workload, level: u64) -> StepResult {
         },
         flags: Flags::default(),
         failure: None,
+        estimates: Default::default(),
         repeat: 0,
     }
 }

@@ -205,6 +205,13 @@ pub struct Derived {
     pub slab_unreclaim_bytes: u64,
     /// System kernel stacks at the end of the window, bytes.
     pub kernel_stack_bytes: u64,
+}
+
+/// What one valid answer cost, and how far the step's headline figures can be trusted: the
+/// 95 % intervals of [`crate::spread`]. Every field is `None` when it could not be had (no
+/// answers, no samples, too few windows) and in runs stored before they were kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Estimates {
     /// Engine CPU time per valid answer, microseconds: what one answer cost the server. It
     /// stays fair when the load generator saturates, where req/s does not. `None` without
     /// answers or without CPU samples.
@@ -263,6 +270,10 @@ pub struct StepResult {
     pub flags: Flags,
     /// Set when the step failed (the engine died, could not start): what happened.
     pub failure: Option<String>,
+    /// Cost per request and the 95 % intervals of the headline figures, at the step's top
+    /// level in JSON (`engine_us_per_request`, `throughput_ci`, …).
+    #[serde(flatten)]
+    pub estimates: Estimates,
     /// Which repeat of the step this is (0, 1, 2 … with `--repeat N`; each ran in a fresh
     /// engine process). A combined step ([`crate::spread::combine`]) keeps the first's.
     #[serde(default)]

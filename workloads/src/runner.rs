@@ -386,8 +386,8 @@ impl Runner {
             },
         };
         let warmup_ms = plan.warmup.as_millis() as u64;
-        let mut derived = derive(&report, &samples, warmup_ms);
-        crate::spread::complete(&mut derived, &report, &samples);
+        let derived = derive(&report, &samples, warmup_ms);
+        let estimates = crate::spread::estimates(&derived, &report, &samples);
         let flags = flags_for(workload.mode, level, &report, &derived);
         StepResult {
             engine: engine.label.clone(),
@@ -404,6 +404,7 @@ impl Runner {
                     server.exit_description()
                 )
             }),
+            estimates,
             repeat: 0,
         }
     }
@@ -458,6 +459,7 @@ fn failed_step(engine: &EngineSpec, workload: &Workload, level: u64, why: String
         derived: Derived::default(),
         flags: Flags::default(),
         failure: Some(why),
+        estimates: Default::default(),
         repeat: 0,
     }
 }

@@ -27,7 +27,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::results::{Derived, LoadReport, Sample, StepResult, WINDOW_MS};
+use crate::results::{Derived, Estimates, LoadReport, Sample, StepResult, WINDOW_MS};
 
 /// Where an interval came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -263,20 +263,21 @@ pub fn slope_estimate(xs: &[f64], ys: &[f64]) -> Option<(Estimate, f64)> {
     ))
 }
 
-/// Fills in a step's cost per request and its intervals from its windows and samples: engine
+/// A step's cost per request and its intervals, from its windows and samples: engine
 /// and client CPU-µs per valid answer, and the 95 % intervals of throughput, p99 and engine
 /// cost (batch means over the windows). Figures that cannot be had (no answers, no samples,
 /// too few windows) stay `None`.
-pub fn complete(derived: &mut Derived, report: &LoadReport, samples: &[Sample]) {
+pub fn estimates(derived: &Derived, report: &LoadReport, samples: &[Sample]) -> Estimates {
+    let mut out = Estimates::default();
     if derived.throughput_rps > 0.0 {
         let per_answer = |cores: f64| (cores > 0.0).then(|| cores / derived.throughput_rps * 1e6);
-        derived.engine_us_per_request = per_answer(derived.engine_cores);
-        derived.client_us_per_request = per_answer(derived.client_cores);
+        out.engine_us_per_request = per_answer(derived.engine_cores);
+        out.client_us_per_request = per_answer(derived.client_cores);
     }
     let windows = &report.windows;
     let secs = WINDOW_MS as f64 / 1000.0;
     let rates: Vec<f64> = windows.iter().map(|w| w.answers as f64 / secs).collect();
-    derived.throughput_ci = from_windows(&rates)
+    out.throughput_ci = from_windows(&rates)
         .filter(Estimate::has_interval)
         .map(|e| e.interval());
     let p99s: Vec<f64> = windows
@@ -284,7 +285,7 @@ pub fn complete(derived: &mut Derived, report: &LoadReport, samples: &[Sample]) 
         .filter(|w| w.answers > 0)
         .map(|w| w.p99_us as f64)
         .collect();
-    derived.p99_ci_us = from_windows(&p99s)
+    out.p99_ci_us = from_windows(&p99s)
         .filter(Estimate::has_interval)
         .map(|e| e.interval());
     let costs: Vec<f64> = windows
@@ -295,9 +296,10 @@ pub fn complete(derived: &mut Derived, report: &LoadReport, samples: &[Sample]) 
             Some(cpu * 1e6 / w.answers as f64)
         })
         .collect();
-    derived.engine_us_per_request_ci = from_windows(&costs)
+    out.engine_us_per_request_ci = from_windows(&costs)
         .filter(Estimate::has_interval)
         .map(|e| e.interval());
+    out
 }
 
 /// The engine's CPU seconds between two times of the step (ms since it began), read off the
@@ -349,26 +351,27 @@ pub fn combine(repeats: &[&StepResult]) -> Option<StepResult> {
         .expect("two or more steps");
     let mut out = middle.clone();
     let d = &mut out.derived;
+    let e = &mut out.estimates;
     d.throughput_rps = throughput.value;
-    d.throughput_ci = Some(throughput.interval());
+    e.throughput_ci = Some(throughput.interval());
     out.load.latency.p99_us = p99.value.round() as u64;
-    d.p99_ci_us = Some(p99.interval());
+    e.p99_ci_us = Some(p99.interval());
     d.engine_cores = of(&|s| s.derived.engine_cores).value;
     d.client_cores = of(&|s| s.derived.client_cores).value;
     d.peak_pss_bytes = of(&|s| s.derived.peak_pss_bytes as f64).value.round() as u64;
     let costs: Vec<f64> = measured
         .iter()
-        .filter_map(|s| s.derived.engine_us_per_request)
+        .filter_map(|s| s.estimates.engine_us_per_request)
         .collect();
     if let Some(cost) = from_repeats(&costs) {
-        d.engine_us_per_request = Some(cost.value);
-        d.engine_us_per_request_ci = cost.has_interval().then(|| cost.interval());
+        e.engine_us_per_request = Some(cost.value);
+        e.engine_us_per_request_ci = cost.has_interval().then(|| cost.interval());
     }
     let client: Vec<f64> = measured
         .iter()
-        .filter_map(|s| s.derived.client_us_per_request)
+        .filter_map(|s| s.estimates.client_us_per_request)
         .collect();
-    d.client_us_per_request = median(&client);
+    e.client_us_per_request = median(&client);
     Some(out)
 }
 

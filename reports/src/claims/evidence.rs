@@ -51,7 +51,7 @@ pub fn cores_estimate(step: &StepResult) -> Estimate {
 pub fn throughput_estimate(step: &StepResult) -> Estimate {
     spread::estimate(
         step.derived.throughput_rps,
-        step.derived.throughput_ci,
+        step.estimates.throughput_ci,
         Method::Windows,
     )
 }
@@ -60,7 +60,7 @@ pub fn throughput_estimate(step: &StepResult) -> Estimate {
 pub fn p99_estimate(step: &StepResult) -> Estimate {
     spread::estimate(
         step.load.latency.p99_us as f64,
-        step.derived.p99_ci_us,
+        step.estimates.p99_ci_us,
         Method::Windows,
     )
 }

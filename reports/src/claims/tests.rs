@@ -3,8 +3,8 @@
 //! the four outcomes.
 
 use workloads::results::{
-    Calibration, Derived, EngineSpec, LoadReport, MachineFacts, RunConfig, RunStatus, Sample,
-    StepResult,
+    Calibration, Derived, EngineSpec, Estimates, LoadReport, MachineFacts, RunConfig, RunStatus,
+    Sample, StepResult,
 };
 use workloads::spec::{Mode, Workload};
 
@@ -81,8 +81,6 @@ fn step(engine: &str, workload: &Workload, level: u64, s: Shape) -> StepResult {
         samples,
         derived: Derived {
             throughput_rps: s.rps,
-            throughput_ci: interval(s.rps, s.rps_spread),
-            p99_ci_us: interval(s.p99_us, s.p99_spread),
             engine_cores: s.cores,
             peak_pss_bytes: pss,
             threads_max: s.threads,
@@ -90,6 +88,11 @@ fn step(engine: &str, workload: &Workload, level: u64, s: Shape) -> StepResult {
         },
         flags: Default::default(),
         failure: None,
+        estimates: Estimates {
+            throughput_ci: interval(s.rps, s.rps_spread),
+            p99_ci_us: interval(s.p99_us, s.p99_spread),
+            ..Estimates::default()
+        },
         repeat: 0,
     }
 }

@@ -30,7 +30,7 @@ impl RunDocument {
 }
 
 /// The CSV columns, in order.
-pub const CSV_COLUMNS: [&str; 29] = [
+pub const CSV_COLUMNS: [&str; 36] = [
     "run",
     "engine",
     "workload",
@@ -60,6 +60,13 @@ pub const CSV_COLUMNS: [&str; 29] = [
     "littles_law_off",
     "level_not_reached",
     "failure",
+    "repeat",
+    "engine_us_per_request",
+    "client_us_per_request",
+    "throughput_ci_low",
+    "throughput_ci_high",
+    "p99_ci_low_us",
+    "p99_ci_high_us",
 ];
 
 /// The run's steps as CSV: a header of [`CSV_COLUMNS`], then one row per step.
@@ -67,7 +74,7 @@ pub fn steps_csv(id: RunId, run: &StoredRun) -> String {
     let mut out = CSV_COLUMNS.join(",");
     out.push('\n');
     for s in &run.steps {
-        let (l, d) = (&s.load.latency, &s.derived);
+        let (l, d, e) = (&s.load.latency, &s.derived, &s.estimates);
         let cells = [
             id.to_string(),
             csv(&s.engine),
@@ -98,11 +105,23 @@ pub fn steps_csv(id: RunId, run: &StoredRun) -> String {
             s.flags.littles_law_off.to_string(),
             csv(s.flags.level_not_reached.as_deref().unwrap_or("")),
             csv(s.failure.as_deref().unwrap_or("")),
+            s.repeat.to_string(),
+            opt(e.engine_us_per_request),
+            opt(e.client_us_per_request),
+            opt(e.throughput_ci.map(|c| c[0])),
+            opt(e.throughput_ci.map(|c| c[1])),
+            opt(e.p99_ci_us.map(|c| c[0])),
+            opt(e.p99_ci_us.map(|c| c[1])),
         ];
         out.push_str(&cells.join(","));
         out.push('\n');
     }
     out
+}
+
+/// An optional figure: empty when absent.
+fn opt(value: Option<f64>) -> String {
+    value.map(|v| format!("{v:.3}")).unwrap_or_default()
 }
 
 /// A CSV field, quoted when it must be (RFC 4180); a leading `=`, `+`, `-` or `@` is

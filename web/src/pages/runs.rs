@@ -6,8 +6,8 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use reports::charts;
-use workloads::engines;
 use reports::store::StoredRun;
+use workloads::engines;
 use workloads::results::{IdleSlope, StepResult};
 use workloads::spec::{Mode, Workload};
 
@@ -62,6 +62,10 @@ pub struct StepRow {
     pub threads: String,
     /// Peak PSS.
     pub pss: String,
+    /// Engine CPU per valid answer, with its interval.
+    pub cost: String,
+    /// Load generator CPU per valid answer.
+    pub client_cost: String,
     /// Flags: (CSS class, text).
     pub flags: Vec<(&'static str, String)>,
 }
@@ -157,6 +161,9 @@ fn run_page(run: StoredRun) -> RunPage {
 /// The workload sections of a run, in the order of its configuration (and any workload
 /// with steps but missing from it, after).
 pub fn sections(run: &StoredRun, with_tables: bool) -> Vec<WorkloadSection> {
+    // Repeats of a step show as one row and one point: the median, its interval from the
+    // repeats.
+    let combined = workloads::spread::combined(&run.steps);
     let mut workloads: Vec<Workload> = run.config.workloads.clone();
     for step in &run.steps {
         if !workloads.iter().any(|w| w.name == step.workload) {
@@ -181,7 +188,7 @@ pub fn sections(run: &StoredRun, with_tables: bool) -> Vec<WorkloadSection> {
         .iter()
         .map(|w| {
             let mut steps: Vec<&StepResult> =
-                run.steps.iter().filter(|s| s.workload == w.name).collect();
+                combined.iter().filter(|s| s.workload == w.name).collect();
             steps.sort_by_cached_key(|s| (engines::sort_key(&s.engine), s.level));
             WorkloadSection {
                 name: w.name.clone(),
@@ -196,7 +203,7 @@ pub fn sections(run: &StoredRun, with_tables: bool) -> Vec<WorkloadSection> {
                         .join(", "),
                     w.level_unit()
                 ),
-                charts: views(charts::charts_for_workload(&run.steps, w)),
+                charts: views(charts::charts_for_workload(&combined, w)),
                 main_column: if w.mode == Mode::Idle {
                     "connections held"
                 } else {
@@ -231,10 +238,18 @@ fn step_row(s: &StepResult) -> StepRow {
         } else if s.mode == Mode::Idle {
             format::count(s.load.connections as f64)
         } else {
-            format::per_sec(s.derived.throughput_rps)
+            format::with_interval(
+                s.derived.throughput_rps,
+                s.estimates.throughput_ci,
+                format::per_sec,
+            )
         },
         p50: if failed { dash() } else { us(l.p50_us) },
-        p99: if failed { dash() } else { us(l.p99_us) },
+        p99: if failed {
+            dash()
+        } else {
+            format::with_interval(l.p99_us as f64, s.estimates.p99_ci_us, format::micros)
+        },
         p999: if failed { dash() } else { us(l.p999_us) },
         max: if failed { dash() } else { us(l.max_us) },
         errors: s.load.errors.total(),
@@ -243,6 +258,13 @@ fn step_row(s: &StepResult) -> StepRow {
         ctx: format::per_sec(s.derived.ctx_switches_per_sec),
         threads: format::count(s.derived.threads_max as f64),
         pss: format::bytes(s.derived.peak_pss_bytes as f64),
+        cost: s.estimates.engine_us_per_request.map_or_else(dash, |c| {
+            format::with_interval(c, s.estimates.engine_us_per_request_ci, format::micros)
+        }),
+        client_cost: s
+            .estimates
+            .client_us_per_request
+            .map_or_else(dash, format::micros),
         flags: flags(s),
     }
 }
@@ -387,5 +409,3 @@ pub async fn download_csv(
         export::steps_csv(id, &run).into_bytes(),
     ))
 }
-
-
