@@ -242,6 +242,16 @@ pub fn below_resolution(half_width: f64, show: impl Fn(f64) -> String) -> String
     )
 }
 
+/// An estimate as every page shows it: `171 B ± 12 B`, or, when its interval reaches zero or
+/// below, `below what this machine resolves (± 1.2 KiB)` instead of a number.
+pub fn estimate(e: &workloads::spread::Estimate, show: impl Fn(f64) -> String) -> String {
+    if e.below_resolution() {
+        below_resolution(e.half_width(), show)
+    } else {
+        with_interval(e.value, e.has_interval().then(|| e.interval()), show)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -205,6 +205,7 @@ pub fn run_and_report(config: RunConfig, db: &Path) -> anyhow::Result<ExitCode> 
     let stored = store.run(id)?.context("the run just recorded is missing")?;
     println!("\nRun {id}: {}", outcome.status.as_str());
     print!("{}", summary::render(&config.workloads, &stored.steps));
+    print!("{}", summary::claims(&stored));
     println!(
         "\nSee it again with: workbench show {id} --db {}",
         db.display()
@@ -374,6 +375,7 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     }
     print_run_header(&run.summary, &run.calibration);
     print!("{}", summary::render(&run.config.workloads, &run.steps));
+    print!("{}", summary::claims(&run));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -4,10 +4,12 @@
 use workloads::results::{IdleSlope, StepResult};
 use workloads::spec::{Mode, Workload};
 
-use super::table::{Table, bytes, micros, rate, sig3};
+use super::table::{Table, bytes, count, micros, rate, sig3};
 
 /// Renders the tables for `workloads` (in their order) from `steps`.
 pub fn render(workloads: &[Workload], steps: &[StepResult]) -> String {
+    // Repeats of a step are one row: the median, its interval from the repeats.
+    let steps = &workloads::spread::combined(steps)[..];
     let mut out = String::new();
     for workload in workloads {
         let rows: Vec<&StepResult> = steps
@@ -52,6 +54,7 @@ fn workload_table(mode: Mode, rows: &[&StepResult]) -> Table {
         "errors",
         "cores",
         "client cores",
+        "CPU/req",
         "ctx sw/s",
         "threads",
         "peak PSS",
@@ -80,9 +83,9 @@ fn workload_table(mode: Mode, rows: &[&StepResult]) -> Table {
             step.engine.clone(),
             step.level.to_string(),
             if mode == Mode::Idle {
-                step.load.connections.to_string()
+                count(step.load.connections as f64)
             } else {
-                rate(d.throughput_rps)
+                reports::format::with_interval(d.throughput_rps, step.estimates.throughput_ci, rate)
             },
             lat(l.p50_us),
             lat(l.p99_us),
@@ -90,8 +93,11 @@ fn workload_table(mode: Mode, rows: &[&StepResult]) -> Table {
             step.load.errors.total().to_string(),
             sig3(d.engine_cores),
             sig3(d.client_cores),
+            step.estimates
+                .engine_us_per_request
+                .map_or("-".into(), micros),
             rate(d.ctx_switches_per_sec),
-            d.threads_max.to_string(),
+            count(d.threads_max as f64),
             bytes(d.peak_pss_bytes as f64),
             flag_marks(step),
         ]);
@@ -173,18 +179,47 @@ fn idle_slopes(rows: &[&StepResult]) -> String {
             .copied()
             .filter(|s| s.engine == engine)
             .collect();
-        match IdleSlope::fit(&steps) {
-            Some(slope) => table.row(vec![
+        let fit = IdleSlope::fit(&steps);
+        match (fit, reports::claims::idle_slope_estimate(&steps)) {
+            (Some(slope), Some((user, kernel))) => table.row(vec![
+                engine.to_string(),
+                reports::format::estimate(&user, bytes),
+                bytes(slope.base_bytes),
+                reports::format::estimate(&kernel, bytes),
+            ]),
+            (Some(slope), None) => table.row(vec![
                 engine.to_string(),
                 bytes(slope.bytes_per_connection),
                 bytes(slope.base_bytes),
                 bytes(slope.kernel_bytes_per_connection),
             ]),
-            None => table.row(vec![engine.to_string(), "-".into(), "-".into(), "-".into()]),
+            (None, _) => table.row(vec![engine.to_string(), "-".into(), "-".into(), "-".into()]),
         }
     }
     format!(
         "  bytes per idle connection: least-squares slope of PSS over open connections (kernel memory apart)\n{}",
         table.render(4)
     )
+}
+
+/// Every claim's verdict on this run, from the one judge (`reports::claims`): what `workbench
+/// show` and the end of `workbench run` print under the tables.
+pub fn claims(run: &reports::store::StoredRun) -> String {
+    let mut out =
+        String::from("\nclaims (judged with 95 % intervals; inconclusive when they overlap)\n");
+    for (lesson, finding) in reports::claims::judge_all(run) {
+        out.push_str(&format!(
+            "  {:<48} {}\n",
+            lesson.title,
+            finding.verdict.label()
+        ));
+        let line = match finding.verdict {
+            reports::claims::Verdict::Supported => finding.headline().map(str::to_string),
+            _ => finding.reason.clone(),
+        };
+        if let Some(line) = line {
+            out.push_str(&format!("      {line}\n"));
+        }
+    }
+    out
 }

@@ -306,14 +306,23 @@ fn idle_slopes(steps: &[&StepResult]) -> Vec<String> {
         .into_iter()
         .map(|e| {
             let mine: Vec<&StepResult> = steps.iter().copied().filter(|s| s.engine == e).collect();
-            match IdleSlope::fit(&mine) {
-                Some(fit) => format!(
+            let spread = reports::claims::idle_slope_estimate(&mine);
+            match (IdleSlope::fit(&mine), spread) {
+                (Some(fit), Some((user, kernel))) => format!(
+                    "{e}: {} per idle connection, base {}; the kernel: {} per connection, apart",
+                    format::estimate(&user, format::bytes),
+                    format::bytes(fit.base_bytes),
+                    format::estimate(&kernel, format::bytes)
+                ),
+                (Some(fit), None) => format!(
                     "{e}: {} per idle connection, base {}; the kernel: {} per connection, apart",
                     format::bytes(fit.bytes_per_connection),
                     format::bytes(fit.base_bytes),
                     format::bytes(fit.kernel_bytes_per_connection)
                 ),
-                None => format!("{e}: no slope (needs two connection counts that did not fail)"),
+                (None, _) => {
+                    format!("{e}: no slope (needs two connection counts that did not fail)")
+                }
             }
         })
         .collect()
