@@ -216,6 +216,43 @@ pub fn change(value: f64, reference: f64, better: Better) -> String {
     format!("{text}{verdict}")
 }
 
+/// What a comparison calls a change with no evidence behind it.
+pub const NO_SIGNIFICANT_CHANGE: &str = "no significant change";
+
+/// The change from `reference` to `value` when both carry intervals: "no significant change"
+/// when the 95 % intervals overlap; otherwise the change as [`change`] writes it, called
+/// better or worse (the difference is real, however small). A figure without an interval
+/// falls back to [`NOISE`]: within it, no significant change.
+pub fn significant_change(
+    value: &workloads::spread::Estimate,
+    reference: &workloads::spread::Estimate,
+    better: Better,
+) -> String {
+    let (a, b) = (value.value, reference.value);
+    if !a.is_finite() || !b.is_finite() {
+        return "—".into();
+    }
+    if value.has_interval() && reference.has_interval() {
+        if !value.separated(reference) {
+            return NO_SIGNIFICANT_CHANGE.into();
+        }
+        let text = change(a, b, Better::Neither);
+        let rise = a > b;
+        let word = match better {
+            Better::Higher if rise => " better",
+            Better::Higher => " worse",
+            Better::Lower if rise => " worse",
+            Better::Lower => " better",
+            Better::Neither => "",
+        };
+        return format!("{text}{word}");
+    }
+    if b != 0.0 && ((a / b) - 1.0).abs() < NOISE || a == b {
+        return NO_SIGNIFICANT_CHANGE.into();
+    }
+    change(a, b, better)
+}
+
 /// A figure with its 95 % interval, `12.3k/s ± 410/s`: the point figure, then half the
 /// interval's width (the interval need not be symmetric; the larger side is shown). The
 /// figure alone when there is no interval.
@@ -310,5 +347,39 @@ mod tests {
         assert_eq!(change(340.0, 100.0, Better::Lower), "×3.40 worse");
         assert_eq!(change(100.0, 100.0, Better::Lower), "no change");
         assert_eq!(change(5.0, 0.0, Better::Lower), "new (was 0)");
+    }
+
+    #[test]
+    fn only_separated_intervals_make_a_significant_change() {
+        use workloads::spread::Estimate;
+        let with = |value: f64, half: f64| Estimate {
+            low: value - half,
+            high: value + half,
+            method: workloads::spread::Method::Windows,
+            ..Estimate::single(value)
+        };
+        let base = with(100.0, 5.0);
+        assert_eq!(
+            significant_change(&with(108.0, 5.0), &base, Better::Higher),
+            NO_SIGNIFICANT_CHANGE
+        );
+        assert_eq!(
+            significant_change(&with(112.0, 5.0), &base, Better::Higher),
+            "+12% better"
+        );
+        assert_eq!(
+            significant_change(&with(103.0, 0.5), &with(100.0, 0.5), Better::Lower),
+            "+3.0% worse"
+        );
+        // Without intervals, the noise threshold decides.
+        let single = Estimate::single;
+        assert_eq!(
+            significant_change(&single(103.0), &single(100.0), Better::Higher),
+            NO_SIGNIFICANT_CHANGE
+        );
+        assert_eq!(
+            significant_change(&single(120.0), &single(100.0), Better::Higher),
+            "+20% better"
+        );
     }
 }

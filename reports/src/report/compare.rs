@@ -1,10 +1,12 @@
 //! The comparison section: this run's figures beside other runs', each with its change.
 //!
 //! The change is always *this run relative to the other*: `+12% better` on throughput means
-//! this run answered 12% more. Changes within [`format::NOISE`] are not called better or
-//! worse; over a factor of two they are written as a ratio (`×3.4`).
+//! this run answered 12% more. A figure with a 95 % interval (throughput, p99, CPU per request,
+//! the idle slope) changes only when the two intervals do not overlap; otherwise the cell says
+//! "no significant change" ([`format::significant_change`]). A figure without one falls back
+//! to [`format::NOISE`]. Over a factor of two a change is written as a ratio (`×3.4`).
 
-use workloads::results::{IdleSlope, StepResult};
+use workloads::results::StepResult;
 use workloads::spec::{Mode, Workload};
 
 use super::doc::{Block, Inline, Section, slug};
@@ -12,6 +14,7 @@ use super::format::{self, Better};
 use super::headlines::{self, Headline};
 use crate::charts::{self, DataTable, Metric};
 use crate::store::StoredRun;
+use workloads::spread::{self, Estimate, Method};
 
 /// A figure of a step that runs are compared on.
 struct Figure {
@@ -19,6 +22,13 @@ struct Figure {
     better: Better,
     value: fn(&StepResult) -> Option<f64>,
     show: fn(f64) -> String,
+    /// The figure's 95 % interval, where the step has one.
+    interval: fn(&StepResult) -> Option<[f64; 2]>,
+}
+
+/// No interval kept for this figure.
+fn no_interval(_: &StepResult) -> Option<[f64; 2]> {
+    None
 }
 
 fn latency(us: u64) -> f64 {
@@ -30,67 +40,99 @@ const THROUGHPUT: Figure = Figure {
     better: Better::Higher,
     value: |s| Some(s.derived.throughput_rps),
     show: format::rps,
+    interval: |s| s.estimates.throughput_ci,
 };
 const P50: Figure = Figure {
     name: "p50 latency",
     better: Better::Lower,
     value: |s| (s.load.latency.count > 0).then(|| latency(s.load.latency.p50_us)),
     show: format::micros,
+    interval: no_interval,
 };
 const P99: Figure = Figure {
     name: "p99 latency",
     better: Better::Lower,
     value: |s| (s.load.latency.count > 0).then(|| latency(s.load.latency.p99_us)),
     show: format::micros,
+    interval: |s| s.estimates.p99_ci_us,
 };
 const P99_UNCORRECTED: Figure = Figure {
     name: "p99 latency, uncorrected",
     better: Better::Lower,
     value: |s| s.load.latency_uncorrected.map(|l| latency(l.p99_us)),
     show: format::micros,
+    interval: no_interval,
 };
 const ENGINE_CORES: Figure = Figure {
     name: "engine cores",
     better: Better::Neither,
     value: |s| Some(s.derived.engine_cores),
     show: format::cores,
+    interval: no_interval,
 };
 const CLIENT_CORES: Figure = Figure {
     name: "client cores",
     better: Better::Neither,
     value: |s| Some(s.derived.client_cores),
     show: format::cores,
+    interval: no_interval,
 };
 const PEAK_PSS: Figure = Figure {
     name: "peak PSS",
     better: Better::Lower,
     value: |s| Some(s.derived.peak_pss_bytes as f64),
     show: format::bytes,
+    interval: no_interval,
 };
 const THREADS: Figure = Figure {
     name: "threads",
     better: Better::Neither,
     value: |s| Some(s.derived.threads_max as f64),
     show: |v| format!("{v:.0}"),
+    interval: no_interval,
 };
 const HELD: Figure = Figure {
     name: "connections held",
     better: Better::Higher,
     value: |s| Some(s.load.connections as f64),
     show: |v| format!("{v:.0}"),
+    interval: no_interval,
+};
+const COST: Figure = Figure {
+    name: "engine CPU per request",
+    better: Better::Lower,
+    value: |s| s.estimates.engine_us_per_request,
+    show: format::micros,
+    interval: |s| s.estimates.engine_us_per_request_ci,
 };
 const ERRORS: Figure = Figure {
     name: "errors",
     better: Better::Lower,
     value: |s| Some(s.load.errors.total() as f64),
     show: |v| format!("{v:.0}"),
+    interval: no_interval,
 };
 
 /// The figures compared for a workload's mode.
 fn figures(mode: Mode) -> &'static [Figure] {
     match mode {
-        Mode::Closed => &[THROUGHPUT, P50, P99, ENGINE_CORES, CLIENT_CORES, PEAK_PSS],
-        Mode::Open => &[THROUGHPUT, P99, P99_UNCORRECTED, ENGINE_CORES, PEAK_PSS],
+        Mode::Closed => &[
+            THROUGHPUT,
+            P50,
+            P99,
+            COST,
+            ENGINE_CORES,
+            CLIENT_CORES,
+            PEAK_PSS,
+        ],
+        Mode::Open => &[
+            THROUGHPUT,
+            P99,
+            P99_UNCORRECTED,
+            COST,
+            ENGINE_CORES,
+            PEAK_PSS,
+        ],
         Mode::Idle => &[HELD, PEAK_PSS, THREADS],
         Mode::SlowReaders | Mode::SlowSenders => &[P99, ERRORS, PEAK_PSS, THREADS, ENGINE_CORES],
     }
@@ -316,12 +358,12 @@ fn workload_section(run: &StoredRun, others: &[StoredRun], workload: &Workload) 
                     figure.name.to_string(),
                     cell(mine.as_ref(), figure),
                 ];
-                let a = mine.as_ref().and_then(|s| value(s, figure));
+                let a = mine.as_ref().and_then(|s| estimate(s, figure));
                 for other in &theirs {
                     row.push(cell(other.as_ref(), figure));
-                    let b = other.as_ref().and_then(|s| value(s, figure));
+                    let b = other.as_ref().and_then(|s| estimate(s, figure));
                     row.push(match (a, b) {
-                        (Some(a), Some(b)) => format::change(a, b, figure.better),
+                        (Some(a), Some(b)) => format::significant_change(&a, &b, figure.better),
                         _ => "—".into(),
                     });
                 }
@@ -333,24 +375,33 @@ fn workload_section(run: &StoredRun, others: &[StoredRun], workload: &Workload) 
     if workload.mode == Mode::Idle {
         for engine in &engines {
             let slope = |r: &StoredRun| {
-                IdleSlope::fit(&headlines::steps_of(&r.steps, engine, &workload.name))
-                    .map(|f| f.bytes_per_connection)
+                crate::claims::idle_slope_estimate(&headlines::steps_of(
+                    &r.steps,
+                    engine,
+                    &workload.name,
+                ))
+                .map(|(user, _)| user)
             };
             let a = slope(run);
             let mut text = format!(
                 "{engine}: bytes per idle connection {} in {}",
-                a.map_or("—".into(), format::bytes),
+                a.as_ref()
+                    .map_or("—".into(), |e| format::estimate(e, format::bytes)),
                 label(run)
             );
             for other in others {
                 let b = slope(other);
                 text.push_str(&format!(
                     ", {} in {}",
-                    b.map_or("—".into(), format::bytes),
+                    b.as_ref()
+                        .map_or("—".into(), |e| format::estimate(e, format::bytes)),
                     label(other)
                 ));
-                if let (Some(a), Some(b)) = (a, b) {
-                    text.push_str(&format!(" ({})", format::change(a, b, Better::Lower)));
+                if let (Some(a), Some(b)) = (&a, &b) {
+                    text.push_str(&format!(
+                        " ({})",
+                        format::significant_change(a, b, Better::Lower)
+                    ));
                 }
             }
             notes.push(format!("{text}."));
@@ -378,10 +429,22 @@ fn value(step: &StepResult, figure: &Figure) -> Option<f64> {
     }
 }
 
+/// The figure of a step with its interval, as an estimate.
+fn estimate(step: &StepResult, figure: &Figure) -> Option<Estimate> {
+    let v = value(step, figure)?;
+    Some(spread::estimate(
+        v,
+        (figure.interval)(step),
+        Method::Windows,
+    ))
+}
+
 fn cell(step: Option<&StepResult>, figure: &Figure) -> String {
     match step {
         None => "not run".into(),
         Some(s) if s.failure.is_some() => "failed".into(),
-        Some(s) => (figure.value)(s).map_or("—".into(), figure.show),
+        Some(s) => (figure.value)(s).map_or("—".into(), |v| {
+            format::with_interval(v, (figure.interval)(s), figure.show)
+        }),
     }
 }
