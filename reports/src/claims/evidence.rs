@@ -120,12 +120,22 @@ pub(crate) fn max_connections(steps: &[&StepResult], engine: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// The pool's worker count in this run: its `--workers` flag, or the engine's default rule
-/// (from the engine registry) on the run's machine.
+/// The pool's worker count in this run: as measured (the processes of its tree, less the
+/// supervisor), else its `--workers` flag, else the engine's default rule (from the engine
+/// registry) on the run's machine. Measured first: the rule counts the CPUs the pool may run
+/// on, which a split placement halves.
 pub(crate) fn pool_workers(run: &StoredRun) -> u64 {
+    let measured = run
+        .steps
+        .iter()
+        .filter(|s| s.engine == "pool")
+        .flat_map(|s| s.samples.iter().map(|x| x.processes))
+        .max()
+        .filter(|&p| p >= 2)
+        .map(|p| p - 1);
     let rule = engines::find("pool").map(|e| e.defaults);
-    flag_of(run, "pool", "--workers")
-        .and_then(|n| n.parse().ok())
+    measured
+        .or_else(|| flag_of(run, "pool", "--workers").and_then(|n| n.parse().ok()))
         .or_else(|| rule.and_then(|r| r.workers(run.summary.machine.cores)))
         .unwrap_or(1)
 }

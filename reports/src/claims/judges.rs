@@ -375,8 +375,8 @@ pub(super) fn db_wait(run: &StoredRun) -> Finding {
         .map(throughput_estimate);
     if let Some(best) = &pool_best {
         sentences.push(format!(
-            "The {pool_label}'s {workers} workers can finish at most {workers} × {} = {} a \
-             second; it reached {} ({:.0}% of that ceiling).",
+            "The {pool_label}'s {workers} workers can finish at most {workers} × {} = {}; it \
+             reached {} ({:.0}% of that ceiling).",
             format::count(per_worker),
             format::rps(ceiling),
             with_spread(best, format::rps),
