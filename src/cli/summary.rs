@@ -123,6 +123,9 @@ fn flag_marks(step: &StepResult) -> String {
     if step.flags.littles_law_off {
         marks.push("littles-law-off");
     }
+    if workloads::spread::window_outliers(step) > 0 {
+        marks.push("outliers");
+    }
     marks.join(",")
 }
 
@@ -150,6 +153,14 @@ fn flag_notes(rows: &[&StepResult]) -> String {
     if rows.iter().any(|s| s.flags.client_saturated) {
         out.push_str(
             "  client-saturated: the load generator used over 0.9 of a core; it may be the bottleneck\n",
+        );
+    }
+    if rows
+        .iter()
+        .any(|s| workloads::spread::window_outliers(s) > 0)
+    {
+        out.push_str(
+            "  outliers: some 200 ms windows were far from the rest (Tukey's fences); noted, not dropped\n",
         );
     }
     if rows.iter().any(|s| s.flags.littles_law_off) {

@@ -302,6 +302,19 @@ pub fn estimates(derived: &Derived, report: &LoadReport, samples: &[Sample]) -> 
     out
 }
 
+/// How many of a step's windows are outliers in throughput (outside Tukey's fences): noted
+/// beside the step, as Criterion and hyperfine note theirs, never dropped.
+pub fn window_outliers(step: &StepResult) -> usize {
+    let secs = WINDOW_MS as f64 / 1000.0;
+    let rates: Vec<f64> = step
+        .load
+        .windows
+        .iter()
+        .map(|w| w.answers as f64 / secs)
+        .collect();
+    outliers(&rates)
+}
+
 /// The engine's CPU seconds between two times of the step (ms since it began), read off the
 /// samples' cumulative CPU by linear interpolation; `None` outside the sampled span.
 fn cpu_between(samples: &[Sample], from_ms: u64, to_ms: u64) -> Option<f64> {

@@ -281,6 +281,11 @@ pub fn flags(s: &StepResult) -> Vec<(&'static str, String)> {
     if s.flags.littles_law_off {
         out.push(("warn", "Little's law off".to_string()));
     }
+    match workloads::spread::window_outliers(s) {
+        0 => {}
+        1 => out.push(("info", "1 outlier window".to_string())),
+        n => out.push(("info", format!("{n} outlier windows"))),
+    }
     if let Some(why) = s
         .flags
         .level_not_reached
