@@ -8,7 +8,7 @@ use workloads::spec::{Mode, Route, Workload};
 
 use super::doc::{Banner, Block, Document, Inline, Section, Tone, slug};
 use super::format;
-use super::headlines::{self, Headline, Verdict};
+use super::headlines::{self, Headline};
 use super::{compare, method};
 use crate::charts::{self, DataTable};
 use crate::store::{StoredRun, utc_text};
@@ -229,11 +229,7 @@ fn overview(run: &StoredRun, all: &[Headline]) -> DataTable {
                 row.push(
                     all.iter()
                         .find(|h| h.engine == engine && h.workload == w.name)
-                        .map(|h| match h.verdict {
-                            Verdict::Supported | Verdict::Measured => h.cell.clone(),
-                            Verdict::NoData => h.cell.clone(),
-                            other => format!("{} ({})", h.cell, other.label()),
-                        })
+                        .map(|h| h.cell.clone())
                         .unwrap_or_else(|| "—".into()),
                 );
             }
@@ -272,21 +268,21 @@ fn claim_item(lesson: &crate::claims::Lesson, f: &crate::claims::Finding) -> Inl
     }
 }
 
-/// One headline as a list item: workload, figure, verdict, claim and evidence.
+/// One headline as a list item: workload, figure, whether it was measured, what the model
+/// predicts and the evidence. No verdict: the claims above give those, from one judge.
 fn finding(h: &Headline) -> Inline {
-    let tone = match h.verdict {
-        Verdict::Supported => Tone::Good,
-        Verdict::NotSupported => Tone::Bad,
-        Verdict::Inconclusive | Verdict::NoData => Tone::Warn,
-        Verdict::Measured => Tone::Info,
+    let (label, tone) = if h.measured() {
+        ("measured", Tone::Info)
+    } else {
+        ("no data", Tone::Warn)
     };
     let mut item = Inline::default()
         .strong(format!("{}: {}.", h.workload, h.figure))
         .text(" ")
-        .tag(h.verdict.label(), tone)
+        .tag(label, tone)
         .text(" ");
     if !h.claim.is_empty() {
-        item = item.text(format!("Claim: {} ", h.claim));
+        item = item.text(format!("The model predicts: {} ", h.claim));
     }
     item.text(h.evidence.clone())
 }

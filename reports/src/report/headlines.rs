@@ -1,22 +1,24 @@
-//! Headline figures and the lessons they test: one per engine and workload of a run.
+//! Headline figures and what each model predicts of them: one per engine and workload of a run.
 //!
 //! Each workload is there to test one claim of the concurrency debate, and which claim
 //! depends on the engine's model. A [`Headline`] picks the one figure of a workload that
-//! speaks to that claim, states the claim, and says — from the data, with the numbers — whether
-//! this run supports it:
+//! speaks to that claim, states what the engine's model predicts, and describes — with the
+//! numbers — what this run measured:
 //!
-//! | workload (found by its shape, not its name) | figure | the claim, by model |
+//! | workload (found by its shape, not its name) | figure | what the model predicts |
 //! |---|---|---|
 //! | idle | bytes per idle connection: the least-squares slope of PSS over connections ([`IdleSlope::fit`]) | a thread costs kilobytes (a stack and a kernel task); a selector loop a few hundred bytes; a task far less than a thread; a prefork pool pays per worker, up front |
-//! | closed loop, cheapest request (`hello`) | best throughput, and engine CPU per answer | none: what the model itself costs per request is measured, not judged |
+//! | closed loop, cheapest request (`hello`) | best throughput, and engine CPU per answer | nothing: what the model itself costs per request is measured, not predicted |
 //! | closed loop, a wait and no CPU (`db-wait`) | best throughput, and waits in flight (throughput × wait, Little's law) | a pool of N workers caps near N × 1000 / wait req/s; the others keep overlapping waits as connections grow |
 //! | closed loop with CPU work (`cpu`) | most cores used | one event loop uses at most one core (concurrency, not parallelism); threads, processes and multi-thread runtimes use more |
 //! | open loop (`rate`) | highest offered rate kept up with | measured from the intended send time, an overloaded server cannot hide its queue |
 //! | slow clients (`slowloris`, `big-response`) | threads and probe latency at the top level | a thread or worker is held by each slow client; an event loop is not |
 //!
-//! A verdict is never a guess: without enough data it is [`Verdict::NoData`]; when something
-//! else may explain the figure (the load generator saturated, one core only, too few levels)
-//! it is [`Verdict::Inconclusive`] and says what.
+//! A headline gives no verdict. The claims are judged in one place, [`crate::claims`], from
+//! the figures' 95 % intervals; a headline is the figure and what the model predicts, so that
+//! a reader can see what the judge read. A headline without a figure
+//! ([`Headline::measured`] is false) says in its evidence why: the run has no step of it,
+//! every step failed, the server cannot serve it, or there were too few levels for a slope.
 
 use workloads::results::{IdleSlope, StepResult};
 use workloads::spec::{Mode, Route, Workload};
@@ -72,35 +74,7 @@ impl Kind {
     }
 }
 
-/// What the data says about a headline's claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Verdict {
-    /// The figure is what the claim predicts.
-    Supported,
-    /// The figure contradicts the claim.
-    NotSupported,
-    /// Something else may explain the figure; the evidence says what.
-    Inconclusive,
-    /// Not enough data to say anything.
-    NoData,
-    /// A figure with no claim attached: measured, not judged.
-    Measured,
-}
-
-impl Verdict {
-    /// The verdict as a short label.
-    pub fn label(self) -> &'static str {
-        match self {
-            Verdict::Supported => "supported",
-            Verdict::NotSupported => "not supported",
-            Verdict::Inconclusive => "inconclusive",
-            Verdict::NoData => "no data",
-            Verdict::Measured => "measured",
-        }
-    }
-}
-
-/// One engine's headline figure on one workload, and the lesson it supports (or not).
+/// One engine's headline figure on one workload, and what the engine's model predicts of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Headline {
     /// The engine's label.
@@ -118,12 +92,19 @@ pub struct Headline {
     pub value: Option<f64>,
     /// Which way the figure improves.
     pub better: Better,
-    /// The claim the figure tests, in a sentence; empty when there is none.
+    /// What the engine's model predicts of the figure, in a sentence; empty when it predicts
+    /// nothing (a peer, or the cost of the cheapest request).
     pub claim: String,
-    /// What this run's data says, with its numbers.
+    /// What this run measured, in sentences with their numbers; without a figure, why not.
     pub evidence: String,
-    /// The verdict.
-    pub verdict: Verdict,
+}
+
+impl Headline {
+    /// Whether the run has the figure. Without it the cell reads `—` and the evidence says
+    /// why; the figure itself is never guessed.
+    pub fn measured(&self) -> bool {
+        self.value.is_some()
+    }
 }
 
 /// The headlines of a run: for each engine (in chart order), one per workload of the run (in
@@ -223,7 +204,6 @@ fn headline(run: &StoredRun, engine: &str, workload: &Workload, steps: &[&StepRe
         better: Better::Neither,
         claim: String::new(),
         evidence: String::new(),
-        verdict: Verdict::NoData,
     };
     let family = Family::of(engine);
     let measured: Vec<&StepResult> = steps
@@ -238,7 +218,7 @@ fn headline(run: &StoredRun, engine: &str, workload: &Workload, steps: &[&StepRe
             .filter(|s| s.engine == engine && s.workload == workload.name)
             .collect::<Vec<_>>();
         h.evidence = if let Some(why) = all.iter().find_map(|s| s.flags.not_supported.as_ref()) {
-            format!("Not supported by this server: {why}.")
+            format!("This server cannot run it: {why}.")
         } else if steps.is_empty() {
             "Not measured: the run has no step of it.".to_string()
         } else {
@@ -256,11 +236,6 @@ fn headline(run: &StoredRun, engine: &str, workload: &Workload, steps: &[&StepRe
         Kind::Parallelism => parallelism(&mut h, family, &measured, workload, run),
         Kind::OpenLoop => open_loop(&mut h, &measured),
         Kind::SlowClients => slow_clients(&mut h, family, &measured, workload),
-    }
-    // Claims are judged in one place, `crate::claims`; a headline is a figure and what its
-    // model predicts, with no verdict of its own.
-    if h.verdict != Verdict::NoData {
-        h.verdict = Verdict::Measured;
     }
     h
 }
@@ -302,13 +277,47 @@ fn idle_cost(h: &mut Headline, family: Family, steps: &[&StepResult]) {
         .map(|s| s.load.connections)
         .max()
         .unwrap_or(0);
+    // The kernel's share is a system-wide reading: with its interval it can say "below what
+    // this machine resolves" instead of drawing noise (−637 B) as a measurement.
+    let kernel = match crate::claims::idle_slope_estimate(steps) {
+        Some((_, kernel)) => format::estimate(&kernel, format::bytes),
+        None => format::bytes(fit.kernel_bytes_per_connection),
+    };
     let mut evidence = format!(
         "PSS rises by {} per open connection over {used} levels (up to {most} connections held), \
-         from a base of {}; the kernel adds {} per connection system-wide, whatever the model.",
+         from a base of {}; the kernel's share per connection, system-wide and whatever the \
+         model: {kernel}.",
         format::bytes(slope),
         format::bytes(fit.base_bytes),
-        format::bytes(fit.kernel_bytes_per_connection),
     );
+    // What the slope means at the scale the model's prediction speaks of; a projection of the
+    // figure, not a judgement of it (that is `crate::claims`' job).
+    let scale = match family {
+        _ if slope < 0.0 => Some(
+            "The slope is negative: at these levels the cost of a connection is smaller than \
+             the noise in the memory readings."
+                .to_string(),
+        ),
+        Family::Threads => Some(format!(
+            "At this slope 100 000 idle connections would need {} of memory, before the \
+             kernel's share.",
+            format::bytes(slope * 100_000.0)
+        )),
+        Family::Selector { .. } | Family::Coroutines { .. } => Some(format!(
+            "At this slope 10 000 idle connections cost {} of memory.",
+            format::bytes(slope * 10_000.0)
+        )),
+        Family::Pool => Some(match pool_workers(steps) {
+            Some(n) => format!(
+                "Its {n} workers are paid for in the base memory; connections beyond them wait \
+                 unserved, so the slope says little about one connection."
+            ),
+            None => "The slope says little about one connection: connections beyond the \
+                     workers wait unserved."
+                .to_string(),
+        }),
+        Family::Peer => None,
+    };
     let caveat = if used < 3 {
         Some("Fitted over only two levels: read the slope as a rough figure.")
     } else if steps
@@ -319,86 +328,16 @@ fn idle_cost(h: &mut Headline, family: Family, steps: &[&StepResult]) {
     } else {
         None
     };
-    const KIB: f64 = 1024.0;
-    let (verdict, verdict_text) = match family {
-        _ if slope < 0.0 => (
-            Verdict::Inconclusive,
-            "The slope is negative: at these levels the cost of a connection is smaller than the \
-             noise in the memory readings."
-                .to_string(),
-        ),
-        Family::Threads if slope >= 4.0 * KIB => (
-            Verdict::Supported,
-            format!(
-                "At this slope 100 000 idle connections would need {} of memory, before the \
-                 kernel's share.",
-                format::bytes(slope * 100_000.0)
-            ),
-        ),
-        Family::Threads => (
-            Verdict::NotSupported,
-            "Below 4 KiB per connection: less than one touched stack page per thread.".to_string(),
-        ),
-        Family::Selector { .. } if slope < 2.0 * KIB => (
-            Verdict::Supported,
-            format!(
-                "At this slope 10 000 idle connections cost {} of memory.",
-                format::bytes(slope * 10_000.0)
-            ),
-        ),
-        Family::Selector { .. } => (
-            Verdict::NotSupported,
-            "Over 2 KiB per connection: more than a few hundred bytes of state.".to_string(),
-        ),
-        Family::Coroutines { .. } if slope < 4.0 * KIB => (
-            Verdict::Supported,
-            format!(
-                "At this slope 10 000 idle connections cost {} of memory.",
-                format::bytes(slope * 10_000.0)
-            ),
-        ),
-        Family::Coroutines { .. } => (
-            Verdict::NotSupported,
-            "Over 4 KiB per connection: as much as a thread's touched stack.".to_string(),
-        ),
-        Family::Pool => {
-            let workers = pool_workers(steps);
-            (
-                Verdict::Measured,
-                match workers {
-                    Some(n) => format!(
-                        "Its {n} workers are paid for in the base memory; connections beyond \
-                         them wait unserved, so the slope says little about one connection."
-                    ),
-                    None => "The slope says little about one connection: connections beyond \
-                             the workers wait unserved."
-                        .to_string(),
-                },
-            )
-        }
-        Family::Peer => (
-            Verdict::Measured,
-            "A server we did not write, shown for reference.".to_string(),
-        ),
-    };
-    evidence.push(' ');
-    evidence.push_str(&verdict_text);
-    if let Some(caveat) = caveat {
+    for sentence in scale.as_deref().into_iter().chain(caveat) {
         evidence.push(' ');
-        evidence.push_str(caveat);
+        evidence.push_str(sentence);
     }
-    h.verdict = if caveat.is_some() && verdict == Verdict::Supported && used < 3 {
-        Verdict::Inconclusive
-    } else {
-        verdict
-    };
     h.evidence = evidence;
 }
 
 /// The cheapest request: best throughput and what each answer costs in engine CPU.
 fn request_cost(h: &mut Headline, measured: &[&StepResult], workload: &Workload) {
     h.better = Better::Higher;
-    h.verdict = Verdict::Measured;
     let best = best_by_throughput(measured);
     let d = &best.derived;
     h.value = Some(d.throughput_rps);
@@ -432,7 +371,6 @@ fn request_cost(h: &mut Headline, measured: &[&StepResult], workload: &Workload)
         evidence.push_str("Its best was at the highest level measured. ");
     }
     if best.flags.client_saturated {
-        h.verdict = Verdict::Inconclusive;
         evidence.push_str(&format!(
             "The load generator was saturated at that level ({}): the engine may do more than \
              this.",
@@ -467,7 +405,7 @@ fn wait_overlap(h: &mut Headline, family: Family, measured: &[&StepResult], work
     } else {
         0.0
     };
-    let top_text = format!(
+    let mut evidence = format!(
         "At {} connections, {} with a {} ms wait each means {:.0} waits in flight ({} of the \
          connections).",
         top.level,
@@ -478,64 +416,47 @@ fn wait_overlap(h: &mut Headline, family: Family, measured: &[&StepResult], work
     );
     match family {
         Family::Pool => {
-            let workers = pool_workers(measured);
             h.claim = format!(
                 "A pool of N workers overlaps at most N waits: with a {} ms wait it caps near \
                  N × {:.0} req/s, however idle its CPUs are.",
                 workload.request.wait_ms,
                 1.0 / wait_s
             );
-            match workers {
+            // The cap is the prediction put into numbers; whether the best clears it is for
+            // the claims to judge, with the intervals.
+            match pool_workers(measured) {
                 Some(n) => {
-                    let cap = n as f64 / wait_s;
-                    let over = measured.iter().any(|s| s.level > n);
-                    h.evidence = format!(
-                        "{top_text} With {n} workers the cap is {}; its best was {}.",
-                        format::rps(cap),
+                    evidence.push_str(&format!(
+                        " With {n} workers the cap is {}; its best was {}.",
+                        format::rps(n as f64 / wait_s),
                         format::rps(best.derived.throughput_rps)
-                    );
-                    h.verdict = if !over {
-                        h.evidence.push_str(&format!(
+                    ));
+                    if !measured.iter().any(|s| s.level > n) {
+                        evidence.push_str(&format!(
                             " No level exceeded its {n} workers, so the cap could not show."
                         ));
-                        Verdict::Inconclusive
-                    } else if best.derived.throughput_rps <= cap * 1.2 {
-                        Verdict::Supported
-                    } else {
-                        Verdict::NotSupported
-                    };
+                    }
                 }
-                None => {
-                    h.evidence = format!(
-                        "{top_text} The worker count is unknown (no samples), so the cap cannot \
-                         be checked."
-                    );
-                    h.verdict = Verdict::Inconclusive;
-                }
+                None => evidence.push_str(
+                    " The worker count is unknown (no samples), so the cap cannot be computed.",
+                ),
             }
         }
-        Family::Peer => {
-            h.evidence = top_text;
-            h.verdict = Verdict::Measured;
-        }
+        Family::Peer => {}
         _ => {
             h.claim = "A wait costs a timer or a sleeping thread, not a worker: waits keep \
                        overlapping as connections grow."
                 .into();
-            h.evidence = top_text;
-            h.verdict = if overlap >= 0.8 {
-                Verdict::Supported
-            } else if top.flags.client_saturated {
-                h.evidence.push_str(&format!(
-                    " The load generator was saturated there ({}).",
-                    format::cores(top.derived.client_cores)
-                ));
-                Verdict::Inconclusive
-            } else {
-                Verdict::NotSupported
-            };
         }
     }
+    if top.flags.client_saturated {
+        evidence.push_str(&format!(
+            " The load generator was saturated at {} connections ({}).",
+            top.level,
+            format::cores(top.derived.client_cores)
+        ));
+    }
+    h.evidence = evidence;
 }
 
 /// CPU work: how many cores the engine put to work.
@@ -565,50 +486,34 @@ fn parallelism(
     let machine_cores = run.summary.machine.cores;
     let mut evidence = format!(
         "At {} connections it used {} and answered {}; at {} µs of CPU per request, one core \
-         answers at most {}.",
+         answers at most {}. The load generator used {} meanwhile, of the machine's \
+         {machine_cores} cores.",
         busiest.level,
         format::cores(d.engine_cores),
         format::rps(d.throughput_rps),
         workload.request.cpu_us,
-        format::rps(if cpu_us > 0.0 { 1e6 / cpu_us } else { 0.0 })
+        format::rps(if cpu_us > 0.0 { 1e6 / cpu_us } else { 0.0 }),
+        format::cores(d.client_cores),
     );
-    if family == Family::Peer {
-        h.evidence = evidence;
-        h.verdict = Verdict::Measured;
-        return;
-    }
-    if family.single_threaded() {
-        h.claim = "One event loop runs on one thread: it uses at most one core, however many \
-                   requests wait. Concurrency, not parallelism."
-            .into();
-        h.verdict = if d.engine_cores <= 1.15 {
-            Verdict::Supported
-        } else {
-            Verdict::NotSupported
-        };
-    } else {
-        h.claim = "Threads, processes and multi-thread runtimes spread CPU work over the cores: \
-                   parallelism on top of concurrency."
-            .into();
-        let spare = machine_cores as f64 - d.client_cores;
-        h.verdict = if d.engine_cores >= 1.3 {
-            Verdict::Supported
-        } else if machine_cores < 2 {
-            evidence.push_str(" This machine has one core, so parallelism cannot show.");
-            Verdict::Inconclusive
-        } else if spare < 1.5 {
-            evidence.push_str(&format!(
-                " The {machine_cores} cores were shared with the load generator, which used {}: \
-                 there was no second core to spare.",
-                format::cores(d.client_cores)
-            ));
-            Verdict::Inconclusive
-        } else if measured.iter().all(|s| s.level < 2) {
-            evidence.push_str(" No level had two requests at once.");
-            Verdict::Inconclusive
-        } else {
-            Verdict::NotSupported
-        };
+    match family {
+        Family::Peer => {}
+        _ if family.single_threaded() => {
+            h.claim = "One event loop runs on one thread: it uses at most one core, however \
+                       many requests wait. Concurrency, not parallelism."
+                .into();
+        }
+        _ => {
+            h.claim = "Threads, processes and multi-thread runtimes spread CPU work over the \
+                       cores: parallelism on top of concurrency."
+                .into();
+            // Facts that would keep parallelism from showing, whatever the model can do.
+            if machine_cores < 2 {
+                evidence.push_str(" This machine has one core, so parallelism cannot show.");
+            }
+            if measured.iter().all(|s| s.level < 2) {
+                evidence.push_str(" No level had two requests at once.");
+            }
+        }
     }
     h.evidence = evidence;
 }
@@ -619,6 +524,7 @@ fn open_loop(h: &mut Headline, measured: &[&StepResult]) {
     h.claim = "Measured from the intended send time, an overloaded server cannot hide its \
                queue: latency explodes where a naive client would see little change."
         .into();
+    // "Kept up" defines the figure (answers within 5 % of the offered rate), not a verdict.
     let kept = |s: &StepResult| s.derived.throughput_rps >= 0.95 * s.level as f64;
     let highest = measured.iter().copied().rfind(|s| kept(s));
     let first_behind = measured.iter().copied().find(|s| !kept(s));
@@ -637,7 +543,6 @@ fn open_loop(h: &mut Headline, measured: &[&StepResult]) {
              had no queue to show.",
             format::rps(measured.last().map_or(0.0, |s| s.level as f64))
         );
-        h.verdict = Verdict::Inconclusive;
         return;
     };
     let corrected = behind.load.latency.p99_us as f64;
@@ -648,29 +553,42 @@ fn open_loop(h: &mut Headline, measured: &[&StepResult]) {
             format::rps(behind.level as f64),
             format::rps(behind.derived.throughput_rps)
         );
-        h.verdict = Verdict::NoData;
         return;
     };
     h.evidence = format!(
         "At {} offered it answered {}; p99 from the intended send time was {}, while a naive \
-         client would have reported {}.",
+         client would have reported {}",
         format::rps(behind.level as f64),
         format::rps(behind.derived.throughput_rps),
         format::micros(corrected),
         format::micros(naive)
     );
-    h.verdict = if naive > 0.0 && corrected >= 1.5 * naive {
-        Verdict::Supported
-    } else {
+    if naive > 0.0 {
         h.evidence
-            .push_str(" The two differ by less than half: little queue built up.");
-        Verdict::Inconclusive
-    };
+            .push_str(&format!(" ({} as much).", times(corrected / naive)));
+    } else {
+        h.evidence.push('.');
+    }
 }
 
 /// Slow clients: what holding them costs at the highest level.
 fn slow_clients(h: &mut Headline, family: Family, measured: &[&StepResult], workload: &Workload) {
     h.better = Better::Lower;
+    h.claim = match family {
+        Family::Threads => {
+            "A thread per connection: each slow client holds a thread for as long as it is slow."
+                .into()
+        }
+        Family::Pool => {
+            "Each slow client holds one of only N workers; the others wait behind it.".into()
+        }
+        Family::Selector { .. } | Family::Coroutines { .. } => {
+            "An event loop keeps a few bytes per slow client and no thread: slow clients do not \
+             hold up the others."
+                .into()
+        }
+        Family::Peer => String::new(),
+    };
     let top = measured.last().expect("measured is not empty");
     let low = measured.first().expect("measured is not empty");
     let d = &top.derived;
@@ -689,7 +607,6 @@ fn slow_clients(h: &mut Headline, family: Family, measured: &[&StepResult], work
         format::bytes(d.peak_pss_bytes as f64),
         format::micros(p99)
     );
-    let low_p99 = low.load.latency.p99_us as f64;
     h.evidence = format!(
         "From {} to {} {}: threads {} → {}, PSS {} → {}, p99 {} → {}, errors {}.",
         low.level,
@@ -699,48 +616,13 @@ fn slow_clients(h: &mut Headline, family: Family, measured: &[&StepResult], work
         d.threads_max,
         format::bytes(low.derived.peak_pss_bytes as f64),
         format::bytes(d.peak_pss_bytes as f64),
-        format::micros(low_p99),
+        format::micros(low.load.latency.p99_us as f64),
         format::micros(p99),
         top.load.errors.total()
     );
     if top.level == low.level {
-        h.verdict = Verdict::NoData;
         h.evidence.push_str(" Only one level: nothing to compare.");
-        return;
     }
-    let latency_grew = top.load.errors.total() > 0 || top.load.latency.count == 0 || {
-        low_p99 > 0.0 && p99 >= 5.0 * low_p99
-    };
-    (h.claim, h.verdict) = match family {
-        Family::Threads => (
-            "A thread per connection: each slow client holds a thread for as long as it is slow."
-                .into(),
-            if d.threads_max >= top.level {
-                Verdict::Supported
-            } else {
-                Verdict::NotSupported
-            },
-        ),
-        Family::Pool => (
-            "Each slow client holds one of only N workers; the others wait behind it.".into(),
-            if latency_grew {
-                Verdict::Supported
-            } else {
-                Verdict::NotSupported
-            },
-        ),
-        Family::Selector { .. } | Family::Coroutines { .. } => (
-            "An event loop keeps a few bytes per slow client and no thread: slow clients do not \
-             hold up the others."
-                .into(),
-            if d.threads_max <= low.derived.threads_max + 4 && !latency_grew {
-                Verdict::Supported
-            } else {
-                Verdict::NotSupported
-            },
-        ),
-        Family::Peer => (String::new(), Verdict::Measured),
-    };
 }
 
 /// The step with the most throughput (the first of equals).
@@ -771,4 +653,13 @@ fn pool_workers(steps: &[&StepResult]) -> Option<u64> {
 /// A fraction as a percentage: `87%`.
 fn percent(fraction: f64) -> String {
     format!("{:.0}%", fraction * 100.0)
+}
+
+/// A ratio as a factor: `1.8×` below ten, `472×` above, where a decimal adds nothing.
+fn times(ratio: f64) -> String {
+    if ratio < 10.0 {
+        format!("{ratio:.1}×")
+    } else {
+        format!("{ratio:.0}×")
+    }
 }
