@@ -51,9 +51,27 @@ pub struct RunArgs {
     /// the CPUs) or `shared` (both on every CPU) [default: each workload's own].
     #[arg(long, value_parser = ["split", "shared"])]
     pub placement: Option<String>,
+    /// Leave out every workload's levels above N (each keeps its smallest level), to make a
+    /// run small; 1 to 1000000, as the dashboard's "levels up to".
+    #[arg(long, value_name = "N", value_parser = max_level)]
+    pub max_level: Option<u64>,
+    /// Seconds measured at each level instead of each workload's own; 0.2 to 10, as the
+    /// dashboard's "seconds per step".
+    #[arg(long, value_name = "SECS", value_parser = step_secs)]
+    pub step_secs: Option<f64>,
     /// The result store.
     #[arg(long, default_value = DEFAULT_DB)]
     pub db: PathBuf,
+}
+
+/// `--max-level`, with the dashboard's cap and wording.
+fn max_level(text: &str) -> Result<u64, String> {
+    workloads::spec::asked_max_level(text)
+}
+
+/// `--step-secs`, with the dashboard's caps and wording.
+fn step_secs(text: &str) -> Result<f64, String> {
+    workloads::spec::asked_step_secs(text)
 }
 
 impl Default for RunArgs {
@@ -66,6 +84,8 @@ impl Default for RunArgs {
             pin: false,
             repeat: None,
             placement: None,
+            max_level: None,
+            step_secs: None,
             db: PathBuf::from(DEFAULT_DB),
         }
     }
@@ -87,6 +107,15 @@ pub fn config_from(args: &RunArgs) -> anyhow::Result<RunConfig> {
             )
             .collect::<Result<Vec<_>, _>>()?
     };
+    let mut workloads = workloads;
+    for workload in &mut workloads {
+        if let Some(cap) = args.max_level {
+            workload.cap_levels(cap);
+        }
+        if let Some(secs) = args.step_secs {
+            workload.step_secs = secs;
+        }
+    }
     let names: Vec<&str> = if args.engines.is_empty() {
         engines::DEFAULT_ENGINES.to_vec()
     } else {
@@ -242,9 +271,7 @@ fn watch_interrupts(cancel: Arc<AtomicBool>, stopping: Arc<AtomicBool>) -> anyho
                 match count {
                     0 => {
                         cancel.store(true, Ordering::SeqCst);
-                        eprintln!(
-                            "\nStopping after the current step (Ctrl-C again to stop now)."
-                        );
+                        eprintln!("\nStopping after the current step (Ctrl-C again to stop now).");
                     }
                     1 => {
                         // Before any engine is signalled: see `UntilStopped`.

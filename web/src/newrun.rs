@@ -7,17 +7,16 @@
 
 use workloads::engines;
 use workloads::results::RunConfig;
-use workloads::spec::{MAX_RATE, PRESETS, SUITE_NAMES, Suite, Workload};
+use workloads::spec::{PRESETS, SUITE_NAMES, Suite, Workload};
 
-/// Shortest step the form accepts, in seconds: below that the sampler (every 200 ms) sees
-/// nothing.
-pub const MIN_STEP_SECS: f64 = 0.2;
-/// Longest step the form accepts, in seconds.
-pub const MAX_STEP_SECS: f64 = 10.0;
+/// The caps on "seconds per step" and "levels up to", shared with `workbench run
+/// --step-secs` and `--max-level` so that both refuse alike.
+pub use workloads::spec::{
+    MAX_ASKED_LEVEL as MAX_LEVEL, MAX_ASKED_STEP_SECS as MAX_STEP_SECS,
+    MIN_ASKED_STEP_SECS as MIN_STEP_SECS,
+};
 /// Longest run the dashboard starts, in estimated seconds; `workbench run` has no such cap.
 pub const MAX_RUN_SECS: f64 = 1800.0;
-/// The largest "levels up to" value: the open-loop rate cap of workload files.
-pub const MAX_LEVEL: u64 = MAX_RATE;
 
 /// A run as the New run form describes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,16 +93,8 @@ impl RunRequest {
                 }
                 "pin" => request.pin = matches!(value, "on" | "true" | "1" | "yes"),
                 "max_level" if !value.is_empty() => {
-                    let level = value
-                        .parse::<u64>()
-                        .ok()
-                        .filter(|l| (1..=MAX_LEVEL).contains(l))
-                        .ok_or_else(|| {
-                            format!(
-                                "levels up to: {value:?} is beyond the caps; give a whole number \
-                                 from 1 to {MAX_LEVEL}"
-                            )
-                        })?;
+                    let level = workloads::spec::asked_max_level(value)
+                        .map_err(|why| format!("levels up to: {why}"))?;
                     request.max_level = Some(level);
                 }
                 "repeat" if !value.is_empty() => {
@@ -120,16 +111,8 @@ impl RunRequest {
                     request.repeat = Some(repeat);
                 }
                 "step_secs" if !value.is_empty() => {
-                    let secs = value
-                        .parse::<f64>()
-                        .ok()
-                        .filter(|s| (MIN_STEP_SECS..=MAX_STEP_SECS).contains(s))
-                        .ok_or_else(|| {
-                            format!(
-                                "seconds per step: {value:?} is beyond the caps; give a number \
-                                 from {MIN_STEP_SECS} to {MAX_STEP_SECS}"
-                            )
-                        })?;
+                    let secs = workloads::spec::asked_step_secs(value)
+                        .map_err(|why| format!("seconds per step: {why}"))?;
                     request.step_secs = Some(secs);
                 }
                 _ => {}
@@ -160,12 +143,7 @@ impl RunRequest {
                 None => Workload::load(name).map_err(|e| e.to_string())?,
             };
             if let Some(cap) = self.max_level {
-                let smallest = workload.levels.first().copied();
-                workload.levels.retain(|&level| level <= cap);
-                // A workload always keeps its smallest level, so every one chosen shows up.
-                if workload.levels.is_empty() {
-                    workload.levels.extend(smallest);
-                }
+                workload.cap_levels(cap);
             }
             if let Some(secs) = self.step_secs {
                 workload.step_secs = secs;

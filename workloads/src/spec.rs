@@ -212,6 +212,44 @@ pub const MAX_CPU_US: u64 = 1_000_000;
 /// Longest step.
 pub const MAX_STEP_SECS: f64 = 600.0;
 
+/// Shortest step a run may ask for in place of a workload's own (the New run form's "seconds
+/// per step", `workbench run --step-secs`): below it the sampler (every 200 ms) sees nothing.
+pub const MIN_ASKED_STEP_SECS: f64 = 0.2;
+/// Longest step a run may ask for in place of a workload's own: a run made small stays small.
+/// A workload file may still ask for up to [`MAX_STEP_SECS`].
+pub const MAX_ASKED_STEP_SECS: f64 = 10.0;
+/// The largest level cap a run may ask for (the form's "levels up to", `workbench run
+/// --max-level`): the open-loop rate cap of workload files, the largest level any mode has.
+pub const MAX_ASKED_LEVEL: u64 = MAX_RATE;
+
+/// Reads a step length asked for in place of the workloads' own, within
+/// [`MIN_ASKED_STEP_SECS`]..=[`MAX_ASKED_STEP_SECS`]. The error is the sentence every front end
+/// shows after its own name for the field, so the dashboard and the command line refuse alike.
+pub fn asked_step_secs(text: &str) -> Result<f64, String> {
+    let text = text.trim();
+    text.parse::<f64>()
+        .ok()
+        .filter(|s| (MIN_ASKED_STEP_SECS..=MAX_ASKED_STEP_SECS).contains(s))
+        .ok_or_else(|| {
+            format!(
+                "{text:?} is beyond the caps; give a number from {MIN_ASKED_STEP_SECS} to \
+                 {MAX_ASKED_STEP_SECS}"
+            )
+        })
+}
+
+/// Reads a level cap, a whole number from 1 to [`MAX_ASKED_LEVEL`]; the error is worded as
+/// [`asked_step_secs`]'s.
+pub fn asked_max_level(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    text.parse::<u64>()
+        .ok()
+        .filter(|l| (1..=MAX_ASKED_LEVEL).contains(l))
+        .ok_or_else(|| {
+            format!("{text:?} is beyond the caps; give a whole number from 1 to {MAX_ASKED_LEVEL}")
+        })
+}
+
 /// A workload file with a problem: which file, which field, what is allowed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{source_name}: {field}: {problem}")]
@@ -432,6 +470,16 @@ impl Workload {
         self.max_connections.unwrap_or(2000)
     }
 
+    /// Leaves out the levels above `cap`, but always keeps the smallest, so that a workload
+    /// chosen with a low cap (`idle` starts at 0, `rate` in the hundreds) still shows up.
+    pub fn cap_levels(&mut self, cap: u64) {
+        let smallest = self.levels.first().copied();
+        self.levels.retain(|&level| level <= cap);
+        if self.levels.is_empty() {
+            self.levels.extend(smallest);
+        }
+    }
+
     /// Seconds this workload takes per engine, warm-ups included (engine start not counted).
     pub fn duration_secs(&self) -> f64 {
         self.levels.len() as f64 * (self.step_secs + self.warmup_secs)
@@ -627,5 +675,35 @@ mod tests {
             spec.target(18.75),
             "/work?wait_ms=10&cpu_rounds=9375&bytes=0"
         );
+    }
+
+    #[test]
+    fn asked_caps_take_the_range_and_refuse_the_rest_in_one_sentence() {
+        assert_eq!(asked_step_secs(" 0.2 "), Ok(0.2));
+        assert_eq!(asked_step_secs("10"), Ok(10.0));
+        for bad in ["0.1", "10.5", "NaN", "x", ""] {
+            let why = asked_step_secs(bad).unwrap_err();
+            assert!(why.contains("from 0.2 to 10"), "{why}");
+        }
+        assert_eq!(asked_max_level("64"), Ok(64));
+        for bad in ["0", "-1", "1.5", "99999999"] {
+            let why = asked_max_level(bad).unwrap_err();
+            assert!(why.contains("whole number from 1 to 1000000"), "{why}");
+        }
+    }
+
+    #[test]
+    fn capping_levels_keeps_the_smallest() {
+        let mut hello = Workload::load("hello").unwrap();
+        let first = hello.levels[0];
+        hello.cap_levels(first);
+        assert_eq!(hello.levels, [first]);
+        let mut idle = Workload::load("idle").unwrap();
+        idle.cap_levels(u64::MAX);
+        assert_eq!(idle.levels, Workload::load("idle").unwrap().levels);
+        let mut rate = Workload::load("rate").unwrap();
+        let smallest = rate.levels[0];
+        rate.cap_levels(1);
+        assert_eq!(rate.levels, [smallest]);
     }
 }
