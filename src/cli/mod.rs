@@ -12,6 +12,7 @@ mod summary;
 mod table;
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Parser, Subcommand};
 
@@ -24,6 +25,19 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// No progress bars, notes or hints: only results (tables, JSON) on stdout and errors on
+    /// stderr, for scripts and CI logs.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+}
+
+/// `--quiet`, set once at start-up: every command asks [`quiet`] before it says anything that
+/// is not a result. One flag for the whole process, so no command's arguments carry it.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Whether `--quiet` was given: say only results and errors.
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
 }
 
 #[derive(Debug, Subcommand)]
@@ -56,6 +70,7 @@ enum Command {
 /// Parses the command line and runs the chosen command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    QUIET.store(cli.quiet, Ordering::Relaxed);
     init_tracing();
     let result = match cli.command {
         Some(Command::Run(args)) => run::run(args),
@@ -104,10 +119,12 @@ fn default_job() -> anyhow::Result<ExitCode> {
 }
 
 /// Logs go to stderr (stdout carries the engine's ready line), filtered by `RUST_LOG`,
-/// `info` by default. The plain writer starts no thread, so the pool can still fork.
+/// `info` by default (`warn` with `--quiet`). The plain writer starts no thread, so the pool
+/// can still fork.
 fn init_tracing() {
+    let default = if quiet() { "warn" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -6,11 +6,13 @@
 //! `peers/requirements.txt` into it; nginx comes from the system's packages, which this command
 //! never installs (it says how). `list` shows each peer, ready or not and why, with versions.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
+use serde::Serialize;
 use workloads::peers::{self, NGINX_HINT, PeerDef, Requirement};
 
 /// The oldest Python the peers' code runs on; the pins in requirements.txt are chosen on 3.11.
@@ -32,14 +34,57 @@ enum PeersCommand {
         python: PathBuf,
     },
     /// Show every peer: ready or not (and why), its model and the versions it runs on.
-    List,
+    List {
+        /// Print the list as one JSON document instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// What `workbench peers list --json` prints. Field names are stable: fields may be added,
+/// never renamed or removed (the API's promise, `/api`).
+#[derive(Debug, Serialize)]
+pub struct PeersDocument {
+    /// The API's version ([`web::API_VERSION`]): it changes only if that promise is broken.
+    pub api_version: u32,
+    /// Where the peers' sources are read from (`WORKBENCH_PEERS_DIR` changes it).
+    pub peers_dir: PathBuf,
+    /// The peers' Python environment, made by `workbench peers install`.
+    pub venv: PathBuf,
+    /// The version of everything the peers run on, found now: `python`, each installed
+    /// package by its PyPI name, `nginx`. What is not installed is absent.
+    pub versions: BTreeMap<String, String>,
+    /// Every peer, in the registry's order.
+    pub peers: Vec<PeerEntry>,
+}
+
+/// One peer, as `peers list` shows it.
+#[derive(Debug, Serialize)]
+pub struct PeerEntry {
+    /// Its name, as `workbench run --peers` takes it.
+    pub name: &'static str,
+    /// Its concurrency model, in a sentence.
+    pub model: &'static str,
+    /// Whether it can be measured now.
+    pub ready: bool,
+    /// Why not, and how to fix it; `null` when ready.
+    pub why_not: Option<String>,
+    /// Whether it serves `/work` (nginx serves `/hello` only: `/work` workloads are "not
+    /// supported" for it, not failed).
+    pub supports_work: bool,
+    /// The versions that matter for it, as text: `python 3.11.7, twisted 24.11.0`.
+    pub versions: String,
 }
 
 pub fn run(args: PeersArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         PeersCommand::Install { python } => install(&python),
-        PeersCommand::List => {
+        PeersCommand::List { json: false } => {
             list();
+            Ok(ExitCode::SUCCESS)
+        }
+        PeersCommand::List { json: true } => {
+            println!("{}", serde_json::to_string_pretty(&document())?);
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -132,6 +177,31 @@ fn python_version(python: &std::path::Path) -> anyhow::Result<(u32, u32)> {
     match (parts.next(), parts.next()) {
         (Some(Ok(major)), Some(Ok(minor))) => Ok((major, minor)),
         _ => bail!("cannot tell the version of {}", python.display()),
+    }
+}
+
+/// The peers as [`PeersDocument`].
+fn document() -> PeersDocument {
+    let versions = PeerDef::versions();
+    PeersDocument {
+        api_version: web::API_VERSION,
+        peers_dir: peers::peers_dir(),
+        venv: peers::venv_dir(),
+        peers: peers::all()
+            .iter()
+            .map(|peer| {
+                let why_not = peer.readiness().err();
+                PeerEntry {
+                    name: peer.name,
+                    model: peer.model,
+                    ready: why_not.is_none(),
+                    why_not,
+                    supports_work: peer.supports_work,
+                    versions: peer.version_summary(&versions),
+                }
+            })
+            .collect(),
+        versions,
     }
 }
 

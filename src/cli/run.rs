@@ -319,6 +319,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
 #[derive(Debug, Args)]
 pub struct RunsArgs {
+    /// Print the list as JSON: what the dashboard's `/api/runs` gives.
+    #[arg(long)]
+    json: bool,
     /// The result store.
     #[arg(long, default_value = DEFAULT_DB)]
     db: PathBuf,
@@ -327,6 +330,11 @@ pub struct RunsArgs {
 pub fn runs(args: RunsArgs) -> anyhow::Result<ExitCode> {
     let store = open_store(&args.db)?;
     let runs = store.runs()?;
+    if args.json {
+        let document = web::RunsDocument::new(runs);
+        println!("{}", serde_json::to_string_pretty(&document)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     if runs.is_empty() {
         println!(
             "No runs in {} yet: start one with `workbench run`.",
@@ -368,7 +376,7 @@ pub struct ShowArgs {
     /// A run id, or `latest` (the latest completed run).
     #[arg(default_value = "latest")]
     run: String,
-    /// Print the whole run as JSON.
+    /// Print the whole run as JSON: what the dashboard's `/api/runs/{id}` gives.
     #[arg(long)]
     json: bool,
     /// The result store.
@@ -397,7 +405,10 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
         .run(id)?
         .with_context(|| format!("no run {id} in {}", args.db.display()))?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&run)?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&web::RunDocument::new(run))?
+        );
         return Ok(ExitCode::SUCCESS);
     }
     print_run_header(&run.summary, &run.calibration);

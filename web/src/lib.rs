@@ -37,6 +37,11 @@ pub mod live;
 pub mod newrun;
 mod pages;
 
+/// The JSON documents the command line prints too (`workbench runs --json` and `show --json`
+/// give what `/api/runs` and `/api/runs/{id}` give).
+pub use pages::api::{API_VERSION, RunsDocument};
+pub use pages::export::RunDocument;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -28,6 +28,16 @@ pub struct RunsDocument {
     pub runs: Vec<RunEntry>,
 }
 
+impl RunsDocument {
+    /// The list of `runs` (newest first), as `/api/runs` and `workbench runs --json` give it.
+    pub fn new(runs: Vec<RunSummary>) -> RunsDocument {
+        RunsDocument {
+            api_version: API_VERSION,
+            runs: runs.into_iter().map(RunEntry::new).collect(),
+        }
+    }
+}
+
 /// A run in the list: the store's summary, its times as text, and links.
 #[derive(Debug, Serialize)]
 pub struct RunEntry {
@@ -99,10 +109,7 @@ impl IntoResponse for ApiError {
 /// `GET /api/runs`.
 pub async fn runs(State(state): State<AppState>) -> Result<Json<RunsDocument>, ApiError> {
     let runs = with_store(&state, |store| Ok(store.runs()?)).await?;
-    Ok(Json(RunsDocument {
-        api_version: API_VERSION,
-        runs: runs.into_iter().map(RunEntry::new).collect(),
-    }))
+    Ok(Json(RunsDocument::new(runs)))
 }
 
 /// `GET /api/runs/{id}`.
