@@ -163,8 +163,11 @@ impl Runner {
         let total = self.config.total_steps();
         let mut index = 0;
         let mut failed_steps = 0;
+        // Counted once, before any placement: a thread pinned to half the CPUs would count
+        // only that half afterwards.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         for workload in &self.config.workloads {
-            let cpus = self.placement(workload);
+            let cpus = self.placement(workload, cores);
             for repeat in 0..self.config.repeat.max(1) {
                 for engine in &self.config.engines {
                     if self.cancelled() {
@@ -216,9 +219,9 @@ impl Runner {
 
     /// Places this thread (and so the load generator, which runs on a thread it starts) for
     /// `workload`, and returns the engine's CPU: the workload's [`Placement`], or the run's
-    /// `--placement` (`--pin` is split), on this machine's CPUs.
-    fn placement(&self, workload: &Workload) -> Option<usize> {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    /// `--placement` (`--pin` is split), on this machine's `cores` CPUs. An engine started
+    /// without a CPU inherits this thread's placement: every CPU, when shared.
+    fn placement(&self, workload: &Workload, cores: usize) -> Option<usize> {
         let placement = effective_placement(&self.config, workload);
         let all = 0..cores;
         let (engine, client) = match placement.cpus(cores) {

@@ -121,8 +121,11 @@ impl Markdown {
     /// the same files [`Markdown::write`] would.
     pub fn to_tar(&self, md_name: &str, mtime: u64) -> Vec<u8> {
         let mut archive = tar::Builder::new(Vec::new());
-        let files = std::iter::once((md_name, self.text.as_bytes()))
-            .chain(self.files.iter().map(|f| (f.path.as_str(), f.svg.as_bytes())));
+        let files = std::iter::once((md_name, self.text.as_bytes())).chain(
+            self.files
+                .iter()
+                .map(|f| (f.path.as_str(), f.svg.as_bytes())),
+        );
         for (path, contents) in files {
             let mut header = tar::Header::new_gnu();
             header.set_size(contents.len() as u64);

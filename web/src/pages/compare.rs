@@ -302,7 +302,11 @@ fn blocks(
                         .map(|(i, v)| match (v, base) {
                             (None, _) => "—".to_string(),
                             (Some(v), Some(b)) if i > 0 => {
-                                format!("{} ({})", (figure.show)(*v), format::change(*v, b, figure.better))
+                                format!(
+                                    "{} ({})",
+                                    (figure.show)(*v),
+                                    format::change(*v, b, figure.better)
+                                )
                             }
                             (Some(v), _) => (figure.show)(*v),
                         })
