@@ -154,8 +154,8 @@ fn step_line(step: &workloads::results::StepResult) -> String {
         Some(why) => format!("{what}: failed ({why})"),
         None => format!(
             "{what}: {}, p99 {}",
-            crate::format::rate(step.derived.throughput_rps),
-            crate::format::micros(step.load.latency.p99_us as f64)
+            reports::format::rps(step.derived.throughput_rps),
+            reports::format::micros(step.load.latency.p99_us as f64)
         ),
     }
 }

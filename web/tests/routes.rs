@@ -179,7 +179,7 @@ async fn every_page_and_api_route_answers_on_the_fixture_store() {
     .await
     .body;
     assert!(compare.contains("hello on"));
-    assert!(compare.contains("+11.1%"), "the change from the baseline");
+    assert!(compare.contains("+11% better"), "the change from the baseline: {compare}");
 
     let lessons = get(&site, "/lessons").await.body;
     assert_eq!(
@@ -189,7 +189,7 @@ async fn every_page_and_api_route_answers_on_the_fixture_store() {
     );
     let lesson = get(&site, "/lessons/thread-memory").await.body;
     assert!(
-        lesson.contains("286 B against 22 KiB for a thread: 80× denser"),
+        lesson.contains("286 B against 22.4 KiB for a thread: 80.2× denser"),
         "{lesson}"
     );
 

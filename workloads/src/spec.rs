@@ -608,7 +608,10 @@ mod tests {
     fn the_quick_suite_has_the_core_workloads() {
         let quick = Suite::named("quick").unwrap();
         let names: Vec<&str> = quick.workloads.iter().map(|w| w.name.as_str()).collect();
-        assert_eq!(names, ["hello", "db-wait", "cpu", "idle"]);
+        assert_eq!(
+            names,
+            ["hello", "db-wait", "cpu", "idle", "big-response", "slowloris"]
+        );
     }
 
     fn error_of(text: &str) -> SpecError {

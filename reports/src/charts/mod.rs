@@ -58,6 +58,7 @@ mod palette;
 mod render;
 mod scale;
 
+use crate::format::{self, sig3};
 use workloads::results::{IdleSlope, StepResult};
 use workloads::spec::{Mode, Workload};
 
@@ -129,7 +130,7 @@ impl DataTable {
     /// The table as an HTML `<table>` with its caption, notes in a `<ul>` after it; every
     /// cell escaped.
     pub fn to_html(&self) -> String {
-        let e = render::escape;
+        let e = format::escape_html;
         let mut out = format!(
             "<table>\n<caption>{}</caption>\n<thead><tr>",
             e(&self.caption)
@@ -226,9 +227,8 @@ impl Metric {
     fn cell(self, value: f64) -> String {
         match self {
             Metric::Throughput | Metric::Threads => format!("{value:.0}"),
-            Metric::LatencyP99 | Metric::LatencyP50 => fmt_ms(value),
-            Metric::EngineCores | Metric::ClientCores => format!("{value:.2}"),
-            Metric::PeakPss => format!("{value:.1}"),
+            Metric::LatencyP99 | Metric::LatencyP50 => sig3(value),
+            Metric::EngineCores | Metric::ClientCores | Metric::PeakPss => sig3(value),
         }
     }
 
@@ -324,11 +324,11 @@ pub fn memory_per_connection(steps: &[StepResult], workload: &str) -> Chart {
                 });
                 notes.push(format!(
                     "{engine}: {} per idle connection (least-squares slope of PSS over {} steps), \
-                     base {:.1} MiB; kernel: {} per connection, shown apart.",
-                    fmt_bytes(fit.bytes_per_connection),
+                     base {}; kernel: {} per connection, shown apart.",
+                    format::bytes(fit.bytes_per_connection),
                     engine_steps.iter().filter(|s| s.failure.is_none()).count(),
-                    fit.base_bytes / MIB,
-                    fmt_bytes(fit.kernel_bytes_per_connection),
+                    format::bytes(fit.base_bytes),
+                    format::bytes(fit.kernel_bytes_per_connection),
                 ));
             }
             None => notes.push(format!(
@@ -366,9 +366,9 @@ pub fn memory_per_connection(steps: &[StepResult], workload: &str) -> Chart {
             let d = &s.derived;
             vec![
                 s.load.connections.to_string(),
-                format!("{:.1}", d.peak_pss_bytes as f64 / MIB),
-                format!("{:.1}", d.peak_rss_bytes as f64 / MIB),
-                format!("{:.1}", kernel_bytes(s) / MIB),
+                sig3(d.peak_pss_bytes as f64 / MIB),
+                sig3(d.peak_rss_bytes as f64 / MIB),
+                sig3(kernel_bytes(s) / MIB),
                 d.threads_max.to_string(),
             ]
         },
@@ -414,7 +414,7 @@ pub fn bytes_per_connection_bars(steps: &[StepResult], workload: &str) -> Chart 
                 Some(f) => vec![
                     engine.to_string(),
                     format!("{:.0}", f.bytes_per_connection),
-                    format!("{:.1}", f.base_bytes / MIB),
+                    sig3(f.base_bytes / MIB),
                     format!("{:.0}", f.kernel_bytes_per_connection),
                     used.to_string(),
                 ],
@@ -472,12 +472,12 @@ pub fn bytes_per_connection_bars(steps: &[StepResult], workload: &str) -> Chart 
                     Bar {
                         value: f.bytes_per_connection / divisor,
                         color: engine_color(engine),
-                        text: fmt_bytes(f.bytes_per_connection),
+                        text: format::bytes(f.bytes_per_connection),
                     },
                     Bar {
                         value: f.kernel_bytes_per_connection / divisor,
                         color: REFERENCE,
-                        text: fmt_bytes(f.kernel_bytes_per_connection),
+                        text: format::bytes(f.kernel_bytes_per_connection),
                     },
                 ],
             })
@@ -644,17 +644,17 @@ pub fn latency(steps: &[StepResult], workload: &str) -> Chart {
     let table = step_table(caption, &groups, &columns, |s| {
         let l = &s.load.latency;
         let mut row = vec![
-            fmt_ms(ms(l.p50_us)),
-            fmt_ms(ms(l.p90_us)),
-            fmt_ms(ms(l.p99_us)),
-            fmt_ms(ms(l.p999_us)),
-            fmt_ms(ms(l.max_us)),
+            sig3(ms(l.p50_us)),
+            sig3(ms(l.p90_us)),
+            sig3(ms(l.p99_us)),
+            sig3(ms(l.p999_us)),
+            sig3(ms(l.max_us)),
         ];
         if open {
             row.push(
                 s.load
                     .latency_uncorrected
-                    .map(|u| fmt_ms(ms(u.p99_us)))
+                    .map(|u| sig3(ms(u.p99_us)))
                     .unwrap_or_else(|| "—".into()),
             );
         }
@@ -703,8 +703,8 @@ pub fn cores(steps: &[StepResult], workload: &str) -> Chart {
         |s| {
             let d = &s.derived;
             vec![
-                format!("{:.2}", d.engine_cores),
-                format!("{:.2}", d.client_cores),
+                sig3(d.engine_cores),
+                sig3(d.client_cores),
                 format!("{:.0}", d.ctx_switches_per_sec),
             ]
         },
@@ -1086,28 +1086,6 @@ fn kernel_bytes(step: &StepResult) -> f64 {
 
 fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
-}
-
-/// Milliseconds with three significant figures or so.
-fn fmt_ms(ms: f64) -> String {
-    if ms >= 100.0 {
-        format!("{ms:.0}")
-    } else if ms >= 10.0 {
-        format!("{ms:.1}")
-    } else {
-        format!("{ms:.2}")
-    }
-}
-
-/// Bytes, in B or KiB: `412 B`, `9.3 KiB`.
-fn fmt_bytes(bytes: f64) -> String {
-    if bytes.abs() >= 1024.0 * 1024.0 {
-        format!("{:.1} MiB", bytes / MIB)
-    } else if bytes.abs() >= 1024.0 {
-        format!("{:.1} KiB", bytes / 1024.0)
-    } else {
-        format!("{bytes:.0} B")
-    }
 }
 
 fn chart_id(workload: &str, kind: &str) -> String {

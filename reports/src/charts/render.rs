@@ -18,6 +18,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::palette::{EngineStyle, color_hex};
 use super::scale::Scale;
+use crate::format::escape_html as escape;
 
 /// Width of every chart, in SVG pixels (the SVG scales to its container).
 pub const WIDTH: u32 = 640;
@@ -581,20 +582,4 @@ pub(crate) fn message_svg(title: &str, message: &str, hint: &str) -> String {
         ink = color_hex(INK),
         muted = color_hex(MUTED),
     )
-}
-
-/// Escapes text for XML content and attribute values.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            other => out.push(other),
-        }
-    }
-    out
 }

@@ -16,8 +16,10 @@ use crate::charts::{self, DataTable, Metric};
 use crate::store::StoredRun;
 use workloads::spread::{self, Estimate, Method};
 
-/// A figure of a step that runs are compared on.
-struct Figure {
+/// A figure of a step that runs are compared on: the report's comparison section and the
+/// dashboard's `/compare` page read the same list ([`figures`]), with the same cells and the
+/// same changes.
+pub struct Figure {
     name: &'static str,
     better: Better,
     value: fn(&StepResult) -> Option<f64>,
@@ -114,7 +116,7 @@ const ERRORS: Figure = Figure {
 };
 
 /// The figures compared for a workload's mode.
-fn figures(mode: Mode) -> &'static [Figure] {
+pub fn figures(mode: Mode) -> &'static [Figure] {
     match mode {
         Mode::Closed => &[
             THROUGHPUT,
@@ -426,6 +428,29 @@ fn value(step: &StepResult, figure: &Figure) -> Option<f64> {
         None
     } else {
         (figure.value)(step)
+    }
+}
+
+impl Figure {
+    /// Its name in a table.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The figure of `step` with its interval, or `not run` / `failed` / `—`.
+    pub fn cell(&self, step: Option<&StepResult>) -> String {
+        cell(step, self)
+    }
+
+    /// The change of `step`'s figure from `reference`'s: significant only when the 95 %
+    /// intervals separate ([`format::significant_change`]); `—` when either lacks it.
+    pub fn change(&self, step: Option<&StepResult>, reference: Option<&StepResult>) -> String {
+        let a = step.and_then(|s| estimate(s, self));
+        let b = reference.and_then(|s| estimate(s, self));
+        match (a, b) {
+            (Some(a), Some(b)) => format::significant_change(&a, &b, self.better),
+            _ => "—".into(),
+        }
     }
 }
 

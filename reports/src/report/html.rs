@@ -1,11 +1,13 @@
 //! The report as one self-contained HTML file: inline CSS, inline SVG charts, no script and
 //! no request to anywhere, readable offline and in print.
 //!
-//! Every piece of text is escaped here ([`escape`]); the only markup not written by this
-//! file is the charts' SVG, which the chart module writes with its own text escaped.
+//! Every piece of text is escaped here, with the crate's one HTML escape
+//! ([`escape_html`](crate::format::escape_html)); the only markup not written by this file is
+//! the charts' SVG, which the chart module writes with its text escaped the same way.
 
 use super::doc::{Banner, Block, Document, Inline, Section, Span};
 use crate::charts::Chart;
+use crate::format::escape_html as escape;
 
 /// Renders a document.
 pub(crate) fn render(doc: &Document) -> String {
@@ -142,22 +144,6 @@ fn inline(text: &Inline) -> String {
                 tone.class(),
                 escape(t)
             )),
-        }
-    }
-    out
-}
-
-/// Escapes text for HTML content and (double- or single-quoted) attribute values.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
         }
     }
     out

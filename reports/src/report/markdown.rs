@@ -7,6 +7,7 @@
 use super::doc::{Banner, Block, Document, Inline, Section, Span, slug};
 use super::{ChartFile, Markdown};
 use crate::charts::{Chart, DataTable};
+use crate::format::escape_html;
 
 /// Renders a document; chart files go under `files_dir` (relative to the Markdown file).
 pub(crate) fn render(doc: &Document, files_dir: &str) -> Markdown {
@@ -108,7 +109,7 @@ impl Renderer {
         ));
         self.out.push_str(&format!(
             "<details><summary>The figures of “{}” as a table</summary>\n\n{}\n</details>\n\n",
-            html_text(&chart.title),
+            escape_html(&chart.title),
             safe_table(&chart.table).to_markdown()
         ));
         self.files.push(ChartFile {
@@ -118,9 +119,9 @@ impl Renderer {
     }
 }
 
-/// A copy of the table whose text cannot turn into HTML: `<` and `&` escaped.
+/// A copy of the table whose text cannot turn into HTML: every cell HTML-escaped.
 fn safe_table(table: &DataTable) -> DataTable {
-    let fix = |s: &String| html_text(s);
+    let fix = |s: &String| escape_html(s);
     DataTable {
         caption: fix(&table.caption),
         columns: table.columns.iter().map(fix).collect(),
@@ -131,11 +132,6 @@ fn safe_table(table: &DataTable) -> DataTable {
             .collect(),
         notes: table.notes.iter().map(fix).collect(),
     }
-}
-
-/// Text inside HTML (the `<summary>`) or a table: `&` and `<` escaped.
-fn html_text(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;")
 }
 
 /// A relative path as a link target: spaces and parentheses percent-encoded.

@@ -46,7 +46,7 @@
 //! always give the same bytes.
 
 mod build;
-mod compare;
+pub mod compare;
 mod doc;
 use crate::format;
 pub mod headlines;

@@ -5,9 +5,11 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{RawQuery, State};
 use reports::charts::{self, Metric};
+use reports::claims::idle_slope_estimate;
 use reports::format::{self, Better};
+use reports::report::compare;
 use reports::store::{RunId, StoredRun};
-use workloads::results::{IdleSlope, StepResult};
+use workloads::results::StepResult;
 use workloads::spec::Mode;
 
 use super::{ChartView, PageError, RunRow, engine_css, load_run, parse_id, with_store};
@@ -177,64 +179,6 @@ fn label(run: &StoredRun) -> String {
     )
 }
 
-/// A figure of a step, as the comparison table shows it.
-struct Figure {
-    /// Its name in the table.
-    name: &'static str,
-    /// Reads it off a step.
-    read: fn(&StepResult) -> f64,
-    /// Formats it.
-    show: fn(f64) -> String,
-    /// Which way it improves, for the change's "better" or "worse".
-    better: Better,
-}
-
-const THROUGHPUT: Figure = Figure {
-    name: "throughput",
-    read: |s| s.derived.throughput_rps,
-    show: format::rps,
-    better: Better::Higher,
-};
-const P99: Figure = Figure {
-    name: "p99 latency",
-    read: |s| s.load.latency.p99_us as f64,
-    show: format::micros,
-    better: Better::Lower,
-};
-const CORES: Figure = Figure {
-    name: "engine cores",
-    read: |s| s.derived.engine_cores,
-    show: format::cores,
-    better: Better::Neither,
-};
-const PSS: Figure = Figure {
-    name: "peak PSS",
-    read: |s| s.derived.peak_pss_bytes as f64,
-    show: format::bytes,
-    better: Better::Lower,
-};
-const THREADS: Figure = Figure {
-    name: "threads",
-    read: |s| s.derived.threads_max as f64,
-    show: format::count,
-    better: Better::Neither,
-};
-const ERRORS: Figure = Figure {
-    name: "errors",
-    read: |s| s.load.errors.total() as f64,
-    show: format::count,
-    better: Better::Lower,
-};
-
-/// The figures compared for a mode.
-fn figures(mode: Mode) -> [&'static Figure; 4] {
-    match mode {
-        Mode::Closed | Mode::Open => [&THROUGHPUT, &P99, &CORES, &PSS],
-        Mode::Idle => [&PSS, &THREADS, &ERRORS, &CORES],
-        Mode::SlowReaders | Mode::SlowSenders => [&P99, &ERRORS, &THREADS, &PSS],
-    }
-}
-
 fn blocks(
     runs: &[StoredRun],
     workloads: &[String],
@@ -285,56 +229,43 @@ fn blocks(
             levels.dedup();
             let mut rows = Vec::new();
             for level in levels {
-                for figure in figures(mode) {
-                    let values: Vec<Option<f64>> = with
-                        .iter()
-                        .map(|(_, steps)| {
-                            steps
-                                .iter()
-                                .find(|s| s.level == level && s.failure.is_none())
-                                .map(figure.read)
-                        })
-                        .collect();
-                    let base = values[0];
-                    let cells = values
+                for figure in compare::figures(mode) {
+                    let at = |steps: &[StepResult]| steps.iter().find(|s| s.level == level).cloned();
+                    let base = at(&with[0].1);
+                    let cells = with
                         .iter()
                         .enumerate()
-                        .map(|(i, v)| match (v, base) {
-                            (None, _) => "—".to_string(),
-                            (Some(v), Some(b)) if i > 0 => {
-                                format!(
-                                    "{} ({})",
-                                    (figure.show)(*v),
-                                    format::change(*v, b, figure.better)
-                                )
+                        .map(|(i, (_, steps))| {
+                            let step = at(steps);
+                            let shown = figure.cell(step.as_ref());
+                            if i == 0 || step.is_none() || base.is_none() {
+                                return shown;
                             }
-                            (Some(v), _) => (figure.show)(*v),
+                            format!("{shown} ({})", figure.change(step.as_ref(), base.as_ref()))
                         })
                         .collect();
-                    rows.push((level.to_string(), figure.name, cells));
+                    rows.push((level.to_string(), figure.name(), cells));
                 }
             }
             if mode == Mode::Idle {
-                let slopes: Vec<Option<f64>> = with
+                let slopes: Vec<_> = with
                     .iter()
                     .map(|(_, steps)| {
                         let refs: Vec<&StepResult> = steps.iter().collect();
-                        IdleSlope::fit(&refs).map(|f| f.bytes_per_connection)
+                        idle_slope_estimate(&refs).map(|(user, _)| user)
                     })
                     .collect();
                 let cells = slopes
                     .iter()
                     .enumerate()
-                    .map(|(i, v)| match (v, slopes[0]) {
+                    .map(|(i, v)| match (v, &slopes[0]) {
                         (None, _) => "—".to_string(),
-                        (Some(v), Some(b)) if i > 0 => {
-                            format!(
-                                "{} ({})",
-                                format::bytes(*v),
-                                format::change(*v, b, Better::Lower)
-                            )
-                        }
-                        (Some(v), _) => format::bytes(*v),
+                        (Some(v), Some(b)) if i > 0 => format!(
+                            "{} ({})",
+                            format::estimate(v, format::bytes),
+                            format::significant_change(v, b, Better::Lower)
+                        ),
+                        (Some(v), _) => format::estimate(v, format::bytes),
                     })
                     .collect();
                 rows.push(("all".into(), "bytes per idle connection", cells));

@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use futures_util::stream::{self, BoxStream, StreamExt};
+use reports::format;
 use reports::store::RunId;
 use workloads::engines::{DEFAULT_ENGINES, ENGINES};
 use workloads::results::{MachineFacts, RunStatus};
@@ -19,9 +20,9 @@ use workloads::spec::{Suite, Workload};
 
 use super::runs::{WorkloadSection, sections};
 use super::{PageError, engine_css, error_page, error_page_with_link, load_run, parse_id};
+use crate::AppState;
 use crate::live::{Progress, RunSetup, StartError};
 use crate::newrun::{self, MAX_LEVEL, MAX_RUN_SECS, MAX_STEP_SECS, MIN_STEP_SECS, RunRequest};
-use crate::{AppState, format};
 
 /// How often the events stream of a run that is not this dashboard's reads the store.
 const STORE_POLL: Duration = Duration::from_secs(1);
@@ -122,7 +123,7 @@ pub async fn new_run(State(state): State<AppState>) -> Result<impl IntoResponse,
         min_step: MIN_STEP_SECS,
         max_step: MAX_STEP_SECS,
         max_level: MAX_LEVEL,
-        max_run: format::duration(MAX_RUN_SECS),
+        max_run: format::duration(MAX_RUN_SECS as i64),
     })
 }
 
@@ -248,8 +249,8 @@ fn status_text(p: &Progress) -> String {
         p.status,
         p.steps_done,
         p.steps_total,
-        format::duration(p.elapsed_secs),
-        format::duration(p.estimated_secs)
+        format::duration(p.elapsed_secs.round() as i64),
+        format::duration(p.estimated_secs.round() as i64)
     );
     if let Some(m) = &p.message {
         text.push(' ');
