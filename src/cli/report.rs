@@ -27,7 +27,7 @@ pub struct ReportArgs {
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
     /// The result store.
-    #[arg(long, default_value = DEFAULT_DB)]
+    #[arg(long, env = super::run::DB_ENV, default_value = DEFAULT_DB)]
     pub db: PathBuf,
 }
 

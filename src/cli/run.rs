@@ -20,6 +20,17 @@ use super::table::Table;
 
 /// The default result store, in the working directory.
 pub const DEFAULT_DB: &str = "workbench.db";
+/// The environment variable that stands in for `--db` on every command, so that a shell or a
+/// CI job names its store once.
+pub const DB_ENV: &str = "WORKBENCH_DB";
+
+/// The store when no `--db` is given: `$WORKBENCH_DB`, else [`DEFAULT_DB`]. What clap does for
+/// the commands, for the default job, which has no command line.
+pub fn default_db() -> PathBuf {
+    std::env::var_os(DB_ENV)
+        .filter(|path| !path.is_empty())
+        .map_or_else(|| PathBuf::from(DEFAULT_DB), PathBuf::from)
+}
 
 #[derive(Debug, Args, Clone)]
 pub struct RunArgs {
@@ -60,7 +71,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "SECS", value_parser = step_secs)]
     pub step_secs: Option<f64>,
     /// The result store.
-    #[arg(long, default_value = DEFAULT_DB)]
+    #[arg(long, env = DB_ENV, default_value = DEFAULT_DB)]
     pub db: PathBuf,
 }
 
@@ -86,7 +97,7 @@ impl Default for RunArgs {
             placement: None,
             max_level: None,
             step_secs: None,
-            db: PathBuf::from(DEFAULT_DB),
+            db: default_db(),
         }
     }
 }
@@ -323,7 +334,7 @@ pub struct RunsArgs {
     #[arg(long)]
     json: bool,
     /// The result store.
-    #[arg(long, default_value = DEFAULT_DB)]
+    #[arg(long, env = DB_ENV, default_value = DEFAULT_DB)]
     db: PathBuf,
 }
 
@@ -380,7 +391,7 @@ pub struct ShowArgs {
     #[arg(long)]
     json: bool,
     /// The result store.
-    #[arg(long, default_value = DEFAULT_DB)]
+    #[arg(long, env = DB_ENV, default_value = DEFAULT_DB)]
     db: PathBuf,
 }
 

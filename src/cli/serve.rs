@@ -20,7 +20,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR", default_value = DEFAULT_LISTEN)]
     pub listen: std::net::SocketAddr,
     /// The result store.
-    #[arg(long, default_value = super::run::DEFAULT_DB)]
+    #[arg(long, env = super::run::DB_ENV, default_value = super::run::DEFAULT_DB)]
     pub db: PathBuf,
 }
 
