@@ -13,6 +13,8 @@
 //!   Its derived figures and flags are in [`figures`], the CPU kernel's calibration in
 //!   [`calibration`], and what the run was measured on in [`machine`].
 //! - [`results`]: the types all of them produce, which the store keeps.
+//! - [`wire`]: one load generator's result as a JSON document, histograms included
+//!   (`workbench load --json`).
 
 pub mod calibration;
 pub mod child;
@@ -26,3 +28,4 @@ pub mod runner;
 pub mod sampler;
 pub mod spec;
 pub mod spread;
+pub mod wire;

@@ -16,9 +16,11 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 use protocol::{Event, Session};
-use workloads::load::{Expectation, LoadPlan, run};
+use workloads::load::url::HttpUrl;
+use workloads::load::{Expectation, LoadPlan, measure, run};
 use workloads::results::LoadReport;
 use workloads::spec::Mode;
+use workloads::wire::{Described, LoadResult, decode_histogram};
 
 /// How a test server answers.
 #[derive(Debug, Clone, Copy)]
@@ -185,6 +187,10 @@ fn plan(addr: SocketAddr, mode: Mode, level: u64) -> LoadPlan {
         max_connections: 100,
         read_rate: 1024 * 1024,
         send_interval: Duration::from_millis(100),
+        method: "GET".into(),
+        headers: Vec::new(),
+        body: Vec::new(),
+        timeout: workloads::load::REQUEST_TIMEOUT,
     }
 }
 
@@ -452,4 +458,84 @@ fn slow_senders_hold_connections_while_the_probe_measures() {
     server.wait_all_closed();
     // Only the probe's requests were complete.
     assert!(server.requests() <= report.completed + 1);
+}
+
+/// A plan for `workbench load URL`: the URL parsed, resolved and checked as the command does.
+fn url_plan(url: &str, method: &str, mode: Mode, level: u64) -> LoadPlan {
+    let url = HttpUrl::parse(url).unwrap();
+    let mut p = plan(url.resolve().unwrap(), mode, level);
+    p.expect = Expectation::for_url(method, &url.target);
+    p.request_target = url.target;
+    p.method = method.into();
+    p.headers = vec![("Host".into(), url.authority)];
+    p
+}
+
+#[test]
+fn a_load_result_round_trips_through_json_with_its_histograms() {
+    let server = Server::start(Behavior::Answer {
+        delay: Duration::from_millis(1),
+    });
+    let url = format!("http://{}/hello", server.addr);
+    for (mode, level) in [(Mode::Closed, 4), (Mode::Open, 200)] {
+        let p = url_plan(&url, "GET", mode, level);
+        assert_eq!(
+            p.expect,
+            Expectation::for_target(0, None),
+            "own route: own checks"
+        );
+        let measured = measure(&p, &|_| {});
+        let how = Described {
+            url: url.clone(),
+            method: "GET".into(),
+            mode,
+            connections: 4,
+            rate: (mode == Mode::Open).then_some(level),
+            warmup: p.warmup,
+            workbench_checks: true,
+        };
+        let result = LoadResult::new(how, &measured, 0.1, Duration::from_millis(500));
+        let json = serde_json::to_string(&result).unwrap();
+        let back: LoadResult = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, result);
+        assert!(
+            back.completed > 0 && back.errors.total() == 0,
+            "{mode:?}: {back:?}"
+        );
+        let corrected = decode_histogram(&back.histograms.corrected).unwrap();
+        assert_eq!(corrected.len(), back.completed, "{mode:?}");
+        match (mode, &back.histograms.uncorrected) {
+            (Mode::Open, Some(text)) => {
+                assert_eq!(decode_histogram(text).unwrap().len(), back.completed);
+            }
+            (Mode::Closed, None) => {}
+            other => panic!("uncorrected histogram: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn any_server_answers_are_counted_and_wrong_statuses_are_bad() {
+    let server = Server::start(Behavior::Answer {
+        delay: Duration::ZERO,
+    });
+    let url = format!("http://{}/hello", server.addr);
+    let head = url_plan(&url, "HEAD", Mode::Closed, 2);
+    assert_eq!(head.expect, Expectation::AnyServer { head: true });
+    let report = run(&head, &|_| {});
+    assert!(report.completed > 0, "{report:?}");
+    assert_eq!(report.errors.total(), 0, "{report:?}");
+
+    let missing = url_plan(
+        &format!("http://{}/nowhere", server.addr),
+        "GET",
+        Mode::Closed,
+        1,
+    );
+    let report = run(&missing, &|_| {});
+    assert_eq!(report.completed, 0);
+    assert!(
+        report.errors.bad_response > 0,
+        "404 is not 2xx or 3xx: {report:?}"
+    );
 }

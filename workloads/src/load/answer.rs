@@ -6,6 +6,11 @@
 //! The head is parsed with `httparse` once it is whole; the body is compared with the expected
 //! bytes chunk by chunk as it passes through the one read buffer, so a 64 MiB answer is checked
 //! with a few KiB of memory.
+//!
+//! Any other server's answer ([`Expectation::AnyServer`]) is checked for its status class
+//! and its framing only: a `Content-Length` body is counted to its end, a chunked one is
+//! decoded as it streams by ([`Chunked`], a byte-at-a-time state machine that keeps no
+//! bytes), and the body itself is not compared.
 
 use std::fmt;
 use std::ops::Range;
@@ -34,6 +39,12 @@ pub(crate) enum BadAnswer {
     HeadTooLarge,
     /// A status other than 200.
     Status(u16),
+    /// Any server: a status outside 2xx and 3xx.
+    StatusClass(u16),
+    /// Any server: a body framed neither by `Content-Length` nor by chunked encoding.
+    NoFraming,
+    /// Any server: chunked encoding that does not follow RFC 9112, section 7.1.
+    Chunked,
     /// No `Content-Length` (or one that is not a number, or two that differ).
     NoContentLength,
     /// `Content-Length` is not the expected body length.
@@ -64,6 +75,11 @@ impl fmt::Display for BadAnswer {
             BadAnswer::Malformed => f.write_str("malformed response head"),
             BadAnswer::HeadTooLarge => f.write_str("response head larger than the read buffer"),
             BadAnswer::Status(code) => write!(f, "status {code}, expected 200"),
+            BadAnswer::StatusClass(code) => write!(f, "status {code}, expected 2xx or 3xx"),
+            BadAnswer::NoFraming => {
+                f.write_str("neither Content-Length nor chunked encoding frames the body")
+            }
+            BadAnswer::Chunked => f.write_str("malformed chunked encoding"),
             BadAnswer::NoContentLength => f.write_str("no valid Content-Length"),
             BadAnswer::ContentLength { got, want } => {
                 write!(f, "Content-Length {got}, expected {want}")
@@ -96,8 +112,19 @@ pub(super) enum Step {
 enum State {
     /// Reading the head: `filled` bytes of it are at the start of the buffer.
     Head,
-    /// Reading the body: `seen` bytes of it were checked.
-    Body { seen: u64, close: bool },
+    /// Reading a body of `len` bytes: `seen` bytes of it were checked.
+    Body { seen: u64, len: u64, close: bool },
+    /// Reading a chunked body (any server).
+    Chunked { decoder: Chunked, close: bool },
+}
+
+/// How the head says the body is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// `len` bytes (`Content-Length`, or none at all for `HEAD`, 204 and 304).
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
 }
 
 /// One connection's read buffer and the check of the answer being read.
@@ -137,7 +164,7 @@ impl AnswerReader {
     pub(super) fn spare(&mut self) -> &mut [u8] {
         match self.state {
             State::Head => &mut self.buf[self.filled..],
-            State::Body { .. } => &mut self.buf[..],
+            State::Body { .. } | State::Chunked { .. } => &mut self.buf[..],
         }
     }
 
@@ -148,9 +175,13 @@ impl AnswerReader {
                 self.filled = (self.filled + n).min(self.buf.len());
                 self.parse_head(expect)
             }
-            State::Body { seen, close } => {
+            State::Body { seen, len, close } => {
                 let n = n.min(self.buf.len());
-                self.check_body(seen, close, 0..n, expect)
+                self.check_body(seen, len, close, 0..n, expect)
+            }
+            State::Chunked { decoder, close } => {
+                let n = n.min(self.buf.len());
+                self.check_chunked(decoder, close, 0..n)
             }
         }
     }
@@ -158,58 +189,92 @@ impl AnswerReader {
     fn parse_head(&mut self, expect: &Expectation) -> Step {
         let mut headers = [httparse::EMPTY_HEADER; MAX_ANSWER_HEADERS];
         let mut response = httparse::Response::new(&mut headers);
-        let (head_len, close) = match response.parse(&self.buf[..self.filled]) {
+        let (head_len, framing, close) = match response.parse(&self.buf[..self.filled]) {
             Ok(httparse::Status::Partial) if self.filled == self.buf.len() => {
                 return Step::Bad(BadAnswer::HeadTooLarge);
             }
             Ok(httparse::Status::Partial) => return Step::More,
             Ok(httparse::Status::Complete(len)) => match check_head(&response, expect) {
-                Ok(close) => (len, close),
+                Ok((framing, close)) => (len, framing, close),
                 Err(bad) => return Step::Bad(bad),
             },
             Err(_) => return Step::Bad(BadAnswer::Malformed),
         };
         // Whatever followed the head in this read is the start of the body.
-        self.check_body(0, close, head_len..self.filled, expect)
+        let rest = head_len..self.filled;
+        match framing {
+            Framing::Length(len) => self.check_body(0, len, close, rest, expect),
+            Framing::Chunked => self.check_chunked(Chunked::start(), close, rest),
+        }
+    }
+
+    fn check_chunked(&mut self, mut decoder: Chunked, close: bool, range: Range<usize>) -> Step {
+        let chunk = &self.buf[range];
+        match decoder.feed(chunk) {
+            Err(bad) => Step::Bad(bad),
+            Ok(Some(used)) if used < chunk.len() => Step::Bad(BadAnswer::Trailing),
+            Ok(Some(_)) => Step::Done { close },
+            Ok(None) => {
+                self.state = State::Chunked { decoder, close };
+                Step::More
+            }
+        }
     }
 
     fn check_body(
         &mut self,
         seen: u64,
+        len: u64,
         close: bool,
         range: Range<usize>,
         expect: &Expectation,
     ) -> Step {
         let chunk = &self.buf[range];
         let end = seen + chunk.len() as u64;
-        if end > expect.body_len {
+        if end > len {
             // One request at a time: nothing may follow the answer.
             return Step::Bad(BadAnswer::Trailing);
         }
-        if let Some(offset) = first_difference(expect, seen, chunk) {
+        if let Expectation::Workbench { digest, .. } = expect
+            && let Some(offset) = first_difference(digest.is_some(), seen, chunk)
+        {
             return Step::Bad(BadAnswer::Body { offset });
         }
-        if end == expect.body_len {
+        if end == len {
             Step::Done { close }
         } else {
-            self.state = State::Body { seen: end, close };
+            self.state = State::Body {
+                seen: end,
+                len,
+                close,
+            };
             Step::More
         }
     }
 }
 
-/// Checks status and headers; returns whether the server closes the connection afterwards.
+/// Checks status and headers; returns how the body is framed and whether the server closes
+/// the connection afterwards.
 fn check_head(
     response: &httparse::Response<'_, '_>,
     expect: &Expectation,
-) -> Result<bool, BadAnswer> {
+) -> Result<(Framing, bool), BadAnswer> {
     let code = response.code.unwrap_or(0);
-    if code != 200 {
-        return Err(BadAnswer::Status(code));
+    let (want_len, want_digest) = match expect {
+        Expectation::Workbench { body_len, digest } => (Some(*body_len), digest.as_deref()),
+        Expectation::AnyServer { .. } => (None, None),
+    };
+    match expect {
+        Expectation::Workbench { .. } if code != 200 => return Err(BadAnswer::Status(code)),
+        Expectation::AnyServer { .. } if !(200..400).contains(&code) => {
+            return Err(BadAnswer::StatusClass(code));
+        }
+        _ => {}
     }
     let http10 = response.version == Some(0);
     let mut close = http10;
     let mut length: Option<u64> = None;
+    let mut chunked = false;
     let mut digest_seen = false;
     for header in response.headers.iter() {
         let name = header.name;
@@ -220,9 +285,17 @@ fn check_head(
             }
             length = Some(value);
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            return Err(BadAnswer::TransferEncoding);
+            if want_len.is_some() {
+                return Err(BadAnswer::TransferEncoding);
+            }
+            // The last coding must be `chunked` for the body to be framed (RFC 9112, 6.3).
+            let last = header.value.rsplit(|&b| b == b',').next().map(trim);
+            if !last.is_some_and(|c| c.eq_ignore_ascii_case(b"chunked")) {
+                return Err(BadAnswer::NoFraming);
+            }
+            chunked = true;
         } else if name.eq_ignore_ascii_case("x-work-digest") {
-            if let Some(want) = &expect.digest {
+            if let Some(want) = want_digest {
                 if trim(header.value) != want.as_bytes() {
                     return Err(BadAnswer::DigestMismatch);
                 }
@@ -238,23 +311,155 @@ fn check_head(
             }
         }
     }
+    let Some(want_len) = want_len else {
+        // Any server (RFC 9112, section 6.3): no body for HEAD, 204 and 304; else chunked
+        // wins over a length; else the length; a body read until the close is not framed.
+        let head = matches!(expect, Expectation::AnyServer { head: true });
+        let framing = if head || code == 204 || code == 304 {
+            Framing::Length(0)
+        } else if chunked {
+            Framing::Chunked
+        } else {
+            Framing::Length(length.ok_or(BadAnswer::NoFraming)?)
+        };
+        return Ok((framing, close));
+    };
     let length = length.ok_or(BadAnswer::NoContentLength)?;
-    if length != expect.body_len {
+    if length != want_len {
         return Err(BadAnswer::ContentLength {
             got: length,
-            want: expect.body_len,
+            want: want_len,
         });
     }
-    if expect.digest.is_some() && !digest_seen {
+    if want_digest.is_some() && !digest_seen {
         return Err(BadAnswer::DigestMissing);
     }
-    Ok(close)
+    Ok((Framing::Length(length), close))
+}
+
+/// A chunked body's decoder (RFC 9112, section 7.1), fed the bytes as they arrive and keeping
+/// none of them: `size [; ext] CRLF data CRLF` … `0 CRLF [trailer fields CRLF] CRLF`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Chunked {
+    /// Reading a chunk-size line: the size so far and its digits, and whether an extension
+    /// (after `;`, or spaces) is being skipped.
+    Size {
+        /// The size read so far.
+        size: u64,
+        /// Hex digits read.
+        digits: u8,
+        /// Skipping a chunk extension up to the CR.
+        ext: bool,
+    },
+    /// The size line's CR was seen: its LF must follow.
+    SizeLf {
+        /// The chunk's size.
+        size: u64,
+    },
+    /// Inside a chunk's data.
+    Data {
+        /// Bytes of it still to come.
+        left: u64,
+    },
+    /// After a chunk's data: its CR must follow.
+    DataCr,
+    /// After a chunk's data and CR: its LF must follow.
+    DataLf,
+    /// In the trailer section, after the last chunk.
+    Trailer {
+        /// Nothing of the current line yet (an empty line ends the body).
+        empty: bool,
+    },
+    /// In the trailer section, a CR seen: its LF must follow.
+    TrailerLf {
+        /// The line ending here was empty.
+        empty: bool,
+    },
+}
+
+/// Most hex digits of a chunk size: 15 keep it below 2^60, far above any real chunk.
+const MAX_CHUNK_SIZE_DIGITS: u8 = 15;
+
+impl Chunked {
+    /// A body about to begin.
+    pub(super) fn start() -> Chunked {
+        Chunked::Size {
+            size: 0,
+            digits: 0,
+            ext: false,
+        }
+    }
+
+    /// Takes `bytes`: `Ok(Some(n))` when the body ended after the first `n` of them,
+    /// `Ok(None)` when it needs more, `Err` when the encoding is wrong.
+    pub(super) fn feed(&mut self, bytes: &[u8]) -> Result<Option<usize>, BadAnswer> {
+        let mut i = 0;
+        while i < bytes.len() {
+            if let Chunked::Data { left } = *self {
+                // The data is skipped whole, not byte by byte.
+                let take = usize::try_from(left)
+                    .unwrap_or(usize::MAX)
+                    .min(bytes.len() - i);
+                i += take;
+                let left = left - take as u64;
+                *self = if left == 0 {
+                    Chunked::DataCr
+                } else {
+                    Chunked::Data { left }
+                };
+                continue;
+            }
+            let b = bytes[i];
+            i += 1;
+            *self = match (*self, b) {
+                (
+                    Chunked::Size {
+                        size,
+                        digits,
+                        ext: false,
+                    },
+                    _,
+                ) if b.is_ascii_hexdigit() => {
+                    if digits == MAX_CHUNK_SIZE_DIGITS {
+                        return Err(BadAnswer::Chunked);
+                    }
+                    let digit = u64::from(char::from(b).to_digit(16).unwrap_or(0));
+                    Chunked::Size {
+                        size: size * 16 + digit,
+                        digits: digits + 1,
+                        ext: false,
+                    }
+                }
+                (Chunked::Size { digits: 0, .. }, _) => return Err(BadAnswer::Chunked),
+                (Chunked::Size { size, .. }, b'\r') => Chunked::SizeLf { size },
+                (Chunked::Size { size, digits, .. }, b';' | b' ' | b'\t') => Chunked::Size {
+                    size,
+                    digits,
+                    ext: true,
+                },
+                (Chunked::Size { ext: true, .. }, b'\n') => return Err(BadAnswer::Chunked),
+                (state @ Chunked::Size { ext: true, .. }, _) => state,
+                (Chunked::Size { .. }, _) => return Err(BadAnswer::Chunked),
+                (Chunked::SizeLf { size: 0 }, b'\n') => Chunked::Trailer { empty: true },
+                (Chunked::SizeLf { size }, b'\n') => Chunked::Data { left: size },
+                (Chunked::DataCr, b'\r') => Chunked::DataLf,
+                (Chunked::DataLf, b'\n') => Chunked::start(),
+                (Chunked::Trailer { empty }, b'\r') => Chunked::TrailerLf { empty },
+                (Chunked::Trailer { .. }, b'\n') => return Err(BadAnswer::Chunked),
+                (Chunked::Trailer { .. }, _) => Chunked::Trailer { empty: false },
+                (Chunked::TrailerLf { empty: true }, b'\n') => return Ok(Some(i)),
+                (Chunked::TrailerLf { empty: false }, b'\n') => Chunked::Trailer { empty: true },
+                _ => return Err(BadAnswer::Chunked),
+            };
+        }
+        Ok(None)
+    }
 }
 
 /// The offset of the first byte of `chunk` (at body offset `offset`) that is not the expected
-/// body byte, or `None` if the chunk is right.
-fn first_difference(expect: &Expectation, offset: u64, chunk: &[u8]) -> Option<u64> {
-    let matches = if expect.body_is_pattern() {
+/// body byte (the pattern for `/work`, else `Hello, World!`), or `None` if the chunk is right.
+fn first_difference(pattern: bool, offset: u64, chunk: &[u8]) -> Option<u64> {
+    let matches = if pattern {
         pattern_at(offset, chunk)
     } else {
         usize::try_from(offset)
@@ -267,7 +472,7 @@ fn first_difference(expect: &Expectation, offset: u64, chunk: &[u8]) -> Option<u
     }
     // The cold path: find the byte, for the log.
     let expected = |i: u64| {
-        if expect.body_is_pattern() {
+        if pattern {
             Some(protocol::kernel::pattern_byte(i))
         } else {
             usize::try_from(i)
@@ -360,12 +565,7 @@ mod tests {
         for (answer, expect) in &cases {
             for step in [1, 7, 26, 4096, usize::MAX] {
                 assert_eq!(
-                    feed(
-                        answer,
-                        step,
-                        expect,
-                        AnswerReader::capacity_for(expect.body_len)
-                    ),
+                    feed(answer, step, expect, expect.read_buffer()),
                     Step::Done { close: false },
                     "step {step}, expect {expect:?}"
                 );
@@ -464,6 +664,86 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn any_server_answers_are_checked_for_status_class_and_framing() {
+        let any = Expectation::AnyServer { head: false };
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+                        5;ext=1\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\
+                        X-Trailer: 1\r\n\r\n";
+        let cases: [(&[u8], Step); 9] = [
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nabcde",
+                Step::Done { close: false },
+            ),
+            (
+                b"HTTP/1.1 301 Moved\r\nLocation: /\r\nContent-Length: 0\r\n\r\n",
+                Step::Done { close: false },
+            ),
+            (
+                b"HTTP/1.1 204 No Content\r\n\r\n",
+                Step::Done { close: false },
+            ),
+            (chunked, Step::Done { close: false }),
+            (
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+                Step::Bad(BadAnswer::StatusClass(404)),
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\n\r\nuntil the close",
+                Step::Bad(BadAnswer::NoFraming),
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                Step::Bad(BadAnswer::Chunked),
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n",
+                Step::Bad(BadAnswer::Chunked),
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nabc",
+                Step::Bad(BadAnswer::Trailing),
+            ),
+        ];
+        for (answer, want) in cases {
+            for step in [1, 3, 7, usize::MAX] {
+                assert_eq!(
+                    feed(answer, step, &any, 4096),
+                    want,
+                    "step {step}: {}",
+                    String::from_utf8_lossy(answer)
+                );
+            }
+        }
+        let head = Expectation::AnyServer { head: true };
+        assert_eq!(
+            feed(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n",
+                4,
+                &head,
+                4096
+            ),
+            Step::Done { close: false }
+        );
+    }
+
+    #[test]
+    fn a_chunked_body_may_end_in_any_read() {
+        let body = b"3\r\nabc\r\n0\r\n\r\n";
+        for split in 0..=body.len() {
+            let mut decoder = Chunked::start();
+            let first = decoder.feed(&body[..split]).unwrap();
+            if split == body.len() {
+                assert_eq!(first, Some(body.len()));
+            } else {
+                assert_eq!(first, None, "split {split}");
+                assert_eq!(decoder.feed(&body[split..]), Ok(Some(body.len() - split)));
+            }
+        }
+        let mut huge = Chunked::start();
+        assert_eq!(huge.feed(b"ffffffffffffffff\r\n"), Err(BadAnswer::Chunked));
     }
 
     #[test]

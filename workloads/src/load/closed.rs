@@ -5,16 +5,16 @@ use std::rc::Rc;
 
 use tokio::task::spawn_local;
 
+use super::Measured;
 use super::answer::AnswerReader;
 use super::clock::{Clock, tick_until};
 use super::connect::{Gauge, Retry, keep_until_reported};
 use super::exchange::{Next, Pace, request};
 use super::step::Shared;
 use super::{LoadPlan, MAX_LEVEL_CONNECTIONS};
-use crate::results::LoadReport;
 
 /// Runs a closed loop of `plan.level` connections.
-pub(super) async fn run(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> LoadReport {
+pub(super) async fn run(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> Measured {
     let level = plan.level.min(MAX_LEVEL_CONNECTIONS);
     let shared = Rc::new(Shared::new(
         plan,

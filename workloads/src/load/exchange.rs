@@ -23,7 +23,7 @@ use super::step::Shared;
 pub(super) enum Failure {
     /// Reset, closed, or any I/O error before the answer completed.
     Reset,
-    /// No complete answer within [`super::REQUEST_TIMEOUT`].
+    /// No complete answer within the plan's timeout ([`super::LoadPlan::timeout`]).
     Timeout,
     /// A wrong answer.
     Bad(BadAnswer),
@@ -97,14 +97,14 @@ async fn exchange(
 pub(super) enum Outcome {
     /// The exchange completed (or failed) before its deadline.
     Done(Result<Exchanged, Failure>),
-    /// No answer within [`super::REQUEST_TIMEOUT`] of the send.
+    /// No answer within the plan's timeout of the send.
     TimedOut,
     /// `until` came first, with the request still in flight.
     Cut,
 }
 
 /// [`exchange`] on `conn` with the step's request, sent at `sent` (the caller's timestamp),
-/// waiting for the answer until [`super::REQUEST_TIMEOUT`] later or `until`, whichever comes
+/// waiting for the answer until the plan's timeout later or `until`, whichever comes
 /// first. Returns how it ended and when.
 pub(super) async fn timed_exchange(
     shared: &Shared,
@@ -114,7 +114,7 @@ pub(super) async fn timed_exchange(
     sent: Instant,
     until: Instant,
 ) -> (Outcome, Instant) {
-    let deadline = (sent + super::REQUEST_TIMEOUT).min(until);
+    let deadline = (sent + shared.timeout).min(until);
     let exchanged = tokio::time::timeout_at(
         deadline.into(),
         exchange(

@@ -15,16 +15,14 @@ use std::time::Instant;
 use tokio::sync::Notify;
 use tokio::task::spawn_local;
 
+use super::Measured;
 use super::answer::AnswerReader;
 use super::clock::{Clock, tick_until};
 use super::closed::too_many;
 use super::connect::Retry;
 use super::exchange::{Failure, Outcome, timed_exchange};
 use super::step::Shared;
-use super::{
-    IDLE_OPEN_TIMEOUT, LoadPlan, MAX_LEVEL_CONNECTIONS, PROGRESS_INTERVAL, REQUEST_TIMEOUT,
-};
-use crate::results::LoadReport;
+use super::{IDLE_OPEN_TIMEOUT, LoadPlan, MAX_LEVEL_CONNECTIONS, PROGRESS_INTERVAL};
 
 /// Share of the progress bar given to opening the connections; the hold gets the rest.
 const OPENING_SHARE: f64 = 0.2;
@@ -40,7 +38,7 @@ struct Opening {
 }
 
 /// Opens `plan.level` connections, then holds them for `warmup + duration`.
-pub(super) async fn run(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> LoadReport {
+pub(super) async fn run(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> Measured {
     let level = plan.level.min(MAX_LEVEL_CONNECTIONS);
     // While opening, the "window" is the opening phase: its answers and errors count.
     let open_start = Instant::now();
@@ -92,7 +90,7 @@ pub(super) async fn run(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> Loa
             } else if timeouts > 0 {
                 format!(
                     "{open} of {level} connections held: {timeouts} were not answered within {} s",
-                    REQUEST_TIMEOUT.as_secs()
+                    shared.timeout.as_secs_f64()
                 )
             } else if answered > open {
                 format!(

@@ -107,6 +107,7 @@ mod slow;
 mod stats;
 mod step;
 mod timer;
+pub mod url;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -152,18 +153,37 @@ pub const MAX_LEVEL_CONNECTIONS: u64 = crate::spec::MAX_CONNECTIONS;
 
 /// What a correct answer looks like.
 ///
-/// The body is implied by the digest, as in the protocol itself: a `/work` answer carries
-/// `X-Work-Digest` and `body_len` bytes of the [body pattern](protocol::kernel::PATTERN); a
-/// `/hello` answer carries no digest and the body [`protocol::HELLO_BODY`]. So `digest: None`
-/// means "expect `Hello, World!`". Build one with [`Expectation::for_target`] or
-/// [`Expectation::for_request`].
+/// Two kinds of server are measured. The workbench's own routes are checked byte for byte
+/// ([`Expectation::Workbench`]): the body is implied by the digest, as in the protocol
+/// itself: a `/work` answer carries `X-Work-Digest` and `body_len` bytes of the [body
+/// pattern](protocol::kernel::PATTERN); a `/hello` answer carries no digest and the body
+/// [`protocol::HELLO_BODY`], so `digest: None` means "expect `Hello, World!`". Any other
+/// server's answer ([`Expectation::AnyServer`], `workbench load URL`) is checked for what
+/// HTTP/1.1 itself promises: a 2xx or 3xx status and a body framed by `Content-Length` or
+/// chunked encoding, read to its end and counted but not compared.
+///
+/// Build one with [`Expectation::for_target`], [`Expectation::for_request`] or
+/// [`Expectation::for_url`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Expectation {
-    /// `Content-Length` and body length.
-    pub body_len: u64,
-    /// `X-Work-Digest`, for `/work`.
-    pub digest: Option<String>,
+pub enum Expectation {
+    /// A workbench route's answer: status 200, this length, this body, this digest.
+    Workbench {
+        /// `Content-Length` and body length.
+        body_len: u64,
+        /// `X-Work-Digest`, for `/work`.
+        digest: Option<String>,
+    },
+    /// Any HTTP/1.1 server's answer: a 2xx or 3xx status, a framed body of any length.
+    AnyServer {
+        /// The request was `HEAD`: the answer has no body, whatever its `Content-Length`
+        /// says (RFC 9110, section 9.3.2).
+        head: bool,
+    },
 }
+
+/// Read buffer for answers of unknown length (any server): a typical head and a few
+/// packets of body per read.
+const ANY_SERVER_READ_BUFFER: usize = 16 * 1024;
 
 impl Expectation {
     /// The answer to a request: `/work?…&cpu_rounds=R&bytes=B` with `cpu_rounds = Some(R)`
@@ -174,11 +194,11 @@ impl Expectation {
     /// every answer by comparing strings.
     pub fn for_target(bytes: u64, cpu_rounds: Option<u64>) -> Expectation {
         match cpu_rounds {
-            Some(rounds) => Expectation {
+            Some(rounds) => Expectation::Workbench {
                 body_len: bytes,
                 digest: Some(protocol::kernel::work_digest(rounds)),
             },
-            None => Expectation {
+            None => Expectation::Workbench {
                 body_len: protocol::HELLO_BODY.len() as u64,
                 digest: None,
             },
@@ -196,10 +216,66 @@ impl Expectation {
         }
     }
 
-    /// Whether the body is the pattern (`/work`) rather than `Hello, World!`.
-    fn body_is_pattern(&self) -> bool {
-        self.digest.is_some()
+    /// The answer to `method request_target` on a server that may or may not be the
+    /// workbench's: a `GET` of `/hello`, or of `/work` whose query holds only `wait_ms`,
+    /// `cpu_rounds` and `bytes` (decimal, within the protocol's limits), keeps the
+    /// workbench's byte-for-byte checks; anything else is checked as any server's answer.
+    pub fn for_url(method: &str, request_target: &str) -> Expectation {
+        let any = Expectation::AnyServer {
+            head: method.eq_ignore_ascii_case("HEAD"),
+        };
+        if method != "GET" {
+            return any;
+        }
+        let (path, query) = request_target
+            .split_once('?')
+            .unwrap_or((request_target, ""));
+        match path {
+            // The protocol ignores `/hello`'s query.
+            "/hello" => Expectation::for_target(0, None),
+            "/work" => work_query(query).unwrap_or(any),
+            _ => any,
+        }
     }
+
+    /// The workbench's digest, for a `/work` answer.
+    pub fn digest(&self) -> Option<&str> {
+        match self {
+            Expectation::Workbench { digest, .. } => digest.as_deref(),
+            Expectation::AnyServer { .. } => None,
+        }
+    }
+
+    /// The read buffer one connection needs: the whole answer when a workbench answer is
+    /// small, so that one read usually brings all of it.
+    fn read_buffer(&self) -> usize {
+        match self {
+            Expectation::Workbench { body_len, .. } => {
+                answer::AnswerReader::capacity_for(*body_len)
+            }
+            Expectation::AnyServer { .. } => ANY_SERVER_READ_BUFFER,
+        }
+    }
+}
+
+/// The expectation of `/work?query`, if the query is one the workbench answers with 200:
+/// only `wait_ms`, `cpu_rounds` and `bytes`, each a decimal within the protocol's limits.
+fn work_query(query: &str) -> Option<Expectation> {
+    let (mut rounds, mut bytes) = (0u64, 0u64);
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=')?;
+        if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let value: u64 = value.parse().ok()?;
+        match name {
+            "wait_ms" if value <= protocol::limits::MAX_WAIT_MS => {}
+            "cpu_rounds" if value <= protocol::limits::MAX_CPU_ROUNDS => rounds = value,
+            "bytes" if value <= protocol::limits::MAX_BODY_PATTERN_BYTES => bytes = value,
+            _ => return None,
+        }
+    }
+    Some(Expectation::for_target(bytes, Some(rounds)))
 }
 
 /// What the load generator does at one level.
@@ -225,6 +301,28 @@ pub struct LoadPlan {
     pub read_rate: u64,
     /// Slow senders: pause between bytes.
     pub send_interval: Duration,
+    /// The request method: `GET` for every workload; `workbench load URL -m` may choose
+    /// another.
+    pub method: String,
+    /// Header fields sent with every request, in order, after `Host`. A `Host` here replaces
+    /// the default (the target's address); a `Content-Length` here is sent as given.
+    pub headers: Vec<(String, String)>,
+    /// The request body, sent with a `Content-Length` after the headers; empty for none.
+    pub body: Vec<u8>,
+    /// No complete answer this long after the send is a timeout ([`REQUEST_TIMEOUT`] for
+    /// workloads).
+    pub timeout: Duration,
+}
+
+/// A step's report, and what the store does not keep but a merge across load generators
+/// needs: the open loop's uncorrected histogram, serialized.
+#[derive(Debug, Clone, Default)]
+pub struct Measured {
+    /// What the step measured, as the runner and the store see it.
+    pub report: LoadReport,
+    /// Open loop only: [`LoadReport::latency_uncorrected`]'s HDR histogram, serialized as
+    /// [`LoadReport::histogram`] is (V2, uncompressed); empty for the other modes.
+    pub histogram_uncorrected: Vec<u8>,
 }
 
 /// Runs one level and reports what it measured. Blocks; `progress` is called with the
@@ -233,15 +331,23 @@ pub struct LoadPlan {
 /// The step takes `plan.warmup + plan.duration` (idle mode: plus the time to open its
 /// connections, at most [`IDLE_OPEN_TIMEOUT`]); every task stops by itself at the end.
 pub fn run(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> LoadReport {
+    measure(plan, progress).report
+}
+
+/// [`run`], with the open loop's uncorrected histogram as well.
+pub fn measure(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> Measured {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(runtime) => runtime,
         Err(err) => {
-            return LoadReport {
-                not_reached: Some(format!("cannot start the load generator's runtime: {err}")),
-                ..LoadReport::default()
+            return Measured {
+                report: LoadReport {
+                    not_reached: Some(format!("cannot start the load generator's runtime: {err}")),
+                    ..LoadReport::default()
+                },
+                histogram_uncorrected: Vec::new(),
             };
         }
     };

@@ -16,13 +16,13 @@ use tokio::sync::Notify;
 use tokio::task::spawn_local;
 
 use super::LoadPlan;
+use super::Measured;
 use super::answer::AnswerReader;
 use super::clock::{Clock, tick_until};
 use super::connect::{Retry, keep_until_reported};
 use super::exchange::{Next, request};
 use super::step::Shared;
 use super::timer::Timer;
-use crate::results::LoadReport;
 use crate::spec::MAX_RATE;
 
 /// Shortest sleep of the dispatcher. Above 10 000 requests per second, due requests are
@@ -81,7 +81,7 @@ impl Arrivals {
 }
 
 /// Runs an open loop at `plan.level` requests per second.
-pub(super) async fn run(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> LoadReport {
+pub(super) async fn run(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> Measured {
     let clock = Clock::starting_now(plan.warmup, plan.duration);
     let shared = Rc::new(Shared::new(plan, clock, true));
     let rate = plan.level.min(MAX_RATE);

@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 
 use tokio::task::spawn_local;
 
+use super::Measured;
 use super::clock::{Clock, sleep_until, tick_until};
 use super::closed::{Role, connection, too_many};
 use super::connect::{Retry, keep_until_reported};
 use super::exchange::Pace;
 use super::step::Shared;
 use super::{LoadPlan, MAX_LEVEL_CONNECTIONS};
-use crate::results::LoadReport;
 
 /// The start of a slow client's request head; after it come [`PAD`] bytes, forever. Every
 /// byte, these included, is sent one per interval.
@@ -34,7 +34,7 @@ const MIN_CHUNK: usize = 1024;
 const MAX_CHUNK: usize = 64 * 1024;
 
 /// Runs `plan.level` slow readers, each reading at `plan.read_rate` bytes per second.
-pub(super) async fn run_readers(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> LoadReport {
+pub(super) async fn run_readers(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> Measured {
     let level = plan.level.min(MAX_LEVEL_CONNECTIONS);
     let rate = plan.read_rate.max(1);
     let pace = Pace {
@@ -62,7 +62,7 @@ pub(super) async fn run_readers(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)
 
 /// Runs `plan.level` slowloris clients and one probe running a closed loop of the plan's
 /// request; the report's latency and answers are the probe's.
-pub(super) async fn run_senders(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> LoadReport {
+pub(super) async fn run_senders(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> Measured {
     let level = plan.level.min(MAX_LEVEL_CONNECTIONS);
     // At least a millisecond: a zero interval would be a busy loop, not a slow client. At
     // most an hour, so that no instant arithmetic overflows on a nonsensical plan.
