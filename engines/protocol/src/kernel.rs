@@ -53,6 +53,32 @@ pub fn pattern_byte(i: u64) -> u8 {
     PATTERN[(i % PATTERN.len() as u64) as usize]
 }
 
+/// Bytes of the body pattern an engine sends per write at most: 2521 whole alphabets, just over
+/// 64 KiB. A `/work` body of any size (64 MiB at most) is streamed from one static buffer in
+/// chunks of this size ([`pattern_chunk`]), so no engine ever holds a body in memory: the
+/// buffer is part of the binary's data, shared by every connection, thread and pool worker.
+pub const PATTERN_CHUNK_BYTES: usize = PATTERN.len() * 2521;
+
+/// The body pattern, one chunk long plus one alphabet, so that a chunk can start at any offset
+/// of the pattern.
+static PATTERN_BUFFER: [u8; PATTERN_CHUNK_BYTES + PATTERN.len()] = {
+    let mut buffer = [0u8; PATTERN_CHUNK_BYTES + PATTERN.len()];
+    let mut i = 0;
+    while i < buffer.len() {
+        buffer[i] = PATTERN[i % PATTERN.len()];
+        i += 1;
+    }
+    buffer
+};
+
+/// The next bytes of a body: the pattern from offset `offset`, `left` bytes long or
+/// [`PATTERN_CHUNK_BYTES`], whichever is shorter. A static slice: nothing is allocated.
+pub fn pattern_chunk(offset: u64, left: u64) -> &'static [u8] {
+    let start = (offset % PATTERN.len() as u64) as usize;
+    let len = left.min(PATTERN_CHUNK_BYTES as u64) as usize;
+    &PATTERN_BUFFER[start..start + len]
+}
+
 /// Appends `len` bytes of the body pattern to `out`, starting at offset 0.
 pub fn extend_with_pattern(out: &mut Vec<u8>, len: usize) {
     out.reserve(len);
@@ -97,6 +123,25 @@ mod tests {
         assert!((0..60).all(|i| body[i] == pattern_byte(i as u64)));
         body[30] = b'!';
         assert!(!is_pattern(&body));
+    }
+
+    #[test]
+    fn chunks_continue_the_pattern_from_any_offset() {
+        let mut whole = Vec::new();
+        extend_with_pattern(&mut whole, 3 * PATTERN_CHUNK_BYTES + 5);
+        let mut streamed = Vec::new();
+        let mut offset = 0u64;
+        while offset < whole.len() as u64 {
+            // Odd steps, so chunks start at every offset of the alphabet.
+            let chunk = pattern_chunk(offset, whole.len() as u64 - offset);
+            assert!(!chunk.is_empty() && chunk.len() <= PATTERN_CHUNK_BYTES);
+            let take = chunk.len().min(40_001);
+            streamed.extend_from_slice(&chunk[..take]);
+            offset += take as u64;
+        }
+        assert!(streamed == whole);
+        assert!(pattern_chunk(7, 0).is_empty());
+        assert_eq!(pattern_chunk(25, 3), b"zab");
     }
 
     #[test]

@@ -20,7 +20,7 @@
 //!
 //! This is the idea of python-hyper's h11: incomplete input is a state ([`Event::NeedData`]),
 //! not an error, and a request that breaks a rule becomes a job that answers with the right
-//! status (400, 404, 405, 413, 431, 501) and closes the connection.
+//! status (400, 404, 405, 408, 413, 431, 501) and closes the connection.
 //!
 //! # Routes
 //!
@@ -31,9 +31,20 @@
 //!   Values out of range ([`limits`]) or not whole numbers are answered with 400.
 //! - Any other path: 404. A method other than GET and HEAD on a known path: 405.
 //!
-//! Every response is `HTTP/1.1`, `Content-Type: text/plain` with a `Content-Length`, and carries
-//! no `Date` header, so two engines answering the same request send identical bytes. Every
-//! error response (status 400 and up) says `Connection: close` and ends the session.
+//! Every response is `HTTP/1.1`, with a `Date` ([`date`]: the current second, cached),
+//! `Content-Type: text/plain` and a `Content-Length`, so two engines answering the same request
+//! send identical bytes but for the 29 bytes of the date ([`date::masked`] blanks them for
+//! comparisons). Every error response (status 400 and up) says `Connection: close` and ends
+//! the session.
+//!
+//! A `/work` body (up to 64 MiB) is never rendered: [`Job::respond`] returns a [`Response`]
+//! whose body is streamed in 64 KiB chunks from one static buffer as the engine writes.
+//!
+//! # Timeouts
+//!
+//! The core has no clock, but it answers for one: when an engine's header timeout passes with
+//! part of a request received, [`Session::time_out`] hands out a `408 Request Timeout` that
+//! closes the connection (the timeouts themselves are the engines' contract, in `sys`).
 //!
 //! # Connections
 //!
@@ -43,12 +54,13 @@
 //! thrown away, without being buffered; `Transfer-Encoding` on a request is refused with 501.
 
 pub mod corpus;
+pub mod date;
 pub mod kernel;
 pub mod limits;
 mod response;
 mod session;
 
-pub use response::{HELLO_BODY, Job, Status};
+pub use response::{HELLO_BODY, Job, Response, Status};
 pub use session::{Event, Session};
 
 /// Feeds `input` to a fresh session and returns every response it produces, concatenated —

@@ -1,9 +1,12 @@
 //! What to answer: a [`Job`] says how long to wait, how much CPU to burn and which bytes to
-//! send; [`Job::perform`] does the CPU work and renders the bytes.
+//! send; [`Job::respond`] does the CPU work and renders a [`Response`] that engines stream
+//! ([`Job::perform`] renders the same bytes whole, for tests and tools).
 
+use std::io::{self, IoSlice, Write};
 use std::time::Duration;
 
-use crate::kernel::{extend_with_pattern, work_digest};
+use crate::date;
+use crate::kernel::{extend_with_pattern, pattern_chunk, work_digest};
 
 /// The body of `GET /hello`, as in TechEmpower's plaintext test.
 pub const HELLO_BODY: &[u8] = b"Hello, World!";
@@ -19,6 +22,9 @@ pub enum Status {
     NotFound,
     /// 405: a method other than GET or HEAD.
     MethodNotAllowed,
+    /// 408: the request did not arrive within the engine's header timeout
+    /// ([`Session::time_out`](crate::Session::time_out)).
+    RequestTimeout,
     /// 413: the body is larger than [`MAX_BODY_BYTES`](crate::limits::MAX_BODY_BYTES).
     ContentTooLarge,
     /// 431: the head is larger than [`MAX_HEAD_BYTES`](crate::limits::MAX_HEAD_BYTES) or has
@@ -36,6 +42,7 @@ impl Status {
             Status::BadRequest => 400,
             Status::NotFound => 404,
             Status::MethodNotAllowed => 405,
+            Status::RequestTimeout => 408,
             Status::ContentTooLarge => 413,
             Status::HeaderFieldsTooLarge => 431,
             Status::NotImplemented => 501,
@@ -49,6 +56,7 @@ impl Status {
             Status::BadRequest => "Bad Request",
             Status::NotFound => "Not Found",
             Status::MethodNotAllowed => "Method Not Allowed",
+            Status::RequestTimeout => "Request Timeout",
             Status::ContentTooLarge => "Content Too Large",
             Status::HeaderFieldsTooLarge => "Request Header Fields Too Large",
             Status::NotImplemented => "Not Implemented",
@@ -82,8 +90,8 @@ pub(crate) enum Persistence {
 }
 
 /// What an engine must do for one complete request, in order: wait [`Job::wait`], run
-/// [`Job::cpu_rounds`] rounds of the CPU kernel (by calling [`Job::perform`], on whichever
-/// thread the engine chooses), send the bytes `perform` returns, and close the connection
+/// [`Job::cpu_rounds`] rounds of the CPU kernel (by calling [`Job::respond`], on whichever
+/// thread the engine chooses), send the [`Response`] it returns, and close the connection
 /// afterwards if [`Job::closes`] says so.
 ///
 /// The core never sleeps or computes on its own: *how* to wait and where to compute is the
@@ -131,17 +139,25 @@ impl Job {
         }
     }
 
-    /// Runs the CPU kernel and renders the response bytes. This is the expensive part of a
-    /// CPU-bound request: call it where the engine wants CPU to be spent.
-    pub fn perform(self) -> Vec<u8> {
+    /// Runs the CPU kernel and renders the response: the head (and a short body) as bytes, then
+    /// the body pattern, streamed from a static buffer as the engine writes ([`Response`]).
+    /// This is the expensive part of a CPU-bound request: call it where the engine wants CPU
+    /// to be spent.
+    pub fn respond(self) -> Response {
         let digest = match self.body {
             Body::Work { .. } => Some(work_digest(self.cpu_rounds)),
             _ => None,
         };
-        self.render(digest.as_deref())
+        self.render(digest.as_deref(), &date::now())
     }
 
-    fn render(&self, digest: Option<&str>) -> Vec<u8> {
+    /// Like [`Job::respond`], but the whole response in one buffer, body included: for tests
+    /// and tools. Engines stream with `respond`, so that a 64 MiB body is never in memory.
+    pub fn perform(self) -> Vec<u8> {
+        self.respond().into_vec()
+    }
+
+    fn render(&self, digest: Option<&str>, date: &[u8; date::DATE_LEN]) -> Response {
         let status = self.status();
         let (body, pattern_len): (&[u8], u64) = match &self.body {
             Body::Hello => (HELLO_BODY, 0),
@@ -152,17 +168,15 @@ impl Job {
         let content_length = body.len() as u64 + pattern_len + u64::from(newline);
 
         let send_body = !self.head_only;
-        let capacity = 160
-            + if send_body {
-                content_length as usize
-            } else {
-                0
-            };
-        let mut out = Vec::with_capacity(capacity);
+        let mut out = Vec::with_capacity(224 + if send_body { body.len() + 1 } else { 0 });
         out.extend_from_slice(b"HTTP/1.1 ");
         push_decimal(&mut out, u64::from(status.code()));
         out.push(b' ');
         out.extend_from_slice(status.reason().as_bytes());
+        // RFC 9110 §6.6.1: an origin server with a clock sends Date. nginx and hyper put it
+        // among the first fields, as here.
+        out.extend_from_slice(b"\r\nDate: ");
+        out.extend_from_slice(date);
         out.extend_from_slice(b"\r\nContent-Type: text/plain\r\nContent-Length: ");
         push_decimal(&mut out, content_length);
         out.extend_from_slice(b"\r\n");
@@ -185,7 +199,120 @@ impl Job {
             if newline {
                 out.push(b'\n');
             }
-            extend_with_pattern(&mut out, pattern_len as usize);
+        }
+        Response {
+            bytes: out,
+            sent: 0,
+            pattern_offset: 0,
+            pattern_len: if send_body { pattern_len } else { 0 },
+        }
+    }
+}
+
+/// One response on its way out: rendered bytes (the head, and a short body), then
+/// `pattern_len` bytes of the body pattern that are never rendered at all — each write takes
+/// the next chunk of at most [`PATTERN_CHUNK_BYTES`](crate::kernel::PATTERN_CHUNK_BYTES)
+/// straight from a static buffer ([`pattern_chunk`]). So a response costs its head on the heap
+/// (about 200 bytes) whatever its size, and a client that asks for 64 MiB and never reads holds
+/// no more memory than one that asks for `/hello`.
+///
+/// An engine sends it with [`Response::slices`] and [`Response::advance`] (the next bytes as two
+/// slices for one vectored write, then how many the kernel took), or, on a blocking socket,
+/// [`Response::write_to`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The head, and the body when it is not the pattern.
+    bytes: Vec<u8>,
+    /// How many of `bytes` were sent.
+    sent: usize,
+    /// How many pattern bytes were sent.
+    pattern_offset: u64,
+    /// How many pattern bytes follow `bytes`.
+    pattern_len: u64,
+}
+
+impl From<Vec<u8>> for Response {
+    /// A response made of these bytes only.
+    fn from(bytes: Vec<u8>) -> Response {
+        Response {
+            bytes,
+            sent: 0,
+            pattern_offset: 0,
+            pattern_len: 0,
+        }
+    }
+}
+
+impl Response {
+    /// Bytes still to send.
+    pub fn remaining(&self) -> u64 {
+        (self.bytes.len() - self.sent) as u64 + (self.pattern_len - self.pattern_offset)
+    }
+
+    /// Whether everything has been sent.
+    pub fn is_done(&self) -> bool {
+        self.remaining() == 0
+    }
+
+    /// The next bytes to send, for one vectored write: what is left of the rendered bytes, then
+    /// the next chunk of the pattern (either may be empty). Sending a whole response this way
+    /// takes `remaining / 64 KiB` writes at least, never a buffer of its size.
+    pub fn slices(&self) -> [&[u8]; 2] {
+        [
+            &self.bytes[self.sent..],
+            pattern_chunk(self.pattern_offset, self.pattern_len - self.pattern_offset),
+        ]
+    }
+
+    /// Marks `n` more bytes as sent (what a write returned). The rendered bytes are freed as
+    /// soon as they are all sent.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is more than [`Response::remaining`]: a write cannot take more than it was given.
+    pub fn advance(&mut self, n: usize) {
+        assert!(n as u64 <= self.remaining(), "advanced past the response");
+        let from_bytes = n.min(self.bytes.len() - self.sent);
+        self.sent += from_bytes;
+        self.pattern_offset += (n - from_bytes) as u64;
+        if self.sent == self.bytes.len() && self.sent > 0 {
+            self.bytes = Vec::new();
+            self.sent = 0;
+        }
+    }
+
+    /// Writes the rest of the response to a blocking `sink`, one vectored write per chunk:
+    /// `write_all` for a response that is streamed. EINTR is retried; any other error
+    /// (including the `WouldBlock` of a socket whose send timeout passed) is returned, with
+    /// the response remembering how far it got.
+    pub fn write_to(&mut self, sink: &mut impl Write) -> io::Result<()> {
+        while !self.is_done() {
+            let [head, body] = self.slices();
+            match sink.write_vectored(&[IoSlice::new(head), IoSlice::new(body)]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.advance(n),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(())
+    }
+
+    /// The whole of what is left, in one buffer (the body rendered too): for tests and tools.
+    pub fn into_vec(self) -> Vec<u8> {
+        let mut out = self.bytes[self.sent..].to_vec();
+        let left = self.pattern_len - self.pattern_offset;
+        if self.pattern_offset == 0 {
+            extend_with_pattern(&mut out, left as usize);
+        } else {
+            let mut response = self;
+            response.bytes = Vec::new();
+            response.sent = 0;
+            while !response.is_done() {
+                let chunk = response.slices()[1];
+                out.extend_from_slice(chunk);
+                response.advance(chunk.len());
+            }
         }
         out
     }
@@ -223,9 +350,59 @@ mod tests {
     fn hello_is_the_plaintext_response() {
         let bytes = job(Body::Hello, Persistence::KeepAlive).perform();
         assert_eq!(
-            bytes,
-            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!"
+            date::masked(&bytes),
+            b"HTTP/1.1 200 OK\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\n\
+              Content-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!"
         );
+    }
+
+    #[test]
+    fn every_response_carries_todays_date() {
+        let epoch = *date::MASK;
+        let bytes = job(Body::Hello, Persistence::KeepAlive).perform();
+        let at = bytes.windows(8).position(|w| w == b"\r\nDate: ").unwrap() + 8;
+        let value = &bytes[at..at + date::DATE_LEN];
+        assert_ne!(value, &epoch, "a real clock, not the mask");
+        assert!(httpdate::parse_http_date(std::str::from_utf8(value).unwrap()).is_ok());
+        // Errors too.
+        let error = Job::error(Status::NotFound, "x").perform();
+        assert!(error.windows(6).any(|w| w == b"Date: "));
+    }
+
+    #[test]
+    fn a_streamed_response_is_the_rendered_one() {
+        let date = date::now();
+        let work = job(Body::Work { bytes: 200_000 }, Persistence::KeepAlive);
+        let whole = work.render(Some("d"), &date).into_vec();
+        let mut response = work.render(Some("d"), &date);
+        assert_eq!(response.remaining(), whole.len() as u64);
+        // A sink that takes 1000 bytes per write, like a slow socket.
+        struct Slow(Vec<u8>);
+        impl Write for Slow {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                let n = buf.len().min(1000);
+                self.0.extend_from_slice(&buf[..n]);
+                Ok(n)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut sink = Slow(Vec::new());
+        response.write_to(&mut sink).unwrap();
+        assert!(sink.0 == whole);
+        assert!(response.is_done());
+        // Part-sent, then rendered whole: the rest only.
+        let mut response = work.render(Some("d"), &date);
+        response.advance(70_000);
+        assert!(response.into_vec() == whole[70_000..]);
+    }
+
+    #[test]
+    fn a_timeout_answers_408_and_closes() {
+        let bytes = Job::error(Status::RequestTimeout, "slow").perform();
+        assert!(bytes.starts_with(b"HTTP/1.1 408 Request Timeout\r\n"));
+        assert!(bytes.windows(19).any(|w| w == b"Connection: close\r\n"));
     }
 
     #[test]

@@ -107,6 +107,33 @@ impl Session {
         }
     }
 
+    /// Whether part of a request has arrived and its job is not out yet: a partial head, or a
+    /// body still being discarded. An engine waits under its header timeout then, and under
+    /// its keep-alive timeout when this is false.
+    pub fn is_mid_request(&self) -> bool {
+        !self.closed && (!self.unconsumed.is_empty() || self.body_left > 0 || self.held.is_some())
+    }
+
+    /// The engine's read timeout passed while the session needed data. If part of a request
+    /// had arrived ([`Session::is_mid_request`]), the answer is a `408 Request Timeout` job that
+    /// closes the connection (as Apache's and Node's servers answer a slow head); if nothing
+    /// had (an idle keep-alive connection, or a new one that never spoke), there is no one to
+    /// answer and `None` says "close quietly" (as nginx does with an idle connection). Either
+    /// way the session is closed afterwards.
+    pub fn time_out(&mut self) -> Option<Job> {
+        let answer = self.is_mid_request();
+        self.closed = true;
+        self.unconsumed = Vec::new();
+        self.body_left = 0;
+        self.held = None;
+        answer.then(|| {
+            Job::error(
+                Status::RequestTimeout,
+                "the request did not arrive within the server's header timeout",
+            )
+        })
+    }
+
     /// How many received bytes are waiting to be consumed (0 on an idle connection).
     pub fn buffered(&self) -> usize {
         self.unconsumed.len()
@@ -355,6 +382,32 @@ mod tests {
         assert!(parse_work_query("sleep=1").is_err());
         assert!(parse_work_query("bytes").is_err());
         assert!(parse_work_query("bytes=0x10").is_err());
+    }
+
+    #[test]
+    fn a_timeout_mid_request_answers_408_and_an_idle_one_closes_quietly() {
+        let mut session = Session::new();
+        session.receive_data(b"GET /hello HTTP/1.1\r\nHo");
+        assert_eq!(session.next_event(), Event::NeedData);
+        assert!(session.is_mid_request());
+        let job = session.time_out().expect("a partial head is answered");
+        assert_eq!(job.status(), Status::RequestTimeout);
+        assert!(job.closes());
+        assert_eq!(session.next_event(), Event::Closed);
+
+        let mut session = Session::new();
+        session.receive_data(b"GET /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nab");
+        assert_eq!(session.next_event(), Event::NeedData);
+        assert!(session.is_mid_request(), "a body still arriving");
+        assert!(session.time_out().is_some());
+
+        let mut session = Session::new();
+        session.receive_data(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(matches!(session.next_event(), Event::Job(_)));
+        assert_eq!(session.next_event(), Event::NeedData);
+        assert!(!session.is_mid_request());
+        assert_eq!(session.time_out(), None);
+        assert_eq!(session.next_event(), Event::Closed);
     }
 
     #[test]

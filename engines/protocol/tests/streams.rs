@@ -16,7 +16,7 @@ fn run_chunks<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> (Vec<u8>, bool)
         session.receive_data(chunk);
         loop {
             match session.next_event() {
-                Event::Job(job) => out.extend_from_slice(&job.perform()),
+                Event::Job(job) => out.extend_from_slice(&protocol::date::masked(&job.perform())),
                 Event::NeedData => break,
                 Event::Closed => return (out, true),
             }
