@@ -1,35 +1,312 @@
-//! `workbench load`: drive any HTTP/1.1 server — ours, nginx, a Python server — with a
-//! workload, and print what it measured.
+//! `workbench load`: drive any HTTP/1.1 server — ours, nginx, a Python server — and print
+//! what it measured.
+//!
+//! Two forms:
+//!
+//! - **A URL**, the way wrk and oha take it: `workbench load http://127.0.0.1:8080/ -c 64 -d
+//!   5s`, or open loop at a fixed rate with `-R 1000` (latency from the intended send time, so
+//!   coordinated omission is corrected; the uncorrected figure is shown beside it). Headers
+//!   (`-H`), the method (`-m`), a body and a timeout are the user's. Answers are checked for a
+//!   2xx or 3xx status and a well-framed body; the workbench's own `/hello` and `/work` answers
+//!   are checked byte for byte, digest included.
+//! - **A workload**, `--target HOST:PORT --workload NAME`: every level of a preset or a
+//!   workload file, as `workbench run` would drive it, against a server already running.
+//!
+//! Either prints a table, or with `--json` the [`workloads::wire::LoadResult`] document (one,
+//! or an array of one per level for a workload), histograms included; `--save` stores the
+//! measurement in the result store as a run of its own, with the server as a peer labelled by
+//! its address, so that it shows on the dashboard beside the engines. The server's process is
+//! not known here, so a saved run has no memory or CPU figures for it: only what the client
+//! sees.
+//!
+//! Before measuring, the command connects once, so a wrong port is one clear error rather than
+//! a table of connect errors; it raises the open-files limit and refuses `-c` above what the
+//! limit leaves room for.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::Args;
-use workloads::load;
+use workloads::load::url::{HttpUrl, UrlError};
+use workloads::load::{self, Expectation, LoadPlan, Measured};
+use workloads::results::{Calibration, EngineSpec, RunConfig, RunStatus, StepResult};
 use workloads::runner::{calibrate, plan_for};
-use workloads::spec::Workload;
+use workloads::spec::{MAX_CONNECTIONS, MAX_RATE, Mode, RequestSpec, Workload};
+use workloads::wire::{Described, LoadResult};
 
+use super::quiet;
+use super::run::{DB_ENV, DEFAULT_DB, machine_facts, open_store};
 use super::table::{Table, micros, rate, sig3};
 
+/// Connections when neither `-c` nor `-R` is given (wrk's default).
+pub const DEFAULT_CONNECTIONS: u64 = 10;
+/// The open loop's connection cap when `-R` is given without `-c` (a workload file's default).
+pub const DEFAULT_OPEN_CONNECTIONS: u64 = 2000;
+/// The measured window when `-d` is not given (wrk's default).
+pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
+/// The warm-up when `--warmup` is not given.
+pub const DEFAULT_WARMUP: Duration = Duration::from_secs(1);
+/// Longest `-d`: one hour.
+pub const MAX_DURATION: Duration = Duration::from_secs(3600);
+/// Shortest `-d`: one 200 ms window would be too few to give an interval, but 100 ms still
+/// measures something.
+pub const MIN_DURATION: Duration = Duration::from_millis(100);
+/// Longest `--warmup` and `--timeout`: ten minutes.
+pub const MAX_WAIT: Duration = Duration::from_secs(600);
+/// File descriptors kept free beside the connections: the store, stdio, the runtime's
+/// epoll and timer, the libraries'.
+pub const SPARE_FILES: u64 = 64;
+/// The connection tried before measuring gives up after this long.
+const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(3);
+
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  workbench load http://127.0.0.1:8080/hello -c 64 -d 5s
+  workbench load http://127.0.0.1:8080/ -R 1000 -d 3s --json > result.json
+  workbench load http://127.0.0.1:8080/api -m POST -H 'Content-Type: application/json' --body '{\"a\":1}'
+  workbench load http://127.0.0.1:8080/hello -c 64 -d 5s --save --label nginx
+  workbench load --target 127.0.0.1:8080 --workload db-wait --levels 8,64
+
+Exit status: 0 when every request was answered correctly, 1 when any failed (or on an error), 2 for a bad command line.")]
 pub struct LoadArgs {
-    /// The server, HOST:PORT (loopback only on shared machines).
-    #[arg(long, value_name = "HOST:PORT")]
-    target: String,
-    /// A preset name (hello, db-wait, cpu, idle, big-response, slowloris, rate) or a workload file.
-    #[arg(long, value_name = "NAME|FILE")]
-    workload: String,
-    /// Levels to use instead of the workload's, comma-separated.
-    #[arg(long, value_delimiter = ',')]
+    /// The server and request: http://HOST[:PORT]/PATH?QUERY. Answers must have a 2xx or 3xx
+    /// status and a well-framed body; the workbench's /hello and /work are checked byte for
+    /// byte.
+    #[arg(
+        value_name = "URL",
+        required_unless_present = "target",
+        conflicts_with = "target"
+    )]
+    url: Option<String>,
+    /// Connections, each with one request in flight (closed loop); with -R, the most
+    /// connections to open [default: 10; with -R 2000].
+    #[arg(short = 'c', long, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=MAX_CONNECTIONS))]
+    connections: Option<u64>,
+    /// How long to measure: 5s, 500ms, 2m, or plain seconds [default: 10s].
+    #[arg(short = 'd', long, value_name = "TIME", value_parser = measured_duration)]
+    duration: Option<Duration>,
+    /// Requests per second, open loop: latency from the intended send time (coordinated
+    /// omission corrected), the uncorrected figure beside it.
+    #[arg(short = 'R', long, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=MAX_RATE))]
+    rate: Option<u64>,
+    /// A header to send, "Name: value"; repeatable. A Host header replaces the URL's.
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = header)]
+    headers: Vec<(String, String)>,
+    /// The request method [default: GET, or POST with a body].
+    #[arg(short = 'm', long, value_parser = method)]
+    method: Option<String>,
+    /// The request body, sent with its Content-Length.
+    #[arg(long, value_name = "TEXT", conflicts_with = "body_file")]
+    body: Option<String>,
+    /// The request body, read from a file.
+    #[arg(long, value_name = "FILE")]
+    body_file: Option<PathBuf>,
+    /// No complete answer this long after the send is a timeout, and the connection is
+    /// reopened [default: 10s].
+    #[arg(long, value_name = "TIME", value_parser = wait_duration)]
+    timeout: Option<Duration>,
+    /// Load before measuring, not counted [default: 1s].
+    #[arg(long, value_name = "TIME", value_parser = wait_duration)]
+    warmup: Option<Duration>,
+
+    /// A preset's or workload file's levels against a running server, HOST:PORT (instead of
+    /// a URL).
+    #[arg(long, value_name = "HOST:PORT", requires = "workload",
+          conflicts_with_all = ["connections", "duration", "rate", "headers", "method", "body", "body_file", "timeout", "warmup"])]
+    target: Option<String>,
+    /// With --target: a preset name (hello, db-wait, cpu, idle, big-response, slowloris,
+    /// rate) or a workload file.
+    #[arg(long, value_name = "NAME|FILE", requires = "target")]
+    workload: Option<String>,
+    /// With --workload: levels to use instead of the workload's, comma-separated.
+    #[arg(long, value_delimiter = ',', requires = "workload")]
     levels: Vec<u64>,
-    /// Seconds measured per level instead of the workload's.
-    #[arg(long)]
+    /// With --workload: seconds measured per level instead of the workload's.
+    #[arg(long, requires = "workload")]
     step_secs: Option<f64>,
+
+    /// Print the result as JSON (stable field names; HDR histograms as HdrHistogram V2,
+    /// base64) instead of a table; a workload prints an array, one result per level.
+    #[arg(long)]
+    json: bool,
+    /// Store the measurement in the result store as a run of its own, so that it shows on
+    /// the dashboard.
+    #[arg(long)]
+    save: bool,
+    /// With --save: the server's label in the stored run [default: HOST:PORT].
+    #[arg(long, requires = "save")]
+    label: Option<String>,
+    /// The result store, for --save.
+    #[arg(long, env = DB_ENV, default_value = DEFAULT_DB)]
+    db: PathBuf,
+}
+
+/// What the command measures: one plan per level, and how to describe and store them.
+struct Job {
+    /// `http://…` for the header line and the documents.
+    url: String,
+    /// The label of a saved run's server.
+    label: String,
+    /// The saved run's workload (for a URL, a made-up one named `load`).
+    workload: Workload,
+    /// The plans, one per level.
+    plans: Vec<LoadPlan>,
+    /// The calibration the plans used (a URL needs none until it is saved).
+    calibration: Option<Calibration>,
 }
 
 pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
-    let mut workload = Workload::load(&args.workload)?;
+    let job = match (&args.url, &args.target, &args.workload) {
+        (Some(url), _, _) => url_job(url, &args)?,
+        (None, Some(target), Some(workload)) => workload_job(target, workload, &args)?,
+        _ => bail!("give a URL (workbench load http://HOST:PORT/PATH) or --target and --workload"),
+    };
+    let target = job.plans[0].target;
+    let most = job
+        .plans
+        .iter()
+        .map(|p| match p.mode {
+            Mode::Open => p.max_connections,
+            _ => p.level,
+        })
+        .max()
+        .unwrap_or(0);
+    check_open_files(most, args.url.is_some())?;
+    preflight(target, &job.url)?;
+
+    if !quiet() {
+        eprintln!("{}", job.describe());
+    }
+    let mut results = Vec::new();
+    let mut steps = Vec::new();
+    for plan in &job.plans {
+        let (measured, result) = measure(plan, &job.url);
+        if args.save {
+            steps.push(step_result(&job, plan, &measured, &result));
+        }
+        results.push(result);
+    }
+
+    if args.json {
+        let text = if args.url.is_some() {
+            serde_json::to_string_pretty(&results[0])?
+        } else {
+            serde_json::to_string_pretty(&results)?
+        };
+        println!("{text}");
+    } else {
+        print!("{}", render(&job, &results));
+    }
+    if args.save {
+        let id = save(&job, &steps, &args.db)?;
+        if !quiet() {
+            eprintln!(
+                "Saved as run {id} in {} (server {:?}, workload {:?}): workbench show {id}",
+                args.db.display(),
+                job.label,
+                job.workload.name
+            );
+        }
+    }
+    Ok(if results.iter().any(|r| r.errors.total() > 0) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `workbench load URL …`: one plan.
+fn url_job(text: &str, args: &LoadArgs) -> anyhow::Result<Job> {
+    let url = HttpUrl::parse(text).map_err(|err| match err {
+        UrlError::Https(_) => anyhow::anyhow!("{err}"),
+        _ => anyhow::anyhow!(
+            "{err}; write it as http://HOST[:PORT]/PATH, e.g. http://127.0.0.1:8080/hello"
+        ),
+    })?;
+    let addr = url.resolve().map_err(|err| {
+        anyhow::anyhow!("{err}; use an IP address or a name this machine resolves")
+    })?;
+    let body = match (&args.body, &args.body_file) {
+        (Some(text), _) => text.clone().into_bytes(),
+        (None, Some(path)) => std::fs::read(path)
+            .with_context(|| format!("--body-file: cannot read {}", path.display()))?,
+        (None, None) => Vec::new(),
+    };
+    let method = args
+        .method
+        .clone()
+        .unwrap_or_else(|| if body.is_empty() { "GET" } else { "POST" }.to_string());
+    let mut headers = Vec::new();
+    if !args
+        .headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("host"))
+    {
+        headers.push(("Host".to_string(), url.authority.clone()));
+    }
+    headers.extend(args.headers.iter().cloned());
+    let (mode, level, max_connections) = match args.rate {
+        Some(rate) => (
+            Mode::Open,
+            rate,
+            args.connections.unwrap_or(DEFAULT_OPEN_CONNECTIONS),
+        ),
+        None => {
+            let c = args.connections.unwrap_or(DEFAULT_CONNECTIONS);
+            (Mode::Closed, c, c)
+        }
+    };
+    let duration = args.duration.unwrap_or(DEFAULT_DURATION);
+    let warmup = args.warmup.unwrap_or(DEFAULT_WARMUP);
+    let plan = LoadPlan {
+        target: addr,
+        mode,
+        level,
+        request_target: url.target.clone(),
+        expect: Expectation::for_url(&method, &url.target),
+        warmup,
+        duration,
+        max_connections,
+        read_rate: 0,
+        send_interval: Duration::from_millis(100),
+        method: method.clone(),
+        headers,
+        body,
+        timeout: args.timeout.unwrap_or(load::REQUEST_TIMEOUT),
+    };
+    let workload = Workload {
+        name: "load".into(),
+        description: format!("{method} {url}, measured with workbench load"),
+        mode,
+        levels: vec![level],
+        request: RequestSpec::default(),
+        step_secs: duration.as_secs_f64(),
+        warmup_secs: warmup.as_secs_f64(),
+        max_connections: (mode == Mode::Open).then_some(max_connections),
+        read_rate: None,
+        send_interval_ms: None,
+        placement: Default::default(),
+    };
+    Ok(Job {
+        url: url.to_string(),
+        label: args
+            .label
+            .clone()
+            .unwrap_or_else(|| format!("{}:{}", url.host, url.port)),
+        workload,
+        plans: vec![plan],
+        calibration: None,
+    })
+}
+
+/// `workbench load --target HOST:PORT --workload NAME`: one plan per level.
+fn workload_job(target: &str, name: &str, args: &LoadArgs) -> anyhow::Result<Job> {
+    let mut workload = Workload::load(name)?;
     if !args.levels.is_empty() {
         workload.levels = args.levels.clone();
     }
@@ -39,23 +316,147 @@ pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
     workload
         .validate("command line")
         .context("the levels or step length given are not allowed")?;
-    let target: SocketAddr = args
-        .target
+    let addr: SocketAddr = target
         .to_socket_addrs()
-        .with_context(|| format!("cannot resolve --target {}", args.target))?
+        .with_context(|| format!("cannot resolve --target {target}; write HOST:PORT"))?
         .next()
-        .with_context(|| format!("--target {} resolves to no address", args.target))?;
-    workbench::os::raise_open_files_limit()?;
+        .with_context(|| format!("--target {target} resolves to no address"))?;
     let calibration = calibrate();
-    println!(
-        "{} on {target}: {} ({} loop), {:.1} s per level",
-        workload.name,
-        workload.request.target(calibration.rounds_per_us),
-        workload.mode,
-        workload.step_secs
-    );
+    let plans = workload
+        .levels
+        .iter()
+        .map(|&level| plan_for(&workload, level, &calibration, addr))
+        .collect();
+    Ok(Job {
+        url: format!(
+            "http://{addr}{}",
+            workload.request.target(calibration.rounds_per_us)
+        ),
+        label: args.label.clone().unwrap_or_else(|| target.to_string()),
+        workload,
+        plans,
+        calibration: Some(calibration),
+    })
+}
+
+impl Job {
+    /// The line said before measuring: what, how, how long.
+    fn describe(&self) -> String {
+        let plan = &self.plans[0];
+        let how = match plan.mode {
+            Mode::Closed if self.plans.len() == 1 => {
+                format!("{} connections, closed loop", plan.level)
+            }
+            Mode::Open if self.plans.len() == 1 => format!(
+                "{} req/s, open loop (up to {} connections)",
+                plan.level, plan.max_connections
+            ),
+            mode => format!(
+                "{} ({mode}), levels {}",
+                self.workload.name,
+                self.workload
+                    .levels
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        let checks = match plan.expect {
+            Expectation::Workbench { .. } => "status, length, body and digest",
+            Expectation::AnyServer { .. } => "status class and framing",
+        };
+        format!(
+            "{} {}: {how}; {} warm-up + {} measured{}; answers checked for {checks}",
+            plan.method,
+            self.url,
+            seconds(plan.warmup),
+            seconds(plan.duration),
+            if self.plans.len() > 1 {
+                " per level"
+            } else {
+                ""
+            },
+        )
+    }
+}
+
+fn seconds(d: Duration) -> String {
+    format!("{} s", sig3(d.as_secs_f64()))
+}
+
+/// Refuses `most` connections when the open-files limit (raised to its hard limit first)
+/// leaves no room for them.
+fn check_open_files(most: u64, url_form: bool) -> anyhow::Result<()> {
+    let limit = workbench::os::raise_open_files_limit()
+        .context("cannot read or raise the open-files limit")?;
+    if most + SPARE_FILES > limit {
+        let flag = if url_form { "-c" } else { "--levels" };
+        bail!(
+            "{most} connections need {most} open files, but this process may open only {limit} \
+             (the hard limit, `ulimit -Hn`); use {flag} {} or less, or raise the hard limit",
+            limit.saturating_sub(SPARE_FILES)
+        );
+    }
+    Ok(())
+}
+
+/// Connects once, so that a wrong address is one error rather than a table of failures.
+fn preflight(target: SocketAddr, url: &str) -> anyhow::Result<()> {
+    match TcpStream::connect_timeout(&target, PREFLIGHT_TIMEOUT) {
+        Ok(_) => Ok(()),
+        Err(err) => {
+            let hint = match err.kind() {
+                std::io::ErrorKind::ConnectionRefused => {
+                    "nothing listens there: start the server, or check the port"
+                }
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
+                    "no answer: check the address and any firewall"
+                }
+                _ => "check the address",
+            };
+            bail!("cannot connect to {target} ({url}): {err}; {hint}")
+        }
+    }
+}
+
+/// One level: the step, the client's CPU over it, and its document.
+fn measure(plan: &LoadPlan, url: &str) -> (Measured, LoadResult) {
+    let own_cpu = || {
+        workloads::sampler::sample_once(std::process::id(), Instant::now())
+            .map_or(0.0, |s| s.cpu_user_secs + s.cpu_system_secs)
+    };
+    let cpu_before = own_cpu();
+    let wall = Instant::now();
+    let measured = load::measure(plan, &|_| {});
+    let wall = wall.elapsed();
+    let client_cpu = (own_cpu() - cpu_before).max(0.0);
+    let how = Described {
+        url: url.to_string(),
+        method: plan.method.clone(),
+        mode: plan.mode,
+        connections: match plan.mode {
+            Mode::Open => plan.max_connections,
+            _ => plan.level,
+        },
+        rate: (plan.mode == Mode::Open).then_some(plan.level),
+        warmup: plan.warmup,
+        workbench_checks: matches!(plan.expect, Expectation::Workbench { .. }),
+    };
+    let result = LoadResult::new(how, &measured, client_cpu, wall);
+    (measured, result)
+}
+
+/// The table: one row per level, with the uncorrected p99 and anything not reached said
+/// under it.
+fn render(job: &Job, results: &[LoadResult]) -> String {
+    let first = match job.plans[0].mode {
+        Mode::Open => "req/s asked",
+        Mode::Closed => "connections",
+        _ => "level",
+    };
     let mut table = Table::new(&[
-        "level",
+        first,
         "answers",
         "req/s",
         "p50",
@@ -66,18 +467,9 @@ pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
         "errors",
         "client cores",
     ]);
-    let mut any_errors = false;
-    for &level in &workload.levels {
-        let plan = plan_for(&workload, level, &calibration, target);
-        let own_cpu = || {
-            workloads::sampler::sample_once(std::process::id(), std::time::Instant::now())
-                .map_or(0.0, |s| s.cpu_user_secs + s.cpu_system_secs)
-        };
-        let cpu_before = own_cpu();
-        let wall = std::time::Instant::now();
-        let report = load::run(&plan, &|_| {});
-        let client_cores = (own_cpu() - cpu_before) / wall.elapsed().as_secs_f64();
-        let l = &report.latency;
+    let mut notes = String::new();
+    for (plan, r) in job.plans.iter().zip(results) {
+        let l = &r.latency;
         let lat = |us: u64| {
             if l.count > 0 {
                 micros(us as f64)
@@ -85,12 +477,11 @@ pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
                 "-".to_string()
             }
         };
-        let errors = report.errors;
-        any_errors |= errors.total() > 0;
+        let e = &r.errors;
         table.row(vec![
-            level.to_string(),
-            report.completed.to_string(),
-            rate(report.completed as f64 / report.elapsed_secs.max(1e-9)),
+            plan.level.to_string(),
+            r.completed.to_string(),
+            rate(r.throughput_rps),
             lat(l.p50_us),
             lat(l.p90_us),
             lat(l.p99_us),
@@ -98,32 +489,246 @@ pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
             lat(l.max_us),
             format!(
                 "{} (c{} t{} r{} b{})",
-                errors.total(),
-                errors.connect,
-                errors.timeout,
-                errors.reset,
-                errors.bad_response
+                e.total(),
+                e.connect,
+                e.timeout,
+                e.reset,
+                e.bad_response
             ),
-            sig3(client_cores),
+            sig3(r.client_cores),
         ]);
-        if let Some(why) = &report.not_reached {
-            println!("level {level} not reached: {why}");
+        if let Some(why) = &r.not_reached {
+            notes.push_str(&format!("level {} not reached: {why}\n", plan.level));
         }
-        if let Some(u) = report.latency_uncorrected {
-            println!(
-                "level {level}: uncorrected p99 {} (corrected {}): the difference is time requests waited to be sent",
-                micros(u.p99_us as f64),
-                micros(l.p99_us as f64)
-            );
+        if let Some(u) = &r.latency_uncorrected
+            && u.count > 0
+        {
+            notes.push_str(&format!(
+                "{} req/s: p99 {} from the intended send (above), {} from the actual send: the difference is time requests waited to be sent\n",
+                plan.level,
+                micros(l.p99_us as f64),
+                micros(u.p99_us as f64)
+            ));
+        }
+        if r.client_cores > workloads::figures::CLIENT_SATURATED_CORES {
+            notes.push_str(&format!(
+                "level {}: the load generator used {} cores; it may be the bottleneck\n",
+                plan.level,
+                sig3(r.client_cores)
+            ));
         }
     }
-    print!("{}", table.render(0));
-    println!(
-        "errors: c = connect, t = timeout, r = reset, b = bad response (wrong status, length, body or digest)"
-    );
-    Ok(if any_errors {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    format!(
+        "{}{notes}errors: c = connect, t = timeout, r = reset, b = bad response ({})\n",
+        table.render(0),
+        match job.plans[0].expect {
+            Expectation::Workbench { .. } => "wrong status, length, body or digest",
+            Expectation::AnyServer { .. } => "a status other than 2xx or 3xx, or broken framing",
+        }
+    )
+}
+
+/// The step a saved run keeps: what the client measured; the server's process is not known,
+/// so its memory and CPU figures stay zero.
+fn step_result(job: &Job, plan: &LoadPlan, measured: &Measured, result: &LoadResult) -> StepResult {
+    let report = measured.report.clone();
+    let warmup_ms = plan.warmup.as_millis() as u64;
+    let mut derived = workloads::figures::derive(&report, &[], warmup_ms);
+    derived.client_cores = result.client_cores;
+    let flags = workloads::figures::flags_for(plan.mode, plan.level, &report, &derived);
+    let estimates = workloads::spread::estimates(&derived, &report, &[]);
+    StepResult {
+        engine: job.label.clone(),
+        workload: job.workload.name.clone(),
+        mode: plan.mode,
+        level: plan.level,
+        load: report,
+        samples: Vec::new(),
+        derived,
+        flags,
+        failure: None,
+        estimates,
+        repeat: 0,
+    }
+}
+
+/// Stores the steps as a completed run of one server (a peer labelled `job.label`).
+fn save(job: &Job, steps: &[StepResult], db: &std::path::Path) -> anyhow::Result<String> {
+    let mut store = open_store(db)?;
+    let calibration = job.calibration.unwrap_or_else(calibrate);
+    let config = RunConfig {
+        suite: None,
+        engines: vec![EngineSpec {
+            label: job.label.clone(),
+            engine: job.label.clone(),
+            args: vec![job.url.clone()],
+            peer: true,
+        }],
+        workloads: vec![job.workload.clone()],
+        pin: false,
+        peer_versions: Default::default(),
+        repeat: 1,
+        placement: None,
+    };
+    let failed = |err| anyhow::Error::new(err).context(format!("cannot save to {}", db.display()));
+    let id = store
+        .begin_run(&config, &machine_facts(), &calibration)
+        .map_err(failed)?;
+    for step in steps {
+        store.record_step(id, step).map_err(failed)?;
+    }
+    store
+        .finish_run(
+            id,
+            RunStatus::Completed,
+            Some(&format!(
+                "measured with workbench load: {} {} (the client's figures only; the server's memory and CPU were not sampled)",
+                job.plans[0].method, job.url
+            )),
+        )
+        .map_err(failed)?;
+    Ok(id.to_string())
+}
+
+/// A duration as wrk and oha write it: `5s`, `500ms`, `2m`, `1h`, `250us`, or plain seconds
+/// (`1.5`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let units: [(&str, f64); 6] = [
+        ("ms", 1e-3),
+        ("us", 1e-6),
+        ("µs", 1e-6),
+        ("s", 1.0),
+        ("m", 60.0),
+        ("h", 3600.0),
+    ];
+    let (number, scale) = units
+        .iter()
+        .find_map(|(unit, scale)| t.strip_suffix(unit).map(|n| (n, *scale)))
+        .unwrap_or((t, 1.0));
+    let bad = || format!("{text:?} is not a duration: write 5s, 500ms, 2m or plain seconds");
+    let value: f64 = number.trim().parse().map_err(|_| bad())?;
+    if !value.is_finite() || value < 0.0 {
+        return Err(bad());
+    }
+    Duration::try_from_secs_f64(value * scale).map_err(|_| bad())
+}
+
+/// `-d`: from 100 ms to an hour.
+fn measured_duration(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if !(MIN_DURATION..=MAX_DURATION).contains(&d) {
+        return Err(format!(
+            "{text} is outside 100ms to 1h; measure for at least 100ms and at most an hour"
+        ));
+    }
+    Ok(d)
+}
+
+/// `--warmup`, `--timeout`: up to ten minutes.
+fn wait_duration(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d > MAX_WAIT {
+        return Err(format!("{text} is over 10m; use 10m or less"));
+    }
+    Ok(d)
+}
+
+/// An RFC 9110 token character (method and header names).
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// `-H 'Name: value'`.
+fn header(text: &str) -> Result<(String, String), String> {
+    let usage = "write -H 'Name: value', e.g. -H 'Accept: text/plain'";
+    let Some((name, value)) = text.split_once(':') else {
+        return Err(format!("{text:?} has no colon; {usage}"));
+    };
+    let name = name.trim();
+    if name.is_empty() || !name.bytes().all(is_tchar) {
+        return Err(format!(
+            "{name:?} is not a header name (letters, digits and !#$%&'*+-.^_`|~ only); {usage}"
+        ));
+    }
+    let value = value.trim();
+    if value
+        .bytes()
+        .any(|b| (b.is_ascii_control() && b != b'\t') || b == 0x7f)
+    {
+        return Err(format!(
+            "the value of {name} holds a control character (a line break?); {usage}"
+        ));
+    }
+    Ok((name.to_string(), value.to_string()))
+}
+
+/// `-m METHOD`: a token, as sent (methods are case-sensitive).
+fn method(text: &str) -> Result<String, String> {
+    if text.is_empty() || !text.bytes().all(is_tchar) {
+        return Err(format!(
+            "{text:?} is not an HTTP method; use GET, POST, PUT, DELETE, HEAD, …"
+        ));
+    }
+    Ok(text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_wrk_writes_them() {
+        let ms = |text: &str| parse_duration(text).unwrap().as_millis();
+        assert_eq!(ms("5s"), 5000);
+        assert_eq!(ms("500ms"), 500);
+        assert_eq!(ms("2m"), 120_000);
+        assert_eq!(ms("1h"), 3_600_000);
+        assert_eq!(ms("1.5"), 1500);
+        assert_eq!(ms(" 3 "), 3000);
+        assert_eq!(ms("0.25s"), 250);
+        assert_eq!(parse_duration("250us").unwrap().as_micros(), 250);
+        assert_eq!(ms("0"), 0);
+        for bad in ["", "s", "5x", "-1s", "five", "inf", "1e400s", "5 m s"] {
+            let err = parse_duration(bad).unwrap_err();
+            assert!(err.contains("not a duration"), "{bad}: {err}");
+        }
+        assert!(
+            measured_duration("50ms")
+                .unwrap_err()
+                .contains("at least 100ms")
+        );
+        assert!(measured_duration("2h").is_err());
+        assert!(measured_duration("1s").is_ok());
+        assert!(wait_duration("0").is_ok());
+        assert!(wait_duration("11m").unwrap_err().contains("10m or less"));
+    }
+
+    #[test]
+    fn headers_and_methods_are_checked() {
+        assert_eq!(
+            header("Content-Type: application/json").unwrap(),
+            ("Content-Type".into(), "application/json".into())
+        );
+        assert_eq!(
+            header("X-Empty:").unwrap(),
+            ("X-Empty".into(), String::new())
+        );
+        assert_eq!(header("Authorization: Bearer a:b").unwrap().1, "Bearer a:b");
+        assert!(header("NoColon").unwrap_err().contains("no colon"));
+        assert!(
+            header("Bad Name: x")
+                .unwrap_err()
+                .contains("not a header name")
+        );
+        assert!(header(": x").unwrap_err().contains("not a header name"));
+        assert!(
+            header("X: a\r\nEvil: 1")
+                .unwrap_err()
+                .contains("control character")
+        );
+        assert_eq!(method("PATCH").unwrap(), "PATCH");
+        assert!(method("GE T").is_err());
+        assert!(method("").is_err());
+    }
 }

@@ -1,7 +1,9 @@
 //! Command-line parsing and dispatch. Every subcommand lives in a module of its own.
 
 mod check;
+mod completions;
 mod engine;
+mod gates;
 mod load;
 mod peers;
 mod progress;
@@ -14,7 +16,7 @@ mod table;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Concurrency Workbench: the same server workloads on four concurrency models, side by side.
 ///
@@ -52,7 +54,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Export a run as a standalone HTML or Markdown document.
     Report(report::ReportArgs),
-    /// Drive any HTTP/1.1 server with a workload and print what it measured.
+    /// Load any HTTP/1.1 server, wrk-style: `workbench load http://127.0.0.1:8080/ -c 64 -d 5s`
+    /// (or a workload: `--target HOST:PORT --workload NAME`), and print what it measured.
     Load(load::LoadArgs),
     /// Run one engine as a server until SIGINT or SIGTERM.
     ///
@@ -65,11 +68,16 @@ enum Command {
     /// Install and list the peers: servers we did not write (asyncio, Twisted, Tornado,
     /// gevent, curio, gunicorn, nginx) serving the same routes.
     Peers(peers::PeersArgs),
+    /// Print a shell completion script: bash, zsh or fish.
+    Completions(completions::CompletionsArgs),
 }
 
 /// Parses the command line and runs the chosen command.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return parse_error(&err),
+    };
     QUIET.store(cli.quiet, Ordering::Relaxed);
     init_tracing();
     let result = match cli.command {
@@ -82,6 +90,7 @@ pub fn main() -> ExitCode {
         Some(Command::Engine(args)) => engine::run(args),
         Some(Command::Check(args)) => check::run(args),
         Some(Command::Peers(args)) => peers::run(args),
+        Some(Command::Completions(args)) => completions::run(args),
         None => default_job(),
     };
     match result {
@@ -91,6 +100,58 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Says what is wrong with the command line in one line (clap's own message, its tip, and
+/// where to read more), exit status 2; help and version print as clap prints them.
+fn parse_error(err: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match err.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = err.print();
+            ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2))
+        }
+        _ => {
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            let command = Cli::command();
+            let subcommand = args
+                .iter()
+                .find(|a| command.get_subcommands().any(|c| c.get_name() == *a));
+            let path = match subcommand {
+                Some(name) => format!("workbench {name}"),
+                None => "workbench".to_string(),
+            };
+            eprintln!("{}", one_line(&err.render().to_string(), &path));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Clap's rendered error as one line: the lines before its usage block, trimmed and joined,
+/// then a pointer to `PATH --help`.
+fn one_line(rendered: &str, path: &str) -> String {
+    let mut text = String::new();
+    for line in rendered.lines() {
+        let line = line.trim();
+        if line.starts_with("Usage:") || line.starts_with("For more information") {
+            break;
+        }
+        if line.is_empty() {
+            continue;
+        }
+        // A tip is a sentence of its own; other lines continue the message (a list of
+        // missing arguments).
+        if !text.is_empty() {
+            text.push_str(if line.starts_with("tip:") { "; " } else { " " });
+        }
+        text.push_str(line);
+    }
+    if text.is_empty() {
+        text = "error: the command line is not valid".into();
+    }
+    format!("{text}; see `{path} --help`")
 }
 
 /// `cargo run --release`: the quick suite when the store has no completed run (with its
@@ -114,6 +175,7 @@ fn default_job() -> anyhow::Result<ExitCode> {
     }
     serve::run(serve::ServeArgs {
         listen: serve::DEFAULT_LISTEN.parse().expect("a valid address"),
+        allow_remote: false,
         db: args.db,
     })
 }
@@ -130,4 +192,37 @@ fn init_tracing() {
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_errors_become_one_line_with_a_pointer_to_help() {
+        let err = Cli::try_parse_from(["workbench", "load", "--conections", "4"]).unwrap_err();
+        let line = one_line(&err.render().to_string(), "workbench load");
+        assert!(!line.contains('\n'), "{line}");
+        assert!(
+            line.starts_with("error: unexpected argument '--conections' found"),
+            "{line}"
+        );
+        assert!(
+            line.contains("--connections"),
+            "the tip names the right flag: {line}"
+        );
+        assert!(line.ends_with("see `workbench load --help`"), "{line}");
+        let err = Cli::try_parse_from(["workbench", "run", "--fail-if", "a.b.c > 1"]).unwrap_err();
+        let line = one_line(&err.render().to_string(), "workbench run");
+        assert!(
+            line.contains("unknown figure \"c\"; figures: throughput_rps"),
+            "{line}"
+        );
+        assert!(!line.contains('\n'), "{line}");
+    }
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

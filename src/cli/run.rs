@@ -14,6 +14,7 @@ use workloads::results::{Calibration, MachineFacts, RunConfig, RunStatus};
 use workloads::runner::{Observer, Runner};
 use workloads::spec::{Placement, SUITE_NAMES, Suite, Workload};
 
+use super::gates;
 use super::progress::Progress;
 use super::summary;
 use super::table::Table;
@@ -70,6 +71,10 @@ pub struct RunArgs {
     /// dashboard's "seconds per step".
     #[arg(long, value_name = "SECS", value_parser = step_secs)]
     pub step_secs: Option<f64>,
+    /// Exit with status 3 when a figure crosses a threshold, e.g. 'selector.hello.p99_us >
+    /// 2000'; repeatable.
+    #[arg(long = "fail-if", value_name = "GATE", value_parser = gates::parse, long_help = gates::HELP)]
+    pub fail_if: Vec<gates::Gate>,
     /// The result store.
     #[arg(long, env = DB_ENV, default_value = DEFAULT_DB)]
     pub db: PathBuf,
@@ -97,6 +102,7 @@ impl Default for RunArgs {
             placement: None,
             max_level: None,
             step_secs: None,
+            fail_if: Vec::new(),
             db: default_db(),
         }
     }
@@ -206,7 +212,11 @@ pub fn machine_facts() -> MachineFacts {
 }
 
 /// Runs `config`, recording into the store at `db`, with progress bars; prints the summary.
-pub fn run_and_report(config: RunConfig, db: &Path) -> anyhow::Result<ExitCode> {
+pub fn run_and_report(
+    config: RunConfig,
+    db: &Path,
+    fail_if: &[gates::Gate],
+) -> anyhow::Result<ExitCode> {
     let mut store = open_store(db)?;
     let exe = std::env::current_exe().context("cannot find the workbench executable")?;
     workbench::os::raise_open_files_limit()?;
@@ -246,13 +256,17 @@ pub fn run_and_report(config: RunConfig, db: &Path) -> anyhow::Result<ExitCode> 
     println!("\nRun {id}: {}", outcome.status.as_str());
     print!("{}", summary::render(&config.workloads, &stored.steps));
     print!("{}", summary::claims(&stored));
+    let verdicts = gates::evaluate(fail_if, &stored.steps);
+    print!("{}", gates::render(&verdicts));
     println!(
         "\nSee it again with: workbench show {id} --db {}",
         db.display()
     );
+    let crossed = verdicts.iter().any(gates::Verdict::crossed);
     Ok(match outcome.status {
-        RunStatus::Completed if outcome.failed_steps == 0 => ExitCode::SUCCESS,
         RunStatus::Interrupted => ExitCode::from(130),
+        _ if crossed => ExitCode::from(gates::EXIT_CROSSED),
+        RunStatus::Completed if outcome.failed_steps == 0 => ExitCode::SUCCESS,
         _ => ExitCode::FAILURE,
     })
 }
@@ -325,7 +339,8 @@ pub fn open_store(db: &Path) -> anyhow::Result<Store> {
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let config = config_from(&args)?;
-    run_and_report(config, &args.db)
+    gates::check_against(&args.fail_if, &config).map_err(anyhow::Error::msg)?;
+    run_and_report(config, &args.db, &args.fail_if)
 }
 
 #[derive(Debug, Args)]
@@ -384,7 +399,7 @@ pub fn runs(args: RunsArgs) -> anyhow::Result<ExitCode> {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// A run id, or `latest` (the latest completed run).
+    /// A run id, or `latest` (the latest run, whatever its status).
     #[arg(default_value = "latest")]
     run: String,
     /// Print the whole run as JSON: what the dashboard's `/api/runs/{id}` gives.
@@ -411,7 +426,15 @@ pub fn resolve_run(store: &Store, which: &str) -> anyhow::Result<RunId> {
 
 pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     let store = open_store(&args.db)?;
-    let id = resolve_run(&store, &args.run)?;
+    let id = if args.run == "latest" {
+        store
+            .runs()?
+            .first()
+            .map(|r| r.id)
+            .context("no runs yet: start one with `workbench run`")?
+    } else {
+        resolve_run(&store, &args.run)?
+    };
     let run = store
         .run(id)?
         .with_context(|| format!("no run {id} in {}", args.db.display()))?;

@@ -1,0 +1,630 @@
+//! `workbench run --fail-if`: thresholds a CI job can gate on.
+//!
+//! A gate reads `ENGINE.WORKLOAD.FIGURE OP NUMBER`, for example `selector.hello.p99_us > 2000`:
+//! the run *fails the gate* (exit status 3) when the figure of any step of that engine and
+//! workload, at any level, makes the comparison true. `*` stands for any engine or any
+//! workload (`*.hello.errors > 0`). The operators are `>`, `>=`, `<` and `<=`, and the number
+//! is in the figure's own unit (µs for `*_us`, bytes for `*_bytes`, requests per second for
+//! `throughput_rps`), as in `workbench show --json`.
+//!
+//! A gate is judged on the steps the summary shows: repeats of a step (`--repeat N`) count as
+//! one, their median. Of the matching steps, the *worst* one decides: for `>` and `>=` the
+//! largest value, for `<` and `<=` the smallest. Failed steps and steps a peer could not serve
+//! are left out (the run already says they failed); a gate with no measured step to judge
+//! says "no data" and does not fail the run. The engine and workload names are checked
+//! against the run before it starts, so a misspelt name is an error at once rather than a gate
+//! that silently never matches.
+//!
+//! Parsing ([`parse`]) and judging ([`evaluate`]) are pure; [`render`] is the block under the
+//! run's summary.
+
+use std::fmt;
+
+use workloads::results::{RunConfig, StepResult};
+
+/// The exit status of a run that crossed a gate (1 is any other failure, 130 an interrupt,
+/// which wins: an interrupted run's gates judge only part of it).
+pub const EXIT_CROSSED: u8 = 3;
+
+/// `--fail-if`'s long help: the grammar and every figure.
+pub const HELP: &str = "Fail the run (exit status 3) when a figure crosses a threshold: \
+ENGINE.WORKLOAD.FIGURE OP NUMBER, e.g. 'selector.hello.p99_us > 2000'. `*` matches any \
+engine or workload; OP is one of > >= < <=; NUMBER is in the figure's unit. The worst step \
+at any level decides. Repeatable. Figures: throughput_rps, p50_us, p90_us, p99_us, p999_us, \
+max_us, errors, engine_cores, client_cores, peak_pss_bytes, peak_rss_bytes, \
+engine_us_per_request, ctx_switches_per_sec, threads_max.";
+
+/// A figure of a step that a gate can test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Figure {
+    /// Valid answers per second.
+    ThroughputRps,
+    /// Median latency, µs.
+    P50Us,
+    /// 90th percentile latency, µs.
+    P90Us,
+    /// 99th percentile latency, µs.
+    P99Us,
+    /// 99.9th percentile latency, µs.
+    P999Us,
+    /// Largest latency, µs.
+    MaxUs,
+    /// Errors of every kind.
+    Errors,
+    /// Engine CPU time over wall time.
+    EngineCores,
+    /// Load generator CPU time over wall time.
+    ClientCores,
+    /// Largest PSS of the engine's process tree, bytes.
+    PeakPssBytes,
+    /// Largest RSS of the engine's process tree, bytes.
+    PeakRssBytes,
+    /// Engine CPU-µs per valid answer.
+    EngineUsPerRequest,
+    /// Context switches per second.
+    CtxSwitchesPerSec,
+    /// Most threads seen.
+    ThreadsMax,
+}
+
+/// Every figure by the name a gate uses (the field names of `workbench show --json`).
+pub const FIGURES: &[(&str, Figure)] = &[
+    ("throughput_rps", Figure::ThroughputRps),
+    ("p50_us", Figure::P50Us),
+    ("p90_us", Figure::P90Us),
+    ("p99_us", Figure::P99Us),
+    ("p999_us", Figure::P999Us),
+    ("max_us", Figure::MaxUs),
+    ("errors", Figure::Errors),
+    ("engine_cores", Figure::EngineCores),
+    ("client_cores", Figure::ClientCores),
+    ("peak_pss_bytes", Figure::PeakPssBytes),
+    ("peak_rss_bytes", Figure::PeakRssBytes),
+    ("engine_us_per_request", Figure::EngineUsPerRequest),
+    ("ctx_switches_per_sec", Figure::CtxSwitchesPerSec),
+    ("threads_max", Figure::ThreadsMax),
+];
+
+impl Figure {
+    /// The figure's value for `step`, or `None` when the step has none (no answers to give
+    /// a latency, no CPU samples to give a cost per request).
+    pub fn of(self, step: &StepResult) -> Option<f64> {
+        let l = &step.load.latency;
+        let d = &step.derived;
+        let latency = |us: u64| (l.count > 0).then_some(us as f64);
+        match self {
+            Figure::ThroughputRps => Some(d.throughput_rps),
+            Figure::P50Us => latency(l.p50_us),
+            Figure::P90Us => latency(l.p90_us),
+            Figure::P99Us => latency(l.p99_us),
+            Figure::P999Us => latency(l.p999_us),
+            Figure::MaxUs => latency(l.max_us),
+            Figure::Errors => Some(step.load.errors.total() as f64),
+            Figure::EngineCores => Some(d.engine_cores),
+            Figure::ClientCores => Some(d.client_cores),
+            Figure::PeakPssBytes => Some(d.peak_pss_bytes as f64),
+            Figure::PeakRssBytes => Some(d.peak_rss_bytes as f64),
+            Figure::EngineUsPerRequest => step.estimates.engine_us_per_request,
+            Figure::CtxSwitchesPerSec => Some(d.ctx_switches_per_sec),
+            Figure::ThreadsMax => Some(d.threads_max as f64),
+        }
+    }
+
+    /// Its name in a gate.
+    pub fn name(self) -> &'static str {
+        FIGURES
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map_or("?", |(name, _)| name)
+    }
+}
+
+/// A comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+}
+
+impl Op {
+    /// Whether `value OP limit` holds, i.e. the gate is crossed.
+    pub fn holds(self, value: f64, limit: f64) -> bool {
+        match self {
+            Op::Gt => value > limit,
+            Op::Ge => value >= limit,
+            Op::Lt => value < limit,
+            Op::Le => value <= limit,
+        }
+    }
+
+    /// Whether a larger value is the worse one (`>` and `>=`).
+    fn upward(self) -> bool {
+        matches!(self, Op::Gt | Op::Ge)
+    }
+
+    fn symbol(self) -> &'static str {
+        match self {
+            Op::Gt => ">",
+            Op::Ge => ">=",
+            Op::Lt => "<",
+            Op::Le => "<=",
+        }
+    }
+}
+
+/// An engine or workload name, or `*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pattern {
+    /// `*`: any.
+    Any,
+    /// This name exactly.
+    Name(String),
+}
+
+impl Pattern {
+    fn matches(&self, name: &str) -> bool {
+        match self {
+            Pattern::Any => true,
+            Pattern::Name(n) => n == name,
+        }
+    }
+}
+
+/// One `--fail-if` threshold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gate {
+    /// The engine label, or any.
+    pub engine: Pattern,
+    /// The workload name, or any.
+    pub workload: Pattern,
+    /// What is compared.
+    pub figure: Figure,
+    /// How.
+    pub op: Op,
+    /// With what, in the figure's unit.
+    pub limit: f64,
+}
+
+impl fmt::Display for Gate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = |p: &Pattern| match p {
+            Pattern::Any => "*".to_string(),
+            Pattern::Name(n) => n.clone(),
+        };
+        write!(
+            f,
+            "{}.{}.{} {} {}",
+            name(&self.engine),
+            name(&self.workload),
+            self.figure.name(),
+            self.op.symbol(),
+            number(self.limit)
+        )
+    }
+}
+
+fn figure_names() -> String {
+    FIGURES
+        .iter()
+        .map(|(name, _)| *name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Parses `ENGINE.WORKLOAD.FIGURE OP NUMBER`; the error names the part that is wrong and
+/// what is allowed there (clap puts it after the flag and the text given).
+pub fn parse(text: &str) -> Result<Gate, String> {
+    // The first operator character splits the gate; `>=` and `<=` take two.
+    let Some(at) = text.find(['>', '<', '=', '!']) else {
+        return Err(
+            "no comparison: write ENGINE.WORKLOAD.FIGURE OP NUMBER with OP one of > >= < <=, \
+             e.g. 'selector.hello.p99_us > 2000'"
+                .into(),
+        );
+    };
+    let (left, rest) = text.split_at(at);
+    let (op, right) = if let Some(r) = rest.strip_prefix(">=") {
+        (Op::Ge, r)
+    } else if let Some(r) = rest.strip_prefix("<=") {
+        (Op::Le, r)
+    } else if let Some(r) = rest.strip_prefix('>') {
+        (Op::Gt, r)
+    } else if let Some(r) = rest.strip_prefix('<') {
+        (Op::Lt, r)
+    } else {
+        let shown: String = rest.chars().take_while(|c| "<>=!".contains(*c)).collect();
+        return Err(format!(
+            "unknown comparison {shown:?}: use one of > >= < <="
+        ));
+    };
+    let left = left.trim();
+    let mut parts = left.rsplitn(3, '.');
+    let (Some(figure), Some(workload), Some(engine)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(format!(
+            "{left:?} is not ENGINE.WORKLOAD.FIGURE (e.g. selector.hello.p99_us, *.hello.errors)"
+        ));
+    };
+    let pattern = |part: &str, what: &str| -> Result<Pattern, String> {
+        match part.trim() {
+            "" => Err(format!(
+                "{left:?} has no {what}: write a name or * (e.g. selector.hello.p99_us)"
+            )),
+            "*" => Ok(Pattern::Any),
+            name if name.contains('*') => Err(format!(
+                "{what} {name:?}: * stands alone for any {what}; partial patterns are not supported"
+            )),
+            name => Ok(Pattern::Name(name.to_string())),
+        }
+    };
+    let engine = pattern(engine, "engine")?;
+    let workload = pattern(workload, "workload")?;
+    let figure = FIGURES
+        .iter()
+        .find(|(name, _)| *name == figure.trim())
+        .map(|(_, f)| *f)
+        .ok_or_else(|| {
+            format!(
+                "unknown figure {:?}; figures: {}",
+                figure.trim(),
+                figure_names()
+            )
+        })?;
+    let right = right.trim();
+    let limit: f64 = right
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite())
+        .ok_or_else(|| {
+            format!(
+                "{right:?} is not a number: write a plain number in the figure's unit \
+                 (µs for *_us, bytes for *_bytes, req/s for throughput_rps)"
+            )
+        })?;
+    Ok(Gate {
+        engine,
+        workload,
+        figure,
+        op,
+        limit,
+    })
+}
+
+/// Checks that every named engine and workload takes part in the run, so that a misspelt
+/// name is refused before measuring rather than never matching.
+pub fn check_against(gates: &[Gate], config: &RunConfig) -> Result<(), String> {
+    for gate in gates {
+        if let Pattern::Name(engine) = &gate.engine
+            && !config.engines.iter().any(|e| &e.label == engine)
+        {
+            let labels: Vec<&str> = config.engines.iter().map(|e| e.label.as_str()).collect();
+            return Err(format!(
+                "--fail-if '{gate}': engine {engine:?} is not in this run; its engines are {} (or *)",
+                labels.join(", ")
+            ));
+        }
+        if let Pattern::Name(workload) = &gate.workload
+            && !config.workloads.iter().any(|w| &w.name == workload)
+        {
+            let names: Vec<&str> = config.workloads.iter().map(|w| w.name.as_str()).collect();
+            return Err(format!(
+                "--fail-if '{gate}': workload {workload:?} is not in this run; its workloads are {} (or *)",
+                names.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The step that decided a verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Worst {
+    /// Its engine.
+    pub engine: String,
+    /// Its workload.
+    pub workload: String,
+    /// Its level.
+    pub level: u64,
+    /// The figure's value there.
+    pub value: f64,
+}
+
+/// What a gate found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// No matching step crossed it; the worst one is shown.
+    Held(Worst),
+    /// `crossed` of `of` matching steps crossed it; the worst one is shown.
+    Crossed {
+        /// The worst step.
+        worst: Worst,
+        /// How many steps crossed.
+        crossed: usize,
+        /// How many steps were judged.
+        of: usize,
+    },
+    /// No measured step matches (all failed, not supported, or without the figure).
+    NoData,
+}
+
+/// A gate and what it found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// The gate.
+    pub gate: Gate,
+    /// What it found.
+    pub outcome: Outcome,
+}
+
+impl Verdict {
+    /// Whether the gate was crossed.
+    pub fn crossed(&self) -> bool {
+        matches!(self.outcome, Outcome::Crossed { .. })
+    }
+}
+
+/// Judges every gate on a run's steps (repeats combined, as the summary shows them).
+pub fn evaluate(gates: &[Gate], steps: &[StepResult]) -> Vec<Verdict> {
+    let steps = workloads::spread::combined(steps);
+    gates
+        .iter()
+        .map(|gate| Verdict {
+            gate: gate.clone(),
+            outcome: judge(gate, &steps),
+        })
+        .collect()
+}
+
+fn judge(gate: &Gate, steps: &[StepResult]) -> Outcome {
+    let judged: Vec<Worst> = steps
+        .iter()
+        .filter(|s| s.failure.is_none() && s.flags.not_supported.is_none())
+        .filter(|s| gate.engine.matches(&s.engine) && gate.workload.matches(&s.workload))
+        .filter_map(|s| {
+            Some(Worst {
+                engine: s.engine.clone(),
+                workload: s.workload.clone(),
+                level: s.level,
+                value: gate.figure.of(s)?,
+            })
+        })
+        .collect();
+    let worst = judged.iter().max_by(|a, b| {
+        let order = a.value.total_cmp(&b.value);
+        if gate.op.upward() {
+            order
+        } else {
+            order.reverse()
+        }
+    });
+    let Some(worst) = worst.cloned() else {
+        return Outcome::NoData;
+    };
+    let crossed = judged
+        .iter()
+        .filter(|w| gate.op.holds(w.value, gate.limit))
+        .count();
+    if crossed > 0 {
+        Outcome::Crossed {
+            worst,
+            crossed,
+            of: judged.len(),
+        }
+    } else {
+        Outcome::Held(worst)
+    }
+}
+
+/// A figure's value as a plain number: whole numbers without decimals, others to three.
+fn number(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{value:.0}")
+    } else {
+        let text = format!("{value:.3}");
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// The block under the run's summary: one line per gate with its verdict.
+pub fn render(verdicts: &[Verdict]) -> String {
+    if verdicts.is_empty() {
+        return String::new();
+    }
+    let width = verdicts
+        .iter()
+        .map(|v| v.gate.to_string().len())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::from("\ngates (--fail-if; exit status 3 when one is crossed)\n");
+    for v in verdicts {
+        let gate = v.gate.to_string();
+        let at = |w: &Worst| {
+            format!(
+                "{} {} at {}: {}",
+                w.engine,
+                w.workload,
+                w.level,
+                number(w.value)
+            )
+        };
+        let line = match &v.outcome {
+            Outcome::Held(w) => format!("held     {gate:<width$}  worst: {}", at(w)),
+            Outcome::Crossed { worst, crossed, of } => format!(
+                "CROSSED  {gate:<width$}  {}; {crossed} of {of} steps",
+                at(worst)
+            ),
+            Outcome::NoData => format!("no data  {gate:<width$}  no measured step has this figure"),
+        };
+        out.push_str("  ");
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use workloads::results::{EngineSpec, LoadReport, RunConfig};
+    use workloads::spec::{Mode, Workload};
+
+    fn step(engine: &str, workload: &str, level: u64, p99: u64, rps: f64) -> StepResult {
+        let mut load = LoadReport::default();
+        load.latency.count = 100;
+        load.latency.p99_us = p99;
+        StepResult {
+            engine: engine.into(),
+            workload: workload.into(),
+            mode: Mode::Closed,
+            level,
+            load,
+            samples: Vec::new(),
+            derived: workloads::results::Derived {
+                throughput_rps: rps,
+                ..Default::default()
+            },
+            flags: Default::default(),
+            failure: None,
+            estimates: Default::default(),
+            repeat: 0,
+        }
+    }
+
+    #[test]
+    fn gates_parse_with_any_spacing_and_every_operator() {
+        let g = parse("selector.hello.p99_us > 2000").unwrap();
+        assert_eq!(g.engine, Pattern::Name("selector".into()));
+        assert_eq!(g.workload, Pattern::Name("hello".into()));
+        assert_eq!((g.figure, g.op, g.limit), (Figure::P99Us, Op::Gt, 2000.0));
+        assert_eq!(g.to_string(), "selector.hello.p99_us > 2000");
+        for (text, op) in [
+            ("*.*.errors>=1", Op::Ge),
+            ("*.db-wait.throughput_rps<1e3", Op::Lt),
+            (" pool . cpu . engine_cores <= 1.5 ", Op::Le),
+        ] {
+            assert_eq!(parse(text).unwrap().op, op, "{text}");
+        }
+        let g = parse("*.db-wait.throughput_rps < 1e3").unwrap();
+        assert_eq!((g.engine, g.limit), (Pattern::Any, 1000.0));
+        // An engine label with dots (a server measured by hand) keeps them.
+        let g = parse("127.0.0.1:8080.load.p50_us > 5").unwrap();
+        assert_eq!(g.engine, Pattern::Name("127.0.0.1:8080".into()));
+        for (_, figure) in FIGURES {
+            let text = format!("*.*.{} > 1", figure.name());
+            assert_eq!(parse(&text).unwrap().figure, *figure);
+        }
+    }
+
+    #[test]
+    fn parse_errors_name_the_bad_part() {
+        let err = |text: &str| parse(text).unwrap_err();
+        assert!(err("selector.hello.p99 > 2").contains("unknown figure \"p99\""));
+        assert!(err("selector.hello.p99 > 2").contains("p99_us, p999_us"));
+        assert!(err("selector.hello.p99_us == 2").contains("unknown comparison \"==\""));
+        assert!(err("selector.hello.p99_us 2").contains("no comparison"));
+        assert!(err("hello.p99_us > 2").contains("not ENGINE.WORKLOAD.FIGURE"));
+        assert!(err("selector..p99_us > 2").contains("no workload"));
+        assert!(err("sel*.hello.p99_us > 2").contains("* stands alone"));
+        assert!(err("selector.hello.p99_us > 2ms").contains("\"2ms\" is not a number"));
+        assert!(err("selector.hello.p99_us > inf").contains("is not a number"));
+        assert!(err("selector.hello.p99_us >").contains("is not a number"));
+        for text in ["x", "a.b.c > ", "a.b.nope < 1"] {
+            assert!(!err(text).contains('\n'), "one line: {text}");
+        }
+    }
+
+    #[test]
+    fn the_worst_step_at_any_level_decides() {
+        let steps = [
+            step("selector", "hello", 1, 800, 5000.0),
+            step("selector", "hello", 64, 2500, 30000.0),
+            step("threads", "hello", 64, 9000, 20000.0),
+            step("selector", "cpu", 4, 99999, 10.0),
+        ];
+        let verdicts = evaluate(
+            &[
+                parse("selector.hello.p99_us > 2000").unwrap(),
+                parse("selector.hello.p99_us > 3000").unwrap(),
+                parse("*.hello.throughput_rps < 10000").unwrap(),
+                parse("*.*.p99_us >= 99999").unwrap(),
+                parse("pool.hello.p99_us > 1").unwrap(),
+            ],
+            &steps,
+        );
+        match &verdicts[0].outcome {
+            Outcome::Crossed { worst, crossed, of } => {
+                assert_eq!(
+                    (worst.level, worst.value, *crossed, *of),
+                    (64, 2500.0, 1, 2)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(&verdicts[1].outcome, Outcome::Held(w) if w.value == 2500.0));
+        // Downward gates look at the smallest value.
+        assert!(
+            matches!(&verdicts[2].outcome, Outcome::Crossed { worst, .. } if worst.value == 5000.0)
+        );
+        assert!(
+            matches!(&verdicts[3].outcome, Outcome::Crossed { worst, crossed: 1, of: 4 } if worst.workload == "cpu")
+        );
+        assert_eq!(verdicts[4].outcome, Outcome::NoData);
+        let text = render(&verdicts);
+        assert!(
+            text.contains("CROSSED  selector.hello.p99_us > 2000"),
+            "{text}"
+        );
+        assert!(
+            text.contains("selector hello at 64: 2500; 1 of 2 steps"),
+            "{text}"
+        );
+        assert!(
+            text.contains("held     selector.hello.p99_us > 3000"),
+            "{text}"
+        );
+        assert!(text.contains("no data  pool.hello.p99_us > 1"), "{text}");
+    }
+
+    #[test]
+    fn failed_steps_and_missing_figures_are_not_judged() {
+        let mut failed = step("selector", "hello", 1, 50_000, 1.0);
+        failed.failure = Some("the engine exited".into());
+        let mut silent = step("selector", "hello", 2, 0, 0.0);
+        silent.load.latency.count = 0;
+        let verdicts = evaluate(
+            &[parse("selector.hello.p99_us > 10").unwrap()],
+            &[failed.clone(), silent],
+        );
+        assert_eq!(verdicts[0].outcome, Outcome::NoData);
+        assert!(!verdicts[0].crossed());
+        // Errors count even without answers.
+        let verdicts = evaluate(&[parse("*.*.errors > 0").unwrap()], &[failed]);
+        assert_eq!(verdicts[0].outcome, Outcome::NoData);
+    }
+
+    #[test]
+    fn names_are_checked_against_the_run() {
+        let config = RunConfig {
+            suite: None,
+            engines: vec![EngineSpec::plain("selector")],
+            workloads: vec![Workload::load("hello").unwrap()],
+            pin: false,
+            peer_versions: Default::default(),
+            repeat: 1,
+            placement: None,
+        };
+        let check = |text: &str| check_against(&[parse(text).unwrap()], &config);
+        assert!(check("selector.hello.p99_us > 1").is_ok());
+        assert!(check("*.*.p99_us > 1").is_ok());
+        let err = check("selectr.hello.p99_us > 1").unwrap_err();
+        assert!(err.contains("engine \"selectr\" is not in this run; its engines are selector"));
+        let err = check("*.helo.p99_us > 1").unwrap_err();
+        assert!(err.contains("workload \"helo\""), "{err}");
+    }
+}

@@ -1,0 +1,356 @@
+//! The command line as its users meet it: the built `workbench` binary run as a shell would,
+//! against a live engine (`workbench engine selector`), for `load URL` (table, JSON, open
+//! loop, `--save`), its one-line errors, `completions`, `show latest` of any status and
+//! `run --fail-if`.
+//!
+//! Every load here is bounded (about a second); nothing asserts a timing.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use reports::store::Store;
+use workbench::child::EngineProcess;
+use workloads::results::RunStatus;
+use workloads::spec::Mode;
+use workloads::wire::{LoadResult, decode_histogram};
+
+fn exe() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_workbench"))
+}
+
+fn workbench(dir: &Path, args: &[&str]) -> Output {
+    Command::new(exe())
+        .args(args)
+        .current_dir(dir)
+        .env("RUST_LOG", "warn")
+        .env_remove("WORKBENCH_DB")
+        .output()
+        .expect("run workbench")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The selector engine on a free loopback port, stopped when dropped.
+fn engine() -> EngineProcess {
+    EngineProcess::spawn(exe(), "selector", &[]).expect("the selector engine starts")
+}
+
+fn url(server: &EngineProcess, path: &str) -> String {
+    format!("http://{}{path}", server.addr())
+}
+
+/// Runs `load` and parses its JSON document, failing with the whole output otherwise.
+fn load_json(args: &[&str]) -> LoadResult {
+    let dir = tempfile::tempdir().unwrap();
+    let out = workbench(dir.path(), args);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "load failed: {stdout}\n{stderr}");
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not a LoadResult ({e}): {stdout}"))
+}
+
+/// A stderr that is exactly one line, beginning `error:`.
+fn one_line_error(out: &Output) -> String {
+    assert!(!out.status.success(), "should fail: {}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    let trimmed = stderr.trim_end();
+    assert_eq!(trimmed.lines().count(), 1, "one line: {stderr}");
+    assert!(trimmed.starts_with("error: "), "{stderr}");
+    trimmed.to_string()
+}
+
+#[test]
+fn load_url_prints_a_table_of_what_it_measured() {
+    let server = engine();
+    let dir = tempfile::tempdir().unwrap();
+    let out = workbench(
+        dir.path(),
+        &[
+            "load",
+            &url(&server, "/hello"),
+            "-c",
+            "4",
+            "-d",
+            "1s",
+            "--warmup",
+            "200ms",
+        ],
+    );
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("connections") && stdout.contains("req/s"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("p99.9"), "{stdout}");
+    assert!(
+        stderr.contains("4 connections, closed loop") && stderr.contains("digest"),
+        "the line before measuring says what and how: {stderr}"
+    );
+}
+
+#[test]
+fn load_url_json_carries_a_histogram_of_every_answer() {
+    let server = engine();
+    let result = load_json(&[
+        "load",
+        &url(&server, "/hello"),
+        "-c",
+        "4",
+        "-d",
+        "1s",
+        "--warmup",
+        "0",
+        "--json",
+    ]);
+    assert_eq!(result.mode, Mode::Closed);
+    assert_eq!((result.connections, result.rate), (4, None));
+    assert_eq!(result.checks, "workbench");
+    assert_eq!(result.method, "GET");
+    assert!(result.completed > 0, "{result:?}");
+    assert_eq!(result.errors.total(), 0, "{result:?}");
+    let histogram = decode_histogram(&result.histograms.corrected).unwrap();
+    assert_eq!(histogram.len(), result.completed);
+    assert_eq!(result.latency.count, result.completed);
+    assert!(result.histograms.uncorrected.is_none());
+}
+
+#[test]
+fn load_url_open_loop_json_has_both_histograms() {
+    let server = engine();
+    let result = load_json(&[
+        "load",
+        &url(&server, "/work?cpu_rounds=10&bytes=64"),
+        "-R",
+        "200",
+        "-d",
+        "1s",
+        "--warmup",
+        "100ms",
+        "--json",
+    ]);
+    assert_eq!(result.mode, Mode::Open);
+    assert_eq!(result.rate, Some(200));
+    assert_eq!(result.checks, "workbench");
+    assert!(result.completed > 0, "{result:?}");
+    let corrected = decode_histogram(&result.histograms.corrected).unwrap();
+    assert_eq!(corrected.len(), result.completed);
+    let uncorrected = result
+        .histograms
+        .uncorrected
+        .as_deref()
+        .expect("an open loop carries the uncorrected histogram");
+    assert_eq!(
+        decode_histogram(uncorrected).unwrap().len(),
+        result.latency_uncorrected.unwrap().count
+    );
+}
+
+#[test]
+fn load_url_save_stores_a_run_of_its_own() {
+    let server = engine();
+    let dir = tempfile::tempdir().unwrap();
+    let out = workbench(
+        dir.path(),
+        &[
+            "load",
+            &url(&server, "/hello"),
+            "-c",
+            "2",
+            "-d",
+            "300ms",
+            "--warmup",
+            "0",
+            "--save",
+            "--label",
+            "by-hand",
+            "--db",
+            "saved.db",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("Saved as run 1"),
+        "{}",
+        text(&out.stderr)
+    );
+    let store = Store::open(dir.path().join("saved.db")).unwrap();
+    let run = store
+        .run(store.latest_completed().unwrap().unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(run.summary.status, RunStatus::Completed);
+    assert_eq!(run.config.engines[0].label, "by-hand");
+    assert!(run.config.engines[0].peer);
+    assert_eq!(run.steps.len(), 1);
+    let step = &run.steps[0];
+    assert_eq!((step.workload.as_str(), step.level), ("load", 2));
+    assert!(step.load.completed > 0 && !step.load.histogram.is_empty());
+    // It reads back like any run.
+    let out = workbench(dir.path(), &["show", "latest", "--db", "saved.db"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("by-hand"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn load_errors_are_one_line_naming_the_problem_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = one_line_error(&workbench(dir.path(), &["load", "ftp://127.0.0.1/"]));
+    assert!(
+        line.contains("not an http:// URL") && line.contains("http://HOST"),
+        "{line}"
+    );
+    let line = one_line_error(&workbench(dir.path(), &["load", "https://127.0.0.1/"]));
+    assert!(line.contains("https is not supported"), "{line}");
+
+    // A port nothing listens on: bound, then released.
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let refused = format!("http://127.0.0.1:{port}/");
+    let line = one_line_error(&workbench(dir.path(), &["load", &refused, "-d", "1s"]));
+    assert!(
+        line.contains(&format!("cannot connect to 127.0.0.1:{port}")),
+        "{line}"
+    );
+    assert!(line.contains("start the server"), "{line}");
+
+    let out = workbench(dir.path(), &["load", &refused, "--conections", "4"]);
+    let line = one_line_error(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        line.contains("'--conections'") && line.contains("--connections"),
+        "{line}"
+    );
+    assert!(line.contains("workbench load --help"), "{line}");
+
+    for (args, says) in [
+        (vec!["-d", "5 parsecs"], "not a duration"),
+        (vec!["-H", "NoColon"], "no colon"),
+        (vec!["-c", "0"], "--connections"),
+        (vec!["--target", "127.0.0.1:1"], "cannot be used with"),
+    ] {
+        let mut all = vec!["load", refused.as_str()];
+        all.extend(args);
+        let line = one_line_error(&workbench(dir.path(), &all));
+        assert!(line.contains(says), "{all:?}: {line}");
+    }
+}
+
+#[test]
+fn completions_are_generated_for_each_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = workbench(dir.path(), &["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", text(&out.stderr));
+        let script = text(&out.stdout);
+        assert!(script.contains("workbench"), "{shell}");
+        assert!(script.contains("fail-if"), "{shell} knows run's flags");
+    }
+    let line = one_line_error(&workbench(dir.path(), &["completions", "tcsh"]));
+    assert!(line.contains("tcsh"), "{line}");
+}
+
+/// A run that never finished, as Ctrl-C leaves it.
+fn interrupted_run(db: &PathBuf) {
+    let mut store = Store::open(db).unwrap();
+    let config = workloads::results::RunConfig {
+        suite: None,
+        engines: vec![workloads::results::EngineSpec::plain("selector")],
+        workloads: vec![workloads::spec::Workload::load("hello").unwrap()],
+        pin: false,
+        peer_versions: Default::default(),
+        repeat: 1,
+        placement: None,
+    };
+    let id = store
+        .begin_run(&config, &Default::default(), &Default::default())
+        .unwrap();
+    store
+        .finish_run(id, RunStatus::Interrupted, Some("Ctrl-C"))
+        .unwrap();
+}
+
+#[test]
+fn show_latest_shows_an_interrupted_run_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("runs.db");
+    interrupted_run(&db);
+    let out = workbench(dir.path(), &["show", "latest", "--db", "runs.db"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("Run 1 — interrupted: Ctrl-C"),
+        "{}",
+        text(&out.stdout)
+    );
+    let line = one_line_error(&workbench(
+        dir.path(),
+        &["show", "latest", "--db", "empty.db"],
+    ));
+    assert!(line.contains("no runs yet"), "{line}");
+}
+
+const TINY: &str = r#"name = "tiny"
+description = "hello, one small level"
+mode = "closed"
+levels = [2]
+step_secs = 0.3
+warmup_secs = 0.1
+"#;
+
+#[test]
+fn run_fail_if_lists_each_gate_and_exits_3_when_one_is_crossed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tiny.toml"), TINY).unwrap();
+    let run = |gates: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--db",
+            "gates.db",
+            "--engines",
+            "selector",
+            "--workloads",
+            "tiny.toml",
+        ];
+        for gate in gates {
+            args.extend(["--fail-if", gate]);
+        }
+        workbench(dir.path(), &args)
+    };
+    // Every answer takes at least a microsecond, and a clean run has no errors.
+    let out = run(&["selector.tiny.p99_us > 0", "*.*.errors > 0"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        stdout.contains("CROSSED  selector.tiny.p99_us > 0"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("held     *.*.errors > 0"), "{stdout}");
+
+    let out = run(&["*.tiny.errors > 0"]);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+
+    // A name that is not in the run is refused before measuring.
+    let line = one_line_error(&run(&["selectr.tiny.p99_us > 0"]));
+    assert!(
+        line.contains("engine \"selectr\" is not in this run"),
+        "{line}"
+    );
+    let line = one_line_error(&run(&["selector.tiny.p99 > 0"]));
+    assert!(
+        line.contains("unknown figure \"p99\"; figures: throughput_rps"),
+        "{line}"
+    );
+}
