@@ -1,0 +1,256 @@
+//! What a connection costs in memory: PSS against open connections with its least-squares
+//! slope ([`memory_per_connection`]), those slopes as bars beside the kernel's share
+//! ([`bytes_per_connection_bars`]), and memory and threads against the level for the
+//! slow-client workloads ([`memory`], [`threads`]).
+
+use super::*;
+
+/// Idle workloads: PSS (MiB) against open connections, one line per engine, with its
+/// least-squares fit dashed. The table has one row per step; its notes give each engine's
+/// fitted bytes per connection and the kernel's, shown apart ([`IdleSlope::fit`]).
+pub fn memory_per_connection(steps: &[StepResult], workload: &str) -> Chart {
+    let id = chart_id(workload, "memory");
+    let title = format!("{workload}: memory against open connections");
+    let groups = by_engine(steps, workload);
+    if groups.is_empty() {
+        return no_data(id, title, workload);
+    }
+    let mut lines = Vec::new();
+    let mut notes = Vec::new();
+    for (engine, engine_steps) in &groups {
+        let style = engine_style(engine);
+        lines.push(Line {
+            style,
+            dashed: false,
+            markers: true,
+            points: engine_steps
+                .iter()
+                .map(|s| Point {
+                    x: s.load.connections as f64,
+                    y: s.derived.peak_pss_bytes as f64 / MIB,
+                    mark: mark(s),
+                })
+                .collect(),
+        });
+        match IdleSlope::fit(engine_steps) {
+            Some(fit) => {
+                let xs = engine_steps
+                    .iter()
+                    .filter(|s| s.failure.is_none())
+                    .map(|s| s.load.connections as f64);
+                let (lo, hi) = xs.fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(x), hi.max(x)));
+                let at = |x: f64| Point {
+                    x,
+                    y: (fit.base_bytes + fit.bytes_per_connection * x) / MIB,
+                    mark: Mark::Plain,
+                };
+                lines.push(Line {
+                    style,
+                    dashed: true,
+                    markers: false,
+                    points: vec![at(lo), at(hi)],
+                });
+                notes.push(format!(
+                    "{engine}: {} per idle connection (least-squares slope of PSS over {} steps), \
+                     base {}; kernel: {} per connection, shown apart.",
+                    format::bytes(fit.bytes_per_connection),
+                    engine_steps.iter().filter(|s| s.failure.is_none()).count(),
+                    format::bytes(fit.base_bytes),
+                    format::bytes(fit.kernel_bytes_per_connection),
+                ));
+            }
+            None => notes.push(format!(
+                "{engine}: no slope (needs two or more connection counts that did not fail)."
+            )),
+        }
+    }
+    let mut legend = engine_legend(&groups);
+    legend.push(key(Swatch::Solid, "measured (peak PSS)"));
+    legend.push(key(Swatch::Dashed, "least-squares fit"));
+    legend.extend(flag_keys(&groups));
+    let plot = LinePlot {
+        title: title.clone(),
+        x_desc: "open connections".into(),
+        y_desc: "PSS, engine process tree (MiB)".into(),
+        x_log: false,
+        y_log: false,
+        lines,
+        legend,
+    };
+    let mut table = step_table(
+        format!(
+            "{workload}: memory of each engine's process tree with N idle connections open; \
+             kernel memory (TCP buffers, unreclaimable slab, kernel stacks, system-wide) shown apart."
+        ),
+        &groups,
+        &[
+            "open connections",
+            "peak PSS (MiB)",
+            "peak RSS (MiB)",
+            "kernel memory (MiB)",
+            "threads (most seen)",
+        ],
+        |s| {
+            let d = &s.derived;
+            vec![
+                s.load.connections.to_string(),
+                sig3(d.peak_pss_bytes as f64 / MIB),
+                sig3(d.peak_rss_bytes as f64 / MIB),
+                sig3(kernel_bytes(s) / MIB),
+                d.threads_max.to_string(),
+            ]
+        },
+    );
+    table.notes = notes;
+    finish_lines(id, plot, table)
+}
+
+/// Idle workloads: each engine's bytes per idle connection (the least-squares slope of PSS
+/// over open connections) as a horizontal bar, with the kernel's per-connection cost as a
+/// grey bar beside it, labelled "kernel (shown apart)". The table has one row per engine.
+pub fn bytes_per_connection_bars(steps: &[StepResult], workload: &str) -> Chart {
+    let id = chart_id(workload, "bytes-per-connection");
+    let title = format!("{workload}: bytes per idle connection");
+    let groups = by_engine(steps, workload);
+    if groups.is_empty() {
+        return no_data(id, title, workload);
+    }
+    let fits: Vec<(&str, Option<IdleSlope>, usize)> = groups
+        .iter()
+        .map(|(engine, s)| {
+            let used = s.iter().filter(|s| s.failure.is_none()).count();
+            (engine.as_str(), IdleSlope::fit(s), used)
+        })
+        .collect();
+    let table = DataTable {
+        caption: format!(
+            "{workload}: least-squares slope of memory over open connections, per engine; \
+             the kernel's share is system-wide and shown apart."
+        ),
+        columns: [
+            "engine",
+            "bytes per connection (B)",
+            "base memory (MiB)",
+            "kernel bytes per connection (B)",
+            "steps fitted",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: fits
+            .iter()
+            .map(|(engine, fit, used)| match fit {
+                Some(f) => vec![
+                    engine.to_string(),
+                    format!("{:.0}", f.bytes_per_connection),
+                    sig3(f.base_bytes / MIB),
+                    format!("{:.0}", f.kernel_bytes_per_connection),
+                    used.to_string(),
+                ],
+                None => vec![
+                    engine.to_string(),
+                    "—".into(),
+                    "—".into(),
+                    "—".into(),
+                    used.to_string(),
+                ],
+            })
+            .collect(),
+        notes: Vec::new(),
+    };
+    let fitted: Vec<(&str, IdleSlope)> = fits
+        .iter()
+        .filter_map(|(engine, fit, _)| fit.map(|f| (*engine, f)))
+        .collect();
+    if fitted.is_empty() {
+        let svg = render::message_svg(
+            &title,
+            "Not enough data to fit a slope: each engine needs two or more connection counts.",
+            &format!("workbench run --workloads {workload}"),
+        );
+        return Chart {
+            id,
+            title,
+            svg,
+            table,
+            empty: true,
+        };
+    }
+    let largest = fitted
+        .iter()
+        .flat_map(|(_, f)| {
+            [
+                f.bytes_per_connection.abs(),
+                f.kernel_bytes_per_connection.abs(),
+            ]
+        })
+        .fold(0.0_f64, f64::max);
+    let (unit, divisor) = if largest >= 2048.0 {
+        ("KiB", 1024.0)
+    } else {
+        ("bytes", 1.0)
+    };
+    let plot = BarPlot {
+        title: title.clone(),
+        x_desc: format!("memory per idle connection ({unit})"),
+        rows: fitted
+            .iter()
+            .map(|(engine, f)| BarRow {
+                label: engine.to_string(),
+                bars: vec![
+                    Bar {
+                        value: f.bytes_per_connection / divisor,
+                        color: engine_color(engine),
+                        text: format::bytes(f.bytes_per_connection),
+                    },
+                    Bar {
+                        value: f.kernel_bytes_per_connection / divisor,
+                        color: REFERENCE,
+                        text: format::bytes(f.kernel_bytes_per_connection),
+                    },
+                ],
+            })
+            .collect(),
+        legend: vec![
+            LegendEntry {
+                text: "engine (PSS slope)".into(),
+                color: REFERENCE,
+                swatch: Swatch::Blocks(&ENGINE_SWATCH),
+            },
+            LegendEntry {
+                text: "kernel (shown apart)".into(),
+                color: REFERENCE,
+                swatch: Swatch::Block,
+            },
+        ],
+    };
+    let svg = render::bar_plot(&plot).unwrap_or_else(|err| draw_error(&title, &*err));
+    Chart {
+        id,
+        title,
+        svg,
+        table,
+        empty: false,
+    }
+}
+
+/// Peak PSS (MiB) of the engine's process tree against the level.
+pub fn memory(steps: &[StepResult], workload: &str) -> Chart {
+    level_metric_chart(
+        steps,
+        workload,
+        Metric::PeakPss,
+        "memory against the level",
+        "largest PSS of the engine's process tree seen in the window",
+    )
+}
+
+/// Most threads seen in the engine's process tree against the level.
+pub fn threads(steps: &[StepResult], workload: &str) -> Chart {
+    level_metric_chart(
+        steps,
+        workload,
+        Metric::Threads,
+        "threads against the level",
+        "most threads seen in the engine's process tree in the window",
+    )
+}

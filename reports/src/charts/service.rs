@@ -1,0 +1,210 @@
+//! How the service answers: throughput, latency and cores against the level.
+
+use super::*;
+
+/// Answers per second against the level, one line per engine. Open loop: against the offered
+/// rate, with the grey dashed line `y = x` for "kept up with the offer".
+pub fn throughput(steps: &[StepResult], workload: &str) -> Chart {
+    let id = chart_id(workload, "throughput");
+    let groups = by_engine(steps, workload);
+    let mode = mode_of(&groups);
+    let title = if mode == Some(Mode::Open) {
+        format!("{workload}: throughput achieved against offered")
+    } else {
+        format!("{workload}: throughput")
+    };
+    if groups.is_empty() {
+        return no_data(id, title, workload);
+    }
+    let mut lines = metric_lines(&groups, Metric::Throughput, false, true);
+    let mut legend = engine_legend(&groups);
+    if mode == Some(Mode::Open) {
+        let levels = levels(&groups);
+        lines.push(Line {
+            style: EngineStyle {
+                color: REFERENCE,
+                peer: false,
+            },
+            dashed: true,
+            markers: false,
+            points: levels
+                .iter()
+                .map(|&l| Point {
+                    x: l,
+                    y: l,
+                    mark: Mark::Plain,
+                })
+                .collect(),
+        });
+        legend.push(LegendEntry {
+            text: "offered rate".into(),
+            color: REFERENCE,
+            swatch: Swatch::Dashed,
+        });
+    }
+    legend.extend(flag_keys(&groups));
+    let plot = LinePlot {
+        title: title.clone(),
+        x_desc: level_axis(mode),
+        y_desc: Metric::Throughput.axis().into(),
+        x_log: true,
+        y_log: true,
+        lines,
+        legend,
+    };
+    let table = step_table(
+        format!("{workload}: valid answers per second, by engine and level."),
+        &groups,
+        &["throughput (req/s)", "errors"],
+        |s| {
+            vec![
+                format!("{:.0}", s.derived.throughput_rps),
+                s.load.errors.total().to_string(),
+            ]
+        },
+    );
+    finish_lines(id, plot, table)
+}
+
+/// Latency in milliseconds against the level. Closed loop and slow clients: p99 solid, p50
+/// dashed. Open loop: p99 from the intended send time (coordinated omission corrected) solid,
+/// the uncorrected p99 dashed.
+pub fn latency(steps: &[StepResult], workload: &str) -> Chart {
+    let id = chart_id(workload, "latency");
+    let groups = by_engine(steps, workload);
+    let mode = mode_of(&groups);
+    let title = match mode {
+        Some(Mode::Open) => format!("{workload}: p99 latency, corrected and uncorrected"),
+        Some(Mode::SlowSenders) => format!("{workload}: latency of the /hello probe"),
+        Some(Mode::SlowReaders) => format!("{workload}: latency of a whole download"),
+        _ => format!("{workload}: latency (closed loop)"),
+    };
+    if groups.is_empty() {
+        return no_data(id, title, workload);
+    }
+    let open = mode == Some(Mode::Open);
+    let mut lines = metric_lines(&groups, Metric::LatencyP99, false, true);
+    let mut legend = engine_legend(&groups);
+    if open {
+        for (engine, engine_steps) in &groups {
+            lines.push(Line {
+                style: engine_style(engine),
+                dashed: true,
+                markers: false,
+                points: engine_steps
+                    .iter()
+                    .filter_map(|s| {
+                        s.load.latency_uncorrected.map(|l| Point {
+                            x: s.level as f64,
+                            y: ms(l.p99_us),
+                            mark: mark(s),
+                        })
+                    })
+                    .collect(),
+            });
+        }
+        legend.push(key(Swatch::Solid, "p99, from intended send"));
+        legend.push(key(Swatch::Dashed, "p99, uncorrected"));
+    } else {
+        lines.extend(metric_lines(&groups, Metric::LatencyP50, true, false));
+        legend.push(key(Swatch::Solid, "p99"));
+        legend.push(key(Swatch::Dashed, "p50"));
+    }
+    legend.extend(flag_keys(&groups));
+    let plot = LinePlot {
+        title: title.clone(),
+        x_desc: level_axis(mode),
+        y_desc: "latency (ms)".into(),
+        x_log: true,
+        y_log: true,
+        lines,
+        legend,
+    };
+    let caption = match mode {
+        Some(Mode::Open) => format!(
+            "{workload}: latency from each request's intended send time (coordinated omission \
+             corrected), and p99 from the actual send time (uncorrected) beside it."
+        ),
+        Some(Mode::SlowSenders) => format!(
+            "{workload}: latency of the probe client's /hello requests while slow clients hold \
+             connections."
+        ),
+        _ => format!(
+            "{workload}: latency from send to answer; a closed loop slows down with the server."
+        ),
+    };
+    let mut columns = vec!["p50 (ms)", "p90 (ms)", "p99 (ms)", "p99.9 (ms)", "max (ms)"];
+    if open {
+        columns.push("p99 uncorrected (ms)");
+    }
+    columns.push("requests measured");
+    let table = step_table(caption, &groups, &columns, |s| {
+        let l = &s.load.latency;
+        let mut row = vec![
+            sig3(ms(l.p50_us)),
+            sig3(ms(l.p90_us)),
+            sig3(ms(l.p99_us)),
+            sig3(ms(l.p999_us)),
+            sig3(ms(l.max_us)),
+        ];
+        if open {
+            row.push(
+                s.load
+                    .latency_uncorrected
+                    .map(|u| sig3(ms(u.p99_us)))
+                    .unwrap_or_else(|| "—".into()),
+            );
+        }
+        row.push(l.count.to_string());
+        row
+    });
+    finish_lines(id, plot, table)
+}
+
+/// Cores used against the level: the engine's solid, the load generator's dashed in the same
+/// colour. 1.0 is one core busy for the whole window.
+pub fn cores(steps: &[StepResult], workload: &str) -> Chart {
+    let id = chart_id(workload, "cores");
+    let title = format!("{workload}: cores used, engine and load generator");
+    let groups = by_engine(steps, workload);
+    if groups.is_empty() {
+        return no_data(id, title, workload);
+    }
+    let mode = mode_of(&groups);
+    let mut lines = metric_lines(&groups, Metric::EngineCores, false, true);
+    lines.extend(metric_lines(&groups, Metric::ClientCores, true, false));
+    let mut legend = engine_legend(&groups);
+    legend.push(key(Swatch::Solid, "engine"));
+    legend.push(key(Swatch::Dashed, "load generator"));
+    legend.extend(flag_keys(&groups));
+    let plot = LinePlot {
+        title: title.clone(),
+        x_desc: level_axis(mode),
+        y_desc: "cores (1.0 = one core busy)".into(),
+        x_log: true,
+        y_log: false,
+        lines,
+        legend,
+    };
+    let table = step_table(
+        format!(
+            "{workload}: CPU time over the window divided by its length (1.0 = one core busy), \
+             for the engine's process tree and for the load generator."
+        ),
+        &groups,
+        &[
+            "engine cores",
+            "load generator cores",
+            "context switches (per s)",
+        ],
+        |s| {
+            let d = &s.derived;
+            vec![
+                sig3(d.engine_cores),
+                sig3(d.client_cores),
+                format!("{:.0}", d.ctx_switches_per_sec),
+            ]
+        },
+    );
+    finish_lines(id, plot, table)
+}
