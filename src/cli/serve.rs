@@ -3,6 +3,15 @@
 //! The dashboard itself lives in the `web` crate; this command gives it what only the binary
 //! knows (its own path, which the runner starts engines with, and how it was built), binds
 //! the address, prints it, and serves until SIGINT or SIGTERM.
+//!
+//! The dashboard can start runs, so by default it answers only on loopback. An address
+//! other machines can reach (`--listen 0.0.0.0:8080`) is refused unless `--allow-remote`
+//! says so; then every page needs an access secret, printed once here inside the address to
+//! open (`http://…/?token=…`, as Jupyter prints a notebook server's), which the browser then
+//! keeps in an `HttpOnly`, `SameSite=Strict` cookie (see `web::guard`).
+//!
+//! Ctrl-C (or SIGTERM) lets a run started from the browser finish its current step, as
+//! `workbench run` does; a second one stops its engines at once and exits.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,12 +28,31 @@ pub struct ServeArgs {
     /// a free port; the address printed is the real one.
     #[arg(long, value_name = "ADDR", default_value = DEFAULT_LISTEN)]
     pub listen: std::net::SocketAddr,
+    /// Allow an address other machines can reach (such as 0.0.0.0:8080). Every page then
+    /// needs an access token, printed once on this terminal inside the address to open.
+    #[arg(long)]
+    pub allow_remote: bool,
     /// The result store.
     #[arg(long, env = super::run::DB_ENV, default_value = super::run::DEFAULT_DB)]
     pub db: PathBuf,
 }
 
+/// Refuses an address beyond loopback unless `--allow-remote` was given, saying why and how.
+fn check_listen(listen: std::net::SocketAddr, allow_remote: bool) -> anyhow::Result<()> {
+    if listen.ip().is_loopback() || allow_remote {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "--listen {listen} would let other machines reach the dashboard, which shows every \
+         result and can start runs on this machine. Add --allow-remote to serve it there behind \
+         an access token (printed once, in the address to open), or listen on loopback \
+         (--listen 127.0.0.1:{}).",
+        listen.port()
+    )
+}
+
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    check_listen(args.listen, args.allow_remote)?;
     // Runs started from the browser open thousands of connections; their engines inherit this.
     workbench::os::raise_open_files_limit()?;
     let exe = std::env::current_exe().context("cannot find the workbench executable")?;
@@ -40,48 +68,116 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr()?;
-        let dashboard = web::Dashboard::new(
-            web::Config {
-                db: args.db.clone(),
-                exe,
-                rustc: option_env!("WORKBENCH_RUSTC").unwrap_or("unknown").into(),
-                git_revision: option_env!("WORKBENCH_GIT_REVISION")
-                    .unwrap_or("unknown")
-                    .into(),
-            },
-            addr,
-        );
-        if !addr.ip().is_loopback() {
+        let config = web::Config {
+            db: args.db.clone(),
+            exe,
+            rustc: option_env!("WORKBENCH_RUSTC").unwrap_or("unknown").into(),
+            git_revision: option_env!("WORKBENCH_GIT_REVISION")
+                .unwrap_or("unknown")
+                .into(),
+        };
+        let dashboard = if args.allow_remote {
+            web::Dashboard::with_access_secret(config, addr)
+        } else {
+            web::Dashboard::new(config, addr)
+        };
+        // Printed once: with --allow-remote it holds the access secret.
+        println!("Dashboard: {}", dashboard.access_url(addr));
+        if args.allow_remote {
             eprintln!(
-                "warning: listening on {addr}, not loopback: anyone who can reach it can see \
-                 the results (starting runs still needs the page's token)"
+                "Every page needs the token in that address (open it once; the browser keeps \
+                 it in a cookie). It changes each time the dashboard starts."
             );
+            if addr.ip().is_unspecified() {
+                eprintln!(
+                    "{} means every interface: from another machine, put this machine's name \
+                     or address in its place.",
+                    addr.ip()
+                );
+            }
         }
-        println!("Dashboard: http://{addr}/");
         eprintln!(
             "Results from {}. Ctrl-C stops the dashboard.",
             args.db.display()
         );
-        dashboard.serve(listener, stop_signal()).await?;
+        dashboard.serve(listener, stop_signals()).await?;
+        // A run that outlived the shutdown grace: its engine is stopped and reaped here,
+        // not left to the parent-death signal.
+        workloads::child::stop_all(workloads::runner::STOP_GRACE);
         eprintln!("Dashboard stopped.");
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn stop_signal() {
+/// Completes on the first SIGINT (Ctrl-C) or SIGTERM; the dashboard then stops serving and
+/// lets a run in progress finish its step. A second signal stops every engine and peer
+/// this process started (SIGTERM, then SIGKILL to their groups after the grace, reaped) and
+/// exits with 130 at once; a third exits without waiting for them.
+async fn stop_signals() {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(err) => {
-            tracing::warn!("cannot watch SIGTERM: {err}");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+    let (first_tx, first_rx) = tokio::sync::oneshot::channel::<()>();
+    let watch = async move {
+        let (mut int, mut term) = match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(int), Ok(term)) => (int, term),
+            (Err(err), _) | (_, Err(err)) => {
+                tracing::warn!("cannot watch SIGINT and SIGTERM: {err}");
+                let _ = tokio::signal::ctrl_c().await;
+                let _ = first_tx.send(());
+                return;
+            }
+        };
+        let mut first = Some(first_tx);
+        for count in 0.. {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            match count {
+                0 => {
+                    if let Some(first) = first.take() {
+                        let _ = first.send(());
+                    }
+                }
+                1 => {
+                    eprintln!("\nStopping now: ending the engine processes.");
+                    std::thread::spawn(|| {
+                        workloads::child::stop_all(workloads::runner::STOP_GRACE);
+                        std::process::exit(130);
+                    });
+                }
+                _ => std::process::exit(130),
+            }
         }
     };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+    tokio::spawn(watch);
+    let _ = first_rx.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_beyond_loopback_need_allow_remote() {
+        for local in ["127.0.0.1:8080", "[::1]:0", "127.0.0.2:9"] {
+            assert!(
+                check_listen(local.parse().unwrap(), false).is_ok(),
+                "{local}"
+            );
+        }
+        for remote in ["0.0.0.0:8080", "[::]:8080", "192.168.1.5:80"] {
+            let err = check_listen(remote.parse().unwrap(), false)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("--allow-remote") && err.contains("127.0.0.1"),
+                "{err}"
+            );
+            assert!(check_listen(remote.parse().unwrap(), true).is_ok());
+        }
     }
 }

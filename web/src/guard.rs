@@ -16,6 +16,25 @@
 //!    starts and written into its forms (`token` field, or an `X-Dashboard-Token` header). A
 //!    page elsewhere cannot read it.
 //!
+//! # Beyond this machine
+//!
+//! A dashboard that listens where other machines can reach it (`workbench serve --listen
+//! 0.0.0.0:8080 --allow-remote`) is open to everyone on that network, not only to pages in
+//! its owner's browser, so reading is guarded too, the way Jupyter guards a notebook server:
+//!
+//! 4. **Access secret.** Every request — page, API, asset, form — must carry a second
+//!    random value, made when the dashboard starts and printed once on its terminal inside
+//!    the address to open (`http://host:8080/?token=…`). The guard takes it from that query
+//!    parameter (and then sets it as a cookie, `HttpOnly` so no script reads it and
+//!    `SameSite=Strict` so no other site's page makes the browser send it), from the cookie
+//!    on every later request, or from an `Authorization: Bearer …` header for scripts.
+//!    Without it the answer is `401` and a page saying where the address is.
+//!
+//! With the secret in place, the host check is relaxed to any name: a DNS-rebinding page is
+//! on another origin, which holds no cookie and does not know the secret, and the machine's
+//! own name is what a colleague types. The origin and form-token checks still guard every
+//! `POST`. Without `--allow-remote` none of this applies and nothing changes on loopback.
+//!
 //! Every answer also gets headers that keep it in its own tab and its own scripts: a
 //! `Content-Security-Policy` allowing only the dashboard's own script and no frames,
 //! `X-Content-Type-Options: nosniff` and `Referrer-Policy: same-origin`.
@@ -36,6 +55,17 @@ pub const MAX_FORM_BYTES: usize = 64 * 1024;
 /// The header a script may send the token in, instead of a form field.
 pub const TOKEN_HEADER: &str = "x-dashboard-token";
 
+/// The query parameter that carries the access secret in the printed address (Jupyter's
+/// name for it).
+pub const ACCESS_PARAM: &str = "token";
+
+/// The name of the cookie that keeps the access secret: the port is part of it, because
+/// browsers share cookies across the ports of one host, and two dashboards on one machine
+/// must not overwrite each other's.
+pub fn access_cookie_name(listen: std::net::SocketAddr) -> String {
+    format!("workbench_access_{}", listen.port())
+}
+
 /// The content security policy of every page: own scripts and styles only (inline `style`
 /// attributes allowed: the charts' SVG uses them), no frames, forms post only here.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
@@ -53,7 +83,22 @@ pub fn new_token() -> String {
 /// state-changing one, then adds the security headers to the answer.
 pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let host = request_host(&request);
-    if !host.as_deref().is_some_and(host_allowed) {
+    // Set when the secret came in the address: the answer then sets the cookie.
+    let mut set_cookie = None;
+    let request = match state.inner.access.as_deref() {
+        None => request,
+        Some(secret) => match check_access(&state, secret, request) {
+            Some((request, from_query)) => {
+                if from_query {
+                    set_cookie = access_cookie(&state, secret);
+                }
+                request
+            }
+            None => return access_denied(),
+        },
+    };
+    let remote = state.inner.access.is_some();
+    if !remote && !host.as_deref().is_some_and(host_allowed) {
         return forbidden(&format!(
             "This dashboard answers only to its own address, and this request named {}. \
              Open it by IP address (http://{}/) or as localhost.",
@@ -85,7 +130,85 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         header::REFERRER_POLICY,
         HeaderValue::from_static("same-origin"),
     );
+    if let Some(cookie) = set_cookie {
+        headers.append(header::SET_COOKIE, cookie);
+    }
     response
+}
+
+/// The access check of a dashboard started with `--allow-remote` (see the [module
+/// docs](self)): the secret from the query, the cookie or an `Authorization: Bearer` header.
+/// Hands the request back with the secret taken out of its query (handlers never see it),
+/// and whether it came from the query; `None` if it carries no valid secret.
+fn check_access(state: &AppState, secret: &str, mut request: Request) -> Option<(Request, bool)> {
+    let matches = |given: &str| constant_time_eq(given.as_bytes(), secret.as_bytes());
+    let query = request.uri().query().unwrap_or_default();
+    let from_query = form_urlencoded::parse(query.as_bytes())
+        .any(|(key, value)| key == ACCESS_PARAM && matches(&value));
+    let cookie_name = access_cookie_name(state.inner.listen);
+    let from_cookie = request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .any(|(name, value)| name == cookie_name && matches(value));
+    let from_header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .is_some_and(|value| matches(value.trim()));
+    if !(from_query || from_cookie || from_header) {
+        return None;
+    }
+    // Taken out of the query, so that no handler sees it and no page echoes it.
+    let is_access = |pair: &&str| pair.split('=').next() == Some(ACCESS_PARAM);
+    if query.split('&').any(|pair| is_access(&pair)) {
+        let kept: Vec<&str> = query.split('&').filter(|p| !is_access(p)).collect();
+        let path = request.uri().path();
+        let path_and_query = if kept.is_empty() {
+            path.to_string()
+        } else {
+            format!("{path}?{}", kept.join("&"))
+        };
+        let mut parts = request.uri().clone().into_parts();
+        parts.path_and_query = path_and_query.parse().ok();
+        if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    }
+    Some((request, from_query))
+}
+
+/// The `401` answer to a request without the access secret: what to open instead.
+fn access_denied() -> Response {
+    let mut response = crate::pages::error_page(
+        StatusCode::UNAUTHORIZED,
+        "Access token needed",
+        "This dashboard was started with --allow-remote, so every page needs its access \
+         token. Open the address its terminal printed when it started (it ends in \
+         ?token=…); your browser then keeps the token in a cookie. Scripts may send it as \
+         an Authorization: Bearer header.",
+    );
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"workbench dashboard\""),
+    );
+    response
+}
+
+/// The `Set-Cookie` value that keeps the access secret: only for this dashboard's pages
+/// (`Path=/`), never readable by a script (`HttpOnly`), never sent by a request another
+/// site starts (`SameSite=Strict`); it lasts as long as the browser session.
+fn access_cookie(state: &AppState, secret: &str) -> Option<HeaderValue> {
+    let name = access_cookie_name(state.inner.listen);
+    // The secret is hex and the name ASCII: always a valid header value.
+    HeaderValue::from_str(&format!(
+        "{name}={secret}; Path=/; HttpOnly; SameSite=Strict"
+    ))
+    .ok()
 }
 
 fn is_safe(method: &Method) -> bool {

@@ -28,7 +28,9 @@
 //!
 //! A run started from the browser runs on its own thread, with the store and a live page as
 //! its observers ([`live`]). Starting and cancelling are the only requests that change
-//! anything, and [`guard`] makes sure they come from the dashboard's own pages.
+//! anything, and [`guard`] makes sure they come from the dashboard's own pages. A dashboard
+//! other machines may reach (`workbench serve --allow-remote`,
+//! [`Dashboard::with_access_secret`]) also asks every request for an access secret.
 
 #[cfg(feature = "fixture")]
 pub mod fixture;
@@ -81,6 +83,10 @@ struct Inner {
     listen: SocketAddr,
     /// The token every state-changing request must carry ([`guard`]).
     token: String,
+    /// The access secret every request must carry, when the dashboard was started to be
+    /// reached from other machines (`serve --allow-remote`); `None` on loopback, where the
+    /// guard's host, origin and token checks suffice ([`guard`]).
+    access: Option<String>,
     /// The run started here, if any.
     runs: live::Runs,
     /// Becomes true when the server shuts down, so that event streams end.
@@ -95,8 +101,21 @@ pub struct Dashboard {
 
 impl Dashboard {
     /// A dashboard for `config`, to be served on `listen` (used in messages only: the
-    /// listener is given to [`Dashboard::serve`]).
+    /// listener is given to [`Dashboard::serve`]), for this machine only: every page is open
+    /// to a request that names it by IP address or `localhost`.
     pub fn new(config: Config, listen: SocketAddr) -> Dashboard {
+        Dashboard::build(config, listen, None)
+    }
+
+    /// A dashboard that other machines may reach (`workbench serve --allow-remote`): every
+    /// page, API route and asset needs a fresh random access secret, given once in the
+    /// address (`/?token=…`, as Jupyter does) and then kept by the browser in a cookie. See
+    /// [`guard`]; [`Dashboard::access_url`] is the address to print.
+    pub fn with_access_secret(config: Config, listen: SocketAddr) -> Dashboard {
+        Dashboard::build(config, listen, Some(guard::new_token()))
+    }
+
+    fn build(config: Config, listen: SocketAddr, access: Option<String>) -> Dashboard {
         let (shutdown, receiver) = watch::channel(false);
         Dashboard {
             state: AppState {
@@ -104,6 +123,7 @@ impl Dashboard {
                     config,
                     listen,
                     token: guard::new_token(),
+                    access,
                     runs: live::Runs::default(),
                     shutdown: receiver,
                 }),
@@ -115,6 +135,21 @@ impl Dashboard {
     /// The token this dashboard's forms carry.
     pub fn token(&self) -> &str {
         &self.state.inner.token
+    }
+
+    /// The access secret, if this dashboard requires one
+    /// ([`Dashboard::with_access_secret`]).
+    pub fn access_secret(&self) -> Option<&str> {
+        self.state.inner.access.as_deref()
+    }
+
+    /// The address to open the dashboard at, given the address it listens on: `http://addr/`,
+    /// with `?token=` and the access secret when it requires one. Print it once.
+    pub fn access_url(&self, addr: SocketAddr) -> String {
+        match self.access_secret() {
+            Some(secret) => format!("http://{addr}/?{}={secret}", guard::ACCESS_PARAM),
+            None => format!("http://{addr}/"),
+        }
     }
 
     /// Every route, behind the guard.
