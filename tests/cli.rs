@@ -245,6 +245,22 @@ fn load_errors_are_one_line_naming_the_problem_and_the_fix() {
 }
 
 #[test]
+fn load_refuses_more_connections_than_the_open_files_limit_allows() {
+    let dir = tempfile::tempdir().unwrap();
+    // A shell lowers both limits for the one command, as `ulimit -n` does.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(r#"ulimit -n 128 && exec "$0" load http://127.0.0.1:1/ -c 200"#)
+        .arg(exe())
+        .current_dir(dir.path())
+        .output()
+        .expect("run sh");
+    let line = one_line_error(&out);
+    assert!(line.contains("may open only 128"), "{line}");
+    assert!(line.contains("use -c 64 or less"), "{line}");
+}
+
+#[test]
 fn completions_are_generated_for_each_shell() {
     let dir = tempfile::tempdir().unwrap();
     for shell in ["bash", "zsh", "fish"] {
