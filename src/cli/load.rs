@@ -24,12 +24,13 @@
 //! limit leaves room for.
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
+use reports::store::{RunId, Store};
 use workloads::load::url::{HttpUrl, UrlError};
 use workloads::load::{self, Expectation, LoadPlan, Measured};
 use workloads::results::{Calibration, EngineSpec, RunConfig, RunStatus, StepResult};
@@ -179,15 +180,19 @@ pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
     check_open_files(most, args.url.is_some())?;
     preflight(target, &job.url)?;
 
+    let mut saving = if args.save {
+        Some(Saving::begin(&job, &args.db)?)
+    } else {
+        None
+    };
     if !quiet() {
         eprintln!("{}", job.describe());
     }
     let mut results = Vec::new();
-    let mut steps = Vec::new();
     for plan in &job.plans {
         let (measured, result) = measure(plan, &job.url);
-        if args.save {
-            steps.push(step_result(&job, plan, &measured, &result));
+        if let Some(saving) = &mut saving {
+            saving.step(&step_result(&job, plan, &measured, &result))?;
         }
         results.push(result);
     }
@@ -202,8 +207,8 @@ pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
     } else {
         print!("{}", render(&job, &results));
     }
-    if args.save {
-        let id = save(&job, &steps, &args.db)?;
+    if let Some(saving) = saving {
+        let id = saving.finish(&job)?;
         if !quiet() {
             eprintln!(
                 "Saved as run {id} in {} (server {:?}, workload {:?}): workbench show {id}",
@@ -552,42 +557,61 @@ fn step_result(job: &Job, plan: &LoadPlan, measured: &Measured, result: &LoadRes
     }
 }
 
-/// Stores the steps as a completed run of one server (a peer labelled `job.label`).
-fn save(job: &Job, steps: &[StepResult], db: &std::path::Path) -> anyhow::Result<String> {
-    let mut store = open_store(db)?;
-    let calibration = job.calibration.unwrap_or_else(calibrate);
-    let config = RunConfig {
-        suite: None,
-        engines: vec![EngineSpec {
-            label: job.label.clone(),
-            engine: job.label.clone(),
-            args: vec![job.url.clone()],
-            peer: true,
-        }],
-        workloads: vec![job.workload.clone()],
-        pin: false,
-        peer_versions: Default::default(),
-        repeat: 1,
-        placement: None,
-    };
-    let failed = |err| anyhow::Error::new(err).context(format!("cannot save to {}", db.display()));
-    let id = store
-        .begin_run(&config, &machine_facts(), &calibration)
-        .map_err(failed)?;
-    for step in steps {
-        store.record_step(id, step).map_err(failed)?;
-    }
-    store
-        .finish_run(
+/// A measurement being stored as a run of one server (a peer labelled [`Job::label`]): begun
+/// before the first step, so that the run's times are the measurement's, each step committed
+/// as it ends, completed at the end. A run left unfinished (the process killed) is marked
+/// interrupted the next time the store is opened.
+struct Saving {
+    store: Store,
+    id: RunId,
+    db: PathBuf,
+}
+
+impl Saving {
+    fn begin(job: &Job, db: &Path) -> anyhow::Result<Saving> {
+        let mut store = open_store(db)?;
+        let calibration = job.calibration.unwrap_or_else(calibrate);
+        let config = RunConfig {
+            suite: None,
+            engines: vec![EngineSpec {
+                label: job.label.clone(),
+                engine: job.label.clone(),
+                args: vec![job.url.clone()],
+                peer: true,
+            }],
+            workloads: vec![job.workload.clone()],
+            pin: false,
+            peer_versions: Default::default(),
+            repeat: 1,
+            placement: None,
+        };
+        let id = store
+            .begin_run(&config, &machine_facts(), &calibration)
+            .with_context(|| format!("cannot save to {}", db.display()))?;
+        Ok(Saving {
+            store,
             id,
-            RunStatus::Completed,
-            Some(&format!(
-                "measured with workbench load: {} {} (the client's figures only; the server's memory and CPU were not sampled)",
-                job.plans[0].method, job.url
-            )),
-        )
-        .map_err(failed)?;
-    Ok(id.to_string())
+            db: db.to_path_buf(),
+        })
+    }
+
+    fn step(&mut self, step: &StepResult) -> anyhow::Result<()> {
+        self.store
+            .record_step(self.id, step)
+            .with_context(|| format!("cannot save to {}", self.db.display()))
+    }
+
+    fn finish(mut self, job: &Job) -> anyhow::Result<RunId> {
+        let note = format!(
+            "measured with workbench load: {} {} (the client's figures only; the server's \
+             memory and CPU were not sampled)",
+            job.plans[0].method, job.url
+        );
+        self.store
+            .finish_run(self.id, RunStatus::Completed, Some(&note))
+            .with_context(|| format!("cannot save to {}", self.db.display()))?;
+        Ok(self.id)
+    }
 }
 
 /// A duration as wrk and oha write it: `5s`, `500ms`, `2m`, `1h`, `250us`, or plain seconds
