@@ -3,12 +3,16 @@
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::io;
+use std::io::{self, IoSlice};
+use std::time::{Duration, Instant};
 
-use protocol::{Event, Session};
-use tokio::io::AsyncWriteExt;
+use protocol::{Event, Response, Session};
+use sys::timeouts::ReadDeadline;
+use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+
+use crate::Settings;
 
 /// Bytes read per `read` call. There is one buffer per thread, not per connection, so it can
 /// be generous: 64 KiB takes a whole pipelined burst in one call.
@@ -34,12 +38,12 @@ thread_local! {
 pub(crate) fn connection(
     mut stream: TcpStream,
     mut stop: watch::Receiver<()>,
-    offload: bool,
+    settings: Settings,
 ) -> impl Future<Output = ()> + Send + 'static {
     async move {
         // The lingering close runs after `serve_requests` has returned, so the two futures
         // share the same bytes of this one.
-        match serve_requests(&mut stream, &mut stop, offload).await {
+        match serve_requests(&mut stream, &mut stop, &settings).await {
             Ok(End::Linger) => linger(&mut stream).await,
             Ok(End::Close) => {}
             // A client going away (reset, broken pipe) is ordinary, not the server's problem.
@@ -57,52 +61,69 @@ enum End {
 }
 
 /// The loop of the module docs: answers requests until one closes the connection, the client
-/// leaves, or the server stops.
+/// leaves, a timeout passes, or the server stops.
 async fn serve_requests(
     stream: &mut TcpStream,
     stop: &mut watch::Receiver<()>,
-    offload: bool,
+    settings: &Settings,
 ) -> io::Result<End> {
+    let timeouts = &settings.timeouts;
     let mut session = Session::new();
+    let mut deadline = ReadDeadline::accepted(timeouts, Instant::now());
     loop {
         match session.next_event() {
             Event::Job(job) => {
                 let closes = job.closes();
-                // Most jobs do not wait; a zero sleep would still go through the timer.
-                if !job.wait().is_zero() {
-                    tokio::time::sleep(job.wait()).await;
+                // Most jobs do not wait; a zero sleep would still go through the timer. While
+                // it waits, the task also watches its socket: a client that hangs up ends it.
+                if !job.wait().is_zero() && !wait_unless_hung_up(stream, job.wait()).await {
+                    return Ok(End::Close);
                 }
-                let bytes = if offload && job.cpu_rounds() > 0 {
+                let response = if settings.offload && job.cpu_rounds() > 0 {
                     // This worker goes on with other tasks while a blocking-pool thread runs
-                    // the rounds; the task wakes up when they are done.
-                    tokio::task::spawn_blocking(move || job.perform())
-                        .await
-                        .map_err(io::Error::other)?
+                    // the rounds; the task wakes up when they are done — or when the client
+                    // hangs up, and then the rounds run on and their result is dropped.
+                    let computing = tokio::task::spawn_blocking(move || job.respond());
+                    match unless_hung_up(stream, computing).await {
+                        Some(done) => done.map_err(io::Error::other)?,
+                        None => return Ok(End::Close),
+                    }
                 } else {
-                    job.perform()
+                    job.respond()
                 };
-                // Handles partial writes: waits for writability and goes on until all of up
-                // to 64 MiB is in the kernel. A client that leaves midway makes it fail with
-                // a reset or broken pipe, which ends this task only.
-                stream.write_all(&bytes).await?;
+                send(stream, response, timeouts.send).await?;
                 if closes {
                     return Ok(End::Linger);
                 }
+                deadline =
+                    ReadDeadline::answered(timeouts, session.is_mid_request(), Instant::now());
             }
             Event::NeedData => {
-                // Wait for bytes, or the stop, holding no buffer. `biased`: polled in this
-                // order, so a stopping server starts on no new request. (Waiting on `stop`
-                // costs two uncontended locks per wait: watch shards its waiter list.)
+                // Wait for bytes, the stop or the read deadline, holding no buffer. `biased`:
+                // polled in this order, so a stopping server starts on no new request.
+                // (Waiting on `stop` costs two uncontended locks per wait: watch shards its
+                // waiter list.)
+                let at = tokio::time::Instant::from_std(deadline.at);
                 tokio::select! {
                     biased;
                     _ = stop.changed() => return Ok(End::Close),
                     ready = readable(stream) => ready?,
+                    () = tokio::time::sleep_until(at) => {
+                        // A request half-sent gets 408; an idle connection just closes.
+                        return match session.time_out() {
+                            Some(job) => {
+                                send(stream, job.respond(), timeouts.send).await?;
+                                Ok(End::Linger)
+                            }
+                            None => Ok(End::Close),
+                        };
+                    }
                 }
                 match read_into(stream, &mut session) {
                     // EOF: the client is done; everything it sent has been answered, since
                     // we read only when the session has no complete request left.
                     Ok(0) => return Ok(End::Close),
-                    Ok(_) => {}
+                    Ok(_) => deadline.received(timeouts, Instant::now()),
                     // Readiness can be stale (tokio keeps a socket "readable" until a read
                     // says otherwise) or a wake-up spurious; this read told tokio, so the
                     // next wait sleeps until epoll reports new data.
@@ -112,6 +133,69 @@ async fn serve_requests(
             }
             Event::Closed => return Ok(End::Close),
         }
+    }
+}
+
+/// Sends a response: the head, then the body in chunks of at most 64 KiB from the core's
+/// static pattern, one vectored write each, so a 64 MiB answer never sits in memory.
+///
+/// Each write is tried at once (most responses fit in the socket's send buffer and leave
+/// here, with no timer); only when the kernel takes nothing does the task wait for the socket
+/// to be writable, for at most `timeout` (`--send-timeout`): a client that takes nothing for
+/// that long is dropped. That slow path is boxed, so the timer and the wait cost the heap
+/// only while a client is slow, not every idle connection. A client that leaves midway makes
+/// a write fail with a reset or broken pipe, which ends this task only.
+async fn send(stream: &TcpStream, mut response: Response, timeout: Duration) -> io::Result<()> {
+    while !response.is_done() {
+        let [head, body] = response.slices();
+        match stream.try_write_vectored(&[IoSlice::new(head), IoSlice::new(body)]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(written) => response.advance(written),
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                Box::pin(tokio::time::timeout(timeout, stream.writable()))
+                    .await
+                    .map_err(|_| {
+                        io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "send timeout: the client took nothing for --send-timeout",
+                        )
+                    })??;
+            }
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
+}
+
+/// Sleeps for `wait` (the "database"), unless the client hangs up first: `false` if it did.
+/// Boxed: only a connection with a job waiting pays for the timer and the socket watch.
+async fn wait_unless_hung_up(stream: &TcpStream, wait: Duration) -> bool {
+    unless_hung_up(stream, tokio::time::sleep(wait))
+        .await
+        .is_some()
+}
+
+/// Runs `work` to its end, unless the client hangs up first (`None`; `work` is dropped).
+async fn unless_hung_up<T>(stream: &TcpStream, work: impl Future<Output = T>) -> Option<T> {
+    Box::pin(async {
+        tokio::select! {
+            done = work => Some(done),
+            () = hung_up(stream) => None,
+        }
+    })
+    .await
+}
+
+/// Completes when the client has hung up: its FIN or a reset arrived (nginx ends such a
+/// request with 499). If bytes it pipelined are waiting unread, the socket reads as readable
+/// but not closed, and this cannot tell until they are read: it then never completes.
+async fn hung_up(stream: &TcpStream) {
+    match stream.ready(Interest::READABLE).await {
+        Ok(ready) if !ready.is_read_closed() && !ready.is_error() => {
+            std::future::pending::<()>().await;
+        }
+        _ => {}
     }
 }
 

@@ -31,10 +31,12 @@
 //!   the kernel's accept queue (the listen backlog), then for a free worker. With a 10 ms
 //!   "database" wait a worker completes at most 100 requests a second, so the whole pool caps
 //!   near **N × 100 req/s**, however idle its CPUs are. And a keep-alive client that sends
-//!   nothing still pins its worker: hence `--keepalive-timeout`, after which an idle
-//!   connection is closed so that the worker can serve someone else. A client that stops
-//!   *reading* a large response pins its worker just as well (this engine sets no write
-//!   timeout: slow readers are one of the workloads, and the lesson).
+//!   nothing still pins its worker: hence the contract's timeouts ([`sys::timeouts`]), which
+//!   matter most here — `--keepalive-timeout` closes an idle connection, `--header-timeout`
+//!   bounds a whole request (not one read: a client that trickles one byte every few seconds
+//!   is cut off with 408), `--send-timeout` drops a client that reads nothing for that long.
+//!   Within those limits a slow client still pins its worker: slow readers are one of the
+//!   workloads, and the lesson.
 //!
 //! It shines with CPU-heavy requests and few concurrent clients (each core is busy, nothing
 //! is shared) and where a crash must not take the server down. It breaks with many slow or
@@ -52,8 +54,9 @@
 //!   and no thread is ever started, so `fork()` happens in a single-threaded process.
 //! - Each worker, right after `fork()`: asks the kernel to kill it if the parent dies
 //!   (`PR_SET_PDEATHSIG`), installs a small SIGTERM/SIGINT handler, unblocks the signals, and
-//!   loops over blocking `accept()`. Reads time out after `--keepalive-timeout`; waits are
-//!   `thread::sleep`; the CPU work runs inline. A worker leaves through `libc::_exit`, never
+//!   loops over blocking `accept()`. Reads and writes carry `SO_RCVTIMEO`/`SO_SNDTIMEO` from
+//!   the timeouts; waits `poll()` the socket, so a client that hangs up is not waited for;
+//!   the CPU work runs inline; bodies stream in 64 KiB chunks. A worker leaves through `libc::_exit`, never
 //!   by returning into the parent's code.
 //! - A worker that dies is reaped (`waitpid`) and replaced. If workers die within a second of
 //!   being forked, replacements are delayed, doubling from 100 ms up to 5 s with each early
@@ -84,8 +87,6 @@ mod worker;
 
 use std::io;
 use std::net::TcpListener;
-use std::time::Duration;
-
 use sys::signals::SignalMask;
 
 use supervisor::Pool;
@@ -100,18 +101,17 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub workers: u32,
 
-    /// Seconds an idle keep-alive connection (or a half-sent request) may hold its worker
-    /// before the worker closes it and accepts another client.
-    #[arg(long, value_name = "SECS", default_value_t = 5,
-          value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub keepalive_timeout: u64,
+    /// The contract's timeouts (`--header-timeout`, `--keepalive-timeout`, `--send-timeout`):
+    /// here they decide how long one client may hold one of only N workers.
+    #[command(flatten)]
+    pub timeouts: sys::Timeouts,
 }
 
 impl Default for Config {
     fn default() -> Config {
         Config {
             workers: default_workers(),
-            keepalive_timeout: 5,
+            timeouts: sys::Timeouts::default(),
         }
     }
 }
@@ -136,7 +136,7 @@ pub fn serve(listener: TcpListener, config: &Config) -> io::Result<()> {
     warn_if_threaded();
     let signals = SignalMask::block(&[libc::SIGINT, libc::SIGTERM, libc::SIGCHLD])?;
     let worker = WorkerSettings {
-        keepalive: Duration::from_secs(config.keepalive_timeout),
+        timeouts: config.timeouts,
         parent: std::process::id(),
     };
     let target = config.workers as usize;
@@ -193,10 +193,11 @@ mod tests {
             config: Config,
         }
         let cli = Cli::try_parse_from(["x", "--workers", "7", "--keepalive-timeout", "9"]).unwrap();
-        assert_eq!((cli.config.workers, cli.config.keepalive_timeout), (7, 9));
+        assert_eq!(cli.config.workers, 7);
+        assert_eq!(cli.config.timeouts.keepalive.as_secs(), 9);
         let cli = Cli::try_parse_from(["x"]).unwrap();
         assert_eq!(cli.config.workers, default_workers());
-        assert_eq!(cli.config.keepalive_timeout, 5);
+        assert_eq!(cli.config.timeouts, sys::Timeouts::default());
         assert!(Cli::try_parse_from(["x", "--workers", "0"]).is_err());
         assert!(Cli::try_parse_from(["x", "--keepalive-timeout", "0"]).is_err());
     }

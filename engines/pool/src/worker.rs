@@ -1,17 +1,18 @@
 //! A worker: the child process after `fork`, blocking in `accept()` and serving one
 //! connection at a time with plain blocking calls.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::Instant;
 
 use protocol::{Event, Session};
 use sys::ACCEPT_BACKOFF;
 use sys::accept::{AcceptError, WarnLimit};
 use sys::linger::lingering_close;
 use sys::signals::SignalMask;
+use sys::timeouts::ReadDeadline;
 
 use crate::signals::{CURRENT_CONNECTION, STOPPING, install_stop_handler};
 
@@ -21,8 +22,8 @@ pub(crate) const READ_BUFFER_BYTES: usize = 64 * 1024;
 
 /// What a worker needs to know.
 pub(crate) struct WorkerSettings {
-    /// Read timeout on a connection: how long an idle keep-alive client may hold the worker.
-    pub(crate) keepalive: Duration,
+    /// The contract's timeouts: how long one client may hold the worker.
+    pub(crate) timeouts: sys::Timeouts,
     /// The parent's pid, to notice a parent that died before we could ask to follow it.
     pub(crate) parent: u32,
 }
@@ -68,7 +69,7 @@ pub(crate) fn main(listener: &TcpListener, settings: &WorkerSettings, signals: &
         // listener down — gets here with STOPPING set: it answers this client once, then
         // leaves, rather than dropping a connection it has already accepted.)
         CURRENT_CONNECTION.store(stream.as_raw_fd(), Ordering::SeqCst);
-        if let Err(err) = serve_connection(&stream, settings.keepalive, &STOPPING, &mut buf) {
+        if let Err(err) = serve_connection(&stream, &settings.timeouts, &STOPPING, &mut buf) {
             // Resets, broken pipes, timeouts: one connection's business, never the worker's.
             tracing::debug!(pid, "connection ended: {err}");
         }
@@ -81,53 +82,77 @@ pub(crate) fn main(listener: &TcpListener, settings: &WorkerSettings, signals: &
 }
 
 /// Serves one connection to its end. Returns early, closing the connection, when `stop` is
-/// set after a response, when the client stays silent for `keepalive`, or at end-of-file.
+/// set after a response, when a read deadline passes (a request not complete within the header
+/// timeout gets 408; an idle connection is closed after the keep-alive timeout), when a write
+/// makes no progress for the send timeout, or at end-of-file.
 fn serve_connection(
     stream: &TcpStream,
-    keepalive: Duration,
+    timeouts: &sys::Timeouts,
     stop: &AtomicBool,
     buf: &mut [u8],
 ) -> io::Result<()> {
-    // SO_RCVTIMEO: a blocking read fails with EAGAIN (WouldBlock) after this long.
-    stream.set_read_timeout(Some(keepalive))?;
+    // SO_SNDTIMEO: a blocking write fails with EAGAIN (WouldBlock) after this long without
+    // progress. SO_RCVTIMEO is set before reads, from the deadline (per request, not per read).
+    stream.set_write_timeout(Some(timeouts.send))?;
+    let mut read_timeout = None;
+    let mut deadline = ReadDeadline::accepted(timeouts, Instant::now());
     let mut session = Session::new();
     let mut stream_ref = stream;
     loop {
         match session.next_event() {
             Event::Job(job) => {
                 let wait = job.wait();
-                if !wait.is_zero() {
-                    // The "database": this worker, one of only N, does nothing else meanwhile.
+                // The "database": this worker, one of only N, does nothing else meanwhile; it
+                // polls its socket, so a client that hangs up frees the worker at once.
+                if !wait.is_zero() && !sys::hangup::wait_unless_hung_up(stream, wait) {
+                    if !stop.load(Ordering::SeqCst) {
+                        return Ok(());
+                    }
+                    // Our own stop handler shut the socket's reading side: finish the job.
                     std::thread::sleep(wait);
                 }
                 let closes = job.closes();
-                let response = job.perform();
-                // `write_all` loops over partial writes and retries EINTR; a blocking socket
-                // never says WouldBlock (there is no write timeout).
-                stream_ref.write_all(&response)?;
+                // Streamed in chunks of at most 64 KiB from the core's static pattern.
+                job.respond().write_to(&mut stream_ref)?;
                 if closes || stop.load(Ordering::SeqCst) {
                     lingering_close(stream, buf);
                     return Ok(());
                 }
+                deadline =
+                    ReadDeadline::answered(timeouts, session.is_mid_request(), Instant::now());
             }
-            Event::NeedData => match stream_ref.read(buf) {
-                // End-of-file: the client closed, or our stop handler shut reading down.
-                Ok(0) => return Ok(()),
-                Ok(n) => session.receive_data(&buf[..n]),
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err)
-                    if matches!(
-                        err.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    // Idle past the keep-alive timeout: free the worker for the next client.
-                    // Closing an idle HTTP/1.1 connection is allowed at any time (RFC 9112
-                    // §9.5); clients retry an idempotent request on a fresh connection.
+            Event::NeedData => {
+                let Some(wanted) = deadline.socket_timeout(timeouts, Instant::now()) else {
+                    // Past the deadline: free the worker for the next client. Closing an idle
+                    // HTTP/1.1 connection is allowed at any time (RFC 9112 §9.5); a request
+                    // half-sent is answered with 408 first.
+                    if let Some(job) = session.time_out() {
+                        job.respond().write_to(&mut stream_ref)?;
+                        lingering_close(stream, buf);
+                    }
                     return Ok(());
+                };
+                if read_timeout != Some(wanted) {
+                    stream.set_read_timeout(Some(wanted))?;
+                    read_timeout = Some(wanted);
                 }
-                Err(err) => return Err(err),
-            },
+                match stream_ref.read(buf) {
+                    // End-of-file: the client closed, or our stop handler shut reading down.
+                    Ok(0) => return Ok(()),
+                    Ok(n) => {
+                        session.receive_data(&buf[..n]);
+                        deadline.received(timeouts, Instant::now());
+                    }
+                    Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                    // SO_RCVTIMEO ran out: the loop looks at the deadline again.
+                    Err(err)
+                        if matches!(
+                            err.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        ) => {}
+                    Err(err) => return Err(err),
+                }
+            }
             Event::Closed => return Ok(()),
         }
     }
@@ -137,6 +162,8 @@ fn serve_connection(
 mod tests {
     use super::*;
     use protocol::date::masked;
+    use std::io::Write;
+    use std::time::Duration;
 
     /// Serves `connections` connections on a background thread, as a worker would.
     fn worker(
@@ -144,13 +171,18 @@ mod tests {
         keepalive: Duration,
         stop: &'static AtomicBool,
     ) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
+        let timeouts = sys::Timeouts {
+            keepalive,
+            header: keepalive,
+            ..sys::Timeouts::default()
+        };
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let handle = std::thread::spawn(move || {
             let mut buf = vec![0; READ_BUFFER_BYTES];
             for _ in 0..connections {
                 let (stream, _) = listener.accept().unwrap();
-                serve_connection(&stream, keepalive, stop, &mut buf).unwrap();
+                serve_connection(&stream, &timeouts, stop, &mut buf).unwrap();
             }
         });
         (addr, handle)
@@ -207,6 +239,35 @@ mod tests {
                 b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n"
             ))
         );
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_request_trickled_a_byte_at_a_time_is_cut_off_with_408() {
+        static RUNNING: AtomicBool = AtomicBool::new(false);
+        // The timeout bounds the whole head: each byte arrives well within it, and still the
+        // worker is freed once it has passed since the first.
+        let (addr, server) = worker(1, Duration::from_secs(1), &RUNNING);
+        let mut client = client(addr);
+        let mut got = Vec::new();
+        let head = b"GET /hello HTTP/1.1\r\nHost: a\r\nX-Slow: ";
+        // 200 bytes 20 ms apart: 4 s of trickle against a 1 s header timeout. The worker
+        // answers 408 and closes; the writes after that fail or go nowhere.
+        for byte in head.iter().chain([b'a'; 200].iter()) {
+            if client.write_all(std::slice::from_ref(byte)).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+            if server.is_finished() {
+                break;
+            }
+        }
+        let _ = client.read_to_end(&mut got);
+        assert!(
+            got.starts_with(b"HTTP/1.1 408 Request Timeout\r\n"),
+            "{got:?}"
+        );
+        drop(client);
         server.join().unwrap();
     }
 

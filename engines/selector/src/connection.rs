@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use mio::Interest;
 use mio::net::TcpStream;
+use protocol::Response;
 
 use crate::interfaces::{Transport, Work};
 use crate::write_queue::{Flow, WriteQueue, flow};
@@ -93,9 +94,12 @@ pub(crate) struct SocketTransport<'a> {
 }
 
 impl Transport for SocketTransport<'_> {
-    fn write(&mut self, data: Vec<u8>) {
+    fn write(&mut self, data: Response) {
         if *self.phase != Phase::Open {
-            tracing::debug!(bytes = data.len(), "write after lose_connection dropped");
+            tracing::debug!(
+                bytes = data.remaining(),
+                "write after lose_connection dropped"
+            );
             return;
         }
         self.out.push(data);
@@ -166,7 +170,7 @@ mod tests {
         assert!(conn.is_idle());
         conn.reading = false; // A job is in progress.
         assert_eq!(conn.interest(), None);
-        conn.out.push(vec![0; 10]);
+        conn.out.push(vec![0; 10].into());
         assert_eq!(conn.interest(), Some(Interest::WRITABLE));
         conn.reading = true;
         conn.paused = true; // Above the high-water mark.

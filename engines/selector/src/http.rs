@@ -11,7 +11,7 @@
 
 use std::net::SocketAddr;
 
-use protocol::{Event, Job, Session};
+use protocol::{Event, Job, Response, Session};
 
 use crate::interfaces::{Factory, Protocol, Reason, Transport};
 
@@ -104,11 +104,11 @@ impl HttpProtocol {
             // Twisted's deferToThread. A job with no rounds is rendered inline even so: the
             // hop to a pool thread and back costs more than rendering a response.
             self.computing = true;
-            transport.defer_to_thread(Box::new(move || job.perform()));
+            transport.defer_to_thread(Box::new(move || job.respond()));
         } else {
             // Inline: while this runs, no other connection is served. This is the price of
             // one thread — concurrency, not parallelism.
-            transport.write(job.perform());
+            transport.write(job.respond());
         }
     }
 }
@@ -135,7 +135,7 @@ impl Protocol for HttpProtocol {
         }
     }
 
-    fn deferred_result(&mut self, result: Vec<u8>, transport: &mut dyn Transport) {
+    fn deferred_result(&mut self, result: Response, transport: &mut dyn Transport) {
         self.computing = false;
         transport.write(result);
         self.advance(transport);

@@ -16,9 +16,11 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use protocol::Response;
+
 /// CPU work handed to [`Transport::defer_to_thread`]: it runs on a pool thread and its result
 /// (the bytes to send) comes back to [`Protocol::deferred_result`] on the loop thread.
-pub type Work = Box<dyn FnOnce() -> Vec<u8> + Send>;
+pub type Work = Box<dyn FnOnce() -> Response + Send>;
 
 /// Why a connection ended, as passed to [`Protocol::connection_lost`].
 #[derive(Debug)]
@@ -36,8 +38,10 @@ pub enum Reason {
 pub trait Transport {
     /// Queues `data` to be sent and returns at once. The loop writes it when the socket can
     /// take it, so a protocol may write a 64 MiB response to a slow client without blocking
-    /// anyone. Data written after [`lose_connection`](Self::lose_connection) is dropped.
-    fn write(&mut self, data: Vec<u8>);
+    /// anyone — and without holding 64 MiB: a [`Response`] body is streamed from the core's
+    /// static pattern, 64 KiB per write at most. Data written after
+    /// [`lose_connection`](Self::lose_connection) is dropped.
+    fn write(&mut self, data: Response);
 
     /// Closes the connection once everything queued has been written (Twisted's
     /// `loseConnection`). The loop then does a lingering close: `shutdown(Write)`, discard
@@ -93,7 +97,7 @@ pub trait Protocol {
     }
 
     /// The work given to [`Transport::defer_to_thread`] has finished with `result`.
-    fn deferred_result(&mut self, result: Vec<u8>, transport: &mut dyn Transport) {
+    fn deferred_result(&mut self, result: Response, transport: &mut dyn Transport) {
         let _ = (result, transport);
     }
 
@@ -102,6 +106,12 @@ pub trait Protocol {
     /// `resume_writing`). See [`Transport::producing_paused`].
     fn resume_producing(&mut self, transport: &mut dyn Transport) {
         let _ = transport;
+    }
+
+    /// The connection's read deadline passed while it waited for bytes (`--header-timeout` in
+    /// the middle of a request, `--keepalive-timeout` between requests). By default, close.
+    fn timed_out(&mut self, transport: &mut dyn Transport) {
+        transport.lose_connection();
     }
 }
 

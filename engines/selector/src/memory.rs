@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use protocol::Response;
+
 use crate::interfaces::{Transport, Work};
 use crate::write_queue::{Flow, flow};
 
@@ -108,9 +110,9 @@ impl MemoryTransport {
 }
 
 impl Transport for MemoryTransport {
-    fn write(&mut self, data: Vec<u8>) {
+    fn write(&mut self, data: Response) {
         if !self.disconnecting {
-            self.written.extend_from_slice(&data);
+            self.written.extend_from_slice(&data.into_vec());
             if flow(self.paused, self.queued()) == Flow::Pause {
                 self.paused = true;
             }

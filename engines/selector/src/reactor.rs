@@ -66,7 +66,7 @@ enum TimerKey {
 struct Finished {
     key: usize,
     id: u64,
-    result: Vec<u8>,
+    result: protocol::Response,
 }
 
 /// The loop and everything it owns.

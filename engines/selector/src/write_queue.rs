@@ -2,8 +2,8 @@
 //!
 //! A non-blocking socket takes only what fits in its kernel send buffer (a few hundred KiB at
 //! most, often less); the rest of a response must wait for the socket to become writable
-//! again. The queue keeps whole responses as they came from `Job::perform` (no copy, even at
-//! 64 MiB) and remembers how far into the first one the kernel has taken.
+//! again. The queue keeps whole responses as they came from `Job::respond` (a head and a body
+//! streamed from a static pattern, never rendered) and each remembers how far it has been sent.
 //!
 //! Backpressure: while more than [`HIGH_WATER`] bytes are queued the connection stops reading
 //! and its protocol stops producing, until the queue drains to [`LOW_WATER`] — a client that
@@ -11,6 +11,8 @@
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
+
+use protocol::Response;
 
 /// Above this many queued bytes, reading and producing pause.
 ///
@@ -28,18 +30,18 @@ pub const LOW_WATER: usize = HIGH_WATER / 4;
 /// together in one system call. Linux accepts up to `IOV_MAX` (1024).
 const MAX_IOVECS: usize = 64;
 
-/// The bytes a connection has written but the kernel has not yet taken.
+/// The responses a connection has written but the kernel has not yet taken.
 ///
-/// An empty queue holds no heap memory: once the last buffer is written the deque itself is
-/// freed, so an idle keep-alive connection pays only `size_of::<WriteQueue>()` bytes.
+/// An empty queue holds no heap memory: once the last response is written the deque itself is
+/// freed, so an idle keep-alive connection pays only `size_of::<WriteQueue>()` bytes. A queued
+/// [`Response`] holds its head on the heap and nothing for its body, which is streamed from the
+/// core's static pattern: a 64 MiB answer to a client that reads nothing costs about 200 bytes.
 #[derive(Debug, Default)]
 pub struct WriteQueue {
-    /// Whole buffers, oldest first.
-    buffers: VecDeque<Vec<u8>>,
-    /// How many bytes of `buffers[0]` were already written.
-    offset: usize,
+    /// Whole responses, oldest first; each remembers how far it has been sent.
+    buffers: VecDeque<Response>,
     /// Bytes queued and not yet written, summed once here instead of walking the deque.
-    len: usize,
+    len: u64,
 }
 
 /// What a connection must do after its queue length changed.
@@ -71,17 +73,17 @@ impl WriteQueue {
         WriteQueue::default()
     }
 
-    /// Appends a buffer. Takes ownership: a 64 MiB response is queued without being copied.
-    pub fn push(&mut self, data: Vec<u8>) {
-        if !data.is_empty() {
-            self.len += data.len();
+    /// Appends a response. Takes ownership: nothing is copied.
+    pub fn push(&mut self, data: Response) {
+        if !data.is_done() {
+            self.len += data.remaining();
             self.buffers.push_back(data);
         }
     }
 
-    /// Bytes waiting to be written.
+    /// Bytes waiting to be written (saturating at `usize::MAX` on 32-bit targets).
     pub fn len(&self) -> usize {
-        self.len
+        usize::try_from(self.len).unwrap_or(usize::MAX)
     }
 
     /// Whether everything has been written.
@@ -89,10 +91,14 @@ impl WriteQueue {
         self.len == 0
     }
 
-    /// Heap bytes held (capacity, not length): 0 once drained.
+    /// Heap bytes held: the deque, and each queued response's unsent head. 0 once drained.
     pub fn heap_bytes(&self) -> usize {
-        self.buffers.capacity() * size_of::<Vec<u8>>()
-            + self.buffers.iter().map(Vec::capacity).sum::<usize>()
+        self.buffers.capacity() * size_of::<Response>()
+            + self
+                .buffers
+                .iter()
+                .map(|r| r.slices()[0].len())
+                .sum::<usize>()
     }
 
     /// Writes as much as `sink` takes: until the queue is empty (`Ok(true)`) or the sink says
@@ -102,10 +108,24 @@ impl WriteQueue {
         while !self.is_empty() {
             let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
             let mut count = 0;
-            for (i, buffer) in self.buffers.iter().take(MAX_IOVECS).enumerate() {
-                let start = if i == 0 { self.offset } else { 0 };
-                slices[i] = IoSlice::new(&buffer[start..]);
-                count += 1;
+            // Each response gives its unsent head and its next body chunk (at most 64 KiB). The
+            // next response joins only if those two are all that is left of this one: bytes
+            // must leave in order.
+            'fill: for response in &self.buffers {
+                let mut offered = 0;
+                for part in response.slices() {
+                    if count == MAX_IOVECS {
+                        break 'fill;
+                    }
+                    if !part.is_empty() {
+                        slices[count] = IoSlice::new(part);
+                        count += 1;
+                        offered += part.len() as u64;
+                    }
+                }
+                if offered < response.remaining() {
+                    break;
+                }
             }
             match sink.write_vectored(&slices[..count]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -125,20 +145,20 @@ impl WriteQueue {
         *self = WriteQueue::new();
     }
 
-    /// Marks `n` bytes as written, dropping the buffers that are done.
+    /// Marks `n` bytes as written, dropping the responses that are done.
     fn advance(&mut self, mut n: usize) {
-        self.len -= n;
+        self.len -= n as u64;
         while n > 0 {
-            let first_left = self.buffers[0].len() - self.offset;
-            if n < first_left {
-                self.offset += n;
-                return;
+            let first = &mut self.buffers[0];
+            // `write_to` offered a later response only when it offered all of the first, so
+            // bytes past the first's rest belong to the next one.
+            let take = usize::try_from(first.remaining()).map_or(n, |left| left.min(n));
+            first.advance(take);
+            n -= take;
+            if first.is_done() {
+                // A finished response is freed at once.
+                self.buffers.pop_front();
             }
-            n -= first_left;
-            self.offset = 0;
-            // Dropping the written buffer frees it at once: a 64 MiB response is released as
-            // soon as the kernel has taken its last byte.
-            self.buffers.pop_front();
         }
         if self.buffers.is_empty() {
             // `VecDeque` keeps its ring buffer when emptied; replace it so that an idle
@@ -203,10 +223,10 @@ mod tests {
     #[test]
     fn partial_writes_resume_where_they_stopped() {
         let mut queue = WriteQueue::new();
-        queue.push(b"first response|".to_vec());
-        queue.push(Vec::new());
-        queue.push(b"second|".to_vec());
-        queue.push(b"third".to_vec());
+        queue.push(b"first response|".to_vec().into());
+        queue.push(Vec::new().into());
+        queue.push(b"second|".to_vec().into());
+        queue.push(b"third".to_vec().into());
         assert_eq!(queue.len(), 27);
 
         // The "kernel" takes 10 bytes, 4 at a time, then its buffer is full.
@@ -224,10 +244,34 @@ mod tests {
     }
 
     #[test]
+    fn a_streamed_body_leaves_in_order_before_the_next_response() {
+        let job = |bytes: usize| {
+            let request = format!("GET /work?bytes={bytes} HTTP/1.1\r\nHost: a\r\n\r\n");
+            let mut session = protocol::Session::new();
+            session.receive_data(request.as_bytes());
+            match session.next_event() {
+                protocol::Event::Job(job) => job,
+                other => panic!("{other:?}"),
+            }
+        };
+        let (big, small) = (job(300_000), job(5));
+        let (big, small) = (big.respond(), small.respond());
+        let want = [big.clone().into_vec(), small.clone().into_vec()].concat();
+        let mut queue = WriteQueue::new();
+        queue.push(big);
+        queue.push(small);
+        assert_eq!(queue.len(), want.len());
+        assert!(queue.heap_bytes() < 4096, "no body on the heap");
+        let mut sink = Sink::new(usize::MAX, usize::MAX);
+        assert!(queue.write_to(&mut sink).unwrap());
+        assert!(sink.taken == want);
+    }
+
+    #[test]
     fn pipelined_responses_share_one_writev() {
         let mut queue = WriteQueue::new();
         for _ in 0..10 {
-            queue.push(b"HTTP/1.1 200 OK\r\n\r\n".to_vec());
+            queue.push(b"HTTP/1.1 200 OK\r\n\r\n".to_vec().into());
         }
         let mut sink = Sink::new(usize::MAX, usize::MAX);
         assert!(queue.write_to(&mut sink).unwrap());
@@ -239,8 +283,8 @@ mod tests {
     fn a_drained_queue_holds_no_heap_memory() {
         let mut queue = WriteQueue::new();
         assert_eq!(queue.heap_bytes(), 0);
-        queue.push(vec![b'x'; 100_000]);
-        queue.push(vec![b'y'; 10]);
+        queue.push(vec![b'x'; 100_000].into());
+        queue.push(vec![b'y'; 10].into());
         assert!(queue.heap_bytes() >= 100_010);
         let mut sink = Sink::new(usize::MAX, 60_000);
         assert!(!queue.write_to(&mut sink).unwrap());
@@ -261,7 +305,7 @@ mod tests {
             }
         }
         let mut queue = WriteQueue::new();
-        queue.push(b"lost".to_vec());
+        queue.push(b"lost".to_vec().into());
         let err = queue.write_to(&mut Broken).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
     }

@@ -28,16 +28,36 @@
 //!    ([`accept::WarnLimit`]). See [`accept::classify`].
 //! 5. **Open files.** Each connection is a file descriptor: the binary raises the soft
 //!    open-files limit to the hard one before serving ([`rlimit::raise_open_files_limit`]).
+//! 6. **Timeouts, the same on every engine** ([`timeouts`]): `--header-timeout` (10 s; nginx's
+//!    `client_header_timeout`) bounds a whole request, not one read, and ends with `408` and a
+//!    close; `--keepalive-timeout` (75 s; nginx's `keepalive_timeout`) closes an idle
+//!    connection; `--send-timeout` (60 s; nginx's `send_timeout`) closes a connection whose
+//!    client has taken nothing for that long. Every engine flattens [`Timeouts`] into its
+//!    flags, so the names and defaults cannot drift apart.
+//! 7. **Bounded memory.** A response body is streamed in chunks of at most 64 KiB from the
+//!    protocol core's static pattern (`protocol::Response`), never rendered whole; each
+//!    connection's buffers are capped (the read buffer, the session's partial head of at most
+//!    16 KiB, one queued response). And no work for a client that has hung up: a wait ends
+//!    when the client's FIN or reset arrives ([`hangup`]), deferred results for it are dropped.
+//! 8. **The grace holds even when the engine cannot look.** A loop stalled in a CPU job cannot
+//!    see the signal that stops it; [`signals::spawn_stop_watchdog`] ends the process at
+//!    [`STOP_GRACE`] less half a second after the first SIGINT or SIGTERM, whatever the loop is
+//!    doing.
 //!
 //! # Implementation
 //!
-//! Only `libc` and the standard library (and `tracing` for the accept warnings). Every
-//! `unsafe` block says, in a `// SAFETY:` comment, why the call is sound.
+//! `libc` and the standard library, `clap` for the shared flags, `signal-hook` for the stop
+//! watchdog and `tracing` for warnings. Every `unsafe` block says, in a `// SAFETY:` comment,
+//! why the call is sound.
 
 pub mod accept;
+pub mod hangup;
 pub mod linger;
 pub mod rlimit;
 pub mod signals;
+pub mod timeouts;
+
+pub use timeouts::Timeouts;
 
 use std::time::Duration;
 

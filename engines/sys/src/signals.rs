@@ -26,6 +26,38 @@ pub fn unblock_stop_signals() -> io::Result<()> {
     change_mask(libc::SIG_UNBLOCK, &STOP_SIGNALS)
 }
 
+/// How long after the first SIGINT or SIGTERM the [watchdog](spawn_stop_watchdog) ends the
+/// process: [`STOP_GRACE`](crate::STOP_GRACE) less half a second, so that it exits inside the
+/// grace and the runner's SIGKILL stays the last resort, never needed.
+pub const WATCHDOG_DEADLINE: Duration =
+    crate::STOP_GRACE.saturating_sub(Duration::from_millis(500));
+
+/// Starts a thread that enforces the stop grace from outside the engine's loop.
+///
+/// An event loop (the selector, tokio's current-thread runtime, or a multi-thread runtime with
+/// every worker busy) takes SIGTERM as an event on the loop; while a callback computes for a
+/// minute, the event waits a minute. This thread hears the signal on its own (signal-hook lets
+/// several handlers share one signal, so the engine's own handling is untouched) and, if the
+/// process is still alive [`WATCHDOG_DEADLINE`] later, logs what happened and exits with status
+/// 0 (the stop was asked for and is done): the stalled work dies with the process. Call it
+/// before unblocking the stop signals.
+pub fn spawn_stop_watchdog() -> io::Result<()> {
+    let mut signals = signal_hook::iterator::Signals::new(STOP_SIGNALS)?;
+    std::thread::Builder::new()
+        .name("stop-watchdog".into())
+        .spawn(move || {
+            if signals.forever().next().is_some() {
+                std::thread::sleep(WATCHDOG_DEADLINE);
+                tracing::warn!(
+                    "still running {WATCHDOG_DEADLINE:?} after the stop signal (a stalled loop?); \
+                     exiting now"
+                );
+                std::process::exit(0);
+            }
+        })?;
+    Ok(())
+}
+
 /// A `sigset_t` holding `signals`.
 fn signal_set(signals: &[libc::c_int]) -> libc::sigset_t {
     // SAFETY: sigset_t is plain data; an all-zero value is a valid buffer, and sigemptyset

@@ -78,7 +78,7 @@
 //! shows reserved address space growing far faster than resident memory.
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -89,6 +89,7 @@ use std::time::{Duration, Instant};
 use protocol::{Event, Session};
 use sys::accept::{AcceptError, WarnLimit};
 use sys::linger::lingering_close;
+use sys::timeouts::ReadDeadline;
 use sys::{ACCEPT_BACKOFF, DRAIN_TIMEOUT};
 
 /// Rust's default stack for spawned threads (`RUST_MIN_STACK` aside): 2 MiB.
@@ -114,12 +115,17 @@ pub struct Config {
     /// a thread touches become resident; the rest is address space.
     #[arg(long, value_name = "SIZE", default_value = "2MiB", value_parser = parse_stack_size)]
     pub stack_size: usize,
+
+    /// The contract's timeouts (`--header-timeout`, `--keepalive-timeout`, `--send-timeout`).
+    #[command(flatten)]
+    pub timeouts: sys::Timeouts,
 }
 
 impl Default for Config {
     fn default() -> Config {
         Config {
             stack_size: DEFAULT_STACK_SIZE,
+            timeouts: sys::Timeouts::default(),
         }
     }
 }
@@ -153,7 +159,7 @@ pub fn serve(listener: TcpListener, config: &Config) -> io::Result<()> {
     };
 
     let registry = Arc::new(Registry::default());
-    accept_loop(&listener, config.stack_size, &registry, &stop);
+    accept_loop(&listener, config, &registry, &stop);
 
     let open = registry.len();
     tracing::info!(open, "stopped accepting; waiting for open connections");
@@ -193,10 +199,11 @@ fn stop_accepting(stop: &AtomicBool, listener_fd: RawFd) {
 /// Accepts connections and gives each a thread, until `stop` is set.
 fn accept_loop(
     listener: &TcpListener,
-    stack_size: usize,
+    config: &Config,
     registry: &Arc<Registry>,
-    stop: &AtomicBool,
+    stop: &Arc<AtomicBool>,
 ) {
+    let stack_size = config.stack_size;
     let mut accept_warning = WarnLimit::default();
     let mut spawn_warning = WarnLimit::default();
     let mut next_id: u64 = 0;
@@ -223,9 +230,10 @@ fn accept_loop(
 
         next_id += 1;
         let connection = Connection::register(next_id, stream, Arc::clone(registry));
+        let (timeouts, stop) = (config.timeouts, Arc::clone(stop));
         let spawned = thread::Builder::new()
             .stack_size(stack_size)
-            .spawn(move || connection.run());
+            .spawn(move || connection.run(&timeouts, &stop));
         if let Err(err) = spawned {
             // EAGAIN (a thread limit) or ENOMEM (no room for the stack). The closure, and
             // the `Connection` in it, were dropped: the socket is closed and unregistered.
@@ -313,8 +321,8 @@ impl Connection {
     }
 
     /// The body of a connection thread.
-    fn run(self) {
-        if let Err(err) = serve_connection(&self.stream) {
+    fn run(self, timeouts: &sys::Timeouts, stop: &AtomicBool) {
+        if let Err(err) = serve_connection(&self.stream, timeouts, stop) {
             // Resets and broken pipes are the client's business, never the server's.
             tracing::debug!(id = self.id, "connection ended: {err}");
         }
@@ -333,43 +341,94 @@ impl Drop for Connection {
 }
 
 /// Serves one connection to its end with blocking reads and writes. An `Err` is a
-/// connection-level failure (reset, broken pipe), for logging only.
-fn serve_connection(stream: &TcpStream) -> io::Result<()> {
+/// connection-level failure (reset, broken pipe, a send timeout), for logging only.
+///
+/// The timeouts are socket options: `SO_SNDTIMEO` once (a blocked write fails with `EAGAIN`
+/// after `--send-timeout` without progress), and `SO_RCVTIMEO` before a read when the deadline
+/// of [`ReadDeadline`] asks for another value (once per connection while it is idle between
+/// requests, once per read while a request trickles in). `stop` tells a wait cut short by the
+/// server's own shutdown of the socket from a client that left.
+fn serve_connection(
+    stream: &TcpStream,
+    timeouts: &sys::Timeouts,
+    stop: &AtomicBool,
+) -> io::Result<()> {
     // Kept on this thread's stack: part of the stack the thread touches, so part of what a
     // connection costs in this model.
     let mut buf = [0u8; READ_BUFFER_BYTES];
     let mut session = Session::new();
     let mut stream_ref = stream;
+    stream.set_write_timeout(Some(timeouts.send))?;
+    let mut read_timeout = None;
+    let mut deadline = ReadDeadline::accepted(timeouts, Instant::now());
     loop {
-        match session.next_event() {
-            Event::Job(job) => {
-                let wait = job.wait();
-                if !wait.is_zero() {
-                    // The "database": the thread sleeps in the kernel, costing nothing but
-                    // its stack while other threads run.
-                    thread::sleep(wait);
+        let job = match session.next_event() {
+            Event::Job(job) => job,
+            Event::NeedData => {
+                let Some(wanted) = deadline.socket_timeout(timeouts, Instant::now()) else {
+                    return time_out(stream, &mut session, &mut buf);
+                };
+                if read_timeout != Some(wanted) {
+                    stream.set_read_timeout(Some(wanted))?;
+                    read_timeout = Some(wanted);
                 }
-                let closes = job.closes();
-                let response = job.perform();
-                // `write_all` loops over partial writes (a 64 MiB response takes many) and
-                // retries EINTR; on a blocking socket there is no WouldBlock.
-                stream_ref.write_all(&response)?;
-                if closes {
-                    lingering_close(stream, &mut buf);
-                    return Ok(());
+                match stream_ref.read(&mut buf) {
+                    // End-of-file: the client closed, or shutdown woke us. Everything it sent
+                    // before has been answered, since we only read when the session needs data.
+                    Ok(0) => return Ok(()),
+                    Ok(n) => {
+                        session.receive_data(&buf[..n]);
+                        deadline.received(timeouts, Instant::now());
+                    }
+                    Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                    // SO_RCVTIMEO ran out: the loop looks at the deadline again.
+                    Err(err) if is_timeout(&err) => {}
+                    Err(err) => return Err(err),
                 }
+                continue;
             }
-            Event::NeedData => match stream_ref.read(&mut buf) {
-                // End-of-file: the client closed, or shutdown woke us. Everything it sent
-                // before has been answered, since we only read when the session needs data.
-                Ok(0) => return Ok(()),
-                Ok(n) => session.receive_data(&buf[..n]),
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => return Err(err),
-            },
             Event::Closed => return Ok(()),
+        };
+        let wait = job.wait();
+        // The "database": the thread sleeps in the kernel, costing nothing but its stack
+        // while other threads run — in `poll()` on its socket rather than `sleep()`, so that
+        // a client that hangs up meanwhile is not waited for. (Our own shutdown of the
+        // socket, on SIGTERM, looks the same: then the wait goes on, and the response too.)
+        if !wait.is_zero() && !sys::hangup::wait_unless_hung_up(stream, wait) {
+            if !stop.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            thread::sleep(wait);
         }
+        let closes = job.closes();
+        // Streamed: the head, then the body in chunks of at most 64 KiB from the core's
+        // static pattern, one vectored write each. A 64 MiB response holds no 64 MiB buffer.
+        job.respond().write_to(&mut stream_ref)?;
+        if closes {
+            lingering_close(stream, &mut buf);
+            return Ok(());
+        }
+        deadline = ReadDeadline::answered(timeouts, session.is_mid_request(), Instant::now());
     }
+}
+
+/// The read deadline passed: a request half-sent is answered with 408, an idle connection is
+/// closed quietly.
+fn time_out(stream: &TcpStream, session: &mut Session, buf: &mut [u8]) -> io::Result<()> {
+    if let Some(job) = session.time_out() {
+        let mut stream_ref = stream;
+        job.respond().write_to(&mut stream_ref)?;
+        lingering_close(stream, buf);
+    }
+    Ok(())
+}
+
+/// Whether a read or write error is a socket timeout (`SO_RCVTIMEO`/`SO_SNDTIMEO`: `EAGAIN`).
+fn is_timeout(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 /// Parses a `--stack-size`: a number of bytes, optionally followed by a binary-unit suffix
@@ -413,7 +472,7 @@ pub fn parse_stack_size(text: &str) -> Result<usize, String> {
 mod tests {
     use super::*;
     use protocol::date::masked;
-    use std::net::Shutdown;
+    use std::io::Write;
 
     #[test]
     fn stack_sizes_parse_with_binary_suffixes() {
@@ -463,7 +522,9 @@ mod tests {
         TcpListener::bind("127.0.0.1:0").unwrap()
     }
 
-    /// Sends `input` in `chunk`-byte writes, half-closes, and returns everything read back.
+    /// Sends `input` in `chunk`-byte writes and returns everything read back (`input` must end
+    /// in a request that closes). No half-close: a FIN while a request waits means the client
+    /// has gone, and the engine stops working for it.
     fn exchange(addr: std::net::SocketAddr, input: &[u8], chunk: usize) -> Vec<u8> {
         let mut client = TcpStream::connect(addr).unwrap();
         client.set_nodelay(true).unwrap();
@@ -474,7 +535,6 @@ mod tests {
         for piece in input.chunks(chunk) {
             client.write_all(piece).unwrap();
         }
-        client.shutdown(Shutdown::Write).unwrap();
         let mut out = Vec::new();
         client.read_to_end(&mut out).unwrap();
         out
@@ -493,7 +553,8 @@ mod tests {
         let server = thread::spawn(move || {
             for _ in 0..2 {
                 let (stream, _) = listener.accept().unwrap();
-                serve_connection(&stream).unwrap();
+                let running = AtomicBool::new(false);
+                serve_connection(&stream, &sys::Timeouts::default(), &running).unwrap();
             }
         });
         let expected = masked(&protocol::respond_all(PIPELINE));
@@ -503,9 +564,50 @@ mod tests {
         server.join().unwrap();
     }
 
+    #[test]
+    fn a_slow_head_gets_408_at_the_header_timeout_and_an_idle_connection_just_closes() {
+        let listener = listener();
+        let addr = listener.local_addr().unwrap();
+        let timeouts = sys::Timeouts {
+            header: Duration::from_secs(1),
+            keepalive: Duration::from_secs(1),
+            ..sys::Timeouts::default()
+        };
+        let server = thread::spawn(move || {
+            for _ in 0..2 {
+                let (stream, _) = listener.accept().unwrap();
+                serve_connection(&stream, &timeouts, &AtomicBool::new(false)).unwrap();
+            }
+        });
+        let mut slow = TcpStream::connect(addr).unwrap();
+        slow.write_all(b"GET /hello HTTP/1.1\r\nHost").unwrap();
+        let mut got = Vec::new();
+        slow.read_to_end(&mut got).unwrap();
+        assert!(
+            got.starts_with(b"HTTP/1.1 408 Request Timeout\r\n"),
+            "{got:?}"
+        );
+        let mut idle = TcpStream::connect(addr).unwrap();
+        idle.write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
+        let mut got = Vec::new();
+        idle.read_to_end(&mut got).unwrap();
+        let hello = protocol::respond_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(
+            masked(&got),
+            masked(&hello),
+            "one answer, then a quiet close"
+        );
+        server.join().unwrap();
+    }
+
     /// Runs an accept loop on a background thread; returns its address, the registry, a way
     /// to stop it, and its thread.
     fn start(stack_size: usize) -> (std::net::SocketAddr, Arc<Registry>, impl FnOnce()) {
+        let config = Config {
+            stack_size,
+            ..Config::default()
+        };
         let listener = listener();
         let addr = listener.local_addr().unwrap();
         let registry = Arc::new(Registry::default());
@@ -513,8 +615,7 @@ mod tests {
         let accept = {
             let (registry, stop) = (Arc::clone(&registry), Arc::clone(&stop));
             let fd = listener.as_raw_fd();
-            let handle =
-                thread::spawn(move || accept_loop(&listener, stack_size, &registry, &stop));
+            let handle = thread::spawn(move || accept_loop(&listener, &config, &registry, &stop));
             (handle, fd)
         };
         let stopper = move || {

@@ -1,0 +1,59 @@
+//! Waiting without working for a client that has left (rule 7 of the [contract](crate)), for
+//! the engines that wait with blocking calls (threads, pool).
+
+use std::net::TcpStream;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+/// Sleeps for `wait` (the "database"), unless the client hangs up first: returns `false` if it
+/// did, so the engine drops the request instead of working for nobody.
+///
+/// A sleeping thread cannot see its socket; this one `poll()`s it for the duration instead,
+/// asking only for `POLLRDHUP` (the client's FIN: it closed, or at least stopped sending) —
+/// `POLLHUP` and `POLLERR` (a reset) are always reported. Bytes the client pipelines meanwhile
+/// do not wake it. Treating a FIN during a request as "gone" is nginx's rule too: it ends a
+/// request whose client closed with status 499. A client that half-closes and still expects
+/// answers loses the request in progress.
+pub fn wait_unless_hung_up(stream: &TcpStream, wait: Duration) -> bool {
+    let deadline = Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        let mut fds = [libc::pollfd {
+            fd: stream.as_raw_fd(),
+            events: libc::POLLRDHUP,
+            revents: 0,
+        }];
+        // Rounded up, so that a 0.5 ms rest is a 1 ms poll, not a busy loop of 0 ms polls.
+        let millis = left.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as libc::c_int;
+        // SAFETY: `fds` is a valid array of one pollfd for the duration of the call, and its
+        // fd is the stream's, open while `stream` is borrowed.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), 1, millis) };
+        if ready > 0 && fds[0].revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0 {
+            return false;
+        }
+        // 0: the time is up (checked at the top); -1: EINTR, poll again for the rest.
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn a_wait_ends_early_when_the_client_leaves_and_not_otherwise() {
+        use std::io::Write;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        // Pipelined bytes are not a hang-up.
+        client.write_all(b"GET /hello HTTP/1.1\r\n").unwrap();
+        assert!(wait_unless_hung_up(&server, Duration::from_millis(20)));
+        drop(client);
+        // Whatever the timing, a wait of an hour ends: the FIN is already there.
+        assert!(!wait_unless_hung_up(&server, Duration::from_secs(3600)));
+    }
+}
