@@ -13,20 +13,55 @@ these pieces, but it parses requests itself and adds its own headers (Server, Da
 pages, so its bytes could not match the workbench's. We stay one layer down, on the raw
 Protocol/Factory API that twisted.web and every other Twisted protocol are written with
 (https://docs.twisted.org/en/stable/core/howto/servers.html), and take the bytes from
-wbcore.Session. The reactor is chosen explicitly: epollreactor, installed before anything
-imports twisted.internet.reactor.
+wbcore.Session. The reactor is chosen explicitly and installed before anything imports
+twisted.internet.reactor: --reactor epoll (the default, the `twisted` peer) installs
+epollreactor.
 
-Run: python twisted_peer.py --port 8080, then curl -i http://127.0.0.1:8080/hello
+Interoperability (the `twisted-asyncio` and `twisted-uvloop` peers). PEP 3156 asks frameworks to
+"keep the default event loop and adapt it to the framework's API", and Twisted does: its
+asyncioreactor is a reactor whose waiting, timers and socket callbacks are asyncio's loop
+(add_reader, add_writer, call_later). --reactor asyncio installs it on the standard asyncio loop;
+--reactor uvloop installs uvloop's loop policy first, so the loop under the reactor is libuv's.
+The Protocol and Factory below do not change at all: the three peers differ only in the loop,
+which is what they measure.
+
+Run: python twisted_peer.py --port 8080 [--reactor asyncio|uvloop], then
+curl -i http://127.0.0.1:8080/hello
 """
 
-from twisted.internet import epollreactor
+import wbcore
 
-epollreactor.install()
+REACTORS = ("epoll", "asyncio", "uvloop")
+
+
+def install_reactor(name):
+    """Installs the reactor `name` names, before anything imports twisted.internet.reactor."""
+    if name == "epoll":
+        from twisted.internet import epollreactor
+
+        epollreactor.install()
+        return
+    import asyncio
+
+    if name == "uvloop":
+        wbcore.install_uvloop_policy()  # new_event_loop() below is then a uvloop.Loop
+    from twisted.internet import asyncioreactor
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    asyncioreactor.install(loop)
+
+
+if __name__ == "__main__":
+    ARGS = wbcore.parse_args(
+        "The workbench's routes on a Twisted Protocol/Factory.",
+        loop_flag="--reactor",
+        loops=REACTORS,
+    )
+    install_reactor(ARGS.loop)
 
 from twisted.internet import reactor  # noqa: E402  (the reactor must be installed first)
 from twisted.internet.protocol import Factory, Protocol  # noqa: E402
-
-import wbcore  # noqa: E402
 
 
 class WorkbenchProtocol(Protocol):
@@ -83,8 +118,7 @@ class WorkbenchFactory(Factory):
     noisy = False  # no log line per connection
 
 
-def main():
-    args = wbcore.parse_args("The workbench's routes on a Twisted Protocol/Factory.")
+def main(args):
     wbcore.raise_open_files_limit()
     sock = wbcore.listening_socket(args.host, args.port)
     sock.setblocking(False)
@@ -94,10 +128,12 @@ def main():
     sock.close()  # the reactor holds its own duplicate of the descriptor
     # The ready line once the reactor runs: SIGINT and SIGTERM then stop it (reactor.stop),
     # the handlers the reactor installs itself when it starts.
-    reactor.callWhenRunning(wbcore.announce, "twisted", address)
+    # The name the workbench knows this variant by: twisted, twisted-asyncio, twisted-uvloop.
+    name = "twisted" if args.loop == "epoll" else "twisted-" + args.loop
+    reactor.callWhenRunning(wbcore.announce, name, address)
     del port
     reactor.run()
 
 
 if __name__ == "__main__":
-    main()
+    main(ARGS)

@@ -25,12 +25,14 @@ colon, at most 64 header fields. It checks heads with compiled regular expressio
 request costs a few C-level matches rather than a Python loop per byte.
 """
 
+import email.utils
 import hashlib
 import json
 import os
 import re
 import resource
 import socket
+import time
 
 # --- limits.rs ----------------------------------------------------------------------------
 MAX_HEAD_BYTES = 16 * 1024  # larger head: 431 (Node.js, h11)
@@ -130,7 +132,8 @@ class Job:
             headers.append(("Connection", "keep-alive"))
         elif self.persistence == CLOSE:
             headers.append(("Connection", "close"))
-        head = "HTTP/1.1 %d %s\r\n" % (self.status, REASONS[self.status])
+        # Date first, as response.rs puts it (RFC 9110 §6.6.1: a server with a clock sends it).
+        head = "HTTP/1.1 %d %s\r\nDate: %s\r\n" % (self.status, REASONS[self.status], http_date())
         head += "".join("%s: %s\r\n" % pair for pair in headers) + "\r\n"
         return head.encode("latin-1") + (b"" if self.head_only else body)
 
@@ -142,6 +145,19 @@ class Job:
         if self.head_only:
             body = b""  # Content-Length stays that of the GET answer, as in perform()
         return "%d %s" % (self.status, REASONS[self.status]), headers, body
+
+
+_date_cache = [None, ""]  # [the second it was formatted for, the text]
+
+
+def http_date():
+    """Now as an IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT` (date.rs), formatted at most
+    once a second, as the Rust core caches it."""
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache[0] = now
+        _date_cache[1] = email.utils.formatdate(now, usegmt=True)
+    return _date_cache[1]
 
 
 def error(status, detail):
@@ -364,14 +380,38 @@ class Session:
 LISTEN_BACKLOG = 4096  # as `workbench engine`: the kernel caps it at net.core.somaxconn
 
 
-def parse_args(description):
-    """The flags every Python peer takes: --host (127.0.0.1) and --port (0 picks one)."""
+def parse_args(description, loop_flag=None, loops=()):
+    """The flags every Python peer takes: --host (127.0.0.1) and --port (0 picks one).
+
+    A peer that runs on more than one event loop (the interoperability variants: Twisted on
+    asyncio's loop, asyncio on uvloop) names its flag and the loops it takes, the first being
+    the default: parse_args(..., loop_flag="--reactor", loops=("epoll", "asyncio", "uvloop"))."""
     import argparse
 
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one")
+    if loop_flag:
+        parser.add_argument(
+            loop_flag,
+            dest="loop",
+            choices=loops,
+            default=loops[0],
+            help="the event loop to run on (default %(default)s)",
+        )
     return parser.parse_args()
+
+
+def install_uvloop_policy():
+    """Makes uvloop's loop (libuv underneath, written in Cython) the one asyncio creates from
+    now on: asyncio.run() and asyncio.new_event_loop() return a uvloop.Loop. This is PEP 3156's
+    point: the loop is replaceable, and code written against asyncio's API runs unchanged on it.
+    (The policy API is what uvloop documents for Python 3.9 to 3.13.)"""
+    import asyncio
+
+    import uvloop
+
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 def raise_open_files_limit():

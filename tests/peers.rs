@@ -47,6 +47,9 @@ macro_rules! peer_tests {
 peer_tests!(
     asyncio => "asyncio",
     twisted => "twisted",
+    asyncio_uvloop => "asyncio-uvloop",
+    twisted_asyncio => "twisted-asyncio",
+    twisted_uvloop => "twisted-uvloop",
     tornado => "tornado",
     gevent => "gevent",
     curio => "curio",
@@ -94,7 +97,8 @@ fn expect(peer: &str) -> Expect {
         exempt: &[],
     };
     match peer {
-        "asyncio" | "twisted" | "tornado" | "gevent" | "curio" => wbcore,
+        "asyncio" | "asyncio-uvloop" | "twisted" | "twisted-asyncio" | "twisted-uvloop"
+        | "tornado" | "gevent" | "curio" => wbcore,
         "gunicorn-sync" => Expect {
             exact: false,
             framework_headers: &["server", "date"],
@@ -609,12 +613,14 @@ fn wbcore_answers_like_the_protocol_core() {
         .collect();
     assert_eq!(answers.len(), inputs.len());
     for (input, answer) in inputs.iter().zip(answers) {
-        let want = to_hex(&protocol::respond_all(input));
+        // Both send today's Date, masked: the second may have turned between them.
+        let answer = to_hex(&protocol::date::masked(&hex_to_bytes(answer)));
+        let want = to_hex(&protocol::date::masked(&protocol::respond_all(input)));
         assert!(
             answer == want,
             "wbcore differs from the core for {:?}:\n{}",
             String::from_utf8_lossy(input),
-            describe_difference(&hex_to_bytes(&want), &hex_to_bytes(answer))
+            describe_difference(&hex_to_bytes(&want), &hex_to_bytes(&answer))
         );
     }
 }

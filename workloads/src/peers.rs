@@ -5,6 +5,16 @@
 //! repository): small Python servers on asyncio, Twisted, Tornado, gevent, curio and gunicorn
 //! (`sync` and `gthread` workers), and an nginx configuration. [`all`] lists them.
 //!
+//! # Interoperability variants
+//!
+//! PEP 3156 asks a framework to "keep the default event loop and adapt it to the framework's
+//! API". Three variants run an unchanged peer on another loop, so the loop alone is what
+//! differs: `twisted-asyncio` (Twisted's `asyncioreactor` over the standard asyncio loop),
+//! `twisted-uvloop` (the same over uvloop, libuv's loop behind asyncio's interface) and
+//! `asyncio-uvloop` (the asyncio peer's `Protocol` on uvloop), beside `twisted` (the epoll
+//! reactor) and `asyncio`. They are the same scripts with a flag (`--reactor asyncio|uvloop`,
+//! `--loop uvloop`), and event loops in the registry like the peers they vary.
+//!
 //! The raw-socket Python peers take every byte they send from `peers/wbcore.py`, a line-by-line
 //! port of the protocol core, so they answer the conformance corpus byte for byte; gunicorn
 //! and nginx frame responses themselves (adding `Server`, `Date` and `Connection`), and nginx
@@ -98,8 +108,9 @@ pub enum ReadySignal {
 /// How a peer's process is launched (private: [`PeerDef::command`] builds it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Launch {
-    /// `<venv python> peers/<script> --port PORT`.
-    Script(&'static str),
+    /// `<venv python> peers/<script> <args…> --port PORT`: the arguments choose the event loop
+    /// of an interoperability variant (`--reactor asyncio`, `--loop uvloop`).
+    Script(&'static str, &'static [&'static str]),
     /// `<venv python> -m gunicorn --config peers/gunicorn_conf.py …` with this worker class.
     Gunicorn(&'static str),
     /// `nginx -p RUN_DIR -c RUN_DIR/nginx.conf -e stderr`, from the `peers/nginx.conf` template.
@@ -131,6 +142,16 @@ const TWISTED: Package = Package {
     dist: "twisted",
     import: "twisted.internet.epollreactor",
 };
+/// Twisted's reactor on an asyncio event loop (PEP 3156's "adapt the default loop").
+const TWISTED_ON_ASYNCIO: Package = Package {
+    dist: "twisted",
+    import: "twisted.internet.asyncioreactor",
+};
+/// uvloop: asyncio's event loop reimplemented on libuv, installed as asyncio's loop policy.
+const UVLOOP: Package = Package {
+    dist: "uvloop",
+    import: "uvloop",
+};
 const TORNADO: Package = Package {
     dist: "tornado",
     import: "tornado.tcpserver",
@@ -148,7 +169,7 @@ const GUNICORN: Package = Package {
     import: "gunicorn.workers.gthread",
 };
 
-static PEERS: [PeerDef; 8] = [
+static PEERS: [PeerDef; 11] = [
     PeerDef {
         name: "asyncio",
         model: "one thread, one epoll loop; asyncio.Protocol callbacks, call_later timers",
@@ -157,7 +178,7 @@ static PEERS: [PeerDef; 8] = [
         requirement: Requirement::Python(&[]),
         supports_work: true,
         ready: ReadySignal::Line,
-        launch: Launch::Script("asyncio_peer.py"),
+        launch: Launch::Script("asyncio_peer.py", &[]),
     },
     PeerDef {
         name: "twisted",
@@ -167,7 +188,37 @@ static PEERS: [PeerDef; 8] = [
         requirement: Requirement::Python(&[TWISTED]),
         supports_work: true,
         ready: ReadySignal::Line,
-        launch: Launch::Script("twisted_peer.py"),
+        launch: Launch::Script("twisted_peer.py", &[]),
+    },
+    PeerDef {
+        name: "asyncio-uvloop",
+        model: "asyncio's Protocol unchanged, on uvloop's loop (libuv) instead of the standard one",
+        family: Family::EventLoop,
+        color: [0xe6, 0xc2, 0x4c],
+        requirement: Requirement::Python(&[UVLOOP]),
+        supports_work: true,
+        ready: ReadySignal::Line,
+        launch: Launch::Script("asyncio_peer.py", &["--loop", "uvloop"]),
+    },
+    PeerDef {
+        name: "twisted-asyncio",
+        model: "Twisted's Protocol unchanged, on the asyncioreactor: the reactor adapted to asyncio's loop",
+        family: Family::EventLoop,
+        color: [0xb0, 0x7d, 0x6f],
+        requirement: Requirement::Python(&[TWISTED_ON_ASYNCIO]),
+        supports_work: true,
+        ready: ReadySignal::Line,
+        launch: Launch::Script("twisted_peer.py", &["--reactor", "asyncio"]),
+    },
+    PeerDef {
+        name: "twisted-uvloop",
+        model: "Twisted's Protocol unchanged, on the asyncioreactor over uvloop's loop",
+        family: Family::EventLoop,
+        color: [0x5e, 0x3a, 0x32],
+        requirement: Requirement::Python(&[TWISTED_ON_ASYNCIO, UVLOOP]),
+        supports_work: true,
+        ready: ReadySignal::Line,
+        launch: Launch::Script("twisted_peer.py", &["--reactor", "uvloop"]),
     },
     PeerDef {
         name: "tornado",
@@ -177,7 +228,7 @@ static PEERS: [PeerDef; 8] = [
         requirement: Requirement::Python(&[TORNADO]),
         supports_work: true,
         ready: ReadySignal::Line,
-        launch: Launch::Script("tornado_peer.py"),
+        launch: Launch::Script("tornado_peer.py", &[]),
     },
     PeerDef {
         name: "gevent",
@@ -187,7 +238,7 @@ static PEERS: [PeerDef; 8] = [
         requirement: Requirement::Python(&[GEVENT]),
         supports_work: true,
         ready: ReadySignal::Line,
-        launch: Launch::Script("gevent_peer.py"),
+        launch: Launch::Script("gevent_peer.py", &[]),
     },
     PeerDef {
         name: "curio",
@@ -197,7 +248,7 @@ static PEERS: [PeerDef; 8] = [
         requirement: Requirement::Python(&[CURIO]),
         supports_work: true,
         ready: ReadySignal::Line,
-        launch: Launch::Script("curio_peer.py"),
+        launch: Launch::Script("curio_peer.py", &[]),
     },
     PeerDef {
         name: "gunicorn-sync",
@@ -334,18 +385,103 @@ pub struct PeerCommand {
     pub run_dir: Option<tempfile::TempDir>,
 }
 
+/// Every peer's [`PeerDef::readiness`], in [`all`]'s order, found with one Python process
+/// for all of them instead of one each: what a page that lists every peer asks (the
+/// dashboard's New run form), where a dozen interpreters would keep it waiting.
+pub fn readiness_of_all() -> Vec<(&'static PeerDef, Result<(), String>)> {
+    let mut imports: Vec<&str> = PEERS
+        .iter()
+        .flat_map(|peer| match peer.requirement {
+            Requirement::Python(packages) => packages.iter().map(|p| p.import).collect(),
+            Requirement::Nginx => Vec::new(),
+        })
+        .collect();
+    imports.sort_unstable();
+    imports.dedup();
+    // Each module imported on its own, its failure's last line kept: {module: error}.
+    let script = format!(
+        "import importlib, json\n\
+         failed = {{}}\n\
+         for name in {imports:?}:\n\
+         \x20   try:\n\
+         \x20       importlib.import_module(name)\n\
+         \x20   except Exception as err:\n\
+         \x20       failed[name] = '%s: %s' % (type(err).__name__, err)\n\
+         print(json.dumps(failed))"
+    );
+    let failed: Option<BTreeMap<String, String>> = venv_python()
+        .is_file()
+        .then(|| {
+            Command::new(venv_python())
+                .args(["-c", &script])
+                .env("PYTHONDONTWRITEBYTECODE", "1")
+                .stdin(Stdio::null())
+                .stderr(Stdio::null())
+                .output()
+                .ok()
+        })
+        .flatten()
+        .filter(|output| output.status.success())
+        .and_then(|output| serde_json::from_slice(&output.stdout).ok());
+    PEERS
+        .iter()
+        .map(|peer| {
+            let readiness = match (peer.requirement, &failed) {
+                // Files and nginx are cheap to check; no interpreter or no answer from it: ask
+                // the peer itself, which says why.
+                (Requirement::Nginx, _) | (_, None) => peer.readiness(),
+                (Requirement::Python(packages), Some(failed)) => {
+                    peer.files_present().and_then(|()| {
+                        match packages.iter().find_map(|p| failed.get(p.import)) {
+                            None => Ok(()),
+                            Some(why) => Err(not_importable(packages, why)),
+                        }
+                    })
+                }
+            };
+            (peer, readiness)
+        })
+        .collect()
+}
+
+/// Why a peer's packages cannot be imported, and what to do about it.
+fn not_importable(packages: &'static [Package], why: &str) -> String {
+    let names: Vec<&str> = packages.iter().map(|p| p.dist).collect();
+    format!(
+        "{} not importable ({why}): run `{}`",
+        names.join(", "),
+        Requirement::Python(packages).install_command()
+    )
+}
+
+impl Requirement {
+    /// The command that installs what is missing: `workbench peers install` for the Python
+    /// peers, the system's package manager for nginx (which the workbench never runs itself).
+    pub fn install_command(&self) -> &'static str {
+        match self {
+            Requirement::Python(_) => "workbench peers install",
+            Requirement::Nginx => "apt-get install nginx-light",
+        }
+    }
+}
+
 impl PeerDef {
-    /// `Ok` when the peer can be started, or why not, with what to do about it.
-    pub fn readiness(&self) -> Result<(), String> {
+    /// Whether the peer's own files are in [`peers_dir`], or which one is missing.
+    fn files_present(&self) -> Result<(), String> {
         let dir = peers_dir();
         match self.launch {
-            Launch::Script(script) => require_file(&dir.join(script))?,
+            Launch::Script(script, _) => require_file(&dir.join(script)),
             Launch::Gunicorn(_) => {
                 require_file(&dir.join("gunicorn_conf.py"))?;
-                require_file(&dir.join("wsgi_app.py"))?;
+                require_file(&dir.join("wsgi_app.py"))
             }
-            Launch::Nginx => require_file(&dir.join("nginx.conf"))?,
+            Launch::Nginx => require_file(&dir.join("nginx.conf")),
         }
+    }
+
+    /// `Ok` when the peer can be started, or why not, with what to do about it.
+    pub fn readiness(&self) -> Result<(), String> {
+        self.files_present()?;
         match self.requirement {
             Requirement::Nginx => match nginx_binary() {
                 Some(_) => Ok(()),
@@ -372,13 +508,9 @@ impl PeerDef {
                 if output.status.success() {
                     Ok(())
                 } else {
-                    let names: Vec<&str> = packages.iter().map(|p| p.dist).collect();
                     let why = String::from_utf8_lossy(&output.stderr);
                     let last = why.lines().last().unwrap_or("import failed");
-                    Err(format!(
-                        "{} not importable ({last}): run `workbench peers install`",
-                        names.join(", ")
-                    ))
+                    Err(not_importable(packages, last))
                 }
             }
         }
@@ -395,10 +527,11 @@ impl PeerDef {
     pub fn command(&self, peers_dir: &Path, port: u16) -> io::Result<PeerCommand> {
         let mut run_dir = None;
         let mut command = match self.launch {
-            Launch::Script(script) => {
+            Launch::Script(script, args) => {
                 let mut command = Command::new(venv_python());
                 command
                     .arg(peers_dir.join(script))
+                    .args(args)
                     .args(["--port", &port.to_string()]);
                 command
             }
@@ -611,7 +744,7 @@ mod tests {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../peers");
         for peer in all() {
             let file = match peer.launch {
-                Launch::Script(script) => script,
+                Launch::Script(script, _) => script,
                 Launch::Gunicorn(_) => "gunicorn_conf.py",
                 Launch::Nginx => "nginx.conf",
             };
@@ -629,6 +762,47 @@ mod tests {
                         package.dist
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn an_interoperability_variant_is_its_peer_on_another_loop() {
+        let args = |name: &str| -> Vec<String> {
+            let command = find(name)
+                .unwrap()
+                .command(Path::new("/p"), 0)
+                .unwrap()
+                .command;
+            command
+                .get_args()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect()
+        };
+        assert_eq!(
+            args("twisted-uvloop"),
+            ["/p/twisted_peer.py", "--reactor", "uvloop", "--port", "0"]
+        );
+        assert_eq!(
+            args("twisted-asyncio"),
+            ["/p/twisted_peer.py", "--reactor", "asyncio", "--port", "0"]
+        );
+        assert_eq!(
+            args("asyncio-uvloop"),
+            ["/p/asyncio_peer.py", "--loop", "uvloop", "--port", "0"]
+        );
+        for name in ["twisted-asyncio", "twisted-uvloop", "asyncio-uvloop"] {
+            assert_eq!(find(name).unwrap().family, Family::EventLoop, "{name}");
+        }
+    }
+
+    #[test]
+    fn the_batched_readiness_agrees_with_each_peers_own() {
+        // Whatever is installed here: both ways must say ready, or both say why not.
+        for (peer, batched) in readiness_of_all() {
+            assert_eq!(batched.is_ok(), peer.readiness().is_ok(), "{}", peer.name);
+            if let Err(why) = batched {
+                assert!(why.contains("install"), "{}: {why}", peer.name);
             }
         }
     }
