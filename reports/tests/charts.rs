@@ -238,7 +238,10 @@ fn closed_loop_charts_name_engines_units_and_colours() {
     let hello = Workload::load("hello").unwrap();
     let charts = charts::charts_for_workload(&steps, &hello);
     let ids: Vec<&str> = charts.iter().map(|c| c.id.as_str()).collect();
-    assert_eq!(ids, ["hello-throughput", "hello-latency", "hello-cores"]);
+    assert_eq!(
+        ids,
+        ["hello-throughput", "hello-latency", "hello-cost", "hello-cores"]
+    );
     for chart in &charts {
         check_svg(chart);
         assert!(!chart.empty);
@@ -256,8 +259,9 @@ fn closed_loop_charts_name_engines_units_and_colours() {
     has_text(&charts[0], "throughput (req/s)");
     has_text(&charts[1], "latency (ms)");
     has_text(&charts[1], "closed loop");
-    has_text(&charts[2], "cores (1.0 = one core busy)");
-    has_text(&charts[2], "load generator");
+    has_text(&charts[2], "engine CPU per request (µs)");
+    has_text(&charts[3], "cores (1.0 = one core busy)");
+    has_text(&charts[3], "load generator");
     assert!(
         charts[0]
             .table
@@ -336,7 +340,10 @@ fn open_loop_charts_show_corrected_and_offered() {
     let rate = Workload::load("rate").unwrap();
     let charts = charts::charts_for_workload(&steps, &rate);
     let ids: Vec<&str> = charts.iter().map(|c| c.id.as_str()).collect();
-    assert_eq!(ids, ["rate-latency", "rate-throughput", "rate-cores"]);
+    assert_eq!(
+        ids,
+        ["rate-latency", "rate-throughput", "rate-cost", "rate-cores"]
+    );
     for chart in &charts {
         check_svg(chart);
         has_engines_and_colours(chart, &["pool", "coroutines"]);
@@ -517,4 +524,29 @@ fn charts_are_deterministic() {
     let a = charts::charts_for_workload(&steps, &Workload::load("hello").unwrap());
     let b = charts::charts_for_workload(&steps, &Workload::load("hello").unwrap());
     assert_eq!(a, b);
+}
+
+#[test]
+fn intervals_are_drawn_as_error_bars_and_written_in_the_table() {
+    let mut steps = all_steps();
+    let plain = charts::throughput(&steps, "hello");
+    let step = steps
+        .iter_mut()
+        .find(|s| s.workload == "hello" && s.engine == "selector" && s.failure.is_none())
+        .expect("a selector hello step");
+    let rps = step.derived.throughput_rps;
+    step.estimates.throughput_ci = Some([rps * 0.9, rps * 1.1]);
+    let level = step.level.to_string();
+    let with = charts::throughput(&steps, "hello");
+    // One more vertical path (the bar) and its two caps.
+    assert!(
+        with.svg.matches("<polyline").count() + with.svg.matches("<path").count()
+            > plain.svg.matches("<polyline").count() + plain.svg.matches("<path").count(),
+        "an error bar is drawn"
+    );
+    let row = rows_of(&with, "selector")
+        .into_iter()
+        .find(|r| r[1] == level)
+        .unwrap();
+    assert!(row[2].contains(" ± "), "the interval in the table: {row:?}");
 }

@@ -61,6 +61,7 @@ pub fn compare(
                     x: s.level as f64,
                     y: metric.value(s),
                     mark: mark(s),
+                    interval: metric.interval(s),
                 })
                 .collect(),
         });

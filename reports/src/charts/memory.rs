@@ -4,6 +4,7 @@
 //! slow-client workloads ([`memory`], [`threads`]).
 
 use super::*;
+use workloads::spread::Estimate;
 
 /// Idle workloads: PSS (MiB) against open connections, one line per engine, with its
 /// least-squares fit dashed. The table has one row per step; its notes give each engine's
@@ -29,6 +30,7 @@ pub fn memory_per_connection(steps: &[StepResult], workload: &str) -> Chart {
                     x: s.load.connections as f64,
                     y: s.derived.peak_pss_bytes as f64 / MIB,
                     mark: mark(s),
+                    interval: None,
                 })
                 .collect(),
         });
@@ -43,6 +45,7 @@ pub fn memory_per_connection(steps: &[StepResult], workload: &str) -> Chart {
                     x,
                     y: (fit.base_bytes + fit.bytes_per_connection * x) / MIB,
                     mark: Mark::Plain,
+                    interval: None,
                 };
                 lines.push(Line {
                     style,
@@ -115,17 +118,24 @@ pub fn bytes_per_connection_bars(steps: &[StepResult], workload: &str) -> Chart 
     if groups.is_empty() {
         return no_data(id, title, workload);
     }
-    let fits: Vec<(&str, Option<IdleSlope>, usize)> = groups
+    // Each slope with its 95 % interval (user, kernel): a slope whose interval reaches zero
+    // is below what this machine resolves, and is written so rather than drawn as a bar.
+    type Fit = Option<(IdleSlope, Estimate, Estimate)>;
+    let fits: Vec<(&str, Fit, usize)> = groups
         .iter()
         .map(|(engine, s)| {
             let used = s.iter().filter(|s| s.failure.is_none()).count();
-            (engine.as_str(), IdleSlope::fit(s), used)
+            let fit = IdleSlope::fit(s).and_then(|f| {
+                crate::claims::idle_slope_estimate(s).map(|(user, kernel)| (f, user, kernel))
+            });
+            (engine.as_str(), fit, used)
         })
         .collect();
+    let whole_bytes = |v: f64| format!("{v:.0}");
     let table = DataTable {
         caption: format!(
-            "{workload}: least-squares slope of memory over open connections, per engine; \
-             the kernel's share is system-wide and shown apart."
+            "{workload}: least-squares slope of memory over open connections, per engine, ± its \
+             95 % interval; the kernel's share is system-wide and shown apart."
         ),
         columns: [
             "engine",
@@ -139,11 +149,11 @@ pub fn bytes_per_connection_bars(steps: &[StepResult], workload: &str) -> Chart 
         rows: fits
             .iter()
             .map(|(engine, fit, used)| match fit {
-                Some(f) => vec![
+                Some((f, user, kernel)) => vec![
                     engine.to_string(),
-                    format!("{:.0}", f.bytes_per_connection),
+                    format::estimate(user, whole_bytes),
                     sig3(f.base_bytes / MIB),
-                    format!("{:.0}", f.kernel_bytes_per_connection),
+                    format::estimate(kernel, whole_bytes),
                     used.to_string(),
                 ],
                 None => vec![
@@ -157,9 +167,9 @@ pub fn bytes_per_connection_bars(steps: &[StepResult], workload: &str) -> Chart 
             .collect(),
         notes: Vec::new(),
     };
-    let fitted: Vec<(&str, IdleSlope)> = fits
+    let fitted: Vec<(&str, Estimate, Estimate)> = fits
         .iter()
-        .filter_map(|(engine, fit, _)| fit.map(|f| (*engine, f)))
+        .filter_map(|(engine, fit, _)| fit.map(|(_, user, kernel)| (*engine, user, kernel)))
         .collect();
     if fitted.is_empty() {
         let svg = render::message_svg(
@@ -177,12 +187,7 @@ pub fn bytes_per_connection_bars(steps: &[StepResult], workload: &str) -> Chart 
     }
     let largest = fitted
         .iter()
-        .flat_map(|(_, f)| {
-            [
-                f.bytes_per_connection.abs(),
-                f.kernel_bytes_per_connection.abs(),
-            ]
-        })
+        .flat_map(|(_, user, kernel)| [user.value.abs(), kernel.value.abs()])
         .fold(0.0_f64, f64::max);
     let (unit, divisor) = if largest >= 2048.0 {
         ("KiB", 1024.0)
@@ -194,19 +199,11 @@ pub fn bytes_per_connection_bars(steps: &[StepResult], workload: &str) -> Chart 
         x_desc: format!("memory per idle connection ({unit})"),
         rows: fitted
             .iter()
-            .map(|(engine, f)| BarRow {
+            .map(|(engine, user, kernel)| BarRow {
                 label: engine.to_string(),
                 bars: vec![
-                    Bar {
-                        value: f.bytes_per_connection / divisor,
-                        color: engine_color(engine),
-                        text: format::bytes(f.bytes_per_connection),
-                    },
-                    Bar {
-                        value: f.kernel_bytes_per_connection / divisor,
-                        color: REFERENCE,
-                        text: format::bytes(f.kernel_bytes_per_connection),
-                    },
+                    resolved_bar(user, divisor, engine_color(engine)),
+                    resolved_bar(kernel, divisor, REFERENCE),
                 ],
             })
             .collect(),
@@ -253,4 +250,19 @@ pub fn threads(steps: &[StepResult], workload: &str) -> Chart {
         "threads against the level",
         "most threads seen in the engine's process tree in the window",
     )
+}
+
+/// A bar for a slope: its length and label, or no length and "below what this machine
+/// resolves (± X)" when its interval reaches zero (a negative bar would draw noise as a
+/// measurement).
+fn resolved_bar(slope: &Estimate, divisor: f64, color: plotters::style::RGBColor) -> Bar {
+    Bar {
+        value: if slope.below_resolution() {
+            0.0
+        } else {
+            slope.value / divisor
+        },
+        color,
+        text: format::estimate(slope, format::bytes),
+    }
 }

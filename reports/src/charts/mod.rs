@@ -75,7 +75,7 @@ pub use compare::compare;
 use legend::*;
 pub use memory::{bytes_per_connection_bars, memory, memory_per_connection, threads};
 use series::*;
-pub use service::{cores, latency, throughput};
+pub use service::{cores, cost_per_request, latency, throughput};
 
 use render::{Bar, BarPlot, BarRow, LegendEntry, Line, LinePlot, Mark, Point, REFERENCE, Swatch};
 
@@ -186,6 +186,9 @@ pub enum Metric {
     PeakPss,
     /// Most threads seen in the engine's process tree.
     Threads,
+    /// Engine CPU time per valid answer, in microseconds: the figure that stays fair when
+    /// the load generator, not the engine, limits the throughput.
+    CostPerRequest,
 }
 
 impl Metric {
@@ -199,6 +202,7 @@ impl Metric {
             Metric::ClientCores => "client cores",
             Metric::PeakPss => "peak PSS",
             Metric::Threads => "threads",
+            Metric::CostPerRequest => "engine CPU per request",
         }
     }
 
@@ -212,6 +216,7 @@ impl Metric {
             Metric::ClientCores => "client cores (1.0 = one core busy)",
             Metric::PeakPss => "peak PSS (MiB)",
             Metric::Threads => "threads (most seen)",
+            Metric::CostPerRequest => "engine CPU per request (µs)",
         }
     }
 
@@ -226,7 +231,21 @@ impl Metric {
             Metric::ClientCores => d.client_cores,
             Metric::PeakPss => d.peak_pss_bytes as f64 / MIB,
             Metric::Threads => d.threads_max as f64,
+            Metric::CostPerRequest => step.estimates.engine_us_per_request.unwrap_or(f64::NAN),
         }
+    }
+
+    /// The figure's 95 % interval `[low, high]` in the unit of [`Metric::axis`], where the
+    /// step keeps one (throughput, p99, CPU per request).
+    pub fn interval(self, step: &StepResult) -> Option<[f64; 2]> {
+        let e = &step.estimates;
+        match self {
+            Metric::Throughput => e.throughput_ci,
+            Metric::LatencyP99 => e.p99_ci_us.map(|[lo, hi]| [lo / 1000.0, hi / 1000.0]),
+            Metric::CostPerRequest => e.engine_us_per_request_ci,
+            _ => None,
+        }
+        .filter(|[lo, hi]| lo.is_finite() && hi.is_finite() && lo <= hi)
     }
 
     /// Cores are compared on a linear axis (1.0 must look like 1.0); the rest may go log.
@@ -240,6 +259,7 @@ impl Metric {
             Metric::Throughput | Metric::Threads => format!("{value:.0}"),
             Metric::LatencyP99 | Metric::LatencyP50 => sig3(value),
             Metric::EngineCores | Metric::ClientCores | Metric::PeakPss => sig3(value),
+            Metric::CostPerRequest => sig3(value),
         }
     }
 
@@ -252,6 +272,7 @@ impl Metric {
             Metric::ClientCores => "client-cores",
             Metric::PeakPss => "pss",
             Metric::Threads => "threads",
+            Metric::CostPerRequest => "cost",
         }
     }
 }
@@ -260,8 +281,9 @@ impl Metric {
 /// workloads' steps are ignored):
 ///
 /// - idle: memory against open connections, bytes per idle connection;
-/// - closed loop: throughput, latency, cores;
-/// - open loop: latency (corrected and uncorrected), throughput achieved against offered, cores;
+/// - closed loop: throughput, latency, cost per request, cores;
+/// - open loop: latency (corrected and uncorrected), throughput achieved against offered, cost
+///   per request, cores;
 /// - slow readers and slow senders: latency, memory and threads against the level.
 pub fn charts_for_workload(steps: &[StepResult], workload: &Workload) -> Vec<Chart> {
     let name = workload.name.as_str();
@@ -273,11 +295,13 @@ pub fn charts_for_workload(steps: &[StepResult], workload: &Workload) -> Vec<Cha
         Mode::Closed => vec![
             throughput(steps, name),
             latency(steps, name),
+            cost_per_request(steps, name),
             cores(steps, name),
         ],
         Mode::Open => vec![
             latency(steps, name),
             throughput(steps, name),
+            cost_per_request(steps, name),
             cores(steps, name),
         ],
         Mode::SlowReaders | Mode::SlowSenders => vec![

@@ -63,6 +63,8 @@ pub(crate) struct Point {
     pub x: f64,
     pub y: f64,
     pub mark: Mark,
+    /// The figure's 95 % interval, drawn as an error bar.
+    pub interval: Option<[f64; 2]>,
 }
 
 /// One line of a plot.
@@ -222,7 +224,11 @@ pub(crate) fn line_plot(plot: &LinePlot) -> DrawResult<String> {
             l.points
                 .iter()
                 .filter(|p| p.mark != Mark::Failed)
-                .map(|p| p.y)
+                .flat_map(|p| {
+                    let [lo, hi] = p.interval.unwrap_or([p.y, p.y]);
+                    [p.y, lo, hi]
+                })
+                .filter(|v| !plot.y_log || *v > 0.0)
         })
         .collect();
     let xscale = Scale::levels(&xs, plot.x_log);
@@ -285,6 +291,15 @@ pub(crate) fn line_plot(plot: &LinePlot) -> DrawResult<String> {
             }
             for p in &line.points {
                 let at = (xscale.pos(p.x), yscale.pos(p.y));
+                if let (Some([lo, hi]), false) = (p.interval, p.mark == Mark::Failed) {
+                    // On a log axis an interval reaching zero is drawn down to the axis.
+                    let lo = if yscale.log && lo <= 0.0 {
+                        yscale.lo
+                    } else {
+                        yscale.pos(lo)
+                    };
+                    draw_error_bar(&mut chart, at.0, lo, yscale.pos(hi), color)?;
+                }
                 match p.mark {
                     Mark::Plain => draw_marker(&mut chart, at, line.style, true)?,
                     Mark::Flagged => {
@@ -319,6 +334,34 @@ pub(crate) fn line_plot(plot: &LinePlot) -> DrawResult<String> {
         root.present()?;
     }
     Ok(finish(svg, &plot.title))
+}
+
+/// A vertical error bar from `lo` to `hi` at `x` (chart coordinates), with short caps.
+fn draw_error_bar<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
+    chart: &mut ChartContext<'_, DB, CT>,
+    x: f64,
+    lo: f64,
+    hi: f64,
+    color: RGBColor,
+) -> DrawResult<()>
+where
+    DB::ErrorType: 'static,
+{
+    let stroke = ShapeStyle {
+        color: color.to_rgba(),
+        filled: false,
+        stroke_width: 1,
+    };
+    chart.draw_series(std::iter::once(PathElement::new(
+        vec![(x, lo), (x, hi)],
+        stroke,
+    )))?;
+    for y in [lo, hi] {
+        chart.draw_series(std::iter::once(
+            EmptyElement::at((x, y)) + PathElement::new(vec![(-4, 0), (4, 0)], stroke),
+        ))?;
+    }
+    Ok(())
 }
 
 /// A round (engine) or square (peer) marker, filled or hollow.

@@ -60,6 +60,7 @@ pub(super) fn metric_lines(
                     x: s.level as f64,
                     y: metric.value(s),
                     mark: mark(s),
+                    interval: metric.interval(s),
                 })
                 .collect(),
         })
@@ -95,7 +96,13 @@ pub(super) fn level_metric_chart(
         format!("{workload}: {caption}."),
         &groups,
         &[metric.axis()],
-        |s| vec![metric.cell(metric.value(s))],
+        |s| {
+            vec![format::with_interval(
+                metric.value(s),
+                metric.interval(s),
+                |v| metric.cell(v),
+            )]
+        },
     );
     finish_lines(id, plot, table)
 }

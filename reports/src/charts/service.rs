@@ -33,6 +33,7 @@ pub fn throughput(steps: &[StepResult], workload: &str) -> Chart {
                     x: l,
                     y: l,
                     mark: Mark::Plain,
+                    interval: None,
                 })
                 .collect(),
         });
@@ -58,7 +59,9 @@ pub fn throughput(steps: &[StepResult], workload: &str) -> Chart {
         &["throughput (req/s)", "errors"],
         |s| {
             vec![
-                format!("{:.0}", s.derived.throughput_rps),
+                format::with_interval(s.derived.throughput_rps, s.estimates.throughput_ci, |v| {
+                    format!("{v:.0}")
+                }),
                 s.load.errors.total().to_string(),
             ]
         },
@@ -98,6 +101,7 @@ pub fn latency(steps: &[StepResult], workload: &str) -> Chart {
                             x: s.level as f64,
                             y: ms(l.p99_us),
                             mark: mark(s),
+                            interval: None,
                         })
                     })
                     .collect(),
@@ -207,4 +211,18 @@ pub fn cores(steps: &[StepResult], workload: &str) -> Chart {
         },
     );
     finish_lines(id, plot, table)
+}
+
+/// Engine CPU time per valid answer against the level, with its 95 % interval: what one
+/// answer costs the engine, the figure that stays fair when the load generator shares the
+/// machine and limits the throughput.
+pub fn cost_per_request(steps: &[StepResult], workload: &str) -> Chart {
+    level_metric_chart(
+        steps,
+        workload,
+        Metric::CostPerRequest,
+        "engine CPU per request",
+        "engine CPU-µs per valid answer (the engine's whole process tree), by engine and \
+         level, ± its 95 % interval",
+    )
 }
