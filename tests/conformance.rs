@@ -41,14 +41,20 @@ conformance!(
     client_disconnects_mid_response,
     sigterm_stops_promptly,
     sigterm_right_after_ready,
+    slow_head_gets_408_at_the_header_timeout,
+    idle_connection_closes_at_the_keepalive_timeout,
 );
 
 /// How long an engine may take to exit after SIGTERM (the contract says 5 s).
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
 fn start(engine: &str) -> EngineProcess {
+    start_with(engine, &[])
+}
+
+fn start_with(engine: &str, args: &[&str]) -> EngineProcess {
     let exe = Path::new(env!("CARGO_BIN_EXE_workbench"));
-    EngineProcess::spawn(exe, engine, &[])
+    EngineProcess::spawn(exe, engine, args)
         .unwrap_or_else(|e| panic!("engine {engine} did not start: {e}"))
 }
 
@@ -206,4 +212,51 @@ fn sigterm_stops_promptly(engine: &str) {
 fn sigterm_right_after_ready(engine: &str) {
     let server = start(engine);
     stop(engine, server);
+}
+
+/// A head that never completes is answered `408 Request Timeout` once `--header-timeout` has
+/// passed, and the connection closed: the engine does not wait on a slowloris client forever.
+/// (No timing asserted: the read timeout below is only there so a broken engine fails.)
+fn slow_head_gets_408_at_the_header_timeout(engine: &str) {
+    let server = start_with(engine, &["--header-timeout", "1"]);
+    let partial = b"GET /hello HTTP/1.1\r\nHost: work";
+    let mut stream = TcpStream::connect(server.addr()).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(partial).expect("write");
+    let mut got = Vec::new();
+    let read = stream.read_to_end(&mut got);
+    // What the core answers to a request cut off by the timeout.
+    let mut session = protocol::Session::new();
+    session.receive_data(partial);
+    assert_eq!(session.next_event(), protocol::Event::NeedData);
+    let want = session.time_out().expect("a 408").perform();
+    stop(engine, server);
+    assert!(read.is_ok(), "engine {engine}: {read:?} after {got:?}");
+    assert!(
+        masked(&got) == masked(&want),
+        "engine {engine}: {}",
+        describe_difference(&masked(&want), &masked(&got))
+    );
+}
+
+/// An idle keep-alive connection is closed, without a word, once `--keepalive-timeout` has
+/// passed since its last response.
+fn idle_connection_closes_at_the_keepalive_timeout(engine: &str) {
+    let server = start_with(engine, &["--keepalive-timeout", "1"]);
+    let mut stream = TcpStream::connect(server.addr()).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(HELLO).expect("write");
+    let mut got = Vec::new();
+    let read = stream.read_to_end(&mut got);
+    stop(engine, server);
+    assert!(read.is_ok(), "engine {engine}: {read:?}");
+    assert!(
+        masked(&got) == masked(&hello_answer()),
+        "engine {engine}: one answer, then the close; got {}",
+        String::from_utf8_lossy(&got)
+    );
 }

@@ -4,11 +4,13 @@
 //! Everything an idle connection costs in user space is in [`Connection`]; the loop itself
 //! (the `reactor` module) decides when to read, write, arm timers and close.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mio::Interest;
 use mio::net::TcpStream;
 use protocol::Response;
+
+use sys::timeouts::ReadDeadline;
 
 use crate::interfaces::{Transport, Work};
 use crate::write_queue::{Flow, WriteQueue, flow};
@@ -43,9 +45,32 @@ pub(crate) struct Connection<P> {
     pub(crate) awaiting: u64,
     pub(crate) out: WriteQueue,
     pub(crate) protocol: P,
+    /// Never reused: tells this connection's deadline timers from those of an earlier
+    /// connection that had the same slab key.
+    pub(crate) serial: u64,
+    /// When reading gives up (`--header-timeout` mid-request, `--keepalive-timeout` idle).
+    pub(crate) deadline: ReadDeadline,
+    /// When the queue last made progress, or became non-empty: `--send-timeout` counts from
+    /// here.
+    pub(crate) write_since: Instant,
+    /// The deadline the connection's timer entry in the heap is set for, if one is.
+    pub(crate) armed: Option<Instant>,
 }
 
 impl<P> Connection<P> {
+    /// When this connection times out, given what it waits for: its read deadline while it
+    /// reads, its send deadline while it has bytes queued (and cannot read), none while a job
+    /// runs or it lingers (lingering has a timer of its own).
+    pub(crate) fn expiry(&self, send_timeout: Duration) -> Option<Instant> {
+        match self.phase {
+            Phase::Open if self.wants_read() => Some(self.deadline.at),
+            Phase::Open | Phase::Flushing { .. } if !self.out.is_empty() => {
+                Some(self.write_since + send_timeout)
+            }
+            _ => None,
+        }
+    }
+
     pub(crate) fn wants_read(&self) -> bool {
         match self.phase {
             Phase::Open => self.reading && !self.paused,
@@ -91,6 +116,8 @@ pub(crate) struct SocketTransport<'a> {
     pub(crate) reading: &'a mut bool,
     pub(crate) paused: &'a mut bool,
     pub(crate) pending: Option<Pending>,
+    /// Set when the protocol wrote a response during this callback.
+    pub(crate) wrote: bool,
 }
 
 impl Transport for SocketTransport<'_> {
@@ -103,6 +130,7 @@ impl Transport for SocketTransport<'_> {
             return;
         }
         self.out.push(data);
+        self.wrote = true;
         if flow(*self.paused, self.out.len()) == Flow::Pause {
             *self.paused = true;
         }
@@ -165,6 +193,10 @@ mod tests {
             awaiting: 0,
             out: WriteQueue::new(),
             protocol: HttpProtocol::new(false),
+            serial: 1,
+            deadline: ReadDeadline::accepted(&sys::Timeouts::default(), Instant::now()),
+            write_since: Instant::now(),
+            armed: None,
         };
         assert_eq!(conn.interest(), Some(Interest::READABLE));
         assert!(conn.is_idle());

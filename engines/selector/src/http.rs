@@ -10,10 +10,18 @@
 //! blocking engine keeps on its stack lives in [`HttpProtocol`]'s few fields.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use protocol::{Event, Job, Response, Session};
 
 use crate::interfaces::{Factory, Protocol, Reason, Transport};
+
+/// The most pipelined requests one connection is served per turn of the loop before it yields
+/// to the other sockets (a zero-delay `call_later` brings it back on the next turn). nginx
+/// bounds a connection's share of a loop iteration the same way, and Twisted's reactor runs one
+/// `dataReceived` per readable socket per iteration; 16 keeps pipelining cheap (one yield per
+/// 16 requests) and a burst of a thousand from starving everyone else.
+pub const MAX_REQUESTS_PER_TURN: usize = 16;
 
 /// Builds an [`HttpProtocol`] per connection; it carries the one server-wide setting.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +54,8 @@ pub struct HttpProtocol {
     computing: bool,
     /// Whether CPU rounds go to the pool (`--offload`) rather than run on the loop thread.
     offload: bool,
+    /// Served [`MAX_REQUESTS_PER_TURN`] in one turn: waiting for the zero-delay timer.
+    yielded: bool,
 }
 
 impl HttpProtocol {
@@ -56,6 +66,7 @@ impl HttpProtocol {
             waiting: None,
             computing: false,
             offload,
+            yielded: false,
         }
     }
 
@@ -70,7 +81,20 @@ impl HttpProtocol {
         // A full write queue stops us here, before the next job: a client that pipelines
         // requests for 64 MiB answers and reads none of them costs one answer of memory, not
         // one per request. `resume_producing` brings us back.
-        while self.waiting.is_none() && !self.computing && !transport.producing_paused() {
+        let mut served = 0;
+        while self.waiting.is_none()
+            && !self.computing
+            && !self.yielded
+            && !transport.producing_paused()
+        {
+            if served == MAX_REQUESTS_PER_TURN {
+                // Fair share used: come back on the next turn, after the other sockets.
+                self.yielded = true;
+                transport.pause_reading();
+                transport.call_later(Duration::ZERO);
+                return;
+            }
+            served += 1;
             match self.session.next_event() {
                 Event::NeedData => {
                     // Only now may the loop read again: reading while a job is in progress
@@ -132,7 +156,18 @@ impl Protocol for HttpProtocol {
         if let Some(job) = self.waiting.take() {
             self.compute(*job, transport);
             self.advance(transport);
+        } else if self.yielded {
+            self.yielded = false;
+            self.advance(transport);
         }
+    }
+
+    fn timed_out(&mut self, transport: &mut dyn Transport) {
+        // Half a request: 408. Nothing at all (idle keep-alive): just close.
+        if let Some(job) = self.session.time_out() {
+            transport.write(job.respond());
+        }
+        transport.lose_connection();
     }
 
     fn deferred_result(&mut self, result: Response, transport: &mut dyn Transport) {
@@ -239,6 +274,47 @@ mod tests {
             .collect();
         assert_eq!(lengths, (1..=20).collect::<Vec<_>>());
         assert!(!transport.is_disconnecting());
+    }
+
+    #[test]
+    fn a_long_pipeline_yields_to_other_sockets_every_few_requests() {
+        let request = b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n";
+        let input = request.repeat(40);
+        let mut protocol = HttpProtocol::new(false);
+        let mut transport = MemoryTransport::new();
+        protocol.data_received(&input, &mut transport);
+        let one = protocol::respond_all(request).len();
+        assert_eq!(transport.value().len(), MAX_REQUESTS_PER_TURN * one);
+        assert!(
+            !transport.is_reading(),
+            "no reading while the pipeline is unfinished"
+        );
+        assert_eq!(
+            transport.take_timer(),
+            Some(Duration::ZERO),
+            "back next turn"
+        );
+        protocol.timer_fired(&mut transport);
+        assert_eq!(transport.value().len(), 2 * MAX_REQUESTS_PER_TURN * one);
+        assert!(transport.take_timer().is_some());
+        protocol.timer_fired(&mut transport);
+        assert_eq!(transport.value().len(), 40 * one);
+        assert!(transport.is_reading(), "all answered: reading again");
+        assert_eq!(transport.take_timer(), None);
+    }
+
+    #[test]
+    fn a_timeout_mid_request_answers_408() {
+        let mut protocol = HttpProtocol::new(false);
+        let mut transport = MemoryTransport::new();
+        protocol.data_received(b"GET /hello HTTP/1.1\r\nHo", &mut transport);
+        protocol.timed_out(&mut transport);
+        assert!(
+            transport
+                .value()
+                .starts_with(b"HTTP/1.1 408 Request Timeout\r\n")
+        );
+        assert!(transport.is_disconnecting());
     }
 
     #[test]

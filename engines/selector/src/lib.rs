@@ -55,9 +55,21 @@
 //! blocks (a blocking system call, a lock) stalls the loop the same way. And a signal cannot
 //! interrupt an inline computation: shutdown waits for it to end.
 //!
-//! Fairness is by turns, not by time: the loop serves a ready socket until it would block,
-//! so a client that pipelines a long burst of cheap requests is served to the end of what it
-//! has sent before the next socket gets its turn. It uses one core, whatever the machine has.
+//! Fairness is by turns, not by time: one connection is served at most
+//! [`MAX_REQUESTS_PER_TURN`](http::MAX_REQUESTS_PER_TURN) pipelined requests per turn of the
+//! loop, then it yields (a zero-delay `call_later`) and every other ready socket gets its
+//! turn first — as nginx and Twisted bound one connection's share of a loop iteration. A turn
+//! is counted in requests, not time: one CPU-heavy request inline still stalls everyone. It
+//! uses one core, whatever the machine has.
+//!
+//! Timeouts (the contract's, [`sys::timeouts`]) are one lazy timer per connection in the same
+//! heap: the loop keeps each connection's deadline (the read deadline while it reads, the
+//! last write progress plus `--send-timeout` while it has bytes queued) and arms a heap entry
+//! only when the deadline moves *earlier* than the one armed; an entry that fires early just
+//! re-arms at the current deadline. So a busy keep-alive connection costs one heap entry per
+//! keep-alive period, not one per request (nginx's lazy timers, `NGX_TIMER_LAZY_DELAY`, do the
+//! same). A partial head left over from a pipelined burst waits under the keep-alive timeout
+//! until its next byte arrives, then under the header timeout.
 //!
 //! # Implementation
 //!
@@ -136,6 +148,10 @@ pub struct Config {
     /// Threads in the --offload pool [default: one per core].
     #[arg(long, value_name = "N", requires = "offload")]
     pub offload_threads: Option<NonZeroUsize>,
+
+    /// The contract's timeouts (`--header-timeout`, `--keepalive-timeout`, `--send-timeout`).
+    #[command(flatten)]
+    pub timeouts: sys::Timeouts,
 }
 
 /// Serves `listener` until SIGINT or SIGTERM, on this thread.
@@ -148,7 +164,10 @@ pub fn serve(listener: std::net::TcpListener, config: &Config) -> std::io::Resul
     let factory = HttpFactory {
         offload: config.offload,
     };
-    reactor::Reactor::new(listener, factory, pool)?.run()
+    // A callback computing for a minute stalls the loop, and the signal event with it: the
+    // watchdog keeps the stop grace all the same.
+    sys::signals::spawn_stop_watchdog()?;
+    reactor::Reactor::new(listener, factory, pool, config.timeouts)?.run()
 }
 
 /// The `--offload` pool: `threads` threads, or one per core.
@@ -185,6 +204,7 @@ mod tests {
     fn flags() {
         let config = parse(&[]).unwrap();
         assert!(!config.offload, "inline by default: that is the lesson");
+        assert_eq!(config.timeouts, sys::Timeouts::default());
         assert_eq!(config.offload_threads, None);
 
         let config = parse(&["--offload", "--offload-threads", "3"]).unwrap();

@@ -34,6 +34,7 @@ use crate::connection::{Connection, Pending, Phase, SocketTransport};
 use crate::interfaces::{Factory, Protocol, Reason, Transport, Work};
 use crate::timers::TimerHeap;
 use crate::write_queue::{Flow, WriteQueue, flow};
+use sys::timeouts::ReadDeadline;
 
 // Tokens name what an event is about. Connections use their slab key as their token; the
 // loop's own sources sit at the top of the range, where no slab key will ever reach.
@@ -60,6 +61,8 @@ enum TimerKey {
     ResumeAccept,
     /// The shutdown grace period is over.
     ShutdownDeadline,
+    /// A connection's timeout may have passed: look (see `Connection::expiry`).
+    Deadline { key: usize, serial: u64 },
 }
 
 /// Deferred work finished on a pool thread, on its way back to the loop.
@@ -94,6 +97,8 @@ pub(crate) struct Reactor<F: Factory> {
     accept_warning: WarnLimit,
     stopping: bool,
     stop_now: bool,
+    /// The contract's timeouts.
+    timeouts: sys::Timeouts,
 }
 
 impl<F: Factory> Reactor<F> {
@@ -102,6 +107,7 @@ impl<F: Factory> Reactor<F> {
         listener: std::net::TcpListener,
         factory: F,
         pool: Option<rayon::ThreadPool>,
+        timeouts: sys::Timeouts,
     ) -> io::Result<Self> {
         let poll = Poll::new()?;
         listener.set_nonblocking(true)?;
@@ -134,6 +140,7 @@ impl<F: Factory> Reactor<F> {
             accept_warning: WarnLimit::default(),
             stopping: false,
             stop_now: false,
+            timeouts,
         })
     }
 
@@ -200,7 +207,51 @@ impl<F: Factory> Reactor<F> {
                     self.accept_all();
                 }
                 TimerKey::ShutdownDeadline => self.stop_now = true,
+                TimerKey::Deadline { key, serial } => self.on_deadline(key, serial, now),
             }
+        }
+    }
+
+    /// A connection's deadline timer fired: time it out if its deadline has really passed,
+    /// otherwise (the deadline moved later since the timer was armed) arm it again.
+    fn on_deadline(&mut self, key: usize, serial: u64, now: Instant) {
+        let Some(conn) = self.conns.get_mut(key).filter(|conn| conn.serial == serial) else {
+            return; // Stale: that connection is gone.
+        };
+        if conn.armed.is_some_and(|at| at <= now) {
+            conn.armed = None;
+        }
+        match conn.expiry(self.timeouts.send) {
+            Some(at) if at <= now => {
+                if conn.phase == Phase::Open && conn.wants_read() {
+                    tracing::debug!(key, wait = ?conn.deadline.wait, "read timeout");
+                    self.callback(key, |protocol, transport| protocol.timed_out(transport));
+                } else {
+                    let err = io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "send timeout: the client took nothing for --send-timeout",
+                    );
+                    self.close(key, Reason::Lost(err));
+                }
+            }
+            Some(_) => self.arm_deadline(key),
+            None => {}
+        }
+    }
+
+    /// Makes sure a timer entry fires no later than the connection's deadline. Lazy: an entry
+    /// already armed for an earlier instant is left alone (it re-arms when it fires).
+    fn arm_deadline(&mut self, key: usize) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let Some(at) = conn.expiry(self.timeouts.send) else {
+            return;
+        };
+        if conn.armed.is_none_or(|armed| armed > at) {
+            conn.armed = Some(at);
+            let serial = conn.serial;
+            self.timers.push(at, TimerKey::Deadline { key, serial });
         }
     }
 
@@ -262,6 +313,8 @@ impl<F: Factory> Reactor<F> {
             tracing::debug!(%peer, "cannot register connection: {err}");
             return;
         }
+        self.next_id += 1;
+        let now = Instant::now();
         entry.insert(Connection {
             socket,
             phase: Phase::Open,
@@ -271,6 +324,10 @@ impl<F: Factory> Reactor<F> {
             awaiting: 0,
             out: WriteQueue::new(),
             protocol: self.factory.build_protocol(peer),
+            serial: self.next_id,
+            deadline: ReadDeadline::accepted(&self.timeouts, now),
+            write_since: now,
+            armed: None,
         });
         self.callback(key, |protocol, transport| {
             protocol.connection_made(transport)
@@ -319,6 +376,7 @@ impl<F: Factory> Reactor<F> {
                 }
                 Ok(_) if conn.phase == Phase::Lingering => {} // Discarded, as promised.
                 Ok(n) => {
+                    conn.deadline.received(&self.timeouts, Instant::now());
                     self.callback(key, |protocol, transport| {
                         protocol.data_received(&buf[..n], transport)
                     });
@@ -364,15 +422,28 @@ impl<F: Factory> Reactor<F> {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
+        let was_empty = conn.out.is_empty();
         let mut transport = SocketTransport {
             out: &mut conn.out,
             phase: &mut conn.phase,
             reading: &mut conn.reading,
             paused: &mut conn.paused,
             pending: None,
+            wrote: false,
         };
         call(&mut conn.protocol, &mut transport);
-        let Some(pending) = transport.pending else {
+        let (pending, wrote) = (transport.pending, transport.wrote);
+        if wrote || (was_empty && !conn.out.is_empty()) {
+            let now = Instant::now();
+            if was_empty {
+                conn.write_since = now;
+            }
+            if wrote && conn.wants_read() {
+                // A response went out and the protocol reads again: idle between requests.
+                conn.deadline = ReadDeadline::answered(&self.timeouts, false, now);
+            }
+        }
+        let Some(pending) = pending else {
             return;
         };
         let id = self.fresh_id();
@@ -432,10 +503,14 @@ impl<F: Factory> Reactor<F> {
             // socket's send buffer and leave in this very call (asyncio's transport.write
             // does the same). Only what does not fit waits for WRITABLE.
             if !conn.out.is_empty() {
+                let before = conn.out.len();
                 if let Err(err) = conn.out.write_to(&mut conn.socket) {
                     // Reset, broken pipe: the client is gone, perhaps mid-response.
                     self.close(key, Reason::Lost(err));
                     return;
+                }
+                if conn.out.len() < before {
+                    conn.write_since = Instant::now();
                 }
             }
             if conn.paused && flow(true, conn.out.len()) == Flow::Resume {
@@ -488,8 +563,9 @@ impl<F: Factory> Reactor<F> {
         );
     }
 
-    /// Tells epoll what this connection now waits for, if that changed.
+    /// Tells epoll what this connection now waits for, if that changed, and arms its timeout.
     fn update_interest(&mut self, key: usize) {
+        self.arm_deadline(key);
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
@@ -584,7 +660,13 @@ mod tests {
             .num_threads(1)
             .build()
             .unwrap();
-        let reactor = Reactor::new(listener, HttpFactory { offload: true }, Some(pool)).unwrap();
+        let reactor = Reactor::new(
+            listener,
+            HttpFactory { offload: true },
+            Some(pool),
+            sys::Timeouts::default(),
+        )
+        .unwrap();
         let server = std::thread::spawn(move || reactor.run());
         let connect = || {
             let client = Client::connect(addr).unwrap();
