@@ -66,6 +66,10 @@ pub(super) async fn connection(shared: Rc<Shared>, role: Role, pace: Option<Pace
     while let Some(mut conn) = shared.connect(gauge, end, Retry::UntilDeadline).await {
         loop {
             match request(&shared, &mut conn, &mut reader, pace, None, end).await {
+                // The probe stands for a new user: every request on a connection of its own,
+                // so that it waits where a newcomer waits (in the listen backlog, while every
+                // worker is held) rather than keeping the worker it got first.
+                Next::Again if role == Role::Probe => break,
                 Next::Again => {}
                 Next::Reconnect => break,
                 Next::Keep => return keep_until_reported(conn).await,

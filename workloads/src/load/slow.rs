@@ -61,7 +61,8 @@ pub(super) async fn run_readers(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)
 }
 
 /// Runs `plan.level` slowloris clients and one probe running a closed loop of the plan's
-/// request; the report's latency and answers are the probe's.
+/// request, each request on a new connection (a newcomer, not a client that already holds a
+/// worker); the report's latency and answers are the probe's.
 pub(super) async fn run_senders(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> Measured {
     let level = plan.level.min(MAX_LEVEL_CONNECTIONS);
     // At least a millisecond: a zero interval would be a busy loop, not a slow client. At
