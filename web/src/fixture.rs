@@ -34,6 +34,9 @@ pub const ENGINES: [&str; 5] = [
     "selector-offload",
 ];
 
+/// The peers of the latest run (Python's asyncio and Twisted), so the lessons name peers.
+pub const PEERS: [&str; 2] = ["asyncio", "twisted"];
+
 /// A workload description with markup in it: pages must show it as text.
 pub const HOSTILE_TEXT: &str = "<script>alert('x')</script> & friends";
 
@@ -120,8 +123,10 @@ pub fn populate(store: &mut Store) -> Result<FixtureRuns> {
         None,
     )?;
 
+    let mut with_peers = engines.clone();
+    with_peers.extend(PEERS.iter().map(|name| EngineSpec::peer(name)));
     let mut steps = Vec::new();
-    for e in &engines {
+    for e in &with_peers {
         let e = e.label.as_str();
         steps.extend(closed_steps(e, &hello, 1.0));
         steps.extend(closed_steps(e, &db_wait, 1.0));
@@ -132,7 +137,7 @@ pub fn populate(store: &mut Store) -> Result<FixtureRuns> {
     }
     let latest = run(
         vec![hello.clone(), db_wait, cpu, idle, big, slow],
-        &engines,
+        &with_peers,
         steps,
         RunStatus::Completed,
         Some("1 step(s) failed"),
@@ -229,7 +234,7 @@ fn closed_steps(engine: &str, workload: &Workload, speed: f64) -> Vec<StepResult
                 }
                 "cpu" => {
                     let cores = match engine {
-                        "selector" => 0.97,
+                        "selector" | "asyncio" | "twisted" => 0.97,
                         "selector-offload" => n.min(1.6),
                         _ => n.min(1.75),
                     };
@@ -281,6 +286,8 @@ fn idle_steps(engine: &str, workload: &Workload) -> Vec<StepResult> {
         "pool" => (150.0, 9.0e6),
         "selector" => (286.0, 2.0e6),
         "selector-offload" => (300.0, 2.6e6),
+        "asyncio" => (1100.0, 9.5e6),
+        "twisted" => (2300.0, 14.0e6),
         _ => (959.0, 2.8e6),
     };
     workload

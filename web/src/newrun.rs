@@ -1,13 +1,23 @@
 //! What the New run form may ask for, and the caps that keep a browser from asking too much.
 //!
 //! The dashboard starts real load on this machine, so the form is parsed strictly: only
-//! engines from the [engine table](workloads::engines), only built-in presets (never a path
-//! on disk), levels and step lengths within the caps below. Anything else is refused with a
-//! `400` that says which field, what was given and what is allowed.
+//! engines from the [engine table](workloads::engines) and peers from the
+//! [peers' registry](workloads::peers), only built-in presets (never a path on disk), levels
+//! and step lengths within the caps below. Anything else is refused with a `400` that says
+//! which field, what was given and what is allowed.
+//!
+//! Peers (asyncio, Twisted and the others: servers this project did not write) run exactly as
+//! `workbench run --peers asyncio,twisted` runs them: each becomes an
+//! [`EngineSpec::peer`](workloads::results::EngineSpec::peer) after the engines, and the run
+//! records the versions they ran on. A peer that is not installed is refused with the command
+//! that installs it ([`RunRequest::peer_versions`]).
 
-use workloads::engines;
+use std::collections::BTreeMap;
+
+use workloads::results::EngineSpec;
 use workloads::results::RunConfig;
 use workloads::spec::{PRESETS, SUITE_NAMES, Suite, Workload};
+use workloads::{engines, peers};
 
 /// The caps on "seconds per step" and "levels up to", shared with `workbench run
 /// --step-secs` and `--max-level` so that both refuse alike.
@@ -25,6 +35,8 @@ pub struct RunRequest {
     pub suite: String,
     /// Engine labels, in the table's order.
     pub engines: Vec<String>,
+    /// Peer names, in the peers' registry order.
+    pub peers: Vec<String>,
     /// Preset names, in the order of the presets.
     pub workloads: Vec<String>,
     /// Pin the engine to CPU 0 and the load generator to CPU 1.
@@ -45,12 +57,13 @@ pub const MAX_REPEAT: u32 = 5;
 pub type Refusal = String;
 
 impl RunRequest {
-    /// Reads the form's fields (`engine`, `workload` repeated; `suite`, `pin`, `max_level`,
-    /// `step_secs`); unknown fields, such as the page's token, are ignored.
+    /// Reads the form's fields (`engine`, `peer`, `workload` repeated; `suite`, `pin`,
+    /// `max_level`, `step_secs`); unknown fields, such as the page's token, are ignored.
     pub fn from_form(pairs: &[(String, String)]) -> Result<RunRequest, Refusal> {
         let mut request = RunRequest {
             suite: "quick".into(),
             engines: Vec::new(),
+            peers: Vec::new(),
             workloads: Vec::new(),
             pin: false,
             max_level: None,
@@ -78,6 +91,17 @@ impl RunRequest {
                     }
                     if !request.engines.iter().any(|e| e == value) {
                         request.engines.push(value.to_string());
+                    }
+                }
+                "peer" => {
+                    let Some(peer) = peers::find(value) else {
+                        return Err(format!(
+                            "peer: {value:?} is not a peer; choose from {}",
+                            peer_names()
+                        ));
+                    };
+                    if !request.peers.iter().any(|p| p == peer.name) {
+                        request.peers.push(peer.name.to_string());
                     }
                 }
                 "workload" => {
@@ -118,8 +142,8 @@ impl RunRequest {
                 _ => {}
             }
         }
-        if request.engines.is_empty() {
-            return Err("engine: choose at least one engine".into());
+        if request.engines.is_empty() && request.peers.is_empty() {
+            return Err("engine: choose at least one engine or peer".into());
         }
         if request.workloads.is_empty() {
             return Err("workload: choose at least one workload".into());
@@ -127,13 +151,36 @@ impl RunRequest {
         // The table's and the presets' order, whatever the form's.
         engines::sort(&mut request.engines);
         request
+            .peers
+            .sort_by_key(|p| peers::all().iter().position(|def| def.name == p));
+        request
             .workloads
             .sort_by_key(|w| PRESETS.iter().position(|(name, _)| name == w));
         Ok(request)
     }
 
+    /// Whether every peer asked for can run here: the versions they run on (for
+    /// [`RunConfig::peer_versions`]; empty without peers), or which peer is missing and the
+    /// command that installs it. This starts Python: call it off the async threads.
+    pub fn peer_versions(&self) -> Result<BTreeMap<String, String>, Refusal> {
+        if self.peers.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        for name in &self.peers {
+            if let Some(peer) = peers::find(name) {
+                peer.readiness().map_err(|why| {
+                    format!("peer: {name} cannot run here: {why} (then reload the New run page)")
+                })?;
+            }
+        }
+        Ok(peers::PeerDef::versions())
+    }
+
     /// The run configuration: each workload at the suite's levels (the preset's when the
-    /// suite does not have it), capped; refused if it would run longer than [`MAX_RUN_SECS`].
+    /// suite does not have it), capped; the engines, then the peers, as `workbench run
+    /// --engines … --peers …` would start them; refused if it would run longer than
+    /// [`MAX_RUN_SECS`]. The peers' versions are left empty: [`RunRequest::peer_versions`]
+    /// finds them.
     pub fn config(&self) -> Result<RunConfig, Refusal> {
         let suite = Suite::named(&self.suite).map_err(|e| e.to_string())?;
         let mut workloads = Vec::new();
@@ -156,6 +203,7 @@ impl RunRequest {
                 .engines
                 .iter()
                 .filter_map(|label| engines::find(label).map(|e| e.spec()))
+                .chain(self.peers.iter().map(|name| EngineSpec::peer(name)))
                 .collect(),
             workloads,
             pin: self.pin,
@@ -181,6 +229,15 @@ pub fn preset_names() -> String {
     PRESETS
         .iter()
         .map(|(name, _)| *name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The peers' names, comma-separated.
+pub fn peer_names() -> String {
+    peers::all()
+        .iter()
+        .map(|p| p.name)
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -239,6 +296,33 @@ mod tests {
                 .unwrap_err()
                 .starts_with("suite:")
         );
+    }
+
+    #[test]
+    fn peers_run_after_the_engines_as_workbench_run_starts_them() {
+        let r =
+            form("peer=twisted&engine=selector&peer=asyncio&peer=twisted&workload=idle").unwrap();
+        assert_eq!(r.engines, ["selector"]);
+        assert_eq!(r.peers, ["asyncio", "twisted"]);
+        let config = r.config().unwrap();
+        let started: Vec<(&str, bool)> = config
+            .engines
+            .iter()
+            .map(|e| (e.label.as_str(), e.peer))
+            .collect();
+        assert_eq!(
+            started,
+            [("selector", false), ("asyncio", true), ("twisted", true)]
+        );
+        assert_eq!(config.engines[2], EngineSpec::peer("twisted"));
+        // Peers alone are a run too; an unknown peer is refused with the choices.
+        assert_eq!(
+            form("peer=asyncio&workload=hello").unwrap().peers,
+            ["asyncio"]
+        );
+        let refused = form("peer=apache&workload=hello").unwrap_err();
+        assert!(refused.starts_with("peer:") && refused.contains("twisted-uvloop"));
+        assert!(form("engine=nginx&workload=hello").is_err());
     }
 
     #[test]

@@ -115,6 +115,9 @@ struct LessonPage {
     reason: Option<String>,
     headline: Option<String>,
     sentences: Vec<String>,
+    /// The lesson's figure for every engine and peer of the run, and the talk's figure
+    /// against it ([`crate::lessons`]).
+    side_by_side: Vec<String>,
     charts: Vec<ChartView>,
     run: Option<RunRow>,
     hint: String,
@@ -133,8 +136,16 @@ pub async fn show(
         )));
     };
     let lesson = &LESSONS[index];
-    let found = with_store(&state, move |store| {
-        judge(store, lesson, &mut HashMap::new())
+    let (found, side_by_side) = with_store(&state, move |store| {
+        let mut cache = HashMap::new();
+        let found = judge(store, lesson, &mut cache)?;
+        // The same run's figures for every engine and peer, beside the judge's sentences.
+        let side_by_side = found
+            .as_ref()
+            .and_then(|(row, _)| cache.get(&RunId(row.id)))
+            .map(|run| crate::lessons::side_by_side(lesson, run))
+            .unwrap_or_default();
+        Ok((found, side_by_side))
     })
     .await?;
     let (run, finding) = match found {
@@ -161,6 +172,7 @@ pub async fn show(
         headline: finding.headline.clone(),
         reason: finding.reason,
         sentences: finding.sentences,
+        side_by_side,
         charts: views(finding.charts),
         run,
         hint: claims::hint(lesson),

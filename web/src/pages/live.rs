@@ -15,6 +15,7 @@ use futures_util::stream::{self, BoxStream, StreamExt};
 use reports::format;
 use reports::store::RunId;
 use workloads::engines::{DEFAULT_ENGINES, ENGINES};
+use workloads::peers::{self, PeerDef};
 use workloads::results::{MachineFacts, RunStatus};
 use workloads::spec::{Suite, Workload};
 
@@ -39,6 +40,24 @@ pub struct EngineOption {
     pub checked: bool,
 }
 
+/// A peer on the New run form: ready, with the versions it runs on, or shown disabled with
+/// why and the command that installs it.
+pub struct PeerOption {
+    /// Its name, as `workbench run --peers` takes it.
+    pub name: &'static str,
+    /// Its model, in a line.
+    pub model: &'static str,
+    /// Its colour.
+    pub color: String,
+    /// The versions it runs on (`python 3.11.7, twisted 26.10.0`) when ready; `None` when it
+    /// cannot run here.
+    pub versions: Option<String>,
+    /// Why it cannot run here.
+    pub why_not: String,
+    /// The command that installs what it needs.
+    pub install: &'static str,
+}
+
 /// A workload on the New run form.
 pub struct WorkloadOption {
     /// Its name.
@@ -61,6 +80,7 @@ struct NewRunPage {
     nav: &'static str,
     token: String,
     engines: Vec<EngineOption>,
+    peers: Vec<PeerOption>,
     workloads: Vec<WorkloadOption>,
     in_progress: Option<i64>,
     min_step: f64,
@@ -106,8 +126,12 @@ pub async fn new_run(State(state): State<AppState>) -> Result<impl IntoResponse,
             checked: quick.workloads.iter().any(|q| q.name == w.name),
         })
         .collect();
+    let peers = tokio::task::spawn_blocking(peer_options)
+        .await
+        .map_err(|err| PageError::Store(err.to_string()))?;
     Ok(NewRunPage {
         nav: "new",
+        peers,
         token: state.inner.token.clone(),
         engines: ENGINES
             .iter()
@@ -127,6 +151,23 @@ pub async fn new_run(State(state): State<AppState>) -> Result<impl IntoResponse,
     })
 }
 
+/// Every peer of the registry, ready or not: one Python process checks them all and one more
+/// reads the versions (`workbench peers list` finds the same).
+fn peer_options() -> Vec<PeerOption> {
+    let versions = PeerDef::versions();
+    peers::readiness_of_all()
+        .into_iter()
+        .map(|(peer, readiness)| PeerOption {
+            name: peer.name,
+            model: peer.model,
+            color: engine_css(peer.name),
+            versions: readiness.is_ok().then(|| peer.version_summary(&versions)),
+            why_not: readiness.err().unwrap_or_default(),
+            install: peer.requirement.install_command(),
+        })
+        .collect()
+}
+
 /// `POST /runs`: checks the form and starts the run, or says why not.
 pub async fn start(State(state): State<AppState>, body: Bytes) -> Response {
     let refused = |why: String| {
@@ -140,10 +181,17 @@ pub async fn start(State(state): State<AppState>, body: Bytes) -> Response {
         Ok(request) => request,
         Err(why) => return refused(why),
     };
-    let config = match request.config() {
+    let mut config = match request.config() {
         Ok(config) => config,
         Err(why) => return refused(why),
     };
+    // The peers must be installed; the run records the versions they ran on.
+    let checked = tokio::task::spawn_blocking(move || request.peer_versions()).await;
+    match checked {
+        Ok(Ok(versions)) => config.peer_versions = versions,
+        Ok(Err(why)) => return refused(why),
+        Err(err) => return refused(format!("the peers could not be checked: {err}")),
+    }
     let c = &state.inner.config;
     let setup = RunSetup {
         db: c.db.clone(),

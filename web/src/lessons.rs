@@ -1,0 +1,413 @@
+//! Every lesson, side by side with the peers: the lesson's own figure for each engine *and*
+//! each peer the run measured, and the talk's figure set against the measurement.
+//!
+//! The judges ([`reports::claims`]) give each lesson its verdict and the sentences that carry
+//! it; they read the peers only where a peer's [family](workloads::engines::Family) fits the
+//! claim. This module adds what the talk's audience asks next — "and Twisted? and asyncio?" —
+//! in the lesson's own terms, for every server of the run:
+//!
+//! 1. **Side by side.** One sentence with the lesson's figure for the engines, then the peers:
+//!    `Bytes per idle connection (…): engines threads 22.4 KiB, selector 286 B; peers asyncio
+//!    1.10 KiB, twisted 2.30 KiB.` A peer that could not serve the workload (nginx has no
+//!    `/work`) is named as such, never left out silently.
+//! 2. **The talk's figure against the measurement.** The number the debate quotes ("a thread
+//!    costs 32 kB to 8 MB") and what this machine measured for the servers it is about.
+//!
+//! It judges nothing: no verdict comes from here, only figures read off the same steps the
+//! judges read (repeats combined the same way, [`workloads::spread::combined`]).
+
+use reports::claims::{Lesson, cores_estimate, idle_slope_estimate};
+use reports::format;
+use reports::store::StoredRun;
+use workloads::engines::{self, Family};
+use workloads::results::StepResult;
+
+/// The sentences for `lesson` from `run`: the figures side by side, then the talk's figure
+/// against the measurement. Empty when the run does not have the lesson's workload.
+pub fn side_by_side(lesson: &Lesson, run: &StoredRun) -> Vec<String> {
+    let mine: Vec<StepResult> = run
+        .steps
+        .iter()
+        .filter(|s| s.workload == lesson.workload)
+        .cloned()
+        .collect();
+    let steps = workloads::spread::combined(&mine);
+    if steps.is_empty() {
+        return Vec::new();
+    }
+    let Some(figure) = Figure::of(lesson.slug) else {
+        return Vec::new();
+    };
+    let on = On { run, steps: &steps };
+    let (peers, ours): (Vec<String>, Vec<String>) =
+        on.labels().into_iter().partition(|l| engines::is_peer(l));
+    let show = |labels: &[String]| -> String {
+        labels
+            .iter()
+            .map(|label| format!("{label} {}", on.figure(figure, label)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut side = format!("{}: ", on.heading(figure));
+    if !ours.is_empty() {
+        side.push_str(&format!("engines {}", show(&ours)));
+    }
+    if !peers.is_empty() {
+        if !ours.is_empty() {
+            side.push_str("; ");
+        }
+        side.push_str(&format!("peers {}", show(&peers)));
+    }
+    side.push('.');
+    let mut sentences = vec![side];
+    if peers.is_empty() {
+        sentences.push(format!(
+            "No peer ran the {w} workload in this run: tick asyncio and twisted (or any other \
+             installed peer) on the New run page, or run `workbench run --workloads {w} --peers \
+             asyncio,twisted`, to see the Python systems beside the engines.",
+            w = lesson.workload
+        ));
+    }
+    // The talk's figure, against the servers it is about: the peers of the right models when
+    // the run has them, else our engines of those models.
+    let about = |labels: &[String]| -> Vec<String> {
+        labels
+            .iter()
+            .filter(|l| engines::family_of(l).is_some_and(|f| figure.about(f)))
+            .cloned()
+            .collect()
+    };
+    let mut measured = about(&peers);
+    if measured.is_empty() || figure == Figure::IdleBytes {
+        // A thread's cost is read off every thread-per-connection server; the others are set
+        // against it in the same sentence.
+        measured.extend(about(&ours));
+    }
+    sentences.push(on.talk(figure, &measured));
+    sentences
+}
+
+/// Which figure a lesson reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Figure {
+    /// `idle`: bytes per idle connection (the slope of PSS).
+    IdleBytes,
+    /// `idle`: the most idle connections held, and on how many threads.
+    Held,
+    /// `big-response`: the p99 download at the most slow readers.
+    Download,
+    /// `db-wait`: requests per second at the top level, and the waits overlapped.
+    Waits,
+    /// `cpu`: the most cores used.
+    Cores,
+    /// `slowloris`: the probe's p99 beside the slow clients.
+    Probe,
+}
+
+impl Figure {
+    fn of(slug: &str) -> Option<Figure> {
+        Some(match slug {
+            "thread-memory" => Figure::IdleBytes,
+            "selector-thousands" => Figure::Held,
+            "big-response" => Figure::Download,
+            "db-wait" => Figure::Waits,
+            "cpu-parallelism" => Figure::Cores,
+            "slowloris" => Figure::Probe,
+            _ => return None,
+        })
+    }
+
+    /// Whether the talk's figure is about servers of this family.
+    fn about(self, family: Family) -> bool {
+        match self {
+            // "A thread costs…": the thread-per-connection servers.
+            Figure::IdleBytes => family == Family::Thread,
+            // The rest is what one loop (or coroutines on one) does.
+            _ => family.multiplexes(),
+        }
+    }
+}
+
+/// One run's steps of one workload.
+struct On<'a> {
+    run: &'a StoredRun,
+    steps: &'a [StepResult],
+}
+
+impl On<'_> {
+    /// Every server of these steps, engines first, in the registry's order.
+    fn labels(&self) -> Vec<String> {
+        let mut labels: Vec<String> = Vec::new();
+        for s in self.steps {
+            if !labels.contains(&s.engine) {
+                labels.push(s.engine.clone());
+            }
+        }
+        engines::sort(&mut labels);
+        labels
+    }
+
+    /// A label's steps that measured something, by level.
+    fn ok(&self, label: &str) -> Vec<&StepResult> {
+        let mut out: Vec<&StepResult> = self
+            .steps
+            .iter()
+            .filter(|s| s.engine == label && s.failure.is_none() && s.flags.not_supported.is_none())
+            .collect();
+        out.sort_by_key(|s| s.level);
+        out
+    }
+
+    /// Why a label has no figure: it could not serve the workload, or every step failed.
+    fn missing(&self, label: &str) -> String {
+        let unsupported = self
+            .steps
+            .iter()
+            .any(|s| s.engine == label && s.flags.not_supported.is_some());
+        if unsupported {
+            "not supported".into()
+        } else {
+            "failed".into()
+        }
+    }
+
+    /// Why a label has no figure at the top level: its step there failed, or it stopped at
+    /// `highest`.
+    fn short_of_top(&self, label: &str, highest: u64) -> String {
+        let top = self.top_level();
+        let failed = self
+            .steps
+            .iter()
+            .any(|s| s.engine == label && s.level == top && s.failure.is_some());
+        if failed {
+            format!("failed at {top}")
+        } else {
+            format!("not measured at {top} (highest {highest})")
+        }
+    }
+
+    /// The highest level any server reached.
+    fn top_level(&self) -> u64 {
+        self.steps.iter().map(|s| s.level).max().unwrap_or(0)
+    }
+
+    fn workload(&self) -> Option<&workloads::spec::Workload> {
+        let name = self.steps.first().map(|s| s.workload.as_str())?;
+        self.run.config.workloads.iter().find(|w| w.name == name)
+    }
+
+    fn heading(&self, figure: Figure) -> String {
+        match figure {
+            Figure::IdleBytes => {
+                "Bytes per idle connection (the slope of memory over open connections)".into()
+            }
+            Figure::Held => "Most idle connections held, and on how many threads".into(),
+            Figure::Download => "The 99th-percentile download at the most slow readers".into(),
+            Figure::Waits => format!(
+                "Requests per second at {} connections, each request waiting {} ms",
+                self.top_level(),
+                self.wait_ms()
+            ),
+            Figure::Cores => format!(
+                "Most cores used, each request burning {} µs of CPU",
+                self.workload().map_or(500, |w| w.request.cpu_us)
+            ),
+            Figure::Probe => format!(
+                "The probe's 99th percentile beside {} slow clients",
+                self.top_level()
+            ),
+        }
+    }
+
+    fn wait_ms(&self) -> u64 {
+        self.workload().map_or(10, |w| w.request.wait_ms).max(1)
+    }
+
+    /// One label's figure, as the side-by-side sentence shows it.
+    fn figure(&self, figure: Figure, label: &str) -> String {
+        let ok = self.ok(label);
+        let Some(top) = ok.last() else {
+            return self.missing(label);
+        };
+        match figure {
+            Figure::IdleBytes => match idle_slope_estimate(&ok) {
+                Some((user, _)) => format::estimate(&user, format::bytes),
+                None => "one level only, no slope".into(),
+            },
+            Figure::Held => {
+                let most = ok.iter().max_by_key(|s| s.load.connections).unwrap_or(top);
+                format!(
+                    "{} on {}",
+                    format::count(most.load.connections as f64),
+                    threads(most.derived.threads_max)
+                )
+            }
+            Figure::Download => format!(
+                "{} ({} readers)",
+                format::micros(top.load.latency.p99_us as f64),
+                top.level
+            ),
+            Figure::Waits => match ok.iter().find(|s| s.level == self.top_level()) {
+                Some(s) => format::rps(s.derived.throughput_rps),
+                None => self.short_of_top(label, top.level),
+            },
+            Figure::Cores => ok
+                .iter()
+                .map(|s| cores_estimate(s))
+                .max_by(|a, b| a.value.total_cmp(&b.value))
+                .map_or_else(String::new, |c| format::estimate(&c, format::cores)),
+            Figure::Probe => match ok.iter().find(|s| s.level == self.top_level()) {
+                Some(s) if s.load.completed == 0 => "no probe answered".into(),
+                Some(s) => format::micros(s.load.latency.p99_us as f64),
+                None => self.short_of_top(label, top.level),
+            },
+        }
+    }
+
+    /// The talk's figure, and what `measured` (the servers it is about) showed here.
+    fn talk(&self, figure: Figure, measured: &[String]) -> String {
+        let list = |f: &dyn Fn(&str) -> Option<String>| -> String {
+            let parts: Vec<String> = measured
+                .iter()
+                .filter_map(|l| f(l).map(|text| format!("{l} {text}")))
+                .collect();
+            if parts.is_empty() {
+                "no server of that model in this run".into()
+            } else {
+                parts.join(", ")
+            }
+        };
+        match figure {
+            Figure::IdleBytes => {
+                let slope = |l: &str| idle_slope_estimate(&self.ok(l)).map(|(u, _)| u.value);
+                let thread = measured
+                    .iter()
+                    .filter_map(|l| slope(l).map(|b| (l, b)))
+                    .max_by(|a, b| a.1.total_cmp(&b.1));
+                let Some((thread_label, thread_bytes)) = thread else {
+                    return "The talk says \"a thread costs 32 kB to 8 MB\": this run has no \
+                            thread-per-connection server to measure it (add the threads \
+                            engine)."
+                        .into();
+                };
+                // Against it, every multiplexing server of the run, engine or peer.
+                let loops: Vec<String> = self
+                    .labels()
+                    .into_iter()
+                    .filter(|l| engines::family_of(l).is_some_and(Family::multiplexes))
+                    .filter_map(|l| {
+                        let bytes = slope(&l)?;
+                        Some(format!(
+                            "{} on {l} ({} less)",
+                            format::bytes(bytes),
+                            format::times(thread_bytes / bytes.max(1.0))
+                        ))
+                    })
+                    .collect();
+                let mut text = format!(
+                    "The talk says \"a thread costs 32 kB to 8 MB\": measured here, {} per idle \
+                     connection on {thread_label}",
+                    format::bytes(thread_bytes)
+                );
+                if !loops.is_empty() {
+                    text.push_str(&format!(", against {}", loops.join(", ")));
+                }
+                text.push_str(
+                    ". The 8 MB is reserved address space; only the stack pages a thread \
+                     touches are paid for.",
+                );
+                text
+            }
+            Figure::Held => format!(
+                "The talk says \"one selector loop holds thousands of sockets on one core\": \
+                 measured here, {}.",
+                list(&|l| {
+                    let most = self.ok(l).into_iter().max_by_key(|s| s.load.connections)?;
+                    Some(format!(
+                        "held {} on {}",
+                        format::count(most.load.connections as f64),
+                        threads(most.derived.threads_max)
+                    ))
+                })
+            ),
+            Figure::Download => {
+                let workload = self.workload();
+                let body = workload.map_or(1 << 20, |w| w.request.bytes) as f64;
+                let rate = workload.and_then(|w| w.read_rate).unwrap_or(1 << 20) as f64;
+                format!(
+                    "The talk says \"writes are queued until the network is ready\", so a slow \
+                     reader costs queued bytes, not a blocked thread; a download needs at least \
+                     {} at the readers' rate: measured here, {}.",
+                    format::micros(body / rate * 1e6),
+                    list(&|l| {
+                        let top = self.ok(l).pop()?;
+                        Some(format!(
+                            "{} at the 99th percentile for {} readers on {}",
+                            format::micros(top.load.latency.p99_us as f64),
+                            top.level,
+                            threads(top.derived.threads_max)
+                        ))
+                    })
+                )
+            }
+            Figure::Waits => {
+                let wait = self.wait_ms();
+                format!(
+                    "The talk says \"you're probably waiting on the database\": a worker that \
+                     waits {wait} ms serves at most {} alone, so what counts is how many waits \
+                     run at once (throughput × wait, Little's law): measured here, {}.",
+                    format::rps(1000.0 / wait as f64),
+                    list(&|l| {
+                        let s = self
+                            .ok(l)
+                            .into_iter()
+                            .find(|s| s.level == self.top_level())?;
+                        Some(format!(
+                            "about {} waits at once on {}",
+                            format::sig3(s.derived.throughput_rps * wait as f64 / 1000.0),
+                            threads(s.derived.threads_max)
+                        ))
+                    })
+                )
+            }
+            Figure::Cores => format!(
+                "The talk says \"concurrency is not parallelism\": one event loop runs one \
+                 request's work at a time, on one core of this machine's {}: measured here, {}.",
+                self.run.summary.machine.cores,
+                list(&|l| {
+                    self.ok(l)
+                        .into_iter()
+                        .map(cores_estimate)
+                        .max_by(|a, b| a.value.total_cmp(&b.value))
+                        .map(|c| format::cores(c.value))
+                })
+            ),
+            Figure::Probe => format!(
+                "The talk says slow clients hold a fixed pool's workers hostage, while an event \
+                 loop keeps a few bytes for each: measured here with {} slow clients, the \
+                 probe's p99 was {}.",
+                self.top_level(),
+                list(&|l| {
+                    let s = self
+                        .ok(l)
+                        .into_iter()
+                        .find(|s| s.level == self.top_level())?;
+                    Some(if s.load.completed == 0 {
+                        "no answer at all".to_string()
+                    } else {
+                        format::micros(s.load.latency.p99_us as f64)
+                    })
+                })
+            ),
+        }
+    }
+}
+
+/// `1 thread`, `12 threads`.
+fn threads(n: u64) -> String {
+    format!(
+        "{} {}",
+        format::count(n as f64),
+        if n == 1 { "thread" } else { "threads" }
+    )
+}
