@@ -279,7 +279,8 @@ impl On<'_> {
         };
         match figure {
             Figure::IdleBytes => {
-                let slope = |l: &str| idle_slope_estimate(&self.ok(l)).map(|(u, _)| u.value);
+                let estimate = |l: &str| idle_slope_estimate(&self.ok(l)).map(|(u, _)| u);
+                let slope = |l: &str| estimate(l).map(|u| u.value);
                 let thread = measured
                     .iter()
                     .filter_map(|l| slope(l).map(|b| (l, b)))
@@ -296,12 +297,17 @@ impl On<'_> {
                     .into_iter()
                     .filter(|l| engines::family_of(l).is_some_and(Family::multiplexes))
                     .filter_map(|l| {
-                        let bytes = slope(&l)?;
-                        Some(format!(
-                            "{} on {l} ({} less)",
-                            format::bytes(bytes),
-                            format::times(thread_bytes / bytes.max(1.0))
-                        ))
+                        let bytes = estimate(&l)?;
+                        // A slope inside the noise has no ratio worth printing.
+                        Some(if bytes.below_resolution() {
+                            format!("{} on {l}", format::estimate(&bytes, format::bytes))
+                        } else {
+                            format!(
+                                "{} on {l} ({} less)",
+                                format::bytes(bytes.value),
+                                format::times(thread_bytes / bytes.value.max(1.0))
+                            )
+                        })
                     })
                     .collect();
                 let mut text = format!(
