@@ -53,6 +53,7 @@ pub mod headlines;
 mod html;
 mod markdown;
 mod method;
+mod steps;
 
 use std::fmt;
 use std::io;

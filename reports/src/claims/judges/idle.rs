@@ -1,0 +1,192 @@
+//! The idle claims: what a thread costs, and how many sockets one selector loop holds.
+
+use super::*;
+
+pub(in crate::claims) fn thread_memory(run: &StoredRun) -> Finding {
+    let owned = steps_of(run, "idle");
+    let steps = refs(&owned);
+    if steps.is_empty() {
+        return Finding::no_data(
+            "No run has the idle workload yet: run `workbench run --workloads idle`.".into(),
+        );
+    }
+    let slope = |engine: &str| idle_slope_estimate(&ok_steps(&steps, engine));
+    let Some((threads, threads_kernel)) = slope("threads") else {
+        return Finding::missing(
+            "threads,selector,coroutines",
+            "idle",
+            "threads engine to measure",
+        );
+    };
+    let loops: Vec<(String, Estimate, Estimate)> = [Family::EventLoop, Family::Coroutine]
+        .into_iter()
+        .flat_map(|f| crate::claims::evidence::of_family(&steps, f))
+        .filter_map(|e| slope(&e).map(|(u, k)| (e, u, k)))
+        .collect();
+    let held = max_connections(&steps, "threads");
+    let mut sentences = vec![format!(
+        "Here, one idle connection cost {} of memory on threads{}: the slope of PSS over open \
+         connections, up to {} of them (± is the 95 % interval of the slope).",
+        with_spread(&threads, format::bytes),
+        loops
+            .iter()
+            .map(|(e, s, _)| format!(", {} on {e}", with_spread(s, format::bytes)))
+            .collect::<String>(),
+        format::count(held as f64)
+    )];
+    let stack = stack_size(run);
+    sentences.push(format!(
+        "The talk says a thread costs 32 KiB to 8 MiB; measured here, {}. Each thread reserved \
+         {stack} of address space for its stack, but only the pages it touched count.",
+        format::bytes(threads.value)
+    ));
+    if let Some((engine, _, kernel)) = loops.first() {
+        let kernel_text = |e: &Estimate| {
+            if e.below_resolution() {
+                format!(
+                    "below what this machine resolves (± {})",
+                    format::bytes(e.half_width())
+                )
+            } else {
+                with_spread(e, format::bytes)
+            }
+        };
+        sentences.push(format!(
+            "The kernel paid {} per connection on top for threads and {} for {engine}, shown \
+             apart: socket buffers cost kernel memory in every model, and each thread adds a \
+             kernel stack.",
+            kernel_text(&threads_kernel),
+            kernel_text(kernel)
+        ));
+    }
+    let charts = vec![
+        charts::memory_per_connection(&run.steps, "idle"),
+        charts::bytes_per_connection_bars(&run.steps, "idle"),
+    ];
+    let densest = loops.iter().min_by(|a, b| a.1.value.total_cmp(&b.1.value));
+    let Some((engine, best, _)) = densest else {
+        return Finding::missing(
+            "threads,selector,coroutines",
+            "idle",
+            "event-loop engine or peer (selector, coroutines, asyncio, Twisted…) to compare threads with",
+        )
+        .with_sentences(sentences, charts);
+    };
+    let floor = Estimate {
+        low: best.low.max(1.0),
+        high: best.high.max(1.0),
+        ..*best
+    };
+    let ratio = threads.value / best.value.max(1.0);
+    let mut headline = None;
+    let outcome = match at_least(&threads, THREAD_COST_RATIO, &floor) {
+        Some(true) => {
+            headline = Some(format!(
+                "Here, one idle {engine} connection cost {} against {} for a thread: {} denser.",
+                format::bytes(best.value),
+                format::bytes(threads.value),
+                format::times(ratio)
+            ));
+            Outcome::Supported
+        }
+        Some(false) => Outcome::NotSupported(format!(
+            "A thread cost {} per connection, only {} the {} of {engine}: not the difference \
+             the claim describes.",
+            format::bytes(threads.value),
+            format::times(ratio),
+            format::bytes(best.value)
+        )),
+        None => Outcome::Inconclusive(format!(
+            "A thread cost {} and {engine} {} per connection: the intervals are too wide to \
+             tell a factor of {THREAD_COST_RATIO} apart. Hold more connections, or repeat \
+             (`--repeat 3`).",
+            with_spread(&threads, format::bytes),
+            with_spread(best, format::bytes)
+        )),
+    };
+    Finding::judged(outcome, sentences, charts).with_headline(headline)
+}
+
+pub(in crate::claims) fn selector_thousands(run: &StoredRun) -> Finding {
+    let owned = steps_of(run, "idle");
+    let steps = refs(&owned);
+    if steps.is_empty() {
+        return Finding::no_data(
+            "No run has the idle workload yet: run `workbench run --workloads idle`.".into(),
+        );
+    }
+    let Some(best) = ok_steps(&steps, "selector")
+        .into_iter()
+        .max_by_key(|s| s.load.connections)
+    else {
+        return Finding::missing("selector,threads", "idle", "selector engine");
+    };
+    let held = best.load.connections;
+    let threads_used = best.derived.threads_max;
+    let mut sentences = vec![format!(
+        "The selector held {} idle connections open on {} {}, in {} of memory in all.",
+        format::count(held as f64),
+        threads_used,
+        plural(threads_used, "thread", "threads"),
+        format::bytes(best.derived.peak_pss_bytes as f64)
+    )];
+    if let Some((sel, _)) = idle_slope_estimate(&ok_steps(&steps, "selector")) {
+        if sel.below_resolution() {
+            sentences.push(format!(
+                "One connection cost it less than this machine resolves (± {}).",
+                format::bytes(sel.half_width())
+            ));
+        } else {
+            sentences.push(format!(
+                "One connection cost it {}.",
+                with_spread(&sel, format::bytes)
+            ));
+        }
+    }
+    let others: Vec<String> = [Family::EventLoop, Family::Coroutine]
+        .into_iter()
+        .flat_map(|f| crate::claims::evidence::of_family(&steps, f))
+        .filter(|e| e != "selector")
+        .filter_map(|e| {
+            let top = ok_steps(&steps, &e)
+                .into_iter()
+                .max_by_key(|s| s.load.connections)?;
+            Some(format!(
+                "{e} held {} on {} threads",
+                format::count(top.load.connections as f64),
+                top.derived.threads_max
+            ))
+        })
+        .collect();
+    if !others.is_empty() {
+        sentences.push(format!("Beside it: {}.", others.join("; ")));
+    }
+    if let Some(thr) = ok_steps(&steps, "threads")
+        .into_iter()
+        .find(|s| s.level == best.level)
+    {
+        sentences.push(format!(
+            "To hold the same {} connections, threads ran {} threads.",
+            format::count(thr.load.connections as f64),
+            format::count(thr.derived.threads_max as f64)
+        ));
+    }
+    let charts = vec![
+        charts::memory_per_connection(&run.steps, "idle"),
+        charts::threads(&run.steps, "idle"),
+    ];
+    let outcome = if threads_used > ONE_LOOP_THREADS {
+        Outcome::NotSupported(format!(
+            "The selector ran {threads_used} threads, more than one loop needs."
+        ))
+    } else if held < THOUSANDS {
+        Outcome::Inconclusive(format!(
+            "The most connections held here was {}: run the idle workload with levels of \
+             {THOUSANDS} or more to test \"thousands\".",
+            format::count(held as f64)
+        ))
+    } else {
+        Outcome::Supported
+    };
+    Finding::judged(outcome, sentences, charts)
+}

@@ -1,0 +1,47 @@
+//! The six judges, one per lesson. Each reads one workload's steps of one run and returns a
+//! [`Finding`]; the verdict rules are in the [module docs](super).
+
+mod idle;
+mod parallel;
+mod waiting;
+
+pub(super) use idle::{selector_thousands, thread_memory};
+pub(super) use parallel::cpu_parallelism;
+pub(super) use waiting::{big_response, db_wait, slowloris};
+
+use workloads::engines::Family;
+use workloads::results::StepResult;
+use workloads::spread::Estimate;
+
+use super::evidence::{
+    cores_estimate, idle_slope_estimate, max_connections, ok_steps, p99_estimate, plural,
+    pool_workers, refs, stack_size, steps_of, throughput_estimate, top_step,
+};
+use super::{
+    CEILING_SLACK, DOWNLOAD_SLACK, Finding, HOSTAGE_FACTOR, ONE_CORE, ONE_LOOP_THREADS,
+    OVERLAP_ADVANTAGE, Outcome, PARALLEL_ADVANTAGE, THOUSANDS, THREAD_COST_RATIO,
+};
+use crate::charts;
+use crate::format;
+use crate::store::StoredRun;
+
+/// `figure (± half-width)`, or the figure alone when it has no interval.
+pub(super) fn with_spread(e: &Estimate, show: impl Fn(f64) -> String) -> String {
+    if e.has_interval() {
+        format!("{} (± {})", show(e.value), show(e.half_width()))
+    } else {
+        show(e.value)
+    }
+}
+
+/// Compares `a ≥ factor × b` with intervals: supported when the whole of `a` is past the
+/// factor times the whole of `b`, refuted when the whole of `a` falls short, else `None`.
+pub(super) fn at_least(a: &Estimate, factor: f64, b: &Estimate) -> Option<bool> {
+    if a.low >= factor * b.high {
+        Some(true)
+    } else if a.high < factor * b.low {
+        Some(false)
+    } else {
+        None
+    }
+}

@@ -1,0 +1,145 @@
+//! Concurrency is not parallelism: cores used on CPU-bound work.
+
+use super::*;
+
+pub(in crate::claims) fn cpu_parallelism(run: &StoredRun) -> Finding {
+    let owned = steps_of(run, "cpu");
+    let steps = refs(&owned);
+    if steps.is_empty() {
+        return Finding::no_data(
+            "No run has the cpu workload yet: run `workbench run --workloads cpu`.".into(),
+        );
+    }
+    let busiest = |engine: &str| {
+        ok_steps(&steps, engine)
+            .into_iter()
+            .map(cores_estimate)
+            .max_by(|a, b| a.value.total_cmp(&b.value))
+    };
+    let Some(sel) = busiest("selector") else {
+        return Finding::missing("selector,threads,pool,coroutines", "cpu", "selector engine");
+    };
+    let machine_cores = run.summary.machine.cores;
+    let cpu_us = run
+        .config
+        .workloads
+        .iter()
+        .find(|w| w.name == "cpu")
+        .map_or(500, |w| w.request.cpu_us);
+    let mut sentences = vec![format!(
+        "Every request burns {cpu_us} µs of CPU. On this {machine_cores}-core machine the \
+         selector never used more than {} cores: its one loop runs one request's work at a \
+         time, however many connections wait.",
+        with_spread(&sel, format::sig3)
+    )];
+    let parallel = ["threads", "pool", "coroutines"]
+        .into_iter()
+        .filter_map(|e| busiest(e).map(|c| (e, c)))
+        .max_by(|a, b| a.1.value.total_cmp(&b.1.value));
+    let top_level = steps.iter().map(|s| s.level).max().unwrap_or(0);
+    let rps_at_top = |engine: &str| {
+        ok_steps(&steps, engine)
+            .into_iter()
+            .find(|s| s.level == top_level)
+            .map(|s| s.derived.throughput_rps)
+    };
+    if let Some((engine, cores)) = &parallel {
+        let mut line = format!(
+            "{engine} reached {} cores",
+            with_spread(cores, format::sig3)
+        );
+        if let (Some(a), Some(b)) = (rps_at_top(engine), rps_at_top("selector")) {
+            line.push_str(&format!(
+                " and answered {} against the selector's {} at {top_level} connections",
+                format::rps(a),
+                format::rps(b)
+            ));
+        }
+        sentences.push(format!("{line}."));
+    }
+    let loops: Vec<String> = crate::claims::evidence::of_family(&steps, Family::EventLoop)
+        .into_iter()
+        .filter(|e| workloads::engines::is_peer(e))
+        .filter_map(|e| busiest(&e).map(|c| format!("{e} {}", format::sig3(c.value))))
+        .collect();
+    if !loops.is_empty() {
+        sentences.push(format!(
+            "The Python event loops measured beside it, cores used: {}.",
+            loops.join(", ")
+        ));
+    }
+    match busiest("selector-offload") {
+        Some(cores) => sentences.push(format!(
+            "With --offload, selector-offload deferred the work to a thread pool and reached \
+             {} cores: the loop stays one thread, the work does not.",
+            format::sig3(cores.value)
+        )),
+        None => sentences.push(
+            "Add the selector-offload engine to see the selector with its CPU work deferred to \
+             a thread pool."
+                .into(),
+        ),
+    }
+    let client = steps
+        .iter()
+        .map(|s| s.derived.client_cores)
+        .fold(0.0, f64::max);
+    sentences.push(format!(
+        "The load generator used up to {} cores of the same machine, so the engines share the \
+         {machine_cores} cores with it.",
+        format::sig3(client)
+    ));
+    let charts = vec![
+        charts::cores(&run.steps, "cpu"),
+        charts::throughput(&run.steps, "cpu"),
+    ];
+    let outcome = if machine_cores < 2 {
+        Outcome::Inconclusive(
+            "This machine has one core: nothing can run in parallel on it, so it cannot show \
+             the difference."
+                .into(),
+        )
+    } else if sel.low > ONE_CORE {
+        Outcome::NotSupported(format!(
+            "The selector used {} cores, more than one loop can: something else ran on its \
+             threads.",
+            with_spread(&sel, format::sig3)
+        ))
+    } else {
+        match parallel {
+            None => {
+                return Finding::missing(
+                    "selector,threads,pool,coroutines",
+                    "cpu",
+                    "threads, pool or coroutines engine to compare the selector with",
+                )
+                .with_sentences(sentences, charts);
+            }
+            Some((engine, cores)) => {
+                let floor = Estimate {
+                    low: sel.low.max(0.1),
+                    high: sel.high.max(0.1),
+                    ..sel
+                };
+                match at_least(&cores, PARALLEL_ADVANTAGE, &floor) {
+                    Some(true) if sel.high <= ONE_CORE => Outcome::Supported,
+                    Some(false) => Outcome::NotSupported(format!(
+                        "The parallel engines used no more cores than the selector here \
+                         ({engine}: {}, selector: {}).",
+                        with_spread(&cores, format::sig3),
+                        with_spread(&sel, format::sig3)
+                    )),
+                    _ => Outcome::Inconclusive(format!(
+                        "{engine} used {} cores and the selector {}: inside the noise of \
+                         {PARALLEL_ADVANTAGE}× (or the selector's interval reaches past one \
+                         core); the levels may be too low, or the load generator took the \
+                         other cores.",
+                        with_spread(&cores, format::sig3),
+                        with_spread(&sel, format::sig3)
+                    )),
+                }
+            }
+        }
+    };
+    Finding::judged(outcome, sentences, charts)
+}

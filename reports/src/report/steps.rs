@@ -1,0 +1,327 @@
+//! A workload's section of the report: what it asks, its charts, and the table of every step
+//! with its flags spelled out.
+
+use workloads::results::StepResult;
+use workloads::runner::{CLIENT_SATURATED_CORES, LITTLES_LAW_TOLERANCE};
+use workloads::spec::{Mode, Route, Workload};
+
+use super::doc::{Block, Inline, Section, slug};
+use super::format;
+use super::headlines;
+use crate::charts::{self, DataTable};
+use crate::store::StoredRun;
+
+/// A section per workload, in the run's order: description, charts, step table.
+pub(super) fn workloads(run: &StoredRun) -> Section {
+    let mut section = Section::new("workloads", "Workloads");
+    section.blocks.push(Block::Para(Inline::marked(
+        "For each workload: what it shows, its charts (one colour per engine on every chart; a \
+         hollow marker with `!` is a flagged step, a `×` a failed one), and every step as a row, \
+         with its flags spelled out.",
+    )));
+    for workload in &run.config.workloads {
+        section.children.push(workload_section(run, workload));
+    }
+    section
+}
+
+fn workload_section(run: &StoredRun, workload: &Workload) -> Section {
+    let mut section = Section::new(
+        format!("workload-{}", slug(&workload.name)),
+        workload.name.clone(),
+    );
+    section
+        .blocks
+        .push(Block::Para(Inline::plain(workload.description.clone())));
+    section
+        .blocks
+        .push(Block::Para(workload_facts(run, workload)));
+    let steps: Vec<&StepResult> = run
+        .steps
+        .iter()
+        .filter(|s| s.workload == workload.name)
+        .collect();
+    if steps.is_empty() {
+        section.blocks.push(Block::Para(Inline::plain(
+            "Not measured: the run has no step of this workload, so its charts are empty.",
+        )));
+    }
+    for chart in charts::charts_for_workload(&run.steps, workload) {
+        section.blocks.push(Block::Chart(chart));
+    }
+    if !steps.is_empty() {
+        section
+            .blocks
+            .push(Block::Minor(format!("{}: every step", workload.name)));
+        section.blocks.push(Block::Table(step_table(run, workload)));
+    }
+    section
+}
+
+/// Mode, levels, request and timing of a workload, in a line.
+fn workload_facts(run: &StoredRun, workload: &Workload) -> Inline {
+    let mode = match workload.mode {
+        Mode::Closed => "closed loop",
+        Mode::Open => "open loop (constant arrival rate)",
+        Mode::Idle => "idle connections",
+        Mode::SlowReaders => "slow readers",
+        Mode::SlowSenders => "slow senders",
+    };
+    let mut out = Inline::default()
+        .strong("Mode: ")
+        .text(format!("{mode}. "))
+        .strong("Levels: ")
+        .text(format!(
+            "{} {}. ",
+            format::levels(&workload.levels),
+            workload.level_unit()
+        ))
+        .strong("Request: ")
+        .code(format!(
+            "GET {}",
+            workload.request.target(run.calibration.rounds_per_us)
+        ));
+    if workload.request.route == Route::Work && workload.request.cpu_us > 0 {
+        out = out.text(format!(
+            " ({} µs of CPU, turned into rounds by this run's calibration)",
+            workload.request.cpu_us
+        ));
+    }
+    out = out.text(". ").strong("Timing: ").text(format!(
+        "{} s measured per level after {} s of warm-up.",
+        workload.step_secs, workload.warmup_secs
+    ));
+    if let Some(rate) = workload.read_rate {
+        out = out.text(format!(
+            " Each client reads {}/s.",
+            format::bytes(rate as f64)
+        ));
+    }
+    if let Some(ms) = workload.send_interval_ms {
+        out = out.text(format!(" A slow client sends a byte every {ms} ms."));
+    }
+    if workload.mode == Mode::Open {
+        out = out.text(format!(
+            " At most {} connections.",
+            workload.max_connections()
+        ));
+    }
+    out
+}
+
+/// Every step of a workload as a row, flags in words; notes explain the flags that occur.
+pub(crate) fn step_table(run: &StoredRun, workload: &Workload) -> DataTable {
+    let mode = workload.mode;
+    let (third, lat): (&str, [&str; 3]) = match mode {
+        Mode::Idle => ("connections held", ["p50", "p99", "p99.9"]),
+        Mode::Open => (
+            "throughput",
+            ["p50 (corrected)", "p99 (corrected)", "p99 (uncorrected)"],
+        ),
+        Mode::SlowSenders => ("throughput", ["probe p50", "probe p99", "probe max"]),
+        Mode::SlowReaders => ("throughput", ["download p50", "download p99", "max"]),
+        Mode::Closed => ("throughput", ["p50", "p99", "p99.9"]),
+    };
+    let mut columns = vec![
+        "engine".to_string(),
+        format!("level ({})", workload.level_unit()),
+        third.to_string(),
+    ];
+    columns.extend(lat.iter().map(|c| format!("{c} latency")));
+    columns.extend(
+        [
+            "errors",
+            "engine cores",
+            "client cores",
+            "context switches",
+            "threads",
+            "peak PSS",
+            "peak RSS",
+            "flags",
+        ]
+        .map(String::from),
+    );
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    for engine in headlines::engines(run) {
+        let mut steps: Vec<&StepResult> = run
+            .steps
+            .iter()
+            .filter(|s| s.engine == engine && s.workload == workload.name)
+            .collect();
+        steps.sort_by_key(|s| s.level);
+        for step in steps {
+            rows.push(step_row(step, mode));
+            if let Some(why) = &step.failure {
+                notes.push(format!("{engine} at {}: failed: {why}", step.level));
+            }
+        }
+    }
+    let steps = || run.steps.iter().filter(|s| s.workload == workload.name);
+    if steps().any(|s| s.flags.client_saturated) {
+        notes.push(format!(
+            "client saturated: the load generator used over {CLIENT_SATURATED_CORES} of a core; \
+             it, not the engine, may have been the bottleneck."
+        ));
+    }
+    if steps().any(|s| s.flags.littles_law_off) {
+        notes.push(format!(
+            "Little's law off: in a closed loop, connections should equal throughput × mean \
+             latency; they differed by over {:.0}%, so time went somewhere the latency does not \
+             show (connecting, or the client itself).",
+            LITTLES_LAW_TOLERANCE * 100.0
+        ));
+    }
+    if steps().any(|s| s.flags.level_not_reached.is_some() || s.load.not_reached.is_some()) {
+        notes.push(
+            "level not reached: the load generator could not open or keep that many connections \
+             (or requests); the figures are for what it did reach."
+                .into(),
+        );
+    }
+    if steps().any(|s| s.flags.not_supported.is_some()) {
+        notes.push(
+            "not supported: a server we did not write cannot serve this workload; not measured, \
+             and not a failure."
+                .into(),
+        );
+    }
+    DataTable {
+        caption: format!(
+            "{}: every step, by engine and level. Latency is {}; cores are CPU time over wall \
+             time (1.0 = one core busy); memory is the largest reading of the engine's process \
+             tree in the window.",
+            workload.name,
+            match mode {
+                Mode::Open =>
+                    "from each request's intended send time (corrected), the naive \
+                               figure beside it",
+                Mode::Closed => "from send to answer (closed loop)",
+                Mode::Idle => "of each connection's one request",
+                Mode::SlowSenders => "of the probe's /hello requests",
+                Mode::SlowReaders => "of a whole download",
+            }
+        ),
+        columns,
+        rows,
+        notes,
+    }
+}
+
+fn step_row(step: &StepResult, mode: Mode) -> Vec<String> {
+    let d = &step.derived;
+    let l = &step.load.latency;
+    let measured = step.failure.is_none() && step.flags.not_supported.is_none();
+    let lat = |us: u64| {
+        if measured && l.count > 0 {
+            format::micros(us as f64)
+        } else {
+            "—".to_string()
+        }
+    };
+    let third_latency = match mode {
+        Mode::Open => step
+            .load
+            .latency_uncorrected
+            .filter(|_| measured)
+            .map_or("—".to_string(), |u| format::micros(u.p99_us as f64)),
+        Mode::SlowSenders | Mode::SlowReaders => lat(l.max_us),
+        _ => lat(l.p999_us),
+    };
+    let dash = || "—".to_string();
+    let e = &step.load.errors;
+    let errors = if e.total() == 0 {
+        "0".to_string()
+    } else {
+        let kinds: Vec<String> = [
+            (e.connect, "connect"),
+            (e.timeout, "timeout"),
+            (e.reset, "reset"),
+            (e.bad_response, "bad answer"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        format!("{} ({})", e.total(), kinds.join(", "))
+    };
+    vec![
+        step.engine.clone(),
+        step.level.to_string(),
+        if !measured {
+            dash()
+        } else if mode == Mode::Idle {
+            format::count(step.load.connections as f64)
+        } else {
+            format::rps(d.throughput_rps)
+        },
+        lat(l.p50_us),
+        lat(l.p99_us),
+        third_latency,
+        if measured { errors } else { dash() },
+        if measured {
+            format::sig3(d.engine_cores)
+        } else {
+            dash()
+        },
+        if measured {
+            format::sig3(d.client_cores)
+        } else {
+            dash()
+        },
+        if measured {
+            format!("{}/s", format::per_sec(d.ctx_switches_per_sec))
+        } else {
+            dash()
+        },
+        if measured {
+            format::count(d.threads_max as f64)
+        } else {
+            dash()
+        },
+        if measured {
+            format::bytes(d.peak_pss_bytes as f64)
+        } else {
+            dash()
+        },
+        if measured {
+            format::bytes(d.peak_rss_bytes as f64)
+        } else {
+            dash()
+        },
+        flags_text(step),
+    ]
+}
+
+/// A step's flags in words, `;`-separated; empty when it has none.
+pub(crate) fn flags_text(step: &StepResult) -> String {
+    let f = &step.flags;
+    let mut out = Vec::new();
+    if let Some(why) = &step.failure {
+        out.push(format!("failed: {why}"));
+    }
+    if let Some(why) = &f.not_supported {
+        out.push(format!("not supported: {why}"));
+    }
+    if let Some(why) = f
+        .level_not_reached
+        .as_ref()
+        .or(step.load.not_reached.as_ref())
+    {
+        out.push(format!("level not reached: {why}"));
+    }
+    if f.client_saturated {
+        out.push(format!(
+            "client saturated ({:.2} cores)",
+            step.derived.client_cores
+        ));
+    }
+    if f.littles_law_off {
+        let predicted = step.derived.throughput_rps * step.load.latency.mean_us / 1e6;
+        out.push(format!(
+            "Little's law off (throughput × mean latency = {predicted:.1}, not {})",
+            step.level
+        ));
+    }
+    out.join("; ")
+}
