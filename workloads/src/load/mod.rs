@@ -58,8 +58,10 @@
 //! latency is still measured from its send (or intended send), even if that was in the
 //! warm-up. When the window ends, requests still in flight are **abandoned**: not counted, not
 //! errors, and the step returns at once (the drain is immediate). Every answer is checked
-//! (invariant 5): status 200, `Content-Length` equal to [`Expectation::body_len`], the body
-//! itself, and `X-Work-Digest` when expected; a wrong answer is a
+//! (invariant 5): for the workbench's own routes ([`Expectation::Workbench`]) status 200,
+//! `Content-Length` equal to the expected length, the body itself, and `X-Work-Digest` when
+//! expected; for any other server ([`Expectation::AnyServer`]) a 2xx or 3xx status and a
+//! well-framed body. A wrong answer is a
 //! [`bad_response`](crate::results::ErrorCounts::bad_response). Response errors count when
 //! they happen inside the window; connect errors count whenever they happen. After any error
 //! the connection is closed and reopened, so the load goes on; nothing here panics on what a

@@ -152,9 +152,10 @@ pub(in crate::claims) fn selector_thousands(run: &StoredRun) -> Finding {
                 .into_iter()
                 .max_by_key(|s| s.load.connections)?;
             Some(format!(
-                "{e} held {} on {} threads",
+                "{e} held {} on {} {}",
                 format::count(top.load.connections as f64),
-                top.derived.threads_max
+                top.derived.threads_max,
+                plural(top.derived.threads_max, "thread", "threads")
             ))
         })
         .collect();
