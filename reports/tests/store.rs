@@ -48,6 +48,7 @@ fn machine() -> MachineFacts {
         rustc: "rustc 1.85.0".into(),
         git_revision: "abc123".into(),
         hostname: "bench".into(),
+        hosts: Vec::new(),
     }
 }
 
@@ -128,6 +129,7 @@ fn steps() -> [StepResult; 2] {
                     ..Default::default()
                 },
             ],
+            hosts: Vec::new(),
         },
         samples: (0..4).map(|i| sample(i, 0.01 * i as f64 + 1e-9)).collect(),
         derived: Derived {

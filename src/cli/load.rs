@@ -121,7 +121,7 @@ pub struct LoadArgs {
           conflicts_with_all = ["connections", "duration", "rate", "headers", "method", "body", "body_file", "timeout", "warmup"])]
     target: Option<String>,
     /// With --target: a preset name (hello, db-wait, cpu, idle, big-response, slowloris,
-    /// rate) or a workload file.
+    /// rate), a workload file, or `-` for a workload's TOML on stdin.
     #[arg(long, value_name = "NAME|FILE", requires = "target")]
     workload: Option<String>,
     /// With --workload: levels to use instead of the workload's, comma-separated.
@@ -311,7 +311,15 @@ fn url_job(text: &str, args: &LoadArgs) -> anyhow::Result<Job> {
 
 /// `workbench load --target HOST:PORT --workload NAME`: one plan per level.
 fn workload_job(target: &str, name: &str, args: &LoadArgs) -> anyhow::Result<Job> {
-    let mut workload = Workload::load(name)?;
+    // `-`: the workload's TOML on stdin (how the runner hands a workload to a load host).
+    let mut workload = if name == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .context("--workload -: cannot read the workload from stdin")?;
+        Workload::from_toml(&text, "stdin")?
+    } else {
+        Workload::load(name)?
+    };
     if !args.levels.is_empty() {
         workload.levels = args.levels.clone();
     }

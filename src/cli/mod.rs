@@ -4,11 +4,13 @@ mod check;
 mod completions;
 mod engine;
 mod gates;
+mod lab;
 mod load;
 mod peers;
 mod progress;
 mod report;
 mod run;
+mod sample;
 mod serve;
 mod summary;
 mod table;
@@ -70,6 +72,12 @@ enum Command {
     Peers(peers::PeersArgs),
     /// Print a shell completion script: bash, zsh or fish.
     Completions(completions::CompletionsArgs),
+    /// Sample a process tree's memory, CPU and threads from /proc, one JSON line per reading
+    /// (what the runner starts on an engine's host).
+    Sample(sample::SampleArgs),
+    /// Make or remove a lab of network namespaces on this machine (root), to try several
+    /// hosts without several machines.
+    Lab(lab::LabArgs),
 }
 
 /// Parses the command line and runs the chosen command.
@@ -91,6 +99,8 @@ pub fn main() -> ExitCode {
         Some(Command::Check(args)) => check::run(args),
         Some(Command::Peers(args)) => peers::run(args),
         Some(Command::Completions(args)) => completions::run(args),
+        Some(Command::Sample(args)) => sample::run(args),
+        Some(Command::Lab(args)) => lab::run(args),
         None => default_job(),
     };
     match result {

@@ -78,6 +78,21 @@ pub struct RunArgs {
     /// The result store.
     #[arg(long, env = DB_ENV, default_value = DEFAULT_DB)]
     pub db: PathBuf,
+    /// Run the engine and its sampler on another host: a command prefix, e.g. 'ssh
+    /// bench@server' or 'ip netns exec wb-server' (see `workbench lab`). Needs --load-hosts.
+    #[arg(long, value_name = "PREFIX", requires = "load_hosts")]
+    pub engine_host: Option<String>,
+    /// Run the load generators on these hosts, comma-separated prefixes; each level's
+    /// connections (or rate) are split across them. Needs --engine-host.
+    #[arg(long, value_name = "PREFIX,…", value_delimiter = ',', requires = "engine_host")]
+    pub load_hosts: Vec<String>,
+    /// The workbench program on the hosts; it must be this same version.
+    #[arg(long, value_name = "PATH", default_value = "workbench")]
+    pub remote_bin: String,
+    /// The engine host's address as the load hosts reach it [default: 198.18.0.10 for the
+    /// lab's wb-server, the host name of an `ssh [user@]host` prefix].
+    #[arg(long, value_name = "HOST", requires = "engine_host")]
+    pub engine_addr: Option<String>,
 }
 
 /// `--max-level`, with the dashboard's cap and wording.
@@ -104,6 +119,10 @@ impl Default for RunArgs {
             step_secs: None,
             fail_if: Vec::new(),
             db: default_db(),
+            engine_host: None,
+            load_hosts: Vec::new(),
+            remote_bin: "workbench".into(),
+            engine_addr: None,
         }
     }
 }
@@ -212,10 +231,12 @@ pub fn machine_facts() -> MachineFacts {
 }
 
 /// Runs `config`, recording into the store at `db`, with progress bars; prints the summary.
+/// With `hosts`, the engine and the load run on other hosts.
 pub fn run_and_report(
     config: RunConfig,
     db: &Path,
     fail_if: &[gates::Gate],
+    hosts: Option<&workloads::runner::RemoteHosts>,
 ) -> anyhow::Result<ExitCode> {
     let mut store = open_store(db)?;
     let exe = std::env::current_exe().context("cannot find the workbench executable")?;
@@ -244,7 +265,10 @@ pub fn run_and_report(
             stopping: &stopping,
             observers: vec![&mut progress, &mut recorder],
         };
-        runner.run(&mut observers)
+        match hosts {
+            None => runner.run(&mut observers),
+            Some(hosts) => runner.run_remote(hosts, &mut observers),
+        }
     };
     if let Some(err) = recorder.error.take() {
         return Err(anyhow::Error::new(err)
@@ -340,7 +364,8 @@ pub fn open_store(db: &Path) -> anyhow::Result<Store> {
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let config = config_from(&args)?;
     gates::check_against(&args.fail_if, &config).map_err(anyhow::Error::msg)?;
-    run_and_report(config, &args.db, &args.fail_if)
+    let hosts = super::lab::remote_hosts(&args, &config)?;
+    run_and_report(config, &args.db, &args.fail_if, hosts.as_ref())
 }
 
 #[derive(Debug, Args)]

@@ -23,6 +23,7 @@ pub mod figures;
 pub mod load;
 pub mod machine;
 pub mod peers;
+pub mod remote;
 pub mod results;
 pub mod runner;
 pub mod sampler;

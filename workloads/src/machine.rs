@@ -27,6 +27,7 @@ impl MachineFacts {
             rustc: rustc.to_string(),
             git_revision: git_revision.to_string(),
             hostname: read("/proc/sys/kernel/hostname").trim().to_string(),
+            hosts: Vec::new(),
         }
     }
 }

@@ -100,6 +100,30 @@ pub struct LoadReport {
     /// windows were kept.
     #[serde(default)]
     pub windows: Vec<Window>,
+    /// A multi-host step only: what each load host did with its share of the level (the
+    /// figures above are their sum, and the histogram their addition). Empty on one machine.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostLoad>,
+}
+
+/// One load host's part of a multi-host step ([`crate::remote`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostLoad {
+    /// The host, as given on the command line (its command prefix).
+    pub host: String,
+    /// Its share of the level: connections, or requests per second.
+    pub level: u64,
+    /// Valid answers it received in its window.
+    pub completed: u64,
+    /// Its errors.
+    pub errors: ErrorCounts,
+    /// Answers in its latency histogram (equals `completed`; kept to check the merge).
+    pub latency_count: u64,
+    /// CPU seconds its load generator used (user and system), warm-up included.
+    pub client_cpu_secs: f64,
+    /// `client_cpu_secs` over the step's wall time: above 0.9 this host may be the
+    /// bottleneck.
+    pub client_cores: f64,
 }
 
 /// The length of one [`Window`], in milliseconds: the sampler's interval, so that each
@@ -371,6 +395,25 @@ pub struct MachineFacts {
     pub git_revision: String,
     /// Host name.
     pub hostname: String,
+    /// A multi-host run only: where each side ran (the engine's host first, then every load
+    /// host), with each host's CPU model and cores. Empty when everything ran on this machine.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostFacts>,
+}
+
+/// One host of a multi-host run, as recorded with the run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostFacts {
+    /// `engine` or `load`.
+    pub role: String,
+    /// The host as given: its command prefix (`ssh bench@server`, `ip netns exec wb-load1`).
+    pub host: String,
+    /// Its host name.
+    pub hostname: String,
+    /// Its CPU model.
+    pub cpu_model: String,
+    /// Its cores available to the workbench.
+    pub cores: u64,
 }
 
 /// An engine as the runner starts it: `workbench engine <name> <args…>`, or a peer.

@@ -34,6 +34,9 @@ use crate::results::{
 use crate::sampler::Sampler;
 use crate::spec::{Placement, Route, Workload};
 
+mod remote;
+pub use remote::RemoteHosts;
+
 /// How often the sampler reads `/proc` during a step.
 pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(200);
 /// How long an engine may take to exit after SIGTERM before it is killed.
@@ -154,10 +157,25 @@ pub struct Runner {
 impl Runner {
     /// Runs every step, reporting to `observer`. Blocks until the run ends.
     pub fn run(&self, observer: &mut dyn Observer) -> RunOutcome {
+        self.run_on(None, observer)
+    }
+
+    /// Runs every step with the engine and the load generators on other hosts
+    /// ([`RemoteHosts`], checked by [`RemoteHosts::connect`]), reporting to `observer` as
+    /// [`Runner::run`] does. The run's machine facts carry every host's.
+    pub fn run_remote(&self, hosts: &RemoteHosts, observer: &mut dyn Observer) -> RunOutcome {
+        self.run_on(Some(hosts), observer)
+    }
+
+    fn run_on(&self, hosts: Option<&RemoteHosts>, observer: &mut dyn Observer) -> RunOutcome {
         let calibration = calibrate();
+        let mut machine = self.machine.clone();
+        if let Some(hosts) = hosts {
+            machine.hosts = hosts.facts.clone();
+        }
         observer.event(&RunEvent::RunStarted {
             config: &self.config,
-            machine: &self.machine,
+            machine: &machine,
             calibration: &calibration,
         });
         let total = self.config.total_steps();
@@ -167,7 +185,11 @@ impl Runner {
         // only that half afterwards.
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         for workload in &self.config.workloads {
-            let cpus = self.placement(workload, cores);
+            // On other hosts, placement is theirs: nothing here to pin.
+            let cpus = match hosts {
+                None => self.placement(workload, cores),
+                Some(_) => None,
+            };
             for repeat in 0..self.config.repeat.max(1) {
                 for engine in &self.config.engines {
                     if self.cancelled() {
@@ -184,8 +206,19 @@ impl Runner {
                         total,
                         repeat,
                     };
-                    let steps =
-                        self.run_workload(engine, workload, &calibration, at, &cpus, observer);
+                    let steps = match hosts {
+                        None => {
+                            self.run_workload(engine, workload, &calibration, at, &cpus, observer)
+                        }
+                        Some(hosts) => self.run_workload_remote(
+                            hosts,
+                            engine,
+                            workload,
+                            &calibration,
+                            at,
+                            observer,
+                        ),
+                    };
                     failed_steps += steps.iter().filter(|s| s.failure.is_some()).count();
                     index += steps.len();
                 }

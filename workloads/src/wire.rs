@@ -77,6 +77,10 @@ pub struct LoadResult {
     pub client_cores: f64,
     /// The histograms, whole.
     pub histograms: Histograms,
+    /// The measured window cut into 200 ms windows (answers, errors, p50 and p99 of each):
+    /// what gives a merged step its intervals. Absent in documents from before it was added.
+    #[serde(default)]
+    pub windows: Vec<crate::results::Window>,
 }
 
 /// A result's HDR histograms (microseconds, 1 µs to 60 s, 3 significant digits).
@@ -153,6 +157,7 @@ impl LoadResult {
                 uncorrected: (!measured.histogram_uncorrected.is_empty())
                     .then(|| base64_encode(&measured.histogram_uncorrected)),
             },
+            windows: report.windows.clone(),
         }
     }
 }

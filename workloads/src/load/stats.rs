@@ -235,6 +235,7 @@ impl Stats {
             not_reached,
             bytes_received: self.bytes,
             windows,
+            hosts: Vec::new(),
         }
     }
 }
