@@ -199,9 +199,13 @@ fn down() -> anyhow::Result<()> {
     }
     // Deleting a namespace deletes the veth end inside it, and so its peer on the bridge;
     // an outer end left by an interrupted `up` goes here.
+    // The kernel removes those peers a moment after the namespace: one already gone is fine.
     for link in links()? {
-        if link.starts_with("wbv-") {
-            ip(None, &["link", "del", &link])?;
+        if link.starts_with("wbv-")
+            && let Err(err) = ip(None, &["link", "del", &link])
+            && link_exists(None, &link)?
+        {
+            return Err(err);
         }
     }
     if link_exists(None, BRIDGE)? {
