@@ -1,0 +1,870 @@
+//! The faults suite: what a production server survives, tried on every engine, each a real
+//! child process (`workbench engine <name>`) or a real `workbench run`.
+//!
+//! - **The open-files limit.** The engine's descriptors are capped (`prlimit` on its running
+//!   processes) and more clients connect than fit: the engine keeps what it has, leaves the
+//!   rest in the kernel's accept queue, and does not spin on `EMFILE` (under 5 % of a core,
+//!   read from `/proc/<pid>/stat` over a second); once descriptors free up, the waiting
+//!   clients are served.
+//! - **A client reset mid-response** (`SO_LINGER` 0: an abortive close, the kernel sends RST)
+//!   while the engine writes a large body, or waits: the engine keeps serving, and no process
+//!   of it dies.
+//! - **A pool worker SIGKILLed** is reaped and replaced (the pool only).
+//! - **An engine SIGKILLed mid-step** fails that step with the reason; the run goes on.
+//! - **The runner SIGKILLed** leaves no process behind; its run reads `interrupted` on the
+//!   store's next open, and the file passes `PRAGMA integrity_check`.
+//! - **SIGINT to the runner's whole process group** (a terminal's Ctrl-C) mid-step: the step
+//!   is stored complete, the run `interrupted`, no process left.
+//! - **A slow head** is cut at the header timeout with `408` and a close.
+//!
+//! Test names are `<engine>::<case>`, as in the conformance suite: `cargo test --test faults
+//! pool` runs one engine, `cargo test --test faults runner_killed` one case everywhere. Every
+//! wait polls with a deadline; no figure of time is asserted except the CPU bound, which
+//! is two orders of magnitude from an engine that backs off and far below one that spins.
+
+use std::collections::BTreeSet;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reports::store::Store;
+use workbench::child::EngineProcess;
+use workloads::results::RunStatus;
+
+/// Generates `mod <engine> { #[test] fn <case>() }` for every engine and case, as
+/// `tests/conformance.rs` does.
+macro_rules! faults {
+    ($($case:ident),* $(,)?) => {
+        faults!(@engine threads [$($case),*]);
+        faults!(@engine pool [$($case),*]);
+        faults!(@engine selector [$($case),*]);
+        faults!(@engine coroutines [$($case),*]);
+    };
+    (@engine $engine:ident [$($case:ident),*]) => {
+        mod $engine {
+            $(
+                #[test]
+                fn $case() {
+                    super::$case(stringify!($engine));
+                }
+            )*
+        }
+    };
+}
+
+faults!(
+    accept_at_the_open_files_limit,
+    client_reset_mid_response,
+    engine_killed_mid_step,
+    runner_killed,
+    sigint_to_the_process_group,
+    slow_head_gets_408,
+);
+
+/// How long an engine may take to exit after SIGTERM (the contract says 5 s).
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// How long any awaited condition may take before the test fails with what it waited for.
+const DEADLINE: Duration = Duration::from_secs(10);
+
+const HELLO: &[u8] = b"GET /hello HTTP/1.1\r\nHost: workbench\r\n\r\n";
+
+fn exe() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_workbench"))
+}
+
+fn start(engine: &str, args: &[&str]) -> EngineProcess {
+    EngineProcess::spawn(exe(), engine, args)
+        .unwrap_or_else(|e| panic!("engine {engine} did not start: {e}"))
+}
+
+/// The pool's workers in these tests: two, so that a machine's core count does not change
+/// what is tested.
+const WORKERS: usize = 2;
+
+/// Starts `engine` (the pool with [`WORKERS`] workers) and waits until all its processes are
+/// up; returns it with the PIDs of the processes that accept (the pool's workers, or the
+/// engine itself).
+///
+/// An engine prints its ready line once it has bound its listener, before it sets up its
+/// loop (the epoll instance, wake-up pipes, runtime threads): one answered request shows
+/// that every descriptor it keeps is open.
+fn start_steady(engine: &str) -> (EngineProcess, Vec<i32>) {
+    let pool = engine == "pool";
+    let workers = WORKERS.to_string();
+    let pool_args = ["--workers", workers.as_str()];
+    let server = start(engine, if pool { &pool_args } else { &[] });
+    let pid = server.pid() as i32;
+    if pool {
+        wait_until("the pool's workers are up", || {
+            children(pid).len() == WORKERS
+        });
+    }
+    assert_eq!(hello(server.addr()), Ok(()), "engine {engine} serves");
+    // ... and has closed that connection: no descriptor of it is left to be counted.
+    let port = server.addr().port();
+    wait_until("the engine has closed its first connection", || {
+        tcp_sockets()
+            .iter()
+            .all(|s| s.local_port != port || matches!(s.state, TCP_LISTEN | TCP_TIME_WAIT))
+    });
+    let acceptors = if pool { children(pid) } else { vec![pid] };
+    (server, acceptors)
+}
+
+/// Stops the engine and requires a clean, prompt exit.
+fn stop(engine: &str, server: EngineProcess) {
+    let stopped = server.terminate(STOP_GRACE).expect("terminate");
+    assert!(
+        !stopped.killed,
+        "engine {engine} did not exit within {STOP_GRACE:?} of SIGTERM"
+    );
+    assert!(
+        stopped.status.success(),
+        "engine {engine} exited with {} after SIGTERM",
+        stopped.status
+    );
+}
+
+/// Polls `condition` every 20 ms until it holds, or fails the test saying what it waited for.
+fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "gave up after {DEADLINE:?} waiting until {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// One `/hello` on a fresh connection, answered `200` and closed.
+fn hello(addr: SocketAddr) -> Result<(), String> {
+    let mut stream = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
+    stream.set_read_timeout(Some(DEADLINE)).ok();
+    stream
+        .write_all(b"GET /hello HTTP/1.1\r\nHost: workbench\r\nConnection: close\r\n\r\n")
+        .map_err(|e| format!("write: {e}"))?;
+    let mut answer = Vec::new();
+    stream
+        .read_to_end(&mut answer)
+        .map_err(|e| format!("read: {e}"))?;
+    if answer.starts_with(b"HTTP/1.1 200 ") {
+        Ok(())
+    } else {
+        Err(format!("answer {:?}", String::from_utf8_lossy(&answer)))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// What /proc says about processes and sockets.
+
+/// The fields of `/proc/<pid>/stat` these tests read.
+#[derive(Debug, Clone)]
+struct Stat {
+    /// R, S, D, Z, …
+    state: char,
+    ppid: i32,
+    pgrp: i32,
+    /// User plus system CPU time, in clock ticks, of every thread of the process.
+    cpu_ticks: u64,
+}
+
+fn stat(pid: i32) -> Option<Stat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    let rest = &text[text.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // `rest` starts at field 3 (state): field n is fields[n - 3].
+    Some(Stat {
+        state: fields.first()?.chars().next()?,
+        ppid: fields.get(1)?.parse().ok()?,
+        pgrp: fields.get(2)?.parse().ok()?,
+        cpu_ticks: fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?,
+    })
+}
+
+fn all_pids() -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn cmdline(pid: i32) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|bytes| {
+            bytes
+                .split(|&b| b == 0)
+                .filter(|arg| !arg.is_empty())
+                .map(|arg| String::from_utf8_lossy(arg).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The live (not zombie) children of `pid`.
+fn children(pid: i32) -> Vec<i32> {
+    all_pids()
+        .into_iter()
+        .filter(|&p| stat(p).is_some_and(|s| s.ppid == pid && s.state != 'Z'))
+        .collect()
+}
+
+/// `pid` and its descendants.
+fn tree(pid: i32) -> Vec<i32> {
+    let mut pids = vec![pid];
+    let mut i = 0;
+    while i < pids.len() {
+        pids.extend(children(pids[i]));
+        i += 1;
+    }
+    pids
+}
+
+/// CPU time of `pids` so far, in seconds.
+fn cpu_secs(pids: &[i32]) -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let ticks_per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let ticks: u64 = pids
+        .iter()
+        .filter_map(|&p| stat(p))
+        .map(|s| s.cpu_ticks)
+        .sum();
+    ticks as f64 / ticks_per_sec
+}
+
+/// Every process, zombies aside, whose process group is one of `groups`: what a run left
+/// behind. (A zombie holds no port, memory or CPU; it waits for its new parent, which in a
+/// container may be a PID 1 that never reaps.)
+fn left_in_groups(groups: &BTreeSet<i32>) -> Vec<String> {
+    all_pids()
+        .into_iter()
+        .filter_map(|pid| {
+            let s = stat(pid)?;
+            (groups.contains(&s.pgrp) && s.state != 'Z')
+                .then(|| format!("{pid} ({}) {:?}", s.state, cmdline(pid)))
+        })
+        .collect()
+}
+
+/// The descriptor numbers `pid` has open.
+fn open_fds(pid: i32) -> BTreeSet<u64> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| {
+            dir.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The soft open-files limit that leaves `pid` exactly `room` more descriptors. The limit
+/// caps descriptor *numbers* (a new one gets the lowest free number, which must be below
+/// it), so it is the number of the free slot after the first `room` free ones.
+fn limit_leaving(pid: i32, room: usize) -> u64 {
+    let open = open_fds(pid);
+    (0..)
+        .filter(|fd| !open.contains(fd))
+        .nth(room)
+        .expect("a free number")
+}
+
+/// How many descriptors `pid` may still open under the soft limit `limit`.
+fn room_left(pid: i32, limit: u64) -> usize {
+    let open = open_fds(pid);
+    (0..limit).filter(|fd| !open.contains(fd)).count()
+}
+
+/// Sets `pid`'s soft open-files limit to `soft` (the hard one stays); returns the old soft.
+fn set_open_files_soft_limit(pid: i32, soft: u64) -> u64 {
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: prlimit with a null new value only reads the limit into `old`.
+    let got = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, std::ptr::null(), &mut old) };
+    assert_eq!(
+        got,
+        0,
+        "prlimit({pid}): {}",
+        std::io::Error::last_os_error()
+    );
+    let new = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: old.rlim_max,
+    };
+    // SAFETY: prlimit reads `new`; a null old value is allowed.
+    let set = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, &new, std::ptr::null_mut()) };
+    assert_eq!(
+        set,
+        0,
+        "prlimit({pid}): {}",
+        std::io::Error::last_os_error()
+    );
+    old.rlim_cur
+}
+
+/// One line of `/proc/net/tcp`: an IPv4 TCP socket.
+#[derive(Debug)]
+struct TcpSocket {
+    local_port: u16,
+    /// 0x0A listening, 0x01 established.
+    state: u8,
+    /// For a listening socket: the connections waiting in its accept queue.
+    rx_queue: u64,
+    inode: u64,
+}
+
+const TCP_LISTEN: u8 = 0x0A;
+const TCP_ESTABLISHED: u8 = 0x01;
+const TCP_TIME_WAIT: u8 = 0x06;
+
+fn tcp_sockets() -> Vec<TcpSocket> {
+    let text = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let port = f.get(1)?.rsplit_once(':')?.1;
+            let queues = f.get(4)?.split_once(':')?;
+            Some(TcpSocket {
+                local_port: u16::from_str_radix(port, 16).ok()?,
+                state: u8::from_str_radix(f.get(3)?, 16).ok()?,
+                rx_queue: u64::from_str_radix(queues.1, 16).ok()?,
+                inode: f.get(9)?.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+/// Connections waiting in the accept queue of the listener on `port`.
+fn accept_queue(port: u16) -> u64 {
+    tcp_sockets()
+        .iter()
+        .filter(|s| s.state == TCP_LISTEN && s.local_port == port)
+        .map(|s| s.rx_queue)
+        .sum()
+}
+
+/// Established connections whose local port is `port`: a server's side of its clients.
+fn established_on(port: u16) -> usize {
+    tcp_sockets()
+        .iter()
+        .filter(|s| s.state == TCP_ESTABLISHED && s.local_port == port)
+        .count()
+}
+
+/// The port process `pid` listens on, if it has a listening TCP socket.
+fn listening_port(pid: i32) -> Option<u16> {
+    let inodes: BTreeSet<u64> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .ok()?
+        .filter_map(|entry| {
+            let target = std::fs::read_link(entry.ok()?.path()).ok()?;
+            let text = target.to_str()?;
+            text.strip_prefix("socket:[")?
+                .strip_suffix(']')?
+                .parse()
+                .ok()
+        })
+        .collect();
+    tcp_sockets()
+        .into_iter()
+        .find(|s| s.state == TCP_LISTEN && inodes.contains(&s.inode))
+        .map(|s| s.local_port)
+}
+
+// ---------------------------------------------------------------------------------------
+// Clients.
+
+/// A keep-alive client that has sent `/hello` and collects its answer without blocking.
+struct Client {
+    stream: TcpStream,
+    answer: Vec<u8>,
+}
+
+impl Client {
+    fn send_hello(addr: SocketAddr) -> Client {
+        let mut stream = TcpStream::connect(addr).expect("connect (the kernel accepts it)");
+        stream.write_all(HELLO).expect("send a request");
+        stream.set_nonblocking(true).expect("nonblocking");
+        Client {
+            stream,
+            answer: Vec::new(),
+        }
+    }
+
+    /// Reads what has arrived; true once the whole head of a `200` answer is in.
+    fn answered(&mut self) -> bool {
+        let mut buf = [0u8; 4096];
+        loop {
+            match self.stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => self.answer.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => panic!("a client waiting for its answer failed: {e}"),
+            }
+        }
+        self.answer.starts_with(b"HTTP/1.1 200 ")
+            && self.answer.windows(4).any(|w| w == b"\r\n\r\n")
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The cases.
+
+/// At the open-files limit, an engine leaves new connections in the accept queue without
+/// spinning, and serves them once descriptors free up.
+///
+/// The limit is lowered on the running processes that accept (the pool's workers; the
+/// engine itself otherwise) to the lowest free descriptor plus a few: an engine that raised
+/// its limit at start cannot raise it back. For the pool, a worker's descriptors do not grow
+/// with its clients (it serves one at a time), so it is capped with no room at all: each
+/// worker takes one client on the descriptor its blocked `accept` had reserved before the
+/// cap, and is at the limit as soon as that client leaves; its service resumes when the
+/// limit is raised again, as an operator would.
+fn accept_at_the_open_files_limit(engine: &str) {
+    let pool = engine == "pool";
+    let (server, acceptors) = start_steady(engine);
+    let addr = server.addr();
+    let pid = server.pid() as i32;
+    let room = if pool { 0 } else { 8 };
+    let clients_count = if pool { 6 } else { 16 };
+    let limits: Vec<(i32, u64)> = acceptors
+        .iter()
+        .map(|&p| (p, limit_leaving(p, room)))
+        .collect();
+    let saved: Vec<(i32, u64)> = limits
+        .iter()
+        .map(|&(p, limit)| (p, set_open_files_soft_limit(p, limit)))
+        .collect();
+
+    let mut clients: Vec<Client> = (0..clients_count)
+        .map(|_| Client::send_hello(addr))
+        .collect();
+    // At the limit: every client answered or waiting in the accept queue, and the engine
+    // out of descriptors (for the pool, each worker holding the one client its reserved
+    // descriptor took).
+    wait_until(
+        "the engine has taken the clients it has descriptors for",
+        || {
+            // In this order: once out of room, the engine accepts nothing more, so the queue
+            // read next stays true, and every client it took must have its answer.
+            let full = pool || limits.iter().all(|&(p, limit)| room_left(p, limit) == 0);
+            let waiting = accept_queue(addr.port()) as usize;
+            let answered = clients
+                .iter_mut()
+                .map(Client::answered)
+                .filter(|&a| a)
+                .count();
+            // (A pool worker's room is the one descriptor its blocked accept reserved.)
+            let held = !pool || answered == WORKERS;
+            full && held && answered + waiting == clients_count
+        },
+    );
+    let (mut held, mut waiting): (Vec<Client>, Vec<Client>) =
+        clients.into_iter().partition(|c| !c.answer.is_empty());
+    assert!(
+        !held.is_empty() && !waiting.is_empty(),
+        "engine {engine}: {} client(s) answered, {} waiting (limits {limits:?}, open {:?})",
+        held.len(),
+        waiting.len(),
+        acceptors.iter().map(|&p| open_fds(p)).collect::<Vec<_>>()
+    );
+    if pool {
+        // Each worker serves its one client, blocked in read; once that client leaves, the
+        // worker is back in `accept`, at the limit.
+        held.clear();
+    }
+
+    // Over about a second at the limit, with connections waiting, the engine sleeps.
+    let pids = tree(pid);
+    let (cpu_before, wall) = (cpu_secs(&pids), Instant::now());
+    std::thread::sleep(Duration::from_secs(1));
+    let share = (cpu_secs(&pids) - cpu_before) / wall.elapsed().as_secs_f64();
+    eprintln!(
+        "engine {engine}: {:.1} % of a core at the open-files limit, {} client(s) waiting",
+        share * 100.0,
+        waiting.len()
+    );
+    // Still at the limit the whole time: nothing was accepted meanwhile.
+    assert_eq!(
+        accept_queue(addr.port()),
+        waiting.len() as u64,
+        "engine {engine}: the waiting clients should still wait at the limit"
+    );
+    assert!(
+        share < 0.05,
+        "engine {engine} used {:.1} % of a core at the open-files limit (should back off, \
+         not spin on EMFILE)",
+        share * 100.0
+    );
+
+    // Descriptors free up: the waiting clients are served, and new ones too.
+    if pool {
+        for (p, soft) in saved {
+            set_open_files_soft_limit(p, soft);
+        }
+    } else {
+        drop(held);
+    }
+    // (Each answered client hangs up: a pool worker serves one keep-alive client at a time.)
+    wait_until("every waiting client is answered", || {
+        waiting.retain_mut(|client| !client.answered());
+        waiting.is_empty()
+    });
+    assert_eq!(hello(addr), Ok(()), "engine {engine} after the limit");
+    stop(engine, server);
+}
+
+/// Clients that reset their connection (SO_LINGER 0) while the engine writes a large body,
+/// and while it waits on a request: the engine keeps serving and loses no process.
+fn client_reset_mid_response(engine: &str) {
+    let (server, _) = start_steady(engine);
+    let addr = server.addr();
+    let pid = server.pid() as i32;
+    let before: BTreeSet<i32> = tree(pid).into_iter().collect();
+    for request in [
+        // A body far larger than the socket buffers: the engine is mid-write.
+        "GET /work?bytes=16777216 HTTP/1.1\r\nHost: workbench\r\n\r\n",
+        // A wait: the engine (or its timer) holds the request when the reset comes.
+        "GET /work?wait_ms=300&bytes=100 HTTP/1.1\r\nHost: workbench\r\n\r\n",
+    ] {
+        for _ in 0..3 {
+            let mut stream = TcpStream::connect(addr).expect("connect");
+            stream.set_read_timeout(Some(DEADLINE)).ok();
+            stream.write_all(request.as_bytes()).expect("write");
+            if request.contains("16777216") {
+                let mut first = vec![0u8; 64 * 1024];
+                stream.read_exact(&mut first).expect("the first 64 KiB");
+                assert!(first.starts_with(b"HTTP/1.1 200 OK\r\n"));
+            }
+            socket2::SockRef::from(&stream)
+                .set_linger(Some(Duration::ZERO))
+                .expect("SO_LINGER 0");
+            drop(stream); // an abortive close: RST
+        }
+    }
+    for i in 0..20 {
+        assert_eq!(
+            hello(addr),
+            Ok(()),
+            "engine {engine}, request {i} after resets"
+        );
+    }
+    let after: BTreeSet<i32> = tree(pid).into_iter().collect();
+    assert_eq!(
+        before, after,
+        "engine {engine}: a process died (and was replaced) after client resets"
+    );
+    stop(engine, server);
+}
+
+/// The pool reaps a worker killed with SIGKILL and forks another; the pool keeps serving.
+#[test]
+fn pool_worker_killed_and_replaced() {
+    let (server, workers) = start_steady("pool");
+    let addr = server.addr();
+    let pid = server.pid() as i32;
+    let victim = workers[0];
+    // SAFETY: kill(2) touches no memory; `victim` is a live worker of our engine.
+    assert_eq!(unsafe { libc::kill(victim, libc::SIGKILL) }, 0);
+    wait_until("the killed worker is replaced", || {
+        let now = children(pid);
+        now.len() == WORKERS && !now.contains(&victim)
+    });
+    for i in 0..20 {
+        assert_eq!(hello(addr), Ok(()), "request {i} after a worker was killed");
+    }
+    stop("pool", server);
+}
+
+/// A slow head (one byte every 200 ms, never finished) is answered `408` and closed at the
+/// header timeout, here 1 s; the engine serves others meanwhile.
+fn slow_head_gets_408(engine: &str) {
+    if !accepts_flag(engine, "--header-timeout") {
+        eprintln!("engine {engine} has no --header-timeout yet: slow_head_gets_408 skipped");
+        return;
+    }
+    let server = start(engine, &["--header-timeout", "1"]);
+    let addr = server.addr();
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.write_all(b"GET /hello HTTP/1.1\r\n").expect("write");
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    loop {
+        let mut buf = [0u8; 1024];
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                // Trickle: a header line, one byte at a time.
+                let _ = stream.write_all(b"X");
+            }
+            // A reset after the 408 (our trickled bytes were unread when it closed).
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("engine {engine}: reading the slow client's answer: {e}"),
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "engine {engine} kept a slow head open for {DEADLINE:?} with a 1 s header timeout"
+        );
+        assert_eq!(
+            hello(addr),
+            Ok(()),
+            "engine {engine} serves others meanwhile"
+        );
+    }
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        text.starts_with("HTTP/1.1 408 "),
+        "engine {engine} answered a slow head with {text:?}"
+    );
+    stop(engine, server);
+}
+
+/// Whether `workbench engine <engine> --help` lists `flag`.
+fn accepts_flag(engine: &str, flag: &str) -> bool {
+    let out = Command::new(exe())
+        .args(["engine", engine, "--help"])
+        .output()
+        .expect("workbench engine --help");
+    String::from_utf8_lossy(&out.stdout).contains(flag)
+}
+
+// ---------------------------------------------------------------------------------------
+// Faults of a whole run: `workbench run` as a user starts it, in a process group of its own
+// (as a shell puts a foreground job), on tiny workload files.
+
+/// A closed-loop `/hello` workload of one level, long enough to be caught mid-step.
+fn tiny_workload(name: &str, levels: &str) -> String {
+    format!(
+        "name = \"{name}\"\ndescription = \"hello, to be interrupted\"\nmode = \"closed\"\n\
+         levels = {levels}\nstep_secs = 1.5\nwarmup_secs = 0.1\n"
+    )
+}
+
+/// A `workbench run` in progress, in a temporary folder, and the engines it started.
+struct Run {
+    /// The run's folder (workload files, the store); handed out by [`Run::wait`].
+    dir: Option<tempfile::TempDir>,
+    child: Child,
+    /// The process groups it and its engines run in (each engine's group is its PID).
+    groups: BTreeSet<i32>,
+}
+
+impl Run {
+    /// Starts `workbench run --engines <engine>` on the workload files `(file, text)`.
+    fn start(engine: &str, workloads: &[(&str, String)]) -> Run {
+        use std::os::unix::process::CommandExt;
+        let dir = tempfile::tempdir().unwrap();
+        for (file, text) in workloads {
+            std::fs::write(dir.path().join(file), text).unwrap();
+        }
+        let files: Vec<&str> = workloads.iter().map(|(f, _)| *f).collect();
+        let child = Command::new(exe())
+            .args(["run", "--db", "faults.db", "--engines", engine])
+            .args(["--workloads", &files.join(",")])
+            .current_dir(dir.path())
+            .env("RUST_LOG", "error")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .expect("start workbench run");
+        let groups = BTreeSet::from([child.id() as i32]);
+        Run {
+            dir: Some(dir),
+            child,
+            groups,
+        }
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Waits until an engine of this run is mid-step (the load generator's connections are
+    /// open on its port), then freezes the runner there with SIGSTOP, so that the fault
+    /// lands mid-step however busy the machine is; returns the engine's PID. The engine runs
+    /// on; [`Run::resume`] thaws the runner.
+    fn pause_mid_step(&mut self) -> i32 {
+        let runner = self.pid();
+        loop {
+            let mut found = None;
+            wait_until("the run's engine is serving a step", || {
+                let engine = children(runner)
+                    .into_iter()
+                    .find(|&p| cmdline(p).get(1).is_some_and(|a| a == "engine"));
+                found = engine.and_then(|p| Some((p, listening_port(p)?)));
+                found.is_some_and(|(_, port)| established_on(port) >= 1)
+            });
+            let (engine, port) = found.expect("found");
+            self.groups.insert(engine);
+            // SAFETY: kill(2) touches no memory; the PID is our child, not yet reaped.
+            assert_eq!(unsafe { libc::kill(runner, libc::SIGSTOP) }, 0);
+            wait_until("the runner is stopped", || {
+                stat(runner).is_some_and(|s| s.state == 'T')
+            });
+            // Frozen with a connection still open: its load generator has not ended the step.
+            if established_on(port) >= 1 {
+                return engine;
+            }
+            // The step ended between the look and the stop: try the next one.
+            self.resume();
+        }
+    }
+
+    /// Lets a runner stopped by [`Run::pause_mid_step`] go on.
+    fn resume(&self) {
+        // SAFETY: kill(2) touches no memory; the PID is our child, not yet reaped.
+        assert_eq!(unsafe { libc::kill(self.pid(), libc::SIGCONT) }, 0);
+    }
+
+    /// Waits for `workbench run` to exit; returns its exit code and output.
+    fn wait(mut self) -> (Option<i32>, String, tempfile::TempDir) {
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(
+                start.elapsed() < 3 * DEADLINE,
+                "workbench run did not end within {:?}",
+                3 * DEADLINE
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut output = String::new();
+        if let Some(mut out) = self.child.stdout.take() {
+            let _ = out.read_to_string(&mut output);
+        }
+        if let Some(mut err) = self.child.stderr.take() {
+            let _ = err.read_to_string(&mut output);
+        }
+        let groups = self.groups.clone();
+        wait_until("no process of the run is left", || {
+            left_in_groups(&groups).is_empty()
+        });
+        let dir = self.dir.take().expect("the run's folder");
+        (status.code(), output, dir)
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        // A failed assertion: leave nothing running.
+        for &group in &self.groups {
+            // SAFETY: killpg touches no memory; the groups are this run's.
+            unsafe {
+                libc::killpg(group, libc::SIGKILL);
+            }
+        }
+        let _ = self.child.wait();
+    }
+}
+
+fn stored_run(dir: &Path) -> reports::store::StoredRun {
+    let store = Store::open(dir.join("faults.db")).expect("open the store");
+    let runs = store.runs().expect("list runs");
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    store.run(runs[0].id).unwrap().expect("the run")
+}
+
+/// The engine is SIGKILLed mid-step: that step fails with the reason, and the run goes on
+/// to the next workload (a fresh engine process) and completes.
+fn engine_killed_mid_step(engine: &str) {
+    let mut run = Run::start(
+        engine,
+        &[
+            ("tiny-a.toml", tiny_workload("tiny-a", "[1]")),
+            ("tiny-b.toml", tiny_workload("tiny-b", "[1]")),
+        ],
+    );
+    let victim = run.pause_mid_step();
+    // SAFETY: kill(2) touches no memory; `victim` is this run's engine.
+    assert_eq!(unsafe { libc::kill(victim, libc::SIGKILL) }, 0);
+    run.resume();
+    let (code, output, dir) = run.wait();
+    assert_eq!(code, Some(1), "a run with a failed step exits 1: {output}");
+    let stored = stored_run(dir.path());
+    assert_eq!(stored.summary.status, RunStatus::Completed, "{output}");
+    assert_eq!(stored.steps.len(), 2, "{output}");
+    let failed = &stored.steps[0];
+    assert_eq!(failed.workload, "tiny-a");
+    let why = failed.failure.as_deref().unwrap_or_default();
+    assert!(
+        why.contains("exited during the step") && why.contains("SIGKILL"),
+        "engine {engine}: the failed step says {why:?}"
+    );
+    let next = &stored.steps[1];
+    assert_eq!(next.workload, "tiny-b");
+    assert_eq!(next.failure, None, "engine {engine}: the run went on");
+    assert!(next.load.completed > 0);
+    assert!(
+        stored
+            .summary
+            .message
+            .unwrap_or_default()
+            .contains("1 step(s) failed")
+    );
+}
+
+/// The runner is SIGKILLed mid-step: no engine or guard survives it, the store marks the
+/// run interrupted when it is next opened, and the file is intact.
+fn runner_killed(engine: &str) {
+    let mut run = Run::start(engine, &[("tiny.toml", tiny_workload("tiny", "[1, 2]"))]);
+    run.pause_mid_step();
+    // SAFETY: kill(2) touches no memory; the PID is our child, not yet reaped. (SIGKILL
+    // ends a stopped process too.)
+    assert_eq!(unsafe { libc::kill(run.pid(), libc::SIGKILL) }, 0);
+    let (code, output, dir) = run.wait();
+    assert_eq!(code, None, "killed by a signal: {output}");
+    let db = dir.path().join("faults.db");
+    let check = |when: &str| {
+        let conn = rusqlite::Connection::open(&db).expect("open the file");
+        let result: String = conn
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+            .expect("integrity_check");
+        assert_eq!(result, "ok", "engine {engine}: integrity {when}");
+    };
+    check("after the kill");
+    let stored = stored_run(dir.path());
+    assert_eq!(
+        stored.summary.status,
+        RunStatus::Interrupted,
+        "engine {engine}: {:?}",
+        stored.summary.message
+    );
+    check("after the store marked it interrupted");
+}
+
+/// SIGINT to the runner's whole process group (what a terminal's Ctrl-C does) mid-step: the
+/// engine, in a group of its own, is not hit; the step is stored complete; the run ends
+/// `interrupted` (exit 130); no process is left.
+fn sigint_to_the_process_group(engine: &str) {
+    let mut run = Run::start(engine, &[("tiny.toml", tiny_workload("tiny", "[1, 2]"))]);
+    run.pause_mid_step();
+    // SAFETY: killpg touches no memory; the group is the run's own (its PID).
+    assert_eq!(unsafe { libc::killpg(run.pid(), libc::SIGINT) }, 0);
+    // The signal is handled as the runner goes on, mid-step.
+    run.resume();
+    let (code, output, dir) = run.wait();
+    assert_eq!(code, Some(130), "engine {engine}: {output}");
+    let stored = stored_run(dir.path());
+    assert_eq!(stored.summary.status, RunStatus::Interrupted, "{output}");
+    assert_eq!(stored.steps.len(), 1, "only the step in progress: {output}");
+    let step = &stored.steps[0];
+    assert_eq!(
+        step.failure, None,
+        "engine {engine}: the step in progress at Ctrl-C is stored complete"
+    );
+    assert!(step.load.completed > 0 && step.level == 1, "{step:?}");
+}
