@@ -7,7 +7,7 @@
 //! close in plain blocking code:
 //!
 //! ```text
-//! accept loop ──accept()──▶ spawn thread ──▶ read() ─▶ Session ─▶ sleep(wait) ─▶ perform() ─▶ write_all()
+//! accept loop ──accept()──▶ spawn thread ──▶ read() ─▶ Session ─▶ wait ─▶ respond() ─▶ write chunks
 //!      ▲                                       ▲                                                   │
 //!      └── next connection                     └──────────────── keep-alive: next request ─────────┘
 //! ```
@@ -56,8 +56,14 @@
 //!   (at most once a second) and retried after [`sys::ACCEPT_BACKOFF`] rather than ending the
 //!   server, as the contract in [`sys`] says.
 //! - Each connection thread reads into an 8 KiB buffer on its own stack, only when the
-//!   [`protocol::Session`] says [`NeedData`](protocol::Event::NeedData), waits with
-//!   `thread::sleep` and runs the CPU work inline with [`Job::perform`](protocol::Job::perform).
+//!   [`protocol::Session`] says [`NeedData`](protocol::Event::NeedData), waits in `poll()` on
+//!   its socket (so a client that hangs up is not waited for; [`sys::hangup`]), runs the CPU
+//!   work inline with [`Job::respond`](protocol::Job::respond) and streams the response in
+//!   chunks of at most 64 KiB, never holding a body whole.
+//! - The contract's timeouts are socket options: `SO_SNDTIMEO` (`--send-timeout`) once per
+//!   connection, `SO_RCVTIMEO` from the read deadline ([`sys::timeouts::ReadDeadline`]): the
+//!   keep-alive timeout between requests, what is left of the header timeout mid-request (a
+//!   request not complete in time gets 408).
 //! - Shutdown: a signal thread (signal-hook) turns SIGINT/SIGTERM into a flag and a
 //!   `shutdown(SHUT_RD)` of the listener, which wakes the blocked `accept()` on Linux. The
 //!   accept loop then shuts down reading on every open connection: an idle keep-alive thread
