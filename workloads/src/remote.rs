@@ -260,11 +260,15 @@ impl Host {
     pub fn output(&self, args: &[&str], timeout: Duration) -> Result<String, RemoteError> {
         let process = self.spawn(args)?;
         let what = format!("running `{} {}`", self.bin, args.join(" "));
-        let (lines, status) = process.finish(timeout, &what)?;
+        let (lines, status, stderr) = process.finish(timeout, &what)?;
         let stdout = lines.join("\n");
         if !status.success() {
+            let said = match stderr.lines().last() {
+                Some(line) => format!(": {line}"),
+                None => String::new(),
+            };
             return Err(self.failed(format!(
-                "`{} {}` failed ({status})",
+                "`{} {}` failed ({status}){said}",
                 self.bin,
                 args.join(" ")
             )));
@@ -311,6 +315,10 @@ impl Host {
         let version = self
             .output(&["--version"], COMMAND_TIMEOUT)
             .map_err(|err| {
+                let err = match err {
+                    RemoteError::Failed { problem, .. } => problem,
+                    other => other.to_string(),
+                };
                 self.failed(format!(
                     "cannot run `{} --version` there ({err}); install the same workbench there \
                  (`cargo install --path .` from this checkout), or name it with --remote-bin PATH",
@@ -436,13 +444,13 @@ impl RemoteProcess {
         matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// Waits (up to `timeout`) for the end of its output and its exit; returns every line
-    /// and the exit status. On timeout it is killed.
+    /// Waits (up to `timeout`) for the end of its output and its exit; returns every line,
+    /// the exit status and the end of its stderr. On timeout it is killed.
     pub fn finish(
         mut self,
         timeout: Duration,
         what: &str,
-    ) -> Result<(Vec<String>, ExitStatus), RemoteError> {
+    ) -> Result<(Vec<String>, ExitStatus, String), RemoteError> {
         let deadline = Instant::now() + timeout;
         let mut lines = Vec::new();
         loop {
@@ -464,7 +472,7 @@ impl RemoteProcess {
                 Ok(Some(status)) => {
                     // Give the stderr thread a moment to read the last words.
                     std::thread::sleep(Duration::from_millis(5));
-                    return Ok((lines, status));
+                    return Ok((lines, status, self.stderr_tail()));
                 }
                 Ok(None) if Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(5))

@@ -492,7 +492,7 @@ fn read_document(host: &Host, mut process: RemoteProcess) -> Result<LoadResult, 
         return Err(host.failed(why));
     }
     let tail = stderr(&process);
-    let (lines, status) = process.finish(Duration::from_secs(5), "ending its load")?;
+    let (lines, status, _) = process.finish(Duration::from_secs(5), "ending its load")?;
     let text = lines.join("\n");
     if let Ok(one) = serde_json::from_str::<LoadResult>(&text) {
         return Ok(one);
