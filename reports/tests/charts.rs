@@ -240,7 +240,12 @@ fn closed_loop_charts_name_engines_units_and_colours() {
     let ids: Vec<&str> = charts.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(
         ids,
-        ["hello-throughput", "hello-latency", "hello-cost", "hello-cores"]
+        [
+            "hello-throughput",
+            "hello-latency",
+            "hello-cost",
+            "hello-cores"
+        ]
     );
     for chart in &charts {
         check_svg(chart);

@@ -179,7 +179,10 @@ async fn every_page_and_api_route_answers_on_the_fixture_store() {
     .await
     .body;
     assert!(compare.contains("hello on"));
-    assert!(compare.contains("+11% better"), "the change from the baseline: {compare}");
+    assert!(
+        compare.contains("+11% better"),
+        "the change from the baseline: {compare}"
+    );
 
     let lessons = get(&site, "/lessons").await.body;
     assert_eq!(

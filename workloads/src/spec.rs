@@ -610,7 +610,14 @@ mod tests {
         let names: Vec<&str> = quick.workloads.iter().map(|w| w.name.as_str()).collect();
         assert_eq!(
             names,
-            ["hello", "db-wait", "cpu", "idle", "big-response", "slowloris"]
+            [
+                "hello",
+                "db-wait",
+                "cpu",
+                "idle",
+                "big-response",
+                "slowloris"
+            ]
         );
     }
 

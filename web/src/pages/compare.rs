@@ -230,7 +230,8 @@ fn blocks(
             let mut rows = Vec::new();
             for level in levels {
                 for figure in compare::figures(mode) {
-                    let at = |steps: &[StepResult]| steps.iter().find(|s| s.level == level).cloned();
+                    let at =
+                        |steps: &[StepResult]| steps.iter().find(|s| s.level == level).cloned();
                     let base = at(&with[0].1);
                     let cells = with
                         .iter()
