@@ -106,7 +106,7 @@ fn measure(exe: &std::path::Path, engine: &str, args: &Args) -> anyhow::Result<(
     let started = Instant::now();
     let cap = args.cap_mib << 20;
     let (mut peak, mut threads) = (0u64, 0u64);
-    let mut sample = |peak: &mut u64, threads: &mut u64| -> anyhow::Result<u64> {
+    let sample = |peak: &mut u64, threads: &mut u64| -> anyhow::Result<u64> {
         let s = sample_once(server.pid(), started)?;
         if s.pss_bytes > *peak {
             *peak = s.pss_bytes;
