@@ -153,7 +153,22 @@ fn run_page(run: StoredRun) -> RunPage {
             ("compiler", m.rustc.clone()),
             ("revision", m.git_revision.clone()),
             ("host", m.hostname.clone()),
-        ],
+        ]
+        .into_iter()
+        // A multi-host run: where each side ran, as given, with each host's CPU.
+        .chain(m.hosts.iter().map(|h| {
+            let role = if h.role == "engine" {
+                "engine host"
+            } else {
+                "load host"
+            };
+            let text = format!(
+                "{} ({}: {}, {} cores)",
+                h.host, h.hostname, h.cpu_model, h.cores
+            );
+            (role, text)
+        }))
+        .collect(),
         run: RunRow::of(&run.summary),
     }
 }
