@@ -30,8 +30,11 @@ pub(crate) enum Phase {
 /// One connection, as the loop keeps it between events. This is the engine's per-connection
 /// cost in user space: an idle keep-alive connection holds this struct in the slab and
 /// nothing on the heap (the session's buffer and the write queue free themselves when empty).
-pub(crate) struct Connection<P> {
-    pub(crate) socket: TcpStream,
+///
+/// `S` is the socket: mio's for the mio reactor, tokio's for the adapter (`on_tokio`), which
+/// keeps the very same state and rules.
+pub(crate) struct Connection<P, S = TcpStream> {
+    pub(crate) socket: S,
     pub(crate) phase: Phase,
     /// The protocol wants input (`pause_reading`/`resume_reading`).
     pub(crate) reading: bool,
@@ -57,7 +60,7 @@ pub(crate) struct Connection<P> {
     pub(crate) armed: Option<Instant>,
 }
 
-impl<P> Connection<P> {
+impl<P, S> Connection<P, S> {
     /// When this connection times out, given what it waits for: its read deadline while it
     /// reads, its send deadline while it has bytes queued (and cannot read), none while a job
     /// runs or it lingers (lingering has a timer of its own).

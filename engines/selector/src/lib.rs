@@ -82,6 +82,7 @@
 //!   [`LOW_WATER`] 16 KiB, asyncio's defaults): above the high mark the connection stops
 //!   reading and its protocol stops producing until the queue drains to the low mark.
 //! - [`timers`]: the heap of deadlines that becomes `epoll_wait`'s timeout.
+//! - [`on_tokio`]: the adapter that runs the same protocols on tokio's loop (`--reactor tokio`).
 //! - `reactor`: the loop itself — accept (backing off [`sys::ACCEPT_BACKOFF`] on EMFILE),
 //!   read, write, timers,
 //!   deferred results, lingering close (`shutdown(Write)`, discard input until EOF or
@@ -89,6 +90,32 @@
 //!   `Poll`: stop accepting, close idle connections at once, let work in progress finish,
 //!   return within [`sys::DRAIN_TIMEOUT`] whatever is left. `connection` holds what the loop
 //!   keeps per connection and the socket-backed `Transport`.
+//!
+//! # One protocol, many loops
+//!
+//! PEP 3156 asks an event-loop framework to interoperate by adaptation: "keep the default event
+//! loop and adapt it to the framework's API" — a framework keeps its own protocols and
+//! transports and lets another loop do the waiting. Twisted's `asyncioreactor` runs every
+//! Twisted protocol on asyncio's loop (and, through asyncio's loop policy, on uvloop); Tornado
+//! runs on asyncio since 5.0. Nothing in a protocol changes: it only ever sees the
+//! [`Transport`] and its callbacks, never the loop.
+//!
+//! This crate does the same. [`HttpProtocol`] is written against [`Transport`], so it runs,
+//! unchanged, on two loops (`--reactor mio|tokio`):
+//!
+//! - **mio** (the default), the engine's own reactor described above;
+//! - **tokio**, through the [`on_tokio`] adapter: tokio's current-thread runtime (one thread,
+//!   like the mio loop) accepts and drives one task per connection; the task hands the
+//!   protocol the same socket-backed transport, queues writes in the same [`write_queue`] with
+//!   the same marks until tokio says the socket is writable, turns `call_later` into a tokio
+//!   `Sleep`, and keeps the same timeouts and the same lingering close.
+//!
+//! The adapter is the part PEP 3156 leaves to the framework, and it has a price: where the
+//! mio loop matches a token to a slab slot, tokio wakes a task and polls its future; where an
+//! idle connection is one slab slot, it is a task, a future and tokio's per-socket state. The
+//! lesson "One protocol, many loops" measures that price — CPU per request, bytes per idle
+//! connection, p99 — for this crate (`selector` vs `selector-on-tokio`) and for Twisted on its
+//! own epoll reactor vs on asyncio's loop and on uvloop.
 //!
 //! A protocol can be driven by hand, which is how this crate tests it:
 //!
@@ -126,6 +153,7 @@ mod connection;
 pub mod http;
 pub mod interfaces;
 pub mod memory;
+pub mod on_tokio;
 mod reactor;
 pub mod timers;
 pub mod write_queue;
@@ -149,9 +177,25 @@ pub struct Config {
     #[arg(long, value_name = "N", requires = "offload")]
     pub offload_threads: Option<NonZeroUsize>,
 
+    /// Which event loop drives the protocols: the engine's own mio reactor, or tokio's
+    /// current-thread runtime through an adapter (the same protocol, unchanged; see
+    /// "One protocol, many loops" in the crate docs).
+    #[arg(long, value_enum, default_value_t = Loop::Mio)]
+    pub reactor: Loop,
+
     /// The contract's timeouts (`--header-timeout`, `--keepalive-timeout`, `--send-timeout`).
     #[command(flatten)]
     pub timeouts: sys::Timeouts,
+}
+
+/// The event loops [`HttpProtocol`] runs on (`--reactor`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Loop {
+    /// The engine's own loop: one `mio::Poll` (epoll), a timer heap, a slab of connections.
+    Mio,
+    /// tokio's current-thread runtime through [`on_tokio`]: one task per connection, tokio's
+    /// timers, its I/O driver (epoll too) — Twisted on asyncio's loop, in Rust.
+    Tokio,
 }
 
 /// Serves `listener` until SIGINT or SIGTERM, on this thread.
@@ -167,7 +211,10 @@ pub fn serve(listener: std::net::TcpListener, config: &Config) -> std::io::Resul
     // A callback computing for a minute stalls the loop, and the signal event with it: the
     // watchdog keeps the stop grace all the same.
     sys::signals::spawn_stop_watchdog()?;
-    reactor::Reactor::new(listener, factory, pool, config.timeouts)?.run()
+    match config.reactor {
+        Loop::Mio => reactor::Reactor::new(listener, factory, pool, config.timeouts)?.run(),
+        Loop::Tokio => on_tokio::serve(listener, factory, pool, config.timeouts),
+    }
 }
 
 /// The `--offload` pool: `threads` threads, or one per core.
@@ -204,6 +251,13 @@ mod tests {
     fn flags() {
         let config = parse(&[]).unwrap();
         assert!(!config.offload, "inline by default: that is the lesson");
+        assert_eq!(
+            config.reactor,
+            Loop::Mio,
+            "the engine's own loop by default"
+        );
+        assert_eq!(parse(&["--reactor", "tokio"]).unwrap().reactor, Loop::Tokio);
+        assert!(parse(&["--reactor", "uvloop"]).is_err());
         assert_eq!(config.timeouts, sys::Timeouts::default());
         assert_eq!(config.offload_threads, None);
 
