@@ -179,6 +179,16 @@ pub const ENGINES: &[EngineChoice] = &[
         defaults: Defaults::None,
     },
     EngineChoice {
+        label: "selector-on-tokio",
+        engine: "selector",
+        args: &["--reactor", "tokio"],
+        about: "the selector's protocol, unchanged, on tokio's loop through an adapter",
+        family: Family::EventLoop,
+        parallel: false,
+        color: [0x0b, 0x4a, 0x22],
+        defaults: Defaults::None,
+    },
+    EngineChoice {
         label: "coroutines",
         engine: "coroutines",
         args: &[],
@@ -311,6 +321,14 @@ mod tests {
         }
         assert!(!find("coroutines-current").unwrap().parallel);
         assert!(find("coroutines-offload").unwrap().parallel);
+        assert!(
+            !find("selector-on-tokio").unwrap().parallel,
+            "one thread, as on mio"
+        );
+        assert_eq!(
+            find("selector_on_tokio").unwrap().spec().args,
+            ["--reactor", "tokio"]
+        );
     }
 
     #[test]

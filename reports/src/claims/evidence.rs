@@ -56,6 +56,21 @@ pub fn throughput_estimate(step: &StepResult) -> Estimate {
     )
 }
 
+/// A step's engine CPU per valid answer (µs) with its interval: the step's own estimate, or
+/// cores ÷ throughput when it was stored without one. `None` without answers or CPU samples.
+pub fn cpu_per_request_estimate(step: &StepResult) -> Option<Estimate> {
+    let d = &step.derived;
+    let value = step.estimates.engine_us_per_request.or_else(|| {
+        (d.throughput_rps > 0.0 && d.engine_cores > 0.0)
+            .then(|| d.engine_cores / d.throughput_rps * 1e6)
+    })?;
+    Some(spread::estimate(
+        value,
+        step.estimates.engine_us_per_request_ci,
+        Method::Windows,
+    ))
+}
+
 /// A step's p99 latency (µs) with its interval.
 pub fn p99_estimate(step: &StepResult) -> Estimate {
     spread::estimate(

@@ -34,7 +34,7 @@ use crate::charts::Chart;
 
 use crate::store::StoredRun;
 
-pub use evidence::{cores_estimate, idle_slope_estimate};
+pub use evidence::{cores_estimate, cpu_per_request_estimate, idle_slope_estimate};
 
 /// A factor of two is the least anyone would call "costs more": a thread per connection must
 /// cost at least twice an event loop's connection for "a thread costs a stack" to hold.
@@ -62,6 +62,10 @@ pub const PARALLEL_ADVANTAGE: f64 = 1.3;
 /// A slow client holds a worker hostage when the probe's p99 behind it is at least this
 /// many times the event loop's.
 pub const HOSTAGE_FACTOR: f64 = 10.0;
+/// An adapter is cheap when the adapted loop costs less than this fraction more CPU per
+/// request than the framework's own loop: a quarter is well inside the factors of two and more
+/// that separate the models here, so a cheaper adapter never changes which model to choose.
+pub const ADAPTER_OVERHEAD: f64 = 0.25;
 
 /// What the data says about a claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,6 +281,21 @@ pub const LESSONS: &[Lesson] = &[
               struct waiting for readiness.",
         workload: "slowloris",
         judge: judges::slowloris,
+    },
+    Lesson {
+        slug: "one-protocol-many-loops",
+        title: "One protocol, many loops",
+        claim: "PEP 3156: keep the default event loop and adapt it to the framework's API. A \
+                framework's protocols run unchanged on another loop through an adapter \
+                (Twisted's asyncioreactor, Tornado on asyncio), and the adapter is cheap: \
+                less than a quarter more CPU per request than the framework's own loop.",
+        why: "An adapter turns the other loop's events into the framework's callbacks: the \
+              selector's HttpProtocol runs on its own mio loop or, through a tokio adapter, as \
+              one tokio task per connection; Twisted runs on its epoll reactor or on asyncio's \
+              loop (and uvloop). The hello workload measures engine CPU per request and p99, \
+              the idle workload the bytes each connection holds, native against adapted.",
+        workload: "hello",
+        judge: judges::one_protocol_many_loops,
     },
 ];
 

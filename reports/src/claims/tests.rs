@@ -417,7 +417,8 @@ fn selector_thousands_and_big_response_outcomes() {
 
 #[test]
 fn no_workload_is_no_data_with_the_command() {
-    let r = run("hello", vec![("selector", vec![(1, NONE)])]);
+    // `rate` is the one preset no lesson reads.
+    let r = run("rate", vec![("selector", vec![(500, NONE)])]);
     for lesson in LESSONS {
         let f = (lesson.judge)(&r);
         assert_eq!(f.verdict, Verdict::NoData, "{}", lesson.slug);
@@ -427,6 +428,106 @@ fn no_workload_is_no_data_with_the_command() {
             lesson.slug
         );
     }
+}
+
+/// One hello step at 64 connections (its CPU per request is set by [`hello_cpu`]).
+fn hello_at_64() -> Vec<(u64, Shape)> {
+    vec![(
+        64,
+        Shape {
+            rps: 10_000.0,
+            p99_us: 900.0,
+            p99_spread: 50.0,
+            ..NONE
+        },
+    )]
+}
+
+/// A run of hello steps whose CPU per request is set directly (`(engine, µs, ± µs)`).
+fn hello_cpu(engines: &[(&str, f64, f64)]) -> StoredRun {
+    let mut r = run(
+        "hello",
+        engines.iter().map(|(e, ..)| (*e, hello_at_64())).collect(),
+    );
+    for step in &mut r.steps {
+        let (_, us, spread) = engines.iter().find(|(e, ..)| *e == step.engine).unwrap();
+        step.estimates.engine_us_per_request = Some(*us);
+        step.estimates.engine_us_per_request_ci =
+            (*spread > 0.0).then_some([us - spread, us + spread]);
+    }
+    r
+}
+
+#[test]
+fn many_loops_all_four_outcomes() {
+    let slug = "one-protocol-many-loops";
+    let cases = [
+        // 10 % more, intervals well inside 25 %: cheap.
+        (50.0, 1.0, 55.0, 1.0, Verdict::Supported),
+        // Twice the CPU, beyond the intervals: not cheap.
+        (50.0, 1.0, 100.0, 2.0, Verdict::NotSupported),
+        // 20 % more, but ± 10 µs on each: the intervals reach past 25 %.
+        (50.0, 10.0, 60.0, 10.0, Verdict::Inconclusive),
+    ];
+    for (native, native_spread, adapted, adapted_spread, want) in cases {
+        let r = hello_cpu(&[
+            ("selector", native, native_spread),
+            ("selector-on-tokio", adapted, adapted_spread),
+        ]);
+        let found = judge(slug, &r);
+        assert_eq!(found.0, want, "{found:?}");
+    }
+    // No selector-on-tokio: inconclusive, naming the engines to add; Python's pairs are still
+    // reported.
+    let r = hello_cpu(&[
+        ("selector", 50.0, 1.0),
+        ("twisted", 300.0, 10.0),
+        ("twisted-asyncio", 420.0, 10.0),
+    ]);
+    let lesson = LESSONS.iter().find(|l| l.slug == slug).unwrap();
+    let f = (lesson.judge)(&r);
+    assert_eq!(f.verdict, Verdict::Inconclusive);
+    let why = f.reason.unwrap();
+    assert!(
+        why.contains("--engines selector,selector-on-tokio"),
+        "{why}"
+    );
+    assert!(
+        f.sentences
+            .iter()
+            .any(|s| s.contains("twisted-asyncio") && s.contains("+40%")),
+        "{:?}",
+        f.sentences
+    );
+    // A CPU figure stored without an interval is read off cores ÷ throughput.
+    let r = run(
+        "hello",
+        vec![
+            (
+                "selector",
+                vec![(
+                    64,
+                    Shape {
+                        rps: 10_000.0,
+                        cores: 0.5,
+                        ..NONE
+                    },
+                )],
+            ),
+            (
+                "selector-on-tokio",
+                vec![(
+                    64,
+                    Shape {
+                        rps: 10_000.0,
+                        cores: 0.55,
+                        ..NONE
+                    },
+                )],
+            ),
+        ],
+    );
+    assert_eq!(judge(slug, &r).0, Verdict::Supported);
 }
 
 #[test]

@@ -1,11 +1,13 @@
-//! The six judges, one per lesson. Each reads one workload's steps of one run and returns a
+//! The seven judges, one per lesson. Each reads one workload's steps of one run and returns a
 //! [`Finding`]; the verdict rules are in the [module docs](super).
 
 mod idle;
+mod interop;
 mod parallel;
 mod waiting;
 
 pub(super) use idle::{selector_thousands, thread_memory};
+pub(super) use interop::one_protocol_many_loops;
 pub(super) use parallel::cpu_parallelism;
 pub(super) use waiting::{big_response, db_wait, slowloris};
 

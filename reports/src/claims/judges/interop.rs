@@ -1,0 +1,200 @@
+//! One protocol, many loops: what running a framework's protocols on another event loop, through
+//! an adapter, costs — ours (the selector's protocol on tokio) and Python's (Twisted on
+//! asyncio's loop and on uvloop, asyncio on uvloop).
+
+use super::*;
+use crate::claims::ADAPTER_OVERHEAD;
+use crate::claims::evidence::cpu_per_request_estimate;
+
+/// Our pair: the native loop and the adapted one. The verdict rests on it.
+const OURS: Pair = Pair {
+    native: "selector",
+    adapted: "selector-on-tokio",
+    how: "the selector's HttpProtocol, unchanged, on tokio's loop",
+};
+
+/// Python's pairs, reported beside ours: the same protocol code on its own loop and adapted.
+const PYTHON: [Pair; 3] = [
+    Pair {
+        native: "twisted",
+        adapted: "twisted-asyncio",
+        how: "Twisted's protocols on asyncio's loop (asyncioreactor)",
+    },
+    Pair {
+        native: "twisted",
+        adapted: "twisted-uvloop",
+        how: "Twisted's protocols on uvloop (asyncioreactor over uvloop's policy)",
+    },
+    Pair {
+        native: "asyncio",
+        adapted: "asyncio-uvloop",
+        how: "asyncio's protocols on uvloop's loop",
+    },
+];
+
+/// A framework on its own loop, and the same protocol code on another loop.
+#[derive(Clone, Copy)]
+struct Pair {
+    native: &'static str,
+    adapted: &'static str,
+    how: &'static str,
+}
+
+/// One pair's hello figures at the highest level both reached.
+struct Measured {
+    level: u64,
+    native: Estimate,
+    adapted: Estimate,
+    native_p99: Estimate,
+    adapted_p99: Estimate,
+}
+
+/// The pair's CPU per request and p99 at the highest level both finished with a CPU figure.
+fn measure(steps: &[&StepResult], pair: Pair) -> Option<Measured> {
+    let native = ok_steps(steps, pair.native);
+    let adapted = ok_steps(steps, pair.adapted);
+    native.iter().rev().find_map(|n| {
+        let a = adapted.iter().find(|a| a.level == n.level)?;
+        Some(Measured {
+            level: n.level,
+            native: cpu_per_request_estimate(n)?,
+            adapted: cpu_per_request_estimate(a)?,
+            native_p99: p99_estimate(n),
+            adapted_p99: p99_estimate(a),
+        })
+    })
+}
+
+/// `+12%` or `−3.0%`, the adapted figure against the native one.
+fn cost(m: &Measured) -> String {
+    format::change(m.adapted.value, m.native.value, format::Better::Neither)
+}
+
+fn us(e: &Estimate) -> String {
+    with_spread(e, format::micros)
+}
+
+/// The sentence for one pair's hello figures.
+fn pair_sentence(pair: Pair, m: &Measured) -> String {
+    format!(
+        "{how}: at {level} connections {adapted} spent {a} of CPU per request against \
+         {native}'s {n} on its own loop ({cost}), p99 {ap} against {np}.",
+        how = pair.how,
+        level = m.level,
+        adapted = pair.adapted,
+        native = pair.native,
+        a = us(&m.adapted),
+        n = us(&m.native),
+        cost = cost(m),
+        ap = us(&m.adapted_p99),
+        np = us(&m.native_p99),
+    )
+}
+
+/// Bytes per idle connection of both sides of each pair that ran the idle workload.
+fn idle_sentence(run: &StoredRun, pairs: &[Pair]) -> Option<String> {
+    let owned = steps_of(run, "idle");
+    let steps = refs(&owned);
+    let mut seen: Vec<&str> = Vec::new();
+    let mut parts = Vec::new();
+    for pair in pairs {
+        for label in [pair.native, pair.adapted] {
+            if seen.contains(&label) {
+                continue;
+            }
+            seen.push(label);
+            let ok = ok_steps(&steps, label);
+            if let Some((user, _)) = idle_slope_estimate(&ok) {
+                parts.push(format!(
+                    "{label} {}",
+                    format::estimate(&user, format::bytes)
+                ));
+            }
+        }
+    }
+    (!parts.is_empty()).then(|| {
+        format!(
+            "Bytes per idle connection (the slope of memory over open connections): {}.",
+            parts.join(", ")
+        )
+    })
+}
+
+pub(in crate::claims) fn one_protocol_many_loops(run: &StoredRun) -> Finding {
+    let owned = steps_of(run, "hello");
+    let steps = refs(&owned);
+    if steps.is_empty() {
+        return Finding::no_data(
+            "No run has the hello workload yet: run `workbench run --engines \
+             selector,selector-on-tokio --peers twisted,twisted-asyncio,asyncio,asyncio-uvloop \
+             --workloads hello,idle`."
+                .into(),
+        );
+    }
+    let ours = measure(&steps, OURS);
+    let mut sentences = Vec::new();
+    if let Some(m) = &ours {
+        sentences.push(pair_sentence(OURS, m));
+    }
+    let python: Vec<(Pair, Measured)> = PYTHON
+        .iter()
+        .filter_map(|&pair| measure(&steps, pair).map(|m| (pair, m)))
+        .collect();
+    for (pair, m) in &python {
+        sentences.push(pair_sentence(*pair, m));
+    }
+    if python.is_empty() {
+        sentences.push(
+            "No Python pair ran the hello workload here: add `--peers \
+             twisted,twisted-asyncio,twisted-uvloop,asyncio,asyncio-uvloop` (after `workbench \
+             peers install`) to set Twisted and asyncio on their own loops against the adapted \
+             ones."
+                .into(),
+        );
+    }
+    let pairs: Vec<Pair> = std::iter::once(OURS)
+        .chain(python.iter().map(|(p, _)| *p))
+        .collect();
+    if let Some(idle) = idle_sentence(run, &pairs) {
+        sentences.push(idle);
+    }
+    let mut charts = vec![charts::cost_per_request(&run.steps, "hello")];
+    if run.steps.iter().any(|s| s.workload == "idle") {
+        charts.push(charts::bytes_per_connection_bars(&run.steps, "idle"));
+    }
+    let Some(m) = ours else {
+        return Finding::missing(
+            "selector,selector-on-tokio",
+            "hello,idle",
+            "selector and selector-on-tokio steps at a common level (the same protocol on mio \
+             and on tokio)",
+        )
+        .with_sentences(sentences, charts);
+    };
+    let pct = ADAPTER_OVERHEAD * 100.0;
+    let headline = format!(
+        "The same protocol on tokio's loop costs {} CPU per request against the selector's own \
+         mio loop: {} against {}.",
+        cost(&m),
+        us(&m.adapted),
+        us(&m.native)
+    );
+    let outcome = match at_least(&m.adapted, 1.0 + ADAPTER_OVERHEAD, &m.native) {
+        Some(false) => Outcome::Supported,
+        Some(true) => Outcome::NotSupported(format!(
+            "The adapter costs {} CPU per request ({} against {}), beyond the {pct:.0} % an \
+             adapter may cost and still be called cheap.",
+            cost(&m),
+            us(&m.adapted),
+            us(&m.native)
+        )),
+        None => Outcome::Inconclusive(format!(
+            "selector-on-tokio spent {} of CPU per request and selector {}: the intervals \
+             reach across {pct:.0} % more, so this run cannot tell whether the adapter is \
+             cheap. Longer steps (`--step-secs`) or `--repeat 3` narrow them.",
+            us(&m.adapted),
+            us(&m.native)
+        )),
+    };
+    Finding::judged(outcome, sentences, charts).with_headline(Some(headline))
+}
