@@ -6,6 +6,7 @@
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -28,6 +29,17 @@ struct Common {
     /// Address to listen on; port 0 picks a free port (the ready line says which).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     listen: SocketAddr,
+
+    /// Record spans (accept, read, wait, compute, write, with the thread or process that ran
+    /// each) into a fixed-size buffer, written to FILE as JSON lines when it is full or when
+    /// the engine stops. Off by default; see `sys::trace`.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+
+    /// Print what one connection holds in this engine (future, protocol object or touched
+    /// stack, in bytes) as one JSON line, measured by the engine itself, and exit.
+    #[arg(long)]
+    describe: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -85,6 +97,12 @@ impl Engine {
 pub fn run(args: EngineArgs) -> anyhow::Result<ExitCode> {
     let engine = args.engine;
     let name = engine.name();
+    if engine.common().describe {
+        let described =
+            describe(&engine).with_context(|| format!("cannot describe the {name} engine"))?;
+        println!("{}", described.to_json(name));
+        return Ok(ExitCode::SUCCESS);
+    }
     match workbench::os::raise_open_files_limit() {
         Ok(limit) => tracing::debug!(limit, "open-files soft limit raised to the hard limit"),
         Err(err) => tracing::warn!("could not raise the open-files limit: {err}"),
@@ -96,6 +114,10 @@ pub fn run(args: EngineArgs) -> anyhow::Result<ExitCode> {
     let addr = engine.common().listen;
     let listener = bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
+    if let Some(path) = &engine.common().trace {
+        // Before serving (and before the pool forks): every process records from its start.
+        sys::trace::start(path)?;
+    }
     announce(name, local)?;
     tracing::info!(engine = name, %local, "serving until SIGINT or SIGTERM");
 
@@ -105,9 +127,31 @@ pub fn run(args: EngineArgs) -> anyhow::Result<ExitCode> {
         Engine::Selector { config, .. } => selector::serve(listener, config),
         Engine::Coroutines { config, .. } => coroutines::serve(listener, config),
     };
+    // The pool's workers have written their own spans; this writes the rest.
+    if let Err(err) = sys::trace::finish() {
+        tracing::warn!("cannot write the trace: {err}");
+    }
     served.with_context(|| format!("the {name} engine failed"))?;
     tracing::info!(engine = name, "stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// What one connection holds in `engine`, measured by the engine (`--describe`).
+fn describe(engine: &Engine) -> std::io::Result<sys::describe::PerConnection> {
+    match engine {
+        Engine::Threads { config, .. } => threads::describe(config),
+        Engine::Pool { config, .. } => pool::describe(config),
+        // The protocol object the loop keeps per connection, and what a fresh one holds on
+        // the heap (nothing, for an idle connection).
+        Engine::Selector { config, .. } => Ok(sys::describe::PerConnection {
+            protocol_bytes: Some(
+                size_of::<selector::HttpProtocol>()
+                    + selector::HttpProtocol::new(config.offload).heap_bytes(),
+            ),
+            ..Default::default()
+        }),
+        Engine::Coroutines { config, .. } => coroutines::describe(config),
+    }
 }
 
 /// Binds a listening socket with `SO_REUSEADDR` (so a restarted engine can take its port

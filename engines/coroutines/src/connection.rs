@@ -4,10 +4,12 @@
 use std::cell::RefCell;
 use std::future::Future;
 use std::io::{self, IoSlice};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use protocol::{Event, Response, Session};
 use sys::timeouts::ReadDeadline;
+use sys::trace::{self, Phase};
 use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -83,12 +85,17 @@ async fn serve_requests(
                     // This worker goes on with other tasks while a blocking-pool thread runs
                     // the rounds; the task wakes up when they are done — or when the client
                     // hangs up, and then the rounds run on and their result is dropped.
-                    let computing = tokio::task::spawn_blocking(move || job.respond());
+                    let task = stream.as_raw_fd() as u64;
+                    let computing = tokio::task::spawn_blocking(move || {
+                        let _computing = trace::span(Phase::Compute, task);
+                        job.respond()
+                    });
                     match unless_hung_up(stream, computing).await {
                         Some(done) => done.map_err(io::Error::other)?,
                         None => return Ok(End::Close),
                     }
                 } else {
+                    let _computing = trace::span(Phase::Compute, stream.as_raw_fd() as u64);
                     job.respond()
                 };
                 send(stream, response, timeouts.send).await?;
@@ -148,7 +155,11 @@ async fn serve_requests(
 async fn send(stream: &TcpStream, mut response: Response, timeout: Duration) -> io::Result<()> {
     while !response.is_done() {
         let [head, body] = response.slices();
-        match stream.try_write_vectored(&[IoSlice::new(head), IoSlice::new(body)]) {
+        let written = {
+            let _writing = trace::span(Phase::Write, stream.as_raw_fd() as u64);
+            stream.try_write_vectored(&[IoSlice::new(head), IoSlice::new(body)])
+        };
+        match written {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(written) => response.advance(written),
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
@@ -169,11 +180,18 @@ async fn send(stream: &TcpStream, mut response: Response, timeout: Duration) -> 
 }
 
 /// Sleeps for `wait` (the "database"), unless the client hangs up first: `false` if it did.
-/// Boxed: only a connection with a job waiting pays for the timer and the socket watch.
+/// Boxed: only a connection with a job waiting pays for the timer and the socket watch (and,
+/// when tracing, for the wait span's start time).
 async fn wait_unless_hung_up(stream: &TcpStream, wait: Duration) -> bool {
-    unless_hung_up(stream, tokio::time::sleep(wait))
-        .await
-        .is_some()
+    let task = stream.as_raw_fd() as u64;
+    let waiting = async move {
+        let began = trace::start_ns();
+        tokio::time::sleep(wait).await;
+        if let Some(began) = began {
+            trace::record(Phase::Wait, task, began, trace::now_ns());
+        }
+    };
+    unless_hung_up(stream, waiting).await.is_some()
 }
 
 /// Runs `work` to its end, unless the client hangs up first (`None`; `work` is dropped).
@@ -212,6 +230,7 @@ fn readable(stream: &TcpStream) -> impl Future<Output = io::Result<()>> + '_ {
 /// One non-blocking read into this thread's buffer, handed straight to the session. No
 /// `.await` here, so the buffer is never part of a task's state.
 fn read_into(stream: &TcpStream, session: &mut Session) -> io::Result<usize> {
+    let _reading = trace::span(Phase::Read, stream.as_raw_fd() as u64);
     READ_BUFFER.with_borrow_mut(|buf| {
         let n = stream.try_read(buf)?;
         session.receive_data(&buf[..n]);

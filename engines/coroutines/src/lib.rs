@@ -231,6 +231,28 @@ pub fn serve(listener: std::net::TcpListener, config: &Config) -> io::Result<()>
     served
 }
 
+/// What one connection holds in this model, measured: the size of the future spawned for
+/// it (`size_of_val`; a coroutine is a compiled state machine, and every local that lives
+/// across an `.await` is a field of it), built for a loopback connection and never polled.
+/// tokio adds its task header (about a cache line or two) around it. `workbench engine
+/// coroutines --describe` prints it.
+pub fn describe(config: &Config) -> io::Result<sys::describe::PerConnection> {
+    let runtime = Builder::new_current_thread().enable_all().build()?;
+    let settings = config.settings();
+    let future_bytes = runtime.block_on(async move {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let _client = tokio::net::TcpStream::connect(listener.local_addr()?).await?;
+        let (stream, _) = listener.accept().await?;
+        let (_stop_tx, stop_rx) = watch::channel(());
+        let future = connection(stream, stop_rx, settings);
+        io::Result::Ok(size_of_val(&future))
+    })?;
+    Ok(sys::describe::PerConnection {
+        future_bytes: Some(future_bytes),
+        ..Default::default()
+    })
+}
+
 /// Builds the runtime the flags ask for.
 fn build_runtime(config: &Config) -> io::Result<Runtime> {
     let mut builder = match config.flavor {
@@ -311,6 +333,10 @@ async fn accept_loop(listener: &TcpListener, stop: &watch::Receiver<()>, setting
     loop {
         match listener.accept().await {
             Ok((stream, _peer)) => {
+                let _accepting = sys::trace::span(
+                    sys::trace::Phase::Accept,
+                    std::os::fd::AsRawFd::as_raw_fd(&stream) as u64,
+                );
                 // Boxed: tokio's task is then a small 128-byte-aligned block pointing to the
                 // future, which is cheaper with glibc than one large aligned block (module
                 // docs, "Small futures"). The JoinHandle is dropped: the task runs detached,

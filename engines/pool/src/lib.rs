@@ -127,6 +127,44 @@ fn workers_for_cores(cores: usize) -> u32 {
     u32::try_from(cores.saturating_mul(2).saturating_add(1)).unwrap_or(u32::MAX)
 }
 
+/// What one connection holds in this model, measured: the stack touched by a worker's
+/// connection code after serving one `/work` request (CPU rounds, a short wait, a small body)
+/// on a loopback socket, run on a fresh thread with a 2 MiB stack (a worker runs it on its
+/// process's main stack; the pages touched are the same code's). The 64 KiB read buffer is
+/// one per worker, on the heap, and not counted. `workbench engine pool --describe` prints it.
+pub fn describe(config: &Config) -> io::Result<sys::describe::PerConnection> {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let client = std::thread::spawn(move || -> io::Result<Vec<u8>> {
+        let mut client = std::net::TcpStream::connect(addr)?;
+        client.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+        client.write_all(
+            b"GET /work?wait_ms=1&cpu_rounds=100&bytes=1024 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        )?;
+        let mut answer = Vec::new();
+        client.read_to_end(&mut answer)?;
+        Ok(answer)
+    });
+    let (stream, _) = listener.accept()?;
+    let timeouts = config.timeouts;
+    let touched = std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(move || {
+            let mut buf = vec![0u8; worker::READ_BUFFER_BYTES];
+            let stop = std::sync::atomic::AtomicBool::new(false);
+            worker::serve_connection(&stream, &timeouts, &stop, &mut buf)
+                .map(|()| sys::describe::touched_stack_bytes())
+        })?
+        .join()
+        .map_err(|_| io::Error::other("the connection thread panicked"))??;
+    let _ = client.join();
+    Ok(sys::describe::PerConnection {
+        stack_bytes: touched,
+        ..Default::default()
+    })
+}
+
 /// Serves `listener` with a pool of worker processes until SIGINT or SIGTERM.
 ///
 /// Must be called from a single-threaded process (the `workbench` binary is one): it forks,

@@ -13,6 +13,7 @@ use sys::accept::{AcceptError, WarnLimit};
 use sys::linger::lingering_close;
 use sys::signals::SignalMask;
 use sys::timeouts::ReadDeadline;
+use sys::trace::{self, Phase};
 
 use crate::signals::{CURRENT_CONNECTION, STOPPING, install_stop_handler};
 
@@ -31,6 +32,8 @@ pub(crate) struct WorkerSettings {
 /// Runs in the child after `fork`.
 pub(crate) fn main(listener: &TcpListener, settings: &WorkerSettings, signals: &SignalMask) {
     let pid = std::process::id();
+    // A fork copied the parent's cached thread id; this process's main thread has its own.
+    trace::forget_thread_id_after_fork();
     // If the parent is killed (even with SIGKILL) the kernel kills us too, rather than leaving
     // orphans holding the port and serving without a supervisor.
     // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number and touches no memory.
@@ -50,7 +53,18 @@ pub(crate) fn main(listener: &TcpListener, settings: &WorkerSettings, signals: &
     let mut buf = vec![0u8; READ_BUFFER_BYTES];
     let mut accept_warning = WarnLimit::default();
     while !STOPPING.load(Ordering::SeqCst) {
-        let stream = match listener.accept() {
+        // Blocked here is how an idle worker spends its life: on the timeline, accept spans.
+        let accepting = trace::start_ns();
+        let accepted = listener.accept();
+        if let (Some(began), Ok((stream, _))) = (accepting, &accepted) {
+            trace::record(
+                Phase::Accept,
+                stream.as_raw_fd() as u64,
+                began,
+                trace::now_ns(),
+            );
+        }
+        let stream = match accepted {
             Ok((stream, _peer)) => stream,
             // The parent shut the listener down: the pool is stopping.
             Err(err) if err.raw_os_error() == Some(libc::EINVAL) => break,
@@ -78,6 +92,9 @@ pub(crate) fn main(listener: &TcpListener, settings: &WorkerSettings, signals: &
         CURRENT_CONNECTION.store(-1, Ordering::SeqCst);
         drop(stream);
     }
+    if let Err(err) = trace::finish() {
+        tracing::warn!(pid, "cannot write the trace: {err}");
+    }
     tracing::debug!(pid, "worker exiting");
 }
 
@@ -85,7 +102,7 @@ pub(crate) fn main(listener: &TcpListener, settings: &WorkerSettings, signals: &
 /// set after a response, when a read deadline passes (a request not complete within the header
 /// timeout gets 408; an idle connection is closed after the keep-alive timeout), when a write
 /// makes no progress for the send timeout, or at end-of-file.
-fn serve_connection(
+pub(crate) fn serve_connection(
     stream: &TcpStream,
     timeouts: &sys::Timeouts,
     stop: &AtomicBool,
@@ -98,22 +115,33 @@ fn serve_connection(
     let mut deadline = ReadDeadline::accepted(timeouts, Instant::now());
     let mut session = Session::new();
     let mut stream_ref = stream;
+    // The connection, as the timeline names it: its socket's descriptor.
+    let task = stream.as_raw_fd() as u64;
     loop {
         match session.next_event() {
             Event::Job(job) => {
                 let wait = job.wait();
                 // The "database": this worker, one of only N, does nothing else meanwhile; it
                 // polls its socket, so a client that hangs up frees the worker at once.
-                if !wait.is_zero() && !sys::hangup::wait_unless_hung_up(stream, wait) {
-                    if !stop.load(Ordering::SeqCst) {
-                        return Ok(());
+                if !wait.is_zero() {
+                    let _waiting = trace::span(Phase::Wait, task);
+                    if !sys::hangup::wait_unless_hung_up(stream, wait) {
+                        if !stop.load(Ordering::SeqCst) {
+                            return Ok(());
+                        }
+                        // Our own stop handler shut the socket's reading side: finish the job.
+                        std::thread::sleep(wait);
                     }
-                    // Our own stop handler shut the socket's reading side: finish the job.
-                    std::thread::sleep(wait);
                 }
                 let closes = job.closes();
+                let mut response = {
+                    let _computing = trace::span(Phase::Compute, task);
+                    job.respond()
+                };
                 // Streamed in chunks of at most 64 KiB from the core's static pattern.
-                job.respond().write_to(&mut stream_ref)?;
+                let writing = trace::span(Phase::Write, task);
+                response.write_to(&mut stream_ref)?;
+                drop(writing);
                 if closes || stop.load(Ordering::SeqCst) {
                     lingering_close(stream, buf);
                     return Ok(());
@@ -136,7 +164,10 @@ fn serve_connection(
                     stream.set_read_timeout(Some(wanted))?;
                     read_timeout = Some(wanted);
                 }
-                match stream_ref.read(buf) {
+                let reading = trace::span(Phase::Read, task);
+                let read = stream_ref.read(buf);
+                drop(reading);
+                match read {
                     // End-of-file: the client closed, or our stop handler shut reading down.
                     Ok(0) => return Ok(()),
                     Ok(n) => {

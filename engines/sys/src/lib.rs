@@ -51,11 +51,13 @@
 //! why the call is sound.
 
 pub mod accept;
+pub mod describe;
 pub mod hangup;
 pub mod linger;
 pub mod rlimit;
 pub mod signals;
 pub mod timeouts;
+pub mod trace;
 
 pub use timeouts::Timeouts;
 

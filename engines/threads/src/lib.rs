@@ -96,6 +96,7 @@ use protocol::{Event, Session};
 use sys::accept::{AcceptError, WarnLimit};
 use sys::linger::lingering_close;
 use sys::timeouts::ReadDeadline;
+use sys::trace::{self, Phase};
 use sys::{ACCEPT_BACKOFF, DRAIN_TIMEOUT};
 
 /// Rust's default stack for spawned threads (`RUST_MIN_STACK` aside): 2 MiB.
@@ -214,7 +215,16 @@ fn accept_loop(
     let mut spawn_warning = WarnLimit::default();
     let mut next_id: u64 = 0;
     loop {
+        let accepting = trace::start_ns();
         let accepted = listener.accept();
+        if let (Some(began), Ok((stream, _))) = (accepting, &accepted) {
+            trace::record(
+                Phase::Accept,
+                stream.as_raw_fd() as u64,
+                began,
+                trace::now_ns(),
+            );
+        }
         if stop.load(Ordering::SeqCst) {
             // A connection accepted in the same instant as the signal is dropped (closed):
             // the contract allows closing connections on shutdown.
@@ -367,6 +377,8 @@ fn serve_connection(
     stream.set_write_timeout(Some(timeouts.send))?;
     let mut read_timeout = None;
     let mut deadline = ReadDeadline::accepted(timeouts, Instant::now());
+    // The connection, as the timeline names it: its socket's descriptor.
+    let task = stream.as_raw_fd() as u64;
     loop {
         let job = match session.next_event() {
             Event::Job(job) => job,
@@ -378,7 +390,10 @@ fn serve_connection(
                     stream.set_read_timeout(Some(wanted))?;
                     read_timeout = Some(wanted);
                 }
-                match stream_ref.read(&mut buf) {
+                let reading = trace::span(Phase::Read, task);
+                let read = stream_ref.read(&mut buf);
+                drop(reading);
+                match read {
                     // End-of-file: the client closed, or shutdown woke us. Everything it sent
                     // before has been answered, since we only read when the session needs data.
                     Ok(0) => return Ok(()),
@@ -400,22 +415,65 @@ fn serve_connection(
         // while other threads run — in `poll()` on its socket rather than `sleep()`, so that
         // a client that hangs up meanwhile is not waited for. (Our own shutdown of the
         // socket, on SIGTERM, looks the same: then the wait goes on, and the response too.)
-        if !wait.is_zero() && !sys::hangup::wait_unless_hung_up(stream, wait) {
-            if !stop.load(Ordering::SeqCst) {
-                return Ok(());
+        if !wait.is_zero() {
+            let _waiting = trace::span(Phase::Wait, task);
+            if !sys::hangup::wait_unless_hung_up(stream, wait) {
+                if !stop.load(Ordering::SeqCst) {
+                    return Ok(());
+                }
+                thread::sleep(wait);
             }
-            thread::sleep(wait);
         }
         let closes = job.closes();
+        let mut response = {
+            let _computing = trace::span(Phase::Compute, task);
+            job.respond()
+        };
         // Streamed: the head, then the body in chunks of at most 64 KiB from the core's
         // static pattern, one vectored write each. A 64 MiB response holds no 64 MiB buffer.
-        job.respond().write_to(&mut stream_ref)?;
+        let writing = trace::span(Phase::Write, task);
+        response.write_to(&mut stream_ref)?;
+        drop(writing);
         if closes {
             lingering_close(stream, &mut buf);
             return Ok(());
         }
         deadline = ReadDeadline::answered(timeouts, session.is_mid_request(), Instant::now());
     }
+}
+
+/// What one connection holds in this model, measured: the stack its thread has touched after
+/// serving one `/work` request (CPU rounds, a short wait, a small body) on a loopback socket,
+/// with `config`'s stack size. `workbench engine threads --describe` prints it.
+pub fn describe(config: &Config) -> io::Result<sys::describe::PerConnection> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let client = thread::spawn(move || -> io::Result<Vec<u8>> {
+        use std::io::Write;
+        let mut client = TcpStream::connect(addr)?;
+        client.set_read_timeout(Some(Duration::from_secs(10)))?;
+        client.write_all(
+            b"GET /work?wait_ms=1&cpu_rounds=100&bytes=1024 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        )?;
+        let mut answer = Vec::new();
+        client.read_to_end(&mut answer)?;
+        Ok(answer)
+    });
+    let (stream, _) = listener.accept()?;
+    let timeouts = config.timeouts;
+    let touched = thread::Builder::new()
+        .stack_size(config.stack_size)
+        .spawn(move || {
+            let served = serve_connection(&stream, &timeouts, &AtomicBool::new(false));
+            served.map(|()| sys::describe::touched_stack_bytes())
+        })?
+        .join()
+        .map_err(|_| io::Error::other("the connection thread panicked"))??;
+    let _ = client.join();
+    Ok(sys::describe::PerConnection {
+        stack_bytes: touched,
+        ..Default::default()
+    })
 }
 
 /// The read deadline passed: a request half-sent is answered with 408, an idle connection is
@@ -479,6 +537,14 @@ mod tests {
     use super::*;
     use protocol::date::masked;
     use std::io::Write;
+
+    #[test]
+    fn describe_reports_a_touched_stack_far_below_the_reservation() {
+        let described = describe(&Config::default()).unwrap();
+        let touched = described.stack_bytes.expect("smaps readable");
+        assert!(touched >= 4096 && touched < DEFAULT_STACK_SIZE, "{touched}");
+        assert_eq!(described.future_bytes, None);
+    }
 
     #[test]
     fn stack_sizes_parse_with_binary_suffixes() {

@@ -1,0 +1,99 @@
+//! What one connection holds in an engine, as the engine itself measures it:
+//! `workbench engine <name> --describe` prints it as one JSON line.
+//!
+//! Three models, three kinds of per-connection state:
+//!
+//! - a **coroutine** (the `coroutines` engine) is a compiled state machine: the connection's
+//!   future, whose size `std::mem::size_of_val` gives exactly — every local that lives across
+//!   an `.await` is a field of it;
+//! - a **callback protocol** (the `selector` engine) is an object the loop calls back: its
+//!   size, `size_of`, plus whatever it allocates;
+//! - a **thread** (`threads`, and `pool`'s workers) keeps its state on its stack: the figure
+//!   is the stack it has *touched* after serving a request, read from the kernel
+//!   (`/proc/self/smaps`, the resident size of the mapping that holds the stack).
+//!
+//! The lesson "Asynchronous code in a synchronous style" shows these figures beside the
+//! source that produces them.
+
+/// Per-connection state, in bytes; `None` where the model has no such thing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PerConnection {
+    /// The connection future (`size_of_val`), for async engines.
+    pub future_bytes: Option<usize>,
+    /// The protocol object the loop calls back (`size_of`), for callback engines.
+    pub protocol_bytes: Option<usize>,
+    /// The stack a connection's thread has touched after one request, for blocking engines.
+    pub stack_bytes: Option<usize>,
+}
+
+impl PerConnection {
+    /// The `--describe` line: `{"engine":…,"per_connection":{"future_bytes":…,…}}`.
+    pub fn to_json(&self, engine: &str) -> String {
+        let field = |v: Option<usize>| v.map_or("null".to_string(), |n| n.to_string());
+        format!(
+            "{{\"engine\":\"{engine}\",\"per_connection\":{{\"future_bytes\":{},\"protocol_bytes\":{},\"stack_bytes\":{}}}}}",
+            field(self.future_bytes),
+            field(self.protocol_bytes),
+            field(self.stack_bytes)
+        )
+    }
+}
+
+/// The resident bytes of the mapping that holds the calling thread's stack: what this thread
+/// has touched of it (plus, for a spawned thread, glibc's thread descriptor and thread-local
+/// storage at its top, which every thread pays too). `None` if `/proc/self/smaps` cannot be
+/// read or parsed.
+pub fn touched_stack_bytes() -> Option<usize> {
+    let marker = 0u8;
+    let here = std::hint::black_box(&marker) as *const u8 as usize;
+    let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+    let mut inside = false;
+    for line in smaps.lines() {
+        let first = line.split_whitespace().next().unwrap_or("");
+        if let Some((start, end)) = first.split_once('-') {
+            if let (Ok(start), Ok(end)) = (
+                usize::from_str_radix(start, 16),
+                usize::from_str_radix(end, 16),
+            ) {
+                inside = start <= here && here < end;
+                continue;
+            }
+        }
+        if inside {
+            if let Some(kib) = line.strip_prefix("Rss:") {
+                let kib: usize = kib.trim().trim_end_matches("kB").trim().parse().ok()?;
+                return Some(kib * 1024);
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_is_json_with_nulls() {
+        let described = PerConnection {
+            future_bytes: Some(592),
+            ..PerConnection::default()
+        };
+        assert_eq!(
+            described.to_json("coroutines"),
+            r#"{"engine":"coroutines","per_connection":{"future_bytes":592,"protocol_bytes":null,"stack_bytes":null}}"#
+        );
+    }
+
+    #[test]
+    fn a_fresh_thread_has_touched_a_few_pages_of_its_stack() {
+        let touched = std::thread::Builder::new()
+            .stack_size(1 << 20)
+            .spawn(touched_stack_bytes)
+            .unwrap()
+            .join()
+            .unwrap()
+            .expect("smaps readable");
+        assert!(touched >= 4096 && touched < 1 << 20, "{touched}");
+    }
+}
