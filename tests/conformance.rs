@@ -21,6 +21,7 @@ macro_rules! conformance {
         conformance!(@engine threads [$($case),*]);
         conformance!(@engine pool [$($case),*]);
         conformance!(@engine selector [$($case),*]);
+        conformance!(@engine selector_on_tokio [$($case),*]);
         conformance!(@engine coroutines [$($case),*]);
     };
     (@engine $engine:ident [$($case:ident),*]) => {
@@ -52,9 +53,19 @@ fn start(engine: &str) -> EngineProcess {
     start_with(engine, &[])
 }
 
+/// Starts the engine the registry knows by this label (`selector_on_tokio` is
+/// `selector --reactor tokio`), with `args` after the label's own flags.
 fn start_with(engine: &str, args: &[&str]) -> EngineProcess {
     let exe = Path::new(env!("CARGO_BIN_EXE_workbench"));
-    EngineProcess::spawn(exe, engine, args)
+    let choice = workloads::engines::find(engine)
+        .unwrap_or_else(|| panic!("no engine {engine} in the registry"));
+    let args: Vec<&str> = choice
+        .args
+        .iter()
+        .copied()
+        .chain(args.iter().copied())
+        .collect();
+    EngineProcess::spawn(exe, choice.engine, &args)
         .unwrap_or_else(|e| panic!("engine {engine} did not start: {e}"))
 }
 
