@@ -128,11 +128,20 @@ impl HttpProtocol {
             // Twisted's deferToThread. A job with no rounds is rendered inline even so: the
             // hop to a pool thread and back costs more than rendering a response.
             self.computing = true;
-            transport.defer_to_thread(Box::new(move || job.respond()));
+            // On the timeline, these compute spans land on the pool's lanes. (The protocol
+            // does not know its socket: 0 names the connection.)
+            transport.defer_to_thread(Box::new(move || {
+                let _computing = sys::trace::span(sys::trace::Phase::Compute, 0);
+                job.respond()
+            }));
         } else {
             // Inline: while this runs, no other connection is served. This is the price of
             // one thread — concurrency, not parallelism.
-            transport.write(job.respond());
+            let response = {
+                let _computing = sys::trace::span(sys::trace::Phase::Compute, 0);
+                job.respond()
+            };
+            transport.write(response);
         }
     }
 }

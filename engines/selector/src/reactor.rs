@@ -278,7 +278,11 @@ impl<F: Factory> Reactor<F> {
                 return;
             };
             match listener.accept() {
-                Ok((socket, peer)) => self.open(socket, peer),
+                Ok((socket, peer)) => {
+                    let fd = std::os::fd::AsRawFd::as_raw_fd(&socket) as u64;
+                    let _accepting = sys::trace::span(sys::trace::Phase::Accept, fd);
+                    self.open(socket, peer)
+                }
                 // The backlog is empty. The next connection makes the listener ready again.
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
                 Err(err) => match sys::accept::classify(&err) {
@@ -369,7 +373,11 @@ impl<F: Factory> Reactor<F> {
         // left in the kernel; the interest update drops READABLE, and adding it back later
         // reports them.
         while let Some(conn) = self.conns.get_mut(key).filter(|conn| conn.wants_read()) {
-            match conn.socket.read(&mut buf) {
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&conn.socket) as u64;
+            let reading = sys::trace::span(sys::trace::Phase::Read, fd);
+            let read = conn.socket.read(&mut buf);
+            drop(reading);
+            match read {
                 Ok(0) => {
                     self.on_eof(key);
                     break;
@@ -504,7 +512,11 @@ impl<F: Factory> Reactor<F> {
             // does the same). Only what does not fit waits for WRITABLE.
             if !conn.out.is_empty() {
                 let before = conn.out.len();
-                if let Err(err) = conn.out.write_to(&mut conn.socket) {
+                let fd = std::os::fd::AsRawFd::as_raw_fd(&conn.socket) as u64;
+                let writing = sys::trace::span(sys::trace::Phase::Write, fd);
+                let written = conn.out.write_to(&mut conn.socket);
+                drop(writing);
+                if let Err(err) = written {
                     // Reset, broken pipe: the client is gone, perhaps mid-response.
                     self.close(key, Reason::Lost(err));
                     return;
