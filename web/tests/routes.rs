@@ -183,6 +183,10 @@ async fn every_page_and_api_route_answers_on_the_fixture_store() {
         compare.contains("+11% better"),
         "the change from the baseline: {compare}"
     );
+    assert!(
+        compare.contains(r#"<td class="num better">"#),
+        "a significant change is coloured"
+    );
 
     let lessons = get(&site, "/lessons").await.body;
     assert_eq!(
