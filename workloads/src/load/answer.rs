@@ -11,6 +11,12 @@
 //! and its framing only: a `Content-Length` body is counted to its end, a chunked one is
 //! decoded as it streams by ([`Chunked`], a byte-at-a-time state machine that keeps no
 //! bytes), and the body itself is not compared.
+//!
+//! Most answers are the same bytes as the one before on the connection: `/hello` answers
+//! differ only when their `Date` turns over, once a second. So the last answer that passed
+//! every check and arrived whole in one read is kept ([`KNOWN_ANSWER_MAX`] bytes at most),
+//! and an answer equal to it byte for byte is done with one comparison instead of a parse:
+//! equal bytes carry the same status, length, digest and body, so nothing goes unchecked.
 
 use std::fmt;
 use std::ops::Range;
@@ -29,6 +35,10 @@ pub(super) const MIN_READ_BUFFER: usize = 2 * 1024;
 
 /// The largest read buffer: big answers stream through it.
 pub(super) const MAX_READ_BUFFER: usize = 64 * 1024;
+
+/// The longest answer kept for the byte-for-byte shortcut (see the [module docs](self)):
+/// room for any small answer's head and body.
+const KNOWN_ANSWER_MAX: usize = 1024;
 
 /// Why an answer is wrong. Small and `Copy`, so that a wrong answer costs no allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +142,8 @@ pub(super) struct AnswerReader {
     buf: Box<[u8]>,
     filled: usize,
     state: State,
+    /// The last answer that passed every check in one read, kept-alive (empty if none).
+    known: Vec<u8>,
 }
 
 impl AnswerReader {
@@ -141,6 +153,7 @@ impl AnswerReader {
             buf: vec![0; capacity.max(MIN_READ_BUFFER)].into_boxed_slice(),
             filled: 0,
             state: State::Head,
+            known: Vec::new(),
         }
     }
 
@@ -173,7 +186,18 @@ impl AnswerReader {
         match self.state {
             State::Head => {
                 self.filled = (self.filled + n).min(self.buf.len());
-                self.parse_head(expect)
+                if !self.known.is_empty() && self.buf[..self.filled] == self.known[..] {
+                    // The same bytes as an answer that passed every check.
+                    return Step::Done { close: false };
+                }
+                let step = self.parse_head(expect);
+                if step == (Step::Done { close: false }) && self.filled <= KNOWN_ANSWER_MAX {
+                    // Checked whole, in this one buffer: keep it for the next answer. The
+                    // buffer is reused, so only a longer answer allocates.
+                    self.known.clear();
+                    self.known.extend_from_slice(&self.buf[..self.filled]);
+                }
+                step
             }
             State::Body { seen, len, close } => {
                 let n = n.min(self.buf.len());
@@ -622,6 +646,60 @@ mod tests {
             ),
             Step::Bad(BadAnswer::Body { offset: 7 })
         );
+    }
+
+    /// Feeds `answer` to `reader` (reused) in one read.
+    fn feed_again(reader: &mut AnswerReader, answer: &[u8], expect: &Expectation) -> Step {
+        reader.begin();
+        reader.spare()[..answer.len()].copy_from_slice(answer);
+        reader.received(answer.len(), expect)
+    }
+
+    #[test]
+    fn a_repeated_answer_is_still_checked_after_the_shortcut() {
+        let expect = Expectation::for_target(30, Some(2));
+        let good = work(30, 2);
+        let mut reader = AnswerReader::new(4096);
+        for _ in 0..3 {
+            assert_eq!(
+                feed_again(&mut reader, &good, &expect),
+                Step::Done { close: false }
+            );
+        }
+        assert_eq!(reader.known, good, "kept after its checks");
+        // Same length, one byte of the body wrong: not equal to the known answer, so parsed.
+        let mut corrupt = good.clone();
+        let last = corrupt.len() - 1;
+        corrupt[last] ^= 1;
+        assert_eq!(
+            feed_again(&mut reader, &corrupt, &expect),
+            Step::Bad(BadAnswer::Body { offset: 29 })
+        );
+        // A wrong digest of the same length.
+        assert_eq!(
+            feed_again(&mut reader, &work(30, 3), &expect),
+            Step::Bad(BadAnswer::DigestMismatch)
+        );
+        // The known answer split over two reads is still recognised.
+        reader.begin();
+        let (head, tail) = good.split_at(10);
+        reader.spare()[..head.len()].copy_from_slice(head);
+        assert_eq!(reader.received(head.len(), &expect), Step::More);
+        reader.spare()[..tail.len()].copy_from_slice(tail);
+        assert_eq!(
+            reader.received(tail.len(), &expect),
+            Step::Done { close: false }
+        );
+        // A closing answer is never kept: the next one on a new connection is parsed.
+        let closing =
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 13\r\n\r\nHello, World!";
+        let hello = Expectation::for_target(0, None);
+        let mut fresh = AnswerReader::new(4096);
+        assert_eq!(
+            feed_again(&mut fresh, closing, &hello),
+            Step::Done { close: true }
+        );
+        assert!(fresh.known.is_empty());
     }
 
     #[test]

@@ -17,6 +17,7 @@ use std::time::Instant;
 use tokio::net::TcpStream;
 
 use super::clock::sleep_until;
+use super::exchange::Watchdog;
 use super::step::Shared;
 use super::{CONNECT_RETRY_PAUSE, CONNECT_TIMEOUT};
 
@@ -63,6 +64,8 @@ impl Gauge {
 pub(super) struct Conn<'g> {
     /// The socket.
     pub(super) stream: TcpStream,
+    /// Its request timer ([`Watchdog`]), armed once a request has to wait.
+    pub(super) watchdog: Watchdog,
     _counted: Counted<'g>,
 }
 
@@ -128,6 +131,7 @@ impl Shared {
                     gauge.opened();
                     return Some(Conn {
                         stream,
+                        watchdog: Watchdog::default(),
                         _counted: Counted(gauge),
                     });
                 }

@@ -6,11 +6,22 @@
 //! error); [`request`] is what a keep-alive connection of a closed or open loop does once:
 //! it times the exchange, records the answer or the failure in the step's counts, and says
 //! whether the connection can be used again.
+//!
+//! The request timeout costs nothing per request: rather than arming a timer for every
+//! exchange (an insertion into tokio's timer wheel and a removal, each under the driver's
+//! lock), each connection keeps one [`Watchdog`] armed for a deadline that may be stale. When
+//! it fires early (the request it was armed for was answered long ago) it is moved to the
+//! current request's deadline; so a connection re-arms its timer about once per timeout
+//! (10 s), not once per request, and a request still times out at its own deadline.
 
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::Sleep;
 
 use super::Expectation;
 use super::answer::{AnswerReader, BadAnswer, Step};
@@ -103,6 +114,46 @@ pub(super) enum Outcome {
     Cut,
 }
 
+/// One connection's request timer, armed lazily (see the [module docs](self)).
+#[derive(Default)]
+pub(super) struct Watchdog {
+    /// The timer, once a request had to wait; its deadline may be earlier than the current
+    /// request's (never later: then it is moved before waiting).
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+impl Watchdog {
+    /// Runs `work` until it completes (`Some`) or `deadline` passes (`None`).
+    async fn guard<T>(&mut self, deadline: Instant, work: impl Future<Output = T>) -> Option<T> {
+        let mut work = pin!(work);
+        poll_fn(|cx| {
+            if let Poll::Ready(done) = work.as_mut().poll(cx) {
+                return Poll::Ready(Some(done));
+            }
+            let deadline = tokio::time::Instant::from_std(deadline);
+            let sleep = self
+                .sleep
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+            if sleep.deadline() > deadline {
+                // Armed for later than this request may wait (the window ends sooner).
+                sleep.as_mut().reset(deadline);
+            }
+            loop {
+                match sleep.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(()) if tokio::time::Instant::now() >= deadline => {
+                        return Poll::Ready(None);
+                    }
+                    // Armed for an earlier request: move it to this one's deadline, and
+                    // poll again so that it is registered.
+                    Poll::Ready(()) => sleep.as_mut().reset(deadline),
+                }
+            }
+        })
+        .await
+    }
+}
+
 /// [`exchange`] on `conn` with the step's request, sent at `sent` (the caller's timestamp),
 /// waiting for the answer until the plan's timeout later or `until`, whichever comes
 /// first. Returns how it ended and when.
@@ -115,23 +166,20 @@ pub(super) async fn timed_exchange(
     until: Instant,
 ) -> (Outcome, Instant) {
     let deadline = (sent + shared.timeout).min(until);
-    let exchanged = tokio::time::timeout_at(
-        deadline.into(),
-        exchange(
-            &mut conn.stream,
-            &shared.request,
-            reader,
-            &shared.expect,
-            pace,
-            sent,
-        ),
-    )
-    .await;
+    let work = exchange(
+        &mut conn.stream,
+        &shared.request,
+        reader,
+        &shared.expect,
+        pace,
+        sent,
+    );
+    let exchanged = conn.watchdog.guard(deadline, work).await;
     let done = Instant::now();
     let timed = match exchanged {
-        Ok(result) => Outcome::Done(result),
-        Err(_) if deadline == until => Outcome::Cut,
-        Err(_) => Outcome::TimedOut,
+        Some(result) => Outcome::Done(result),
+        None if deadline == until => Outcome::Cut,
+        None => Outcome::TimedOut,
     };
     (timed, done)
 }
