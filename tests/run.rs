@@ -206,6 +206,7 @@ fn an_engine_that_fails_fails_its_steps_and_the_run_goes_on() {
         config,
         machine: MachineFacts::collect("test", "test"),
         cancel: Arc::new(AtomicBool::new(false)),
+        trace: false,
     };
     let outcome = {
         let mut recorder = reports::record::Recorder::new(&mut store);

@@ -79,6 +79,12 @@ impl Observer for Recorder<'_> {
                     self.keep(result);
                 }
             }
+            RunEvent::StepTraced { trace } => {
+                if let Some(id) = self.run {
+                    let result = self.store.record_trace(id, trace);
+                    self.keep(result);
+                }
+            }
             RunEvent::StepStarted { .. } | RunEvent::StepProgress { .. } => {}
         }
     }

@@ -105,6 +105,14 @@ impl Observer for Progress {
                 };
                 self.say(line);
             }
+            RunEvent::StepTraced { trace } => self.say(format!(
+                "  timeline: {} on {} at {}, {} spans kept of {}",
+                trace.engine,
+                trace.workload,
+                trace.level,
+                trace.spans.len(),
+                trace.recorded
+            )),
             RunEvent::RunFinished { status, message } => {
                 self.step.finish_and_clear();
                 match status {

@@ -55,6 +55,11 @@ pub struct RunArgs {
     /// split`).
     #[arg(long)]
     pub pin: bool,
+    /// Also record a timeline for each engine and workload: a short traced window at the
+    /// middle level, on a fresh engine started with `--trace`, stored with the run and drawn
+    /// on its page (the measured steps themselves are never traced).
+    #[arg(long, conflicts_with = "engine_host")]
+    pub trace: bool,
     /// Run each step N times, each in a fresh engine process, interleaved across engines;
     /// 3 or more give intervals from the repeats [default: the suite's: quick 1, full 3].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=50))]
@@ -84,7 +89,12 @@ pub struct RunArgs {
     pub engine_host: Option<String>,
     /// Run the load generators on these hosts, comma-separated prefixes; each level's
     /// connections (or rate) are split across them. Needs --engine-host.
-    #[arg(long, value_name = "PREFIX,…", value_delimiter = ',', requires = "engine_host")]
+    #[arg(
+        long,
+        value_name = "PREFIX,…",
+        value_delimiter = ',',
+        requires = "engine_host"
+    )]
     pub load_hosts: Vec<String>,
     /// The workbench program on the hosts; it must be this same version.
     #[arg(long, value_name = "PATH", default_value = "workbench")]
@@ -113,6 +123,7 @@ impl Default for RunArgs {
             workloads: Vec::new(),
             peers: Vec::new(),
             pin: false,
+            trace: false,
             repeat: None,
             placement: None,
             max_level: None,
@@ -237,6 +248,7 @@ pub fn run_and_report(
     db: &Path,
     fail_if: &[gates::Gate],
     hosts: Option<&workloads::runner::RemoteHosts>,
+    trace: bool,
 ) -> anyhow::Result<ExitCode> {
     let mut store = open_store(db)?;
     let exe = std::env::current_exe().context("cannot find the workbench executable")?;
@@ -257,6 +269,7 @@ pub fn run_and_report(
         config: config.clone(),
         machine: machine_facts(),
         cancel,
+        trace,
     };
     let mut progress = Progress::new(config.total_steps(), config.estimated_secs());
     let mut recorder = Recorder::new(&mut store);
@@ -365,7 +378,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let config = config_from(&args)?;
     gates::check_against(&args.fail_if, &config).map_err(anyhow::Error::msg)?;
     let hosts = super::lab::remote_hosts(&args, &config)?;
-    run_and_report(config, &args.db, &args.fail_if, hosts.as_ref())
+    run_and_report(config, &args.db, &args.fail_if, hosts.as_ref(), args.trace)
 }
 
 #[derive(Debug, Args)]

@@ -203,6 +203,7 @@ impl Observer for LiveObserver {
                 p.step_fraction = 1.0;
                 p.last_step = Some(step_line(step));
             }),
+            RunEvent::StepTraced { .. } => {}
             RunEvent::RunFinished { status, message } => self.publish(|p| {
                 p.status = status.as_str().into();
                 p.step = None;
@@ -258,6 +259,8 @@ pub struct RunSetup {
     pub exe: PathBuf,
     /// The machine facts to record with the run.
     pub machine: MachineFacts,
+    /// Record a timeline per engine and workload ([`Runner::trace`]).
+    pub trace: bool,
 }
 
 /// Why a run did not start.
@@ -407,6 +410,7 @@ fn run_on_this_thread(
         config,
         machine: setup.machine,
         cancel,
+        trace: setup.trace,
     };
     let mut live = LiveObserver {
         progress: progress.clone(),

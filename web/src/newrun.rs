@@ -41,6 +41,8 @@ pub struct RunRequest {
     pub workloads: Vec<String>,
     /// Pin the engine to CPU 0 and the load generator to CPU 1.
     pub pin: bool,
+    /// Also record a timeline per engine and workload (`workbench run --trace`).
+    pub trace: bool,
     /// Leave out levels above this.
     pub max_level: Option<u64>,
     /// Seconds measured at each level, instead of the suite's.
@@ -66,6 +68,7 @@ impl RunRequest {
             peers: Vec::new(),
             workloads: Vec::new(),
             pin: false,
+            trace: false,
             max_level: None,
             step_secs: None,
             repeat: None,
@@ -116,6 +119,7 @@ impl RunRequest {
                     }
                 }
                 "pin" => request.pin = matches!(value, "on" | "true" | "1" | "yes"),
+                "trace" => request.trace = matches!(value, "on" | "true" | "1" | "yes"),
                 "max_level" if !value.is_empty() => {
                     let level = workloads::spec::asked_max_level(value)
                         .map_err(|why| format!("levels up to: {why}"))?;

@@ -29,4 +29,5 @@ pub mod runner;
 pub mod sampler;
 pub mod spec;
 pub mod spread;
+pub mod trace;
 pub mod wire;

@@ -36,6 +36,8 @@ use crate::spec::{Placement, Route, Workload};
 
 mod remote;
 pub use remote::RemoteHosts;
+mod trace;
+pub use trace::traced_level;
 
 /// How often the sampler reads `/proc` during a step.
 pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(200);
@@ -80,6 +82,12 @@ pub enum RunEvent<'a> {
         total: usize,
         /// What it measured.
         step: &'a StepResult,
+    },
+    /// The traced window of a step (a run with [`Runner::trace`]), right after that step's
+    /// [`RunEvent::StepFinished`].
+    StepTraced {
+        /// The spans, cut to a window.
+        trace: &'a crate::trace::Trace,
     },
     /// The run ended.
     RunFinished {
@@ -152,6 +160,10 @@ pub struct Runner {
     pub machine: MachineFacts,
     /// Set it to stop the run after the current step.
     pub cancel: Arc<AtomicBool>,
+    /// Also record a timeline per engine and workload: a short traced window at the middle
+    /// level, on a fresh engine process started with `--trace` (see `runner/trace.rs`),
+    /// reported as [`RunEvent::StepTraced`]. The measured steps are never traced.
+    pub trace: bool,
 }
 
 impl Runner {
@@ -333,6 +345,12 @@ impl Runner {
                 total,
                 step: &step,
             });
+            if self.trace && repeat == 0 && traced_level(workload) == Some(level) && !engine.peer {
+                match self.trace_window(engine, workload, level, calibration, cpu) {
+                    Ok(trace) => observer.event(&RunEvent::StepTraced { trace: &trace }),
+                    Err(why) => tracing::warn!("no timeline for {}: {why}", engine.label),
+                }
+            }
             steps.push(step);
         }
         if let Some(server) = server {

@@ -62,6 +62,7 @@ mod render;
 mod scale;
 mod series;
 mod service;
+mod timeline;
 
 use crate::format::{self, sig3};
 use workloads::results::{IdleSlope, StepResult};
@@ -76,6 +77,7 @@ use legend::*;
 pub use memory::{bytes_per_connection_bars, memory, memory_per_connection, threads};
 use series::*;
 pub use service::{cores, cost_per_request, latency, throughput};
+pub use timeline::timeline;
 
 use render::{Bar, BarPlot, BarRow, LegendEntry, Line, LinePlot, Mark, Point, REFERENCE, Swatch};
 

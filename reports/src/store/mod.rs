@@ -369,6 +369,34 @@ impl Store {
         Ok(())
     }
 
+    /// Stores the timeline of one step of `run` (a traced window, see
+    /// `workloads::runner::RunEvent::StepTraced`); a second one for the same step replaces it.
+    pub fn record_trace(&mut self, run: RunId, trace: &workloads::trace::Trace) -> Result<()> {
+        let json = to_json("trace", trace)?;
+        let level = i64::try_from(trace.level).map_err(|_| Error::NoSuchRun(run))?;
+        let changed = self.conn.execute(
+            "INSERT OR REPLACE INTO traces (run_id, engine, workload, level, trace)
+             SELECT id, ?2, ?3, ?4, ?5 FROM runs WHERE id = ?1",
+            params![run.0, trace.engine, trace.workload, level, json],
+        )?;
+        if changed == 0 {
+            return Err(Error::NoSuchRun(run));
+        }
+        Ok(())
+    }
+
+    /// The timelines stored with `run`, by workload, then engine (empty for a run recorded
+    /// without `--trace`, or by a workbench from before traces).
+    pub fn traces(&self, run: RunId) -> Result<Vec<workloads::trace::Trace>> {
+        let mut query = self.conn.prepare(
+            "SELECT trace FROM traces WHERE run_id = ?1 ORDER BY workload, engine, level",
+        )?;
+        let texts: Vec<String> = query
+            .query_map(params![run.0], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        texts.iter().map(|text| from_json("trace", text)).collect()
+    }
+
     /// Records how a run ended: `status` (anything but [`RunStatus::Running`]), the time, and
     /// an optional message (why it failed, what interrupted it).
     pub fn finish_run(

@@ -87,6 +87,18 @@ pub const MIGRATIONS: &[&str] = &[
         FOREIGN KEY (run_id, step_seq) REFERENCES steps (run_id, seq) ON DELETE CASCADE
     ) WITHOUT ROWID;
     ",
+    // 2: traces, the timeline of one step per engine and workload (`workbench run --trace`).
+    // Additive: a file from before has no traces, and reads as before.
+    "
+    CREATE TABLE traces (
+        run_id    INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        engine    TEXT NOT NULL,
+        workload  TEXT NOT NULL,
+        level     INTEGER NOT NULL,
+        trace     TEXT NOT NULL,     -- workloads::trace::Trace, JSON
+        PRIMARY KEY (run_id, engine, workload, level)
+    );
+    ",
 ];
 
 /// Applies the missing migrations, each in its own transaction with its version bump.

@@ -185,6 +185,7 @@ pub async fn start(State(state): State<AppState>, body: Bytes) -> Response {
         Ok(config) => config,
         Err(why) => return refused(why),
     };
+    let trace = request.trace;
     // The peers must be installed; the run records the versions they ran on.
     let checked = tokio::task::spawn_blocking(move || request.peer_versions()).await;
     match checked {
@@ -197,6 +198,7 @@ pub async fn start(State(state): State<AppState>, body: Bytes) -> Response {
         db: c.db.clone(),
         exe: c.exe.clone(),
         machine: MachineFacts::collect(&c.rustc, &c.git_revision),
+        trace,
     };
     match state.inner.runs.start(setup, config).await {
         Ok(id) => Redirect::to(&format!("/runs/{id}/live")).into_response(),
