@@ -136,6 +136,13 @@ pub fn populate(store: &mut Store) -> Result<FixtureRuns> {
         steps.extend(slow_reader_steps(e, &big));
         steps.extend(slow_sender_steps(e, &slow));
     }
+    // The selector's protocol on tokio's loop, on hello only: the "one protocol, many loops"
+    // lesson reads it against the selector.
+    let on_tokio = workloads::engines::find("selector-on-tokio")
+        .expect("a known engine")
+        .spec();
+    steps.extend(closed_steps(&on_tokio.label, &hello, 1.0));
+    with_peers.insert(engines.len(), on_tokio);
     let latest = run(
         vec![hello.clone(), db_wait, cpu, idle, big, slow],
         &with_peers,
@@ -246,9 +253,11 @@ fn closed_steps(engine: &str, workload: &Workload, speed: f64) -> Vec<StepResult
                         "threads" => 9000.0,
                         "pool" => 8000.0,
                         "selector" => 14000.0,
+                        "selector-on-tokio" => 12500.0,
                         _ => 12000.0,
                     };
-                    let cores = n.min(if engine == "selector" { 1.0 } else { 1.2 });
+                    let one_thread = matches!(engine, "selector" | "selector-on-tokio");
+                    let cores = n.min(if one_thread { 1.0 } else { 1.2 });
                     (per * cores, cores)
                 }
             };
@@ -260,7 +269,7 @@ fn closed_steps(engine: &str, workload: &Workload, speed: f64) -> Vec<StepResult
             s.derived.ctx_switches_per_sec = rps * 0.8;
             s.derived.threads_max = match engine {
                 "threads" => level + 2,
-                "selector" => 1,
+                "selector" | "selector-on-tokio" => 1,
                 "selector-offload" => 3,
                 "pool" => 1,
                 _ => 3,

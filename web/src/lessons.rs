@@ -16,7 +16,7 @@
 //! It judges nothing: no verdict comes from here, only figures read off the same steps the
 //! judges read (repeats combined the same way, [`workloads::spread::combined`]).
 
-use reports::claims::{Lesson, cores_estimate, idle_slope_estimate};
+use reports::claims::{Lesson, cores_estimate, cpu_per_request_estimate, idle_slope_estimate};
 use reports::format;
 use reports::store::StoredRun;
 use workloads::engines::{self, Family};
@@ -102,6 +102,8 @@ enum Figure {
     Cores,
     /// `slowloris`: the probe's p99 beside the slow clients.
     Probe,
+    /// `hello`: engine CPU per request at the top level (native loops against adapted ones).
+    CpuPerRequest,
 }
 
 impl Figure {
@@ -113,6 +115,7 @@ impl Figure {
             "db-wait" => Figure::Waits,
             "cpu-parallelism" => Figure::Cores,
             "slowloris" => Figure::Probe,
+            "one-protocol-many-loops" => Figure::CpuPerRequest,
             _ => return None,
         })
     }
@@ -216,6 +219,9 @@ impl On<'_> {
                 "The probe's 99th percentile beside {} slow clients",
                 self.top_level()
             ),
+            Figure::CpuPerRequest => {
+                format!("Engine CPU per request at {} connections", self.top_level())
+            }
         }
     }
 
@@ -259,6 +265,13 @@ impl On<'_> {
             Figure::Probe => match ok.iter().find(|s| s.level == self.top_level()) {
                 Some(s) if s.load.completed == 0 => "no probe answered".into(),
                 Some(s) => format::micros(s.load.latency.p99_us as f64),
+                None => self.short_of_top(label, top.level),
+            },
+            Figure::CpuPerRequest => match ok.iter().find(|s| s.level == self.top_level()) {
+                Some(s) => cpu_per_request_estimate(s).map_or_else(
+                    || "no CPU figure".into(),
+                    |e| format::estimate(&e, format::micros),
+                ),
                 None => self.short_of_top(label, top.level),
             },
         }
@@ -403,6 +416,19 @@ impl On<'_> {
                     } else {
                         format::micros(s.load.latency.p99_us as f64)
                     })
+                })
+            ),
+            Figure::CpuPerRequest => format!(
+                "The talk says, with PEP 3156, \"keep the default event loop and adapt it to \
+                 the framework's API\": the adapter costs what the adapted loop spends per \
+                 request beyond the framework's own: measured here, {}.",
+                list(&|l| {
+                    let s = self
+                        .ok(l)
+                        .into_iter()
+                        .find(|s| s.level == self.top_level())?;
+                    cpu_per_request_estimate(s)
+                        .map(|e| format!("{} per request", format::micros(e.value)))
                 })
             ),
         }

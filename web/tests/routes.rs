@@ -194,6 +194,12 @@ async fn every_page_and_api_route_answers_on_the_fixture_store() {
         reports::claims::LESSONS.len(),
         "every lesson is supported by the fixture: {lessons}"
     );
+    assert!(lessons.contains("One protocol, many loops"), "{lessons}");
+    let interop = get(&site, "/lessons/one-protocol-many-loops").await.body;
+    assert!(
+        interop.contains("selector-on-tokio spent 80.0 µs of CPU per request"),
+        "native against adapted, from the run: {interop}"
+    );
     let lesson = get(&site, "/lessons/thread-memory").await.body;
     assert!(
         lesson.contains("286 B against 22.4 KiB for a thread: 80.2× denser"),

@@ -120,16 +120,31 @@ fn idle_sentence(run: &StoredRun, pairs: &[Pair]) -> Option<String> {
     })
 }
 
+/// The command that measures every pair.
+const COMMAND: &str = "workbench run --engines selector,selector-on-tokio --peers \
+                       twisted,twisted-asyncio,twisted-uvloop,asyncio,asyncio-uvloop --workloads \
+                       hello,idle";
+
+/// Judges the adapter's cost. A run whose hello steps have no adapted loop at all (the quick
+/// suite's, say) holds no data on adapters: no data, so the lessons page looks further back
+/// for a run that has one. A run with an adapted loop but not both sides of ours is
+/// inconclusive, naming `--engines selector,selector-on-tokio`.
 pub(in crate::claims) fn one_protocol_many_loops(run: &StoredRun) -> Finding {
     let owned = steps_of(run, "hello");
     let steps = refs(&owned);
     if steps.is_empty() {
-        return Finding::no_data(
-            "No run has the hello workload yet: run `workbench run --engines \
-             selector,selector-on-tokio --peers twisted,twisted-asyncio,asyncio,asyncio-uvloop \
-             --workloads hello,idle`."
-                .into(),
-        );
+        return Finding::no_data(format!(
+            "No run has the hello workload yet: run `{COMMAND}`."
+        ));
+    }
+    let adapted_ran = std::iter::once(OURS)
+        .chain(PYTHON)
+        .any(|pair| steps.iter().any(|s| s.engine == pair.adapted));
+    if !adapted_ran {
+        return Finding::no_data(format!(
+            "No run has measured a protocol on an adapted loop yet (selector-on-tokio, \
+             twisted-asyncio, twisted-uvloop or asyncio-uvloop): run `{COMMAND}`."
+        ));
     }
     let ours = measure(&steps, OURS);
     let mut sentences = Vec::new();
