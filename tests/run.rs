@@ -232,3 +232,76 @@ fn an_engine_that_fails_fails_its_steps_and_the_run_goes_on() {
             .contains("2 step(s) failed")
     );
 }
+
+/// `run --trace`: each engine's traced window is stored with the run and drawn with one lane
+/// per thread or worker — the pool's two workers, every connection thread of `threads`, the
+/// selector's loop.
+#[test]
+fn a_traced_tiny_run_stores_a_timeline_with_a_lane_per_thread_or_worker() {
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    use workloads::results::{EngineSpec, MachineFacts, RunConfig};
+    use workloads::runner::Runner;
+    use workloads::spec::Workload;
+
+    let dir = tempfile::tempdir().unwrap();
+    // tiny-db: levels 2 and 8, so the middle level traced is 8 connections, each waiting 5 ms.
+    let workload = Workload::from_toml(TINY[1].1, "tiny-db.toml").unwrap();
+    let pool = EngineSpec {
+        label: "pool-2".into(),
+        engine: "pool".into(),
+        args: vec!["--workers".into(), "2".into()],
+        peer: false,
+    };
+    let config = RunConfig {
+        suite: None,
+        engines: vec![
+            EngineSpec::plain("threads"),
+            pool,
+            EngineSpec::plain("selector"),
+        ],
+        workloads: vec![workload],
+        pin: false,
+        peer_versions: Default::default(),
+        repeat: 1,
+        placement: None,
+    };
+    let mut store = Store::open(dir.path().join("traced.db")).unwrap();
+    let runner = Runner {
+        exe: env!("CARGO_BIN_EXE_workbench").into(),
+        config,
+        machine: MachineFacts::collect("test", "test"),
+        cancel: Arc::new(AtomicBool::new(false)),
+        trace: true,
+    };
+    let outcome = {
+        let mut recorder = reports::record::Recorder::new(&mut store);
+        runner.run(&mut recorder)
+    };
+    assert_eq!(outcome.status, RunStatus::Completed);
+    let id = store.latest_completed().unwrap().unwrap();
+    let traces = store.traces(id).unwrap();
+    let labels: Vec<&str> = traces.iter().map(|t| t.engine.as_str()).collect();
+    assert_eq!(labels, ["pool-2", "selector", "threads"]);
+    for trace in &traces {
+        assert_eq!(trace.level, 8, "the middle level");
+        assert!(!trace.spans.is_empty(), "{} recorded nothing", trace.engine);
+        let lanes: BTreeSet<(u32, u32)> = trace.spans.iter().map(|s| (s.pid, s.tid)).collect();
+        let pids: BTreeSet<u32> = trace.spans.iter().map(|s| s.pid).collect();
+        match trace.engine.as_str() {
+            "pool-2" => assert_eq!(pids.len(), 2, "one lane per worker: {lanes:?}"),
+            // The accept loop and eight connection threads.
+            "threads" => assert!(lanes.len() > 8, "{lanes:?}"),
+            _ => assert_eq!(lanes.len(), 1, "the selector's one loop: {lanes:?}"),
+        }
+        let chart = reports::charts::timeline(trace);
+        assert!(!chart.empty);
+        assert_eq!(chart.table.rows.len(), lanes.len(), "a table row per lane");
+    }
+    // Every engine described what one connection holds.
+    let described = store.descriptions(id).unwrap();
+    assert_eq!(described.len(), 3);
+    let threads = &described.iter().find(|(l, _)| l == "threads").unwrap().1;
+    assert!(threads.per_connection.stack_bytes.unwrap() > 0);
+}

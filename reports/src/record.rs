@@ -79,6 +79,15 @@ impl Observer for Recorder<'_> {
                     self.keep(result);
                 }
             }
+            RunEvent::EngineDescribed {
+                engine,
+                description,
+            } => {
+                if let Some(id) = self.run {
+                    let result = self.store.record_description(id, engine, description);
+                    self.keep(result);
+                }
+            }
             RunEvent::StepTraced { trace } => {
                 if let Some(id) = self.run {
                     let result = self.store.record_trace(id, trace);

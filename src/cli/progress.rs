@@ -105,6 +105,7 @@ impl Observer for Progress {
                 };
                 self.say(line);
             }
+            RunEvent::EngineDescribed { .. } => {}
             RunEvent::StepTraced { trace } => self.say(format!(
                 "  timeline: {} on {} at {}, {} spans kept of {}",
                 trace.engine,

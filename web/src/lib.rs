@@ -35,6 +35,7 @@
 #[cfg(feature = "fixture")]
 pub mod fixture;
 pub mod guard;
+pub mod lesson_async;
 pub mod lessons;
 pub mod live;
 pub mod newrun;

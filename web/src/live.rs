@@ -203,7 +203,7 @@ impl Observer for LiveObserver {
                 p.step_fraction = 1.0;
                 p.last_step = Some(step_line(step));
             }),
-            RunEvent::StepTraced { .. } => {}
+            RunEvent::StepTraced { .. } | RunEvent::EngineDescribed { .. } => {}
             RunEvent::RunFinished { status, message } => self.publish(|p| {
                 p.status = status.as_str().into();
                 p.step = None;

@@ -18,6 +18,7 @@
 
 pub mod calibration;
 pub mod child;
+pub mod describe;
 pub mod engines;
 pub mod figures;
 pub mod load;

@@ -83,6 +83,14 @@ pub enum RunEvent<'a> {
         /// What it measured.
         step: &'a StepResult,
     },
+    /// What one connection holds in an engine of the run, as the engine measured it
+    /// (`workbench engine <name> --describe`), once per engine at the start of a local run.
+    EngineDescribed {
+        /// The engine's label in the run.
+        engine: &'a str,
+        /// Its description.
+        description: &'a crate::describe::Description,
+    },
     /// The traced window of a step (a run with [`Runner::trace`]), right after that step's
     /// [`RunEvent::StepFinished`].
     StepTraced {
@@ -190,6 +198,9 @@ impl Runner {
             machine: &machine,
             calibration: &calibration,
         });
+        if hosts.is_none() {
+            self.describe_engines(observer);
+        }
         let total = self.config.total_steps();
         let mut index = 0;
         let mut failed_steps = 0;

@@ -62,6 +62,7 @@ enum End {
     Close,
 }
 
+// lesson:begin handle
 /// The loop of the module docs: answers requests until one closes the connection, the client
 /// leaves, a timeout passes, or the server stops.
 async fn serve_requests(
@@ -142,6 +143,7 @@ async fn serve_requests(
         }
     }
 }
+// lesson:end
 
 /// Sends a response: the head, then the body in chunks of at most 64 KiB from the core's
 /// static pattern, one vectored write each, so a 64 MiB answer never sits in memory.

@@ -75,6 +75,7 @@ impl HttpProtocol {
         self.session.heap_bytes() + self.waiting.as_ref().map_or(0, |_| size_of::<Job>())
     }
 
+    // lesson:begin handle
     /// Takes jobs from the session until one has to wait (a timer, the pool, a full write
     /// queue) or the session needs more bytes.
     fn advance(&mut self, transport: &mut dyn Transport) {
@@ -144,15 +145,18 @@ impl HttpProtocol {
             transport.write(response);
         }
     }
+    // lesson:end
 }
 
 impl Protocol for HttpProtocol {
+    // lesson:begin handle
     fn data_received(&mut self, data: &[u8], transport: &mut dyn Transport) {
         // The session copies only what it cannot consume at once (a partial head, pipelined
         // requests); `data` itself is the loop's shared buffer.
         self.session.receive_data(data);
         self.advance(transport);
     }
+    // lesson:end
 
     fn connection_lost(&mut self, reason: Reason) {
         match reason {
@@ -161,6 +165,7 @@ impl Protocol for HttpProtocol {
         }
     }
 
+    // lesson:begin handle
     fn timer_fired(&mut self, transport: &mut dyn Transport) {
         if let Some(job) = self.waiting.take() {
             self.compute(*job, transport);
@@ -170,6 +175,7 @@ impl Protocol for HttpProtocol {
             self.advance(transport);
         }
     }
+    // lesson:end
 
     fn timed_out(&mut self, transport: &mut dyn Transport) {
         // Half a request: 408. Nothing at all (idle keep-alive): just close.
@@ -179,11 +185,13 @@ impl Protocol for HttpProtocol {
         transport.lose_connection();
     }
 
+    // lesson:begin handle
     fn deferred_result(&mut self, result: Response, transport: &mut dyn Transport) {
         self.computing = false;
         transport.write(result);
         self.advance(transport);
     }
+    // lesson:end
 
     fn resume_producing(&mut self, transport: &mut dyn Transport) {
         self.advance(transport);

@@ -217,13 +217,11 @@ fn accept_loop(
     loop {
         let accepting = trace::start_ns();
         let accepted = listener.accept();
-        if let (Some(began), Ok((stream, _))) = (accepting, &accepted) {
-            trace::record(
-                Phase::Accept,
-                stream.as_raw_fd() as u64,
-                began,
-                trace::now_ns(),
-            );
+        if let Some(began) = accepting {
+            // Recorded even when it fails (the stop wakes it with an error): the last wait in
+            // accept() is how the lane ends on the timeline.
+            let task = accepted.as_ref().map_or(0, |(s, _)| s.as_raw_fd() as u64);
+            trace::record(Phase::Accept, task, began, trace::now_ns());
         }
         if stop.load(Ordering::SeqCst) {
             // A connection accepted in the same instant as the signal is dropped (closed):

@@ -397,6 +397,43 @@ impl Store {
         texts.iter().map(|text| from_json("trace", text)).collect()
     }
 
+    /// Stores what one connection holds in `engine` (its label in `run`), as the engine
+    /// described itself at the start of the run.
+    pub fn record_description(
+        &mut self,
+        run: RunId,
+        engine: &str,
+        description: &workloads::describe::Description,
+    ) -> Result<()> {
+        let json = to_json("description", description)?;
+        let changed = self.conn.execute(
+            "INSERT OR REPLACE INTO descriptions (run_id, engine, description)
+             SELECT id, ?2, ?3 FROM runs WHERE id = ?1",
+            params![run.0, engine, json],
+        )?;
+        if changed == 0 {
+            return Err(Error::NoSuchRun(run));
+        }
+        Ok(())
+    }
+
+    /// The engines' descriptions stored with `run`, by label (empty for a run from before
+    /// descriptions, or one whose engines ran on other hosts).
+    pub fn descriptions(
+        &self,
+        run: RunId,
+    ) -> Result<Vec<(String, workloads::describe::Description)>> {
+        let mut query = self.conn.prepare(
+            "SELECT engine, description FROM descriptions WHERE run_id = ?1 ORDER BY engine",
+        )?;
+        let rows: Vec<(String, String)> = query
+            .query_map(params![run.0], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        rows.into_iter()
+            .map(|(engine, text)| Ok((engine, from_json("description", &text)?)))
+            .collect()
+    }
+
     /// Records how a run ended: `status` (anything but [`RunStatus::Running`]), the time, and
     /// an optional message (why it failed, what interrupted it).
     pub fn finish_run(

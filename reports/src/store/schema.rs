@@ -99,6 +99,16 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_id, engine, workload, level)
     );
     ",
+    // 3: what one connection holds in each engine of a run (`workbench engine X --describe`).
+    // Additive: a file from before has none, and the lesson then asks the binary.
+    "
+    CREATE TABLE descriptions (
+        run_id       INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        engine       TEXT NOT NULL,     -- the engine's label in the run
+        description  TEXT NOT NULL,     -- workloads::describe::Description, JSON
+        PRIMARY KEY (run_id, engine)
+    );
+    ",
 ];
 
 /// Applies the missing migrations, each in its own transaction with its version bump.

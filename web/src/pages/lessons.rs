@@ -97,6 +97,15 @@ pub async fn list(State(state): State<AppState>) -> Result<impl IntoResponse, Pa
                     headline,
                 })
             })
+            .chain(std::iter::once(Ok(LessonItem {
+                slug: crate::lesson_async::SLUG,
+                title: crate::lesson_async::TITLE,
+                claim: crate::lesson_async::CLAIM,
+                verdict: ("measured by the engines", "none"),
+                headline: "The selector's callbacks and the coroutine's async fn side by \
+                    side, with what each holds per connection."
+                    .into(),
+            })))
             .collect::<Result<Vec<_>, PageError>>()
     })
     .await?;
@@ -119,6 +128,10 @@ struct LessonPage {
     /// against it ([`crate::lessons`]).
     side_by_side: Vec<String>,
     charts: Vec<ChartView>,
+    /// Timelines of the lesson's workload from the newest traced run (`run --trace`).
+    timelines: Vec<ChartView>,
+    /// The traced run they come from.
+    timeline_run: Option<i64>,
     run: Option<RunRow>,
     hint: String,
     previous: Option<&'static Lesson>,
@@ -129,14 +142,17 @@ struct LessonPage {
 pub async fn show(
     State(state): State<AppState>,
     Path(slug): Path<String>,
-) -> Result<impl IntoResponse, PageError> {
+) -> Result<axum::response::Response, PageError> {
+    if slug == crate::lesson_async::SLUG {
+        return Ok(async_lesson(state).await?.into_response());
+    }
     let Some(index) = LESSONS.iter().position(|l| l.slug == slug) else {
         return Err(PageError::NotFound(format!(
             "There is no lesson {slug:?}. The Lessons page lists them all."
         )));
     };
     let lesson = &LESSONS[index];
-    let (found, side_by_side) = with_store(&state, move |store| {
+    let (found, side_by_side, (timeline_run, timelines)) = with_store(&state, move |store| {
         let mut cache = HashMap::new();
         let found = judge(store, lesson, &mut cache)?;
         // The same run's figures for every engine and peer, beside the judge's sentences.
@@ -145,7 +161,7 @@ pub async fn show(
             .and_then(|(row, _)| cache.get(&RunId(row.id)))
             .map(|run| crate::lessons::side_by_side(lesson, run))
             .unwrap_or_default();
-        Ok((found, side_by_side))
+        Ok((found, side_by_side, traced(store, lesson.workload)?))
     })
     .await?;
     let (run, finding) = match found {
@@ -174,9 +190,74 @@ pub async fn show(
         sentences: finding.sentences,
         side_by_side,
         charts: views(finding.charts),
+        timelines: views(timelines),
+        timeline_run,
         run,
         hint: claims::hint(lesson),
         previous: index.checked_sub(1).map(|i| &LESSONS[i]),
         next: LESSONS.get(index + 1),
+    }
+    .into_response())
+}
+
+/// The timelines of `workload` from the newest of the recent runs that traced it (the
+/// concurrency/parallelism, db-wait and slowloris lessons show who ran what, when).
+fn traced(
+    store: &Store,
+    workload: &str,
+) -> Result<(Option<i64>, Vec<reports::charts::Chart>), PageError> {
+    for summary in store.runs()?.into_iter().take(SEARCH_DEPTH) {
+        if !summary.workloads.iter().any(|w| w == workload) {
+            continue;
+        }
+        let traces: Vec<_> = store
+            .traces(summary.id)?
+            .into_iter()
+            .filter(|t| t.workload == workload)
+            .collect();
+        if !traces.is_empty() {
+            let charts = traces.iter().map(reports::charts::timeline).collect();
+            return Ok((Some(summary.id.0), charts));
+        }
+    }
+    Ok((None, Vec::new()))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "lesson_async.html")]
+struct AsyncLessonPage {
+    nav: &'static str,
+    title: &'static str,
+    claim: &'static str,
+    excerpts: [crate::lesson_async::Excerpt; 2],
+    holdings: Vec<crate::lesson_async::Holding>,
+    sentence: Option<String>,
+    /// Where the figures come from: a run's id, or `None` for this dashboard's binary.
+    from_run: Option<i64>,
+}
+
+/// "Asynchronous code in a synchronous style": the two excerpts and the engines' own sizes,
+/// from the newest run that stored them, else from this dashboard's executable.
+async fn async_lesson(state: AppState) -> Result<AsyncLessonPage, PageError> {
+    let exe = state.inner.config.exe.clone();
+    let (from_run, descriptions) = with_store(&state, move |store| {
+        for summary in store.runs()?.into_iter().take(SEARCH_DEPTH) {
+            let described = store.descriptions(summary.id)?;
+            if !described.is_empty() {
+                return Ok((Some(summary.id.0), described));
+            }
+        }
+        Ok((None, crate::lesson_async::describe_now(&exe)))
+    })
+    .await?;
+    let (holdings, sentence) = crate::lesson_async::holdings(&descriptions);
+    Ok(AsyncLessonPage {
+        nav: "lessons",
+        title: crate::lesson_async::TITLE,
+        claim: crate::lesson_async::CLAIM,
+        excerpts: crate::lesson_async::excerpts(),
+        holdings,
+        sentence,
+        from_run,
     })
 }

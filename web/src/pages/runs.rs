@@ -101,6 +101,8 @@ struct RunPage {
     pin: bool,
     calibration: String,
     machine: Vec<(&'static str, String)>,
+    /// The run's timelines (`run --trace`), one per engine and workload traced.
+    timelines: Vec<super::ChartView>,
 }
 
 /// One run.
@@ -108,15 +110,22 @@ pub async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, PageError> {
-    let run = load_run(&state, parse_id(&id)?).await?;
-    tokio::task::spawn_blocking(move || run_page(run))
-        .await
-        .map_err(|err| PageError::Store(err.to_string()))
+    let id = parse_id(&id)?;
+    let run = load_run(&state, id).await?;
+    let traces = super::with_store(&state, move |store| Ok(store.traces(id)?)).await?;
+    tokio::task::spawn_blocking(move || {
+        let mut page = run_page(run);
+        page.timelines = super::views(traces.iter().map(reports::charts::timeline).collect());
+        page
+    })
+    .await
+    .map_err(|err| PageError::Store(err.to_string()))
 }
 
 fn run_page(run: StoredRun) -> RunPage {
     let m = &run.summary.machine;
     RunPage {
+        timelines: Vec::new(),
         nav: "runs",
         running: run.summary.status == workloads::results::RunStatus::Running,
         sections: sections(&run, true),

@@ -27,6 +27,21 @@ pub fn traced_level(workload: &Workload) -> Option<u64> {
 }
 
 impl Runner {
+    /// Asks every engine of the run (not the peers) what one connection holds in it, and
+    /// reports each answer as [`RunEvent::EngineDescribed`](super::RunEvent::EngineDescribed).
+    /// An engine that cannot say is logged and skipped: the run does not depend on it.
+    pub(super) fn describe_engines(&self, observer: &mut dyn super::Observer) {
+        for spec in self.config.engines.iter().filter(|spec| !spec.peer) {
+            match crate::describe::describe(&self.exe, spec) {
+                Ok(description) => observer.event(&super::RunEvent::EngineDescribed {
+                    engine: &spec.label,
+                    description: &description,
+                }),
+                Err(why) => tracing::warn!("no description of {}: {why}", spec.label),
+            }
+        }
+    }
+
     /// Runs the traced window of `engine` on `workload` at `level`: starts the engine with
     /// `--trace FILE`, drives a short load at that level, stops it, and reads its spans.
     /// Peers cannot be traced (`Err` says so); a failure says what went wrong.

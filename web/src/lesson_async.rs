@@ -1,0 +1,249 @@
+//! The lesson "Asynchronous code in a synchronous style": the selector's callback protocol
+//! and the coroutines engine's `async fn` for the same request, side by side, and what each
+//! model holds per connection, in the engines' own words.
+//!
+//! The excerpts are cut from the very source files compiled into this binary
+//! (`include_str!`), between `// lesson:begin handle` and `// lesson:end` comments, so they
+//! cannot drift from the code that ran. The sizes come from `workbench engine <name>
+//! --describe` (see `sys::describe`): stored with a run when the runner asked the engines at
+//! its start, else asked of this dashboard's `workbench` executable when the page is shown.
+//! Nothing here is typed in.
+
+use std::path::Path;
+
+use reports::format;
+use workloads::describe::{Description, describe};
+use workloads::results::EngineSpec;
+
+/// The lesson's address: `/lessons/async-in-sync-style`.
+pub const SLUG: &str = "async-in-sync-style";
+/// Its title.
+pub const TITLE: &str = "Asynchronous code in a synchronous style";
+/// What it shows, in a sentence.
+pub const CLAIM: &str = "A coroutine is a callback protocol the compiler writes for you: \
+    `async fn` reads like a thread's blocking loop, yet compiles to a state machine of a few \
+    hundred bytes, its size fixed at compile time, where a thread keeps the same state on a \
+    stack of tens of KiB.";
+
+/// The selector's protocol source, as compiled into this binary.
+const SELECTOR_SOURCE: &str = include_str!("../../engines/selector/src/http.rs");
+/// The coroutines engine's connection source, as compiled into this binary.
+const COROUTINES_SOURCE: &str = include_str!("../../engines/coroutines/src/connection.rs");
+
+/// The marker name of the excerpts.
+const MARKER: &str = "handle";
+
+/// One side of the comparison: where the code is and the excerpt.
+pub struct Excerpt {
+    /// The model.
+    pub engine: &'static str,
+    /// The file, from the workspace root.
+    pub path: &'static str,
+    /// The excerpt's text, regions separated by a `⋮` line.
+    pub code: String,
+}
+
+/// The two excerpts: the selector's callbacks, the coroutine's `async fn`.
+pub fn excerpts() -> [Excerpt; 2] {
+    [
+        Excerpt {
+            engine: "selector",
+            path: "engines/selector/src/http.rs",
+            code: excerpt(SELECTOR_SOURCE, MARKER),
+        },
+        Excerpt {
+            engine: "coroutines",
+            path: "engines/coroutines/src/connection.rs",
+            code: excerpt(COROUTINES_SOURCE, MARKER),
+        },
+    ]
+}
+
+/// The lines between each `// lesson:begin NAME` and the next `// lesson:end` of `source`,
+/// each region dedented, the regions joined by a `⋮` line. Empty when there is no marker.
+pub fn excerpt(source: &str, name: &str) -> String {
+    let begin = format!("// lesson:begin {name}");
+    let mut regions: Vec<Vec<&str>> = Vec::new();
+    let mut current: Option<Vec<&str>> = None;
+    for line in source.lines() {
+        let trimmed = line.trim();
+        if trimmed == begin {
+            current = Some(Vec::new());
+        } else if trimmed == "// lesson:end" {
+            if let Some(region) = current.take() {
+                regions.push(region);
+            }
+        } else if let Some(region) = current.as_mut() {
+            region.push(line);
+        }
+    }
+    regions
+        .iter()
+        .map(|region| {
+            let indent = region
+                .iter()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| l.len() - l.trim_start().len())
+                .min()
+                .unwrap_or(0);
+            region
+                .iter()
+                .map(|l| l.get(indent..).unwrap_or("").trim_end())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .collect::<Vec<_>>()
+        .join("\n⋮\n")
+}
+
+/// A row of the "per connection" table.
+pub struct Holding {
+    /// The engine's label.
+    pub engine: String,
+    /// What it holds per connection.
+    pub what: &'static str,
+    /// How many bytes, formatted.
+    pub bytes: String,
+    /// How the engine measured it.
+    pub how: &'static str,
+}
+
+/// The table's rows and a sentence comparing them, from the engines' descriptions.
+pub fn holdings(descriptions: &[(String, Description)]) -> (Vec<Holding>, Option<String>) {
+    let mut rows = Vec::new();
+    let (mut future, mut protocol, mut stack) = (None, None, None);
+    for (label, d) in descriptions {
+        let per = d.per_connection;
+        if let Some(b) = per.future_bytes {
+            future.get_or_insert((label.clone(), b));
+            rows.push(Holding {
+                engine: label.clone(),
+                what: "the connection's future (a compiled state machine)",
+                bytes: format::bytes(b as f64),
+                how: "std::mem::size_of_val of the future spawned for a connection",
+            });
+        }
+        if let Some(b) = per.protocol_bytes {
+            protocol.get_or_insert((label.clone(), b));
+            rows.push(Holding {
+                engine: label.clone(),
+                what: "the protocol object the loop calls back",
+                bytes: format::bytes(b as f64),
+                how: "std::mem::size_of of HttpProtocol, plus what a fresh one holds on the heap",
+            });
+        }
+        if let Some(b) = per.stack_bytes {
+            // The threads engine is the lesson's thread; a pool worker stands in without it.
+            if d.engine == "threads" || stack.is_none() {
+                stack = Some((label.clone(), b));
+            }
+            rows.push(Holding {
+                engine: label.clone(),
+                what: "the stack its thread touched serving one request",
+                bytes: format::bytes(b as f64),
+                how: "resident size of the thread's stack mapping in /proc/self/smaps",
+            });
+        }
+    }
+    let sentence = match (future, protocol, stack) {
+        (Some((fl, f)), Some((pl, p)), Some((sl, s))) if f > 0 => Some(format!(
+            "Per connection: the {fl} engine's future holds {}, everything the request \
+             keeps across each .await included (its socket, the read deadline's timer, the \
+             stop signal); the {pl} engine's protocol object holds {}, the loop keeping the \
+             socket, timers and write queue beside it; a {sl} thread has touched {} of its \
+             stack, {} the future.",
+            format::bytes(f as f64),
+            format::bytes(p as f64),
+            format::bytes(s as f64),
+            format::times(s as f64 / f as f64)
+        )),
+        _ => None,
+    };
+    (rows, sentence)
+}
+
+/// Asks `exe` to describe the four models (default flags), for a store whose runs have no
+/// descriptions. Engines that cannot say are left out.
+pub fn describe_now(exe: &Path) -> Vec<(String, Description)> {
+    ["threads", "pool", "selector", "coroutines"]
+        .iter()
+        .filter_map(|name| {
+            describe(exe, &EngineSpec::plain(name))
+                .map(|d| (name.to_string(), d))
+                .map_err(|why| tracing::warn!("lesson {SLUG}: {why}"))
+                .ok()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use workloads::describe::PerConnection;
+
+    #[test]
+    fn excerpts_are_cut_between_the_markers_and_dedented() {
+        let source = "fn a() {}\n    // lesson:begin handle\n    fn b() {\n        x();\n    }\n    // lesson:end\nfn c() {}\n// lesson:begin handle\nfn d() {}\n// lesson:end\n";
+        assert_eq!(
+            excerpt(source, "handle"),
+            "fn b() {\n    x();\n}\n⋮\nfn d() {}"
+        );
+        assert_eq!(excerpt(source, "other"), "");
+    }
+
+    #[test]
+    fn the_compiled_sources_have_their_excerpts() {
+        let [selector, coroutines] = excerpts();
+        assert!(
+            selector.code.contains("fn timer_fired"),
+            "{}",
+            selector.code
+        );
+        assert!(selector.code.contains("call_later"));
+        assert!(coroutines.code.contains("async fn serve_requests"));
+        assert!(coroutines.code.contains(".await"));
+    }
+
+    #[test]
+    fn holdings_compare_the_three_models() {
+        let d = |engine: &str, per: PerConnection| {
+            (
+                engine.to_string(),
+                Description {
+                    engine: engine.into(),
+                    per_connection: per,
+                },
+            )
+        };
+        let (rows, sentence) = holdings(&[
+            d(
+                "threads",
+                PerConnection {
+                    stack_bytes: Some(28672),
+                    ..Default::default()
+                },
+            ),
+            d(
+                "selector",
+                PerConnection {
+                    protocol_bytes: Some(64),
+                    ..Default::default()
+                },
+            ),
+            d(
+                "coroutines",
+                PerConnection {
+                    future_bytes: Some(592),
+                    ..Default::default()
+                },
+            ),
+        ]);
+        assert_eq!(rows.len(), 3);
+        let sentence = sentence.unwrap();
+        assert!(
+            sentence.contains("the coroutines engine's future holds 592 B"),
+            "{sentence}"
+        );
+        assert!(sentence.contains("threads thread"), "{sentence}");
+    }
+}
