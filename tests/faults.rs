@@ -15,7 +15,12 @@
 //!   store's next open, and the file passes `PRAGMA integrity_check`.
 //! - **SIGINT to the runner's whole process group** (a terminal's Ctrl-C) mid-step: the step
 //!   is stored complete, the run `interrupted`, no process left.
+//! - **The dashboard SIGKILLed** with a run in progress: its engine dies with it.
 //! - **A slow head** is cut at the header timeout with `408` and a close.
+//!
+//! A fault meant for "mid-step" is sent while the runner is frozen (SIGSTOP) inside a step —
+//! while its sampler thread for the engine lives — and the runner is then let go: on a busy
+//! two-core machine a step may otherwise end between looking and acting.
 //!
 //! Test names are `<engine>::<case>`, as in the conformance suite: `cargo test --test faults
 //! pool` runs one engine, `cargo test --test faults runner_killed` one case everywhere. Every
@@ -312,15 +317,13 @@ fn set_open_files_soft_limit(pid: i32, soft: u64) -> u64 {
 #[derive(Debug)]
 struct TcpSocket {
     local_port: u16,
-    /// 0x0A listening, 0x01 established.
+    /// 0x0A listening, 0x06 time-wait, ….
     state: u8,
     /// For a listening socket: the connections waiting in its accept queue.
     rx_queue: u64,
-    inode: u64,
 }
 
 const TCP_LISTEN: u8 = 0x0A;
-const TCP_ESTABLISHED: u8 = 0x01;
 const TCP_TIME_WAIT: u8 = 0x06;
 
 fn tcp_sockets() -> Vec<TcpSocket> {
@@ -335,7 +338,6 @@ fn tcp_sockets() -> Vec<TcpSocket> {
                 local_port: u16::from_str_radix(port, 16).ok()?,
                 state: u8::from_str_radix(f.get(3)?, 16).ok()?,
                 rx_queue: u64::from_str_radix(queues.1, 16).ok()?,
-                inode: f.get(9)?.parse().ok()?,
             })
         })
         .collect()
@@ -348,33 +350,6 @@ fn accept_queue(port: u16) -> u64 {
         .filter(|s| s.state == TCP_LISTEN && s.local_port == port)
         .map(|s| s.rx_queue)
         .sum()
-}
-
-/// Established connections whose local port is `port`: a server's side of its clients.
-fn established_on(port: u16) -> usize {
-    tcp_sockets()
-        .iter()
-        .filter(|s| s.state == TCP_ESTABLISHED && s.local_port == port)
-        .count()
-}
-
-/// The port process `pid` listens on, if it has a listening TCP socket.
-fn listening_port(pid: i32) -> Option<u16> {
-    let inodes: BTreeSet<u64> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .ok()?
-        .filter_map(|entry| {
-            let target = std::fs::read_link(entry.ok()?.path()).ok()?;
-            let text = target.to_str()?;
-            text.strip_prefix("socket:[")?
-                .strip_suffix(']')?
-                .parse()
-                .ok()
-        })
-        .collect();
-    tcp_sockets()
-        .into_iter()
-        .find(|s| s.state == TCP_LISTEN && inodes.contains(&s.inode))
-        .map(|s| s.local_port)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -662,15 +637,31 @@ struct Run {
 impl Run {
     /// Starts `workbench run --engines <engine>` on the workload files `(file, text)`.
     fn start(engine: &str, workloads: &[(&str, String)]) -> Run {
-        use std::os::unix::process::CommandExt;
         let dir = tempfile::tempdir().unwrap();
         for (file, text) in workloads {
             std::fs::write(dir.path().join(file), text).unwrap();
         }
         let files: Vec<&str> = workloads.iter().map(|(f, _)| *f).collect();
+        let files = files.join(",");
+        Run::spawn(
+            &[
+                "run",
+                "--db",
+                "faults.db",
+                "--engines",
+                engine,
+                "--workloads",
+                &files,
+            ],
+            dir,
+        )
+    }
+
+    /// Starts `workbench <args>` in `dir`, in a process group of its own.
+    fn spawn(args: &[&str], dir: tempfile::TempDir) -> Run {
+        use std::os::unix::process::CommandExt;
         let child = Command::new(exe())
-            .args(["run", "--db", "faults.db", "--engines", engine])
-            .args(["--workloads", &files.join(",")])
+            .args(args)
             .current_dir(dir.path())
             .env("RUST_LOG", "error")
             .stdin(Stdio::null())
@@ -678,7 +669,7 @@ impl Run {
             .stderr(Stdio::piped())
             .process_group(0)
             .spawn()
-            .expect("start workbench run");
+            .expect("start workbench");
         let groups = BTreeSet::from([child.id() as i32]);
         Run {
             dir: Some(dir),
@@ -691,42 +682,40 @@ impl Run {
         self.child.id() as i32
     }
 
-    /// Waits until an engine of this run is mid-step (the load generator's connections are
-    /// open on its port), then freezes the runner there with SIGSTOP, so that the fault
-    /// lands mid-step however busy the machine is; returns the engine's PID. The engine runs
-    /// on; [`Run::resume`] thaws the runner.
+    /// Waits until the run's first engine is mid-step, then freezes the runner there with
+    /// SIGSTOP, so that the fault lands mid-step however busy the machine is; returns the
+    /// engine's PID. The engine runs on; [`Run::resume`] thaws the runner.
+    ///
+    /// Mid-step is while the runner's sampler thread for that engine (`sampler-<pid>`)
+    /// lives: it starts before the step's load and stops after it.
     fn pause_mid_step(&mut self) -> i32 {
         let runner = self.pid();
         // The run's first engine only: a retry must not wander to the next workload's.
         let mut first = None;
         loop {
-            let mut found = None;
             let child = &mut self.child;
-            wait_until("the run's first engine is serving a step", || {
+            wait_until("the run's first engine is in a step", || {
                 if let Ok(Some(status)) = child.try_wait() {
                     panic!(
                         "workbench run ended ({status}) before: {}",
                         output_of(child)
                     );
                 }
-                let engine = first.or_else(|| {
-                    children(runner)
-                        .into_iter()
-                        .find(|&p| cmdline(p).get(1).is_some_and(|a| a == "engine"))
-                });
-                first = engine;
-                found = engine.and_then(|p| Some((p, listening_port(p)?)));
-                found.is_some_and(|(_, port)| established_on(port) >= 1)
+                let sampled = sampled_engine(runner);
+                if first.is_none() {
+                    first = sampled;
+                }
+                first.is_some() && sampled == first
             });
-            let (engine, port) = found.expect("found");
+            let engine = first.expect("found");
             self.groups.insert(engine);
             // SAFETY: kill(2) touches no memory; the PID is our child, not yet reaped.
             assert_eq!(unsafe { libc::kill(runner, libc::SIGSTOP) }, 0);
             wait_until("the runner is stopped", || {
                 stat(runner).is_some_and(|s| s.state == 'T')
             });
-            // Frozen with a connection still open: its load generator has not ended the step.
-            if established_on(port) >= 1 {
+            // Frozen with the sampler still there: the step has not ended.
+            if sampled_engine(runner) == Some(engine) {
                 return engine;
             }
             // The step ended between the look and the stop: try the next one.
@@ -775,6 +764,15 @@ impl Drop for Run {
         }
         let _ = self.child.wait();
     }
+}
+
+/// The engine a runner (`pid`) is sampling now, mid-step: from its thread named
+/// `sampler-<engine pid>` (see `workloads::sampler`).
+fn sampled_engine(pid: i32) -> Option<i32> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .find_map(|comm| comm.trim().strip_prefix("sampler-")?.parse().ok())
 }
 
 /// What an ended child printed, stdout then stderr.
@@ -903,4 +901,62 @@ fn sigint_to_the_process_group(engine: &str) {
         );
         assert!(step.load.completed > 0, "{step:?}");
     }
+}
+
+/// A run started from the dashboard, which is then SIGKILLed mid-step: its engine dies
+/// with it (the parent-death signal fires although the run was on one of its threads), no
+/// process is left, and the store marks the run interrupted on its next open.
+#[test]
+fn dashboard_killed_mid_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut run = Run::spawn(
+        &["serve", "--listen", "127.0.0.1:0", "--db", "faults.db"],
+        dir,
+    );
+    let stdout = run.child.stdout.take().expect("piped");
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
+        .expect("the dashboard's address");
+    let addr: SocketAddr = line
+        .trim()
+        .strip_prefix("Dashboard: http://")
+        .and_then(|rest| rest.strip_suffix('/'))
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    let new_page = http(addr, "GET /new HTTP/1.1\r\n", "");
+    let token = new_page
+        .split("name=\"token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no token on /new: {new_page}"));
+    let form = format!("token={token}&engine=selector&workload=hello&max_level=4&step_secs=2");
+    let started = http(
+        addr,
+        &format!(
+            "POST /runs HTTP/1.1\r\nOrigin: http://{addr}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+            form.len()
+        ),
+        &form,
+    );
+    assert!(started.starts_with("HTTP/1.1 303"), "{started}");
+    run.pause_mid_step();
+    // SAFETY: kill(2) touches no memory; the PID is our child, not yet reaped.
+    assert_eq!(unsafe { libc::kill(run.pid(), libc::SIGKILL) }, 0);
+    let (code, output, dir) = run.wait();
+    assert_eq!(code, None, "killed by a signal: {output}");
+    let stored = stored_run(dir.path());
+    assert_eq!(stored.summary.status, RunStatus::Interrupted, "{output}");
+}
+
+/// One request (`head` without its blank line, then `body`) to the dashboard, with
+/// `Connection: close`; the whole answer as text.
+fn http(addr: SocketAddr, head: &str, body: &str) -> String {
+    let mut stream = TcpStream::connect(addr).expect("connect to the dashboard");
+    stream.set_read_timeout(Some(DEADLINE)).ok();
+    let request = format!("{head}Host: {addr}\r\nConnection: close\r\n\r\n{body}");
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("the answer");
+    answer
 }
