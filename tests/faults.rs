@@ -15,6 +15,8 @@
 //!   store's next open, and the file passes `PRAGMA integrity_check`.
 //! - **SIGINT to the runner's whole process group** (a terminal's Ctrl-C) mid-step: the step
 //!   is stored complete, the run `interrupted`, no process left.
+//! - **A second SIGINT** stops at once: every engine process stopped and reaped, exit 130,
+//!   the step in progress not stored.
 //! - **The dashboard SIGKILLed** with a run in progress: its engine dies with it.
 //! - **A slow head** is cut at the header timeout with `408` and a close.
 //!
@@ -65,6 +67,7 @@ faults!(
     engine_killed_mid_step,
     runner_killed,
     sigint_to_the_process_group,
+    second_sigint_stops_at_once,
     slow_head_gets_408,
 );
 
@@ -901,6 +904,49 @@ fn sigint_to_the_process_group(engine: &str) {
         );
         assert!(step.load.completed > 0, "{step:?}");
     }
+}
+
+/// A second SIGINT to the run's process group, once the first is acknowledged, stops at
+/// once: the step in progress (5 s long, far from its end) is not stored, every engine
+/// process is stopped and reaped, the exit code is 130, and the run reads `interrupted`.
+fn second_sigint_stops_at_once(engine: &str) {
+    let workload = tiny_workload("tiny", "[1, 2]").replace("step_secs = 1.5", "step_secs = 5");
+    let mut run = Run::start(engine, &[("tiny.toml", workload)]);
+    let stderr = run.child.stderr.take().expect("piped");
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+            let Ok(line) = line else { break };
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    run.pause_mid_step();
+    // SAFETY: killpg touches no memory; the group is the run's own (its PID).
+    assert_eq!(unsafe { libc::killpg(run.pid(), libc::SIGINT) }, 0);
+    run.resume();
+    // Two signals sent together would merge into one: wait until the first is heard.
+    let heard = Instant::now();
+    loop {
+        let line = lines
+            .recv_timeout(DEADLINE.saturating_sub(heard.elapsed()))
+            .unwrap_or_else(|_| panic!("engine {engine}: the first Ctrl-C was not acknowledged"));
+        if line.contains("Ctrl-C again to stop now") {
+            break;
+        }
+    }
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::killpg(run.pid(), libc::SIGINT) }, 0);
+    let (code, output, dir) = run.wait();
+    assert_eq!(code, Some(130), "engine {engine}: {output}");
+    let stored = stored_run(dir.path());
+    assert_eq!(stored.summary.status, RunStatus::Interrupted, "{output}");
+    assert!(
+        stored.steps.is_empty(),
+        "engine {engine}: the step cut short was stored: {:?}",
+        stored.steps
+    );
 }
 
 /// A run started from the dashboard, which is then SIGKILLed mid-step: its engine dies
