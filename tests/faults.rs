@@ -47,6 +47,7 @@ macro_rules! faults {
         faults!(@engine threads [$($case),*]);
         faults!(@engine pool [$($case),*]);
         faults!(@engine selector [$($case),*]);
+        faults!(@engine selector_on_tokio [$($case),*]);
         faults!(@engine coroutines [$($case),*]);
     };
     (@engine $engine:ident [$($case:ident),*]) => {
@@ -83,8 +84,13 @@ fn exe() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_workbench"))
 }
 
+/// Starts the engine the registry knows by this label (`selector_on_tokio` is `selector
+/// --reactor tokio`), with `args` after the label's own flags.
 fn start(engine: &str, args: &[&str]) -> EngineProcess {
-    EngineProcess::spawn(exe(), engine, args)
+    let choice = workloads::engines::find(engine)
+        .unwrap_or_else(|| panic!("no engine {engine} in the registry"));
+    let args: Vec<&str> = choice.args.iter().chain(args).copied().collect();
+    EngineProcess::spawn(exe(), choice.engine, &args)
         .unwrap_or_else(|e| panic!("engine {engine} did not start: {e}"))
 }
 
@@ -609,6 +615,7 @@ fn slow_head_gets_408(engine: &str) {
 
 /// Whether `workbench engine <engine> --help` lists `flag`.
 fn accepts_flag(engine: &str, flag: &str) -> bool {
+    let engine = workloads::engines::find(engine).map_or(engine, |choice| choice.engine);
     let out = Command::new(exe())
         .args(["engine", engine, "--help"])
         .output()
