@@ -29,7 +29,7 @@
 //!    checks `getppid()` afterwards and exits at once if the parent is not the one that
 //!    forked it. The kernel sends that signal when the *thread* that forked exits, not the
 //!    process, so every server is forked by one long-lived spawner thread (see
-//!    [`spawn_kept`]): a runner on a short-lived thread (the dashboard's) cannot take its
+//!    `spawn_kept`): a runner on a short-lived thread (the dashboard's) cannot take its
 //!    engine down by merely finishing. The setting survives `exec` (it is cleared only for
 //!    set-user-ID programs) but not `fork`: a server's own children do not inherit it.
 //! 3. **A group guard.** For those children (nginx's and gunicorn's workers; the pool sets
