@@ -25,8 +25,10 @@
 //! What the adaptation costs is what the lesson "One protocol, many loops" measures: per
 //! connection, a tokio task (its header, the boxed future holding the `Connection`, two
 //! `Sleep`s and a `watch` receiver) and tokio's per-socket `ScheduledIo`, instead of one slab
-//! slot; per event, a task wake-up and a poll of the task's `select!` instead of a `match` on a
-//! token.
+//! slot — the future alone is about 1.3 KiB on x86-64 (a test bounds it at 2 KiB), and one
+//! short run on a busy 2-core machine measured 1.98 KiB ± 82 B per idle connection against
+//! the mio loop's 335 B ± 152 B; per event, a task wake-up and a poll of the task's `select!`
+//! instead of a `match` on a token.
 //!
 //! [`Protocol`]: crate::Protocol
 //! [`Factory::build_protocol`]: crate::Factory::build_protocol
@@ -699,6 +701,56 @@ mod tests {
                 "closed by the server"
             );
         }
+    }
+
+    /// What an idle connection holds on tokio, beside the mio loop's one slab slot (the
+    /// `connection` module bounds that at 256 bytes): the task's future, with the
+    /// `Connection` in it, its two `Sleep`s and the `select!` in flight. Tokio adds its task
+    /// header and the socket's `ScheduledIo`; the idle workload measures the whole.
+    #[test]
+    fn a_connection_task_stays_under_two_kib() {
+        fn size_of_future<F: Future>(_: &F) -> usize {
+            size_of::<F>()
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let _client = Client::connect(listener.local_addr().unwrap()).unwrap();
+            let (socket, _) = listener.accept().await.unwrap();
+            let now = Instant::now();
+            let task = Task {
+                conn: Connection {
+                    socket,
+                    phase: Phase::Open,
+                    reading: true,
+                    paused: false,
+                    registered: None,
+                    awaiting: 0,
+                    out: WriteQueue::new(),
+                    protocol: crate::HttpProtocol::new(false),
+                    serial: 0,
+                    deadline: ReadDeadline::accepted(&sys::Timeouts::default(), now),
+                    write_since: now,
+                    armed: None,
+                },
+                shared: Rc::new(Shared {
+                    read_buf: RefCell::new(Box::new([])),
+                    pool: None,
+                    timeouts: sys::Timeouts::default(),
+                }),
+                waiting: None,
+                reset_timer: None,
+                reset_deadline: None,
+                stopping: false,
+                closed: false,
+            };
+            let (_stop_tx, stop_rx) = watch::channel(Stop::Serving);
+            let size = size_of_future(&task.run(stop_rx));
+            assert!(size <= 2048, "a connection's future is {size} bytes");
+        });
     }
 
     #[test]
