@@ -1,47 +1,69 @@
 //! CPU per `/hello` request: each engine beside nginx, the C reference, under the same `wrk`
-//! load, with the load generator's own CPU shown too (the two share this machine's cores).
+//! load; and the workbench's own load generator beside `wrk`, against the same server.
 //!
 //! ```sh
 //! apt-get install wrk nginx-light     # Debian's packages; nginx is optional
 //! cargo build --release && cargo run --release --example hello_cpu
-//! cargo run --release --example hello_cpu -- --connections 16 --seconds 10 --engines selector
+//! cargo run --release --example hello_cpu -- --rounds 1 --seconds 3 --engines selector
 //! ```
 //!
-//! For each server it runs `wrk --latency -t1 -c<connections> -d<seconds>s /hello`, reads the
-//! CPU time (user + system) of the server's whole process tree from `/proc` before and after,
-//! and divides by the requests wrk completed. CPU per request is a fairer figure than requests
-//! per second on a small machine where the client competes for the same cores: the server's
-//! cost does not depend on how fast the client is. The ratio to nginx is the figure to quote.
+//! Each server is pinned to CPU 0 and the client (`wrk -t1`, or `workbench load`) to CPU 1,
+//! so that the two never take each other's core. For each server it runs
+//! `wrk -t1 -c<connections> -d<seconds>s /hello`, reads the CPU time (user + system) of the
+//! server's whole process tree from `/proc` before and after, and divides by the requests
+//! wrk completed. CPU per request is a fairer figure than requests per second on a small
+//! machine where the client competes for the same cores: the server's cost does not depend
+//! on how fast the client is. The ratio to nginx (one worker) is the figure to quote.
+//!
+//! The generator's row runs `workbench load http://…/hello -c<connections>` right after
+//! wrk against the same selector process, every answer checked; the client's CPU, for wrk
+//! and for the generator alike, is the process's own user + system time as `wait4` reports
+//! it when it exits, divided by the answers it counted.
+//!
+//! Every round measures everything once, so a busy machine shows as rounds that disagree;
+//! the summary puts the rounds side by side.
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
-use workbench::child::EngineProcess;
+use workbench::child::{EngineProcess, pin_to_cpu};
 use workloads::sampler::sample_once;
 
 #[derive(Debug, Parser)]
 struct Args {
-    /// Engines to measure.
+    /// Engines to measure; `NAME/FLAVOR` passes `--flavor FLAVOR` (coroutines).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "threads,pool,selector,coroutines"
+        default_value = "selector,coroutines,coroutines/current-thread,threads,pool"
     )]
     engines: Vec<String>,
-    /// Keep-alive connections wrk holds open.
-    #[arg(long, default_value_t = 32)]
+    /// Keep-alive connections the client holds open.
+    #[arg(long, default_value_t = 64)]
     connections: u32,
-    /// Seconds of load per server.
+    /// Seconds of load per measurement.
     #[arg(long, default_value_t = 5)]
     seconds: u32,
+    /// Times everything is measured.
+    #[arg(long, default_value_t = 2)]
+    rounds: u32,
     /// Skip nginx even when it is installed.
     #[arg(long)]
     no_nginx: bool,
+    /// Skip the load generator's comparison with wrk.
+    #[arg(long)]
+    no_generator: bool,
 }
+
+/// The server's CPU.
+const SERVER_CPU: usize = 0;
+/// The client's CPU.
+const CLIENT_CPU: usize = 1;
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -50,44 +72,142 @@ fn main() -> anyhow::Result<()> {
         "wrk is not installed: apt-get install wrk"
     );
     let exe = workbench::child::workbench_exe_beside_example()?;
-    println!(
-        "{:<12} {:>10} {:>12} {:>14} {:>14} {:>10}",
-        "server", "requests", "req/s", "server µs/req", "client µs/req", "vs nginx"
-    );
-    let mut rows = Vec::new();
-    if !args.no_nginx {
-        match Nginx::start() {
-            Ok(nginx) => {
-                let row = measure("nginx", nginx.pid, nginx.addr.clone(), &args)?;
-                drop(nginx);
+    let mut rounds: Vec<Vec<Row>> = Vec::new();
+    for round in 1..=args.rounds {
+        println!("round {round} of {}", args.rounds);
+        println!(
+            "  {:<26} {:>9} {:>9} {:>13} {:>13} {:>9}",
+            "server (client)", "answers", "req/s", "server µs/req", "client µs/req", "× nginx"
+        );
+        let mut rows = Vec::new();
+        if !args.no_nginx {
+            match Nginx::start() {
+                Ok(nginx) => {
+                    let row = wrk_row("nginx", nginx.pid, &nginx.addr, &args)?;
+                    drop(nginx);
+                    print_row(&row, &rows);
+                    rows.push(row);
+                }
+                Err(err) => println!("  nginx skipped: {err:#}"),
+            }
+        }
+        for engine in &args.engines {
+            let (name, flavor) = engine.split_once('/').unwrap_or((engine, ""));
+            let extra: Vec<&str> = if flavor.is_empty() {
+                Vec::new()
+            } else {
+                vec!["--flavor", flavor]
+            };
+            let server = EngineProcess::spawn_on_cpu(&exe, name, &extra, Some(SERVER_CPU))
+                .with_context(|| format!("cannot start engine {engine}"))?;
+            let addr = server.addr().to_string();
+            let row = wrk_row(engine, server.pid(), &addr, &args)?;
+            print_row(&row, &rows);
+            rows.push(row);
+            if name == "selector" && flavor.is_empty() && !args.no_generator {
+                let row = generator_row(&exe, server.pid(), &addr, &args)?;
+                print_row(&row, &rows);
                 rows.push(row);
             }
-            Err(err) => println!("nginx skipped: {err:#}"),
+            server.terminate(Duration::from_secs(5))?;
         }
+        rounds.push(rows);
     }
-    for engine in &args.engines {
-        let server = EngineProcess::spawn(&exe, engine, &[])?;
-        let row = measure(engine, server.pid(), server.addr().to_string(), &args)?;
-        server.terminate(Duration::from_secs(5))?;
-        rows.push(row);
-    }
-    let nginx = rows.iter().find(|r| r.name == "nginx").map(|r| r.server_us);
-    for row in &rows {
-        let ratio = nginx.map_or("-".to_string(), |n| format!("{:.2}×", row.server_us / n));
-        println!(
-            "{:<12} {:>10} {:>12.0} {:>14.2} {:>14.2} {:>10}",
-            row.name, row.requests, row.rate, row.server_us, row.client_us, ratio
-        );
-    }
+    summarize(&rounds);
     Ok(())
 }
 
+/// One measurement: a server under one client.
 struct Row {
+    /// The server, and the client if it is not wrk.
     name: String,
-    requests: u64,
+    /// Answers the client counted.
+    answers: u64,
+    /// Answers per second.
     rate: f64,
+    /// The server's process tree's CPU per answer, in µs.
     server_us: f64,
+    /// The client's CPU per answer, in µs.
     client_us: f64,
+    /// Whether the client was wrk.
+    wrk: bool,
+}
+
+fn print_row(row: &Row, before: &[Row]) {
+    println!(
+        "  {:<26} {:>9} {:>9.0} {:>13.2} {:>13.2} {:>9}",
+        row.name,
+        row.answers,
+        row.rate,
+        row.server_us,
+        row.client_us,
+        nginx_ratio(row, before).map_or("-".into(), |r| format!("{r:.2}×"))
+    );
+}
+
+/// The row's server CPU per answer over nginx's, measured in the same round.
+fn nginx_ratio(row: &Row, round: &[Row]) -> Option<f64> {
+    let nginx = round.iter().find(|r| r.name == "nginx")?;
+    (row.wrk && nginx.server_us > 0.0).then(|| row.server_us / nginx.server_us)
+}
+
+/// The rounds side by side: each engine's CPU per answer and its ratio to nginx, then the
+/// load generator's client CPU over wrk's against the same selector.
+fn summarize(rounds: &[Vec<Row>]) {
+    let Some(first) = rounds.first() else { return };
+    println!(
+        "\nCPU-µs per /hello, rounds side by side (server on CPU {SERVER_CPU}, client on CPU {CLIENT_CPU}):"
+    );
+    println!(
+        "  {:<26} {:>22} {:>22}",
+        "server", "µs per answer", "× nginx (1 worker)"
+    );
+    for row in first.iter().filter(|r| r.wrk) {
+        fn same<'r>(round: &'r [Row], name: &str) -> Option<&'r Row> {
+            round.iter().find(|r| r.name == name && r.wrk)
+        }
+        let us: Vec<String> = rounds
+            .iter()
+            .filter_map(|round| same(round, &row.name))
+            .map(|r| format!("{:.2}", r.server_us))
+            .collect();
+        let ratios: Vec<String> = rounds
+            .iter()
+            .filter_map(|round| nginx_ratio(same(round, &row.name)?, round))
+            .map(|r| format!("{r:.2}"))
+            .collect();
+        println!(
+            "  {:<26} {:>22} {:>22}",
+            row.name,
+            us.join(" / "),
+            if ratios.is_empty() {
+                "-".into()
+            } else {
+                ratios.join(" / ")
+            }
+        );
+    }
+    let generator: Vec<String> = rounds
+        .iter()
+        .filter_map(|round| {
+            let wrk = round.iter().find(|r| r.name == "selector" && r.wrk)?;
+            let ours = round.iter().find(|r| !r.wrk)?;
+            Some(format!(
+                "{:.2}× ({:.2} vs {:.2} µs, {:.0} vs {:.0} req/s)",
+                ours.client_us / wrk.client_us,
+                ours.client_us,
+                wrk.client_us,
+                ours.rate,
+                wrk.rate
+            ))
+        })
+        .collect();
+    if !generator.is_empty() {
+        println!("\nload generator's CPU per answer over wrk's, against the same selector:");
+        for (i, line) in generator.iter().enumerate() {
+            println!("  round {}: {line}", i + 1);
+        }
+    }
 }
 
 /// User plus system CPU seconds of `pid`'s whole process tree (0 once it has exited).
@@ -95,59 +215,133 @@ fn tree_cpu(pid: u32) -> f64 {
     sample_once(pid, Instant::now()).map_or(0.0, |s| s.cpu_user_secs + s.cpu_system_secs)
 }
 
-fn measure(name: &str, pid: u32, addr: String, args: &Args) -> anyhow::Result<Row> {
+/// `command` pinned to `cpu` (and everything it starts), from before it runs.
+fn pinned(mut command: Command, cpu: usize) -> Command {
+    // SAFETY: the closure runs in the forked child before exec; it makes one plain system
+    // call (sched_setaffinity, through pin_to_cpu) on stack data and allocates nothing.
+    unsafe {
+        command.pre_exec(move || pin_to_cpu(0, cpu));
+    }
+    command
+}
+
+/// Runs `command` to its end with its stdout piped; returns the stdout and the CPU seconds
+/// (user + system) the process used, from `wait4`'s resource usage.
+fn run_for_cpu(command: Command) -> anyhow::Result<(String, f64)> {
+    let mut command = command;
+    let mut child = command.stdout(Stdio::piped()).spawn()?;
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .context("no stdout")?
+        .read_to_string(&mut stdout)?;
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: rusage is plain data, all-zero valid; wait4 writes it and the status for our
+    // own child, which is reaped here (`child` is not waited for again).
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::wait4(pid, &mut status, 0, &mut usage) != pid {
+            anyhow::bail!("cannot wait for {pid}: {}", std::io::Error::last_os_error());
+        }
+        usage
+    };
+    drop(child);
+    anyhow::ensure!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "the client failed (status {status}):\n{stdout}"
+    );
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Ok((stdout, secs(usage.ru_utime) + secs(usage.ru_stime)))
+}
+
+/// `server` (process tree `pid`, at `addr`) under `wrk -t1`.
+fn wrk_row(name: &str, pid: u32, addr: &str, args: &Args) -> anyhow::Result<Row> {
     let url = format!("http://{addr}/hello");
     // A short warm-up, so that lazily created threads or workers are not counted.
-    Command::new("wrk")
-        .args(["-t1", "-c4", "-d1s", &url])
-        .output()?;
+    let mut warmup = pinned(Command::new("wrk"), CLIENT_CPU);
+    warmup.args(["-t1", "-c4", "-d1s", &url]).output()?;
     let before = tree_cpu(pid);
-    let wrk = Command::new("wrk")
-        .args([
-            "-t1".to_string(),
-            format!("-c{}", args.connections),
-            format!("-d{}s", args.seconds),
-            url,
-        ])
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let wrk_pid = wrk.id();
-    let mut client = 0.0;
-    let output = {
-        // wrk's CPU must be read while it still exists: sample it until it exits.
-        let handle = std::thread::spawn(move || wrk.wait_with_output());
-        while !handle.is_finished() {
-            let now = tree_cpu(wrk_pid);
-            if now > 0.0 {
-                client = now;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        handle.join().expect("wrk thread")?
-    };
+    let mut wrk = pinned(Command::new("wrk"), CLIENT_CPU);
+    wrk.args([
+        "-t1".to_string(),
+        format!("-c{}", args.connections),
+        format!("-d{}s", args.seconds),
+        url,
+    ]);
+    let (text, client) = run_for_cpu(wrk)?;
     let server = tree_cpu(pid) - before;
-    let text = String::from_utf8_lossy(&output.stdout);
-    let requests = text
+    let answers = text
         .lines()
         .find_map(|l| l.trim().split_once(" requests in "))
         .and_then(|(n, _)| n.trim().parse::<u64>().ok())
         .with_context(|| format!("cannot read wrk's output:\n{text}"))?;
-    let errors = text
+    if let Some(errors) = text
         .lines()
-        .find(|l| l.contains("Non-2xx") || l.contains("Socket errors"));
-    if let Some(errors) = errors {
-        println!("{name}: wrk reports {}", errors.trim());
+        .find(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
+    {
+        println!("  {name}: wrk reports {}", errors.trim());
     }
-    Ok(Row {
-        name: name.to_string(),
-        requests,
-        rate: requests as f64 / f64::from(args.seconds),
-        server_us: server * 1e6 / requests as f64,
-        client_us: client * 1e6 / requests as f64,
-    })
+    Ok(row(name, true, answers, args, server, client))
 }
 
-/// nginx with one worker, serving `/hello` like the engines, from a temporary folder.
+/// The selector (process tree `pid`, at `addr`) under the workbench's own load generator,
+/// `workbench load` with no warm-up, so that its CPU and its answers cover the same time.
+fn generator_row(exe: &Path, pid: u32, addr: &str, args: &Args) -> anyhow::Result<Row> {
+    let before = tree_cpu(pid);
+    let mut load = pinned(Command::new(exe), CLIENT_CPU);
+    load.args([
+        "--quiet".to_string(),
+        "load".to_string(),
+        format!("http://{addr}/hello"),
+        "-c".to_string(),
+        args.connections.to_string(),
+        "-d".to_string(),
+        format!("{}s", args.seconds),
+        "--warmup".to_string(),
+        "0s".to_string(),
+        "--json".to_string(),
+    ]);
+    let (text, client) = run_for_cpu(load)?;
+    let server = tree_cpu(pid) - before;
+    let result: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("cannot read the result:\n{text}"))?;
+    let answers = result["completed"]
+        .as_u64()
+        .context("no `completed` in the result")?;
+    let errors = &result["errors"];
+    let failed: u64 = ["connect", "reset", "timeout", "bad_response"]
+        .iter()
+        .filter_map(|k| errors[k].as_u64())
+        .sum();
+    if failed > 0 {
+        println!("  workbench load reports {failed} errors: {errors}");
+    }
+    Ok(row(
+        "selector (workbench load)",
+        false,
+        answers,
+        args,
+        server,
+        client,
+    ))
+}
+
+fn row(name: &str, wrk: bool, answers: u64, args: &Args, server: f64, client: f64) -> Row {
+    let per = |secs: f64| secs * 1e6 / answers.max(1) as f64;
+    Row {
+        name: name.to_string(),
+        answers,
+        rate: answers as f64 / f64::from(args.seconds),
+        server_us: per(server),
+        client_us: per(client),
+        wrk,
+    }
+}
+
+/// nginx with one worker, serving `/hello` like the engines, from a temporary folder,
+/// pinned to the server's CPU.
 struct Nginx {
     child: Child,
     pid: u32,
@@ -159,7 +353,7 @@ impl Nginx {
     fn start() -> anyhow::Result<Nginx> {
         let binary = ["/usr/sbin/nginx", "/usr/bin/nginx"]
             .into_iter()
-            .find(|p| std::path::Path::new(p).exists())
+            .find(|p| Path::new(p).exists())
             .context("nginx is not installed (apt-get install nginx-light)")?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
@@ -180,7 +374,8 @@ impl Nginx {
                      location = /hello {{ return 200 \"Hello, World!\"; }}\n  }}\n}}\n"
             ),
         )?;
-        let child = Command::new(binary)
+        let mut command = pinned(Command::new(binary), SERVER_CPU);
+        let child = command
             .arg("-c")
             .arg(&conf)
             .stderr(Stdio::piped())
