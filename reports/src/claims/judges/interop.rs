@@ -47,21 +47,42 @@ struct Measured {
     adapted: Estimate,
     native_p99: Estimate,
     adapted_p99: Estimate,
+    /// The adapter's CPU cost at every level both reached, lowest first: `(level, change)`,
+    /// "no significant change" where the intervals overlap.
+    by_level: Vec<(u64, String)>,
 }
 
 /// The pair's CPU per request and p99 at the highest level both finished with a CPU figure.
 fn measure(steps: &[&StepResult], pair: Pair) -> Option<Measured> {
     let native = ok_steps(steps, pair.native);
     let adapted = ok_steps(steps, pair.adapted);
-    native.iter().rev().find_map(|n| {
-        let a = adapted.iter().find(|a| a.level == n.level)?;
-        Some(Measured {
-            level: n.level,
-            native: cpu_per_request_estimate(n)?,
-            adapted: cpu_per_request_estimate(a)?,
-            native_p99: p99_estimate(n),
-            adapted_p99: p99_estimate(a),
+    let both: Vec<(&StepResult, &StepResult, Estimate, Estimate)> = native
+        .iter()
+        .filter_map(|n| {
+            let a = adapted.iter().find(|a| a.level == n.level)?;
+            Some((
+                *n,
+                *a,
+                cpu_per_request_estimate(n)?,
+                cpu_per_request_estimate(a)?,
+            ))
         })
+        .collect();
+    let by_level = both
+        .iter()
+        .map(|(n, _, native, adapted)| {
+            let change = format::significant_change(adapted, native, format::Better::Lower);
+            (n.level, change)
+        })
+        .collect();
+    let (n, a, native, adapted) = both.last()?;
+    Some(Measured {
+        level: n.level,
+        native: *native,
+        adapted: *adapted,
+        native_p99: p99_estimate(n),
+        adapted_p99: p99_estimate(a),
+        by_level,
     })
 }
 
@@ -70,13 +91,14 @@ fn cost(m: &Measured) -> String {
     format::change(m.adapted.value, m.native.value, format::Better::Neither)
 }
 
+/// Microseconds with their interval, as every page writes an estimate.
 fn us(e: &Estimate) -> String {
-    with_spread(e, format::micros)
+    format::estimate(e, format::micros)
 }
 
 /// The sentence for one pair's hello figures.
 fn pair_sentence(pair: Pair, m: &Measured) -> String {
-    format!(
+    let mut text = format!(
         "{how}: at {level} connections {adapted} spent {a} of CPU per request against \
          {native}'s {n} on its own loop ({cost}), p99 {ap} against {np}.",
         how = pair.how,
@@ -88,7 +110,19 @@ fn pair_sentence(pair: Pair, m: &Measured) -> String {
         cost = cost(m),
         ap = us(&m.adapted_p99),
         np = us(&m.native_p99),
-    )
+    );
+    if m.by_level.len() > 1 {
+        let levels: Vec<String> = m
+            .by_level
+            .iter()
+            .map(|(level, change)| format!("{level}: {change}"))
+            .collect();
+        text.push_str(&format!(
+            " CPU per request adapted against native, by connections: {}.",
+            levels.join("; ")
+        ));
+    }
+    text
 }
 
 /// Bytes per idle connection of both sides of each pair that ran the idle workload.
