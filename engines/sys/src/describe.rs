@@ -94,6 +94,6 @@ mod tests {
             .join()
             .unwrap()
             .expect("smaps readable");
-        assert!(touched >= 4096 && touched < 1 << 20, "{touched}");
+        assert!((4096..1 << 20).contains(&touched), "{touched}");
     }
 }
