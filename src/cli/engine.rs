@@ -58,7 +58,8 @@ enum Engine {
         #[command(flatten)]
         config: pool::Config,
     },
-    /// One thread, one epoll loop (mio), Twisted-style Protocol and Transport.
+    /// One thread, one epoll loop (mio), Twisted-style Protocol and Transport; `--reactor tokio`
+    /// runs the same protocol on tokio's loop.
     Selector {
         #[command(flatten)]
         common: Common,

@@ -39,7 +39,8 @@ pub struct RunArgs {
     #[arg(long, default_value = "quick", value_parser = clap::builder::PossibleValuesParser::new(SUITE_NAMES))]
     pub suite: String,
     /// Engines, comma-separated: threads, pool, selector, coroutines, or the variants
-    /// selector-offload, coroutines-current, coroutines-offload [default: the four models].
+    /// selector-offload, selector-on-tokio, coroutines-current, coroutines-offload [default: the
+    /// four models].
     #[arg(long, value_delimiter = ',')]
     pub engines: Vec<String>,
     /// Workloads, comma-separated: names from the suite, other presets, or workload files

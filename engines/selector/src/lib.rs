@@ -193,8 +193,9 @@ pub struct Config {
 pub enum Loop {
     /// The engine's own loop: one `mio::Poll` (epoll), a timer heap, a slab of connections.
     Mio,
-    /// tokio's current-thread runtime through [`on_tokio`]: one task per connection, tokio's
-    /// timers, its I/O driver (epoll too) — Twisted on asyncio's loop, in Rust.
+    /// tokio's current-thread runtime through the `on_tokio` adapter: one task per
+    /// connection, tokio's timers, its I/O driver (epoll too) — Twisted on asyncio's loop, in
+    /// Rust.
     Tokio,
 }
 
