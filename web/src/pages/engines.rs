@@ -58,6 +58,10 @@ pub const SOURCES: &[(&str, &str)] = &[
         include_str!("../../../engines/selector/src/timers.rs"),
     ),
     (
+        "engines/selector/src/on_tokio.rs",
+        include_str!("../../../engines/selector/src/on_tokio.rs"),
+    ),
+    (
         "engines/coroutines/src/lib.rs",
         include_str!("../../../engines/coroutines/src/lib.rs"),
     ),
@@ -136,10 +140,16 @@ pub const MODELS: [Model; 4] = [
             "The connection goes back to waiting for readability, holding a slab slot and no buffer.",
         ],
         costs: "A slab slot of about 150 bytes per idle connection and one thread in all. CPU work stalls every connection while it runs, unless deferred with --offload: concurrency, not parallelism.",
-        variants: &[(
-            "selector-offload",
-            "CPU work deferred to a thread pool, as Twisted's deferToThread",
-        )],
+        variants: &[
+            (
+                "selector-offload",
+                "CPU work deferred to a thread pool, as Twisted's deferToThread",
+            ),
+            (
+                "selector-on-tokio",
+                "the same protocol, unchanged, on tokio's loop through an adapter, as Twisted's asyncioreactor",
+            ),
+        ],
         sources: &[
             "engines/selector/src/lib.rs",
             "engines/selector/src/reactor.rs",
@@ -147,6 +157,7 @@ pub const MODELS: [Model; 4] = [
             "engines/selector/src/interfaces.rs",
             "engines/selector/src/write_queue.rs",
             "engines/selector/src/timers.rs",
+            "engines/selector/src/on_tokio.rs",
         ],
     },
     Model {
