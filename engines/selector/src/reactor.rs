@@ -460,6 +460,13 @@ impl<F: Factory> Reactor<F> {
             Pending::Later(delay) => {
                 self.timers
                     .push(Instant::now() + delay, TimerKey::Connection { key, id });
+                // The wait as scheduled: the loop thread is free meanwhile, so on the
+                // timeline it is a thin strip under the other connections' spans.
+                if let Some(now) = sys::trace::start_ns().filter(|_| !delay.is_zero()) {
+                    let fd = std::os::fd::AsRawFd::as_raw_fd(&self.conns[key].socket) as u64;
+                    let end = now.saturating_add(delay.as_nanos() as u64);
+                    sys::trace::record(sys::trace::Phase::Wait, fd, now, end);
+                }
             }
             Pending::Defer(work) => self.spawn(key, id, work),
         }
