@@ -48,7 +48,15 @@ use protocol::{Event, Job, Session};
 use streams::{Class, Profile, Rng};
 use workbench::child::EngineProcess;
 
-const ENGINES: [&str; 4] = ["threads", "pool", "selector", "coroutines"];
+/// The four models, and the selector's protocol on tokio's loop (the same protocol object
+/// must answer the same bytes on either loop).
+const ENGINES: [&str; 5] = [
+    "threads",
+    "pool",
+    "selector",
+    "coroutines",
+    "selector-on-tokio",
+];
 const DEFAULT_SEED: u64 = 0x0d1f_f011;
 /// A few thousand streams: about ten seconds per engine in a debug build on two cores, the
 /// four engines in parallel.
@@ -326,7 +334,9 @@ fn every_engine_answers_every_stream_alike() {
     let servers: Vec<EngineProcess> = ENGINES
         .iter()
         .map(|engine| {
-            EngineProcess::spawn(exe, engine, &[])
+            let choice = workloads::engines::find(engine)
+                .unwrap_or_else(|| panic!("no engine {engine} in the registry"));
+            EngineProcess::spawn(exe, choice.engine, choice.args)
                 .unwrap_or_else(|e| panic!("engine {engine} did not start: {e}"))
         })
         .collect();
