@@ -438,7 +438,8 @@ mod tests {
     #[test]
     fn this_process_samples_itself() {
         let sample = sample_once(std::process::id(), Instant::now()).unwrap();
-        assert_eq!(sample.processes, 1);
+        // The whole process tree: other tests in this binary may have a child running.
+        assert!(sample.processes >= 1);
         assert!(sample.threads >= 1);
         assert!(sample.rss_bytes > 0 && sample.pss_bytes > 0 && sample.uss_bytes > 0);
         assert!(sample.uss_bytes <= sample.pss_bytes && sample.pss_bytes <= sample.rss_bytes);

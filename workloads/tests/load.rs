@@ -454,7 +454,10 @@ fn slow_senders_hold_connections_while_the_probe_measures() {
     assert!(report.completed > 0, "{report:?}");
     assert_eq!(report.errors.total(), 0, "{:?}", report.errors);
     assert_eq!(report.connections, 5, "the probe is not counted");
-    assert_eq!(server.peak_open(), 6);
+    // Five slow clients held, and the probe, whose every request is on a new connection
+    // (the server may still be closing earlier ones when the next opens).
+    let peak = server.peak_open();
+    assert!(peak >= 6, "peak open connections {peak}");
     server.wait_all_closed();
     // Only the probe's requests were complete.
     assert!(server.requests() <= report.completed + 1);
