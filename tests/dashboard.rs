@@ -131,7 +131,11 @@ async fn a_run_started_from_the_dashboard_is_watched_live_and_stored() {
     assert!(new_page.contains(&format!("Run {id} is in progress")));
     let (status, live) = get(&dashboard, &format!("/runs/{id}/live")).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(live.contains("Cancel after the current step"));
+    // Two tiny steps may be over already on a fast machine: then the page links to the run.
+    assert!(
+        live.contains("Cancel after the current step") || live.contains(&format!("See run {id}")),
+        "{live}"
+    );
 
     let progress = wait_for_the_end(&dashboard, id).await;
     assert_eq!(progress["status"], "completed", "{progress}");
