@@ -37,13 +37,13 @@ step_secs = 0.4
 warmup_secs = 0
 "#;
 
-/// 64 connections, each request waiting 20 ms on the server: the wait, not a CPU, sets the
-/// pace (Little's law: about 64 / 20 ms = 3200 req/s however the connections are spread), so
+/// 64 connections, each request waiting 50 ms on the server: the wait, not a CPU, sets the
+/// pace (Little's law: about 64 / 50 ms = 1280 req/s however the connections are spread), so
 /// one load host and two must measure the same. On `/hello` they do not, and rightly: on two
 /// shared cores one load generator saturates before the engine does (9970 req/s from one
 /// host against 14038 from two, measured here), which is why a run spreads load over hosts.
 const SIXTY_FOUR: &str = r#"name = "wait-64"
-description = "64 connections, 20 ms server wait"
+description = "64 connections, 50 ms server wait"
 mode = "closed"
 levels = [64]
 step_secs = 2.0
@@ -51,7 +51,7 @@ warmup_secs = 0.3
 
 [request]
 route = "work"
-wait_ms = 20
+wait_ms = 50
 cpu_us = 0
 bytes = 100
 "#;
