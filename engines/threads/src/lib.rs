@@ -290,11 +290,7 @@ fn accept_loop(
                 // Which limit it was, with its value and how to raise it: read from /proc
                 // only here, at most once a second.
                 let why = ceiling::explain(&err, stack_size);
-                tracing::warn!(
-                    suppressed,
-                    stack_size,
-                    "{why}; closed the new connection"
-                );
+                tracing::warn!(suppressed, stack_size, "{why}; closed the new connection");
             }
         }
     }
