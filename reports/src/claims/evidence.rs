@@ -28,6 +28,26 @@ pub fn idle_slope_estimate(steps: &[&StepResult]) -> Option<(Estimate, Estimate)
 /// The cores a step's engine used, with the interval of its per-sample readings (batch
 /// means over the sampler's 200 ms intervals after the warm-up).
 pub fn cores_estimate(step: &StepResult) -> Estimate {
+    let cores = step.derived.engine_cores;
+    // The answers in a 200 ms window are counted exactly, while CPU time is counted in 10 ms
+    // ticks per thread (a 200 ms reading of a many-threaded engine is off by a few tenths of
+    // a core). Over one step the CPU per answer is steady, so where the step has a
+    // throughput interval the cores' interval is that one scaled by CPU per answer.
+    if let (Some([low, high]), true) = (
+        step.estimates.throughput_ci,
+        step.derived.throughput_rps > 0.0,
+    ) {
+        let per_answer = cores / step.derived.throughput_rps;
+        if low.is_finite() && high.is_finite() && high >= low {
+            return Estimate {
+                value: cores,
+                low: (low * per_answer).min(cores),
+                high: (high * per_answer).max(cores),
+                method: Method::Windows,
+                ..Estimate::single(cores)
+            };
+        }
+    }
     let warmup = step.load.windows.first().map_or(0, |w| w.at_ms);
     let window: Vec<_> = step.samples.iter().filter(|s| s.at_ms >= warmup).collect();
     let cpu = |s: &workloads::results::Sample| s.cpu_user_secs + s.cpu_system_secs;
@@ -38,12 +58,12 @@ pub fn cores_estimate(step: &StepResult) -> Estimate {
         .collect();
     match spread::from_windows(&readings) {
         Some(e) if e.has_interval() => Estimate {
-            value: step.derived.engine_cores,
-            low: e.low.min(step.derived.engine_cores),
-            high: e.high.max(step.derived.engine_cores),
+            value: cores,
+            low: e.low.min(cores),
+            high: e.high.max(cores),
             ..e
         },
-        _ => Estimate::single(step.derived.engine_cores),
+        _ => Estimate::single(cores),
     }
 }
 

@@ -118,6 +118,9 @@ pub struct Finding {
     pub headline: Option<String>,
     /// The charts that show it.
     pub charts: Vec<Chart>,
+    /// Inconclusive because the run lacks an engine the claim is about ([`Finding::missing`]):
+    /// a page that looks through several runs prefers one that has it.
+    pub missing_engine: bool,
 }
 
 /// A judge's conclusion before the sentences and charts are attached.
@@ -135,6 +138,7 @@ impl Finding {
             sentences: Vec::new(),
             headline: None,
             charts: Vec::new(),
+            missing_engine: false,
         }
     }
 
@@ -150,6 +154,7 @@ impl Finding {
             sentences: Vec::new(),
             headline: None,
             charts: Vec::new(),
+            missing_engine: true,
         }
     }
 
@@ -184,6 +189,7 @@ impl Finding {
             sentences,
             headline: None,
             charts,
+            missing_engine: false,
         }
     }
 }

@@ -499,11 +499,11 @@ fn many_loops_all_four_outcomes() {
         "{:?}",
         f.sentences
     );
-    // No adapted loop at all (the quick suite's engines): no data on adapters, and the
-    // command names both sides of ours.
+    // No adapted loop at all (the quick suite's engines): the key engine is missing, so
+    // inconclusive, and the command names both sides of ours.
     let r = hello_cpu(&[("selector", 50.0, 1.0), ("threads", 80.0, 1.0)]);
     let (v, why) = judge(slug, &r);
-    assert_eq!(v, Verdict::NoData);
+    assert_eq!(v, Verdict::Inconclusive);
     assert!(
         why.contains("--engines selector,selector-on-tokio"),
         "{why}"

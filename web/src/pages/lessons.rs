@@ -23,7 +23,7 @@ fn judge(
     lesson: &Lesson,
     cache: &mut HashMap<RunId, StoredRun>,
 ) -> Result<Option<(RunRow, Finding)>, PageError> {
-    let mut fallback = None;
+    let mut fallback: Option<(RunRow, Finding)> = None;
     for summary in store.runs()?.into_iter().take(SEARCH_DEPTH) {
         if summary.steps == 0 || !summary.workloads.iter().any(|w| w == lesson.workload) {
             continue;
@@ -39,10 +39,18 @@ fn judge(
             continue;
         }
         let finding = (lesson.judge)(run);
-        if finding.verdict != Verdict::NoData {
+        if finding.verdict != Verdict::NoData && !finding.missing_engine {
             return Ok(Some((RunRow::of(&run.summary), finding)));
         }
-        fallback.get_or_insert((RunRow::of(&run.summary), finding));
+        // A run without the claim's engine (inconclusive, naming it) beats one with no data;
+        // a later run that has the engine beats both.
+        let better = match &fallback {
+            None => true,
+            Some((_, f)) => f.verdict == Verdict::NoData && finding.verdict != Verdict::NoData,
+        };
+        if better {
+            fallback = Some((RunRow::of(&run.summary), finding));
+        }
     }
     Ok(fallback)
 }
@@ -178,6 +186,7 @@ pub async fn show(
                 sentences: Vec::new(),
                 headline: None,
                 charts: Vec::new(),
+                missing_engine: false,
             },
         ),
     };
