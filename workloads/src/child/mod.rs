@@ -50,7 +50,7 @@
 
 use std::io::{self, BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -58,6 +58,13 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak, mpsc};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
+
+mod cpus;
+mod guard;
+
+use cpus::thread_affinity;
+pub use cpus::{pin_thread_to, pin_to_cpu};
+use guard::start_guard;
 
 /// How long an engine may take to print its ready line.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -580,122 +587,6 @@ fn spawn_kept(command: Command) -> io::Result<Child> {
     reply_rx
         .recv()
         .unwrap_or_else(|_| Err(io::Error::other("the server spawner thread is gone")))
-}
-
-/// The calling thread's CPU affinity, if it can be read.
-fn thread_affinity() -> Option<libc::cpu_set_t> {
-    // SAFETY: cpu_set_t is plain data, all-zero valid; sched_getaffinity writes at most its
-    // size into it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        (libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) == 0)
-            .then_some(set)
-    }
-}
-
-/// Forks the group guard of process group `pgid` (see the [module docs](self)).
-fn start_guard(pgid: libc::pid_t) -> io::Result<Guard> {
-    let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: `fds` has room for the two descriptors pipe2 writes. O_CLOEXEC: no server we
-    // exec later inherits the write end (which would keep the pipe open after our death).
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: both descriptors were just opened by pipe2 and are owned by nothing else.
-    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    // SAFETY: fork in a multi-threaded process: the child is a copy with one thread, in which
-    // any lock another thread held (the allocator's, stdio's, a mutex) stays locked forever.
-    // The child therefore runs only `guard_main`, which makes async-signal-safe system calls
-    // on integers copied before the fork and ends in `_exit`, never returning into Rust code
-    // that could allocate, unwind or run destructors.
-    match unsafe { libc::fork() } {
-        -1 => Err(io::Error::last_os_error()),
-        0 => guard_main(read.as_raw_fd(), pgid),
-        pid => {
-            drop(read);
-            Ok(Guard { pid, _pipe: write })
-        }
-    }
-}
-
-/// The guard, in the forked child: join the group, keep only the pipe, wait for it to close,
-/// kill the group. Async-signal-safe calls only (see [`start_guard`]).
-fn guard_main(read: libc::c_int, pgid: libc::pid_t) -> ! {
-    // SAFETY: each call is a plain system call on integers (async-signal-safe), and the
-    // buffer handed to read is a local byte.
-    unsafe {
-        // Out of the workbench's group, so a terminal's Ctrl-C does not kill the guard; into
-        // the server's, so stopping the group takes the guard with it.
-        libc::setpgid(0, pgid);
-        // The pipe becomes stdin; every other descriptor is closed, so the guard holds no
-        // socket, file or pipe of the workbench open (a connection the load generator
-        // closes must really close; a test reading our stdout must see its end).
-        if read != 0 {
-            libc::dup2(read, 0);
-        }
-        if libc::syscall(libc::SYS_close_range, 1u32, u32::MAX, 0u32) != 0 {
-            // Kernels before 5.9: close them one by one, up to the descriptor limit.
-            let mut limit = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            let top = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
-                limit.rlim_cur.min(1 << 20) as libc::c_int
-            } else {
-                1024
-            };
-            for fd in 1..top {
-                libc::close(fd);
-            }
-        }
-        let mut byte = 0u8;
-        loop {
-            let n = libc::read(0, (&mut byte as *mut u8).cast(), 1);
-            if n == 0 || (n < 0 && *libc::__errno_location() != libc::EINTR) {
-                break; // end of file: the workbench has died
-            }
-        }
-        libc::killpg(pgid, libc::SIGKILL);
-        libc::_exit(0)
-    }
-}
-
-/// Restricts process (or thread) `pid` — 0 for the calling thread — to one CPU.
-pub fn pin_to_cpu(pid: libc::pid_t, cpu: usize) -> io::Result<()> {
-    // SAFETY: cpu_set_t is plain data and all-zero is a valid empty set; CPU_SET writes
-    // inside it (cpu is checked against its capacity first); sched_setaffinity reads it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if cpu >= 8 * std::mem::size_of::<libc::cpu_set_t>() {
-            return Err(io::Error::from_raw_os_error(libc::EINVAL));
-        }
-        libc::CPU_SET(cpu, &mut set);
-        if libc::sched_setaffinity(pid, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
-
-/// Lets the calling thread (and the threads and processes it starts later) run only on
-/// `cpus`; `0..cores` undoes a placement.
-pub fn pin_thread_to(cpus: std::ops::Range<usize>) -> io::Result<()> {
-    // SAFETY: cpu_set_t is plain data and all-zero is a valid empty set; CPU_SET writes
-    // inside it (each cpu is checked against its capacity first); sched_setaffinity with
-    // pid 0 changes only this thread's mask and reads the set.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        for cpu in cpus {
-            if cpu >= 8 * std::mem::size_of::<libc::cpu_set_t>() {
-                return Err(io::Error::from_raw_os_error(libc::EINVAL));
-            }
-            libc::CPU_SET(cpu, &mut set);
-        }
-        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
 }
 
 /// The `workbench` executable for a program built in the same target folder: an example in
