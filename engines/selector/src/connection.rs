@@ -94,6 +94,39 @@ impl<P, S> Connection<P, S> {
         }
     }
 
+    /// Calls into the protocol with a [`SocketTransport`] over this connection, then keeps
+    /// the timeouts' books (a queue that was empty starts the send timeout; a response out
+    /// with reading on again starts the keep-alive one), and returns what the protocol asked
+    /// of the loop. Both loops (mio's and tokio's) call their protocol through this.
+    pub(crate) fn call_protocol(
+        &mut self,
+        timeouts: &sys::Timeouts,
+        call: impl FnOnce(&mut P, &mut dyn Transport),
+    ) -> Option<Pending> {
+        let was_empty = self.out.is_empty();
+        let mut transport = SocketTransport {
+            out: &mut self.out,
+            phase: &mut self.phase,
+            reading: &mut self.reading,
+            paused: &mut self.paused,
+            pending: None,
+            wrote: false,
+        };
+        call(&mut self.protocol, &mut transport);
+        let (pending, wrote) = (transport.pending, transport.wrote);
+        if wrote || (was_empty && !self.out.is_empty()) {
+            let now = Instant::now();
+            if was_empty {
+                self.write_since = now;
+            }
+            if wrote && self.wants_read() {
+                // A response went out and the protocol reads again: idle between requests.
+                self.deadline = ReadDeadline::answered(timeouts, false, now);
+            }
+        }
+        pending
+    }
+
     /// Waiting for the client's next request, with nothing in progress.
     pub(crate) fn is_idle(&self) -> bool {
         self.phase == Phase::Open

@@ -53,7 +53,7 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::{oneshot, watch};
 use tokio::task::LocalSet;
 
-use crate::connection::{Connection, Pending, Phase, SocketTransport};
+use crate::connection::{Connection, Pending, Phase};
 use crate::interfaces::{Factory, Protocol, Reason, Transport, Work};
 use crate::reactor::READ_BUFFER_BYTES;
 use crate::write_queue::{Flow, WriteQueue, flow};
@@ -451,27 +451,7 @@ impl<P: Protocol> Task<P> {
         if self.closed {
             return;
         }
-        let conn = &mut self.conn;
-        let was_empty = conn.out.is_empty();
-        let mut transport = SocketTransport {
-            out: &mut conn.out,
-            phase: &mut conn.phase,
-            reading: &mut conn.reading,
-            paused: &mut conn.paused,
-            pending: None,
-            wrote: false,
-        };
-        call(&mut conn.protocol, &mut transport);
-        let (pending, wrote) = (transport.pending, transport.wrote);
-        if wrote || (was_empty && !conn.out.is_empty()) {
-            let now = Instant::now();
-            if was_empty {
-                conn.write_since = now;
-            }
-            if wrote && conn.wants_read() {
-                conn.deadline = ReadDeadline::answered(&self.shared.timeouts, false, now);
-            }
-        }
+        let pending = self.conn.call_protocol(&self.shared.timeouts, call);
         match pending {
             None => {}
             Some(Pending::Later(delay)) => self.set_timer(Instant::now() + delay),

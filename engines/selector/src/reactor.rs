@@ -30,7 +30,7 @@ use slab::Slab;
 use sys::accept::{AcceptError, WarnLimit};
 use sys::{ACCEPT_BACKOFF, DRAIN_TIMEOUT, LINGER_TIMEOUT};
 
-use crate::connection::{Connection, Pending, Phase, SocketTransport};
+use crate::connection::{Connection, Pending, Phase};
 use crate::interfaces::{Factory, Protocol, Reason, Transport, Work};
 use crate::timers::TimerHeap;
 use crate::write_queue::{Flow, WriteQueue, flow};
@@ -430,27 +430,7 @@ impl<F: Factory> Reactor<F> {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        let was_empty = conn.out.is_empty();
-        let mut transport = SocketTransport {
-            out: &mut conn.out,
-            phase: &mut conn.phase,
-            reading: &mut conn.reading,
-            paused: &mut conn.paused,
-            pending: None,
-            wrote: false,
-        };
-        call(&mut conn.protocol, &mut transport);
-        let (pending, wrote) = (transport.pending, transport.wrote);
-        if wrote || (was_empty && !conn.out.is_empty()) {
-            let now = Instant::now();
-            if was_empty {
-                conn.write_since = now;
-            }
-            if wrote && conn.wants_read() {
-                // A response went out and the protocol reads again: idle between requests.
-                conn.deadline = ReadDeadline::answered(&self.timeouts, false, now);
-            }
-        }
+        let pending = conn.call_protocol(&self.timeouts, call);
         let Some(pending) = pending else {
             return;
         };
