@@ -118,7 +118,7 @@ pub struct Finding {
     pub headline: Option<String>,
     /// The charts that show it.
     pub charts: Vec<Chart>,
-    /// Inconclusive because the run lacks an engine the claim is about ([`Finding::missing`]):
+    /// Inconclusive because the run lacks an engine the claim is about (`Finding::missing`):
     /// a page that looks through several runs prefers one that has it.
     pub missing_engine: bool,
 }
