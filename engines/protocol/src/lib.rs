@@ -61,7 +61,7 @@ mod response;
 mod session;
 
 pub use response::{HELLO_BODY, Job, Response, Status};
-pub use session::{Event, Session};
+pub use session::{Event, Session, parse_work_query};
 
 /// Feeds `input` to a fresh session and returns every response it produces, concatenated —
 /// the bytes any correct engine sends back for this input when the client sends it all and

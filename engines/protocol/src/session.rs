@@ -305,8 +305,11 @@ fn method_not_allowed() -> Job {
     Job::error(Status::MethodNotAllowed, "only GET and HEAD are served")
 }
 
-/// Parses `wait_ms=W&cpu_rounds=R&bytes=B` (each optional, any order, default 0).
-fn parse_work_query(query: &str) -> Result<(u64, u64, u64), &'static str> {
+/// Parses `/work`'s query, `wait_ms=W&cpu_rounds=R&bytes=B` (each optional, any order,
+/// default 0, each at most once and within [`limits`](crate::limits)), into
+/// `(wait_ms, cpu_rounds, bytes)`; the error is the `400` answer's detail. A load generator
+/// asks it what a `/work` target will be answered with.
+pub fn parse_work_query(query: &str) -> Result<(u64, u64, u64), &'static str> {
     let (mut wait, mut rounds, mut bytes) = (None, None, None);
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));

@@ -261,22 +261,9 @@ impl Expectation {
 }
 
 /// The expectation of `/work?query`, if the query is one the workbench answers with 200:
-/// only `wait_ms`, `cpu_rounds` and `bytes`, each a decimal within the protocol's limits.
+/// the protocol core's own parser decides ([`protocol::parse_work_query`]).
 fn work_query(query: &str) -> Option<Expectation> {
-    let (mut rounds, mut bytes) = (0u64, 0u64);
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = pair.split_once('=')?;
-        if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        let value: u64 = value.parse().ok()?;
-        match name {
-            "wait_ms" if value <= protocol::limits::MAX_WAIT_MS => {}
-            "cpu_rounds" if value <= protocol::limits::MAX_CPU_ROUNDS => rounds = value,
-            "bytes" if value <= protocol::limits::MAX_BODY_PATTERN_BYTES => bytes = value,
-            _ => return None,
-        }
-    }
+    let (_, rounds, bytes) = protocol::parse_work_query(query).ok()?;
     Some(Expectation::for_target(bytes, Some(rounds)))
 }
 
