@@ -57,15 +57,7 @@ fn start(engine: &str) -> EngineProcess {
 /// `selector --reactor tokio`), with `args` after the label's own flags.
 fn start_with(engine: &str, args: &[&str]) -> EngineProcess {
     let exe = Path::new(env!("CARGO_BIN_EXE_workbench"));
-    let choice = workloads::engines::find(engine)
-        .unwrap_or_else(|| panic!("no engine {engine} in the registry"));
-    let args: Vec<&str> = choice
-        .args
-        .iter()
-        .copied()
-        .chain(args.iter().copied())
-        .collect();
-    EngineProcess::spawn(exe, choice.engine, &args)
+    EngineProcess::spawn_registered(exe, engine, args)
         .unwrap_or_else(|e| panic!("engine {engine} did not start: {e}"))
 }
 

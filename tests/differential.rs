@@ -334,9 +334,7 @@ fn every_engine_answers_every_stream_alike() {
     let servers: Vec<EngineProcess> = ENGINES
         .iter()
         .map(|engine| {
-            let choice = workloads::engines::find(engine)
-                .unwrap_or_else(|| panic!("no engine {engine} in the registry"));
-            EngineProcess::spawn(exe, choice.engine, choice.args)
+            EngineProcess::spawn_registered(exe, engine, &[])
                 .unwrap_or_else(|e| panic!("engine {engine} did not start: {e}"))
         })
         .collect();

@@ -87,10 +87,7 @@ fn exe() -> &'static Path {
 /// Starts the engine the registry knows by this label (`selector_on_tokio` is `selector
 /// --reactor tokio`), with `args` after the label's own flags.
 fn start(engine: &str, args: &[&str]) -> EngineProcess {
-    let choice = workloads::engines::find(engine)
-        .unwrap_or_else(|| panic!("no engine {engine} in the registry"));
-    let args: Vec<&str> = choice.args.iter().chain(args).copied().collect();
-    EngineProcess::spawn(exe(), choice.engine, &args)
+    EngineProcess::spawn_registered(exe(), engine, args)
         .unwrap_or_else(|e| panic!("engine {engine} did not start: {e}"))
 }
 

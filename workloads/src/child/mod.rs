@@ -164,6 +164,20 @@ impl ServerProcess {
         EngineProcess::spawn_on_cpu(exe, engine, args, None)
     }
 
+    /// Starts the engine the registry knows by `label` ([`crate::engines::find`]: a variant
+    /// such as `selector-on-tokio` or `selector_on_tokio` brings its own flags, e.g.
+    /// `selector --reactor tokio`), with `args` after the label's flags.
+    pub fn spawn_registered(exe: &Path, label: &str, args: &[&str]) -> io::Result<EngineProcess> {
+        let choice = crate::engines::find(label).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no engine {label} in the registry"),
+            )
+        })?;
+        let args: Vec<&str> = choice.args.iter().chain(args).copied().collect();
+        EngineProcess::spawn(exe, choice.engine, &args)
+    }
+
     /// Like [`EngineProcess::spawn`], but with `cpu` set, the engine (and every process and
     /// thread it creates, the pool's workers included) may run only on that CPU: the
     /// affinity is set in the child before `exec`, so nothing escapes it.
