@@ -8,8 +8,14 @@
 //!
 //! mio registers sockets edge-triggered (`EPOLLET`): epoll reports a socket once when it
 //! becomes ready, not again while it stays ready. So the loop drains — accepts until
-//! `WouldBlock`, reads until `WouldBlock`, writes until `WouldBlock` — or it would never hear
-//! of the leftover again. The one exception is deliberate: a connection whose protocol stops
+//! `WouldBlock`, reads until `WouldBlock` or a short read, writes until `WouldBlock` — or it
+//! would never hear of the leftover again. A read that fills less than the buffer has taken
+//! everything the kernel held (TCP's `recv` copies all that is queued, up to the buffer's
+//! size), and any byte that arrives later is a new edge and a new event; so the loop stops
+//! there instead of paying for a second `recv` that can only say `EAGAIN`. nginx does the
+//! same (`ngx_unix_recv`), and so does tokio's `AsyncRead`. The one case a short read does
+//! not cover is a FIN already reported with the data (`EPOLLRDHUP`): the loop then reads on
+//! until it sees the EOF. The one exception is deliberate: a connection whose protocol stops
 //! reading leaves its bytes in the kernel, and the loop drops `READABLE` from its interest;
 //! adding it back (`EPOLL_CTL_MOD`/`ADD`) makes the kernel re-check the socket and report the
 //! bytes already there.
@@ -354,7 +360,7 @@ impl<F: Factory> Reactor<F> {
             return;
         }
         if event.is_readable() || event.is_read_closed() {
-            self.read_ready(key);
+            self.read_ready(key, event.is_read_closed());
         }
         if event.is_writable() || event.is_write_closed() {
             // settle() writes what is queued and updates the interest.
@@ -362,9 +368,11 @@ impl<F: Factory> Reactor<F> {
         }
     }
 
-    /// Reads until `WouldBlock` (edge-triggered: no new event would come for bytes left
-    /// behind), until the protocol stops reading, or until EOF.
-    fn read_ready(&mut self, key: usize) {
+    /// Reads until `WouldBlock` or a short read (edge-triggered: no new event would come for
+    /// bytes left behind, and a short read left none), until the protocol stops reading, or
+    /// until EOF. `closed`: the event also reported the client's FIN, which a short read does
+    /// not consume; then the loop reads on to the EOF.
+    fn read_ready(&mut self, key: usize, closed: bool) {
         // The buffer is taken out of `self` for the length of the loop, because the callbacks
         // below need `&mut self` while the protocol reads from the buffer. Moving a `Box` is
         // moving a pointer.
@@ -388,6 +396,9 @@ impl<F: Factory> Reactor<F> {
                     self.callback(key, |protocol, transport| {
                         protocol.data_received(&buf[..n], transport)
                     });
+                    if n < buf.len() && !closed {
+                        break; // Drained: the kernel's queue was shorter than the buffer.
+                    }
                 }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
