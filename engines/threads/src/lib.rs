@@ -24,17 +24,24 @@
 //!   *address space*: `mmap` reserves it, plus one guard page that turns an overflow into a
 //!   crash instead of silent corruption. Reserving costs no memory.
 //! - **Stack, touched.** Only the pages the thread actually writes become resident. Measured
-//!   at `--stack-size 64KiB` on x86-64 (`/proc/<pid>/pagemap` of each stack, after one
-//!   `/hello` per connection): the top **five** pages, 20 KiB, whatever the reservation. The
-//!   topmost holds glibc's thread control block and the static thread-local storage (`std`'s
-//!   and `tracing`'s thread-locals), which glibc places at the top of the stack mapping; below
-//!   it, four pages of frames: the 8 KiB read buffer (two pages), `std`, the protocol core and
-//!   the response. Once touched, a page stays resident until the thread exits, so the deepest
+//!   at `--stack-size 64KiB` on x86-64 (`workbench engine threads --describe`, which reads
+//!   the stack mapping's `Rss` after one `/work` request with CPU rounds, a wait and a body):
+//!   the top **three** pages, 12 KiB, whatever the reservation. The topmost holds glibc's
+//!   thread control block and the static thread-local storage (`std`'s and `tracing`'s
+//!   thread-locals), which glibc places at the top of the stack mapping; below it, two pages
+//!   of frames: `std`'s thread start, the connection loop, the protocol core, SHA-256 and the
+//!   response. Once touched, a page stays resident until the thread exits, so the deepest
 //!   call a connection ever made is what it keeps paying for.
-//! - **Heap.** About 2 KiB per connection: its registry entry, what `std` allocates for each
-//!   thread (its handle and the slot for its result), the session's state. glibc gives threads their own malloc arenas, but
-//!   at most eight per core, created once (about 20 KiB touched each): a fixed cost, not one
-//!   per connection.
+//! - **Why the read buffer is not on the stack.** It was, as 8 KiB, and the thread touched
+//!   five pages. Leaving it uninitialised did not help: a frame larger than a page is entered
+//!   through a *stack probe* that touches each of its pages, so that an overflow always hits
+//!   the guard page rather than skipping over it. On the heap, never zeroed and 1 KiB at
+//!   first (nginx's `client_header_buffer_size`; a read that fills it grows it to 8 KiB),
+//!   it costs an idle connection a quarter of a page.
+//! - **Heap.** About 3 KiB per connection: that read buffer, its registry entry, what `std`
+//!   allocates for each thread (its handle and the slot for its result), the session's
+//!   state. glibc gives threads their own malloc arenas, but at most eight per core, created
+//!   once (about 20 KiB touched each): a fixed cost, not one per connection.
 //! - **Signal stack, not touched.** `std` gives every thread a small signal stack (8 KiB and
 //!   a guard page) so that a stack overflow is reported by name; it is mapped but stays
 //!   untouched unless a signal arrives.
@@ -46,10 +53,10 @@
 //! - **Switches.** Handing the CPU from one blocked thread to another is a context switch
 //!   through the kernel, a microsecond or a few, and each switch cools the caches.
 //!
-//! So an idle connection costs about 22 KiB of PSS at 64 KiB stacks (the slope that
-//! `cargo run --release --example footprint` measures), against well under 1 KiB in the
-//! selector and coroutine engines; taking the read buffer off the stack (a heap buffer held
-//! only while a request is read) would save two of its five pages.
+//! So an idle connection costs about 15 KiB of PSS at 64 KiB stacks (15,339 B measured, the
+//! slope that `cargo run --release --example footprint` measures, with 8 KiB of read buffer
+//! on the stack it was 22.5 KiB), against a few hundred bytes in the selector and coroutine
+//! engines.
 //!
 //! # The ceiling: `vm.max_map_count`
 //!
@@ -87,7 +94,8 @@
 //!   configured stack size. Errors from `accept()` (`EMFILE`, `ENFILE`, `ENOBUFS`) are logged
 //!   (at most once a second) and retried after [`sys::ACCEPT_BACKOFF`] rather than ending the
 //!   server, as the contract in [`sys`] says.
-//! - Each connection thread reads into an 8 KiB buffer on its own stack, only when the
+//! - Each connection thread reads (`recv` into a heap buffer it never zeroes, 1 KiB growing
+//!   to 8 KiB) only when the
 //!   [`protocol::Session`] says [`NeedData`](protocol::Event::NeedData), waits in `poll()` on
 //!   its socket (so a client that hangs up is not waited for; [`sys::hangup`]), runs the CPU
 //!   work inline with [`Job::respond`](protocol::Job::respond) and streams the response in
@@ -119,6 +127,7 @@ mod ceiling;
 
 use std::collections::HashMap;
 use std::io::{self, Read};
+use std::mem::MaybeUninit;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -136,7 +145,7 @@ use sys::{ACCEPT_BACKOFF, DRAIN_TIMEOUT};
 /// Rust's default stack for spawned threads (`RUST_MIN_STACK` aside): 2 MiB.
 pub const DEFAULT_STACK_SIZE: usize = 2 * 1024 * 1024;
 
-/// The smallest `--stack-size` accepted. The connection code (the 8 KiB read buffer, `std`,
+/// The smallest `--stack-size` accepted. The connection code (`std`,
 /// the parser, SHA-256, debug logging) runs within it; much below, a thread would overflow
 /// its stack, and a stack overflow aborts the whole process, not just one connection.
 pub const MIN_STACK_SIZE: usize = 32 * 1024;
@@ -144,9 +153,25 @@ pub const MIN_STACK_SIZE: usize = 32 * 1024;
 /// The largest `--stack-size` accepted: beyond this a value is a typo, not an experiment.
 pub const MAX_STACK_SIZE: usize = 1024 * 1024 * 1024;
 
-/// The per-connection read buffer, on the connection thread's stack. 8 KiB holds any usual
-/// request head in one read; bigger heads and bodies simply take several reads.
+/// The per-connection read buffer's largest size. 8 KiB holds any usual request head in one
+/// read; bigger heads and bodies simply take several reads.
+///
+/// It lives on the heap, not on the thread's stack. A frame bigger than a page is entered
+/// through a *stack probe* that touches each of its pages (so that an overflow always hits
+/// the guard page), so an 8 KiB buffer on the stack is two resident pages in every thread
+/// from its first request on, zeroed or not. On the heap and never zeroed, only what the
+/// kernel writes into it is touched.
 const READ_BUFFER_BYTES: usize = 8 * 1024;
+
+/// The read buffer's first size, as nginx's `client_header_buffer_size` (1 KiB): enough for
+/// a usual request head; a read that fills it grows it to [`READ_BUFFER_BYTES`]. Small
+/// buffers pack four to a page, so an idle connection keeps a quarter page, not two pages.
+const READ_BUFFER_FIRST_BYTES: usize = 1024;
+
+/// The buffer a closing connection reads and drops the client's last bytes into (the
+/// lingering close). On the heap, and only while a connection closes: on the stack it would
+/// deepen every frame below, in every connection.
+const DISCARD_BUFFER_BYTES: usize = 4 * 1024;
 
 /// Engine configuration, filled from `workbench engine threads` flags.
 #[derive(Debug, Clone, clap::Args)]
@@ -400,9 +425,8 @@ fn serve_connection(
     timeouts: &sys::Timeouts,
     stop: &AtomicBool,
 ) -> io::Result<()> {
-    // Kept on this thread's stack: part of the stack the thread touches, so part of what a
-    // connection costs in this model.
-    let mut buf = [0u8; READ_BUFFER_BYTES];
+    // On the heap, not this thread's stack: see [`READ_BUFFER_BYTES`].
+    let mut buf: Vec<u8> = Vec::with_capacity(READ_BUFFER_FIRST_BYTES);
     let mut session = Session::new();
     let mut stream_ref = stream;
     stream.set_write_timeout(Some(timeouts.send))?;
@@ -415,21 +439,25 @@ fn serve_connection(
             Event::Job(job) => job,
             Event::NeedData => {
                 let Some(wanted) = deadline.socket_timeout(timeouts, Instant::now()) else {
-                    return time_out(stream, &mut session, &mut buf);
+                    return time_out(stream, &mut session);
                 };
                 if read_timeout != Some(wanted) {
                     stream.set_read_timeout(Some(wanted))?;
                     read_timeout = Some(wanted);
                 }
                 let reading = trace::span(Phase::Read, task);
-                let read = stream_ref.read(&mut buf);
+                let read = read_uninit(stream, buf.spare_capacity_mut());
                 drop(reading);
                 match read {
                     // End-of-file: the client closed, or shutdown woke us. Everything it sent
                     // before has been answered, since we only read when the session needs data.
-                    Ok(0) => return Ok(()),
-                    Ok(n) => {
-                        session.receive_data(&buf[..n]);
+                    Ok([]) => return Ok(()),
+                    Ok(bytes) => {
+                        session.receive_data(bytes);
+                        // A full read: bigger requests or a body; take them in bigger bites.
+                        if bytes.len() == buf.capacity() && buf.capacity() < READ_BUFFER_BYTES {
+                            buf.reserve_exact(READ_BUFFER_BYTES);
+                        }
                         deadline.received(timeouts, Instant::now());
                     }
                     Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
@@ -466,7 +494,7 @@ fn serve_connection(
         response.write_to(&mut stream_ref)?;
         drop(writing);
         if closes {
-            lingering_close(stream, &mut buf);
+            lingering_close(stream, &mut vec![0; DISCARD_BUFFER_BYTES]);
             return Ok(());
         }
         deadline = ReadDeadline::answered(timeouts, session.is_mid_request(), Instant::now());
@@ -509,13 +537,28 @@ pub fn describe(config: &Config) -> io::Result<sys::describe::PerConnection> {
 
 /// The read deadline passed: a request half-sent is answered with 408, an idle connection is
 /// closed quietly.
-fn time_out(stream: &TcpStream, session: &mut Session, buf: &mut [u8]) -> io::Result<()> {
+fn time_out(stream: &TcpStream, session: &mut Session) -> io::Result<()> {
     if let Some(job) = session.time_out() {
         let mut stream_ref = stream;
         job.respond().write_to(&mut stream_ref)?;
-        lingering_close(stream, buf);
+        lingering_close(stream, &mut vec![0; DISCARD_BUFFER_BYTES]);
     }
     Ok(())
+}
+
+/// One blocking `recv` into an uninitialised buffer: the bytes received, empty at EOF.
+///
+/// `std`'s `Read::read` wants an initialised `&mut [u8]`, so its callers zero their buffers
+/// first and so touch every page of them; `recv` itself only writes the bytes it returns.
+fn read_uninit<'b>(stream: &TcpStream, buf: &'b mut [MaybeUninit<u8>]) -> io::Result<&'b [u8]> {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the length of the call, and
+    // `recv` writes at most that many.
+    let n = unsafe { libc::recv(stream.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel initialised the first `n` bytes, and `n <= buf.len()`.
+    Ok(unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n as usize) })
 }
 
 /// Whether a read or write error is a socket timeout (`SO_RCVTIMEO`/`SO_SNDTIMEO`: `EAGAIN`).
