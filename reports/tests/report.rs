@@ -64,6 +64,7 @@ fn machine() -> MachineFacts {
         rustc: "rustc 1.95.0 (test)".into(),
         git_revision: "0123456789ab".into(),
         hostname: "fixture".into(),
+        max_map_count: 65530,
         hosts: Vec::new(),
     }
 }

@@ -48,6 +48,7 @@ fn machine() -> MachineFacts {
         rustc: "rustc 1.85.0".into(),
         git_revision: "abc123".into(),
         hostname: "bench".into(),
+        max_map_count: 65530,
         hosts: Vec::new(),
     }
 }

@@ -183,3 +183,16 @@ fn announce(engine: &str, addr: SocketAddr) -> std::io::Result<()> {
     writeln!(stdout, "{line}")?;
     stdout.flush()
 }
+
+#[cfg(test)]
+mod tests {
+    /// The idle lesson states the threads engine's ceiling from the registry's count of
+    /// mappings per thread; the engine explains its `EAGAIN` from its own.
+    #[test]
+    fn the_registry_and_the_threads_engine_count_the_same_mappings() {
+        assert_eq!(
+            workloads::engines::THREAD_MAPPINGS,
+            threads::MAPPINGS_PER_THREAD
+        );
+    }
+}

@@ -51,6 +51,7 @@ pub fn populate(store: &mut Store) -> Result<FixtureRuns> {
         rustc: "rustc 1.90.0 (example)".into(),
         git_revision: "0123456789ab".into(),
         hostname: "fixture-host".into(),
+        max_map_count: 65530,
         hosts: Vec::new(),
     };
     let calibration = Calibration {

@@ -123,6 +123,13 @@ impl EngineChoice {
     }
 }
 
+/// Memory mappings each of the threads engine's threads makes (its stack, the stack's guard
+/// page, the signal stack `std` gives every thread and its guard page): with the kernel's
+/// `vm.max_map_count` it sets the engine's ceiling, which the idle lesson states. The threads
+/// crate's own `threads::MAPPINGS_PER_THREAD` says the same; a test in `src/cli/engine.rs`
+/// checks that they agree.
+pub const THREAD_MAPPINGS: u64 = 4;
+
 /// The threads engine's default stack: Rust's `std::thread` default, as glibc's would be.
 const THREAD_STACK: Defaults = Defaults::StackSize {
     bytes: 2 * 1024 * 1024,

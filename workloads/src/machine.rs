@@ -1,7 +1,7 @@
 //! Machine facts: what a run was measured on, read from `/proc` and the process's limits.
 //!
 //! Every run keeps its [`MachineFacts`] (CPU model, cores, memory, kernel, open-files limit,
-//! host name, the compiler and the project's revision) so that two runs can be compared
+//! `vm.max_map_count`, host name, the compiler and the project's revision) so that two runs can be compared
 //! knowingly. `/proc/cpuinfo` and `/proc/meminfo` are parsed by the `procfs` crate; a fact
 //! that cannot be read is recorded as unknown (or zero), never fatal.
 
@@ -27,6 +27,10 @@ impl MachineFacts {
             rustc: rustc.to_string(),
             git_revision: git_revision.to_string(),
             hostname: read("/proc/sys/kernel/hostname").trim().to_string(),
+            max_map_count: read("/proc/sys/vm/max_map_count")
+                .trim()
+                .parse()
+                .unwrap_or(0),
             hosts: Vec::new(),
         }
     }

@@ -342,6 +342,7 @@ impl Host {
             hostname: facts.hostname,
             cpu_model: facts.cpu_model,
             cores: facts.cores,
+            max_map_count: facts.max_map_count,
         })
     }
 

@@ -395,10 +395,24 @@ pub struct MachineFacts {
     pub git_revision: String,
     /// Host name.
     pub hostname: String,
+    /// `vm.max_map_count`: memory mappings one process may hold, which caps how many threads
+    /// it can start. 0 when unknown (runs stored before it was recorded). Of this machine;
+    /// a multi-host run's engine host has its own in [`MachineFacts::hosts`].
+    #[serde(default)]
+    pub max_map_count: u64,
     /// A multi-host run only: where each side ran (the engine's host first, then every load
     /// host), with each host's CPU model and cores. Empty when everything ran on this machine.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<HostFacts>,
+}
+
+impl MachineFacts {
+    /// `vm.max_map_count` where the engine ran: the engine host's in a multi-host run, this
+    /// machine's otherwise; `None` when unknown.
+    pub fn engine_max_map_count(&self) -> Option<u64> {
+        let engine_host = self.hosts.iter().find(|h| h.role == "engine");
+        Some(engine_host.map_or(self.max_map_count, |h| h.max_map_count)).filter(|&n| n > 0)
+    }
 }
 
 /// One host of a multi-host run, as recorded with the run.
@@ -414,6 +428,9 @@ pub struct HostFacts {
     pub cpu_model: String,
     /// Its cores available to the workbench.
     pub cores: u64,
+    /// Its `vm.max_map_count` (0: unknown).
+    #[serde(default)]
+    pub max_map_count: u64,
 }
 
 /// An engine as the runner starts it: `workbench engine <name> <args…>`, or a peer.

@@ -125,6 +125,8 @@
 
 mod ceiling;
 
+pub use ceiling::MAPPINGS_PER_THREAD;
+
 use std::collections::HashMap;
 use std::io::{self, Read};
 use std::mem::MaybeUninit;

@@ -210,6 +210,53 @@ fn thread_memory_all_four_outcomes() {
 }
 
 #[test]
+fn thread_memory_states_the_ceiling_of_the_machine_that_ran() {
+    let finding = |facts: MachineFacts| {
+        let mut r = run(
+            "idle",
+            vec![
+                ("threads", idle(15_000.0, 0.0)),
+                ("selector", idle(150.0, 0.0)),
+            ],
+        );
+        r.summary.machine = facts;
+        let lesson = LESSONS.iter().find(|l| l.slug == "thread-memory").unwrap();
+        (lesson.judge)(&r).sentences.join(" ")
+    };
+    let here = finding(MachineFacts {
+        max_map_count: 65530,
+        ..MachineFacts::default()
+    });
+    let count = |n: f64| crate::format::count(n);
+    assert!(
+        here.contains(&format!("vm.max_map_count = {}", count(65530.0))),
+        "{here}"
+    );
+    assert!(
+        here.contains(&format!("about {} threads", count(16382.0))),
+        "{here}"
+    );
+    // A multi-host run: the engine host's limit, not this machine's.
+    let remote = finding(MachineFacts {
+        max_map_count: 65530,
+        hosts: vec![workloads::results::HostFacts {
+            role: "engine".into(),
+            max_map_count: 262_144,
+            ..Default::default()
+        }],
+        ..MachineFacts::default()
+    });
+    assert!(
+        remote.contains(&format!("about {} threads", count(65536.0))),
+        "{remote}"
+    );
+    // Unknown (a run stored before the fact was kept): nothing is made up.
+    let unknown = finding(MachineFacts::default());
+    assert!(!unknown.contains("max_map_count"), "{unknown}");
+    assert!(!unknown.is_empty());
+}
+
+#[test]
 fn db_wait_all_four_outcomes() {
     let shape = |rps: f64, spread: f64| Shape {
         rps,

@@ -19,7 +19,7 @@ use tokio::net::TcpStream;
 use super::clock::sleep_until;
 use super::exchange::Watchdog;
 use super::step::Shared;
-use super::{CONNECT_RETRY_PAUSE, CONNECT_TIMEOUT};
+use super::{CONNECT_PARALLELISM, CONNECT_RETRY_PAUSE, CONNECT_TIMEOUT};
 
 /// Keeps a connection open, doing nothing, until the step's tasks are dropped.
 ///
@@ -174,10 +174,25 @@ impl Shared {
         if reached >= level {
             return None;
         }
-        Some(
-            self.connect_failure(reached, Some(level))
-                .unwrap_or_else(|| format!("{reached} of {level} connections could be opened")),
-        )
+        Some(self.connect_failure(reached, Some(level)).unwrap_or_else(|| {
+            let connecting = CONNECT_PARALLELISM - self.connect_slots.available_permits();
+            if connecting > 0 {
+                // Nothing failed: the server accepted slower than the step asked. A busy
+                // server's accept queue fills, the kernel drops SYNs, and the client's
+                // kernel retries them after 1 s, 3 s, 7 s…
+                format!(
+                    "{reached} of {level} connections open when the window ended, {connecting} \
+                     still connecting and none refused: the server accepts slower than that \
+                     (a full accept queue drops SYNs, retried after 1 s, 3 s…); give it a \
+                     longer warm-up, or ask for fewer connections"
+                )
+            } else {
+                format!(
+                    "{reached} of {level} connections open when the window ended; none was \
+                     refused, so the server closed the others (its log says why)"
+                )
+            }
+        }))
     }
 
     /// The first connect failure in words, if there was one, given the connections

@@ -40,6 +40,9 @@ pub(in crate::claims) fn thread_memory(run: &StoredRun) -> Finding {
          {stack} of address space for its stack, but only the pages it touched count.",
         format::bytes(threads.value)
     ));
+    if let Some(ceiling) = thread_ceiling(run) {
+        sentences.push(ceiling);
+    }
     if let Some((engine, _, kernel)) = loops.first() {
         let kernel_text = |e: &Estimate| {
             if e.below_resolution() {
@@ -190,4 +193,23 @@ pub(in crate::claims) fn selector_thousands(run: &StoredRun) -> Finding {
         Outcome::Supported
     };
     Finding::judged(outcome, sentences, charts)
+}
+
+/// The threads engine's ceiling on the machine the run measured: not memory but the kernel's
+/// count of memory mappings per process, which the threads engine meets first.
+fn thread_ceiling(run: &StoredRun) -> Option<String> {
+    let limit = run.summary.machine.engine_max_map_count()?;
+    let threads = limit / workloads::engines::THREAD_MAPPINGS;
+    Some(format!(
+        "Memory is not what stops threads first. Each thread maps {} areas (its stack, the \
+         stack's guard page, a signal stack and its guard page), and this machine allows one \
+         process vm.max_map_count = {} mappings: about {} threads, so about {} connections, \
+         far below kernel.threads-max. Past that, creating a thread fails with EAGAIN; the \
+         threads engine's log names the limit and how to raise it (sysctl -w \
+         vm.max_map_count=262144).",
+        workloads::engines::THREAD_MAPPINGS,
+        format::count(limit as f64),
+        format::count(threads as f64),
+        format::count(threads.saturating_sub(1) as f64),
+    ))
 }
