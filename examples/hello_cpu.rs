@@ -20,6 +20,12 @@
 //! and for the generator alike, is the process's own user + system time as `wait4` reports
 //! it when it exits, divided by the answers it counted.
 //!
+//! The server's CPU is also split as the kernel counts it: "in kernel" is its system time
+//! per answer (the `recv`, the `writev`, `epoll_wait`, and on loopback the TCP/IP work of
+//! both ends of every segment it sends). Over nginx's whole CPU per answer, that is the floor
+//! of the ratio to nginx: what a server making the same system calls would reach if its own
+//! code cost nothing.
+//!
 //! Every round measures everything once, so a busy machine shows as rounds that disagree;
 //! the summary puts the rounds side by side.
 
@@ -76,8 +82,14 @@ fn main() -> anyhow::Result<()> {
     for round in 1..=args.rounds {
         println!("round {round} of {}", args.rounds);
         println!(
-            "  {:<26} {:>9} {:>9} {:>13} {:>13} {:>9}",
-            "server (client)", "answers", "req/s", "server µs/req", "client µs/req", "× nginx"
+            "  {:<26} {:>9} {:>9} {:>13} {:>11} {:>13} {:>9}",
+            "server (client)",
+            "answers",
+            "req/s",
+            "server µs/req",
+            "in kernel",
+            "client µs/req",
+            "× nginx"
         );
         let mut rows = Vec::new();
         if !args.no_nginx {
@@ -127,6 +139,9 @@ struct Row {
     rate: f64,
     /// The server's process tree's CPU per answer, in µs.
     server_us: f64,
+    /// The part of `server_us` spent in the kernel (system time): system calls and, on
+    /// loopback, the TCP/IP path of both ends of every segment the server sends.
+    server_kernel_us: f64,
     /// The client's CPU per answer, in µs.
     client_us: f64,
     /// Whether the client was wrk.
@@ -135,11 +150,12 @@ struct Row {
 
 fn print_row(row: &Row, before: &[Row]) {
     println!(
-        "  {:<26} {:>9} {:>9.0} {:>13.2} {:>13.2} {:>9}",
+        "  {:<26} {:>9} {:>9.0} {:>13.2} {:>11.2} {:>13.2} {:>9}",
         row.name,
         row.answers,
         row.rate,
         row.server_us,
+        row.server_kernel_us,
         row.client_us,
         nginx_ratio(row, before).map_or("-".into(), |r| format!("{r:.2}×"))
     );
@@ -151,6 +167,14 @@ fn nginx_ratio(row: &Row, round: &[Row]) -> Option<f64> {
     (row.wrk && nginx.server_us > 0.0).then(|| row.server_us / nginx.server_us)
 }
 
+/// The row's kernel time per answer over nginx's whole CPU per answer, in the same round: a
+/// floor for [`nginx_ratio`] that no change to the server's own code can go below, while it
+/// makes the same system calls.
+fn kernel_floor(row: &Row, round: &[Row]) -> Option<f64> {
+    let nginx = round.iter().find(|r| r.name == "nginx")?;
+    (row.wrk && nginx.server_us > 0.0).then(|| row.server_kernel_us / nginx.server_us)
+}
+
 /// The rounds side by side: each engine's CPU per answer and its ratio to nginx, then the
 /// load generator's client CPU over wrk's against the same selector.
 fn summarize(rounds: &[Vec<Row>]) {
@@ -159,34 +183,37 @@ fn summarize(rounds: &[Vec<Row>]) {
         "\nCPU-µs per /hello, rounds side by side (server on CPU {SERVER_CPU}, client on CPU {CLIENT_CPU}):"
     );
     println!(
-        "  {:<26} {:>22} {:>22}",
-        "server", "µs per answer", "× nginx (1 worker)"
+        "  {:<26} {:>20} {:>20} {:>20}",
+        "server", "µs per answer", "× nginx (1 worker)", "kernel ÷ nginx"
     );
     for row in first.iter().filter(|r| r.wrk) {
         fn same<'r>(round: &'r [Row], name: &str) -> Option<&'r Row> {
             round.iter().find(|r| r.name == name && r.wrk)
         }
-        let us: Vec<String> = rounds
-            .iter()
-            .filter_map(|round| same(round, &row.name))
-            .map(|r| format!("{:.2}", r.server_us))
-            .collect();
-        let ratios: Vec<String> = rounds
-            .iter()
-            .filter_map(|round| nginx_ratio(same(round, &row.name)?, round))
-            .map(|r| format!("{r:.2}"))
-            .collect();
-        println!(
-            "  {:<26} {:>22} {:>22}",
-            row.name,
-            us.join(" / "),
-            if ratios.is_empty() {
+        let each = |figure: &dyn Fn(&Row, &[Row]) -> Option<f64>| -> String {
+            let figures: Vec<String> = rounds
+                .iter()
+                .filter_map(|round| figure(same(round, &row.name)?, round))
+                .map(|f| format!("{f:.2}"))
+                .collect();
+            if figures.is_empty() {
                 "-".into()
             } else {
-                ratios.join(" / ")
+                figures.join(" / ")
             }
+        };
+        println!(
+            "  {:<26} {:>20} {:>20} {:>20}",
+            row.name,
+            each(&|r, _| Some(r.server_us)),
+            each(&nginx_ratio),
+            each(&kernel_floor),
         );
     }
+    println!(
+        "  (kernel ÷ nginx: the server's system time alone over nginx's whole CPU per answer, \
+         the ratio it would reach if its own code cost nothing)"
+    );
     let generator: Vec<String> = rounds
         .iter()
         .filter_map(|round| {
@@ -210,9 +237,29 @@ fn summarize(rounds: &[Vec<Row>]) {
     }
 }
 
-/// User plus system CPU seconds of `pid`'s whole process tree (0 once it has exited).
-fn tree_cpu(pid: u32) -> f64 {
-    sample_once(pid, Instant::now()).map_or(0.0, |s| s.cpu_user_secs + s.cpu_system_secs)
+/// User and system CPU seconds of `pid`'s whole process tree (0 once it has exited).
+fn tree_cpu(pid: u32) -> Cpu {
+    sample_once(pid, Instant::now()).map_or(Cpu::default(), |s| Cpu {
+        user: s.cpu_user_secs,
+        system: s.cpu_system_secs,
+    })
+}
+
+/// CPU seconds, split as the kernel counts them.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cpu {
+    user: f64,
+    system: f64,
+}
+
+impl std::ops::Sub for Cpu {
+    type Output = Cpu;
+    fn sub(self, earlier: Cpu) -> Cpu {
+        Cpu {
+            user: self.user - earlier.user,
+            system: self.system - earlier.system,
+        }
+    }
 }
 
 /// `command` pinned to `cpu` (and everything it starts), from before it runs.
@@ -328,13 +375,14 @@ fn generator_row(exe: &Path, pid: u32, addr: &str, args: &Args) -> anyhow::Resul
     ))
 }
 
-fn row(name: &str, wrk: bool, answers: u64, args: &Args, server: f64, client: f64) -> Row {
+fn row(name: &str, wrk: bool, answers: u64, args: &Args, server: Cpu, client: f64) -> Row {
     let per = |secs: f64| secs * 1e6 / answers.max(1) as f64;
     Row {
         name: name.to_string(),
         answers,
         rate: answers as f64 / f64::from(args.seconds),
-        server_us: per(server),
+        server_us: per(server.user + server.system),
+        server_kernel_us: per(server.system),
         client_us: per(client),
         wrk,
     }
