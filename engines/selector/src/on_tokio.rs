@@ -12,7 +12,7 @@
 //! | [`Transport::write`] | queued, `writev` after the callback, `EPOLLOUT` for the rest | the same queue, `try_write_vectored`, `writable().await` for the rest |
 //! | [`Transport::call_later`] | an entry in the loop's [`TimerHeap`](crate::timers::TimerHeap) | a `tokio::time::Sleep` reset to the deadline (a zero delay: `yield_now`, asyncio's `call_soon`) |
 //! | [`Transport::defer_to_thread`] | rayon, a channel and a `mio::Waker` | rayon and a `oneshot` channel, which wakes the task |
-//! | the contract's timeouts | one lazy deadline entry per connection in the heap | one lazy `Sleep` per connection |
+//! | the contract's timeouts | a deadline per connection, swept ten times a second | one lazy `Sleep` per connection |
 //! | SIGINT, SIGTERM | `signal-hook-mio` in the same `Poll` | `tokio::signal::unix`, a `watch` channel to every connection |
 //!
 //! Each connection is one task (spawned on a [`LocalSet`], so a protocol need not be `Send`)
@@ -193,10 +193,7 @@ async fn accept_loop<F>(
                     awaiting: 0,
                     out: WriteQueue::new(),
                     protocol: factory.build_protocol(peer),
-                    serial: 0,
                     deadline: ReadDeadline::accepted(&shared.timeouts, now),
-                    write_since: now,
-                    armed: None,
                 };
                 let task = Task {
                     conn,
@@ -204,6 +201,7 @@ async fn accept_loop<F>(
                     waiting: None,
                     reset_timer: None,
                     reset_deadline: None,
+                    armed: None,
                     stopping: false,
                     closed: false,
                 };
@@ -242,6 +240,8 @@ struct Task<P: Protocol> {
     reset_timer: Option<Instant>,
     /// The lazy deadline moved earlier: reset the deadline `Sleep` to this.
     reset_deadline: Option<Instant>,
+    /// The deadline the deadline `Sleep` is set for, if it is.
+    armed: Option<Instant>,
     stopping: bool,
     closed: bool,
 }
@@ -284,12 +284,12 @@ impl<P: Protocol> Task<P> {
                     continue;
                 }
             }
+            let armed = self.armed.is_some();
             let Task { conn, waiting, .. } = &mut self;
             let wants_read = conn.wants_read();
             let wants_write = !conn.out.is_empty();
             let timer_set = matches!(waiting, Some(Waiting::Timer(_)));
             let deferred = matches!(waiting, Some(Waiting::Deferred(_)));
-            let armed = conn.armed.is_some();
             let woken = tokio::select! {
                 // Polled in this order: a stopping server starts on no new request.
                 biased;
@@ -404,8 +404,8 @@ impl<P: Protocol> Task<P> {
 
     /// The deadline `Sleep` fired: time out if the deadline really passed, else re-arm.
     fn on_deadline(&mut self, now: Instant) {
-        if self.conn.armed.is_some_and(|at| at <= now) {
-            self.conn.armed = None;
+        if self.armed.is_some_and(|at| at <= now) {
+            self.armed = None;
         }
         match self.conn.expiry(self.shared.timeouts.send) {
             Some(at) if at <= now => {
@@ -433,8 +433,8 @@ impl<P: Protocol> Task<P> {
         let Some(at) = self.conn.expiry(self.shared.timeouts.send) else {
             return;
         };
-        if self.conn.armed.is_none_or(|armed| armed > at) {
-            self.conn.armed = Some(at);
+        if self.armed.is_none_or(|armed| armed > at) {
+            self.armed = Some(at);
             self.reset_deadline = Some(at);
         }
     }
@@ -496,7 +496,7 @@ impl<P: Protocol> Task<P> {
                     return;
                 }
                 if conn.out.len() < before {
-                    conn.write_since = Instant::now();
+                    conn.out.progressed(Instant::now());
                 }
             }
             if conn.paused && flow(true, conn.out.len()) == Flow::Resume {
@@ -711,10 +711,7 @@ mod tests {
                     awaiting: 0,
                     out: WriteQueue::new(),
                     protocol: crate::HttpProtocol::new(false),
-                    serial: 0,
                     deadline: ReadDeadline::accepted(&sys::Timeouts::default(), now),
-                    write_since: now,
-                    armed: None,
                 },
                 shared: Rc::new(Shared {
                     read_buf: RefCell::new(Box::new([])),
@@ -724,6 +721,7 @@ mod tests {
                 waiting: None,
                 reset_timer: None,
                 reset_deadline: None,
+                armed: None,
                 stopping: false,
                 closed: false,
             };

@@ -11,6 +11,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
+use std::time::Instant;
 
 use protocol::Response;
 
@@ -32,16 +33,28 @@ const MAX_IOVECS: usize = 64;
 
 /// The responses a connection has written but the kernel has not yet taken.
 ///
-/// An empty queue holds no heap memory: once the last response is written the deque itself is
-/// freed, so an idle keep-alive connection pays only `size_of::<WriteQueue>()` bytes. A queued
-/// [`Response`] holds its head on the heap and nothing for its body, which is streamed from the
-/// core's static pattern: a 64 MiB answer to a client that reads nothing costs about 200 bytes.
+/// An empty queue holds no heap memory and is one null pointer: once the last response is
+/// written the queue's box is freed, so an idle keep-alive connection pays 8 bytes for it. A
+/// queued [`Response`] holds its head on the heap and nothing for its body, which is streamed
+/// from the core's static pattern: a 64 MiB answer to a client that reads nothing costs about
+/// 200 bytes.
 #[derive(Debug, Default)]
 pub struct WriteQueue {
+    /// `None` while empty.
+    queued: Option<Box<Queued>>,
+}
+
+/// A non-empty queue.
+#[derive(Debug)]
+struct Queued {
     /// Whole responses, oldest first; each remembers how far it has been sent.
     buffers: VecDeque<Response>,
     /// Bytes queued and not yet written, summed once here instead of walking the deque.
     len: u64,
+    /// When the queue last made progress, or became non-empty ([`WriteQueue::progressed`]):
+    /// `--send-timeout` counts from here. Kept here rather than in the connection because
+    /// only a non-empty queue has one.
+    since: Option<Instant>,
 }
 
 /// What a connection must do after its queue length changed.
@@ -76,29 +89,54 @@ impl WriteQueue {
     /// Appends a response. Takes ownership: nothing is copied.
     pub fn push(&mut self, data: Response) {
         if !data.is_done() {
-            self.len += data.remaining();
-            self.buffers.push_back(data);
+            let queued = self.queued.get_or_insert_with(|| {
+                Box::new(Queued {
+                    buffers: VecDeque::new(),
+                    len: 0,
+                    since: None,
+                })
+            });
+            queued.len += data.remaining();
+            queued.buffers.push_back(data);
         }
     }
 
     /// Bytes waiting to be written (saturating at `usize::MAX` on 32-bit targets).
     pub fn len(&self) -> usize {
-        usize::try_from(self.len).unwrap_or(usize::MAX)
+        self.queued
+            .as_ref()
+            .map_or(0, |q| usize::try_from(q.len).unwrap_or(usize::MAX))
     }
 
     /// Whether everything has been written.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.queued.is_none()
     }
 
-    /// Heap bytes held: the deque, and each queued response's unsent head. 0 once drained.
+    /// Records that the queue made progress (or became non-empty) at `now`; nothing while
+    /// it is empty.
+    pub fn progressed(&mut self, now: Instant) {
+        if let Some(queued) = &mut self.queued {
+            queued.since = Some(now);
+        }
+    }
+
+    /// When the queue last made progress or became non-empty, as [`progressed`] recorded
+    /// it; `None` while empty (or never recorded).
+    ///
+    /// [`progressed`]: WriteQueue::progressed
+    pub fn since(&self) -> Option<Instant> {
+        self.queued.as_ref().and_then(|q| q.since)
+    }
+
+    /// Heap bytes held: the box, the deque, and each queued response's unsent head. 0 once
+    /// drained.
     pub fn heap_bytes(&self) -> usize {
-        self.buffers.capacity() * size_of::<Response>()
-            + self
-                .buffers
-                .iter()
-                .map(|r| r.slices()[0].len())
-                .sum::<usize>()
+        self.queued.as_ref().map_or(0, |q| {
+            size_of::<Queued>()
+                + q.buffers.capacity() * size_of::<Response>()
+                + q.buffers.iter().map(|r| r.slices()[0].len()).sum::<usize>()
+        })
     }
 
     /// Writes as much as `sink` takes: until the queue is empty (`Ok(true)`) or the sink says
@@ -111,7 +149,8 @@ impl WriteQueue {
             // Each response gives its unsent head and its next body chunk (at most 64 KiB). The
             // next response joins only if those two are all that is left of this one: bytes
             // must leave in order.
-            'fill: for response in &self.buffers {
+            let Some(queued) = &self.queued else { break };
+            'fill: for response in &queued.buffers {
                 let mut offered = 0;
                 for part in response.slices() {
                     if count == MAX_IOVECS {
@@ -147,9 +186,12 @@ impl WriteQueue {
 
     /// Marks `n` bytes as written, dropping the responses that are done.
     fn advance(&mut self, mut n: usize) {
-        self.len -= n as u64;
+        let Some(queued) = &mut self.queued else {
+            return;
+        };
+        queued.len -= n as u64;
         while n > 0 {
-            let first = &mut self.buffers[0];
+            let first = &mut queued.buffers[0];
             // `write_to` offered a later response only when it offered all of the first, so
             // bytes past the first's rest belong to the next one.
             let take = usize::try_from(first.remaining()).map_or(n, |left| left.min(n));
@@ -157,13 +199,13 @@ impl WriteQueue {
             n -= take;
             if first.is_done() {
                 // A finished response is freed at once.
-                self.buffers.pop_front();
+                queued.buffers.pop_front();
             }
         }
-        if self.buffers.is_empty() {
-            // `VecDeque` keeps its ring buffer when emptied; replace it so that an idle
+        if queued.buffers.is_empty() {
+            // Drained: free the box (and the deque's ring buffer in it), so that an idle
             // connection holds no heap memory at all.
-            self.buffers = VecDeque::new();
+            self.queued = None;
         }
     }
 }
