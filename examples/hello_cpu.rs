@@ -3,7 +3,7 @@
 //!
 //! ```sh
 //! apt-get install wrk nginx-light     # Debian's packages; nginx is optional
-//! cargo build --release && cargo run --release --example hello_cpu
+//! cargo build --release && cargo run --release --example hello_cpu    # 5 rounds, ~4 min
 //! cargo run --release --example hello_cpu -- --rounds 1 --seconds 3 --engines selector
 //! ```
 //!
@@ -55,8 +55,9 @@ struct Args {
     /// Seconds of load per measurement.
     #[arg(long, default_value_t = 5)]
     seconds: u32,
-    /// Times everything is measured.
-    #[arg(long, default_value_t = 2)]
+    /// Times everything is measured (rounds interleave the servers, so a noisy minute
+    /// spreads over all of them; more than two print each figure's median and range).
+    #[arg(long, default_value_t = 5)]
     rounds: u32,
     /// Skip nginx even when it is installed.
     #[arg(long)]
@@ -167,6 +168,29 @@ fn nginx_ratio(row: &Row, round: &[Row]) -> Option<f64> {
     (row.wrk && nginx.server_us > 0.0).then(|| row.server_us / nginx.server_us)
 }
 
+/// Figures of several rounds: each of them when there are one or two, otherwise their
+/// median with the lowest and highest, so that a noisy round shows as a wide range.
+fn spread(figures: &[f64]) -> String {
+    let mut sorted = figures.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => "-".into(),
+        1 | 2 => figures
+            .iter()
+            .map(|f| format!("{f:.2}"))
+            .collect::<Vec<_>>()
+            .join(" / "),
+        n => {
+            let median = if n % 2 == 1 {
+                sorted[n / 2]
+            } else {
+                (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+            };
+            format!("{median:.2} [{:.2}–{:.2}]", sorted[0], sorted[n - 1])
+        }
+    }
+}
+
 /// The row's kernel time per answer over nginx's whole CPU per answer, in the same round: a
 /// floor for [`nginx_ratio`] that no change to the server's own code can go below, while it
 /// makes the same system calls.
@@ -186,21 +210,22 @@ fn summarize(rounds: &[Vec<Row>]) {
         "  {:<26} {:>20} {:>20} {:>20}",
         "server", "µs per answer", "× nginx (1 worker)", "kernel ÷ nginx"
     );
+    if rounds.len() > 2 {
+        println!(
+            "  (each: the median of {} rounds [lowest–highest])",
+            rounds.len()
+        );
+    }
     for row in first.iter().filter(|r| r.wrk) {
         fn same<'r>(round: &'r [Row], name: &str) -> Option<&'r Row> {
             round.iter().find(|r| r.name == name && r.wrk)
         }
         let each = |figure: &dyn Fn(&Row, &[Row]) -> Option<f64>| -> String {
-            let figures: Vec<String> = rounds
+            let figures: Vec<f64> = rounds
                 .iter()
                 .filter_map(|round| figure(same(round, &row.name)?, round))
-                .map(|f| format!("{f:.2}"))
                 .collect();
-            if figures.is_empty() {
-                "-".into()
-            } else {
-                figures.join(" / ")
-            }
+            spread(&figures)
         };
         println!(
             "  {:<26} {:>20} {:>20} {:>20}",
@@ -233,6 +258,17 @@ fn summarize(rounds: &[Vec<Row>]) {
         println!("\nload generator's CPU per answer over wrk's, against the same selector:");
         for (i, line) in generator.iter().enumerate() {
             println!("  round {}: {line}", i + 1);
+        }
+        let ratios: Vec<f64> = rounds
+            .iter()
+            .filter_map(|round| {
+                let wrk = round.iter().find(|r| r.name == "selector" && r.wrk)?;
+                let ours = round.iter().find(|r| !r.wrk)?;
+                Some(ours.client_us / wrk.client_us)
+            })
+            .collect();
+        if ratios.len() > 2 {
+            println!("  median [lowest–highest]: {}", spread(&ratios));
         }
     }
 }

@@ -7,8 +7,8 @@
 //!    until `WouldBlock`, registers each new socket for `READABLE` and asks the [`Factory`]
 //!    for a [`Protocol`] ([`HttpProtocol`]), which learns of it in `connection_made`.
 //! 2. **Readiness, then read.** The request's bytes arrive; `epoll_wait` returns the socket's
-//!    token. The loop reads into its **one shared 64 KiB buffer** until `WouldBlock` and hands
-//!    each slice to `data_received`.
+//!    token. The loop reads into its **one shared 64 KiB buffer** until `WouldBlock` or a
+//!    short read, and hands each slice to `data_received`.
 //! 3. **Session.** The protocol feeds the bytes to [`protocol::Session`], which hands out a
 //!    `Job`. The protocol stops reading (the contract: never read while a job is in progress)
 //!    and, for a job that waits W ms, calls `call_later(W)`: a **timer** in the loop's heap.
@@ -38,9 +38,10 @@
 //! - **Threads:** one (plus the `--offload` pool). No locks, no context switches between
 //!   connections.
 //! - **System calls:** one `epoll_wait` serves every socket that became ready; a keep-alive
-//!   `GET /hello` then costs a `read`, a `read` that says `WouldBlock` (edge-triggered epoll
-//!   must be drained), and a `writev`. A request that waits adds two `epoll_ctl` calls (leave
-//!   the epoll set, join it again).
+//!   `GET /hello` then costs a `read` and a `writev`, as in nginx (edge-triggered epoll must
+//!   be drained, but a read shorter than the buffer has drained it: see the `reactor`
+//!   module). A request that waits adds two `epoll_ctl` calls (leave the epoll set, join it
+//!   again).
 //!
 //! # When it shines, when it breaks
 //!

@@ -8,7 +8,7 @@
 //! | the framework's API | mio ([`reactor`](crate)) | adapted to tokio |
 //! |---|---|---|
 //! | accept, [`Factory::build_protocol`] | `accept` on `LISTENER`'s event | an accept loop awaiting `TcpListener::accept` |
-//! | [`Protocol::data_received`] | `EPOLLIN` on the socket's token, `read` until `WouldBlock` | `TcpStream::readable().await`, `try_read` until `WouldBlock` |
+//! | [`Protocol::data_received`] | `EPOLLIN` on the socket's token, `read` until `WouldBlock` or a short read | `TcpStream::readable().await`, `try_read` until `WouldBlock` |
 //! | [`Transport::write`] | queued, `writev` after the callback, `EPOLLOUT` for the rest | the same queue, `try_write_vectored`, `writable().await` for the rest |
 //! | [`Transport::call_later`] | an entry in the loop's [`TimerHeap`](crate::timers::TimerHeap) | a `tokio::time::Sleep` reset to the deadline (a zero delay: `yield_now`, asyncio's `call_soon`) |
 //! | [`Transport::defer_to_thread`] | rayon, a channel and a `mio::Waker` | rayon and a `oneshot` channel, which wakes the task |
