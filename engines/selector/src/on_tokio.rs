@@ -8,7 +8,7 @@
 //! | the framework's API | mio ([`reactor`](crate)) | adapted to tokio |
 //! |---|---|---|
 //! | accept, [`Factory::build_protocol`] | `accept` on `LISTENER`'s event | an accept loop awaiting `TcpListener::accept` |
-//! | [`Protocol::data_received`] | `EPOLLIN` on the socket's token, `read` until `WouldBlock` or a short read | `TcpStream::readable().await`, `try_read` until `WouldBlock` |
+//! | [`Protocol::data_received`] | `EPOLLIN` on the socket's token, `read` until `WouldBlock` or a short read | `TcpStream::readable().await`, `try_read` until `WouldBlock` or a short read |
 //! | [`Transport::write`] | queued, `writev` after the callback, `EPOLLOUT` for the rest | the same queue, `try_write_vectored`, `writable().await` for the rest |
 //! | [`Transport::call_later`] | an entry in the loop's [`TimerHeap`](crate::timers::TimerHeap) | a `tokio::time::Sleep` reset to the deadline (a zero delay: `yield_now`, asyncio's `call_soon`) |
 //! | [`Transport::defer_to_thread`] | rayon, a channel and a `mio::Waker` | rayon and a `oneshot` channel, which wakes the task |
@@ -223,6 +223,30 @@ async fn accept_loop<F>(
     }
 }
 
+/// One non-blocking read: the bytes read, and whether a short read drained the socket.
+///
+/// A read that fills less than `buf` took everything the kernel had queued; it then also
+/// clears tokio's readiness (`try_io` does when its closure says `WouldBlock`), so the next
+/// `readable()` waits for epoll instead of a `recv` that can only say `EAGAIN`. tokio keeps a
+/// FIN that came with the data ("read closed" is never cleared), so the EOF is still seen.
+/// The coroutines engine's `read_into` does the same.
+fn read_once(socket: &TcpStream, buf: &mut [u8]) -> io::Result<(usize, bool)> {
+    let mut n = 0;
+    let read = socket.try_io(tokio::io::Interest::READABLE, || {
+        n = socket.try_read(buf)?;
+        if n > 0 && n < buf.len() {
+            Err(io::ErrorKind::WouldBlock.into())
+        } else {
+            Ok(())
+        }
+    });
+    match read {
+        Ok(()) => Ok((n, false)),
+        Err(err) if err.kind() == io::ErrorKind::WouldBlock && n > 0 => Ok((n, true)),
+        Err(err) => Err(err),
+    }
+}
+
 /// What a connection waits for besides its socket: at most one at a time, as on mio.
 enum Waiting {
     /// A `call_later`, or the end of a lingering close, at this instant.
@@ -347,25 +371,28 @@ impl<P: Protocol> Task<P> {
         }
     }
 
-    /// Reads until `WouldBlock`, until the protocol stops reading, or until EOF, into the
-    /// buffer every connection shares.
+    /// Reads until `WouldBlock` or a short read (as the mio loop does), until the protocol
+    /// stops reading, or until EOF, into the buffer every connection shares.
     fn read_ready(&mut self) {
         let shared = Rc::clone(&self.shared);
         let mut buf = shared.read_buf.borrow_mut();
         while !self.closed && self.conn.wants_read() {
-            match self.conn.socket.try_read(&mut buf) {
-                Ok(0) => {
+            match read_once(&self.conn.socket, &mut buf) {
+                Ok((0, _)) => {
                     self.on_eof();
                     break;
                 }
                 Ok(_) if self.conn.phase == Phase::Lingering => {} // Discarded, as promised.
-                Ok(n) => {
+                Ok((n, drained)) => {
                     self.conn
                         .deadline
                         .received(&self.shared.timeouts, Instant::now());
                     self.callback(|protocol, transport| {
                         protocol.data_received(&buf[..n], transport)
                     });
+                    if drained {
+                        break;
+                    }
                 }
                 // tokio cleared the socket's readiness: the next `readable()` waits for epoll.
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
