@@ -164,8 +164,13 @@ fn print_row(row: &Row, before: &[Row]) {
 
 /// The row's server CPU per answer over nginx's, measured in the same round.
 fn nginx_ratio(row: &Row, round: &[Row]) -> Option<f64> {
+    over_nginx(row.server_us, row, round)
+}
+
+/// `figure` of `row` (a wrk row) over nginx's whole CPU per answer in the same round.
+fn over_nginx(figure: f64, row: &Row, round: &[Row]) -> Option<f64> {
     let nginx = round.iter().find(|r| r.name == "nginx")?;
-    (row.wrk && nginx.server_us > 0.0).then(|| row.server_us / nginx.server_us)
+    (row.wrk && nginx.server_us > 0.0).then(|| figure / nginx.server_us)
 }
 
 /// Figures of several rounds: each of them when there are one or two, otherwise their
@@ -195,8 +200,7 @@ fn spread(figures: &[f64]) -> String {
 /// floor for [`nginx_ratio`] that no change to the server's own code can go below, while it
 /// makes the same system calls.
 fn kernel_floor(row: &Row, round: &[Row]) -> Option<f64> {
-    let nginx = round.iter().find(|r| r.name == "nginx")?;
-    (row.wrk && nginx.server_us > 0.0).then(|| row.server_kernel_us / nginx.server_us)
+    over_nginx(row.server_kernel_us, row, round)
 }
 
 /// The rounds side by side: each engine's CPU per answer and its ratio to nginx, then the
@@ -239,35 +243,33 @@ fn summarize(rounds: &[Vec<Row>]) {
         "  (kernel ÷ nginx: the server's system time alone over nginx's whole CPU per answer, \
          the ratio it would reach if its own code cost nothing)"
     );
-    let generator: Vec<String> = rounds
+    // Per round: the generator's row and wrk's against the same selector.
+    let pairs: Vec<(&Row, &Row)> = rounds
         .iter()
         .filter_map(|round| {
             let wrk = round.iter().find(|r| r.name == "selector" && r.wrk)?;
             let ours = round.iter().find(|r| !r.wrk)?;
-            Some(format!(
-                "{:.2}× ({:.2} vs {:.2} µs, {:.0} vs {:.0} req/s)",
+            Some((ours, wrk))
+        })
+        .collect();
+    if !pairs.is_empty() {
+        println!("\nload generator's CPU per answer over wrk's, against the same selector:");
+        for (i, (ours, wrk)) in pairs.iter().enumerate() {
+            println!(
+                "  round {}: {:.2}× ({:.2} vs {:.2} µs, {:.0} vs {:.0} req/s)",
+                i + 1,
                 ours.client_us / wrk.client_us,
                 ours.client_us,
                 wrk.client_us,
                 ours.rate,
                 wrk.rate
-            ))
-        })
-        .collect();
-    if !generator.is_empty() {
-        println!("\nload generator's CPU per answer over wrk's, against the same selector:");
-        for (i, line) in generator.iter().enumerate() {
-            println!("  round {}: {line}", i + 1);
+            );
         }
-        let ratios: Vec<f64> = rounds
-            .iter()
-            .filter_map(|round| {
-                let wrk = round.iter().find(|r| r.name == "selector" && r.wrk)?;
-                let ours = round.iter().find(|r| !r.wrk)?;
-                Some(ours.client_us / wrk.client_us)
-            })
-            .collect();
-        if ratios.len() > 2 {
+        if pairs.len() > 2 {
+            let ratios: Vec<f64> = pairs
+                .iter()
+                .map(|(o, w)| o.client_us / w.client_us)
+                .collect();
             println!("  median [lowest–highest]: {}", spread(&ratios));
         }
     }

@@ -67,6 +67,18 @@ impl<P, S> Connection<P, S> {
         }
     }
 
+    /// What a deadline that has passed ([`expiry`](Connection::expiry)) means: `None` if it
+    /// was the read deadline (the protocol hears `timed_out`: 408 or a quiet close), else the
+    /// send timeout's error, with which the connection is dropped.
+    pub(crate) fn send_timed_out(&self) -> Option<std::io::Error> {
+        (!(self.phase == Phase::Open && self.wants_read())).then(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "send timeout: the client took nothing for --send-timeout",
+            )
+        })
+    }
+
     pub(crate) fn wants_read(&self) -> bool {
         match self.phase {
             Phase::Open => self.reading && !self.paused,

@@ -435,18 +435,13 @@ impl<P: Protocol> Task<P> {
             self.armed = None;
         }
         match self.conn.expiry(self.shared.timeouts.send) {
-            Some(at) if at <= now => {
-                if self.conn.phase == Phase::Open && self.conn.wants_read() {
+            Some(at) if at <= now => match self.conn.send_timed_out() {
+                Some(err) => self.close(Reason::Lost(err)),
+                None => {
                     tracing::debug!(wait = ?self.conn.deadline.wait, "read timeout");
                     self.callback(|protocol, transport| protocol.timed_out(transport));
-                } else {
-                    let err = io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "send timeout: the client took nothing for --send-timeout",
-                    );
-                    self.close(Reason::Lost(err));
                 }
-            }
+            },
             Some(_) => self.arm_deadline(),
             None => {}
         }

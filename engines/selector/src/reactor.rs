@@ -268,15 +268,12 @@ impl<F: Factory> Reactor<F> {
         let Some(conn) = self.conns.get(key) else {
             return;
         };
-        if conn.phase == Phase::Open && conn.wants_read() {
-            tracing::debug!(key, wait = ?conn.deadline.wait, "read timeout");
-            self.callback(key, |protocol, transport| protocol.timed_out(transport));
-        } else {
-            let err = io::Error::new(
-                io::ErrorKind::TimedOut,
-                "send timeout: the client took nothing for --send-timeout",
-            );
-            self.close(key, Reason::Lost(err));
+        match conn.send_timed_out() {
+            Some(err) => self.close(key, Reason::Lost(err)),
+            None => {
+                tracing::debug!(key, wait = ?conn.deadline.wait, "read timeout");
+                self.callback(key, |protocol, transport| protocol.timed_out(transport));
+            }
         }
     }
 
