@@ -29,12 +29,13 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
+use wb_runner::peers::PeerLaunch as _;
 
 use anyhow::Context;
 use clap::Parser;
+use wb_model::results::least_squares;
+use wb_runner::sampler::sample_once;
 use workbench::child::{EngineProcess, ServerProcess};
-use workloads::results::least_squares;
-use workloads::sampler::sample_once;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -104,7 +105,7 @@ fn main() -> anyhow::Result<()> {
             name.clone()
         };
         let server: ServerProcess = if engine == "nginx" {
-            workloads::peers::find("nginx")
+            wb_runner::peers::find("nginx")
                 .context("no nginx peer")?
                 .spawn(0, None)
                 .context("cannot start nginx (apt-get install nginx-light)")?
@@ -227,7 +228,7 @@ fn one_connection(server: &ServerProcess) -> Result<TcpStream, String> {
         .map_err(|err| format!("sending failed: {err}"))?;
     let mut answer = [0u8; 1024];
     let mut filled = 0;
-    while !answer[..filled].ends_with(protocol::HELLO_BODY) {
+    while !answer[..filled].ends_with(wb_protocol::HELLO_BODY) {
         match stream.read(&mut answer[filled..]) {
             Ok(0) => return Err("it closed the new connection without an answer".into()),
             Ok(n) => filled += n,

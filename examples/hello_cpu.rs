@@ -37,8 +37,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
+use wb_runner::sampler::sample_once;
 use workbench::child::{EngineProcess, pin_to_cpu};
-use workloads::sampler::sample_once;
 
 #[derive(Debug, Parser)]
 struct Args {

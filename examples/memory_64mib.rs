@@ -25,8 +25,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use wb_runner::sampler::sample_once;
 use workbench::child::EngineProcess;
-use workloads::sampler::sample_once;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -129,7 +129,7 @@ fn measure(exe: &std::path::Path, engine: &str, args: &Args) -> anyhow::Result<(
     }
     let clients = open.len() as u32;
     drop(open);
-    server.terminate(sys::STOP_GRACE)?;
+    server.terminate(wb_sys::STOP_GRACE)?;
     Ok((clients, peak, threads))
 }
 

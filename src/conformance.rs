@@ -1,15 +1,15 @@
-//! The client side of the conformance corpus ([`protocol::corpus`]): send a case to a real
+//! The client side of the conformance corpus ([`wb_protocol::corpus`]): send a case to a real
 //! engine over TCP and compare its bytes with the protocol core's.
 //!
 //! An engine passes a case when the bytes it sends back are exactly those the core computes
-//! (the `Date` value masked: [`protocol::date::masked`]), and it closes the connection exactly
+//! (the `Date` value masked: [`wb_protocol::date::masked`]), and it closes the connection exactly
 //! when the core says so.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Duration;
 
-pub use protocol::corpus::{Case, Delivery, corpus};
+pub use wb_protocol::corpus::{Case, Delivery, corpus};
 
 /// How long a case waits for any one read before it calls the engine stuck.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -77,7 +77,10 @@ pub fn check_case(addr: SocketAddr, case: &Case) -> Result<(), Mismatch> {
     };
     for (i, (want, got)) in received.iter().enumerate() {
         // The Date value is the one part of an answer that depends on when it was sent.
-        let (want, got) = (protocol::date::masked(want), protocol::date::masked(got));
+        let (want, got) = (
+            wb_protocol::date::masked(want),
+            wb_protocol::date::masked(got),
+        );
         if want != got {
             return Err(fail(format!(
                 "answer {i}: {}",

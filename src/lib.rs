@@ -11,4 +11,4 @@
 pub mod conformance;
 pub mod os;
 
-pub use workloads::child;
+pub use wb_runner::child;

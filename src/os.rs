@@ -2,5 +2,5 @@
 //! contract) and re-exported here for the commands and examples that raise the open-files
 //! limit or block the stop signals.
 
-pub use sys::rlimit::raise_open_files_limit;
-pub use sys::signals::block_stop_signals;
+pub use wb_sys::rlimit::raise_open_files_limit;
+pub use wb_sys::signals::block_stop_signals;

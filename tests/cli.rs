@@ -9,11 +9,11 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use reports::store::Store;
+use wb_load::wire::{LoadResult, decode_histogram};
+use wb_model::results::RunStatus;
+use wb_model::spec::Mode;
+use wb_reports::store::Store;
 use workbench::child::EngineProcess;
-use workloads::results::RunStatus;
-use workloads::spec::Mode;
-use workloads::wire::{LoadResult, decode_histogram};
 
 fn exe() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_workbench"))
@@ -277,10 +277,10 @@ fn completions_are_generated_for_each_shell() {
 /// A run that never finished, as Ctrl-C leaves it.
 fn interrupted_run(db: &PathBuf) {
     let mut store = Store::open(db).unwrap();
-    let config = workloads::results::RunConfig {
+    let config = wb_model::results::RunConfig {
         suite: None,
-        engines: vec![workloads::results::EngineSpec::plain("selector")],
-        workloads: vec![workloads::spec::Workload::load("hello").unwrap()],
+        engines: vec![wb_model::results::EngineSpec::plain("selector")],
+        workloads: vec![wb_model::spec::Workload::load("hello").unwrap()],
         pin: false,
         peer_versions: Default::default(),
         repeat: 1,

@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use protocol::date::masked;
+use wb_protocol::date::masked;
 use workbench::child::EngineProcess;
 use workbench::conformance::{check_corpus, describe_difference};
 
@@ -78,7 +78,7 @@ fn stop(engine: &str, server: EngineProcess) {
 const HELLO: &[u8] = b"GET /hello HTTP/1.1\r\nHost: workbench\r\n\r\n";
 
 fn hello_answer() -> Vec<u8> {
-    protocol::respond_all(HELLO)
+    wb_protocol::respond_all(HELLO)
 }
 
 /// Every corpus case, compared byte for byte with the protocol core.
@@ -143,7 +143,7 @@ fn client_session(addr: SocketAddr, requests: usize) -> Result<usize, String> {
             .read_exact(&mut buf)
             .map_err(|e| format!("request {i}: read: {e}"))?;
         // The Date value is the one part of an answer that depends on when it was sent.
-        protocol::date::mask(&mut buf);
+        wb_protocol::date::mask(&mut buf);
         if buf != expected {
             return Err(format!(
                 "request {i}: {}",
@@ -231,9 +231,9 @@ fn slow_head_gets_408_at_the_header_timeout(engine: &str) {
     let mut got = Vec::new();
     let read = stream.read_to_end(&mut got);
     // What the core answers to a request cut off by the timeout.
-    let mut session = protocol::Session::new();
+    let mut session = wb_protocol::Session::new();
     session.receive_data(partial);
-    assert_eq!(session.next_event(), protocol::Event::NeedData);
+    assert_eq!(session.next_event(), wb_protocol::Event::NeedData);
     let want = session.time_out().expect("a 408").perform();
     stop(engine, server);
     assert!(read.is_ok(), "engine {engine}: {read:?} after {got:?}");

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use reports::store::{RunId, Store};
 use tower::ServiceExt;
-use web::{Config, Dashboard};
-use workloads::results::RunStatus;
+use wb_model::results::RunStatus;
+use wb_reports::store::{RunId, Store};
+use wb_web::{Config, Dashboard};
 
 const HOST: &str = "127.0.0.1:8080";
 const ORIGIN: &str = "http://127.0.0.1:8080";

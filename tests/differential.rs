@@ -32,7 +32,7 @@
 //!   stream is drawn again too (the protocol fuzzer covers those without performing them).
 //!
 //! When all four agree, their answer is also compared with the protocol core's
-//! ([`protocol::respond_all`], `Date` lines left out of both): four engines wrong the same way
+//! ([`wb_protocol::respond_all`], `Date` lines left out of both): four engines wrong the same way
 //! fail too. When engines disagree, the test prints the seed, the stream's number, its bytes escaped,
 //! where it was cut, and each engine's answer, then fails.
 
@@ -44,8 +44,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use protocol::{Event, Job, Session};
 use streams::{Class, Profile, Rng};
+use wb_protocol::{Event, Job, Session};
 use workbench::child::EngineProcess;
 
 /// The four models, and the selector's protocol on tokio's loop (the same protocol object
@@ -383,13 +383,13 @@ fn every_engine_answers_every_stream_alike() {
             let named: Vec<(&str, Answer)> = ENGINES.iter().copied().zip(masked).collect();
             disagreements.push(describe(seed, plan, &named));
         } else if without_date(&masked[0].bytes)
-            != without_date(&protocol::respond_all(&plan.bytes()))
+            != without_date(&wb_protocol::respond_all(&plan.bytes()))
         {
             // All four agree, and all four differ from the core: a bug they share (or one in
             // this test), which the conformance corpus missed.
             entry.1 += 1;
             let core = Answer {
-                bytes: protocol::respond_all(&plan.bytes()),
+                bytes: wb_protocol::respond_all(&plan.bytes()),
                 ending: Ending::Closed,
             };
             let named = vec![("all four", masked[0].clone()), ("core", core)];

@@ -36,9 +36,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use reports::store::Store;
+use wb_model::results::RunStatus;
+use wb_reports::store::Store;
 use workbench::child::EngineProcess;
-use workloads::results::RunStatus;
 
 /// Generates `mod <engine> { #[test] fn <case>() }` for every engine and case, as
 /// `tests/conformance.rs` does.
@@ -612,7 +612,7 @@ fn slow_head_gets_408(engine: &str) {
 
 /// Whether `workbench engine <engine> --help` lists `flag`.
 fn accepts_flag(engine: &str, flag: &str) -> bool {
-    let engine = workloads::engines::find(engine).map_or(engine, |choice| choice.engine);
+    let engine = wb_model::engines::find(engine).map_or(engine, |choice| choice.engine);
     let out = Command::new(exe())
         .args(["engine", engine, "--help"])
         .output()
@@ -774,7 +774,7 @@ impl Drop for Run {
 }
 
 /// The engine a runner (`pid`) is sampling now, mid-step: from its thread named
-/// `sampler-<engine pid>` (see `workloads::sampler`).
+/// `sampler-<engine pid>` (see `wb_runner::sampler`).
 fn sampled_engine(pid: i32) -> Option<i32> {
     std::fs::read_dir(format!("/proc/{pid}/task"))
         .ok()?
@@ -794,7 +794,7 @@ fn output_of(child: &mut Child) -> String {
     output
 }
 
-fn stored_run(dir: &Path) -> reports::store::StoredRun {
+fn stored_run(dir: &Path) -> wb_reports::store::StoredRun {
     let store = Store::open(dir.join("faults.db")).expect("open the store");
     let runs = store.runs().expect("list runs");
     assert_eq!(runs.len(), 1, "{runs:?}");

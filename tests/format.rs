@@ -1,6 +1,6 @@
 //! One figure, one string: the same store read through the command line (`workbench show`),
 //! the dashboard (the run page) and a report prints each figure the same way, because all
-//! three format with `reports::format`.
+//! three format with `wb_reports::format`.
 //!
 //! The fixture store's latest run is read three ways, and figures computed here from its
 //! steps, formatted once, must appear in all three.
@@ -9,11 +9,11 @@ use std::process::Command;
 
 use axum::body::Body;
 use axum::http::{Request, header};
-use reports::format;
-use reports::store::Store;
 use tower::ServiceExt;
-use web::{Config, Dashboard, fixture};
-use workloads::results::{IdleSlope, StepResult};
+use wb_model::results::{IdleSlope, StepResult};
+use wb_reports::format;
+use wb_reports::store::Store;
+use wb_web::{Config, Dashboard, fixture};
 
 const HOST: &str = "127.0.0.1:8080";
 
@@ -65,7 +65,7 @@ async fn one_figure_reads_the_same_in_the_terminal_the_dashboard_and_a_report() 
         .unwrap();
     let page = String::from_utf8_lossy(&page).into_owned();
 
-    let report = reports::report::html(&run, &[]);
+    let report = wb_reports::report::html(&run, &[]);
 
     for figure in &figures {
         for (name, text) in [

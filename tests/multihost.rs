@@ -11,8 +11,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Mutex;
 
-use reports::store::Store;
-use workloads::results::StepResult;
+use wb_model::results::StepResult;
+use wb_reports::store::Store;
 
 /// The tests share one lab; one at a time.
 static LAB: Mutex<()> = Mutex::new(());
@@ -197,7 +197,7 @@ fn a_lab_run_merges_what_every_load_host_measured() {
     for step in &idle {
         assert_eq!(step.load.connections, step.level, "idle {}", step.level);
     }
-    assert!(workloads::results::IdleSlope::fit(&idle).is_some());
+    assert!(wb_model::results::IdleSlope::fit(&idle).is_some());
 
     let store = Store::open(dir.path().join("lab.db")).unwrap();
     let id = store.latest_completed().unwrap().unwrap();

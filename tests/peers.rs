@@ -2,7 +2,7 @@
 //! Twisted, Tornado, gevent, curio, gunicorn, nginx) serving the workbench's routes.
 //!
 //! Each peer is started the way the runner starts it ([`PeerDef::spawn`]) and sent every case
-//! of the corpus the engines answer (`protocol::corpus`). How closely it must follow the
+//! of the corpus the engines answer (`wb_protocol::corpus`). How closely it must follow the
 //! protocol core depends on how much of the bytes its framework lets us write:
 //!
 //! - The raw-socket Python peers (asyncio, Twisted, Tornado, gevent, curio) take their bytes
@@ -27,9 +27,9 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Duration;
 
-use protocol::{Event, Session};
+use wb_protocol::{Event, Session};
+use wb_runner::peers::{self, PeerDef, PeerLaunch as _, PeerProcess};
 use workbench::conformance::{Case, Delivery, check_case, corpus, describe_difference};
-use workloads::peers::{self, PeerDef, PeerProcess};
 
 macro_rules! peer_tests {
     ($($test:ident => $peer:literal),* $(,)?) => {
@@ -548,7 +548,7 @@ fn every_registered_peer_is_tested() {
     let registered: Vec<&str> = peers::all().iter().map(|p| p.name).collect();
     assert_eq!(
         registered, TESTED,
-        "tests/peers.rs and workloads::peers disagree"
+        "tests/peers.rs and wb_runner::peers disagree"
     );
     for name in TESTED {
         let expect = expect(name);
@@ -614,8 +614,8 @@ fn wbcore_answers_like_the_protocol_core() {
     assert_eq!(answers.len(), inputs.len());
     for (input, answer) in inputs.iter().zip(answers) {
         // Both send today's Date, masked: the second may have turned between them.
-        let answer = to_hex(&protocol::date::masked(&hex_to_bytes(answer)));
-        let want = to_hex(&protocol::date::masked(&protocol::respond_all(input)));
+        let answer = to_hex(&wb_protocol::date::masked(&hex_to_bytes(answer)));
+        let want = to_hex(&wb_protocol::date::masked(&wb_protocol::respond_all(input)));
         assert!(
             answer == want,
             "wbcore differs from the core for {:?}:\n{}",

@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use reports::store::Store;
-use workloads::results::RunStatus;
+use wb_model::results::RunStatus;
+use wb_reports::store::Store;
 
 const TINY: &[(&str, &str)] = &[
     (
@@ -177,9 +177,9 @@ fn an_unknown_engine_is_refused_with_the_choices() {
 fn an_engine_that_fails_fails_its_steps_and_the_run_goes_on() {
     use std::sync::Arc;
     use std::sync::atomic::AtomicBool;
-    use workloads::results::{EngineSpec, MachineFacts, RunConfig};
-    use workloads::runner::Runner;
-    use workloads::spec::Workload;
+    use wb_model::results::{EngineSpec, RunConfig};
+    use wb_model::spec::Workload;
+    use wb_runner::Runner;
 
     let dir = tempfile::tempdir().unwrap();
     let mut workload = Workload::from_toml(TINY[0].1, "tiny-hello.toml").unwrap();
@@ -204,12 +204,12 @@ fn an_engine_that_fails_fails_its_steps_and_the_run_goes_on() {
     let runner = Runner {
         exe: env!("CARGO_BIN_EXE_workbench").into(),
         config,
-        machine: MachineFacts::collect("test", "test"),
+        machine: wb_runner::machine::collect("test", "test"),
         cancel: Arc::new(AtomicBool::new(false)),
         trace: false,
     };
     let outcome = {
-        let mut recorder = reports::record::Recorder::new(&mut store);
+        let mut recorder = wb_reports::record::Recorder::new(&mut store);
         runner.run(&mut recorder)
     };
     assert_eq!(outcome.status, RunStatus::Completed);
@@ -241,9 +241,9 @@ fn a_traced_tiny_run_stores_a_timeline_with_a_lane_per_thread_or_worker() {
     use std::collections::BTreeSet;
     use std::sync::Arc;
     use std::sync::atomic::AtomicBool;
-    use workloads::results::{EngineSpec, MachineFacts, RunConfig};
-    use workloads::runner::Runner;
-    use workloads::spec::Workload;
+    use wb_model::results::{EngineSpec, RunConfig};
+    use wb_model::spec::Workload;
+    use wb_runner::Runner;
 
     let dir = tempfile::tempdir().unwrap();
     // tiny-db: levels 2 and 8, so the middle level traced is 8 connections, each waiting 5 ms.
@@ -271,12 +271,12 @@ fn a_traced_tiny_run_stores_a_timeline_with_a_lane_per_thread_or_worker() {
     let runner = Runner {
         exe: env!("CARGO_BIN_EXE_workbench").into(),
         config,
-        machine: MachineFacts::collect("test", "test"),
+        machine: wb_runner::machine::collect("test", "test"),
         cancel: Arc::new(AtomicBool::new(false)),
         trace: true,
     };
     let outcome = {
-        let mut recorder = reports::record::Recorder::new(&mut store);
+        let mut recorder = wb_reports::record::Recorder::new(&mut store);
         runner.run(&mut recorder)
     };
     assert_eq!(outcome.status, RunStatus::Completed);
@@ -295,7 +295,7 @@ fn a_traced_tiny_run_stores_a_timeline_with_a_lane_per_thread_or_worker() {
             "threads" => assert!(lanes.len() > 8, "{lanes:?}"),
             _ => assert_eq!(lanes.len(), 1, "the selector's one loop: {lanes:?}"),
         }
-        let chart = reports::charts::timeline(trace);
+        let chart = wb_reports::charts::timeline(trace);
         assert!(!chart.empty);
         assert_eq!(chart.table.rows.len(), lanes.len(), "a table row per lane");
     }

@@ -224,8 +224,8 @@ pub const NO_SIGNIFICANT_CHANGE: &str = "no significant change";
 /// better or worse (the difference is real, however small). A figure without an interval
 /// falls back to [`NOISE`]: within it, no significant change.
 pub fn significant_change(
-    value: &workloads::spread::Estimate,
-    reference: &workloads::spread::Estimate,
+    value: &wb_model::spread::Estimate,
+    reference: &wb_model::spread::Estimate,
     better: Better,
 ) -> String {
     let (a, b) = (value.value, reference.value);
@@ -281,7 +281,7 @@ pub fn below_resolution(half_width: f64, show: impl Fn(f64) -> String) -> String
 
 /// An estimate as every page shows it: `171 B ± 12 B`, or, when its interval reaches zero or
 /// below, `below what this machine resolves (± 1.2 KiB)` instead of a number.
-pub fn estimate(e: &workloads::spread::Estimate, show: impl Fn(f64) -> String) -> String {
+pub fn estimate(e: &wb_model::spread::Estimate, show: impl Fn(f64) -> String) -> String {
     if e.below_resolution() {
         below_resolution(e.half_width(), show)
     } else {
@@ -351,11 +351,11 @@ mod tests {
 
     #[test]
     fn only_separated_intervals_make_a_significant_change() {
-        use workloads::spread::Estimate;
+        use wb_model::spread::Estimate;
         let with = |value: f64, half: f64| Estimate {
             low: value - half,
             high: value + half,
-            method: workloads::spread::Method::Windows,
+            method: wb_model::spread::Method::Windows,
             ..Estimate::single(value)
         };
         let base = with(100.0, 5.0);

@@ -7,7 +7,7 @@
 //! it: the run row at `RunStarted`, each step in its own transaction at `StepFinished` — so an
 //! interrupted run keeps what it finished — and the ending at `RunFinished`.
 
-use workloads::runner::{Observer, RunEvent};
+use wb_model::events::{Observer, RunEvent};
 
 use crate::store::{Error, RunId, Store};
 

@@ -4,12 +4,12 @@
 //! Set `CHART_SAMPLES_DIR=/some/dir` to also write every chart of these tests there as
 //! `<id>.svg` (`<id>-empty.svg` for empty states), to look at them.
 
-use reports::charts::{
+use wb_model::results::{Derived, Flags, IdleSlope, Latency, LoadReport, StepResult};
+use wb_model::spec::{Mode, Workload};
+use wb_reports::charts::{
     self, Chart, ENGINE_ORDER, Metric, color_hex, engine_color, engine_style, is_peer,
     use_log_scale,
 };
-use workloads::results::{Derived, Flags, IdleSlope, Latency, LoadReport, StepResult};
-use workloads::spec::{Mode, Workload};
 
 const ENGINES: [&str; 3] = ["threads", "selector", "coroutines"];
 const MIB: u64 = 1024 * 1024;
@@ -311,7 +311,7 @@ fn idle_charts_show_memory_and_the_fitted_slope() {
         threads_note.contains("10.0 KiB per idle connection"),
         "{threads_note}"
     );
-    // Chart labels format through `reports::format`, like every other front end.
+    // Chart labels format through `wb_reports::format`, like every other front end.
     let threads_idle: Vec<&StepResult> = steps
         .iter()
         .filter(|s| s.engine == "threads" && s.workload == "idle")
@@ -320,7 +320,7 @@ fn idle_charts_show_memory_and_the_fitted_slope() {
     assert!(
         threads_note.contains(&format!(
             "kernel: {} per connection",
-            reports::format::bytes(fit.kernel_bytes_per_connection)
+            wb_reports::format::bytes(fit.kernel_bytes_per_connection)
         )),
         "{threads_note}"
     );

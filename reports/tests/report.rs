@@ -12,16 +12,16 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use reports::charts;
-use reports::report::headlines::{self, Kind};
-use reports::report::{self, Format};
-use reports::store::{RunId, Store, StoredRun};
 use scraper::{Html, Selector};
-use workloads::results::{
+use wb_model::results::{
     Calibration, Derived, EngineSpec, Latency, LoadReport, MachineFacts, RunConfig, RunStatus,
     Sample, StepResult,
 };
-use workloads::spec::{Mode, Workload};
+use wb_model::spec::{Mode, Workload};
+use wb_reports::charts;
+use wb_reports::report::headlines::{self, Kind};
+use wb_reports::report::{self, Format};
+use wb_reports::store::{RunId, Store, StoredRun};
 
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * 1024;
@@ -205,7 +205,7 @@ fn step(engine: &str, w: &Workload, level: u64, speed: f64) -> StepResult {
             slab_unreclaim_bytes: 30 * MIB + 1500 * connections,
             kernel_stack_bytes: 8 * MIB,
         },
-        flags: workloads::results::Flags {
+        flags: wb_model::results::Flags {
             client_saturated: client_cores > 0.9,
             ..Default::default()
         },
@@ -218,7 +218,7 @@ fn step(engine: &str, w: &Workload, level: u64, speed: f64) -> StepResult {
 /// nginx has no `/work`: its steps of those workloads are "not supported".
 fn peer_step(w: &Workload, level: u64, speed: f64) -> StepResult {
     let mut s = step("nginx", w, level, speed);
-    if w.request.route == workloads::spec::Route::Work {
+    if w.request.route == wb_model::spec::Route::Work {
         s.flags.not_supported = Some("nginx serves /hello only".into());
         s.derived = Derived::default();
         s.samples.clear();
@@ -734,15 +734,15 @@ fn headlines_carry_figures_and_leave_verdicts_to_the_claims() {
     // the verdicts it gives are the claims', one per lesson.
     let html = report::html(&run, &[]);
     let doc = parse(&html);
-    let claims = reports::claims::judge_all(&run);
-    assert_eq!(claims.len(), reports::claims::LESSONS.len());
+    let claims = wb_reports::claims::judge_all(&run);
+    assert_eq!(claims.len(), wb_reports::claims::LESSONS.len());
     let thread = claims
         .iter()
         .find(|(l, _)| l.slug == "thread-memory")
         .unwrap();
     assert_eq!(
         thread.1.verdict,
-        reports::claims::Verdict::Supported,
+        wb_reports::claims::Verdict::Supported,
         "{:?}",
         thread.1
     );
@@ -757,7 +757,7 @@ fn headlines_carry_figures_and_leave_verdicts_to_the_claims() {
         .filter(|(_, f)| {
             matches!(
                 f.verdict,
-                reports::claims::Verdict::Supported | reports::claims::Verdict::NotSupported
+                wb_reports::claims::Verdict::Supported | wb_reports::claims::Verdict::NotSupported
             )
         })
         .count();

@@ -7,12 +7,12 @@
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 
-use reports::store::{Error, MIGRATIONS, RunId, Store};
-use workloads::results::{
+use wb_model::results::{
     Calibration, Derived, EngineSpec, ErrorCounts, Flags, Latency, LoadReport, MachineFacts,
     RunConfig, RunStatus, Sample, StepResult,
 };
-use workloads::spec::{Mode, Workload};
+use wb_model::spec::{Mode, Workload};
+use wb_reports::store::{Error, MIGRATIONS, RunId, Store};
 
 const DB_ENV: &str = "STORE_TEST_DB";
 const READY: &str = "STORE-CHILD-READY";
@@ -117,14 +117,14 @@ fn steps() -> [StepResult; 2] {
             not_reached: None,
             bytes_received: 1 << 33,
             windows: vec![
-                workloads::results::Window {
+                wb_model::results::Window {
                     at_ms: 500,
                     answers: 800,
                     errors: 1,
                     p50_us: 120,
                     p99_us: 950,
                 },
-                workloads::results::Window {
+                wb_model::results::Window {
                     at_ms: 700,
                     answers: 0,
                     ..Default::default()
@@ -154,7 +154,7 @@ fn steps() -> [StepResult; 2] {
             not_supported: None,
         },
         failure: None,
-        estimates: workloads::results::Estimates {
+        estimates: wb_model::results::Estimates {
             engine_us_per_request: Some(177.7),
             client_us_per_request: Some(230.1),
             throughput_ci: Some([4000.5, 4230.25]),

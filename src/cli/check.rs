@@ -15,7 +15,7 @@ use workbench::child::EngineProcess;
 use workbench::conformance::{check_case, corpus};
 
 /// The four models, from the engine registry, in the order the tables show them.
-use workloads::engines::DEFAULT_ENGINES as ENGINES;
+use wb_model::engines::DEFAULT_ENGINES as ENGINES;
 
 #[derive(Debug, Default, Args)]
 pub struct CheckArgs {
@@ -31,7 +31,7 @@ pub struct CheckArgs {
 /// renamed or removed (the API's promise, `/api`).
 #[derive(Debug, Serialize)]
 pub struct CheckDocument {
-    /// The API's version ([`web::API_VERSION`]): it changes only if that promise is broken.
+    /// The API's version ([`wb_web::API_VERSION`]): it changes only if that promise is broken.
     pub api_version: u32,
     /// Cases in the corpus: what each engine is sent.
     pub cases: usize,
@@ -165,7 +165,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let passed = verdicts.iter().all(|v| v.passed);
     if args.json {
         let document = CheckDocument {
-            api_version: web::API_VERSION,
+            api_version: wb_web::API_VERSION,
             cases: cases.len(),
             passed,
             engines: verdicts,

@@ -32,7 +32,7 @@ struct Common {
 
     /// Record spans (accept, read, wait, compute, write, with the thread or process that ran
     /// each) into a fixed-size buffer, written to FILE as JSON lines when it is full or when
-    /// the engine stops. Off by default; see `sys::trace`.
+    /// the engine stops. Off by default; see `wb_sys::trace`.
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
 
@@ -49,14 +49,14 @@ enum Engine {
         #[command(flatten)]
         common: Common,
         #[command(flatten)]
-        config: threads::Config,
+        config: wb_threads::Config,
     },
     /// Prefork process pool: N workers block in accept() on one shared listener.
     Pool {
         #[command(flatten)]
         common: Common,
         #[command(flatten)]
-        config: pool::Config,
+        config: wb_pool::Config,
     },
     /// One thread, one epoll loop (mio), Twisted-style Protocol and Transport; `--reactor tokio`
     /// runs the same protocol on tokio's loop.
@@ -64,14 +64,14 @@ enum Engine {
         #[command(flatten)]
         common: Common,
         #[command(flatten)]
-        config: selector::Config,
+        config: wb_selector::Config,
     },
     /// Tokio: one task per connection.
     Coroutines {
         #[command(flatten)]
         common: Common,
         #[command(flatten)]
-        config: coroutines::Config,
+        config: wb_coroutines::Config,
     },
 }
 
@@ -117,19 +117,19 @@ pub fn run(args: EngineArgs) -> anyhow::Result<ExitCode> {
     let local = listener.local_addr()?;
     if let Some(path) = &engine.common().trace {
         // Before serving (and before the pool forks): every process records from its start.
-        sys::trace::start(path)?;
+        wb_sys::trace::start(path)?;
     }
     announce(name, local)?;
     tracing::info!(engine = name, %local, "serving until SIGINT or SIGTERM");
 
     let served = match &engine {
-        Engine::Threads { config, .. } => threads::serve(listener, config),
-        Engine::Pool { config, .. } => pool::serve(listener, config),
-        Engine::Selector { config, .. } => selector::serve(listener, config),
-        Engine::Coroutines { config, .. } => coroutines::serve(listener, config),
+        Engine::Threads { config, .. } => wb_threads::serve(listener, config),
+        Engine::Pool { config, .. } => wb_pool::serve(listener, config),
+        Engine::Selector { config, .. } => wb_selector::serve(listener, config),
+        Engine::Coroutines { config, .. } => wb_coroutines::serve(listener, config),
     };
     // The pool's workers have written their own spans; this writes the rest.
-    if let Err(err) = sys::trace::finish() {
+    if let Err(err) = wb_sys::trace::finish() {
         tracing::warn!("cannot write the trace: {err}");
     }
     served.with_context(|| format!("the {name} engine failed"))?;
@@ -138,20 +138,20 @@ pub fn run(args: EngineArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// What one connection holds in `engine`, measured by the engine (`--describe`).
-fn describe(engine: &Engine) -> std::io::Result<sys::describe::PerConnection> {
+fn describe(engine: &Engine) -> std::io::Result<wb_sys::describe::PerConnection> {
     match engine {
-        Engine::Threads { config, .. } => threads::describe(config),
-        Engine::Pool { config, .. } => pool::describe(config),
+        Engine::Threads { config, .. } => wb_threads::describe(config),
+        Engine::Pool { config, .. } => wb_pool::describe(config),
         // The protocol object the loop keeps per connection, and what a fresh one holds on
         // the heap (nothing, for an idle connection).
-        Engine::Selector { config, .. } => Ok(sys::describe::PerConnection {
+        Engine::Selector { config, .. } => Ok(wb_sys::describe::PerConnection {
             protocol_bytes: Some(
-                size_of::<selector::HttpProtocol>()
-                    + selector::HttpProtocol::new(config.offload).heap_bytes(),
+                size_of::<wb_selector::HttpProtocol>()
+                    + wb_selector::HttpProtocol::new(config.offload).heap_bytes(),
             ),
             ..Default::default()
         }),
-        Engine::Coroutines { config, .. } => coroutines::describe(config),
+        Engine::Coroutines { config, .. } => wb_coroutines::describe(config),
     }
 }
 
@@ -191,8 +191,8 @@ mod tests {
     #[test]
     fn the_registry_and_the_threads_engine_count_the_same_mappings() {
         assert_eq!(
-            workloads::engines::THREAD_MAPPINGS,
-            threads::MAPPINGS_PER_THREAD
+            wb_model::engines::THREAD_MAPPINGS,
+            wb_threads::MAPPINGS_PER_THREAD
         );
     }
 }

@@ -20,7 +20,7 @@
 
 use std::fmt;
 
-use workloads::results::{RunConfig, StepResult};
+use wb_model::results::{RunConfig, StepResult};
 
 /// The exit status of a run that crossed a gate (1 is any other failure, 130 an interrupt,
 /// which wins: an interrupted run's gates judge only part of it).
@@ -371,7 +371,7 @@ impl Verdict {
 
 /// Judges every gate on a run's steps (repeats combined, as the summary shows them).
 pub fn evaluate(gates: &[Gate], steps: &[StepResult]) -> Vec<Verdict> {
-    let steps = workloads::spread::combined(steps);
+    let steps = wb_model::spread::combined(steps);
     gates
         .iter()
         .map(|gate| Verdict {
@@ -471,8 +471,8 @@ pub fn render(verdicts: &[Verdict]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use workloads::results::{EngineSpec, LoadReport, RunConfig};
-    use workloads::spec::{Mode, Workload};
+    use wb_model::results::{EngineSpec, LoadReport, RunConfig};
+    use wb_model::spec::{Mode, Workload};
 
     fn step(engine: &str, workload: &str, level: u64, p99: u64, rps: f64) -> StepResult {
         let mut load = LoadReport::default();
@@ -485,7 +485,7 @@ mod tests {
             level,
             load,
             samples: Vec::new(),
-            derived: workloads::results::Derived {
+            derived: wb_model::results::Derived {
                 throughput_rps: rps,
                 ..Default::default()
             },

@@ -290,9 +290,9 @@ fn has_addr(ns: Option<&str>, dev: &str, addr: &str) -> anyhow::Result<bool> {
 /// version on each, facts read), or `None` without those flags: then nothing changes.
 pub fn remote_hosts(
     args: &super::run::RunArgs,
-    config: &workloads::results::RunConfig,
-) -> anyhow::Result<Option<workloads::runner::RemoteHosts>> {
-    use workloads::remote::Host;
+    config: &wb_model::results::RunConfig,
+) -> anyhow::Result<Option<wb_runner::RemoteHosts>> {
+    use wb_runner::hosts::Host;
     let Some(engine) = &args.engine_host else {
         return Ok(None);
     };
@@ -330,14 +330,14 @@ pub fn remote_hosts(
                 .join(", ")
         );
     }
-    let hosts = workloads::runner::RemoteHosts::connect(engine, loads, addr, &version)?;
+    let hosts = wb_runner::RemoteHosts::connect(engine, loads, addr, &version)?;
     Ok(Some(hosts))
 }
 
 /// How load hosts reach the engine's host, guessed from its prefix: the lab's server
 /// namespace is at [`server_ip`]; `ssh [options] [user@]host` is at `host`.
 fn engine_addr_of(prefix: &str) -> Option<String> {
-    let words = workloads::remote::split_words(prefix)?;
+    let words = wb_runner::hosts::split_words(prefix)?;
     match words
         .iter()
         .map(String::as_str)

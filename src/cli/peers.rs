@@ -1,7 +1,7 @@
 //! `workbench peers`: install the peers and show which are ready.
 //!
 //! Peers are servers this project did not write, serving the workbench's routes (see
-//! `workloads::peers` and the repository's `peers/` folder). `install` creates their Python
+//! `wb_runner::peers` and the repository's `peers/` folder). `install` creates their Python
 //! virtual environment in the workbench's cache folder and pip-installs the pinned
 //! `peers/requirements.txt` into it; nginx comes from the system's packages, which this command
 //! never installs (it says how). `list` shows each peer, ready or not and why, with versions.
@@ -13,7 +13,7 @@ use std::process::{Command, ExitCode, Stdio};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use workloads::peers::{self, NGINX_HINT, PeerDef, Requirement};
+use wb_runner::peers::{self, NGINX_HINT, PeerLaunch as _, Requirement};
 
 /// The oldest Python the peers' code runs on; the pins in requirements.txt are chosen on 3.11.
 const MIN_PYTHON: (u32, u32) = (3, 9);
@@ -45,7 +45,7 @@ enum PeersCommand {
 /// never renamed or removed (the API's promise, `/api`).
 #[derive(Debug, Serialize)]
 pub struct PeersDocument {
-    /// The API's version ([`web::API_VERSION`]): it changes only if that promise is broken.
+    /// The API's version ([`wb_web::API_VERSION`]): it changes only if that promise is broken.
     pub api_version: u32,
     /// Where the peers' sources are read from (`WORKBENCH_PEERS_DIR` changes it).
     pub peers_dir: PathBuf,
@@ -182,9 +182,9 @@ fn python_version(python: &std::path::Path) -> anyhow::Result<(u32, u32)> {
 
 /// The peers as [`PeersDocument`].
 fn document() -> PeersDocument {
-    let versions = PeerDef::versions();
+    let versions = peers::versions();
     PeersDocument {
-        api_version: web::API_VERSION,
+        api_version: wb_web::API_VERSION,
         peers_dir: peers::peers_dir(),
         venv: peers::venv_dir(),
         peers: peers::all()
@@ -206,7 +206,7 @@ fn document() -> PeersDocument {
 }
 
 fn list() {
-    let versions = PeerDef::versions();
+    let versions = peers::versions();
     println!("Peers: servers we did not write, serving the workbench's routes.");
     println!(
         "Sources {}; Python environment {}.\n",

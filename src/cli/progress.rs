@@ -2,8 +2,8 @@
 //! and a line per finished step printed above them. An [`Observer`] like the store.
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use workloads::results::RunStatus;
-use workloads::runner::{Observer, RunEvent};
+use wb_model::results::RunStatus;
+use wb_runner::{Observer, RunEvent};
 
 use super::table::{micros, rate};
 

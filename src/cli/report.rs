@@ -1,13 +1,13 @@
 //! `workbench report`: a stored run as a document to share — one self-contained HTML file, or
-//! Markdown with its SVG charts in a folder beside it (`reports::report` does the writing).
+//! Markdown with its SVG charts in a folder beside it (`wb_reports::report` does the writing).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use reports::report::{self, Format};
-use reports::store::StoredRun;
+use wb_reports::report::{self, Format};
+use wb_reports::store::StoredRun;
 
 use super::run::{DEFAULT_DB, open_store, resolve_run};
 

@@ -7,12 +7,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use clap::Args;
-use reports::record::Recorder;
-use reports::store::{RunId, Store};
-use workloads::engines;
-use workloads::results::{Calibration, MachineFacts, RunConfig, RunStatus};
-use workloads::runner::{Observer, Runner};
-use workloads::spec::{Placement, SUITE_NAMES, Suite, Workload};
+use wb_model::engines;
+use wb_model::results::{Calibration, MachineFacts, RunConfig, RunStatus};
+use wb_model::spec::{Placement, SUITE_NAMES, Suite, Workload};
+use wb_reports::record::Recorder;
+use wb_reports::store::{RunId, Store};
+use wb_runner::peers::PeerLaunch as _;
+use wb_runner::{Observer, Runner};
 
 use super::gates;
 use super::progress::Progress;
@@ -108,12 +109,12 @@ pub struct RunArgs {
 
 /// `--max-level`, with the dashboard's cap and wording.
 fn max_level(text: &str) -> Result<u64, String> {
-    workloads::spec::asked_max_level(text)
+    wb_model::spec::asked_max_level(text)
 }
 
 /// `--step-secs`, with the dashboard's caps and wording.
 fn step_secs(text: &str) -> Result<f64, String> {
-    workloads::spec::asked_step_secs(text)
+    wb_model::spec::asked_step_secs(text)
 }
 
 impl Default for RunArgs {
@@ -185,7 +186,7 @@ pub fn config_from(args: &RunArgs) -> anyhow::Result<RunConfig> {
     let peer_versions = if peers.is_empty() {
         Default::default()
     } else {
-        workloads::peers::PeerDef::versions()
+        wb_runner::peers::versions()
     };
     engines.extend(peers);
     Ok(RunConfig {
@@ -201,9 +202,9 @@ pub fn config_from(args: &RunArgs) -> anyhow::Result<RunConfig> {
 
 /// `--peers a,b` or `--peers all`: named peers must be ready (else the error says why and how
 /// to fix it); `all` takes the ready ones and says which it leaves out.
-fn resolve_peers(names: &[String]) -> anyhow::Result<Vec<workloads::results::EngineSpec>> {
-    use workloads::peers;
-    use workloads::results::EngineSpec;
+fn resolve_peers(names: &[String]) -> anyhow::Result<Vec<wb_model::results::EngineSpec>> {
+    use wb_model::results::EngineSpec;
+    use wb_runner::peers;
     if names.iter().any(|n| n == "all") {
         let mut chosen = Vec::new();
         for def in peers::all() {
@@ -236,7 +237,7 @@ fn resolve_peers(names: &[String]) -> anyhow::Result<Vec<workloads::results::Eng
 
 /// Facts about this build and machine.
 pub fn machine_facts() -> MachineFacts {
-    MachineFacts::collect(
+    wb_runner::machine::collect(
         option_env!("WORKBENCH_RUSTC").unwrap_or("unknown"),
         option_env!("WORKBENCH_GIT_REVISION").unwrap_or("unknown"),
     )
@@ -248,7 +249,7 @@ pub fn run_and_report(
     config: RunConfig,
     db: &Path,
     fail_if: &[gates::Gate],
-    hosts: Option<&workloads::runner::RemoteHosts>,
+    hosts: Option<&wb_runner::RemoteHosts>,
     trace: bool,
 ) -> anyhow::Result<ExitCode> {
     let mut store = open_store(db)?;
@@ -311,7 +312,7 @@ pub fn run_and_report(
 
 /// Handles Ctrl-C (SIGINT) and SIGTERM during a run, on a thread of its own.
 ///
-/// The engines and peers run in process groups of their own ([`workloads::child`]), so a
+/// The engines and peers run in process groups of their own ([`wb_runner::child`]), so a
 /// terminal's Ctrl-C reaches only this process, and what happens is up to us:
 ///
 /// 1. The first sets `cancel`: the runner finishes the current step (stored complete), stops
@@ -342,7 +343,7 @@ fn watch_interrupts(cancel: Arc<AtomicBool>, stopping: Arc<AtomicBool>) -> anyho
                         eprintln!("\nStopping now: ending the engine processes.");
                         // On another thread, so that a third signal is still heard.
                         std::thread::spawn(|| {
-                            workloads::child::stop_all(workloads::runner::STOP_GRACE);
+                            wb_runner::child::stop_all(wb_runner::STOP_GRACE);
                             std::process::exit(130);
                         });
                     }
@@ -363,7 +364,7 @@ struct UntilStopped<'a> {
 }
 
 impl Observer for UntilStopped<'_> {
-    fn event(&mut self, event: &workloads::runner::RunEvent<'_>) {
+    fn event(&mut self, event: &wb_runner::RunEvent<'_>) {
         if !self.stopping.load(Ordering::SeqCst) {
             self.observers.event(event);
         }
@@ -396,7 +397,7 @@ pub fn runs(args: RunsArgs) -> anyhow::Result<ExitCode> {
     let store = open_store(&args.db)?;
     let runs = store.runs()?;
     if args.json {
-        let document = web::RunsDocument::new(runs);
+        let document = wb_web::RunsDocument::new(runs);
         println!("{}", serde_json::to_string_pretty(&document)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -422,7 +423,7 @@ pub fn runs(args: RunsArgs) -> anyhow::Result<ExitCode> {
         table.row(vec![
             r.id.to_string(),
             r.status.as_str().to_string(),
-            reports::store::utc_text(r.started_at),
+            wb_reports::store::utc_text(r.started_at),
             r.finished_at
                 .map_or("-".to_string(), |end| format!("{} s", end - r.started_at)),
             r.suite.clone().unwrap_or_else(|| "-".into()),
@@ -480,7 +481,7 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&web::RunDocument::new(run))?
+            serde_json::to_string_pretty(&wb_web::RunDocument::new(run))?
         );
         return Ok(ExitCode::SUCCESS);
     }
@@ -490,7 +491,7 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_run_header(summary: &reports::store::RunSummary, calibration: &Calibration) {
+fn print_run_header(summary: &wb_reports::store::RunSummary, calibration: &Calibration) {
     let machine = &summary.machine;
     println!(
         "Run {} — {}{}\nstarted {}, suite {}, engines {}\nmachine: {} ({} cores, {:.1} GiB), kernel {}, open files {}, revision {}\ncalibration: {:.2} SHA-256 rounds per µs",
@@ -501,7 +502,7 @@ fn print_run_header(summary: &reports::store::RunSummary, calibration: &Calibrat
             .as_ref()
             .map(|m| format!(": {m}"))
             .unwrap_or_default(),
-        reports::store::utc_text(summary.started_at),
+        wb_reports::store::utc_text(summary.started_at),
         summary.suite.as_deref().unwrap_or("-"),
         summary.engines.join(", "),
         machine.cpu_model,

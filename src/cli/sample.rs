@@ -2,10 +2,10 @@
 //! reading on stdout.
 //!
 //! On one machine the runner samples the engine on a thread of its own
-//! ([`workloads::sampler`]). When the engine runs on another host, `/proc` there is out of
+//! ([`wb_runner::sampler`]). When the engine runs on another host, `/proc` there is out of
 //! reach, so the runner starts this command on the engine's host, through the same prefix
 //! (`ssh user@host workbench sample --pid 1234`), and reads the lines back: each is a
-//! [`workloads::results::Sample`], `at_ms` counted from this command's start. The first line
+//! [`wb_model::results::Sample`], `at_ms` counted from this command's start. The first line
 //! is printed at once, so the reader knows when the clock started.
 //!
 //! It stops when the process has exited, when `--duration-secs` has passed, or when nobody
@@ -64,7 +64,7 @@ pub fn run(args: SampleArgs) -> anyhow::Result<ExitCode> {
     let mut next = started;
     let mut lines = 0u64;
     loop {
-        let sample = match workloads::sampler::sample_once(pid, started) {
+        let sample = match wb_runner::sampler::sample_once(pid, started) {
             Ok(sample) => sample,
             Err(err) if lines == 0 => {
                 bail!("cannot sample process {pid}: {err}; is it running on this host?")

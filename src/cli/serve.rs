@@ -8,7 +8,7 @@
 //! other machines can reach (`--listen 0.0.0.0:8080`) is refused unless `--allow-remote`
 //! says so; then every page needs an access secret, printed once here inside the address to
 //! open (`http://…/?token=…`, as Jupyter prints a notebook server's), which the browser then
-//! keeps in an `HttpOnly`, `SameSite=Strict` cookie (see `web::guard`).
+//! keeps in an `HttpOnly`, `SameSite=Strict` cookie (see `wb_web::guard`).
 //!
 //! Ctrl-C (or SIGTERM) lets a run started from the browser finish its current step, as
 //! `workbench run` does; a second one stops its engines at once and exits.
@@ -68,7 +68,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr()?;
-        let config = web::Config {
+        let config = wb_web::Config {
             db: args.db.clone(),
             exe,
             rustc: option_env!("WORKBENCH_RUSTC").unwrap_or("unknown").into(),
@@ -77,9 +77,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .into(),
         };
         let dashboard = if args.allow_remote {
-            web::Dashboard::with_access_secret(config, addr)
+            wb_web::Dashboard::with_access_secret(config, addr)
         } else {
-            web::Dashboard::new(config, addr)
+            wb_web::Dashboard::new(config, addr)
         };
         // Printed once: with --allow-remote it holds the access secret.
         println!("Dashboard: {}", dashboard.access_url(addr));
@@ -103,7 +103,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         dashboard.serve(listener, stop_signals()).await?;
         // A run that outlived the shutdown grace: its engine is stopped and reaped here,
         // not left to the parent-death signal.
-        workloads::child::stop_all(workloads::runner::STOP_GRACE);
+        wb_runner::child::stop_all(wb_runner::STOP_GRACE);
         eprintln!("Dashboard stopped.");
         anyhow::Ok(())
     })?;
@@ -145,7 +145,7 @@ async fn stop_signals() {
                 1 => {
                     eprintln!("\nStopping now: ending the engine processes.");
                     std::thread::spawn(|| {
-                        workloads::child::stop_all(workloads::runner::STOP_GRACE);
+                        wb_runner::child::stop_all(wb_runner::STOP_GRACE);
                         std::process::exit(130);
                     });
                 }

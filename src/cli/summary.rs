@@ -1,15 +1,15 @@
 //! The summary a person reads at the end of `workbench run` and in `workbench show`: one
 //! table per workload, every step a row, flags spelled out; for `idle`, bytes per connection.
 
-use workloads::results::{IdleSlope, StepResult};
-use workloads::spec::{Mode, Workload};
+use wb_model::results::{IdleSlope, StepResult};
+use wb_model::spec::{Mode, Workload};
 
 use super::table::{Table, bytes, count, micros, rate, sig3};
 
 /// Renders the tables for `workloads` (in their order) from `steps`.
 pub fn render(workloads: &[Workload], steps: &[StepResult]) -> String {
     // Repeats of a step are one row: the median, its interval from the repeats.
-    let steps = &workloads::spread::combined(steps)[..];
+    let steps = &wb_model::spread::combined(steps)[..];
     let mut out = String::new();
     for workload in workloads {
         let rows: Vec<&StepResult> = steps
@@ -85,7 +85,11 @@ fn workload_table(mode: Mode, rows: &[&StepResult]) -> Table {
             if mode == Mode::Idle {
                 count(step.load.connections as f64)
             } else {
-                reports::format::with_interval(d.throughput_rps, step.estimates.throughput_ci, rate)
+                wb_reports::format::with_interval(
+                    d.throughput_rps,
+                    step.estimates.throughput_ci,
+                    rate,
+                )
             },
             lat(l.p50_us),
             lat(l.p99_us),
@@ -123,7 +127,7 @@ fn flag_marks(step: &StepResult) -> String {
     if step.flags.littles_law_off {
         marks.push("littles-law-off");
     }
-    if workloads::spread::window_outliers(step) > 0 {
+    if wb_model::spread::window_outliers(step) > 0 {
         marks.push("outliers");
     }
     marks.join(",")
@@ -157,7 +161,7 @@ fn flag_notes(rows: &[&StepResult]) -> String {
     }
     if rows
         .iter()
-        .any(|s| workloads::spread::window_outliers(s) > 0)
+        .any(|s| wb_model::spread::window_outliers(s) > 0)
     {
         out.push_str(
             "  outliers: some 200 ms windows were far from the rest (Tukey's fences); noted, not dropped\n",
@@ -191,12 +195,12 @@ fn idle_slopes(rows: &[&StepResult]) -> String {
             .filter(|s| s.engine == engine)
             .collect();
         let fit = IdleSlope::fit(&steps);
-        match (fit, reports::claims::idle_slope_estimate(&steps)) {
+        match (fit, wb_reports::claims::idle_slope_estimate(&steps)) {
             (Some(slope), Some((user, kernel))) => table.row(vec![
                 engine.to_string(),
-                reports::format::estimate(&user, bytes),
+                wb_reports::format::estimate(&user, bytes),
                 bytes(slope.base_bytes),
-                reports::format::estimate(&kernel, bytes),
+                wb_reports::format::estimate(&kernel, bytes),
             ]),
             (Some(slope), None) => table.row(vec![
                 engine.to_string(),
@@ -213,19 +217,19 @@ fn idle_slopes(rows: &[&StepResult]) -> String {
     )
 }
 
-/// Every claim's verdict on this run, from the one judge (`reports::claims`): what `workbench
+/// Every claim's verdict on this run, from the one judge (`wb_reports::claims`): what `workbench
 /// show` and the end of `workbench run` print under the tables.
-pub fn claims(run: &reports::store::StoredRun) -> String {
+pub fn claims(run: &wb_reports::store::StoredRun) -> String {
     let mut out =
         String::from("\nclaims (judged with 95 % intervals; inconclusive when they overlap)\n");
-    for (lesson, finding) in reports::claims::judge_all(run) {
+    for (lesson, finding) in wb_reports::claims::judge_all(run) {
         out.push_str(&format!(
             "  {:<48} {}\n",
             lesson.title,
             finding.verdict.label()
         ));
         let line = match finding.verdict {
-            reports::claims::Verdict::Supported => finding.headline().map(str::to_string),
+            wb_reports::claims::Verdict::Supported => finding.headline().map(str::to_string),
             _ => finding.reason.clone(),
         };
         if let Some(line) = line {

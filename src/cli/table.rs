@@ -57,7 +57,7 @@ impl Table {
 }
 
 /// Figures read the same in the terminal as in a report.
-pub use reports::format::{bytes, count, micros, per_sec as rate, sig3};
+pub use wb_reports::format::{bytes, count, micros, per_sec as rate, sig3};
 
 #[cfg(test)]
 mod tests {

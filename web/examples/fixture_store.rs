@@ -9,7 +9,7 @@ fn main() {
     let path = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "fixture.db".to_string());
-    match web::fixture::create(std::path::Path::new(&path)) {
+    match wb_web::fixture::create(std::path::Path::new(&path)) {
         Ok(runs) => println!("{path}: {runs:?}"),
         Err(err) => {
             eprintln!("error: {err}");

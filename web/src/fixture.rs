@@ -5,12 +5,12 @@
 //! so every page and every lesson has something to show, including the flags, a failed step,
 //! a failed run and an interrupted one.
 
-use reports::store::{Result, RunId, Store};
-use workloads::results::{
+use wb_model::results::{
     Calibration, Derived, EngineSpec, ErrorCounts, Flags, Latency, LoadReport, MachineFacts,
     RunConfig, RunStatus, StepResult,
 };
-use workloads::spec::{Suite, Workload};
+use wb_model::spec::{Suite, Workload};
+use wb_reports::store::{Result, RunId, Store};
 
 /// The runs [`populate`] made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +80,7 @@ pub fn populate(store: &mut Store) -> Result<FixtureRuns> {
     let engines: Vec<EngineSpec> = ENGINES
         .iter()
         .map(|label| {
-            workloads::engines::find(label)
+            wb_model::engines::find(label)
                 .expect("a known engine")
                 .spec()
         })
@@ -139,7 +139,7 @@ pub fn populate(store: &mut Store) -> Result<FixtureRuns> {
     }
     // The selector's protocol on tokio's loop, on hello only: the "one protocol, many loops"
     // lesson reads it against the selector.
-    let on_tokio = workloads::engines::find("selector-on-tokio")
+    let on_tokio = wb_model::engines::find("selector-on-tokio")
         .expect("a known engine")
         .spec();
     steps.extend(closed_steps(&on_tokio.label, &hello, 1.0));

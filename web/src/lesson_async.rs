@@ -5,15 +5,15 @@
 //! The excerpts are cut from the very source files compiled into this binary
 //! (`include_str!`), between `// lesson:begin handle` and `// lesson:end` comments, so they
 //! cannot drift from the code that ran. The sizes come from `workbench engine <name>
-//! --describe` (see `sys::describe`): stored with a run when the runner asked the engines at
+//! --describe` (see `wb_sys::describe`): stored with a run when the runner asked the engines at
 //! its start, else asked of this dashboard's `workbench` executable when the page is shown.
 //! Nothing here is typed in.
 
 use std::path::Path;
 
-use reports::format;
-use workloads::describe::{Description, describe};
-use workloads::results::EngineSpec;
+use wb_model::describe::{Description, describe};
+use wb_model::results::EngineSpec;
+use wb_reports::format;
 
 /// The lesson's address: `/lessons/async-in-sync-style`.
 pub const SLUG: &str = "async-in-sync-style";
@@ -179,7 +179,7 @@ pub fn describe_now(exe: &Path) -> Vec<(String, Description)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use workloads::describe::PerConnection;
+    use wb_model::describe::PerConnection;
 
     #[test]
     fn excerpts_are_cut_between_the_markers_and_dedented() {

@@ -1,8 +1,8 @@
 //! Every lesson, side by side with the peers: the lesson's own figure for each engine *and*
 //! each peer the run measured, and the talk's figure set against the measurement.
 //!
-//! The judges ([`reports::claims`]) give each lesson its verdict and the sentences that carry
-//! it; they read the peers only where a peer's [family](workloads::engines::Family) fits the
+//! The judges ([`wb_reports::claims`]) give each lesson its verdict and the sentences that carry
+//! it; they read the peers only where a peer's [family](wb_model::engines::Family) fits the
 //! claim. This module adds what the talk's audience asks next — "and Twisted? and asyncio?" —
 //! in the lesson's own terms, for every server of the run:
 //!
@@ -14,13 +14,13 @@
 //!    costs 32 kB to 8 MB") and what this machine measured for the servers it is about.
 //!
 //! It judges nothing: no verdict comes from here, only figures read off the same steps the
-//! judges read (repeats combined the same way, [`workloads::spread::combined`]).
+//! judges read (repeats combined the same way, [`wb_model::spread::combined`]).
 
-use reports::claims::{Lesson, cores_estimate, cpu_per_request_estimate, idle_slope_estimate};
-use reports::format;
-use reports::store::StoredRun;
-use workloads::engines::{self, Family};
-use workloads::results::StepResult;
+use wb_model::engines::{self, Family};
+use wb_model::results::StepResult;
+use wb_reports::claims::{Lesson, cores_estimate, cpu_per_request_estimate, idle_slope_estimate};
+use wb_reports::format;
+use wb_reports::store::StoredRun;
 
 /// The sentences for `lesson` from `run`: the figures side by side, then the talk's figure
 /// against the measurement. Empty when the run does not have the lesson's workload.
@@ -31,7 +31,7 @@ pub fn side_by_side(lesson: &Lesson, run: &StoredRun) -> Vec<String> {
         .filter(|s| s.workload == lesson.workload)
         .cloned()
         .collect();
-    let steps = workloads::spread::combined(&mine);
+    let steps = wb_model::spread::combined(&mine);
     if steps.is_empty() {
         return Vec::new();
     }
@@ -194,7 +194,7 @@ impl On<'_> {
         self.steps.iter().map(|s| s.level).max().unwrap_or(0)
     }
 
-    fn workload(&self) -> Option<&workloads::spec::Workload> {
+    fn workload(&self) -> Option<&wb_model::spec::Workload> {
         let name = self.steps.first().map(|s| s.workload.as_str())?;
         self.run.config.workloads.iter().find(|w| w.name == name)
     }

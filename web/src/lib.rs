@@ -15,10 +15,10 @@
 //!
 //! # How it is built
 //!
-//! Everything is drawn on the server. Handlers read the SQLite store ([`reports::store`]),
-//! draw charts with [`reports::charts`] (the same SVG the standalone reports use), and fill
+//! Everything is drawn on the server. Handlers read the SQLite store ([`wb_reports::store`]),
+//! draw charts with [`wb_reports::charts`] (the same SVG the standalone reports use), and fill
 //! askama templates (`web/templates/`), which escape every value unless told otherwise: only
-//! the chart SVG and its table, which [`reports::charts`] escapes itself, go in as they are.
+//! the chart SVG and its table, which [`wb_reports::charts`] escapes itself, go in as they are.
 //! The only script is `static/live.js`, which follows a live run through server-sent events
 //! and swaps in fresh charts when a step ends. There is no front-end build.
 //!

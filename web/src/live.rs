@@ -28,12 +28,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use reports::record::Recorder;
-use reports::store::{RunId, Store, StoredRun};
 use serde::Serialize;
 use tokio::sync::watch;
-use workloads::results::{MachineFacts, RunConfig, RunStatus};
-use workloads::runner::{Observer, RunEvent, Runner};
+use wb_model::results::{MachineFacts, RunConfig, RunStatus};
+use wb_reports::record::Recorder;
+use wb_reports::store::{RunId, Store, StoredRun};
+use wb_runner::{Observer, RunEvent, Runner};
 
 /// How long `start` waits for the store to give the new run its id.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -142,7 +142,7 @@ impl Progress {
 }
 
 /// A finished step in a line, for the progress page.
-fn step_line(step: &workloads::results::StepResult) -> String {
+fn step_line(step: &wb_model::results::StepResult) -> String {
     let what = format!(
         "{} · {} · {} {}",
         step.engine,
@@ -154,8 +154,8 @@ fn step_line(step: &workloads::results::StepResult) -> String {
         Some(why) => format!("{what}: failed ({why})"),
         None => format!(
             "{what}: {}, p99 {}",
-            reports::format::rps(step.derived.throughput_rps),
-            reports::format::micros(step.load.latency.p99_us as f64)
+            wb_reports::format::rps(step.derived.throughput_rps),
+            wb_reports::format::micros(step.load.latency.p99_us as f64)
         ),
     }
 }

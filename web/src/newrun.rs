@@ -1,27 +1,28 @@
 //! What the New run form may ask for, and the caps that keep a browser from asking too much.
 //!
 //! The dashboard starts real load on this machine, so the form is parsed strictly: only
-//! engines from the [engine table](workloads::engines) and peers from the
-//! [peers' registry](workloads::peers), only built-in presets (never a path on disk), levels
+//! engines from the [engine table](wb_model::engines) and peers from the
+//! [peers' registry](wb_runner::peers), only built-in presets (never a path on disk), levels
 //! and step lengths within the caps below. Anything else is refused with a `400` that says
 //! which field, what was given and what is allowed.
 //!
 //! Peers (asyncio, Twisted and the others: servers this project did not write) run exactly as
 //! `workbench run --peers asyncio,twisted` runs them: each becomes an
-//! [`EngineSpec::peer`](workloads::results::EngineSpec::peer) after the engines, and the run
+//! [`EngineSpec::peer`](wb_model::results::EngineSpec::peer) after the engines, and the run
 //! records the versions they ran on. A peer that is not installed is refused with the command
 //! that installs it ([`RunRequest::peer_versions`]).
 
 use std::collections::BTreeMap;
 
-use workloads::results::EngineSpec;
-use workloads::results::RunConfig;
-use workloads::spec::{PRESETS, SUITE_NAMES, Suite, Workload};
-use workloads::{engines, peers};
+use wb_model::engines;
+use wb_model::results::EngineSpec;
+use wb_model::results::RunConfig;
+use wb_model::spec::{PRESETS, SUITE_NAMES, Suite, Workload};
+use wb_runner::peers::{self, PeerLaunch as _};
 
 /// The caps on "seconds per step" and "levels up to", shared with `workbench run
 /// --step-secs` and `--max-level` so that both refuse alike.
-pub use workloads::spec::{
+pub use wb_model::spec::{
     MAX_ASKED_LEVEL as MAX_LEVEL, MAX_ASKED_STEP_SECS as MAX_STEP_SECS,
     MIN_ASKED_STEP_SECS as MIN_STEP_SECS,
 };
@@ -121,7 +122,7 @@ impl RunRequest {
                 "pin" => request.pin = matches!(value, "on" | "true" | "1" | "yes"),
                 "trace" => request.trace = matches!(value, "on" | "true" | "1" | "yes"),
                 "max_level" if !value.is_empty() => {
-                    let level = workloads::spec::asked_max_level(value)
+                    let level = wb_model::spec::asked_max_level(value)
                         .map_err(|why| format!("levels up to: {why}"))?;
                     request.max_level = Some(level);
                 }
@@ -139,7 +140,7 @@ impl RunRequest {
                     request.repeat = Some(repeat);
                 }
                 "step_secs" if !value.is_empty() => {
-                    let secs = workloads::spec::asked_step_secs(value)
+                    let secs = wb_model::spec::asked_step_secs(value)
                         .map_err(|why| format!("seconds per step: {why}"))?;
                     request.step_secs = Some(secs);
                 }
@@ -177,7 +178,7 @@ impl RunRequest {
                 })?;
             }
         }
-        Ok(peers::PeerDef::versions())
+        Ok(peers::versions())
     }
 
     /// The run configuration: each workload at the suite's levels (the preset's when the
@@ -220,8 +221,8 @@ impl RunRequest {
             return Err(format!(
                 "this run would take about {}, beyond the dashboard's cap of {}: choose fewer \
                  engines or workloads, lower levels or shorter steps, or use `workbench run`",
-                reports::format::duration(secs.round() as i64),
-                reports::format::duration(MAX_RUN_SECS as i64)
+                wb_reports::format::duration(secs.round() as i64),
+                wb_reports::format::duration(MAX_RUN_SECS as i64)
             ));
         }
         Ok(config)

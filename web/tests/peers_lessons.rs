@@ -7,8 +7,8 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use tower::ServiceExt;
-use web::fixture;
-use web::{Config, Dashboard};
+use wb_web::fixture;
+use wb_web::{Config, Dashboard};
 
 const HOST: &str = "127.0.0.1:8080";
 const ORIGIN: &str = "http://127.0.0.1:8080";
@@ -72,7 +72,7 @@ fn side_by_side(page: &str) -> Vec<String> {
 #[tokio::test]
 async fn every_lesson_names_the_peers_beside_the_engines_and_the_talks_figure() {
     let site = site();
-    for lesson in reports::claims::LESSONS {
+    for lesson in wb_reports::claims::LESSONS {
         let (status, page) = get(&site, &format!("/lessons/{}", lesson.slug)).await;
         assert_eq!(status, StatusCode::OK, "{}", lesson.slug);
         let items = side_by_side(&page);
@@ -134,10 +134,10 @@ fn a_run_without_peers_says_how_to_add_them() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("store.db");
     let runs = fixture::create(&db).unwrap();
-    let store = reports::store::Store::open(&db).unwrap();
+    let store = wb_reports::store::Store::open(&db).unwrap();
     let baseline = store.run(runs.baseline).unwrap().unwrap();
-    let lesson = reports::claims::find("db-wait").unwrap();
-    let sentences = web::lessons::side_by_side(lesson, &baseline);
+    let lesson = wb_reports::claims::find("db-wait").unwrap();
+    let sentences = wb_web::lessons::side_by_side(lesson, &baseline);
     assert!(sentences[0].contains("engines threads"), "{sentences:?}");
     assert!(!sentences[0].contains("peers"), "{sentences:?}");
     assert!(
@@ -153,7 +153,8 @@ async fn the_new_run_form_offers_every_peer_ready_or_with_its_install_command() 
     let (status, page) = get(&site, "/new").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("<legend>Peers</legend>"));
-    for peer in workloads::peers::all() {
+    use wb_runner::peers::PeerLaunch as _;
+    for peer in wb_runner::peers::all() {
         let input = format!("name=\"peer\" value=\"{}\"", peer.name);
         let at = page
             .find(&input)

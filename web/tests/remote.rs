@@ -8,8 +8,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use tower::ServiceExt;
-use web::fixture::{self, FixtureRuns};
-use web::{Config, Dashboard};
+use wb_web::fixture::{self, FixtureRuns};
+use wb_web::{Config, Dashboard};
 
 /// Where it listens: every interface, as `--listen 0.0.0.0:8080 --allow-remote` would.
 const LISTEN: &str = "0.0.0.0:8080";

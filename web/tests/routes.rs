@@ -6,8 +6,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use tower::ServiceExt;
-use web::fixture::{self, FixtureRuns};
-use web::{Config, Dashboard};
+use wb_web::fixture::{self, FixtureRuns};
+use wb_web::{Config, Dashboard};
 
 const HOST: &str = "127.0.0.1:8080";
 const ORIGIN: &str = "http://127.0.0.1:8080";
@@ -123,7 +123,7 @@ async fn every_page_and_api_route_answers_on_the_fixture_store() {
         "/static/live.js".into(),
     ];
     for path in pages.iter().cloned().chain(
-        reports::claims::LESSONS
+        wb_reports::claims::LESSONS
             .iter()
             .map(|l| format!("/lessons/{}", l.slug)),
     ) {
@@ -191,7 +191,7 @@ async fn every_page_and_api_route_answers_on_the_fixture_store() {
     let lessons = get(&site, "/lessons").await.body;
     assert_eq!(
         lessons.matches("badge ok").count(),
-        reports::claims::LESSONS.len(),
+        wb_reports::claims::LESSONS.len(),
         "every lesson is supported by the fixture: {lessons}"
     );
     assert!(lessons.contains("One protocol, many loops"), "{lessons}");
@@ -350,11 +350,11 @@ async fn every_page_answers_on_an_empty_store() {
             .body
             .contains("No runs in the store yet")
     );
-    for lesson in reports::claims::LESSONS {
+    for lesson in wb_reports::claims::LESSONS {
         let page = get(&site, &format!("/lessons/{}", lesson.slug)).await;
         assert_eq!(page.status, StatusCode::OK);
         assert!(page.body.contains("No data yet"), "{}", lesson.slug);
-        assert!(page.body.contains(&reports::claims::hint(lesson)));
+        assert!(page.body.contains(&wb_reports::claims::hint(lesson)));
     }
     let api: serde_json::Value = serde_json::from_str(&get(&site, "/api/runs").await.body).unwrap();
     assert_eq!(api["runs"], serde_json::json!([]));
@@ -521,11 +521,11 @@ async fn parameters_beyond_the_caps_are_refused_with_400() {
         assert!(answer.body.contains(says), "{form}: {}", answer.body);
     }
     // Everything at once runs too long for the dashboard.
-    let all: String = workloads::engines::ENGINES
+    let all: String = wb_model::engines::ENGINES
         .iter()
         .map(|e| format!("engine={}&", e.label))
         .chain(
-            workloads::spec::PRESETS
+            wb_model::spec::PRESETS
                 .iter()
                 .map(|(n, _)| format!("workload={n}&")),
         )

@@ -6,12 +6,12 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use reports::store::Store;
 use tower::ServiceExt;
-use web::fixture;
-use web::{Config, Dashboard};
-use workloads::describe::{Description, PerConnection};
-use workloads::trace::{Trace, TraceSpan};
+use wb_model::describe::{Description, PerConnection};
+use wb_model::trace::{Trace, TraceSpan};
+use wb_reports::store::Store;
+use wb_web::fixture;
+use wb_web::{Config, Dashboard};
 
 const HOST: &str = "127.0.0.1:8080";
 
@@ -46,7 +46,7 @@ async fn a_stored_trace_is_drawn_on_the_run_and_its_lesson_and_the_async_lesson_
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("store.db");
     fixture::create(&db).unwrap();
-    let cpu_lesson = reports::claims::LESSONS
+    let cpu_lesson = wb_reports::claims::LESSONS
         .iter()
         .find(|l| l.workload == "cpu")
         .expect("a lesson on the cpu workload");

@@ -7,12 +7,12 @@ use std::io::{self, IoSlice};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use protocol::{Event, Response, Session};
-use sys::timeouts::ReadDeadline;
-use sys::trace::{self, Phase};
 use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+use wb_protocol::{Event, Response, Session};
+use wb_sys::timeouts::ReadDeadline;
+use wb_sys::trace::{self, Phase};
 
 use crate::Settings;
 
@@ -261,14 +261,14 @@ fn read_into(stream: &TcpStream, session: &mut Session) -> io::Result<usize> {
 }
 
 /// Lingering close: the client gets our FIN after the whole response, and whatever it still
-/// sends is read and dropped (for at most [`sys::LINGER_TIMEOUT`]) so that closing does not send a RST.
+/// sends is read and dropped (for at most [`wb_sys::LINGER_TIMEOUT`]) so that closing does not send a RST.
 async fn linger(stream: &mut TcpStream) {
     // shutdown(SHUT_WR): the FIN goes out after the response still in the send buffer.
     if stream.shutdown().await.is_err() {
         return;
     }
     // Whether EOF, an error or the timeout comes first, the caller then drops the socket.
-    let _ = tokio::time::timeout(sys::LINGER_TIMEOUT, discard_input(stream)).await;
+    let _ = tokio::time::timeout(wb_sys::LINGER_TIMEOUT, discard_input(stream)).await;
 }
 
 /// Reads and drops whatever the client sends, until EOF or an error.

@@ -153,10 +153,10 @@ use std::io;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
-use sys::accept::{AcceptError, WarnLimit};
 use tokio::net::TcpListener;
 use tokio::runtime::{Builder, Runtime};
 use tokio::sync::watch;
+use wb_sys::accept::{AcceptError, WarnLimit};
 
 use connection::connection;
 
@@ -164,8 +164,8 @@ use connection::connection;
 const RUNTIME_SHUTDOWN: Duration = Duration::from_millis(500);
 
 /// How long, after the signal, connections get to finish before they are dropped: together
-/// with [`RUNTIME_SHUTDOWN`], `serve` returns within the contract's [`sys::DRAIN_TIMEOUT`].
-const DRAIN_DEADLINE: Duration = sys::DRAIN_TIMEOUT.saturating_sub(RUNTIME_SHUTDOWN);
+/// with [`RUNTIME_SHUTDOWN`], `serve` returns within the contract's [`wb_sys::DRAIN_TIMEOUT`].
+const DRAIN_DEADLINE: Duration = wb_sys::DRAIN_TIMEOUT.saturating_sub(RUNTIME_SHUTDOWN);
 
 /// Engine configuration, filled from `workbench engine coroutines` flags.
 #[derive(Debug, Clone, clap::Args)]
@@ -190,14 +190,14 @@ pub struct Config {
 
     /// The contract's timeouts (`--header-timeout`, `--keepalive-timeout`, `--send-timeout`).
     #[command(flatten)]
-    pub timeouts: sys::Timeouts,
+    pub timeouts: wb_sys::Timeouts,
 }
 
 /// What every connection task needs to know: copied into each.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Settings {
     pub(crate) offload: bool,
-    pub(crate) timeouts: sys::Timeouts,
+    pub(crate) timeouts: wb_sys::Timeouts,
 }
 
 impl Config {
@@ -242,7 +242,7 @@ pub fn serve(listener: std::net::TcpListener, config: &Config) -> io::Result<()>
 /// across an `.await` is a field of it), built for a loopback connection and never polled.
 /// tokio adds its task header (about a cache line or two) around it. `workbench engine
 /// coroutines --describe` prints it.
-pub fn describe(config: &Config) -> io::Result<sys::describe::PerConnection> {
+pub fn describe(config: &Config) -> io::Result<wb_sys::describe::PerConnection> {
     let runtime = Builder::new_current_thread().enable_all().build()?;
     let settings = config.settings();
     let future_bytes = runtime.block_on(async move {
@@ -253,7 +253,7 @@ pub fn describe(config: &Config) -> io::Result<sys::describe::PerConnection> {
         let future = connection(stream, stop_rx, settings);
         io::Result::Ok(size_of_val(&future))
     })?;
-    Ok(sys::describe::PerConnection {
+    Ok(wb_sys::describe::PerConnection {
         future_bytes: Some(future_bytes),
         ..Default::default()
     })
@@ -296,8 +296,8 @@ fn stop_signal() -> io::Result<impl Future<Output = ()>> {
     let mut interrupt = signal(SignalKind::interrupt())?;
     // A runtime whose every thread is deep in a CPU job cannot poll the future below; the
     // watchdog ends the process within the stop grace all the same.
-    sys::signals::spawn_stop_watchdog()?;
-    sys::signals::unblock_stop_signals()?;
+    wb_sys::signals::spawn_stop_watchdog()?;
+    wb_sys::signals::unblock_stop_signals()?;
     Ok(async move {
         let name = tokio::select! {
             _ = terminate.recv() => "SIGTERM",
@@ -339,8 +339,8 @@ async fn accept_loop(listener: &TcpListener, stop: &watch::Receiver<()>, setting
     loop {
         match listener.accept().await {
             Ok((stream, _peer)) => {
-                let _accepting = sys::trace::span(
-                    sys::trace::Phase::Accept,
+                let _accepting = wb_sys::trace::span(
+                    wb_sys::trace::Phase::Accept,
                     std::os::fd::AsRawFd::as_raw_fd(&stream) as u64,
                 );
                 // Boxed: tokio's task is then a small 128-byte-aligned block pointing to the
@@ -349,14 +349,14 @@ async fn accept_loop(listener: &TcpListener, stop: &watch::Receiver<()>, setting
                 // and its `stop` receiver is how `run` knows when it has ended.
                 tokio::spawn(Box::pin(connection(stream, stop.clone(), settings)));
             }
-            Err(err) => match sys::accept::classify(&err) {
+            Err(err) => match wb_sys::accept::classify(&err) {
                 AcceptError::Retry | AcceptError::Skip => {}
                 AcceptError::BackOff => {
                     // EMFILE / ENFILE (out of file descriptors), ENOBUFS / ENOMEM: the pending
                     // connection stays in the backlog, and the listener stays readable. Pause
                     // instead of spinning on the same error.
                     accept_warning.warn_accept_failed(&err);
-                    tokio::time::sleep(sys::ACCEPT_BACKOFF).await;
+                    tokio::time::sleep(wb_sys::ACCEPT_BACKOFF).await;
                 }
             },
         }
@@ -367,10 +367,10 @@ async fn accept_loop(listener: &TcpListener, stop: &watch::Receiver<()>, setting
 mod tests {
     use super::*;
     use clap::Parser;
-    use protocol::date::masked;
     use std::io::{Read, Write};
     use tokio::net::TcpStream;
     use tokio::sync::oneshot;
+    use wb_protocol::date::masked;
 
     /// Parses the engine's flags as the binary does (flattened into a command).
     #[derive(Debug, Parser)]
@@ -427,7 +427,7 @@ mod tests {
             let (_stop_tx, stop_rx) = watch::channel(());
             let settings = Settings {
                 offload: true,
-                timeouts: sys::Timeouts::default(),
+                timeouts: wb_sys::Timeouts::default(),
             };
             let task = connection(stream, stop_rx, settings);
             size_of_val(&task)
@@ -511,7 +511,7 @@ mod tests {
 
     fn answers_the_corpus(flags: &[&str]) {
         let server = Server::start(flags);
-        let expected = masked(&protocol::respond_all(CORPUS));
+        let expected = masked(&wb_protocol::respond_all(CORPUS));
 
         let mut whole = server.connect();
         whole.write_all(CORPUS).unwrap();
@@ -547,7 +547,7 @@ mod tests {
         client.shutdown(std::net::Shutdown::Write).unwrap();
         assert_eq!(
             masked(&read_to_end(&mut client)),
-            masked(&protocol::respond_all(request))
+            masked(&wb_protocol::respond_all(request))
         );
         server.join();
     }
@@ -562,7 +562,7 @@ mod tests {
 
             let mut idle = server.connect();
             let hello = b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n";
-            let hello_answer = protocol::respond_all(hello);
+            let hello_answer = wb_protocol::respond_all(hello);
             idle.write_all(hello).unwrap();
             let mut answer = vec![0; hello_answer.len()];
             idle.read_exact(&mut answer).unwrap();
@@ -580,7 +580,7 @@ mod tests {
             // The idle connection closes while the big response is still being written: were
             // it kept until the deadline, the big response would be cut off by then.
             assert_eq!(read_to_end(&mut idle), b"");
-            assert!(masked(&read_to_end(&mut busy)) == masked(&protocol::respond_all(big)));
+            assert!(masked(&read_to_end(&mut busy)) == masked(&wb_protocol::respond_all(big)));
             server.join();
             assert!(std::net::TcpStream::connect(addr).is_err());
         }

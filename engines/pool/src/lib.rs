@@ -31,7 +31,7 @@
 //!   the kernel's accept queue (the listen backlog), then for a free worker. With a 10 ms
 //!   "database" wait a worker completes at most 100 requests a second, so the whole pool caps
 //!   near **N × 100 req/s**, however idle its CPUs are. And a keep-alive client that sends
-//!   nothing still pins its worker: hence the contract's timeouts ([`sys::timeouts`]), which
+//!   nothing still pins its worker: hence the contract's timeouts ([`wb_sys::timeouts`]), which
 //!   matter most here — `--keepalive-timeout` closes an idle connection, `--header-timeout`
 //!   bounds a whole request (not one read: a client that trickles one byte every few seconds
 //!   is cut off with 408), `--send-timeout` drops a client that reads nothing for that long.
@@ -47,7 +47,7 @@
 //! Three modules, one side of the `fork` each: `supervisor` (the parent: fork, reap,
 //! replace, stop), `worker` (the child: accept and serve one connection at a time) and
 //! `signals` (the worker's async-signal-safe stop handler). The signal mask the parent waits
-//! on, the lingering close and the accept back-off are the contract's, from [`sys`].
+//! on, the lingering close and the accept back-off are the contract's, from [`wb_sys`].
 //!
 //! - The parent blocks SIGINT, SIGTERM and SIGCHLD *before* forking anything, then waits for
 //!   them with `sigtimedwait` in its supervise loop: no signal handler runs in the parent,
@@ -87,7 +87,7 @@ mod worker;
 
 use std::io;
 use std::net::TcpListener;
-use sys::signals::SignalMask;
+use wb_sys::signals::SignalMask;
 
 use supervisor::Pool;
 use worker::WorkerSettings;
@@ -104,14 +104,14 @@ pub struct Config {
     /// The contract's timeouts (`--header-timeout`, `--keepalive-timeout`, `--send-timeout`):
     /// here they decide how long one client may hold one of only N workers.
     #[command(flatten)]
-    pub timeouts: sys::Timeouts,
+    pub timeouts: wb_sys::Timeouts,
 }
 
 impl Default for Config {
     fn default() -> Config {
         Config {
             workers: default_workers(),
-            timeouts: sys::Timeouts::default(),
+            timeouts: wb_sys::Timeouts::default(),
         }
     }
 }
@@ -132,7 +132,7 @@ fn workers_for_cores(cores: usize) -> u32 {
 /// on a loopback socket, run on a fresh thread with a 2 MiB stack (a worker runs it on its
 /// process's main stack; the pages touched are the same code's). The 64 KiB read buffer is
 /// one per worker, on the heap, and not counted. `workbench engine pool --describe` prints it.
-pub fn describe(config: &Config) -> io::Result<sys::describe::PerConnection> {
+pub fn describe(config: &Config) -> io::Result<wb_sys::describe::PerConnection> {
     use std::io::{Read, Write};
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
@@ -154,12 +154,12 @@ pub fn describe(config: &Config) -> io::Result<sys::describe::PerConnection> {
             let mut buf = vec![0u8; worker::READ_BUFFER_BYTES];
             let stop = std::sync::atomic::AtomicBool::new(false);
             worker::serve_connection(&stream, &timeouts, &stop, &mut buf)
-                .map(|()| sys::describe::touched_stack_bytes())
+                .map(|()| wb_sys::describe::touched_stack_bytes())
         })?
         .join()
         .map_err(|_| io::Error::other("the connection thread panicked"))??;
     let _ = client.join();
-    Ok(sys::describe::PerConnection {
+    Ok(wb_sys::describe::PerConnection {
         stack_bytes: touched,
         ..Default::default()
     })
@@ -235,7 +235,7 @@ mod tests {
         assert_eq!(cli.config.timeouts.keepalive.as_secs(), 9);
         let cli = Cli::try_parse_from(["x"]).unwrap();
         assert_eq!(cli.config.workers, default_workers());
-        assert_eq!(cli.config.timeouts, sys::Timeouts::default());
+        assert_eq!(cli.config.timeouts, wb_sys::Timeouts::default());
         assert!(Cli::try_parse_from(["x", "--workers", "0"]).is_err());
         assert!(Cli::try_parse_from(["x", "--keepalive-timeout", "0"]).is_err());
     }

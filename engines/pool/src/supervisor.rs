@@ -10,8 +10,8 @@ use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use sys::DRAIN_TIMEOUT;
-use sys::signals::SignalMask;
+use wb_sys::DRAIN_TIMEOUT;
+use wb_sys::signals::SignalMask;
 
 use crate::worker::{self, WorkerSettings};
 

@@ -7,13 +7,13 @@ use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use protocol::{Event, Session};
-use sys::ACCEPT_BACKOFF;
-use sys::accept::{AcceptError, WarnLimit};
-use sys::linger::lingering_close;
-use sys::signals::SignalMask;
-use sys::timeouts::ReadDeadline;
-use sys::trace::{self, Phase};
+use wb_protocol::{Event, Session};
+use wb_sys::ACCEPT_BACKOFF;
+use wb_sys::accept::{AcceptError, WarnLimit};
+use wb_sys::linger::lingering_close;
+use wb_sys::signals::SignalMask;
+use wb_sys::timeouts::ReadDeadline;
+use wb_sys::trace::{self, Phase};
 
 use crate::signals::{CURRENT_CONNECTION, STOPPING, install_stop_handler};
 
@@ -24,7 +24,7 @@ pub(crate) const READ_BUFFER_BYTES: usize = 64 * 1024;
 /// What a worker needs to know.
 pub(crate) struct WorkerSettings {
     /// The contract's timeouts: how long one client may hold the worker.
-    pub(crate) timeouts: sys::Timeouts,
+    pub(crate) timeouts: wb_sys::Timeouts,
     /// The parent's pid, to notice a parent that died before we could ask to follow it.
     pub(crate) parent: u32,
 }
@@ -66,7 +66,7 @@ pub(crate) fn main(listener: &TcpListener, settings: &WorkerSettings, signals: &
             Ok((stream, _peer)) => stream,
             // The parent shut the listener down: the pool is stopping.
             Err(err) if err.raw_os_error() == Some(libc::EINVAL) => break,
-            Err(err) => match sys::accept::classify(&err) {
+            Err(err) => match wb_sys::accept::classify(&err) {
                 AcceptError::Retry | AcceptError::Skip => continue,
                 AcceptError::BackOff => {
                     // EMFILE, ENFILE, ENOBUFS: pause, since the condition will not clear in
@@ -102,7 +102,7 @@ pub(crate) fn main(listener: &TcpListener, settings: &WorkerSettings, signals: &
 /// makes no progress for the send timeout, or at end-of-file.
 pub(crate) fn serve_connection(
     stream: &TcpStream,
-    timeouts: &sys::Timeouts,
+    timeouts: &wb_sys::Timeouts,
     stop: &AtomicBool,
     buf: &mut [u8],
 ) -> io::Result<()> {
@@ -123,7 +123,7 @@ pub(crate) fn serve_connection(
                 // polls its socket, so a client that hangs up frees the worker at once.
                 if !wait.is_zero() {
                     let _waiting = trace::span(Phase::Wait, task);
-                    if !sys::hangup::wait_unless_hung_up(stream, wait) {
+                    if !wb_sys::hangup::wait_unless_hung_up(stream, wait) {
                         if !stop.load(Ordering::SeqCst) {
                             return Ok(());
                         }
@@ -190,9 +190,9 @@ pub(crate) fn serve_connection(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::date::masked;
     use std::io::Write;
     use std::time::Duration;
+    use wb_protocol::date::masked;
 
     /// Serves `connections` connections on a background thread, as a worker would.
     fn worker(
@@ -200,10 +200,10 @@ mod tests {
         keepalive: Duration,
         stop: &'static AtomicBool,
     ) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
-        let timeouts = sys::Timeouts {
+        let timeouts = wb_sys::Timeouts {
             keepalive,
             header: keepalive,
-            ..sys::Timeouts::default()
+            ..wb_sys::Timeouts::default()
         };
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
@@ -236,7 +236,7 @@ mod tests {
     fn a_connection_answers_what_the_protocol_core_answers() {
         static RUNNING: AtomicBool = AtomicBool::new(false);
         let (addr, server) = worker(2, Duration::from_secs(30), &RUNNING);
-        let expected = masked(&protocol::respond_all(PIPELINE));
+        let expected = masked(&wb_protocol::respond_all(PIPELINE));
         // The HTTP/1.0 request closes the connection; the last request is never answered.
         assert!(expected.ends_with(b"Connection: close\r\n\r\nHello, World!"));
         for chunk in [PIPELINE.len(), 1] {
@@ -264,7 +264,7 @@ mod tests {
         client.read_to_end(&mut got).unwrap();
         assert_eq!(
             masked(&got),
-            masked(&protocol::respond_all(
+            masked(&wb_protocol::respond_all(
                 b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n"
             ))
         );
@@ -313,7 +313,7 @@ mod tests {
         // One answer, not two, and no `Connection: close` header (the request did not ask).
         assert_eq!(
             masked(&got),
-            masked(&protocol::respond_all(
+            masked(&wb_protocol::respond_all(
                 b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n"
             ))
         );

@@ -6,7 +6,7 @@
 //! no threads and no async. Bytes go in, instructions come out:
 //!
 //! ```
-//! use protocol::{Event, Session};
+//! use wb_protocol::{Event, Session};
 //!
 //! let mut session = Session::new();
 //! session.receive_data(b"GET /work?wait_ms=10&cpu_rounds=3&bytes=5 HTTP/1.1\r\nHost: a\r\n\r\n");

@@ -77,7 +77,7 @@ fn inputs_are_reproducible_from_seed_and_index() {
 
 #[test]
 fn the_response_checker_refuses_malformed_responses() {
-    let good = protocol::respond_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
+    let good = wb_protocol::respond_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
     assert!(streams::parse_response(&good, Some(false)).is_ok());
     let with_date = String::from_utf8(good.clone()).unwrap().replace(
         "\r\n\r\n",

@@ -3,9 +3,9 @@
 //! answers must be the same.
 
 use proptest::prelude::*;
-use protocol::corpus::corpus;
-use protocol::limits::MAX_HEAD_BYTES;
-use protocol::{Event, Session};
+use wb_protocol::corpus::corpus;
+use wb_protocol::limits::MAX_HEAD_BYTES;
+use wb_protocol::{Event, Session};
 
 /// Feeds `chunks` in order, draining events after each, and returns every response byte and
 /// whether the session closed.
@@ -16,7 +16,9 @@ fn run_chunks<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> (Vec<u8>, bool)
         session.receive_data(chunk);
         loop {
             match session.next_event() {
-                Event::Job(job) => out.extend_from_slice(&protocol::date::masked(&job.perform())),
+                Event::Job(job) => {
+                    out.extend_from_slice(&wb_protocol::date::masked(&job.perform()))
+                }
                 Event::NeedData => break,
                 Event::Closed => return (out, true),
             }

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use mio::Interest;
 use mio::net::TcpStream;
-use protocol::Response;
+use wb_protocol::Response;
 
-use sys::timeouts::ReadDeadline;
+use wb_sys::timeouts::ReadDeadline;
 
 use crate::interfaces::{Transport, Work};
 use crate::write_queue::{Flow, WriteQueue, flow};
@@ -105,7 +105,7 @@ impl<P, S> Connection<P, S> {
     /// of the loop. Both loops (mio's and tokio's) call their protocol through this.
     pub(crate) fn call_protocol(
         &mut self,
-        timeouts: &sys::Timeouts,
+        timeouts: &wb_sys::Timeouts,
         call: impl FnOnce(&mut P, &mut dyn Transport),
     ) -> Option<Pending> {
         let was_empty = self.out.is_empty();
@@ -234,7 +234,7 @@ mod tests {
             awaiting: 0,
             out: WriteQueue::new(),
             protocol: HttpProtocol::new(false),
-            deadline: ReadDeadline::accepted(&sys::Timeouts::default(), Instant::now()),
+            deadline: ReadDeadline::accepted(&wb_sys::Timeouts::default(), Instant::now()),
         };
         assert_eq!(conn.interest(), Some(Interest::READABLE));
         assert!(conn.is_idle());

@@ -44,14 +44,14 @@ use std::net::Shutdown;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use protocol::Response;
-use sys::accept::{AcceptError, WarnLimit};
-use sys::timeouts::ReadDeadline;
-use sys::{ACCEPT_BACKOFF, DRAIN_TIMEOUT, LINGER_TIMEOUT};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::{oneshot, watch};
 use tokio::task::LocalSet;
+use wb_protocol::Response;
+use wb_sys::accept::{AcceptError, WarnLimit};
+use wb_sys::timeouts::ReadDeadline;
+use wb_sys::{ACCEPT_BACKOFF, DRAIN_TIMEOUT, LINGER_TIMEOUT};
 
 use crate::connection::{Connection, Pending, Phase};
 use crate::interfaces::{Factory, Protocol, Reason, Transport, Work};
@@ -78,7 +78,7 @@ struct Shared {
     read_buf: RefCell<Box<[u8]>>,
     /// The `--offload` pool; without it, deferred work runs inline.
     pool: Option<rayon::ThreadPool>,
-    timeouts: sys::Timeouts,
+    timeouts: wb_sys::Timeouts,
 }
 
 /// Serves `listener` with `factory`'s protocols on a current-thread tokio runtime until
@@ -88,7 +88,7 @@ pub(crate) fn serve<F>(
     listener: std::net::TcpListener,
     factory: F,
     pool: Option<rayon::ThreadPool>,
-    timeouts: sys::Timeouts,
+    timeouts: wb_sys::Timeouts,
 ) -> io::Result<()>
 where
     F: Factory + 'static,
@@ -129,7 +129,7 @@ impl StopSignals {
             terminate: signal(SignalKind::terminate())?,
             interrupt: signal(SignalKind::interrupt())?,
         };
-        sys::signals::unblock_stop_signals()?;
+        wb_sys::signals::unblock_stop_signals()?;
         Ok(signals)
     }
 
@@ -209,7 +209,7 @@ async fn accept_loop<F>(
                 // sits in an allocation of its own size, as the coroutines engine does.
                 tokio::task::spawn_local(Box::pin(task.run(stop.clone())));
             }
-            Err(err) => match sys::accept::classify(&err) {
+            Err(err) => match wb_sys::accept::classify(&err) {
                 AcceptError::Retry => {}
                 AcceptError::Skip => tracing::debug!("accept: {err}"),
                 AcceptError::BackOff => {
@@ -299,14 +299,14 @@ impl<P: Protocol> Task<P> {
             if let Some(at) = self.reset_deadline.take() {
                 deadline.as_mut().reset(at.into());
             }
-            if let Some(Waiting::Timer(at)) = self.waiting {
-                if at <= Instant::now() {
-                    // Due already (a zero-delay `call_later`: the protocol yields its turn):
-                    // let every other ready task run first, as asyncio's `call_soon` does.
-                    tokio::task::yield_now().await;
-                    self.on_timer();
-                    continue;
-                }
+            if let Some(Waiting::Timer(at)) = self.waiting
+                && at <= Instant::now()
+            {
+                // Due already (a zero-delay `call_later`: the protocol yields its turn):
+                // let every other ready task run first, as asyncio's `call_soon` does.
+                tokio::task::yield_now().await;
+                self.on_timer();
+                continue;
             }
             let armed = self.armed.is_some();
             let Task { conn, waiting, .. } = &mut self;
@@ -528,15 +528,15 @@ impl<P: Protocol> Task<P> {
                     continue; // It may have written more.
                 }
             }
-            if let Phase::Flushing { linger } = conn.phase {
-                if conn.out.is_empty() {
-                    if !linger {
-                        self.close(Reason::Done);
-                        return;
-                    }
-                    self.start_lingering();
-                    continue;
+            if let Phase::Flushing { linger } = conn.phase
+                && conn.out.is_empty()
+            {
+                if !linger {
+                    self.close(Reason::Done);
+                    return;
                 }
+                self.start_lingering();
+                continue;
             }
             if self.stopping && conn.is_idle() {
                 conn.phase = Phase::Flushing { linger: true };
@@ -606,15 +606,15 @@ impl Write for NonBlocking<'_> {
 mod tests {
     use super::*;
     use crate::http::HttpFactory;
-    use protocol::date::masked;
     use std::io::Read;
     use std::net::TcpStream as Client;
+    use wb_protocol::date::masked;
 
     /// Runs the adapter on its own thread, stopped by dropping a oneshot (a signal would
     /// reach the whole test process), and returns its address.
     fn start(
         offload: bool,
-        timeouts: sys::Timeouts,
+        timeouts: wb_sys::Timeouts,
     ) -> (
         std::net::SocketAddr,
         oneshot::Sender<()>,
@@ -666,7 +666,7 @@ mod tests {
     #[test]
     fn the_same_protocol_serves_on_tokio() {
         for offload in [false, true] {
-            let (addr, stop, server) = start(offload, sys::Timeouts::default());
+            let (addr, stop, server) = start(offload, wb_sys::Timeouts::default());
             // Pipelined requests with a timer, CPU rounds, a 300 kB body (partial writes),
             // an error that closes, and a request left unanswered (lingering close).
             let input = [
@@ -682,7 +682,7 @@ mod tests {
             let mut answer = Vec::new();
             client.read_to_end(&mut answer).unwrap();
             assert!(
-                masked(&answer) == masked(&protocol::respond_all(&input)),
+                masked(&answer) == masked(&wb_protocol::respond_all(&input)),
                 "answers differ (offload {offload})"
             );
 
@@ -690,9 +690,9 @@ mod tests {
             let request = b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n";
             let mut client = connect(addr);
             client.write_all(&request.repeat(40)).unwrap();
-            let mut answer = vec![0; 40 * protocol::respond_all(request).len()];
+            let mut answer = vec![0; 40 * wb_protocol::respond_all(request).len()];
             client.read_exact(&mut answer).unwrap();
-            assert!(masked(&answer) == masked(&protocol::respond_all(&request.repeat(40))));
+            assert!(masked(&answer) == masked(&wb_protocol::respond_all(&request.repeat(40))));
 
             // Stopping closes the idle connection and the server returns.
             stop.send(()).unwrap();
@@ -733,12 +733,12 @@ mod tests {
                     awaiting: 0,
                     out: WriteQueue::new(),
                     protocol: crate::HttpProtocol::new(false),
-                    deadline: ReadDeadline::accepted(&sys::Timeouts::default(), now),
+                    deadline: ReadDeadline::accepted(&wb_sys::Timeouts::default(), now),
                 },
                 shared: Rc::new(Shared {
                     read_buf: RefCell::new(Box::new([])),
                     pool: None,
-                    timeouts: sys::Timeouts::default(),
+                    timeouts: wb_sys::Timeouts::default(),
                 }),
                 waiting: None,
                 reset_timer: None,
@@ -755,9 +755,9 @@ mod tests {
 
     #[test]
     fn a_slow_head_gets_408_at_the_header_timeout() {
-        let timeouts = sys::Timeouts {
+        let timeouts = wb_sys::Timeouts {
             header: Duration::from_secs(1),
-            ..sys::Timeouts::default()
+            ..wb_sys::Timeouts::default()
         };
         let (addr, stop, server) = start(false, timeouts);
         let mut client = connect(addr);

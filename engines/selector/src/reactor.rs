@@ -33,14 +33,14 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
-use sys::accept::{AcceptError, WarnLimit};
-use sys::{ACCEPT_BACKOFF, DRAIN_TIMEOUT, LINGER_TIMEOUT};
+use wb_sys::accept::{AcceptError, WarnLimit};
+use wb_sys::{ACCEPT_BACKOFF, DRAIN_TIMEOUT, LINGER_TIMEOUT};
 
 use crate::connection::{Connection, Pending, Phase};
 use crate::interfaces::{Factory, Protocol, Reason, Transport, Work};
 use crate::timers::TimerHeap;
 use crate::write_queue::{Flow, WriteQueue, flow};
-use sys::timeouts::ReadDeadline;
+use wb_sys::timeouts::ReadDeadline;
 
 // Tokens name what an event is about. Connections use their slab key as their token; the
 // loop's own sources sit at the top of the range, where no slab key will ever reach.
@@ -78,7 +78,7 @@ const SWEEP_INTERVAL: Duration = Duration::from_millis(250);
 struct Finished {
     key: usize,
     id: u64,
-    result: protocol::Response,
+    result: wb_protocol::Response,
 }
 
 /// The loop and everything it owns.
@@ -107,7 +107,7 @@ pub(crate) struct Reactor<F: Factory> {
     stopping: bool,
     stop_now: bool,
     /// The contract's timeouts.
-    timeouts: sys::Timeouts,
+    timeouts: wb_sys::Timeouts,
     /// When [`Reactor::sweep`] next looks for timed-out connections.
     next_sweep: Instant,
 }
@@ -118,7 +118,7 @@ impl<F: Factory> Reactor<F> {
         listener: std::net::TcpListener,
         factory: F,
         pool: Option<rayon::ThreadPool>,
-        timeouts: sys::Timeouts,
+        timeouts: wb_sys::Timeouts,
     ) -> io::Result<Self> {
         let poll = Poll::new()?;
         listener.set_nonblocking(true)?;
@@ -131,7 +131,7 @@ impl<F: Factory> Reactor<F> {
         let mut signals = Signals::new([SIGINT, SIGTERM])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
-        sys::signals::unblock_stop_signals()?;
+        wb_sys::signals::unblock_stop_signals()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (finished_tx, finished_rx) = mpsc::channel();
         Ok(Reactor {
@@ -302,12 +302,12 @@ impl<F: Factory> Reactor<F> {
             match listener.accept() {
                 Ok((socket, peer)) => {
                     let fd = std::os::fd::AsRawFd::as_raw_fd(&socket) as u64;
-                    let _accepting = sys::trace::span(sys::trace::Phase::Accept, fd);
+                    let _accepting = wb_sys::trace::span(wb_sys::trace::Phase::Accept, fd);
                     self.open(socket, peer)
                 }
                 // The backlog is empty. The next connection makes the listener ready again.
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
-                Err(err) => match sys::accept::classify(&err) {
+                Err(err) => match wb_sys::accept::classify(&err) {
                     AcceptError::Retry => {}
                     // The client gave up before we accepted it: its problem, not ours.
                     AcceptError::Skip => tracing::debug!("accept: {err}"),
@@ -394,7 +394,7 @@ impl<F: Factory> Reactor<F> {
         // reports them.
         while let Some(conn) = self.conns.get_mut(key).filter(|conn| conn.wants_read()) {
             let fd = std::os::fd::AsRawFd::as_raw_fd(&conn.socket) as u64;
-            let reading = sys::trace::span(sys::trace::Phase::Read, fd);
+            let reading = wb_sys::trace::span(wb_sys::trace::Phase::Read, fd);
             let read = conn.socket.read(&mut buf);
             drop(reading);
             match read {
@@ -465,10 +465,10 @@ impl<F: Factory> Reactor<F> {
                     .push(Instant::now() + delay, TimerKey::Connection { key, id });
                 // The wait as scheduled: the loop thread is free meanwhile, so on the
                 // timeline it is a thin strip under the other connections' spans.
-                if let Some(now) = sys::trace::start_ns().filter(|_| !delay.is_zero()) {
+                if let Some(now) = wb_sys::trace::start_ns().filter(|_| !delay.is_zero()) {
                     let fd = std::os::fd::AsRawFd::as_raw_fd(&self.conns[key].socket) as u64;
                     let end = now.saturating_add(delay.as_nanos() as u64);
-                    sys::trace::record(sys::trace::Phase::Wait, fd, now, end);
+                    wb_sys::trace::record(wb_sys::trace::Phase::Wait, fd, now, end);
                 }
             }
             Pending::Defer(work) => self.spawn(key, id, work),
@@ -482,10 +482,10 @@ impl<F: Factory> Reactor<F> {
         let waker = Arc::clone(&self.waker);
         let task = move || {
             let result = work();
-            if finished.send(Finished { key, id, result }).is_ok() {
-                if let Err(err) = waker.wake() {
-                    tracing::warn!("cannot wake the loop: {err}");
-                }
+            if finished.send(Finished { key, id, result }).is_ok()
+                && let Err(err) = waker.wake()
+            {
+                tracing::warn!("cannot wake the loop: {err}");
             }
         };
         match &self.pool {
@@ -523,7 +523,7 @@ impl<F: Factory> Reactor<F> {
             if !conn.out.is_empty() {
                 let before = conn.out.len();
                 let fd = std::os::fd::AsRawFd::as_raw_fd(&conn.socket) as u64;
-                let writing = sys::trace::span(sys::trace::Phase::Write, fd);
+                let writing = wb_sys::trace::span(wb_sys::trace::Phase::Write, fd);
                 let written = conn.out.write_to(&mut conn.socket);
                 drop(writing);
                 if let Err(err) = written {
@@ -544,15 +544,15 @@ impl<F: Factory> Reactor<F> {
                     continue; // It may have written more.
                 }
             }
-            if let Phase::Flushing { linger } = conn.phase {
-                if conn.out.is_empty() {
-                    if !linger {
-                        self.close(key, Reason::Done);
-                        return;
-                    }
-                    self.start_lingering(key);
-                    continue;
+            if let Phase::Flushing { linger } = conn.phase
+                && conn.out.is_empty()
+            {
+                if !linger {
+                    self.close(key, Reason::Done);
+                    return;
                 }
+                self.start_lingering(key);
+                continue;
             }
             if self.stopping && conn.is_idle() {
                 // Shutting down: a connection whose work is done closes, politely.
@@ -622,10 +622,10 @@ impl<F: Factory> Reactor<F> {
         }
         tracing::info!("signal received: no new connections; finishing work in progress");
         self.stopping = true;
-        if let Some(mut listener) = self.listener.take() {
-            if let Err(err) = self.poll.registry().deregister(&mut listener) {
-                tracing::debug!("deregister listener: {err}");
-            }
+        if let Some(mut listener) = self.listener.take()
+            && let Err(err) = self.poll.registry().deregister(&mut listener)
+        {
+            tracing::debug!("deregister listener: {err}");
         }
         self.timers
             .push(Instant::now() + DRAIN_TIMEOUT, TimerKey::ShutdownDeadline);
@@ -665,8 +665,8 @@ impl<F: Factory> Reactor<F> {
 mod tests {
     use super::*;
     use crate::http::HttpFactory;
-    use protocol::date::masked;
     use std::time::Duration;
+    use wb_protocol::date::masked;
 
     /// The real loop over real sockets on 127.0.0.1, stopped by a real SIGTERM. One test
     /// function on purpose: the signal goes to the whole test process.
@@ -685,7 +685,7 @@ mod tests {
             listener,
             HttpFactory { offload: true },
             Some(pool),
-            sys::Timeouts::default(),
+            wb_sys::Timeouts::default(),
         )
         .unwrap();
         let server = std::thread::spawn(move || reactor.run());
@@ -712,7 +712,7 @@ mod tests {
         let mut answer = Vec::new();
         client.read_to_end(&mut answer).unwrap(); // The server closes after the 404.
         assert!(
-            masked(&answer) == masked(&protocol::respond_all(&input)),
+            masked(&answer) == masked(&wb_protocol::respond_all(&input)),
             "answers differ"
         );
         drop(client); // Our EOF ends the server's lingering close.
@@ -738,7 +738,7 @@ mod tests {
         let mut idle = connect();
         idle.write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
             .unwrap();
-        let expected = protocol::respond_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
+        let expected = wb_protocol::respond_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
         let mut answer = vec![0; expected.len()];
         idle.read_exact(&mut answer).unwrap();
         // SAFETY: kill() with our own pid only sends a signal. Reactor::new registered a

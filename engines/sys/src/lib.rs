@@ -35,7 +35,7 @@
 //!    client has taken nothing for that long. Every engine flattens [`Timeouts`] into its
 //!    flags, so the names and defaults cannot drift apart.
 //! 7. **Bounded memory.** A response body is streamed in chunks of at most 64 KiB from the
-//!    protocol core's static pattern (`protocol::Response`), never rendered whole; each
+//!    protocol core's static pattern (`wb_protocol::Response`), never rendered whole; each
 //!    connection's buffers are capped (the read buffer, the session's partial head of at most
 //!    16 KiB, one queued response). And no work for a client that has hung up: a wait ends
 //!    when the client's FIN or reset arrives ([`hangup`]), deferred results for it are dropped.

@@ -6,14 +6,7 @@ use std::io;
 /// a file descriptor; the default soft limit (1024) would cap every engine far below what the
 /// models can hold. The load generator and the dashboard call it too.
 pub fn raise_open_files_limit() -> io::Result<u64> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `limit` is a valid, writable rlimit struct for the duration of the call.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let mut limit = get_nofile()?;
     if limit.rlim_cur < limit.rlim_max {
         limit.rlim_cur = limit.rlim_max;
         // SAFETY: `limit` is a valid rlimit struct; the kernel only reads it.
@@ -22,4 +15,24 @@ pub fn raise_open_files_limit() -> io::Result<u64> {
         }
     }
     Ok(limit.rlim_cur)
+}
+
+/// The process's open-files limits `(soft, hard)` (`RLIMIT_NOFILE`; `libc::RLIM_INFINITY`
+/// for none), or `None` if they cannot be read.
+pub fn open_files_limits() -> Option<(u64, u64)> {
+    get_nofile()
+        .ok()
+        .map(|limit| (limit.rlim_cur, limit.rlim_max))
+}
+
+fn get_nofile() -> io::Result<libc::rlimit> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable rlimit struct for the duration of the call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(limit)
 }

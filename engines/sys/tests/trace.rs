@@ -1,7 +1,7 @@
 //! Tracing on, in a process of its own (the switch is process-wide): spans reach the file as
 //! JSON lines, and a full buffer stops the recording.
 
-use sys::trace::{self, CAPACITY, Phase};
+use wb_sys::trace::{self, CAPACITY, Phase};
 
 #[test]
 fn spans_reach_the_file_and_a_full_buffer_ends_the_window() {

@@ -16,7 +16,7 @@
 use std::io;
 
 /// Each thread's memory mappings: stack, guard page, signal stack, its guard page. (The
-/// registry's `workloads::engines::THREAD_MAPPINGS`, which the idle lesson uses, must agree.)
+/// registry's `wb_model::engines::THREAD_MAPPINGS`, which the idle lesson uses, must agree.)
 pub const MAPPINGS_PER_THREAD: u64 = 4;
 
 /// Mappings this close to `vm.max_map_count` count as the limit being reached: a new thread

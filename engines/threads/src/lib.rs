@@ -92,24 +92,24 @@
 //!
 //! - Accept loop on the calling thread; one [`std::thread::Builder`] per connection, with the
 //!   configured stack size. Errors from `accept()` (`EMFILE`, `ENFILE`, `ENOBUFS`) are logged
-//!   (at most once a second) and retried after [`sys::ACCEPT_BACKOFF`] rather than ending the
-//!   server, as the contract in [`sys`] says.
+//!   (at most once a second) and retried after [`wb_sys::ACCEPT_BACKOFF`] rather than ending the
+//!   server, as the contract in [`wb_sys`] says.
 //! - Each connection thread reads (`recv` into a heap buffer it never zeroes, 1 KiB growing
 //!   to 8 KiB) only when the
-//!   [`protocol::Session`] says [`NeedData`](protocol::Event::NeedData), waits in `poll()` on
-//!   its socket (so a client that hangs up is not waited for; [`sys::hangup`]), runs the CPU
-//!   work inline with [`Job::respond`](protocol::Job::respond) and streams the response in
+//!   [`wb_protocol::Session`] says [`NeedData`](wb_protocol::Event::NeedData), waits in `poll()` on
+//!   its socket (so a client that hangs up is not waited for; [`wb_sys::hangup`]), runs the CPU
+//!   work inline with [`Job::respond`](wb_protocol::Job::respond) and streams the response in
 //!   chunks of at most 64 KiB, never holding a body whole.
 //! - The contract's timeouts are socket options: `SO_SNDTIMEO` (`--send-timeout`) once per
-//!   connection, `SO_RCVTIMEO` from the read deadline ([`sys::timeouts::ReadDeadline`]): the
+//!   connection, `SO_RCVTIMEO` from the read deadline ([`wb_sys::timeouts::ReadDeadline`]): the
 //!   keep-alive timeout between requests, what is left of the header timeout mid-request (a
 //!   request not complete in time gets 408).
 //! - Shutdown: a signal thread (signal-hook) turns SIGINT/SIGTERM into a flag and a
 //!   `shutdown(SHUT_RD)` of the listener, which wakes the blocked `accept()` on Linux. The
 //!   accept loop then shuts down reading on every open connection: an idle keep-alive thread
 //!   wakes with end-of-file and exits; a busy one finishes its response first. `serve` waits
-//!   up to [`sys::DRAIN_TIMEOUT`] for them and returns. The lingering close after a closing
-//!   response is [`sys::linger::lingering_close`].
+//!   up to [`wb_sys::DRAIN_TIMEOUT`] for them and returns. The lingering close after a closing
+//!   response is [`wb_sys::linger::lingering_close`].
 //!
 //! # Try it
 //!
@@ -137,12 +137,12 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use protocol::{Event, Session};
-use sys::accept::{AcceptError, WarnLimit};
-use sys::linger::lingering_close;
-use sys::timeouts::ReadDeadline;
-use sys::trace::{self, Phase};
-use sys::{ACCEPT_BACKOFF, DRAIN_TIMEOUT};
+use wb_protocol::{Event, Session};
+use wb_sys::accept::{AcceptError, WarnLimit};
+use wb_sys::linger::lingering_close;
+use wb_sys::timeouts::ReadDeadline;
+use wb_sys::trace::{self, Phase};
+use wb_sys::{ACCEPT_BACKOFF, DRAIN_TIMEOUT};
 
 /// Rust's default stack for spawned threads (`RUST_MIN_STACK` aside): 2 MiB.
 pub const DEFAULT_STACK_SIZE: usize = 2 * 1024 * 1024;
@@ -186,14 +186,14 @@ pub struct Config {
 
     /// The contract's timeouts (`--header-timeout`, `--keepalive-timeout`, `--send-timeout`).
     #[command(flatten)]
-    pub timeouts: sys::Timeouts,
+    pub timeouts: wb_sys::Timeouts,
 }
 
 impl Default for Config {
     fn default() -> Config {
         Config {
             stack_size: DEFAULT_STACK_SIZE,
-            timeouts: sys::Timeouts::default(),
+            timeouts: wb_sys::Timeouts::default(),
         }
     }
 }
@@ -210,7 +210,7 @@ pub fn serve(listener: TcpListener, config: &Config) -> io::Result<()> {
     ])?;
     let signals_handle = signals.handle();
     // The binary blocked them until now; signal-hook's handler is in place.
-    sys::signals::unblock_stop_signals()?;
+    wb_sys::signals::unblock_stop_signals()?;
     let signal_thread = {
         let stop = Arc::clone(&stop);
         let listener_fd = listener.as_raw_fd();
@@ -291,7 +291,7 @@ fn accept_loop(
         }
         let stream = match accepted {
             Ok((stream, _peer)) => stream,
-            Err(err) => match sys::accept::classify(&err) {
+            Err(err) => match wb_sys::accept::classify(&err) {
                 AcceptError::Retry | AcceptError::Skip => continue,
                 AcceptError::BackOff => {
                     // Out of descriptors or buffers: the connection waits in the backlog
@@ -395,7 +395,7 @@ impl Connection {
     }
 
     /// The body of a connection thread.
-    fn run(self, timeouts: &sys::Timeouts, stop: &AtomicBool) {
+    fn run(self, timeouts: &wb_sys::Timeouts, stop: &AtomicBool) {
         if let Err(err) = serve_connection(&self.stream, timeouts, stop) {
             // Resets and broken pipes are the client's business, never the server's.
             tracing::debug!(id = self.id, "connection ended: {err}");
@@ -424,7 +424,7 @@ impl Drop for Connection {
 /// server's own shutdown of the socket from a client that left.
 fn serve_connection(
     stream: &TcpStream,
-    timeouts: &sys::Timeouts,
+    timeouts: &wb_sys::Timeouts,
     stop: &AtomicBool,
 ) -> io::Result<()> {
     // On the heap, not this thread's stack: see [`READ_BUFFER_BYTES`].
@@ -478,7 +478,7 @@ fn serve_connection(
         // socket, on SIGTERM, looks the same: then the wait goes on, and the response too.)
         if !wait.is_zero() {
             let _waiting = trace::span(Phase::Wait, task);
-            if !sys::hangup::wait_unless_hung_up(stream, wait) {
+            if !wb_sys::hangup::wait_unless_hung_up(stream, wait) {
                 if !stop.load(Ordering::SeqCst) {
                     return Ok(());
                 }
@@ -506,7 +506,7 @@ fn serve_connection(
 /// What one connection holds in this model, measured: the stack its thread has touched after
 /// serving one `/work` request (CPU rounds, a short wait, a small body) on a loopback socket,
 /// with `config`'s stack size. `workbench engine threads --describe` prints it.
-pub fn describe(config: &Config) -> io::Result<sys::describe::PerConnection> {
+pub fn describe(config: &Config) -> io::Result<wb_sys::describe::PerConnection> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     let client = thread::spawn(move || -> io::Result<Vec<u8>> {
@@ -526,12 +526,12 @@ pub fn describe(config: &Config) -> io::Result<sys::describe::PerConnection> {
         .stack_size(config.stack_size)
         .spawn(move || {
             let served = serve_connection(&stream, &timeouts, &AtomicBool::new(false));
-            served.map(|()| sys::describe::touched_stack_bytes())
+            served.map(|()| wb_sys::describe::touched_stack_bytes())
         })?
         .join()
         .map_err(|_| io::Error::other("the connection thread panicked"))??;
     let _ = client.join();
-    Ok(sys::describe::PerConnection {
+    Ok(wb_sys::describe::PerConnection {
         stack_bytes: touched,
         ..Default::default()
     })
@@ -611,8 +611,8 @@ pub fn parse_stack_size(text: &str) -> Result<usize, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::date::masked;
     use std::io::Write;
+    use wb_protocol::date::masked;
 
     #[test]
     fn describe_reports_a_touched_stack_far_below_the_reservation() {
@@ -702,10 +702,10 @@ mod tests {
             for _ in 0..2 {
                 let (stream, _) = listener.accept().unwrap();
                 let running = AtomicBool::new(false);
-                serve_connection(&stream, &sys::Timeouts::default(), &running).unwrap();
+                serve_connection(&stream, &wb_sys::Timeouts::default(), &running).unwrap();
             }
         });
-        let expected = masked(&protocol::respond_all(PIPELINE));
+        let expected = masked(&wb_protocol::respond_all(PIPELINE));
         assert!(expected.ends_with(b"no such route; try /hello or /work\n"));
         assert_eq!(masked(&exchange(addr, PIPELINE, PIPELINE.len())), expected);
         assert_eq!(masked(&exchange(addr, PIPELINE, 1)), expected);
@@ -716,10 +716,10 @@ mod tests {
     fn a_slow_head_gets_408_at_the_header_timeout_and_an_idle_connection_just_closes() {
         let listener = listener();
         let addr = listener.local_addr().unwrap();
-        let timeouts = sys::Timeouts {
+        let timeouts = wb_sys::Timeouts {
             header: Duration::from_secs(1),
             keepalive: Duration::from_secs(1),
-            ..sys::Timeouts::default()
+            ..wb_sys::Timeouts::default()
         };
         let server = thread::spawn(move || {
             for _ in 0..2 {
@@ -740,7 +740,7 @@ mod tests {
             .unwrap();
         let mut got = Vec::new();
         idle.read_to_end(&mut got).unwrap();
-        let hello = protocol::respond_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
+        let hello = wb_protocol::respond_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
         assert_eq!(
             masked(&got),
             masked(&hello),
@@ -789,7 +789,7 @@ mod tests {
                 client
             })
             .collect();
-        let hello = masked(&protocol::respond_all(
+        let hello = masked(&wb_protocol::respond_all(
             b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n",
         ));
         for client in &mut clients {

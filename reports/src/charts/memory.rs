@@ -4,7 +4,7 @@
 //! slow-client workloads ([`memory`], [`threads`]).
 
 use super::*;
-use workloads::spread::Estimate;
+use wb_model::spread::Estimate;
 
 /// Idle workloads: PSS (MiB) against open connections, one line per engine, with its
 /// least-squares fit dashed. The table has one row per step; its notes give each engine's

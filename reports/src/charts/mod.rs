@@ -65,8 +65,8 @@ mod service;
 mod timeline;
 
 use crate::format::{self, sig3};
-use workloads::results::{IdleSlope, StepResult};
-use workloads::spec::{Mode, Workload};
+use wb_model::results::{IdleSlope, StepResult};
+use wb_model::spec::{Mode, Workload};
 
 pub use palette::{ENGINE_ORDER, EngineStyle, color_hex, engine_color, engine_style, is_peer};
 pub use render::{HEIGHT, WIDTH};

@@ -1,7 +1,7 @@
 //! One colour per engine, the same on every chart, legend and page.
 //!
-//! The colours live in the engine registry ([`workloads::engines`]) beside each engine's
-//! name, family and order, and in each peer's definition ([`workloads::peers`]): this module
+//! The colours live in the engine registry ([`wb_model::engines`]) beside each engine's
+//! name, family and order, and in each peer's definition ([`wb_runner::peers`]): this module
 //! only turns them into plotters colours. The four models have fixed colours and their
 //! variants a related shade of their model's, so `selector-offload` reads as "a kind of
 //! selector" at a glance. Any label the registry does not know (a server measured by hand)
@@ -9,7 +9,7 @@
 //! runs.
 
 use plotters::style::RGBColor;
-use workloads::engines::{self, ENGINES};
+use wb_model::engines::{self, ENGINES};
 
 /// The built-in engines in the order charts, legends and tables list them: the registry's.
 pub const ENGINE_ORDER: [&str; ENGINES.len()] = {
@@ -66,7 +66,7 @@ pub fn engine_style(label: &str) -> EngineStyle {
         };
     }
     let key = engines::normalize(label);
-    let color = match workloads::peers::find(&key) {
+    let color = match wb_model::peers::find(&key) {
         Some(peer) => RGBColor(peer.color[0], peer.color[1], peer.color[2]),
         None => OTHER_COLORS[(fnv1a(&key) % OTHER_COLORS.len() as u64) as usize],
     };
@@ -88,7 +88,7 @@ pub fn color_hex(color: RGBColor) -> String {
     format!("#{:02x}{:02x}{:02x}", color.0, color.1, color.2)
 }
 
-/// Where the label sorts: the registry's order ([`workloads::engines::sort_key`]).
+/// Where the label sorts: the registry's order ([`wb_model::engines::sort_key`]).
 pub(crate) fn sort_key(label: &str) -> (usize, String) {
     engines::sort_key(label)
 }

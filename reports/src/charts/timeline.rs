@@ -25,7 +25,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use workloads::trace::{Trace, TraceSpan};
+use wb_model::trace::{Trace, TraceSpan};
 
 use super::{Chart, DataTable, WIDTH};
 use crate::format::escape_html;

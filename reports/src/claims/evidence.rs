@@ -1,9 +1,9 @@
 //! The evidence a judge reads: a workload's steps, one engine's best step, and figures with
 //! their 95 % intervals.
 
-use workloads::engines::{self, Defaults, Family};
-use workloads::results::StepResult;
-use workloads::spread::{self, Estimate, Method};
+use wb_model::engines::{self, Defaults, Family};
+use wb_model::results::StepResult;
+use wb_model::spread::{self, Estimate, Method};
 
 use crate::store::StoredRun;
 
@@ -50,7 +50,7 @@ pub fn cores_estimate(step: &StepResult) -> Estimate {
     }
     let warmup = step.load.windows.first().map_or(0, |w| w.at_ms);
     let window: Vec<_> = step.samples.iter().filter(|s| s.at_ms >= warmup).collect();
-    let cpu = |s: &workloads::results::Sample| s.cpu_user_secs + s.cpu_system_secs;
+    let cpu = |s: &wb_model::results::Sample| s.cpu_user_secs + s.cpu_system_secs;
     let readings: Vec<f64> = window
         .windows(2)
         .filter(|w| w[1].at_ms > w[0].at_ms)

@@ -19,10 +19,10 @@
 //!   is past the threshold, one way or the other.
 //!
 //! The thresholds are the named constants below, each with a line saying why that value. Peers
-//! count as evidence where their [`Family`](workloads::engines::Family) fits: asyncio and
+//! count as evidence where their [`Family`](wb_model::engines::Family) fits: asyncio and
 //! Twisted are event loops, gunicorn's sync workers a prefork pool.
 //!
-//! The intervals come from [`workloads::spread`]: batch means over a step's windows, the
+//! The intervals come from [`wb_model::spread`]: batch means over a step's windows, the
 //! repeats of a step, or the residuals of the idle slope.
 
 mod evidence;
@@ -330,7 +330,7 @@ mod table {
         for (i, l) in LESSONS.iter().enumerate() {
             assert!(LESSONS[i + 1..].iter().all(|o| o.slug != l.slug));
             assert!(
-                workloads::spec::PRESETS
+                wb_model::spec::PRESETS
                     .iter()
                     .any(|(name, _)| *name == l.workload)
             );

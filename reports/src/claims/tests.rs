@@ -2,11 +2,11 @@
 //! refutes it, data inside the noise, and data missing its key engine, and must give each of
 //! the four outcomes.
 
-use workloads::results::{
+use wb_model::results::{
     Calibration, Derived, EngineSpec, Estimates, LoadReport, MachineFacts, RunConfig, RunStatus,
     Sample, StepResult,
 };
-use workloads::spec::{Mode, Workload};
+use wb_model::spec::{Mode, Workload};
 
 use super::{LESSONS, Verdict};
 use crate::store::{RunId, RunSummary, StoredRun};
@@ -59,7 +59,11 @@ fn step(engine: &str, workload: &Workload, level: u64, s: Shape) -> StepResult {
             }
         })
         .collect();
-    let flip = if (level / 500) % 2 == 0 { 1.0 } else { -1.0 };
+    let flip = if (level / 500).is_multiple_of(2) {
+        1.0
+    } else {
+        -1.0
+    };
     let pss = (2_000_000.0 + s.per_conn * level as f64 + s.noise * flip).max(0.0) as u64;
     let interval = |v: f64, half: f64| (half > 0.0).then_some([v - half, v + half]);
     StepResult {
@@ -71,7 +75,7 @@ fn step(engine: &str, workload: &Workload, level: u64, s: Shape) -> StepResult {
             elapsed_secs: 4.0,
             completed: (s.rps * 4.0) as u64,
             connections: level,
-            latency: workloads::results::Latency {
+            latency: wb_model::results::Latency {
                 count: (s.rps * 4.0) as u64,
                 p99_us: s.p99_us as u64,
                 ..Default::default()
@@ -107,7 +111,7 @@ fn run(workload: &str, steps: Vec<(&str, Vec<(u64, Shape)>)>) -> StoredRun {
         .collect();
     let engines: Vec<EngineSpec> = steps
         .iter()
-        .map(|(e, _)| match workloads::engines::find(e) {
+        .map(|(e, _)| match wb_model::engines::find(e) {
             Some(choice) => choice.spec(),
             None => EngineSpec::peer(e),
         })
@@ -239,7 +243,7 @@ fn thread_memory_states_the_ceiling_of_the_machine_that_ran() {
     // A multi-host run: the engine host's limit, not this machine's.
     let remote = finding(MachineFacts {
         max_map_count: 65530,
-        hosts: vec![workloads::results::HostFacts {
+        hosts: vec![wb_model::results::HostFacts {
             role: "engine".into(),
             max_map_count: 262_144,
             ..Default::default()

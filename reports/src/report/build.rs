@@ -2,7 +2,7 @@
 //! (headline figures and their lessons), each workload's charts and step table, the
 //! comparison with other runs, the method, and the machine and configuration.
 
-use workloads::results::RunStatus;
+use wb_model::results::RunStatus;
 
 use super::doc::{Banner, Block, Document, Inline, Section, Tone};
 use super::format;

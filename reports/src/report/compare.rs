@@ -6,15 +6,15 @@
 //! "no significant change" ([`format::significant_change`]). A figure without one falls back
 //! to [`format::NOISE`]. Over a factor of two a change is written as a ratio (`×3.4`).
 
-use workloads::results::StepResult;
-use workloads::spec::{Mode, Workload};
+use wb_model::results::StepResult;
+use wb_model::spec::{Mode, Workload};
 
 use super::doc::{Block, Inline, Section, slug};
 use super::format::{self, Better};
 use super::headlines::{self, Headline};
 use crate::charts::{self, DataTable, Metric};
 use crate::store::StoredRun;
-use workloads::spread::{self, Estimate, Method};
+use wb_model::spread::{self, Estimate, Method};
 
 /// A figure of a step that runs are compared on: the report's comparison section and the
 /// dashboard's `/compare` page read the same list ([`figures`]), with the same cells and the
@@ -170,7 +170,7 @@ pub(crate) fn section(run: &StoredRun, others: &[StoredRun]) -> Section {
     ))));
     for other in others {
         let mut notes = Vec::new();
-        if other.summary.status != workloads::results::RunStatus::Completed {
+        if other.summary.status != wb_model::results::RunStatus::Completed {
             notes.push(format!(
                 "{} is {}: only what it finished is compared.",
                 label(other),

@@ -20,12 +20,12 @@
 //! ([`Headline::measured`] is false) says in its evidence why: the run has no step of it,
 //! every step failed, the server cannot serve it, or there were too few levels for a slope.
 
-use workloads::results::{IdleSlope, StepResult};
-use workloads::spec::{Mode, Route, Workload};
+use wb_model::results::{IdleSlope, StepResult};
+use wb_model::spec::{Mode, Route, Workload};
 
 use super::format::{self, Better};
 use crate::store::StoredRun;
-use workloads::engines;
+use wb_model::engines;
 
 /// Which claim a workload tests, from its shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -2,11 +2,10 @@
 //! judge it — and repeat it. Where the run made a choice (pinning, calibration, loop type),
 //! the text says which.
 
-use workloads::runner::{
-    CLIENT_SATURATED_CORES, LITTLES_LAW_TOLERANCE, SAMPLE_INTERVAL, effective_placement,
-};
-use workloads::spec::{Mode, Placement, Route};
-use workloads::spread::Method;
+use wb_model::figures::{CLIENT_SATURATED_CORES, LITTLES_LAW_TOLERANCE, SAMPLE_INTERVAL};
+use wb_model::spec::effective_placement;
+use wb_model::spec::{Mode, Placement, Route};
+use wb_model::spread::Method;
 
 use super::doc::{Block, Inline, Section};
 use crate::store::StoredRun;

@@ -24,8 +24,8 @@
 //!    and git revision; the engines with their flags, the workloads with their levels.
 //!
 //! ```no_run
-//! use reports::report::{self, Format};
-//! use reports::store::{RunId, Store};
+//! use wb_reports::report::{self, Format};
+//! use wb_reports::store::{RunId, Store};
 //! # fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let store = Store::open("workbench.db")?;
 //! let run = store.run(RunId(12))?.expect("run 12 exists");

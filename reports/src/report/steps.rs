@@ -1,9 +1,9 @@
 //! A workload's section of the report: what it asks, its charts, and the table of every step
 //! with its flags spelled out.
 
-use workloads::results::StepResult;
-use workloads::runner::{CLIENT_SATURATED_CORES, LITTLES_LAW_TOLERANCE};
-use workloads::spec::{Mode, Route, Workload};
+use wb_model::figures::{CLIENT_SATURATED_CORES, LITTLES_LAW_TOLERANCE};
+use wb_model::results::StepResult;
+use wb_model::spec::{Mode, Route, Workload};
 
 use super::doc::{Block, Inline, Section, slug};
 use super::format;

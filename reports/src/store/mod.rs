@@ -2,12 +2,12 @@
 //! file.
 //!
 //! ```no_run
-//! use reports::store::Store;
-//! # fn demo(config: &workloads::results::RunConfig,
-//! #         machine: &workloads::results::MachineFacts,
-//! #         calibration: &workloads::results::Calibration,
-//! #         step: &workloads::results::StepResult) -> reports::store::Result<()> {
-//! use workloads::results::RunStatus;
+//! use wb_reports::store::Store;
+//! # fn demo(config: &wb_model::results::RunConfig,
+//! #         machine: &wb_model::results::MachineFacts,
+//! #         calibration: &wb_model::results::Calibration,
+//! #         step: &wb_model::results::StepResult) -> wb_reports::store::Result<()> {
+//! use wb_model::results::RunStatus;
 //!
 //! let mut store = Store::open("workbench.db")?; // also marks dead runs interrupted
 //! let run = store.begin_run(config, machine, calibration)?;
@@ -52,7 +52,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
-use workloads::results::{Calibration, MachineFacts, RunConfig, RunStatus, Sample, StepResult};
+use wb_model::results::{Calibration, MachineFacts, RunConfig, RunStatus, Sample, StepResult};
 
 mod owner;
 mod rows;
@@ -277,7 +277,7 @@ impl Store {
         // The JSON keeps everything but the two bulky parts, which have their own columns.
         let bare = StepResult {
             samples: Vec::new(),
-            load: workloads::results::LoadReport {
+            load: wb_model::results::LoadReport {
                 histogram: Vec::new(),
                 ..step.load.clone()
             },
@@ -370,8 +370,8 @@ impl Store {
     }
 
     /// Stores the timeline of one step of `run` (a traced window, see
-    /// `workloads::runner::RunEvent::StepTraced`); a second one for the same step replaces it.
-    pub fn record_trace(&mut self, run: RunId, trace: &workloads::trace::Trace) -> Result<()> {
+    /// `wb_model::events::RunEvent::StepTraced`); a second one for the same step replaces it.
+    pub fn record_trace(&mut self, run: RunId, trace: &wb_model::trace::Trace) -> Result<()> {
         let json = to_json("trace", trace)?;
         let level = i64::try_from(trace.level).map_err(|_| Error::NoSuchRun(run))?;
         let changed = self.conn.execute(
@@ -387,7 +387,7 @@ impl Store {
 
     /// The timelines stored with `run`, by workload, then engine (empty for a run recorded
     /// without `--trace`, or by a workbench from before traces).
-    pub fn traces(&self, run: RunId) -> Result<Vec<workloads::trace::Trace>> {
+    pub fn traces(&self, run: RunId) -> Result<Vec<wb_model::trace::Trace>> {
         let mut query = self.conn.prepare(
             "SELECT trace FROM traces WHERE run_id = ?1 ORDER BY workload, engine, level",
         )?;
@@ -403,7 +403,7 @@ impl Store {
         &mut self,
         run: RunId,
         engine: &str,
-        description: &workloads::describe::Description,
+        description: &wb_model::describe::Description,
     ) -> Result<()> {
         let json = to_json("description", description)?;
         let changed = self.conn.execute(
@@ -422,7 +422,7 @@ impl Store {
     pub fn descriptions(
         &self,
         run: RunId,
-    ) -> Result<Vec<(String, workloads::describe::Description)>> {
+    ) -> Result<Vec<(String, wb_model::describe::Description)>> {
         let mut query = self.conn.prepare(
             "SELECT engine, description FROM descriptions WHERE run_id = ?1 ORDER BY engine",
         )?;

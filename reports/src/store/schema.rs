@@ -95,7 +95,7 @@ pub const MIGRATIONS: &[&str] = &[
         engine    TEXT NOT NULL,
         workload  TEXT NOT NULL,
         level     INTEGER NOT NULL,
-        trace     TEXT NOT NULL,     -- workloads::trace::Trace, JSON
+        trace     TEXT NOT NULL,     -- wb_model::trace::Trace, JSON
         PRIMARY KEY (run_id, engine, workload, level)
     );
     ",
@@ -105,7 +105,7 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TABLE descriptions (
         run_id       INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
         engine       TEXT NOT NULL,     -- the engine's label in the run
-        description  TEXT NOT NULL,     -- workloads::describe::Description, JSON
+        description  TEXT NOT NULL,     -- wb_model::describe::Description, JSON
         PRIMARY KEY (run_id, engine)
     );
     ",

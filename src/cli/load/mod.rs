@@ -12,7 +12,7 @@
 //! - **A workload**, `--target HOST:PORT --workload NAME`: every level of a preset or a
 //!   workload file, as `workbench run` would drive it, against a server already running.
 //!
-//! Either prints a table, or with `--json` the [`workloads::wire::LoadResult`] document (one,
+//! Either prints a table, or with `--json` the [`wb_load::wire::LoadResult`] document (one,
 //! or an array of one per level for a workload), histograms included; `--save` stores the
 //! measurement in the result store as a run of its own, with the server as a peer labelled by
 //! its address, so that it shows on the dashboard beside the engines. The server's process is
@@ -30,13 +30,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use reports::store::{RunId, Store};
-use workloads::load::url::{HttpUrl, UrlError};
-use workloads::load::{self, Expectation, LoadPlan, Measured};
-use workloads::results::{Calibration, EngineSpec, RunConfig, RunStatus, StepResult};
-use workloads::runner::{calibrate, plan_for};
-use workloads::spec::{MAX_CONNECTIONS, MAX_RATE, Mode, RequestSpec, Workload};
-use workloads::wire::{Described, LoadResult};
+use wb_load::url::{HttpUrl, UrlError};
+use wb_load::wire::{Described, LoadResult};
+use wb_load::{self as load, Expectation, LoadPlan, Measured};
+use wb_model::results::{Calibration, EngineSpec, RunConfig, RunStatus, StepResult};
+use wb_model::spec::{MAX_CONNECTIONS, MAX_RATE, Mode, RequestSpec, Workload};
+use wb_reports::store::{RunId, Store};
+use wb_runner::{calibrate, plan_for};
 
 mod parse;
 
@@ -440,7 +440,7 @@ fn preflight(target: SocketAddr, url: &str) -> anyhow::Result<()> {
 /// One level: the step, the client's CPU over it, and its document.
 fn measure(plan: &LoadPlan, url: &str) -> (Measured, LoadResult) {
     let own_cpu = || {
-        workloads::sampler::sample_once(std::process::id(), Instant::now())
+        wb_runner::sampler::sample_once(std::process::id(), Instant::now())
             .map_or(0.0, |s| s.cpu_user_secs + s.cpu_system_secs)
     };
     let cpu_before = own_cpu();
@@ -527,7 +527,7 @@ fn render(job: &Job, results: &[LoadResult]) -> String {
                 micros(u.p99_us as f64)
             ));
         }
-        if r.client_cores > workloads::figures::CLIENT_SATURATED_CORES {
+        if r.client_cores > wb_model::figures::CLIENT_SATURATED_CORES {
             notes.push_str(&format!(
                 "level {}: the load generator used {} cores; it may be the bottleneck\n",
                 plan.level,
@@ -550,10 +550,10 @@ fn render(job: &Job, results: &[LoadResult]) -> String {
 fn step_result(job: &Job, plan: &LoadPlan, measured: &Measured, result: &LoadResult) -> StepResult {
     let report = measured.report.clone();
     let warmup_ms = plan.warmup.as_millis() as u64;
-    let mut derived = workloads::figures::derive(&report, &[], warmup_ms);
+    let mut derived = wb_model::figures::derive(&report, &[], warmup_ms);
     derived.client_cores = result.client_cores;
-    let flags = workloads::figures::flags_for(plan.mode, plan.level, &report, &derived);
-    let estimates = workloads::spread::estimates(&derived, &report, &[]);
+    let flags = wb_model::figures::flags_for(plan.mode, plan.level, &report, &derived);
+    let estimates = wb_model::spread::estimates(&derived, &report, &[]);
     StepResult {
         engine: job.label.clone(),
         workload: job.workload.name.clone(),

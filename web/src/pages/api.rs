@@ -10,8 +10,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use reports::store::RunSummary;
 use serde::Serialize;
+use wb_reports::store::RunSummary;
 
 pub use super::export::API_VERSION;
 use super::export::RunDocument;
@@ -72,8 +72,8 @@ impl RunEntry {
     fn new(summary: RunSummary) -> RunEntry {
         let id = summary.id;
         RunEntry {
-            started: reports::store::utc_text(summary.started_at),
-            finished: summary.finished_at.map(reports::store::utc_text),
+            started: wb_reports::store::utc_text(summary.started_at),
+            finished: summary.finished_at.map(wb_reports::store::utc_text),
             duration_secs: summary.finished_at.map(|end| end - summary.started_at),
             links: Links {
                 html: format!("/runs/{id}"),

@@ -4,13 +4,13 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{RawQuery, State};
-use reports::charts::{self, Metric};
-use reports::claims::idle_slope_estimate;
-use reports::format::{self, Better};
-use reports::report::compare;
-use reports::store::{RunId, StoredRun};
-use workloads::results::StepResult;
-use workloads::spec::Mode;
+use wb_model::results::StepResult;
+use wb_model::spec::Mode;
+use wb_reports::charts::{self, Metric};
+use wb_reports::claims::idle_slope_estimate;
+use wb_reports::format::{self, Better};
+use wb_reports::report::compare;
+use wb_reports::store::{RunId, StoredRun};
 
 use super::{ChartView, PageError, RunRow, engine_css, load_run, parse_id, with_store};
 use crate::{AppState, newrun};
@@ -75,7 +75,7 @@ pub async fn download_report(
         runs.push(load_run(&state, *id).await?);
     }
     let main = runs.pop().expect("at least two runs");
-    let body = reports::report::html(&main, &runs);
+    let body = wb_reports::report::html(&main, &runs);
     Ok(super::runs::attachment(
         "text/html; charset=utf-8",
         &format!("report-{}-compared.html", main.summary.id),
@@ -126,7 +126,7 @@ pub async fn page(
         runs.iter()
             .flat_map(|r| r.steps.iter().map(|s| s.engine.clone())),
     );
-    workloads::engines::sort(&mut engines);
+    wb_model::engines::sort(&mut engines);
     if !workload.is_empty() && !workloads.contains(&workload) {
         return Err(PageError::BadRequest(format!(
             "workload: {workload:?} is in none of the chosen runs; they have {}.",

@@ -66,8 +66,8 @@ pub const SOURCES: &[(&str, &str)] = &[
         include_str!("../../../engines/coroutines/src/lib.rs"),
     ),
     (
-        "workloads/src/runner.rs",
-        include_str!("../../../workloads/src/runner.rs"),
+        "workloads/runner/src/lib.rs",
+        include_str!("../../../workloads/runner/src/lib.rs"),
     ),
 ];
 

@@ -3,8 +3,8 @@
 //! The API (`/api/runs/{id}`) and the run page's downloads (`run.json`, `steps.csv`) give the
 //! same run the same way; both read it from here, so neither page module imports the other.
 
-use reports::store::{RunId, StoredRun};
 use serde::Serialize;
+use wb_reports::store::{RunId, StoredRun};
 
 /// The version of the API's shapes.
 pub const API_VERSION: u32 = 1;

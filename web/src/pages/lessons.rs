@@ -7,11 +7,11 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
-use reports::store::{RunId, Store, StoredRun};
+use wb_reports::store::{RunId, Store, StoredRun};
 
 use super::{ChartView, PageError, RunRow, views, with_store};
 use crate::AppState;
-use reports::claims::{self, Finding, LESSONS, Lesson, Verdict};
+use wb_reports::claims::{self, Finding, LESSONS, Lesson, Verdict};
 
 /// How many runs, newest first, are searched for a lesson's data.
 const SEARCH_DEPTH: usize = 25;
@@ -214,7 +214,7 @@ pub async fn show(
 fn traced(
     store: &Store,
     workload: &str,
-) -> Result<(Option<i64>, Vec<reports::charts::Chart>), PageError> {
+) -> Result<(Option<i64>, Vec<wb_reports::charts::Chart>), PageError> {
     for summary in store.runs()?.into_iter().take(SEARCH_DEPTH) {
         if !summary.workloads.iter().any(|w| w == workload) {
             continue;
@@ -225,7 +225,7 @@ fn traced(
             .filter(|t| t.workload == workload)
             .collect();
         if !traces.is_empty() {
-            let charts = traces.iter().map(reports::charts::timeline).collect();
+            let charts = traces.iter().map(wb_reports::charts::timeline).collect();
             return Ok((Some(summary.id.0), charts));
         }
     }

@@ -12,12 +12,12 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use futures_util::stream::{self, BoxStream, StreamExt};
-use reports::format;
-use reports::store::RunId;
-use workloads::engines::{DEFAULT_ENGINES, ENGINES};
-use workloads::peers::{self, PeerDef};
-use workloads::results::{MachineFacts, RunStatus};
-use workloads::spec::{Suite, Workload};
+use wb_model::engines::{DEFAULT_ENGINES, ENGINES};
+use wb_model::results::RunStatus;
+use wb_model::spec::{Suite, Workload};
+use wb_reports::format;
+use wb_reports::store::RunId;
+use wb_runner::peers;
 
 use super::runs::{WorkloadSection, sections};
 use super::{PageError, engine_css, error_page, error_page_with_link, load_run, parse_id};
@@ -154,7 +154,7 @@ pub async fn new_run(State(state): State<AppState>) -> Result<impl IntoResponse,
 /// Every peer of the registry, ready or not: one Python process checks them all and one more
 /// reads the versions (`workbench peers list` finds the same).
 fn peer_options() -> Vec<PeerOption> {
-    let versions = PeerDef::versions();
+    let versions = peers::versions();
     peers::readiness_of_all()
         .into_iter()
         .map(|(peer, readiness)| PeerOption {
@@ -197,7 +197,7 @@ pub async fn start(State(state): State<AppState>, body: Bytes) -> Response {
     let setup = RunSetup {
         db: c.db.clone(),
         exe: c.exe.clone(),
-        machine: MachineFacts::collect(&c.rustc, &c.git_revision),
+        machine: wb_runner::machine::collect(&c.rustc, &c.git_revision),
         trace,
     };
     match state.inner.runs.start(setup, config).await {

@@ -15,14 +15,14 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use reports::charts::{Chart, color_hex, engine_color};
-use reports::store::{RunId, RunSummary, Store, StoredRun};
-use workloads::results::RunStatus;
+use wb_model::results::RunStatus;
+use wb_reports::charts::{Chart, color_hex, engine_color};
+use wb_reports::store::{RunId, RunSummary, Store, StoredRun};
 
 use crate::AppState;
-use reports::format;
+use wb_reports::format;
 
-/// A chart as a template shows it: the SVG (trusted: [`reports::charts`] escapes its text)
+/// A chart as a template shows it: the SVG (trusted: [`wb_reports::charts`] escapes its text)
 /// and its data table as HTML (escaped the same way).
 pub struct ChartView {
     /// Anchor id.
@@ -100,7 +100,7 @@ impl RunRow {
 }
 
 /// `Example CPU, 2 cores, 24.0 GiB, fixture-host`.
-pub fn machine_line(m: &workloads::results::MachineFacts) -> String {
+pub fn machine_line(m: &wb_model::results::MachineFacts) -> String {
     format!(
         "{}, {} {}, {}, {}",
         m.cpu_model,
@@ -141,8 +141,8 @@ impl IntoResponse for PageError {
     }
 }
 
-impl From<reports::store::Error> for PageError {
-    fn from(err: reports::store::Error) -> PageError {
+impl From<wb_reports::store::Error> for PageError {
+    fn from(err: wb_reports::store::Error) -> PageError {
         PageError::Store(err.to_string())
     }
 }

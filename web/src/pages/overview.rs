@@ -3,12 +3,12 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
-use reports::charts;
-use reports::store::StoredRun;
+use wb_reports::charts;
+use wb_reports::store::StoredRun;
 
 use super::{ChartView, PageError, RunRow, engine_css, views, with_store};
 use crate::AppState;
-use reports::claims::{LESSONS, Verdict};
+use wb_reports::claims::{LESSONS, Verdict};
 
 /// One lesson's headline, computed from the run on the page.
 pub struct Glance {

@@ -5,16 +5,16 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use reports::charts;
-use reports::store::StoredRun;
-use workloads::engines;
-use workloads::results::{IdleSlope, StepResult};
-use workloads::spec::{Mode, Workload};
+use wb_model::engines;
+use wb_model::results::{IdleSlope, StepResult};
+use wb_model::spec::{Mode, Workload};
+use wb_reports::charts;
+use wb_reports::store::StoredRun;
 
 use super::export;
 use super::{ChartView, PageError, RunRow, engine_css, load_run, parse_id, views, with_store};
 use crate::AppState;
-use reports::format;
+use wb_reports::format;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "runs.html")]
@@ -115,7 +115,7 @@ pub async fn show(
     let traces = super::with_store(&state, move |store| Ok(store.traces(id)?)).await?;
     tokio::task::spawn_blocking(move || {
         let mut page = run_page(run);
-        page.timelines = super::views(traces.iter().map(reports::charts::timeline).collect());
+        page.timelines = super::views(traces.iter().map(wb_reports::charts::timeline).collect());
         page
     })
     .await
@@ -127,7 +127,7 @@ fn run_page(run: StoredRun) -> RunPage {
     RunPage {
         timelines: Vec::new(),
         nav: "runs",
-        running: run.summary.status == workloads::results::RunStatus::Running,
+        running: run.summary.status == wb_model::results::RunStatus::Running,
         sections: sections(&run, true),
         engines: run
             .config
@@ -187,7 +187,7 @@ fn run_page(run: StoredRun) -> RunPage {
 pub fn sections(run: &StoredRun, with_tables: bool) -> Vec<WorkloadSection> {
     // Repeats of a step show as one row and one point: the median, its interval from the
     // repeats.
-    let combined = workloads::spread::combined(&run.steps);
+    let combined = wb_model::spread::combined(&run.steps);
     let mut workloads: Vec<Workload> = run.config.workloads.clone();
     for step in &run.steps {
         if !workloads.iter().any(|w| w.name == step.workload) {
@@ -305,7 +305,7 @@ pub fn flags(s: &StepResult) -> Vec<(&'static str, String)> {
     if s.flags.littles_law_off {
         out.push(("warn", "Little's law off".to_string()));
     }
-    match workloads::spread::window_outliers(s) {
+    match wb_model::spread::window_outliers(s) {
         0 => {}
         1 => out.push(("info", "1 outlier window".to_string())),
         n => out.push(("info", format!("{n} outlier windows"))),
@@ -335,7 +335,7 @@ fn idle_slopes(steps: &[&StepResult]) -> Vec<String> {
         .into_iter()
         .map(|e| {
             let mine: Vec<&StepResult> = steps.iter().copied().filter(|s| s.engine == e).collect();
-            let spread = reports::claims::idle_slope_estimate(&mine);
+            let spread = wb_reports::claims::idle_slope_estimate(&mine);
             match (IdleSlope::fit(&mine), spread) {
                 (Some(fit), Some((user, kernel))) => format!(
                     "{e}: {} per idle connection, base {}; the kernel: {} per connection, apart",
@@ -400,7 +400,7 @@ pub async fn download_report_html(
 ) -> Result<Response, PageError> {
     let id = parse_id(&id)?;
     let run = load_run(&state, id).await?;
-    let body = reports::report::html(&run, &[]);
+    let body = wb_reports::report::html(&run, &[]);
     Ok(attachment(
         "text/html; charset=utf-8",
         &format!("report-{id}.html"),
@@ -415,7 +415,7 @@ pub async fn download_report_markdown(
 ) -> Result<Response, PageError> {
     let id = parse_id(&id)?;
     let run = load_run(&state, id).await?;
-    let (name, bytes) = reports::report::markdown_archive(&run, &[]);
+    let (name, bytes) = wb_reports::report::markdown_archive(&run, &[]);
     Ok(attachment("application/x-tar", &name, bytes))
 }
 

@@ -26,8 +26,8 @@
 
 use std::fmt;
 
-use protocol::limits::MAX_HEAD_BYTES;
-use protocol::{Event, Job, Session};
+use wb_protocol::limits::MAX_HEAD_BYTES;
+use wb_protocol::{Event, Job, Session};
 
 use crate::streams::{self, Class, Profile, Rng, Stream};
 

@@ -12,7 +12,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use protocol::{Event, Session};
+use wb_protocol::{Event, Session};
 
 fn answers<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> (Vec<u8>, bool) {
     let mut session = Session::new();
@@ -23,7 +23,7 @@ fn answers<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> (Vec<u8>, bool) {
             match session.next_event() {
                 // Keep the fuzzer fast: no CPU rounds, and bodies are bounded by the input.
                 Event::Job(job) if job.cpu_rounds() > 1000 => return (out, true),
-                Event::Job(job) => out.extend_from_slice(&protocol::date::masked(&job.perform())),
+                Event::Job(job) => out.extend_from_slice(&wb_protocol::date::masked(&job.perform())),
                 Event::NeedData => break,
                 Event::Closed => return (out, true),
             }

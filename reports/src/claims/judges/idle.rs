@@ -199,7 +199,7 @@ pub(in crate::claims) fn selector_thousands(run: &StoredRun) -> Finding {
 /// count of memory mappings per process, which the threads engine meets first.
 fn thread_ceiling(run: &StoredRun) -> Option<String> {
     let limit = run.summary.machine.engine_max_map_count()?;
-    let threads = limit / workloads::engines::THREAD_MAPPINGS;
+    let threads = limit / wb_model::engines::THREAD_MAPPINGS;
     Some(format!(
         "Memory is not what stops threads first. Each thread maps {} areas (its stack, the \
          stack's guard page, a signal stack and its guard page), and this machine allows one \
@@ -207,7 +207,7 @@ fn thread_ceiling(run: &StoredRun) -> Option<String> {
          far below kernel.threads-max. Past that, creating a thread fails with EAGAIN; the \
          threads engine's log names the limit and how to raise it (sysctl -w \
          vm.max_map_count=262144).",
-        workloads::engines::THREAD_MAPPINGS,
+        wb_model::engines::THREAD_MAPPINGS,
         format::count(limit as f64),
         format::count(threads as f64),
         format::count(threads.saturating_sub(1) as f64),

@@ -11,9 +11,9 @@ pub(super) use interop::one_protocol_many_loops;
 pub(super) use parallel::cpu_parallelism;
 pub(super) use waiting::{big_response, db_wait, slowloris};
 
-use workloads::engines::Family;
-use workloads::results::StepResult;
-use workloads::spread::Estimate;
+use wb_model::engines::Family;
+use wb_model::results::StepResult;
+use wb_model::spread::Estimate;
 
 use super::evidence::{
     cores_estimate, idle_slope_estimate, max_connections, ok_steps, p99_estimate, plural,

@@ -59,7 +59,7 @@ pub(in crate::claims) fn cpu_parallelism(run: &StoredRun) -> Finding {
     }
     let loops: Vec<String> = crate::claims::evidence::of_family(&steps, Family::EventLoop)
         .into_iter()
-        .filter(|e| workloads::engines::is_peer(e))
+        .filter(|e| wb_model::engines::is_peer(e))
         .filter_map(|e| busiest(&e).map(|c| format!("{e} {}", format::sig3(c.value))))
         .collect();
     if !loops.is_empty() {

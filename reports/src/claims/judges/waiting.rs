@@ -164,7 +164,7 @@ pub(in crate::claims) fn db_wait(run: &StoredRun) -> Finding {
         .into_iter()
         .flat_map(|f| crate::claims::evidence::of_family(&steps, f))
         .collect();
-    workloads::engines::sort(&mut overlapping);
+    wb_model::engines::sort(&mut overlapping);
     let others: Vec<(String, &StepResult)> = overlapping
         .into_iter()
         .filter_map(|e| {
@@ -290,7 +290,7 @@ pub(in crate::claims) fn slowloris(run: &StoredRun) -> Finding {
     };
     let mut labels: Vec<String> = steps.iter().map(|s| s.engine.clone()).collect();
     labels.dedup();
-    workloads::engines::sort(&mut labels);
+    wb_model::engines::sort(&mut labels);
     labels.dedup();
     let lines: Vec<String> = labels
         .iter()

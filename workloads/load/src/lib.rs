@@ -1,0 +1,360 @@
+//! The load generator: it drives one level of a workload against a server, checks every
+//! answer, and measures what comes back.
+//!
+//! # Closed loops and open loops
+//!
+//! A **closed loop** is N users who each wait for their answer before asking again: N
+//! keep-alive connections, one request in flight on each. Throughput is then N divided by
+//! latency (Little's law), so the load *adapts to the server*: when the server slows down, the
+//! generator sends less. That is the right model for "how many requests per second can N
+//! concurrent clients get", and the wrong one for "what latency do users see": if the server
+//! stalls for a second, the generator politely sends nothing during that second, and only the
+//! N requests that were in flight record the stall.
+//!
+//! An **open loop** sends requests at a fixed arrival rate R, whatever the server does, the way
+//! independent users on the internet arrive: request `i` is due at `t_i = start + i/R`. When
+//! every connection is busy the generator opens another one (up to
+//! [`LoadPlan::max_connections`]); past that cap, due requests wait in a queue in the client.
+//!
+//! # Coordinated omission, and why latency is measured from the intended send time
+//!
+//! Gil Tene named the trap: a generator that waits for the server before sending (a closed
+//! loop, or an open loop whose connections are all busy) *coordinates* with the server and
+//! *omits* the requests that a stall delayed. Say requests are due every 2 ms (500/s) on one
+//! connection and the server stalls once for 200 ms. Measured from the moment each request was
+//! actually sent, one request took 200 ms and the hundred sent late, in a burst after the stall,
+//! look fast: p99 barely moves. Measured from when each request *should* have been sent, those
+//! hundred requests waited 200, 198, 196, … ms, which is what a hundred users would have felt:
+//! p99 is then about 180 ms. So an open-loop report carries both: [`LoadReport::latency`] is
+//! *corrected* (done − intended send time) and [`LoadReport::latency_uncorrected`] is from the
+//! actual send, shown beside it so the difference teaches. Closed-loop latency is from the
+//! actual send (there is no intended time), and says it is closed-loop (see
+//! [`Mode::Closed`]).
+//!
+//! # The modes
+//!
+//! - [`Mode::Closed`]: `level` keep-alive connections, request → full answer → next request.
+//! - [`Mode::Open`]: `level` requests per second, corrected and uncorrected histograms.
+//! - [`Mode::Idle`]: open `level` connections, one request each, then hold them idle while the
+//!   runner's sampler reads memory. The connections are opened first (at most
+//!   [`IDLE_OPEN_TIMEOUT`]), then held for `warmup + duration`; `completed` is the answers
+//!   received and `connections` the connections still open at the end.
+//! - [`Mode::SlowReaders`]: `level` clients read their (large) answer at
+//!   [`LoadPlan::read_rate`] bytes per second, over and over; latency is the time to receive
+//!   a whole answer. The kernel still buffers up to its receive window (about 128 KiB by
+//!   default) ahead of the reader; past that the server's writes block.
+//! - [`Mode::SlowSenders`]: `level` slowloris clients send `GET /hello HTTP/1.1`, a `Host` and
+//!   then an endless `X-Pad` header, one byte every [`LoadPlan::send_interval`], while one
+//!   probe connection runs a closed loop of the plan's request. `latency` and `completed` are
+//!   the probe's; `connections` counts the slow clients (not the probe). A slow client whose
+//!   connection the server ends (a `408`, a `431`, a timeout) reconnects after one interval
+//!   and starts over; reconnections are not errors (they are the server defending itself) and
+//!   are only logged at debug level.
+//!
+//! # What is counted
+//!
+//! Every step is a warm-up (`plan.warmup`, not recorded) then a measured window
+//! (`plan.duration`). An answer counts when its last byte arrives inside the window; its
+//! latency is still measured from its send (or intended send), even if that was in the
+//! warm-up. When the window ends, requests still in flight are **abandoned**: not counted, not
+//! errors, and the step returns at once (the drain is immediate). Every answer is checked
+//! (invariant 5): for the workbench's own routes ([`Expectation::Workbench`]) status 200,
+//! `Content-Length` equal to the expected length, the body itself, and `X-Work-Digest` when
+//! expected; for any other server ([`Expectation::AnyServer`]) a 2xx or 3xx status and a
+//! well-framed body. A wrong answer is a
+//! [`bad_response`](wb_model::results::ErrorCounts::bad_response). Response errors count when
+//! they happen inside the window; connect errors count whenever they happen. After any error
+//! the connection is closed and reopened, so the load goes on; nothing here panics on what a
+//! server sends.
+//!
+//! When connections cannot be opened (the open-files limit, a refusing port, no free local
+//! port), [`LoadReport::not_reached`] says why and [`LoadReport::connections`] how many were
+//! open, and the step carries on with those.
+//!
+//! # Implementation
+//!
+//! [`run`] builds its own **current-thread** tokio runtime and runs every connection as a
+//! task on a [`LocalSet`]. One thread is the right size for a load generator on a small shared
+//! machine: the engine under test needs the other core (with pinning, the runner puts the
+//! engine on CPU 0 and the generator on CPU 1); a multi-thread runtime would add work
+//! stealing, cross-thread wake-ups and atomics to every request; and one thread lets the
+//! statistics live in a plain `RefCell`, with no locks. This is the shape of `wrk -t1`: one
+//! event loop, many sockets, and about the same CPU per request. When the client's one core
+//! is saturated the runner flags the step (invariant 6).
+//!
+//! The hot path allocates nothing: the request bytes are built once, and each connection owns
+//! one read buffer (sized to the expected answer, from 2 to 64 KiB) and an answer checker
+//! (module `answer`) that parses the head with `httparse` and checks the body as it streams
+//! through that buffer, never holding a whole large body. Idle connections keep no buffer and
+//! no task: once answered, a connection leaves the runtime and is held as a bare descriptor.
+//!
+//! The open loop's dispatcher sleeps on a `timerfd` (module `timer`) rather than on tokio's
+//! timer, which ticks in whole milliseconds: a request due every 2 ms would otherwise go out
+//! up to a millisecond late, and the corrected latency would carry the generator's own lag.
+//! What remains is the kernel's wake-up latency, tens of microseconds.
+//!
+//! The modules, by what they hold: `closed`, `open`, `idle` and `slow` are the modes; `step`
+//! is the state a step's tasks share; `clock` its timeline; `connect` opening connections and
+//! explaining failures; `exchange` one request and its answer; `answer` checking an answer's
+//! bytes; `stats` the counts and histograms; `timer` the open loop's `timerfd`.
+
+mod answer;
+mod clock;
+mod closed;
+mod connect;
+mod exchange;
+mod idle;
+mod open;
+mod slow;
+mod stats;
+mod step;
+mod timer;
+pub mod url;
+pub mod wire;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::task::LocalSet;
+
+use wb_model::results::LoadReport;
+use wb_model::spec::{Mode, RequestSpec, Route};
+
+/// No complete answer this long after the request was sent is a
+/// [`timeout`](wb_model::results::ErrorCounts::timeout), and the connection is reopened.
+///
+/// Ten seconds is far above any latency the presets produce (the slowest request is one
+/// second of CPU), so a timeout means a server that stopped answering, not a slow one; like
+/// `wrk --timeout`, it is a per-request limit. A request still unanswered when the window ends
+/// is abandoned, not timed out.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A connection attempt not answered this long is a
+/// [`connect`](wb_model::results::ErrorCounts::connect) error. Linux retransmits a dropped SYN
+/// after 1 s and 3 s, so five seconds lets a server with a full accept queue catch up.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Most connection attempts in flight at once. Opening 5000 connections 256 at a time takes a
+/// fraction of a second on loopback, and does not overflow the server's accept queue (a
+/// listen backlog is commonly 128 to 1024).
+pub const CONNECT_PARALLELISM: usize = 256;
+
+/// Pause before trying again after a failed connect, so a refusing port costs a few attempts
+/// per second per connection rather than a busy loop.
+pub const CONNECT_RETRY_PAUSE: Duration = Duration::from_millis(100);
+
+/// Idle mode: the longest the opening phase may take (connect, one request, its answer),
+/// before the hold begins.
+pub const IDLE_OPEN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How often [`run`] reports progress.
+pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Most connections (or slow clients) one step opens; a larger level is cut to it and
+/// reported as not reached. It is the workload files' own limit.
+pub const MAX_LEVEL_CONNECTIONS: u64 = wb_model::spec::MAX_CONNECTIONS;
+
+/// What a correct answer looks like.
+///
+/// Two kinds of server are measured. The workbench's own routes are checked byte for byte
+/// ([`Expectation::Workbench`]): the body is implied by the digest, as in the protocol
+/// itself: a `/work` answer carries `X-Work-Digest` and `body_len` bytes of the [body
+/// pattern](wb_protocol::kernel::PATTERN); a `/hello` answer carries no digest and the body
+/// [`wb_protocol::HELLO_BODY`], so `digest: None` means "expect `Hello, World!`". Any other
+/// server's answer ([`Expectation::AnyServer`], `workbench load URL`) is checked for what
+/// HTTP/1.1 itself promises: a 2xx or 3xx status and a body framed by `Content-Length` or
+/// chunked encoding, read to its end and counted but not compared.
+///
+/// Build one with [`Expectation::for_target`], [`Expectation::for_request`] or
+/// [`Expectation::for_url`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expectation {
+    /// A workbench route's answer: status 200, this length, this body, this digest.
+    Workbench {
+        /// `Content-Length` and body length.
+        body_len: u64,
+        /// `X-Work-Digest`, for `/work`.
+        digest: Option<String>,
+    },
+    /// Any HTTP/1.1 server's answer: a 2xx or 3xx status, a framed body of any length.
+    AnyServer {
+        /// The request was `HEAD`: the answer has no body, whatever its `Content-Length`
+        /// says (RFC 9110, section 9.3.2).
+        head: bool,
+    },
+}
+
+/// Read buffer for answers of unknown length (any server): a typical head and a few
+/// packets of body per read.
+const ANY_SERVER_READ_BUFFER: usize = 16 * 1024;
+
+impl Expectation {
+    /// The answer to a request: `/work?…&cpu_rounds=R&bytes=B` with `cpu_rounds = Some(R)`
+    /// (digest [`wb_protocol::kernel::work_digest`]`(R)`, `B` bytes of pattern), or `/hello`
+    /// with `cpu_rounds = None` (no digest, `Hello, World!`; `bytes` is ignored).
+    ///
+    /// Computing the digest runs the CPU kernel once, here, so that the generator can check
+    /// every answer by comparing strings.
+    pub fn for_target(bytes: u64, cpu_rounds: Option<u64>) -> Expectation {
+        match cpu_rounds {
+            Some(rounds) => Expectation::Workbench {
+                body_len: bytes,
+                digest: Some(wb_protocol::kernel::work_digest(rounds)),
+            },
+            None => Expectation::Workbench {
+                body_len: wb_protocol::HELLO_BODY.len() as u64,
+                digest: None,
+            },
+        }
+    }
+
+    /// The answer to a workload's request, with CPU time turned into rounds as
+    /// [`RequestSpec::target`] does (`rounds_per_us` from the run's calibration).
+    pub fn for_request(request: &RequestSpec, rounds_per_us: f64) -> Expectation {
+        match request.route {
+            Route::Hello => Expectation::for_target(0, None),
+            Route::Work => {
+                Expectation::for_target(request.bytes, Some(request.cpu_rounds(rounds_per_us)))
+            }
+        }
+    }
+
+    /// The answer to `method request_target` on a server that may or may not be the
+    /// workbench's: a `GET` of `/hello`, or of `/work` whose query holds only `wait_ms`,
+    /// `cpu_rounds` and `bytes` (decimal, within the protocol's limits), keeps the
+    /// workbench's byte-for-byte checks; anything else is checked as any server's answer.
+    pub fn for_url(method: &str, request_target: &str) -> Expectation {
+        let any = Expectation::AnyServer {
+            head: method.eq_ignore_ascii_case("HEAD"),
+        };
+        if method != "GET" {
+            return any;
+        }
+        let (path, query) = request_target
+            .split_once('?')
+            .unwrap_or((request_target, ""));
+        match path {
+            // The protocol ignores `/hello`'s query.
+            "/hello" => Expectation::for_target(0, None),
+            "/work" => work_query(query).unwrap_or(any),
+            _ => any,
+        }
+    }
+
+    /// The workbench's digest, for a `/work` answer.
+    pub fn digest(&self) -> Option<&str> {
+        match self {
+            Expectation::Workbench { digest, .. } => digest.as_deref(),
+            Expectation::AnyServer { .. } => None,
+        }
+    }
+
+    /// The read buffer one connection needs: the whole answer when a workbench answer is
+    /// small, so that one read usually brings all of it.
+    fn read_buffer(&self) -> usize {
+        match self {
+            Expectation::Workbench { body_len, .. } => {
+                answer::AnswerReader::capacity_for(*body_len)
+            }
+            Expectation::AnyServer { .. } => ANY_SERVER_READ_BUFFER,
+        }
+    }
+}
+
+/// The expectation of `/work?query`, if the query is one the workbench answers with 200:
+/// the protocol core's own parser decides ([`wb_protocol::parse_work_query`]).
+fn work_query(query: &str) -> Option<Expectation> {
+    let (_, rounds, bytes) = wb_protocol::parse_work_query(query).ok()?;
+    Some(Expectation::for_target(bytes, Some(rounds)))
+}
+
+/// What the load generator does at one level.
+#[derive(Debug, Clone)]
+pub struct LoadPlan {
+    /// The server.
+    pub target: SocketAddr,
+    /// How.
+    pub mode: Mode,
+    /// Connections, or requests per second for open loop.
+    pub level: u64,
+    /// The request target, e.g. `/work?wait_ms=10&cpu_rounds=0&bytes=0`.
+    pub request_target: String,
+    /// What every answer must be.
+    pub expect: Expectation,
+    /// Load before measuring.
+    pub warmup: Duration,
+    /// Measured window.
+    pub duration: Duration,
+    /// Open loop: most connections to open.
+    pub max_connections: u64,
+    /// Slow readers: bytes per second per client.
+    pub read_rate: u64,
+    /// Slow senders: pause between bytes.
+    pub send_interval: Duration,
+    /// The request method: `GET` for every workload; `workbench load URL -m` may choose
+    /// another.
+    pub method: String,
+    /// Header fields sent with every request, in order, after `Host`. A `Host` here replaces
+    /// the default (the target's address); a `Content-Length` here is sent as given.
+    pub headers: Vec<(String, String)>,
+    /// The request body, sent with a `Content-Length` after the headers; empty for none.
+    pub body: Vec<u8>,
+    /// No complete answer this long after the send is a timeout ([`REQUEST_TIMEOUT`] for
+    /// workloads).
+    pub timeout: Duration,
+}
+
+/// A step's report, and what the store does not keep but a merge across load generators
+/// needs: the open loop's uncorrected histogram, serialized.
+#[derive(Debug, Clone, Default)]
+pub struct Measured {
+    /// What the step measured, as the runner and the store see it.
+    pub report: LoadReport,
+    /// Open loop only: [`LoadReport::latency_uncorrected`]'s HDR histogram, serialized as
+    /// [`LoadReport::histogram`] is (V2, uncompressed); empty for the other modes.
+    pub histogram_uncorrected: Vec<u8>,
+}
+
+/// Runs one level and reports what it measured. Blocks; `progress` is called with the
+/// fraction done (0.0 to 1.0) a few times a second.
+///
+/// The step takes `plan.warmup + plan.duration` (idle mode: plus the time to open its
+/// connections, at most [`IDLE_OPEN_TIMEOUT`]); every task stops by itself at the end.
+pub fn run(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> LoadReport {
+    measure(plan, progress).report
+}
+
+/// [`run`], with the open loop's uncorrected histogram as well.
+pub fn measure(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> Measured {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            return Measured {
+                report: LoadReport {
+                    not_reached: Some(format!("cannot start the load generator's runtime: {err}")),
+                    ..LoadReport::default()
+                },
+                histogram_uncorrected: Vec::new(),
+            };
+        }
+    };
+    let local = LocalSet::new();
+    let report = local.block_on(&runtime, async {
+        match plan.mode {
+            Mode::Closed => closed::run(plan, progress).await,
+            Mode::Open => open::run(plan, progress).await,
+            Mode::Idle => idle::run(plan, progress).await,
+            Mode::SlowReaders => slow::run_readers(plan, progress).await,
+            Mode::SlowSenders => slow::run_senders(plan, progress).await,
+        }
+    });
+    progress(1.0);
+    // Tasks still running (abandoned requests, idle waiters) are dropped here, inside the
+    // runtime's context so their sockets deregister cleanly; this closes every connection.
+    let _context = runtime.enter();
+    drop(local);
+    report
+}

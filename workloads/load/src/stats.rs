@@ -1,0 +1,241 @@
+//! What a step counts: answers, bytes, errors by class, and the latency histograms.
+//!
+//! The counts live in one [`Stats`] behind the step's `RefCell` (see [`super::step`]); the
+//! step decides *whether* an event counts (inside the window or not) and this module only
+//! adds it up, then turns the totals into a [`LoadReport`].
+//!
+//! # The histograms
+//!
+//! Latency goes into HDR histograms of microseconds, from 1 µs to [`HISTOGRAM_MAX_US`], with
+//! [`HISTOGRAM_DIGITS`] significant digits: every value is kept to within 0.1 %, whatever its
+//! magnitude, in a few tens of KiB. Recording is a few additions, so the hot path stays
+//! cheap; a value above the top is recorded as the top (`saturating_record`) rather than
+//! lost. The report carries the histogram serialized (HdrHistogram's V2 format), so that
+//! histograms from several steps or hosts can be merged by addition later.
+
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Serializer, V2Serializer};
+
+use super::answer::BadAnswer;
+use super::connect::ConnectFailure;
+use super::exchange::Failure;
+use wb_model::results::{ErrorCounts, Latency, LoadReport, WINDOW_MS, Window};
+
+/// Highest latency the histograms track, in microseconds (60 s); longer ones are recorded
+/// as 60 s.
+pub(super) const HISTOGRAM_MAX_US: u64 = 60_000_000;
+
+/// Significant digits of the histograms: 0.1% resolution at every magnitude.
+pub(super) const HISTOGRAM_DIGITS: u8 = 3;
+
+/// Most short windows one step keeps: an hour of 200 ms windows (workload files allow ten
+/// minutes a step).
+const MAX_WINDOWS: usize = 18_000;
+
+/// A histogram of microseconds, 1 µs to 60 s, 3 significant digits.
+pub(super) fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, HISTOGRAM_MAX_US, HISTOGRAM_DIGITS)
+        .expect("constant histogram bounds are valid")
+}
+
+/// A duration in whole microseconds, saturating (a histogram caps it anyway).
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// `histogram` in HdrHistogram's V2 format (uncompressed), or empty if it cannot be
+/// serialized (which the format only refuses for impossible histograms).
+pub(super) fn serialize(histogram: &Histogram<u64>) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    if let Err(err) = V2Serializer::new().serialize(histogram, &mut bytes) {
+        tracing::warn!("load generator: cannot serialize a latency histogram: {err}");
+        bytes.clear();
+    }
+    bytes
+}
+
+/// What the step counted.
+pub(super) struct Stats {
+    /// Latency of every counted answer: from the intended send in open loop, else from the
+    /// send.
+    latency: Histogram<u64>,
+    /// Open loop only: latency from the actual send, the figure that hides queueing in the
+    /// client (kept to show the difference).
+    uncorrected: Option<Histogram<u64>>,
+    /// Correct answers in the window.
+    completed: u64,
+    /// Answer bytes (heads and bodies) in the window.
+    bytes: u64,
+    /// Errors by class.
+    errors: ErrorCounts,
+    /// The first connect failure, to explain a level not reached.
+    first_connect_failure: Option<ConnectFailure>,
+    /// The first wrong answer, for the log: one example says more than a count.
+    first_bad: Option<BadAnswer>,
+    /// The measured window cut into [`WINDOW_MS`] windows, grown as answers arrive: what
+    /// gives the step's figures their spread.
+    windows: Vec<WindowStats>,
+}
+
+/// What one short window counted. Its histogram has two significant digits (1 % resolution):
+/// enough for a window's p99, and a few KiB each.
+struct WindowStats {
+    answers: u64,
+    errors: u64,
+    latency: Histogram<u64>,
+}
+
+impl WindowStats {
+    fn new() -> WindowStats {
+        WindowStats {
+            answers: 0,
+            errors: 0,
+            latency: Histogram::new_with_bounds(1, HISTOGRAM_MAX_US, 2)
+                .expect("constant histogram bounds are valid"),
+        }
+    }
+}
+
+impl Stats {
+    /// Nothing counted yet; `open_loop` adds the uncorrected histogram.
+    pub(super) fn new(open_loop: bool) -> Stats {
+        Stats {
+            latency: new_histogram(),
+            uncorrected: open_loop.then(new_histogram),
+            completed: 0,
+            bytes: 0,
+            errors: ErrorCounts::default(),
+            first_connect_failure: None,
+            first_bad: None,
+            windows: Vec::new(),
+        }
+    }
+
+    /// Counts a correct answer of `bytes` bytes.
+    /// The short window at `index`, created (with the ones before it) when first used. An
+    /// index past the step's end (a clock bug) is folded into the last plausible window
+    /// rather than growing without bound.
+    fn window(&mut self, index: usize) -> &mut WindowStats {
+        let index = index.min(MAX_WINDOWS - 1);
+        while self.windows.len() <= index {
+            self.windows.push(WindowStats::new());
+        }
+        &mut self.windows[index]
+    }
+
+    /// Counts a correct answer of `bytes` bytes, in short window `window`.
+    pub(super) fn answered(
+        &mut self,
+        window: usize,
+        latency: Duration,
+        uncorrected: Option<Duration>,
+        bytes: u64,
+    ) {
+        let w = self.window(window);
+        w.answers += 1;
+        w.latency.saturating_record(micros(latency));
+        self.completed += 1;
+        self.bytes += bytes;
+        self.latency.saturating_record(micros(latency));
+        if let (Some(histogram), Some(uncorrected)) = (self.uncorrected.as_mut(), uncorrected) {
+            histogram.saturating_record(micros(uncorrected));
+        }
+    }
+
+    /// Counts a failed request.
+    pub(super) fn failed(&mut self, window: usize, failure: Failure) {
+        self.window(window).errors += 1;
+        match failure {
+            Failure::Reset => self.errors.reset += 1,
+            Failure::Timeout => self.errors.timeout += 1,
+            Failure::Bad(bad) => {
+                self.errors.bad_response += 1;
+                self.first_bad.get_or_insert(bad);
+            }
+        }
+    }
+
+    /// Counts a failed connection attempt (at any time: connect errors are not windowed).
+    pub(super) fn connect_failed(&mut self, failure: ConnectFailure) {
+        self.errors.connect += 1;
+        if self.first_connect_failure.is_none() {
+            tracing::debug!("load generator: first connect failure: {failure:?}");
+            self.first_connect_failure = Some(failure);
+        }
+    }
+
+    /// Counts a connection not even attempted (the open-files limit was hit before).
+    pub(super) fn connect_skipped(&mut self) {
+        self.errors.connect += 1;
+    }
+
+    /// Timeouts counted so far.
+    pub(super) fn timeouts(&self) -> u64 {
+        self.errors.timeout
+    }
+
+    /// The first connect failure, if any.
+    pub(super) fn first_connect_failure(&self) -> Option<&ConnectFailure> {
+        self.first_connect_failure.as_ref()
+    }
+
+    /// The first wrong answer and how many there were, if any.
+    pub(super) fn first_bad(&self) -> Option<(BadAnswer, u64)> {
+        self.first_bad.map(|bad| (bad, self.errors.bad_response))
+    }
+
+    /// The open loop's uncorrected histogram, serialized; empty for the other modes.
+    pub(super) fn uncorrected_histogram(&self) -> Vec<u8> {
+        self.uncorrected.as_ref().map(serialize).unwrap_or_default()
+    }
+
+    /// The report of a window `elapsed` long, with `connections` open at its end and why the
+    /// level was not reached.
+    /// `offset` is where the window began after the step's start (its warm-up), so that
+    /// each short window's time reads on the sampler's clock.
+    pub(super) fn report(
+        &self,
+        elapsed: Duration,
+        offset: Duration,
+        connections: u64,
+        not_reached: Option<String>,
+    ) -> LoadReport {
+        // Every short window of the measured window, the empty ones too (a stalled server
+        // answers nothing for a while: that is data), but not a partial last one.
+        let whole = (elapsed.as_millis() / u128::from(WINDOW_MS)) as usize;
+        let offset_ms = offset.as_millis() as u64;
+        let windows = (0..whole.min(MAX_WINDOWS))
+            .map(|i| {
+                let at_ms = offset_ms + i as u64 * WINDOW_MS;
+                match self.windows.get(i) {
+                    Some(w) => Window {
+                        at_ms,
+                        answers: w.answers,
+                        errors: w.errors,
+                        p50_us: w.latency.value_at_quantile(0.5),
+                        p99_us: w.latency.value_at_quantile(0.99),
+                    },
+                    None => Window {
+                        at_ms,
+                        ..Window::default()
+                    },
+                }
+            })
+            .collect();
+        LoadReport {
+            elapsed_secs: elapsed.as_secs_f64(),
+            completed: self.completed,
+            errors: self.errors,
+            latency: Latency::from_histogram(&self.latency),
+            latency_uncorrected: self.uncorrected.as_ref().map(Latency::from_histogram),
+            histogram: serialize(&self.latency),
+            connections,
+            not_reached,
+            bytes_received: self.bytes,
+            windows,
+            hosts: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! The peers' table: servers this project did not write, as the registry knows them.
+//!
+//! Each [`PeerDef`] says what a peer is (its name, its model in one line, its [`Family`]), what
+//! it needs installed, whether it serves `/work`, how it says it is ready and how it is
+//! launched. Starting one is the runner's business (`wb_runner::peers`); this module is the
+//! data the registry ([`crate::engines`]), the pages and the judges read.
+//!
+//! # Interoperability variants
+//!
+//! PEP 3156 asks a framework to "keep the default event loop and adapt it to the framework's
+//! API". Three variants run an unchanged peer on another loop, so the loop alone is what
+//! differs: `twisted-asyncio` (Twisted's `asyncioreactor` over the standard asyncio loop),
+//! `twisted-uvloop` (the same over uvloop, libuv's loop behind asyncio's interface) and
+//! `asyncio-uvloop` (the asyncio peer's `Protocol` on uvloop), beside `twisted` (the epoll
+//! reactor) and `asyncio`. They are the same scripts with a flag (`--reactor asyncio|uvloop`,
+//! `--loop uvloop`), and event loops in the registry like the peers they vary.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::engines::Family;
+
+mod table;
+
+use table::PEERS;
+
+/// One Python distribution a peer needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Package {
+    /// Its name on PyPI, as pinned in `peers/requirements.txt`.
+    pub dist: &'static str,
+    /// The module the peer imports: importing it is the readiness check.
+    pub import: &'static str,
+}
+
+/// What a peer needs installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requirement {
+    /// The peers' Python environment with these packages (none: the standard library only).
+    Python(&'static [Package]),
+    /// The system's nginx.
+    Nginx,
+}
+
+impl fmt::Display for Requirement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Requirement::Python([]) => f.write_str("python3 (standard library)"),
+            Requirement::Python(packages) => {
+                let names: Vec<&str> = packages.iter().map(|p| p.dist).collect();
+                write!(f, "python3 + {}", names.join(", "))
+            }
+            Requirement::Nginx => f.write_str("nginx"),
+        }
+    }
+}
+
+/// How the runner learns that a started peer accepts connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadySignal {
+    /// The peer prints the engines' JSON ready line on stdout.
+    Line,
+    /// The peer prints nothing: poll its port until a TCP connect succeeds.
+    Port,
+}
+
+/// How a peer's process is launched (the runner turns it into a command line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Launch {
+    /// `<venv python> peers/<script> <args…> --port PORT`: the arguments choose the event loop
+    /// of an interoperability variant (`--reactor asyncio`, `--loop uvloop`).
+    Script(&'static str, &'static [&'static str]),
+    /// `<venv python> -m gunicorn --config peers/gunicorn_conf.py …` with this worker class.
+    Gunicorn(&'static str),
+    /// `nginx -p RUN_DIR -c RUN_DIR/nginx.conf -e stderr`, from the `peers/nginx.conf` template.
+    Nginx,
+}
+
+/// One peer: a server we did not write, run on the workbench's routes.
+#[derive(Debug)]
+pub struct PeerDef {
+    /// Its name, as `--engines` and tables show it.
+    pub name: &'static str,
+    /// Its concurrency model, in one line.
+    pub model: &'static str,
+    /// Its family in the engine registry: what the lessons hold it to, beside our engines
+    /// (asyncio and Twisted are event loops, gunicorn's sync workers a prefork pool).
+    pub family: Family,
+    /// Its colour on every chart (red, green, blue), apart from the engines' colours.
+    pub color: [u8; 3],
+    /// What must be installed for it to run.
+    pub requirement: Requirement,
+    /// Whether it serves `/work` (waits, CPU work, sized bodies); nginx serves `/hello` only.
+    pub supports_work: bool,
+    /// How the runner knows it is ready.
+    pub ready: ReadySignal,
+    /// How it is launched.
+    pub launch: Launch,
+}
+
+/// Every peer, in the order tables show them.
+pub fn all() -> &'static [PeerDef] {
+    &PEERS
+}
+
+/// The peer called `name`, if there is one.
+pub fn find(name: &str) -> Option<&'static PeerDef> {
+    PEERS.iter().find(|peer| peer.name == name)
+}
+
+impl Requirement {
+    /// The command that installs what is missing: `workbench peers install` for the Python
+    /// peers, the system's package manager for nginx (which the workbench never runs itself).
+    pub fn install_command(&self) -> &'static str {
+        match self {
+            Requirement::Python(_) => "workbench peers install",
+            Requirement::Nginx => "apt-get install nginx-light",
+        }
+    }
+}
+
+impl PeerDef {
+    /// The versions that matter for this peer, from `wb_runner::peers::versions`: e.g.
+    /// `python 3.11.7, twisted 26.10.0`.
+    pub fn version_summary(&self, versions: &BTreeMap<String, String>) -> String {
+        let names: Vec<&str> = match self.requirement {
+            Requirement::Python(packages) => std::iter::once("python")
+                .chain(packages.iter().map(|p| p.dist))
+                .collect(),
+            Requirement::Nginx => vec!["nginx"],
+        };
+        names
+            .iter()
+            .filter_map(|name| versions.get(*name).map(|v| format!("{name} {v}")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_found() {
+        for peer in all() {
+            assert_eq!(find(peer.name).map(|p| p.name), Some(peer.name));
+        }
+        let mut names: Vec<&str> = all().iter().map(|p| p.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all().len());
+        assert!(find("apache").is_none());
+    }
+}

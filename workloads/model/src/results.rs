@@ -1,0 +1,590 @@
+//! What a run measures: the load generator's report, the sampler's samples, and the figures
+//! and flags the runner derives from them for each step. These are the types the store keeps
+//! and the dashboard and reports show; they serialize to JSON with stable field names.
+
+use serde::{Deserialize, Serialize};
+
+use crate::spec::{Mode, Workload};
+
+/// Latency percentiles, in microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    /// Requests measured.
+    pub count: u64,
+    /// Mean.
+    pub mean_us: f64,
+    /// Median.
+    pub p50_us: u64,
+    /// 90th percentile.
+    pub p90_us: u64,
+    /// 99th percentile.
+    pub p99_us: u64,
+    /// 99.9th percentile.
+    pub p999_us: u64,
+    /// Largest.
+    pub max_us: u64,
+}
+
+impl Latency {
+    /// The summary of an HDR histogram of microseconds.
+    pub fn from_histogram(h: &hdrhistogram::Histogram<u64>) -> Latency {
+        if h.is_empty() {
+            return Latency::default();
+        }
+        Latency {
+            count: h.len(),
+            mean_us: h.mean(),
+            p50_us: h.value_at_quantile(0.50),
+            p90_us: h.value_at_quantile(0.90),
+            p99_us: h.value_at_quantile(0.99),
+            p999_us: h.value_at_quantile(0.999),
+            max_us: h.max(),
+        }
+    }
+}
+
+/// Failed requests or connections, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorCounts {
+    /// A connection could not be opened (refused, no file descriptors, timed out).
+    pub connect: u64,
+    /// No complete answer within the request timeout.
+    pub timeout: u64,
+    /// The server reset or closed the connection before answering.
+    pub reset: u64,
+    /// An answer arrived but was wrong: status, length, body or `X-Work-Digest`.
+    pub bad_response: u64,
+}
+
+impl ErrorCounts {
+    /// All errors.
+    pub fn total(&self) -> u64 {
+        self.connect + self.timeout + self.reset + self.bad_response
+    }
+
+    /// Adds another count to this one.
+    pub fn add(&mut self, other: &ErrorCounts) {
+        self.connect += other.connect;
+        self.timeout += other.timeout;
+        self.reset += other.reset;
+        self.bad_response += other.bad_response;
+    }
+}
+
+/// What the load generator measured at one level.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoadReport {
+    /// Length of the measured window, in seconds (warm-up excluded).
+    pub elapsed_secs: f64,
+    /// Valid answers received in the window.
+    pub completed: u64,
+    /// Errors in the window (and while connecting).
+    pub errors: ErrorCounts,
+    /// Latency of the answers in the window. Open loop: from the intended send time
+    /// (coordinated omission corrected). Slow senders: the probe's `/hello` latency.
+    pub latency: Latency,
+    /// Open loop only: latency from the actual send time, which hides queueing in the client.
+    pub latency_uncorrected: Option<Latency>,
+    /// `latency`'s HDR histogram, serialized (V2 format, deflate off), for merging and
+    /// precise charts later.
+    #[serde(with = "hex_bytes")]
+    pub histogram: Vec<u8>,
+    /// Connections open at the end of the window (the level, unless it could not be reached).
+    pub connections: u64,
+    /// Why the level could not be reached, if it was not (e.g. the open-files limit).
+    pub not_reached: Option<String>,
+    /// Response bytes received in the window (headers and bodies).
+    pub bytes_received: u64,
+    /// The measured window cut into consecutive [`WINDOW_MS`] windows: what gives each
+    /// figure its spread (batch means, [`crate::spread`]). Empty in runs stored before
+    /// windows were kept.
+    #[serde(default)]
+    pub windows: Vec<Window>,
+    /// A multi-host step only: what each load host did with its share of the level (the
+    /// figures above are their sum, and the histogram their addition). Empty on one machine.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostLoad>,
+}
+
+/// One load host's part of a multi-host step (`wb_runner::hosts`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostLoad {
+    /// The host, as given on the command line (its command prefix).
+    pub host: String,
+    /// Its share of the level: connections, or requests per second.
+    pub level: u64,
+    /// Valid answers it received in its window.
+    pub completed: u64,
+    /// Its errors.
+    pub errors: ErrorCounts,
+    /// Answers in its latency histogram (equals `completed`; kept to check the merge).
+    pub latency_count: u64,
+    /// CPU seconds its load generator used (user and system), warm-up included.
+    pub client_cpu_secs: f64,
+    /// `client_cpu_secs` over the step's wall time: above 0.9 this host may be the
+    /// bottleneck.
+    pub client_cores: f64,
+}
+
+/// The length of one [`Window`], in milliseconds: the sampler's interval, so that each
+/// window of answers has a reading of the engine's CPU beside it.
+pub const WINDOW_MS: u64 = 200;
+
+/// What the load generator counted in one short window of a step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Window {
+    /// When the window began, in milliseconds since the step (its warm-up) began: the clock
+    /// the sampler's [`Sample::at_ms`] uses.
+    pub at_ms: u64,
+    /// Valid answers whose last byte arrived in the window.
+    pub answers: u64,
+    /// Requests that failed in the window.
+    pub errors: u64,
+    /// Median latency of the window's answers, µs (0 without answers).
+    pub p50_us: u64,
+    /// 99th percentile latency of the window's answers, µs (0 without answers).
+    pub p99_us: u64,
+}
+
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&wb_protocol::kernel::to_hex(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.len() % 2 != 0 {
+            return Err(serde::de::Error::custom("odd-length hex"));
+        }
+        (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).map_err(serde::de::Error::custom))
+            .collect()
+    }
+}
+
+/// One reading of the engine's process tree and the system, taken every 200 ms.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Milliseconds since the step started.
+    pub at_ms: u64,
+    /// Resident set size, summed over the engine's processes (double counts shared pages).
+    pub rss_bytes: u64,
+    /// Proportional set size, summed: shared pages divided among their sharers.
+    pub pss_bytes: u64,
+    /// Unique set size, summed: pages no other process maps.
+    pub uss_bytes: u64,
+    /// Processes in the engine's tree (the pool's workers and its parent).
+    pub processes: u64,
+    /// Threads, summed over the tree.
+    pub threads: u64,
+    /// User CPU time so far, seconds, summed over the tree.
+    pub cpu_user_secs: f64,
+    /// System CPU time so far, seconds, summed over the tree.
+    pub cpu_system_secs: f64,
+    /// Voluntary context switches so far (blocked, yielded), summed over every thread.
+    pub ctx_voluntary: u64,
+    /// Involuntary context switches so far (preempted), summed over every thread.
+    pub ctx_involuntary: u64,
+    /// Open file descriptors, summed over the tree.
+    pub open_fds: u64,
+    /// System-wide TCP sockets in use (`/proc/net/sockstat`).
+    pub tcp_inuse: u64,
+    /// System-wide TCP buffer memory, bytes (`/proc/net/sockstat` pages × page size).
+    pub tcp_mem_bytes: u64,
+    /// System-wide kernel stacks (`/proc/meminfo` `KernelStack`): grows by one per thread.
+    pub kernel_stack_bytes: u64,
+    /// System-wide unreclaimable slab (`/proc/meminfo` `SUnreclaim`): sockets, epoll items.
+    pub slab_unreclaim_bytes: u64,
+    /// The load generator's own CPU time so far (user + system), seconds.
+    pub client_cpu_secs: f64,
+}
+
+/// Figures derived from a step's load report and samples.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Derived {
+    /// Valid answers per second.
+    pub throughput_rps: f64,
+    /// Largest PSS seen, bytes.
+    pub peak_pss_bytes: u64,
+    /// Mean PSS over the window, bytes.
+    pub mean_pss_bytes: u64,
+    /// Largest RSS seen, bytes.
+    pub peak_rss_bytes: u64,
+    /// Mean RSS over the window, bytes.
+    pub mean_rss_bytes: u64,
+    /// Engine CPU time over the window divided by its length: 1.0 is one core busy.
+    pub engine_cores: f64,
+    /// The load generator's cores used, the same way.
+    pub client_cores: f64,
+    /// Context switches (voluntary + involuntary) per second over the window.
+    pub ctx_switches_per_sec: f64,
+    /// Most threads seen.
+    pub threads_max: u64,
+    /// System TCP memory at the end of the window, bytes (kernel memory, shown apart).
+    pub tcp_mem_bytes: u64,
+    /// System unreclaimable slab at the end of the window, bytes.
+    pub slab_unreclaim_bytes: u64,
+    /// System kernel stacks at the end of the window, bytes.
+    pub kernel_stack_bytes: u64,
+}
+
+/// What one valid answer cost, and how far the step's headline figures can be trusted: the
+/// 95 % intervals of [`crate::spread`]. Every field is `None` when it could not be had (no
+/// answers, no samples, too few windows) and in runs stored before they were kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Estimates {
+    /// Engine CPU time per valid answer, microseconds: what one answer cost the server. It
+    /// stays fair when the load generator saturates, where req/s does not. `None` without
+    /// answers or without CPU samples.
+    #[serde(default)]
+    pub engine_us_per_request: Option<f64>,
+    /// The load generator's CPU time per valid answer, microseconds.
+    #[serde(default)]
+    pub client_us_per_request: Option<f64>,
+    /// 95 % interval of the throughput, `[low, high]` req/s (batch means over the windows,
+    /// or over the repeats of a combined step).
+    #[serde(default)]
+    pub throughput_ci: Option<[f64; 2]>,
+    /// 95 % interval of p99 latency, `[low, high]` µs.
+    #[serde(default)]
+    pub p99_ci_us: Option<[f64; 2]>,
+    /// 95 % interval of the engine CPU per answer, `[low, high]` µs.
+    #[serde(default)]
+    pub engine_us_per_request_ci: Option<[f64; 2]>,
+}
+
+/// Warnings about a step, shown wherever the step is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flags {
+    /// The load generator used more than 0.9 of a core: the client, not the engine, may be
+    /// the bottleneck.
+    pub client_saturated: bool,
+    /// Closed loop only: connections and throughput × mean latency (Little's law) differ by
+    /// more than 20%, so time was lost somewhere the latency does not show.
+    pub littles_law_off: bool,
+    /// The level was not reached, and why.
+    pub level_not_reached: Option<String>,
+    /// A peer that cannot serve this workload (nginx has no `/work`): not measured, and not a
+    /// failure either.
+    #[serde(default)]
+    pub not_supported: Option<String>,
+}
+
+/// Everything measured at one level of one workload on one engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepResult {
+    /// The engine (or peer) measured.
+    pub engine: String,
+    /// The workload's name.
+    pub workload: String,
+    /// The workload's mode.
+    pub mode: Mode,
+    /// The level: connections, or requests per second for open loop.
+    pub level: u64,
+    /// The load generator's report.
+    pub load: LoadReport,
+    /// The samples of the window.
+    pub samples: Vec<Sample>,
+    /// Derived figures.
+    pub derived: Derived,
+    /// Warnings.
+    pub flags: Flags,
+    /// Set when the step failed (the engine died, could not start): what happened.
+    pub failure: Option<String>,
+    /// Cost per request and the 95 % intervals of the headline figures, at the step's top
+    /// level in JSON (`engine_us_per_request`, `throughput_ci`, …).
+    #[serde(flatten)]
+    pub estimates: Estimates,
+    /// Which repeat of the step this is (0, 1, 2 … with `--repeat N`; each ran in a fresh
+    /// engine process). A combined step ([`crate::spread::combine`]) keeps the first's.
+    #[serde(default)]
+    pub repeat: u32,
+}
+
+/// What one engine × workload produced, with per-workload figures (the idle slope).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct IdleSlope {
+    /// Least-squares slope of PSS over open connections: bytes per idle connection.
+    pub bytes_per_connection: f64,
+    /// The intercept: the engine's base memory, bytes.
+    pub base_bytes: f64,
+    /// Slope of system kernel memory (TCP buffers + unreclaimable slab + kernel stacks)
+    /// over connections: what the kernel pays per connection, whatever the model.
+    pub kernel_bytes_per_connection: f64,
+}
+
+impl IdleSlope {
+    /// Fits the slope over the steps of an idle workload on one engine; `None` with fewer
+    /// than two distinct connection counts.
+    pub fn fit(steps: &[&StepResult]) -> Option<IdleSlope> {
+        let points: Vec<(f64, f64, f64)> = steps
+            .iter()
+            .filter(|s| s.failure.is_none())
+            .map(|s| {
+                let d = &s.derived;
+                (
+                    s.load.connections as f64,
+                    d.peak_pss_bytes as f64,
+                    (d.tcp_mem_bytes + d.slab_unreclaim_bytes + d.kernel_stack_bytes) as f64,
+                )
+            })
+            .collect();
+        let xs: Vec<f64> = points.iter().map(|p| p.0).collect();
+        let (slope, base) = least_squares(&xs, &points.iter().map(|p| p.1).collect::<Vec<_>>())?;
+        let (kernel, _) = least_squares(&xs, &points.iter().map(|p| p.2).collect::<Vec<_>>())?;
+        Some(IdleSlope {
+            bytes_per_connection: slope,
+            base_bytes: base,
+            kernel_bytes_per_connection: kernel,
+        })
+    }
+}
+
+/// Least-squares line through `(x, y)`: `(slope, intercept)`; `None` unless at least two
+/// distinct x values.
+pub fn least_squares(xs: &[f64], ys: &[f64]) -> Option<(f64, f64)> {
+    let n = xs.len() as f64;
+    if xs.len() < 2 || xs.len() != ys.len() {
+        return None;
+    }
+    let mean_x = xs.iter().sum::<f64>() / n;
+    let mean_y = ys.iter().sum::<f64>() / n;
+    let sxx: f64 = xs.iter().map(|x| (x - mean_x).powi(2)).sum();
+    if sxx == 0.0 {
+        return None;
+    }
+    let sxy: f64 = xs
+        .iter()
+        .zip(ys)
+        .map(|(x, y)| (x - mean_x) * (y - mean_y))
+        .sum();
+    let slope = sxy / sxx;
+    Some((slope, mean_y - slope * mean_x))
+}
+
+/// The speed of this machine's CPU kernel, measured at the start of each run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Kernel rounds per microsecond of one core (SHA-256 of 32 bytes each).
+    pub rounds_per_us: f64,
+    /// Rounds timed to get it.
+    pub rounds_timed: u64,
+    /// Seconds the timing took.
+    pub secs: f64,
+}
+
+/// Facts about the machine a run ran on, kept with the run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MachineFacts {
+    /// CPU model name (`/proc/cpuinfo`).
+    pub cpu_model: String,
+    /// Cores available to this process.
+    pub cores: u64,
+    /// Total memory, bytes.
+    pub memory_bytes: u64,
+    /// Kernel release (`uname -r`).
+    pub kernel: String,
+    /// The open-files hard limit (the soft limit is raised to it).
+    pub open_files_limit: u64,
+    /// `rustc --version` of the toolchain that built the binary, when known.
+    pub rustc: String,
+    /// The project's git revision, when known.
+    pub git_revision: String,
+    /// Host name.
+    pub hostname: String,
+    /// `vm.max_map_count`: memory mappings one process may hold, which caps how many threads
+    /// it can start. 0 when unknown (runs stored before it was recorded). Of this machine;
+    /// a multi-host run's engine host has its own in [`MachineFacts::hosts`].
+    #[serde(default)]
+    pub max_map_count: u64,
+    /// A multi-host run only: where each side ran (the engine's host first, then every load
+    /// host), with each host's CPU model and cores. Empty when everything ran on this machine.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostFacts>,
+}
+
+impl MachineFacts {
+    /// `vm.max_map_count` where the engine ran: the engine host's in a multi-host run, this
+    /// machine's otherwise; `None` when unknown.
+    pub fn engine_max_map_count(&self) -> Option<u64> {
+        let engine_host = self.hosts.iter().find(|h| h.role == "engine");
+        Some(engine_host.map_or(self.max_map_count, |h| h.max_map_count)).filter(|&n| n > 0)
+    }
+}
+
+/// One host of a multi-host run, as recorded with the run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostFacts {
+    /// `engine` or `load`.
+    pub role: String,
+    /// The host as given: its command prefix (`ssh bench@server`, `ip netns exec wb-load1`).
+    pub host: String,
+    /// Its host name.
+    pub hostname: String,
+    /// Its CPU model.
+    pub cpu_model: String,
+    /// Its cores available to the workbench.
+    pub cores: u64,
+    /// Its `vm.max_map_count` (0: unknown).
+    #[serde(default)]
+    pub max_map_count: u64,
+}
+
+/// An engine as the runner starts it: `workbench engine <name> <args…>`, or a peer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineSpec {
+    /// The label shown in tables (`coroutines`, `selector-offload`, `asyncio`, …).
+    pub label: String,
+    /// The engine subcommand, or the peer's name.
+    pub engine: String,
+    /// Extra flags.
+    pub args: Vec<String>,
+    /// A server we did not write ([`crate::peers`]), started by its own command.
+    #[serde(default)]
+    pub peer: bool,
+}
+
+impl EngineSpec {
+    /// An engine with its default flags, labelled with its name.
+    pub fn plain(engine: &str) -> EngineSpec {
+        EngineSpec {
+            label: engine.to_string(),
+            engine: engine.to_string(),
+            args: Vec::new(),
+            peer: false,
+        }
+    }
+
+    /// A peer, labelled with its name.
+    pub fn peer(name: &str) -> EngineSpec {
+        EngineSpec {
+            peer: true,
+            ..EngineSpec::plain(name)
+        }
+    }
+}
+
+/// What a run was asked to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// The suite, if one was chosen.
+    pub suite: Option<String>,
+    /// The engines, in order.
+    pub engines: Vec<EngineSpec>,
+    /// The workloads, in order, with the levels actually used.
+    pub workloads: Vec<Workload>,
+    /// Engine pinned to CPU 0 and load generator to CPU 1.
+    pub pin: bool,
+    /// Versions of the peers' software (Python packages, nginx), when peers take part.
+    #[serde(default)]
+    pub peer_versions: std::collections::BTreeMap<String, String>,
+    /// How many times each step runs, each in a fresh engine process, interleaved across
+    /// engines (A B C A B C …). 1 (the default): intervals come from the windows.
+    #[serde(default = "one")]
+    pub repeat: u32,
+    /// Where engine and load generator ran, when the run chose for every workload
+    /// (`--placement`); otherwise each workload's own ([`crate::spec::Placement`]).
+    #[serde(default)]
+    pub placement: Option<crate::spec::Placement>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl RunConfig {
+    /// Number of steps: engines × levels of every workload × repeats.
+    pub fn total_steps(&self) -> usize {
+        self.engines.len()
+            * self.workloads.iter().map(|w| w.levels.len()).sum::<usize>()
+            * self.repeat.max(1) as usize
+    }
+
+    /// Estimated seconds, warm-ups included, engine start-up not.
+    pub fn estimated_secs(&self) -> f64 {
+        self.engines.len() as f64
+            * self.repeat.max(1) as f64
+            * self
+                .workloads
+                .iter()
+                .map(Workload::duration_secs)
+                .sum::<f64>()
+    }
+}
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// In progress (or its process died: the next start marks it interrupted).
+    Running,
+    /// Every step ran (some may have failed; their steps say why).
+    Completed,
+    /// The run could not go on.
+    Failed,
+    /// Stopped before the end: Ctrl-C, a cancel, or its process died.
+    Interrupted,
+}
+
+impl RunStatus {
+    /// The name stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+
+    /// Parses [`RunStatus::as_str`].
+    pub fn parse(text: &str) -> Option<RunStatus> {
+        [
+            RunStatus::Running,
+            RunStatus::Completed,
+            RunStatus::Failed,
+            RunStatus::Interrupted,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn least_squares_recovers_a_line() {
+        let xs = [0.0, 100.0, 1000.0, 5000.0];
+        let ys: Vec<f64> = xs.iter().map(|x| 2_000_000.0 + 512.0 * x).collect();
+        let (slope, intercept) = least_squares(&xs, &ys).unwrap();
+        assert!((slope - 512.0).abs() < 1e-6);
+        assert!((intercept - 2_000_000.0).abs() < 1e-3);
+        assert_eq!(least_squares(&[1.0, 1.0], &[1.0, 2.0]), None);
+        assert_eq!(least_squares(&[1.0], &[1.0]), None);
+    }
+
+    #[test]
+    fn histogram_bytes_round_trip_as_hex_in_json() {
+        let report = LoadReport {
+            histogram: vec![0, 1, 0xab, 0xff],
+            ..LoadReport::default()
+        };
+        let json = serde_json::to_string(&report).unwrap();
+        assert!(json.contains("\"histogram\":\"0001abff\""), "{json}");
+        let back: LoadReport = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, report);
+    }
+
+    #[test]
+    fn status_names_round_trip() {
+        for s in ["running", "completed", "failed", "interrupted"] {
+            assert_eq!(RunStatus::parse(s).unwrap().as_str(), s);
+        }
+        assert_eq!(RunStatus::parse("done"), None);
+    }
+}

@@ -1,0 +1,508 @@
+//! The runner's multi-host path: the engine and its sampler on one host, the load split
+//! across others, every process started through a host's command prefix
+//! ([`crate::hosts`]).
+//!
+//! Per workload, as on one machine, one fresh engine process: `PREFIX workbench engine NAME
+//! --listen ADDR:0` on the engine's host, its ready line read back through the prefix. Per
+//! level:
+//!
+//! 1. `PREFIX workbench sample --pid PID --interval-ms 200` on the engine's host; its first
+//!    line starts the step's clock.
+//! 2. On every load host at once, its share of the level ([`split_level`]): `workbench load
+//!    http://ADDR/ROUTE -c N --json` for closed and open loops (the route and its expected
+//!    digest from this runner's plan, so every host sends the same request), or, for the other
+//!    modes (idle, slow clients), `workbench load --target ADDR --workload - --levels N
+//!    --json` with the workload's TOML on stdin: the idle hold runs the same
+//!    [`wb_load`] plan as locally.
+//! 3. The documents are merged ([`merge`]): answers and errors summed, histograms added; each
+//!    host's client CPU is kept in [`LoadReport::hosts`](wb_model::results::LoadReport::hosts).
+//!    The step's `client_cores` is the busiest host's (what says whether a client saturated),
+//!    its client cost per answer uses the sum.
+//!
+//! A host that fails (its process exits without a document, its link breaks, it overruns the
+//! step by a minute) fails the step with the host named; what was started there is stopped.
+//! The engine is stopped with `kill -TERM PID` through its prefix, then `kill -KILL` after
+//! the grace.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use super::{Observer, Position, RunEvent, Runner, STOP_GRACE, failed_step, plan_for};
+use crate::child::{READY_TIMEOUT, Ready};
+use crate::hosts::{Host, HostResult, RemoteError, RemoteProcess, merge, split_level};
+use wb_load::wire::LoadResult;
+use wb_model::figures::{derive, flags_for};
+use wb_model::results::{Calibration, EngineSpec, HostFacts, LoadReport, Sample, StepResult};
+use wb_model::spec::{Mode, Workload};
+
+/// How long a host may overrun a step's expected length before it is called lost.
+const OVERRUN: Duration = Duration::from_secs(60);
+
+/// Where a multi-host run's sides run, checked.
+#[derive(Debug, Clone)]
+pub struct RemoteHosts {
+    /// The engine's host (and its sampler's).
+    pub engine: Host,
+    /// The load generators' hosts.
+    pub loads: Vec<Host>,
+    /// How the load hosts reach the engine's host: an IP address (the engine listens on it)
+    /// or a name (the engine listens on every address, and the load hosts resolve the name).
+    pub engine_addr: String,
+    /// Every host's facts, the engine's first.
+    pub facts: Vec<HostFacts>,
+}
+
+impl RemoteHosts {
+    /// Checks every host (the same `workbench --version` as `version`, ours) and reads its
+    /// facts. The first host that fails is named in the error.
+    pub fn connect(
+        engine: Host,
+        loads: Vec<Host>,
+        engine_addr: String,
+        version: &str,
+    ) -> Result<RemoteHosts, RemoteError> {
+        if loads.is_empty() {
+            return Err(engine.failed("no load host was given: add --load-hosts".into()));
+        }
+        let mut facts = vec![engine.check(version, "engine")?];
+        for host in &loads {
+            facts.push(host.check(version, "load")?);
+        }
+        Ok(RemoteHosts {
+            engine,
+            loads,
+            engine_addr,
+            facts,
+        })
+    }
+
+    /// What the engine is told to listen on.
+    fn listen(&self) -> String {
+        match self.engine_addr.parse::<IpAddr>() {
+            Ok(IpAddr::V6(ip)) => format!("[{ip}]:0"),
+            Ok(ip) => format!("{ip}:0"),
+            Err(_) => "0.0.0.0:0".into(),
+        }
+    }
+
+    /// `ADDR:PORT` as the load hosts reach the engine.
+    fn target(&self, port: u16) -> String {
+        match self.engine_addr.parse::<IpAddr>() {
+            Ok(IpAddr::V6(ip)) => format!("[{ip}]:{port}"),
+            _ => format!("{}:{port}", self.engine_addr),
+        }
+    }
+}
+
+/// An engine running on another host.
+struct RemoteEngine {
+    process: RemoteProcess,
+    ready: Ready,
+}
+
+impl Runner {
+    /// One engine process on the engine's host, every level of one workload.
+    pub(super) fn run_workload_remote(
+        &self,
+        hosts: &RemoteHosts,
+        engine: &EngineSpec,
+        workload: &Workload,
+        calibration: &Calibration,
+        at: Position,
+        observer: &mut dyn Observer,
+    ) -> Vec<StepResult> {
+        let started = if engine.peer {
+            Err(format!(
+                "{} is a peer; peers run on this machine only, not through --engine-host",
+                engine.label
+            ))
+        } else {
+            start_engine(hosts, engine).map_err(|err| {
+                format!(
+                    "the {} engine did not start on {:?}: {err}",
+                    engine.label, hosts.engine.name
+                )
+            })
+        };
+        let mut server = match started {
+            Ok(server) => Ok(server),
+            Err(why) => {
+                tracing::warn!("{why}");
+                Err(why)
+            }
+        };
+        let mut steps = Vec::new();
+        for (i, &level) in workload.levels.iter().enumerate() {
+            if i > 0 && self.cancelled() {
+                break;
+            }
+            let index = at.first_index + i;
+            observer.event(&RunEvent::StepStarted {
+                index,
+                total: at.total,
+                engine: &engine.label,
+                workload,
+                level,
+            });
+            let alive = server.as_mut().is_ok_and(|r| r.process.is_running());
+            let mut step = match server.as_mut() {
+                Ok(remote) if alive => run_step_remote(
+                    hosts,
+                    remote,
+                    engine,
+                    workload,
+                    level,
+                    calibration,
+                    observer,
+                ),
+                Ok(remote) => failed_step(
+                    engine,
+                    workload,
+                    level,
+                    format!(
+                        "the engine on {:?} had exited ({})",
+                        hosts.engine.name,
+                        said(&remote.process)
+                    ),
+                ),
+                Err(why) => failed_step(engine, workload, level, why.clone()),
+            };
+            step.repeat = at.repeat;
+            observer.event(&RunEvent::StepFinished {
+                index,
+                total: at.total,
+                step: &step,
+            });
+            steps.push(step);
+        }
+        if let Ok(remote) = server {
+            stop_engine(&hosts.engine, remote);
+        }
+        steps
+    }
+}
+
+/// Starts the engine on the engine's host and reads its ready line.
+fn start_engine(hosts: &RemoteHosts, engine: &EngineSpec) -> Result<RemoteEngine, RemoteError> {
+    let listen = hosts.listen();
+    let mut args = vec!["engine", engine.engine.as_str()];
+    args.extend(engine.args.iter().map(String::as_str));
+    args.extend(["--listen", listen.as_str()]);
+    let mut process = hosts.engine.spawn(&args)?;
+    // An SSH connection may take a few seconds to open before the engine even starts.
+    let wait = READY_TIMEOUT * 3;
+    let line = process.next_line(wait, "waiting for the engine's ready line")?;
+    let Some(line) = line else {
+        return Err(hosts.engine.failed(format!(
+            "the engine ended before its ready line ({})",
+            said(&process)
+        )));
+    };
+    let ready: Ready = serde_json::from_str(&line).map_err(|err| {
+        hosts.engine.failed(format!(
+            "its first line is not a ready line ({err}): {line}"
+        ))
+    })?;
+    Ok(RemoteEngine { process, ready })
+}
+
+/// SIGTERM through the prefix, SIGKILL after the grace; the local end is dropped last.
+fn stop_engine(host: &Host, mut remote: RemoteEngine) {
+    let pid = remote.ready.pid.to_string();
+    if let Err(err) = host.run_plain(&["kill", "-TERM", &pid]) {
+        tracing::warn!("stopping the engine: {err}");
+    }
+    if !remote.process.wait_exit(STOP_GRACE) {
+        tracing::warn!(
+            "the engine on {:?} ignored SIGTERM and is killed",
+            host.name
+        );
+        let _ = host.run_plain(&["kill", "-KILL", &pid]);
+    }
+}
+
+/// What a process said on stderr, or that it said nothing.
+fn said(process: &RemoteProcess) -> String {
+    let tail = process.stderr_tail();
+    if tail.is_empty() {
+        "it said nothing on stderr".into()
+    } else {
+        format!("it said: {}", last_lines(&tail, 3))
+    }
+}
+
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join(" / ")
+}
+
+/// One level across the hosts.
+fn run_step_remote(
+    hosts: &RemoteHosts,
+    remote: &mut RemoteEngine,
+    engine: &EngineSpec,
+    workload: &Workload,
+    level: u64,
+    calibration: &Calibration,
+    observer: &mut dyn Observer,
+) -> StepResult {
+    let fail = |why: String| failed_step(engine, workload, level, why);
+    let target = hosts.target(remote.ready.addr.port());
+    // The plan as one machine would run it: the request target and its timings.
+    let plan = plan_for(workload, level, calibration, remote.ready.addr);
+    let pid = remote.ready.pid.to_string();
+    let mut sampler = match hosts
+        .engine
+        .spawn(&["sample", "--pid", &pid, "--interval-ms", "200"])
+    {
+        Ok(sampler) => sampler,
+        Err(err) => return fail(format!("the sampler did not start: {err}")),
+    };
+    let mut samples: Vec<Sample> = Vec::new();
+    match sampler.next_line(READY_TIMEOUT * 3, "waiting for the sampler's first reading") {
+        Ok(Some(line)) => samples.extend(serde_json::from_str::<Sample>(&line).ok()),
+        Ok(None) => {
+            return fail(format!(
+                "the sampler on {:?} ended at once ({})",
+                hosts.engine.name,
+                said(&sampler)
+            ));
+        }
+        Err(err) => return fail(err.to_string()),
+    }
+    let clock = Instant::now();
+
+    let shares = split_level(level, hosts.loads.len());
+    let any = shares.iter().any(|&s| s > 0);
+    let mut loads: Vec<(&Host, u64, Result<RemoteProcess, RemoteError>)> = Vec::new();
+    for (i, (host, &share)) in hosts.loads.iter().zip(&shares).enumerate() {
+        // A level smaller than the hosts leaves some without a share; level 0 (an idle
+        // workload's baseline) still runs on the first, so that the step has a document.
+        if share == 0 && (any || i > 0) {
+            continue;
+        }
+        let started = start_load(host, workload, &plan, share, &target, calibration);
+        loads.push((host, share, started));
+    }
+    let load_started_ms = clock.elapsed().as_millis() as u64;
+
+    // Wait for every load host, passing progress on, and reading samples as they come.
+    let expected = plan.warmup + plan.duration + extra_time(workload.mode);
+    let deadline = Instant::now() + expected + OVERRUN;
+    loop {
+        let mut running = 0;
+        for (_, _, process) in &mut loads {
+            if let Ok(process) = process
+                && process.is_running()
+            {
+                running += 1;
+            }
+        }
+        if running == 0 || Instant::now() > deadline {
+            break;
+        }
+        let fraction = (clock.elapsed().as_secs_f64() / expected.as_secs_f64()).min(0.99);
+        observer.event(&RunEvent::StepProgress { fraction });
+        samples.extend(
+            sampler
+                .drain()
+                .iter()
+                .filter_map(|l| serde_json::from_str::<Sample>(l).ok()),
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let mut parts = Vec::new();
+    let mut lost = Vec::new();
+    for (host, share, process) in loads {
+        match process.and_then(|p| read_document(host, p)) {
+            Ok(result) => parts.push(HostResult {
+                host: host.name.clone(),
+                level: share,
+                result,
+            }),
+            Err(err) => lost.push(err.to_string()),
+        }
+    }
+    // The sampler's readings up to now, then it is stopped (dropped: its pipe closes).
+    std::thread::sleep(Duration::from_millis(20));
+    samples.extend(
+        sampler
+            .drain()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Sample>(l).ok()),
+    );
+    let sampler_ended = !sampler.is_running();
+    let sampler_said = said(&sampler);
+    drop(sampler);
+    let engine_alive = remote.process.is_running();
+
+    // The sampler's own CPU is not the client's: client CPU comes from the load hosts.
+    for sample in &mut samples {
+        sample.client_cpu_secs = 0.0;
+    }
+    let report = match merge(&parts, load_started_ms) {
+        Ok(report) => report,
+        Err(err) => {
+            lost.push(err.to_string());
+            LoadReport::default()
+        }
+    };
+    let warmup_ms = load_started_ms + plan.warmup.as_millis() as u64;
+    let mut derived = derive(&report, &samples, warmup_ms);
+    derived.client_cores = report
+        .hosts
+        .iter()
+        .map(|h| h.client_cores)
+        .fold(0.0, f64::max);
+    let mut estimates = wb_model::spread::estimates(&derived, &report, &samples);
+    let client_sum: f64 = report.hosts.iter().map(|h| h.client_cores).sum();
+    estimates.client_us_per_request = (derived.throughput_rps > 0.0 && client_sum > 0.0)
+        .then(|| client_sum / derived.throughput_rps * 1e6);
+    let flags = flags_for(workload.mode, level, &report, &derived);
+    let mut failure = lost;
+    if !engine_alive {
+        failure.push(format!(
+            "the engine on {:?} exited during the step ({})",
+            hosts.engine.name,
+            said(&remote.process)
+        ));
+    } else if sampler_ended && samples.len() < 2 {
+        failure.push(format!(
+            "the sampler on {:?} was lost ({sampler_said})",
+            hosts.engine.name
+        ));
+    }
+    StepResult {
+        engine: engine.label.clone(),
+        workload: workload.name.clone(),
+        mode: workload.mode,
+        level,
+        load: report,
+        samples,
+        derived,
+        flags,
+        failure: (!failure.is_empty()).then(|| failure.join("; ")),
+        estimates,
+        repeat: 0,
+    }
+}
+
+/// Time a mode may need beyond warm-up and window: opening idle connections.
+fn extra_time(mode: Mode) -> Duration {
+    match mode {
+        Mode::Idle | Mode::SlowSenders | Mode::SlowReaders => wb_load::IDLE_OPEN_TIMEOUT,
+        Mode::Closed | Mode::Open => Duration::from_secs(5),
+    }
+}
+
+/// Starts one host's share of the step.
+fn start_load(
+    host: &Host,
+    workload: &Workload,
+    plan: &wb_load::LoadPlan,
+    share: u64,
+    target: &str,
+    calibration: &Calibration,
+) -> Result<RemoteProcess, RemoteError> {
+    let ms = |d: Duration| format!("{}ms", d.as_millis());
+    let url = format!("http://{target}{}", plan.request_target);
+    let share_text = share.to_string();
+    let duration = ms(plan.duration.max(Duration::from_millis(100)));
+    let warmup = ms(plan.warmup);
+    let timeout = ms(plan.timeout);
+    match workload.mode {
+        Mode::Closed => host.spawn(&[
+            "--quiet",
+            "load",
+            &url,
+            "-c",
+            &share_text,
+            "-d",
+            &duration,
+            "--warmup",
+            &warmup,
+            "--timeout",
+            &timeout,
+            "--json",
+        ]),
+        Mode::Open => {
+            // The connection cap is split like the rate, each host keeping at least one.
+            let cap = (plan.max_connections * share)
+                .div_ceil(plan.level.max(1))
+                .max(1)
+                .to_string();
+            host.spawn(&[
+                "--quiet",
+                "load",
+                &url,
+                "-R",
+                &share_text,
+                "-c",
+                &cap,
+                "-d",
+                &duration,
+                "--warmup",
+                &warmup,
+                "--timeout",
+                &timeout,
+                "--json",
+            ])
+        }
+        Mode::Idle | Mode::SlowReaders | Mode::SlowSenders => {
+            // The workload itself travels on stdin, so that a file that exists only here
+            // needs no copy there. Its request has no CPU work in these modes, so the host's
+            // own calibration does not change what is sent.
+            let _ = calibration;
+            let mut one = workload.clone();
+            one.levels = vec![share];
+            let text = toml::to_string(&one)
+                .map_err(|err| host.failed(format!("cannot write the workload as TOML: {err}")))?;
+            let secs = workload.step_secs.to_string();
+            host.spawn_with_input(
+                &[
+                    "--quiet",
+                    "load",
+                    "--target",
+                    target,
+                    "--workload",
+                    "-",
+                    "--levels",
+                    &share_text,
+                    "--step-secs",
+                    &secs,
+                    "--json",
+                ],
+                text,
+            )
+        }
+    }
+}
+
+/// Reads a finished load host's document (a `load URL` object, or the one-element array of
+/// `load --workload`).
+fn read_document(host: &Host, mut process: RemoteProcess) -> Result<LoadResult, RemoteError> {
+    let stderr = |p: &RemoteProcess| said(p);
+    if process.is_running() {
+        let why = format!(
+            "load host {:?} overran the step by more than {} s and was stopped",
+            host.name,
+            OVERRUN.as_secs()
+        );
+        return Err(host.failed(why));
+    }
+    let tail = stderr(&process);
+    let (lines, status, _) = process.finish(Duration::from_secs(5), "ending its load")?;
+    let text = lines.join("\n");
+    if let Ok(one) = serde_json::from_str::<LoadResult>(&text) {
+        return Ok(one);
+    }
+    if let Ok(mut many) = serde_json::from_str::<Vec<LoadResult>>(&text)
+        && !many.is_empty()
+    {
+        return Ok(many.remove(0));
+    }
+    Err(host.failed(format!(
+        "the load host was lost: `workbench load` ended ({status}) without its JSON document; {tail}"
+    )))
+}
