@@ -35,7 +35,7 @@
 //! (`on_tokio`), where it is a `try_read`/`try_write_vectored` and a `Sleep` reset in a task.
 //! Each driver is one `match` on [`Next`]; neither decides anything about a connection's fate.
 //!
-//! The trace's spans (`--trace`, [`sys::trace`]) are decided here too, so both loops draw the
+//! The trace's spans (`--trace`, [`wb_sys::trace`]) are decided here too, so both loops draw the
 //! same timeline: a read span around the loop's read and a write span around its write
 //! (both named by the socket's descriptor), a wait span when a `call_later` arms a timer, and
 //! the accept span through [`span`] at each loop's accept; the protocol records its compute
@@ -51,11 +51,11 @@ use std::time::{Duration, Instant};
 
 use mio::Interest;
 use mio::net::TcpStream;
-use protocol::Response;
+use wb_protocol::Response;
 
-use sys::LINGER_TIMEOUT;
-use sys::timeouts::ReadDeadline;
-use sys::trace;
+use wb_sys::LINGER_TIMEOUT;
+use wb_sys::timeouts::ReadDeadline;
+use wb_sys::trace;
 
 use crate::interfaces::{Protocol, Reason, Transport, Work};
 use crate::write_queue::{Flow, WriteQueue, flow};
@@ -107,7 +107,7 @@ pub(crate) enum Next {
 /// long, so nothing in it costs an idle connection a byte.
 pub(crate) struct Cx<'a> {
     /// The contract's timeouts: the header and keep-alive deadlines, the send timeout.
-    timeouts: &'a sys::Timeouts,
+    timeouts: &'a wb_sys::Timeouts,
     /// The server is stopping: a connection whose work is done closes instead of waiting
     /// for another request.
     stopping: bool,
@@ -128,7 +128,7 @@ pub(crate) struct Cx<'a> {
 impl<'a> Cx<'a> {
     /// The context of one event's chain.
     pub(crate) fn new(
-        timeouts: &'a sys::Timeouts,
+        timeouts: &'a wb_sys::Timeouts,
         stopping: bool,
         fin: bool,
         ids: &'a Cell<u64>,
@@ -200,7 +200,7 @@ pub(crate) struct Connection<P, S = TcpStream> {
 
 impl<P, S> Connection<P, S> {
     /// A connection just accepted: open, reading, its first request under the header timeout.
-    pub(crate) fn accepted(socket: S, protocol: P, timeouts: &sys::Timeouts) -> Self {
+    pub(crate) fn accepted(socket: S, protocol: P, timeouts: &wb_sys::Timeouts) -> Self {
         Connection {
             socket,
             phase: Phase::Open,
@@ -540,7 +540,7 @@ impl<P, S> Connection<P, S> {
     /// of the loop besides I/O.
     fn call_protocol(
         &mut self,
-        timeouts: &sys::Timeouts,
+        timeouts: &wb_sys::Timeouts,
         call: impl FnOnce(&mut P, &mut dyn Transport),
     ) -> Option<Pending> {
         let was_empty = self.out.is_empty();
@@ -647,7 +647,7 @@ pub(crate) const PIPELINED: [&[u8]; 5] = [
 mod tests {
     use super::*;
     use crate::http::HttpProtocol;
-    use protocol::date::masked;
+    use wb_protocol::date::masked;
 
     #[test]
     fn per_connection_state_stays_small() {
@@ -673,7 +673,7 @@ mod tests {
         let mut conn = Connection::<_, TcpStream>::accepted(
             TcpStream::from_std(server),
             HttpProtocol::new(false),
-            &sys::Timeouts::default(),
+            &wb_sys::Timeouts::default(),
         );
         assert_eq!(conn.interest(), Some(Interest::READABLE));
         assert!(conn.is_idle());
@@ -726,7 +726,7 @@ mod tests {
     #[test]
     fn a_connection_is_driven_step_by_step_without_a_loop() {
         let (server, _client) = socket_pair();
-        let timeouts = sys::Timeouts::default();
+        let timeouts = wb_sys::Timeouts::default();
         let ids = Cell::new(0);
         let mut conn = Connection::accepted(server, HttpProtocol::new(false), &timeouts);
         let mut cx = Cx::new(&timeouts, false, false, &ids);
@@ -766,7 +766,7 @@ mod tests {
         assert!(matches!(conn.writable(&mut cx), Next::Write));
         let next = conn.write(&mut cx, |out, _| out.write_to(&mut sent));
         assert!(matches!(next, Next::Wait));
-        assert!(masked(&sent) == masked(&protocol::respond_all(waits)));
+        assert!(masked(&sent) == masked(&wb_protocol::respond_all(waits)));
         let closes = b"GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
         let next = conn.read(&mut buf, &mut cx, arrives(closes));
         assert!(matches!(next, Next::Write));
@@ -790,7 +790,7 @@ mod tests {
     #[test]
     fn a_full_read_reads_again_and_a_short_one_waits() {
         let (server, _client) = socket_pair();
-        let timeouts = sys::Timeouts::default();
+        let timeouts = wb_sys::Timeouts::default();
         let ids = Cell::new(0);
         let mut conn = Connection::accepted(server, HttpProtocol::new(false), &timeouts);
         let mut cx = Cx::new(&timeouts, false, false, &ids);
@@ -816,7 +816,7 @@ mod tests {
     #[test]
     fn a_passed_read_deadline_answers_408_and_a_stuck_queue_is_dropped() {
         let (server, _client) = socket_pair();
-        let timeouts = sys::Timeouts::default();
+        let timeouts = wb_sys::Timeouts::default();
         let ids = Cell::new(0);
         let mut conn = Connection::accepted(server, HttpProtocol::new(false), &timeouts);
         let mut cx = Cx::new(&timeouts, false, false, &ids);
@@ -846,7 +846,7 @@ mod tests {
     #[test]
     fn a_stopping_server_closes_idle_connections_and_lets_work_finish() {
         let (server, _client) = socket_pair();
-        let timeouts = sys::Timeouts::default();
+        let timeouts = wb_sys::Timeouts::default();
         let ids = Cell::new(0);
         let mut conn = Connection::accepted(server, HttpProtocol::new(false), &timeouts);
         let mut cx = Cx::new(&timeouts, false, false, &ids);
@@ -870,6 +870,6 @@ mod tests {
             matches!(next, Next::ShutDown),
             "answered, then closed politely"
         );
-        assert!(masked(&sent) == masked(&protocol::respond_all(waits)));
+        assert!(masked(&sent) == masked(&wb_protocol::respond_all(waits)));
     }
 }

@@ -1,4 +1,4 @@
-//! The workbench's HTTP server as a Twisted-style protocol: [`protocol::Session`] driven by
+//! The workbench's HTTP server as a Twisted-style protocol: [`wb_protocol::Session`] driven by
 //! loop callbacks.
 //!
 //! A blocking engine writes the contract's loop ("next event; wait; perform; write; read") as
@@ -12,7 +12,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use protocol::{Event, Job, Response, Session};
+use wb_protocol::{Event, Job, Response, Session};
 
 use crate::interfaces::{Factory, Protocol, Reason, Transport};
 
@@ -132,14 +132,14 @@ impl HttpProtocol {
             // On the timeline, these compute spans land on the pool's lanes. (The protocol
             // does not know its socket: 0 names the connection.)
             transport.defer_to_thread(Box::new(move || {
-                let _computing = sys::trace::span(sys::trace::Phase::Compute, 0);
+                let _computing = wb_sys::trace::span(wb_sys::trace::Phase::Compute, 0);
                 job.respond()
             }));
         } else {
             // Inline: while this runs, no other connection is served. This is the price of
             // one thread — concurrency, not parallelism.
             let response = {
-                let _computing = sys::trace::span(sys::trace::Phase::Compute, 0);
+                let _computing = wb_sys::trace::span(wb_sys::trace::Phase::Compute, 0);
                 job.respond()
             };
             transport.write(response);
@@ -202,7 +202,7 @@ impl Protocol for HttpProtocol {
 mod tests {
     use super::*;
     use crate::memory::MemoryTransport;
-    use protocol::date::masked;
+    use wb_protocol::date::masked;
 
     /// Plays the loop for one connection over a [`MemoryTransport`]: delivers `input` in
     /// `chunk`-byte reads, but only while the protocol is reading, lets the network take all
@@ -255,7 +255,7 @@ mod tests {
     #[test]
     fn answers_match_the_protocol_core_whole_and_byte_at_a_time() {
         for input in CORPUS {
-            let expected = masked(&protocol::respond_all(input));
+            let expected = masked(&wb_protocol::respond_all(input));
             for offload in [false, true] {
                 for chunk in [usize::MAX, 1, 7] {
                     let transport = converse(input, chunk, offload);
@@ -300,7 +300,7 @@ mod tests {
         let mut protocol = HttpProtocol::new(false);
         let mut transport = MemoryTransport::new();
         protocol.data_received(&input, &mut transport);
-        let one = protocol::respond_all(request).len();
+        let one = wb_protocol::respond_all(request).len();
         assert_eq!(transport.value().len(), MAX_REQUESTS_PER_TURN * one);
         assert!(
             !transport.is_reading(),
@@ -368,7 +368,7 @@ mod tests {
         protocol.deferred_result(work(), &mut transport);
         assert_eq!(
             masked(transport.value()),
-            masked(&protocol::respond_all(request))
+            masked(&wb_protocol::respond_all(request))
         );
         assert!(transport.is_reading());
     }
@@ -401,7 +401,7 @@ mod tests {
         assert!(transport.producing_paused());
         assert_eq!(
             masked(transport.value()),
-            masked(&protocol::respond_all(request))
+            masked(&wb_protocol::respond_all(request))
         );
         assert!(
             !transport.is_reading(),
@@ -428,7 +428,7 @@ mod tests {
         }
         assert_eq!(
             masked(transport.value()),
-            masked(&protocol::respond_all(&input))
+            masked(&wb_protocol::respond_all(&input))
         );
         assert!(transport.is_reading(), "drained: reading again");
     }

@@ -16,7 +16,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use protocol::Response;
+use wb_protocol::Response;
 
 /// CPU work handed to [`Transport::defer_to_thread`]: it runs on a pool thread and its result
 /// (the bytes to send) comes back to [`Protocol::deferred_result`] on the loop thread.

@@ -9,7 +9,7 @@
 //! 2. **Readiness, then read.** The request's bytes arrive; `epoll_wait` returns the socket's
 //!    token. The loop reads into its **one shared 64 KiB buffer** until `WouldBlock` or a
 //!    short read, and hands each slice to `data_received`.
-//! 3. **Session.** The protocol feeds the bytes to [`protocol::Session`], which hands out a
+//! 3. **Session.** The protocol feeds the bytes to [`wb_protocol::Session`], which hands out a
 //!    `Job`. The protocol stops reading (the contract: never read while a job is in progress)
 //!    and, for a job that waits W ms, calls `call_later(W)`: a **timer** in the loop's heap.
 //!    The socket leaves the epoll set; the loop sleeps with the earliest deadline as
@@ -65,7 +65,7 @@
 //! is counted in requests, not time: one CPU-heavy request inline still stalls everyone. It
 //! uses one core, whatever the machine has.
 //!
-//! Timeouts (the contract's, [`sys::timeouts`]) are kept as one deadline per connection and
+//! Timeouts (the contract's, [`wb_sys::timeouts`]) are kept as one deadline per connection and
 //! swept: four times a second the loop walks its connections and times out those whose
 //! deadline has passed (the read deadline while it reads, the last write progress plus
 //! `--send-timeout` while it has bytes queued), as Redis's `clientsCron` checks its clients'
@@ -97,11 +97,11 @@
 //!   `proto::h1::conn` (the state machine) from `dispatch` (the loop that drives it). The
 //!   trace's read, write and wait spans are decided there too.
 //! - `reactor`: the loop itself, which carries out the connections' steps with mio — accept
-//!   (backing off [`sys::ACCEPT_BACKOFF`] on EMFILE), `read`, `writev`, the timer heap, the
+//!   (backing off [`wb_sys::ACCEPT_BACKOFF`] on EMFILE), `read`, `writev`, the timer heap, the
 //!   pool's results, `shutdown(Write)` for the lingering close (discard input until EOF or
-//!   [`sys::LINGER_TIMEOUT`]), and SIGINT/SIGTERM through `signal-hook-mio` in the same
+//!   [`wb_sys::LINGER_TIMEOUT`]), and SIGINT/SIGTERM through `signal-hook-mio` in the same
 //!   `Poll`: stop accepting, close idle connections at once, let work in progress finish,
-//!   return within [`sys::DRAIN_TIMEOUT`] whatever is left.
+//!   return within [`wb_sys::DRAIN_TIMEOUT`] whatever is left.
 //!
 //! # One protocol, many loops
 //!
@@ -135,7 +135,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use selector::{HttpProtocol, MemoryTransport, Protocol};
+//! use wb_selector::{HttpProtocol, MemoryTransport, Protocol};
 //!
 //! let mut http = HttpProtocol::new(false);
 //! let mut transport = MemoryTransport::new();
@@ -199,7 +199,7 @@ pub struct Config {
 
     /// The contract's timeouts (`--header-timeout`, `--keepalive-timeout`, `--send-timeout`).
     #[command(flatten)]
-    pub timeouts: sys::Timeouts,
+    pub timeouts: wb_sys::Timeouts,
 }
 
 /// The event loops [`HttpProtocol`] runs on (`--reactor`).
@@ -225,7 +225,7 @@ pub fn serve(listener: std::net::TcpListener, config: &Config) -> std::io::Resul
     };
     // A callback computing for a minute stalls the loop, and the signal event with it: the
     // watchdog keeps the stop grace all the same.
-    sys::signals::spawn_stop_watchdog()?;
+    wb_sys::signals::spawn_stop_watchdog()?;
     match config.reactor {
         Loop::Mio => reactor::Reactor::new(listener, factory, pool, config.timeouts)?.run(),
         Loop::Tokio => on_tokio::serve(listener, factory, pool, config.timeouts),
@@ -273,7 +273,7 @@ mod tests {
         );
         assert_eq!(parse(&["--reactor", "tokio"]).unwrap().reactor, Loop::Tokio);
         assert!(parse(&["--reactor", "uvloop"]).is_err());
-        assert_eq!(config.timeouts, sys::Timeouts::default());
+        assert_eq!(config.timeouts, wb_sys::Timeouts::default());
         assert_eq!(config.offload_threads, None);
 
         let config = parse(&["--offload", "--offload-threads", "3"]).unwrap();

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use protocol::Response;
+use wb_protocol::Response;
 
 use crate::interfaces::{Transport, Work};
 use crate::write_queue::{Flow, flow};

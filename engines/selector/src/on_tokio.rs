@@ -48,9 +48,9 @@ use std::net::Shutdown;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use protocol::Response;
-use sys::accept::{AcceptError, WarnLimit};
-use sys::{ACCEPT_BACKOFF, DRAIN_TIMEOUT};
+use wb_protocol::Response;
+use wb_sys::accept::{AcceptError, WarnLimit};
+use wb_sys::{ACCEPT_BACKOFF, DRAIN_TIMEOUT};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::{oneshot, watch};
@@ -80,13 +80,13 @@ struct Shared {
     read_buf: RefCell<Box<[u8]>>,
     /// The `--offload` pool; without it, deferred work runs inline.
     pool: Option<rayon::ThreadPool>,
-    timeouts: sys::Timeouts,
+    timeouts: wb_sys::Timeouts,
     /// Source of `Connection::awaiting` ids, for every connection of the loop, as on mio.
     ids: Cell<u64>,
 }
 
 impl Shared {
-    fn new(pool: Option<rayon::ThreadPool>, timeouts: sys::Timeouts) -> Shared {
+    fn new(pool: Option<rayon::ThreadPool>, timeouts: wb_sys::Timeouts) -> Shared {
         Shared {
             read_buf: RefCell::new(vec![0; READ_BUFFER_BYTES].into_boxed_slice()),
             pool,
@@ -103,7 +103,7 @@ pub(crate) fn serve<F>(
     listener: std::net::TcpListener,
     factory: F,
     pool: Option<rayon::ThreadPool>,
-    timeouts: sys::Timeouts,
+    timeouts: wb_sys::Timeouts,
 ) -> io::Result<()>
 where
     F: Factory + 'static,
@@ -140,7 +140,7 @@ impl StopSignals {
             terminate: signal(SignalKind::terminate())?,
             interrupt: signal(SignalKind::interrupt())?,
         };
-        sys::signals::unblock_stop_signals()?;
+        wb_sys::signals::unblock_stop_signals()?;
         Ok(signals)
     }
 
@@ -195,7 +195,7 @@ async fn accept_loop<F>(
         match listener.accept().await {
             Ok((socket, peer)) => {
                 // The connection's own first steps (`connection_made`) run in its task.
-                let _accepting = connection::span(&socket, sys::trace::Phase::Accept);
+                let _accepting = connection::span(&socket, wb_sys::trace::Phase::Accept);
                 let protocol = factory.build_protocol(peer);
                 let conn = Connection::accepted(socket, protocol, &shared.timeouts);
                 let task = Task::new(conn, Rc::clone(shared));
@@ -203,7 +203,7 @@ async fn accept_loop<F>(
                 // sits in an allocation of its own size, as the coroutines engine does.
                 tokio::task::spawn_local(Box::pin(task.run(stop.clone())));
             }
-            Err(err) => match sys::accept::classify(&err) {
+            Err(err) => match wb_sys::accept::classify(&err) {
                 AcceptError::Retry => {}
                 AcceptError::Skip => tracing::debug!("accept: {err}"),
                 AcceptError::BackOff => {
@@ -500,7 +500,7 @@ impl Write for NonBlocking<'_> {
 mod tests {
     use super::*;
     use crate::http::HttpFactory;
-    use protocol::date::masked;
+    use wb_protocol::date::masked;
     use std::io::Read;
     use std::net::TcpStream as Client;
 
@@ -508,7 +508,7 @@ mod tests {
     /// reach the whole test process), and returns its address.
     fn start(
         offload: bool,
-        timeouts: sys::Timeouts,
+        timeouts: wb_sys::Timeouts,
     ) -> (
         std::net::SocketAddr,
         oneshot::Sender<()>,
@@ -556,14 +556,14 @@ mod tests {
     #[test]
     fn the_same_protocol_serves_on_tokio() {
         for offload in [false, true] {
-            let (addr, stop, server) = start(offload, sys::Timeouts::default());
+            let (addr, stop, server) = start(offload, wb_sys::Timeouts::default());
             let input = crate::connection::PIPELINED.concat();
             let mut client = connect(addr);
             client.write_all(&input).unwrap();
             let mut answer = Vec::new();
             client.read_to_end(&mut answer).unwrap();
             assert!(
-                masked(&answer) == masked(&protocol::respond_all(&input)),
+                masked(&answer) == masked(&wb_protocol::respond_all(&input)),
                 "answers differ (offload {offload})"
             );
 
@@ -571,9 +571,9 @@ mod tests {
             let request = b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n";
             let mut client = connect(addr);
             client.write_all(&request.repeat(40)).unwrap();
-            let mut answer = vec![0; 40 * protocol::respond_all(request).len()];
+            let mut answer = vec![0; 40 * wb_protocol::respond_all(request).len()];
             client.read_exact(&mut answer).unwrap();
-            assert!(masked(&answer) == masked(&protocol::respond_all(&request.repeat(40))));
+            assert!(masked(&answer) == masked(&wb_protocol::respond_all(&request.repeat(40))));
 
             // Stopping closes the idle connection and the server returns.
             stop.send(()).unwrap();
@@ -603,7 +603,7 @@ mod tests {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let _client = Client::connect(listener.local_addr().unwrap()).unwrap();
             let (socket, _) = listener.accept().await.unwrap();
-            let timeouts = sys::Timeouts::default();
+            let timeouts = wb_sys::Timeouts::default();
             let conn = Connection::accepted(socket, crate::HttpProtocol::new(false), &timeouts);
             let task = Task::new(conn, Rc::new(Shared::new(None, timeouts)));
             let (_stop_tx, stop_rx) = watch::channel(Stop::Serving);
@@ -614,9 +614,9 @@ mod tests {
 
     #[test]
     fn a_slow_head_gets_408_at_the_header_timeout() {
-        let timeouts = sys::Timeouts {
+        let timeouts = wb_sys::Timeouts {
             header: Duration::from_secs(1),
-            ..sys::Timeouts::default()
+            ..wb_sys::Timeouts::default()
         };
         let (addr, stop, server) = start(false, timeouts);
         let mut client = connect(addr);

@@ -39,8 +39,8 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
-use sys::accept::{AcceptError, WarnLimit};
-use sys::{ACCEPT_BACKOFF, DRAIN_TIMEOUT};
+use wb_sys::accept::{AcceptError, WarnLimit};
+use wb_sys::{ACCEPT_BACKOFF, DRAIN_TIMEOUT};
 
 use crate::connection::{self, Connection, Cx, Next};
 use crate::interfaces::{Factory, Reason, Work};
@@ -82,7 +82,7 @@ const SWEEP_INTERVAL: Duration = Duration::from_millis(250);
 struct Finished {
     key: usize,
     id: u64,
-    result: protocol::Response,
+    result: wb_protocol::Response,
 }
 
 /// The `--offload` pool and the way back from it: what starting deferred work needs.
@@ -138,7 +138,7 @@ pub(crate) struct Reactor<F: Factory> {
     stopping: bool,
     stop_now: bool,
     /// The contract's timeouts.
-    timeouts: sys::Timeouts,
+    timeouts: wb_sys::Timeouts,
     /// When [`Reactor::sweep`] next looks for timed-out connections.
     next_sweep: Instant,
 }
@@ -149,7 +149,7 @@ impl<F: Factory> Reactor<F> {
         listener: std::net::TcpListener,
         factory: F,
         pool: Option<rayon::ThreadPool>,
-        timeouts: sys::Timeouts,
+        timeouts: wb_sys::Timeouts,
     ) -> io::Result<Self> {
         let poll = Poll::new()?;
         listener.set_nonblocking(true)?;
@@ -162,7 +162,7 @@ impl<F: Factory> Reactor<F> {
         let mut signals = Signals::new([SIGINT, SIGTERM])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
-        sys::signals::unblock_stop_signals()?;
+        wb_sys::signals::unblock_stop_signals()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (finished_tx, finished_rx) = mpsc::channel();
         Ok(Reactor {
@@ -301,12 +301,12 @@ impl<F: Factory> Reactor<F> {
             };
             match listener.accept() {
                 Ok((socket, peer)) => {
-                    let _accepting = connection::span(&socket, sys::trace::Phase::Accept);
+                    let _accepting = connection::span(&socket, wb_sys::trace::Phase::Accept);
                     self.open(socket, peer)
                 }
                 // The backlog is empty. The next connection makes the listener ready again.
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
-                Err(err) => match sys::accept::classify(&err) {
+                Err(err) => match wb_sys::accept::classify(&err) {
                     AcceptError::Retry => {}
                     // The client gave up before we accepted it: its problem, not ours.
                     AcceptError::Skip => tracing::debug!("accept: {err}"),
@@ -476,7 +476,7 @@ fn fit_interest<P>(registry: &Registry, token: Token, conn: &mut Connection<P>) 
 mod tests {
     use super::*;
     use crate::http::HttpFactory;
-    use protocol::date::masked;
+    use wb_protocol::date::masked;
     use std::time::Duration;
 
     /// The real loop over real sockets on 127.0.0.1, stopped by a real SIGTERM. One test
@@ -496,7 +496,7 @@ mod tests {
             listener,
             HttpFactory { offload: true },
             Some(pool),
-            sys::Timeouts::default(),
+            wb_sys::Timeouts::default(),
         )
         .unwrap();
         let server = std::thread::spawn(move || reactor.run());
@@ -514,7 +514,7 @@ mod tests {
         let mut answer = Vec::new();
         client.read_to_end(&mut answer).unwrap(); // The server closes after the 404.
         assert!(
-            masked(&answer) == masked(&protocol::respond_all(&input)),
+            masked(&answer) == masked(&wb_protocol::respond_all(&input)),
             "answers differ"
         );
         drop(client); // Our EOF ends the server's lingering close.
@@ -540,7 +540,7 @@ mod tests {
         let mut idle = connect();
         idle.write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
             .unwrap();
-        let expected = protocol::respond_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
+        let expected = wb_protocol::respond_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
         let mut answer = vec![0; expected.len()];
         idle.read_exact(&mut answer).unwrap();
         // SAFETY: kill() with our own pid only sends a signal. Reactor::new registered a

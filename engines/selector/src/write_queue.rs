@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
 use std::time::Instant;
 
-use protocol::Response;
+use wb_protocol::Response;
 
 /// Above this many queued bytes, reading and producing pause.
 ///
@@ -289,10 +289,10 @@ mod tests {
     fn a_streamed_body_leaves_in_order_before_the_next_response() {
         let job = |bytes: usize| {
             let request = format!("GET /work?bytes={bytes} HTTP/1.1\r\nHost: a\r\n\r\n");
-            let mut session = protocol::Session::new();
+            let mut session = wb_protocol::Session::new();
             session.receive_data(request.as_bytes());
             match session.next_event() {
-                protocol::Event::Job(job) => job,
+                wb_protocol::Event::Job(job) => job,
                 other => panic!("{other:?}"),
             }
         };

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use selector::{Config, Loop};
+use wb_selector::{Config, Loop};
 
 /// The value of `"key":` in a span's JSON line (a number or a string, unquoted).
 fn field<'a>(line: &'a str, key: &str) -> &'a str {
@@ -24,7 +24,7 @@ fn the_tokio_loop_traces_accept_read_wait_compute_and_write() {
     let dir = std::env::temp_dir().join(format!("selector-trace-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("trace.jsonl");
-    sys::trace::start(&path).unwrap();
+    wb_sys::trace::start(&path).unwrap();
 
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -32,12 +32,12 @@ fn the_tokio_loop_traces_accept_read_wait_compute_and_write() {
         offload: false,
         offload_threads: None,
         reactor: Loop::Tokio,
-        timeouts: sys::Timeouts::default(),
+        timeouts: wb_sys::Timeouts::default(),
     };
     // The server is left running: the test's process ends with the test.
     std::thread::Builder::new()
         .name("selector-on-tokio".into())
-        .spawn(move || selector::serve(listener, &config))
+        .spawn(move || wb_selector::serve(listener, &config))
         .unwrap();
 
     // One keep-alive connection, one request at a time: each response is read whole before
@@ -52,11 +52,11 @@ fn the_tokio_loop_traces_accept_read_wait_compute_and_write() {
         b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n",
     ] {
         client.write_all(request).unwrap();
-        let mut answer = vec![0; protocol::respond_all(request).len()];
+        let mut answer = vec![0; wb_protocol::respond_all(request).len()];
         client.read_exact(&mut answer).unwrap();
         assert!(answer.starts_with(b"HTTP/1.1 200 OK\r\n"));
     }
-    sys::trace::finish().unwrap();
+    wb_sys::trace::finish().unwrap();
 
     let text = std::fs::read_to_string(&path).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
