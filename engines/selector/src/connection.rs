@@ -1,18 +1,63 @@
-//! One connection as the loop keeps it between events, and the [`Transport`] a protocol sees
-//! during a callback: the per-connection half of the reactor.
+//! One connection as the loop keeps it between events, and every decision about what happens
+//! to it next: the per-connection half of the engine, written once for both loops.
 //!
-//! Everything an idle connection costs in user space is in [`Connection`]; the loop itself
-//! (the `reactor` module) decides when to read, write, arm timers and close.
+//! # How a blocking loop becomes a state machine
+//!
+//! A thread-per-connection server writes a connection's life as one straight loop:
+//!
+//! ```text
+//! loop {
+//!     n = read(socket, buf)          // blocks until bytes arrive
+//!     if n == 0 { close; return }
+//!     protocol.data_received(buf[..n])
+//!     sleep(wait)                    // blocks: the "database"
+//!     write_all(socket, response)    // blocks until the kernel took it all
+//! }
+//! ```
+//!
+//! An event loop may not block, so it cuts that loop at every place it would: each blocking
+//! call becomes a *step* the loop carries out when the socket (or the clock) is ready, and
+//! each resumption becomes an *event* the connection is told of. [`Connection`] is what is
+//! left of the thread's stack between events, and its methods are the decisions the straight
+//! loop made implicitly by the order of its lines: after bytes arrive, call the protocol; after
+//! the protocol answered, write; if the kernel took only part, wait for `WRITABLE`; after
+//! `lose_connection` and the last byte, send our FIN and linger; and so on.
+//!
+//! The connection never touches a system call. An event method (`made`, `readable`,
+//! `writable`, `timer_fired`, `deferred`, `deadline_passed`, `stop`, `close`) returns a
+//! [`Next`]: what the loop should do now. The loop carries it out with its own I/O primitive
+//! and hands the result back (`read`, `write`, `shut_down`), or does it and asks for what
+//! follows (`settle` after arming a timer or starting deferred work), until the answer is
+//! [`Next::Wait`] (nothing to do until the next event) or [`Next::Close`]. hyper splits its
+//! HTTP/1 connection the same way: `proto::h1::conn` is the state machine, `dispatch` the loop
+//! that drives it. Here the drivers are two: the engine's mio reactor (`reactor`), where a
+//! step is a `read`/`writev`/`epoll_ctl` on a slab slot's socket, and the tokio adapter
+//! (`on_tokio`), where it is a `try_read`/`try_write_vectored` and a `Sleep` reset in a task.
+//! Each driver is one `match` on [`Next`]; neither decides anything about a connection's fate.
+//!
+//! The trace's spans (`--trace`, [`wb_sys::trace`]) are decided here too, so both loops draw the
+//! same timeline: a read span around the loop's read and a write span around its write
+//! (both named by the socket's descriptor), a wait span when a `call_later` arms a timer, and
+//! the accept span through [`span`] at each loop's accept; the protocol records its compute
+//! spans itself.
+//!
+//! Everything an idle connection costs in user space is in [`Connection`]; the transient
+//! state of one chain of steps (one event's worth) is in [`Cx`], on the loop's stack.
 
+use std::cell::Cell;
+use std::io;
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use mio::Interest;
 use mio::net::TcpStream;
 use wb_protocol::Response;
 
+use wb_sys::LINGER_TIMEOUT;
 use wb_sys::timeouts::ReadDeadline;
+use wb_sys::trace;
 
-use crate::interfaces::{Transport, Work};
+use crate::interfaces::{Protocol, Reason, Transport, Work};
 use crate::write_queue::{Flow, WriteQueue, flow};
 
 /// Where a connection is in its life.
@@ -27,33 +72,148 @@ pub(crate) enum Phase {
     Lingering,
 }
 
+/// What the loop does next for one connection, as the connection decided it. The loop
+/// carries out one `Next` at a time with its own I/O primitives and reports back, until
+/// [`Next::Wait`] or [`Next::Close`] ends the chain.
+#[must_use = "the loop must carry out what the connection decided"]
+pub(crate) enum Next {
+    /// Read once from the socket into the loop's shared buffer, through
+    /// [`Connection::read`] (which hands the loop's non-blocking read the socket and the
+    /// buffer, under a read span).
+    Read,
+    /// Write the queue to the socket through [`Connection::write`] (the loop's non-blocking
+    /// writev, under a write span) until it is empty or the kernel's send buffer is full.
+    Write,
+    /// Send our FIN after the last byte (`shutdown(Write)`) through
+    /// [`Connection::shut_down`]: the lingering close begins.
+    ShutDown,
+    /// Arm the connection's one timer for `at` (a `call_later`, or the end of a lingering
+    /// close), replacing any other; when it fires, hand `id` to
+    /// [`Connection::timer_fired`]. Then ask [`Connection::settle`] what follows.
+    Timer { at: Instant, id: u64 },
+    /// Run `work` on the `--offload` pool (or inline without one) and hand its result and
+    /// `id` to [`Connection::deferred`]. Then ask [`Connection::settle`] what follows.
+    Defer { work: Work, id: u64 },
+    /// Nothing to do until the next event: wait for the readiness in
+    /// [`Connection::interest`] and the deadline in [`Connection::expiry`].
+    Wait,
+    /// Drop the connection: its protocol has heard `connection_lost`, and dropping the socket
+    /// closes it (which also takes it out of epoll's set: it was never `dup`ed).
+    Close,
+}
+
+/// What a connection's decisions need from its loop, lent for one chain of steps: from an
+/// event to its [`Next::Wait`] or [`Next::Close`]. It lives on the loop's stack for that
+/// long, so nothing in it costs an idle connection a byte.
+pub(crate) struct Cx<'a> {
+    /// The contract's timeouts: the header and keep-alive deadlines, the send timeout.
+    timeouts: &'a wb_sys::Timeouts,
+    /// The server is stopping: a connection whose work is done closes instead of waiting
+    /// for another request.
+    stopping: bool,
+    /// The event also reported the client's FIN (mio's `EPOLLRDHUP`): a short read does not
+    /// consume the EOF, so the chain reads on until it sees it. (tokio keeps "read closed" in
+    /// the socket's readiness instead, and its adapter passes `false`.)
+    fin: bool,
+    /// Where timer and deferred-work ids come from, shared by every connection of a loop and
+    /// never reused, so a stale timer or result cannot match ([`Connection::awaiting`]) even
+    /// when a new connection took the slab slot of the one that armed it.
+    ids: &'a Cell<u64>,
+    /// The last read filled the buffer (or `fin`): the kernel may hold more bytes, and an
+    /// edge-triggered epoll will not say so again, so the chain reads once more before it
+    /// waits. A short read took all the kernel held, and ends the chain there.
+    unread: bool,
+}
+
+impl<'a> Cx<'a> {
+    /// The context of one event's chain.
+    pub(crate) fn new(
+        timeouts: &'a wb_sys::Timeouts,
+        stopping: bool,
+        fin: bool,
+        ids: &'a Cell<u64>,
+    ) -> Cx<'a> {
+        Cx {
+            timeouts,
+            stopping,
+            fin,
+            ids,
+            unread: false,
+        }
+    }
+
+    fn fresh_id(&self) -> u64 {
+        let id = self.ids.get() + 1;
+        self.ids.set(id);
+        id
+    }
+}
+
+/// A trace span for the connection on `socket`, named on the timeline by its descriptor. The
+/// loops record their accept span with it (there is no [`Connection`] yet); the connection
+/// records its read and write spans with it.
+pub(crate) fn span(socket: &impl AsRawFd, phase: trace::Phase) -> trace::Guard {
+    trace::span(phase, socket.as_raw_fd() as u64)
+}
+
 /// One connection, as the loop keeps it between events. This is the engine's per-connection
 /// cost in user space: an idle keep-alive connection holds this struct in the slab and
 /// nothing on the heap (the session's buffer and the write queue free themselves when empty).
+/// 128 bytes on x86-64 in a debug build (a unit test bounds it), of which the fields below say
+/// their share.
 ///
 /// `S` is the socket: mio's for the mio reactor, tokio's for the adapter (`on_tokio`), which
 /// keeps the very same state and rules.
 pub(crate) struct Connection<P, S = TcpStream> {
+    /// The socket: a descriptor, 4 bytes (mio adds a 12-byte selector id in debug builds, to
+    /// check registrations). The kernel's buffers and epoll entry for it are not counted here.
     pub(crate) socket: S,
+    /// Where the connection is in its life: 1 byte. Decides what a read, an empty queue and a
+    /// timer mean (serve, flush then close, discard until EOF).
     pub(crate) phase: Phase,
-    /// The protocol wants input (`pause_reading`/`resume_reading`).
+    /// The protocol wants input (`pause_reading`/`resume_reading`): 1 byte. Off while a job is
+    /// in progress, so requests are neither buffered without bound nor answered out of order.
     pub(crate) reading: bool,
     /// Backpressure: the write queue went over the high-water mark and has not drained to the
-    /// low one yet. No reading meanwhile.
+    /// low one yet. No reading meanwhile. 1 byte.
     pub(crate) paused: bool,
-    /// What the socket is registered for in epoll right now (`None`: not registered).
+    /// What the socket is registered for in epoll right now (`None`: not registered): 1 byte,
+    /// so that the mio loop makes an `epoll_ctl` call only when the interest changes. The
+    /// tokio adapter leaves it `None`: tokio keeps its own.
     pub(crate) registered: Option<Interest>,
-    /// The id of the one timer or deferred work this connection waits for (0: none). A timer
-    /// or result with another id is stale and ignored.
+    /// The id of the one timer or deferred work this connection waits for (0: none): 8
+    /// bytes. A timer or result with another id is stale and ignored.
     pub(crate) awaiting: u64,
+    /// What the protocol wrote and the kernel has not taken yet: 8 bytes, a null pointer while
+    /// empty. It also carries when it last moved (the send timeout's start).
     pub(crate) out: WriteQueue,
+    /// The protocol: its state between callbacks (64 bytes for [`HttpProtocol`]), what a
+    /// blocking engine keeps on a thread's stack.
+    ///
+    /// [`HttpProtocol`]: crate::HttpProtocol
     pub(crate) protocol: P,
-    /// When reading gives up (`--header-timeout` mid-request, `--keepalive-timeout` idle).
-    /// (`--send-timeout` counts from the write queue's [`WriteQueue::since`].)
+    /// When reading gives up (`--header-timeout` mid-request, `--keepalive-timeout` idle):
+    /// 24 bytes, checked by the loop's sweep or its deadline `Sleep` instead of a timer per
+    /// connection. (`--send-timeout` counts from the write queue's [`WriteQueue::since`].)
     pub(crate) deadline: ReadDeadline,
 }
 
 impl<P, S> Connection<P, S> {
+    /// A connection just accepted: open, reading, its first request under the header timeout.
+    pub(crate) fn accepted(socket: S, protocol: P, timeouts: &wb_sys::Timeouts) -> Self {
+        Connection {
+            socket,
+            phase: Phase::Open,
+            reading: true,
+            paused: false,
+            registered: None,
+            awaiting: 0,
+            out: WriteQueue::new(),
+            protocol,
+            deadline: ReadDeadline::accepted(timeouts, Instant::now()),
+        }
+    }
+
     /// When this connection times out, given what it waits for: its read deadline while it
     /// reads, its send deadline while it has bytes queued (and cannot read), none while a job
     /// runs or it lingers (lingering has a timer of its own).
@@ -70,10 +230,10 @@ impl<P, S> Connection<P, S> {
     /// What a deadline that has passed ([`expiry`](Connection::expiry)) means: `None` if it
     /// was the read deadline (the protocol hears `timed_out`: 408 or a quiet close), else the
     /// send timeout's error, with which the connection is dropped.
-    pub(crate) fn send_timed_out(&self) -> Option<std::io::Error> {
+    fn send_timed_out(&self) -> Option<io::Error> {
         (!(self.phase == Phase::Open && self.wants_read())).then(|| {
-            std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
+            io::Error::new(
+                io::ErrorKind::TimedOut,
                 "send timeout: the client took nothing for --send-timeout",
             )
         })
@@ -99,11 +259,286 @@ impl<P, S> Connection<P, S> {
         }
     }
 
+    /// Waiting for the client's next request, with nothing in progress.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.phase == Phase::Open
+            && self.reading
+            && !self.paused
+            && self.out.is_empty()
+            && self.awaiting == 0
+    }
+}
+
+/// The events: what happened, told by the loop. Each returns the first step.
+impl<P: Protocol, S: AsRawFd> Connection<P, S> {
+    /// The connection was accepted: the protocol hears `connection_made`.
+    pub(crate) fn made(&mut self, cx: &mut Cx<'_>) -> Next {
+        self.callback(cx, |protocol, transport| {
+            protocol.connection_made(transport)
+        })
+    }
+
+    /// The socket is readable (or the client's FIN arrived, `cx.fin`): read, if the
+    /// connection reads at all. One that does not leaves its bytes in the kernel; asking for
+    /// `READABLE` again later reports them.
+    pub(crate) fn readable(&mut self, _cx: &mut Cx<'_>) -> Next {
+        if self.wants_read() {
+            Next::Read
+        } else {
+            Next::Wait
+        }
+    }
+
+    /// The socket is writable: write what is queued, and move along whatever waited for it.
+    pub(crate) fn writable(&mut self, cx: &mut Cx<'_>) -> Next {
+        self.settle(cx)
+    }
+
+    /// The timer `id` fired: the protocol's `call_later` is due, or a lingering close waited
+    /// long enough for the client's EOF. A stale id (replaced since) changes nothing.
+    pub(crate) fn timer_fired(&mut self, id: u64, cx: &mut Cx<'_>) -> Next {
+        if self.awaiting != id {
+            return Next::Wait;
+        }
+        self.awaiting = 0;
+        if self.phase == Phase::Lingering {
+            // The client never sent its EOF: stop waiting for it.
+            self.close(Reason::Done)
+        } else {
+            self.callback(cx, |protocol, transport| protocol.timer_fired(transport))
+        }
+    }
+
+    /// The deferred work `id` finished with `result`. A stale id changes nothing: the
+    /// result goes nowhere.
+    pub(crate) fn deferred(&mut self, id: u64, result: Response, cx: &mut Cx<'_>) -> Next {
+        if self.awaiting != id {
+            return Next::Wait;
+        }
+        self.awaiting = 0;
+        self.callback(cx, move |protocol, transport| {
+            protocol.deferred_result(result, transport)
+        })
+    }
+
+    /// The loop found `now` past this connection's [`expiry`](Connection::expiry) (or
+    /// thinks so: this checks): a reading connection hears `timed_out` (408 or a quiet
+    /// close), one that cannot get its bytes out is dropped.
+    pub(crate) fn deadline_passed(&mut self, now: Instant, cx: &mut Cx<'_>) -> Next {
+        if self.expiry(cx.timeouts.send).is_none_or(|at| at > now) {
+            return Next::Wait;
+        }
+        match self.send_timed_out() {
+            Some(err) => self.close(Reason::Lost(err)),
+            None => {
+                tracing::debug!(wait = ?self.deadline.wait, "read timeout");
+                self.callback(cx, |protocol, transport| protocol.timed_out(transport))
+            }
+        }
+    }
+
+    /// The server began to stop (`cx.stopping`): an idle connection closes at once; one with
+    /// work in progress finishes it, and closes when it is idle ([`settle`]).
+    ///
+    /// [`settle`]: Connection::settle
+    pub(crate) fn stop(&mut self, _cx: &mut Cx<'_>) -> Next {
+        if self.is_idle() {
+            self.close(Reason::Shutdown)
+        } else {
+            Next::Wait
+        }
+    }
+
+    /// Closes the connection at once and tells its protocol why; the loop drops it on the
+    /// [`Next::Close`] this returns. Called once: the loop never drives a closed connection.
+    pub(crate) fn close(&mut self, reason: Reason) -> Next {
+        let fd = self.socket.as_raw_fd();
+        match &reason {
+            Reason::Lost(err) => tracing::debug!(fd, "connection lost: {err}"),
+            Reason::Done | Reason::Shutdown => tracing::trace!(fd, "connection closed"),
+        }
+        // The queued bytes, if any, can go now: nobody will take them.
+        self.out.clear();
+        self.protocol.connection_lost(reason);
+        Next::Close
+    }
+}
+
+/// The steps' results, handed back by the loop, and what follows each.
+impl<P: Protocol, S: AsRawFd> Connection<P, S> {
+    /// [`Next::Read`] carried out: `read` is the loop's own non-blocking read of the socket
+    /// into `buf` (the loop's one shared buffer), timed as a read span. Bytes go to the
+    /// protocol; the EOF, an error or a lingering connection's input decide the rest.
+    pub(crate) fn read(
+        &mut self,
+        buf: &mut [u8],
+        cx: &mut Cx<'_>,
+        read: impl FnOnce(&mut S, &mut [u8]) -> io::Result<usize>,
+    ) -> Next {
+        let result = {
+            let _reading = span(&self.socket, trace::Phase::Read);
+            read(&mut self.socket, buf)
+        };
+        match result {
+            Ok(0) => self.eof(cx),
+            // Discarded, as promised; read on until the EOF or `WouldBlock`.
+            Ok(_) if self.phase == Phase::Lingering => Next::Read,
+            Ok(n) => {
+                // A short read took everything the kernel held; any later byte is a new edge.
+                cx.unread = n == buf.len() || cx.fin;
+                self.deadline.received(cx.timeouts, Instant::now());
+                self.callback(cx, |protocol, transport| {
+                    protocol.data_received(&buf[..n], transport)
+                })
+            }
+            // Drained (and tokio cleared the socket's readiness): wait for the next edge.
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => Next::Wait,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => Next::Read,
+            Err(err) => self.close(Reason::Lost(err)),
+        }
+    }
+
+    /// [`Next::Write`] carried out: `write` is the loop's own write of the queue to the
+    /// socket ([`WriteQueue::write_to`] over a non-blocking sink), timed as a write span.
+    pub(crate) fn write(
+        &mut self,
+        cx: &mut Cx<'_>,
+        write: impl FnOnce(&mut WriteQueue, &mut S) -> io::Result<bool>,
+    ) -> Next {
+        let before = self.out.len();
+        let written = {
+            let _writing = span(&self.socket, trace::Phase::Write);
+            write(&mut self.out, &mut self.socket)
+        };
+        if let Err(err) = written {
+            // Reset, broken pipe: the client is gone, perhaps mid-response.
+            return self.close(Reason::Lost(err));
+        }
+        if self.out.len() < before {
+            self.out.progressed(Instant::now());
+        }
+        self.after_write(cx)
+    }
+
+    /// [`Next::ShutDown`] carried out: `shutdown` is the loop's `shutdown(Write)`.
+    ///
+    /// The lingering close (nginx's `lingering_close`): our FIN follows the last byte, so the
+    /// client sees the end of the response. Then the connection reads and discards until the
+    /// client's EOF or [`LINGER_TIMEOUT`]: had it closed with unread bytes (say, pipelined
+    /// requests it will not answer), the kernel would send a RST, and a RST makes the client's
+    /// kernel throw away response bytes its application has not read yet.
+    pub(crate) fn shut_down(
+        &mut self,
+        cx: &mut Cx<'_>,
+        shutdown: impl FnOnce(&S) -> io::Result<()>,
+    ) -> Next {
+        if let Err(err) = shutdown(&self.socket) {
+            return self.close(Reason::Lost(err));
+        }
+        self.phase = Phase::Lingering;
+        self.arm(cx, Instant::now() + LINGER_TIMEOUT)
+    }
+
+    /// After a callback, after the loop armed a timer or started deferred work, on a writable
+    /// event: write what is queued at once, rather than wait for a writable event (most
+    /// responses fit in the socket's send buffer and leave in this very turn, as asyncio's
+    /// `transport.write` does); then [`after_write`](Connection::after_write).
+    pub(crate) fn settle(&mut self, cx: &mut Cx<'_>) -> Next {
+        if self.out.is_empty() {
+            self.after_write(cx)
+        } else {
+            Next::Write
+        }
+    }
+
+    /// What the queue's state now asks for: resume a paused producer, close or linger once a
+    /// closing connection's queue is empty, close an idle connection when stopping, read on
+    /// while the kernel may hold more; else wait.
+    fn after_write(&mut self, cx: &mut Cx<'_>) -> Next {
+        if self.paused && flow(true, self.out.len()) == Flow::Resume {
+            self.paused = false;
+            if self.phase == Phase::Open {
+                // It may write more: the settle after the callback writes it.
+                return self.callback(cx, |protocol, transport| {
+                    protocol.resume_producing(transport)
+                });
+            }
+        }
+        if let Phase::Flushing { linger } = self.phase
+            && self.out.is_empty()
+        {
+            return if linger {
+                Next::ShutDown
+            } else {
+                // After the client's EOF: it sends nothing more, so nothing to linger for.
+                self.close(Reason::Done)
+            };
+        }
+        if cx.stopping && self.is_idle() {
+            // Shutting down: a connection whose work is done closes, politely.
+            self.phase = Phase::Flushing { linger: true };
+            self.reading = false;
+            return self.settle(cx);
+        }
+        if cx.unread && self.wants_read() {
+            Next::Read
+        } else {
+            Next::Wait
+        }
+    }
+
+    /// The client closed its sending side. The connection reads only when the protocol asked
+    /// for bytes, so every complete request it sent has been answered; nothing more can
+    /// arrive.
+    fn eof(&mut self, cx: &mut Cx<'_>) -> Next {
+        if self.phase == Phase::Lingering || self.out.is_empty() {
+            self.close(Reason::Done)
+        } else {
+            // A half-closed client still reads: send what is queued, then close (no lingering:
+            // it has nothing more to send).
+            self.phase = Phase::Flushing { linger: false };
+            self.reading = false;
+            self.settle(cx)
+        }
+    }
+
+    /// Calls into the protocol, then decides what its calls asked for: the timer or the
+    /// deferred work first (the loop arms or starts it, then settles), else the settle.
+    fn callback(&mut self, cx: &mut Cx<'_>, call: impl FnOnce(&mut P, &mut dyn Transport)) -> Next {
+        match self.call_protocol(cx.timeouts, call) {
+            None => self.settle(cx),
+            Some(Pending::Later(delay)) => {
+                // The wait as scheduled: the loop thread is free meanwhile, so on the
+                // timeline it is a thin strip under the other connections' spans. A zero
+                // delay is a yield, not a wait.
+                if let Some(now) = trace::start_ns().filter(|_| !delay.is_zero()) {
+                    let end = now.saturating_add(delay.as_nanos() as u64);
+                    trace::record(trace::Phase::Wait, self.socket.as_raw_fd() as u64, now, end);
+                }
+                self.arm(cx, Instant::now() + delay)
+            }
+            Some(Pending::Defer(work)) => {
+                let id = cx.fresh_id();
+                self.awaiting = id;
+                Next::Defer { work, id }
+            }
+        }
+    }
+
+    /// The connection's one timer, at `at`: a fresh id makes any earlier one stale.
+    fn arm(&mut self, cx: &mut Cx<'_>, at: Instant) -> Next {
+        let id = cx.fresh_id();
+        self.awaiting = id;
+        Next::Timer { at, id }
+    }
+}
+
+impl<P, S> Connection<P, S> {
     /// Calls into the protocol with a [`SocketTransport`] over this connection, then keeps
     /// the timeouts' books (a queue that was empty starts the send timeout; a response out
     /// with reading on again starts the keep-alive one), and returns what the protocol asked
-    /// of the loop. Both loops (mio's and tokio's) call their protocol through this.
-    pub(crate) fn call_protocol(
+    /// of the loop besides I/O.
+    fn call_protocol(
         &mut self,
         timeouts: &wb_sys::Timeouts,
         call: impl FnOnce(&mut P, &mut dyn Transport),
@@ -130,15 +565,6 @@ impl<P, S> Connection<P, S> {
             }
         }
         pending
-    }
-
-    /// Waiting for the client's next request, with nothing in progress.
-    pub(crate) fn is_idle(&self) -> bool {
-        self.phase == Phase::Open
-            && self.reading
-            && !self.paused
-            && self.out.is_empty()
-            && self.awaiting == 0
     }
 }
 
@@ -205,10 +631,23 @@ impl Transport for SocketTransport<'_> {
     }
 }
 
+/// What both loops' end-to-end tests pipeline on one connection: a timer, CPU rounds
+/// (deferred with `--offload`), a 300 kB body (partial writes), an error that closes, and a
+/// request left unanswered (lingering close).
+#[cfg(test)]
+pub(crate) const PIPELINED: [&[u8]; 5] = [
+    b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"GET /work?wait_ms=20&cpu_rounds=100&bytes=300000 HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"HEAD /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    b"GET /nope HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::http::HttpProtocol;
+    use wb_protocol::date::masked;
 
     #[test]
     fn per_connection_state_stays_small() {
@@ -220,22 +659,22 @@ mod tests {
         assert!(size <= 128, "a connection costs {size} bytes");
     }
 
-    #[test]
-    fn interest_follows_what_the_connection_waits_for() {
+    /// A connected socket pair on 127.0.0.1: the server's end, and the client's to keep open.
+    fn socket_pair() -> (std::net::TcpStream, std::net::TcpStream) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
-        let mut conn = Connection {
-            socket: TcpStream::from_std(server),
-            phase: Phase::Open,
-            reading: true,
-            paused: false,
-            registered: None,
-            awaiting: 0,
-            out: WriteQueue::new(),
-            protocol: HttpProtocol::new(false),
-            deadline: ReadDeadline::accepted(&wb_sys::Timeouts::default(), Instant::now()),
-        };
+        (server, client)
+    }
+
+    #[test]
+    fn interest_follows_what_the_connection_waits_for() {
+        let (server, client) = socket_pair();
+        let mut conn = Connection::<_, TcpStream>::accepted(
+            TcpStream::from_std(server),
+            HttpProtocol::new(false),
+            &wb_sys::Timeouts::default(),
+        );
         assert_eq!(conn.interest(), Some(Interest::READABLE));
         assert!(conn.is_idle());
         conn.reading = false; // A job is in progress.
@@ -257,5 +696,180 @@ mod tests {
         conn.phase = Phase::Lingering;
         assert_eq!(conn.interest(), Some(Interest::READABLE));
         drop(client);
+    }
+
+    /// A pretend read: `bytes` arrived.
+    fn arrives(
+        bytes: &[u8],
+    ) -> impl FnOnce(&mut std::net::TcpStream, &mut [u8]) -> io::Result<usize> {
+        move |_, buf| {
+            buf[..bytes.len()].copy_from_slice(bytes);
+            Ok(bytes.len())
+        }
+    }
+
+    /// A sink like a full kernel send buffer: it takes nothing.
+    struct Full;
+
+    impl std::io::Write for Full {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::WouldBlock.into())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The state machine without a loop: the test plays the loop, carrying out each `Next`
+    /// with pretend I/O (the socket is real only because a connection names itself by it).
+    #[test]
+    fn a_connection_is_driven_step_by_step_without_a_loop() {
+        let (server, _client) = socket_pair();
+        let timeouts = wb_sys::Timeouts::default();
+        let ids = Cell::new(0);
+        let mut conn = Connection::accepted(server, HttpProtocol::new(false), &timeouts);
+        let mut cx = Cx::new(&timeouts, false, false, &ids);
+        assert!(matches!(conn.made(&mut cx), Next::Wait));
+        assert!(matches!(conn.readable(&mut cx), Next::Read));
+
+        // A request that waits 20 ms: the protocol stops reading and asks for a timer.
+        let waits = b"GET /work?wait_ms=20 HTTP/1.1\r\nHost: a\r\n\r\n";
+        let mut buf = [0; 1024];
+        let next = conn.read(&mut buf, &mut cx, arrives(waits));
+        let Next::Timer { at, id } = next else {
+            panic!("a call_later arms a timer");
+        };
+        assert!(at > Instant::now() + Duration::from_millis(10));
+        // Armed; then nothing until it fires, and no readiness to wait for.
+        assert!(matches!(conn.settle(&mut cx), Next::Wait));
+        assert_eq!(conn.interest(), None);
+        assert!(
+            matches!(conn.timer_fired(id + 1, &mut cx), Next::Wait),
+            "stale"
+        );
+
+        // It fires: the response is queued, and written at once; the kernel takes none.
+        let mut cx = Cx::new(&timeouts, false, false, &ids);
+        assert!(matches!(conn.timer_fired(id, &mut cx), Next::Write));
+        let next = conn.write(&mut cx, |out, _| out.write_to(&mut Full));
+        assert!(matches!(next, Next::Wait));
+        assert_eq!(
+            conn.interest(),
+            Some(Interest::READABLE | Interest::WRITABLE)
+        );
+
+        // Writable: the rest leaves; then a `Connection: close` request, answered and closed
+        // with a lingering close.
+        let mut sent = Vec::new();
+        let mut cx = Cx::new(&timeouts, false, false, &ids);
+        assert!(matches!(conn.writable(&mut cx), Next::Write));
+        let next = conn.write(&mut cx, |out, _| out.write_to(&mut sent));
+        assert!(matches!(next, Next::Wait));
+        assert!(masked(&sent) == masked(&wb_protocol::respond_all(waits)));
+        let closes = b"GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+        let next = conn.read(&mut buf, &mut cx, arrives(closes));
+        assert!(matches!(next, Next::Write));
+        let next = conn.write(&mut cx, |out, _| out.write_to(&mut sent));
+        assert!(matches!(next, Next::ShutDown), "FIN after the last byte");
+        let Next::Timer { .. } = conn.shut_down(&mut cx, |_| Ok(())) else {
+            panic!("lingering has a timer of its own");
+        };
+        assert_eq!(conn.phase, Phase::Lingering);
+        assert!(matches!(conn.settle(&mut cx), Next::Wait));
+        assert_eq!(conn.interest(), Some(Interest::READABLE));
+        // Input is discarded until the EOF, which closes.
+        let next = conn.read(&mut buf, &mut cx, |_, _| Ok(5));
+        assert!(matches!(next, Next::Read));
+        assert!(matches!(
+            conn.read(&mut buf, &mut cx, |_, _| Ok(0)),
+            Next::Close
+        ));
+    }
+
+    #[test]
+    fn a_full_read_reads_again_and_a_short_one_waits() {
+        let (server, _client) = socket_pair();
+        let timeouts = wb_sys::Timeouts::default();
+        let ids = Cell::new(0);
+        let mut conn = Connection::accepted(server, HttpProtocol::new(false), &timeouts);
+        let mut cx = Cx::new(&timeouts, false, false, &ids);
+        let mut buf = [0; 8];
+        // Eight bytes of a head fill the buffer: the kernel may hold more.
+        let next = conn.read(&mut buf, &mut cx, arrives(b"GET /hel"));
+        assert!(matches!(next, Next::Read));
+        let next = conn.read(&mut buf, &mut cx, arrives(b"lo"));
+        assert!(
+            matches!(next, Next::Wait),
+            "a short read drained the socket"
+        );
+        // With the client's FIN reported, a short read reads on to the EOF.
+        let mut cx = Cx::new(&timeouts, false, true, &ids);
+        let next = conn.read(&mut buf, &mut cx, arrives(b" H"));
+        assert!(matches!(next, Next::Read));
+        assert!(matches!(
+            conn.read(&mut buf, &mut cx, |_, _| Ok(0)),
+            Next::Close
+        ));
+    }
+
+    #[test]
+    fn a_passed_read_deadline_answers_408_and_a_stuck_queue_is_dropped() {
+        let (server, _client) = socket_pair();
+        let timeouts = wb_sys::Timeouts::default();
+        let ids = Cell::new(0);
+        let mut conn = Connection::accepted(server, HttpProtocol::new(false), &timeouts);
+        let mut cx = Cx::new(&timeouts, false, false, &ids);
+        let mut buf = [0; 1024];
+        let next = conn.read(&mut buf, &mut cx, arrives(b"GET /hel"));
+        assert!(matches!(next, Next::Wait), "half a head: wait for the rest");
+        let due = conn.expiry(timeouts.send).unwrap();
+        assert!(matches!(
+            conn.deadline_passed(due - Duration::from_millis(1), &mut cx),
+            Next::Wait
+        ));
+        // The header timeout passed mid-request: 408, then close; the client takes nothing.
+        assert!(matches!(conn.deadline_passed(due, &mut cx), Next::Write));
+        let next = conn.write(&mut cx, |out, _| out.write_to(&mut Full));
+        assert!(matches!(next, Next::Wait));
+        assert_eq!(conn.phase, Phase::Flushing { linger: true });
+        // Now the send timeout runs, from when the 408 was queued.
+        let stuck = conn.expiry(timeouts.send).unwrap();
+        assert!(stuck >= Instant::now() + timeouts.send - Duration::from_secs(1));
+        assert!(matches!(
+            conn.deadline_passed(stuck - Duration::from_millis(1), &mut cx),
+            Next::Wait
+        ));
+        assert!(matches!(conn.deadline_passed(stuck, &mut cx), Next::Close));
+    }
+
+    #[test]
+    fn a_stopping_server_closes_idle_connections_and_lets_work_finish() {
+        let (server, _client) = socket_pair();
+        let timeouts = wb_sys::Timeouts::default();
+        let ids = Cell::new(0);
+        let mut conn = Connection::accepted(server, HttpProtocol::new(false), &timeouts);
+        let mut cx = Cx::new(&timeouts, false, false, &ids);
+        let waits = b"GET /work?wait_ms=20 HTTP/1.1\r\nHost: a\r\n\r\n";
+        let mut buf = [0; 1024];
+        let Next::Timer { id, .. } = conn.read(&mut buf, &mut cx, arrives(waits)) else {
+            panic!("a timer");
+        };
+        let mut cx = Cx::new(&timeouts, true, false, &ids);
+        let (idle_server, _idle_client) = socket_pair();
+        let mut idle = Connection::accepted(idle_server, HttpProtocol::new(false), &timeouts);
+        assert!(
+            matches!(idle.stop(&mut cx), Next::Close),
+            "idle: closed at once"
+        );
+        assert!(matches!(conn.stop(&mut cx), Next::Wait), "work in progress");
+        assert!(matches!(conn.timer_fired(id, &mut cx), Next::Write));
+        let mut sent = Vec::new();
+        let next = conn.write(&mut cx, |out, _| out.write_to(&mut sent));
+        assert!(
+            matches!(next, Next::ShutDown),
+            "answered, then closed politely"
+        );
+        assert!(masked(&sent) == masked(&wb_protocol::respond_all(waits)));
     }
 }

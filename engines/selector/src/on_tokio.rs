@@ -18,17 +18,21 @@
 //! Each connection is one task (spawned on a [`LocalSet`], so a protocol need not be `Send`)
 //! that owns what the mio loop keeps in its slab slot — the same `Connection` struct, the same
 //! [`WriteQueue`] with the same backpressure marks, the same `SocketTransport` handed to the
-//! protocol — and the same rules decide when it reads, writes, lingers and times out. All
+//! protocol. The rules are not merely the same, they are the same code: the connection
+//! (the `connection` module) decides every step — read, write, linger, arm a timer, close —
+//! and returns it as a `Next`, which the task carries out with tokio's primitives exactly as
+//! the mio loop carries it out with its own (`Task::drive` here, `Reactor::drive` there). So
+//! the trace's spans (accept, read, wait, compute, write) are the same on both loops too. All
 //! connections read into one shared 64 KiB buffer, as on mio: a connection borrows it only
-//! between a readiness event and the end of its callbacks, and nothing awaits in between.
+//! for one read and the callback that follows, and nothing awaits in between.
 //!
 //! What the adaptation costs is what the lesson "One protocol, many loops" measures: per
 //! connection, a tokio task (its header, the boxed future holding the `Connection`, two
 //! `Sleep`s and a `watch` receiver) and tokio's per-socket `ScheduledIo`, instead of one slab
 //! slot — the future alone is about 1.3 KiB on x86-64 (a test bounds it at 2 KiB), and one
-//! short run on a busy 2-core machine measured 1.98 KiB ± 82 B per idle connection against
-//! the mio loop's 335 B ± 152 B; per event, a task wake-up and a poll of the task's `select!`
-//! instead of a `match` on a token.
+//! short run on a busy 2-core machine measured 1.98 KiB ± 82 B per idle connection, where
+//! the mio loop measures 115 B (the `footprint` example, at 19,000 idle connections); per
+//! event, a task wake-up and a poll of the task's `select!` instead of a `match` on a token.
 //!
 //! [`Protocol`]: crate::Protocol
 //! [`Factory::build_protocol`]: crate::Factory::build_protocol
@@ -38,7 +42,7 @@
 //! [`Transport::defer_to_thread`]: crate::Transport::defer_to_thread
 //! [`WriteQueue`]: crate::write_queue::WriteQueue
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice, Write};
 use std::net::Shutdown;
 use std::rc::Rc;
@@ -50,13 +54,11 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::LocalSet;
 use wb_protocol::Response;
 use wb_sys::accept::{AcceptError, WarnLimit};
-use wb_sys::timeouts::ReadDeadline;
-use wb_sys::{ACCEPT_BACKOFF, DRAIN_TIMEOUT, LINGER_TIMEOUT};
+use wb_sys::{ACCEPT_BACKOFF, DRAIN_TIMEOUT};
 
-use crate::connection::{Connection, Pending, Phase};
-use crate::interfaces::{Factory, Protocol, Reason, Transport, Work};
+use crate::connection::{self, Connection, Cx, Next};
+use crate::interfaces::{Factory, Protocol, Reason, Work};
 use crate::reactor::READ_BUFFER_BYTES;
-use crate::write_queue::{Flow, WriteQueue, flow};
 
 /// How long, once the drain is over, the connections still open get to run their
 /// `connection_lost` before the runtime is dropped under them. They need one poll each.
@@ -79,6 +81,19 @@ struct Shared {
     /// The `--offload` pool; without it, deferred work runs inline.
     pool: Option<rayon::ThreadPool>,
     timeouts: wb_sys::Timeouts,
+    /// Source of `Connection::awaiting` ids, for every connection of the loop, as on mio.
+    ids: Cell<u64>,
+}
+
+impl Shared {
+    fn new(pool: Option<rayon::ThreadPool>, timeouts: wb_sys::Timeouts) -> Shared {
+        Shared {
+            read_buf: RefCell::new(vec![0; READ_BUFFER_BYTES].into_boxed_slice()),
+            pool,
+            timeouts,
+            ids: Cell::new(0),
+        }
+    }
 }
 
 /// Serves `listener` with `factory`'s protocols on a current-thread tokio runtime until
@@ -98,11 +113,7 @@ where
         .enable_time()
         .build()?;
     listener.set_nonblocking(true)?;
-    let shared = Rc::new(Shared {
-        read_buf: RefCell::new(vec![0; READ_BUFFER_BYTES].into_boxed_slice()),
-        pool,
-        timeouts,
-    });
+    let shared = Rc::new(Shared::new(pool, timeouts));
     let local = LocalSet::new();
     let served = local.block_on(&runtime, async move {
         // Both need the runtime's I/O driver, so they are made inside it.
@@ -183,28 +194,11 @@ async fn accept_loop<F>(
     loop {
         match listener.accept().await {
             Ok((socket, peer)) => {
-                let now = Instant::now();
-                let conn = Connection {
-                    socket,
-                    phase: Phase::Open,
-                    reading: true,
-                    paused: false,
-                    registered: None,
-                    awaiting: 0,
-                    out: WriteQueue::new(),
-                    protocol: factory.build_protocol(peer),
-                    deadline: ReadDeadline::accepted(&shared.timeouts, now),
-                };
-                let task = Task {
-                    conn,
-                    shared: Rc::clone(shared),
-                    waiting: None,
-                    reset_timer: None,
-                    reset_deadline: None,
-                    armed: None,
-                    stopping: false,
-                    closed: false,
-                };
+                // The connection's own first steps (`connection_made`) run in its task.
+                let _accepting = connection::span(&socket, wb_sys::trace::Phase::Accept);
+                let protocol = factory.build_protocol(peer);
+                let conn = Connection::accepted(socket, protocol, &shared.timeouts);
+                let task = Task::new(conn, Rc::clone(shared));
                 // Boxed, so the task's header stays small and the future (the connection)
                 // sits in an allocation of its own size, as the coroutines engine does.
                 tokio::task::spawn_local(Box::pin(task.run(stop.clone())));
@@ -223,14 +217,14 @@ async fn accept_loop<F>(
     }
 }
 
-/// One non-blocking read: the bytes read, and whether a short read drained the socket.
+/// One non-blocking read: the loop's primitive for [`Next::Read`].
 ///
 /// A read that fills less than `buf` took everything the kernel had queued; it then also
 /// clears tokio's readiness (`try_io` does when its closure says `WouldBlock`), so the next
 /// `readable()` waits for epoll instead of a `recv` that can only say `EAGAIN`. tokio keeps a
 /// FIN that came with the data ("read closed" is never cleared), so the EOF is still seen.
 /// The coroutines engine's `read_into` does the same.
-fn read_once(socket: &TcpStream, buf: &mut [u8]) -> io::Result<(usize, bool)> {
+fn read_once(socket: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     let read = socket.try_io(tokio::io::Interest::READABLE, || {
         n = socket.try_read(buf)?;
@@ -241,24 +235,32 @@ fn read_once(socket: &TcpStream, buf: &mut [u8]) -> io::Result<(usize, bool)> {
         }
     });
     match read {
-        Ok(()) => Ok((n, false)),
-        Err(err) if err.kind() == io::ErrorKind::WouldBlock && n > 0 => Ok((n, true)),
+        Err(err) if err.kind() == io::ErrorKind::WouldBlock && n > 0 => Ok(n),
         Err(err) => Err(err),
+        Ok(()) => Ok(n),
     }
 }
 
-/// What a connection waits for besides its socket: at most one at a time, as on mio.
+/// What a connection waits for besides its socket: at most one at a time, as on mio. The
+/// `id` is the one the connection gave it ([`Next::Timer`], [`Next::Defer`]).
 enum Waiting {
     /// A `call_later`, or the end of a lingering close, at this instant.
-    Timer(Instant),
+    Timer { at: Instant, id: u64 },
     /// Work deferred to the pool.
-    Deferred(oneshot::Receiver<Response>),
+    Deferred {
+        id: u64,
+        result: oneshot::Receiver<Response>,
+    },
 }
 
-/// One connection's task: the mio reactor's per-connection logic, with tokio doing the waiting.
+/// One connection's task: the connection's steps, carried out with tokio doing the waiting.
 struct Task<P: Protocol> {
+    /// The connection: its state and every decision about it, as in the mio loop's slab.
     conn: Connection<P, TcpStream>,
+    /// The loop's shared read buffer, pool, timeouts and ids: one pointer per task.
     shared: Rc<Shared>,
+    /// The timer or deferred work the connection waits for (the mio loop keeps the former in
+    /// its heap and the latter in its channel; a task keeps its own).
     waiting: Option<Waiting>,
     /// A timer was set since the last turn: reset the task's timer `Sleep` to this.
     reset_timer: Option<Instant>,
@@ -266,7 +268,10 @@ struct Task<P: Protocol> {
     reset_deadline: Option<Instant>,
     /// The deadline the deadline `Sleep` is set for, if it is.
     armed: Option<Instant>,
+    /// The server is draining (the mio loop's `stopping`), lent to the connection's
+    /// decisions: an idle connection closes.
     stopping: bool,
+    /// The connection said [`Next::Close`]: the task ends, and the socket closes with it.
     closed: bool,
 }
 
@@ -281,6 +286,20 @@ enum Woken {
 }
 
 impl<P: Protocol> Task<P> {
+    /// The task of a connection just accepted: waiting for nothing yet.
+    fn new(conn: Connection<P, TcpStream>, shared: Rc<Shared>) -> Task<P> {
+        Task {
+            conn,
+            shared,
+            waiting: None,
+            reset_timer: None,
+            reset_deadline: None,
+            armed: None,
+            stopping: false,
+            closed: false,
+        }
+    }
+
     async fn run(mut self, mut stop: watch::Receiver<Stop>) {
         let far = tokio::time::Instant::now() + Duration::from_secs(86_400 * 365);
         let timer = tokio::time::sleep_until(far);
@@ -291,7 +310,7 @@ impl<P: Protocol> Task<P> {
         if *stop.borrow_and_update() != Stop::Serving {
             self.on_stop(*stop.borrow());
         }
-        self.callback(|protocol, transport| protocol.connection_made(transport));
+        self.drive(|conn, cx| conn.made(cx));
         while !self.closed {
             if let Some(at) = self.reset_timer.take() {
                 timer.as_mut().reset(at.into());
@@ -299,21 +318,22 @@ impl<P: Protocol> Task<P> {
             if let Some(at) = self.reset_deadline.take() {
                 deadline.as_mut().reset(at.into());
             }
-            if let Some(Waiting::Timer(at)) = self.waiting
+            if let Some(Waiting::Timer { at, id }) = self.waiting
                 && at <= Instant::now()
             {
                 // Due already (a zero-delay `call_later`: the protocol yields its turn):
                 // let every other ready task run first, as asyncio's `call_soon` does.
                 tokio::task::yield_now().await;
-                self.on_timer();
+                self.waiting = None;
+                self.drive(|conn, cx| conn.timer_fired(id, cx));
                 continue;
             }
             let armed = self.armed.is_some();
             let Task { conn, waiting, .. } = &mut self;
             let wants_read = conn.wants_read();
             let wants_write = !conn.out.is_empty();
-            let timer_set = matches!(waiting, Some(Waiting::Timer(_)));
-            let deferred = matches!(waiting, Some(Waiting::Deferred(_)));
+            let timer_set = matches!(waiting, Some(Waiting::Timer { .. }));
+            let deferred = matches!(waiting, Some(Waiting::Deferred { .. }));
             let woken = tokio::select! {
                 // Polled in this order: a stopping server starts on no new request.
                 biased;
@@ -332,25 +352,33 @@ impl<P: Protocol> Task<P> {
                     watching = state != Stop::Now;
                     self.on_stop(state);
                 }
-                Woken::Readable(Ok(())) => self.read_ready(),
-                Woken::Writable(Ok(())) => self.settle(),
+                Woken::Readable(Ok(())) => self.drive(|conn, cx| conn.readable(cx)),
+                Woken::Writable(Ok(())) => self.drive(|conn, cx| conn.writable(cx)),
                 Woken::Readable(Err(err)) | Woken::Writable(Err(err)) => {
-                    self.close(Reason::Lost(err));
+                    self.drive(|conn, _| conn.close(Reason::Lost(err)));
                 }
-                Woken::Timer => self.on_timer(),
+                Woken::Timer => {
+                    if let Some(Waiting::Timer { id, .. }) = self.waiting.take() {
+                        self.drive(|conn, cx| conn.timer_fired(id, cx));
+                    }
+                }
                 Woken::Deferred(Some(result)) => {
-                    self.waiting = None;
-                    self.conn.awaiting = 0;
-                    self.callback(move |protocol, transport| {
-                        protocol.deferred_result(result, transport)
-                    });
+                    if let Some(Waiting::Deferred { id, .. }) = self.waiting.take() {
+                        self.drive(|conn, cx| conn.deferred(id, result, cx));
+                    }
                 }
                 Woken::Deferred(None) => {
                     // The pool dropped the work (it panicked): nothing will answer.
                     let err = io::Error::other("deferred work ended without a result");
-                    self.close(Reason::Lost(err));
+                    self.drive(|conn, _| conn.close(Reason::Lost(err)));
                 }
-                Woken::Deadline => self.on_deadline(Instant::now()),
+                Woken::Deadline => {
+                    let now = Instant::now();
+                    if self.armed.is_some_and(|at| at <= now) {
+                        self.armed = None;
+                    }
+                    self.drive(|conn, cx| conn.deadline_passed(now, cx));
+                }
             }
         }
     }
@@ -361,97 +389,62 @@ impl<P: Protocol> Task<P> {
             Stop::Serving => {}
             Stop::Draining => {
                 self.stopping = true;
-                if self.conn.is_idle() {
-                    self.close(Reason::Shutdown);
-                } else {
-                    self.settle();
-                }
+                self.drive(|conn, cx| conn.stop(cx));
             }
-            Stop::Now => self.close(Reason::Shutdown),
+            Stop::Now => self.drive(|conn, _| conn.close(Reason::Shutdown)),
         }
     }
 
-    /// Reads until `WouldBlock` or a short read (as the mio loop does), until the protocol
-    /// stops reading, or until EOF, into the buffer every connection shares.
-    fn read_ready(&mut self) {
+    /// Carries out what the connection decides after an event, one [`Next`] at a time, with
+    /// tokio's primitives: `try_read` into the shared buffer, `try_write_vectored`,
+    /// `shutdown`, the task's timer `Sleep`, a `oneshot` from the pool, the deadline `Sleep`.
+    /// The very steps the mio loop carries out with its own (`Reactor::drive`); every
+    /// decision is the connection's.
+    fn drive(&mut self, event: impl FnOnce(&mut Connection<P, TcpStream>, &mut Cx<'_>) -> Next) {
+        if self.closed {
+            return;
+        }
         let shared = Rc::clone(&self.shared);
-        let mut buf = shared.read_buf.borrow_mut();
-        while !self.closed && self.conn.wants_read() {
-            match read_once(&self.conn.socket, &mut buf) {
-                Ok((0, _)) => {
-                    self.on_eof();
-                    break;
-                }
-                Ok(_) if self.conn.phase == Phase::Lingering => {} // Discarded, as promised.
-                Ok((n, drained)) => {
+        let mut cx = Cx::new(&shared.timeouts, self.stopping, false, &shared.ids);
+        let mut next = event(&mut self.conn, &mut cx);
+        loop {
+            next = match next {
+                Next::Read => {
+                    let mut buf = shared.read_buf.borrow_mut();
                     self.conn
-                        .deadline
-                        .received(&self.shared.timeouts, Instant::now());
-                    self.callback(|protocol, transport| {
-                        protocol.data_received(&buf[..n], transport)
-                    });
-                    if drained {
-                        break;
-                    }
+                        .read(&mut buf[..], &mut cx, |socket, buf| read_once(socket, buf))
                 }
-                // tokio cleared the socket's readiness: the next `readable()` waits for epoll.
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => {
-                    self.close(Reason::Lost(err));
-                    break;
+                Next::Write => self.conn.write(&mut cx, |out, socket| {
+                    out.write_to(&mut NonBlocking(socket))
+                }),
+                Next::ShutDown => self.conn.shut_down(&mut cx, |socket| {
+                    socket2::SockRef::from(socket).shutdown(Shutdown::Write)
+                }),
+                Next::Timer { at, id } => {
+                    self.waiting = Some(Waiting::Timer { at, id });
+                    self.reset_timer = Some(at);
+                    self.conn.settle(&mut cx)
                 }
-            }
-        }
-        drop(buf);
-        self.arm_deadline();
-    }
-
-    /// The client closed its sending side (see the mio reactor's `on_eof`).
-    fn on_eof(&mut self) {
-        if self.conn.phase == Phase::Lingering || self.conn.out.is_empty() {
-            self.close(Reason::Done);
-        } else {
-            self.conn.phase = Phase::Flushing { linger: false };
-            self.conn.reading = false;
-            self.settle();
-        }
-    }
-
-    fn on_timer(&mut self) {
-        self.waiting = None;
-        self.conn.awaiting = 0;
-        if self.conn.phase == Phase::Lingering {
-            // The client never sent its EOF: stop waiting for it.
-            self.close(Reason::Done);
-        } else {
-            self.callback(|protocol, transport| protocol.timer_fired(transport));
-        }
-    }
-
-    /// The deadline `Sleep` fired: time out if the deadline really passed, else re-arm.
-    fn on_deadline(&mut self, now: Instant) {
-        if self.armed.is_some_and(|at| at <= now) {
-            self.armed = None;
-        }
-        match self.conn.expiry(self.shared.timeouts.send) {
-            Some(at) if at <= now => match self.conn.send_timed_out() {
-                Some(err) => self.close(Reason::Lost(err)),
-                None => {
-                    tracing::debug!(wait = ?self.conn.deadline.wait, "read timeout");
-                    self.callback(|protocol, transport| protocol.timed_out(transport));
+                Next::Defer { work, id } => {
+                    let result = defer(shared.pool.as_ref(), work);
+                    self.waiting = Some(Waiting::Deferred { id, result });
+                    self.conn.settle(&mut cx)
                 }
-            },
-            Some(_) => self.arm_deadline(),
-            None => {}
+                Next::Wait => {
+                    self.arm_deadline();
+                    return;
+                }
+                Next::Close => {
+                    self.closed = true;
+                    self.waiting = None;
+                    return;
+                }
+            };
         }
     }
 
     /// Lazy, as on mio: the `Sleep` moves only when the deadline moves earlier than it.
     fn arm_deadline(&mut self) {
-        if self.closed {
-            return;
-        }
         let Some(at) = self.conn.expiry(self.shared.timeouts.send) else {
             return;
         };
@@ -460,126 +453,27 @@ impl<P: Protocol> Task<P> {
             self.reset_deadline = Some(at);
         }
     }
+}
 
-    /// Calls into the protocol, then does what its calls asked for.
-    fn callback(&mut self, call: impl FnOnce(&mut P, &mut dyn Transport)) {
-        self.invoke(call);
-        self.settle();
+/// Runs deferred work on the pool (inline without one); a `oneshot` brings the result back
+/// and wakes the task.
+fn defer(pool: Option<&rayon::ThreadPool>, work: Work) -> oneshot::Receiver<Response> {
+    let (tx, rx) = oneshot::channel();
+    let task = move || {
+        // The receiver is gone when the client left meanwhile: the result goes nowhere.
+        let _ = tx.send(work());
+    };
+    match pool {
+        Some(pool) => pool.spawn(task),
+        None => task(),
     }
-
-    /// Calls into the protocol with the very transport the mio loop hands it, and sets the
-    /// timer or starts the deferred work it asked for.
-    fn invoke(&mut self, call: impl FnOnce(&mut P, &mut dyn Transport)) {
-        if self.closed {
-            return;
-        }
-        let pending = self.conn.call_protocol(&self.shared.timeouts, call);
-        match pending {
-            None => {}
-            Some(Pending::Later(delay)) => self.set_timer(Instant::now() + delay),
-            Some(Pending::Defer(work)) => self.defer(work),
-        }
-    }
-
-    /// One pending call per connection: a new one replaces the previous.
-    fn set_timer(&mut self, at: Instant) {
-        self.conn.awaiting = 1;
-        self.waiting = Some(Waiting::Timer(at));
-        self.reset_timer = Some(at);
-    }
-
-    /// Runs deferred work on the pool; a `oneshot` brings the result back and wakes the task.
-    fn defer(&mut self, work: Work) {
-        let (tx, rx) = oneshot::channel();
-        let task = move || {
-            // The receiver is gone when the client left meanwhile: the result goes nowhere.
-            let _ = tx.send(work());
-        };
-        match &self.shared.pool {
-            Some(pool) => pool.spawn(task),
-            None => task(),
-        }
-        self.conn.awaiting = 1;
-        self.waiting = Some(Waiting::Deferred(rx));
-    }
-
-    /// After a callback or a writable event: write what is queued, apply backpressure, move a
-    /// closing connection along (see the mio reactor's `settle`).
-    fn settle(&mut self) {
-        loop {
-            if self.closed {
-                return;
-            }
-            let conn = &mut self.conn;
-            if !conn.out.is_empty() {
-                let before = conn.out.len();
-                if let Err(err) = conn.out.write_to(&mut NonBlocking(&conn.socket)) {
-                    self.close(Reason::Lost(err));
-                    return;
-                }
-                if conn.out.len() < before {
-                    conn.out.progressed(Instant::now());
-                }
-            }
-            if conn.paused && flow(true, conn.out.len()) == Flow::Resume {
-                conn.paused = false;
-                if conn.phase == Phase::Open {
-                    self.invoke(|protocol, transport| protocol.resume_producing(transport));
-                    continue; // It may have written more.
-                }
-            }
-            if let Phase::Flushing { linger } = conn.phase
-                && conn.out.is_empty()
-            {
-                if !linger {
-                    self.close(Reason::Done);
-                    return;
-                }
-                self.start_lingering();
-                continue;
-            }
-            if self.stopping && conn.is_idle() {
-                conn.phase = Phase::Flushing { linger: true };
-                conn.reading = false;
-                continue;
-            }
-            break;
-        }
-        self.arm_deadline();
-    }
-
-    /// The lingering close: our FIN after the last byte, then discard input until the
-    /// client's EOF or [`LINGER_TIMEOUT`].
-    fn start_lingering(&mut self) {
-        if let Err(err) = socket2::SockRef::from(&self.conn.socket).shutdown(Shutdown::Write) {
-            self.close(Reason::Lost(err));
-            return;
-        }
-        self.conn.phase = Phase::Lingering;
-        self.set_timer(Instant::now() + LINGER_TIMEOUT);
-    }
-
-    /// Closes the connection and tells its protocol why. The socket closes when the task
-    /// ends, right after.
-    fn close(&mut self, reason: Reason) {
-        if self.closed {
-            return;
-        }
-        self.closed = true;
-        self.waiting = None;
-        self.conn.out.clear();
-        match &reason {
-            Reason::Lost(err) => tracing::debug!("connection lost: {err}"),
-            Reason::Done | Reason::Shutdown => tracing::trace!("connection closed"),
-        }
-        self.conn.protocol.connection_lost(reason);
-    }
+    rx
 }
 
 /// Waits for the deferred result, if one is awaited (`None`: its sender was dropped).
 async fn deferred_result(waiting: &mut Option<Waiting>) -> Option<Response> {
     match waiting {
-        Some(Waiting::Deferred(rx)) => rx.await.ok(),
+        Some(Waiting::Deferred { result, .. }) => result.await.ok(),
         _ => std::future::pending().await,
     }
 }
@@ -635,11 +529,7 @@ mod tests {
                     .build()
                     .unwrap()
             });
-            let shared = Rc::new(Shared {
-                read_buf: RefCell::new(vec![0; READ_BUFFER_BYTES].into_boxed_slice()),
-                pool,
-                timeouts,
-            });
+            let shared = Rc::new(Shared::new(pool, timeouts));
             LocalSet::new().block_on(&runtime, async move {
                 let listener = TcpListener::from_std(listener).unwrap();
                 let (tx, rx) = watch::channel(Stop::Serving);
@@ -667,16 +557,7 @@ mod tests {
     fn the_same_protocol_serves_on_tokio() {
         for offload in [false, true] {
             let (addr, stop, server) = start(offload, wb_sys::Timeouts::default());
-            // Pipelined requests with a timer, CPU rounds, a 300 kB body (partial writes),
-            // an error that closes, and a request left unanswered (lingering close).
-            let input = [
-                &b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n"[..],
-                b"GET /work?wait_ms=20&cpu_rounds=100&bytes=300000 HTTP/1.1\r\nHost: a\r\n\r\n",
-                b"HEAD /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
-                b"GET /nope HTTP/1.1\r\nHost: a\r\n\r\n",
-                b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n",
-            ]
-            .concat();
+            let input = crate::connection::PIPELINED.concat();
             let mut client = connect(addr);
             client.write_all(&input).unwrap();
             let mut answer = Vec::new();
@@ -706,7 +587,7 @@ mod tests {
     }
 
     /// What an idle connection holds on tokio, beside the mio loop's one slab slot (the
-    /// `connection` module bounds that at 256 bytes): the task's future, with the
+    /// `connection` module bounds that at 128 bytes): the task's future, with the
     /// `Connection` in it, its two `Sleep`s and the `select!` in flight. Tokio adds its task
     /// header and the socket's `ScheduledIo`; the idle workload measures the whole.
     #[test]
@@ -722,31 +603,9 @@ mod tests {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let _client = Client::connect(listener.local_addr().unwrap()).unwrap();
             let (socket, _) = listener.accept().await.unwrap();
-            let now = Instant::now();
-            let task = Task {
-                conn: Connection {
-                    socket,
-                    phase: Phase::Open,
-                    reading: true,
-                    paused: false,
-                    registered: None,
-                    awaiting: 0,
-                    out: WriteQueue::new(),
-                    protocol: crate::HttpProtocol::new(false),
-                    deadline: ReadDeadline::accepted(&wb_sys::Timeouts::default(), now),
-                },
-                shared: Rc::new(Shared {
-                    read_buf: RefCell::new(Box::new([])),
-                    pool: None,
-                    timeouts: wb_sys::Timeouts::default(),
-                }),
-                waiting: None,
-                reset_timer: None,
-                reset_deadline: None,
-                armed: None,
-                stopping: false,
-                closed: false,
-            };
+            let timeouts = wb_sys::Timeouts::default();
+            let conn = Connection::accepted(socket, crate::HttpProtocol::new(false), &timeouts);
+            let task = Task::new(conn, Rc::new(Shared::new(None, timeouts)));
             let (_stop_tx, stop_rx) = watch::channel(Stop::Serving);
             let size = size_of_future(&task.run(stop_rx));
             assert!(size <= 2048, "a connection's future is {size} bytes");

@@ -19,7 +19,13 @@
 //! reading leaves its bytes in the kernel, and the loop drops `READABLE` from its interest;
 //! adding it back (`EPOLL_CTL_MOD`/`ADD`) makes the kernel re-check the socket and report the
 //! bytes already there.
+//!
+//! The loop decides nothing about a connection itself. It tells the connection what happened
+//! (`Connection::readable`, `timer_fired`, ...) and carries out the `Next` step it answers
+//! with mio's primitives, in [`Reactor::drive`]; the `on_tokio` adapter carries out the very
+//! same steps with tokio's. See the `connection` module.
 
+use std::cell::Cell;
 use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
@@ -28,19 +34,17 @@ use std::time::{Duration, Instant};
 
 use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
 use wb_sys::accept::{AcceptError, WarnLimit};
-use wb_sys::{ACCEPT_BACKOFF, DRAIN_TIMEOUT, LINGER_TIMEOUT};
+use wb_sys::{ACCEPT_BACKOFF, DRAIN_TIMEOUT};
 
-use crate::connection::{Connection, Pending, Phase};
-use crate::interfaces::{Factory, Protocol, Reason, Transport, Work};
+use crate::connection::{self, Connection, Cx, Next};
+use crate::interfaces::{Factory, Reason, Work};
 use crate::timers::TimerHeap;
-use crate::write_queue::{Flow, WriteQueue, flow};
-use wb_sys::timeouts::ReadDeadline;
 
 // Tokens name what an event is about. Connections use their slab key as their token; the
 // loop's own sources sit at the top of the range, where no slab key will ever reach.
@@ -81,6 +85,38 @@ struct Finished {
     result: wb_protocol::Response,
 }
 
+/// The `--offload` pool and the way back from it: what starting deferred work needs.
+struct Offload {
+    /// The pool; without it, deferred work runs inline.
+    pool: Option<rayon::ThreadPool>,
+    /// Pool threads wake the loop with it (an eventfd registered in the same epoll set) after
+    /// sending a result down `finished_tx`.
+    waker: Arc<Waker>,
+    finished_tx: Sender<Finished>,
+}
+
+impl Offload {
+    /// Runs deferred work on the pool; its result comes back through the channel, and the
+    /// waker makes `epoll_wait` return so the loop picks it up.
+    fn spawn(&self, key: usize, id: u64, work: Work) {
+        let finished = self.finished_tx.clone();
+        let waker = Arc::clone(&self.waker);
+        let task = move || {
+            let result = work();
+            if finished.send(Finished { key, id, result }).is_ok()
+                && let Err(err) = waker.wake()
+            {
+                tracing::warn!("cannot wake the loop: {err}");
+            }
+        };
+        match &self.pool {
+            Some(pool) => pool.spawn(task),
+            // No pool: run it here; the result still arrives on the next turn of the loop.
+            None => task(),
+        }
+    }
+}
+
 /// The loop and everything it owns.
 pub(crate) struct Reactor<F: Factory> {
     poll: Poll,
@@ -92,14 +128,9 @@ pub(crate) struct Reactor<F: Factory> {
     conns: Slab<Connection<F::Protocol>>,
     timers: TimerHeap<TimerKey>,
     /// Source of `Connection::awaiting` ids; never reused, so a stale timer cannot match.
-    next_id: u64,
+    ids: Cell<u64>,
     read_buf: Box<[u8]>,
-    /// The `--offload` pool; without it, deferred work runs inline.
-    pool: Option<rayon::ThreadPool>,
-    /// Pool threads wake the loop with it (an eventfd registered in the same epoll set) after
-    /// sending a result down `finished_tx`.
-    waker: Arc<Waker>,
-    finished_tx: Sender<Finished>,
+    offload: Offload,
     finished_rx: Receiver<Finished>,
     accept_paused: bool,
     /// At most one warning a second about failed accepts.
@@ -141,11 +172,13 @@ impl<F: Factory> Reactor<F> {
             factory,
             conns: Slab::new(),
             timers: TimerHeap::new(),
-            next_id: 0,
+            ids: Cell::new(0),
             read_buf: vec![0; READ_BUFFER_BYTES].into_boxed_slice(),
-            pool,
-            waker,
-            finished_tx,
+            offload: Offload {
+                pool,
+                waker,
+                finished_tx,
+            },
             finished_rx,
             accept_paused: false,
             accept_warning: WarnLimit::default(),
@@ -197,21 +230,18 @@ impl<F: Factory> Reactor<F> {
             tracing::info!(connections = left.len(), "grace period over; closing");
         }
         for key in left {
-            self.close(key, Reason::Shutdown);
+            self.drive(key, false, |conn, _| conn.close(Reason::Shutdown));
         }
         Ok(())
-    }
-
-    fn fresh_id(&mut self) -> u64 {
-        self.next_id += 1;
-        self.next_id
     }
 
     fn fire_timers(&mut self) {
         let now = Instant::now();
         while let Some(timer) = self.timers.pop_expired(now) {
             match timer {
-                TimerKey::Connection { key, id } => self.on_timer(key, id),
+                TimerKey::Connection { key, id } => {
+                    self.drive(key, false, |conn, cx| conn.timer_fired(id, cx));
+                }
                 TimerKey::ResumeAccept => {
                     self.accept_paused = false;
                     // Edge-triggered: the connections that waited in the backlog raise no
@@ -241,14 +271,15 @@ impl<F: Factory> Reactor<F> {
 
     /// Times out every connection whose deadline has passed ([`Connection::expiry`]): the
     /// read deadline while it reads (`--header-timeout` mid-request → 408,
-    /// `--keepalive-timeout` idle → close), the send deadline while its queue does not move.
+    /// `--keepalive-timeout` idle → close), the send deadline while its queue does not move
+    /// ([`Connection::deadline_passed`] says which).
     ///
     /// One walk over the slab every [`SWEEP_INTERVAL`] instead of one timer per connection
     /// (as Redis's `clientsCron` checks its clients' idle time): a timer entry would cost every
     /// idle connection 48 bytes in the heap and the deadline it was armed for, more than a
-    /// third of what it costs in all, while the walk costs some 30 ns per connection,
-    /// four times a second (measured: 0.6 % of a core for 19,000 idle connections at ten
-    /// sweeps a second).
+    /// third of what it costs in all, while the walk costs some 30 ns per connection, four
+    /// times a second (measured with 19,000 idle connections: 0.6 % of a core when it swept
+    /// ten times a second; at four, under one 10 ms tick of CPU in 5 s).
     fn sweep(&mut self, now: Instant) {
         let send = self.timeouts.send;
         let expired: Vec<usize> = self
@@ -258,38 +289,7 @@ impl<F: Factory> Reactor<F> {
             .map(|(key, _)| key)
             .collect();
         for key in expired {
-            self.time_out(key);
-        }
-    }
-
-    /// A connection's deadline passed: a reading connection hears `timed_out` (408 or a
-    /// quiet close), one that cannot get its bytes out is dropped.
-    fn time_out(&mut self, key: usize) {
-        let Some(conn) = self.conns.get(key) else {
-            return;
-        };
-        match conn.send_timed_out() {
-            Some(err) => self.close(key, Reason::Lost(err)),
-            None => {
-                tracing::debug!(key, wait = ?conn.deadline.wait, "read timeout");
-                self.callback(key, |protocol, transport| protocol.timed_out(transport));
-            }
-        }
-    }
-
-    fn on_timer(&mut self, key: usize, id: u64) {
-        let Some(conn) = self.conns.get_mut(key) else {
-            return;
-        };
-        if conn.awaiting != id {
-            return; // Stale: set by a connection that is gone, or replaced since.
-        }
-        conn.awaiting = 0;
-        if conn.phase == Phase::Lingering {
-            // The client never sent its EOF: stop waiting for it.
-            self.close(key, Reason::Done);
-        } else {
-            self.callback(key, |protocol, transport| protocol.timer_fired(transport));
+            self.drive(key, false, |conn, cx| conn.deadline_passed(now, cx));
         }
     }
 
@@ -301,8 +301,7 @@ impl<F: Factory> Reactor<F> {
             };
             match listener.accept() {
                 Ok((socket, peer)) => {
-                    let fd = std::os::fd::AsRawFd::as_raw_fd(&socket) as u64;
-                    let _accepting = wb_sys::trace::span(wb_sys::trace::Phase::Accept, fd);
+                    let _accepting = connection::span(&socket, wb_sys::trace::Phase::Accept);
                     self.open(socket, peer)
                 }
                 // The backlog is empty. The next connection makes the listener ready again.
@@ -339,21 +338,11 @@ impl<F: Factory> Reactor<F> {
             tracing::debug!(%peer, "cannot register connection: {err}");
             return;
         }
-        let now = Instant::now();
-        entry.insert(Connection {
-            socket,
-            phase: Phase::Open,
-            reading: true,
-            paused: false,
-            registered: Some(Interest::READABLE),
-            awaiting: 0,
-            out: WriteQueue::new(),
-            protocol: self.factory.build_protocol(peer),
-            deadline: ReadDeadline::accepted(&self.timeouts, now),
-        });
-        self.callback(key, |protocol, transport| {
-            protocol.connection_made(transport)
-        });
+        let mut conn =
+            Connection::accepted(socket, self.factory.build_protocol(peer), &self.timeouts);
+        conn.registered = Some(Interest::READABLE);
+        entry.insert(conn);
+        self.drive(key, false, |conn, cx| conn.made(cx));
     }
 
     fn on_connection_event(&mut self, key: usize, event: &Event) {
@@ -368,245 +357,72 @@ impl<F: Factory> Reactor<F> {
                 Ok(Some(err)) | Err(err) => err,
                 Ok(None) => io::Error::other("socket error"),
             };
-            self.close(key, Reason::Lost(err));
+            self.drive(key, false, |conn, _| conn.close(Reason::Lost(err)));
             return;
         }
         if event.is_readable() || event.is_read_closed() {
-            self.read_ready(key, event.is_read_closed());
+            // Reads until `WouldBlock` or a short read (edge-triggered: no new event would
+            // come for bytes left behind, and a short read left none), until the protocol
+            // stops reading, or until EOF. A FIN reported with the event is not consumed by a
+            // short read: then the connection reads on to the EOF.
+            let fin = event.is_read_closed();
+            self.drive(key, fin, |conn, cx| conn.readable(cx));
         }
         if event.is_writable() || event.is_write_closed() {
-            // settle() writes what is queued and updates the interest.
-            self.settle(key);
+            self.drive(key, false, |conn, cx| conn.writable(cx));
         }
     }
 
-    /// Reads until `WouldBlock` or a short read (edge-triggered: no new event would come for
-    /// bytes left behind, and a short read left none), until the protocol stops reading, or
-    /// until EOF. `closed`: the event also reported the client's FIN, which a short read does
-    /// not consume; then the loop reads on to the EOF.
-    fn read_ready(&mut self, key: usize, closed: bool) {
-        // The buffer is taken out of `self` for the length of the loop, because the callbacks
-        // below need `&mut self` while the protocol reads from the buffer. Moving a `Box` is
-        // moving a pointer.
-        let mut buf = std::mem::take(&mut self.read_buf);
-        // The loop ends when the connection is closed, or stops reading: then bytes may be
-        // left in the kernel; the interest update drops READABLE, and adding it back later
-        // reports them.
-        while let Some(conn) = self.conns.get_mut(key).filter(|conn| conn.wants_read()) {
-            let fd = std::os::fd::AsRawFd::as_raw_fd(&conn.socket) as u64;
-            let reading = wb_sys::trace::span(wb_sys::trace::Phase::Read, fd);
-            let read = conn.socket.read(&mut buf);
-            drop(reading);
-            match read {
-                Ok(0) => {
-                    self.on_eof(key);
-                    break;
-                }
-                Ok(_) if conn.phase == Phase::Lingering => {} // Discarded, as promised.
-                Ok(n) => {
-                    conn.deadline.received(&self.timeouts, Instant::now());
-                    self.callback(key, |protocol, transport| {
-                        protocol.data_received(&buf[..n], transport)
-                    });
-                    if n < buf.len() && !closed {
-                        break; // Drained: the kernel's queue was shorter than the buffer.
-                    }
-                }
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => {
-                    self.close(key, Reason::Lost(err));
-                    break;
-                }
-            }
-        }
-        self.read_buf = buf;
-        self.update_interest(key);
-    }
-
-    /// The client closed its sending side. We only read when the protocol asked for bytes, so
-    /// every complete request it sent has been answered; nothing more can arrive.
-    fn on_eof(&mut self, key: usize) {
+    /// Carries out what connection `key` decides after `event`, one [`Next`] at a time, with
+    /// this loop's primitives: `read` into the one shared buffer, `writev`, `shutdown`, an
+    /// entry in the timer heap, a job for the pool, an `epoll_ctl` when the interest changed.
+    /// Every decision is the connection's ([`connection`]); this is only the hands.
+    fn drive(
+        &mut self,
+        key: usize,
+        fin: bool,
+        event: impl FnOnce(&mut Connection<F::Protocol>, &mut Cx<'_>) -> Next,
+    ) {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        if conn.phase == Phase::Lingering || conn.out.is_empty() {
-            self.close(key, Reason::Done);
-        } else {
-            // A half-closed client still reads: send what is queued, then close (no lingering:
-            // it has nothing more to send).
-            conn.phase = Phase::Flushing { linger: false };
-            conn.reading = false;
-            self.settle(key);
-        }
-    }
-
-    /// Calls into the protocol, then does what its calls asked for.
-    fn callback(&mut self, key: usize, call: impl FnOnce(&mut F::Protocol, &mut dyn Transport)) {
-        self.invoke(key, call);
-        self.settle(key);
-    }
-
-    /// Calls into the protocol with a transport, and arms the timer or starts the deferred
-    /// work it asked for.
-    fn invoke(&mut self, key: usize, call: impl FnOnce(&mut F::Protocol, &mut dyn Transport)) {
-        let Some(conn) = self.conns.get_mut(key) else {
-            return;
-        };
-        let pending = conn.call_protocol(&self.timeouts, call);
-        let Some(pending) = pending else {
-            return;
-        };
-        let id = self.fresh_id();
-        self.conns[key].awaiting = id;
-        match pending {
-            Pending::Later(delay) => {
-                self.timers
-                    .push(Instant::now() + delay, TimerKey::Connection { key, id });
-                // The wait as scheduled: the loop thread is free meanwhile, so on the
-                // timeline it is a thin strip under the other connections' spans.
-                if let Some(now) = wb_sys::trace::start_ns().filter(|_| !delay.is_zero()) {
-                    let fd = std::os::fd::AsRawFd::as_raw_fd(&self.conns[key].socket) as u64;
-                    let end = now.saturating_add(delay.as_nanos() as u64);
-                    wb_sys::trace::record(wb_sys::trace::Phase::Wait, fd, now, end);
+        let mut cx = Cx::new(&self.timeouts, self.stopping, fin, &self.ids);
+        let mut next = event(conn, &mut cx);
+        loop {
+            next = match next {
+                Next::Read => {
+                    conn.read(&mut self.read_buf, &mut cx, |socket, buf| socket.read(buf))
                 }
-            }
-            Pending::Defer(work) => self.spawn(key, id, work),
+                Next::Write => conn.write(&mut cx, |out, socket| out.write_to(socket)),
+                Next::ShutDown => {
+                    conn.shut_down(&mut cx, |socket| socket.shutdown(Shutdown::Write))
+                }
+                Next::Timer { at, id } => {
+                    self.timers.push(at, TimerKey::Connection { key, id });
+                    conn.settle(&mut cx)
+                }
+                Next::Defer { work, id } => {
+                    self.offload.spawn(key, id, work);
+                    conn.settle(&mut cx)
+                }
+                Next::Wait => match fit_interest(self.poll.registry(), Token(key), conn) {
+                    Ok(()) => return,
+                    Err(err) => conn.close(Reason::Lost(err)),
+                },
+                Next::Close => break,
+            };
         }
-    }
-
-    /// Runs deferred work on the pool; its result comes back through the channel, and the
-    /// waker makes `epoll_wait` return so the loop picks it up.
-    fn spawn(&self, key: usize, id: u64, work: Work) {
-        let finished = self.finished_tx.clone();
-        let waker = Arc::clone(&self.waker);
-        let task = move || {
-            let result = work();
-            if finished.send(Finished { key, id, result }).is_ok()
-                && let Err(err) = waker.wake()
-            {
-                tracing::warn!("cannot wake the loop: {err}");
-            }
-        };
-        match &self.pool {
-            Some(pool) => pool.spawn(task),
-            // No pool: run it here; the result still arrives on the next turn of the loop.
-            None => task(),
-        }
+        // Closing the descriptor also removes it from the epoll set (we never dup() it), so
+        // there is no deregister call to make.
+        self.conns.remove(key);
     }
 
     fn collect_finished(&mut self) {
         // One wake-up may stand for several results, and a result may have been taken on an
-        // earlier wake-up: drain the channel, whatever its length.
+        // earlier wake-up: drain the channel, whatever its length. A result for a connection
+        // that left while its work ran goes nowhere.
         while let Ok(Finished { key, id, result }) = self.finished_rx.try_recv() {
-            match self.conns.get_mut(key) {
-                Some(conn) if conn.awaiting == id => conn.awaiting = 0,
-                // The client left while its work ran: the result goes nowhere.
-                _ => continue,
-            }
-            self.callback(key, move |protocol, transport| {
-                protocol.deferred_result(result, transport)
-            });
-        }
-    }
-
-    /// After a callback or a writable event: write what is queued, apply backpressure, move a
-    /// closing connection along, and fit the epoll interest to what the connection now needs.
-    fn settle(&mut self, key: usize) {
-        loop {
-            let Some(conn) = self.conns.get_mut(key) else {
-                return;
-            };
-            // Write at once rather than wait for a writable event: most responses fit in the
-            // socket's send buffer and leave in this very call (asyncio's transport.write
-            // does the same). Only what does not fit waits for WRITABLE.
-            if !conn.out.is_empty() {
-                let before = conn.out.len();
-                let fd = std::os::fd::AsRawFd::as_raw_fd(&conn.socket) as u64;
-                let writing = wb_sys::trace::span(wb_sys::trace::Phase::Write, fd);
-                let written = conn.out.write_to(&mut conn.socket);
-                drop(writing);
-                if let Err(err) = written {
-                    // Reset, broken pipe: the client is gone, perhaps mid-response.
-                    self.close(key, Reason::Lost(err));
-                    return;
-                }
-                if conn.out.len() < before {
-                    conn.out.progressed(Instant::now());
-                }
-            }
-            if conn.paused && flow(true, conn.out.len()) == Flow::Resume {
-                conn.paused = false;
-                if conn.phase == Phase::Open {
-                    self.invoke(key, |protocol, transport| {
-                        protocol.resume_producing(transport)
-                    });
-                    continue; // It may have written more.
-                }
-            }
-            if let Phase::Flushing { linger } = conn.phase
-                && conn.out.is_empty()
-            {
-                if !linger {
-                    self.close(key, Reason::Done);
-                    return;
-                }
-                self.start_lingering(key);
-                continue;
-            }
-            if self.stopping && conn.is_idle() {
-                // Shutting down: a connection whose work is done closes, politely.
-                conn.phase = Phase::Flushing { linger: true };
-                conn.reading = false;
-                continue;
-            }
-            break;
-        }
-        self.update_interest(key);
-    }
-
-    /// The lingering close (nginx's `lingering_close`). `shutdown(Write)` sends our FIN after
-    /// the last byte, so the client sees the end of the response. Then we read and discard
-    /// until its EOF: if we closed with unread bytes (say, pipelined requests we will not
-    /// answer), the kernel would send a RST, and a RST makes the client's kernel throw away
-    /// response bytes its application has not read yet.
-    fn start_lingering(&mut self, key: usize) {
-        let conn = &mut self.conns[key];
-        if let Err(err) = conn.socket.shutdown(Shutdown::Write) {
-            self.close(key, Reason::Lost(err));
-            return;
-        }
-        conn.phase = Phase::Lingering;
-        let id = self.fresh_id();
-        self.conns[key].awaiting = id;
-        self.timers.push(
-            Instant::now() + LINGER_TIMEOUT,
-            TimerKey::Connection { key, id },
-        );
-    }
-
-    /// Tells epoll what this connection now waits for, if that changed.
-    fn update_interest(&mut self, key: usize) {
-        let Some(conn) = self.conns.get_mut(key) else {
-            return;
-        };
-        let wanted = conn.interest();
-        if wanted == conn.registered {
-            return; // The common case: no system call.
-        }
-        let registry = self.poll.registry();
-        let token = Token(key);
-        let result = match (conn.registered, wanted) {
-            (None, Some(interest)) => registry.register(&mut conn.socket, token, interest),
-            (Some(_), Some(interest)) => registry.reregister(&mut conn.socket, token, interest),
-            // mio has no empty interest: a connection that waits on a timer or the pool leaves
-            // the epoll set, and the loop hears nothing of it until it asks again.
-            (Some(_), None) => registry.deregister(&mut conn.socket),
-            (None, None) => Ok(()),
-        };
-        match result {
-            Ok(()) => conn.registered = wanted,
-            Err(err) => self.close(key, Reason::Lost(err)),
+            self.drive(key, false, move |conn, cx| conn.deferred(id, result, cx));
         }
     }
 
@@ -629,36 +445,31 @@ impl<F: Factory> Reactor<F> {
         }
         self.timers
             .push(Instant::now() + DRAIN_TIMEOUT, TimerKey::ShutdownDeadline);
-        let idle: Vec<usize> = self
-            .conns
-            .iter()
-            .filter(|(_, conn)| conn.is_idle())
-            .map(|(key, _)| key)
-            .collect();
-        for key in idle {
-            self.close(key, Reason::Shutdown);
+        // Idle connections close at once; the others when their work is done.
+        let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
+        for key in keys {
+            self.drive(key, false, |conn, cx| conn.stop(cx));
         }
     }
+}
 
-    /// Closes a connection at once and tells its protocol why.
-    fn close(&mut self, key: usize, reason: Reason) {
-        let Some(conn) = self.conns.try_remove(key) else {
-            return;
-        };
-        match &reason {
-            Reason::Lost(err) => tracing::debug!(key, "connection lost: {err}"),
-            Reason::Done | Reason::Shutdown => tracing::trace!(key, "connection closed"),
-        }
-        let Connection {
-            socket,
-            mut protocol,
-            ..
-        } = conn;
-        // Closing the descriptor also removes it from the epoll set (we never dup() it), so
-        // there is no deregister call to make. The queued bytes, if any, are freed with it.
-        drop(socket);
-        protocol.connection_lost(reason);
+/// Tells epoll what connection `token` now waits for ([`Connection::interest`]), if that
+/// changed.
+fn fit_interest<P>(registry: &Registry, token: Token, conn: &mut Connection<P>) -> io::Result<()> {
+    let wanted = conn.interest();
+    if wanted == conn.registered {
+        return Ok(()); // The common case: no system call.
     }
+    match (conn.registered, wanted) {
+        (None, Some(interest)) => registry.register(&mut conn.socket, token, interest)?,
+        (Some(_), Some(interest)) => registry.reregister(&mut conn.socket, token, interest)?,
+        // mio has no empty interest: a connection that waits on a timer or the pool leaves
+        // the epoll set, and the loop hears nothing of it until it asks again.
+        (Some(_), None) => registry.deregister(&mut conn.socket)?,
+        (None, None) => {}
+    }
+    conn.registered = wanted;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -697,16 +508,7 @@ mod tests {
             client
         };
 
-        // Pipelined requests with a timer, deferred CPU rounds, a 300 kB body (partial
-        // writes) and a close with a request left unanswered (lingering close).
-        let input = [
-            &b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n"[..],
-            b"GET /work?wait_ms=20&cpu_rounds=100&bytes=300000 HTTP/1.1\r\nHost: a\r\n\r\n",
-            b"HEAD /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
-            b"GET /nope HTTP/1.1\r\nHost: a\r\n\r\n",
-            b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n",
-        ]
-        .concat();
+        let input = crate::connection::PIPELINED.concat();
         let mut client = connect();
         client.write_all(&input).unwrap();
         let mut answer = Vec::new();
