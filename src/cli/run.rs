@@ -59,8 +59,9 @@ pub struct RunArgs {
     pub pin: bool,
     /// Also record a timeline for each engine and workload: a short traced window at the
     /// middle level, on a fresh engine started with `--trace`, stored with the run and drawn
-    /// on its page (the measured steps themselves are never traced).
-    #[arg(long, conflicts_with = "engine_host")]
+    /// on its page (the measured steps themselves are never traced). With `--engine-host`, the
+    /// traced engine runs there and its spans are read back through the prefix.
+    #[arg(long)]
     pub trace: bool,
     /// Run each step N times, each in a fresh engine process, interleaved across engines;
     /// 3 or more give intervals from the repeats [default: the suite's: quick 1, full 3].

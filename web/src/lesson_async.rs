@@ -11,9 +11,10 @@
 
 use std::path::Path;
 
-use wb_model::describe::{Description, describe};
+use wb_model::describe::Description;
 use wb_model::results::EngineSpec;
 use wb_reports::format;
+use wb_runner::describe;
 
 /// The lesson's address: `/lessons/async-in-sync-style`.
 pub const SLUG: &str = "async-in-sync-style";

@@ -548,25 +548,21 @@ fn render(job: &Job, results: &[LoadResult]) -> String {
 /// The step a saved run keeps: what the client measured; the server's process is not known,
 /// so its memory and CPU figures stay zero.
 fn step_result(job: &Job, plan: &LoadPlan, measured: &Measured, result: &LoadResult) -> StepResult {
-    let report = measured.report.clone();
-    let warmup_ms = plan.warmup.as_millis() as u64;
-    let mut derived = wb_model::figures::derive(&report, &[], warmup_ms);
-    derived.client_cores = result.client_cores;
-    let flags = wb_model::figures::flags_for(plan.mode, plan.level, &report, &derived);
-    let estimates = wb_model::spread::estimates(&derived, &report, &[]);
-    StepResult {
-        engine: job.label.clone(),
-        workload: job.workload.name.clone(),
+    StepResult::measured(wb_model::figures::Measured {
+        engine: &job.label,
+        workload: &job.workload.name,
         mode: plan.mode,
         level: plan.level,
-        load: report,
+        load: measured.report.clone(),
         samples: Vec::new(),
-        derived,
-        flags,
+        warmup_ms: plan.warmup.as_millis() as u64,
+        // The client measured itself; there is no sampler of a server's process here.
+        client: Some(wb_model::figures::ClientCpu {
+            busiest_cores: result.client_cores,
+            total_cores: result.client_cores,
+        }),
         failure: None,
-        estimates,
-        repeat: 0,
-    }
+    })
 }
 
 /// A measurement being stored as a run of one server (a peer labelled [`Job::label`]): begun

@@ -16,11 +16,11 @@
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Serializer, V2Serializer};
 
 use super::answer::BadAnswer;
 use super::connect::ConnectFailure;
 use super::exchange::Failure;
+use crate::wire::serialize_histogram as serialize;
 use wb_model::results::{ErrorCounts, Latency, LoadReport, WINDOW_MS, Window};
 
 /// Highest latency the histograms track, in microseconds (60 s); longer ones are recorded
@@ -43,17 +43,6 @@ pub(super) fn new_histogram() -> Histogram<u64> {
 /// A duration in whole microseconds, saturating (a histogram caps it anyway).
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
-}
-
-/// `histogram` in HdrHistogram's V2 format (uncompressed), or empty if it cannot be
-/// serialized (which the format only refuses for impossible histograms).
-pub(super) fn serialize(histogram: &Histogram<u64>) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    if let Err(err) = V2Serializer::new().serialize(histogram, &mut bytes) {
-        tracing::warn!("load generator: cannot serialize a latency histogram: {err}");
-        bytes.clear();
-    }
-    bytes
 }
 
 /// What the step counted.

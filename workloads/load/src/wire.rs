@@ -11,6 +11,10 @@
 
 use std::time::Duration;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use hdrhistogram::serialization::{Serializer as _, V2Serializer};
+
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 use serde::{Deserialize, Serialize};
@@ -27,7 +31,7 @@ pub const HISTOGRAM_ENCODING: &str = "hdrhistogram-v2+base64";
 pub enum WireError {
     /// Not base64 (RFC 4648, with padding).
     #[error("the histogram is not base64: {0}")]
-    Base64(&'static str),
+    Base64(String),
     /// Base64, but not a V2 histogram.
     #[error("the histogram is not HdrHistogram V2: {0}")]
     Histogram(String),
@@ -170,53 +174,27 @@ pub fn decode_histogram(text: &str) -> Result<Histogram<u64>, WireError> {
         .map_err(|err| WireError::Histogram(format!("{err:?}")))
 }
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Standard base64 with padding (RFC 4648, section 4). Small enough to write here rather
-/// than add a crate for one function.
+/// Standard base64 with padding (RFC 4648, section 4), as HdrHistogram's own tools write it.
 pub fn base64_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    BASE64.encode(bytes)
 }
 
 /// Decodes [`base64_encode`]'s text (whitespace not allowed).
 pub fn base64_decode(text: &str) -> Result<Vec<u8>, WireError> {
-    let text = text.as_bytes();
-    if !text.len().is_multiple_of(4) {
-        return Err(WireError::Base64("its length is not a multiple of 4"));
+    BASE64
+        .decode(text)
+        .map_err(|err| WireError::Base64(err.to_string()))
+}
+
+/// `histogram` in HdrHistogram's V2 format (uncompressed), the bytes a step keeps, or empty
+/// if it cannot be serialized (which the format only refuses for impossible histograms).
+pub fn serialize_histogram(histogram: &Histogram<u64>) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    if let Err(err) = V2Serializer::new().serialize(histogram, &mut bytes) {
+        tracing::warn!("cannot serialize a latency histogram: {err}");
+        bytes.clear();
     }
-    let value = |c: u8| ALPHABET.iter().position(|&a| a == c).map(|v| v as u32);
-    let mut out = Vec::with_capacity(text.len() / 4 * 3);
-    for (index, quad) in text.chunks(4).enumerate() {
-        let last = index == text.len() / 4 - 1;
-        let pad = quad.iter().rev().take_while(|&&c| c == b'=').count();
-        if pad > 2 || (pad > 0 && !last) {
-            return Err(WireError::Base64("misplaced padding"));
-        }
-        let mut n = 0u32;
-        for &c in &quad[..4 - pad] {
-            n = n << 6 | value(c).ok_or(WireError::Base64("a character outside the alphabet"))?;
-        }
-        n <<= 6 * pad as u32;
-        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        out.extend_from_slice(&bytes[..3 - pad]);
-    }
-    Ok(out)
+    bytes
 }
 
 #[cfg(test)]

@@ -6,9 +6,12 @@
 //! switches per second — using only the samples of the measured window. [`flags_for`] then
 //! names what a reader should be warned about: a saturated client, a closed loop whose
 //! numbers break Little's law, a level not reached.
+//!
+//! [`StepResult::measured`] does all of it for one level, and is the one place a measured step
+//! is built, whether it ran here, on hosts, or from a client measured alone (`load --save`).
 
-use crate::results::{Derived, Flags, LoadReport, Sample};
-use crate::spec::Mode;
+use crate::results::{Derived, Flags, LoadReport, Sample, StepResult};
+use crate::spec::{Mode, Workload};
 use std::time::Duration;
 
 /// How often the sampler reads `/proc` during a step: the width of a step's windows.
@@ -81,6 +84,88 @@ pub fn flags_for(mode: Mode, level: u64, report: &LoadReport, derived: &Derived)
         littles_law_off,
         level_not_reached: report.not_reached.clone(),
         not_supported: None,
+    }
+}
+
+/// What the client side of a step used, when it is not the sampler's reading of this
+/// process: load generators on other hosts (the busiest host says whether a client saturated,
+/// the sum is the client's cost per answer), or a client measured by itself (`load --save`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClientCpu {
+    /// The busiest load generator's cores.
+    pub busiest_cores: f64,
+    /// All load generators' cores together.
+    pub total_cores: f64,
+}
+
+/// Everything one level measured, before any figure is derived from it.
+#[derive(Debug, Clone)]
+pub struct Measured<'a> {
+    /// The engine's (or peer's) label.
+    pub engine: &'a str,
+    /// The workload's name.
+    pub workload: &'a str,
+    /// The workload's mode.
+    pub mode: Mode,
+    /// The level.
+    pub level: u64,
+    /// The load generator's report (merged across hosts).
+    pub load: LoadReport,
+    /// The sampler's readings of the engine's process tree.
+    pub samples: Vec<Sample>,
+    /// When the measured window began, in the samples' clock.
+    pub warmup_ms: u64,
+    /// The client's CPU when the samples do not carry it.
+    pub client: Option<ClientCpu>,
+    /// What went wrong, if anything did.
+    pub failure: Option<String>,
+}
+
+impl StepResult {
+    /// A measured step: its figures derived, their intervals estimated and its flags raised,
+    /// the same way wherever the step ran. Every measured step is built here.
+    pub fn measured(m: Measured<'_>) -> StepResult {
+        let mut derived = derive(&m.load, &m.samples, m.warmup_ms);
+        if let Some(client) = m.client {
+            derived.client_cores = client.busiest_cores;
+        }
+        let mut estimates = crate::spread::estimates(&derived, &m.load, &m.samples);
+        if let Some(client) = m.client {
+            estimates.client_us_per_request = (derived.throughput_rps > 0.0
+                && client.total_cores > 0.0)
+                .then(|| client.total_cores / derived.throughput_rps * 1e6);
+        }
+        let flags = flags_for(m.mode, m.level, &m.load, &derived);
+        StepResult {
+            engine: m.engine.to_string(),
+            workload: m.workload.to_string(),
+            mode: m.mode,
+            level: m.level,
+            load: m.load,
+            samples: m.samples,
+            derived,
+            flags,
+            failure: m.failure,
+            estimates,
+            repeat: 0,
+        }
+    }
+
+    /// A step that measured nothing, and why: the engine did not start or had exited.
+    pub fn failed(engine: &str, workload: &Workload, level: u64, why: String) -> StepResult {
+        StepResult {
+            engine: engine.to_string(),
+            workload: workload.name.clone(),
+            mode: workload.mode,
+            level,
+            load: LoadReport::default(),
+            samples: Vec::new(),
+            derived: Derived::default(),
+            flags: Flags::default(),
+            failure: Some(why),
+            estimates: Default::default(),
+            repeat: 0,
+        }
     }
 }
 

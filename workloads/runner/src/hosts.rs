@@ -36,9 +36,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Serializer, V2Serializer};
 
-use wb_load::wire::{LoadResult, decode_histogram};
+use wb_load::wire::{LoadResult, decode_histogram, serialize_histogram};
 use wb_model::results::{
     ErrorCounts, HostFacts, HostLoad, Latency, LoadReport, MachineFacts, Window,
 };
@@ -165,6 +164,11 @@ pub struct Host {
     words: Vec<String>,
     /// The workbench program there (`workbench`, or `--remote-bin PATH`).
     bin: String,
+    /// Whether the prefix hands its command to a shell there, as `ssh` does (it joins its
+    /// arguments with spaces for the remote user's shell): then every word is quoted, or
+    /// `http://H/work?wait_ms=1&bytes=2` would be cut at the `&`. Found by
+    /// [`Host::check`], which asks the host to echo two spaces.
+    shell: bool,
 }
 
 impl Host {
@@ -185,6 +189,7 @@ impl Host {
             name: prefix.trim().to_string(),
             words,
             bin: bin.to_string(),
+            shell: false,
         })
     }
 
@@ -192,11 +197,10 @@ impl Host {
     /// group of its own (a terminal's Ctrl-C reaches the runner, which finishes the step), and
     /// killed if the runner dies.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(&self.words[0]);
+        let mut words = vec![self.bin.as_str()];
+        words.extend_from_slice(args);
+        let mut command = self.prefixed(&words);
         command
-            .args(&self.words[1..])
-            .arg(&self.bin)
-            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -217,6 +221,20 @@ impl Host {
                 }
                 Ok(())
             });
+        }
+        command
+    }
+
+    /// `PREFIX… WORDS…`, each word quoted for the shell there when the prefix goes through
+    /// one ([`Host::shell`]), so that the host's program gets exactly these words.
+    fn prefixed(&self, words: &[&str]) -> Command {
+        let mut command = Command::new(&self.words[0]);
+        command.args(&self.words[1..]);
+        for word in words {
+            match shlex::try_quote(word) {
+                Ok(quoted) if self.shell => command.arg(quoted.as_ref()),
+                _ => command.arg(word),
+            };
         }
         command
     }
@@ -281,10 +299,8 @@ impl Host {
     /// Runs a plain command (not the workbench) there, e.g. `kill -TERM 1234`, ignoring its
     /// output; best effort.
     pub fn run_plain(&self, program_and_args: &[&str]) -> Result<ExitStatus, RemoteError> {
-        let mut command = Command::new(&self.words[0]);
+        let mut command = self.prefixed(program_and_args);
         command
-            .args(&self.words[1..])
-            .args(program_and_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -311,9 +327,48 @@ impl Host {
         }
     }
 
+    /// Runs a plain command there to its end and returns its stdout (`cat FILE`).
+    pub fn output_plain(
+        &self,
+        program_and_args: &[&str],
+        timeout: Duration,
+    ) -> Result<String, RemoteError> {
+        let mut command = self.prefixed(program_and_args);
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let child = command.spawn().map_err(|source| RemoteError::Spawn {
+            host: self.name.clone(),
+            program: self.words[0].clone(),
+            source,
+        })?;
+        let process = RemoteProcess::new(self.name.clone(), child);
+        let what = format!("running `{}`", program_and_args.join(" "));
+        let (lines, status, stderr) = process.finish(timeout, &what)?;
+        if !status.success() {
+            return Err(self.failed(format!("{what} failed ({status}): {}", stderr.trim())));
+        }
+        Ok(lines.join("\n"))
+    }
+
+    /// Finds out whether the prefix runs its command through a shell there: `echo 'a  b'`
+    /// comes back with its two spaces when the words arrive as they were given, with one
+    /// when a shell split them again (`ssh`).
+    fn detect_shell(&mut self) -> Result<(), RemoteError> {
+        self.shell = false;
+        let echoed = self.output_plain(&["echo", "a  b"], COMMAND_TIMEOUT)?;
+        self.shell = echoed.trim_end() == "a b";
+        Ok(())
+    }
+
     /// Checks that the workbench there is `expected` (`workbench 0.1.0`, our own
     /// `--version`), and reads its machine facts.
-    pub fn check(&self, expected: &str, role: &str) -> Result<HostFacts, RemoteError> {
+    /// First it finds out whether the prefix goes through a shell, so that every later
+    /// command's words arrive whole.
+    pub fn check(&mut self, expected: &str, role: &str) -> Result<HostFacts, RemoteError> {
+        self.detect_shell()?;
         let version = self
             .output(&["--version"], COMMAND_TIMEOUT)
             .map_err(|err| {
@@ -611,24 +666,12 @@ pub fn merge(parts: &[HostResult], offset_ms: u64) -> Result<LoadReport, RemoteE
     }
     if let Some(h) = &corrected {
         report.latency = Latency::from_histogram(h);
-        report.histogram = serialize(h);
+        report.histogram = serialize_histogram(h);
     }
     report.latency_uncorrected = uncorrected.as_ref().map(Latency::from_histogram);
     report.not_reached = (!not_reached.is_empty()).then(|| not_reached.join("; "));
     report.windows = windows;
     Ok(report)
-}
-
-/// The V2 serialization the store keeps (as the load generator writes it).
-fn serialize(histogram: &Histogram<u64>) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    if V2Serializer::new()
-        .serialize(histogram, &mut bytes)
-        .is_err()
-    {
-        bytes.clear();
-    }
-    bytes
 }
 
 /// The errors of every host, summed (what the merged report says).
@@ -678,7 +721,7 @@ mod tests {
         for &v in values {
             h.record(v).unwrap();
         }
-        let text = wb_load::wire::base64_encode(&serialize(&h));
+        let text = wb_load::wire::base64_encode(&serialize_histogram(&h));
         HostResult {
             host: host.into(),
             level,

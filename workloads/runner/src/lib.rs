@@ -31,15 +31,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub use crate::calibration::calibrate;
-use crate::child::ServerProcess;
-use crate::peers::PeerLaunch;
-use crate::sampler::Sampler;
 use wb_load::{self as load, Expectation, LoadPlan};
+use wb_model::describe::Description;
 pub use wb_model::figures::{CLIENT_SATURATED_CORES, LITTLES_LAW_TOLERANCE, derive, flags_for};
-use wb_model::results::{
-    Calibration, Derived, EngineSpec, Flags, LoadReport, MachineFacts, RunConfig, RunStatus,
-    StepResult,
-};
+use wb_model::results::{Calibration, EngineSpec, MachineFacts, RunConfig, RunStatus, StepResult};
 use wb_model::spec::{Route, Workload};
 
 pub use wb_model::events::{Observer, RunEvent};
@@ -53,6 +48,8 @@ pub mod machine;
 pub mod peers;
 pub mod sampler;
 
+mod local;
+pub use local::describe;
 mod on_hosts;
 pub use on_hosts::RemoteHosts;
 mod timeline;
@@ -72,22 +69,6 @@ pub struct RunOutcome {
     pub steps: usize,
     /// Why, when not completed.
     pub message: Option<String>,
-}
-
-/// Starts `spec`, an engine or a peer (on `cpu` if pinned): the runner treats both alike.
-fn start_server(
-    exe: &std::path::Path,
-    spec: &EngineSpec,
-    cpu: Option<usize>,
-) -> std::io::Result<ServerProcess> {
-    if spec.peer {
-        let def = peers::find(&spec.engine)
-            .ok_or_else(|| std::io::Error::other(format!("no peer named {}", spec.engine)))?;
-        def.readiness().map_err(std::io::Error::other)?;
-        return def.spawn(0, cpu);
-    }
-    let args: Vec<&str> = spec.args.iter().map(String::as_str).collect();
-    ServerProcess::spawn_on_cpu(exe, &spec.engine, &args, cpu)
 }
 
 /// Why a peer cannot serve a workload, if it cannot (nginx serves `/hello` only).
@@ -114,45 +95,97 @@ pub struct Runner {
     pub trace: bool,
 }
 
+/// Where a run's processes go: this machine ([`local::Local`]) or other hosts through their
+/// command prefixes ([`on_hosts::Hosts`]). The step loop ([`Runner::run_workload`]) is one;
+/// a site says only how to start, measure, describe, trace and stop an engine there.
+trait Site {
+    /// A started engine (or peer), as this site holds it.
+    type Server;
+    /// Places the load generator and the engine for `workload` (CPUs, on this machine).
+    fn place(&mut self, runner: &Runner, workload: &Workload);
+    /// Starts `engine` for one workload; `Err` says why it did not start.
+    fn start(&self, runner: &Runner, engine: &EngineSpec) -> Result<Self::Server, String>;
+    /// Why `server` is no longer running, if it is not.
+    fn exited(&self, server: &mut Self::Server) -> Option<String>;
+    /// Measures one level against `server`.
+    fn measure(
+        &self,
+        step: StepContext<'_>,
+        server: &mut Self::Server,
+        observer: &mut dyn Observer,
+    ) -> StepResult;
+    /// Stops `server`: SIGTERM, SIGKILL after the grace.
+    fn stop(&self, server: Self::Server, engine: &EngineSpec);
+    /// What one connection holds in `engine`, as the engine itself measures it (`--describe`).
+    fn describe(&self, runner: &Runner, engine: &EngineSpec) -> Result<Description, String>;
+    /// A short traced window of `engine` at one level, on a fresh process started with
+    /// `--trace FILE`: the JSON lines of its spans.
+    fn trace_window(&self, step: StepContext<'_>) -> Result<String, String>;
+}
+
+/// One level to measure: what every site needs to know about it.
+#[derive(Clone, Copy)]
+struct StepContext<'a> {
+    runner: &'a Runner,
+    engine: &'a EngineSpec,
+    workload: &'a Workload,
+    level: u64,
+    calibration: &'a Calibration,
+}
+
+impl StepContext<'_> {
+    /// The load generator's plan for this level against `target`.
+    fn plan(&self, target: std::net::SocketAddr) -> LoadPlan {
+        plan_for(self.workload, self.level, self.calibration, target)
+    }
+
+    /// A step that measured nothing, and why.
+    fn failed(&self, why: String) -> StepResult {
+        StepResult::failed(&self.engine.label, self.workload, self.level, why)
+    }
+}
+
 impl Runner {
     /// Runs every step, reporting to `observer`. Blocks until the run ends.
     pub fn run(&self, observer: &mut dyn Observer) -> RunOutcome {
-        self.run_on(None, observer)
+        // Counted once, before any placement: a thread pinned to half the CPUs would count
+        // only that half afterwards.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        self.run_at(
+            &mut local::Local::new(cores),
+            self.machine.clone(),
+            observer,
+        )
     }
 
     /// Runs every step with the engine and the load generators on other hosts
     /// ([`RemoteHosts`], checked by [`RemoteHosts::connect`]), reporting to `observer` as
     /// [`Runner::run`] does. The run's machine facts carry every host's.
     pub fn run_remote(&self, hosts: &RemoteHosts, observer: &mut dyn Observer) -> RunOutcome {
-        self.run_on(Some(hosts), observer)
+        let mut machine = self.machine.clone();
+        machine.hosts = hosts.facts.clone();
+        self.run_at(&mut on_hosts::Hosts(hosts), machine, observer)
     }
 
-    fn run_on(&self, hosts: Option<&RemoteHosts>, observer: &mut dyn Observer) -> RunOutcome {
+    /// The one step loop: every workload, repeat and engine, at `site`.
+    fn run_at<S: Site>(
+        &self,
+        site: &mut S,
+        machine: MachineFacts,
+        observer: &mut dyn Observer,
+    ) -> RunOutcome {
         let calibration = calibrate();
-        let mut machine = self.machine.clone();
-        if let Some(hosts) = hosts {
-            machine.hosts = hosts.facts.clone();
-        }
         observer.event(&RunEvent::RunStarted {
             config: &self.config,
             machine: &machine,
             calibration: &calibration,
         });
-        if hosts.is_none() {
-            self.describe_engines(observer);
-        }
+        self.describe_engines(site, observer);
         let total = self.config.total_steps();
         let mut index = 0;
         let mut failed_steps = 0;
-        // Counted once, before any placement: a thread pinned to half the CPUs would count
-        // only that half afterwards.
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         for workload in &self.config.workloads {
-            // On other hosts, placement is theirs: nothing here to pin.
-            let cpus = match hosts {
-                None => self.placement(workload, cores),
-                Some(_) => None,
-            };
+            site.place(self, workload);
             for repeat in 0..self.config.repeat.max(1) {
                 for engine in &self.config.engines {
                     if self.cancelled() {
@@ -169,19 +202,8 @@ impl Runner {
                         total,
                         repeat,
                     };
-                    let steps = match hosts {
-                        None => {
-                            self.run_workload(engine, workload, &calibration, at, &cpus, observer)
-                        }
-                        Some(hosts) => self.run_workload_remote(
-                            hosts,
-                            engine,
-                            workload,
-                            &calibration,
-                            at,
-                            observer,
-                        ),
-                    };
+                    let steps =
+                        self.run_workload(site, engine, workload, &calibration, at, observer);
                     failed_steps += steps.iter().filter(|s| s.failure.is_some()).count();
                     index += steps.len();
                 }
@@ -213,108 +235,84 @@ impl Runner {
         self.cancel.load(Ordering::Relaxed)
     }
 
-    /// Places this thread (and so the load generator, which runs on a thread it starts) for
-    /// `workload`, and returns the engine's CPU: the workload's [`Placement`], or the run's
-    /// `--placement` (`--pin` is split), on this machine's `cores` CPUs. An engine started
-    /// without a CPU inherits this thread's placement: every CPU, when shared.
-    fn placement(&self, workload: &Workload, cores: usize) -> Option<usize> {
-        let placement = effective_placement(&self.config, workload);
-        let all = 0..cores;
-        let (engine, client) = match placement.cpus(cores) {
-            Some((engine, client)) => (Some(engine), client),
-            None => (None, all),
-        };
-        if let Err(err) = crate::child::pin_thread_to(client.clone()) {
-            tracing::warn!("cannot place the load generator on CPUs {client:?}: {err}");
+    /// Asks every engine of the run (not the peers) what one connection holds in it, and
+    /// reports each answer as [`RunEvent::EngineDescribed`]. An engine that cannot say is
+    /// logged and skipped: the run does not depend on it.
+    fn describe_engines<S: Site>(&self, site: &S, observer: &mut dyn Observer) {
+        for spec in self.config.engines.iter().filter(|spec| !spec.peer) {
+            match site.describe(self, spec) {
+                Ok(description) => observer.event(&RunEvent::EngineDescribed {
+                    engine: &spec.label,
+                    description: &description,
+                }),
+                Err(why) => tracing::warn!("no description of {}: {why}", spec.label),
+            }
         }
-        // The engine crates take one CPU; on this project's 2-core machines that is the
-        // whole first half. With more CPUs the engine gets the first CPU of its half.
-        engine.map(|cpus| cpus.start)
     }
 
-    /// One engine process, every level of one workload.
-    fn run_workload(
+    /// One engine process, every level of one workload, at `site`.
+    fn run_workload<S: Site>(
         &self,
+        site: &S,
         engine: &EngineSpec,
         workload: &Workload,
         calibration: &Calibration,
         at: Position,
-        cpu: &Option<usize>,
         observer: &mut dyn Observer,
     ) -> Vec<StepResult> {
-        let Position {
-            first_index,
-            total,
-            repeat,
-        } = at;
-        let cpu = *cpu;
         if let Some(why) = not_supported(engine, workload) {
             return self.unsupported_steps(engine, workload, &why, at, observer);
         }
-        let mut server = match start_server(&self.exe, engine, cpu) {
-            Ok(server) => Some(server),
-            Err(err) => {
-                tracing::warn!("{} did not start: {err}", engine.label);
-                None
-            }
-        };
-        let start_failure = server
-            .is_none()
-            .then(|| format!("the {} engine did not start", engine.label));
+        let mut server = site
+            .start(self, engine)
+            .inspect_err(|why| tracing::warn!("{why}"));
         let mut steps = Vec::new();
         for (i, &level) in workload.levels.iter().enumerate() {
             if i > 0 && self.cancelled() {
                 break;
             }
-            let index = first_index + i;
+            let index = at.first_index + i;
             observer.event(&RunEvent::StepStarted {
                 index,
-                total,
+                total: at.total,
                 engine: &engine.label,
                 workload,
                 level,
             });
-            let mut step = match server.as_mut() {
-                Some(process) => {
-                    if process.is_running() {
-                        self.run_step(process, engine, workload, level, calibration, observer)
-                    } else {
-                        let why = format!("the engine had exited ({})", process.exit_description());
-                        failed_step(engine, workload, level, why)
-                    }
-                }
-                None => failed_step(
-                    engine,
-                    workload,
-                    level,
-                    start_failure.clone().unwrap_or_default(),
-                ),
+            let step_at = StepContext {
+                runner: self,
+                engine,
+                workload,
+                level,
+                calibration,
             };
-            step.repeat = repeat;
+            let mut step = match server.as_mut() {
+                Ok(server) => match site.exited(server) {
+                    None => site.measure(step_at, server, observer),
+                    Some(why) => step_at.failed(why),
+                },
+                Err(why) => step_at.failed(why.clone()),
+            };
+            step.repeat = at.repeat;
             observer.event(&RunEvent::StepFinished {
                 index,
-                total,
+                total: at.total,
                 step: &step,
             });
-            if self.trace && repeat == 0 && traced_level(workload) == Some(level) && !engine.peer {
-                match self.trace_window(engine, workload, level, calibration, cpu) {
+            if self.trace && at.repeat == 0 && traced_level(workload) == Some(level) && !engine.peer
+            {
+                match site
+                    .trace_window(step_at)
+                    .map(|text| timeline::trace_of(step_at, &text))
+                {
                     Ok(trace) => observer.event(&RunEvent::StepTraced { trace: &trace }),
                     Err(why) => tracing::warn!("no timeline for {}: {why}", engine.label),
                 }
             }
             steps.push(step);
         }
-        if let Some(server) = server {
-            match server.terminate(STOP_GRACE) {
-                Ok(stopped) if stopped.killed => {
-                    tracing::warn!("engine {} ignored SIGTERM and was killed", engine.label)
-                }
-                Ok(stopped) if !stopped.status.success() => {
-                    tracing::warn!("engine {} exited with {}", engine.label, stopped.status)
-                }
-                Ok(_) => {}
-                Err(err) => tracing::warn!("stopping engine {}: {err}", engine.label),
-            }
+        if let Ok(server) = server {
+            site.stop(server, engine);
         }
         steps
     }
@@ -333,7 +331,7 @@ impl Runner {
         } = at;
         let mut steps = Vec::new();
         for (i, &level) in workload.levels.iter().enumerate() {
-            let mut step = failed_step(engine, workload, level, String::new());
+            let mut step = StepResult::failed(&engine.label, workload, level, String::new());
             step.repeat = at.repeat;
             step.failure = None;
             step.flags.not_supported = Some(why.to_string());
@@ -352,66 +350,6 @@ impl Runner {
             steps.push(step);
         }
         steps
-    }
-
-    fn run_step(
-        &self,
-        server: &mut ServerProcess,
-        engine: &EngineSpec,
-        workload: &Workload,
-        level: u64,
-        calibration: &Calibration,
-        observer: &mut dyn Observer,
-    ) -> StepResult {
-        let plan = plan_for(workload, level, calibration, server.addr());
-        let sampler = Sampler::start(server.pid(), SAMPLE_INTERVAL);
-        let (tx, rx) = std::sync::mpsc::channel::<f64>();
-        let progress = move |fraction: f64| {
-            let _ = tx.send(fraction);
-        };
-        // The load runs on a scoped thread (which inherits this thread's CPU affinity, so
-        // `--pin` holds); its progress comes back through the channel and is passed on here,
-        // since observers need not be thread-safe.
-        let report = std::thread::scope(|scope| {
-            let worker = scope.spawn(|| load::run(&plan, &progress));
-            while !worker.is_finished() {
-                if let Ok(fraction) = rx.recv_timeout(Duration::from_millis(100)) {
-                    observer.event(&RunEvent::StepProgress { fraction });
-                }
-            }
-            worker.join()
-        });
-        let samples = sampler.stop();
-        let alive = server.is_running();
-        let report = match report {
-            Ok(report) => report,
-            Err(_) => LoadReport {
-                not_reached: Some("the load generator panicked".into()),
-                ..LoadReport::default()
-            },
-        };
-        let warmup_ms = plan.warmup.as_millis() as u64;
-        let derived = derive(&report, &samples, warmup_ms);
-        let estimates = wb_model::spread::estimates(&derived, &report, &samples);
-        let flags = flags_for(workload.mode, level, &report, &derived);
-        StepResult {
-            engine: engine.label.clone(),
-            workload: workload.name.clone(),
-            mode: workload.mode,
-            level,
-            load: report,
-            samples,
-            derived,
-            flags,
-            failure: (!alive).then(|| {
-                format!(
-                    "the engine exited during the step ({})",
-                    server.exit_description()
-                )
-            }),
-            estimates,
-            repeat: 0,
-        }
     }
 }
 
@@ -440,22 +378,6 @@ fn finish(
         failed_steps,
         steps,
         message: Some(message.to_string()),
-    }
-}
-
-fn failed_step(engine: &EngineSpec, workload: &Workload, level: u64, why: String) -> StepResult {
-    StepResult {
-        engine: engine.label.clone(),
-        workload: workload.name.clone(),
-        mode: workload.mode,
-        level,
-        load: LoadReport::default(),
-        samples: Vec::new(),
-        derived: Derived::default(),
-        flags: Flags::default(),
-        failure: Some(why),
-        estimates: Default::default(),
-        repeat: 0,
     }
 }
 

@@ -27,12 +27,17 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use super::{Observer, Position, RunEvent, Runner, STOP_GRACE, failed_step, plan_for};
+use super::local::parse_description;
+use super::timeline::traced_plan;
+use super::{Observer, RunEvent, Runner, SAMPLE_INTERVAL, STOP_GRACE, Site, StepContext};
 use crate::child::{READY_TIMEOUT, Ready};
-use crate::hosts::{Host, HostResult, RemoteError, RemoteProcess, merge, split_level};
+use crate::hosts::{
+    COMMAND_TIMEOUT, Host, HostResult, RemoteError, RemoteProcess, merge, split_level,
+};
 use wb_load::wire::LoadResult;
-use wb_model::figures::{derive, flags_for};
-use wb_model::results::{Calibration, EngineSpec, HostFacts, LoadReport, Sample, StepResult};
+use wb_model::describe::Description;
+use wb_model::figures::{ClientCpu, Measured};
+use wb_model::results::{EngineSpec, HostFacts, LoadReport, Sample, StepResult};
 use wb_model::spec::{Mode, Workload};
 
 /// How long a host may overrun a step's expected length before it is called lost.
@@ -56,8 +61,8 @@ impl RemoteHosts {
     /// Checks every host (the same `workbench --version` as `version`, ours) and reads its
     /// facts. The first host that fails is named in the error.
     pub fn connect(
-        engine: Host,
-        loads: Vec<Host>,
+        mut engine: Host,
+        mut loads: Vec<Host>,
         engine_addr: String,
         version: &str,
     ) -> Result<RemoteHosts, RemoteError> {
@@ -65,7 +70,7 @@ impl RemoteHosts {
             return Err(engine.failed("no load host was given: add --load-hosts".into()));
         }
         let mut facts = vec![engine.check(version, "engine")?];
-        for host in &loads {
+        for host in &mut loads {
             facts.push(host.check(version, "load")?);
         }
         Ok(RemoteHosts {
@@ -95,98 +100,119 @@ impl RemoteHosts {
 }
 
 /// An engine running on another host.
-struct RemoteEngine {
+pub(super) struct RemoteEngine {
     process: RemoteProcess,
     ready: Ready,
 }
 
-impl Runner {
-    /// One engine process on the engine's host, every level of one workload.
-    pub(super) fn run_workload_remote(
-        &self,
-        hosts: &RemoteHosts,
-        engine: &EngineSpec,
-        workload: &Workload,
-        calibration: &Calibration,
-        at: Position,
-        observer: &mut dyn Observer,
-    ) -> Vec<StepResult> {
-        let started = if engine.peer {
-            Err(format!(
+/// The hosts of a multi-host run as the step loop's [`Site`].
+pub(super) struct Hosts<'a>(pub(super) &'a RemoteHosts);
+
+impl Site for Hosts<'_> {
+    type Server = RemoteEngine;
+
+    /// On other hosts, placement is theirs: nothing here to pin.
+    fn place(&mut self, _runner: &Runner, _workload: &Workload) {}
+
+    fn start(&self, _runner: &Runner, engine: &EngineSpec) -> Result<RemoteEngine, String> {
+        let hosts = self.0;
+        if engine.peer {
+            return Err(format!(
                 "{} is a peer; peers run on this machine only, not through --engine-host",
                 engine.label
-            ))
-        } else {
-            start_engine(hosts, engine).map_err(|err| {
-                format!(
-                    "the {} engine did not start on {:?}: {err}",
-                    engine.label, hosts.engine.name
-                )
-            })
-        };
-        let mut server = match started {
-            Ok(server) => Ok(server),
-            Err(why) => {
-                tracing::warn!("{why}");
-                Err(why)
-            }
-        };
-        let mut steps = Vec::new();
-        for (i, &level) in workload.levels.iter().enumerate() {
-            if i > 0 && self.cancelled() {
-                break;
-            }
-            let index = at.first_index + i;
-            observer.event(&RunEvent::StepStarted {
-                index,
-                total: at.total,
-                engine: &engine.label,
-                workload,
-                level,
-            });
-            let alive = server.as_mut().is_ok_and(|r| r.process.is_running());
-            let mut step = match server.as_mut() {
-                Ok(remote) if alive => run_step_remote(
-                    hosts,
-                    remote,
-                    engine,
-                    workload,
-                    level,
-                    calibration,
-                    observer,
-                ),
-                Ok(remote) => failed_step(
-                    engine,
-                    workload,
-                    level,
-                    format!(
-                        "the engine on {:?} had exited ({})",
-                        hosts.engine.name,
-                        said(&remote.process)
-                    ),
-                ),
-                Err(why) => failed_step(engine, workload, level, why.clone()),
-            };
-            step.repeat = at.repeat;
-            observer.event(&RunEvent::StepFinished {
-                index,
-                total: at.total,
-                step: &step,
-            });
-            steps.push(step);
+            ));
         }
-        if let Ok(remote) = server {
-            stop_engine(&hosts.engine, remote);
+        start_engine(hosts, engine, &[]).map_err(|err| {
+            format!(
+                "the {} engine did not start on {:?}: {err}",
+                engine.label, hosts.engine.name
+            )
+        })
+    }
+
+    fn exited(&self, remote: &mut RemoteEngine) -> Option<String> {
+        (!remote.process.is_running()).then(|| {
+            format!(
+                "the engine on {:?} had exited ({})",
+                self.0.engine.name,
+                said(&remote.process)
+            )
+        })
+    }
+
+    fn measure(
+        &self,
+        at: StepContext<'_>,
+        remote: &mut RemoteEngine,
+        observer: &mut dyn Observer,
+    ) -> StepResult {
+        run_step_remote(self.0, remote, at, observer)
+    }
+
+    fn stop(&self, remote: RemoteEngine, _engine: &EngineSpec) {
+        stop_engine(&self.0.engine, remote);
+    }
+
+    /// `workbench engine NAME ARGS --describe` on the engine's host.
+    fn describe(&self, _runner: &Runner, spec: &EngineSpec) -> Result<Description, String> {
+        let mut args = vec!["engine", spec.engine.as_str()];
+        args.extend(spec.args.iter().map(String::as_str));
+        args.push("--describe");
+        let text = self
+            .0
+            .engine
+            .output(&args, COMMAND_TIMEOUT)
+            .map_err(|err| err.to_string())?;
+        parse_description(&spec.engine, &text)
+    }
+
+    /// The engine started with `--trace FILE` on its host (FILE in the host's temporary
+    /// folder), the traced load from the load hosts, then FILE read back with `cat` and
+    /// removed.
+    fn trace_window(&self, at: StepContext<'_>) -> Result<String, String> {
+        let hosts = self.0;
+        let file = format!(
+            "/tmp/workbench-trace-{}-{}.jsonl",
+            std::process::id(),
+            TRACES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let remote = start_engine(hosts, at.engine, &["--trace", &file])
+            .map_err(|err| format!("the traced {} did not start: {err}", at.engine.label))?;
+        let plan = traced_plan(at.plan(remote.ready.addr));
+        let target = hosts.target(remote.ready.addr.port());
+        let (_, lost) = run_loads(hosts, at.workload, &plan, at.level, &target, |_| {});
+        stop_engine(&hosts.engine, remote);
+        let text = hosts.engine.output_plain(&["cat", &file], COMMAND_TIMEOUT);
+        let _ = hosts.engine.run_plain(&["rm", "-f", &file]);
+        match text {
+            Ok(text) if !text.trim().is_empty() => Ok(text),
+            Ok(_) => Err(format!(
+                "the traced {} wrote no spans{}",
+                at.engine.label,
+                if lost.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", lost.join("; "))
+                }
+            )),
+            Err(err) => Err(format!("reading the trace of {}: {err}", at.engine.label)),
         }
-        steps
     }
 }
 
+/// Numbers the traced windows of this process, so that their files never collide.
+static TRACES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Starts the engine on the engine's host and reads its ready line.
-fn start_engine(hosts: &RemoteHosts, engine: &EngineSpec) -> Result<RemoteEngine, RemoteError> {
+fn start_engine(
+    hosts: &RemoteHosts,
+    engine: &EngineSpec,
+    extra: &[&str],
+) -> Result<RemoteEngine, RemoteError> {
     let listen = hosts.listen();
     let mut args = vec!["engine", engine.engine.as_str()];
     args.extend(engine.args.iter().map(String::as_str));
+    args.extend(extra);
     args.extend(["--listen", listen.as_str()]);
     let mut process = hosts.engine.spawn(&args)?;
     // An SSH connection may take a few seconds to open before the engine even starts.
@@ -240,67 +266,37 @@ fn last_lines(text: &str, n: usize) -> String {
 fn run_step_remote(
     hosts: &RemoteHosts,
     remote: &mut RemoteEngine,
-    engine: &EngineSpec,
-    workload: &Workload,
-    level: u64,
-    calibration: &Calibration,
+    at: StepContext<'_>,
     observer: &mut dyn Observer,
 ) -> StepResult {
-    let fail = |why: String| failed_step(engine, workload, level, why);
     let target = hosts.target(remote.ready.addr.port());
     // The plan as one machine would run it: the request target and its timings.
-    let plan = plan_for(workload, level, calibration, remote.ready.addr);
+    let plan = at.plan(remote.ready.addr);
     let pid = remote.ready.pid.to_string();
-    let mut sampler = match hosts
-        .engine
-        .spawn(&["sample", "--pid", &pid, "--interval-ms", "200"])
-    {
-        Ok(sampler) => sampler,
-        Err(err) => return fail(format!("the sampler did not start: {err}")),
-    };
+    let interval = SAMPLE_INTERVAL.as_millis().to_string();
+    let mut sampler =
+        match hosts
+            .engine
+            .spawn(&["sample", "--pid", &pid, "--interval-ms", &interval])
+        {
+            Ok(sampler) => sampler,
+            Err(err) => return at.failed(format!("the sampler did not start: {err}")),
+        };
     let mut samples: Vec<Sample> = Vec::new();
     match sampler.next_line(READY_TIMEOUT * 3, "waiting for the sampler's first reading") {
         Ok(Some(line)) => samples.extend(serde_json::from_str::<Sample>(&line).ok()),
         Ok(None) => {
-            return fail(format!(
+            return at.failed(format!(
                 "the sampler on {:?} ended at once ({})",
                 hosts.engine.name,
                 said(&sampler)
             ));
         }
-        Err(err) => return fail(err.to_string()),
+        Err(err) => return at.failed(err.to_string()),
     }
     let clock = Instant::now();
-
-    let shares = split_level(level, hosts.loads.len());
-    let any = shares.iter().any(|&s| s > 0);
-    let mut loads: Vec<(&Host, u64, Result<RemoteProcess, RemoteError>)> = Vec::new();
-    for (i, (host, &share)) in hosts.loads.iter().zip(&shares).enumerate() {
-        // A level smaller than the hosts leaves some without a share; level 0 (an idle
-        // workload's baseline) still runs on the first, so that the step has a document.
-        if share == 0 && (any || i > 0) {
-            continue;
-        }
-        let started = start_load(host, workload, &plan, share, &target, calibration);
-        loads.push((host, share, started));
-    }
-    let load_started_ms = clock.elapsed().as_millis() as u64;
-
-    // Wait for every load host, passing progress on, and reading samples as they come.
-    let expected = plan.warmup + plan.duration + extra_time(workload.mode);
-    let deadline = Instant::now() + expected + OVERRUN;
-    loop {
-        let mut running = 0;
-        for (_, _, process) in &mut loads {
-            if let Ok(process) = process
-                && process.is_running()
-            {
-                running += 1;
-            }
-        }
-        if running == 0 || Instant::now() > deadline {
-            break;
-        }
+    let expected = plan.warmup + plan.duration + extra_time(at.workload.mode);
+    let (parts, mut lost) = run_loads(hosts, at.workload, &plan, at.level, &target, |_| {
         let fraction = (clock.elapsed().as_secs_f64() / expected.as_secs_f64()).min(0.99);
         observer.event(&RunEvent::StepProgress { fraction });
         samples.extend(
@@ -309,21 +305,10 @@ fn run_step_remote(
                 .iter()
                 .filter_map(|l| serde_json::from_str::<Sample>(l).ok()),
         );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    });
+    // The loads started right after the clock (`run_loads` starts them first thing).
+    let load_started_ms = 0;
 
-    let mut parts = Vec::new();
-    let mut lost = Vec::new();
-    for (host, share, process) in loads {
-        match process.and_then(|p| read_document(host, p)) {
-            Ok(result) => parts.push(HostResult {
-                host: host.name.clone(),
-                level: share,
-                result,
-            }),
-            Err(err) => lost.push(err.to_string()),
-        }
-    }
     // The sampler's readings up to now, then it is stopped (dropped: its pipe closes).
     std::thread::sleep(Duration::from_millis(20));
     samples.extend(
@@ -348,44 +333,93 @@ fn run_step_remote(
             LoadReport::default()
         }
     };
-    let warmup_ms = load_started_ms + plan.warmup.as_millis() as u64;
-    let mut derived = derive(&report, &samples, warmup_ms);
-    derived.client_cores = report
-        .hosts
-        .iter()
-        .map(|h| h.client_cores)
-        .fold(0.0, f64::max);
-    let mut estimates = wb_model::spread::estimates(&derived, &report, &samples);
-    let client_sum: f64 = report.hosts.iter().map(|h| h.client_cores).sum();
-    estimates.client_us_per_request = (derived.throughput_rps > 0.0 && client_sum > 0.0)
-        .then(|| client_sum / derived.throughput_rps * 1e6);
-    let flags = flags_for(workload.mode, level, &report, &derived);
-    let mut failure = lost;
+    let client = ClientCpu {
+        busiest_cores: report
+            .hosts
+            .iter()
+            .map(|h| h.client_cores)
+            .fold(0.0, f64::max),
+        total_cores: report.hosts.iter().map(|h| h.client_cores).sum(),
+    };
     if !engine_alive {
-        failure.push(format!(
+        lost.push(format!(
             "the engine on {:?} exited during the step ({})",
             hosts.engine.name,
             said(&remote.process)
         ));
     } else if sampler_ended && samples.len() < 2 {
-        failure.push(format!(
+        lost.push(format!(
             "the sampler on {:?} was lost ({sampler_said})",
             hosts.engine.name
         ));
     }
-    StepResult {
-        engine: engine.label.clone(),
-        workload: workload.name.clone(),
-        mode: workload.mode,
-        level,
+    StepResult::measured(Measured {
+        engine: &at.engine.label,
+        workload: &at.workload.name,
+        mode: at.workload.mode,
+        level: at.level,
         load: report,
         samples,
-        derived,
-        flags,
-        failure: (!failure.is_empty()).then(|| failure.join("; ")),
-        estimates,
-        repeat: 0,
+        warmup_ms: load_started_ms + plan.warmup.as_millis() as u64,
+        client: Some(client),
+        failure: (!lost.is_empty()).then(|| lost.join("; ")),
+    })
+}
+
+/// Runs one level's load on the load hosts, each its share ([`split_level`]), and waits for
+/// all of them, calling `tick` about every 100 ms meanwhile. Returns each host's document
+/// and what went wrong with the others.
+fn run_loads(
+    hosts: &RemoteHosts,
+    workload: &Workload,
+    plan: &wb_load::LoadPlan,
+    level: u64,
+    target: &str,
+    mut tick: impl FnMut(f64),
+) -> (Vec<HostResult>, Vec<String>) {
+    let shares = split_level(level, hosts.loads.len());
+    let any = shares.iter().any(|&s| s > 0);
+    let mut loads: Vec<(&Host, u64, Result<RemoteProcess, RemoteError>)> = Vec::new();
+    for (i, (host, &share)) in hosts.loads.iter().zip(&shares).enumerate() {
+        // A level smaller than the hosts leaves some without a share; level 0 (an idle
+        // workload's baseline) still runs on the first, so that the step has a document.
+        if share == 0 && (any || i > 0) {
+            continue;
+        }
+        let started = start_load(host, workload, plan, share, target);
+        loads.push((host, share, started));
     }
+    let begun = Instant::now();
+    let expected = plan.warmup + plan.duration + extra_time(workload.mode);
+    let deadline = begun + expected + OVERRUN;
+    loop {
+        let mut running = 0;
+        for (_, _, process) in &mut loads {
+            if let Ok(process) = process
+                && process.is_running()
+            {
+                running += 1;
+            }
+        }
+        if running == 0 || Instant::now() > deadline {
+            break;
+        }
+        tick(begun.elapsed().as_secs_f64());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut parts = Vec::new();
+    let mut lost = Vec::new();
+    for (host, share, process) in loads {
+        match process.and_then(|p| read_document(host, p)) {
+            Ok(result) => parts.push(HostResult {
+                host: host.name.clone(),
+                level: share,
+                result,
+            }),
+            Err(err) => lost.push(err.to_string()),
+        }
+    }
+    (parts, lost)
 }
 
 /// Time a mode may need beyond warm-up and window: opening idle connections.
@@ -403,7 +437,6 @@ fn start_load(
     plan: &wb_load::LoadPlan,
     share: u64,
     target: &str,
-    calibration: &Calibration,
 ) -> Result<RemoteProcess, RemoteError> {
     let ms = |d: Duration| format!("{}ms", d.as_millis());
     let url = format!("http://{target}{}", plan.request_target);
@@ -453,7 +486,6 @@ fn start_load(
             // The workload itself travels on stdin, so that a file that exists only here
             // needs no copy there. Its request has no CPU work in these modes, so the host's
             // own calibration does not change what is sent.
-            let _ = calibration;
             let mut one = workload.clone();
             one.levels = vec![share];
             let text = toml::to_string(&one)

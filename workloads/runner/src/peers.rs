@@ -94,8 +94,8 @@ pub fn peers_dir() -> PathBuf {
     match std::env::var_os("WORKBENCH_PEERS_DIR") {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
         _ => {
-            let workloads = Path::new(env!("CARGO_MANIFEST_DIR"));
-            workloads.parent().unwrap_or(workloads).join("peers")
+            // This crate is `workloads/runner`: the repository is two folders up.
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../peers")
         }
     }
 }
@@ -497,7 +497,7 @@ mod tests {
 
     #[test]
     fn the_peers_sources_are_where_the_registry_says() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../peers");
+        let dir = peers_dir();
         for peer in all() {
             let file = match peer.launch {
                 Launch::Script(script, _) => script,

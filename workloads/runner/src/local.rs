@@ -1,0 +1,222 @@
+//! The runner on this machine: engines and peers as child processes, the load generator on a
+//! thread of this process, the sampler reading `/proc` here.
+//!
+//! Placement happens here too: the workload's [`Placement`](wb_model::spec::Placement) (or
+//! the run's `--placement`) pins the runner's thread, and so the load generator it starts, to
+//! the upper half of the CPUs and the engine to the lower half (split), or leaves both on
+//! every CPU (shared).
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use wb_model::describe::{Description, parse};
+use wb_model::figures::Measured;
+use wb_model::results::{EngineSpec, LoadReport, StepResult};
+use wb_model::spec::Workload;
+
+use super::{
+    Observer, RunEvent, Runner, SAMPLE_INTERVAL, STOP_GRACE, Site, StepContext,
+    effective_placement, load,
+};
+use crate::child::ServerProcess;
+use crate::peers::{self, PeerLaunch};
+use crate::sampler::Sampler;
+
+/// How long `--describe` may take: it serves one request on loopback, milliseconds.
+const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// This machine, with its CPUs counted once, before any pinning.
+pub(super) struct Local {
+    /// The CPUs of the machine (a thread pinned to half would count only that half).
+    cores: usize,
+    /// The engine's CPU for the current workload (`None`: every CPU).
+    cpu: Option<usize>,
+}
+
+impl Local {
+    pub(super) fn new(cores: usize) -> Local {
+        Local { cores, cpu: None }
+    }
+}
+
+impl Site for Local {
+    type Server = ServerProcess;
+
+    /// Places this thread (and so the load generator, which runs on a thread it starts) for
+    /// `workload`, and keeps the engine's CPU. An engine started without a CPU inherits this
+    /// thread's placement: every CPU, when shared.
+    fn place(&mut self, runner: &Runner, workload: &Workload) {
+        let placement = effective_placement(&runner.config, workload);
+        let all = 0..self.cores;
+        let (engine, client) = match placement.cpus(self.cores) {
+            Some((engine, client)) => (Some(engine), client),
+            None => (None, all),
+        };
+        if let Err(err) = crate::child::pin_thread_to(client.clone()) {
+            tracing::warn!("cannot place the load generator on CPUs {client:?}: {err}");
+        }
+        // The engine crates take one CPU; on this project's 2-core machines that is the
+        // whole first half. With more CPUs the engine gets the first CPU of its half.
+        self.cpu = engine.map(|cpus| cpus.start);
+    }
+
+    /// Starts `spec`, an engine or a peer (on the placed CPU, if any): both alike.
+    fn start(&self, runner: &Runner, spec: &EngineSpec) -> Result<ServerProcess, String> {
+        let started = if spec.peer {
+            peers::find(&spec.engine)
+                .ok_or_else(|| format!("no peer named {}", spec.engine))
+                .and_then(|def| {
+                    def.readiness()?;
+                    def.spawn(0, self.cpu).map_err(|err| err.to_string())
+                })
+        } else {
+            let args: Vec<&str> = spec.args.iter().map(String::as_str).collect();
+            ServerProcess::spawn_on_cpu(&runner.exe, &spec.engine, &args, self.cpu)
+                .map_err(|err| err.to_string())
+        };
+        started.map_err(|err| format!("the {} engine did not start: {err}", spec.label))
+    }
+
+    fn exited(&self, server: &mut ServerProcess) -> Option<String> {
+        (!server.is_running())
+            .then(|| format!("the engine had exited ({})", server.exit_description()))
+    }
+
+    fn measure(
+        &self,
+        at: StepContext<'_>,
+        server: &mut ServerProcess,
+        observer: &mut dyn Observer,
+    ) -> StepResult {
+        let plan = at.plan(server.addr());
+        let sampler = Sampler::start(server.pid(), SAMPLE_INTERVAL);
+        let (tx, rx) = std::sync::mpsc::channel::<f64>();
+        let progress = move |fraction: f64| {
+            let _ = tx.send(fraction);
+        };
+        // The load runs on a scoped thread (which inherits this thread's CPU affinity, so
+        // `--pin` holds); its progress comes back through the channel and is passed on here,
+        // since observers need not be thread-safe.
+        let report = std::thread::scope(|scope| {
+            let worker = scope.spawn(|| load::run(&plan, &progress));
+            while !worker.is_finished() {
+                if let Ok(fraction) = rx.recv_timeout(Duration::from_millis(100)) {
+                    observer.event(&RunEvent::StepProgress { fraction });
+                }
+            }
+            worker.join()
+        });
+        let samples = sampler.stop();
+        let alive = server.is_running();
+        let report = report.unwrap_or_else(|_| LoadReport {
+            not_reached: Some("the load generator panicked".into()),
+            ..LoadReport::default()
+        });
+        StepResult::measured(Measured {
+            engine: &at.engine.label,
+            workload: &at.workload.name,
+            mode: at.workload.mode,
+            level: at.level,
+            load: report,
+            samples,
+            warmup_ms: plan.warmup.as_millis() as u64,
+            client: None,
+            failure: (!alive).then(|| {
+                format!(
+                    "the engine exited during the step ({})",
+                    server.exit_description()
+                )
+            }),
+        })
+    }
+
+    fn stop(&self, server: ServerProcess, engine: &EngineSpec) {
+        match server.terminate(STOP_GRACE) {
+            Ok(stopped) if stopped.killed => {
+                tracing::warn!("engine {} ignored SIGTERM and was killed", engine.label)
+            }
+            Ok(stopped) if !stopped.status.success() => {
+                tracing::warn!("engine {} exited with {}", engine.label, stopped.status)
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!("stopping engine {}: {err}", engine.label),
+        }
+    }
+
+    fn describe(&self, runner: &Runner, spec: &EngineSpec) -> Result<Description, String> {
+        describe(&runner.exe, spec)
+    }
+
+    /// Starts the engine with `--trace FILE`, drives a short load at the level, stops it,
+    /// and reads the file.
+    fn trace_window(&self, at: StepContext<'_>) -> Result<String, String> {
+        let engine = at.engine;
+        let dir = tempfile::tempdir().map_err(|err| format!("no temporary directory: {err}"))?;
+        let path = dir.path().join("trace.jsonl");
+        let path_text = path.to_string_lossy().into_owned();
+        let mut args: Vec<&str> = engine.args.iter().map(String::as_str).collect();
+        args.extend(["--trace", &path_text]);
+        let server = ServerProcess::spawn_on_cpu(&at.runner.exe, &engine.engine, &args, self.cpu)
+            .map_err(|err| format!("the traced {} did not start: {err}", engine.label))?;
+        let plan = super::timeline::traced_plan(at.plan(server.addr()));
+        let _ = load::run(&plan, &|_| {});
+        server
+            .terminate(STOP_GRACE)
+            .map_err(|err| format!("stopping the traced {}: {err}", engine.label))?;
+        std::fs::read_to_string(&path)
+            .map_err(|err| format!("the traced {} wrote no trace: {err}", engine.label))
+    }
+}
+
+/// Runs `exe engine <engine> <args> --describe` for `spec` and parses its line. Peers have
+/// no such flag: `Err` says so.
+pub fn describe(exe: &Path, spec: &EngineSpec) -> Result<Description, String> {
+    if spec.peer {
+        return Err(format!(
+            "{} is a peer: only engines describe themselves",
+            spec.label
+        ));
+    }
+    let mut child = Command::new(exe)
+        .arg("engine")
+        .arg(&spec.engine)
+        .args(&spec.args)
+        .arg("--describe")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|err| format!("cannot start {}: {err}", exe.display()))?;
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if started.elapsed() < DESCRIBE_TIMEOUT => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            Ok(None) | Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "`engine {} --describe` did not finish within {DESCRIBE_TIMEOUT:?}",
+                    spec.engine
+                ));
+            }
+        }
+    }
+    let output = child
+        .wait_with_output()
+        .map_err(|err| format!("reading `engine {} --describe`: {err}", spec.engine))?;
+    parse_description(&spec.engine, &String::from_utf8_lossy(&output.stdout))
+}
+
+/// The description an engine printed, or what it printed instead.
+pub(super) fn parse_description(engine: &str, text: &str) -> Result<Description, String> {
+    parse(text.trim()).map_err(|err| {
+        format!(
+            "`engine {engine} --describe` printed {:?}, not its JSON line: {err}",
+            text.trim()
+        )
+    })
+}
