@@ -8,9 +8,10 @@ use wb_model::spread::{self, Estimate, Method};
 use crate::store::StoredRun;
 
 /// The idle slope of one engine's steps with its interval: bytes per connection (user
-/// memory, PSS) and the kernel's bytes per connection, each `slope ± t · SE`.
+/// memory, PSS) and the kernel's bytes per connection, each `slope ± t · SE`. Only steps that
+/// reached their level count ([`StepResult::reached`]): a level not reached gives no point.
 pub fn idle_slope_estimate(steps: &[&StepResult]) -> Option<(Estimate, Estimate)> {
-    let ok: Vec<&&StepResult> = steps.iter().filter(|s| s.failure.is_none()).collect();
+    let ok: Vec<&&StepResult> = steps.iter().filter(|s| s.reached()).collect();
     let xs: Vec<f64> = ok.iter().map(|s| s.load.connections as f64).collect();
     let pss: Vec<f64> = ok.iter().map(|s| s.derived.peak_pss_bytes as f64).collect();
     let kernel: Vec<f64> = ok

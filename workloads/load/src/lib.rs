@@ -58,7 +58,7 @@
 //! latency is still measured from its send (or intended send), even if that was in the
 //! warm-up. When the window ends, requests still in flight are **abandoned**: not counted, not
 //! errors, and the step returns at once (the drain is immediate). Every answer is checked
-//! (invariant 5): for the workbench's own routes ([`Expectation::Workbench`]) status 200,
+//! (work is verified: no engine can skip work unnoticed): for the workbench's own routes ([`Expectation::Workbench`]) status 200,
 //! `Content-Length` equal to the expected length, the body itself, and `X-Work-Digest` when
 //! expected; for any other server ([`Expectation::AnyServer`]) a 2xx or 3xx status and a
 //! well-framed body. A wrong answer is a
@@ -75,12 +75,13 @@
 //!
 //! [`run`] builds its own **current-thread** tokio runtime and runs every connection as a
 //! task on a [`LocalSet`]. One thread is the right size for a load generator on a small shared
-//! machine: the engine under test needs the other core (with pinning, the runner puts the
-//! engine on CPU 0 and the generator on CPU 1); a multi-thread runtime would add work
+//! machine: the engine under test needs the other core (with split placement, the runner puts
+//! the engine on the lower half of the CPUs and the generator on the upper half); a multi-thread runtime would add work
 //! stealing, cross-thread wake-ups and atomics to every request; and one thread lets the
 //! statistics live in a plain `RefCell`, with no locks. This is the shape of `wrk -t1`: one
 //! event loop, many sockets, and about the same CPU per request. When the client's one core
-//! is saturated the runner flags the step (invariant 6).
+//! is saturated the runner flags the step: the bottleneck is shown, not
+//! hidden.
 //!
 //! The hot path allocates nothing: the request bytes are built once, and each connection owns
 //! one read buffer (sized to the expected answer, from 2 to 64 KiB) and an answer checker

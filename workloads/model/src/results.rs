@@ -304,6 +304,18 @@ pub struct StepResult {
     pub repeat: u32,
 }
 
+impl StepResult {
+    /// Whether the step measured its level: it did not fail, the load generator did not say
+    /// the level was out of reach, and an idle step held every connection it asked for. A
+    /// step that did not reach its level is no point of a slope: a pool of three workers
+    /// "holding" 500 idle connections holds three.
+    pub fn reached(&self) -> bool {
+        self.failure.is_none()
+            && self.flags.level_not_reached.is_none()
+            && (self.mode != Mode::Idle || self.load.connections >= self.level)
+    }
+}
+
 /// What one engine × workload produced, with per-workload figures (the idle slope).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct IdleSlope {
@@ -322,7 +334,7 @@ impl IdleSlope {
     pub fn fit(steps: &[&StepResult]) -> Option<IdleSlope> {
         let points: Vec<(f64, f64, f64)> = steps
             .iter()
-            .filter(|s| s.failure.is_none())
+            .filter(|s| s.reached())
             .map(|s| {
                 let d = &s.derived;
                 (
@@ -476,7 +488,8 @@ pub struct RunConfig {
     pub engines: Vec<EngineSpec>,
     /// The workloads, in order, with the levels actually used.
     pub workloads: Vec<Workload>,
-    /// Engine pinned to CPU 0 and load generator to CPU 1.
+    /// `--pin`: split placement for every workload (the engine on the lower half of the CPUs,
+    /// the load generator on the upper half).
     pub pin: bool,
     /// Versions of the peers' software (Python packages, nginx), when peers take part.
     #[serde(default)]

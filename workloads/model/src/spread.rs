@@ -26,6 +26,7 @@
 //! significant change".
 
 use serde::{Deserialize, Serialize};
+use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use crate::results::{Derived, Estimates, LoadReport, Sample, StepResult, WINDOW_MS};
 
@@ -124,20 +125,16 @@ impl Estimate {
     }
 }
 
-/// The two-sided 95 % quantile of Student's t distribution with `df` degrees of freedom.
+/// The two-sided 95 % quantile of Student's t distribution with `df` degrees of freedom
+/// (the 97.5th percentile), exact for every `df`: 12.706 for 1, 2.042 for 30, 2.009 for 50,
+/// tending to the normal's 1.960. Infinite for none.
 pub fn t95(df: usize) -> f64 {
-    const TABLE: [f64; 30] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
-        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
-        2.052, 2.048, 2.045, 2.042,
-    ];
-    match df {
-        0 => f64::INFINITY,
-        1..=30 => TABLE[df - 1],
-        31..=60 => 2.000,
-        61..=120 => 1.980,
-        _ => 1.960,
+    if df == 0 {
+        return f64::INFINITY;
     }
+    StudentsT::new(0.0, 1.0, df as f64)
+        .map(|t| t.inverse_cdf(0.975))
+        .unwrap_or(f64::INFINITY)
 }
 
 /// The median of the values (NaNs sort last); `None` for no values.
@@ -439,12 +436,29 @@ mod tests {
     }
 
     #[test]
+    fn t_quantiles_are_exact_between_the_tables_rows() {
+        // Published values of t(0.975): the old hand table said 2.000 for 31–60 degrees of
+        // freedom and 1.980 for 61–120.
+        for (df, t) in [
+            (1, 12.7062),
+            (2, 4.3027),
+            (30, 2.0423),
+            (45, 2.0141),
+            (100, 1.9840),
+        ] {
+            assert!((t95(df) - t).abs() < 1e-3, "t95({df}) = {}", t95(df));
+        }
+        assert!(t95(0).is_infinite());
+        assert!((t95(100_000) - 1.95996).abs() < 1e-3);
+    }
+
+    #[test]
     fn repeats_give_a_t_interval_that_holds_the_median() {
         let e = from_repeats(&[100.0, 110.0, 90.0]).unwrap();
         assert_eq!(e.value, 100.0);
         assert_eq!(e.method, Method::Repeats);
-        // mean 100, s = 10, t(2) = 4.303: ± 24.84
-        assert!((e.half_width() - 4.303 * 10.0 / 3f64.sqrt()).abs() < 1e-9);
+        // mean 100, s = 10, t(2) = 4.3027: ± 24.84
+        assert!((e.half_width() - 4.302_653 * 10.0 / 3f64.sqrt()).abs() < 1e-4);
         assert!(e.low <= e.value && e.value <= e.high);
         let skewed = from_repeats(&[1.0, 1.0, 1.0, 1.0, 100.0]).unwrap();
         assert!(skewed.low <= skewed.value && skewed.value <= skewed.high);

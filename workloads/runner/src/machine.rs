@@ -2,7 +2,8 @@
 //!
 //! Every run keeps its [`MachineFacts`] (CPU model, cores, memory, kernel, open-files limit,
 //! `vm.max_map_count`, host name, the compiler and the project's revision) so that two runs can be compared
-//! knowingly. `/proc/cpuinfo` and `/proc/meminfo` are parsed by the `procfs` crate; a fact
+//! knowingly. `/proc/cpuinfo`, `/proc/meminfo` and `vm.max_map_count` are read by the `procfs`
+//! crate (the kernel's release and host name, one line each, by hand: procfs has neither); a fact
 //! that cannot be read is recorded as unknown (or zero), never fatal.
 
 use procfs::{CpuInfo, Current, Meminfo};
@@ -26,10 +27,7 @@ pub fn collect(rustc: &str, git_revision: &str) -> MachineFacts {
         rustc: rustc.to_string(),
         git_revision: git_revision.to_string(),
         hostname: read("/proc/sys/kernel/hostname").trim().to_string(),
-        max_map_count: read("/proc/sys/vm/max_map_count")
-            .trim()
-            .parse()
-            .unwrap_or(0),
+        max_map_count: procfs::sys::vm::max_map_count().unwrap_or(0),
         hosts: Vec::new(),
     }
 }
