@@ -172,15 +172,19 @@ fn default_job() -> anyhow::Result<ExitCode> {
     let measured = store.latest_completed()?.is_some();
     drop(store);
     if measured {
-        println!(
-            "{} already holds a completed run; `workbench run` measures again.",
-            args.db.display()
-        );
+        if !quiet() {
+            println!(
+                "{} already holds a completed run; `workbench run` measures again.",
+                args.db.display()
+            );
+        }
     } else {
-        eprintln!(
-            "No completed run in {} yet: running the quick suite first.",
-            args.db.display()
-        );
+        if !quiet() {
+            eprintln!(
+                "No completed run in {} yet: running the quick suite first.",
+                args.db.display()
+            );
+        }
         run::run(args.clone())?;
     }
     serve::run(serve::ServeArgs {
