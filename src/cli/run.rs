@@ -52,8 +52,8 @@ pub struct RunArgs {
     /// See `workbench peers list`.
     #[arg(long, value_delimiter = ',')]
     pub peers: Vec<String>,
-    /// Pin the engine to CPU 0 and the load generator to CPU 1 (the same as `--placement
-    /// split`).
+    /// Pin the engine to CPU 0, the first of the lower half of the CPUs, and the load
+    /// generator to the upper half (the same as `--placement split`).
     #[arg(long)]
     pub pin: bool,
     /// Also record a timeline for each engine and workload: a short traced window at the
