@@ -1,4 +1,6 @@
-//! Command-line parsing and dispatch. Every subcommand lives in a module of its own.
+//! Command-line parsing and dispatch. Each subcommand lives in the module named after it,
+//! except `runs` and `show`, which share `run`'s (they list and print what it stores);
+//! `gates`, `progress`, `summary` and `table` serve the commands.
 
 mod check;
 mod completions;
