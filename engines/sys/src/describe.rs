@@ -50,20 +50,18 @@ pub fn touched_stack_bytes() -> Option<usize> {
     let mut inside = false;
     for line in smaps.lines() {
         let first = line.split_whitespace().next().unwrap_or("");
-        if let Some((start, end)) = first.split_once('-') {
-            if let (Ok(start), Ok(end)) = (
+        if let Some((start, end)) = first.split_once('-')
+            && let (Ok(start), Ok(end)) = (
                 usize::from_str_radix(start, 16),
                 usize::from_str_radix(end, 16),
-            ) {
-                inside = start <= here && here < end;
-                continue;
-            }
+            )
+        {
+            inside = start <= here && here < end;
+            continue;
         }
-        if inside {
-            if let Some(kib) = line.strip_prefix("Rss:") {
-                let kib: usize = kib.trim().trim_end_matches("kB").trim().parse().ok()?;
-                return Some(kib * 1024);
-            }
+        if inside && let Some(kib) = line.strip_prefix("Rss:") {
+            let kib: usize = kib.trim().trim_end_matches("kB").trim().parse().ok()?;
+            return Some(kib * 1024);
         }
     }
     None

@@ -59,7 +59,11 @@ fn step(engine: &str, workload: &Workload, level: u64, s: Shape) -> StepResult {
             }
         })
         .collect();
-    let flip = if (level / 500) % 2 == 0 { 1.0 } else { -1.0 };
+    let flip = if (level / 500).is_multiple_of(2) {
+        1.0
+    } else {
+        -1.0
+    };
     let pss = (2_000_000.0 + s.per_conn * level as f64 + s.noise * flip).max(0.0) as u64;
     let interval = |v: f64, half: f64| (half > 0.0).then_some([v - half, v + half]);
     StepResult {

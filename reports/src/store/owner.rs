@@ -34,10 +34,10 @@ pub fn is_zombie(pid: u32) -> bool {
 /// can never be finished, while a live owner's run is left alone, however long it takes.
 /// The start time guards against a reused pid.
 pub fn is_alive(pid: u32, start_ticks: Option<u64>, boot: Option<&str>) -> bool {
-    if let (Some(recorded), Some(current)) = (boot, boot_id()) {
-        if recorded != current {
-            return false; // rebooted since: every process of that boot is gone
-        }
+    if let (Some(recorded), Some(current)) = (boot, boot_id())
+        && recorded != current
+    {
+        return false; // rebooted since: every process of that boot is gone
     }
     if is_zombie(pid) {
         return false;
