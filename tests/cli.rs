@@ -1,7 +1,7 @@
 //! The command line as its users meet it: the built `workbench` binary run as a shell would,
 //! against a live engine (`workbench engine selector`), for `load URL` (table, JSON, open
-//! loop, `--save`), its one-line errors, `completions`, `show latest` of any status and
-//! `run --fail-if`.
+//! loop, `--save`), its one-line errors, `completions`, `show latest` of any status,
+//! `run --fail-if` and `run --quiet`.
 //!
 //! Every load here is bounded (about a second); nothing asserts a timing.
 
@@ -369,4 +369,51 @@ fn run_fail_if_lists_each_gate_and_exits_3_when_one_is_crossed() {
         line.contains("unknown figure \"p99\"; figures: throughput_rps"),
         "{line}"
     );
+}
+
+#[test]
+fn run_quiet_prints_only_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |quiet: bool| {
+        let mut args = vec![
+            "run",
+            "--db",
+            "quiet.db",
+            "--engines",
+            "selector",
+            "--workloads",
+            "hello",
+            "--max-level",
+            "1",
+            "--step-secs",
+            "0.2",
+        ];
+        if quiet {
+            args.push("--quiet");
+        }
+        let out = workbench(dir.path(), &args);
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        (stdout, stderr)
+    };
+    // What `--quiet` leaves out, said without it: the banner, the progress (on a pipe, a
+    // plain line per step) and the hint.
+    let (stdout, stderr) = run(false);
+    assert!(stderr.contains("Running 1 engine(s)"), "{stderr}");
+    assert!(stderr.contains("CPU kernel calibrated"), "{stderr}");
+    assert!(stderr.contains("req/s"), "{stderr}");
+    assert!(stdout.contains("Run 1: completed"), "{stdout}");
+    assert!(stdout.contains("See it again with"), "{stdout}");
+
+    let (stdout, stderr) = run(true);
+    // Nothing on stderr but a logged warning or error, should the machine give one.
+    assert!(
+        stderr
+            .lines()
+            .all(|line| line.contains(" WARN ") || line.contains(" ERROR ")),
+        "{stderr}"
+    );
+    assert!(stdout.contains("Run 2: completed"), "{stdout}");
+    assert!(stdout.contains("selector"), "the results: {stdout}");
+    assert!(!stdout.contains("See it again"), "no hint: {stdout}");
 }

@@ -36,6 +36,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use procfs::net::{TcpNetEntry, TcpState};
+use procfs::process::Process;
 use wb_model::results::RunStatus;
 use wb_reports::store::Store;
 use workbench::child::EngineProcess;
@@ -117,9 +119,10 @@ fn start_steady(engine: &str) -> (EngineProcess, Vec<i32>) {
     // ... and has closed that connection: no descriptor of it is left to be counted.
     let port = server.addr().port();
     wait_until("the engine has closed its first connection", || {
-        tcp_sockets()
-            .iter()
-            .all(|s| s.local_port != port || matches!(s.state, TCP_LISTEN | TCP_TIME_WAIT))
+        tcp_sockets().iter().all(|s| {
+            s.local_address.port() != port
+                || matches!(s.state, TcpState::Listen | TcpState::TimeWait)
+        })
     });
     let acceptors = if pool { children(pid) } else { vec![pid] };
     (server, acceptors)
@@ -170,7 +173,7 @@ fn hello(addr: SocketAddr) -> Result<(), String> {
 }
 
 // ---------------------------------------------------------------------------------------
-// What /proc says about processes and sockets.
+// What /proc says about processes and sockets, read with procfs.
 
 /// The fields of `/proc/<pid>/stat` these tests read.
 #[derive(Debug, Clone)]
@@ -184,37 +187,24 @@ struct Stat {
 }
 
 fn stat(pid: i32) -> Option<Stat> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-    let rest = &text[text.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // `rest` starts at field 3 (state): field n is fields[n - 3].
+    let stat = Process::new(pid).ok()?.stat().ok()?;
     Some(Stat {
-        state: fields.first()?.chars().next()?,
-        ppid: fields.get(1)?.parse().ok()?,
-        pgrp: fields.get(2)?.parse().ok()?,
-        cpu_ticks: fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?,
+        state: stat.state,
+        ppid: stat.ppid,
+        pgrp: stat.pgrp,
+        cpu_ticks: stat.utime + stat.stime,
     })
 }
 
 fn all_pids() -> Vec<i32> {
-    std::fs::read_dir("/proc")
-        .map(|dir| {
-            dir.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-                .collect()
-        })
+    procfs::process::all_processes()
+        .map(|all| all.filter_map(|p| Some(p.ok()?.pid())).collect())
         .unwrap_or_default()
 }
 
 fn cmdline(pid: i32) -> Vec<String> {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|bytes| {
-            bytes
-                .split(|&b| b == 0)
-                .filter(|arg| !arg.is_empty())
-                .map(|arg| String::from_utf8_lossy(arg).into_owned())
-                .collect()
-        })
+    Process::new(pid)
+        .and_then(|p| p.cmdline())
         .unwrap_or_default()
 }
 
@@ -239,8 +229,7 @@ fn tree(pid: i32) -> Vec<i32> {
 
 /// CPU time of `pids` so far, in seconds.
 fn cpu_secs(pids: &[i32]) -> f64 {
-    // SAFETY: sysconf has no preconditions.
-    let ticks_per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let ticks_per_sec = procfs::ticks_per_second().max(1) as f64;
     let ticks: u64 = pids
         .iter()
         .filter_map(|&p| stat(p))
@@ -265,9 +254,10 @@ fn left_in_groups(groups: &BTreeSet<i32>) -> Vec<String> {
 
 /// The descriptor numbers `pid` has open.
 fn open_fds(pid: i32) -> BTreeSet<u64> {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|dir| {
-            dir.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+    Process::new(pid)
+        .and_then(|p| p.fd())
+        .map(|fds| {
+            fds.filter_map(|fd| u64::try_from(fd.ok()?.fd).ok())
                 .collect()
         })
         .unwrap_or_default()
@@ -319,42 +309,18 @@ fn set_open_files_soft_limit(pid: i32, soft: u64) -> u64 {
     old.rlim_cur
 }
 
-/// One line of `/proc/net/tcp`: an IPv4 TCP socket.
-#[derive(Debug)]
-struct TcpSocket {
-    local_port: u16,
-    /// 0x0A listening, 0x06 time-wait, ….
-    state: u8,
-    /// For a listening socket: the connections waiting in its accept queue.
-    rx_queue: u64,
+/// The IPv4 TCP sockets: `/proc/net/tcp`.
+fn tcp_sockets() -> Vec<TcpNetEntry> {
+    procfs::net::tcp().unwrap_or_default()
 }
 
-const TCP_LISTEN: u8 = 0x0A;
-const TCP_TIME_WAIT: u8 = 0x06;
-
-fn tcp_sockets() -> Vec<TcpSocket> {
-    let text = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-    text.lines()
-        .skip(1)
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            let port = f.get(1)?.rsplit_once(':')?.1;
-            let queues = f.get(4)?.split_once(':')?;
-            Some(TcpSocket {
-                local_port: u16::from_str_radix(port, 16).ok()?,
-                state: u8::from_str_radix(f.get(3)?, 16).ok()?,
-                rx_queue: u64::from_str_radix(queues.1, 16).ok()?,
-            })
-        })
-        .collect()
-}
-
-/// Connections waiting in the accept queue of the listener on `port`.
+/// Connections waiting in the accept queue of the listener on `port` (for a listening
+/// socket, its receive queue).
 fn accept_queue(port: u16) -> u64 {
     tcp_sockets()
         .iter()
-        .filter(|s| s.state == TCP_LISTEN && s.local_port == port)
-        .map(|s| s.rx_queue)
+        .filter(|s| s.state == TcpState::Listen && s.local_address.port() == port)
+        .map(|s| u64::from(s.rx_queue))
         .sum()
 }
 
@@ -776,10 +742,12 @@ impl Drop for Run {
 /// The engine a runner (`pid`) is sampling now, mid-step: from its thread named
 /// `sampler-<engine pid>` (see `wb_runner::sampler`).
 fn sampled_engine(pid: i32) -> Option<i32> {
-    std::fs::read_dir(format!("/proc/{pid}/task"))
+    Process::new(pid)
         .ok()?
-        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
-        .find_map(|comm| comm.trim().strip_prefix("sampler-")?.parse().ok())
+        .tasks()
+        .ok()?
+        .filter_map(|task| task.ok()?.stat().ok())
+        .find_map(|stat| stat.comm.strip_prefix("sampler-")?.parse().ok())
 }
 
 /// What an ended child printed, stdout then stderr.

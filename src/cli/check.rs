@@ -1,8 +1,9 @@
 //! `workbench check`: start every engine and compare its answers with the protocol core's.
 //!
-//! This is the first invariant of the design made visible: each engine is started as its own
-//! process, sent the conformance corpus, and its bytes compared with what the sans-I/O core
-//! says any correct engine must send. `--json` prints the same verdicts as one document
+//! This makes visible what keeps the comparison fair: every engine takes its responses from
+//! the one protocol core, so the workloads are identical by construction. Each engine is
+//! started as its own process, sent the conformance corpus, and its bytes compared with what
+//! the sans-I/O core says any correct engine must send. `--json` prints the same verdicts as one document
 //! ([`CheckDocument`]) for scripts and CI.
 
 use std::process::ExitCode;

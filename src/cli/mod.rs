@@ -1,4 +1,6 @@
-//! Command-line parsing and dispatch. Every subcommand lives in a module of its own.
+//! Command-line parsing and dispatch. Each subcommand lives in the module named after it,
+//! except `runs` and `show`, which share `run`'s (they list and print what it stores);
+//! `gates`, `progress`, `summary` and `table` serve the commands.
 
 mod check;
 mod completions;
@@ -172,15 +174,19 @@ fn default_job() -> anyhow::Result<ExitCode> {
     let measured = store.latest_completed()?.is_some();
     drop(store);
     if measured {
-        println!(
-            "{} already holds a completed run; `workbench run` measures again.",
-            args.db.display()
-        );
+        if !quiet() {
+            println!(
+                "{} already holds a completed run; `workbench run` measures again.",
+                args.db.display()
+            );
+        }
     } else {
-        eprintln!(
-            "No completed run in {} yet: running the quick suite first.",
-            args.db.display()
-        );
+        if !quiet() {
+            eprintln!(
+                "No completed run in {} yet: running the quick suite first.",
+                args.db.display()
+            );
+        }
         run::run(args.clone())?;
     }
     serve::run(serve::ServeArgs {

@@ -53,8 +53,8 @@ pub struct RunArgs {
     /// See `workbench peers list`.
     #[arg(long, value_delimiter = ',')]
     pub peers: Vec<String>,
-    /// Pin the engine to CPU 0 and the load generator to CPU 1 (the same as `--placement
-    /// split`).
+    /// Pin the engine to CPU 0, the first of the lower half of the CPUs, and the load
+    /// generator to the upper half (the same as `--placement split`).
     #[arg(long)]
     pub pin: bool,
     /// Also record a timeline for each engine and workload: a short traced window at the
@@ -211,7 +211,8 @@ fn resolve_peers(names: &[String]) -> anyhow::Result<Vec<wb_model::results::Engi
         for def in peers::all() {
             match def.readiness() {
                 Ok(()) => chosen.push(EngineSpec::peer(def.name)),
-                Err(why) => eprintln!("peer {} left out: {why}", def.name),
+                Err(why) if !super::quiet() => eprintln!("peer {} left out: {why}", def.name),
+                Err(_) => {}
             }
         }
         return Ok(chosen);
@@ -244,7 +245,8 @@ pub fn machine_facts() -> MachineFacts {
     )
 }
 
-/// Runs `config`, recording into the store at `db`, with progress bars; prints the summary.
+/// Runs `config`, recording into the store at `db`, with progress bars (none with `--quiet`);
+/// prints the summary.
 /// With `hosts`, the engine and the load run on other hosts.
 pub fn run_and_report(
     config: RunConfig,
@@ -259,14 +261,17 @@ pub fn run_and_report(
     let cancel = Arc::new(AtomicBool::new(false));
     let stopping = Arc::new(AtomicBool::new(false));
     watch_interrupts(Arc::clone(&cancel), Arc::clone(&stopping))?;
-    eprintln!(
-        "Running {} engine(s) × {} workload(s), {} steps, about {:.0} s; results go to {}.\nCtrl-C stops after the current step; twice, at once.",
-        config.engines.len(),
-        config.workloads.len(),
-        config.total_steps(),
-        config.estimated_secs(),
-        db.display()
-    );
+    let quiet = super::quiet();
+    if !quiet {
+        eprintln!(
+            "Running {} engine(s) × {} workload(s), {} steps, about {:.0} s; results go to {}.\nCtrl-C stops after the current step; twice, at once.",
+            config.engines.len(),
+            config.workloads.len(),
+            config.total_steps(),
+            config.estimated_secs(),
+            db.display()
+        );
+    }
     let runner = Runner {
         exe,
         config: config.clone(),
@@ -274,12 +279,19 @@ pub fn run_and_report(
         cancel,
         trace,
     };
-    let mut progress = Progress::new(config.total_steps(), config.estimated_secs());
+    // `--quiet`: no bars and no per-step lines, only the results below.
+    let mut progress =
+        (!quiet).then(|| Progress::new(config.total_steps(), config.estimated_secs()));
     let mut recorder = Recorder::new(&mut store);
     let outcome = {
+        let mut observers: Vec<&mut dyn Observer> = Vec::new();
+        if let Some(progress) = progress.as_mut() {
+            observers.push(progress);
+        }
+        observers.push(&mut recorder);
         let mut observers = UntilStopped {
             stopping: &stopping,
-            observers: vec![&mut progress, &mut recorder],
+            observers,
         };
         match hosts {
             None => runner.run(&mut observers),
@@ -298,10 +310,12 @@ pub fn run_and_report(
     print!("{}", summary::claims(&stored));
     let verdicts = gates::evaluate(fail_if, &stored.steps);
     print!("{}", gates::render(&verdicts));
-    println!(
-        "\nSee it again with: workbench show {id} --db {}",
-        db.display()
-    );
+    if !quiet {
+        println!(
+            "\nSee it again with: workbench show {id} --db {}",
+            db.display()
+        );
+    }
     let crossed = verdicts.iter().any(gates::Verdict::crossed);
     Ok(match outcome.status {
         RunStatus::Interrupted => ExitCode::from(130),

@@ -40,7 +40,8 @@ pub struct RunRequest {
     pub peers: Vec<String>,
     /// Preset names, in the order of the presets.
     pub workloads: Vec<String>,
-    /// Pin the engine to CPU 0 and the load generator to CPU 1.
+    /// Pin the engine to CPU 0, the first of the lower half of the CPUs, and the load
+    /// generator to the upper half.
     pub pin: bool,
     /// Also record a timeline per engine and workload (`workbench run --trace`).
     pub trace: bool,

@@ -319,7 +319,7 @@ fn machine_and_configuration(run: &StoredRun, others: &[StoredRun]) -> Section {
         }),
         ("pinned", |r| {
             if r.config.pin {
-                "yes: engine on CPU 0, load generator on CPU 1".into()
+                "yes: engine on CPU 0, load generator on the upper half of the CPUs".into()
             } else {
                 "no".into()
             }

@@ -4,6 +4,13 @@
 //! Every piece of text is escaped here, with the crate's one HTML escape
 //! ([`escape_html`](crate::format::escape_html)); the only markup not written by this file is
 //! the charts' SVG, which the chart module writes with its text escaped the same way.
+//!
+//! Not an askama template, as the dashboard's pages are: most of a report is charts and
+//! tables that the chart module has already escaped (they go as they are into the SVG files
+//! and the Markdown too), so a template would add a second escaper — askama's, which writes
+//! `"` as `&#34;` — for the few strings left, and the report would no longer be written by
+//! one. Every string of the document tree goes through `escape` below; the test at the end
+//! feeds markup into each of them.
 
 use super::doc::{Banner, Block, Document, Inline, Section, Span};
 use crate::charts::Chart;
@@ -223,3 +230,80 @@ footer { margin-top: 3rem; padding-top: 0.75rem; border-top: 1px solid var(--rul
   th, td { padding: 0.1rem 0.25rem; }
 }
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::super::doc::Tone;
+    use super::*;
+    use crate::charts::DataTable;
+
+    /// Markup in every string of the document tree comes out as text, wherever it is.
+    #[test]
+    fn every_string_of_the_document_is_escaped() {
+        let bad = |what: &str| format!("<b data-x='{what}'>\"{what}\" & more</b>");
+        let table = DataTable {
+            caption: bad("caption"),
+            columns: vec![bad("column")],
+            rows: vec![vec![bad("cell")]],
+            notes: vec![bad("note")],
+        };
+        let inline = Inline(vec![
+            Span::Text(bad("text")),
+            Span::Code(bad("code")),
+            Span::Strong(bad("strong")),
+            Span::Tag(bad("tag"), Tone::Warn),
+        ]);
+        let mut section = Section::new(bad("id"), bad("title"));
+        section.blocks = vec![
+            Block::Para(inline.clone()),
+            Block::List(vec![inline.clone()]),
+            Block::Table(table.clone()),
+            Block::Chart(Chart {
+                id: bad("chart-id"),
+                title: bad("chart-title"),
+                svg: "<svg></svg>".into(),
+                table,
+                empty: false,
+            }),
+            Block::Minor(bad("minor")),
+        ];
+        section.children = vec![Section::new(bad("child-id"), bad("child-title"))];
+        let doc = Document {
+            title: bad("doc-title"),
+            subtitle: inline.clone(),
+            banner: Some(Banner {
+                tone: Tone::Bad,
+                headline: bad("headline"),
+                text: inline,
+            }),
+            sections: vec![section],
+        };
+        let html = render(&doc);
+        assert!(!html.contains("<b "), "{html}");
+        assert!(!html.contains("='"), "{html}");
+        assert!(!html.contains("\"text"), "{html}");
+        for what in [
+            "caption",
+            "column",
+            "cell",
+            "note",
+            "text",
+            "code",
+            "strong",
+            "tag",
+            "id",
+            "title",
+            "chart-id",
+            "chart-title",
+            "minor",
+            "child-id",
+            "child-title",
+            "doc-title",
+            "headline",
+        ] {
+            let escaped =
+                format!("&lt;b data-x=&#39;{what}&#39;&gt;&quot;{what}&quot; &amp; more&lt;/b&gt;");
+            assert!(html.contains(&escaped), "{what} is escaped: {html}");
+        }
+    }
+}

@@ -7,12 +7,14 @@
 //! 1. **A banner**, first, when the run was interrupted, failed or is still running (or some
 //!    of its steps failed): what happened, how many of the planned steps finished, which
 //!    were never measured. The rest of the report shows what finished.
-//! 2. **The summary**: for every engine, one headline figure per workload — bytes per idle
-//!    connection, best throughput, waits overlapped, cores used… — each set against the
-//!    claim of the concurrency debate that its workload tests, with a verdict computed from
-//!    the data ([`headlines`]). A verdict is never a guess: too little data says "no data",
-//!    and a figure something else may explain (a saturated load generator, one core) says
-//!    "inconclusive" and what.
+//! 2. **The summary**: a table of one headline figure per engine and workload — bytes per
+//!    idle connection, best throughput, waits overlapped, cores used… ([`headlines`]); each
+//!    claim of the concurrency debate with its verdict, from the one judge
+//!    ([`crate::claims`]); and each headline figure with what the engine's model predicts of
+//!    it. The headlines give no verdict; the claims do, and a verdict is never a guess: a
+//!    workload the run does not have says "no data" and the command that would get it, and
+//!    a missing key engine, levels that cannot show the effect or 95 % intervals that overlap
+//!    the threshold say "inconclusive" and why.
 //! 3. **Each workload**: what it shows, its charts (from [`crate::charts`], the same module the
 //!    dashboard draws with), and a table of every step with its flags spelled out.
 //! 4. **The comparison**, when other runs are given: every figure of every step beside the

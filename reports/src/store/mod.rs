@@ -19,7 +19,11 @@
 //! # Ok(()) }
 //! ```
 //!
-//! # Schema (version 1)
+//! # Schema (version 3)
+//!
+//! Five tables, from three migrations ([`MIGRATIONS`], one per version).
+//!
+//! Version 1: the runs and what they measured.
 //!
 //! - `runs`: one row per run — status, times, message, the owner (pid, process start time,
 //!   boot id), a few plain columns for listing (`suite`, `engines`, `workloads`), and the
@@ -34,8 +38,24 @@
 //!   plain SQL can then select, and a step holds only 15–20 of them. The price is a
 //!   migration when [`Sample`] gains a field.
 //!
-//! The JSON is what [`Store::run`] reads back; the columns are copies for listing and for
-//! people with a SQL prompt. Times are unix seconds (UTC); [`utc_text`] formats them.
+//! Version 2: timelines.
+//!
+//! - `traces`: the timeline of one traced step (`workbench run --trace`), keyed by
+//!   `(run_id, engine, workload, level)`, as JSON ([`Store::record_trace`],
+//!   [`Store::traces`]).
+//!
+//! Version 3: what a connection holds.
+//!
+//! - `descriptions`: what one connection holds in each engine of a run, as the engine
+//!   described itself at the start (`workbench engine NAME --describe`), keyed by
+//!   `(run_id, engine)`, as JSON ([`Store::record_description`], [`Store::descriptions`]).
+//!
+//! Versions 2 and 3 only add a table: a run stored before them has no rows there and reads
+//! as it did. Every table but `runs` goes with its run (`ON DELETE CASCADE`).
+//!
+//! The JSON is what [`Store::run`], [`Store::traces`] and [`Store::descriptions`] read back;
+//! the columns are copies for listing and for people with a SQL prompt. Times are unix
+//! seconds (UTC); [`utc_text`] formats them.
 //!
 //! # Migrations
 //!

@@ -1,31 +1,28 @@
 //! Who owns a run: a process, named so that a reused pid is not mistaken for it.
 
+use procfs::process::{Process, Stat};
+
+/// `/proc/<pid>/stat`, if there is such a process.
+fn stat(pid: u32) -> Option<Stat> {
+    Process::new(i32::try_from(pid).ok()?).ok()?.stat().ok()
+}
+
 /// The process's start time, clock ticks after boot: field 22 of `/proc/<pid>/stat`.
 pub fn start_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Field 2, the command name, is in parentheses and may hold spaces and parentheses
-    // itself: count fields from the last `)`. What follows starts at field 3.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(22 - 3)?.parse().ok()
+    Some(stat(pid)?.starttime)
 }
 
 /// This boot's id (`/proc/sys/kernel/random/boot_id`): start times count from boot, so
 /// they only identify a process together with the boot.
 pub fn boot_id() -> Option<String> {
-    let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
-    Some(id.trim().to_string())
+    procfs::sys::kernel::random::boot_id().ok()
 }
 
 /// Whether `pid` is a zombie: it has exited and waits for its parent to collect its
 /// status (field 3 of `/proc/<pid>/stat` is `Z`). A runner killed by SIGKILL is one until
 /// its shell or test reaps it; it will never write again.
 pub fn is_zombie(pid: u32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    stat.rfind(')')
-        .and_then(|end| stat[end + 1..].split_whitespace().next())
-        .is_some_and(|state| state == "Z")
+    stat(pid).is_some_and(|stat| stat.state == 'Z')
 }
 
 /// Whether the process recorded as `pid`, started at `start_ticks` during boot `boot_id`,
