@@ -30,7 +30,7 @@
 //! the summary puts the rounds side by side.
 
 use std::io::{BufRead, BufReader, Read};
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -38,7 +38,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Parser;
 use wb_runner::sampler::sample_once;
-use workbench::child::{EngineProcess, pin_to_cpu};
+use wb_sys::affinity::pin_before_exec;
+use wb_sys::process::{Pid, SIGQUIT};
+use workbench::child::EngineProcess;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -302,11 +304,7 @@ impl std::ops::Sub for Cpu {
 
 /// `command` pinned to `cpu` (and everything it starts), from before it runs.
 fn pinned(mut command: Command, cpu: usize) -> Command {
-    // SAFETY: the closure runs in the forked child before exec; it makes one plain system
-    // call (sched_setaffinity, through pin_to_cpu) on stack data and allocates nothing.
-    unsafe {
-        command.pre_exec(move || pin_to_cpu(0, cpu));
-    }
+    pin_before_exec(&mut command, cpu);
     command
 }
 
@@ -321,24 +319,17 @@ fn run_for_cpu(command: Command) -> anyhow::Result<(String, f64)> {
         .take()
         .context("no stdout")?
         .read_to_string(&mut stdout)?;
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: rusage is plain data, all-zero valid; wait4 writes it and the status for our
-    // own child, which is reaped here (`child` is not waited for again).
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        if libc::wait4(pid, &mut status, 0, &mut usage) != pid {
-            anyhow::bail!("cannot wait for {pid}: {}", std::io::Error::last_os_error());
-        }
-        usage
-    };
+    let pid = child.id() as Pid;
+    // Our own child, reaped here (`child` is not waited for again).
+    let (status, cpu) = wb_sys::process::wait_with_cpu_time(pid)
+        .map_err(|err| anyhow::anyhow!("cannot wait for {pid}: {err}"))?;
     drop(child);
     anyhow::ensure!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "the client failed (status {status}):\n{stdout}"
+        status.success(),
+        "the client failed (status {}):\n{stdout}",
+        status.into_raw()
     );
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    Ok((stdout, secs(usage.ru_utime) + secs(usage.ru_stime)))
+    Ok((stdout, cpu.user.as_secs_f64() + cpu.system.as_secs_f64()))
 }
 
 /// `server` (process tree `pid`, at `addr`) under `wrk -t1`.
@@ -499,8 +490,8 @@ impl Nginx {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        // SAFETY: kill(2) on our own unreaped child; no memory is involved.
-        unsafe { libc::kill(self.pid as libc::pid_t, libc::SIGQUIT) };
+        // Our own unreaped child.
+        let _ = wb_sys::process::signal(self.pid as Pid, SIGQUIT);
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }

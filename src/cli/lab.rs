@@ -92,9 +92,7 @@ pub fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
 
 /// Refuses, with the fix, unless this process is root.
 fn require_root() -> anyhow::Result<()> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let euid = unsafe { libc::geteuid() };
-    if euid != 0 {
+    if wb_sys::process::effective_uid() != 0 {
         bail!(
             "the lab creates network namespaces, veth pairs and a bridge, which needs root \
              (CAP_NET_ADMIN); run it as root, e.g. `sudo workbench lab up`"

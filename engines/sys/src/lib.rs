@@ -1,4 +1,5 @@
-//! Not an engine: the contract every engine keeps, and the libc pieces that keep it once.
+//! Not an engine: the contract every engine keeps, and the libc pieces that keep it once —
+//! for the engines and for every other crate of the workspace.
 //!
 //! The four engines differ in how they move bytes, wait and compute — and in nothing else. What
 //! they must all do alike is written here, once, so that no engine carries its own copy of a
@@ -44,19 +45,45 @@
 //!    [`STOP_GRACE`] less half a second after the first SIGINT or SIGTERM, whatever the loop is
 //!    doing.
 //!
+//! # What it holds
+//!
+//! For the engines, the contract's pieces: [`accept`] (what an accept error means),
+//! [`hangup`] (a wait that ends when the client leaves), [`linger`] (the lingering close),
+//! [`rlimit`] (the open-files limit), [`signals`] (the stop signals' mask and watchdog),
+//! [`timeouts`] (the three timeouts and their flags), [`describe`] (what one connection
+//! holds, measured) and [`trace`] (spans of work for the timeline).
+//!
+//! For the rest of the workspace — the runner, the load generator, the binary and its
+//! examples, which hold no `unsafe` code of their own — the system calls they need, each
+//! behind a safe function:
+//!
+//! - [`process`]: a child that dies with its parent ([`process::die_with_parent`]), the
+//!   [group guard](process::GroupGuard), signals to a child or its group, waiting without
+//!   reaping, a reaped child's CPU time, the effective user;
+//! - [`affinity`]: CPU sets, pinning a thread or process, and pinning before `exec`;
+//! - [`timerfd`]: the load generator's microsecond timer (registered with tokio by
+//!   `timerfd::AsyncTimerFd`, with the `tokio` feature);
+//! - [`errno`]: the few error numbers other crates compare with.
+//!
 //! # Implementation
 //!
 //! `libc` and the standard library, `clap` for the shared flags, `signal-hook` for the stop
-//! watchdog and `tracing` for warnings. Every `unsafe` block says, in a `// SAFETY:` comment,
-//! why the call is sound.
+//! watchdog, `tracing` for warnings and, with the `tokio` feature, `tokio` for the timerfd's
+//! registration. Every `unsafe` block says, in a `// SAFETY:` comment, why the call is sound:
+//! which rule it keeps (what the kernel may write, who owns a descriptor, what may run
+//! between `fork` and `exec`).
 
 pub mod accept;
+pub mod affinity;
 pub mod describe;
+pub mod errno;
 pub mod hangup;
 pub mod linger;
+pub mod process;
 pub mod rlimit;
 pub mod signals;
 pub mod timeouts;
+pub mod timerfd;
 pub mod trace;
 
 pub use timeouts::Timeouts;

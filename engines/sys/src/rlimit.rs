@@ -17,8 +17,11 @@ pub fn raise_open_files_limit() -> io::Result<u64> {
     Ok(limit.rlim_cur)
 }
 
-/// The process's open-files limits `(soft, hard)` (`RLIMIT_NOFILE`; `libc::RLIM_INFINITY`
-/// for none), or `None` if they cannot be read.
+/// A limit that is no limit (`RLIM_INFINITY`), as [`open_files_limits`] reports it.
+pub const UNLIMITED: u64 = libc::RLIM_INFINITY;
+
+/// The process's open-files limits `(soft, hard)` (`RLIMIT_NOFILE`; [`UNLIMITED`] for none),
+/// or `None` if they cannot be read.
 pub fn open_files_limits() -> Option<(u64, u64)> {
     get_nofile()
         .ok()

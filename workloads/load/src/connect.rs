@@ -138,7 +138,11 @@ impl Shared {
                 Ok(Err(err)) => {
                     let fatal = matches!(
                         err.raw_os_error(),
-                        Some(libc::EMFILE | libc::ENFILE | libc::EADDRNOTAVAIL)
+                        Some(
+                            wb_sys::errno::EMFILE
+                                | wb_sys::errno::ENFILE
+                                | wb_sys::errno::EADDRNOTAVAIL
+                        )
                     );
                     self.connect_failed(ConnectFailure::Error {
                         errno: err.raw_os_error(),
@@ -233,22 +237,22 @@ impl ConnectFailure {
                 CONNECT_TIMEOUT.as_secs()
             ),
             ConnectFailure::Error { errno, text } => match *errno {
-                Some(libc::EMFILE) => {
+                Some(wb_sys::errno::EMFILE) => {
                     let (soft, hard) = open_files_limits();
                     format!(
                         "open-files limit reached at {reached} connections (soft limit {soft}, \
                          hard limit {hard}); lower the level or raise the limit"
                     )
                 }
-                Some(libc::ENFILE) => format!(
+                Some(wb_sys::errno::ENFILE) => format!(
                     "the system-wide open-files limit (fs.file-max) was reached at {reached} \
                      connections; lower the level or raise the limit"
                 ),
-                Some(libc::EADDRNOTAVAIL) => format!(
+                Some(wb_sys::errno::EADDRNOTAVAIL) => format!(
                     "no free local port at {reached} connections (ip_local_port_range, or \
                      sockets in TIME_WAIT); lower the level or wait"
                 ),
-                Some(libc::ECONNREFUSED) => {
+                Some(wb_sys::errno::ECONNREFUSED) => {
                     format!("connection refused by {target} ({open}): is it listening?")
                 }
                 _ => format!("cannot connect to {target}: {text} ({open})"),
@@ -259,8 +263,8 @@ impl ConnectFailure {
 
 /// The process's open-files limits (soft, hard), as text ("unlimited" or a number).
 fn open_files_limits() -> (String, String) {
-    let show = |v: libc::rlim_t| {
-        if v == libc::RLIM_INFINITY {
+    let show = |v: u64| {
+        if v == wb_sys::rlimit::UNLIMITED {
             "unlimited".to_string()
         } else {
             v.to_string()

@@ -205,23 +205,9 @@ impl Host {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
-        // SAFETY: getpid has no preconditions and touches no memory.
-        let parent = unsafe { libc::getpid() };
-        // SAFETY: between fork and exec only async-signal-safe calls: prctl and getppid are
-        // plain system calls on values copied before the fork; nothing allocates or locks.
         // The parent-death signal kills the child when the runner's thread dies (as for
-        // engines, see `crate::child`); the getppid check covers a parent that died first.
-        unsafe {
-            command.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                if libc::getppid() != parent {
-                    libc::_exit(1);
-                }
-                Ok(())
-            });
-        }
+        // engines, see `crate::child`).
+        wb_sys::process::die_with_parent(&mut command);
         command
     }
 

@@ -50,7 +50,6 @@
 
 use std::io::{self, BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::OwnedFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -58,13 +57,11 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak, mpsc};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
-
-mod cpus;
-mod guard;
-
-use cpus::thread_affinity;
-pub use cpus::{pin_thread_to, pin_to_cpu};
-use guard::start_guard;
+use wb_sys::affinity::{CpuSet, inherit_before_exec, pin_before_exec};
+pub use wb_sys::affinity::{pin_thread_to, pin_to_cpu};
+use wb_sys::process::{
+    GroupGuard, Pid, SIGABRT, SIGKILL, SIGSEGV, SIGTERM, Signal, die_with_parent,
+};
 
 /// How long an engine may take to print its ready line.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -142,19 +139,9 @@ struct Tracked {
     child: Child,
     /// Its exit status, once reaped (and its group killed).
     status: Option<ExitStatus>,
-    /// The group guard, until it is killed and reaped; `None` if it could not be started
-    /// (the parent-death signal still covers the top process).
-    guard: Option<Guard>,
-}
-
-/// The guard process of one server's group (see the [module docs](self)).
-#[derive(Debug)]
-struct Guard {
-    /// Its PID: our child, reaped by us when the server stops.
-    pid: libc::pid_t,
-    /// The pipe's write end, held only by this process: its closing (our death) is what
-    /// the guard waits for. Never written to.
-    _pipe: OwnedFd,
+    /// The group guard (see the [module docs](self)), until it is killed and reaped; `None`
+    /// if it could not be started (the parent-death signal still covers the top process).
+    guard: Option<GroupGuard>,
 }
 
 impl ServerProcess {
@@ -219,43 +206,23 @@ impl ServerProcess {
         command.process_group(0);
         // Read here, on the calling thread: the spawner thread's own affinity is not the one
         // the caller means the server to have.
-        let affinity = thread_affinity();
-        // The process that forks (through the spawner thread) is this one.
-        // SAFETY: getpid has no preconditions and touches no memory.
-        let parent = unsafe { libc::getpid() };
-        // SAFETY: the closure runs in the forked child before exec, where only
-        // async-signal-safe calls are allowed (another thread of the parent may have held a
-        // lock, e.g. the allocator's, at the moment of the fork). It makes only plain system
-        // calls (prctl, getppid, _exit, sched_setaffinity) on values copied in before the
-        // fork, allocates nothing and takes no lock; `io::Error::last_os_error` only reads
-        // errno into a value.
-        unsafe {
-            command.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                // The parent may have died before prctl: then no signal will come.
-                if libc::getppid() != parent {
-                    libc::_exit(1);
-                }
-                match (cpu, &affinity) {
-                    (Some(cpu), _) => pin_to_cpu(0, cpu),
-                    (None, Some(set)) => {
-                        // The caller's affinity, as if it had forked itself; best effort.
-                        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set);
-                        Ok(())
-                    }
-                    (None, None) => Ok(()),
-                }
-            });
+        let affinity = CpuSet::of_this_thread();
+        // The process that forks (through the spawner thread) is this one. In the child, in
+        // this order: the parent-death signal, then the placement.
+        die_with_parent(&mut command);
+        match (cpu, affinity) {
+            (Some(cpu), _) => pin_before_exec(&mut command, cpu),
+            // The caller's affinity, as if it had forked itself; best effort.
+            (None, Some(set)) => inherit_before_exec(&mut command, set),
+            (None, None) => {}
         }
         let addr = match options.readiness {
             Readiness::Line => SocketAddr::from(([127, 0, 0, 1], 0)),
             Readiness::Port(addr) => addr,
         };
         let child = spawn_kept(command)?;
-        let pgid = libc::pid_t::try_from(child.id()).map_err(io::Error::other)?;
-        let guard = match start_guard(pgid) {
+        let pgid = Pid::try_from(child.id()).map_err(io::Error::other)?;
+        let guard = match GroupGuard::start(pgid) {
             Ok(guard) => Some(guard),
             Err(err) => {
                 tracing::warn!(
@@ -337,7 +304,7 @@ impl ServerProcess {
                     killed: false,
                 });
             }
-            tracked.signal(libc::SIGTERM)?;
+            tracked.signal(SIGTERM)?;
         }
         while start.elapsed() < grace {
             if let Some(status) = self.tracked().poll()? {
@@ -436,19 +403,19 @@ impl ServerProcess {
 /// An exit status in words: `exit status: 0`, or the signal's name for a killed process.
 fn describe(status: ExitStatus) -> String {
     match status.signal() {
-        Some(libc::SIGKILL) => "killed by SIGKILL".into(),
-        Some(libc::SIGTERM) => "killed by SIGTERM".into(),
-        Some(libc::SIGSEGV) => "killed by SIGSEGV".into(),
-        Some(libc::SIGABRT) => "killed by SIGABRT".into(),
+        Some(SIGKILL) => "killed by SIGKILL".into(),
+        Some(SIGTERM) => "killed by SIGTERM".into(),
+        Some(SIGSEGV) => "killed by SIGSEGV".into(),
+        Some(SIGABRT) => "killed by SIGABRT".into(),
         _ => status.to_string(),
     }
 }
 
 impl Tracked {
     /// The top process's PID, which is also its group's ID.
-    fn pid(&self) -> libc::pid_t {
+    fn pid(&self) -> Pid {
         // A PID always fits: the kernel hands out positive `pid_t`s.
-        self.child.id() as libc::pid_t
+        self.child.id() as Pid
     }
 
     /// Its exit status if it has exited (then reaped, with its group killed first), or
@@ -457,39 +424,23 @@ impl Tracked {
         if let Some(status) = self.status {
             return Ok(Some(status));
         }
-        // WNOWAIT: look without reaping, so the PID (the group's ID) stays ours while the
-        // group is killed below.
-        // SAFETY: `info` is a zeroed siginfo_t, valid plain data, written by waitid.
-        let exited = unsafe {
-            let mut info: libc::siginfo_t = std::mem::zeroed();
-            let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
-            if libc::waitid(libc::P_PID, self.pid() as libc::id_t, &mut info, flags) != 0 {
-                let err = io::Error::last_os_error();
-                if err.raw_os_error() != Some(libc::ECHILD) {
-                    return Err(err);
-                }
-                true // already reaped (by std's `Child`, never by us): collect it below
-            } else {
-                info.si_pid() != 0
-            }
-        };
-        if !exited {
+        // Look without reaping, so the PID (the group's ID) stays ours while the group is
+        // killed below. Already reaped (by std's `Child`, never by us) counts as exited:
+        // collect it below.
+        if !wb_sys::process::has_exited(self.pid())? {
             return Ok(None);
         }
         self.reap().map(Some)
     }
 
     /// Sends `signal` to the top process only, while it has not been reaped.
-    fn signal(&self, signal: libc::c_int) -> io::Result<()> {
+    fn signal(&self, signal: Signal) -> io::Result<()> {
         if self.status.is_some() {
             return Ok(());
         }
-        // SAFETY: kill(2) has no memory-safety preconditions; the PID is our unreaped child
-        // (even a zombie keeps it), so it cannot belong to anyone else.
-        if unsafe { libc::kill(self.pid(), signal) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        // The PID is our unreaped child (even a zombie keeps it), so it cannot belong to
+        // anyone else.
+        wb_sys::process::signal(self.pid(), signal)
     }
 
     /// Kills the whole group now and reaps the top process.
@@ -505,17 +456,11 @@ impl Tracked {
     /// before the top process is reaped, while its PID cannot have been reused.
     fn reap(&mut self) -> io::Result<ExitStatus> {
         if let Some(guard) = self.guard.take() {
-            // SAFETY: kill and waitpid on our own unreaped child; no memory is shared.
-            unsafe {
-                libc::kill(guard.pid, libc::SIGKILL);
-                libc::waitpid(guard.pid, std::ptr::null_mut(), 0);
-            }
+            guard.stop();
         }
-        // SAFETY: killpg has no memory-safety preconditions; the group's ID is the PID of
-        // our child, not yet reaped, so it names this server's group and no other.
-        unsafe {
-            libc::killpg(self.pid(), libc::SIGKILL);
-        }
+        // The group's ID is the PID of our child, not yet reaped, so it names this server's
+        // group and no other.
+        let _ = wb_sys::process::signal_group(self.pid(), SIGKILL);
         let status = self.child.wait()?;
         self.status = Some(status);
         Ok(status)
@@ -559,7 +504,7 @@ pub fn stop_all(grace: Duration) -> usize {
         let (tracked, is_running) = lock(server);
         if is_running {
             running += 1;
-            let _ = tracked.signal(libc::SIGTERM);
+            let _ = tracked.signal(SIGTERM);
         }
     }
     let start = Instant::now();
