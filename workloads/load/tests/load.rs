@@ -156,23 +156,11 @@ fn serve(mut stream: TcpStream, behavior: Behavior, counts: &Counts) {
     counts.open.fetch_sub(1, Ordering::SeqCst);
 }
 
-/// Closes `stream` with a TCP reset rather than a FIN.
+/// Closes `stream` with a TCP reset rather than a FIN: `SO_LINGER` with a zero timeout.
 fn reset(stream: &TcpStream) {
-    use std::os::fd::AsRawFd;
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: a valid socket descriptor and a pointer to a `linger` of the size given.
-    unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        );
-    }
+    socket2::SockRef::from(stream)
+        .set_linger(Some(Duration::ZERO))
+        .expect("SO_LINGER on a connected socket");
 }
 
 fn plan(addr: SocketAddr, mode: Mode, level: u64) -> LoadPlan {
