@@ -22,9 +22,10 @@ pub const SLUG: &str = "async-in-sync-style";
 pub const TITLE: &str = "Asynchronous code in a synchronous style";
 /// What it shows, in a sentence.
 pub const CLAIM: &str = "A coroutine is a callback protocol the compiler writes for you: \
-    `async fn` reads like a thread's blocking loop, yet compiles to a state machine of a few \
-    hundred bytes, its size fixed at compile time, where a thread keeps the same state on a \
-    stack of tens of KiB.";
+    `async fn` reads like a thread's blocking loop, yet compiles to a state machine whose \
+    size is fixed at compile time (hundreds of bytes; tokio adds about 500 B of task header \
+    and I/O registration around it), where a thread keeps the same state on its stack (about \
+    12 KiB touched per connection here, as the threads engine's --describe measures it).";
 
 /// The selector's protocol source, as compiled into this binary.
 const SELECTOR_SOURCE: &str = include_str!("../../engines/selector/src/http.rs");

@@ -18,7 +18,9 @@
 
 use wb_model::engines::{self, Family};
 use wb_model::results::StepResult;
-use wb_reports::claims::{Lesson, cores_estimate, cpu_per_request_estimate, idle_slope_estimate};
+use wb_reports::claims::{
+    Lesson, cores_estimate, cpu_per_request_estimate, idle_slope_estimate, talk,
+};
 use wb_reports::format;
 use wb_reports::store::StoredRun;
 
@@ -299,10 +301,11 @@ impl On<'_> {
                     .filter_map(|l| slope(l).map(|b| (l, b)))
                     .max_by(|a, b| a.1.total_cmp(&b.1));
                 let Some((thread_label, thread_bytes)) = thread else {
-                    return "The talk says \"a thread costs 32 kB to 8 MB\": this run has no \
-                            thread-per-connection server to measure it (add the threads \
-                            engine)."
-                        .into();
+                    return format!(
+                        "{}: this run has no thread-per-connection server to measure it (add \
+                         the threads engine).",
+                        talk::THREAD_COST
+                    );
                 };
                 // Against it, every multiplexing server of the run, engine or peer.
                 let loops: Vec<String> = self
@@ -324,22 +327,23 @@ impl On<'_> {
                     })
                     .collect();
                 let mut text = format!(
-                    "The talk says \"a thread costs 32 kB to 8 MB\": measured here, {} per idle \
-                     connection on {thread_label}",
+                    "{}: measured here, {} per idle connection on {thread_label}",
+                    talk::THREAD_COST,
                     format::bytes(thread_bytes)
                 );
                 if !loops.is_empty() {
                     text.push_str(&format!(", against {}", loops.join(", ")));
                 }
                 text.push_str(
-                    ". The 8 MB is reserved address space; only the stack pages a thread \
-                     touches are paid for.",
+                    ". 32 kB is CPython's smallest threading.stack_size and 8 MB glibc's \
+                     default stack for a new thread (from RLIMIT_STACK): both are reserved \
+                     address space; only the stack pages a thread touches are paid for.",
                 );
                 text
             }
             Figure::Held => format!(
-                "The talk says \"one selector loop holds thousands of sockets on one core\": \
-                 measured here, {}.",
+                "{}: measured here, {}.",
+                talk::SELECTOR_THOUSANDS,
                 list(&|l| {
                     let most = self.ok(l).into_iter().max_by_key(|s| s.load.connections)?;
                     Some(format!(
@@ -354,9 +358,9 @@ impl On<'_> {
                 let body = workload.map_or(1 << 20, |w| w.request.bytes) as f64;
                 let rate = workload.and_then(|w| w.read_rate).unwrap_or(1 << 20) as f64;
                 format!(
-                    "The talk says \"writes are queued until the network is ready\", so a slow \
-                     reader costs queued bytes, not a blocked thread; a download needs at least \
-                     {} at the readers' rate: measured here, {}.",
+                    "{}, so a slow reader costs queued bytes, not a blocked thread; a download \
+                     needs at least {} at the readers' rate: measured here, {}.",
+                    talk::WRITES_QUEUED,
                     format::micros(body / rate * 1e6),
                     list(&|l| {
                         let top = self.ok(l).pop()?;
@@ -372,9 +376,10 @@ impl On<'_> {
             Figure::Waits => {
                 let wait = self.wait_ms();
                 format!(
-                    "The talk says \"you're probably waiting on the database\": a worker that \
-                     waits {wait} ms serves at most {} alone, so what counts is how many waits \
-                     run at once (throughput × wait, Little's law): measured here, {}.",
+                    "{}: a worker that waits {wait} ms serves at most {} alone, so what counts \
+                     is how many waits run at once (throughput × wait, Little's law): measured \
+                     here, {}.",
+                    talk::WAITING,
                     format::rps(1000.0 / wait as f64),
                     list(&|l| {
                         let s = self
@@ -390,8 +395,10 @@ impl On<'_> {
                 )
             }
             Figure::Cores => format!(
-                "The talk says \"concurrency is not parallelism\": one event loop runs one \
-                 request's work at a time, on one core of this machine's {}: measured here, {}.",
+                "{}: one event loop runs one request's work at a time, on one core of this \
+                 machine's {} (a multi-thread runtime or an offload pool runs several): \
+                 measured here, {}.",
+                talk::NOT_PARALLELISM,
                 self.run.summary.machine.cores,
                 list(&|l| {
                     self.ok(l)
@@ -402,9 +409,8 @@ impl On<'_> {
                 })
             ),
             Figure::Probe => format!(
-                "The talk says slow clients hold a fixed pool's workers hostage, while an event \
-                 loop keeps a few bytes for each: measured here with {} slow clients, the \
-                 probe's p99 was {}.",
+                "{}: measured here with {} slow clients, the probe's p99 was {}.",
+                talk::HOSTAGE,
                 self.top_level(),
                 list(&|l| {
                     let s = self
@@ -419,9 +425,10 @@ impl On<'_> {
                 })
             ),
             Figure::CpuPerRequest => format!(
-                "The talk says, with PEP 3156, \"keep the default event loop and adapt it to \
-                 the framework's API\": the adapter costs what the adapted loop spends per \
-                 request beyond the framework's own: measured here, {}.",
+                "{}: the adapter costs what the adapted loop spends per request beyond the \
+                 framework's own ({}): measured here, {}.",
+                talk::ADAPT_THE_LOOP,
+                talk::ADAPTER_CHEAP,
                 list(&|l| {
                     let s = self
                         .ok(l)

@@ -27,6 +27,7 @@
 
 mod evidence;
 mod judges;
+pub mod talk;
 #[cfg(test)]
 mod tests;
 
@@ -215,9 +216,11 @@ pub const LESSONS: &[Lesson] = &[
     Lesson {
         slug: "thread-memory",
         title: "A thread costs a stack",
-        claim: "Every thread reserves a stack (2 MiB by default in Rust, 8 MiB for a C program's \
-                main thread) and is a kernel task: holding connections with threads costs \
-                memory per connection that an event loop does not pay.",
+        claim: "Every thread reserves a stack (2 MiB by default for a Rust thread; 8 MiB for a new \
+                thread under glibc, taken from RLIMIT_STACK; 32 KiB is the smallest CPython's \
+                threading.stack_size allows) and is a kernel task: holding connections with \
+                threads costs more memory per connection than an event loop's state for one \
+                (115 B to about 2 KiB here, as each engine measures it with --describe).",
         why: "The stack is reserved address space: only the pages a thread touches become \
               resident, so what a thread really costs is a few pages of stack plus the \
               kernel's task and 16 KiB kernel stack. The idle workload opens N connections and \
@@ -251,10 +254,10 @@ pub const LESSONS: &[Lesson] = &[
     },
     Lesson {
         slug: "db-wait",
-        title: "You are probably waiting on the database",
-        claim: "Most web requests spend their time waiting on something else. Then what matters \
-                is how many waits a model can overlap, not how fast it computes, and a pool of \
-                N workers caps throughput at N divided by the wait.",
+        title: "You're probably waiting on the client or the database",
+        claim: "The talk's chapter 13: most web requests spend their time waiting on something \
+                else. Then what matters is how many waits a model can overlap, not how fast it \
+                computes, and a pool of N workers caps throughput at N divided by the wait.",
         why: "Every db-wait request waits 10 ms and computes nothing. A worker that waits serves \
               nobody else, so N workers finish at most N × 100 requests a second. Threads, the \
               selector's timers and tokio's timer wheel overlap as many waits as there are \
@@ -278,9 +281,10 @@ pub const LESSONS: &[Lesson] = &[
     Lesson {
         slug: "slowloris",
         title: "Slow clients hold workers hostage",
-        claim: "A client that sends its request one byte at a time holds whatever serves it. \
-                When that is a worker from a fixed pool, a few hundred such clients deny \
-                service to everyone else; an event loop keeps a few bytes for each.",
+        claim: "The workbench's own contrast, not the talk's: a client that sends its request \
+                one byte at a time holds whatever serves it. When that is a worker from a fixed \
+                pool, as many such clients as the pool has workers deny service to everyone \
+                else; an event loop keeps a few bytes for each.",
         why: "The slowloris workload opens N connections that send a header byte every 100 ms \
               and never finish, while a probe client measures /hello. Each slow client pins \
               a thread or a prefork worker; in the selector and in tokio it is a small \
@@ -293,8 +297,9 @@ pub const LESSONS: &[Lesson] = &[
         title: "One protocol, many loops",
         claim: "PEP 3156: keep the default event loop and adapt it to the framework's API. A \
                 framework's protocols run unchanged on another loop through an adapter \
-                (Twisted's asyncioreactor, Tornado on asyncio), and the adapter is cheap: \
-                less than a quarter more CPU per request than the framework's own loop.",
+                (Twisted's asyncioreactor, Tornado on asyncio). The workbench's own threshold \
+                for \"cheap\", not the PEP's: less than a quarter more CPU per request than the \
+                framework's own loop.",
         why: "An adapter turns the other loop's events into the framework's callbacks: the \
               selector's HttpProtocol runs on its own mio loop or, through a tokio adapter, as \
               one tokio task per connection; Twisted runs on its epoll reactor or on asyncio's \

@@ -249,7 +249,7 @@ fn idle_cost(h: &mut Headline, family: Family, steps: &[&StepResult]) {
                             per idle connection, so thousands are fine and a hundred thousand \
                             are not."
             .into(),
-        Family::Selector { .. } => "One selector loop keeps an idle connection for a few \
+        Family::Selector { .. } => "One selector loop keeps an idle connection for about a \
                                     hundred bytes of state: thousands of sockets on one core."
             .into(),
         Family::Coroutines { .. } => "A task costs far less than a thread's stack: hundreds of \

@@ -38,8 +38,9 @@ pub(crate) fn section(run: &StoredRun) -> Section {
          parent's pages copy-on-write, and RSS, which counts a shared page once per process, \
          would charge them several times over. RSS is shown beside PSS for that reason. \
          **Kernel memory is shown apart**: TCP buffers (`/proc/net/sockstat`), unreclaimable \
-         slab (sockets, epoll items) and kernel stacks (`/proc/meminfo`) are system-wide and \
-         every model pays them, so they are never added to an engine's figure."
+         slab (sockets, epoll items) and kernel stacks (`/proc/meminfo`) are system-wide, so \
+         they are never added to an engine's figure: every model pays socket buffers, and \
+         a model with a thread per connection pays a kernel stack for each thread as well."
     )));
     section.blocks.push(para(
         "**Bytes per idle connection** is the least-squares slope of PSS over the connections \

@@ -139,7 +139,7 @@ pub const MODELS: [Model; 4] = [
             "The loop writes what the kernel will take now; the rest waits for a writable event. Meanwhile every other socket is served.",
             "The connection goes back to waiting for readability, holding a slab slot and no buffer.",
         ],
-        costs: "A slab slot of about 150 bytes per idle connection and one thread in all. CPU work stalls every connection while it runs, unless deferred with --offload: concurrency, not parallelism.",
+        costs: "A 128-byte slot in the slab per idle connection (`workbench engine selector --describe` prints this build's figure) and one thread in all. CPU work stalls every connection while it runs, unless deferred with --offload: concurrency, not parallelism.",
         variants: &[
             (
                 "selector-offload",
@@ -164,7 +164,7 @@ pub const MODELS: [Model; 4] = [
         label: "coroutines",
         model: "Tokio, one task per connection: async/await that reads like the threads engine.",
         flow: &[
-            "The accept loop awaits a connection and spawns a task for it: a boxed future of a few hundred bytes.",
+            "The accept loop awaits a connection and spawns a task for it: a task of about 1.2 KiB per connection here: the future itself, tokio's 128-byte-aligned task header and its I/O registration (`--describe`).",
             "The task awaits readiness; tokio's I/O driver (epoll underneath) wakes it when bytes arrive, and it reads them without blocking.",
             "For a wait it awaits sleep(): an entry in tokio's timer wheel; the worker thread runs other tasks meanwhile.",
             "It runs the CPU work on its worker (or, with --offload, on spawn_blocking's pool) and awaits write_all().",

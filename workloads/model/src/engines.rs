@@ -41,7 +41,7 @@ impl Family {
     /// Its name in sentences: `thread per connection`, `event loop`.
     pub fn name(self) -> &'static str {
         match self {
-            Family::Thread => "thread per connection",
+            Family::Thread => "threads (a thread per connection, or a pool of them)",
             Family::Process => "process pool",
             Family::EventLoop => "event loop",
             Family::Coroutine => "coroutines",

@@ -127,7 +127,9 @@ pub(super) static PEERS: [PeerDef; 11] = [
     },
     PeerDef {
         name: "gunicorn-gthread",
-        model: "thread pool: 1 worker process, 2 x cores + 1 threads; idle keep-alives in a selector",
+        model: "a bounded thread pool, not a thread per connection: 1 worker process, 2 x cores + 1 \
+                threads (Python threads: the GIL lets one run bytecode at a time); idle \
+                keep-alives wait in a selector",
         family: Family::Thread,
         color: [0xb8, 0x4f, 0x96],
         requirement: Requirement::Python(&[GUNICORN]),
