@@ -16,7 +16,12 @@
 //!   95 % intervals overlap the threshold: a difference inside the noise is not evidence
 //!   either way. Missing data is never evidence against a claim.
 //! - **Supported** or **not supported** only when the intervals separate: the whole interval
-//!   is past the threshold, one way or the other.
+//!   is past the threshold, one way or the other. A figure without an interval (one reading)
+//!   never gives a firm verdict.
+//! - Every claim is a **contrast** that real data could refute: the loop against threads at
+//!   the same level, the parallel models against the loop on both sides of one core, the pool
+//!   against its ceiling from both sides. A step that failed, or a probe that got errors, is
+//!   not evidence for the claim: inconclusive, with the reason.
 //!
 //! The thresholds are the named constants below, each with a line saying why that value. Peers
 //! count as evidence where their [`Family`](wb_model::engines::Family) fits: asyncio and
@@ -40,26 +45,32 @@ pub use evidence::{cores_estimate, cpu_per_request_estimate, idle_slope_estimate
 /// A factor of two is the least anyone would call "costs more": a thread per connection must
 /// cost at least twice an event loop's connection for "a thread costs a stack" to hold.
 pub const THREAD_COST_RATIO: f64 = 2.0;
-/// "Thousands" of sockets: at least a thousand idle connections held.
-pub const THOUSANDS: u64 = 1000;
+/// "Thousands" of sockets, as a contrast: ten thousand idle connections held by one loop. A
+/// thousand would not tell the models apart (the threads engine holds two thousand as well);
+/// ten thousand is within this machine's open-files limit (20,000 per process) and below the
+/// threads engine's ceiling (about 16,000 threads at `vm.max_map_count` 65530), so both sides
+/// of the contrast can be measured.
+pub const THOUSANDS: u64 = 10_000;
+/// "A small fraction": the loop's memory per connection is at most a tenth of a thread's.
+pub const SMALL_FRACTION: f64 = 0.1;
 /// One loop plus the signal thread the binary may start, and a spare: more threads than this
 /// is not "one loop".
 pub const ONE_LOOP_THREADS: u64 = 4;
 /// A slow reader's download may take at most this many times the time its reading rate needs
 /// before the loop is said to have fallen behind.
 pub const DOWNLOAD_SLACK: f64 = 2.0;
-/// A pool's throughput may exceed its ceiling (workers ÷ wait) by this factor before the
-/// ceiling is said not to hold: the wait is a timer, and timers fire a little early or late.
+/// A pool's throughput must lie within this factor of its ceiling (workers × 1000 ÷ wait ms),
+/// either way, for the ceiling to be the explanation: above it the wait did not hold the
+/// workers; below it something else (CPU, the client, a failure) limited the pool. The wait is
+/// a timer, and timers fire a little early or late.
 pub const CEILING_SLACK: f64 = 1.15;
 /// Models that overlap waits must beat the pool by at least this factor for the difference
 /// to be the one the claim describes.
 pub const OVERLAP_ADVANTAGE: f64 = 1.5;
 /// One loop uses one core; sampling and the kernel's work on its behalf may add a little:
-/// above this many cores the "one loop" is not one.
+/// above this many cores the "one loop" is not one. A parallel model must have its whole
+/// interval above one core (1.0) to be said to run requests in parallel.
 pub const ONE_CORE: f64 = 1.15;
-/// A parallel model must use at least this many times the selector's cores to be said to run
-/// requests in parallel.
-pub const PARALLEL_ADVANTAGE: f64 = 1.3;
 /// A slow client holds a worker hostage when the probe's p99 behind it is at least this
 /// many times the event loop's.
 pub const HOSTAGE_FACTOR: f64 = 10.0;

@@ -21,7 +21,7 @@ use super::evidence::{
 };
 use super::{
     CEILING_SLACK, DOWNLOAD_SLACK, Finding, HOSTAGE_FACTOR, ONE_CORE, ONE_LOOP_THREADS,
-    OVERLAP_ADVANTAGE, Outcome, PARALLEL_ADVANTAGE, THOUSANDS, THREAD_COST_RATIO,
+    OVERLAP_ADVANTAGE, Outcome, SMALL_FRACTION, THOUSANDS, THREAD_COST_RATIO,
 };
 use crate::charts;
 use crate::format;
@@ -37,13 +37,32 @@ pub(super) fn with_spread(e: &Estimate, show: impl Fn(f64) -> String) -> String 
 }
 
 /// Compares `a ≥ factor × b` with intervals: supported when the whole of `a` is past the
-/// factor times the whole of `b`, refuted when the whole of `a` falls short, else `None`.
+/// factor times the whole of `b`, refuted when the whole of `a` falls short, else `None`. A
+/// figure without an interval gives `None`: one reading is no evidence either way.
 pub(super) fn at_least(a: &Estimate, factor: f64, b: &Estimate) -> Option<bool> {
-    if a.low >= factor * b.high {
+    if !a.has_interval() || !b.has_interval() {
+        None
+    } else if a.low >= factor * b.high {
         Some(true)
     } else if a.high < factor * b.low {
         Some(false)
     } else {
         None
+    }
+}
+
+/// Where a measured figure stands against an exact bound (a ceiling computed from reported
+/// facts): `Less` when its whole interval is below, `Greater` when above, `Equal` when the
+/// interval holds the bound; `None` for a figure without an interval.
+pub(super) fn against(a: &Estimate, bound: f64) -> Option<std::cmp::Ordering> {
+    use std::cmp::Ordering;
+    if !a.has_interval() {
+        None
+    } else if a.high < bound {
+        Some(Ordering::Less)
+    } else if a.low > bound {
+        Some(Ordering::Greater)
+    } else {
+        Some(Ordering::Equal)
     }
 }

@@ -120,27 +120,42 @@ pub(in crate::claims) fn cpu_parallelism(run: &StoredRun) -> Finding {
                 .with_sentences(sentences, charts);
             }
             Some((engine, cores)) => {
-                let floor = Estimate {
-                    low: sel.low.max(0.1),
-                    high: sel.high.max(0.1),
-                    ..sel
-                };
-                match at_least(&cores, PARALLEL_ADVANTAGE, &floor) {
-                    Some(true) if sel.high <= ONE_CORE => Outcome::Supported,
-                    Some(false) => Outcome::NotSupported(format!(
-                        "The parallel engines used no more cores than the selector here \
-                         ({engine}: {}, selector: {}).",
+                // The contrast, on both sides of one core: the parallel model's whole interval
+                // above one core, the loop's at or below it.
+                let saturated = ok_steps(&steps, &engine)
+                    .iter()
+                    .any(|s| s.flags.client_saturated);
+                if !cores.has_interval() || !sel.has_interval() {
+                    Outcome::Inconclusive(format!(
+                        "{engine}'s cores ({}) or the selector's ({}) have no interval: one \
+                         reading is no evidence. Repeat the run (`--repeat 3`) or lengthen the \
+                         steps.",
+                        format::sig3(cores.value),
+                        format::sig3(sel.value)
+                    ))
+                } else if cores.low > 1.0 && sel.high <= ONE_CORE {
+                    Outcome::Supported
+                } else if cores.high <= 1.0 && !saturated {
+                    Outcome::NotSupported(format!(
+                        "No model ran requests in parallel here: {engine}, the busiest, used \
+                         {} cores, no more than one core, like the selector's {}.",
                         with_spread(&cores, format::sig3),
                         with_spread(&sel, format::sig3)
-                    )),
-                    _ => Outcome::Inconclusive(format!(
-                        "{engine} used {} cores and the selector {}: inside the noise of \
-                         {PARALLEL_ADVANTAGE}× (or the selector's interval reaches past one \
-                         core); the levels may be too low, or the load generator took the \
-                         other cores.",
+                    ))
+                } else {
+                    Outcome::Inconclusive(format!(
+                        "{engine} used {} cores and the selector {}: the contrast needs \
+                         {engine}'s whole interval above one core and the selector's at or \
+                         below {ONE_CORE}{}.",
                         with_spread(&cores, format::sig3),
-                        with_spread(&sel, format::sig3)
-                    )),
+                        with_spread(&sel, format::sig3),
+                        if saturated {
+                            "; the load generator was saturated, so it may have held the \
+                             engines back"
+                        } else {
+                            ""
+                        }
+                    ))
                 }
             }
         }
