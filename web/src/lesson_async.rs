@@ -11,6 +11,7 @@
 
 use std::path::Path;
 
+use wb_model::engines::{FAMILIES, Family, reference};
 use wb_model::describe::{Description, describe};
 use wb_model::results::EngineSpec;
 use wb_reports::format;
@@ -134,7 +135,7 @@ pub fn holdings(descriptions: &[(String, Description)]) -> (Vec<Holding>, Option
         }
         if let Some(b) = per.stack_bytes {
             // The threads engine is the lesson's thread; a pool worker stands in without it.
-            if d.engine == "threads" || stack.is_none() {
+            if d.engine == reference(Family::Thread).engine || stack.is_none() {
                 stack = Some((label.clone(), b));
             }
             rows.push(Holding {
@@ -165,7 +166,8 @@ pub fn holdings(descriptions: &[(String, Description)]) -> (Vec<Holding>, Option
 /// Asks `exe` to describe the four models (default flags), for a store whose runs have no
 /// descriptions. Engines that cannot say are left out.
 pub fn describe_now(exe: &Path) -> Vec<(String, Description)> {
-    ["threads", "pool", "selector", "coroutines"]
+    FAMILIES
+        .map(|f| reference(f).label)
         .iter()
         .filter_map(|name| {
             describe(exe, &EngineSpec::plain(name))

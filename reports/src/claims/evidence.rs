@@ -160,29 +160,28 @@ pub(crate) fn max_connections(steps: &[&StepResult], engine: &str) -> u64 {
 /// registry) on the run's machine. Measured first: the rule counts the CPUs the pool may run
 /// on, which a split placement halves.
 pub(crate) fn pool_workers(run: &StoredRun) -> u64 {
+    let pool = engines::reference(Family::Process);
     let measured = run
         .steps
         .iter()
-        .filter(|s| s.engine == "pool")
+        .filter(|s| s.engine == pool.label)
         .flat_map(|s| s.samples.iter().map(|x| x.processes))
         .max()
         .filter(|&p| p >= 2)
         .map(|p| p - 1);
-    let rule = engines::find("pool").map(|e| e.defaults);
     measured
-        .or_else(|| flag_of(run, "pool", "--workers").and_then(|n| n.parse().ok()))
-        .or_else(|| rule.and_then(|r| r.workers(run.summary.machine.cores)))
+        .or_else(|| flag_of(run, pool.label, "--workers").and_then(|n| n.parse().ok()))
+        .or_else(|| pool.defaults.workers(run.summary.machine.cores))
         .unwrap_or(1)
 }
 
 /// The threads engine's stack size in this run: its `--stack-size` flag, or the engine's
 /// default from the registry.
 pub(crate) fn stack_size(run: &StoredRun) -> String {
-    flag_of(run, "threads", "--stack-size").unwrap_or_else(|| {
-        match engines::find("threads").map(|e| e.defaults) {
-            Some(Defaults::StackSize { text, .. }) => text.to_string(),
-            _ => "the default".to_string(),
-        }
+    let thread = engines::reference(Family::Thread);
+    flag_of(run, thread.label, "--stack-size").unwrap_or_else(|| match thread.defaults {
+        Defaults::StackSize { text, .. } => text.to_string(),
+        _ => "the default".to_string(),
     })
 }
 

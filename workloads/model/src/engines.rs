@@ -237,6 +237,25 @@ pub fn find(label: &str) -> Option<&'static EngineChoice> {
     ENGINES.iter().find(|e| e.label == key)
 }
 
+/// Every family, in the order of [`ENGINES`]' models.
+pub const FAMILIES: [Family; 4] = [
+    Family::Thread,
+    Family::Process,
+    Family::EventLoop,
+    Family::Coroutine,
+];
+
+/// The family's reference engine: its model among [`ENGINES`] (the one with no extra flags),
+/// which judges, charts and pages hold the family's claims to: `threads` for
+/// [`Family::Thread`], `pool`, `selector`, `coroutines`. Peers of a family are measured beside
+/// it, never instead of it.
+pub fn reference(family: Family) -> &'static EngineChoice {
+    ENGINES
+        .iter()
+        .find(|e| e.family == family && e.is_model())
+        .expect("every family has one model in ENGINES (checked by a test)")
+}
+
 /// The engine of this subcommand with no extra flags: `threads` for `threads`.
 pub fn model(engine: &str) -> Option<&'static EngineChoice> {
     ENGINES.iter().find(|e| e.engine == engine && e.is_model())
@@ -336,6 +355,24 @@ mod tests {
             find("selector_on_tokio").unwrap().spec().args,
             ["--reactor", "tokio"]
         );
+    }
+
+    #[test]
+    fn every_family_has_one_reference_and_it_is_a_default_engine() {
+        for family in FAMILIES {
+            let models: Vec<_> = ENGINES
+                .iter()
+                .filter(|e| e.family == family && e.is_model())
+                .collect();
+            assert_eq!(models.len(), 1, "{family:?}");
+            assert_eq!(reference(family), models[0]);
+            assert!(DEFAULT_ENGINES.contains(&reference(family).label));
+        }
+        assert_eq!(reference(Family::EventLoop).label, "selector");
+        assert_eq!(reference(Family::Thread).label, "threads");
+        let mut order = FAMILIES.map(|f| sort_key(reference(f).label));
+        order.sort();
+        assert_eq!(order.map(|k| k.1), FAMILIES.map(|f| reference(f).label));
     }
 
     #[test]

@@ -10,8 +10,9 @@ pub(in crate::claims) fn thread_memory(run: &StoredRun) -> Finding {
             "No run has the idle workload yet: run `workbench run --workloads idle`.".into(),
         );
     }
+    let thread = reference(Family::Thread).label;
     let slope = |engine: &str| idle_slope_estimate(&ok_steps(&steps, engine));
-    let Some((threads, threads_kernel)) = slope("threads") else {
+    let Some((threads, threads_kernel)) = slope(thread) else {
         return Finding::missing(
             "threads,selector,coroutines",
             "idle",
@@ -23,7 +24,7 @@ pub(in crate::claims) fn thread_memory(run: &StoredRun) -> Finding {
         .flat_map(|f| crate::claims::evidence::of_family(&steps, f))
         .filter_map(|e| slope(&e).map(|(u, k)| (e, u, k)))
         .collect();
-    let held = max_connections(&steps, "threads");
+    let held = max_connections(&steps, thread);
     let mut sentences = vec![format!(
         "Here, one idle connection cost {} of memory on threads{}: the slope of PSS over open \
          connections, up to {} of them (± is the 95 % interval of the slope).",
@@ -118,7 +119,11 @@ pub(in crate::claims) fn selector_thousands(run: &StoredRun) -> Finding {
             "No run has the idle workload yet: run `workbench run --workloads idle`.".into(),
         );
     }
-    let Some(best) = ok_steps(&steps, "selector")
+    let (selector, thread) = (
+        reference(Family::EventLoop).label,
+        reference(Family::Thread).label,
+    );
+    let Some(best) = ok_steps(&steps, selector)
         .into_iter()
         .max_by_key(|s| s.load.connections)
     else {
@@ -133,7 +138,7 @@ pub(in crate::claims) fn selector_thousands(run: &StoredRun) -> Finding {
         plural(threads_used, "thread", "threads"),
         format::bytes(best.derived.peak_pss_bytes as f64)
     )];
-    if let Some((sel, _)) = idle_slope_estimate(&ok_steps(&steps, "selector")) {
+    if let Some((sel, _)) = idle_slope_estimate(&ok_steps(&steps, selector)) {
         if sel.below_resolution() {
             sentences.push(format!(
                 "One connection cost it less than this machine resolves (± {}).",
@@ -149,7 +154,7 @@ pub(in crate::claims) fn selector_thousands(run: &StoredRun) -> Finding {
     let others: Vec<String> = [Family::EventLoop, Family::Coroutine]
         .into_iter()
         .flat_map(|f| crate::claims::evidence::of_family(&steps, f))
-        .filter(|e| e != "selector")
+        .filter(|e| e != selector)
         .filter_map(|e| {
             let top = ok_steps(&steps, &e)
                 .into_iter()
@@ -165,7 +170,7 @@ pub(in crate::claims) fn selector_thousands(run: &StoredRun) -> Finding {
     if !others.is_empty() {
         sentences.push(format!("Beside it: {}.", others.join("; ")));
     }
-    if let Some(thr) = ok_steps(&steps, "threads")
+    if let Some(thr) = ok_steps(&steps, thread)
         .into_iter()
         .find(|s| s.level == best.level)
     {

@@ -6,12 +6,15 @@ use super::*;
 use crate::claims::ADAPTER_OVERHEAD;
 use crate::claims::evidence::cpu_per_request_estimate;
 
-/// Our pair: the native loop and the adapted one. The verdict rests on it.
-const OURS: Pair = Pair {
-    native: "selector",
-    adapted: "selector-on-tokio",
-    how: "the selector's HttpProtocol, unchanged, on tokio's loop",
-};
+/// Our pair: the native loop (the event-loop family's reference engine) and the adapted
+/// one. The verdict rests on it.
+fn our_pair() -> Pair {
+    Pair {
+        native: reference(Family::EventLoop).label,
+        adapted: "selector-on-tokio",
+        how: "the selector's HttpProtocol, unchanged, on tokio's loop",
+    }
+}
 
 /// Python's pairs, reported beside ours: the same protocol code on its own loop and adapted.
 const PYTHON: [Pair; 3] = [
@@ -171,7 +174,7 @@ pub(in crate::claims) fn one_protocol_many_loops(run: &StoredRun) -> Finding {
             "No run has the hello workload yet: run `{COMMAND}`."
         ));
     }
-    let adapted_ran = std::iter::once(OURS)
+    let adapted_ran = std::iter::once(our_pair())
         .chain(PYTHON)
         .any(|pair| steps.iter().any(|s| s.engine == pair.adapted));
     if !adapted_ran {
@@ -185,10 +188,10 @@ pub(in crate::claims) fn one_protocol_many_loops(run: &StoredRun) -> Finding {
              or asyncio-uvloop)",
         );
     }
-    let ours = measure(&steps, OURS);
+    let ours = measure(&steps, our_pair());
     let mut sentences = Vec::new();
     if let Some(m) = &ours {
-        sentences.push(pair_sentence(OURS, m));
+        sentences.push(pair_sentence(our_pair(), m));
     }
     let python: Vec<(Pair, Measured)> = PYTHON
         .iter()
@@ -206,7 +209,7 @@ pub(in crate::claims) fn one_protocol_many_loops(run: &StoredRun) -> Finding {
                 .into(),
         );
     }
-    let pairs: Vec<Pair> = std::iter::once(OURS)
+    let pairs: Vec<Pair> = std::iter::once(our_pair())
         .chain(python.iter().map(|(p, _)| *p))
         .collect();
     if let Some(idle) = idle_sentence(run, &pairs) {

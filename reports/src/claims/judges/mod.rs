@@ -11,7 +11,7 @@ pub(super) use interop::one_protocol_many_loops;
 pub(super) use parallel::cpu_parallelism;
 pub(super) use waiting::{big_response, db_wait, slowloris};
 
-use wb_model::engines::Family;
+use wb_model::engines::{Family, reference};
 use wb_model::results::StepResult;
 use wb_model::spread::Estimate;
 

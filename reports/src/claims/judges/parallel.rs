@@ -16,7 +16,8 @@ pub(in crate::claims) fn cpu_parallelism(run: &StoredRun) -> Finding {
             .map(cores_estimate)
             .max_by(|a, b| a.value.total_cmp(&b.value))
     };
-    let Some(sel) = busiest("selector") else {
+    let selector = reference(Family::EventLoop).label;
+    let Some(sel) = busiest(selector) else {
         return Finding::missing("selector,threads,pool,coroutines", "cpu", "selector engine");
     };
     let machine_cores = run.summary.machine.cores;
@@ -32,9 +33,12 @@ pub(in crate::claims) fn cpu_parallelism(run: &StoredRun) -> Finding {
          time, however many connections wait.",
         with_spread(&sel, format::sig3)
     )];
-    let parallel = ["threads", "pool", "coroutines"]
+    // The models whose one engine runs requests on several cores at once.
+    let parallel = wb_model::engines::FAMILIES
+        .map(reference)
         .into_iter()
-        .filter_map(|e| busiest(e).map(|c| (e, c)))
+        .filter(|e| e.parallel)
+        .filter_map(|e| busiest(e.label).map(|c| (e.label, c)))
         .max_by(|a, b| a.1.value.total_cmp(&b.1.value));
     let top_level = steps.iter().map(|s| s.level).max().unwrap_or(0);
     let rps_at_top = |engine: &str| {
@@ -48,7 +52,7 @@ pub(in crate::claims) fn cpu_parallelism(run: &StoredRun) -> Finding {
             "{engine} reached {} cores",
             with_spread(cores, format::sig3)
         );
-        if let (Some(a), Some(b)) = (rps_at_top(engine), rps_at_top("selector")) {
+        if let (Some(a), Some(b)) = (rps_at_top(engine), rps_at_top(selector)) {
             line.push_str(&format!(
                 " and answered {} against the selector's {} at {top_level} connections",
                 format::rps(a),

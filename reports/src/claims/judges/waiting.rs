@@ -13,7 +13,12 @@ pub(in crate::claims) fn big_response(run: &StoredRun) -> Finding {
                 .into(),
         );
     }
-    let Some(sel) = top_step(&steps, "selector") else {
+    let (selector, thread, pool) = (
+        reference(Family::EventLoop).label,
+        reference(Family::Thread).label,
+        reference(Family::Process).label,
+    );
+    let Some(sel) = top_step(&steps, selector) else {
         return Finding::missing("selector,threads,pool", "big-response", "selector engine");
     };
     let workload = run
@@ -45,7 +50,7 @@ pub(in crate::claims) fn big_response(run: &StoredRun) -> Finding {
     ];
     for peer in crate::claims::evidence::of_family(&steps, Family::EventLoop)
         .into_iter()
-        .filter(|e| e != "selector")
+        .filter(|e| e != selector)
     {
         if let Some(s) = top_step(&steps, &peer) {
             sentences.push(format!(
@@ -55,14 +60,14 @@ pub(in crate::claims) fn big_response(run: &StoredRun) -> Finding {
             ));
         }
     }
-    if let Some(thr) = top_step(&steps, "threads") {
+    if let Some(thr) = top_step(&steps, thread) {
         sentences.push(format!(
             "Threads needed {} threads for the same {} readers, each blocked in write() until \
              its client had read.",
             thr.derived.threads_max, thr.level
         ));
     }
-    if let Some(pool) = top_step(&steps, "pool") {
+    if let Some(pool) = top_step(&steps, pool) {
         let workers = pool_workers(run);
         sentences.push(format!(
             "The pool's {workers} workers serve one reader each at a time: with {} readers its \
@@ -310,7 +315,8 @@ pub(in crate::claims) fn slowloris(run: &StoredRun) -> Finding {
         charts::memory(&run.steps, "slowloris"),
     ];
     let pools = crate::claims::evidence::of_family(&steps, Family::Process);
-    let (Some(sel), Some(pool)) = (at_top("selector"), pools.first().and_then(|p| at_top(p)))
+    let selector = reference(Family::EventLoop).label;
+    let (Some(sel), Some(pool)) = (at_top(selector), pools.first().and_then(|p| at_top(p)))
     else {
         return Finding::missing("selector,pool", "slowloris", "selector and pool to compare")
             .with_sentences(sentences, charts);
