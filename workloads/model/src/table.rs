@@ -146,19 +146,9 @@ const LOADED: &[Mode] = &[Mode::Closed, Mode::Open];
 const SLOW: &[Mode] = &[Mode::SlowReaders, Mode::SlowSenders];
 const NOWHERE: &[Mode] = &[];
 
-/// Every figure of a step, in the order of the CSV and the gates' help: how many and how
-/// fast, latency, cost, CPU, threads, memory, then the kernel's memory.
+/// Every figure of a step, in the order of the CSV and the gates' help: how fast and how
+/// many, latency, cost, CPU, threads, memory, then the kernel's memory.
 pub const TABLE: &[Figure] = &[
-    Figure {
-        key: "connections",
-        label: "connections held",
-        unit: Unit::Count,
-        better: Better::Higher,
-        decimals: 0,
-        value: |s| Some(s.load.connections as f64),
-        interval: None,
-        compared_in: &[Mode::Idle],
-    },
     Figure {
         key: "throughput_rps",
         label: "throughput",
@@ -172,6 +162,16 @@ pub const TABLE: &[Figure] = &[
             of: |s| s.estimates.throughput_ci,
         }),
         compared_in: LOADED,
+    },
+    Figure {
+        key: "connections",
+        label: "connections held",
+        unit: Unit::Count,
+        better: Better::Higher,
+        decimals: 0,
+        value: |s| Some(s.load.connections as f64),
+        interval: None,
+        compared_in: &[Mode::Idle],
     },
     Figure {
         key: "completed",
@@ -542,7 +542,7 @@ mod tests {
         // In table order, whole numbers as integers.
         let text = serde_json::to_string(&Values(&s)).unwrap();
         assert!(
-            text.starts_with("{\"connections\":64,\"throughput_rps\":1234.5,"),
+            text.starts_with("{\"throughput_rps\":1234.5,\"connections\":64,"),
             "{text}"
         );
         assert!(text.contains("\"p99_us\":850,"), "{text}");
