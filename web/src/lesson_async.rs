@@ -11,8 +11,8 @@
 
 use std::path::Path;
 
-use wb_model::engines::{FAMILIES, Family, reference};
 use wb_model::describe::{Description, describe};
+use wb_model::engines::{FAMILIES, Family, reference};
 use wb_model::results::EngineSpec;
 use wb_reports::format;
 

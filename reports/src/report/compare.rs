@@ -11,11 +11,11 @@ use wb_model::spec::{Mode, Workload};
 
 use super::doc::{Block, Inline, Section, slug};
 use super::format::{self, Better};
-use wb_model::table;
 use super::headlines::{self, Headline};
 use crate::charts::{self, DataTable, Metric};
 use crate::store::StoredRun;
 use wb_model::spread::{self, Estimate, Method};
+use wb_model::table;
 
 /// A figure of a step that runs are compared on: a row of the table of figures
 /// ([`wb_model::table::TABLE`]). The report's comparison section and the dashboard's

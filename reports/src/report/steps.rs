@@ -130,7 +130,11 @@ pub(crate) fn step_table(run: &StoredRun, workload: &Workload) -> DataTable {
     ];
     columns.extend(lat.iter().map(|c| format!("{c} latency")));
     columns.push("errors".to_string());
-    columns.extend(FIGURE_COLUMNS.iter().map(|key| table::row(key).label.to_string()));
+    columns.extend(
+        FIGURE_COLUMNS
+            .iter()
+            .map(|key| table::row(key).label.to_string()),
+    );
     columns.push("flags".to_string());
     let mut rows = Vec::new();
     let mut notes = Vec::new();

@@ -164,7 +164,10 @@ mod tests {
             })
             .collect();
         let first = columns.iter().position(|c| *c == "level").unwrap() + 1;
-        let last = columns.iter().position(|c| *c == "client_saturated").unwrap();
+        let last = columns
+            .iter()
+            .position(|c| *c == "client_saturated")
+            .unwrap();
         assert!(last - first >= 14, "{columns:?}");
         for column in &columns[first..last] {
             assert!(

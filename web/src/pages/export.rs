@@ -201,7 +201,11 @@ mod tests {
         for f in table::TABLE {
             assert!(columns.contains(&f.key), "{} is not a CSV column", f.key);
             if let Some(i) = f.interval {
-                assert!(columns.contains(&i.low) && columns.contains(&i.high), "{}", f.key);
+                assert!(
+                    columns.contains(&i.low) && columns.contains(&i.high),
+                    "{}",
+                    f.key
+                );
             }
         }
         let mut unique = columns.clone();

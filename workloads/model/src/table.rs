@@ -519,7 +519,10 @@ mod tests {
     fn values_read_the_step_and_latencies_need_answers() {
         let mut s = step();
         assert_eq!(row("p99_us").of(&s), Some(850.0));
-        assert_eq!(row("throughput_rps").interval_of(&s), Some([1200.0, 1300.0]));
+        assert_eq!(
+            row("throughput_rps").interval_of(&s),
+            Some([1200.0, 1300.0])
+        );
         assert_eq!(row("p99_us").interval_of(&s), None);
         assert_eq!(row("engine_us_per_request").of(&s), None);
         assert_eq!(row("throughput_rps").plain(Some(1234.5)), "1234.500");

@@ -316,8 +316,7 @@ pub(in crate::claims) fn slowloris(run: &StoredRun) -> Finding {
     ];
     let pools = crate::claims::evidence::of_family(&steps, Family::Process);
     let selector = reference(Family::EventLoop).label;
-    let (Some(sel), Some(pool)) = (at_top(selector), pools.first().and_then(|p| at_top(p)))
-    else {
+    let (Some(sel), Some(pool)) = (at_top(selector), pools.first().and_then(|p| at_top(p))) else {
         return Finding::missing("selector,pool", "slowloris", "selector and pool to compare")
             .with_sentences(sentences, charts);
     };
