@@ -10,6 +10,8 @@
 //! The one HTML escape ([`escape_html`]) lives here too: the reports' HTML, the charts' SVG
 //! and the Markdown reports' inline HTML all escape text with it.
 
+use wb_model::table::Unit;
+
 const KIB: f64 = 1024.0;
 const MIB: f64 = 1024.0 * 1024.0;
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
@@ -159,15 +161,31 @@ pub fn escape_html(text: &str) -> String {
     out
 }
 
-/// Which way a figure improves, for the comparison's "better" and "worse".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Better {
-    /// More is better: throughput, waits overlapped.
-    Higher,
-    /// Less is better: latency, memory, CPU per request.
-    Lower,
-    /// Neither: a count that describes rather than ranks (threads, cores used).
-    Neither,
+/// Which way a figure improves, for the comparison's "better" and "worse": the one the
+/// table of figures ([`wb_model::table`]) gives each row.
+pub use wb_model::table::Better;
+
+/// A figure in its unit, as every page shows it: the formatter a row of
+/// [`wb_model::table::TABLE`] is printed with (`193k req/s`, `1.40 ms`, `22.4 KiB`,
+/// `0.49 cores`, `12 345`, `4.10k/s`).
+pub fn figure(unit: Unit, v: f64) -> String {
+    match unit {
+        Unit::Rps => rps(v),
+        Unit::Micros => micros(v),
+        Unit::Bytes => bytes(v),
+        Unit::Cores => cores(v),
+        Unit::Count => count(v),
+        Unit::PerSec => format!("{}/s", per_sec(v)),
+    }
+}
+
+/// A figure in a table whose column already says "cores": cores bare (`0.49`), the others as
+/// [`figure`] prints them.
+pub fn figure_bare(unit: Unit, v: f64) -> String {
+    match unit {
+        Unit::Cores => sig3(v),
+        other => figure(other, v),
+    }
 }
 
 /// Changes smaller than this fraction are not called better or worse: two runs of the same
@@ -311,6 +329,20 @@ mod tests {
         assert_eq!(cores(12.34), "12.3 cores");
         assert_eq!(times(79.2), "79.2×");
         assert_eq!(times(3.444), "3.44×");
+    }
+
+    #[test]
+    fn every_unit_of_the_table_of_figures_has_its_formatter() {
+        assert_eq!(figure(Unit::Rps, 193_456.0), "193k req/s");
+        assert_eq!(figure(Unit::Micros, 1400.0), "1.40 ms");
+        assert_eq!(figure(Unit::Bytes, 22.4 * 1024.0), "22.4 KiB");
+        assert_eq!(figure(Unit::Cores, 0.494), "0.49 cores");
+        assert_eq!(figure_bare(Unit::Cores, 0.494), "0.49");
+        assert_eq!(figure(Unit::Count, 12_345.0), "12\u{202f}345");
+        assert_eq!(figure(Unit::PerSec, 4100.0), "4100/s");
+        for row in wb_model::table::TABLE {
+            assert!(!figure(row.unit, 1.0).is_empty(), "{}", row.key);
+        }
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! workload, at any level, makes the comparison true. `*` stands for any engine or any
 //! workload (`*.hello.errors > 0`). The operators are `>`, `>=`, `<` and `<=`, and the number
 //! is in the figure's own unit (µs for `*_us`, bytes for `*_bytes`, requests per second for
-//! `throughput_rps`), as in `workbench show --json`.
+//! `throughput_rps`), as under each step's `figures` in `workbench show --json`. The figures
+//! are the rows of the table of figures, [`wb_model::table::TABLE`].
 //!
 //! A gate is judged on the steps the summary shows: repeats of a step (`--repeat N`) count as
 //! one, their median. Of the matching steps, the *worst* one decides: for `>` and `>=` the
@@ -21,103 +22,31 @@
 use std::fmt;
 
 use wb_model::results::{RunConfig, StepResult};
+use wb_model::table::TABLE;
 
 /// The exit status of a run that crossed a gate (1 is any other failure, 130 an interrupt,
 /// which wins: an interrupted run's gates judge only part of it).
 pub const EXIT_CROSSED: u8 = 3;
 
-/// `--fail-if`'s long help: the grammar and every figure.
-pub const HELP: &str = "Fail the run (exit status 3) when a figure crosses a threshold: \
+/// `--fail-if`'s long help: the grammar, then every figure of the table of figures
+/// ([`wb_model::table::TABLE`]) with its unit.
+pub fn help() -> String {
+    let figures: Vec<String> = TABLE
+        .iter()
+        .map(|f| format!("{} ({})", f.key, f.unit.name()))
+        .collect();
+    format!(
+        "Fail the run (exit status 3) when a figure crosses a threshold: \
 ENGINE.WORKLOAD.FIGURE OP NUMBER, e.g. 'selector.hello.p99_us > 2000'. `*` matches any \
 engine or workload; OP is one of > >= < <=; NUMBER is in the figure's unit. The worst step \
-at any level decides. Repeatable. Figures: throughput_rps, p50_us, p90_us, p99_us, p999_us, \
-max_us, errors, engine_cores, client_cores, peak_pss_bytes, peak_rss_bytes, \
-engine_us_per_request, ctx_switches_per_sec, threads_max.";
-
-/// A figure of a step that a gate can test.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Figure {
-    /// Valid answers per second.
-    ThroughputRps,
-    /// Median latency, µs.
-    P50Us,
-    /// 90th percentile latency, µs.
-    P90Us,
-    /// 99th percentile latency, µs.
-    P99Us,
-    /// 99.9th percentile latency, µs.
-    P999Us,
-    /// Largest latency, µs.
-    MaxUs,
-    /// Errors of every kind.
-    Errors,
-    /// Engine CPU time over wall time.
-    EngineCores,
-    /// Load generator CPU time over wall time.
-    ClientCores,
-    /// Largest PSS of the engine's process tree, bytes.
-    PeakPssBytes,
-    /// Largest RSS of the engine's process tree, bytes.
-    PeakRssBytes,
-    /// Engine CPU-µs per valid answer.
-    EngineUsPerRequest,
-    /// Context switches per second.
-    CtxSwitchesPerSec,
-    /// Most threads seen.
-    ThreadsMax,
+at any level decides. Repeatable. Figures: {}.",
+        figures.join(", ")
+    )
 }
 
-/// Every figure by the name a gate uses (the field names of `workbench show --json`).
-pub const FIGURES: &[(&str, Figure)] = &[
-    ("throughput_rps", Figure::ThroughputRps),
-    ("p50_us", Figure::P50Us),
-    ("p90_us", Figure::P90Us),
-    ("p99_us", Figure::P99Us),
-    ("p999_us", Figure::P999Us),
-    ("max_us", Figure::MaxUs),
-    ("errors", Figure::Errors),
-    ("engine_cores", Figure::EngineCores),
-    ("client_cores", Figure::ClientCores),
-    ("peak_pss_bytes", Figure::PeakPssBytes),
-    ("peak_rss_bytes", Figure::PeakRssBytes),
-    ("engine_us_per_request", Figure::EngineUsPerRequest),
-    ("ctx_switches_per_sec", Figure::CtxSwitchesPerSec),
-    ("threads_max", Figure::ThreadsMax),
-];
-
-impl Figure {
-    /// The figure's value for `step`, or `None` when the step has none (no answers to give
-    /// a latency, no CPU samples to give a cost per request).
-    pub fn of(self, step: &StepResult) -> Option<f64> {
-        let l = &step.load.latency;
-        let d = &step.derived;
-        let latency = |us: u64| (l.count > 0).then_some(us as f64);
-        match self {
-            Figure::ThroughputRps => Some(d.throughput_rps),
-            Figure::P50Us => latency(l.p50_us),
-            Figure::P90Us => latency(l.p90_us),
-            Figure::P99Us => latency(l.p99_us),
-            Figure::P999Us => latency(l.p999_us),
-            Figure::MaxUs => latency(l.max_us),
-            Figure::Errors => Some(step.load.errors.total() as f64),
-            Figure::EngineCores => Some(d.engine_cores),
-            Figure::ClientCores => Some(d.client_cores),
-            Figure::PeakPssBytes => Some(d.peak_pss_bytes as f64),
-            Figure::PeakRssBytes => Some(d.peak_rss_bytes as f64),
-            Figure::EngineUsPerRequest => step.estimates.engine_us_per_request,
-            Figure::CtxSwitchesPerSec => Some(d.ctx_switches_per_sec),
-            Figure::ThreadsMax => Some(d.threads_max as f64),
-        }
-    }
-
-    /// Its name in a gate.
-    pub fn name(self) -> &'static str {
-        FIGURES
-            .iter()
-            .find(|(_, f)| *f == self)
-            .map_or("?", |(name, _)| name)
-    }
-}
+/// A figure of a step that a gate can test: any row of the table of figures, by its key (the
+/// keys of each step's `figures` in `workbench show --json`).
+pub type Figure = &'static wb_model::table::Figure;
 
 /// A comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,19 +131,11 @@ impl fmt::Display for Gate {
             "{}.{}.{} {} {}",
             name(&self.engine),
             name(&self.workload),
-            self.figure.name(),
+            self.figure.key,
             self.op.symbol(),
             number(self.limit)
         )
     }
-}
-
-fn figure_names() -> String {
-    FIGURES
-        .iter()
-        .map(|(name, _)| *name)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Parses `ENGINE.WORKLOAD.FIGURE OP NUMBER`; the error names the part that is wrong and
@@ -265,17 +186,13 @@ pub fn parse(text: &str) -> Result<Gate, String> {
     };
     let engine = pattern(engine, "engine")?;
     let workload = pattern(workload, "workload")?;
-    let figure = FIGURES
-        .iter()
-        .find(|(name, _)| *name == figure.trim())
-        .map(|(_, f)| *f)
-        .ok_or_else(|| {
-            format!(
-                "unknown figure {:?}; figures: {}",
-                figure.trim(),
-                figure_names()
-            )
-        })?;
+    let figure = wb_model::table::find(figure.trim()).ok_or_else(|| {
+        format!(
+            "unknown figure {:?}; figures: {}",
+            figure.trim(),
+            wb_model::table::keys()
+        )
+    })?;
     let right = right.trim();
     let limit: f64 = right
         .parse()
@@ -501,7 +418,7 @@ mod tests {
         let g = parse("selector.hello.p99_us > 2000").unwrap();
         assert_eq!(g.engine, Pattern::Name("selector".into()));
         assert_eq!(g.workload, Pattern::Name("hello".into()));
-        assert_eq!((g.figure, g.op, g.limit), (Figure::P99Us, Op::Gt, 2000.0));
+        assert_eq!((g.figure.key, g.op, g.limit), ("p99_us", Op::Gt, 2000.0));
         assert_eq!(g.to_string(), "selector.hello.p99_us > 2000");
         for (text, op) in [
             ("*.*.errors>=1", Op::Ge),
@@ -515,9 +432,13 @@ mod tests {
         // An engine label with dots (a server measured by hand) keeps them.
         let g = parse("127.0.0.1:8080.load.p50_us > 5").unwrap();
         assert_eq!(g.engine, Pattern::Name("127.0.0.1:8080".into()));
-        for (_, figure) in FIGURES {
-            let text = format!("*.*.{} > 1", figure.name());
-            assert_eq!(parse(&text).unwrap().figure, *figure);
+        // Every row of the table of figures is a gate, and the help names it with its unit.
+        let help = help();
+        for figure in TABLE {
+            let text = format!("*.*.{} > 1", figure.key);
+            assert_eq!(parse(&text).unwrap().figure, figure);
+            let named = format!("{} ({})", figure.key, figure.unit.name());
+            assert!(help.contains(&named), "{named} not in: {help}");
         }
     }
 

@@ -81,7 +81,7 @@ pub struct RunArgs {
     pub step_secs: Option<f64>,
     /// Exit with status 3 when a figure crosses a threshold, e.g. 'selector.hello.p99_us >
     /// 2000'; repeatable.
-    #[arg(long = "fail-if", value_name = "GATE", value_parser = gates::parse, long_help = gates::HELP)]
+    #[arg(long = "fail-if", value_name = "GATE", value_parser = gates::parse, long_help = gates::help())]
     pub fail_if: Vec<gates::Gate>,
     /// The result store.
     #[arg(long, env = DB_ENV, default_value = DEFAULT_DB)]

@@ -15,129 +15,22 @@ use super::headlines::{self, Headline};
 use crate::charts::{self, DataTable, Metric};
 use crate::store::StoredRun;
 use wb_model::spread::{self, Estimate, Method};
+use wb_model::table;
 
-/// A figure of a step that runs are compared on: the report's comparison section and the
-/// dashboard's `/compare` page read the same list ([`figures`]), with the same cells and the
-/// same changes.
-pub struct Figure {
-    name: &'static str,
-    better: Better,
-    value: fn(&StepResult) -> Option<f64>,
-    show: fn(f64) -> String,
-    /// The figure's 95 % interval, where the step has one.
-    interval: fn(&StepResult) -> Option<[f64; 2]>,
-}
+/// A figure of a step that runs are compared on: a row of the table of figures
+/// ([`wb_model::table::TABLE`]). The report's comparison section and the dashboard's
+/// `/compare` page read the same list ([`figures`]), with the same cells and the same changes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Figure(&'static table::Figure);
 
-/// No interval kept for this figure.
-fn no_interval(_: &StepResult) -> Option<[f64; 2]> {
-    None
-}
-
-fn latency(us: u64) -> f64 {
-    us as f64
-}
-
-const THROUGHPUT: Figure = Figure {
-    name: "throughput",
-    better: Better::Higher,
-    value: |s| Some(s.derived.throughput_rps),
-    show: format::rps,
-    interval: |s| s.estimates.throughput_ci,
-};
-const P50: Figure = Figure {
-    name: "p50 latency",
-    better: Better::Lower,
-    value: |s| (s.load.latency.count > 0).then(|| latency(s.load.latency.p50_us)),
-    show: format::micros,
-    interval: no_interval,
-};
-const P99: Figure = Figure {
-    name: "p99 latency",
-    better: Better::Lower,
-    value: |s| (s.load.latency.count > 0).then(|| latency(s.load.latency.p99_us)),
-    show: format::micros,
-    interval: |s| s.estimates.p99_ci_us,
-};
-const P99_UNCORRECTED: Figure = Figure {
-    name: "p99 latency, uncorrected",
-    better: Better::Lower,
-    value: |s| s.load.latency_uncorrected.map(|l| latency(l.p99_us)),
-    show: format::micros,
-    interval: no_interval,
-};
-const ENGINE_CORES: Figure = Figure {
-    name: "engine cores",
-    better: Better::Neither,
-    value: |s| Some(s.derived.engine_cores),
-    show: format::cores,
-    interval: no_interval,
-};
-const CLIENT_CORES: Figure = Figure {
-    name: "client cores",
-    better: Better::Neither,
-    value: |s| Some(s.derived.client_cores),
-    show: format::cores,
-    interval: no_interval,
-};
-const PEAK_PSS: Figure = Figure {
-    name: "peak PSS",
-    better: Better::Lower,
-    value: |s| Some(s.derived.peak_pss_bytes as f64),
-    show: format::bytes,
-    interval: no_interval,
-};
-const THREADS: Figure = Figure {
-    name: "threads",
-    better: Better::Neither,
-    value: |s| Some(s.derived.threads_max as f64),
-    show: |v| format!("{v:.0}"),
-    interval: no_interval,
-};
-const HELD: Figure = Figure {
-    name: "connections held",
-    better: Better::Higher,
-    value: |s| Some(s.load.connections as f64),
-    show: |v| format!("{v:.0}"),
-    interval: no_interval,
-};
-const COST: Figure = Figure {
-    name: "engine CPU per request",
-    better: Better::Lower,
-    value: |s| s.estimates.engine_us_per_request,
-    show: format::micros,
-    interval: |s| s.estimates.engine_us_per_request_ci,
-};
-const ERRORS: Figure = Figure {
-    name: "errors",
-    better: Better::Lower,
-    value: |s| Some(s.load.errors.total() as f64),
-    show: |v| format!("{v:.0}"),
-    interval: no_interval,
-};
-
-/// The figures compared for a workload's mode.
-pub fn figures(mode: Mode) -> &'static [Figure] {
-    match mode {
-        Mode::Closed => &[
-            THROUGHPUT,
-            P50,
-            P99,
-            COST,
-            ENGINE_CORES,
-            CLIENT_CORES,
-            PEAK_PSS,
-        ],
-        Mode::Open => &[
-            THROUGHPUT,
-            P99,
-            P99_UNCORRECTED,
-            COST,
-            ENGINE_CORES,
-            PEAK_PSS,
-        ],
-        Mode::Idle => &[HELD, PEAK_PSS, THREADS],
-        Mode::SlowReaders | Mode::SlowSenders => &[P99, ERRORS, PEAK_PSS, THREADS, ENGINE_CORES],
-    }
+/// The figures compared for a workload's mode: the rows of the table that say they are
+/// compared in it ([`table::Figure::compared_in`]), in table order.
+pub fn figures(mode: Mode) -> Vec<Figure> {
+    table::TABLE
+        .iter()
+        .filter(|f| f.compared(mode))
+        .map(Figure)
+        .collect()
 }
 
 /// The metric drawn on a workload's comparison charts.
@@ -353,11 +246,11 @@ fn workload_section(run: &StoredRun, others: &[StoredRun], workload: &Workload) 
             };
             let mine = step(run);
             let theirs: Vec<Option<StepResult>> = others.iter().map(step).collect();
-            for figure in figures(workload.mode) {
+            for figure in &figures(workload.mode) {
                 let mut row = vec![
                     engine.clone(),
                     level.to_string(),
-                    figure.name.to_string(),
+                    figure.name().to_string(),
                     cell(mine.as_ref(), figure),
                 ];
                 let a = mine.as_ref().and_then(|s| estimate(s, figure));
@@ -365,7 +258,7 @@ fn workload_section(run: &StoredRun, others: &[StoredRun], workload: &Workload) 
                     row.push(cell(other.as_ref(), figure));
                     let b = other.as_ref().and_then(|s| estimate(s, figure));
                     row.push(match (a, b) {
-                        (Some(a), Some(b)) => format::significant_change(&a, &b, figure.better),
+                        (Some(a), Some(b)) => format::significant_change(&a, &b, figure.0.better),
                         _ => "—".into(),
                     });
                 }
@@ -427,14 +320,19 @@ fn value(step: &StepResult, figure: &Figure) -> Option<f64> {
     if step.failure.is_some() {
         None
     } else {
-        (figure.value)(step)
+        figure.0.of(step)
     }
 }
 
 impl Figure {
     /// Its name in a table.
     pub fn name(&self) -> &'static str {
-        self.name
+        self.0.label
+    }
+
+    /// Its row in the table of figures.
+    pub fn row(&self) -> &'static table::Figure {
+        self.0
     }
 
     /// The figure of `step` with its interval, or `not run` / `failed` / `—`.
@@ -448,7 +346,7 @@ impl Figure {
         let a = step.and_then(|s| estimate(s, self));
         let b = reference.and_then(|s| estimate(s, self));
         match (a, b) {
-            (Some(a), Some(b)) => format::significant_change(&a, &b, self.better),
+            (Some(a), Some(b)) => format::significant_change(&a, &b, self.0.better),
             _ => "—".into(),
         }
     }
@@ -459,7 +357,7 @@ fn estimate(step: &StepResult, figure: &Figure) -> Option<Estimate> {
     let v = value(step, figure)?;
     Some(spread::estimate(
         v,
-        (figure.interval)(step),
+        figure.0.interval_of(step),
         Method::Windows,
     ))
 }
@@ -468,8 +366,56 @@ fn cell(step: Option<&StepResult>, figure: &Figure) -> String {
     match step {
         None => "not run".into(),
         Some(s) if s.failure.is_some() => "failed".into(),
-        Some(s) => (figure.value)(s).map_or("—".into(), |v| {
-            format::with_interval(v, (figure.interval)(s), figure.show)
+        Some(s) => figure.0.of(s).map_or("—".into(), |v| {
+            format::with_interval(v, figure.0.interval_of(s), |v| {
+                format::figure(figure.0.unit, v)
+            })
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_row_compared_in_a_mode_is_in_that_modes_comparison() {
+        let modes = [
+            Mode::Closed,
+            Mode::Open,
+            Mode::Idle,
+            Mode::SlowReaders,
+            Mode::SlowSenders,
+        ];
+        for row in table::TABLE {
+            for mode in modes {
+                let shown = figures(mode).iter().any(|f| f.row() == row);
+                assert_eq!(shown, row.compared(mode), "{} in {mode:?}", row.key);
+            }
+        }
+        let names = |mode| -> Vec<&str> { figures(mode).iter().map(Figure::name).collect() };
+        assert_eq!(
+            names(Mode::Closed),
+            [
+                "throughput",
+                "p50 latency",
+                "p99 latency",
+                "engine CPU per request",
+                "engine cores",
+                "client cores",
+                "peak PSS"
+            ]
+        );
+        assert_eq!(
+            names(Mode::Open),
+            [
+                "throughput",
+                "p99 latency",
+                "p99 latency, uncorrected",
+                "engine CPU per request",
+                "engine cores",
+                "peak PSS"
+            ]
+        );
     }
 }

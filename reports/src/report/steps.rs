@@ -4,6 +4,7 @@
 use wb_model::figures::{CLIENT_SATURATED_CORES, LITTLES_LAW_TOLERANCE};
 use wb_model::results::StepResult;
 use wb_model::spec::{Mode, Route, Workload};
+use wb_model::table;
 
 use super::doc::{Block, Inline, Section, slug};
 use super::format;
@@ -128,19 +129,13 @@ pub(crate) fn step_table(run: &StoredRun, workload: &Workload) -> DataTable {
         third.to_string(),
     ];
     columns.extend(lat.iter().map(|c| format!("{c} latency")));
+    columns.push("errors".to_string());
     columns.extend(
-        [
-            "errors",
-            "engine cores",
-            "client cores",
-            "context switches",
-            "threads",
-            "peak PSS",
-            "peak RSS",
-            "flags",
-        ]
-        .map(String::from),
+        FIGURE_COLUMNS
+            .iter()
+            .map(|key| table::row(key).label.to_string()),
     );
+    columns.push("flags".to_string());
     let mut rows = Vec::new();
     let mut notes = Vec::new();
     for engine in headlines::engines(run) {
@@ -208,6 +203,17 @@ pub(crate) fn step_table(run: &StoredRun, workload: &Workload) -> DataTable {
     }
 }
 
+/// The step table's columns after the errors: rows of the table of figures, by key, each
+/// headed by its label and printed with its unit's formatter.
+const FIGURE_COLUMNS: [&str; 6] = [
+    "engine_cores",
+    "client_cores",
+    "ctx_switches_per_sec",
+    "threads_max",
+    "peak_pss_bytes",
+    "peak_rss_bytes",
+];
+
 fn step_row(step: &StepResult, mode: Mode) -> Vec<String> {
     let d = &step.derived;
     let l = &step.load.latency;
@@ -245,7 +251,7 @@ fn step_row(step: &StepResult, mode: Mode) -> Vec<String> {
         .collect();
         format!("{} ({})", e.total(), kinds.join(", "))
     };
-    vec![
+    let mut row = vec![
         step.engine.clone(),
         step.level.to_string(),
         if !measured {
@@ -259,38 +265,16 @@ fn step_row(step: &StepResult, mode: Mode) -> Vec<String> {
         lat(l.p99_us),
         third_latency,
         if measured { errors } else { dash() },
-        if measured {
-            format::sig3(d.engine_cores)
-        } else {
-            dash()
-        },
-        if measured {
-            format::sig3(d.client_cores)
-        } else {
-            dash()
-        },
-        if measured {
-            format!("{}/s", format::per_sec(d.ctx_switches_per_sec))
-        } else {
-            dash()
-        },
-        if measured {
-            format::count(d.threads_max as f64)
-        } else {
-            dash()
-        },
-        if measured {
-            format::bytes(d.peak_pss_bytes as f64)
-        } else {
-            dash()
-        },
-        if measured {
-            format::bytes(d.peak_rss_bytes as f64)
-        } else {
-            dash()
-        },
-        flags_text(step),
-    ]
+    ];
+    row.extend(FIGURE_COLUMNS.iter().map(|key| {
+        let figure = table::row(key);
+        figure
+            .of(step)
+            .filter(|_| measured)
+            .map_or_else(dash, |v| format::figure_bare(figure.unit, v))
+    }));
+    row.push(flags_text(step));
+    row
 }
 
 /// A step's flags in words, `;`-separated; empty when it has none.

@@ -140,3 +140,40 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
         tx.commit()?;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+
+    /// The `steps` table keeps some figures in columns of their own (for queries by hand);
+    /// each is named by its key in the table of figures, so a column means what the CSV's
+    /// and the gates' figure of that name means.
+    #[test]
+    fn the_steps_figure_columns_are_rows_of_the_table_of_figures() {
+        let steps = MIGRATIONS[0]
+            .split("CREATE TABLE steps (")
+            .nth(1)
+            .and_then(|rest| rest.split(");").next())
+            .expect("the steps table");
+        let columns: Vec<&str> = steps
+            .lines()
+            .filter_map(|line| line.split_whitespace().next())
+            .filter(|name| {
+                name.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            })
+            .collect();
+        let first = columns.iter().position(|c| *c == "level").unwrap() + 1;
+        let last = columns
+            .iter()
+            .position(|c| *c == "client_saturated")
+            .unwrap();
+        assert!(last - first >= 14, "{columns:?}");
+        for column in &columns[first..last] {
+            assert!(
+                wb_model::table::find(column).is_some(),
+                "steps.{column} is not a figure of wb_model::table::TABLE"
+            );
+        }
+    }
+}

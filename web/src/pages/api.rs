@@ -139,12 +139,18 @@ pub async fn progress(
 struct ApiPage {
     nav: &'static str,
     csv_columns: String,
+    figure_keys: String,
 }
 
 /// `GET /api`: the documentation.
 pub async fn docs() -> impl IntoResponse {
     ApiPage {
         nav: "api",
-        csv_columns: super::export::CSV_COLUMNS.join(","),
+        csv_columns: super::export::csv_columns().join(","),
+        figure_keys: wb_model::table::TABLE
+            .iter()
+            .map(|f| format!("{} ({})", f.key, f.unit.name()))
+            .collect::<Vec<_>>()
+            .join(", "),
     }
 }

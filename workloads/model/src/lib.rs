@@ -12,6 +12,8 @@
 //!   did not write.
 //! - [`results`]: what every step, load report and run produces, which the store keeps.
 //! - [`figures`]: the figures and flags derived from a step's raw readings.
+//! - [`table`]: the one table of a step's figures (key, unit, which way is better, how to
+//!   read value and interval), which the gates, the CSV, the comparison and the JSON read.
 //! - [`spread`]: medians, intervals and slopes: how sure a figure is.
 //! - [`events`]: what a run reports as it goes, to every [`events::Observer`].
 //! - [`describe`] and [`trace`]: what an engine says about itself (`--describe`, `--trace`).
@@ -30,4 +32,5 @@ pub mod peers;
 pub mod results;
 pub mod spec;
 pub mod spread;
+pub mod table;
 pub mod trace;
