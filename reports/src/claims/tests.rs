@@ -325,6 +325,8 @@ fn cpu_parallelism_all_four_outcomes() {
     let cases = [
         (cores(1.0, 0.01), cores(1.9, 0.02), Verdict::Supported),
         (cores(1.0, 0.01), cores(1.02, 0.01), Verdict::NotSupported),
+        // No engine passed one core, however the ratio reads (2.5×): refuted, not supported.
+        (cores(0.4, 0.01), cores(1.0, 0.02), Verdict::NotSupported),
         (cores(1.0, 0.4), cores(1.4, 0.4), Verdict::Inconclusive),
     ];
     for (selector, threads, want) in cases {
@@ -399,39 +401,60 @@ fn slowloris_all_four_outcomes() {
 
 #[test]
 fn selector_thousands_and_big_response_outcomes() {
-    let held = |level: u64, threads: u64| vec![(level, Shape { threads, ..NONE })];
-    assert_eq!(
+    // Idle levels up to ten thousand, PSS rising by `per_conn` a connection.
+    let idle_to = |per_conn: f64, threads: u64| -> Vec<(u64, Shape)> {
+        [0, 2500, 5000, 10_000]
+            .into_iter()
+            .map(|level| {
+                (
+                    level,
+                    Shape {
+                        per_conn,
+                        noise: 1_000.0,
+                        threads,
+                        ..NONE
+                    },
+                )
+            })
+            .collect()
+    };
+    let thousands = |selector, threads| {
         judge(
             "selector-thousands",
-            &run("idle", vec![("selector", held(2000, 2))])
+            &run("idle", vec![("selector", selector), ("threads", threads)]),
         )
-        .0,
+    };
+    assert_eq!(
+        thousands(idle_to(150.0, 2), idle_to(15_000.0, 10_000)).0,
         Verdict::Supported
     );
+    // Ten thousand held, but at half a thread's memory each: not a small fraction.
     assert_eq!(
-        judge(
-            "selector-thousands",
-            &run("idle", vec![("selector", held(2000, 40))])
-        )
-        .0,
+        thousands(idle_to(7_500.0, 2), idle_to(15_000.0, 10_000)).0,
         Verdict::NotSupported
     );
     assert_eq!(
-        judge(
-            "selector-thousands",
-            &run("idle", vec![("selector", held(500, 2))])
-        )
-        .0,
-        Verdict::Inconclusive
+        thousands(idle_to(150.0, 40), idle_to(15_000.0, 10_000)).0,
+        Verdict::NotSupported
     );
-    assert_eq!(
-        judge(
-            "selector-thousands",
-            &run("idle", vec![("threads", held(2000, 2000))])
-        )
-        .0,
-        Verdict::Inconclusive
+    // A thousand held is what threads hold as well: not the contrast.
+    let (v, why) = judge(
+        "selector-thousands",
+        &run(
+            "idle",
+            vec![
+                ("selector", vec![(0, NONE), (1000, NONE)]),
+                ("threads", vec![(0, NONE), (2000, NONE)]),
+            ],
+        ),
     );
+    assert_eq!(v, Verdict::Inconclusive);
+    assert!(why.contains("levels up to 10"), "{why}");
+    // Without the threads engine the contrast cannot be made.
+    let r = run("idle", vec![("selector", idle_to(150.0, 2))]);
+    let (v, why) = judge("selector-thousands", &r);
+    assert_eq!(v, Verdict::Inconclusive);
+    assert!(why.contains("--engines selector,threads"), "{why}");
     // 1 MiB at 1 MiB/s: a download takes at least 1 s.
     let download = |p99: f64, spread: f64| {
         vec![(
@@ -559,7 +582,8 @@ fn many_loops_all_four_outcomes() {
         why.contains("--engines selector,selector-on-tokio"),
         "{why}"
     );
-    // A CPU figure stored without an interval is read off cores ÷ throughput.
+    // A CPU figure stored without an interval is read off cores ÷ throughput: one reading a
+    // side is no evidence either way, so no firm verdict.
     let r = run(
         "hello",
         vec![
@@ -587,10 +611,103 @@ fn many_loops_all_four_outcomes() {
             ),
         ],
     );
-    assert_eq!(judge(slug, &r).0, Verdict::Supported);
+    assert_eq!(judge(slug, &r).0, Verdict::Inconclusive);
 }
 
 #[test]
 fn modes_are_what_the_presets_say() {
     assert_eq!(Workload::load("idle").unwrap().mode, Mode::Idle);
+}
+
+/// Data that each judge's old, loose threshold passed, but that fails the contrast the claim
+/// makes: the verdict must not be "supported".
+#[test]
+fn loose_thresholds_no_longer_pass() {
+    let rps = |rps: f64, spread: f64| Shape {
+        rps,
+        rps_spread: spread,
+        ..NONE
+    };
+    // The database ceiling is two-sided: a pool far below its ceiling (5 × 100 = 500/s) is not
+    // explained by it, however far the others overlap waits.
+    let r = run(
+        "db-wait",
+        vec![
+            ("pool", vec![(1, rps(20.0, 0.0)), (100, rps(150.0, 5.0))]),
+            (
+                "selector",
+                vec![(1, rps(90.0, 0.0)), (100, rps(9_000.0, 100.0))],
+            ),
+        ],
+    );
+    assert_eq!(
+        judge("db-wait", &r).0,
+        Verdict::NotSupported,
+        "{:?}",
+        judge("db-wait", &r)
+    );
+    // A figure without an interval never gives a firm verdict.
+    let r = run(
+        "db-wait",
+        vec![
+            ("pool", vec![(1, rps(50.0, 0.0)), (100, rps(490.0, 0.0))]),
+            (
+                "selector",
+                vec![(1, rps(90.0, 0.0)), (100, rps(9_000.0, 100.0))],
+            ),
+        ],
+    );
+    assert_eq!(
+        judge("db-wait", &r).0,
+        Verdict::Inconclusive,
+        "{:?}",
+        judge("db-wait", &r)
+    );
+    // Hostage: a probe that got errors, or a failed pool step, is no evidence of a hostage.
+    let probe = |p99: f64| Shape {
+        rps: 100.0,
+        p99_us: p99,
+        p99_spread: p99 / 10.0,
+        ..NONE
+    };
+    let mut r = run(
+        "slowloris",
+        vec![
+            ("selector", vec![(0, probe(300.0)), (20, probe(300.0))]),
+            ("pool", vec![(0, probe(300.0)), (20, probe(300.0))]),
+        ],
+    );
+    let pool_top = r
+        .steps
+        .iter_mut()
+        .find(|s| s.engine == "pool" && s.level == 20)
+        .unwrap();
+    pool_top.load.errors.connect = 5;
+    assert_eq!(judge("slowloris", &r).0, Verdict::Inconclusive);
+    let pool_top = r
+        .steps
+        .iter_mut()
+        .find(|s| s.engine == "pool" && s.level == 20)
+        .unwrap();
+    pool_top.load.errors.connect = 0;
+    pool_top.failure = Some("the engine exited during the step".into());
+    let (v, why) = judge("slowloris", &r);
+    assert_eq!(v, Verdict::Inconclusive);
+    assert!(why.contains("failed"), "{why}");
+    // Parallelism: a ratio of cores (2.5×) with no engine past one core is refuted.
+    let cores = |c: f64| {
+        vec![(
+            4,
+            Shape {
+                cores: c,
+                cores_spread: 0.01,
+                ..NONE
+            },
+        )]
+    };
+    let r = run(
+        "cpu",
+        vec![("selector", cores(0.3)), ("coroutines", cores(0.75))],
+    );
+    assert_ne!(judge("cpu-parallelism", &r).0, Verdict::Supported);
 }

@@ -37,8 +37,9 @@ pub(in crate::claims) fn thread_memory(run: &StoredRun) -> Finding {
     )];
     let stack = stack_size(run);
     sentences.push(format!(
-        "The talk says a thread costs 32 KiB to 8 MiB; measured here, {}. Each thread reserved \
+        "{}; measured here, {}. Each thread reserved \
          {stack} of address space for its stack, but only the pages it touched count.",
+        crate::claims::talk::THREAD_COST,
         format::bytes(threads.value)
     ));
     if let Some(ceiling) = thread_ceiling(run) {
@@ -184,18 +185,78 @@ pub(in crate::claims) fn selector_thousands(run: &StoredRun) -> Finding {
         charts::memory_per_connection(&run.steps, "idle"),
         charts::threads(&run.steps, "idle"),
     ];
+    let limit = run.summary.machine.open_files_limit;
+    let loop_slope = idle_slope_estimate(&ok_steps(&steps, selector)).map(|(u, _)| u);
+    let thread_slope = idle_slope_estimate(&ok_steps(&steps, thread)).map(|(u, _)| u);
+    if let Some(ceiling) = thread_ceiling(run) {
+        sentences.push(ceiling);
+    }
     let outcome = if threads_used > ONE_LOOP_THREADS {
         Outcome::NotSupported(format!(
             "The selector ran {threads_used} threads, more than one loop needs."
         ))
     } else if held < THOUSANDS {
-        Outcome::Inconclusive(format!(
-            "The most connections held here was {}: run the idle workload with levels of \
-             {THOUSANDS} or more to test \"thousands\".",
-            format::count(held as f64)
-        ))
+        // Room for THOUSANDS connections and the engine's own few descriptors.
+        if limit > 0 && limit < THOUSANDS + 64 {
+            Outcome::Inconclusive(format!(
+                "The selector held {} connections; this machine's open-files limit is {} per \
+                 process, too low for {} (each connection is a descriptor, in the engine and \
+                 in the load generator alike): raise the hard limit (`ulimit -Hn`, \
+                 /etc/security/limits.conf) to test \"thousands\".",
+                format::count(held as f64),
+                format::count(limit as f64),
+                format::count(THOUSANDS as f64)
+            ))
+        } else {
+            Outcome::Inconclusive(format!(
+                "The most connections the selector held here was {}: run the idle workload \
+                 with levels up to {} (`workbench run --workloads idle`) to test \"thousands\".",
+                format::count(held as f64),
+                format::count(THOUSANDS as f64)
+            ))
+        }
     } else {
-        Outcome::Supported
+        match (loop_slope, thread_slope) {
+            (_, None) => {
+                return Finding::missing(
+                    "selector,threads",
+                    "idle",
+                    "threads engine to set the selector's memory against",
+                )
+                .with_sentences(sentences, charts);
+            }
+            (None, _) => Outcome::Inconclusive(
+                "The selector's memory per connection could not be fitted (two levels it \
+                 reached are needed)."
+                    .into(),
+            ),
+            (Some(sel), Some(thr)) => {
+                let fraction = sel.value / thr.value.max(1.0);
+                if !sel.has_interval() || !thr.has_interval() {
+                    Outcome::Inconclusive(
+                        "A memory slope has no interval: one reading is no evidence.".into(),
+                    )
+                } else if sel.high <= SMALL_FRACTION * thr.low {
+                    Outcome::Supported
+                } else if sel.low > SMALL_FRACTION * thr.high {
+                    Outcome::NotSupported(format!(
+                        "The selector held {} connections, but at {} each it cost {} of a \
+                         thread's {}: not a small fraction.",
+                        format::count(held as f64),
+                        with_spread(&sel, format::bytes),
+                        format!("{:.0} %", fraction * 100.0),
+                        with_spread(&thr, format::bytes)
+                    ))
+                } else {
+                    Outcome::Inconclusive(format!(
+                        "The selector's {} per connection against a thread's {}: the intervals \
+                         reach across a tenth. Repeat the run (`--repeat 3`).",
+                        with_spread(&sel, format::bytes),
+                        with_spread(&thr, format::bytes)
+                    ))
+                }
+            }
+        }
     };
     Finding::judged(outcome, sentences, charts)
 }

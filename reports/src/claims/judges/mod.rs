@@ -50,19 +50,3 @@ pub(super) fn at_least(a: &Estimate, factor: f64, b: &Estimate) -> Option<bool> 
         None
     }
 }
-
-/// Where a measured figure stands against an exact bound (a ceiling computed from reported
-/// facts): `Less` when its whole interval is below, `Greater` when above, `Equal` when the
-/// interval holds the bound; `None` for a figure without an interval.
-pub(super) fn against(a: &Estimate, bound: f64) -> Option<std::cmp::Ordering> {
-    use std::cmp::Ordering;
-    if !a.has_interval() {
-        None
-    } else if a.high < bound {
-        Some(Ordering::Less)
-    } else if a.low > bound {
-        Some(Ordering::Greater)
-    } else {
-        Some(Ordering::Equal)
-    }
-}

@@ -120,8 +120,9 @@ pub(in crate::claims) fn cpu_parallelism(run: &StoredRun) -> Finding {
                 .with_sentences(sentences, charts);
             }
             Some((engine, cores)) => {
-                // The contrast, on both sides of one core: the parallel model's whole interval
-                // above one core, the loop's at or below it.
+                // The contrast, on both sides of one core (ONE_CORE: one core and the
+                // kernel's work on its behalf): the parallel model's whole interval above it,
+                // the loop's at or below it.
                 let saturated = ok_steps(&steps, &engine)
                     .iter()
                     .any(|s| s.flags.client_saturated);
@@ -133,20 +134,20 @@ pub(in crate::claims) fn cpu_parallelism(run: &StoredRun) -> Finding {
                         format::sig3(cores.value),
                         format::sig3(sel.value)
                     ))
-                } else if cores.low > 1.0 && sel.high <= ONE_CORE {
+                } else if cores.low > ONE_CORE && sel.high <= ONE_CORE {
                     Outcome::Supported
-                } else if cores.high <= 1.0 && !saturated {
+                } else if cores.high <= ONE_CORE && !saturated {
                     Outcome::NotSupported(format!(
                         "No model ran requests in parallel here: {engine}, the busiest, used \
-                         {} cores, no more than one core, like the selector's {}.",
+                         {} cores, no more than one core can give, like the selector's {}.",
                         with_spread(&cores, format::sig3),
                         with_spread(&sel, format::sig3)
                     ))
                 } else {
                     Outcome::Inconclusive(format!(
                         "{engine} used {} cores and the selector {}: the contrast needs \
-                         {engine}'s whole interval above one core and the selector's at or \
-                         below {ONE_CORE}{}.",
+                         {engine}'s whole interval above one core ({ONE_CORE}, with the \
+                         kernel's share) and the selector's at or below it{}.",
                         with_spread(&cores, format::sig3),
                         with_spread(&sel, format::sig3),
                         if saturated {

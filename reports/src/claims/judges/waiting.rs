@@ -93,6 +93,11 @@ pub(in crate::claims) fn big_response(run: &StoredRun) -> Finding {
             "The selector ran {} threads: this is not one loop.",
             sel.derived.threads_max
         ))
+    } else if !p99.has_interval() {
+        Outcome::Inconclusive(format!(
+            "The selector's p99 download, {}, has no interval: one reading is no evidence.",
+            format::micros(p99.value)
+        ))
     } else if p99.low > limit {
         Outcome::NotSupported(format!(
             "The selector's downloads took {} at the 99th percentile, over {DOWNLOAD_SLACK}× \
@@ -132,7 +137,8 @@ pub(in crate::claims) fn db_wait(run: &StoredRun) -> Finding {
     let per_worker = 1000.0 / wait_ms as f64;
     let mut sentences = vec![format!(
         "Every request waits {wait_ms} ms and burns almost no CPU: what matters is how many \
-         waits a model can overlap. The talk's line: \"you're probably waiting on the database\"."
+         waits a model can overlap. {}.",
+        crate::claims::talk::WAITING
     )];
     // The pool, or a peer that is a prefork pool (gunicorn's sync workers).
     let pools = crate::claims::evidence::of_family(&steps, Family::Process);
@@ -202,7 +208,9 @@ pub(in crate::claims) fn db_wait(run: &StoredRun) -> Finding {
         charts::throughput(&run.steps, "db-wait"),
         charts::latency(&run.steps, "db-wait"),
     ];
-    let ceiling_e = Estimate::single(ceiling);
+    // Two-sided: the pool's best throughput must sit at its ceiling, neither above (the wait
+    // did not hold the workers) nor below (something else limited it).
+    let (low_bound, high_bound) = (ceiling / CEILING_SLACK, ceiling * CEILING_SLACK);
     let outcome = match (pool_best, best_other) {
         (None, _) => Outcome::Inconclusive(format!("Every {pool_label} step failed.")),
         (Some(_), _) if top_level <= workers => Outcome::Inconclusive(format!(
@@ -210,40 +218,51 @@ pub(in crate::claims) fn db_wait(run: &StoredRun) -> Finding {
              at most), so its ceiling could not show: run `workbench run --workloads db-wait` \
              with levels above {workers}."
         )),
-        (Some(best), _) if best.low > CEILING_SLACK * ceiling => Outcome::NotSupported(format!(
+        (Some(best), _) if !best.has_interval() => Outcome::Inconclusive(format!(
+            "The pool's throughput, {}, has no interval: one reading is no evidence.",
+            format::rps(best.value)
+        )),
+        (Some(best), _) if best.low > high_bound => Outcome::NotSupported(format!(
             "The pool answered {}, above its ceiling of {}: the wait did not hold its workers \
              as the claim says.",
             with_spread(&best, format::rps),
             format::rps(ceiling)
         )),
+        (Some(best), _) if best.high < low_bound => Outcome::NotSupported(format!(
+            "The pool answered {}, well below its ceiling of {}: something other than the \
+             wait (CPU, the client, failures) limited it, so the ceiling does not explain it.",
+            with_spread(&best, format::rps),
+            format::rps(ceiling)
+        )),
+        (Some(best), _) if best.low < low_bound || best.high > high_bound => {
+            Outcome::Inconclusive(format!(
+                "The pool's {} reaches past {}× either side of its ceiling of {}: repeat the \
+                 run (`--repeat 3`).",
+                with_spread(&best, format::rps),
+                CEILING_SLACK,
+                format::rps(ceiling)
+            ))
+        }
         (Some(_), None) => Outcome::Inconclusive(
             "This run has no engine that overlaps waits (threads, selector, coroutines or an \
              event-loop peer) at the top level: run `workbench run --engines \
              pool,threads,selector,coroutines --workloads db-wait`."
                 .into(),
         ),
-        (Some(best), Some(other)) => {
-            let capped = at_least(&ceiling_e, 1.0 / CEILING_SLACK, &best);
-            match (capped, at_least(&other, OVERLAP_ADVANTAGE, &best)) {
-                (_, Some(false)) => Outcome::NotSupported(format!(
-                    "No other model did much better than the pool here ({} against {}).",
-                    with_spread(&other, format::rps),
-                    with_spread(&best, format::rps)
-                )),
-                (Some(false), _) => Outcome::NotSupported(format!(
-                    "The pool answered {}, above its ceiling of {}.",
-                    with_spread(&best, format::rps),
-                    format::rps(ceiling)
-                )),
-                (Some(true), Some(true)) => Outcome::Supported,
-                _ => Outcome::Inconclusive(format!(
-                    "The pool's {} and the best other model's {} are too close to their \
-                     intervals to call: repeat the run (`--repeat 3`).",
-                    with_spread(&best, format::rps),
-                    with_spread(&other, format::rps)
-                )),
-            }
-        }
+        (Some(best), Some(other)) => match at_least(&other, OVERLAP_ADVANTAGE, &best) {
+            Some(true) => Outcome::Supported,
+            Some(false) => Outcome::NotSupported(format!(
+                "No other model did much better than the pool here ({} against {}).",
+                with_spread(&other, format::rps),
+                with_spread(&best, format::rps)
+            )),
+            None => Outcome::Inconclusive(format!(
+                "The pool's {} and the best other model's {} are too close to their intervals \
+                 to call: repeat the run (`--repeat 3`).",
+                with_spread(&best, format::rps),
+                with_spread(&other, format::rps)
+            )),
+        },
     };
     let headline = sentences.get(1).cloned();
     Finding::judged(outcome, sentences, charts).with_headline(headline)
@@ -325,9 +344,22 @@ pub(in crate::claims) fn slowloris(run: &StoredRun) -> Finding {
             "The levels never went above the pool's {workers} workers ({top_level} slow clients \
              at most), so they could not all be held."
         ))
-    } else if sel.failure.is_some() || sel.load.completed == 0 {
+    } else if let Some(why) = pool.failure.as_ref().or(sel.failure.as_ref()) {
+        Outcome::Inconclusive(format!(
+            "A step failed, which is no evidence of a hostage: {why}"
+        ))
+    } else if pool.load.errors.total() > 0 || sel.load.errors.total() > 0 {
+        Outcome::Inconclusive(format!(
+            "The probe got errors ({} on the pool, {} on the selector): an error is not a \
+             worker held hostage.",
+            pool.load.errors.total(),
+            sel.load.errors.total()
+        ))
+    } else if sel.load.completed == 0 {
         Outcome::NotSupported("The selector's probe got no answers either.".into())
-    } else if pool.failure.is_some() || pool.load.completed == 0 || pool.load.errors.total() > 0 {
+    } else if pool.load.completed == 0 {
+        // Every probe request waited the whole step, without an error: held behind the slow
+        // clients, while the selector answered its probe.
         Outcome::Supported
     } else {
         let (sel_p99, pool_p99) = (p99_estimate(sel), p99_estimate(pool));
