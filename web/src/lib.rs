@@ -27,19 +27,19 @@
 //! WAL mode lets these readers look while a run writes.
 //!
 //! A run started from the browser runs on its own thread, with the store and a live page as
-//! its observers ([`live`]). Starting and cancelling are the only requests that change
+//! its observers ([`browser_runs`]). Starting and cancelling are the only requests that change
 //! anything, and [`guard`] makes sure they come from the dashboard's own pages. A dashboard
 //! other machines may reach (`workbench serve --allow-remote`,
 //! [`Dashboard::with_access_secret`]) also asks every request for an access secret.
 
+pub mod browser_runs;
 #[cfg(feature = "fixture")]
 pub mod fixture;
 pub mod guard;
 pub mod lesson_async;
-pub mod lessons;
-pub mod live;
 pub mod newrun;
 mod pages;
+pub mod side_by_side;
 
 /// The JSON documents the command line prints too (`workbench runs --json` and `show --json`
 /// give what `/api/runs` and `/api/runs/{id}` give).
@@ -90,7 +90,7 @@ struct Inner {
     /// guard's host, origin and token checks suffice ([`guard`]).
     access: Option<String>,
     /// The run started here, if any.
-    runs: live::Runs,
+    runs: browser_runs::Runs,
     /// Becomes true when the server shuts down, so that event streams end.
     shutdown: watch::Receiver<bool>,
 }
@@ -126,7 +126,7 @@ impl Dashboard {
                     listen,
                     token: guard::new_token(),
                     access,
-                    runs: live::Runs::default(),
+                    runs: browser_runs::Runs::default(),
                     shutdown: receiver,
                 }),
             },

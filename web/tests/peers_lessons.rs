@@ -139,7 +139,7 @@ fn a_run_without_peers_says_how_to_add_them() {
     let store = wb_reports::store::Store::open(&db).unwrap();
     let baseline = store.run(runs.baseline).unwrap().unwrap();
     let lesson = wb_reports::claims::find("db-wait").unwrap();
-    let sentences = wb_web::lessons::side_by_side(lesson, &baseline);
+    let sentences = wb_web::side_by_side::side_by_side(lesson, &baseline);
     assert!(sentences[0].contains("engines threads"), "{sentences:?}");
     assert!(!sentences[0].contains("peers"), "{sentences:?}");
     assert!(

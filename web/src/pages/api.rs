@@ -17,7 +17,7 @@ pub use super::export::API_VERSION;
 use super::export::RunDocument;
 use super::{PageError, load_run, parse_id, with_store};
 use crate::AppState;
-use crate::live::Progress;
+use crate::browser_runs::Progress;
 
 /// `GET /api/runs`.
 #[derive(Debug, Serialize)]

@@ -133,7 +133,7 @@ struct LessonPage {
     headline: Option<String>,
     sentences: Vec<String>,
     /// The lesson's figure for every engine and peer of the run, and the talk's figure
-    /// against it ([`crate::lessons`]).
+    /// against it ([`crate::side_by_side`]).
     side_by_side: Vec<String>,
     charts: Vec<ChartView>,
     /// Timelines of the lesson's workload from the newest traced run (`run --trace`).
@@ -167,7 +167,7 @@ pub async fn show(
         let side_by_side = found
             .as_ref()
             .and_then(|(row, _)| cache.get(&RunId(row.id)))
-            .map(|run| crate::lessons::side_by_side(lesson, run))
+            .map(|run| crate::side_by_side::side_by_side(lesson, run))
             .unwrap_or_default();
         Ok((found, side_by_side, traced(store, lesson.workload)?))
     })

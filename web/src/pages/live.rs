@@ -22,7 +22,7 @@ use wb_runner::peers;
 use super::runs::{WorkloadSection, sections};
 use super::{PageError, engine_css, error_page, error_page_with_link, load_run, parse_id};
 use crate::AppState;
-use crate::live::{Progress, RunSetup, StartError};
+use crate::browser_runs::{Progress, RunSetup, StartError};
 use crate::newrun::{self, MAX_LEVEL, MAX_RUN_SECS, MAX_STEP_SECS, MIN_STEP_SECS, RunRequest};
 
 /// How often the events stream of a run that is not this dashboard's reads the store.
