@@ -24,8 +24,8 @@
 //! while its sampler thread for the engine lives — and the runner is then let go: on a busy
 //! two-core machine a step may otherwise end between looking and acting.
 //!
-//! Test names are `<engine>::<case>`, as in the conformance suite: `cargo test --test faults
-//! pool` runs one engine, `cargo test --test faults runner_killed` one case everywhere. Every
+//! Test names are `faults::<engine>::<case>`, as in the conformance suite: `cargo test --test it
+//! faults::pool::` runs one engine, `cargo test --test it runner_killed` one case everywhere. Every
 //! wait polls with a deadline; no figure of time is asserted except the CPU bound, which
 //! is two orders of magnitude from an engine that backs off and far below one that spins.
 
@@ -36,12 +36,17 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use procfs::net::TcpState;
+use procfs::process::{LimitValue, Process};
+use rustix::process::{Pid, Resource, Rlimit, Signal, kill_process, kill_process_group};
 use wb_model::results::RunStatus;
 use wb_reports::store::Store;
 use workbench::child::EngineProcess;
 
+use crate::util::{HELLO, exe, start_engine as start, stop_engine as stop};
+
 /// Generates `mod <engine> { #[test] fn <case>() }` for every engine and case, as
-/// `tests/conformance.rs` does.
+/// `conformance.rs` does.
 macro_rules! faults {
     ($($case:ident),* $(,)?) => {
         faults!(@engine threads [$($case),*]);
@@ -72,24 +77,8 @@ faults!(
     slow_head_gets_408,
 );
 
-/// How long an engine may take to exit after SIGTERM (the contract says 5 s).
-const STOP_GRACE: Duration = Duration::from_secs(5);
-
 /// How long any awaited condition may take before the test fails with what it waited for.
 const DEADLINE: Duration = Duration::from_secs(10);
-
-const HELLO: &[u8] = b"GET /hello HTTP/1.1\r\nHost: workbench\r\n\r\n";
-
-fn exe() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_workbench"))
-}
-
-/// Starts the engine the registry knows by this label (`selector_on_tokio` is `selector
-/// --reactor tokio`), with `args` after the label's own flags.
-fn start(engine: &str, args: &[&str]) -> EngineProcess {
-    EngineProcess::spawn_registered(exe(), engine, args)
-        .unwrap_or_else(|e| panic!("engine {engine} did not start: {e}"))
-}
 
 /// The pool's workers in these tests: two, so that a machine's core count does not change
 /// what is tested.
@@ -117,26 +106,12 @@ fn start_steady(engine: &str) -> (EngineProcess, Vec<i32>) {
     // ... and has closed that connection: no descriptor of it is left to be counted.
     let port = server.addr().port();
     wait_until("the engine has closed its first connection", || {
-        tcp_sockets()
-            .iter()
-            .all(|s| s.local_port != port || matches!(s.state, TCP_LISTEN | TCP_TIME_WAIT))
+        tcp_sockets().iter().all(|s| {
+            s.local_port != port || matches!(s.state, TcpState::Listen | TcpState::TimeWait)
+        })
     });
     let acceptors = if pool { children(pid) } else { vec![pid] };
     (server, acceptors)
-}
-
-/// Stops the engine and requires a clean, prompt exit.
-fn stop(engine: &str, server: EngineProcess) {
-    let stopped = server.terminate(STOP_GRACE).expect("terminate");
-    assert!(
-        !stopped.killed,
-        "engine {engine} did not exit within {STOP_GRACE:?} of SIGTERM"
-    );
-    assert!(
-        stopped.status.success(),
-        "engine {engine} exited with {} after SIGTERM",
-        stopped.status
-    );
 }
 
 /// Polls `condition` every 20 ms until it holds, or fails the test saying what it waited for.
@@ -184,37 +159,24 @@ struct Stat {
 }
 
 fn stat(pid: i32) -> Option<Stat> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-    let rest = &text[text.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // `rest` starts at field 3 (state): field n is fields[n - 3].
+    let stat = Process::new(pid).ok()?.stat().ok()?;
     Some(Stat {
-        state: fields.first()?.chars().next()?,
-        ppid: fields.get(1)?.parse().ok()?,
-        pgrp: fields.get(2)?.parse().ok()?,
-        cpu_ticks: fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?,
+        state: stat.state,
+        ppid: stat.ppid,
+        pgrp: stat.pgrp,
+        cpu_ticks: stat.utime + stat.stime,
     })
 }
 
 fn all_pids() -> Vec<i32> {
-    std::fs::read_dir("/proc")
-        .map(|dir| {
-            dir.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-                .collect()
-        })
+    procfs::process::all_processes()
+        .map(|all| all.filter_map(|p| Some(p.ok()?.pid())).collect())
         .unwrap_or_default()
 }
 
 fn cmdline(pid: i32) -> Vec<String> {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|bytes| {
-            bytes
-                .split(|&b| b == 0)
-                .filter(|arg| !arg.is_empty())
-                .map(|arg| String::from_utf8_lossy(arg).into_owned())
-                .collect()
-        })
+    Process::new(pid)
+        .and_then(|p| p.cmdline())
         .unwrap_or_default()
 }
 
@@ -239,8 +201,7 @@ fn tree(pid: i32) -> Vec<i32> {
 
 /// CPU time of `pids` so far, in seconds.
 fn cpu_secs(pids: &[i32]) -> f64 {
-    // SAFETY: sysconf has no preconditions.
-    let ticks_per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let ticks_per_sec = procfs::ticks_per_second().max(1) as f64;
     let ticks: u64 = pids
         .iter()
         .filter_map(|&p| stat(p))
@@ -265,9 +226,10 @@ fn left_in_groups(groups: &BTreeSet<i32>) -> Vec<String> {
 
 /// The descriptor numbers `pid` has open.
 fn open_fds(pid: i32) -> BTreeSet<u64> {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|dir| {
-            dir.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+    Process::new(pid)
+        .and_then(|p| p.fd())
+        .map(|fds| {
+            fds.filter_map(|fd| u64::try_from(fd.ok()?.fd).ok())
                 .collect()
         })
         .unwrap_or_default()
@@ -292,59 +254,39 @@ fn room_left(pid: i32, limit: u64) -> usize {
 
 /// Sets `pid`'s soft open-files limit to `soft` (the hard one stays); returns the old soft.
 fn set_open_files_soft_limit(pid: i32, soft: u64) -> u64 {
-    let mut old = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
+    let limits = Process::new(pid)
+        .and_then(|p| p.limits())
+        .unwrap_or_else(|e| panic!("/proc/{pid}/limits: {e}"));
+    let hard = match limits.max_open_files.hard_limit {
+        LimitValue::Value(hard) => Some(hard),
+        LimitValue::Unlimited => None,
     };
-    // SAFETY: prlimit with a null new value only reads the limit into `old`.
-    let got = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, std::ptr::null(), &mut old) };
-    assert_eq!(
-        got,
-        0,
-        "prlimit({pid}): {}",
-        std::io::Error::last_os_error()
-    );
-    let new = libc::rlimit {
-        rlim_cur: soft,
-        rlim_max: old.rlim_max,
+    let new = Rlimit {
+        current: Some(soft),
+        maximum: hard,
     };
-    // SAFETY: prlimit reads `new`; a null old value is allowed.
-    let set = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, &new, std::ptr::null_mut()) };
-    assert_eq!(
-        set,
-        0,
-        "prlimit({pid}): {}",
-        std::io::Error::last_os_error()
-    );
-    old.rlim_cur
+    let old = rustix::process::prlimit(Some(pid_of(pid)), Resource::Nofile, new)
+        .unwrap_or_else(|e| panic!("prlimit({pid}): {e}"));
+    old.current.unwrap_or(u64::MAX)
 }
 
 /// One line of `/proc/net/tcp`: an IPv4 TCP socket.
 #[derive(Debug)]
 struct TcpSocket {
     local_port: u16,
-    /// 0x0A listening, 0x06 time-wait, ….
-    state: u8,
+    state: TcpState,
     /// For a listening socket: the connections waiting in its accept queue.
     rx_queue: u64,
 }
 
-const TCP_LISTEN: u8 = 0x0A;
-const TCP_TIME_WAIT: u8 = 0x06;
-
 fn tcp_sockets() -> Vec<TcpSocket> {
-    let text = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-    text.lines()
-        .skip(1)
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            let port = f.get(1)?.rsplit_once(':')?.1;
-            let queues = f.get(4)?.split_once(':')?;
-            Some(TcpSocket {
-                local_port: u16::from_str_radix(port, 16).ok()?,
-                state: u8::from_str_radix(f.get(3)?, 16).ok()?,
-                rx_queue: u64::from_str_radix(queues.1, 16).ok()?,
-            })
+    procfs::net::tcp()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|entry| TcpSocket {
+            local_port: entry.local_address.port(),
+            state: entry.state,
+            rx_queue: entry.rx_queue.into(),
         })
         .collect()
 }
@@ -353,7 +295,7 @@ fn tcp_sockets() -> Vec<TcpSocket> {
 fn accept_queue(port: u16) -> u64 {
     tcp_sockets()
         .iter()
-        .filter(|s| s.state == TCP_LISTEN && s.local_port == port)
+        .filter(|s| s.state == TcpState::Listen && s.local_port == port)
         .map(|s| s.rx_queue)
         .sum()
 }
@@ -551,8 +493,7 @@ fn pool_worker_killed_and_replaced() {
     let addr = server.addr();
     let pid = server.pid() as i32;
     let victim = workers[0];
-    // SAFETY: kill(2) touches no memory; `victim` is a live worker of our engine.
-    assert_eq!(unsafe { libc::kill(victim, libc::SIGKILL) }, 0);
+    kill(victim, Signal::KILL);
     wait_until("the killed worker is replaced", || {
         let now = children(pid);
         now.len() == WORKERS && !now.contains(&victim)
@@ -716,8 +657,8 @@ impl Run {
             });
             let engine = first.expect("found");
             self.groups.insert(engine);
-            // SAFETY: kill(2) touches no memory; the PID is our child, not yet reaped.
-            assert_eq!(unsafe { libc::kill(runner, libc::SIGSTOP) }, 0);
+            // (The PID is our child, not yet reaped.)
+            kill(runner, Signal::STOP);
             wait_until("the runner is stopped", || {
                 stat(runner).is_some_and(|s| s.state == 'T')
             });
@@ -732,8 +673,7 @@ impl Run {
 
     /// Lets a runner stopped by [`Run::pause_mid_step`] go on.
     fn resume(&self) {
-        // SAFETY: kill(2) touches no memory; the PID is our child, not yet reaped.
-        assert_eq!(unsafe { libc::kill(self.pid(), libc::SIGCONT) }, 0);
+        kill(self.pid(), Signal::CONT);
     }
 
     /// Waits for `workbench run` to exit; returns its exit code and output.
@@ -764,10 +704,8 @@ impl Drop for Run {
     fn drop(&mut self) {
         // A failed assertion: leave nothing running.
         for &group in &self.groups {
-            // SAFETY: killpg touches no memory; the groups are this run's.
-            unsafe {
-                libc::killpg(group, libc::SIGKILL);
-            }
+            // (The groups are this run's; one may be gone already.)
+            let _ = kill_process_group(pid_of(group), Signal::KILL);
         }
         let _ = self.child.wait();
     }
@@ -776,10 +714,30 @@ impl Drop for Run {
 /// The engine a runner (`pid`) is sampling now, mid-step: from its thread named
 /// `sampler-<engine pid>` (see `wb_runner::sampler`).
 fn sampled_engine(pid: i32) -> Option<i32> {
-    std::fs::read_dir(format!("/proc/{pid}/task"))
+    Process::new(pid)
         .ok()?
-        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
-        .find_map(|comm| comm.trim().strip_prefix("sampler-")?.parse().ok())
+        .tasks()
+        .ok()?
+        .filter_map(|task| Some(task.ok()?.stat().ok()?.comm))
+        .find_map(|comm| comm.strip_prefix("sampler-")?.parse().ok())
+}
+
+// ---------------------------------------------------------------------------------------
+// Signals, through rustix's safe calls.
+
+fn pid_of(pid: i32) -> Pid {
+    Pid::from_raw(pid).unwrap_or_else(|| panic!("{pid} is not a process ID"))
+}
+
+/// Sends `signal` to the process `pid`, which must exist.
+fn kill(pid: i32, signal: Signal) {
+    kill_process(pid_of(pid), signal).unwrap_or_else(|e| panic!("kill({pid}, {signal:?}): {e}"));
+}
+
+/// Sends `signal` to the process group `group`, which must exist.
+fn killpg(group: i32, signal: Signal) {
+    kill_process_group(pid_of(group), signal)
+        .unwrap_or_else(|e| panic!("killpg({group}, {signal:?}): {e}"));
 }
 
 /// What an ended child printed, stdout then stderr.
@@ -813,8 +771,7 @@ fn engine_killed_mid_step(engine: &str) {
         ],
     );
     let victim = run.pause_mid_step();
-    // SAFETY: kill(2) touches no memory; `victim` is this run's engine.
-    assert_eq!(unsafe { libc::kill(victim, libc::SIGKILL) }, 0);
+    kill(victim, Signal::KILL);
     run.resume();
     let (code, output, dir) = run.wait();
     assert_eq!(code, Some(1), "a run with a failed step exits 1: {output}");
@@ -855,9 +812,8 @@ fn engine_killed_mid_step(engine: &str) {
 fn runner_killed(engine: &str) {
     let mut run = Run::start(engine, &[("tiny.toml", tiny_workload("tiny", "[1, 2]"))]);
     run.pause_mid_step();
-    // SAFETY: kill(2) touches no memory; the PID is our child, not yet reaped. (SIGKILL
-    // ends a stopped process too.)
-    assert_eq!(unsafe { libc::kill(run.pid(), libc::SIGKILL) }, 0);
+    // (SIGKILL ends a stopped process too.)
+    kill(run.pid(), Signal::KILL);
     let (code, output, dir) = run.wait();
     assert_eq!(code, None, "killed by a signal: {output}");
     let db = dir.path().join("faults.db");
@@ -886,8 +842,8 @@ fn sigint_to_the_process_group(engine: &str) {
     let levels = 3;
     let mut run = Run::start(engine, &[("tiny.toml", tiny_workload("tiny", "[1, 2, 3]"))]);
     run.pause_mid_step();
-    // SAFETY: killpg touches no memory; the group is the run's own (its PID).
-    assert_eq!(unsafe { libc::killpg(run.pid(), libc::SIGINT) }, 0);
+    // (The group is the run's own: its PID.)
+    killpg(run.pid(), Signal::INT);
     // The signal is handled as the runner goes on, mid-step.
     run.resume();
     let (code, output, dir) = run.wait();
@@ -927,8 +883,8 @@ fn second_sigint_stops_at_once(engine: &str) {
         }
     });
     run.pause_mid_step();
-    // SAFETY: killpg touches no memory; the group is the run's own (its PID).
-    assert_eq!(unsafe { libc::killpg(run.pid(), libc::SIGINT) }, 0);
+    // (The group is the run's own: its PID.)
+    killpg(run.pid(), Signal::INT);
     run.resume();
     // Two signals sent together would merge into one: wait until the first is heard.
     let heard = Instant::now();
@@ -940,8 +896,7 @@ fn second_sigint_stops_at_once(engine: &str) {
             break;
         }
     }
-    // SAFETY: as above.
-    assert_eq!(unsafe { libc::killpg(run.pid(), libc::SIGINT) }, 0);
+    killpg(run.pid(), Signal::INT);
     let (code, output, dir) = run.wait();
     assert_eq!(code, Some(130), "engine {engine}: {output}");
     let stored = stored_run(dir.path());
@@ -991,8 +946,7 @@ fn dashboard_killed_mid_run() {
     );
     assert!(started.starts_with("HTTP/1.1 303"), "{started}");
     run.pause_mid_step();
-    // SAFETY: kill(2) touches no memory; the PID is our child, not yet reaped.
-    assert_eq!(unsafe { libc::kill(run.pid(), libc::SIGKILL) }, 0);
+    kill(run.pid(), Signal::KILL);
     let (code, output, dir) = run.wait();
     assert_eq!(code, None, "killed by a signal: {output}");
     let stored = stored_run(dir.path());

@@ -158,21 +158,8 @@ fn serve(mut stream: TcpStream, behavior: Behavior, counts: &Counts) {
 
 /// Closes `stream` with a TCP reset rather than a FIN.
 fn reset(stream: &TcpStream) {
-    use std::os::fd::AsRawFd;
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: a valid socket descriptor and a pointer to a `linger` of the size given.
-    unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        );
-    }
+    // SO_LINGER on, with a zero timeout: close() sends RST.
+    let _ = socket2::SockRef::from(stream).set_linger(Some(Duration::ZERO));
 }
 
 fn plan(addr: SocketAddr, mode: Mode, level: u64) -> LoadPlan {
