@@ -12,7 +12,7 @@
 //! noise. [`split_points`] then says where a socket could cut it into reads.
 //!
 //! Used by `engines/protocol/examples/fuzz` (the long run), `engines/protocol/tests/fuzz.rs`
-//! and the workspace's `tests/differential.rs` (the engines compared with each other), each
+//! and the workspace's `tests/it/differential.rs` (the engines compared with each other), each
 //! through `#[path]`, so not every item is used by every one.
 
 #![allow(dead_code)]

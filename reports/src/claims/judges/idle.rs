@@ -240,11 +240,11 @@ pub(in crate::claims) fn selector_thousands(run: &StoredRun) -> Finding {
                     Outcome::Supported
                 } else if sel.low > SMALL_FRACTION * thr.high {
                     Outcome::NotSupported(format!(
-                        "The selector held {} connections, but at {} each it cost {} of a \
-                         thread's {}: not a small fraction.",
+                        "The selector held {} connections, but at {} each it cost {:.0} % of \
+                         a thread's {}: not a small fraction.",
                         format::count(held as f64),
                         with_spread(&sel, format::bytes),
-                        format!("{:.0} %", fraction * 100.0),
+                        fraction * 100.0,
                         with_spread(&thr, format::bytes)
                     ))
                 } else {

@@ -123,7 +123,7 @@ pub(in crate::claims) fn cpu_parallelism(run: &StoredRun) -> Finding {
                 // The contrast, on both sides of one core (ONE_CORE: one core and the
                 // kernel's work on its behalf): the parallel model's whole interval above it,
                 // the loop's at or below it.
-                let saturated = ok_steps(&steps, &engine)
+                let saturated = ok_steps(&steps, engine)
                     .iter()
                     .any(|s| s.flags.client_saturated);
                 if !cores.has_interval() || !sel.has_interval() {

@@ -23,8 +23,8 @@ struct Killed(Child);
 impl Drop for Killed {
     fn drop(&mut self) {
         // SIGTERM first, so `workbench serve` cancels its run and its engines stop.
-        // SAFETY: kill(2) with a pid we own and a valid signal number.
-        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        let pid = rustix::process::Pid::from_child(&self.0);
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.0.try_wait() {

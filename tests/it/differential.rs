@@ -9,9 +9,9 @@
 //! differently, a pipelined request dropped after an error, a close that loses a response.
 //!
 //! ```sh
-//! cargo test --test differential                                          # 2000 streams
-//! DIFF_FUZZ_STREAMS=100000 cargo test --release --test differential -- --nocapture  # long run
-//! DIFF_FUZZ_SEED=7 cargo test --test differential                         # another seed
+//! cargo test --test it differential                                          # 2000 streams
+//! DIFF_FUZZ_STREAMS=100000 cargo test --release --test it differential -- --nocapture  # long run
+//! DIFF_FUZZ_SEED=7 cargo test --test it differential                         # another seed
 //! ```
 //!
 //! The long run, 100 000 streams, took 321 s in release on two shared cores, with no
@@ -36,7 +36,7 @@
 //! fail too. When engines disagree, the test prints the seed, the stream's number, its bytes escaped,
 //! where it was cut, and each engine's answer, then fails.
 
-#[path = "../engines/protocol/examples/fuzz/streams.rs"]
+#[path = "../../engines/protocol/examples/fuzz/streams.rs"]
 mod streams;
 
 use std::io::{self, Read, Write};
@@ -297,7 +297,7 @@ fn describe(seed: u64, plan: &Plan, answers: &[(&str, Answer)]) -> String {
         cut.push(at);
     }
     let mut text = format!(
-        "stream {} of seed {seed} ({:?}{}):\n  sent: {}\n  cut:  {}\n  (replay: DIFF_FUZZ_SEED={seed} DIFF_FUZZ_ONLY={} cargo test --test differential -- --nocapture)\n",
+        "stream {} of seed {seed} ({:?}{}):\n  sent: {}\n  cut:  {}\n  (replay: DIFF_FUZZ_SEED={seed} DIFF_FUZZ_ONLY={} cargo test --test it differential -- --nocapture)\n",
         plan.index,
         plan.class,
         if plan.closer_added {

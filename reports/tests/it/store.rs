@@ -390,6 +390,15 @@ fn steps_go_only_into_running_runs_and_must_be_finite() {
     ));
 }
 
+/// The name the test harness knows the test `name` of this file by: `store::name` when the
+/// file is a module of the crate's one test binary.
+fn test_name(name: &str) -> String {
+    match module_path!().split_once("::") {
+        Some((_crate, module)) => format!("{module}::{name}"),
+        None => name.to_string(),
+    }
+}
+
 /// The child of [`a_killed_run_keeps_its_finished_steps`]; a no-op unless [`DB_ENV`] is set.
 #[test]
 fn killed_writer_role() {
@@ -415,7 +424,7 @@ fn a_killed_run_keeps_its_finished_steps() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("workbench.db");
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "killed_writer_role", "--nocapture"])
+        .args(["--exact", &test_name("killed_writer_role"), "--nocapture"])
         .env(DB_ENV, &path)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -6,12 +6,13 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use tower::ServiceExt;
 use wb_model::describe::{Description, PerConnection};
 use wb_model::trace::{Trace, TraceSpan};
 use wb_reports::store::Store;
+use wb_web::Dashboard;
 use wb_web::fixture;
-use wb_web::{Config, Dashboard};
+
+use crate::util;
 
 const HOST: &str = "127.0.0.1:8080";
 
@@ -32,12 +33,8 @@ async fn get(dashboard: &Dashboard, path: &str) -> (StatusCode, String) {
         .header(header::HOST, HOST)
         .body(Body::empty())
         .unwrap();
-    let response = dashboard.router().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 64 << 20)
-        .await
-        .unwrap();
-    (status, String::from_utf8_lossy(&bytes).into_owned())
+    let answer = util::send(dashboard.router(), request).await;
+    (answer.status, answer.body)
 }
 
 #[tokio::test]
@@ -106,13 +103,8 @@ async fn a_stored_trace_is_drawn_on_the_run_and_its_lesson_and_the_async_lesson_
         latest.id
     };
     let dashboard = Dashboard::new(
-        Config {
-            db,
-            // The descriptions are stored: the executable is never asked.
-            exe: "/nonexistent/workbench".into(),
-            rustc: "rustc (test)".into(),
-            git_revision: "test".into(),
-        },
+        // The descriptions are stored: the executable is never asked.
+        util::config(db),
         HOST.parse().unwrap(),
     );
 

@@ -24,8 +24,8 @@
 //! while its sampler thread for the engine lives — and the runner is then let go: on a busy
 //! two-core machine a step may otherwise end between looking and acting.
 //!
-//! Test names are `<engine>::<case>`, as in the conformance suite: `cargo test --test faults
-//! pool` runs one engine, `cargo test --test faults runner_killed` one case everywhere. Every
+//! Test names are `faults::<engine>::<case>`, as in the conformance suite: `cargo test --test it
+//! faults::pool::` runs one engine, `cargo test --test it runner_killed` one case everywhere. Every
 //! wait polls with a deadline; no figure of time is asserted except the CPU bound, which
 //! is two orders of magnitude from an engine that backs off and far below one that spins.
 
@@ -36,14 +36,17 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use procfs::net::{TcpNetEntry, TcpState};
-use procfs::process::Process;
+use procfs::net::TcpState;
+use procfs::process::{LimitValue, Process};
+use rustix::process::{Pid, Resource, Rlimit, Signal, kill_process, kill_process_group};
 use wb_model::results::RunStatus;
 use wb_reports::store::Store;
 use workbench::child::EngineProcess;
 
+use crate::util::{HELLO, exe, start_engine as start, stop_engine as stop};
+
 /// Generates `mod <engine> { #[test] fn <case>() }` for every engine and case, as
-/// `tests/conformance.rs` does.
+/// `conformance.rs` does.
 macro_rules! faults {
     ($($case:ident),* $(,)?) => {
         faults!(@engine threads [$($case),*]);
@@ -74,24 +77,8 @@ faults!(
     slow_head_gets_408,
 );
 
-/// How long an engine may take to exit after SIGTERM (the contract says 5 s).
-const STOP_GRACE: Duration = Duration::from_secs(5);
-
 /// How long any awaited condition may take before the test fails with what it waited for.
 const DEADLINE: Duration = Duration::from_secs(10);
-
-const HELLO: &[u8] = b"GET /hello HTTP/1.1\r\nHost: workbench\r\n\r\n";
-
-fn exe() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_workbench"))
-}
-
-/// Starts the engine the registry knows by this label (`selector_on_tokio` is `selector
-/// --reactor tokio`), with `args` after the label's own flags.
-fn start(engine: &str, args: &[&str]) -> EngineProcess {
-    EngineProcess::spawn_registered(exe(), engine, args)
-        .unwrap_or_else(|e| panic!("engine {engine} did not start: {e}"))
-}
 
 /// The pool's workers in these tests: two, so that a machine's core count does not change
 /// what is tested.
@@ -120,26 +107,11 @@ fn start_steady(engine: &str) -> (EngineProcess, Vec<i32>) {
     let port = server.addr().port();
     wait_until("the engine has closed its first connection", || {
         tcp_sockets().iter().all(|s| {
-            s.local_address.port() != port
-                || matches!(s.state, TcpState::Listen | TcpState::TimeWait)
+            s.local_port != port || matches!(s.state, TcpState::Listen | TcpState::TimeWait)
         })
     });
     let acceptors = if pool { children(pid) } else { vec![pid] };
     (server, acceptors)
-}
-
-/// Stops the engine and requires a clean, prompt exit.
-fn stop(engine: &str, server: EngineProcess) {
-    let stopped = server.terminate(STOP_GRACE).expect("terminate");
-    assert!(
-        !stopped.killed,
-        "engine {engine} did not exit within {STOP_GRACE:?} of SIGTERM"
-    );
-    assert!(
-        stopped.status.success(),
-        "engine {engine} exited with {} after SIGTERM",
-        stopped.status
-    );
 }
 
 /// Polls `condition` every 20 ms until it holds, or fails the test saying what it waited for.
@@ -173,7 +145,7 @@ fn hello(addr: SocketAddr) -> Result<(), String> {
 }
 
 // ---------------------------------------------------------------------------------------
-// What /proc says about processes and sockets, read with procfs.
+// What /proc says about processes and sockets.
 
 /// The fields of `/proc/<pid>/stat` these tests read.
 #[derive(Debug, Clone)]
@@ -282,45 +254,49 @@ fn room_left(pid: i32, limit: u64) -> usize {
 
 /// Sets `pid`'s soft open-files limit to `soft` (the hard one stays); returns the old soft.
 fn set_open_files_soft_limit(pid: i32, soft: u64) -> u64 {
-    let mut old = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
+    let limits = Process::new(pid)
+        .and_then(|p| p.limits())
+        .unwrap_or_else(|e| panic!("/proc/{pid}/limits: {e}"));
+    let hard = match limits.max_open_files.hard_limit {
+        LimitValue::Value(hard) => Some(hard),
+        LimitValue::Unlimited => None,
     };
-    // SAFETY: prlimit with a null new value only reads the limit into `old`.
-    let got = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, std::ptr::null(), &mut old) };
-    assert_eq!(
-        got,
-        0,
-        "prlimit({pid}): {}",
-        std::io::Error::last_os_error()
-    );
-    let new = libc::rlimit {
-        rlim_cur: soft,
-        rlim_max: old.rlim_max,
+    let new = Rlimit {
+        current: Some(soft),
+        maximum: hard,
     };
-    // SAFETY: prlimit reads `new`; a null old value is allowed.
-    let set = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, &new, std::ptr::null_mut()) };
-    assert_eq!(
-        set,
-        0,
-        "prlimit({pid}): {}",
-        std::io::Error::last_os_error()
-    );
-    old.rlim_cur
+    let old = rustix::process::prlimit(Some(pid_of(pid)), Resource::Nofile, new)
+        .unwrap_or_else(|e| panic!("prlimit({pid}): {e}"));
+    old.current.unwrap_or(u64::MAX)
 }
 
-/// The IPv4 TCP sockets: `/proc/net/tcp`.
-fn tcp_sockets() -> Vec<TcpNetEntry> {
-    procfs::net::tcp().unwrap_or_default()
+/// One line of `/proc/net/tcp`: an IPv4 TCP socket.
+#[derive(Debug)]
+struct TcpSocket {
+    local_port: u16,
+    state: TcpState,
+    /// For a listening socket: the connections waiting in its accept queue.
+    rx_queue: u64,
 }
 
-/// Connections waiting in the accept queue of the listener on `port` (for a listening
-/// socket, its receive queue).
+fn tcp_sockets() -> Vec<TcpSocket> {
+    procfs::net::tcp()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|entry| TcpSocket {
+            local_port: entry.local_address.port(),
+            state: entry.state,
+            rx_queue: entry.rx_queue.into(),
+        })
+        .collect()
+}
+
+/// Connections waiting in the accept queue of the listener on `port`.
 fn accept_queue(port: u16) -> u64 {
     tcp_sockets()
         .iter()
-        .filter(|s| s.state == TcpState::Listen && s.local_address.port() == port)
-        .map(|s| u64::from(s.rx_queue))
+        .filter(|s| s.state == TcpState::Listen && s.local_port == port)
+        .map(|s| s.rx_queue)
         .sum()
 }
 
@@ -517,8 +493,7 @@ fn pool_worker_killed_and_replaced() {
     let addr = server.addr();
     let pid = server.pid() as i32;
     let victim = workers[0];
-    // SAFETY: kill(2) touches no memory; `victim` is a live worker of our engine.
-    assert_eq!(unsafe { libc::kill(victim, libc::SIGKILL) }, 0);
+    kill(victim, Signal::KILL);
     wait_until("the killed worker is replaced", || {
         let now = children(pid);
         now.len() == WORKERS && !now.contains(&victim)
@@ -682,8 +657,8 @@ impl Run {
             });
             let engine = first.expect("found");
             self.groups.insert(engine);
-            // SAFETY: kill(2) touches no memory; the PID is our child, not yet reaped.
-            assert_eq!(unsafe { libc::kill(runner, libc::SIGSTOP) }, 0);
+            // (The PID is our child, not yet reaped.)
+            kill(runner, Signal::STOP);
             wait_until("the runner is stopped", || {
                 stat(runner).is_some_and(|s| s.state == 'T')
             });
@@ -698,8 +673,7 @@ impl Run {
 
     /// Lets a runner stopped by [`Run::pause_mid_step`] go on.
     fn resume(&self) {
-        // SAFETY: kill(2) touches no memory; the PID is our child, not yet reaped.
-        assert_eq!(unsafe { libc::kill(self.pid(), libc::SIGCONT) }, 0);
+        kill(self.pid(), Signal::CONT);
     }
 
     /// Waits for `workbench run` to exit; returns its exit code and output.
@@ -730,10 +704,8 @@ impl Drop for Run {
     fn drop(&mut self) {
         // A failed assertion: leave nothing running.
         for &group in &self.groups {
-            // SAFETY: killpg touches no memory; the groups are this run's.
-            unsafe {
-                libc::killpg(group, libc::SIGKILL);
-            }
+            // (The groups are this run's; one may be gone already.)
+            let _ = kill_process_group(pid_of(group), Signal::KILL);
         }
         let _ = self.child.wait();
     }
@@ -746,8 +718,26 @@ fn sampled_engine(pid: i32) -> Option<i32> {
         .ok()?
         .tasks()
         .ok()?
-        .filter_map(|task| task.ok()?.stat().ok())
-        .find_map(|stat| stat.comm.strip_prefix("sampler-")?.parse().ok())
+        .filter_map(|task| Some(task.ok()?.stat().ok()?.comm))
+        .find_map(|comm| comm.strip_prefix("sampler-")?.parse().ok())
+}
+
+// ---------------------------------------------------------------------------------------
+// Signals, through rustix's safe calls.
+
+fn pid_of(pid: i32) -> Pid {
+    Pid::from_raw(pid).unwrap_or_else(|| panic!("{pid} is not a process ID"))
+}
+
+/// Sends `signal` to the process `pid`, which must exist.
+fn kill(pid: i32, signal: Signal) {
+    kill_process(pid_of(pid), signal).unwrap_or_else(|e| panic!("kill({pid}, {signal:?}): {e}"));
+}
+
+/// Sends `signal` to the process group `group`, which must exist.
+fn killpg(group: i32, signal: Signal) {
+    kill_process_group(pid_of(group), signal)
+        .unwrap_or_else(|e| panic!("killpg({group}, {signal:?}): {e}"));
 }
 
 /// What an ended child printed, stdout then stderr.
@@ -781,8 +771,7 @@ fn engine_killed_mid_step(engine: &str) {
         ],
     );
     let victim = run.pause_mid_step();
-    // SAFETY: kill(2) touches no memory; `victim` is this run's engine.
-    assert_eq!(unsafe { libc::kill(victim, libc::SIGKILL) }, 0);
+    kill(victim, Signal::KILL);
     run.resume();
     let (code, output, dir) = run.wait();
     assert_eq!(code, Some(1), "a run with a failed step exits 1: {output}");
@@ -823,9 +812,8 @@ fn engine_killed_mid_step(engine: &str) {
 fn runner_killed(engine: &str) {
     let mut run = Run::start(engine, &[("tiny.toml", tiny_workload("tiny", "[1, 2]"))]);
     run.pause_mid_step();
-    // SAFETY: kill(2) touches no memory; the PID is our child, not yet reaped. (SIGKILL
-    // ends a stopped process too.)
-    assert_eq!(unsafe { libc::kill(run.pid(), libc::SIGKILL) }, 0);
+    // (SIGKILL ends a stopped process too.)
+    kill(run.pid(), Signal::KILL);
     let (code, output, dir) = run.wait();
     assert_eq!(code, None, "killed by a signal: {output}");
     let db = dir.path().join("faults.db");
@@ -854,8 +842,8 @@ fn sigint_to_the_process_group(engine: &str) {
     let levels = 3;
     let mut run = Run::start(engine, &[("tiny.toml", tiny_workload("tiny", "[1, 2, 3]"))]);
     run.pause_mid_step();
-    // SAFETY: killpg touches no memory; the group is the run's own (its PID).
-    assert_eq!(unsafe { libc::killpg(run.pid(), libc::SIGINT) }, 0);
+    // (The group is the run's own: its PID.)
+    killpg(run.pid(), Signal::INT);
     // The signal is handled as the runner goes on, mid-step.
     run.resume();
     let (code, output, dir) = run.wait();
@@ -895,8 +883,8 @@ fn second_sigint_stops_at_once(engine: &str) {
         }
     });
     run.pause_mid_step();
-    // SAFETY: killpg touches no memory; the group is the run's own (its PID).
-    assert_eq!(unsafe { libc::killpg(run.pid(), libc::SIGINT) }, 0);
+    // (The group is the run's own: its PID.)
+    killpg(run.pid(), Signal::INT);
     run.resume();
     // Two signals sent together would merge into one: wait until the first is heard.
     let heard = Instant::now();
@@ -908,8 +896,7 @@ fn second_sigint_stops_at_once(engine: &str) {
             break;
         }
     }
-    // SAFETY: as above.
-    assert_eq!(unsafe { libc::killpg(run.pid(), libc::SIGINT) }, 0);
+    killpg(run.pid(), Signal::INT);
     let (code, output, dir) = run.wait();
     assert_eq!(code, Some(130), "engine {engine}: {output}");
     let stored = stored_run(dir.path());
@@ -959,8 +946,7 @@ fn dashboard_killed_mid_run() {
     );
     assert!(started.starts_with("HTTP/1.1 303"), "{started}");
     run.pause_mid_step();
-    // SAFETY: kill(2) touches no memory; the PID is our child, not yet reaped.
-    assert_eq!(unsafe { libc::kill(run.pid(), libc::SIGKILL) }, 0);
+    kill(run.pid(), Signal::KILL);
     let (code, output, dir) = run.wait();
     assert_eq!(code, None, "killed by a signal: {output}");
     let stored = stored_run(dir.path());

@@ -21,7 +21,7 @@
 //! installs the Python ones; nginx comes from `apt-get install nginx-light`), except under
 //! `CI=true`, where a missing peer fails its test: CI installs them.
 //!
-//! `cargo test --test peers -- --nocapture` prints a line per case and peer.
+//! `cargo test --test it peers:: -- --nocapture` prints a line per case and peer.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -30,6 +30,8 @@ use std::time::Duration;
 use wb_protocol::{Event, Session};
 use wb_runner::peers::{self, PeerDef, PeerLaunch as _, PeerProcess};
 use workbench::conformance::{Case, Delivery, check_case, corpus, describe_difference};
+
+use crate::util::STOP_GRACE;
 
 macro_rules! peer_tests {
     ($($test:ident => $peer:literal),* $(,)?) => {
@@ -57,9 +59,6 @@ peer_tests!(
     gunicorn_gthread => "gunicorn-gthread",
     nginx => "nginx",
 );
-
-/// How long a peer may take to exit after SIGTERM (the engines' contract: 5 s).
-const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// How one corpus case is treated for one peer, when it is not compared in full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,7 +171,7 @@ fn expect(peer: &str) -> Expect {
                 ),
             ],
         },
-        other => panic!("no expectations for peer {other}: add it to tests/peers.rs"),
+        other => panic!("no expectations for peer {other}: add it to tests/it/peers.rs"),
     }
 }
 
@@ -548,7 +547,7 @@ fn every_registered_peer_is_tested() {
     let registered: Vec<&str> = peers::all().iter().map(|p| p.name).collect();
     assert_eq!(
         registered, TESTED,
-        "tests/peers.rs and wb_runner::peers disagree"
+        "tests/it/peers.rs and wb_runner::peers disagree"
     );
     for name in TESTED {
         let expect = expect(name);

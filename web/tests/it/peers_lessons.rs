@@ -6,9 +6,10 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use tower::ServiceExt;
+use wb_web::Dashboard;
 use wb_web::fixture;
-use wb_web::{Config, Dashboard};
+
+use crate::util;
 
 const HOST: &str = "127.0.0.1:8080";
 const ORIGIN: &str = "http://127.0.0.1:8080";
@@ -22,16 +23,7 @@ fn site() -> Site {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("store.db");
     fixture::create(&db).unwrap();
-    let dashboard = Dashboard::new(
-        Config {
-            db,
-            // No run starts here: every form sent is refused before one would.
-            exe: "/nonexistent/workbench".into(),
-            rustc: "rustc (test)".into(),
-            git_revision: "test".into(),
-        },
-        HOST.parse().unwrap(),
-    );
+    let dashboard = Dashboard::new(util::config(db), HOST.parse().unwrap());
     Site {
         _dir: dir,
         dashboard,
@@ -39,12 +31,8 @@ fn site() -> Site {
 }
 
 async fn send(site: &Site, request: Request<Body>) -> (StatusCode, String) {
-    let response = site.dashboard.router().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 64 << 20)
-        .await
-        .unwrap();
-    (status, String::from_utf8_lossy(&bytes).into_owned())
+    let answer = util::send(site.dashboard.router(), request).await;
+    (answer.status, answer.body)
 }
 
 async fn get(site: &Site, path: &str) -> (StatusCode, String) {

@@ -2,17 +2,19 @@
 //! (`workbench engine <name>`), and every answer is compared with the protocol core's bytes,
 //! the `Date` value masked (it is the one part of an answer that depends on when it was sent).
 //!
-//! Test names are `<engine>::<case>`, so `cargo test --test conformance selector` runs one
-//! engine and `cargo test --test conformance corpus` one case on all of them.
+//! Test names are `conformance::<engine>::<case>`, so `cargo test --test it
+//! conformance::selector::` runs one engine and `cargo test --test it ::corpus`
+//! one case on all of them.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use wb_protocol::date::masked;
 use workbench::child::EngineProcess;
 use workbench::conformance::{check_corpus, describe_difference};
+
+use crate::util::{HELLO, start_engine as start_with, stop_engine as stop};
 
 /// Generates `mod <engine> { #[test] fn <case>() }` for every engine and case, like ripgrep's
 /// `rgtest!`: a case is written once and runs once per engine.
@@ -46,36 +48,9 @@ conformance!(
     idle_connection_closes_at_the_keepalive_timeout,
 );
 
-/// How long an engine may take to exit after SIGTERM (the contract says 5 s).
-const STOP_GRACE: Duration = Duration::from_secs(5);
-
 fn start(engine: &str) -> EngineProcess {
     start_with(engine, &[])
 }
-
-/// Starts the engine the registry knows by this label (`selector_on_tokio` is
-/// `selector --reactor tokio`), with `args` after the label's own flags.
-fn start_with(engine: &str, args: &[&str]) -> EngineProcess {
-    let exe = Path::new(env!("CARGO_BIN_EXE_workbench"));
-    EngineProcess::spawn_registered(exe, engine, args)
-        .unwrap_or_else(|e| panic!("engine {engine} did not start: {e}"))
-}
-
-/// Stops the engine and requires a clean, prompt exit.
-fn stop(engine: &str, server: EngineProcess) {
-    let stopped = server.terminate(STOP_GRACE).expect("terminate");
-    assert!(
-        !stopped.killed,
-        "engine {engine} did not exit within {STOP_GRACE:?} of SIGTERM"
-    );
-    assert!(
-        stopped.status.success(),
-        "engine {engine} exited with {} after SIGTERM",
-        stopped.status
-    );
-}
-
-const HELLO: &[u8] = b"GET /hello HTTP/1.1\r\nHost: workbench\r\n\r\n";
 
 fn hello_answer() -> Vec<u8> {
     wb_protocol::respond_all(HELLO)

@@ -7,9 +7,10 @@
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use tower::ServiceExt;
+use wb_web::Dashboard;
 use wb_web::fixture::{self, FixtureRuns};
-use wb_web::{Config, Dashboard};
+
+use crate::util::{Answer, config, send};
 
 /// Where it listens: every interface, as `--listen 0.0.0.0:8080 --allow-remote` would.
 const LISTEN: &str = "0.0.0.0:8080";
@@ -28,16 +29,7 @@ fn site() -> Site {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("store.db");
     let runs = fixture::create(&db).unwrap();
-    let dashboard = Dashboard::with_access_secret(
-        Config {
-            db,
-            // No run is started here with valid parameters, so no engine is needed.
-            exe: "/nonexistent/workbench".into(),
-            rustc: "rustc (test)".into(),
-            git_revision: "test".into(),
-        },
-        LISTEN.parse().unwrap(),
-    );
+    let dashboard = Dashboard::with_access_secret(config(db), LISTEN.parse().unwrap());
     Site {
         _dir: dir,
         dashboard,
@@ -52,26 +44,6 @@ impl Site {
 
     fn router(&self) -> Router {
         self.dashboard.router()
-    }
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-async fn send(router: Router, request: Request<Body>) -> Answer {
-    let response = router.oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = axum::body::to_bytes(response.into_body(), 64 << 20)
-        .await
-        .unwrap();
-    Answer {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
     }
 }
 
@@ -259,12 +231,7 @@ async fn with_the_secret_state_changes_still_need_the_origin_and_the_form_token(
 async fn a_loopback_dashboard_needs_no_secret() {
     let dir = tempfile::tempdir().unwrap();
     let dashboard = Dashboard::new(
-        Config {
-            db: dir.path().join("store.db"),
-            exe: "/nonexistent/workbench".into(),
-            rustc: "rustc (test)".into(),
-            git_revision: "test".into(),
-        },
+        config(dir.path().join("store.db")),
         "127.0.0.1:8080".parse().unwrap(),
     );
     assert_eq!(dashboard.access_secret(), None);

@@ -2,12 +2,12 @@
 //! and on an empty one; and the guards: 403 for a foreign host, origin or a missing token,
 //! 400 for parameters beyond the caps.
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use tower::ServiceExt;
+use wb_web::Dashboard;
 use wb_web::fixture::{self, FixtureRuns};
-use wb_web::{Config, Dashboard};
+
+use crate::util::{Answer, config, send};
 
 const HOST: &str = "127.0.0.1:8080";
 const ORIGIN: &str = "http://127.0.0.1:8080";
@@ -22,40 +22,11 @@ fn site(with_fixture: bool) -> Site {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("store.db");
     let runs = with_fixture.then(|| fixture::create(&db).unwrap());
-    let dashboard = Dashboard::new(
-        Config {
-            db,
-            // No run is started here with valid parameters, so no engine is needed.
-            exe: "/nonexistent/workbench".into(),
-            rustc: "rustc (test)".into(),
-            git_revision: "test".into(),
-        },
-        HOST.parse().unwrap(),
-    );
+    let dashboard = Dashboard::new(config(db), HOST.parse().unwrap());
     Site {
         _dir: dir,
         dashboard,
         runs,
-    }
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-async fn send(router: Router, request: Request<Body>) -> Answer {
-    let response = router.oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = axum::body::to_bytes(response.into_body(), 64 << 20)
-        .await
-        .unwrap();
-    Answer {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
     }
 }
 

@@ -1,11 +1,10 @@
 //! End to end: `workbench run` with tiny workloads on all four engines lands in a temporary
 //! store with every step present, then `runs` and `show` read it back.
 
-use std::path::Path;
-use std::process::Command;
-
 use wb_model::results::RunStatus;
 use wb_reports::store::Store;
+
+use crate::util::workbench;
 
 const TINY: &[(&str, &str)] = &[
     (
@@ -44,15 +43,6 @@ warmup_secs = 0
 "#,
     ),
 ];
-
-fn workbench(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_workbench"))
-        .args(args)
-        .current_dir(dir)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run workbench")
-}
 
 #[test]
 fn a_tiny_run_on_every_engine_lands_in_the_store() {

@@ -8,11 +8,13 @@
 //! lock), since they share it.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::Mutex;
 
 use wb_model::results::StepResult;
 use wb_reports::store::Store;
+
+use crate::util::workbench;
 
 /// The tests share one lab; one at a time.
 static LAB: Mutex<()> = Mutex::new(());
@@ -56,15 +58,6 @@ cpu_us = 0
 bytes = 100
 "#;
 
-fn workbench(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_workbench"))
-        .args(args)
-        .current_dir(dir)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run workbench")
-}
-
 /// Takes the lab down when dropped, whatever happened.
 struct Lab;
 
@@ -83,8 +76,7 @@ impl Drop for Lab {
 /// Brings the lab up, or says why it cannot (`None`: skip). Under `CI=true` it must come up.
 fn lab_up() -> Option<Lab> {
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
+    let root = rustix::process::geteuid().is_root();
     let netns = Command::new("ip")
         .args(["netns", "list"])
         .output()

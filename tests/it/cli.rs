@@ -6,7 +6,7 @@
 //! Every load here is bounded (about a second); nothing asserts a timing.
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use wb_load::wire::{LoadResult, decode_histogram};
@@ -15,19 +15,7 @@ use wb_model::spec::Mode;
 use wb_reports::store::Store;
 use workbench::child::EngineProcess;
 
-fn exe() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_workbench"))
-}
-
-fn workbench(dir: &Path, args: &[&str]) -> Output {
-    Command::new(exe())
-        .args(args)
-        .current_dir(dir)
-        .env("RUST_LOG", "warn")
-        .env_remove("WORKBENCH_DB")
-        .output()
-        .expect("run workbench")
-}
+use crate::util::{exe, workbench};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

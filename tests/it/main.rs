@@ -1,0 +1,18 @@
+//! The workspace's integration tests, in one binary: one link of the whole workbench instead
+//! of one per file. Each file is a module, so a test is named `<file>::…`:
+//! `cargo test --test it conformance::selector` runs one engine's conformance cases,
+//! `cargo test --test it faults` the faults suite. What several files need (the built
+//! binary, starting and stopping an engine) is in [`util`] once.
+
+mod util;
+
+mod browser;
+mod cli;
+mod conformance;
+mod dashboard;
+mod differential;
+mod faults;
+mod format;
+mod multihost;
+mod peers;
+mod run;

@@ -1,0 +1,52 @@
+//! What several test files need, once: the built binary, running it as a shell would, and
+//! starting and stopping an engine with the contract's checks.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use workbench::child::EngineProcess;
+
+/// The `workbench` binary cargo built for these tests.
+pub fn exe() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_workbench"))
+}
+
+/// Runs `workbench <args>` in `dir`, warnings only in its log, with no `$WORKBENCH_DB` from
+/// the caller's environment, and waits for its output.
+pub fn workbench(dir: &Path, args: &[&str]) -> Output {
+    Command::new(exe())
+        .args(args)
+        .current_dir(dir)
+        .env("RUST_LOG", "warn")
+        .env_remove("WORKBENCH_DB")
+        .output()
+        .expect("run workbench")
+}
+
+/// How long an engine (or a peer) may take to exit after SIGTERM (the engines' contract: 5 s).
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// One keep-alive `/hello` request.
+pub const HELLO: &[u8] = b"GET /hello HTTP/1.1\r\nHost: workbench\r\n\r\n";
+
+/// Starts the engine the registry knows by this label (`selector_on_tokio` is
+/// `selector --reactor tokio`), with `args` after the label's own flags.
+pub fn start_engine(engine: &str, args: &[&str]) -> EngineProcess {
+    EngineProcess::spawn_registered(exe(), engine, args)
+        .unwrap_or_else(|e| panic!("engine {engine} did not start: {e}"))
+}
+
+/// Stops the engine and requires a clean, prompt exit.
+pub fn stop_engine(engine: &str, server: EngineProcess) {
+    let stopped = server.terminate(STOP_GRACE).expect("terminate");
+    assert!(
+        !stopped.killed,
+        "engine {engine} did not exit within {STOP_GRACE:?} of SIGTERM"
+    );
+    assert!(
+        stopped.status.success(),
+        "engine {engine} exited with {} after SIGTERM",
+        stopped.status
+    );
+}
