@@ -253,3 +253,72 @@ fn one_load_host_at_64_and_two_at_32_measure_the_same() {
         "the intervals do not overlap: one host {a:?}, two hosts {b:?}"
     );
 }
+
+/// A prefix that hands its command to a shell, as `ssh` does: the first word is the host, the
+/// rest is joined with spaces and run by `sh -c`. Without quoting, the remote shell would cut
+/// `http://H/work?wait_ms=…&cpu_rounds=…&bytes=…` at its first `&`. Loopback only, no root.
+const FAKE_SSH: &str = "#!/bin/sh\n# Like OpenSSH: the host, then one command line for a shell there.\nshift\nexec sh -c \"$*\"\n";
+
+#[test]
+fn hosts_whose_prefix_goes_through_a_shell_get_every_word_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let ssh = dir.path().join("ssh");
+    std::fs::write(&ssh, FAKE_SSH).unwrap();
+    let mut perms = std::fs::metadata(&ssh).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&ssh, perms).unwrap();
+    let prefix = |host: &str| format!("{} {host}", ssh.display());
+    let workload = dir.path().join("db-wait.toml");
+    std::fs::write(
+        &workload,
+        r#"name = "db-wait"
+description = "db-wait, two small levels"
+mode = "closed"
+levels = [1, 8]
+step_secs = 0.6
+warmup_secs = 0.1
+
+[request]
+route = "work"
+wait_ms = 10
+cpu_us = 0
+bytes = 64
+"#,
+    )
+    .unwrap();
+    let out = workbench(
+        dir.path(),
+        &[
+            "run",
+            "--db",
+            "shell.db",
+            "--engine-host",
+            &prefix("server"),
+            "--load-hosts",
+            &prefix("load1"),
+            "--engine-addr",
+            "127.0.0.1",
+            "--remote-bin",
+            env!("CARGO_BIN_EXE_workbench"),
+            "--engines",
+            "selector",
+            "--workloads",
+            workload.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "the run through a shell prefix failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = Store::open(dir.path().join("shell.db")).unwrap();
+    let id = store.latest_completed().unwrap().expect("a completed run");
+    let steps = store.run(id).unwrap().unwrap().steps;
+    assert_eq!(steps.len(), 2);
+    for step in &steps {
+        assert!(step.failure.is_none(), "{:?}", step.failure);
+        assert!(step.load.completed > 0, "level {}: no answer", step.level);
+        assert_eq!(step.load.errors.total(), 0, "level {}", step.level);
+    }
+}
