@@ -35,7 +35,7 @@ use anyhow::Context;
 use clap::Parser;
 use wb_model::results::least_squares;
 use wb_runner::sampler::sample_once;
-use workbench::child::{EngineProcess, ServerProcess};
+use workbench::child::ServerProcess;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -110,7 +110,7 @@ fn main() -> anyhow::Result<()> {
                 .spawn(0, None)
                 .context("cannot start nginx (apt-get install nginx-light)")?
         } else {
-            EngineProcess::spawn(&exe, engine, &extra)
+            ServerProcess::spawn(&exe, engine, &extra)
                 .with_context(|| format!("cannot start engine {name}"))?
         };
         let most = if engine == "nginx" {

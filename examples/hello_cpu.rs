@@ -40,7 +40,7 @@ use clap::Parser;
 use wb_runner::sampler::sample_once;
 use wb_sys::affinity::pin_before_exec;
 use wb_sys::process::{Pid, SIGQUIT};
-use workbench::child::EngineProcess;
+use workbench::child::ServerProcess;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -113,7 +113,7 @@ fn main() -> anyhow::Result<()> {
             } else {
                 vec!["--flavor", flavor]
             };
-            let server = EngineProcess::spawn_on_cpu(&exe, name, &extra, Some(SERVER_CPU))
+            let server = ServerProcess::spawn_on_cpu(&exe, name, &extra, Some(SERVER_CPU))
                 .with_context(|| format!("cannot start engine {engine}"))?;
             let addr = server.addr().to_string();
             let row = wrk_row(engine, server.pid(), &addr, &args)?;

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use wb_runner::sampler::sample_once;
-use workbench::child::EngineProcess;
+use workbench::child::ServerProcess;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -101,7 +101,7 @@ fn workbench_binary() -> anyhow::Result<PathBuf> {
 /// Opens up to `args.clients` non-reading clients against one engine; returns how many were
 /// opened, the peak PSS in bytes and the thread count at the peak.
 fn measure(exe: &std::path::Path, engine: &str, args: &Args) -> anyhow::Result<(u32, u64, u64)> {
-    let server = EngineProcess::spawn(exe, engine, &[])?;
+    let server = ServerProcess::spawn(exe, engine, &[])?;
     let addr = server.addr();
     let started = Instant::now();
     let cap = args.cap_mib << 20;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
-use workbench::child::EngineProcess;
+use workbench::child::ServerProcess;
 use workbench::conformance::{check_case, corpus};
 
 /// The four models, from the engine registry, in the order the tables show them.
@@ -116,7 +116,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let mut verdicts = Vec::new();
     for engine in engines {
         let started = Instant::now();
-        let mut server = EngineProcess::spawn(&exe, engine, &[])
+        let mut server = ServerProcess::spawn(&exe, engine, &[])
             .with_context(|| format!("cannot start the {engine} engine"))?;
         let pid = server.pid();
         let mut failures = Vec::new();

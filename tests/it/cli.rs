@@ -13,7 +13,7 @@ use wb_load::wire::{LoadResult, decode_histogram};
 use wb_model::results::RunStatus;
 use wb_model::spec::Mode;
 use wb_reports::store::Store;
-use workbench::child::EngineProcess;
+use workbench::child::ServerProcess;
 
 use crate::util::{exe, workbench};
 
@@ -22,11 +22,11 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// The selector engine on a free loopback port, stopped when dropped.
-fn engine() -> EngineProcess {
-    EngineProcess::spawn(exe(), "selector", &[]).expect("the selector engine starts")
+fn engine() -> ServerProcess {
+    ServerProcess::spawn(exe(), "selector", &[]).expect("the selector engine starts")
 }
 
-fn url(server: &EngineProcess, path: &str) -> String {
+fn url(server: &ServerProcess, path: &str) -> String {
     format!("http://{}{path}", server.addr())
 }
 

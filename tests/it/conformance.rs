@@ -11,7 +11,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use wb_protocol::date::masked;
-use workbench::child::EngineProcess;
+use workbench::child::ServerProcess;
 use workbench::conformance::{check_corpus, describe_difference};
 
 use crate::util::{HELLO, start_engine as start_with, stop_engine as stop};
@@ -48,7 +48,7 @@ conformance!(
     idle_connection_closes_at_the_keepalive_timeout,
 );
 
-fn start(engine: &str) -> EngineProcess {
+fn start(engine: &str) -> ServerProcess {
     start_with(engine, &[])
 }
 

@@ -46,7 +46,7 @@ use std::time::{Duration, Instant};
 
 use streams::{Class, Profile, Rng};
 use wb_protocol::{Event, Job, Session};
-use workbench::child::EngineProcess;
+use workbench::child::ServerProcess;
 
 /// The four models, and the selector's protocol on tokio's loop (the same protocol object
 /// must answer the same bytes on either loop).
@@ -331,10 +331,10 @@ fn every_engine_answers_every_stream_alike() {
     let plans: Vec<Plan> = indices.iter().map(|&i| plan(seed, i)).collect();
 
     let exe = Path::new(env!("CARGO_BIN_EXE_workbench"));
-    let servers: Vec<EngineProcess> = ENGINES
+    let servers: Vec<ServerProcess> = ENGINES
         .iter()
         .map(|engine| {
-            EngineProcess::spawn_registered(exe, engine, &[])
+            ServerProcess::spawn_registered(exe, engine, &[])
                 .unwrap_or_else(|e| panic!("engine {engine} did not start: {e}"))
         })
         .collect();

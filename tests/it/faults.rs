@@ -41,7 +41,7 @@ use procfs::process::{LimitValue, Process};
 use rustix::process::{Pid, Resource, Rlimit, Signal, kill_process, kill_process_group};
 use wb_model::results::RunStatus;
 use wb_reports::store::Store;
-use workbench::child::EngineProcess;
+use workbench::child::ServerProcess;
 
 use crate::util::{HELLO, exe, start_engine as start, stop_engine as stop};
 
@@ -91,7 +91,7 @@ const WORKERS: usize = 2;
 /// An engine prints its ready line once it has bound its listener, before it sets up its
 /// loop (the epoll instance, wake-up pipes, runtime threads): one answered request shows
 /// that every descriptor it keeps is open.
-fn start_steady(engine: &str) -> (EngineProcess, Vec<i32>) {
+fn start_steady(engine: &str) -> (ServerProcess, Vec<i32>) {
     let pool = engine == "pool";
     let workers = WORKERS.to_string();
     let pool_args = ["--workers", workers.as_str()];

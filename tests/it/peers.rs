@@ -28,7 +28,8 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Duration;
 
 use wb_protocol::{Event, Session};
-use wb_runner::peers::{self, PeerDef, PeerLaunch as _, PeerProcess};
+use wb_runner::child::ServerProcess;
+use wb_runner::peers::{self, PeerDef, PeerLaunch as _};
 use workbench::conformance::{Case, Delivery, check_case, corpus, describe_difference};
 
 use crate::util::STOP_GRACE;
@@ -257,7 +258,7 @@ fn conformance(name: &str) {
     );
 }
 
-fn start(peer: &PeerDef) -> PeerProcess {
+fn start(peer: &PeerDef) -> ServerProcess {
     peer.spawn(0, None)
         .unwrap_or_else(|e| panic!("peer {} did not start: {e}", peer.name))
 }

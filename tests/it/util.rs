@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use workbench::child::EngineProcess;
+use workbench::child::ServerProcess;
 
 /// The `workbench` binary cargo built for these tests.
 pub fn exe() -> &'static Path {
@@ -32,13 +32,13 @@ pub const HELLO: &[u8] = b"GET /hello HTTP/1.1\r\nHost: workbench\r\n\r\n";
 
 /// Starts the engine the registry knows by this label (`selector_on_tokio` is
 /// `selector --reactor tokio`), with `args` after the label's own flags.
-pub fn start_engine(engine: &str, args: &[&str]) -> EngineProcess {
-    EngineProcess::spawn_registered(exe(), engine, args)
+pub fn start_engine(engine: &str, args: &[&str]) -> ServerProcess {
+    ServerProcess::spawn_registered(exe(), engine, args)
         .unwrap_or_else(|e| panic!("engine {engine} did not start: {e}"))
 }
 
 /// Stops the engine and requires a clean, prompt exit.
-pub fn stop_engine(engine: &str, server: EngineProcess) {
+pub fn stop_engine(engine: &str, server: ServerProcess) {
     let stopped = server.terminate(STOP_GRACE).expect("terminate");
     assert!(
         !stopped.killed,

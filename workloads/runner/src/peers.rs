@@ -148,7 +148,7 @@ fn nginx_run_dir(port: u16) -> io::Result<tempfile::TempDir> {
 }
 
 /// A peer's command line, and the private folder it runs in (nginx only), which must live
-/// as long as the peer: [`PeerDef::spawn`] hands it to the [`PeerProcess`], which removes it
+/// as long as the peer: [`PeerDef::spawn`] hands it to the [`ServerProcess`], which removes it
 /// when the peer stops.
 #[derive(Debug)]
 pub struct PeerCommand {
@@ -238,7 +238,7 @@ pub trait PeerLaunch {
     /// `peers_dir`. Port 0 lets every peer but nginx pick a free port and announce it; nginx
     /// needs a real port ([`free_port`]). For nginx this also writes its configuration into a
     /// fresh private folder under the system's temp folder (removed when
-    /// [`PeerCommand::run_dir`] is dropped: [`PeerProcess`] does it when the peer stops).
+    /// [`PeerCommand::run_dir`] is dropped: [`ServerProcess`] does it when the peer stops).
     ///
     /// The command has stdin null and stdout piped (the ready line; null for nginx), inherits
     /// stderr (the peer's warnings), and runs in a process group of its own.
@@ -246,9 +246,9 @@ pub trait PeerLaunch {
     /// Starts the peer on 127.0.0.1:`port` (0: any free port) and waits until it is ready, as
     /// the [module docs](self) describe. With `cpu` set, the peer and every process and thread
     /// it creates may run only on that CPU.
-    fn spawn(&self, port: u16, cpu: Option<usize>) -> io::Result<PeerProcess>;
+    fn spawn(&self, port: u16, cpu: Option<usize>) -> io::Result<ServerProcess>;
     /// One attempt of [`spawn`](PeerLaunch::spawn) (which retries a port taken meanwhile).
-    fn spawn_once(&self, port: u16, cpu: Option<usize>) -> io::Result<PeerProcess>;
+    fn spawn_once(&self, port: u16, cpu: Option<usize>) -> io::Result<ServerProcess>;
 }
 
 impl PeerLaunch for PeerDef {
@@ -306,7 +306,7 @@ impl PeerLaunch for PeerDef {
     /// `peers_dir`. Port 0 lets every peer but nginx pick a free port and announce it; nginx
     /// needs a real port ([`free_port`]). For nginx this also writes its configuration into a
     /// fresh private folder under the system's temp folder (removed when
-    /// [`PeerCommand::run_dir`] is dropped: [`PeerProcess`] does it when the peer stops).
+    /// [`PeerCommand::run_dir`] is dropped: [`ServerProcess`] does it when the peer stops).
     ///
     /// The command has stdin null and stdout piped (the ready line; null for nginx), inherits
     /// stderr (the peer's warnings), and runs in a process group of its own.
@@ -390,7 +390,7 @@ impl PeerLaunch for PeerDef {
     /// Starts the peer on 127.0.0.1:`port` (0: any free port) and waits until it is ready, as
     /// the [module docs](self) describe. With `cpu` set, the peer and every process and thread
     /// it creates may run only on that CPU.
-    fn spawn(&self, port: u16, cpu: Option<usize>) -> io::Result<PeerProcess> {
+    fn spawn(&self, port: u16, cpu: Option<usize>) -> io::Result<ServerProcess> {
         // nginx binds a port we pick; another process may take it first, so try a few.
         let attempts = if port == 0 && self.ready == ReadySignal::Port {
             3
@@ -411,7 +411,7 @@ impl PeerLaunch for PeerDef {
         Err(last_error.expect("at least one attempt"))
     }
 
-    fn spawn_once(&self, port: u16, cpu: Option<usize>) -> io::Result<PeerProcess> {
+    fn spawn_once(&self, port: u16, cpu: Option<usize>) -> io::Result<ServerProcess> {
         let PeerCommand { command, run_dir } = self.command(&peers_dir(), port)?;
         let options = ServerOptions {
             kind: "peer",
@@ -436,11 +436,6 @@ fn require_file(path: &Path) -> Result<(), String> {
         ))
     }
 }
-
-/// A running peer: what [`PeerDef::spawn`] returns. Stopping it sends SIGTERM to the PID it
-/// announced, waits for the grace period and only then kills its process group. Dropping a
-/// still-running `PeerProcess` kills the group, so a failing test leaves no server behind.
-pub type PeerProcess = ServerProcess;
 
 /// The versions of everything the peers run on: `python` and each package in the peers'
 /// environment (absent when not installed), and `nginx`.

@@ -2,13 +2,12 @@
 //! kept from outliving the workbench.
 //!
 //! An engine prints one JSON line when it is ready to accept,
-//! `{"engine":"selector","addr":"127.0.0.1:40123","pid":12345}`; [`EngineProcess::spawn`]
+//! `{"engine":"selector","addr":"127.0.0.1:40123","pid":12345}`; [`ServerProcess::spawn`]
 //! waits for it. Stopping sends SIGTERM to that PID, waits for the grace period and only then
-//! sends SIGKILL to its whole process group. Dropping a still-running `EngineProcess` kills
+//! sends SIGKILL to its whole process group. Dropping a still-running `ServerProcess` kills
 //! the group, so a failing test never leaves a server behind.
 //!
-//! Engines and peers are one type, [`ServerProcess`] ([`EngineProcess`] and
-//! [`PeerProcess`](crate::peers::PeerProcess) name it); a peer differs only in its
+//! Engines and peers are one type, [`ServerProcess`]; a peer differs only in its
 //! options: it may have a private run folder to remove, and may announce readiness by
 //! accepting on its port instead of a ready line.
 //!
@@ -80,7 +79,7 @@ pub struct Ready {
     pub pid: u32,
 }
 
-/// A running server process: an engine ([`EngineProcess::spawn`]) or a peer
+/// A running server process: an engine ([`ServerProcess::spawn`]) or a peer
 /// ([`PeerLaunch::spawn`](crate::peers::PeerLaunch::spawn)).
 #[derive(Debug)]
 pub struct ServerProcess {
@@ -93,9 +92,6 @@ pub struct ServerProcess {
     /// is dropped, after it has stopped.
     run_dir: Option<tempfile::TempDir>,
 }
-
-/// A running engine process.
-pub type EngineProcess = ServerProcess;
 
 /// How a started server tells that it accepts connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,14 +143,14 @@ struct Tracked {
 impl ServerProcess {
     /// Starts `exe engine <engine> <args…>` and waits for its ready line. Its stderr (the
     /// engine's log) is inherited, at level `warn` unless `RUST_LOG` says otherwise.
-    pub fn spawn(exe: &Path, engine: &str, args: &[&str]) -> io::Result<EngineProcess> {
-        EngineProcess::spawn_on_cpu(exe, engine, args, None)
+    pub fn spawn(exe: &Path, engine: &str, args: &[&str]) -> io::Result<ServerProcess> {
+        ServerProcess::spawn_on_cpu(exe, engine, args, None)
     }
 
     /// Starts the engine the registry knows by `label` ([`wb_model::engines::find`]: a variant
     /// such as `selector-on-tokio` or `selector_on_tokio` brings its own flags, e.g.
     /// `selector --reactor tokio`), with `args` after the label's flags.
-    pub fn spawn_registered(exe: &Path, label: &str, args: &[&str]) -> io::Result<EngineProcess> {
+    pub fn spawn_registered(exe: &Path, label: &str, args: &[&str]) -> io::Result<ServerProcess> {
         let choice = wb_model::engines::find(label).ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::NotFound,
@@ -162,10 +158,10 @@ impl ServerProcess {
             )
         })?;
         let args: Vec<&str> = choice.args.iter().chain(args).copied().collect();
-        EngineProcess::spawn(exe, choice.engine, &args)
+        ServerProcess::spawn(exe, choice.engine, &args)
     }
 
-    /// Like [`EngineProcess::spawn`], but with `cpu` set, the engine (and every process and
+    /// Like [`ServerProcess::spawn`], but with `cpu` set, the engine (and every process and
     /// thread it creates, the pool's workers included) may run only on that CPU: the
     /// affinity is set in the child before `exec`, so nothing escapes it.
     pub fn spawn_on_cpu(
@@ -173,7 +169,7 @@ impl ServerProcess {
         engine: &str,
         args: &[&str],
         cpu: Option<usize>,
-    ) -> io::Result<EngineProcess> {
+    ) -> io::Result<ServerProcess> {
         let mut command = Command::new(exe);
         command
             .arg("engine")
