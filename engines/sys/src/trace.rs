@@ -67,7 +67,9 @@ thread_local! {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Phase {
     /// Taking a connection from the listener (blocking engines: the time blocked in
-    /// `accept()`, which is how an idle pool worker spends its life).
+    /// `accept()`, which is how an idle pool worker spends its life). Its end is when the
+    /// server got the connection: every span of that connection begins after it, and every
+    /// span of an earlier connection on the same descriptor ended before it.
     Accept,
     /// Reading a request's bytes (blocking engines: including the time blocked in `read()`).
     Read,
