@@ -59,6 +59,7 @@ async fn a_stored_trace_is_drawn_on_the_run_and_its_lesson_and_the_async_lesson_
             .find(|r| r.workloads.iter().any(|w| w == "cpu"))
             .expect("a fixture run with the cpu workload");
         let trace = Trace {
+            client_connections: Some(4),
             engine: "threads".into(),
             workload: "cpu".into(),
             level: 4,

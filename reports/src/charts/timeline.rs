@@ -316,6 +316,7 @@ mod tests {
             load_ms: 1200,
             recorded: spans.len(),
             spans,
+            client_connections: None,
         }
     }
 
