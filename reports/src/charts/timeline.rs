@@ -412,7 +412,8 @@ impl Frame {
             LEFT - 4,
             y + h / 2 + 4
         );
-        let line_one = format!("{unseen} of the {held} connections the load generator held: no span here,");
+        let line_one =
+            format!("{unseen} of the {held} connections the load generator held: no span here,");
         let line_two = "waiting in the listen backlog (unseen by the server) or not yet served";
         let mid = LEFT as f64 + Self::plot_width() / 2.0;
         let (one_y, two_y) = if h >= 26 {
@@ -621,11 +622,7 @@ fn phase_ms(spans: &[&TraceSpan], phase: &str) -> String {
     format_ms(ns as f64 / 1e6)
 }
 
-fn table(
-    trace: &Trace,
-    lanes: &BTreeMap<LaneKey, Lane<'_>>,
-    several_processes: bool,
-) -> DataTable {
+fn table(trace: &Trace, lanes: &BTreeMap<LaneKey, Lane<'_>>, several_processes: bool) -> DataTable {
     let mut columns = vec!["lane".to_string(), "spans".to_string()];
     columns.extend(PHASES.iter().map(|(p, ..)| format!("{p} (ms)")));
     columns.push("connections".to_string());
@@ -674,12 +671,7 @@ fn connection_table(
         "last span ends (ms)".to_string(),
         "spans".to_string(),
     ];
-    columns.extend(
-        PHASES
-            .iter()
-            .skip(1)
-            .map(|(p, ..)| format!("{p} (ms)")),
-    );
+    columns.extend(PHASES.iter().skip(1).map(|(p, ..)| format!("{p} (ms)")));
     columns.push("threads".to_string());
     let rows = conns
         .iter()
@@ -697,8 +689,7 @@ fn connection_table(
             for (phase, ..) in PHASES.iter().skip(1) {
                 row.push(phase_ms(&conn.spans, phase));
             }
-            let threads: BTreeSet<(u32, u32)> =
-                conn.spans.iter().map(|s| (s.pid, s.tid)).collect();
+            let threads: BTreeSet<(u32, u32)> = conn.spans.iter().map(|s| (s.pid, s.tid)).collect();
             row.push(threads.len().to_string());
             row
         })
@@ -905,7 +896,11 @@ mod tests {
         // Ten wait bars and the legend's swatch, on ten lanes.
         assert_eq!(fills(&conns, "#f2a93b"), 11);
         // Each lane waited its 10 ms, at the same time as the others.
-        assert!(conns.table.rows.iter().all(|r| r[5] == "10.0"), "{:?}", conns.table.rows);
+        assert!(
+            conns.table.rows.iter().all(|r| r[5] == "10.0"),
+            "{:?}",
+            conns.table.rows
+        );
         // Every client connection was seen: no block of unseen ones.
         assert_eq!(fills(&conns, UNSEEN_FILL), 1, "only the legend's swatch");
         assert!(conns.svg.contains("connect → accept: not recorded"));
@@ -930,12 +925,24 @@ mod tests {
         assert_eq!(chart.table.rows[0][0], "process 20 fd 4");
         assert!(chart.svg.contains("97 more"), "{}", chart.svg);
         assert!(chart.svg.contains("97 of the 100 connections"));
-        assert!(chart.table.notes.iter().any(|n| n.contains("so 97 did not")));
+        assert!(
+            chart
+                .table
+                .notes
+                .iter()
+                .any(|n| n.contains("so 97 did not"))
+        );
         // A trace stored without the count says so instead of guessing.
         trace.client_connections = None;
         let chart = connection_timeline(&trace);
         assert!(!chart.svg.contains("more</text>"));
-        assert!(chart.table.notes.iter().any(|n| n.contains("was not recorded")));
+        assert!(
+            chart
+                .table
+                .notes
+                .iter()
+                .any(|n| n.contains("was not recorded"))
+        );
     }
 
     #[test]
@@ -956,7 +963,10 @@ mod tests {
         let charts = timelines(&[short.clone(), long, other]);
         assert_eq!(charts.len(), 6, "threads and connections of each");
         let ids: Vec<&str> = charts.iter().map(|c| c.id.as_str()).collect();
-        assert_eq!(ids[..2], ["db-wait-selector-timeline", "db-wait-selector-connections"]);
+        assert_eq!(
+            ids[..2],
+            ["db-wait-selector-timeline", "db-wait-selector-connections"]
+        );
         let last_tick = |chart: &Chart| {
             let doc = roxmltree::Document::parse(&chart.svg).unwrap();
             let labels: Vec<String> = doc
@@ -998,8 +1008,15 @@ mod tests {
         let trace = selector_db_wait();
         for chart in [timeline(&trace), connection_timeline(&trace)] {
             let doc = roxmltree::Document::parse(&chart.svg).unwrap();
-            let height: f64 = doc.root_element().attribute("viewBox").unwrap()
-                .split(' ').nth(3).unwrap().parse().unwrap();
+            let height: f64 = doc
+                .root_element()
+                .attribute("viewBox")
+                .unwrap()
+                .split(' ')
+                .nth(3)
+                .unwrap()
+                .parse()
+                .unwrap();
             for text in doc.descendants().filter(|n| n.has_tag_name("text")) {
                 let x: f64 = text.attribute("x").unwrap().parse().unwrap();
                 let y: f64 = text.attribute("y").unwrap().parse().unwrap();

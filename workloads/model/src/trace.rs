@@ -87,7 +87,8 @@ impl ConnectionLane<'_> {
     }
 }
 
-/// The window's spans by connection, ordered by where each lane begins.
+/// The window's spans by connection: those accepted before the window first (by process and
+/// descriptor), then the others in the order they were accepted.
 ///
 /// A span names its connection by the socket's descriptor (`task`) in its process, and the
 /// kernel hands a descriptor out again once its connection closes. Every engine ends a
@@ -134,7 +135,8 @@ pub fn connections(spans: &[TraceSpan]) -> Vec<ConnectionLane<'_>> {
                 .filter(|lane| lane.accepted_ns.is_some() || !lane.spans.is_empty()),
         );
     }
-    lanes.sort_by_key(|lane| (lane.begins_ns(), lane.pid, lane.task));
+    // Those accepted before the window first, by process and descriptor; then by accept.
+    lanes.sort_by_key(|lane| (lane.accepted_ns.unwrap_or(0), lane.pid, lane.task));
     lanes
 }
 
