@@ -355,7 +355,7 @@ impl Frame {
             r##"<rect x="{LEFT}" y="{y}" width="{}" height="{h}" fill="#f7f7f7"/><text x="{}" y="{}" font-size="{font}" text-anchor="end">{}</text>"##,
             Self::plot_width(),
             LEFT - 4,
-            y + h - (h - font + 1).min(3).max(1),
+            y + h - (h + 1 - font).clamp(1, 3),
             escape_html(label)
         );
         if let Some((begins, ends, accepted)) = life {
