@@ -208,6 +208,7 @@ fn router(state: AppState) -> Router {
         .route("/lessons/{slug}", get(pages::lessons::show))
         .route("/engines", get(pages::engines::page))
         .route("/source/{*path}", get(pages::engines::source))
+        .route("/guide", get(pages::guide::page))
         .route("/api", get(pages::api::docs))
         .route("/api/runs", get(pages::api::runs))
         .route("/api/runs/{id}", get(pages::api::run))

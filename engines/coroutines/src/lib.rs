@@ -339,10 +339,12 @@ async fn accept_loop(listener: &TcpListener, stop: &watch::Receiver<()>, setting
     loop {
         match listener.accept().await {
             Ok((stream, _peer)) => {
-                let _accepting = wb_sys::trace::span(
+                // Ended before the task is spawned: on the timeline the connection's own
+                // spans begin after its accept ends (a reused descriptor is told apart so).
+                drop(wb_sys::trace::span(
                     wb_sys::trace::Phase::Accept,
                     std::os::fd::AsRawFd::as_raw_fd(&stream) as u64,
-                );
+                ));
                 // Boxed: tokio's task is then a small 128-byte-aligned block pointing to the
                 // future, which is cheaper with glibc than one large aligned block (module
                 // docs, "Small futures"). The JoinHandle is dropped: the task runs detached,

@@ -505,7 +505,11 @@ impl<P: Protocol, S: AsRawFd> Connection<P, S> {
     /// Calls into the protocol, then decides what its calls asked for: the timer or the
     /// deferred work first (the loop arms or starts it, then settles), else the settle.
     fn callback(&mut self, cx: &mut Cx<'_>, call: impl FnOnce(&mut P, &mut dyn Transport)) -> Next {
-        match self.call_protocol(cx.timeouts, call) {
+        // The protocol does not know its socket: its compute spans read the connection here.
+        let serving = trace::serving(self.socket.as_raw_fd() as u64);
+        let pending = self.call_protocol(cx.timeouts, call);
+        drop(serving);
+        match pending {
             None => self.settle(cx),
             Some(Pending::Later(delay)) => {
                 // The wait as scheduled: the loop thread is free meanwhile, so on the

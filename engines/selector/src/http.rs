@@ -130,16 +130,20 @@ impl HttpProtocol {
             // hop to a pool thread and back costs more than rendering a response.
             self.computing = true;
             // On the timeline, these compute spans land on the pool's lanes. (The protocol
-            // does not know its socket: 0 names the connection.)
+            // does not know its socket: the loop names the connection it is serving.)
+            let task = wb_sys::trace::current_task();
             transport.defer_to_thread(Box::new(move || {
-                let _computing = wb_sys::trace::span(wb_sys::trace::Phase::Compute, 0);
+                let _computing = wb_sys::trace::span(wb_sys::trace::Phase::Compute, task);
                 job.respond()
             }));
         } else {
             // Inline: while this runs, no other connection is served. This is the price of
             // one thread — concurrency, not parallelism.
             let response = {
-                let _computing = wb_sys::trace::span(wb_sys::trace::Phase::Compute, 0);
+                let _computing = wb_sys::trace::span(
+                    wb_sys::trace::Phase::Compute,
+                    wb_sys::trace::current_task(),
+                );
                 job.respond()
             };
             transport.write(response);

@@ -195,7 +195,8 @@ async fn accept_loop<F>(
         match listener.accept().await {
             Ok((socket, peer)) => {
                 // The connection's own first steps (`connection_made`) run in its task.
-                let _accepting = connection::span(&socket, wb_sys::trace::Phase::Accept);
+                // Ended at once: the connection's own spans begin after its accept ends.
+                drop(connection::span(&socket, wb_sys::trace::Phase::Accept));
                 let protocol = factory.build_protocol(peer);
                 let conn = Connection::accepted(socket, protocol, &shared.timeouts);
                 let task = Task::new(conn, Rc::clone(shared));

@@ -42,7 +42,7 @@ use slab::Slab;
 use wb_sys::accept::{AcceptError, WarnLimit};
 use wb_sys::{ACCEPT_BACKOFF, DRAIN_TIMEOUT};
 
-use crate::connection::{self, Connection, Cx, Next};
+use crate::connection::{Connection, Cx, Next};
 use crate::interfaces::{Factory, Reason, Work};
 use crate::timers::TimerHeap;
 
@@ -299,9 +299,20 @@ impl<F: Factory> Reactor<F> {
             let Some(listener) = &self.listener else {
                 return;
             };
+            let accepting = wb_sys::trace::start_ns();
             match listener.accept() {
                 Ok((socket, peer)) => {
-                    let _accepting = connection::span(&socket, wb_sys::trace::Phase::Accept);
+                    // The accept call itself, ended before `connection_made`: on the timeline
+                    // the connection's own spans begin after its accept ends.
+                    if let Some(began) = accepting {
+                        let fd = std::os::fd::AsRawFd::as_raw_fd(&socket) as u64;
+                        wb_sys::trace::record(
+                            wb_sys::trace::Phase::Accept,
+                            fd,
+                            began,
+                            wb_sys::trace::now_ns(),
+                        );
+                    }
                     self.open(socket, peer)
                 }
                 // The backlog is empty. The next connection makes the listener ready again.

@@ -4,7 +4,10 @@
 //! An engine started with `--trace FILE` records a [`Span`] at each of its *span sites*: the
 //! accept of a connection, a read, a wait (the "database"), the CPU work of a job and a write,
 //! each with the OS thread and the process that ran it and the connection (its socket's file
-//! descriptor) it served. On a timeline with one lane per thread or process, the models
+//! descriptor) it served. Every span of a connection carries its descriptor — the selector's
+//! protocol, which does not know its socket, reads it from [`serving`] — so a timeline can
+//! also draw one lane per connection. A descriptor is reused once its connection closes; the
+//! accept span that hands it out again marks the new connection (`wb_model::trace`). On a timeline with one lane per thread or process, the models
 //! become pictures: the selector's single lane interleaves many connections' short spans;
 //! threads and pool workers run side by side on their own lanes; an offload pool adds lanes
 //! that only compute.
@@ -55,13 +58,18 @@ static TRACER: OnceLock<Tracer> = OnceLock::new();
 thread_local! {
     /// This thread's kernel id, once looked up (0: not yet).
     static TID: Cell<u32> = const { Cell::new(0) };
+    /// The connection this thread is serving now, for span sites that do not know their
+    /// socket (the selector's protocol): set by [`serving`] only while tracing.
+    static SERVING: Cell<u64> = const { Cell::new(0) };
 }
 
 /// What a span was spent on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Phase {
     /// Taking a connection from the listener (blocking engines: the time blocked in
-    /// `accept()`, which is how an idle pool worker spends its life).
+    /// `accept()`, which is how an idle pool worker spends its life). Its end is when the
+    /// server got the connection: every span of that connection begins after it, and every
+    /// span of an earlier connection on the same descriptor ended before it.
     Accept,
     /// Reading a request's bytes (blocking engines: including the time blocked in `read()`).
     Read,
@@ -210,6 +218,41 @@ impl Drop for Guard {
     }
 }
 
+/// Names the connection this thread serves until the returned guard drops, for span sites
+/// that do not know their socket ([`current_task`]): the selector's loop sets it around each
+/// protocol callback. When tracing is off it costs what a span site costs, one load.
+#[inline(always)]
+pub fn serving(task: u64) -> Serving {
+    if !enabled() {
+        return Serving(None);
+    }
+    let before = SERVING.with(|cell| cell.replace(task));
+    Serving(Some(before))
+}
+
+/// The connection set by [`serving`] on this thread (0 when none, or when not tracing).
+#[inline(always)]
+pub fn current_task() -> u64 {
+    if !enabled() {
+        return 0;
+    }
+    SERVING.with(Cell::get)
+}
+
+/// The connection a thread serves, named for as long as it lives. See [`serving`].
+#[must_use = "the connection is named only while the guard lives"]
+#[derive(Debug)]
+pub struct Serving(Option<u64>);
+
+impl Drop for Serving {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if let Some(before) = self.0.take() {
+            SERVING.with(|cell| cell.set(before));
+        }
+    }
+}
+
 /// Records a span measured by the caller. Does nothing when tracing is off (or has stopped
 /// because the buffer filled up).
 pub fn record(phase: Phase, task: u64, start_ns: u64, end_ns: u64) {
@@ -338,6 +381,9 @@ mod tests {
         assert!(guard.0.is_none());
         drop(guard);
         record(Phase::Wait, 3, 1, 2);
+        let serving = serving(9);
+        assert!(serving.0.is_none());
+        assert_eq!(current_task(), 0);
         assert!(finish().is_ok());
     }
 

@@ -77,7 +77,7 @@ use legend::*;
 pub use memory::{bytes_per_connection_bars, memory, memory_per_connection, threads};
 use series::*;
 pub use service::{cores, cost_per_request, latency, throughput};
-pub use timeline::timeline;
+pub use timeline::{Axis, connection_timeline, timeline, timelines};
 
 use render::{Bar, BarPlot, BarRow, LegendEntry, Line, LinePlot, Mark, Point, REFERENCE, Swatch};
 

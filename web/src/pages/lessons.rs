@@ -225,7 +225,7 @@ fn traced(
             .filter(|t| t.workload == workload)
             .collect();
         if !traces.is_empty() {
-            let charts = traces.iter().map(wb_reports::charts::timeline).collect();
+            let charts = wb_reports::charts::timelines(&traces);
             return Ok((Some(summary.id.0), charts));
         }
     }

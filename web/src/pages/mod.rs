@@ -6,6 +6,7 @@ pub mod assets;
 pub mod compare;
 pub mod engines;
 pub mod export;
+pub mod guide;
 pub mod lessons;
 pub mod live;
 pub mod overview;
@@ -35,12 +36,15 @@ pub struct ChartView {
     pub table_html: String,
     /// True for an empty state (nothing to tabulate).
     pub empty: bool,
+    /// The section of `/guide` that explains it (empty: the guide's top).
+    pub guide: &'static str,
 }
 
 impl From<Chart> for ChartView {
     fn from(chart: Chart) -> ChartView {
         ChartView {
             table_html: chart.table.to_html(),
+            guide: guide::anchor(&chart.id),
             id: chart.id,
             title: chart.title,
             svg: chart.svg,

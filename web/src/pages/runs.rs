@@ -101,7 +101,8 @@ struct RunPage {
     pin: bool,
     calibration: String,
     machine: Vec<(&'static str, String)>,
-    /// The run's timelines (`run --trace`), one per engine and workload traced.
+    /// The run's timelines (`run --trace`): threads and connections of each engine and
+    /// workload traced, a workload's engines on one time axis.
     timelines: Vec<super::ChartView>,
 }
 
@@ -115,7 +116,7 @@ pub async fn show(
     let traces = super::with_store(&state, move |store| Ok(store.traces(id)?)).await?;
     tokio::task::spawn_blocking(move || {
         let mut page = run_page(run);
-        page.timelines = super::views(traces.iter().map(wb_reports::charts::timeline).collect());
+        page.timelines = super::views(wb_reports::charts::timelines(&traces));
         page
     })
     .await

@@ -86,6 +86,7 @@ async fn every_page_and_api_route_answers_on_the_fixture_store() {
         "/lessons".into(),
         "/engines".into(),
         "/source/engines/selector/src/reactor.rs".into(),
+        "/guide".into(),
         "/api".into(),
         "/api/runs".into(),
         format!("/api/runs/{latest}"),
@@ -227,6 +228,85 @@ async fn every_page_and_api_route_answers_on_the_fixture_store() {
         source.contains("&lt;") || source.contains("fn "),
         "escaped source"
     );
+}
+
+/// Each `<figure class="chart…" id="…">` of a page, with its markup up to the figure's end.
+fn figures(page: &str) -> Vec<(&str, &str)> {
+    page.match_indices("<figure class=\"chart")
+        .map(|(at, _)| {
+            let rest = &page[at..];
+            let end = rest.find("</figure>").expect("a figure ends");
+            let id_at = rest.find(" id=\"").unwrap() + 5;
+            let id = &rest[id_at..id_at + rest[id_at..].find('"').unwrap()];
+            (id, &rest[..end])
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_guide_explains_each_idea_and_every_chart_links_to_it() {
+    let site = site(true);
+    let runs = site.runs.unwrap();
+    let guide = get(&site, "/guide").await;
+    assert_eq!(guide.status, StatusCode::OK);
+    // One section per idea, each with its anchor, and the words the charts rely on.
+    for (anchor, words) in [
+        ("loops", "Closed loop"),
+        ("littles-law", "L = λ × W"),
+        ("coordinated-omission", "intended send time"),
+        ("censored", "≥ X"),
+        ("intervals", "inconclusive"),
+        ("memory", "PSS"),
+        ("placement", "lower half of the CPUs"),
+        ("saturated-client", "0.9 of a core"),
+        ("timelines", "listen backlog"),
+    ] {
+        assert!(
+            guide.body.contains(&format!("<section id=\"{anchor}\"")),
+            "no section {anchor}"
+        );
+        assert!(guide.body.contains(words), "{anchor}: {words}");
+    }
+    for word in ["RSS", "USS", "VSZ", "12 KiB", "8 MiB", "split", "shared"] {
+        assert!(guide.body.contains(word), "{word}");
+    }
+    // In the main navigation of every page.
+    assert!(get(&site, "/").await.body.contains("<a href=\"/guide\""));
+
+    // Every chart on a run page, a lesson, the overview and a comparison links to the guide,
+    // and to a section that exists.
+    let mut pages = vec![
+        format!("/runs/{}", runs.latest),
+        format!("/runs/{}/charts", runs.latest),
+        "/".to_string(),
+        format!("/compare?run={}&run={}", runs.baseline, runs.latest),
+    ];
+    pages.extend(
+        wb_reports::claims::LESSONS
+            .iter()
+            .map(|l| format!("/lessons/{}", l.slug)),
+    );
+    for path in pages {
+        let page = get(&site, &path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        let charts = figures(&page.body);
+        if path.starts_with("/runs/") {
+            assert!(charts.len() > 3, "{path} has charts");
+        }
+        for (id, figure) in charts {
+            let at = figure
+                .find("<a href=\"/guide")
+                .unwrap_or_else(|| panic!("chart {id} on {path} has no link to the guide"));
+            let href = &figure[at + 9..];
+            let href = &href[..href.find('"').unwrap()];
+            if let Some((_, anchor)) = href.split_once('#') {
+                assert!(
+                    guide.body.contains(&format!("id=\"{anchor}\"")),
+                    "{id} on {path} links to a missing section {href}"
+                );
+            }
+        }
+    }
 }
 
 #[tokio::test]

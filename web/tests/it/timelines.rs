@@ -56,6 +56,7 @@ async fn a_stored_trace_is_drawn_on_the_run_and_its_lesson_and_the_async_lesson_
             .find(|r| r.workloads.iter().any(|w| w == "cpu"))
             .expect("a fixture run with the cpu workload");
         let trace = Trace {
+            client_connections: Some(4),
             engine: "threads".into(),
             workload: "cpu".into(),
             level: 4,
@@ -114,15 +115,21 @@ async fn a_stored_trace_is_drawn_on_the_run_and_its_lesson_and_the_async_lesson_
         page.contains("id=\"cpu-threads-timeline\""),
         "the run page draws it"
     );
-    assert!(page.contains("Data table: Timeline: threads on cpu at level 4"));
+    assert!(page.contains("Data table: Threads: threads on cpu at level 4"));
     // One row per lane: the accept loop and two connection threads.
     assert!(page.contains("<td>main 100</td>") && page.contains("<td>thread 102</td>"));
+    // Beside it, one lane per connection, with the load generator's count.
+    assert!(page.contains("id=\"cpu-threads-connections\""));
+    assert!(page.contains("Data table: Connections: threads on cpu at level 4"));
+    assert!(page.contains("<td>fd 101</td>"));
+    assert!(page.contains("The load generator held 4 connections"));
 
     let (status, page) = get(&dashboard, &format!("/lessons/{}", cpu_lesson.slug)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        page.contains("id=\"cpu-threads-timeline\""),
-        "the lesson draws it"
+        page.contains("id=\"cpu-threads-timeline\"")
+            && page.contains("id=\"cpu-threads-connections\""),
+        "the lesson draws both views"
     );
 
     let (status, page) = get(&dashboard, "/lessons").await;

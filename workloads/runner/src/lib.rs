@@ -119,8 +119,9 @@ trait Site {
     /// What one connection holds in `engine`, as the engine itself measures it (`--describe`).
     fn describe(&self, runner: &Runner, engine: &EngineSpec) -> Result<Description, String>;
     /// A short traced window of `engine` at one level, on a fresh process started with
-    /// `--trace FILE`: the JSON lines of its spans.
-    fn trace_window(&self, step: StepContext<'_>) -> Result<String, String>;
+    /// `--trace FILE`: the JSON lines of its spans, and the connections the load generator
+    /// held open when its load ended.
+    fn trace_window(&self, step: StepContext<'_>) -> Result<(String, Option<u64>), String>;
 }
 
 /// One level to measure: what every site needs to know about it.
@@ -303,7 +304,7 @@ impl Runner {
             {
                 match site
                     .trace_window(step_at)
-                    .map(|text| timeline::trace_of(step_at, &text))
+                    .map(|(text, held)| timeline::trace_of(step_at, &text, held))
                 {
                     Ok(trace) => observer.event(&RunEvent::StepTraced { trace: &trace }),
                     Err(why) => tracing::warn!("no timeline for {}: {why}", engine.label),

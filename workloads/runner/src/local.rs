@@ -150,7 +150,7 @@ impl Site for Local {
 
     /// Starts the engine with `--trace FILE`, drives a short load at the level, stops it,
     /// and reads the file.
-    fn trace_window(&self, at: StepContext<'_>) -> Result<String, String> {
+    fn trace_window(&self, at: StepContext<'_>) -> Result<(String, Option<u64>), String> {
         let engine = at.engine;
         let dir = tempfile::tempdir().map_err(|err| format!("no temporary directory: {err}"))?;
         let path = dir.path().join("trace.jsonl");
@@ -160,11 +160,12 @@ impl Site for Local {
         let server = ServerProcess::spawn_on_cpu(&at.runner.exe, &engine.engine, &args, self.cpu)
             .map_err(|err| format!("the traced {} did not start: {err}", engine.label))?;
         let plan = super::timeline::traced_plan(at.plan(server.addr()));
-        let _ = load::run(&plan, &|_| {});
+        let held = load::run(&plan, &|_| {}).connections;
         server
             .terminate(STOP_GRACE)
             .map_err(|err| format!("stopping the traced {}: {err}", engine.label))?;
         std::fs::read_to_string(&path)
+            .map(|text| (text, Some(held)))
             .map_err(|err| format!("the traced {} wrote no trace: {err}", engine.label))
     }
 }

@@ -169,7 +169,7 @@ impl Site for Hosts<'_> {
     /// The engine started with `--trace FILE` on its host (FILE in the host's temporary
     /// folder), the traced load from the load hosts, then FILE read back with `cat` and
     /// removed.
-    fn trace_window(&self, at: StepContext<'_>) -> Result<String, String> {
+    fn trace_window(&self, at: StepContext<'_>) -> Result<(String, Option<u64>), String> {
         let hosts = self.0;
         let file = format!(
             "/tmp/workbench-trace-{}-{}.jsonl",
@@ -180,12 +180,16 @@ impl Site for Hosts<'_> {
             .map_err(|err| format!("the traced {} did not start: {err}", at.engine.label))?;
         let plan = traced_plan(at.plan(remote.ready.addr));
         let target = hosts.target(remote.ready.addr.port());
-        let (_, lost) = run_loads(hosts, at.workload, &plan, at.level, &target, |_| {});
+        let (parts, lost) = run_loads(hosts, at.workload, &plan, at.level, &target, |_| {});
+        // Every load host's count, or none: a lost host's connections are not known.
+        let held = lost
+            .is_empty()
+            .then(|| parts.iter().map(|p| p.result.connections_open).sum());
         stop_engine(&hosts.engine, remote);
         let text = hosts.engine.output_plain(&["cat", &file], COMMAND_TIMEOUT);
         let _ = hosts.engine.run_plain(&["rm", "-f", &file]);
         match text {
-            Ok(text) if !text.trim().is_empty() => Ok(text),
+            Ok(text) if !text.trim().is_empty() => Ok((text, held)),
             Ok(_) => Err(format!(
                 "the traced {} wrote no spans{}",
                 at.engine.label,

@@ -33,8 +33,9 @@ pub(super) fn traced_plan(mut plan: LoadPlan) -> LoadPlan {
     plan
 }
 
-/// The timeline of a traced window, from the JSON lines the engine wrote.
-pub(super) fn trace_of(at: StepContext<'_>, text: &str) -> Trace {
+/// The timeline of a traced window, from the JSON lines the engine wrote and the
+/// connections the load generator held (`held`) when the traced load ended.
+pub(super) fn trace_of(at: StepContext<'_>, text: &str, held: Option<u64>) -> Trace {
     let (spans, bad) = parse(text);
     if bad > 0 {
         tracing::warn!("{bad} line(s) of {}'s trace did not parse", at.engine.label);
@@ -46,5 +47,6 @@ pub(super) fn trace_of(at: StepContext<'_>, text: &str) -> Trace {
         load_ms: (TRACED_WARMUP + TRACED_LOAD).as_millis() as u64,
         recorded: spans.len(),
         spans: window(spans, MAX_SPANS),
+        client_connections: held,
     }
 }
