@@ -594,3 +594,5 @@ fn many_loops_all_four_outcomes() {
 fn modes_are_what_the_presets_say() {
     assert_eq!(Workload::load("idle").unwrap().mode, Mode::Idle);
 }
+
+mod lessons_six;
