@@ -509,7 +509,12 @@ mod tests {
         let start: u64 = {
             let text = String::from_utf8(reader()).unwrap();
             assert!(text.contains("Content-Type: text/plain\r\n"));
-            text.split_once("\r\n\r\n").unwrap().1.trim().parse().unwrap()
+            text.split_once("\r\n\r\n")
+                .unwrap()
+                .1
+                .trim()
+                .parse()
+                .unwrap()
         };
         // One at a time: each update sees the last one.
         let mut one = update();
@@ -525,8 +530,14 @@ mod tests {
         // A job never begun reads and writes back to back.
         assert_eq!(body(update()), format!("{}\n", start + 3));
         let text = String::from_utf8(reader()).unwrap();
-        assert!(text.ends_with(&format!("\r\n\r\n{}\n", start + 3)), "{text}");
-        assert!(text.contains(&format!("Content-Length: {}\r\n", (start + 3).to_string().len() + 1)));
+        assert!(
+            text.ends_with(&format!("\r\n\r\n{}\n", start + 3)),
+            "{text}"
+        );
+        assert!(text.contains(&format!(
+            "Content-Length: {}\r\n",
+            (start + 3).to_string().len() + 1
+        )));
     }
 
     #[test]

@@ -487,8 +487,11 @@ fn serve_connection(
         // after the wait: any other thread may update it in between, and that update is lost.
         // With `--lock-count` this thread holds the lock from the read to the write instead.
         let mut job = job;
-        let counting = (job.updates_counter() && LOCK_COUNT.load(Ordering::Relaxed))
-            .then(|| wb_protocol::counter::LOCK.lock().unwrap_or_else(|e| e.into_inner()));
+        let counting = (job.updates_counter() && LOCK_COUNT.load(Ordering::Relaxed)).then(|| {
+            wb_protocol::counter::LOCK
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+        });
         job.begin();
         let wait = job.wait();
         // The "database": the thread sleeps in the kernel, costing nothing but its stack

@@ -344,9 +344,11 @@ pub fn hint(lesson: &Lesson) -> String {
         "gil" => "workbench peers install, then workbench run --peers \
                   python-threads,gunicorn-gthread,gunicorn-sync --workloads cpu"
             .into(),
-        "race-conditions" => "workbench run --engines threads,threads-locked,selector,coroutines,pool \
+        "race-conditions" => {
+            "workbench run --engines threads,threads-locked,selector,coroutines,pool \
                               --workloads count,count-nowait"
-            .into(),
+                .into()
+        }
         _ => format!("workbench run --workloads {}", lesson.workload),
     }
 }

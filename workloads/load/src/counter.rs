@@ -31,9 +31,12 @@ fn parse(answer: &[u8]) -> io::Result<u64> {
     if status != "200" {
         return Err(bad(&format!("GET /count answered status {status:?}")));
     }
-    body.trim()
-        .parse()
-        .map_err(|_| bad(&format!("the /count body {:?} is not a number", body.trim())))
+    body.trim().parse().map_err(|_| {
+        bad(&format!(
+            "the /count body {:?} is not a number",
+            body.trim()
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -59,9 +62,7 @@ mod tests {
             let mut head = [0u8; 1024];
             let n = stream.read(&mut head).unwrap();
             let input = &head[..n];
-            stream
-                .write_all(&wb_protocol::respond_all(input))
-                .unwrap();
+            stream.write_all(&wb_protocol::respond_all(input)).unwrap();
         });
         read(addr).expect("a number");
         server.join().unwrap();

@@ -103,6 +103,7 @@ mod answer;
 mod clock;
 mod closed;
 mod connect;
+pub mod counter;
 mod exchange;
 mod idle;
 mod open;
@@ -110,7 +111,6 @@ mod slow;
 mod stats;
 mod step;
 mod timer;
-pub mod counter;
 pub mod url;
 pub mod wire;
 

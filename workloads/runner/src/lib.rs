@@ -79,8 +79,12 @@ pub fn not_supported(spec: &EngineSpec, workload: &Workload) -> Option<String> {
         Route::Work => "/work",
         Route::Count => "/count",
     };
-    (!def.supports_work)
-        .then(|| format!("{} serves /hello only; this workload needs {route}", def.name))
+    (!def.supports_work).then(|| {
+        format!(
+            "{} serves /hello only; this workload needs {route}",
+            def.name
+        )
+    })
 }
 
 /// Runs a [`RunConfig`].

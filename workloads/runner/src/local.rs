@@ -98,7 +98,10 @@ impl Site for Local {
         let counting = at.workload.request.route == Route::Count;
         let before = counting
             .then(|| load::counter::read(server.addr()))
-            .and_then(|read| read.inspect_err(|err| tracing::warn!("GET /count: {err}")).ok());
+            .and_then(|read| {
+                read.inspect_err(|err| tracing::warn!("GET /count: {err}"))
+                    .ok()
+            });
         let sampler = Sampler::start(server.pid(), SAMPLE_INTERVAL);
         let (tx, rx) = std::sync::mpsc::channel::<f64>();
         let progress = move |fraction: f64| {
@@ -125,9 +128,7 @@ impl Site for Local {
         // The counter after the step, once every wait still in flight is over: its growth
         // against the answers gives the lost updates (StepResult::lost_updates).
         let counter_growth = before.and_then(|before| {
-            std::thread::sleep(
-                Duration::from_millis(at.workload.request.wait_ms) + COUNTER_SETTLE,
-            );
+            std::thread::sleep(Duration::from_millis(at.workload.request.wait_ms) + COUNTER_SETTLE);
             let after = load::counter::read(server.addr())
                 .inspect_err(|err| tracing::warn!("GET /count: {err}"))
                 .ok()?;

@@ -25,9 +25,7 @@ pub(in crate::claims) fn gil(run: &StoredRun) -> Finding {
     let owned = steps_of(run, "cpu");
     let steps = refs(&owned);
     if steps.is_empty() {
-        return Finding::no_data(format!(
-            "No run has the cpu workload yet: run {COMMAND}."
-        ));
+        return Finding::no_data(format!("No run has the cpu workload yet: run {COMMAND}."));
     }
     let machine_cores = run.summary.machine.cores;
     let threads: Vec<(&str, u64, Estimate)> = PY_THREADS
@@ -67,7 +65,10 @@ pub(in crate::claims) fn gil(run: &StoredRun) -> Finding {
     let charts = vec![charts::cores(&run.steps, "cpu")];
     let (Some((t_name, _, t)), Some((p_name, _, p))) = (
         threads.first().copied(),
-        processes.iter().max_by(|a, b| a.2.value.total_cmp(&b.2.value)).copied(),
+        processes
+            .iter()
+            .max_by(|a, b| a.2.value.total_cmp(&b.2.value))
+            .copied(),
     ) else {
         let what = match (threads.is_empty(), processes.is_empty()) {
             (true, true) => "Python thread or process peer",
@@ -89,7 +90,10 @@ pub(in crate::claims) fn gil(run: &StoredRun) -> Finding {
         .iter()
         .map(|(_, _, e)| e.high)
         .fold(f64::MIN, f64::max);
-    let thread_low = threads.iter().map(|(_, _, e)| e.low).fold(f64::MIN, f64::max);
+    let thread_low = threads
+        .iter()
+        .map(|(_, _, e)| e.low)
+        .fold(f64::MIN, f64::max);
     let firm = threads.iter().all(|(_, _, e)| e.has_interval()) && p.has_interval();
     let outcome = if machine_cores < 2 {
         Outcome::Inconclusive(

@@ -8,9 +8,9 @@ mod parallel;
 mod race;
 mod waiting;
 
+pub(super) use gil::{free_threaded_python, gil};
 pub(super) use idle::{selector_thousands, thread_memory};
 pub(super) use interop::one_protocol_many_loops;
-pub(super) use gil::{free_threaded_python, gil};
 pub(super) use parallel::cpu_parallelism;
 pub(super) use race::race_conditions;
 pub(super) use waiting::{big_response, db_wait, slowloris};

@@ -72,11 +72,7 @@ fn losses(run: &StoredRun, workload: &str, engine: &str) -> Option<(u64, Losses)
     let answers: u64 = at.iter().map(|s| s.load.completed).sum();
     let bar = (LOST_FRACTION * answers as f64).max(1.0);
     let losses = if answers == 0 {
-        Losses::Undecided {
-            low,
-            high,
-            answers,
-        }
+        Losses::Undecided { low, high, answers }
     } else if low as f64 >= bar {
         Losses::Loses { low, answers }
     } else if (high as f64) < bar {

@@ -146,7 +146,10 @@ fn race_conditions_needs_its_servers_and_counts_no_process_pool() {
         ("selector", "count", 10, 2000, 205),
         ("selector", "count-nowait", 10, 30_000, 30_000),
     ]);
-    let lesson = LESSONS.iter().find(|l| l.slug == "race-conditions").unwrap();
+    let lesson = LESSONS
+        .iter()
+        .find(|l| l.slug == "race-conditions")
+        .unwrap();
     let f = (lesson.judge)(&r);
     assert_eq!(f.verdict, Verdict::Supported);
     let text = f.sentences.join(" ");
@@ -195,10 +198,25 @@ fn gil_all_outcomes() {
         ),
         // A loose "processes use more cores than threads" passes (1.6 > 1.2), but the
         // threads were above one core: that is no GIL.
-        ("threads above one core", cpu(1.6, 0.05), cpu(1.9, 0.05), NotSupported),
+        (
+            "threads above one core",
+            cpu(1.6, 0.05),
+            cpu(1.9, 0.05),
+            NotSupported,
+        ),
         // Threads at one core, but the processes did not pass one core either.
-        ("processes at one core too", cpu(0.95, 0.02), cpu(0.9, 0.05), NotSupported),
-        ("inside the noise", cpu(1.0, 0.3), cpu(1.3, 0.3), Inconclusive),
+        (
+            "processes at one core too",
+            cpu(0.95, 0.02),
+            cpu(0.9, 0.05),
+            NotSupported,
+        ),
+        (
+            "inside the noise",
+            cpu(1.0, 0.3),
+            cpu(1.3, 0.3),
+            Inconclusive,
+        ),
         // No interval (too few samples, below): no firm verdict.
         ("no interval", cpu(1.0, 0.0), cpu(1.9, 0.0), Inconclusive),
     ];
