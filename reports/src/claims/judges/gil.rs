@@ -8,6 +8,10 @@ const PY_THREADS: &[&str] = &["python-threads", "gunicorn-gthread"];
 /// Python servers whose requests run in worker processes: one interpreter, one GIL each.
 const PY_PROCESSES: &[&str] = &["gunicorn-sync"];
 
+/// Threads that keep at least this much of a core busy are CPU-bound at one core: below
+/// it the requests did not saturate even one, and no cap can show.
+const SATURATED: f64 = 0.8;
+
 /// The command that gets the peers this lesson needs.
 const COMMAND: &str = "`workbench peers install`, then `workbench run --peers \
                        python-threads,gunicorn-gthread,gunicorn-sync --workloads cpu`";
@@ -105,10 +109,20 @@ pub(in crate::claims) fn gil(run: &StoredRun) -> Finding {
              the CPU work ran outside the GIL.",
             describe(&threads)
         ))
-    } else if p.high <= 1.0 && firm {
+    } else if firm && thread_low >= SATURATED && p.high <= thread_low {
         Outcome::NotSupported(format!(
-            "{p_name} used {} cores: the processes did not use more than one core either, so \
-             the contrast with threads is not there.",
+            "{t_name} kept about one core busy ({}) and {p_name} no more ({}): the processes \
+             did not use the other cores, so the contrast with threads is not there.",
+            with_spread(&t, format::sig3),
+            with_spread(&p, format::sig3)
+        ))
+    } else if firm && thread_high < SATURATED && p.high <= ONE_CORE {
+        Outcome::Inconclusive(format!(
+            "Neither kept a core busy ({t_name} {}, {p_name} {} cores): the requests did not \
+             saturate the CPU, so no cap can show. The levels may be too low, the CPU work \
+             per request too small (a debug build calibrates to few rounds), or the machine \
+             busy with other work.",
+            with_spread(&t, format::sig3),
             with_spread(&p, format::sig3)
         ))
     } else if !firm {
