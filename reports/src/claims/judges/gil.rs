@@ -133,10 +133,18 @@ pub(in crate::claims) fn gil(run: &StoredRun) -> Finding {
         )
     } else if thread_high <= ONE_CORE && p.low > ONE_CORE {
         Outcome::Supported
+    } else if p.low <= ONE_CORE {
+        Outcome::Inconclusive(format!(
+            "{p_name} used {} cores, not clearly more than one ({t_name} {}): the processes \
+             did not show the other cores in use. Other work on this machine, or the load \
+             generator, may have taken them; see the engines' cores in the same run.",
+            with_spread(&p, format::sig3),
+            with_spread(&t, format::sig3)
+        ))
     } else {
         Outcome::Inconclusive(format!(
-            "{t_name} {} cores and {p_name} {}: an interval reaches across {ONE_CORE} cores; \
-             the levels may be too low, or the load generator took the other cores.",
+            "{t_name} used {} cores and {p_name} {}: the threads' interval reaches past \
+             {ONE_CORE} cores, so \"about one core\" cannot be told from more.",
             with_spread(&t, format::sig3),
             with_spread(&p, format::sig3)
         ))
