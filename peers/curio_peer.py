@@ -44,6 +44,7 @@ async def handle(client, address):
                     break
                 if job is wbcore.CLOSED:
                     return
+                job.begin()  # /count reads its counter here, before the wait
                 if job.wait_ms:
                     await curio.sleep(job.wait_ms / 1000)  # the "database"
                 # perform() runs the CPU kernel inline; no other task runs meanwhile.

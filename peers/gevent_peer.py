@@ -45,6 +45,7 @@ def handle(sock, address):
                     break
                 if job is wbcore.CLOSED:
                     return
+                job.begin()  # /count reads its counter here, before the wait
                 if job.wait_ms:
                     gevent.sleep(job.wait_ms / 1000)  # the "database": a timer, not a thread
                 # perform() runs the CPU kernel here; no other greenlet runs meanwhile.

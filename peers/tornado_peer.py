@@ -49,6 +49,7 @@ class WorkbenchServer(TCPServer):
                         break
                     if job is wbcore.CLOSED:
                         return
+                    job.begin()  # /count reads its counter here, before the wait
                     if job.wait_ms:
                         await asyncio.sleep(job.wait_ms / 1000)  # the "database"
                     # perform() runs the CPU kernel inline, on the IOLoop's only thread.

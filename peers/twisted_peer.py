@@ -84,6 +84,7 @@ class WorkbenchProtocol(Protocol):
             job = self.session.next_event()
             if job is wbcore.NEED_DATA or job is wbcore.CLOSED:
                 return
+            job.begin()  # /count reads its counter here, before the wait
             if job.wait_ms:
                 # The "database": a reactor timer, not a blocked thread.
                 self.busy = True

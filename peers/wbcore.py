@@ -90,9 +90,10 @@ class Job:
     `cpu_rounds` rounds of the kernel) and send its bytes; close afterwards if `closes`."""
 
     __slots__ = ("status", "wait_ms", "cpu_rounds", "work_bytes", "detail", "head_only",
-                 "persistence")
+                 "persistence", "count", "count_read")
 
-    def __init__(self, status, wait_ms=0, cpu_rounds=0, work_bytes=None, detail=None):
+    def __init__(self, status, wait_ms=0, cpu_rounds=0, work_bytes=None, detail=None,
+                 count=None):
         self.status = status
         self.wait_ms = wait_ms
         self.cpu_rounds = cpu_rounds
@@ -100,6 +101,15 @@ class Job:
         self.detail = detail  # the error text, None when status is 200
         self.head_only = False
         self.persistence = CLOSE if status >= 400 else KEEP_ALIVE
+        self.count = count  # /count: None otherwise, "read" or "update"
+        self.count_read = None  # what begin() read, for an update
+
+    def begin(self):
+        """Begins the job, before its wait (response.rs's Job::begin): /count?wait_ms=W reads
+        the process's counter here, the first half of its read-modify-write; perform() writes
+        the value read plus one. Every other job does nothing."""
+        if self.count == "update":
+            self.count_read = _counter[0]
 
     @property
     def closes(self):
@@ -112,6 +122,14 @@ class Job:
         if self.detail is not None:
             body = self.detail.encode() + b"\n"
             digest = None
+        elif self.count is not None:
+            digest = None
+            if self.count == "update":
+                # The unlocked read-modify-write: a read (in begin), then a write. Under the
+                # GIL each statement is atomic, the pair is not.
+                read = _counter[0] if self.count_read is None else self.count_read
+                _counter[0] = read + 1
+            body = b"%d\n" % _counter[0] if self.count == "read" else b"%d\n" % (read + 1)
         elif self.work_bytes is not None:
             digest = work_digest(self.cpu_rounds)
             body = pattern(self.work_bytes)
@@ -158,6 +176,11 @@ def http_date():
         _date_cache[0] = now
         _date_cache[1] = email.utils.formatdate(now, usegmt=True)
     return _date_cache[1]
+
+
+# counter.rs: the process's counter behind /count, one per process (gunicorn's sync workers
+# each have their own).
+_counter = [0]
 
 
 def error(status, detail):
@@ -216,6 +239,15 @@ def route(method, target):
             job = error(400, str(problem))
         else:
             job = Job(200, wait_ms=wait_ms, cpu_rounds=rounds, work_bytes=length)
+    elif path == "/count" and not query:
+        job = Job(200, count="read")
+    elif path == "/count":
+        key, _, value = query.partition("=")
+        wait_ms = parse_decimal(value.encode("utf-8"), MAX_WAIT_MS) if key == "wait_ms" else None
+        if wait_ms is None:
+            job = error(400, "/count takes one parameter, wait_ms, a whole number from 0 to 60000")
+        else:
+            job = Job(200, wait_ms=wait_ms, count="update")
     else:
         job = error(404, "no such route; try /hello or /work")
     if job.status == 200 and method not in ("GET", "HEAD"):

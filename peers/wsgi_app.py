@@ -46,6 +46,7 @@ def application(environ, start_response):
     target = environ.get("RAW_URI") or environ.get("PATH_INFO", "/") + (
         "?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else "")
     job = framing_error(environ) or wbcore.route(method, target)
+    job.begin()  # /count reads its counter here, before the wait
     if job.wait_ms:
         time.sleep(job.wait_ms / 1000)  # the "database": this worker or thread just waits
     status, headers, body = job.wsgi_response()  # runs the CPU kernel

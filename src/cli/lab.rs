@@ -296,7 +296,8 @@ pub fn remote_hosts(
     };
     if let Some(peer) = config.engines.iter().find(|e| e.peer) {
         bail!(
-            "--peers {}: peers run on this machine only; leave --peers out of a run with              --engine-host",
+            "--peers {}: peers run on this machine only; leave --peers out of a run with \
+             --engine-host",
             peer.label
         );
     }

@@ -56,6 +56,7 @@ peer_tests!(
     tornado => "tornado",
     gevent => "gevent",
     curio => "curio",
+    python_threads => "python-threads",
     gunicorn_sync => "gunicorn-sync",
     gunicorn_gthread => "gunicorn-gthread",
     nginx => "nginx",
@@ -98,7 +99,7 @@ fn expect(peer: &str) -> Expect {
     };
     match peer {
         "asyncio" | "asyncio-uvloop" | "twisted" | "twisted-asyncio" | "twisted-uvloop"
-        | "tornado" | "gevent" | "curio" => wbcore,
+        | "tornado" | "gevent" | "curio" | "python-threads" => wbcore,
         "gunicorn-sync" => Expect {
             exact: false,
             framework_headers: &["server", "date"],

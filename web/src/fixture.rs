@@ -37,6 +37,10 @@ pub const ENGINES: [&str; 5] = [
 /// The peers of the latest run (Python's asyncio and Twisted), so the lessons name peers.
 pub const PEERS: [&str; 2] = ["asyncio", "twisted"];
 
+/// Python's thread and process peers of the latest run's cpu workload, with the cores they
+/// use: the GIL lesson's evidence.
+const GIL_PEERS: [(&str, f64); 2] = [("python-threads", 0.98), ("gunicorn-sync", 1.8)];
+
 /// A workload description with markup in it: pages must show it as text.
 pub const HOSTILE_TEXT: &str = "<script>alert('x')</script> & friends";
 
@@ -77,6 +81,8 @@ pub fn populate(store: &mut Store) -> Result<FixtureRuns> {
     big.levels = vec![1, 10, 100];
     let mut slow = preset("slowloris");
     slow.levels = vec![0, 10, 100];
+    let count = preset("count");
+    let count_nowait = preset("count-nowait");
     let engines: Vec<EngineSpec> = ENGINES
         .iter()
         .map(|label| {
@@ -136,6 +142,22 @@ pub fn populate(store: &mut Store) -> Result<FixtureRuns> {
         steps.extend(idle_steps(e, &idle));
         steps.extend(slow_reader_steps(e, &big));
         steps.extend(slow_sender_steps(e, &slow));
+        steps.extend(count_steps(e, &count));
+        steps.extend(count_steps(e, &count_nowait));
+    }
+    // Python's threads and processes on the cpu workload, for the GIL lesson: threads at one
+    // core, processes on both.
+    for (peer, cores) in GIL_PEERS {
+        for mut s in closed_steps(peer, &cpu, 1.0) {
+            let cores = cores.min(s.level as f64);
+            s.derived.engine_cores = cores;
+            s.derived.throughput_rps = cores * 700.0;
+            s.load.completed = (s.derived.throughput_rps * cpu.step_secs) as u64;
+            let rps = s.derived.throughput_rps;
+            s.estimates.throughput_ci = Some([rps * 0.97, rps * 1.03]);
+            steps.push(s);
+        }
+        with_peers.push(EngineSpec::peer(peer));
     }
     // The selector's protocol on tokio's loop, on hello only: the "one protocol, many loops"
     // lesson reads it against the selector.
@@ -145,7 +167,16 @@ pub fn populate(store: &mut Store) -> Result<FixtureRuns> {
     steps.extend(closed_steps(&on_tokio.label, &hello, 1.0));
     with_peers.insert(engines.len(), on_tokio);
     let latest = run(
-        vec![hello.clone(), db_wait, cpu, idle, big, slow],
+        vec![
+            hello.clone(),
+            db_wait,
+            cpu,
+            idle,
+            big,
+            slow,
+            count,
+            count_nowait,
+        ],
         &with_peers,
         steps,
         RunStatus::Completed,
@@ -288,6 +319,23 @@ fn closed_steps(engine: &str, workload: &Workload, speed: f64) -> Vec<StepResult
             s
         })
         .collect()
+}
+
+/// count: most updates lost above one connection, none at one; the pool's counter read is one
+/// worker's.
+fn count_steps(engine: &str, workload: &Workload) -> Vec<StepResult> {
+    let mut steps = closed_steps(engine, workload, 1.0);
+    for s in &mut steps {
+        let answers = s.load.completed;
+        s.derived.counter_growth = Some(match (engine, s.level) {
+            (_, 1) => answers,
+            _ if workload.request.wait_ms == 0 => answers,
+            ("pool", _) => answers / 5,
+            ("threads-locked", _) => answers,
+            _ => answers / 10,
+        });
+    }
+    steps
 }
 
 /// idle: memory grows by the engine's bytes per connection.

@@ -106,6 +106,10 @@ enum Figure {
     Probe,
     /// `hello`: engine CPU per request at the top level (native loops against adapted ones).
     CpuPerRequest,
+    /// `cpu`, for the GIL: the most cores used, set against Python's threads and processes.
+    GilCores,
+    /// `count`: the updates lost at the top level (a process pool's counters are per worker).
+    LostUpdates,
 }
 
 impl Figure {
@@ -118,6 +122,8 @@ impl Figure {
             "cpu-parallelism" => Figure::Cores,
             "slowloris" => Figure::Probe,
             "one-protocol-many-loops" => Figure::CpuPerRequest,
+            "gil" => Figure::GilCores,
+            "race-conditions" => Figure::LostUpdates,
             _ => return None,
         })
     }
@@ -127,6 +133,10 @@ impl Figure {
         match self {
             // "A thread costs…": the thread-per-connection servers.
             Figure::IdleBytes => family == Family::Thread,
+            // "Runners that run many copies using threads or processes".
+            Figure::GilCores => matches!(family, Family::Thread | Family::Process),
+            // Every model that shares memory between its requests.
+            Figure::LostUpdates => family != Family::Process,
             // The rest is what one loop (or coroutines on one) does.
             _ => family.multiplexes(),
         }
@@ -213,9 +223,15 @@ impl On<'_> {
                 self.top_level(),
                 self.wait_ms()
             ),
-            Figure::Cores => format!(
+            Figure::Cores | Figure::GilCores => format!(
                 "Most cores used, each request burning {} µs of CPU",
                 self.workload().map_or(500, |w| w.request.cpu_us)
+            ),
+            Figure::LostUpdates => format!(
+                "Updates lost at {} connections, each request waiting {} ms between its read \
+                 and its write",
+                self.top_level(),
+                self.workload().map_or(0, |w| w.request.wait_ms)
             ),
             Figure::Probe => format!(
                 "The probe's 99th percentile beside {} slow clients",
@@ -259,7 +275,22 @@ impl On<'_> {
                 Some(s) => format::rps(s.derived.throughput_rps),
                 None => self.short_of_top(label, top.level),
             },
-            Figure::Cores => ok
+            Figure::LostUpdates => match ok.iter().find(|s| s.level == self.top_level()) {
+                Some(_) if engines::family_of(label) == Some(Family::Process) => {
+                    "a counter per worker process".into()
+                }
+                Some(s) => match (s.lost_updates(), s.lost_updates_high()) {
+                    (Some(low), Some(high)) => format!(
+                        "{} to {} of {}",
+                        format::count(low.max(0) as f64),
+                        format::count(high.max(0) as f64),
+                        format::count(s.load.completed as f64)
+                    ),
+                    _ => "no counter reading".into(),
+                },
+                None => self.short_of_top(label, top.level),
+            },
+            Figure::Cores | Figure::GilCores => ok
                 .iter()
                 .map(|s| cores_estimate(s))
                 .max_by(|a, b| a.value.total_cmp(&b.value))
@@ -406,6 +437,38 @@ impl On<'_> {
                         .map(cores_estimate)
                         .max_by(|a, b| a.value.total_cmp(&b.value))
                         .map(|c| format::cores(c.value))
+                })
+            ),
+            Figure::GilCores => format!(
+                "The talk says Python servers are \"deployed with runners that run many copies \
+                 using threads or processes\": in CPython the threads of one process share one \
+                 GIL, so CPU-bound requests on threads use about one core of this machine's {}, \
+                 processes all of them: measured here, {}.",
+                self.run.summary.machine.cores,
+                list(&|l| {
+                    self.ok(l)
+                        .into_iter()
+                        .filter(|s| s.level >= 2)
+                        .map(cores_estimate)
+                        .max_by(|a, b| a.value.total_cmp(&b.value))
+                        .map(|c| format::cores(c.value))
+                })
+            ),
+            Figure::LostUpdates => format!(
+                "The talk says \"use safely (without race conditions)\": a read and a write \
+                 with a wait between them lose updates wherever requests share memory, \
+                 threads or one loop: measured here, {}.",
+                list(&|l| {
+                    let s = self
+                        .ok(l)
+                        .into_iter()
+                        .find(|s| s.level == self.top_level())?;
+                    let low = s.lost_updates()?;
+                    Some(format!(
+                        "at least {} of {} lost",
+                        format::count(low.max(0) as f64),
+                        format::count(s.load.completed as f64)
+                    ))
                 })
             ),
             Figure::Probe => format!(

@@ -75,8 +75,11 @@ async fn serve_requests(
     let mut deadline = ReadDeadline::accepted(timeouts, Instant::now());
     loop {
         match session.next_event() {
-            Event::Job(job) => {
+            Event::Job(mut job) => {
                 let closes = job.closes();
+                // `/count` reads the shared counter before the sleep and writes it after: other
+                // tasks run during the sleep (on this thread or another), and may update it too.
+                job.begin();
                 // Most jobs do not wait; a zero sleep would still go through the timer. While
                 // it waits, the task also watches its socket: a client that hangs up ends it.
                 if !job.wait().is_zero() && !wait_unless_hung_up(stream, job.wait()).await {

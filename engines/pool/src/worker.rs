@@ -117,7 +117,9 @@ pub(crate) fn serve_connection(
     let task = stream.as_raw_fd() as u64;
     loop {
         match session.next_event() {
-            Event::Job(job) => {
+            Event::Job(mut job) => {
+                // `/count` reads this worker's own counter: each process has its own memory.
+                job.begin();
                 let wait = job.wait();
                 // The "database": this worker, one of only N, does nothing else meanwhile; it
                 // polls its socket, so a client that hangs up frees the worker at once.

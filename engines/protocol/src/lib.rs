@@ -29,6 +29,11 @@
 //!   (the "database"), run `R` rounds of the [CPU kernel](kernel::cpu_kernel), then answer 200
 //!   with `X-Work-Digest: <hex>` and exactly `B` bytes of the [body pattern](kernel::PATTERN).
 //!   Values out of range ([`limits`]) or not whole numbers are answered with 400.
+//! - `GET /count?wait_ms=W`: read the process's shared [counter], wait `W` ms, write back the
+//!   value read plus one, and answer 200 with the value written in decimal and a newline. An
+//!   engine reads with [`Job::begin`] before its wait; [`Job::respond`] writes. `GET /count`
+//!   without a query answers the current value and changes nothing. Lost updates are the
+//!   lesson: see [`counter`].
 //! - Any other path: 404. A method other than GET and HEAD on a known path: 405.
 //!
 //! Every response is `HTTP/1.1`, with a `Date` ([`date`]: the current second, cached),
@@ -54,6 +59,7 @@
 //! thrown away, without being buffered; `Transfer-Encoding` on a request is refused with 501.
 
 pub mod corpus;
+pub mod counter;
 pub mod date;
 pub mod kernel;
 pub mod limits;
@@ -61,7 +67,7 @@ mod response;
 mod session;
 
 pub use response::{HELLO_BODY, Job, Response, Status};
-pub use session::{Event, Session, parse_work_query};
+pub use session::{Event, Session, parse_count_query, parse_work_query};
 
 /// Feeds `input` to a fresh session and returns every response it produces, concatenated —
 /// the bytes any correct engine sends back for this input when the client sends it all and

@@ -71,6 +71,13 @@ pub(crate) enum Body {
     Hello,
     /// `bytes` bytes of the body pattern, with an `X-Work-Digest` header.
     Work { bytes: u64 },
+    /// The process's [counter](crate::counter) in decimal and a newline: its value when
+    /// `increment` is false, else the value this job wrote (the value `read` plus one).
+    Count {
+        increment: bool,
+        /// What [`Job::begin`] read, before the wait.
+        read: Option<u64>,
+    },
     /// An error: `detail` and a newline, so a person reading it with curl learns what was wrong.
     Error {
         status: Status,
@@ -116,7 +123,35 @@ impl Job {
         }
     }
 
-    /// How long to wait before answering (the "database"): zero for everything but `/work`.
+    /// Begins the job, before its wait: a `/count?wait_ms=W` job reads the shared
+    /// [counter](crate::counter) here (the first half of its read-modify-write; the second,
+    /// writing the value read plus one, happens in [`Job::respond`]). Every other job does
+    /// nothing. An engine calls it when the request starts, then waits its own way: what runs
+    /// between the read and the write decides whether updates are lost. A job not begun reads
+    /// and writes back to back in `respond`.
+    pub fn begin(&mut self) {
+        if let Body::Count {
+            increment: true,
+            read,
+        } = &mut self.body
+        {
+            *read = Some(crate::counter::read());
+        }
+    }
+
+    /// Whether this is a `/count` update (`/count?wait_ms=W`): the job an engine may hold
+    /// [`counter::LOCK`](crate::counter::LOCK) for, from [`Job::begin`] to [`Job::respond`].
+    pub fn updates_counter(&self) -> bool {
+        matches!(
+            self.body,
+            Body::Count {
+                increment: true,
+                ..
+            }
+        )
+    }
+
+    /// How long to wait before answering (the "database"): zero but for `/work` and `/count`.
     pub fn wait(&self) -> Duration {
         Duration::from_millis(self.wait_ms)
     }
@@ -135,7 +170,7 @@ impl Job {
     pub fn status(&self) -> Status {
         match self.body {
             Body::Error { status, .. } => status,
-            Body::Hello | Body::Work { .. } => Status::Ok,
+            Body::Hello | Body::Work { .. } | Body::Count { .. } => Status::Ok,
         }
     }
 
@@ -148,7 +183,20 @@ impl Job {
             Body::Work { .. } => Some(work_digest(self.cpu_rounds)),
             _ => None,
         };
-        self.render(digest.as_deref(), &date::now())
+        let count = match self.body {
+            Body::Count { increment, read } => {
+                if increment {
+                    // The unlocked read-modify-write: a load (in `begin`), then a store.
+                    let written = read.unwrap_or_else(crate::counter::read) + 1;
+                    crate::counter::write(written);
+                    Some(written)
+                } else {
+                    Some(crate::counter::read())
+                }
+            }
+            _ => None,
+        };
+        self.render_with(digest.as_deref(), count, &date::now())
     }
 
     /// Like [`Job::respond`], but the whole response in one buffer, body included: for tests
@@ -157,14 +205,29 @@ impl Job {
         self.respond().into_vec()
     }
 
+    #[cfg(test)]
     fn render(&self, digest: Option<&str>, date: &[u8; date::DATE_LEN]) -> Response {
+        self.render_with(digest, None, date)
+    }
+
+    fn render_with(
+        &self,
+        digest: Option<&str>,
+        count: Option<u64>,
+        date: &[u8; date::DATE_LEN],
+    ) -> Response {
         let status = self.status();
+        let mut count_text = Vec::new();
+        if let Some(count) = count {
+            push_decimal(&mut count_text, count);
+        }
         let (body, pattern_len): (&[u8], u64) = match &self.body {
             Body::Hello => (HELLO_BODY, 0),
             Body::Work { bytes } => (b"", *bytes),
+            Body::Count { .. } => (&count_text, 0),
             Body::Error { detail, .. } => (detail.as_bytes(), 0),
         };
-        let newline = matches!(self.body, Body::Error { .. });
+        let newline = matches!(self.body, Body::Error { .. } | Body::Count { .. });
         let content_length = body.len() as u64 + pattern_len + u64::from(newline);
 
         let send_body = !self.head_only;
@@ -423,6 +486,58 @@ mod tests {
         let text = String::from_utf8(j.perform()).unwrap();
         assert!(text.contains("Content-Length: 13\r\nConnection: keep-alive\r\n\r\n"));
         assert!(text.ends_with("\r\n\r\n"));
+    }
+
+    /// The only test that touches the process's counter (tests run in parallel).
+    #[test]
+    fn count_reads_before_the_wait_and_writes_after_it() {
+        fn body(job: Job) -> String {
+            let text = String::from_utf8(job.perform()).unwrap();
+            text.split_once("\r\n\r\n").unwrap().1.to_owned()
+        }
+        let reader = || crate::respond_all(b"GET /count HTTP/1.1\r\nHost: a\r\n\r\n");
+        let update = || {
+            let mut session = crate::Session::new();
+            session.receive_data(b"GET /count?wait_ms=5 HTTP/1.1\r\nHost: a\r\n\r\n");
+            let crate::Event::Job(job) = session.next_event() else {
+                panic!("a job")
+            };
+            assert!(job.updates_counter());
+            assert_eq!(job.wait(), Duration::from_millis(5));
+            job
+        };
+        let start: u64 = {
+            let text = String::from_utf8(reader()).unwrap();
+            assert!(text.contains("Content-Type: text/plain\r\n"));
+            text.split_once("\r\n\r\n")
+                .unwrap()
+                .1
+                .trim()
+                .parse()
+                .unwrap()
+        };
+        // One at a time: each update sees the last one.
+        let mut one = update();
+        one.begin();
+        assert_eq!(body(one), format!("{}\n", start + 1));
+        // Two interleaved, as two threads or two waits on one loop: both read, then both
+        // write the same value, and one update is lost.
+        let (mut a, mut b) = (update(), update());
+        a.begin();
+        b.begin();
+        assert_eq!(body(a), format!("{}\n", start + 2));
+        assert_eq!(body(b), format!("{}\n", start + 2));
+        // A job never begun reads and writes back to back.
+        assert_eq!(body(update()), format!("{}\n", start + 3));
+        let text = String::from_utf8(reader()).unwrap();
+        assert!(
+            text.ends_with(&format!("\r\n\r\n{}\n", start + 3)),
+            "{text}"
+        );
+        assert!(text.contains(&format!(
+            "Content-Length: {}\r\n",
+            (start + 3).to_string().len() + 1
+        )));
     }
 
     #[test]

@@ -287,6 +287,28 @@ fn route(method: &str, target: &str) -> Job {
             }
             Err(detail) => return Job::error(Status::BadRequest, detail),
         },
+        "/count" if query.is_empty() => Body::Count {
+            increment: false,
+            read: None,
+        },
+        "/count" => match parse_count_query(query) {
+            Ok(wait_ms) => {
+                if method != "GET" && method != "HEAD" {
+                    return method_not_allowed();
+                }
+                return Job {
+                    wait_ms,
+                    cpu_rounds: 0,
+                    body: Body::Count {
+                        increment: true,
+                        read: None,
+                    },
+                    head_only: false,
+                    persistence: Persistence::KeepAlive,
+                };
+            }
+            Err(detail) => return Job::error(Status::BadRequest, detail),
+        },
         _ => return Job::error(Status::NotFound, "no such route; try /hello or /work"),
     };
     if method != "GET" && method != "HEAD" {
@@ -339,6 +361,17 @@ pub fn parse_work_query(query: &str) -> Result<(u64, u64, u64), &'static str> {
     Ok((wait.unwrap_or(0), rounds.unwrap_or(0), bytes.unwrap_or(0)))
 }
 
+/// Parses `/count`'s query, `wait_ms=W` (required: without a query `/count` only reads), into
+/// the wait; the error is the `400` answer's detail.
+pub fn parse_count_query(query: &str) -> Result<u64, &'static str> {
+    const MESSAGE: &str = "/count takes one parameter, wait_ms, a whole number from 0 to 60000";
+    let (key, value) = query.split_once('=').ok_or(MESSAGE)?;
+    if key != "wait_ms" {
+        return Err(MESSAGE);
+    }
+    parse_decimal(value.as_bytes(), MAX_WAIT_MS).ok_or(MESSAGE)
+}
+
 /// A plain decimal number (digits only, no sign, no spaces inside) no larger than `max`.
 /// Surrounding spaces are allowed, as header values may carry them.
 fn parse_decimal(text: &[u8], max: u64) -> Option<u64> {
@@ -385,6 +418,16 @@ mod tests {
         assert!(parse_work_query("sleep=1").is_err());
         assert!(parse_work_query("bytes").is_err());
         assert!(parse_work_query("bytes=0x10").is_err());
+    }
+
+    #[test]
+    fn count_query() {
+        assert_eq!(parse_count_query("wait_ms=5"), Ok(5));
+        assert_eq!(parse_count_query("wait_ms=0"), Ok(0));
+        assert!(parse_count_query("wait_ms=60001").is_err());
+        assert!(parse_count_query("wait_ms=1&wait_ms=2").is_err());
+        assert!(parse_count_query("bytes=1").is_err());
+        assert!(parse_count_query("x").is_err());
     }
 
     #[test]

@@ -107,8 +107,12 @@ impl HttpProtocol {
                     transport.lose_connection();
                     return;
                 }
-                Event::Job(job) => {
+                Event::Job(mut job) => {
                     transport.pause_reading();
+                    // `/count` reads the counter now and writes it when the job is computed:
+                    // with no wait, back to back on this one thread, so no update is lost;
+                    // with a timer between, other connections' callbacks run in between.
+                    job.begin();
                     if job.wait().is_zero() {
                         self.compute(job, transport);
                     } else {

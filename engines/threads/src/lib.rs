@@ -175,6 +175,9 @@ const READ_BUFFER_FIRST_BYTES: usize = 1024;
 /// deepen every frame below, in every connection.
 const DISCARD_BUFFER_BYTES: usize = 4 * 1024;
 
+/// `--lock-count`, for the whole process (set once by [`serve`], before any connection).
+static LOCK_COUNT: AtomicBool = AtomicBool::new(false);
+
 /// Engine configuration, filled from `workbench engine threads` flags.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
@@ -183,6 +186,13 @@ pub struct Config {
     /// a thread touches become resident; the rest is address space.
     #[arg(long, value_name = "SIZE", default_value = "2MiB", value_parser = parse_stack_size)]
     pub stack_size: usize,
+
+    /// Holds one lock (`wb_protocol::counter::LOCK`) across each `/count` update, from its
+    /// read through its wait to its write: no update is lost, and every update waits for the
+    /// one before it. Without it, the read and the write are two atomic steps with the wait
+    /// between them, and concurrent updates overwrite each other (the race-conditions lesson).
+    #[arg(long)]
+    pub lock_count: bool,
 
     /// The contract's timeouts (`--header-timeout`, `--keepalive-timeout`, `--send-timeout`).
     #[command(flatten)]
@@ -193,6 +203,7 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             stack_size: DEFAULT_STACK_SIZE,
+            lock_count: false,
             timeouts: wb_sys::Timeouts::default(),
         }
     }
@@ -203,6 +214,7 @@ impl Default for Config {
 /// Returns once the accept loop has stopped and the connection threads have finished (or
 /// after 4 s, if some have not).
 pub fn serve(listener: TcpListener, config: &Config) -> io::Result<()> {
+    LOCK_COUNT.store(config.lock_count, Ordering::Relaxed);
     let stop = Arc::new(AtomicBool::new(false));
     let signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
@@ -471,6 +483,16 @@ fn serve_connection(
             }
             Event::Closed => return Ok(()),
         };
+        // `/count?wait_ms=W` reads the shared counter here, and writes it back in `respond()`
+        // after the wait: any other thread may update it in between, and that update is lost.
+        // With `--lock-count` this thread holds the lock from the read to the write instead.
+        let mut job = job;
+        let counting = (job.updates_counter() && LOCK_COUNT.load(Ordering::Relaxed)).then(|| {
+            wb_protocol::counter::LOCK
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+        });
+        job.begin();
         let wait = job.wait();
         // The "database": the thread sleeps in the kernel, costing nothing but its stack
         // while other threads run — in `poll()` on its socket rather than `sleep()`, so that
@@ -490,6 +512,7 @@ fn serve_connection(
             let _computing = trace::span(Phase::Compute, task);
             job.respond()
         };
+        drop(counting);
         // Streamed: the head, then the body in chunks of at most 64 KiB from the core's
         // static pattern, one vectored write each. A 64 MiB response holds no 64 MiB buffer.
         let writing = trace::span(Phase::Write, task);

@@ -42,6 +42,12 @@ use crate::store::StoredRun;
 
 pub use evidence::{cores_estimate, cpu_per_request_estimate, idle_slope_estimate};
 
+/// The free-threaded CPython (python3.14t or python3.13t) on this machine's PATH, if any: the
+/// GIL lesson says whether its threads peer could run without the GIL here.
+pub fn free_threaded_python() -> Option<String> {
+    judges::free_threaded_python()
+}
+
 /// A factor of two is the least anyone would call "costs more": a thread per connection must
 /// cost at least twice an event loop's connection for "a thread costs a stack" to hold.
 pub const THREAD_COST_RATIO: f64 = 2.0;
@@ -78,6 +84,12 @@ pub const HOSTAGE_FACTOR: f64 = 10.0;
 /// request than the framework's own loop: a quarter is well inside the factors of two and more
 /// that separate the models here, so a cheaper adapter never changes which model to choose.
 pub const ADAPTER_OVERHEAD: f64 = 0.25;
+
+/// Updates lost by at least this fraction of a step's answers (counted from below) is
+/// "loses updates"; fewer (counted from above) is "loses none". One in a hundred is far
+/// above what a step's cut-off requests blur (one per connection) at the count workloads'
+/// thousands of answers, and far below what a wait between read and write loses (most of them).
+pub const LOST_FRACTION: f64 = 0.01;
 
 /// What the data says about a claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -319,6 +331,38 @@ pub const LESSONS: &[Lesson] = &[
         workload: "hello",
         judge: judges::one_protocol_many_loops,
     },
+    Lesson {
+        slug: "gil",
+        title: "Python threads share one core",
+        claim: "Python servers are deployed with runners that run many copies using threads or \
+                processes. In CPython the threads of one process take turns holding the GIL \
+                to run Python: CPU-bound requests on threads use about one core, while \
+                processes, each with its own interpreter, use them all.",
+        why: "The cpu workload burns SHA-256 rounds in Python on every request. python-threads \
+              (socketserver.ThreadingTCPServer, a thread per connection) and gunicorn's \
+              gthread workers (a thread pool in one process) run them on threads of one \
+              interpreter; gunicorn's sync workers in processes. A thread releases the GIL \
+              while it waits on a socket or sleeps, so waits overlap; CPU work does not. A \
+              free-threaded build (python3.13t, 3.14t) has no GIL.",
+        workload: "cpu",
+        judge: judges::gil,
+    },
+    Lesson {
+        slug: "race-conditions",
+        title: "Use safely (without race conditions)",
+        claim: "Shared state needs care in every model: threads lose updates unless they lock; \
+                an event loop loses them only when a wait sits between the read and the \
+                write; processes share no memory at all.",
+        why: "GET /count?wait_ms=5 reads a counter shared by the server process, waits, and \
+              writes back the value read plus one: two atomic steps with a wait between \
+              (no data race: safe Rust's atomic load, then store). The runner reads the \
+              counter before and after each step: answers it did not grow by are lost \
+              updates. Threads run whenever the kernel says; one loop runs nothing between \
+              two statements of a callback, but runs other requests during an await or a \
+              timer. count-nowait is the same with no wait.",
+        workload: "count",
+        judge: judges::race_conditions,
+    },
 ];
 
 /// The lesson at this slug.
@@ -328,7 +372,17 @@ pub fn find(slug: &str) -> Option<&'static Lesson> {
 
 /// The command that gets data for a lesson.
 pub fn hint(lesson: &Lesson) -> String {
-    format!("workbench run --workloads {}", lesson.workload)
+    match lesson.slug {
+        "gil" => "workbench peers install, then workbench run --peers \
+                  python-threads,gunicorn-gthread,gunicorn-sync --workloads cpu"
+            .into(),
+        "race-conditions" => {
+            "workbench run --engines threads,threads-locked,selector,coroutines,pool \
+                              --workloads count,count-nowait"
+                .into()
+        }
+        _ => format!("workbench run --workloads {}", lesson.workload),
+    }
 }
 
 /// Every lesson's finding on one run, in reading order: what `workbench show`, the report's

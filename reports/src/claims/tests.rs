@@ -711,3 +711,5 @@ fn loose_thresholds_no_longer_pass() {
     );
     assert_ne!(judge("cpu-parallelism", &r).0, Verdict::Supported);
 }
+
+mod lessons_six;

@@ -164,7 +164,11 @@ pub(crate) fn section(run: &StoredRun) -> Section {
         })
         .collect();
     section.blocks.push(para(&format!(
-        "On one machine the engine and the load generator compete for the same cores. A          workload says where they run: **split** gives the engine one half of the {cores} CPUs          and the load generator the other, so req/s is not the client's share of a core;          **shared** lets both use every CPU, which the cpu workload needs to show          parallelism. `--placement split|shared` overrides it for a whole run. Here: {}.",
+        "On one machine the engine and the load generator compete for the same cores. A \
+         workload says where they run: **split** gives the engine one half of the {cores} CPUs \
+         and the load generator the other, so req/s is not the client's share of a core; \
+         **shared** lets both use every CPU, which the cpu workload needs to show \
+         parallelism. `--placement split|shared` overrides it for a whole run. Here: {}.",
         placed.join("; ")
     )));
 
@@ -176,13 +180,20 @@ pub(crate) fn section(run: &StoredRun) -> Section {
         Method::Windows
     };
     section.blocks.push(para(&format!(
-        "Every headline figure is a median with a 95 % confidence interval. This run ran each          step {repeat} {}, so the intervals come from the **{}**{}. Bytes per idle connection          is a least-squares slope, whose interval comes from its residuals. Two figures are          called different only when their intervals do not overlap; a verdict whose figures          overlap the threshold is *inconclusive*. Values outside Tukey's fences (1.5          interquartile ranges beyond the quartiles) are noted as outliers, never dropped.",
+        "Every headline figure is a median with a 95 % confidence interval. This run ran each \
+         step {repeat} {}, so the intervals come from the **{}**{}. Bytes per idle connection \
+         is a least-squares slope, whose interval comes from its residuals. Two figures are \
+         called different only when their intervals do not overlap; a verdict whose figures \
+         overlap the threshold is *inconclusive*. Values outside Tukey's fences (1.5 \
+         interquartile ranges beyond the quartiles) are noted as outliers, never dropped.",
         if repeat == 1 { "time" } else { "times" },
         method.describe(),
         if repeat >= 3 {
-            ", each repeat in a fresh engine process, interleaved across engines so that drift              in the machine hits every engine alike"
+            ", each repeat in a fresh engine process, interleaved across engines so that drift \
+             in the machine hits every engine alike"
         } else {
-            " (each step's measured window is cut into 200 ms windows, grouped into up to ten              batches)"
+            " (each step's measured window is cut into 200 ms windows, grouped into up to ten \
+             batches)"
         }
     )));
     section

@@ -204,6 +204,7 @@ fn step(engine: &str, w: &Workload, level: u64, speed: f64) -> StepResult {
             tcp_mem_bytes: 4096 * connections,
             slab_unreclaim_bytes: 30 * MIB + 1500 * connections,
             kernel_stack_bytes: 8 * MIB,
+            counter_growth: None,
         },
         flags: wb_model::results::Flags {
             client_saturated: client_cores > 0.9,

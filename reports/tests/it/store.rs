@@ -146,6 +146,8 @@ fn steps() -> [StepResult; 2] {
             tcp_mem_bytes: 4096 * 17,
             slab_unreclaim_bytes: 50_000_000,
             kernel_stack_bytes: 16384 * 9,
+            // A count workload's reading, kept with the step.
+            counter_growth: Some(4113),
         },
         flags: Flags {
             client_saturated: true,

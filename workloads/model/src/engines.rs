@@ -156,6 +156,16 @@ pub const ENGINES: &[EngineChoice] = &[
         defaults: THREAD_STACK,
     },
     EngineChoice {
+        label: "threads-locked",
+        engine: "threads",
+        args: &["--lock-count"],
+        about: "threads, holding one lock across each /count update (the race's fix)",
+        family: Family::Thread,
+        parallel: true,
+        color: [0x6b, 0x9b, 0xd6],
+        defaults: THREAD_STACK,
+    },
+    EngineChoice {
         label: "pool",
         engine: "pool",
         args: &[],

@@ -229,6 +229,12 @@ pub struct Derived {
     pub slab_unreclaim_bytes: u64,
     /// System kernel stacks at the end of the window, bytes.
     pub kernel_stack_bytes: u64,
+    /// A count workload only (`GET /count?wait_ms=W`): how much the server's counter grew
+    /// over the step, read with `GET /count` before the step and after it (once the waits
+    /// in flight are over). `None` for other workloads, when a reading failed, and in runs
+    /// stored before it was kept. See [`StepResult::lost_updates`].
+    #[serde(default)]
+    pub counter_growth: Option<u64>,
 }
 
 /// What one valid answer cost, and how far the step's headline figures can be trusted: the
@@ -305,6 +311,24 @@ pub struct StepResult {
 }
 
 impl StepResult {
+    /// A count workload's lost updates: the answers the counter did not grow by, or `None`
+    /// without a [`Derived::counter_growth`]. It is a lower bound: a request cut off at the
+    /// end of the step (at most one per connection) or timed out may have written without
+    /// being answered, which makes the growth larger; [`StepResult::lost_updates_high`] is
+    /// the bound from above. In a server of several processes each has its own counter, and
+    /// the growth is one process's: no figure of lost updates at all.
+    pub fn lost_updates(&self) -> Option<i64> {
+        let growth = self.derived.counter_growth?;
+        Some(self.load.completed as i64 - growth as i64)
+    }
+
+    /// The most updates the step can have lost: [`StepResult::lost_updates`] plus one
+    /// request per connection cut off at the step's end, plus every error.
+    pub fn lost_updates_high(&self) -> Option<i64> {
+        let low = self.lost_updates()?;
+        Some(low + self.load.connections.max(self.level) as i64 + self.load.errors.total() as i64)
+    }
+
     /// Whether the step measured its level: it did not fail, the load generator did not say
     /// the level was out of reach, and an idle step held every connection it asked for. A
     /// step that did not reach its level is no point of a slope: a pool of three workers

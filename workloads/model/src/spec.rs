@@ -71,16 +71,20 @@ pub enum Route {
     Hello,
     /// `GET /work?wait_ms=…&cpu_rounds=…&bytes=…`.
     Work,
+    /// `GET /count?wait_ms=…`: read the server's shared counter, wait, write it back plus
+    /// one. The runner reads `GET /count` before and after each step: lost updates are the
+    /// answers the counter did not grow by ([`crate::results::StepResult::lost_updates`]).
+    Count,
 }
 
 /// The request every connection of a workload sends.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestSpec {
-    /// `hello` or `work`.
+    /// `hello`, `work` or `count`.
     #[serde(default)]
     pub route: Route,
-    /// The "database" wait, in milliseconds (`work` only).
+    /// The "database" wait, in milliseconds (`work` and `count`).
     #[serde(default)]
     pub wait_ms: u64,
     /// CPU work, in microseconds of this machine's CPU; the runner turns it into kernel
@@ -104,6 +108,7 @@ impl RequestSpec {
                 self.cpu_rounds(rounds_per_us),
                 self.bytes
             ),
+            Route::Count => format!("/count?wait_ms={}", self.wait_ms),
         }
     }
 
@@ -383,6 +388,26 @@ impl Workload {
                 "wait_ms, cpu_us and bytes need route = \"work\"".into(),
             ));
         }
+        if r.route == Route::Count && (r.cpu_us != 0 || r.bytes != 0) {
+            return Err(fail(
+                "request.route",
+                "route = \"count\" takes wait_ms only (cpu_us and bytes need route = \"work\")"
+                    .into(),
+            ));
+        }
+        if r.route == Route::Count && self.warmup_secs != 0.0 {
+            return Err(fail(
+                "warmup_secs",
+                "must be 0 with route = \"count\": every answer is counted against the counter"
+                    .into(),
+            ));
+        }
+        if r.route == Route::Count && self.mode != Mode::Closed {
+            return Err(fail(
+                "mode",
+                "route = \"count\" needs mode = \"closed\": every answer is counted".into(),
+            ));
+        }
         if r.wait_ms > MAX_WAIT_MS {
             return Err(fail(
                 "request.wait_ms",
@@ -504,6 +529,11 @@ pub const PRESETS: &[(&str, &str)] = &[
     ),
     ("slowloris", include_str!("../../presets/slowloris.toml")),
     ("rate", include_str!("../../presets/rate.toml")),
+    ("count", include_str!("../../presets/count.toml")),
+    (
+        "count-nowait",
+        include_str!("../../presets/count-nowait.toml"),
+    ),
 ];
 
 fn preset_text(name: &str) -> Option<&'static str> {
@@ -629,7 +659,9 @@ mod tests {
                 "cpu",
                 "idle",
                 "big-response",
-                "slowloris"
+                "slowloris",
+                "count",
+                "count-nowait"
             ]
         );
     }

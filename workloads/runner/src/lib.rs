@@ -74,8 +74,17 @@ pub struct RunOutcome {
 /// Why a peer cannot serve a workload, if it cannot (nginx serves `/hello` only).
 pub fn not_supported(spec: &EngineSpec, workload: &Workload) -> Option<String> {
     let def = peers::find(&spec.engine).filter(|_| spec.peer)?;
-    (!def.supports_work && workload.request.route == Route::Work)
-        .then(|| format!("{} serves /hello only; this workload needs /work", def.name))
+    let route = match workload.request.route {
+        Route::Hello => return None,
+        Route::Work => "/work",
+        Route::Count => "/count",
+    };
+    (!def.supports_work).then(|| {
+        format!(
+            "{} serves /hello only; this workload needs {route}",
+            def.name
+        )
+    })
 }
 
 /// Runs a [`RunConfig`].

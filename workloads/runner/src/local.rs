@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use wb_model::describe::{Description, parse};
 use wb_model::figures::Measured;
 use wb_model::results::{EngineSpec, LoadReport, StepResult};
-use wb_model::spec::Workload;
+use wb_model::spec::{Route, Workload};
 
 use super::{
     Observer, RunEvent, Runner, SAMPLE_INTERVAL, STOP_GRACE, Site, StepContext,
@@ -25,6 +25,10 @@ use crate::sampler::Sampler;
 
 /// How long `--describe` may take: it serves one request on loopback, milliseconds.
 const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long after a count step's last wait the counter is read again: the requests still in
+/// flight when the load stopped write (or give up) within their wait and this.
+const COUNTER_SETTLE: Duration = Duration::from_millis(200);
 
 /// This machine, with its CPUs counted once, before any pinning.
 pub(super) struct Local {
@@ -90,6 +94,14 @@ impl Site for Local {
         observer: &mut dyn Observer,
     ) -> StepResult {
         let plan = at.plan(server.addr());
+        // A count workload: the counter before the step (see `counter_growth` below).
+        let counting = at.workload.request.route == Route::Count;
+        let before = counting
+            .then(|| load::counter::read(server.addr()))
+            .and_then(|read| {
+                read.inspect_err(|err| tracing::warn!("GET /count: {err}"))
+                    .ok()
+            });
         let sampler = Sampler::start(server.pid(), SAMPLE_INTERVAL);
         let (tx, rx) = std::sync::mpsc::channel::<f64>();
         let progress = move |fraction: f64| {
@@ -113,7 +125,16 @@ impl Site for Local {
             not_reached: Some("the load generator panicked".into()),
             ..LoadReport::default()
         });
-        StepResult::measured(Measured {
+        // The counter after the step, once every wait still in flight is over: its growth
+        // against the answers gives the lost updates (StepResult::lost_updates).
+        let counter_growth = before.and_then(|before| {
+            std::thread::sleep(Duration::from_millis(at.workload.request.wait_ms) + COUNTER_SETTLE);
+            let after = load::counter::read(server.addr())
+                .inspect_err(|err| tracing::warn!("GET /count: {err}"))
+                .ok()?;
+            Some(after.saturating_sub(before))
+        });
+        let mut step = StepResult::measured(Measured {
             engine: &at.engine.label,
             workload: &at.workload.name,
             mode: at.workload.mode,
@@ -128,7 +149,9 @@ impl Site for Local {
                     server.exit_description()
                 )
             }),
-        })
+        });
+        step.derived.counter_growth = counter_growth;
+        step
     }
 
     fn stop(&self, server: ServerProcess, engine: &EngineSpec) {

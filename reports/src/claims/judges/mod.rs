@@ -1,14 +1,18 @@
-//! The seven judges, one per lesson. Each reads one workload's steps of one run and returns a
+//! The nine judges, one per lesson. Each reads one workload's steps of one run and returns a
 //! [`Finding`]; the verdict rules are in the [module docs](super).
 
+mod gil;
 mod idle;
 mod interop;
 mod parallel;
+mod race;
 mod waiting;
 
+pub(super) use gil::{free_threaded_python, gil};
 pub(super) use idle::{selector_thousands, thread_memory};
 pub(super) use interop::one_protocol_many_loops;
 pub(super) use parallel::cpu_parallelism;
+pub(super) use race::race_conditions;
 pub(super) use waiting::{big_response, db_wait, slowloris};
 
 use wb_model::engines::{Family, reference};
@@ -21,7 +25,7 @@ use super::evidence::{
 };
 use super::{
     CEILING_SLACK, DOWNLOAD_SLACK, Finding, HOSTAGE_FACTOR, ONE_CORE, ONE_LOOP_THREADS,
-    OVERLAP_ADVANTAGE, Outcome, SMALL_FRACTION, THOUSANDS, THREAD_COST_RATIO,
+    OVERLAP_ADVANTAGE, Outcome, SMALL_FRACTION, THOUSANDS, THREAD_COST_RATIO, Verdict,
 };
 use crate::charts;
 use crate::format;

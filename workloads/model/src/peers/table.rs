@@ -34,7 +34,7 @@ const GUNICORN: Package = Package {
     import: "gunicorn.workers.gthread",
 };
 
-pub(super) static PEERS: [PeerDef; 11] = [
+pub(super) static PEERS: [PeerDef; 12] = [
     PeerDef {
         name: "asyncio",
         model: "one thread, one epoll loop; asyncio.Protocol callbacks, call_later timers",
@@ -114,6 +114,16 @@ pub(super) static PEERS: [PeerDef; 11] = [
         supports_work: true,
         ready: ReadySignal::Line,
         launch: Launch::Script("curio_peer.py", &[]),
+    },
+    PeerDef {
+        name: "python-threads",
+        model: "one OS thread per connection (socketserver.ThreadingTCPServer); one GIL between them",
+        family: Family::Thread,
+        color: [0x17, 0xbe, 0xcf],
+        requirement: Requirement::Python(&[]),
+        supports_work: true,
+        ready: ReadySignal::Line,
+        launch: Launch::Script("threads_peer.py", &[]),
     },
     PeerDef {
         name: "gunicorn-sync",
