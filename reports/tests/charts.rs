@@ -59,6 +59,7 @@ fn step(engine: &str, workload: &str, mode: Mode, level: u64, rps: f64, p99_ms: 
         failure: None,
         estimates: Default::default(),
         repeat: 0,
+        facts: None,
     }
 }
 

@@ -101,7 +101,9 @@ pub fn run(args: EngineArgs) -> anyhow::Result<ExitCode> {
     if engine.common().describe {
         let described =
             describe(&engine).with_context(|| format!("cannot describe the {name} engine"))?;
-        println!("{}", described.to_json(name));
+        let mut line: serde_json::Value = serde_json::from_str(&described.to_json(name))?;
+        line["facts"] = serde_json::to_value(facts(&engine))?;
+        println!("{line}");
         return Ok(ExitCode::SUCCESS);
     }
     match workbench::os::raise_open_files_limit() {
@@ -119,7 +121,7 @@ pub fn run(args: EngineArgs) -> anyhow::Result<ExitCode> {
         // Before serving (and before the pool forks): every process records from its start.
         wb_sys::trace::start(path)?;
     }
-    announce(name, local)?;
+    announce(name, local, &facts(&engine))?;
     tracing::info!(engine = name, %local, "serving until SIGINT or SIGTERM");
 
     let served = match &engine {
@@ -155,6 +157,43 @@ fn describe(engine: &Engine) -> std::io::Result<wb_sys::describe::PerConnection>
     }
 }
 
+/// What `engine` runs with, as it will run: the defaults resolved in this process (whose CPU
+/// affinity the runner set before `exec`), for the ready line and `--describe`.
+fn facts(engine: &Engine) -> wb_model::results::EngineFacts {
+    use clap::ValueEnum;
+    use wb_model::results::EngineFacts;
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    let name = |value: Option<clap::builder::PossibleValue>| value.map(|v| v.get_name().to_string());
+    let base = EngineFacts {
+        cpus: Some(cpus),
+        ..EngineFacts::default()
+    };
+    match engine {
+        Engine::Threads { config, .. } => EngineFacts {
+            stack_bytes: Some(config.stack_size as u64),
+            ..base
+        },
+        Engine::Pool { config, .. } => EngineFacts {
+            workers: Some(u64::from(config.workers)),
+            ..base
+        },
+        Engine::Selector { config, .. } => EngineFacts {
+            threads: Some(1),
+            reactor: name(config.reactor.to_possible_value()),
+            offload_threads: config.effective_offload_threads().map(|n| n as u64),
+            ..base
+        },
+        Engine::Coroutines { config, .. } => EngineFacts {
+            threads: Some(config.effective_worker_threads() as u64),
+            flavor: name(config.flavor.to_possible_value()),
+            offload_threads: config
+                .offload
+                .then(|| config.blocking_threads.get() as u64),
+            ..base
+        },
+    }
+}
+
 /// Binds a listening socket with `SO_REUSEADDR` (so a restarted engine can take its port
 /// back at once), `TCP_NODELAY` and a deep backlog.
 ///
@@ -172,12 +211,18 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// Prints the ready line, the first line on stdout, and flushes it so a parent reading a pipe
-/// sees it at once.
-fn announce(engine: &str, addr: SocketAddr) -> std::io::Result<()> {
+/// sees it at once: `{"engine":…,"addr":…,"pid":…,"facts":{…}}`, the facts being the
+/// engine's effective configuration ([`facts`]).
+fn announce(
+    engine: &str,
+    addr: SocketAddr,
+    facts: &wb_model::results::EngineFacts,
+) -> std::io::Result<()> {
     let line = serde_json::json!({
         "engine": engine,
         "addr": addr.to_string(),
         "pid": std::process::id(),
+        "facts": facts,
     });
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{line}")?;

@@ -212,6 +212,7 @@ fn base_step(engine: &str, workload: &Workload, level: u64) -> StepResult {
         failure: None,
         estimates: Default::default(),
         repeat: 0,
+        facts: None,
     }
 }
 

@@ -213,6 +213,7 @@ mod tests {
                 Description {
                     engine: engine.into(),
                     per_connection: per,
+                    facts: None,
                 },
             )
         };

@@ -98,6 +98,7 @@ fn step(engine: &str, workload: &Workload, level: u64, s: Shape) -> StepResult {
             ..Estimates::default()
         },
         repeat: 0,
+        facts: None,
     }
 }
 
