@@ -163,7 +163,8 @@ fn facts(engine: &Engine) -> wb_model::results::EngineFacts {
     use clap::ValueEnum;
     use wb_model::results::EngineFacts;
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
-    let name = |value: Option<clap::builder::PossibleValue>| value.map(|v| v.get_name().to_string());
+    let name =
+        |value: Option<clap::builder::PossibleValue>| value.map(|v| v.get_name().to_string());
     let base = EngineFacts {
         cpus: Some(cpus),
         ..EngineFacts::default()
@@ -186,9 +187,7 @@ fn facts(engine: &Engine) -> wb_model::results::EngineFacts {
         Engine::Coroutines { config, .. } => EngineFacts {
             threads: Some(config.effective_worker_threads() as u64),
             flavor: name(config.flavor.to_possible_value()),
-            offload_threads: config
-                .offload
-                .then(|| config.blocking_threads.get() as u64),
+            offload_threads: config.offload.then(|| config.blocking_threads.get() as u64),
             ..base
         },
     }

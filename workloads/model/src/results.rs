@@ -355,9 +355,8 @@ impl EngineFacts {
 
     /// The facts in a short phrase for tables and pages: `3 workers, 1 CPU`.
     pub fn summary(&self) -> String {
-        let plural = |n: u64, one: &str, many: &str| {
-            format!("{n} {}", if n == 1 { one } else { many })
-        };
+        let plural =
+            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         let mut parts = Vec::new();
         if let Some(n) = self.workers {
             parts.push(plural(n, "worker", "workers"));

@@ -644,7 +644,10 @@ mod tests {
         )
         .unwrap();
         let facts = new.facts.unwrap();
-        assert_eq!((facts.workers, facts.cpus, facts.threads), (Some(3), Some(1), None));
+        assert_eq!(
+            (facts.workers, facts.cpus, facts.threads),
+            (Some(3), Some(1), None)
+        );
         // A field this build does not know (a newer engine's) is no error either.
         let newer: Ready = serde_json::from_str(
             r#"{"addr":"127.0.0.1:80","engine":"pool","facts":{"workers":3,"numa":2},"pid":7}"#,
