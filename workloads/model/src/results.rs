@@ -397,6 +397,29 @@ pub fn stack_text(bytes: u64) -> String {
 }
 
 impl StepResult {
+    /// The worker processes this step's engine ran with, as its ready line stated them
+    /// ([`StepResult::facts`]). For a step stored before engines stated their configuration:
+    /// the processes the sampler counted in this step's tree, less the supervisor (measured
+    /// in the step, never inferred from the machine). `None` for an engine without workers,
+    /// or when neither is known.
+    pub fn workers(&self) -> Option<u64> {
+        match &self.facts {
+            Some(facts) => facts.workers,
+            None => self
+                .samples
+                .iter()
+                .map(|s| s.processes)
+                .max()
+                .filter(|&p| p >= 2)
+                .map(|p| p - 1),
+        }
+    }
+
+    /// The CPUs this step's engine could run on, as it stated them; `None` when it did not.
+    pub fn cpus(&self) -> Option<u64> {
+        self.facts.as_ref().and_then(|f| f.cpus)
+    }
+
     /// Whether the step measured its level: it did not fail, the load generator did not say
     /// the level was out of reach, and an idle step held every connection it asked for. A
     /// step that did not reach its level is no point of a slope: a pool of three workers
