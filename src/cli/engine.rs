@@ -230,6 +230,73 @@ fn announce(
 
 #[cfg(test)]
 mod tests {
+    use clap::{CommandFactory, Parser};
+
+    /// `workbench engine …` alone, to read and parse its flags.
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: super::EngineArgs,
+    }
+
+    /// `--engines NAME:KEY=VALUE` takes the registry's parameters; they are each engine's own
+    /// long flags (but the runner's `--listen`, `--trace` and `--describe`), no more, no fewer.
+    #[test]
+    fn the_registry_knows_every_engines_flags() {
+        let command = Cli::command();
+        for engine in ["threads", "pool", "selector", "coroutines"] {
+            let sub = command.find_subcommand(engine).unwrap();
+            let mut flags: Vec<&str> = sub
+                .get_arguments()
+                .filter_map(|a| a.get_long())
+                .filter(|l| !["listen", "trace", "describe", "help"].contains(l))
+                .collect();
+            let mut keys: Vec<&str> = wb_model::engines::params(engine)
+                .iter()
+                .map(|p| p.key)
+                .collect();
+            flags.sort();
+            keys.sort();
+            assert_eq!(flags, keys, "{engine}");
+        }
+    }
+
+    /// What the registry accepts, the engine's flags accept too; and the facts in the ready
+    /// line are the parsed configuration's.
+    #[test]
+    fn parameters_the_registry_accepts_parse_as_the_engines_flags() {
+        for item in [
+            "pool:workers=8",
+            "threads:stack-size=8MiB",
+            "threads:stack-size=32KiB",
+            "coroutines:flavor=current-thread:offload=true:blocking-threads=2",
+            "selector:offload=true:offload-threads=3:reactor=tokio",
+            "selector-offload:header-timeout=5",
+        ] {
+            let spec = wb_model::engines::parse_engine(item).unwrap();
+            let words = ["workbench", &spec.engine]
+                .into_iter()
+                .chain(spec.args.iter().map(String::as_str));
+            let cli = Cli::try_parse_from(words).unwrap_or_else(|e| panic!("{item}: {e}"));
+            let facts = super::facts(&cli.args.engine);
+            match item {
+                "pool:workers=8" => assert_eq!(facts.workers, Some(8)),
+                "threads:stack-size=8MiB" => assert_eq!(facts.stack_bytes, Some(8 << 20)),
+                "threads:stack-size=32KiB" => assert_eq!(facts.stack_bytes, Some(32 << 10)),
+                "selector:offload=true:offload-threads=3:reactor=tokio" => {
+                    assert_eq!(facts.offload_threads, Some(3));
+                    assert_eq!(facts.reactor.as_deref(), Some("tokio"));
+                }
+                "selector-offload:header-timeout=5" => assert_eq!(facts.threads, Some(1)),
+                _ => {
+                    assert_eq!(facts.flavor.as_deref(), Some("current-thread"));
+                    assert_eq!((facts.threads, facts.offload_threads), (Some(1), Some(2)));
+                }
+            }
+            assert!(facts.cpus.is_some_and(|n| n >= 1));
+        }
+    }
+
     /// The idle lesson states the threads engine's ceiling from the registry's count of
     /// mappings per thread; the engine explains its `EAGAIN` from its own.
     #[test]

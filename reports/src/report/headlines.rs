@@ -167,7 +167,7 @@ impl Family {
     /// The family of an engine, from the engine registry; anything it does not list as one of
     /// this project's engines is a peer here (peers are measured, not judged).
     pub(crate) fn of(label: &str) -> Family {
-        let Some(engine) = engines::find(label) else {
+        let Some(engine) = engines::resolve(label) else {
             return Family::Peer;
         };
         match engine.family {
