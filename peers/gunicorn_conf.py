@@ -69,4 +69,7 @@ def when_ready(server):
         # TCP_NODELAY on the listener is copied by Linux to every accepted socket.
         listener.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     address = server.LISTENERS[0].sock.getsockname()
-    wbcore.announce(server.cfg.proc_name, address, pid=os.getpid())
+    # What the master runs with, as gunicorn resolved it: worker processes, and threads per
+    # worker (1 for sync).
+    facts = {"workers": server.cfg.workers, "threads": server.cfg.threads}
+    wbcore.announce(server.cfg.proc_name, address, pid=os.getpid(), facts=facts)

@@ -466,9 +466,18 @@ def listening_socket(host, port):
     return sock
 
 
-def announce(name, address, pid=None):
+def announce(name, address, pid=None, facts=None):
     """Prints the ready line the workbench's runner waits for, exactly as the engines do:
-    {"engine":"asyncio","addr":"127.0.0.1:PORT","pid":PID}."""
+    {"engine":"asyncio","addr":"127.0.0.1:PORT","pid":PID,"facts":{"cpus":N,...}}. The facts
+    are what the server states of its own configuration (the runner stores them with every
+    step): the CPUs this process may use, and whatever `facts` adds (gunicorn's workers)."""
     host, port = address[0], address[1]
-    line = {"engine": name, "addr": "%s:%d" % (host, port), "pid": pid or os.getpid()}
+    stated = {"cpus": len(os.sched_getaffinity(0))}
+    stated.update(facts or {})
+    line = {
+        "engine": name,
+        "addr": "%s:%d" % (host, port),
+        "pid": pid or os.getpid(),
+        "facts": stated,
+    }
     print(json.dumps(line, separators=(",", ":")), flush=True)

@@ -101,7 +101,9 @@ pub fn run(args: EngineArgs) -> anyhow::Result<ExitCode> {
     if engine.common().describe {
         let described =
             describe(&engine).with_context(|| format!("cannot describe the {name} engine"))?;
-        println!("{}", described.to_json(name));
+        let mut line: serde_json::Value = serde_json::from_str(&described.to_json(name))?;
+        line["facts"] = serde_json::to_value(facts(&engine))?;
+        println!("{line}");
         return Ok(ExitCode::SUCCESS);
     }
     match workbench::os::raise_open_files_limit() {
@@ -119,7 +121,7 @@ pub fn run(args: EngineArgs) -> anyhow::Result<ExitCode> {
         // Before serving (and before the pool forks): every process records from its start.
         wb_sys::trace::start(path)?;
     }
-    announce(name, local)?;
+    announce(name, local, &facts(&engine))?;
     tracing::info!(engine = name, %local, "serving until SIGINT or SIGTERM");
 
     let served = match &engine {
@@ -155,6 +157,42 @@ fn describe(engine: &Engine) -> std::io::Result<wb_sys::describe::PerConnection>
     }
 }
 
+/// What `engine` runs with, as it will run: the defaults resolved in this process (whose CPU
+/// affinity the runner set before `exec`), for the ready line and `--describe`.
+fn facts(engine: &Engine) -> wb_model::results::EngineFacts {
+    use clap::ValueEnum;
+    use wb_model::results::EngineFacts;
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    let name =
+        |value: Option<clap::builder::PossibleValue>| value.map(|v| v.get_name().to_string());
+    let base = EngineFacts {
+        cpus: Some(cpus),
+        ..EngineFacts::default()
+    };
+    match engine {
+        Engine::Threads { config, .. } => EngineFacts {
+            stack_bytes: Some(config.stack_size as u64),
+            ..base
+        },
+        Engine::Pool { config, .. } => EngineFacts {
+            workers: Some(u64::from(config.workers)),
+            ..base
+        },
+        Engine::Selector { config, .. } => EngineFacts {
+            threads: Some(1),
+            reactor: name(config.reactor.to_possible_value()),
+            offload_threads: config.effective_offload_threads().map(|n| n as u64),
+            ..base
+        },
+        Engine::Coroutines { config, .. } => EngineFacts {
+            threads: Some(config.effective_worker_threads() as u64),
+            flavor: name(config.flavor.to_possible_value()),
+            offload_threads: config.offload.then(|| config.blocking_threads.get() as u64),
+            ..base
+        },
+    }
+}
+
 /// Binds a listening socket with `SO_REUSEADDR` (so a restarted engine can take its port
 /// back at once), `TCP_NODELAY` and a deep backlog.
 ///
@@ -172,12 +210,18 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// Prints the ready line, the first line on stdout, and flushes it so a parent reading a pipe
-/// sees it at once.
-fn announce(engine: &str, addr: SocketAddr) -> std::io::Result<()> {
+/// sees it at once: `{"engine":…,"addr":…,"pid":…,"facts":{…}}`, the facts being the
+/// engine's effective configuration ([`facts`]).
+fn announce(
+    engine: &str,
+    addr: SocketAddr,
+    facts: &wb_model::results::EngineFacts,
+) -> std::io::Result<()> {
     let line = serde_json::json!({
         "engine": engine,
         "addr": addr.to_string(),
         "pid": std::process::id(),
+        "facts": facts,
     });
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{line}")?;
@@ -186,6 +230,73 @@ fn announce(engine: &str, addr: SocketAddr) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use clap::{CommandFactory, Parser};
+
+    /// `workbench engine …` alone, to read and parse its flags.
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: super::EngineArgs,
+    }
+
+    /// `--engines NAME:KEY=VALUE` takes the registry's parameters; they are each engine's own
+    /// long flags (but the runner's `--listen`, `--trace` and `--describe`), no more, no fewer.
+    #[test]
+    fn the_registry_knows_every_engines_flags() {
+        let command = Cli::command();
+        for engine in ["threads", "pool", "selector", "coroutines"] {
+            let sub = command.find_subcommand(engine).unwrap();
+            let mut flags: Vec<&str> = sub
+                .get_arguments()
+                .filter_map(|a| a.get_long())
+                .filter(|l| !["listen", "trace", "describe", "help"].contains(l))
+                .collect();
+            let mut keys: Vec<&str> = wb_model::engines::params(engine)
+                .iter()
+                .map(|p| p.key)
+                .collect();
+            flags.sort();
+            keys.sort();
+            assert_eq!(flags, keys, "{engine}");
+        }
+    }
+
+    /// What the registry accepts, the engine's flags accept too; and the facts in the ready
+    /// line are the parsed configuration's.
+    #[test]
+    fn parameters_the_registry_accepts_parse_as_the_engines_flags() {
+        for item in [
+            "pool:workers=8",
+            "threads:stack-size=8MiB",
+            "threads:stack-size=32KiB",
+            "coroutines:flavor=current-thread:offload=true:blocking-threads=2",
+            "selector:offload=true:offload-threads=3:reactor=tokio",
+            "selector-offload:header-timeout=5",
+        ] {
+            let spec = wb_model::engines::parse_engine(item).unwrap();
+            let words = ["workbench", &spec.engine]
+                .into_iter()
+                .chain(spec.args.iter().map(String::as_str));
+            let cli = Cli::try_parse_from(words).unwrap_or_else(|e| panic!("{item}: {e}"));
+            let facts = super::facts(&cli.args.engine);
+            match item {
+                "pool:workers=8" => assert_eq!(facts.workers, Some(8)),
+                "threads:stack-size=8MiB" => assert_eq!(facts.stack_bytes, Some(8 << 20)),
+                "threads:stack-size=32KiB" => assert_eq!(facts.stack_bytes, Some(32 << 10)),
+                "selector:offload=true:offload-threads=3:reactor=tokio" => {
+                    assert_eq!(facts.offload_threads, Some(3));
+                    assert_eq!(facts.reactor.as_deref(), Some("tokio"));
+                }
+                "selector-offload:header-timeout=5" => assert_eq!(facts.threads, Some(1)),
+                _ => {
+                    assert_eq!(facts.flavor.as_deref(), Some("current-thread"));
+                    assert_eq!((facts.threads, facts.offload_threads), (Some(1), Some(2)));
+                }
+            }
+            assert!(facts.cpus.is_some_and(|n| n >= 1));
+        }
+    }
+
     /// The idle lesson states the threads engine's ceiling from the registry's count of
     /// mappings per thread; the engine explains its `EAGAIN` from its own.
     #[test]

@@ -410,6 +410,7 @@ mod tests {
             failure: None,
             estimates: Default::default(),
             repeat: 0,
+            facts: None,
         }
     }
 

@@ -41,7 +41,9 @@ pub struct RunArgs {
     pub suite: String,
     /// Engines, comma-separated: threads, pool, selector, coroutines, or the variants
     /// selector-offload, selector-on-tokio, coroutines-current, coroutines-offload [default: the
-    /// four models].
+    /// four models]. Each may take parameters, its own long flags without `--`:
+    /// `NAME:KEY=VALUE[:KEY=VALUE…]` (`pool:workers=8`, `threads:stack-size=8MiB`,
+    /// `coroutines:flavor=current-thread`), a series of its own under that label.
     #[arg(long, value_delimiter = ',')]
     pub engines: Vec<String>,
     /// Workloads, comma-separated: names from the suite, other presets, or workload files
@@ -171,18 +173,8 @@ pub fn config_from(args: &RunArgs) -> anyhow::Result<RunConfig> {
     } else {
         args.engines.iter().map(String::as_str).collect()
     };
-    let engines = names
-        .iter()
-        .map(|name| {
-            engines::find(name).map(|e| e.spec()).with_context(|| {
-                format!(
-                    "--engines: unknown engine {name:?}; choose from {}",
-                    engines::labels()
-                )
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut engines = engines;
+    let mut engines =
+        engines::parse_engines(&names).map_err(|why| anyhow::anyhow!("--engines: {why}"))?;
     let peers = resolve_peers(&args.peers)?;
     let peer_versions = if peers.is_empty() {
         Default::default()

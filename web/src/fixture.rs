@@ -6,8 +6,8 @@
 //! a failed run and an interrupted one.
 
 use wb_model::results::{
-    Calibration, Derived, EngineSpec, ErrorCounts, Flags, Latency, LoadReport, MachineFacts,
-    RunConfig, RunStatus, StepResult,
+    Calibration, Derived, EngineFacts, EngineSpec, ErrorCounts, Flags, Latency, LoadReport,
+    MachineFacts, RunConfig, RunStatus, StepResult,
 };
 use wb_model::spec::{Suite, Workload};
 use wb_reports::store::{Result, RunId, Store};
@@ -243,6 +243,36 @@ fn base_step(engine: &str, workload: &Workload, level: u64) -> StepResult {
         failure: None,
         estimates: Default::default(),
         repeat: 0,
+        facts: stated_facts(engine),
+    }
+}
+
+/// What each engine's process states in its ready line on the fixture's 2-core machine, with
+/// shared placement: the pool's five workers, the threads' 2 MiB stacks. Peers state nothing.
+fn stated_facts(engine: &str) -> Option<EngineFacts> {
+    let facts = EngineFacts {
+        cpus: Some(2),
+        ..EngineFacts::default()
+    };
+    match wb_model::engines::resolve(engine)?.engine {
+        "pool" => Some(EngineFacts {
+            workers: Some(5),
+            ..facts
+        }),
+        "threads" => Some(EngineFacts {
+            stack_bytes: Some(2 << 20),
+            ..facts
+        }),
+        "selector" => Some(EngineFacts {
+            threads: Some(1),
+            reactor: Some("mio".into()),
+            ..facts
+        }),
+        _ => Some(EngineFacts {
+            threads: Some(2),
+            flavor: Some("multi-thread".into()),
+            ..facts
+        }),
     }
 }
 

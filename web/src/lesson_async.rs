@@ -216,6 +216,7 @@ mod tests {
                 Description {
                     engine: engine.into(),
                     per_connection: per,
+                    facts: None,
                 },
             )
         };

@@ -87,15 +87,15 @@ impl RunRequest {
                     }
                     request.suite = value.to_string();
                 }
-                "engine" => {
-                    if engines::find(value).is_none() {
-                        return Err(format!(
-                            "engine: {value:?} is not an engine; choose from {}",
-                            engines::labels()
-                        ));
-                    }
-                    if !request.engines.iter().any(|e| e == value) {
-                        request.engines.push(value.to_string());
+                // A ticked engine, or the text field's list of engines with parameters
+                // (`pool:workers=2, pool:workers=4`), as `workbench run --engines` takes them.
+                "engine" | "engines" => {
+                    for item in value.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+                        let spec =
+                            engines::parse_engine(item).map_err(|why| format!("engine: {why}"))?;
+                        if !request.engines.contains(&spec.label) {
+                            request.engines.push(spec.label);
+                        }
                     }
                 }
                 "peer" => {
@@ -208,7 +208,7 @@ impl RunRequest {
             engines: self
                 .engines
                 .iter()
-                .filter_map(|label| engines::find(label).map(|e| e.spec()))
+                .filter_map(|label| engines::parse_engine(label).ok())
                 .chain(self.peers.iter().map(|name| EngineSpec::peer(name)))
                 .collect(),
             workloads,
@@ -271,6 +271,21 @@ mod tests {
         assert_eq!(config.workloads[1].levels, [0]);
         assert_eq!(config.workloads[0].step_secs, 0.5);
         assert_eq!(config.suite.as_deref(), Some("quick"));
+    }
+
+    #[test]
+    fn engines_with_parameters_come_from_the_text_field() {
+        let r = form(
+            "engine=pool&engines=pool%3Aworkers%3D4%2C+pool%3Aworkers%3D2&workload=db-wait&max_level=10&step_secs=0.5",
+        )
+        .unwrap();
+        assert_eq!(r.engines, ["pool", "pool:workers=2", "pool:workers=4"]);
+        let config = r.config().unwrap();
+        assert_eq!(config.engines[2].label, "pool:workers=4");
+        assert_eq!(config.engines[2].args, ["--workers", "4"]);
+        let refused = form("engines=pool%3Athreads%3D2&workload=db-wait").unwrap_err();
+        assert!(refused.starts_with("engine:"), "{refused}");
+        assert!(refused.contains("its parameters are workers"), "{refused}");
     }
 
     #[test]

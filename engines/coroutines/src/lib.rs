@@ -201,6 +201,19 @@ pub(crate) struct Settings {
 }
 
 impl Config {
+    /// The threads that run connection tasks: one for the current-thread flavour; for the
+    /// multi-thread flavour `--worker-threads`, or one per CPU this process may use (tokio's
+    /// own default, made explicit here so the ready line states what the runtime runs).
+    pub fn effective_worker_threads(&self) -> usize {
+        match self.flavor {
+            Flavor::CurrentThread => 1,
+            Flavor::MultiThread => self.worker_threads.map_or_else(
+                || std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+                NonZeroUsize::get,
+            ),
+        }
+    }
+
     fn settings(&self) -> Settings {
         Settings {
             offload: self.offload,
@@ -274,9 +287,7 @@ fn build_runtime(config: &Config) -> io::Result<Runtime> {
         }
         Flavor::MultiThread => {
             let mut builder = Builder::new_multi_thread();
-            if let Some(n) = config.worker_threads {
-                builder.worker_threads(n.get());
-            }
+            builder.worker_threads(config.effective_worker_threads());
             builder
         }
     };

@@ -215,10 +215,9 @@ pub enum Loop {
 
 /// Serves `listener` until SIGINT or SIGTERM, on this thread.
 pub fn serve(listener: std::net::TcpListener, config: &Config) -> std::io::Result<()> {
-    let pool = if config.offload {
-        Some(offload_pool(config.offload_threads)?)
-    } else {
-        None
+    let pool = match config.effective_offload_threads() {
+        Some(threads) => Some(offload_pool(threads)?),
+        None => None,
     };
     let factory = HttpFactory {
         offload: config.offload,
@@ -232,12 +231,21 @@ pub fn serve(listener: std::net::TcpListener, config: &Config) -> std::io::Resul
     }
 }
 
-/// The `--offload` pool: `threads` threads, or one per core.
-fn offload_pool(threads: Option<NonZeroUsize>) -> std::io::Result<rayon::ThreadPool> {
-    let threads = match threads {
-        Some(n) => n.get(),
-        None => std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
-    };
+impl Config {
+    /// The threads of the `--offload` pool: `--offload-threads`, or one per CPU this process
+    /// may use; `None` without `--offload`.
+    pub fn effective_offload_threads(&self) -> Option<usize> {
+        self.offload.then(|| {
+            self.offload_threads.map_or_else(
+                || std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+                NonZeroUsize::get,
+            )
+        })
+    }
+}
+
+/// The `--offload` pool of `threads` threads.
+fn offload_pool(threads: usize) -> std::io::Result<rayon::ThreadPool> {
     tracing::debug!(threads, "offloading CPU rounds to a thread pool");
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -289,7 +297,7 @@ mod tests {
 
     #[test]
     fn the_pool_has_the_threads_asked_for() {
-        let pool = offload_pool(NonZeroUsize::new(2)).unwrap();
+        let pool = offload_pool(2).unwrap();
         assert_eq!(pool.current_num_threads(), 2);
     }
 }

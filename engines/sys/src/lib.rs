@@ -9,7 +9,9 @@
 //!
 //! 1. **Ready line.** `workbench engine <name>` binds the listener, blocks SIGINT and SIGTERM
 //!    ([`signals::block_stop_signals`]), prints one JSON line on stdout
-//!    (`{"engine":…,"addr":…,"pid":…}`) and hands the listener to the engine's `serve`. A
+//!    (`{"engine":…,"addr":…,"pid":…,"facts":{…}}`, the facts being the engine's effective
+//!    configuration: workers, threads, stack size, CPUs) and hands the listener to the
+//!    engine's `serve`. A
 //!    signal sent right after the ready line stays pending until the engine has its handling
 //!    in place and calls [`signals::unblock_stop_signals`]: it is never lost, and never kills
 //!    the process with the default action.

@@ -65,6 +65,13 @@ pub fn engine_style(label: &str) -> EngineStyle {
             peer: false,
         };
     }
+    // A parametrized engine (`pool:workers=8`): a shade of the engine it is a kind of.
+    if let Some(engine) = engines::resolve(label) {
+        return EngineStyle {
+            color: shade(engine.color, &engines::normalize(label)),
+            peer: false,
+        };
+    }
     let key = engines::normalize(label);
     let color = match wb_model::peers::find(&key) {
         Some(peer) => RGBColor(peer.color[0], peer.color[1], peer.color[2]),
@@ -81,6 +88,35 @@ pub fn engine_color(label: &str) -> RGBColor {
 /// Whether the label names a peer rather than one of this project's engines.
 pub fn is_peer(label: &str) -> bool {
     engine_style(label).peer
+}
+
+/// A shade of `base` for a parametrized label: lighter or darker by a step chosen from its
+/// parameters (stable across pages and runs), so `pool:workers=2` and `pool:workers=4` read
+/// as two kinds of pool and as two series. A number (`8`, `8MiB`) counts by its power of two,
+/// so a sweep by doubling (2, 4, 8 workers; 32 KiB, 2 MiB, 8 MiB stacks) gets a shade per
+/// value; any other value by a hash of its text.
+fn shade(base: [u8; 3], label: &str) -> RGBColor {
+    // Towards white for positive steps, towards black for negative ones; never 0, which
+    // would be the engine's own colour.
+    const STEPS: [f64; 10] = [0.45, -0.45, 0.3, -0.3, 0.6, -0.2, 0.15, -0.55, 0.7, -0.1];
+    let index = label
+        .split(':')
+        .skip(1)
+        .map(|param| {
+            let value = param.split_once('=').map_or(param, |(_, v)| v);
+            match magnitude(value) {
+                Some(n) if n > 0 => u64::from(n.ilog2()),
+                _ => fnv1a(param),
+            }
+        })
+        .fold(0u64, u64::wrapping_add);
+    let step = STEPS[(index % STEPS.len() as u64) as usize];
+    let mix = |c: u8| {
+        let c = f64::from(c);
+        let target = if step > 0.0 { 255.0 } else { 0.0 };
+        (c + (target - c) * step.abs()).round() as u8
+    };
+    RGBColor(mix(base[0]), mix(base[1]), mix(base[2]))
 }
 
 /// A colour as SVG and CSS write it: `#1f5fa8`.
@@ -104,6 +140,22 @@ pub(crate) fn run_color(index: usize) -> RGBColor {
         RGBColor(0x8c, 0x56, 0x4b),
     ];
     RUNS[index % RUNS.len()]
+}
+
+/// A value's number, with a K, M or G suffix as powers of 1024: `8mib` is 8 × 2²⁰.
+fn magnitude(value: &str) -> Option<u64> {
+    let split = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    let (digits, suffix) = value.split_at(split);
+    let shift = match suffix.trim_end_matches(['i', 'b']) {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        _ => return None,
+    };
+    digits.parse::<u64>().ok()?.checked_shl(shift)
 }
 
 /// FNV-1a: a hash that is the same on every machine and every release (unlike std's).

@@ -156,33 +156,30 @@ pub(crate) fn max_connections(steps: &[&StepResult], engine: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// The pool's worker count in this run: as measured (the processes of its tree, less the
-/// supervisor), else its `--workers` flag, else the engine's default rule (from the engine
-/// registry) on the run's machine. Measured first: the rule counts the CPUs the pool may run
-/// on, which a split placement halves.
-pub(crate) fn pool_workers(run: &StoredRun) -> u64 {
-    let pool = engines::reference(Family::Process);
-    let measured = run
-        .steps
-        .iter()
-        .filter(|s| s.engine == pool.label)
-        .flat_map(|s| s.samples.iter().map(|x| x.processes))
-        .max()
-        .filter(|&p| p >= 2)
-        .map(|p| p - 1);
-    measured
-        .or_else(|| flag_of(run, pool.label, "--workers").and_then(|n| n.parse().ok()))
-        .or_else(|| pool.defaults.workers(run.summary.machine.cores))
-        .unwrap_or(1)
+/// The workers a pool's step ran with: what its engine process stated in its ready line
+/// ([`StepResult::workers`]), that step's own — db-wait's process (one CPU under split
+/// placement: 3 workers on two cores) is not the cpu workload's (5). Never a rule applied to
+/// the machine's cores.
+pub(crate) fn workers_of(step: &StepResult) -> Option<u64> {
+    step.workers()
 }
 
-/// The threads engine's stack size in this run: its `--stack-size` flag, or the engine's
-/// default from the registry.
-pub(crate) fn stack_size(run: &StoredRun) -> String {
-    let thread = engines::reference(Family::Thread);
-    flag_of(run, thread.label, "--stack-size").unwrap_or_else(|| match thread.defaults {
-        Defaults::StackSize { text, .. } => text.to_string(),
-        _ => "the default".to_string(),
+/// The stack each of the threads engine's connection threads reserved in these steps: as
+/// the engine stated it ([`wb_model::results::EngineFacts::stack_bytes`]); for steps stored
+/// before engines stated it, the run's `--stack-size` flag, or the registry's default.
+pub(crate) fn stack_size(run: &StoredRun, steps: &[&StepResult]) -> String {
+    let stated = steps
+        .iter()
+        .find_map(|s| s.facts.as_ref().and_then(|f| f.stack_bytes));
+    if let Some(bytes) = stated {
+        return wb_model::results::stack_text(bytes);
+    }
+    let label = steps.first().map_or("threads", |s| s.engine.as_str());
+    flag_of(run, label, "--stack-size").unwrap_or_else(|| {
+        match engines::find("threads").map(|e| e.defaults) {
+            Some(Defaults::StackSize { text, .. }) => text.to_string(),
+            _ => "the default".to_string(),
+        }
     })
 }
 

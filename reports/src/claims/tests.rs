@@ -3,8 +3,8 @@
 //! the four outcomes.
 
 use wb_model::results::{
-    Calibration, Derived, EngineSpec, Estimates, LoadReport, MachineFacts, RunConfig, RunStatus,
-    Sample, StepResult,
+    Calibration, Derived, EngineFacts, EngineSpec, Estimates, LoadReport, MachineFacts, RunConfig,
+    RunStatus, Sample, StepResult,
 };
 use wb_model::spec::{Mode, Workload};
 
@@ -98,6 +98,19 @@ fn step(engine: &str, workload: &Workload, level: u64, s: Shape) -> StepResult {
             ..Estimates::default()
         },
         repeat: 0,
+        // A prefork pool states its workers, as the engines' ready lines do: 5, shared
+        // placement on this made-up 2-core machine.
+        facts: (wb_model::engines::family_of(engine) == Some(wb_model::engines::Family::Process))
+            .then(|| pool_facts(5, 2)),
+    }
+}
+
+/// What a pool's process states: its workers and its CPUs.
+fn pool_facts(workers: u64, cpus: u64) -> EngineFacts {
+    EngineFacts {
+        workers: Some(workers),
+        cpus: Some(cpus),
+        ..EngineFacts::default()
     }
 }
 
@@ -308,6 +321,59 @@ fn db_wait_all_four_outcomes() {
         ],
     );
     assert_eq!(judge("db-wait", &r).0, Verdict::Supported);
+}
+
+/// The ceiling is the workers the pool's db-wait process stated, not the most processes the
+/// pool had anywhere in the run: split placement gave db-wait's pool one CPU and 3 workers,
+/// the cpu workload's shared placement 5.
+#[test]
+fn db_wait_ceiling_uses_the_workers_of_the_db_wait_steps() {
+    let shape = |rps: f64, spread: f64| Shape {
+        rps,
+        rps_spread: spread,
+        ..NONE
+    };
+    let mut r = run(
+        "db-wait",
+        vec![
+            (
+                "pool",
+                vec![(1, shape(29.0, 0.0)), (100, shape(292.0, 5.0))],
+            ),
+            (
+                "selector",
+                vec![(1, shape(90.0, 0.0)), (100, shape(9_000.0, 100.0))],
+            ),
+        ],
+    );
+    for s in r.steps.iter_mut().filter(|s| s.engine == "pool") {
+        s.facts = Some(pool_facts(3, 1));
+        s.samples.iter_mut().for_each(|x| x.processes = 4);
+    }
+    let cpu = run("cpu", vec![("pool", vec![(4, shape(3_000.0, 10.0))])]);
+    let mut cpu_steps = cpu.steps;
+    for s in &mut cpu_steps {
+        s.facts = Some(pool_facts(5, 2));
+        s.samples.iter_mut().for_each(|x| x.processes = 6);
+    }
+    r.steps.extend(cpu_steps);
+    r.config.workloads.extend(cpu.config.workloads);
+    let lesson = LESSONS.iter().find(|l| l.slug == "db-wait").unwrap();
+    let finding = (lesson.judge)(&r);
+    let text = finding.sentences.join(" ");
+    assert!(text.contains("3 workers"), "{text}");
+    assert!(text.contains("3 × 100 = 300"), "{text}");
+    assert!(!text.contains("5 workers"), "{text}");
+    assert_eq!(finding.verdict, Verdict::Supported, "{text}");
+    // Without stated workers (a run stored before engines stated them, and no samples of
+    // its processes), the ceiling is not made up from the machine's cores.
+    for s in r.steps.iter_mut().filter(|s| s.engine == "pool") {
+        s.facts = None;
+        s.samples.iter_mut().for_each(|x| x.processes = 0);
+    }
+    let (v, why) = judge("db-wait", &r);
+    assert_eq!(v, Verdict::Inconclusive, "{why}");
+    assert!(why.contains("did not state its workers"), "{why}");
 }
 
 #[test]

@@ -167,7 +167,7 @@ impl Family {
     /// The family of an engine, from the engine registry; anything it does not list as one of
     /// this project's engines is a peer here (peers are measured, not judged).
     pub(crate) fn of(label: &str) -> Family {
-        let Some(engine) = engines::find(label) else {
+        let Some(engine) = engines::resolve(label) else {
             return Family::Peer;
         };
         match engine.family {
@@ -438,7 +438,8 @@ fn wait_overlap(h: &mut Headline, family: Family, measured: &[&StepResult], work
                     }
                 }
                 None => evidence.push_str(
-                    " The worker count is unknown (no samples), so the cap cannot be computed.",
+                    " The worker count is unknown (the process did not state it), so the cap \
+                     cannot be computed.",
                 ),
             }
         }
@@ -506,9 +507,17 @@ fn parallelism(
             h.claim = "Threads, processes and multi-thread runtimes spread CPU work over the \
                        cores: parallelism on top of concurrency."
                 .into();
-            // Facts that would keep parallelism from showing, whatever the model can do.
-            if machine_cores < 2 {
-                evidence.push_str(" This machine has one core, so parallelism cannot show.");
+            // Facts that would keep parallelism from showing, whatever the model can do: the
+            // CPUs the engine's process could use, as it stated them (placement may give it
+            // fewer than the machine has).
+            match busiest.cpus() {
+                Some(1) => evidence.push_str(
+                    " Its process could run on one CPU only, so parallelism cannot show.",
+                ),
+                None if machine_cores < 2 => {
+                    evidence.push_str(" This machine has one core, so parallelism cannot show.")
+                }
+                _ => {}
             }
             if measured.iter().all(|s| s.level < 2) {
                 evidence.push_str(" No level had two requests at once.");
@@ -640,14 +649,10 @@ fn best_by_throughput<'a>(measured: &[&'a StepResult]) -> &'a StepResult {
         .expect("measured is not empty")
 }
 
-/// A prefork pool's workers: the most processes seen in its tree, less the parent.
+/// A prefork pool's workers in these steps (one workload's, so one engine process): as the
+/// process stated them ([`StepResult::workers`]).
 fn pool_workers(steps: &[&StepResult]) -> Option<u64> {
-    steps
-        .iter()
-        .flat_map(|s| s.samples.iter().map(|x| x.processes))
-        .max()
-        .filter(|&p| p >= 2)
-        .map(|p| p - 1)
+    steps.iter().find_map(|s| s.workers())
 }
 
 /// A fraction as a percentage: `87%`.

@@ -59,6 +59,7 @@ fn step(engine: &str, workload: &str, mode: Mode, level: u64, rps: f64, p99_ms: 
         failure: None,
         estimates: Default::default(),
         repeat: 0,
+        facts: None,
     }
 }
 
@@ -467,6 +468,23 @@ fn every_engine_has_its_own_colour_and_peers_are_marked() {
     assert_eq!(color_hex(engine_color("threads")), "#1f5fa8");
     assert!(ENGINE_ORDER.iter().all(|e| !is_peer(e)));
     assert!(is_peer("nginx") && is_peer("some-new-server"));
+    // A parametrized engine is a shade of its engine, its own series: never the engine's
+    // colour, never a peer, and a sweep's labels apart from each other.
+    for sweep in [
+        &["pool", "pool:workers=2", "pool:workers=4", "pool:workers=8"][..],
+        &[
+            "threads",
+            "threads:stack-size=32KiB",
+            "threads:stack-size=2MiB",
+            "threads:stack-size=8MiB",
+        ],
+    ] {
+        let mut shades: Vec<String> = sweep.iter().map(|e| color_hex(engine_color(e))).collect();
+        shades.sort();
+        shades.dedup();
+        assert_eq!(shades.len(), sweep.len(), "{sweep:?}: {shades:?}");
+        assert!(sweep.iter().all(|e| !is_peer(e)));
+    }
     // Unknown labels get a colour from their name alone: the same on every page and run.
     assert_eq!(
         engine_style("some-new-server"),

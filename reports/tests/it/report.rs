@@ -213,6 +213,7 @@ fn step(engine: &str, w: &Workload, level: u64, speed: f64) -> StepResult {
         failure: None,
         estimates: Default::default(),
         repeat: 0,
+        facts: None,
     }
 }
 

@@ -164,6 +164,7 @@ fn steps() -> [StepResult; 2] {
             engine_us_per_request_ci: None,
         },
         repeat: 2,
+        facts: None,
     };
     let second = StepResult {
         engine: "selector+offload".into(),

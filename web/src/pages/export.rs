@@ -234,6 +234,7 @@ mod tests {
                 ..Default::default()
             },
             repeat: 0,
+            facts: None,
         };
         StoredRun {
             summary: RunSummary {

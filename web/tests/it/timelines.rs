@@ -96,6 +96,7 @@ async fn a_stored_trace_is_drawn_on_the_run_and_its_lesson_and_the_async_lesson_
             let description = Description {
                 engine: label.into(),
                 per_connection: per,
+                facts: None,
             };
             store
                 .record_description(latest.id, label, &description)

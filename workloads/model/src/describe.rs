@@ -12,6 +12,10 @@ pub struct Description {
     pub engine: String,
     /// What one connection holds.
     pub per_connection: PerConnection,
+    /// The engine's effective configuration, as its ready line states it too; `None` in
+    /// lines from before engines stated it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facts: Option<crate::results::EngineFacts>,
 }
 
 /// Per-connection state in bytes; `None` where the model has no such thing.
@@ -40,5 +44,9 @@ mod tests {
         assert_eq!(d.engine, "coroutines");
         assert_eq!(d.per_connection.future_bytes, Some(592));
         assert_eq!(d.per_connection.stack_bytes, None);
+        assert_eq!(d.facts, None);
+        let d = parse(r#"{"engine":"pool","per_connection":{"future_bytes":null,"protocol_bytes":null,"stack_bytes":12288},"facts":{"cpus":1,"workers":3}}"#).unwrap();
+        let facts = d.facts.unwrap();
+        assert_eq!((facts.workers, facts.cpus), (Some(3), Some(1)));
     }
 }

@@ -241,7 +241,8 @@ pub const ENGINES: &[EngineChoice] = &[
 pub const DEFAULT_ENGINES: [&str; 4] = ["threads", "pool", "selector", "coroutines"];
 
 /// The engine with this label, if there is one. `Selector+Offload` and `selector_offload`
-/// name the same engine as `selector-offload`.
+/// name the same engine as `selector-offload`. A parametrized label (`pool:workers=8`) is not
+/// one of these: [`resolve`] finds the engine behind it.
 pub fn find(label: &str) -> Option<&'static EngineChoice> {
     let key = normalize(label);
     ENGINES.iter().find(|e| e.label == key)
@@ -266,6 +267,277 @@ pub fn reference(family: Family) -> &'static EngineChoice {
         .expect("every family has one model in ENGINES (checked by a test)")
 }
 
+/// The registry's engine behind a label, parameters included: [`find`] for a plain label; for
+/// `NAME:KEY=VALUE…` the entry of the same subcommand whose flags are all among the label's
+/// (the most of them), so that `coroutines:flavor=current-thread` is a kind of
+/// `coroutines-current` (one thread, not parallel) and `pool:workers=8` a kind of `pool`.
+/// Its family, parallelism, order and colour are the label's. `None` for a peer.
+pub fn resolve(label: &str) -> Option<&'static EngineChoice> {
+    let Some((base, _)) = label.split_once(':') else {
+        return find(label);
+    };
+    let base = find(base)?;
+    let args = parse_engine(label).ok()?.args;
+    let has = |flags: &[&str]| {
+        let mut rest = flags;
+        while let Some((flag, tail)) = rest.split_first() {
+            let value = tail.first().filter(|v| !v.starts_with("--"));
+            let found = args.iter().enumerate().any(|(i, a)| {
+                a == flag && value.is_none_or(|v| args.get(i + 1).is_some_and(|n| n == v))
+            });
+            if !found {
+                return false;
+            }
+            rest = if value.is_some() { &tail[1..] } else { tail };
+        }
+        true
+    };
+    ENGINES
+        .iter()
+        .filter(|e| e.engine == base.engine && has(e.args))
+        .max_by_key(|e| e.args.len())
+        .or(Some(base))
+}
+
+/// How a parameter's value is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamValue {
+    /// A whole number in `min..=max`.
+    Count {
+        /// Least allowed.
+        min: u64,
+        /// Most allowed.
+        max: u64,
+    },
+    /// A stack size: bytes, or with a suffix (`64KiB`, `2MiB`, `8M`), 32 KiB to 1 GiB.
+    Size,
+    /// One of these words.
+    Choice(&'static [&'static str]),
+    /// A flag without a value: `true` passes it, `false` leaves it out.
+    Switch,
+}
+
+/// A parameter `--engines NAME:KEY=VALUE` accepts: one of the engine's own long flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Param {
+    /// The flag without `--`: `workers`.
+    pub key: &'static str,
+    /// Its values.
+    pub value: ParamValue,
+    /// A switch it needs (`offload-threads` needs `offload`), given too or in the engine's
+    /// own flags.
+    pub requires: Option<&'static str>,
+}
+
+const fn param(key: &'static str, value: ParamValue) -> Param {
+    Param {
+        key,
+        value,
+        requires: None,
+    }
+}
+
+/// Whole seconds from 1 to a day, as `wb_sys::timeouts::parse_secs` takes them.
+const SECS: ParamValue = ParamValue::Count {
+    min: 1,
+    max: 86_400,
+};
+/// At least one.
+const SOME: ParamValue = ParamValue::Count {
+    min: 1,
+    max: u32::MAX as u64,
+};
+
+/// Every engine's parameters: its long flags, but for `--listen`, `--trace` and
+/// `--describe`, which the runner sets. The root package's tests check them against each
+/// engine's clap flags.
+pub fn params(engine: &str) -> &'static [Param] {
+    const THREADS: &[Param] = &[
+        param("stack-size", ParamValue::Size),
+        param("header-timeout", SECS),
+        param("keepalive-timeout", SECS),
+        param("send-timeout", SECS),
+    ];
+    const POOL: &[Param] = &[
+        param("workers", ParamValue::Count { min: 1, max: 4096 }),
+        param("header-timeout", SECS),
+        param("keepalive-timeout", SECS),
+        param("send-timeout", SECS),
+    ];
+    const SELECTOR: &[Param] = &[
+        param("offload", ParamValue::Switch),
+        Param {
+            requires: Some("offload"),
+            ..param("offload-threads", SOME)
+        },
+        param("reactor", ParamValue::Choice(&["mio", "tokio"])),
+        param("header-timeout", SECS),
+        param("keepalive-timeout", SECS),
+        param("send-timeout", SECS),
+    ];
+    const COROUTINES: &[Param] = &[
+        param(
+            "flavor",
+            ParamValue::Choice(&["current-thread", "multi-thread"]),
+        ),
+        param("worker-threads", SOME),
+        param("offload", ParamValue::Switch),
+        param("blocking-threads", SOME),
+        param("header-timeout", SECS),
+        param("keepalive-timeout", SECS),
+        param("send-timeout", SECS),
+    ];
+    match engine {
+        "threads" => THREADS,
+        "pool" => POOL,
+        "selector" => SELECTOR,
+        "coroutines" => COROUTINES,
+        _ => &[],
+    }
+}
+
+/// Parses one `--engines` item: a registry label (`selector-offload`), or one with
+/// parameters, `NAME:KEY=VALUE[:KEY=VALUE…]` (`pool:workers=8`,
+/// `threads:stack-size=8MiB`), whose keys are the engine's own long flags without `--`
+/// ([`params`]). A parametrized engine is a series of its own: its label is the text,
+/// normalized (`pool:workers=8`), and its flags the base engine's followed by the
+/// parameters'. `Err` says what is wrong and what would be right.
+pub fn parse_engine(text: &str) -> Result<EngineSpec, String> {
+    let text = text.trim();
+    let mut parts = text.split(':');
+    let name = parts.next().unwrap_or_default();
+    let base =
+        find(name).ok_or_else(|| format!("{name:?} is not an engine; choose from {}", labels()))?;
+    let mut spec = base.spec();
+    let allowed = params(base.engine);
+    let mut given: Vec<(String, String)> = Vec::new();
+    for part in parts {
+        let (key, value) = part.split_once('=').ok_or_else(|| {
+            format!(
+                "{text:?}: {part:?} is not KEY=VALUE (e.g. {}:{})",
+                base.label,
+                example(base.engine)
+            )
+        })?;
+        let key = normalize(key);
+        let value = value.trim();
+        let Some(param) = allowed.iter().find(|p| p.key == key) else {
+            return Err(format!(
+                "{text:?}: {} has no parameter {key:?}; its parameters are {}",
+                base.engine,
+                allowed.iter().map(|p| p.key).collect::<Vec<_>>().join(", ")
+            ));
+        };
+        if given.iter().any(|(k, _)| *k == key) {
+            return Err(format!("{text:?}: {key} is given twice"));
+        }
+        check_value(param, value).map_err(|why| format!("{text:?}: {key}={value:?}: {why}"))?;
+        given.push((key, value.to_string()));
+    }
+    if given.is_empty() {
+        return Ok(spec);
+    }
+    for (key, value) in &given {
+        let param = allowed
+            .iter()
+            .find(|p| p.key == key)
+            .expect("checked above");
+        if let Some(needed) = param.requires {
+            let flag = format!("--{needed}");
+            let switched =
+                given.iter().any(|(k, v)| k == needed && v == "true") || spec.args.contains(&flag);
+            if !switched {
+                return Err(format!("{text:?}: {key} needs {needed}=true"));
+            }
+        }
+        match param.value {
+            ParamValue::Switch => {
+                let flag = format!("--{key}");
+                if value == "true" && !spec.args.contains(&flag) {
+                    spec.args.push(flag);
+                } else if value == "false" && spec.args.contains(&flag) {
+                    return Err(format!(
+                        "{text:?}: {} always has --{key}; start from {} instead",
+                        base.label, base.engine
+                    ));
+                }
+            }
+            _ => spec.args.extend([format!("--{key}"), value.clone()]),
+        }
+    }
+    spec.label = std::iter::once(base.label.to_string())
+        .chain(given.iter().map(|(k, v)| format!("{k}={v}")))
+        .collect::<Vec<_>>()
+        .join(":");
+    Ok(spec)
+}
+
+/// A parameter of `engine` as an example: `workers=8`.
+fn example(engine: &str) -> &'static str {
+    match engine {
+        "threads" => "stack-size=8MiB",
+        "pool" => "workers=8",
+        "selector" => "offload=true",
+        _ => "flavor=current-thread",
+    }
+}
+
+fn check_value(param: &Param, value: &str) -> Result<(), String> {
+    match param.value {
+        ParamValue::Count { min, max } => match value.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(()),
+            _ => Err(format!("give a whole number from {min} to {max}")),
+        },
+        ParamValue::Size => match parse_size(value) {
+            Some(n) if (32 << 10..=1 << 30).contains(&n) => Ok(()),
+            Some(_) => Err("give a size from 32KiB to 1GiB".into()),
+            None => Err("not a size; try 65536, 64KiB or 8MiB".into()),
+        },
+        ParamValue::Choice(words) => {
+            if words.contains(&value) {
+                Ok(())
+            } else {
+                Err(format!("choose {}", words.join(" or ")))
+            }
+        }
+        ParamValue::Switch => match value {
+            "true" | "false" => Ok(()),
+            _ => Err("give true or false".into()),
+        },
+    }
+}
+
+/// A size as the threads engine's `--stack-size` reads it: bytes, or with a suffix K, M or G
+/// (powers of 1024; `KiB`, `KB`, `k` alike).
+fn parse_size(text: &str) -> Option<u64> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, suffix) = text.split_at(split);
+    let multiplier: u64 = match suffix.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return None,
+    };
+    digits.parse::<u64>().ok()?.checked_mul(multiplier)
+}
+
+/// Parses a whole `--engines` list (or the New run form's engines), refusing a label given
+/// twice: two series of one name could not be told apart.
+pub fn parse_engines<S: AsRef<str>>(items: &[S]) -> Result<Vec<EngineSpec>, String> {
+    let mut out: Vec<EngineSpec> = Vec::new();
+    for item in items {
+        let spec = parse_engine(item.as_ref())?;
+        if out.iter().any(|e| e.label == spec.label) {
+            return Err(format!("{} is given twice", spec.label));
+        }
+        out.push(spec);
+    }
+    Ok(out)
+}
+
 /// The engine of this subcommand with no extra flags: `threads` for `threads`.
 pub fn model(engine: &str) -> Option<&'static EngineChoice> {
     ENGINES.iter().find(|e| e.engine == engine && e.is_model())
@@ -283,7 +555,7 @@ pub fn labels() -> String {
 /// The family of the engine or peer with this label, or `None` for a label the registry does
 /// not know (a server measured by hand).
 pub fn family_of(label: &str) -> Option<Family> {
-    match find(label) {
+    match resolve(label) {
         Some(engine) => Some(engine.family),
         None => crate::peers::find(&normalize(label)).map(|peer| peer.family),
     }
@@ -292,16 +564,15 @@ pub fn family_of(label: &str) -> Option<Family> {
 /// Whether the label names a peer (or an unknown server) rather than one of this project's
 /// engines.
 pub fn is_peer(label: &str) -> bool {
-    find(label).is_none()
+    resolve(label).is_none()
 }
 
 /// Where the label sorts: this project's engines in [`ENGINES`] order, then everything else
 /// by name.
 pub fn sort_key(label: &str) -> (usize, String) {
     let key = normalize(label);
-    let rank = ENGINES
-        .iter()
-        .position(|e| e.label == key)
+    let rank = resolve(label)
+        .and_then(|found| ENGINES.iter().position(|e| e.label == found.label))
         .unwrap_or(ENGINES.len());
     (rank, key)
 }
@@ -404,6 +675,99 @@ mod tests {
                 "asyncio",
                 "nginx"
             ]
+        );
+    }
+
+    #[test]
+    fn parameters_make_a_series_of_their_own() {
+        let spec = parse_engine("pool:workers=8").unwrap();
+        assert_eq!(spec.label, "pool:workers=8");
+        assert_eq!(
+            (spec.engine.as_str(), spec.args.as_slice()),
+            ("pool", &["--workers".to_string(), "8".into()][..])
+        );
+        let spec = parse_engine(" Threads:Stack_Size=8MiB ").unwrap();
+        assert_eq!(spec.label, "threads:stack-size=8MiB");
+        assert_eq!(spec.args, ["--stack-size", "8MiB"]);
+        let spec = parse_engine("coroutines:flavor=current-thread:offload=true").unwrap();
+        assert_eq!(spec.args, ["--flavor", "current-thread", "--offload"]);
+        let spec = parse_engine("selector-offload:offload-threads=4").unwrap();
+        assert_eq!(spec.args, ["--offload", "--offload-threads", "4"]);
+        // A plain label is the registry's engine.
+        assert_eq!(
+            parse_engine("selector-offload").unwrap(),
+            find("selector-offload").unwrap().spec()
+        );
+    }
+
+    #[test]
+    fn parameters_are_checked_against_the_engines_flags() {
+        let unknown = parse_engine("pool:threads=8").unwrap_err();
+        assert!(unknown.contains("no parameter \"threads\""), "{unknown}");
+        assert!(unknown.contains("workers, header-timeout"), "{unknown}");
+        let bad = parse_engine("pool:workers=lots").unwrap_err();
+        assert!(bad.contains("from 1 to 4096"), "{bad}");
+        assert!(parse_engine("pool:workers=0").is_err());
+        let small = parse_engine("threads:stack-size=4KiB").unwrap_err();
+        assert!(small.contains("32KiB"), "{small}");
+        assert!(parse_engine("threads:stack-size=8 parsecs").is_err());
+        let flavor = parse_engine("coroutines:flavor=fast").unwrap_err();
+        assert!(
+            flavor.contains("current-thread or multi-thread"),
+            "{flavor}"
+        );
+        assert!(
+            parse_engine("pool:workers")
+                .unwrap_err()
+                .contains("KEY=VALUE")
+        );
+        assert!(
+            parse_engine("pool:workers=2:workers=3")
+                .unwrap_err()
+                .contains("twice")
+        );
+        let needs = parse_engine("selector:offload-threads=2").unwrap_err();
+        assert!(needs.contains("needs offload=true"), "{needs}");
+        assert!(
+            parse_engine("nginx:workers=2")
+                .unwrap_err()
+                .contains("not an engine")
+        );
+    }
+
+    #[test]
+    fn a_label_given_twice_is_refused() {
+        let specs = parse_engines(&["pool:workers=2", "pool:workers=4", "pool"]).unwrap();
+        let labels: Vec<&str> = specs.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels, ["pool:workers=2", "pool:workers=4", "pool"]);
+        let twice = parse_engines(&["pool:workers=2", "Pool:Workers=2"]).unwrap_err();
+        assert!(twice.contains("pool:workers=2 is given twice"), "{twice}");
+    }
+
+    #[test]
+    fn a_parametrized_label_is_a_kind_of_its_nearest_engine() {
+        assert_eq!(resolve("pool:workers=8").unwrap().label, "pool");
+        assert_eq!(
+            resolve("coroutines:flavor=current-thread").unwrap().label,
+            "coroutines-current"
+        );
+        assert!(
+            !resolve("coroutines:flavor=current-thread")
+                .unwrap()
+                .parallel
+        );
+        assert_eq!(
+            resolve("selector:offload=true").unwrap().label,
+            "selector-offload"
+        );
+        assert_eq!(family_of("threads:stack-size=8MiB"), Some(Family::Thread));
+        assert!(!is_peer("pool:workers=8"));
+        assert!(find("pool:workers=8").is_none());
+        let mut labels = vec!["selector", "pool:workers=4", "threads", "pool", "asyncio"];
+        sort(&mut labels);
+        assert_eq!(
+            labels,
+            ["threads", "pool", "pool:workers=4", "selector", "asyncio"]
         );
     }
 

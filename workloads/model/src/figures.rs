@@ -148,6 +148,7 @@ impl StepResult {
             failure: m.failure,
             estimates,
             repeat: 0,
+            facts: None,
         }
     }
 
@@ -165,6 +166,7 @@ impl StepResult {
             failure: Some(why),
             estimates: Default::default(),
             repeat: 0,
+            facts: None,
         }
     }
 }

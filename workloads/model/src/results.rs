@@ -308,6 +308,98 @@ pub struct StepResult {
     /// engine process). A combined step ([`crate::spread::combine`]) keeps the first's.
     #[serde(default)]
     pub repeat: u32,
+    /// The configuration the engine process of this step stated in its ready line (workers,
+    /// threads, stack size, CPUs…): a fact reported by the engine, not inferred from the
+    /// machine. Per step, because each workload starts its own process, and placement
+    /// changes what the defaults come to (split gives the pool one CPU and so 3 workers,
+    /// shared gives it 5 on two cores). `None` for runs stored before engines stated it, for
+    /// a peer that cannot say (nginx), and for a step whose engine never started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facts: Option<EngineFacts>,
+}
+
+/// What an engine process states about its own effective configuration, in its ready line
+/// (`{"engine":…,"addr":…,"pid":…,"facts":{"workers":3,"cpus":1}}`) and its `--describe`
+/// line. Every field is optional: an engine states what its model has, a peer what it can
+/// (gunicorn its workers and threads), and a reader of an older line finds nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineFacts {
+    /// The CPUs the process may run on: `std::thread::available_parallelism` in it, which is
+    /// its `sched_getaffinity` count (capped by a cgroup CPU quota, if one applies). This is
+    /// what every "one per core" default counts, the pool's 2 × CPUs + 1 among them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<u64>,
+    /// Worker processes, each serving one connection at a time (the pool, gunicorn).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<u64>,
+    /// Threads that run the connections when their number is fixed: tokio's worker threads
+    /// (1 for the current-thread flavour), the event loop's one thread, gunicorn gthread's
+    /// threads per worker. `None` for the threads engine, which starts one per connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<u64>,
+    /// The stack each connection's thread reserves (the threads engine's `--stack-size`),
+    /// bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack_bytes: Option<u64>,
+    /// The tokio scheduler (`current-thread`, `multi-thread`), for the coroutines engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flavor: Option<String>,
+    /// The event loop under the selector's protocols (`mio`, `tokio`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reactor: Option<String>,
+    /// Threads that CPU work is moved to (`--offload`): the selector's pool, or the most
+    /// threads of tokio's blocking pool. `None` when the engine does not offload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offload_threads: Option<u64>,
+}
+
+impl EngineFacts {
+    /// Whether nothing is stated.
+    pub fn is_empty(&self) -> bool {
+        self == &EngineFacts::default()
+    }
+
+    /// The facts in a short phrase for tables and pages: `3 workers, 1 CPU`.
+    pub fn summary(&self) -> String {
+        let plural =
+            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let mut parts = Vec::new();
+        if let Some(n) = self.workers {
+            parts.push(plural(n, "worker", "workers"));
+        }
+        if let Some(n) = self.threads {
+            parts.push(plural(n, "thread", "threads"));
+        }
+        if let Some(bytes) = self.stack_bytes {
+            parts.push(format!("{} stacks", stack_text(bytes)));
+        }
+        if let Some(flavor) = &self.flavor {
+            parts.push(flavor.clone());
+        }
+        if let Some(reactor) = &self.reactor {
+            parts.push(format!("{reactor} reactor"));
+        }
+        if let Some(n) = self.offload_threads {
+            parts.push(format!("offload to {}", plural(n, "thread", "threads")));
+        }
+        if let Some(n) = self.cpus {
+            parts.push(plural(n, "CPU", "CPUs"));
+        }
+        parts.join(", ")
+    }
+}
+
+/// A stack size as people write it: `8 MiB`, `32 KiB`, `12345 B`.
+pub fn stack_text(bytes: u64) -> String {
+    const KIB: u64 = 1024;
+    const MIB: u64 = 1024 * 1024;
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes >= KIB && bytes.is_multiple_of(KIB) {
+        format!("{} KiB", bytes / KIB)
+    } else {
+        format!("{bytes} B")
+    }
 }
 
 impl StepResult {
@@ -327,6 +419,29 @@ impl StepResult {
     pub fn lost_updates_high(&self) -> Option<i64> {
         let low = self.lost_updates()?;
         Some(low + self.load.connections.max(self.level) as i64 + self.load.errors.total() as i64)
+    }
+
+    /// The worker processes this step's engine ran with, as its ready line stated them
+    /// ([`StepResult::facts`]). For a step stored before engines stated their configuration:
+    /// the processes the sampler counted in this step's tree, less the supervisor (measured
+    /// in the step, never inferred from the machine). `None` for an engine without workers,
+    /// or when neither is known.
+    pub fn workers(&self) -> Option<u64> {
+        match &self.facts {
+            Some(facts) => facts.workers,
+            None => self
+                .samples
+                .iter()
+                .map(|s| s.processes)
+                .max()
+                .filter(|&p| p >= 2)
+                .map(|p| p - 1),
+        }
+    }
+
+    /// The CPUs this step's engine could run on, as it stated them; `None` when it did not.
+    pub fn cpus(&self) -> Option<u64> {
+        self.facts.as_ref().and_then(|f| f.cpus)
     }
 
     /// Whether the step measured its level: it did not fail, the load generator did not say

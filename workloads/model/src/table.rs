@@ -481,6 +481,7 @@ mod tests {
                 ..Default::default()
             },
             repeat: 0,
+            facts: None,
         }
     }
 

@@ -34,7 +34,9 @@ pub use crate::calibration::calibrate;
 use wb_load::{self as load, Expectation, LoadPlan};
 use wb_model::describe::Description;
 pub use wb_model::figures::{CLIENT_SATURATED_CORES, LITTLES_LAW_TOLERANCE, derive, flags_for};
-use wb_model::results::{Calibration, EngineSpec, MachineFacts, RunConfig, RunStatus, StepResult};
+use wb_model::results::{
+    Calibration, EngineFacts, EngineSpec, MachineFacts, RunConfig, RunStatus, StepResult,
+};
 use wb_model::spec::{Route, Workload};
 
 pub use wb_model::events::{Observer, RunEvent};
@@ -116,6 +118,8 @@ trait Site {
     fn start(&self, runner: &Runner, engine: &EngineSpec) -> Result<Self::Server, String>;
     /// Why `server` is no longer running, if it is not.
     fn exited(&self, server: &mut Self::Server) -> Option<String>;
+    /// The configuration `server` stated in its ready line, stored with each of its steps.
+    fn facts(&self, server: &Self::Server) -> Option<EngineFacts>;
     /// Measures one level against `server`.
     fn measure(
         &self,
@@ -304,6 +308,10 @@ impl Runner {
                 Err(why) => step_at.failed(why.clone()),
             };
             step.repeat = at.repeat;
+            // What this step's engine process said it runs with: the facts every ceiling
+            // and sentence about the step reads, per step since each workload has its own
+            // process (and placement).
+            step.facts = server.as_ref().ok().and_then(|server| site.facts(server));
             observer.event(&RunEvent::StepFinished {
                 index,
                 total: at.total,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use wb_model::describe::{Description, parse};
 use wb_model::figures::Measured;
-use wb_model::results::{EngineSpec, LoadReport, StepResult};
+use wb_model::results::{EngineFacts, EngineSpec, LoadReport, StepResult};
 use wb_model::spec::{Route, Workload};
 
 use super::{
@@ -85,6 +85,10 @@ impl Site for Local {
     fn exited(&self, server: &mut ServerProcess) -> Option<String> {
         (!server.is_running())
             .then(|| format!("the engine had exited ({})", server.exit_description()))
+    }
+
+    fn facts(&self, server: &ServerProcess) -> Option<EngineFacts> {
+        server.ready().facts.clone()
     }
 
     fn measure(

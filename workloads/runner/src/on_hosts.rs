@@ -37,7 +37,7 @@ use crate::hosts::{
 use wb_load::wire::LoadResult;
 use wb_model::describe::Description;
 use wb_model::figures::{ClientCpu, Measured};
-use wb_model::results::{EngineSpec, HostFacts, LoadReport, Sample, StepResult};
+use wb_model::results::{EngineFacts, EngineSpec, HostFacts, LoadReport, Sample, StepResult};
 use wb_model::spec::{Mode, Workload};
 
 /// How long a host may overrun a step's expected length before it is called lost.
@@ -138,6 +138,10 @@ impl Site for Hosts<'_> {
                 said(&remote.process)
             )
         })
+    }
+
+    fn facts(&self, remote: &RemoteEngine) -> Option<EngineFacts> {
+        remote.ready.facts.clone()
     }
 
     fn measure(

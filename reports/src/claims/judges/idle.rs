@@ -35,7 +35,7 @@ pub(in crate::claims) fn thread_memory(run: &StoredRun) -> Finding {
             .collect::<String>(),
         format::count(held as f64)
     )];
-    let stack = stack_size(run);
+    let stack = stack_size(run, &ok_steps(&steps, "threads"));
     sentences.push(format!(
         "{}; measured here, {}. Each thread reserved \
          {stack} of address space for its stack, but only the pages it touched count.",

@@ -20,8 +20,8 @@ use wb_model::results::StepResult;
 use wb_model::spread::Estimate;
 
 use super::evidence::{
-    cores_estimate, idle_slope_estimate, max_connections, ok_steps, p99_estimate, plural,
-    pool_workers, refs, stack_size, steps_of, throughput_estimate, top_step,
+    cores_estimate, idle_slope_estimate, max_connections, ok_steps, p99_estimate, plural, refs,
+    stack_size, steps_of, throughput_estimate, top_step, workers_of,
 };
 use super::{
     CEILING_SLACK, DOWNLOAD_SLACK, Finding, HOSTAGE_FACTOR, ONE_CORE, ONE_LOOP_THREADS,

@@ -97,7 +97,21 @@ pub(in crate::claims) fn cpu_parallelism(run: &StoredRun) -> Finding {
         charts::cores(&run.steps, "cpu"),
         charts::throughput(&run.steps, "cpu"),
     ];
-    let outcome = if machine_cores < 2 {
+    // The CPUs the parallel engine's process could use, as it stated them: placement may
+    // give it fewer than the machine has. The machine's cores only for runs stored before
+    // engines stated theirs.
+    let parallel_cpus = parallel.as_ref().and_then(|(engine, _)| {
+        ok_steps(&steps, engine)
+            .into_iter()
+            .max_by(|a, b| a.derived.engine_cores.total_cmp(&b.derived.engine_cores))
+            .and_then(StepResult::cpus)
+    });
+    let outcome = if let Some(cpus @ 0..2) = parallel_cpus {
+        Outcome::Inconclusive(format!(
+            "The parallel engine's process could run on {cpus} CPU only (its placement): \
+             nothing could run in parallel, so it cannot show the difference."
+        ))
+    } else if parallel_cpus.is_none() && machine_cores < 2 {
         Outcome::Inconclusive(
             "This machine has one core: nothing can run in parallel on it, so it cannot show \
              the difference."

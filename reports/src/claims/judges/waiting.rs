@@ -68,10 +68,12 @@ pub(in crate::claims) fn big_response(run: &StoredRun) -> Finding {
         ));
     }
     if let Some(pool) = top_step(&steps, pool) {
-        let workers = pool_workers(run);
+        let workers = workers_of(pool).map_or("pool's workers".to_string(), |n| {
+            format!("pool's {n} {}", plural(n, "worker", "workers"))
+        });
         sentences.push(format!(
-            "The pool's {workers} workers serve one reader each at a time: with {} readers its \
-             99th percentile download took {}.",
+            "The {workers} serve one reader each at a time: with {} readers its 99th \
+             percentile download took {}.",
             pool.level,
             format::micros(pool.load.latency.p99_us as f64)
         ));
@@ -150,26 +152,43 @@ pub(in crate::claims) fn db_wait(run: &StoredRun) -> Finding {
         )
         .with_sentences(sentences, Vec::new());
     };
-    let workers = pool_workers(run);
-    let ceiling = workers as f64 * per_worker;
-    let pool_best = ok_steps(&steps, &pool_label)
-        .into_iter()
-        .max_by(|a, b| {
+    // Each pool's ceiling from the workers its own db-wait process stated: a pool run with
+    // `pool:workers=2` and `pool:workers=4` shows the ceiling moving with the workers.
+    let best_of = |label: &str| {
+        ok_steps(&steps, label).into_iter().max_by(|a, b| {
             a.derived
                 .throughput_rps
                 .total_cmp(&b.derived.throughput_rps)
         })
-        .map(throughput_estimate);
-    if let Some(best) = &pool_best {
-        sentences.push(format!(
-            "The {pool_label}'s {workers} workers can finish at most {workers} × {} = {}; it \
-             reached {} ({:.0}% of that ceiling).",
-            format::count(per_worker),
-            format::rps(ceiling),
-            with_spread(best, format::rps),
-            best.value / ceiling * 100.0
-        ));
+    };
+    for label in &pools {
+        let Some(step) = best_of(label) else { continue };
+        let best = throughput_estimate(step);
+        match workers_of(step) {
+            Some(workers) => {
+                let ceiling = workers as f64 * per_worker;
+                sentences.push(format!(
+                    "The {label}'s {workers} {} can finish at most {workers} × {} = {}; it \
+                     reached {} ({:.0}% of that ceiling).",
+                    plural(workers, "worker", "workers"),
+                    format::count(per_worker),
+                    format::rps(ceiling),
+                    with_spread(&best, format::rps),
+                    best.value / ceiling * 100.0
+                ));
+            }
+            None => sentences.push(format!(
+                "The {label} reached {}; its process did not state its workers, so its \
+                 ceiling is unknown.",
+                with_spread(&best, format::rps)
+            )),
+        }
     }
+    let pool_step = best_of(&pool_label);
+    let pool_best = pool_step.map(throughput_estimate);
+    let stated = pool_step.and_then(workers_of);
+    let workers = stated.unwrap_or(0);
+    let ceiling = workers as f64 * per_worker;
     let top_level = steps.iter().map(|s| s.level).max().unwrap_or(0);
     let mut overlapping: Vec<String> = [Family::Thread, Family::EventLoop, Family::Coroutine]
         .into_iter()
@@ -213,6 +232,10 @@ pub(in crate::claims) fn db_wait(run: &StoredRun) -> Finding {
     let (low_bound, high_bound) = (ceiling / CEILING_SLACK, ceiling * CEILING_SLACK);
     let outcome = match (pool_best, best_other) {
         (None, _) => Outcome::Inconclusive(format!("Every {pool_label} step failed.")),
+        (Some(_), _) if stated.is_none() => Outcome::Inconclusive(format!(
+            "The {pool_label}'s db-wait process did not state its workers (a run stored \
+             before engines did), so its ceiling cannot be computed: run it again."
+        )),
         (Some(_), _) if top_level <= workers => Outcome::Inconclusive(format!(
             "The levels never went above the pool's {workers} workers ({top_level} connections \
              at most), so its ceiling could not show: run `workbench run --workloads db-wait` \
@@ -323,21 +346,37 @@ pub(in crate::claims) fn slowloris(run: &StoredRun) -> Finding {
     if !lines.is_empty() {
         sentences.push(format!("At that level: {}.", lines.join("; ")));
     }
-    let workers = pool_workers(run);
-    sentences.push(format!(
-        "The pool has {workers} workers: every slow client beyond that waits in the accept \
-         queue, and every one before it holds a worker that could have answered the probe."
-    ));
+    let pools = crate::claims::evidence::of_family(&steps, Family::Process);
+    let pool_top = pools.first().and_then(|p| at_top(p));
+    let stated = pool_top.and_then(workers_of);
+    if let (Some(pool), Some(workers)) = (pool_top, stated) {
+        sentences.push(format!(
+            "The {} had {workers} {}: every slow client beyond that waits in the accept \
+             queue, and every one before it holds a worker that could have answered the probe.",
+            pool.engine,
+            plural(workers, "worker", "workers")
+        ));
+    }
     let charts = vec![
         charts::latency(&run.steps, "slowloris"),
         charts::threads(&run.steps, "slowloris"),
         charts::memory(&run.steps, "slowloris"),
     ];
-    let pools = crate::claims::evidence::of_family(&steps, Family::Process);
     let selector = reference(Family::EventLoop).label;
-    let (Some(sel), Some(pool)) = (at_top(selector), pools.first().and_then(|p| at_top(p))) else {
+    let (Some(sel), Some(pool)) = (at_top(selector), pool_top) else {
         return Finding::missing("selector,pool", "slowloris", "selector and pool to compare")
             .with_sentences(sentences, charts);
+    };
+    let Some(workers) = stated else {
+        return Finding::judged(
+            Outcome::Inconclusive(format!(
+                "The {}'s slowloris process did not state its workers (a run stored before \
+                 engines did), so whether the levels went above them is unknown: run it again.",
+                pool.engine
+            )),
+            sentences,
+            charts,
+        );
     };
     let outcome = if top_level <= workers {
         Outcome::Inconclusive(format!(

@@ -77,6 +77,10 @@ pub struct Ready {
     pub addr: SocketAddr,
     /// Its process id (the parent of the pool's workers).
     pub pid: u32,
+    /// Its effective configuration, as it states it (`"facts":{"workers":3,"cpus":1}`):
+    /// absent from the lines of older engines and of peers that cannot say.
+    #[serde(default)]
+    pub facts: Option<wb_model::results::EngineFacts>,
 }
 
 /// A running server process: an engine ([`ServerProcess::spawn`]) or a peer
@@ -241,6 +245,7 @@ impl ServerProcess {
                 engine: options.name.to_string(),
                 addr,
                 pid: 0,
+                facts: None,
             },
             run_dir: options.run_dir,
         };
@@ -383,6 +388,7 @@ impl ServerProcess {
                     engine: name.to_string(),
                     addr,
                     pid,
+                    facts: None,
                 });
             }
             if start.elapsed() > READY_TIMEOUT {
@@ -563,4 +569,31 @@ pub fn workbench_exe_beside_example() -> io::Result<std::path::PathBuf> {
         ));
     }
     Ok(exe)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Ready;
+
+    #[test]
+    fn ready_lines_parse_with_and_without_facts() {
+        let old: Ready =
+            serde_json::from_str(r#"{"engine":"pool","addr":"127.0.0.1:80","pid":7}"#).unwrap();
+        assert_eq!(old.facts, None);
+        let new: Ready = serde_json::from_str(
+            r#"{"addr":"127.0.0.1:80","engine":"pool","facts":{"cpus":1,"workers":3},"pid":7}"#,
+        )
+        .unwrap();
+        let facts = new.facts.unwrap();
+        assert_eq!(
+            (facts.workers, facts.cpus, facts.threads),
+            (Some(3), Some(1), None)
+        );
+        // A field this build does not know (a newer engine's) is no error either.
+        let newer: Ready = serde_json::from_str(
+            r#"{"addr":"127.0.0.1:80","engine":"pool","facts":{"workers":3,"numa":2},"pid":7}"#,
+        )
+        .unwrap();
+        assert_eq!(newer.facts.unwrap().workers, Some(3));
+    }
 }
