@@ -354,6 +354,7 @@ const SOME: ParamValue = ParamValue::Count {
 pub fn params(engine: &str) -> &'static [Param] {
     const THREADS: &[Param] = &[
         param("stack-size", ParamValue::Size),
+        param("lock-count", ParamValue::Switch),
         param("header-timeout", SECS),
         param("keepalive-timeout", SECS),
         param("send-timeout", SECS),
