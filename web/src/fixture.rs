@@ -6,8 +6,8 @@
 //! a failed run and an interrupted one.
 
 use wb_model::results::{
-    Calibration, Derived, EngineFacts, EngineSpec, ErrorCounts, Flags, Latency, LoadReport,
-    MachineFacts, RunConfig, RunStatus, StepResult,
+    Calibration, Derived, EngineFacts, EngineSpec, Flags, Latency, LoadReport, MachineFacts,
+    RunConfig, RunStatus, StepResult,
 };
 use wb_model::spec::{Suite, Workload};
 use wb_reports::store::{Result, RunId, Store};
