@@ -25,10 +25,14 @@ pub struct Latency {
     pub max_us: u64,
     /// Requests in `count` still unanswered when the measured window ended (*censored*):
     /// each is recorded at the time it had waited by then, a lower bound of its latency.
-    /// Percentiles whose rank falls among them are lower bounds ([`Latency::is_lower_bound`]).
     /// 0 in documents from before they were kept.
     #[serde(default)]
     pub censored: u64,
+    /// Of `censored`, those that had already waited at least as long as the slowest answer
+    /// took: requests known to be slower than every answer. Percentiles whose rank falls
+    /// among them are lower bounds ([`Latency::is_lower_bound`]).
+    #[serde(default)]
+    pub censored_late: u64,
 }
 
 impl Latency {
@@ -46,29 +50,34 @@ impl Latency {
             p999_us: h.value_at_quantile(0.999),
             max_us: h.max(),
             censored: 0,
+            censored_late: 0,
         }
     }
 
     /// Whether the percentile at quantile `q` (0.5 for p50, 1.0 for the max) is only a lower
-    /// bound: its rank is beyond the answered requests, so censored requests decide it and
-    /// they could have waited any longer. Below that rank the figure is the answered ones'
-    /// (a censored request recorded under it can only move it by its own rank).
+    /// bound: its rank (HdrHistogram's, `ceil(q × count)`) falls among the late censored
+    /// requests ([`Latency::censored_late`]), which had waited longer than any answer and
+    /// might have waited any longer still. The figure shown is then what they had waited by
+    /// the window's end, and the latency is at least that.
     ///
-    /// Why not "any figure at or above the shortest censored wait": a healthy step ends with
-    /// a request in flight on every connection, a few milliseconds old, and every figure
-    /// would read "≥"; it is the rank that decides whether an unknown latency can move it.
+    /// The requests in flight that were younger than the slowest answer are taken to end as
+    /// the answers did (the assumption of Kaplan and Meier's estimator for censored data):
+    /// every healthy step ends with a request in flight on each connection, a few
+    /// milliseconds old, and "≥" on every figure would say nothing. A rule on values alone
+    /// ("any figure at or above the shortest censored wait") would print it everywhere.
     pub fn is_lower_bound(&self, q: f64) -> bool {
-        if self.censored == 0 || self.count == 0 {
+        if self.censored_late == 0 || self.count == 0 {
             return false;
         }
-        let answered = self.count.saturating_sub(self.censored);
+        let known = self.count.saturating_sub(self.censored_late);
         let rank = ((q.clamp(0.0, 1.0) * self.count as f64).ceil() as u64).max(1);
-        rank > answered
+        rank > known
     }
 
-    /// The mean is a lower bound as soon as one request is censored.
+    /// The mean is a lower bound when some requests were censored after waiting longer than
+    /// every answer (the younger ones are taken to end as answers do, as for percentiles).
     pub fn mean_is_lower_bound(&self) -> bool {
-        self.censored > 0
+        self.censored_late > 0
     }
 
     /// The figures by name, each with whether it is a lower bound: `(p50_us, bound)` for
@@ -655,12 +664,14 @@ mod tests {
     }
 
     /// 10 clients, one answered every 10 ms for a second, nine never: 100 answers and 10
-    /// censored (nine waiting the whole step, one in flight). Ranks above 100 are bounds.
+    /// censored (nine waiting the whole step, late; one in flight, younger than the answers).
+    /// Ranks above 101 are bounds.
     #[test]
     fn percentiles_beyond_the_answered_are_lower_bounds() {
         let latency = Latency {
             count: 110,
             censored: 10,
+            censored_late: 9,
             p50_us: 10_000,
             p99_us: 1_200_000,
             max_us: 1_200_000,
@@ -673,16 +684,17 @@ mod tests {
         assert!(latency.mean_is_lower_bound());
         assert_eq!(latency.percentile("p99"), Some((1_200_000, true)));
         assert_eq!(latency.percentile("p50"), Some((10_000, false)));
-        // Nothing censored: nothing is a bound, whatever the rank.
-        let exact = Latency {
-            censored: 0,
+        // Censored requests all younger than the slowest answer: nothing is a bound.
+        let young = Latency {
+            censored_late: 0,
             ..latency
         };
-        assert!(!exact.is_lower_bound(1.0) && !exact.mean_is_lower_bound());
-        // Every request censored: even the p50 is a bound.
+        assert!(!young.is_lower_bound(1.0) && !young.mean_is_lower_bound());
+        // Every request censored, none answered (so all late): even the p50 is a bound.
         let none = Latency {
             count: 10,
             censored: 10,
+            censored_late: 10,
             ..latency
         };
         assert!(none.is_lower_bound(0.0) && none.is_lower_bound(0.5));
@@ -700,6 +712,7 @@ mod tests {
             latency: Latency {
                 count: 110,
                 censored: 10,
+                censored_late: 9,
                 ..Latency::default()
             },
             ..LoadReport::default()
@@ -708,12 +721,14 @@ mod tests {
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["censored"], 10);
         assert_eq!(json["latency"]["censored"], 10);
+        assert_eq!(json["latency"]["censored_late"], 9);
         let back: LoadReport = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(back, report);
         // A report stored before censored requests were kept.
         let mut old = json;
         old.as_object_mut().unwrap().remove("censored");
         old["latency"].as_object_mut().unwrap().remove("censored");
+        old["latency"].as_object_mut().unwrap().remove("censored_late");
         let back: LoadReport = serde_json::from_value(old).unwrap();
         assert_eq!((back.censored, back.latency.censored), (0, 0));
         assert_eq!(back.sent(), 102);
