@@ -24,6 +24,8 @@ fn step(engine: &str, workload: &str, mode: Mode, level: u64, rps: f64, p99_ms: 
         p99_us: (p99_ms * 1000.0 * scale) as u64,
         p999_us: (p99_ms * 1500.0 * scale) as u64,
         max_us: (p99_ms * 3000.0 * scale) as u64,
+        censored: 0,
+        censored_late: 0,
     };
     StepResult {
         engine: engine.into(),

@@ -92,6 +92,8 @@ fn steps() -> [StepResult; 2] {
         p99_us: 2500,
         p999_us: 4100,
         max_us: 9000,
+        censored: 0,
+        censored_late: 0,
     };
     let first = StepResult {
         engine: "threads".into(),
