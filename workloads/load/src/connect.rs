@@ -124,8 +124,14 @@ impl Shared {
                 settled();
                 return None;
             }
+            let started = Instant::now();
+            if started >= until {
+                // Nothing was attempted inside the window: nothing is pending.
+                settled();
+                return None;
+            }
             if let Some(slot) = slot {
-                self.waiting(slot, Instant::now(), None);
+                self.waiting(slot, started, None);
             }
             let attempt = {
                 let _slot = self.connect_slots.acquire().await.ok()?;

@@ -153,8 +153,12 @@ impl Shared {
     /// request still pending is censored first, at the time it had waited when the window
     /// ended.
     pub(super) fn report(&self, connections: u64, not_reached: Option<String>) -> Measured {
+        let end = self.clock().window_end;
         for waiting in self.pending.take().into_iter().flatten() {
-            self.censor(waiting.since, waiting.sent);
+            // Anything that began waiting only after the window is not the window's.
+            if waiting.since < end {
+                self.censor(waiting.since, waiting.sent);
+            }
         }
         let stats = self.stats.borrow();
         if let Some((bad, count)) = stats.first_bad() {
