@@ -604,7 +604,9 @@ fn lower_bounds_are_drawn_as_such_and_read_at_least() {
     assert!(row.iter().any(|c| c == "584 / 684"), "{row:?}");
     // The p99 line reaches the bound (the y axis goes up to seconds), not 11.7 ms.
     assert!(
-        texts(&chart.svg).iter().any(|t| t.contains("1000") || t.contains("1k")),
+        texts(&chart.svg)
+            .iter()
+            .any(|t| t.contains("1000") || t.contains("1k")),
         "{:?}",
         texts(&chart.svg)
     );

@@ -5,7 +5,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use wb_model::results::RunStatus;
 use wb_runner::{Observer, RunEvent};
 
-use super::table::{micros, rate};
+use super::table::rate;
 
 /// Draws a run's progress on stderr.
 pub struct Progress {

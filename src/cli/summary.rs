@@ -175,7 +175,10 @@ fn flag_notes(rows: &[&StepResult]) -> String {
             "  outliers: some 200 ms windows were far from the rest (Tukey's fences); noted, not dropped\n",
         );
     }
-    if rows.iter().any(|s| s.load.censored > 0 && s.load.latency.censored_late > 0) {
+    if rows
+        .iter()
+        .any(|s| s.load.censored > 0 && s.load.latency.censored_late > 0)
+    {
         out.push_str(
             "  ≥ X: requests still unanswered when the step ended, and already slower than every answer, reach this figure: it is only a lower bound (answered/sent counts them as sent)\n",
         );

@@ -32,12 +32,7 @@ pub(super) fn at_least_key(lines: &[Line]) -> Option<LegendEntry> {
     lines
         .iter()
         .any(|l| l.points.iter().any(|p| p.mark == Mark::AtLeast))
-        .then(|| {
-            key(
-                Swatch::Text,
-                "○↑ at least: unanswered requests reach it",
-            )
-        })
+        .then(|| key(Swatch::Text, "○↑ at least: unanswered requests reach it"))
 }
 
 /// Key entries for the marks used, if any.

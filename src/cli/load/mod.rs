@@ -44,7 +44,7 @@ use parse::*;
 
 use super::quiet;
 use super::run::{DB_ENV, DEFAULT_DB, machine_facts, open_store};
-use super::table::{Table, micros, rate, sig3};
+use super::table::{Table, rate, sig3};
 
 /// Connections when neither `-c` nor `-R` is given (wrk's default).
 pub const DEFAULT_CONNECTIONS: u64 = 10;

@@ -212,6 +212,11 @@ pub(super) async fn request(
 ) -> Next {
     let sent = Instant::now();
     if sent >= end {
+        if let Some(intended) = intended {
+            // An open loop's request taken too late to be sent: still unanswered, censored
+            // as if queued.
+            shared.waiting(slot, intended, None);
+        }
         return Next::Keep;
     }
     shared.waiting(slot, intended.unwrap_or(sent), intended.map(|_| sent));

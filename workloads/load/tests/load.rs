@@ -257,7 +257,10 @@ fn closed_loop_counts_exactly_and_never_beats_the_servers_wait() {
     assert!(h.min() >= 20_000, "min {} µs", h.min());
     assert!(report.latency.p50_us >= 20_000, "{:?}", report.latency);
     assert_eq!((report.latency.count, report.latency.censored), (24, 4));
-    assert_eq!(report.latency.censored_late, 4, "all slower than every answer");
+    assert_eq!(
+        report.latency.censored_late, 4,
+        "all slower than every answer"
+    );
     // The censored four are the slowest: ranks 21 to 24, so p90 (rank 22) and up are
     // lower bounds, at least the 1.4 s they had waited; p50 (rank 12) is an answer's.
     assert!(report.latency.p90_us >= 1_350_000, "{:?}", report.latency);
@@ -341,7 +344,10 @@ fn clients_never_answered_are_censored_at_the_step_length() {
     assert_eq!(latency.censored, report.censored);
     assert!(latency.censored_late >= 9, "{latency:?}");
     assert!(latency.is_lower_bound(0.99) && latency.is_lower_bound(1.0));
-    assert!(latency.p99_us >= 1_150_000, "at least the step: {latency:?}");
+    assert!(
+        latency.p99_us >= 1_150_000,
+        "at least the step: {latency:?}"
+    );
     assert!(latency.max_us >= 1_150_000, "{latency:?}");
     assert!(!latency.is_lower_bound(0.5));
     assert!((10_000..20_000).contains(&latency.p50_us), "{latency:?}");

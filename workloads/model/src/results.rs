@@ -728,7 +728,10 @@ mod tests {
         let mut old = json;
         old.as_object_mut().unwrap().remove("censored");
         old["latency"].as_object_mut().unwrap().remove("censored");
-        old["latency"].as_object_mut().unwrap().remove("censored_late");
+        old["latency"]
+            .as_object_mut()
+            .unwrap()
+            .remove("censored_late");
         let back: LoadReport = serde_json::from_value(old).unwrap();
         assert_eq!((back.censored, back.latency.censored), (0, 0));
         assert_eq!(back.sent(), 102);

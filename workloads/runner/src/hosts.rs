@@ -837,7 +837,10 @@ mod tests {
         let mut json = serde_json::to_value(&document(&[100], "c", 1).result).unwrap();
         let object = json.as_object_mut().unwrap();
         object.remove("censored");
-        object["latency"].as_object_mut().unwrap().remove("censored");
+        object["latency"]
+            .as_object_mut()
+            .unwrap()
+            .remove("censored");
         let old: LoadResult = serde_json::from_value(json).unwrap();
         assert_eq!((old.censored, old.latency.censored), (0, 0));
     }
