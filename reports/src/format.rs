@@ -56,6 +56,42 @@ pub fn micros(us: f64) -> String {
     }
 }
 
+/// A figure that is only a lower bound when `lower_bound`: `≥ ` before it then (a no-break
+/// space after the sign, so that it never stands alone at a line's end), the figure as it is
+/// otherwise.
+pub fn at_least(figure: String, lower_bound: bool) -> String {
+    if lower_bound {
+        format!("≥\u{a0}{figure}")
+    } else {
+        figure
+    }
+}
+
+/// Microseconds that may be only a lower bound ([`at_least`]): `≥ 2.90 s`, or `10.3 ms`.
+pub fn micros_at_least(us: f64, lower_bound: bool) -> String {
+    at_least(micros(us), lower_bound)
+}
+
+/// One of a step's latency figures by name (`p50`, `p90`, `p99`, `p99.9`, `max`), `≥` before
+/// it when censored requests make it a lower bound
+/// ([`Latency::is_lower_bound`](wb_model::results::Latency::is_lower_bound)): `≥ 2.90 s`. An
+/// unknown name is `-`.
+pub fn latency(l: &wb_model::results::Latency, name: &str) -> String {
+    match l.percentile(name) {
+        Some((us, bound)) => micros_at_least(us as f64, bound),
+        None => "-".into(),
+    }
+}
+
+/// A step's answered requests of those it sent (answered, failed and censored): `584 / 681`.
+pub fn answered(report: &wb_model::results::LoadReport) -> String {
+    format!(
+        "{} / {}",
+        count(report.completed as f64),
+        count(report.sent() as f64)
+    )
+}
+
 /// A count per second with a thousands suffix and no unit: `193k`, `1.20M`, `950`, `12.5`;
 /// zero is `0`.
 pub fn per_sec(v: f64) -> String {
@@ -343,6 +379,44 @@ mod tests {
         for row in wb_model::table::TABLE {
             assert!(!figure(row.unit, 1.0).is_empty(), "{}", row.key);
         }
+    }
+
+    #[test]
+    fn lower_bounds_read_at_least() {
+        use wb_model::results::{Latency, LoadReport};
+        assert_eq!(micros_at_least(2_900_000.0, true), "≥\u{a0}2.90 s");
+        assert_eq!(micros_at_least(10_300.0, false), "10.3 ms");
+        assert_eq!(at_least("1.2k req/s".into(), true), "≥\u{a0}1.2k req/s");
+        // The pool at 100 connections: 584 answered in 10 ms, 97 clients censored after
+        // waiting the whole step, 3 requests in flight younger than the slowest answer.
+        let l = Latency {
+            count: 684,
+            censored: 100,
+            censored_late: 97,
+            p50_us: 10_300,
+            p90_us: 2_900_000,
+            p99_us: 2_950_000,
+            max_us: 2_950_000,
+            ..Latency::default()
+        };
+        assert_eq!(latency(&l, "p50"), "10.3 ms");
+        assert_eq!(latency(&l, "p90"), "≥\u{a0}2.90 s");
+        assert_eq!(latency(&l, "p99"), "≥\u{a0}2.95 s");
+        assert_eq!(latency(&l, "max"), "≥\u{a0}2.95 s");
+        assert_eq!(latency(&l, "p42"), "-");
+        let report = LoadReport {
+            completed: 584,
+            censored: 100,
+            latency: l,
+            ..LoadReport::default()
+        };
+        assert_eq!(answered(&report), "584 / 684");
+        let big = LoadReport {
+            completed: 12_000,
+            censored: 64,
+            ..LoadReport::default()
+        };
+        assert_eq!(answered(&big), "12\u{202f}000 / 12\u{202f}064");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use wb_model::results::RunStatus;
 use wb_runner::{Observer, RunEvent};
 
-use super::table::{micros, rate};
+use super::table::rate;
 
 /// Draws a run's progress on stderr.
 pub struct Progress {
@@ -93,7 +93,7 @@ impl Observer for Progress {
                         step.workload,
                         step.level,
                         rate(step.derived.throughput_rps),
-                        micros(step.load.latency.p99_us as f64),
+                        wb_reports::format::latency(&step.load.latency, "p99"),
                         step.derived.engine_cores,
                         step.derived.client_cores,
                         step.flags

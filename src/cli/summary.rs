@@ -5,6 +5,7 @@ use wb_model::results::{IdleSlope, StepResult};
 use wb_model::spec::{Mode, Workload};
 
 use super::table::{Table, bytes, count, micros, rate, sig3};
+use wb_reports::format::latency;
 
 /// Renders the tables for `workloads` (in their order) from `steps`.
 pub fn render(workloads: &[Workload], steps: &[StepResult]) -> String {
@@ -48,6 +49,7 @@ fn workload_table(mode: Mode, rows: &[&StepResult]) -> Table {
         "engine",
         "level",
         if mode == Mode::Idle { "held" } else { "req/s" },
+        "answered/sent",
         latency_title[0],
         latency_title[1],
         latency_title[2],
@@ -62,19 +64,20 @@ fn workload_table(mode: Mode, rows: &[&StepResult]) -> Table {
     ]);
     for step in rows {
         let l = &step.load.latency;
+        // A figure that censored requests reach reads "≥ X" (format::latency).
         let third = match mode {
             Mode::Open => step
                 .load
                 .latency_uncorrected
-                .map_or("-".to_string(), |u| micros(u.p99_us as f64)),
-            Mode::SlowSenders | Mode::SlowReaders => micros(l.max_us as f64),
-            _ => micros(l.p999_us as f64),
+                .map_or("-".to_string(), |u| latency(&u, "p99")),
+            Mode::SlowSenders | Mode::SlowReaders => latency(l, "max"),
+            _ => latency(l, "p99.9"),
         };
         let d = &step.derived;
         let measured = step.failure.is_none() && l.count > 0;
-        let lat = |v: u64| {
+        let lat = |name: &str| {
             if measured {
-                micros(v as f64)
+                latency(l, name)
             } else {
                 "-".into()
             }
@@ -91,8 +94,13 @@ fn workload_table(mode: Mode, rows: &[&StepResult]) -> Table {
                     rate,
                 )
             },
-            lat(l.p50_us),
-            lat(l.p99_us),
+            if step.failure.is_none() {
+                wb_reports::format::answered(&step.load)
+            } else {
+                "-".into()
+            },
+            lat("p50"),
+            lat("p99"),
             if measured { third } else { "-".into() },
             step.load.errors.total().to_string(),
             sig3(d.engine_cores),
@@ -165,6 +173,14 @@ fn flag_notes(rows: &[&StepResult]) -> String {
     {
         out.push_str(
             "  outliers: some 200 ms windows were far from the rest (Tukey's fences); noted, not dropped\n",
+        );
+    }
+    if rows
+        .iter()
+        .any(|s| s.load.censored > 0 && s.load.latency.censored_late > 0)
+    {
+        out.push_str(
+            "  ≥ X: requests still unanswered when the step ended, and already slower than every answer, reach this figure: it is only a lower bound (answered/sent counts them as sent)\n",
         );
     }
     if rows.iter().any(|s| s.flags.littles_law_off) {

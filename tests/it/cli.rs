@@ -100,8 +100,9 @@ fn load_url_json_carries_a_histogram_of_every_answer() {
     assert!(result.completed > 0, "{result:?}");
     assert_eq!(result.errors.total(), 0, "{result:?}");
     let histogram = decode_histogram(&result.histograms.corrected).unwrap();
-    assert_eq!(histogram.len(), result.completed);
-    assert_eq!(result.latency.count, result.completed);
+    // Every answer and every request censored at the window's end.
+    assert_eq!(histogram.len(), result.completed + result.censored);
+    assert_eq!(result.latency.count, result.completed + result.censored);
     assert!(result.histograms.uncorrected.is_none());
 }
 
@@ -124,7 +125,7 @@ fn load_url_open_loop_json_has_both_histograms() {
     assert_eq!(result.checks, "workbench");
     assert!(result.completed > 0, "{result:?}");
     let corrected = decode_histogram(&result.histograms.corrected).unwrap();
-    assert_eq!(corrected.len(), result.completed);
+    assert_eq!(corrected.len(), result.completed + result.censored);
     let uncorrected = result
         .histograms
         .uncorrected

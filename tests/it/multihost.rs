@@ -158,7 +158,13 @@ fn a_lab_run_merges_what_every_load_host_measured() {
         // holds every one of them.
         let sum: u64 = hosts.iter().map(|h| h.completed).sum();
         assert_eq!(step.load.completed, sum, "{at}");
-        assert_eq!(step.load.latency.count, step.load.completed, "{at}");
+        let censored: u64 = hosts.iter().map(|h| h.censored).sum();
+        assert_eq!(step.load.censored, censored, "{at}");
+        assert_eq!(
+            step.load.latency.count,
+            step.load.completed + step.load.censored,
+            "{at}"
+        );
         let counted: u64 = hosts.iter().map(|h| h.latency_count).sum();
         assert_eq!(counted, step.load.latency.count, "{at}");
         let shares: u64 = hosts.iter().map(|h| h.level).sum();
@@ -231,7 +237,10 @@ fn one_load_host_at_64_and_two_at_32_measure_the_same() {
         assert_eq!(step.failure, None);
         assert_eq!(step.load.connections, 64, "64 connections held in total");
         assert_eq!(step.load.errors.total(), 0);
-        assert_eq!(step.load.latency.count, step.load.completed);
+        assert_eq!(
+            step.load.latency.count,
+            step.load.completed + step.load.censored
+        );
     }
     // The same totals within the intervals: each throughput's 95 % interval, widened by the
     // other's half-width (two intervals that overlap), on a machine whose two cores the

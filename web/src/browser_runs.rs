@@ -155,7 +155,7 @@ fn step_line(step: &wb_model::results::StepResult) -> String {
         None => format!(
             "{what}: {}, p99 {}",
             wb_reports::format::rps(step.derived.throughput_rps),
-            wb_reports::format::micros(step.load.latency.p99_us as f64)
+            wb_reports::format::latency(&step.load.latency, "p99")
         ),
     }
 }

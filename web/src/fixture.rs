@@ -311,6 +311,8 @@ fn latency(p50_us: u64, p99_us: u64, count: u64) -> Latency {
         p99_us,
         p999_us: p99_us * 2,
         max_us: p99_us * 3,
+        censored: 0,
+        censored_late: 0,
     }
 }
 

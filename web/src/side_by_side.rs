@@ -268,7 +268,7 @@ impl On<'_> {
             }
             Figure::Download => format!(
                 "{} ({} readers)",
-                format::micros(top.load.latency.p99_us as f64),
+                format::latency(&top.load.latency, "p99"),
                 top.level
             ),
             Figure::Waits => match ok.iter().find(|s| s.level == self.top_level()) {
@@ -297,7 +297,7 @@ impl On<'_> {
                 .map_or_else(String::new, |c| format::estimate(&c, format::cores)),
             Figure::Probe => match ok.iter().find(|s| s.level == self.top_level()) {
                 Some(s) if s.load.completed == 0 => "no probe answered".into(),
-                Some(s) => format::micros(s.load.latency.p99_us as f64),
+                Some(s) => format::latency(&s.load.latency, "p99"),
                 None => self.short_of_top(label, top.level),
             },
             Figure::CpuPerRequest => match ok.iter().find(|s| s.level == self.top_level()) {
@@ -397,7 +397,7 @@ impl On<'_> {
                         let top = self.ok(l).pop()?;
                         Some(format!(
                             "{} at the 99th percentile for {} readers on {}",
-                            format::micros(top.load.latency.p99_us as f64),
+                            format::latency(&top.load.latency, "p99"),
                             top.level,
                             threads(top.derived.threads_max)
                         ))
@@ -483,7 +483,7 @@ impl On<'_> {
                     Some(if s.load.completed == 0 {
                         "no answer at all".to_string()
                     } else {
-                        format::micros(s.load.latency.p99_us as f64)
+                        format::latency(&s.load.latency, "p99")
                     })
                 })
             ),

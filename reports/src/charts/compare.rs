@@ -60,7 +60,7 @@ pub fn compare(
                 .map(|s| Point {
                     x: s.level as f64,
                     y: metric.value(s),
-                    mark: mark(s),
+                    mark: metric.mark(s),
                     interval: metric.interval(s),
                 })
                 .collect(),
@@ -69,7 +69,7 @@ pub fn compare(
             table.rows.push(vec![
                 label.clone(),
                 s.level.to_string(),
-                metric.cell(metric.value(s)),
+                metric.cell_of(s),
                 flags_text(s),
             ]);
         }

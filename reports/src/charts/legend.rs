@@ -27,6 +27,14 @@ pub(super) fn key(swatch: Swatch, text: &str) -> LegendEntry {
     }
 }
 
+/// The key for lower bounds, if a line has one ([`Mark::AtLeast`]).
+pub(super) fn at_least_key(lines: &[Line]) -> Option<LegendEntry> {
+    lines
+        .iter()
+        .any(|l| l.points.iter().any(|p| p.mark == Mark::AtLeast))
+        .then(|| key(Swatch::Text, "○↑ at least: unanswered requests reach it"))
+}
+
 /// Key entries for the marks used, if any.
 pub(super) fn flag_keys(groups: &[EngineSteps<'_>]) -> Vec<LegendEntry> {
     let marks: Vec<Mark> = groups

@@ -237,6 +237,32 @@ impl Metric {
         }
     }
 
+    /// Whether the step's figure is only a lower bound: a latency percentile that requests
+    /// still unanswered when the step ended reach (`Latency::is_lower_bound`).
+    pub fn is_lower_bound(self, step: &StepResult) -> bool {
+        let l = &step.load.latency;
+        match self {
+            Metric::LatencyP99 => l.is_lower_bound(0.99),
+            Metric::LatencyP50 => l.is_lower_bound(0.5),
+            _ => false,
+        }
+    }
+
+    /// How the step's point is marked: as a lower bound when it is one (unless it failed),
+    /// else by its flags.
+    pub(crate) fn mark(self, step: &StepResult) -> Mark {
+        match mark(step) {
+            Mark::Failed => Mark::Failed,
+            _ if self.is_lower_bound(step) => Mark::AtLeast,
+            other => other,
+        }
+    }
+
+    /// The table cell of the step's figure: `≥ 2900` when it is a lower bound.
+    fn cell_of(self, step: &StepResult) -> String {
+        format::at_least(self.cell(self.value(step)), self.is_lower_bound(step))
+    }
+
     /// The figure's 95 % interval `[low, high]` in the unit of [`Metric::axis`], where the
     /// step keeps one (throughput, p99, CPU per request).
     pub fn interval(self, step: &StepResult) -> Option<[f64; 2]> {

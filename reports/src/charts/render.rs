@@ -55,6 +55,10 @@ pub(crate) enum Mark {
     Flagged,
     /// The step failed: no value on the line, a "×" at the bottom of the plot.
     Failed,
+    /// The figure is only a lower bound (requests unanswered when the step ended reach it,
+    /// `Latency::is_lower_bound`): drawn at the bound, hollow, with an arrow pointing up, on
+    /// lines without markers too.
+    AtLeast,
 }
 
 /// One point of a line.
@@ -226,7 +230,13 @@ pub(crate) fn line_plot(plot: &LinePlot) -> DrawResult<String> {
                 .filter(|p| p.mark != Mark::Failed)
                 .flat_map(|p| {
                     let [lo, hi] = p.interval.unwrap_or([p.y, p.y]);
-                    [p.y, lo, hi]
+                    // Room above a lower bound for its arrow.
+                    let room = match (p.mark, plot.y_log) {
+                        (Mark::AtLeast, true) => 2.0,
+                        (Mark::AtLeast, false) => 1.15,
+                        _ => 1.0,
+                    };
+                    [p.y, lo, hi, p.y * room]
                 })
                 .filter(|v| !plot.y_log || *v > 0.0)
         })
@@ -287,6 +297,11 @@ pub(crate) fn line_plot(plot: &LinePlot) -> DrawResult<String> {
                 chart.draw_series(LineSeries::new(points, stroke))?;
             }
             if !line.markers {
+                // A bound is never drawn as if it were a figure, marker or not.
+                for p in line.points.iter().filter(|p| p.mark == Mark::AtLeast) {
+                    let at = (xscale.pos(p.x), yscale.pos(p.y));
+                    draw_at_least(&mut chart, at, line.style)?;
+                }
                 continue;
             }
             for p in &line.points {
@@ -302,6 +317,7 @@ pub(crate) fn line_plot(plot: &LinePlot) -> DrawResult<String> {
                 }
                 match p.mark {
                     Mark::Plain => draw_marker(&mut chart, at, line.style, true)?,
+                    Mark::AtLeast => draw_at_least(&mut chart, at, line.style)?,
                     Mark::Flagged => {
                         draw_marker(&mut chart, at, line.style, false)?;
                         chart.draw_series(std::iter::once(
@@ -365,6 +381,30 @@ where
 }
 
 /// A round (engine) or square (peer) marker, filled or hollow.
+/// A lower bound at `at`: a hollow marker and an arrow up from it (the figure is at least
+/// this, maybe far more).
+fn draw_at_least<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
+    chart: &mut ChartContext<'_, DB, CT>,
+    at: (f64, f64),
+    style: EngineStyle,
+) -> DrawResult<()>
+where
+    DB::ErrorType: 'static,
+{
+    draw_marker(chart, at, style, false)?;
+    let stroke = ShapeStyle {
+        color: style.color.to_rgba(),
+        filled: false,
+        stroke_width: 2,
+    };
+    chart.draw_series(std::iter::once(
+        EmptyElement::at(at)
+            + PathElement::new(vec![(0, -5), (0, -20)], stroke)
+            + Polygon::new(vec![(-5, -16), (0, -24), (5, -16)], style.color.filled()),
+    ))?;
+    Ok(())
+}
+
 fn draw_marker<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
     chart: &mut ChartContext<'_, DB, CT>,
     at: (f64, f64),

@@ -59,7 +59,7 @@ pub(super) fn metric_lines(
                 .map(|s| Point {
                     x: s.level as f64,
                     y: metric.value(s),
-                    mark: mark(s),
+                    mark: metric.mark(s),
                     interval: metric.interval(s),
                 })
                 .collect(),
@@ -97,10 +97,9 @@ pub(super) fn level_metric_chart(
         &groups,
         &[metric.axis()],
         |s| {
-            vec![format::with_interval(
-                metric.value(s),
-                metric.interval(s),
-                |v| metric.cell(v),
+            vec![format::at_least(
+                format::with_interval(metric.value(s), metric.interval(s), |v| metric.cell(v)),
+                metric.is_lower_bound(s),
             )]
         },
     );

@@ -71,7 +71,9 @@ pub fn throughput(steps: &[StepResult], workload: &str) -> Chart {
 
 /// Latency in milliseconds against the level. Closed loop and slow clients: p99 solid, p50
 /// dashed. Open loop: p99 from the intended send time (coordinated omission corrected) solid,
-/// the uncorrected p99 dashed.
+/// the uncorrected p99 dashed. A figure that is only a lower bound (requests unanswered when
+/// the step ended reach it) is drawn at the bound, hollow, with an arrow up, and reads `≥` in
+/// the table.
 pub fn latency(steps: &[StepResult], workload: &str) -> Chart {
     let id = chart_id(workload, "latency");
     let groups = by_engine(steps, workload);
@@ -100,7 +102,11 @@ pub fn latency(steps: &[StepResult], workload: &str) -> Chart {
                         s.load.latency_uncorrected.map(|l| Point {
                             x: s.level as f64,
                             y: ms(l.p99_us),
-                            mark: mark(s),
+                            mark: match mark(s) {
+                                Mark::Failed => Mark::Failed,
+                                _ if l.is_lower_bound(0.99) => Mark::AtLeast,
+                                other => other,
+                            },
                             interval: None,
                         })
                     })
@@ -115,6 +121,7 @@ pub fn latency(steps: &[StepResult], workload: &str) -> Chart {
         legend.push(key(Swatch::Dashed, "p50"));
     }
     legend.extend(flag_keys(&groups));
+    legend.extend(at_least_key(&lines));
     let plot = LinePlot {
         title: title.clone(),
         x_desc: level_axis(mode),
@@ -137,29 +144,33 @@ pub fn latency(steps: &[StepResult], workload: &str) -> Chart {
             "{workload}: latency from send to answer; a closed loop slows down with the server."
         ),
     };
+    let caption = format!(
+        "{caption} Requests still unanswered when a step ended count at the time they had \
+         waited; a figure they reach is only a lower bound (≥)."
+    );
     let mut columns = vec!["p50 (ms)", "p90 (ms)", "p99 (ms)", "p99.9 (ms)", "max (ms)"];
     if open {
         columns.push("p99 uncorrected (ms)");
     }
-    columns.push("requests measured");
+    columns.push("answered / sent");
     let table = step_table(caption, &groups, &columns, |s| {
         let l = &s.load.latency;
-        let mut row = vec![
-            sig3(ms(l.p50_us)),
-            sig3(ms(l.p90_us)),
-            sig3(ms(l.p99_us)),
-            sig3(ms(l.p999_us)),
-            sig3(ms(l.max_us)),
-        ];
+        let cell = |l: &wb_model::results::Latency, name: &str| match l.percentile(name) {
+            Some((us, bound)) => format::at_least(sig3(ms(us)), bound),
+            None => "—".into(),
+        };
+        let mut row = ["p50", "p90", "p99", "p99.9", "max"]
+            .map(|name| cell(l, name))
+            .to_vec();
         if open {
             row.push(
                 s.load
                     .latency_uncorrected
-                    .map(|u| sig3(ms(u.p99_us)))
+                    .map(|u| cell(&u, "p99"))
                     .unwrap_or_else(|| "—".into()),
             );
         }
-        row.push(l.count.to_string());
+        row.push(format::answered(&s.load));
         row
     });
     finish_lines(id, plot, table)

@@ -569,8 +569,11 @@ fn open_loop(h: &mut Headline, measured: &[&StepResult]) {
          client would have reported {}",
         format::rps(behind.level as f64),
         format::rps(behind.derived.throughput_rps),
-        format::micros(corrected),
-        format::micros(naive)
+        format::latency(&behind.load.latency, "p99"),
+        behind
+            .load
+            .latency_uncorrected
+            .map_or_else(|| format::micros(naive), |u| format::latency(&u, "p99"))
     );
     if naive > 0.0 {
         h.evidence
@@ -603,8 +606,9 @@ fn slow_clients(h: &mut Headline, family: Family, measured: &[&StepResult], work
     let d = &top.derived;
     let p99 = top.load.latency.p99_us as f64;
     h.value = Some(p99);
+    let top_p99 = format::latency(&top.load.latency, "p99");
     h.cell = if top.load.latency.count > 0 {
-        format!("p99 {}", format::micros(p99))
+        format!("p99 {top_p99}")
     } else {
         "no answers".into()
     };
@@ -614,7 +618,7 @@ fn slow_clients(h: &mut Headline, family: Family, measured: &[&StepResult], work
         workload.level_unit(),
         d.threads_max,
         format::bytes(d.peak_pss_bytes as f64),
-        format::micros(p99)
+        top_p99
     );
     h.evidence = format!(
         "From {} to {} {}: threads {} → {}, PSS {} → {}, p99 {} → {}, errors {}.",
@@ -625,8 +629,8 @@ fn slow_clients(h: &mut Headline, family: Family, measured: &[&StepResult], work
         d.threads_max,
         format::bytes(low.derived.peak_pss_bytes as f64),
         format::bytes(d.peak_pss_bytes as f64),
-        format::micros(low.load.latency.p99_us as f64),
-        format::micros(p99),
+        format::latency(&low.load.latency, "p99"),
+        top_p99,
         top.load.errors.total()
     );
     if top.level == low.level {

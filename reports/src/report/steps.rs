@@ -127,6 +127,7 @@ pub(crate) fn step_table(run: &StoredRun, workload: &Workload) -> DataTable {
         "engine".to_string(),
         format!("level ({})", workload.level_unit()),
         third.to_string(),
+        "answered / sent".to_string(),
     ];
     columns.extend(lat.iter().map(|c| format!("{c} latency")));
     columns.push("errors".to_string());
@@ -158,6 +159,14 @@ pub(crate) fn step_table(run: &StoredRun, workload: &Workload) -> DataTable {
             "client saturated: the load generator used over {CLIENT_SATURATED_CORES} of a core; \
              it, not the engine, may have been the bottleneck."
         ));
+    }
+    if steps().any(|s| s.load.latency.censored_late > 0) {
+        notes.push(
+            "≥: requests still unanswered when the step ended count as sent; those that had \
+             already waited longer than every answer reach the figures marked ≥, which are then \
+             lower bounds (what they had waited by the end), not latencies served."
+                .into(),
+        );
     }
     if steps().any(|s| s.flags.littles_law_off) {
         notes.push(format!(
@@ -218,9 +227,10 @@ fn step_row(step: &StepResult, mode: Mode) -> Vec<String> {
     let d = &step.derived;
     let l = &step.load.latency;
     let measured = step.failure.is_none() && step.flags.not_supported.is_none();
-    let lat = |us: u64| {
+    // "≥ X" when censored requests reach the figure (format::latency).
+    let lat = |name: &str| {
         if measured && l.count > 0 {
-            format::micros(us as f64)
+            format::latency(l, name)
         } else {
             "—".to_string()
         }
@@ -230,9 +240,9 @@ fn step_row(step: &StepResult, mode: Mode) -> Vec<String> {
             .load
             .latency_uncorrected
             .filter(|_| measured)
-            .map_or("—".to_string(), |u| format::micros(u.p99_us as f64)),
-        Mode::SlowSenders | Mode::SlowReaders => lat(l.max_us),
-        _ => lat(l.p999_us),
+            .map_or("—".to_string(), |u| format::latency(&u, "p99")),
+        Mode::SlowSenders | Mode::SlowReaders => lat("max"),
+        _ => lat("p99.9"),
     };
     let dash = || "—".to_string();
     let e = &step.load.errors;
@@ -261,8 +271,13 @@ fn step_row(step: &StepResult, mode: Mode) -> Vec<String> {
         } else {
             format::rps(d.throughput_rps)
         },
-        lat(l.p50_us),
-        lat(l.p99_us),
+        if measured {
+            format::answered(&step.load)
+        } else {
+            dash()
+        },
+        lat("p50"),
+        lat("p99"),
         third_latency,
         if measured { errors } else { dash() },
     ];

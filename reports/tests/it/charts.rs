@@ -24,6 +24,8 @@ fn step(engine: &str, workload: &str, mode: Mode, level: u64, rps: f64, p99_ms: 
         p99_us: (p99_ms * 1000.0 * scale) as u64,
         p999_us: (p99_ms * 1500.0 * scale) as u64,
         max_us: (p99_ms * 3000.0 * scale) as u64,
+        censored: 0,
+        censored_late: 0,
     };
     StepResult {
         engine: engine.into(),
@@ -572,4 +574,58 @@ fn intervals_are_drawn_as_error_bars_and_written_in_the_table() {
         .find(|r| r[1] == level)
         .unwrap();
     assert!(row[2].contains(" ± "), "the interval in the table: {row:?}");
+}
+
+/// The pool at 100 connections in db-wait: 584 answers in about 10 ms, 97 clients never
+/// answered (censored after the whole step, 2.9 s) and 3 requests in flight. Its p50 is the
+/// answers' and drawn as one; its p99 is a lower bound: drawn at 2.9 s with an arrow up,
+/// never near 10 ms, with a key in the legend, and `≥` in the table.
+#[test]
+fn lower_bounds_are_drawn_as_such_and_read_at_least() {
+    let mut steps = vec![
+        step("pool", "db-wait", Mode::Closed, 10, 290.0, 11.0),
+        step("pool", "db-wait", Mode::Closed, 100, 292.0, 11.7),
+        step("threads", "db-wait", Mode::Closed, 10, 950.0, 11.0),
+        step("threads", "db-wait", Mode::Closed, 100, 5_000.0, 21.0),
+    ];
+    let plain = charts::latency(&steps, "db-wait");
+    assert!(!texts(&plain.svg).iter().any(|t| t.contains("at least")));
+    let pool = &mut steps[1];
+    pool.load.completed = 584;
+    pool.load.censored = 100;
+    pool.load.latency = Latency {
+        count: 684,
+        censored: 100,
+        censored_late: 97,
+        mean_us: 420_000.0,
+        p50_us: 10_300,
+        p90_us: 2_900_000,
+        p99_us: 2_950_000,
+        p999_us: 2_950_000,
+        max_us: 2_950_000,
+    };
+    let chart = charts::latency(&steps, "db-wait");
+    check_svg(&chart);
+    has_text(&chart, "at least");
+    // The bound's arrow head: one filled polygon more than without it.
+    assert!(
+        chart.svg.matches("<polygon").count() > plain.svg.matches("<polygon").count(),
+        "an arrow is drawn"
+    );
+    let row = rows_of(&chart, "pool")
+        .into_iter()
+        .find(|r| r[1] == "100")
+        .unwrap()
+        .clone();
+    assert_eq!(row[2], "10.3", "p50 is the answers': {row:?}");
+    assert_eq!(row[4], "≥\u{a0}2950", "p99 is a bound: {row:?}");
+    assert!(row.iter().any(|c| c == "584 / 684"), "{row:?}");
+    // The p99 line reaches the bound (the y axis goes up to seconds), not 11.7 ms.
+    assert!(
+        texts(&chart.svg)
+            .iter()
+            .any(|t| t.contains("1000") || t.contains("1k")),
+        "{:?}",
+        texts(&chart.svg)
+    );
 }

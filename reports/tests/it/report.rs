@@ -144,6 +144,8 @@ fn step(engine: &str, w: &Workload, level: u64, speed: f64) -> StepResult {
         p99_us: p99,
         p999_us: p99 * 2,
         max_us: p99 * 4,
+        censored: 0,
+        censored_late: 0,
     };
     let per_connection = match engine {
         "threads" => 20 * KIB,

@@ -92,6 +92,8 @@ fn steps() -> [StepResult; 2] {
         p99_us: 2500,
         p999_us: 4100,
         max_us: 9000,
+        censored: 7,
+        censored_late: 5,
     };
     let first = StepResult {
         engine: "threads".into(),
@@ -101,6 +103,7 @@ fn steps() -> [StepResult; 2] {
         load: LoadReport {
             elapsed_secs: 3.000_123,
             completed: 12_345,
+            censored: 7,
             errors: ErrorCounts {
                 connect: 1,
                 timeout: 2,

@@ -44,7 +44,7 @@ use parse::*;
 
 use super::quiet;
 use super::run::{DB_ENV, DEFAULT_DB, machine_facts, open_store};
-use super::table::{Table, micros, rate, sig3};
+use super::table::{Table, rate, sig3};
 
 /// Connections when neither `-c` nor `-R` is given (wrk's default).
 pub const DEFAULT_CONNECTIONS: u64 = 10;
@@ -474,7 +474,7 @@ fn render(job: &Job, results: &[LoadResult]) -> String {
     };
     let mut table = Table::new(&[
         first,
-        "answers",
+        "answered/sent",
         "req/s",
         "p50",
         "p90",
@@ -487,9 +487,10 @@ fn render(job: &Job, results: &[LoadResult]) -> String {
     let mut notes = String::new();
     for (plan, r) in job.plans.iter().zip(results) {
         let l = &r.latency;
-        let lat = |us: u64| {
+        // "≥ X" where requests unanswered at the end reach the figure.
+        let lat = |name: &str| {
             if l.count > 0 {
-                micros(us as f64)
+                wb_reports::format::latency(l, name)
             } else {
                 "-".to_string()
             }
@@ -497,13 +498,17 @@ fn render(job: &Job, results: &[LoadResult]) -> String {
         let e = &r.errors;
         table.row(vec![
             plan.level.to_string(),
-            r.completed.to_string(),
+            format!(
+                "{} / {}",
+                r.completed,
+                r.completed + r.errors.total() + r.censored
+            ),
             rate(r.throughput_rps),
-            lat(l.p50_us),
-            lat(l.p90_us),
-            lat(l.p99_us),
-            lat(l.p999_us),
-            lat(l.max_us),
+            lat("p50"),
+            lat("p90"),
+            lat("p99"),
+            lat("p99.9"),
+            lat("max"),
             format!(
                 "{} (c{} t{} r{} b{})",
                 e.total(),
@@ -523,8 +528,14 @@ fn render(job: &Job, results: &[LoadResult]) -> String {
             notes.push_str(&format!(
                 "{} req/s: p99 {} from the intended send (above), {} from the actual send: the difference is time requests waited to be sent\n",
                 plan.level,
-                micros(l.p99_us as f64),
-                micros(u.p99_us as f64)
+                wb_reports::format::latency(l, "p99"),
+                wb_reports::format::latency(u, "p99")
+            ));
+        }
+        if l.censored_late > 0 {
+            notes.push_str(&format!(
+                "level {}: {} requests still unanswered at the end had waited longer than every answer; figures they reach read ≥ (lower bounds)\n",
+                plan.level, l.censored_late
             ));
         }
         if r.client_cores > wb_model::figures::CLIENT_SATURATED_CORES {

@@ -42,7 +42,9 @@ pub struct StepRow {
     pub level: u64,
     /// req/s, or connections held for idle.
     pub main: String,
-    /// p50.
+    /// Answered of sent (answered, failed, and censored: unanswered when the step ended).
+    pub answered: String,
+    /// p50; `≥ X` when censored requests reach it (a lower bound), as every latency here.
     pub p50: String,
     /// p99.
     pub p99: String,
@@ -251,7 +253,7 @@ pub fn sections(run: &StoredRun, with_tables: bool) -> Vec<WorkloadSection> {
 
 fn step_row(s: &StepResult) -> StepRow {
     let l = &s.load.latency;
-    let us = |v: u64| format::micros(v as f64);
+    let us = |name: &str| format::latency(l, name);
     let failed = s.failure.is_some();
     let dash = || "—".to_string();
     StepRow {
@@ -269,14 +271,23 @@ fn step_row(s: &StepResult) -> StepRow {
                 format::per_sec,
             )
         },
-        p50: if failed { dash() } else { us(l.p50_us) },
+        answered: if failed {
+            dash()
+        } else {
+            format::answered(&s.load)
+        },
+        p50: if failed { dash() } else { us("p50") },
+        // A p99 that is a lower bound has no interval (spread::estimates).
         p99: if failed {
             dash()
         } else {
-            format::with_interval(l.p99_us as f64, s.estimates.p99_ci_us, format::micros)
+            format::at_least(
+                format::with_interval(l.p99_us as f64, s.estimates.p99_ci_us, format::micros),
+                l.is_lower_bound(0.99),
+            )
         },
-        p999: if failed { dash() } else { us(l.p999_us) },
-        max: if failed { dash() } else { us(l.max_us) },
+        p999: if failed { dash() } else { us("p99.9") },
+        max: if failed { dash() } else { us("max") },
         errors: s.load.errors.total(),
         cores: format::sig3(s.derived.engine_cores),
         client: format::sig3(s.derived.client_cores),
@@ -305,6 +316,15 @@ pub fn flags(s: &StepResult) -> Vec<(&'static str, String)> {
     }
     if s.flags.littles_law_off {
         out.push(("warn", "Little's law off".to_string()));
+    }
+    if s.load.latency.censored_late > 0 {
+        out.push((
+            "warn",
+            format!(
+                "{} unanswered at the end, slower than every answer: figures marked ≥ are lower bounds",
+                format::count(s.load.latency.censored_late as f64)
+            ),
+        ));
     }
     match wb_model::spread::window_outliers(s) {
         0 => {}

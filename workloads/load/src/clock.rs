@@ -3,7 +3,7 @@
 //! Every mode builds one [`Clock`] when its step starts (idle mode moves it once its
 //! connections are open) and asks it whether an answer belongs to the window. The window is
 //! half-open, `[window_start, window_end)`: an answer whose last byte arrives at
-//! `window_end` is abandoned, not counted.
+//! `window_end` is censored, not counted as an answer.
 
 use std::time::{Duration, Instant};
 
@@ -21,7 +21,7 @@ pub(super) struct Clock {
     pub(super) start: Instant,
     /// When measuring begins.
     pub(super) window_start: Instant,
-    /// When measuring ends; in-flight requests are abandoned then.
+    /// When measuring ends; requests still pending are censored then.
     pub(super) window_end: Instant,
 }
 

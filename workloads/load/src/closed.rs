@@ -52,7 +52,8 @@ pub(super) enum Role {
 }
 
 /// One closed-loop connection: request, whole answer, next request, until the window ends.
-/// Errors close the connection and a new one is opened. With a `pace`, the answers are read
+/// Errors close the connection and a new one is opened. What it still waits for when the
+/// window ends is censored ([`Shared::report`]). With a `pace`, the answers are read
 /// no faster than its rate (slow readers).
 pub(super) async fn connection(shared: Rc<Shared>, role: Role, pace: Option<Pace>) {
     let gauge: &Gauge = match role {
@@ -63,9 +64,15 @@ pub(super) async fn connection(shared: Rc<Shared>, role: Role, pace: Option<Pace
     // Allocated once, when the task starts, and reused for every answer. A slow reader
     // never takes more than a chunk at a time, so it needs no more.
     let mut reader = AnswerReader::new(pace.map_or(shared.read_buffer, |p| p.chunk));
-    while let Some(mut conn) = shared.connect(gauge, end, Retry::UntilDeadline).await {
+    // The client's request (or connection attempt) pending here when the window ends is
+    // censored: a client the server never answers still counts.
+    let slot = shared.slot();
+    while let Some(mut conn) = shared
+        .connect(gauge, end, Retry::UntilDeadline, Some(slot))
+        .await
+    {
         loop {
-            match request(&shared, &mut conn, &mut reader, pace, None, end).await {
+            match request(&shared, &mut conn, &mut reader, pace, None, end, slot).await {
                 // The probe stands for a new user: every request on a connection of its own,
                 // so that it waits where a newcomer waits (in the listen backlog, while every
                 // worker is held) rather than keeping the worker it got first.

@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 
 use super::clock::sleep_until;
 use super::exchange::Watchdog;
-use super::step::Shared;
+use super::step::{Shared, Slot};
 use super::{CONNECT_PARALLELISM, CONNECT_RETRY_PAUSE, CONNECT_TIMEOUT};
 
 /// Keeps a connection open, doing nothing, until the step's tasks are dropped.
@@ -100,18 +100,38 @@ impl Shared {
     /// Opens a connection counted in `gauge`, trying until `until` if `retry` allows. Every
     /// failure is counted as a connect error; `None` means no connection (the deadline
     /// passed, the descriptor limit was hit, or `retry` is `Never`).
+    ///
+    /// With a `slot`, a closed loop's client waits from each attempt on (queued for a
+    /// connect slot too): an attempt the window's end cuts short stays pending there and is
+    /// censored; a failed one is an error and leaves nothing pending.
     pub(super) async fn connect<'s>(
         &'s self,
         gauge: &'s Gauge,
         until: Instant,
         retry: Retry,
+        slot: Option<Slot>,
     ) -> Option<Conn<'s>> {
+        let settled = || {
+            if let Some(slot) = slot {
+                self.settled(slot);
+            }
+        };
         loop {
             if self.exhausted.get() {
                 // Another connection hit the open-files limit: this one cannot be opened
                 // either. It counts as a connect error, without a pointless attempt.
                 self.stats.borrow_mut().connect_skipped();
+                settled();
                 return None;
+            }
+            let started = Instant::now();
+            if started >= until {
+                // Nothing was attempted inside the window: nothing is pending.
+                settled();
+                return None;
+            }
+            if let Some(slot) = slot {
+                self.waiting(slot, started, None);
             }
             let attempt = {
                 let _slot = self.connect_slots.acquire().await.ok()?;
@@ -148,13 +168,18 @@ impl Shared {
                         errno: err.raw_os_error(),
                         text: err.to_string(),
                     });
+                    settled();
                     if fatal {
                         self.exhausted.set(true);
                         return None;
                     }
                 }
+                // Cut short by the window's end: still pending, censored.
                 Err(_elapsed) if now >= until => return None,
-                Err(_elapsed) => self.connect_failed(ConnectFailure::TimedOut),
+                Err(_elapsed) => {
+                    self.connect_failed(ConnectFailure::TimedOut);
+                    settled();
+                }
             }
             if retry == Retry::Never || now + CONNECT_RETRY_PAUSE >= until {
                 return None;

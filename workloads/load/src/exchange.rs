@@ -2,7 +2,7 @@
 //! [`AnswerReader`], check it as it arrives, and count the outcome.
 //!
 //! [`exchange`] is the bare exchange; [`timed_exchange`] bounds it by the request timeout
-//! and by the end of the window (a request the window cuts short is *abandoned*, not an
+//! and by the end of the window (a request the window cuts short is *censored*, not an
 //! error); [`request`] is what a keep-alive connection of a closed or open loop does once:
 //! it times the exchange, records the answer or the failure in the step's counts, and says
 //! whether the connection can be used again.
@@ -27,7 +27,7 @@ use super::Expectation;
 use super::answer::{AnswerReader, BadAnswer, Step};
 use super::clock::sleep_until;
 use super::connect::Conn;
-use super::step::Shared;
+use super::step::{Shared, Slot};
 
 /// Why one request did not get a correct answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,8 +198,9 @@ pub(super) enum Next {
 /// One request of a closed- or open-loop connection, counted: sends it unless the window
 /// (ending at `end`) is over, waits for the answer and records it, or the failure. `intended`
 /// is an open loop's due time: latency is then counted from it and the service time is
-/// recorded too; without it, latency is counted from the send. A request the window's end
-/// cuts short is abandoned, not an error.
+/// recorded too; without it, latency is counted from the send. The request is pending at the
+/// connection's `slot` while it waits: one the window's end cuts short (or answered only
+/// after it) stays pending, and is censored by the report, not an error.
 pub(super) async fn request(
     shared: &Shared,
     conn: &mut Conn<'_>,
@@ -207,12 +208,24 @@ pub(super) async fn request(
     pace: Option<Pace>,
     intended: Option<Instant>,
     end: Instant,
+    slot: Slot,
 ) -> Next {
     let sent = Instant::now();
     if sent >= end {
+        if let Some(intended) = intended {
+            // An open loop's request taken too late to be sent: still unanswered, censored
+            // as if queued.
+            shared.waiting(slot, intended, None);
+        }
         return Next::Keep;
     }
+    shared.waiting(slot, intended.unwrap_or(sent), intended.map(|_| sent));
     let (timed, done) = timed_exchange(shared, conn, reader, pace, sent, end).await;
+    if done >= end || matches!(timed, Outcome::Cut) {
+        // Cut short, or done after the window: not counted, so censored.
+        return Next::Keep;
+    }
+    shared.settled(slot);
     match timed {
         Outcome::Done(Ok(answer)) => {
             match intended {

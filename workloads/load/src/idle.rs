@@ -110,7 +110,10 @@ pub(super) async fn run(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> Mea
 /// Opens one connection, sends one request, checks the answer, and hands the connection
 /// over to be held.
 async fn open_one(shared: Rc<Shared>, opening: Rc<Opening>, until: Instant) {
-    if let Some(mut conn) = shared.connect(&shared.load, until, Retry::Never).await {
+    if let Some(mut conn) = shared
+        .connect(&shared.load, until, Retry::Never, None)
+        .await
+    {
         let mut reader = AnswerReader::new(shared.read_buffer);
         let sent = Instant::now();
         let (timed, done) =

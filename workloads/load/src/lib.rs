@@ -56,8 +56,17 @@
 //! Every step is a warm-up (`plan.warmup`, not recorded) then a measured window
 //! (`plan.duration`). An answer counts when its last byte arrives inside the window; its
 //! latency is still measured from its send (or intended send), even if that was in the
-//! warm-up. When the window ends, requests still in flight are **abandoned**: not counted, not
-//! errors, and the step returns at once (the drain is immediate). Every answer is checked
+//! warm-up. When the window ends, requests still unanswered are **censored**: not errors, not
+//! answers, but counted ([`LoadReport::censored`]) and recorded in the latency histogram at the
+//! time they had waited by then, a lower bound of their latency. That is a request in flight
+//! (from its send, in the window or in the warm-up before it), a closed-loop client still
+//! connecting or queued for a connect slot (from its attempt), and, open loop, a request still
+//! queued in the client or in flight (from its intended send; the uncorrected histogram gets
+//! the ones sent, from their send). Without them a server that answers 3 of 100 clients and
+//! leaves 97 in its accept queue would report the latency of the 3; with them its p99 reads
+//! "at least the step's length" ([`Latency::is_lower_bound`](wb_model::results::Latency::is_lower_bound)).
+//! The step then returns at once (the drain is immediate). Answers in the warm-up are not
+//! counted, and the short windows count answers only. Every answer is checked
 //! (work is verified: no engine can skip work unnoticed): for the workbench's own routes ([`Expectation::Workbench`]) status 200,
 //! `Content-Length` equal to the expected length, the body itself, and `X-Work-Digest` when
 //! expected; for any other server ([`Expectation::AnyServer`]) a 2xx or 3xx status and a
@@ -128,7 +137,7 @@ use wb_model::spec::{Mode, RequestSpec, Route};
 /// Ten seconds is far above any latency the presets produce (the slowest request is one
 /// second of CPU), so a timeout means a server that stopped answering, not a slow one; like
 /// `wrk --timeout`, it is a per-request limit. A request still unanswered when the window ends
-/// is abandoned, not timed out.
+/// is censored, not timed out.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A connection attempt not answered this long is a
@@ -357,7 +366,7 @@ pub fn measure(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> Measured {
         }
     });
     progress(1.0);
-    // Tasks still running (abandoned requests, idle waiters) are dropped here, inside the
+    // Tasks still running (censored requests, idle waiters) are dropped here, inside the
     // runtime's context so their sockets deregister cleanly; this closes every connection.
     let _context = runtime.enter();
     drop(local);

@@ -96,7 +96,7 @@ pub(super) async fn run(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> Mea
     let clock = Clock::starting_now(plan.warmup, plan.duration);
     let shared = Rc::new(Shared::new(plan, clock, true));
     let rate = plan.level.min(MAX_RATE);
-    if rate > 0 {
+    let arrivals = (rate > 0).then(|| {
         let arrivals = Rc::new(Arrivals {
             start: clock.start,
             rate: rate as f64,
@@ -108,9 +108,18 @@ pub(super) async fn run(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> Mea
             cap: Cell::new(plan.max_connections.clamp(1, super::MAX_LEVEL_CONNECTIONS)),
             wake: Notify::new(),
         });
-        spawn_local(dispatch(Rc::clone(&shared), arrivals));
-    }
+        spawn_local(dispatch(Rc::clone(&shared), Rc::clone(&arrivals)));
+        arrivals
+    });
     tick_until(clock, progress).await;
+    if let Some(arrivals) = &arrivals {
+        // Requests due by the window's end that no connection took are queued in the
+        // client, unanswered: censored from their intended times (never sent, so not in the
+        // uncorrected histogram). Those a connection took are censored by the report.
+        for i in arrivals.taken.get()..arrivals.due_by(clock.window_end) {
+            shared.censor(arrivals.intended(i), None);
+        }
+    }
     let not_reached = if plan.level > MAX_RATE {
         Some(format!(
             "rate {} is above the generator's {MAX_RATE} requests per second; {MAX_RATE} was used",
@@ -163,6 +172,9 @@ async fn dispatch(shared: Rc<Shared>, arrivals: Rc<Arrivals>) {
 async fn connection(shared: Rc<Shared>, arrivals: Rc<Arrivals>) {
     let end = shared.clock().window_end;
     let mut reader = AnswerReader::new(shared.read_buffer);
+    // The request this connection took and is waiting for, censored if the window ends
+    // first.
+    let slot = shared.slot();
     // The dispatcher counted this task as opening.
     let mut counted_opening = true;
     loop {
@@ -170,7 +182,7 @@ async fn connection(shared: Rc<Shared>, arrivals: Rc<Arrivals>) {
             arrivals.opening.set(arrivals.opening.get() + 1);
         }
         let conn = shared
-            .connect(&shared.load, end, Retry::UntilDeadline)
+            .connect(&shared.load, end, Retry::UntilDeadline, None)
             .await;
         arrivals
             .opening
@@ -190,7 +202,17 @@ async fn connection(shared: Rc<Shared>, arrivals: Rc<Arrivals>) {
                 arrivals.wake.notified().await;
                 continue;
             };
-            match request(&shared, &mut conn, &mut reader, None, Some(intended), end).await {
+            match request(
+                &shared,
+                &mut conn,
+                &mut reader,
+                None,
+                Some(intended),
+                end,
+                slot,
+            )
+            .await
+            {
                 Next::Again => {}
                 Next::Reconnect => break,
                 Next::Keep => return keep_until_reported(conn).await,

@@ -115,7 +115,7 @@ async fn slow_sender(
     let end = clock.window_end;
     sleep_until(clock.start + offset).await;
     while let Some(conn) = shared
-        .connect(&shared.load, end, Retry::UntilDeadline)
+        .connect(&shared.load, end, Retry::UntilDeadline, None)
         .await
     {
         let mut next = Instant::now();

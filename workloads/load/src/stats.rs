@@ -55,6 +55,16 @@ pub(super) struct Stats {
     uncorrected: Option<Histogram<u64>>,
     /// Correct answers in the window.
     completed: u64,
+    /// Requests still unanswered when the window ended, recorded in `latency` at the time
+    /// they had waited ([`Stats::censored`]): all, and those that had waited at least as
+    /// long as the slowest answer (`Latency::censored_late`).
+    censored: Censored,
+    /// Those recorded in `uncorrected` (sent, not queued in the client), the same way.
+    censored_uncorrected: Censored,
+    /// The slowest answer, µs (`latency`'s max, kept apart from the censored values).
+    slowest: u64,
+    /// The slowest answer from its actual send, open loop.
+    slowest_uncorrected: u64,
     /// Answer bytes (heads and bodies) in the window.
     bytes: u64,
     /// Errors by class.
@@ -66,6 +76,32 @@ pub(super) struct Stats {
     /// The measured window cut into [`WINDOW_MS`] windows, grown as answers arrive: what
     /// gives the step's figures their spread.
     windows: Vec<WindowStats>,
+}
+
+/// Censored requests, and how many had waited at least as long as the slowest answer.
+#[derive(Debug, Clone, Copy, Default)]
+struct Censored {
+    all: u64,
+    late: u64,
+}
+
+impl Censored {
+    /// Counts one that had waited `us`, when the slowest answer took `slowest` µs.
+    fn count(&mut self, us: u64, slowest: u64) {
+        self.all += 1;
+        if us >= slowest {
+            self.late += 1;
+        }
+    }
+
+    /// `latency` (of a histogram holding these) with the counts.
+    fn into(self, latency: Latency) -> Latency {
+        Latency {
+            censored: self.all,
+            censored_late: self.late,
+            ..latency
+        }
+    }
 }
 
 /// What one short window counted. Its histogram has two significant digits (1 % resolution):
@@ -94,6 +130,10 @@ impl Stats {
             latency: new_histogram(),
             uncorrected: open_loop.then(new_histogram),
             completed: 0,
+            censored: Censored::default(),
+            censored_uncorrected: Censored::default(),
+            slowest: 0,
+            slowest_uncorrected: 0,
             bytes: 0,
             errors: ErrorCounts::default(),
             first_connect_failure: None,
@@ -102,7 +142,6 @@ impl Stats {
         }
     }
 
-    /// Counts a correct answer of `bytes` bytes.
     /// The short window at `index`, created (with the ones before it) when first used. An
     /// index past the step's end (a clock bug) is folded into the last plausible window
     /// rather than growing without bound.
@@ -128,8 +167,28 @@ impl Stats {
         self.completed += 1;
         self.bytes += bytes;
         self.latency.saturating_record(micros(latency));
+        self.slowest = self.slowest.max(micros(latency));
         if let (Some(histogram), Some(uncorrected)) = (self.uncorrected.as_mut(), uncorrected) {
             histogram.saturating_record(micros(uncorrected));
+            self.slowest_uncorrected = self.slowest_uncorrected.max(micros(uncorrected));
+        }
+    }
+
+    /// Counts a request still unanswered when the window ended (*censored*): it had waited
+    /// `latency` by then (from its send, its connection attempt or its intended send), and
+    /// `uncorrected` from its actual send if it was sent in an open loop. Both are recorded
+    /// as they are, lower bounds of what it would have taken; no short window gets it (those
+    /// count answers by the time they arrived).
+    ///
+    /// Censoring happens once every answer is in (at the report), so whether a request had
+    /// waited longer than every answer is known when it is counted.
+    pub(super) fn censored(&mut self, latency: Duration, uncorrected: Option<Duration>) {
+        self.censored.count(micros(latency), self.slowest);
+        self.latency.saturating_record(micros(latency));
+        if let (Some(histogram), Some(uncorrected)) = (self.uncorrected.as_mut(), uncorrected) {
+            histogram.saturating_record(micros(uncorrected));
+            self.censored_uncorrected
+                .count(micros(uncorrected), self.slowest_uncorrected);
         }
     }
 
@@ -217,8 +276,12 @@ impl Stats {
             elapsed_secs: elapsed.as_secs_f64(),
             completed: self.completed,
             errors: self.errors,
-            latency: Latency::from_histogram(&self.latency),
-            latency_uncorrected: self.uncorrected.as_ref().map(Latency::from_histogram),
+            censored: self.censored.all,
+            latency: self.censored.into(Latency::from_histogram(&self.latency)),
+            latency_uncorrected: self
+                .uncorrected
+                .as_ref()
+                .map(|h| self.censored_uncorrected.into(Latency::from_histogram(h))),
             histogram: serialize(&self.latency),
             connections,
             not_reached,

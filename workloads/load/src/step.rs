@@ -43,6 +43,23 @@ pub(super) struct Shared {
     pub(super) exhausted: Cell<bool>,
     /// What was counted.
     pub(super) stats: RefCell<Stats>,
+    /// What each closed- or open-loop connection is waiting for now, one [`Slot`] each:
+    /// what [`Shared::report`] censors when the window ends.
+    pending: RefCell<Vec<Option<Waiting>>>,
+}
+
+/// A connection's place in [`Shared`]'s table of pending requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Slot(usize);
+
+/// A request (or a client trying to connect) waiting for its answer.
+#[derive(Debug, Clone, Copy)]
+struct Waiting {
+    /// Where its latency counts from: the send, the connection attempt, or an open loop's
+    /// intended send.
+    since: Instant,
+    /// Open loop: the actual send, for the uncorrected histogram.
+    sent: Option<Instant>,
 }
 
 impl Shared {
@@ -61,7 +78,37 @@ impl Shared {
             connect_slots: Semaphore::new(CONNECT_PARALLELISM),
             exhausted: Cell::new(false),
             stats: RefCell::new(Stats::new(open_loop)),
+            pending: RefCell::new(Vec::new()),
         }
+    }
+
+    /// A new connection's slot in the table of pending requests, with nothing pending.
+    pub(super) fn slot(&self) -> Slot {
+        let mut pending = self.pending.borrow_mut();
+        pending.push(None);
+        Slot(pending.len() - 1)
+    }
+
+    /// The connection at `slot` waits for an answer since `since` (and, open loop, was sent
+    /// at `sent`): if the window ends first, the request is censored.
+    pub(super) fn waiting(&self, slot: Slot, since: Instant, sent: Option<Instant>) {
+        self.pending.borrow_mut()[slot.0] = Some(Waiting { since, sent });
+    }
+
+    /// The connection at `slot` waits for nothing (its request was answered or failed, or
+    /// it gave up connecting).
+    pub(super) fn settled(&self, slot: Slot) {
+        self.pending.borrow_mut()[slot.0] = None;
+    }
+
+    /// Counts a request unanswered at the window's end that had waited since `since`
+    /// (intended send, open loop: a request still queued in the client).
+    pub(super) fn censor(&self, since: Instant, sent: Option<Instant>) {
+        let end = self.clock().window_end;
+        self.stats.borrow_mut().censored(
+            end.saturating_duration_since(since),
+            sent.map(|sent| end.saturating_duration_since(sent)),
+        );
     }
 
     /// The timeline.
@@ -102,8 +149,17 @@ impl Shared {
         self.stats.borrow().timeouts()
     }
 
-    /// The report: `connections` open at the end, and why the level was not reached.
+    /// The report: `connections` open at the end, and why the level was not reached. Every
+    /// request still pending is censored first, at the time it had waited when the window
+    /// ended.
     pub(super) fn report(&self, connections: u64, not_reached: Option<String>) -> Measured {
+        let end = self.clock().window_end;
+        for waiting in self.pending.take().into_iter().flatten() {
+            // Anything that began waiting only after the window is not the window's.
+            if waiting.since < end {
+                self.censor(waiting.since, waiting.sent);
+            }
+        }
         let stats = self.stats.borrow();
         if let Some((bad, count)) = stats.first_bad() {
             tracing::warn!(

@@ -59,6 +59,12 @@ pub struct LoadResult {
     pub checks: String,
     /// Valid answers in the window.
     pub completed: u64,
+    /// Requests still unanswered when the window ended, recorded in the latency histograms
+    /// at the time they had waited ([`wb_model::results::LoadReport::censored`]): the
+    /// requests sent are `completed + errors + censored`. 0 in documents from before it was
+    /// added.
+    #[serde(default)]
+    pub censored: u64,
     /// Valid answers per second.
     pub throughput_rps: f64,
     /// Response bytes (heads and bodies) in the window.
@@ -138,6 +144,7 @@ impl LoadResult {
             }
             .into(),
             completed: report.completed,
+            censored: report.censored,
             throughput_rps: if report.elapsed_secs > 0.0 {
                 report.completed as f64 / report.elapsed_secs
             } else {

@@ -37,6 +37,10 @@ enum Behavior {
     CorruptBody { offset: usize, delay: Duration },
     /// Reads a request and resets the connection (`SO_LINGER` 0, then close).
     Reset,
+    /// Every request of the first connection accepted, after `delay`; the other connections'
+    /// requests are read and never answered (a pool of one worker: the others wait in its
+    /// accept queue, here in a thread that never answers).
+    AnswerFirstConnection { delay: Duration },
 }
 
 /// What a test server counted.
@@ -67,12 +71,22 @@ impl Server {
         let stop = Arc::new(AtomicBool::new(false));
         let (c, s) = (Arc::clone(&counts), Arc::clone(&stop));
         thread::spawn(move || {
-            for stream in listener.incoming() {
+            for (index, stream) in listener.incoming().enumerate() {
                 if s.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
                 let c = Arc::clone(&c);
+                let behavior = match behavior {
+                    Behavior::AnswerFirstConnection { .. } if index > 0 => {
+                        Behavior::AnswerThenHold {
+                            answers: 0,
+                            delay: Duration::ZERO,
+                        }
+                    }
+                    Behavior::AnswerFirstConnection { delay } => Behavior::Answer { delay },
+                    other => other,
+                };
                 thread::spawn(move || serve(stream, behavior, &c));
             }
         });
@@ -135,6 +149,7 @@ fn serve(mut stream: TcpStream, behavior: Behavior, counts: &Counts) {
                     reset(&stream);
                     break 'conn;
                 }
+                Behavior::AnswerFirstConnection { .. } => unreachable!("chosen at accept"),
             };
             thread::sleep(delay);
             let mut answer = job.perform();
@@ -195,9 +210,9 @@ fn hello_answer_len() -> u64 {
 const WAIT: Duration = Duration::from_millis(20);
 
 /// Each connection gets exactly five answers (100 ms of waits), far inside the window, then
-/// its sixth request is never answered and is abandoned when the window ends. So the counts
-/// are exact whatever the machine's speed: 4 × 5 answers, and the server read 4 more
-/// requests than the generator counted.
+/// its sixth request is never answered and is censored when the window ends. So the counts
+/// are exact whatever the machine's speed: 4 × 5 answers, 4 censored requests that had
+/// waited at least 1.5 s − 5 × 20 ms, and the server read 4 more requests than were answered.
 #[test]
 fn closed_loop_counts_exactly_and_never_beats_the_servers_wait() {
     let server = Server::start(Behavior::AnswerThenHold {
@@ -212,11 +227,13 @@ fn closed_loop_counts_exactly_and_never_beats_the_servers_wait() {
 
     assert_eq!(report.completed, 20, "{report:?}");
     assert_eq!(server.answered(), 20);
+    assert_eq!(report.censored, 4, "one censored per connection");
     assert_eq!(
         server.requests(),
-        report.completed + 4,
-        "one abandoned per connection"
+        report.completed + report.censored,
+        "every request read is answered or censored"
     );
+    assert_eq!(report.sent(), 24);
     assert_eq!(report.errors.total(), 0, "{:?}", report.errors);
     assert_eq!(report.connections, 4);
     assert_eq!(report.not_reached, None);
@@ -224,10 +241,18 @@ fn closed_loop_counts_exactly_and_never_beats_the_servers_wait() {
     assert!((report.elapsed_secs - 1.5).abs() < 1e-9);
 
     let h = histogram(&report);
-    assert_eq!(h.len(), 20);
+    assert_eq!(h.len(), 24);
     assert!(h.min() >= 20_000, "min {} µs", h.min());
     assert!(report.latency.p50_us >= 20_000, "{:?}", report.latency);
-    assert_eq!(report.latency.count, 20);
+    assert_eq!((report.latency.count, report.latency.censored), (24, 4));
+    assert_eq!(
+        report.latency.censored_late, 4,
+        "all slower than every answer"
+    );
+    // The censored four are the slowest: ranks 21 to 24, so p90 (rank 22) and up are
+    // lower bounds, at least the 1.4 s they had waited; p50 (rank 12) is an answer's.
+    assert!(report.latency.p90_us >= 1_350_000, "{:?}", report.latency);
+    assert!(report.latency.is_lower_bound(0.9) && !report.latency.is_lower_bound(0.5));
     assert_eq!(
         report.latency_uncorrected, None,
         "closed loop has no intended times"
@@ -258,9 +283,10 @@ fn answers_in_the_warm_up_are_not_counted() {
 }
 
 /// A server that always answers: between the generator's count and the server's, only the
-/// requests in flight when the window ended differ, at most one per connection.
+/// requests in flight when the window ended differ, at most one per connection, and they
+/// are censored.
 #[test]
-fn closed_loop_abandons_at_most_one_request_per_connection() {
+fn closed_loop_censors_at_most_one_request_per_connection() {
     let server = Server::start(Behavior::Answer {
         delay: Duration::from_millis(5),
     });
@@ -270,8 +296,97 @@ fn closed_loop_abandons_at_most_one_request_per_connection() {
     assert!(report.completed > 0);
     assert!(server.answered() >= report.completed);
     assert!(server.requests() - report.completed <= 3, "{report:?}");
+    assert!(report.censored <= 3, "{report:?}");
+    assert_eq!(report.latency.count, report.completed + report.censored);
     assert_eq!(report.errors.total(), 0);
     assert!(report.latency.max_us >= 5_000);
+    // A few requests in flight among many answers: the percentiles are the answers'.
+    assert!(!report.latency.is_lower_bound(0.99), "{:?}", report.latency);
+}
+
+/// Ten clients; the server answers the first one every 10 ms and never the nine others,
+/// which wait in it from the warm-up to the window's end. The nine are censored at the
+/// whole step (1.2 s), so p99 is a lower bound of at least that, not a figure near 10 ms;
+/// p50 is the answers' 10 ms (of 110 requests, 100 were answered in 10 ms), and the
+/// step reads about 100 answered of 110 sent.
+#[test]
+fn clients_never_answered_are_censored_at_the_step_length() {
+    let server = Server::start(Behavior::AnswerFirstConnection {
+        delay: Duration::from_millis(10),
+    });
+    let mut p = plan(server.addr, Mode::Closed, 10);
+    p.warmup = Duration::from_millis(200);
+    p.duration = Duration::from_secs(1);
+    let report = run(&p, &|_| {});
+    let latency = report.latency;
+    eprintln!("{report:?}");
+    assert!(
+        (80..=100).contains(&report.completed),
+        "one answer per 10 ms: {report:?}"
+    );
+    // Nine never answered, and the answered client's request in flight at the end.
+    assert!((9..=10).contains(&report.censored), "{report:?}");
+    assert_eq!(report.errors.total(), 0);
+    assert_eq!(report.sent(), report.completed + report.censored);
+    assert_eq!(latency.count, report.sent());
+    assert_eq!(latency.censored, report.censored);
+    assert!(latency.censored_late >= 9, "{latency:?}");
+    assert!(latency.is_lower_bound(0.99) && latency.is_lower_bound(1.0));
+    assert!(
+        latency.p99_us >= 1_150_000,
+        "at least the step: {latency:?}"
+    );
+    assert!(latency.max_us >= 1_150_000, "{latency:?}");
+    assert!(!latency.is_lower_bound(0.5));
+    assert!((10_000..20_000).contains(&latency.p50_us), "{latency:?}");
+    // The mean includes them: Little's law holds again (10 clients ≈ 90 req/s × mean).
+    let predicted = report.completed as f64 / 1.0 * latency.mean_us / 1e6;
+    assert!(predicted > 5.0, "{predicted} clients by Little's law");
+}
+
+/// The same server, each answer taking 300 ms: in a second, three answers and ten censored
+/// requests, so even the median is a censored lower bound of the step's order (≥ 1 s).
+#[test]
+fn a_median_reached_by_censored_requests_is_a_lower_bound() {
+    let server = Server::start(Behavior::AnswerFirstConnection {
+        delay: Duration::from_millis(300),
+    });
+    let mut p = plan(server.addr, Mode::Closed, 10);
+    p.warmup = Duration::from_millis(200);
+    p.duration = Duration::from_secs(1);
+    let report = run(&p, &|_| {});
+    let latency = report.latency;
+    assert!(report.completed <= 4, "{report:?}");
+    assert!(latency.is_lower_bound(0.5), "{latency:?}");
+    assert!(latency.p50_us >= 1_000_000, "{latency:?}");
+}
+
+/// An open loop at 200 requests per second on one connection to a server that answers the
+/// first request only: the requests due after it queue in the client and are censored from
+/// their intended times (only the one sent is in the uncorrected histogram).
+#[test]
+fn open_loop_censors_requests_queued_in_the_client() {
+    let server = Server::start(Behavior::AnswerThenHold {
+        answers: 1,
+        delay: Duration::ZERO,
+    });
+    let mut p = plan(server.addr, Mode::Open, 200);
+    p.duration = Duration::from_secs(1);
+    p.max_connections = 1;
+    let report = run(&p, &|_| {});
+    let corrected = report.latency;
+    let uncorrected = report.latency_uncorrected.expect("open loop");
+    assert_eq!(report.completed, 1, "{report:?}");
+    // 200 due in the second, one answered, one in flight, the rest queued.
+    assert!((190..=200).contains(&report.censored), "{report:?}");
+    assert_eq!(corrected.count, report.completed + report.censored);
+    assert_eq!((uncorrected.count, uncorrected.censored), (2, 1));
+    // Queued requests waited from 0 to 1 s: the median is about half a second, a bound.
+    assert!(corrected.is_lower_bound(0.5), "{corrected:?}");
+    assert!(
+        (400_000..600_000).contains(&corrected.p50_us),
+        "{corrected:?}"
+    );
 }
 
 /// 500 requests per second on one connection; the server's request 400 (about 0.5 s into
@@ -297,8 +412,12 @@ fn open_loop_shows_a_stall_in_corrected_latency_only() {
     assert!(uncorrected.max_us >= 200_000, "the stalled request itself");
     assert_eq!(report.errors.total(), 0, "{:?}", report.errors);
     assert_eq!(report.connections, 1);
-    assert_eq!(corrected.count, uncorrected.count);
-    assert_eq!(corrected.count, report.completed);
+    assert_eq!(corrected.count, report.completed + report.censored);
+    assert_eq!(
+        uncorrected.count,
+        report.completed + uncorrected.censored,
+        "queued requests were never sent"
+    );
 }
 
 /// The answers' digest is that of 2 rounds; the generator expects 3: the work "was not done".
@@ -494,10 +613,15 @@ fn a_load_result_round_trips_through_json_with_its_histograms() {
             "{mode:?}: {back:?}"
         );
         let corrected = decode_histogram(&back.histograms.corrected).unwrap();
-        assert_eq!(corrected.len(), back.completed, "{mode:?}");
+        assert_eq!(corrected.len(), back.completed + back.censored, "{mode:?}");
+        assert_eq!(back.latency.censored, back.censored, "{mode:?}");
         match (mode, &back.histograms.uncorrected) {
             (Mode::Open, Some(text)) => {
-                assert_eq!(decode_histogram(text).unwrap().len(), back.completed);
+                let uncorrected = back.latency_uncorrected.unwrap();
+                assert_eq!(
+                    decode_histogram(text).unwrap().len(),
+                    back.completed + uncorrected.censored
+                );
             }
             (Mode::Closed, None) => {}
             other => panic!("uncorrected histogram: {other:?}"),

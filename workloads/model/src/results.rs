@@ -23,6 +23,16 @@ pub struct Latency {
     pub p999_us: u64,
     /// Largest.
     pub max_us: u64,
+    /// Requests in `count` still unanswered when the measured window ended (*censored*):
+    /// each is recorded at the time it had waited by then, a lower bound of its latency.
+    /// 0 in documents from before they were kept.
+    #[serde(default)]
+    pub censored: u64,
+    /// Of `censored`, those that had already waited at least as long as the slowest answer
+    /// took: requests known to be slower than every answer. Percentiles whose rank falls
+    /// among them are lower bounds ([`Latency::is_lower_bound`]).
+    #[serde(default)]
+    pub censored_late: u64,
 }
 
 impl Latency {
@@ -39,7 +49,49 @@ impl Latency {
             p99_us: h.value_at_quantile(0.99),
             p999_us: h.value_at_quantile(0.999),
             max_us: h.max(),
+            censored: 0,
+            censored_late: 0,
         }
+    }
+
+    /// Whether the percentile at quantile `q` (0.5 for p50, 1.0 for the max) is only a lower
+    /// bound: its rank (HdrHistogram's, `ceil(q × count)`) falls among the late censored
+    /// requests ([`Latency::censored_late`]), which had waited longer than any answer and
+    /// might have waited any longer still. The figure shown is then what they had waited by
+    /// the window's end, and the latency is at least that.
+    ///
+    /// The requests in flight that were younger than the slowest answer are taken to end as
+    /// the answers did (the assumption of Kaplan and Meier's estimator for censored data):
+    /// every healthy step ends with a request in flight on each connection, a few
+    /// milliseconds old, and "≥" on every figure would say nothing. A rule on values alone
+    /// ("any figure at or above the shortest censored wait") would print it everywhere.
+    pub fn is_lower_bound(&self, q: f64) -> bool {
+        if self.censored_late == 0 || self.count == 0 {
+            return false;
+        }
+        let known = self.count.saturating_sub(self.censored_late);
+        let rank = ((q.clamp(0.0, 1.0) * self.count as f64).ceil() as u64).max(1);
+        rank > known
+    }
+
+    /// The mean is a lower bound when some requests were censored after waiting longer than
+    /// every answer (the younger ones are taken to end as answers do, as for percentiles).
+    pub fn mean_is_lower_bound(&self) -> bool {
+        self.censored_late > 0
+    }
+
+    /// The figures by name, each with whether it is a lower bound: `(p50_us, bound)` for
+    /// `"p50"`, and so on for `"p90"`, `"p99"`, `"p99.9"` and `"max"`.
+    pub fn percentile(&self, name: &str) -> Option<(u64, bool)> {
+        let (value, q) = match name {
+            "p50" => (self.p50_us, 0.50),
+            "p90" => (self.p90_us, 0.90),
+            "p99" => (self.p99_us, 0.99),
+            "p99.9" => (self.p999_us, 0.999),
+            "max" => (self.max_us, 1.0),
+            _ => return None,
+        };
+        Some((value, self.is_lower_bound(q)))
     }
 }
 
@@ -54,6 +106,14 @@ pub struct ErrorCounts {
     pub reset: u64,
     /// An answer arrived but was wrong: status, length, body or `X-Work-Digest`.
     pub bad_response: u64,
+}
+
+impl LoadReport {
+    /// Requests the step accounts for: answered, failed and censored. `completed` of
+    /// `sent()` were answered.
+    pub fn sent(&self) -> u64 {
+        self.completed + self.errors.total() + self.censored
+    }
 }
 
 impl ErrorCounts {
@@ -80,6 +140,12 @@ pub struct LoadReport {
     pub completed: u64,
     /// Errors in the window (and while connecting).
     pub errors: ErrorCounts,
+    /// Requests still unanswered when the window ended (sent in the window or before it and
+    /// still in flight, or waiting to connect), counted in `latency` at the time they had
+    /// waited ([`Latency::censored`]). A closed loop's clients that a server never answers
+    /// show here, not nowhere. 0 in documents from before they were kept.
+    #[serde(default)]
+    pub censored: u64,
     /// Latency of the answers in the window. Open loop: from the intended send time
     /// (coordinated omission corrected). Slow senders: the probe's `/hello` latency.
     pub latency: Latency,
@@ -117,8 +183,12 @@ pub struct HostLoad {
     pub completed: u64,
     /// Its errors.
     pub errors: ErrorCounts,
-    /// Answers in its latency histogram (equals `completed`; kept to check the merge).
+    /// Requests in its latency histogram (`completed` plus `censored`; kept to check the
+    /// merge).
     pub latency_count: u64,
+    /// Its requests still unanswered when its window ended.
+    #[serde(default)]
+    pub censored: u64,
     /// CPU seconds its load generator used (user and system), warm-up included.
     pub client_cpu_secs: f64,
     /// `client_cpu_secs` over the step's wall time: above 0.9 this host may be the
@@ -730,6 +800,80 @@ mod tests {
         assert!(json.contains("\"histogram\":\"0001abff\""), "{json}");
         let back: LoadReport = serde_json::from_str(&json).unwrap();
         assert_eq!(back, report);
+    }
+
+    /// 10 clients, one answered every 10 ms for a second, nine never: 100 answers and 10
+    /// censored (nine waiting the whole step, late; one in flight, younger than the answers).
+    /// Ranks above 101 are bounds.
+    #[test]
+    fn percentiles_beyond_the_answered_are_lower_bounds() {
+        let latency = Latency {
+            count: 110,
+            censored: 10,
+            censored_late: 9,
+            p50_us: 10_000,
+            p99_us: 1_200_000,
+            max_us: 1_200_000,
+            ..Latency::default()
+        };
+        assert!(!latency.is_lower_bound(0.5));
+        assert!(!latency.is_lower_bound(0.9), "rank 99 of 100 answered");
+        assert!(latency.is_lower_bound(0.99), "rank 109");
+        assert!(latency.is_lower_bound(1.0));
+        assert!(latency.mean_is_lower_bound());
+        assert_eq!(latency.percentile("p99"), Some((1_200_000, true)));
+        assert_eq!(latency.percentile("p50"), Some((10_000, false)));
+        // Censored requests all younger than the slowest answer: nothing is a bound.
+        let young = Latency {
+            censored_late: 0,
+            ..latency
+        };
+        assert!(!young.is_lower_bound(1.0) && !young.mean_is_lower_bound());
+        // Every request censored, none answered (so all late): even the p50 is a bound.
+        let none = Latency {
+            count: 10,
+            censored: 10,
+            censored_late: 10,
+            ..latency
+        };
+        assert!(none.is_lower_bound(0.0) && none.is_lower_bound(0.5));
+    }
+
+    #[test]
+    fn censored_counts_round_trip_and_default_to_zero() {
+        let report = LoadReport {
+            completed: 100,
+            censored: 10,
+            errors: ErrorCounts {
+                reset: 2,
+                ..ErrorCounts::default()
+            },
+            latency: Latency {
+                count: 110,
+                censored: 10,
+                censored_late: 9,
+                ..Latency::default()
+            },
+            ..LoadReport::default()
+        };
+        assert_eq!(report.sent(), 112);
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["censored"], 10);
+        assert_eq!(json["latency"]["censored"], 10);
+        assert_eq!(json["latency"]["censored_late"], 9);
+        let back: LoadReport = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back, report);
+        // A report stored before censored requests were kept.
+        let mut old = json;
+        old.as_object_mut().unwrap().remove("censored");
+        old["latency"].as_object_mut().unwrap().remove("censored");
+        old["latency"]
+            .as_object_mut()
+            .unwrap()
+            .remove("censored_late");
+        let back: LoadReport = serde_json::from_value(old).unwrap();
+        assert_eq!((back.censored, back.latency.censored), (0, 0));
+        assert_eq!(back.sent(), 102);
     }
 
     #[test]

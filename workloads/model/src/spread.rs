@@ -282,8 +282,11 @@ pub fn estimates(derived: &Derived, report: &LoadReport, samples: &[Sample]) -> 
         .filter(|w| w.answers > 0)
         .map(|w| w.p99_us as f64)
         .collect();
+    // A p99 that is only a lower bound (censored requests reach it) has no interval: the
+    // windows' p99s are their answers', which the censored requests are not among.
     out.p99_ci_us = from_windows(&p99s)
         .filter(Estimate::has_interval)
+        .filter(|_| !report.latency.is_lower_bound(0.99))
         .map(|e| e.interval());
     let costs: Vec<f64> = windows
         .iter()
@@ -364,8 +367,14 @@ pub fn combine(repeats: &[&StepResult]) -> Option<StepResult> {
     let e = &mut out.estimates;
     d.throughput_rps = throughput.value;
     e.throughput_ci = Some(throughput.interval());
-    out.load.latency.p99_us = p99.value.round() as u64;
-    e.p99_ci_us = Some(p99.interval());
+    if measured.iter().any(|s| s.load.latency.is_lower_bound(0.99)) {
+        // A median of lower bounds is no estimate: the representative repeat's p99 stays,
+        // with whether it is a bound, and no interval.
+        e.p99_ci_us = None;
+    } else {
+        out.load.latency.p99_us = p99.value.round() as u64;
+        e.p99_ci_us = Some(p99.interval());
+    }
     d.engine_cores = of(&|s| s.derived.engine_cores).value;
     d.client_cores = of(&|s| s.derived.client_cores).value;
     d.peak_pss_bytes = of(&|s| s.derived.peak_pss_bytes as f64).value.round() as u64;

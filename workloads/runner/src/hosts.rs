@@ -19,8 +19,8 @@
 //! loses its stdout (the sampler stops at its next line; the load generator ends with its
 //! step; the engine is stopped by the runner with `kill` through the prefix).
 //!
-//! [`merge`] adds up the load hosts' documents into one step's [`LoadReport`]: answers, errors
-//! and bytes summed, histograms added (HdrHistogram addition, so the merged percentiles are
+//! [`merge`] adds up the load hosts' documents into one step's [`LoadReport`]: answers, errors,
+//! censored requests and bytes summed, histograms added (HdrHistogram addition, so the merged percentiles are
 //! the percentiles of every answer, not an average of percentiles), windows summed by
 //! position.
 //!
@@ -619,6 +619,7 @@ pub fn merge(parts: &[HostResult], offset_ms: u64) -> Result<LoadReport, RemoteE
         }
         report.elapsed_secs = report.elapsed_secs.max(r.elapsed_secs);
         report.completed += r.completed;
+        report.censored += r.censored;
         report.errors.add(&r.errors);
         report.connections += r.connections_open;
         report.bytes_received += r.bytes_received;
@@ -646,15 +647,36 @@ pub fn merge(parts: &[HostResult], offset_ms: u64) -> Result<LoadReport, RemoteE
             completed: r.completed,
             errors: r.errors,
             latency_count: r.latency.count,
+            censored: r.censored,
             client_cpu_secs: r.client_cpu_secs,
             client_cores: r.client_cores,
         });
     }
+    // The censored requests are in the histograms added, so their counts add too. A host's
+    // late ones (slower than its slowest answer) are counted late in the sum, though another
+    // host may have had a slower answer: the merged step calls a figure a bound a little
+    // sooner, never later.
+    let censored = |latency: &dyn Fn(&LoadResult) -> Option<Latency>, h: &Histogram<u64>| {
+        let of = |f: fn(&Latency) -> u64| -> u64 {
+            parts
+                .iter()
+                .filter_map(|p| latency(&p.result))
+                .map(|l| f(&l))
+                .sum()
+        };
+        Latency {
+            censored: of(|l| l.censored),
+            censored_late: of(|l| l.censored_late),
+            ..Latency::from_histogram(h)
+        }
+    };
     if let Some(h) = &corrected {
-        report.latency = Latency::from_histogram(h);
+        report.latency = censored(&|r| Some(r.latency), h);
         report.histogram = serialize_histogram(h);
     }
-    report.latency_uncorrected = uncorrected.as_ref().map(Latency::from_histogram);
+    report.latency_uncorrected = uncorrected
+        .as_ref()
+        .map(|h| censored(&|r| r.latency_uncorrected, h));
     report.not_reached = (!not_reached.is_empty()).then(|| not_reached.join("; "));
     report.windows = windows;
     Ok(report)
@@ -721,6 +743,7 @@ mod tests {
                 elapsed_secs: 1.0,
                 checks: "workbench".into(),
                 completed: values.len() as u64,
+                censored: 0,
                 throughput_rps: values.len() as f64,
                 bytes_received: 10 * values.len() as u64,
                 errors: ErrorCounts {
@@ -772,6 +795,40 @@ mod tests {
                 .unwrap(),
         );
         assert_eq!(back, 5);
+    }
+
+    /// Host b left one client unanswered for 5 s: it is in b's histogram, and the merged
+    /// step counts it, so its p99 (rank 6 of 6) is a lower bound and its p50 is not.
+    #[test]
+    fn merging_adds_censored_requests() {
+        let a = document(&[100, 200, 300], "a", 2);
+        let mut b = document(&[1000, 2000, 5_000_000], "b", 1);
+        b.result.completed = 2;
+        b.result.censored = 1;
+        b.result.latency.censored = 1;
+        b.result.latency.censored_late = 1;
+        let merged = merge(&[a, b], 0).unwrap();
+        assert_eq!((merged.completed, merged.censored), (5, 1));
+        assert_eq!(merged.latency.count, 6);
+        assert_eq!(
+            (merged.latency.censored, merged.latency.censored_late),
+            (1, 1)
+        );
+        assert_eq!(merged.sent(), 5 + 2 + 1, "answered, timeouts, censored");
+        assert!(merged.latency.p99_us >= 4_990_000, "{:?}", merged.latency);
+        assert!(merged.latency.is_lower_bound(0.99));
+        assert!(!merged.latency.is_lower_bound(0.5));
+        assert_eq!(merged.hosts[1].censored, 1);
+        // A document from before censoring was kept reads as none censored.
+        let mut json = serde_json::to_value(&document(&[100], "c", 1).result).unwrap();
+        let object = json.as_object_mut().unwrap();
+        object.remove("censored");
+        object["latency"]
+            .as_object_mut()
+            .unwrap()
+            .remove("censored");
+        let old: LoadResult = serde_json::from_value(json).unwrap();
+        assert_eq!((old.censored, old.latency.censored), (0, 0));
     }
 
     #[test]

@@ -55,7 +55,7 @@ pub(in crate::claims) fn big_response(run: &StoredRun) -> Finding {
         if let Some(s) = top_step(&steps, &peer) {
             sentences.push(format!(
                 "{peer}, another event loop, took {} at {} readers.",
-                format::micros(s.load.latency.p99_us as f64),
+                format::latency(&s.load.latency, "p99"),
                 s.level
             ));
         }
@@ -75,7 +75,7 @@ pub(in crate::claims) fn big_response(run: &StoredRun) -> Finding {
             "The {workers} serve one reader each at a time: with {} readers its 99th \
              percentile download took {}.",
             pool.level,
-            format::micros(pool.load.latency.p99_us as f64)
+            format::latency(&pool.load.latency, "p99")
         ));
     }
     let charts = vec![
@@ -329,7 +329,7 @@ pub(in crate::claims) fn slowloris(run: &StoredRun) -> Finding {
         } else {
             format!(
                 "probe p99 {}, {} failed requests, {} threads",
-                format::micros(s.load.latency.p99_us as f64),
+                format::latency(&s.load.latency, "p99"),
                 s.load.errors.total(),
                 s.derived.threads_max
             )
