@@ -124,7 +124,7 @@ pub fn bytes_per_connection_bars(steps: &[StepResult], workload: &str) -> Chart 
     let fits: Vec<(&str, Fit, usize)> = groups
         .iter()
         .map(|(engine, s)| {
-            let used = s.iter().filter(|s| s.failure.is_none()).count();
+            let used = s.iter().filter(|s| s.reached()).count();
             let fit = IdleSlope::fit(s).and_then(|f| {
                 crate::claims::idle_slope_estimate(s).map(|(user, kernel)| (f, user, kernel))
             });
@@ -165,7 +165,10 @@ pub fn bytes_per_connection_bars(steps: &[StepResult], workload: &str) -> Chart 
                 ],
             })
             .collect(),
-        notes: Vec::new(),
+        notes: groups
+            .iter()
+            .filter_map(|(engine, s)| not_reached_note(engine, s))
+            .collect(),
     };
     let fitted: Vec<(&str, Estimate, Estimate)> = fits
         .iter()
@@ -265,4 +268,24 @@ fn resolved_bar(slope: &Estimate, divisor: f64, color: plotters::style::RGBColor
         color,
         text: format::estimate(slope, format::bytes),
     }
+}
+
+/// What an engine held when its idle levels were not reached, instead of a slope: "pool: no
+/// bar: it held 3 of 10 000 connections (3 workers, one connection each); a level not
+/// reached is no point of a slope".
+fn not_reached_note(engine: &str, steps: &[&StepResult]) -> Option<String> {
+    let missed = steps
+        .iter()
+        .filter(|s| s.failure.is_none() && !s.reached())
+        .max_by_key(|s| s.level)?;
+    let workers = missed
+        .workers()
+        .map(|n| format!(" ({n} workers, one connection each)"))
+        .unwrap_or_default();
+    Some(format!(
+        "{engine}: no bar: it held {} of {} connections{workers}; a level not reached is no \
+         point of a slope.",
+        format::count(missed.load.connections as f64),
+        format::count(missed.level as f64)
+    ))
 }
