@@ -24,7 +24,6 @@ Run: python tornado_peer.py --port 8080, then curl -i http://127.0.0.1:8080/hell
 """
 
 import asyncio
-import signal
 
 from tornado.iostream import StreamClosedError
 from tornado.tcpserver import TCPServer
@@ -51,10 +50,7 @@ class WorkbenchServer(TCPServer):
 async def main():
     args = wbcore.parse_args("The workbench's routes on a Tornado TCPServer and IOStreams.")
     wbcore.raise_open_files_limit()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    stop = wbcore.stop_event()
     sock = wbcore.listening_socket(args.host, args.port)
     sock.setblocking(False)
     server = WorkbenchServer()

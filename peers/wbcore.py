@@ -501,6 +501,19 @@ def install_uvloop_policy():
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
+def stop_event():
+    """An asyncio.Event that SIGINT or SIGTERM sets, on the running loop: what a peer on
+    asyncio's loop awaits before it stops."""
+    import asyncio  # only the peers on asyncio's loop need it
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
 def raise_open_files_limit():
     """Raises the soft open-files limit to the hard one, as `workbench engine` does: every
     connection is a file descriptor, and the idle workload holds thousands."""
