@@ -29,7 +29,6 @@ macro_rules! per_engine {
     };
 }
 
-
 /// The `workbench` binary cargo built for these tests.
 pub fn exe() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_workbench"))
