@@ -74,7 +74,7 @@ pub fn stop_engine(engine: &str, server: ServerProcess) {
 }
 
 /// Failures one a line, each indented, for an assertion's message.
-pub fn indented(failures: &[String]) -> String {
+pub fn indented(failures: &[impl std::fmt::Display]) -> String {
     failures
         .iter()
         .map(|f| format!("  {f}"))
