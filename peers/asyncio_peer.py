@@ -26,7 +26,6 @@ Run: python asyncio_peer.py --port 8080 [--loop uvloop], then curl -i http://127
 """
 
 import asyncio
-import signal
 
 import wbcore
 
@@ -87,9 +86,7 @@ LOOPS = ("asyncio", "uvloop")
 async def main(args):
     wbcore.raise_open_files_limit()
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    stop = wbcore.stop_event()
     sock = wbcore.listening_socket(args.host, args.port)
     server = await loop.create_server(WorkbenchProtocol, sock=sock, backlog=wbcore.LISTEN_BACKLOG)
     # The name the workbench knows this variant by: asyncio, or asyncio-uvloop.

@@ -26,31 +26,12 @@ from curio.network import run_server, tcp_server_socket
 
 import wbcore
 
-READ_CHUNK = 64 * 1024  # the most one recv takes from the socket
-
 
 async def handle(client, address):
     """One connection, in its own task: read, answer every complete request, repeat."""
-    session = wbcore.Session()
     try:
-        while True:
-            data = await client.recv(READ_CHUNK)
-            if not data:
-                return
-            session.receive_data(data)
-            while True:
-                job = session.next_event()
-                if job is wbcore.NEED_DATA:
-                    break
-                if job is wbcore.CLOSED:
-                    return
-                job.begin()  # /count reads its counter here, before the wait
-                if job.wait_ms:
-                    await curio.sleep(job.wait_ms / 1000)  # the "database"
-                # perform() runs the CPU kernel inline; no other task runs meanwhile.
-                await client.sendall(job.perform())
-                if job.closes:
-                    return
+        # Each await suspends this task; the CPU kernel runs inline, no other task meanwhile.
+        await wbcore.serve_async(client.recv, client.sendall, curio.sleep)
     except OSError:
         pass  # the client went away: this task ends, nothing else does
     # run_server closes the client socket when this task returns.

@@ -27,31 +27,13 @@ from gevent.socket import socket as cooperative_socket
 
 import wbcore
 
-READ_CHUNK = 64 * 1024  # the most one recv takes from the socket
-
 
 def handle(sock, address):
     """One connection, in its own greenlet: read, answer every complete request, repeat."""
-    session = wbcore.Session()
     try:
-        while True:
-            data = sock.recv(READ_CHUNK)  # switches to other greenlets until bytes arrive
-            if not data:
-                return
-            session.receive_data(data)
-            while True:
-                job = session.next_event()
-                if job is wbcore.NEED_DATA:
-                    break
-                if job is wbcore.CLOSED:
-                    return
-                job.begin()  # /count reads its counter here, before the wait
-                if job.wait_ms:
-                    gevent.sleep(job.wait_ms / 1000)  # the "database": a timer, not a thread
-                # perform() runs the CPU kernel here; no other greenlet runs meanwhile.
-                sock.sendall(job.perform())
-                if job.closes:
-                    return
+        # recv switches to other greenlets until bytes arrive; the "database" is a timer, not
+        # a thread; the CPU kernel runs with no other greenlet running meanwhile.
+        wbcore.serve_blocking(sock.recv, sock.sendall, gevent.sleep)
     except OSError:
         pass  # the client went away: this greenlet ends, nothing else does
     finally:

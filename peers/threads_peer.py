@@ -31,34 +31,16 @@ import time
 
 import wbcore
 
-READ_CHUNK = 64 * 1024  # the most one recv takes from the socket
-
 
 class Handler(socketserver.BaseRequestHandler):
     """One connection, on its own thread: read, answer every complete request, repeat."""
 
     def handle(self):
         sock = self.request
-        session = wbcore.Session()
         try:
-            while True:
-                data = sock.recv(READ_CHUNK)  # this thread blocks; the GIL is released
-                if not data:
-                    return
-                session.receive_data(data)
-                while True:
-                    job = session.next_event()
-                    if job is wbcore.NEED_DATA:
-                        break
-                    if job is wbcore.CLOSED:
-                        return
-                    job.begin()  # /count reads its counter here, before the wait
-                    if job.wait_ms:
-                        time.sleep(job.wait_ms / 1000)  # the "database": this thread sleeps
-                    # perform() runs the CPU kernel here, holding the GIL.
-                    sock.sendall(job.perform())
-                    if job.closes:
-                        return
+            # recv blocks this thread and releases the GIL; the "database" sleeps this thread;
+            # the CPU kernel holds the GIL.
+            wbcore.serve_blocking(sock.recv, sock.sendall, time.sleep)
         except OSError:
             pass  # the client went away: this thread ends, nothing else does
 

@@ -24,38 +24,23 @@ Run: python tornado_peer.py --port 8080, then curl -i http://127.0.0.1:8080/hell
 """
 
 import asyncio
-import signal
 
 from tornado.iostream import StreamClosedError
 from tornado.tcpserver import TCPServer
 
 import wbcore
 
-READ_CHUNK = 64 * 1024  # the most one read takes from the socket
-
 
 class WorkbenchServer(TCPServer):
     """Calls handle_stream once per accepted connection, as a coroutine on the IOLoop."""
 
     async def handle_stream(self, stream, address):
-        session = wbcore.Session()
         try:
-            while True:
-                data = await stream.read_bytes(READ_CHUNK, partial=True)
-                session.receive_data(data)
-                while True:
-                    job = session.next_event()
-                    if job is wbcore.NEED_DATA:
-                        break
-                    if job is wbcore.CLOSED:
-                        return
-                    job.begin()  # /count reads its counter here, before the wait
-                    if job.wait_ms:
-                        await asyncio.sleep(job.wait_ms / 1000)  # the "database"
-                    # perform() runs the CPU kernel inline, on the IOLoop's only thread.
-                    await stream.write(job.perform())
-                    if job.closes:
-                        return
+            # Each await suspends this coroutine; the CPU kernel runs inline, on the IOLoop's
+            # only thread.
+            await wbcore.serve_async(
+                lambda n: stream.read_bytes(n, partial=True), stream.write, asyncio.sleep
+            )
         except StreamClosedError:
             pass  # the client went away: this connection ends, nothing else does
         finally:
@@ -65,10 +50,7 @@ class WorkbenchServer(TCPServer):
 async def main():
     args = wbcore.parse_args("The workbench's routes on a Tornado TCPServer and IOStreams.")
     wbcore.raise_open_files_limit()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    stop = wbcore.stop_event()
     sock = wbcore.listening_socket(args.host, args.port)
     sock.setblocking(False)
     server = WorkbenchServer()

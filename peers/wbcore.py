@@ -357,13 +357,14 @@ class Session:
     (read more) or CLOSED (close once everything is written). Pipelined requests come out one
     job at a time, in order. A request body is counted off and dropped, never buffered."""
 
-    __slots__ = ("_unconsumed", "_body_left", "_held", "_closed")
+    __slots__ = ("_unconsumed", "_body_left", "_held", "_closed", "_ended")
 
     def __init__(self):
         self._unconsumed = b""  # received, not yet consumed: a partial head, or pipelined
         self._body_left = 0  # body bytes of the current request still to drop
         self._held = None  # the job of a request whose body is still arriving
         self._closed = False  # a closing job has been handed out
+        self._ended = False  # the connection is over (jobs() and done)
 
     def receive_data(self, data):
         """Hands received bytes to the session."""
@@ -400,12 +401,66 @@ class Session:
             head_len, self._body_left, self._held = parsed
             self._unconsumed = self._unconsumed[head_len:]
 
+    @property
+    def done(self):
+        """Whether the connection is over: the client closed, or a closing job was answered."""
+        return self._ended
+
+    def jobs(self, data):
+        """Feeds one read's `data` (empty when the client closed) and yields every job it
+        completes, in order, each begun (/count reads its counter here, before the wait): the
+        caller answers each before asking for the next. Then `done` tells whether to read on."""
+        if not data:
+            self._ended = True
+            return
+        self.receive_data(data)
+        while True:
+            job = self.next_event()
+            if job is NEED_DATA:
+                return
+            if job is CLOSED:
+                self._ended = True
+                return
+            job.begin()
+            yield job
+            if job.closes:
+                self._ended = True
+                return
+
     def _emit(self, job):
         if job.closes:
             self._closed = True
             self._unconsumed = b""
             self._body_left = 0
         return job
+
+
+# --- one connection, read to its end: the raw-socket peers' loop -----------------------------
+READ_CHUNK = 64 * 1024  # the most one read takes from the socket
+
+
+def serve_blocking(recv, sendall, sleep):
+    """Serves one connection with blocking calls (a thread's, a greenlet's): read, answer every
+    complete request, repeat, until the connection is over. `sleep` is the "database"."""
+    session = Session()
+    while not session.done:
+        data = recv(READ_CHUNK)
+        for job in session.jobs(data):
+            if job.wait_ms:
+                sleep(job.wait_ms / 1000)
+            sendall(job.perform())  # perform() runs the CPU kernel right here
+
+
+async def serve_async(recv, sendall, sleep):
+    """serve_blocking for a coroutine: every read, wait and write awaited, so that the task is
+    suspended there and others run; the CPU kernel still runs inline, stalling them all."""
+    session = Session()
+    while not session.done:
+        data = await recv(READ_CHUNK)
+        for job in session.jobs(data):
+            if job.wait_ms:
+                await sleep(job.wait_ms / 1000)
+            await sendall(job.perform())
 
 
 # --- what every peer process shares ----------------------------------------------------------
@@ -444,6 +499,19 @@ def install_uvloop_policy():
     import uvloop
 
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def stop_event():
+    """An asyncio.Event that SIGINT or SIGTERM sets, on the running loop: what a peer on
+    asyncio's loop awaits before it stops."""
+    import asyncio  # only the peers on asyncio's loop need it
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    return stop
 
 
 def raise_open_files_limit():

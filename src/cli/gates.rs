@@ -216,24 +216,21 @@ pub fn parse(text: &str) -> Result<Gate, String> {
 /// Checks that every named engine and workload takes part in the run, so that a misspelt
 /// name is refused before measuring rather than never matching.
 pub fn check_against(gates: &[Gate], config: &RunConfig) -> Result<(), String> {
+    let engines: Vec<&str> = config.engines.iter().map(|e| e.label.as_str()).collect();
+    let workloads: Vec<&str> = config.workloads.iter().map(|w| w.name.as_str()).collect();
     for gate in gates {
-        if let Pattern::Name(engine) = &gate.engine
-            && !config.engines.iter().any(|e| &e.label == engine)
-        {
-            let labels: Vec<&str> = config.engines.iter().map(|e| e.label.as_str()).collect();
-            return Err(format!(
-                "--fail-if '{gate}': engine {engine:?} is not in this run; its engines are {} (or *)",
-                labels.join(", ")
-            ));
-        }
-        if let Pattern::Name(workload) = &gate.workload
-            && !config.workloads.iter().any(|w| &w.name == workload)
-        {
-            let names: Vec<&str> = config.workloads.iter().map(|w| w.name.as_str()).collect();
-            return Err(format!(
-                "--fail-if '{gate}': workload {workload:?} is not in this run; its workloads are {} (or *)",
-                names.join(", ")
-            ));
+        for (pattern, what, names) in [
+            (&gate.engine, "engine", &engines),
+            (&gate.workload, "workload", &workloads),
+        ] {
+            if let Pattern::Name(name) = pattern
+                && !names.contains(&name.as_str())
+            {
+                return Err(format!(
+                    "--fail-if '{gate}': {what} {name:?} is not in this run; its {what}s are {} (or *)",
+                    names.join(", ")
+                ));
+            }
         }
     }
     Ok(())

@@ -14,31 +14,9 @@ use wb_protocol::date::masked;
 use workbench::child::ServerProcess;
 use workbench::conformance::{check_corpus, describe_difference};
 
-use crate::util::{HELLO, start_engine as start_with, stop_engine as stop};
+use crate::util::{HELLO, indented, start_engine as start_with, stop_engine as stop};
 
-/// Generates `mod <engine> { #[test] fn <case>() }` for every engine and case, like ripgrep's
-/// `rgtest!`: a case is written once and runs once per engine.
-macro_rules! conformance {
-    ($($case:ident),* $(,)?) => {
-        conformance!(@engine threads [$($case),*]);
-        conformance!(@engine pool [$($case),*]);
-        conformance!(@engine selector [$($case),*]);
-        conformance!(@engine selector_on_tokio [$($case),*]);
-        conformance!(@engine coroutines [$($case),*]);
-    };
-    (@engine $engine:ident [$($case:ident),*]) => {
-        mod $engine {
-            $(
-                #[test]
-                fn $case() {
-                    super::$case(stringify!($engine));
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
+per_engine!(
     corpus,
     concurrent_connections,
     client_disconnects_mid_response,
@@ -65,11 +43,7 @@ fn corpus(engine: &str) {
         failures.is_empty(),
         "engine {engine} differs from the protocol core in {} case(s):\n{}",
         failures.len(),
-        failures
-            .iter()
-            .map(|f| format!("  {f}"))
-            .collect::<Vec<_>>()
-            .join("\n")
+        indented(&failures)
     );
 }
 

@@ -251,26 +251,21 @@ fn exchange(addr: SocketAddr, plan: &Plan) -> Answer {
 /// `bytes` with the value of every `Date` header replaced by `<date>`: the one thing two
 /// correct engines may send differently.
 fn mask_date(bytes: &[u8]) -> Vec<u8> {
-    const NEEDLE: &[u8] = b"\r\nDate: ";
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut rest = bytes;
-    while let Some(at) = rest.windows(NEEDLE.len()).position(|w| w == NEEDLE) {
-        let value_from = at + NEEDLE.len();
-        let value_len = rest[value_from..]
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .unwrap_or(rest.len() - value_from);
-        out.extend_from_slice(&rest[..value_from]);
+    edit_dates(bytes, |out, header| {
+        out.extend_from_slice(header);
         out.extend_from_slice(b"<date>");
-        rest = &rest[value_from + value_len..];
-    }
-    out.extend_from_slice(rest);
-    out
+    })
 }
 
 /// `bytes` without its `Date` header lines, to compare with the protocol core, which may
 /// leave the header to the engines.
 fn without_date(bytes: &[u8]) -> Vec<u8> {
+    edit_dates(bytes, |_, _| {})
+}
+
+/// `bytes` with every `Date` header line (`\r\nDate: VALUE`) cut out and `edit` called in
+/// its place, with what is written so far and the line's `\r\nDate: `.
+fn edit_dates(bytes: &[u8], edit: impl Fn(&mut Vec<u8>, &[u8])) -> Vec<u8> {
     const NEEDLE: &[u8] = b"\r\nDate: ";
     let mut out = Vec::with_capacity(bytes.len());
     let mut rest = bytes;
@@ -281,6 +276,7 @@ fn without_date(bytes: &[u8]) -> Vec<u8> {
             .position(|w| w == b"\r\n")
             .unwrap_or(rest.len() - value_from);
         out.extend_from_slice(&rest[..at]);
+        edit(&mut out, NEEDLE);
         rest = &rest[value_from + value_len..];
     }
     out.extend_from_slice(rest);

@@ -45,29 +45,7 @@ use workbench::child::ServerProcess;
 
 use crate::util::{HELLO, exe, start_engine as start, stop_engine as stop};
 
-/// Generates `mod <engine> { #[test] fn <case>() }` for every engine and case, as
-/// `conformance.rs` does.
-macro_rules! faults {
-    ($($case:ident),* $(,)?) => {
-        faults!(@engine threads [$($case),*]);
-        faults!(@engine pool [$($case),*]);
-        faults!(@engine selector [$($case),*]);
-        faults!(@engine selector_on_tokio [$($case),*]);
-        faults!(@engine coroutines [$($case),*]);
-    };
-    (@engine $engine:ident [$($case:ident),*]) => {
-        mod $engine {
-            $(
-                #[test]
-                fn $case() {
-                    super::$case(stringify!($engine));
-                }
-            )*
-        }
-    };
-}
-
-faults!(
+per_engine!(
     accept_at_the_open_files_limit,
     client_reset_mid_response,
     engine_killed_mid_step,

@@ -4,6 +4,7 @@
 //! `cargo test --test it faults` the faults suite. What several files need (the built
 //! binary, starting and stopping an engine) is in [`util`] once.
 
+#[macro_use]
 mod util;
 
 mod browser;

@@ -32,7 +32,7 @@ use wb_runner::child::ServerProcess;
 use wb_runner::peers::{self, PeerDef, PeerLaunch as _};
 use workbench::conformance::{Case, Delivery, check_case, corpus, describe_difference};
 
-use crate::util::STOP_GRACE;
+use crate::util::{STOP_GRACE, indented};
 
 macro_rules! peer_tests {
     ($($test:ident => $peer:literal),* $(,)?) => {
@@ -242,11 +242,7 @@ fn conformance(name: &str) {
         failures.is_empty(),
         "peer {name} differs from the protocol core in {} of {ran} case(s):\n{}",
         failures.len(),
-        failures
-            .iter()
-            .map(|f| format!("  {f}"))
-            .collect::<Vec<_>>()
-            .join("\n")
+        indented(&failures)
     );
     assert!(
         !stopped.killed,

@@ -7,6 +7,28 @@ use std::time::Duration;
 
 use workbench::child::ServerProcess;
 
+/// Generates `mod <engine> { #[test] fn <case>() }` for every engine and case, like ripgrep's
+/// `rgtest!`: a case is written once and runs once per engine.
+macro_rules! per_engine {
+    ($($case:ident),* $(,)?) => {
+        per_engine!(@engine threads [$($case),*]);
+        per_engine!(@engine pool [$($case),*]);
+        per_engine!(@engine selector [$($case),*]);
+        per_engine!(@engine selector_on_tokio [$($case),*]);
+        per_engine!(@engine coroutines [$($case),*]);
+    };
+    (@engine $engine:ident [$($case:ident),*]) => {
+        mod $engine {
+            $(
+                #[test]
+                fn $case() {
+                    super::$case(stringify!($engine));
+                }
+            )*
+        }
+    };
+}
+
 /// The `workbench` binary cargo built for these tests.
 pub fn exe() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_workbench"))
@@ -49,4 +71,13 @@ pub fn stop_engine(engine: &str, server: ServerProcess) {
         "engine {engine} exited with {} after SIGTERM",
         stopped.status
     );
+}
+
+/// Failures one a line, each indented, for an assertion's message.
+pub fn indented(failures: &[impl std::fmt::Display]) -> String {
+    failures
+        .iter()
+        .map(|f| format!("  {f}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

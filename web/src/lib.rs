@@ -79,6 +79,14 @@ pub struct AppState {
     inner: Arc<Inner>,
 }
 
+impl AppState {
+    /// The id of the run this dashboard is running now, if any.
+    async fn run_in_progress(&self) -> Option<i64> {
+        let db = self.inner.config.db.clone();
+        self.inner.runs.in_progress(db).await.map(|id| id.0)
+    }
+}
+
 struct Inner {
     config: Config,
     /// The address the dashboard listens on, for messages.

@@ -55,15 +55,7 @@ pub fn compare(
             style,
             dashed: false,
             markers: true,
-            points: run_steps
-                .iter()
-                .map(|s| Point {
-                    x: s.level as f64,
-                    y: metric.value(s),
-                    mark: metric.mark(s),
-                    interval: metric.interval(s),
-                })
-                .collect(),
+            points: series::metric_points(&run_steps, metric),
         });
         for s in &run_steps {
             table.rows.push(vec![

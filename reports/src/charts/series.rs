@@ -54,15 +54,20 @@ pub(super) fn metric_lines(
             style: engine_style(engine),
             dashed,
             markers,
-            points: steps
-                .iter()
-                .map(|s| Point {
-                    x: s.level as f64,
-                    y: metric.value(s),
-                    mark: metric.mark(s),
-                    interval: metric.interval(s),
-                })
-                .collect(),
+            points: metric_points(steps, metric),
+        })
+        .collect()
+}
+
+/// A metric's points against the level, one a step, marked as the step was.
+pub(super) fn metric_points(steps: &[&StepResult], metric: Metric) -> Vec<Point> {
+    steps
+        .iter()
+        .map(|s| Point {
+            x: s.level as f64,
+            y: metric.value(s),
+            mark: metric.mark(s),
+            interval: metric.interval(s),
         })
         .collect()
 }

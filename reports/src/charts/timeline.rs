@@ -156,21 +156,36 @@ fn on_axis(trace: &Trace, axis: &Axis) -> Vec<TraceSpan> {
         .collect()
 }
 
-/// The threads view on `axis`.
-pub fn timeline_on(trace: &Trace, axis: &Axis) -> Chart {
-    let id = format!("{}-{}-timeline", trace.workload, trace.engine);
+/// A view's id (`WORKLOAD-ENGINE-KIND`), title (`WHAT: ENGINE on WORKLOAD at level N`) and
+/// spans on `axis`; or, when the trace recorded none, the chart that says so.
+fn view(
+    trace: &Trace,
+    axis: &Axis,
+    kind: &str,
+    what: &str,
+) -> Result<(String, String, Vec<TraceSpan>), Chart> {
+    let id = format!("{}-{}-{kind}", trace.workload, trace.engine);
     let title = format!(
-        "Threads: {} on {} at level {}",
+        "{what}: {} on {} at level {}",
         trace.engine, trace.workload, trace.level
     );
     if trace.spans.is_empty() || axis.ns == 0 {
-        return super::empty_state(
+        return Err(super::empty_state(
             &id,
             &title,
             "the traced window recorded no spans; run again with --trace",
-        );
+        ));
     }
     let spans = on_axis(trace, axis);
+    Ok((id, title, spans))
+}
+
+/// The threads view on `axis`.
+pub fn timeline_on(trace: &Trace, axis: &Axis) -> Chart {
+    let (id, title, spans) = match view(trace, axis, "timeline", "Threads") {
+        Ok(view) => view,
+        Err(empty) => return empty,
+    };
     let lanes = lanes(&spans);
     let pids: BTreeSet<u32> = lanes.keys().map(|k| k.pid).collect();
     let several = pids.len() > 1;
@@ -212,19 +227,10 @@ pub fn timeline_on(trace: &Trace, axis: &Axis) -> Chart {
 /// The connections view on `axis`: one lane per connection, from the server's accept to its
 /// last span, and a block for the load generator's connections the server shows nothing of.
 pub fn connection_timeline_on(trace: &Trace, axis: &Axis) -> Chart {
-    let id = format!("{}-{}-connections", trace.workload, trace.engine);
-    let title = format!(
-        "Connections: {} on {} at level {}",
-        trace.engine, trace.workload, trace.level
-    );
-    if trace.spans.is_empty() || axis.ns == 0 {
-        return super::empty_state(
-            &id,
-            &title,
-            "the traced window recorded no spans; run again with --trace",
-        );
-    }
-    let spans = on_axis(trace, axis);
+    let (id, title, spans) = match view(trace, axis, "connections", "Connections") {
+        Ok(view) => view,
+        Err(empty) => return empty,
+    };
     let conns = connections(&spans);
     let several = conns.iter().map(|c| c.pid).collect::<BTreeSet<_>>().len() > 1;
     let labels = connection_labels(&conns, several);

@@ -19,7 +19,7 @@ use wb_reports::format;
 use wb_reports::store::RunId;
 use wb_runner::peers;
 
-use super::runs::{WorkloadSection, sections};
+use super::runs::{WorkloadSection, levels_text, sections};
 use super::{PageError, engine_css, error_page, error_page_with_link, load_run, parse_id};
 use crate::AppState;
 use crate::browser_runs::{Progress, RunSetup, StartError};
@@ -91,12 +91,7 @@ struct NewRunPage {
 
 /// The New run form.
 pub async fn new_run(State(state): State<AppState>) -> Result<impl IntoResponse, PageError> {
-    let in_progress = state
-        .inner
-        .runs
-        .in_progress(state.inner.config.db.clone())
-        .await
-        .map(|id| id.0);
+    let in_progress = state.run_in_progress().await;
     let quick = Suite::named("quick").map_err(|e| PageError::Store(e.to_string()))?;
     let full = Suite::named("full").map_err(|e| PageError::Store(e.to_string()))?;
     let levels = |suite: &Suite, preset: &Workload| {
@@ -105,15 +100,7 @@ pub async fn new_run(State(state): State<AppState>) -> Result<impl IntoResponse,
             .iter()
             .find(|w| w.name == preset.name)
             .unwrap_or(preset);
-        format!(
-            "{} {}",
-            w.levels
-                .iter()
-                .map(u64::to_string)
-                .collect::<Vec<_>>()
-                .join(", "),
-            w.level_unit()
-        )
+        levels_text(w)
     };
     let workloads = Workload::presets()
         .iter()

@@ -47,12 +47,7 @@ pub async fn page(
         })
     })
     .await?;
-    let in_progress = state
-        .inner
-        .runs
-        .in_progress(state.inner.config.db.clone())
-        .await
-        .map(|id| id.0);
+    let in_progress = state.run_in_progress().await;
     // Charts are CPU work (a few milliseconds each): off the async threads.
     let page = tokio::task::spawn_blocking(move || build(latest, in_progress))
         .await

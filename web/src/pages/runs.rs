@@ -221,15 +221,7 @@ pub fn sections(run: &StoredRun, with_tables: bool) -> Vec<WorkloadSection> {
                 name: w.name.clone(),
                 mode: w.mode.name(),
                 description: w.description.clone(),
-                levels: format!(
-                    "{} {}",
-                    w.levels
-                        .iter()
-                        .map(u64::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    w.level_unit()
-                ),
+                levels: levels_text(w),
                 charts: views(charts::charts_for_workload(&combined, w)),
                 main_column: if w.mode == Mode::Idle {
                     "connections held"
@@ -249,6 +241,19 @@ pub fn sections(run: &StoredRun, with_tables: bool) -> Vec<WorkloadSection> {
             }
         })
         .collect()
+}
+
+/// A workload's levels and their unit: `1, 8, 64 connections`.
+pub fn levels_text(w: &Workload) -> String {
+    format!(
+        "{} {}",
+        w.levels
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        w.level_unit()
+    )
 }
 
 fn step_row(s: &StepResult) -> StepRow {

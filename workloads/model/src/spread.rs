@@ -229,6 +229,13 @@ pub fn from_windows(values: &[f64]) -> Option<Estimate> {
     })
 }
 
+/// The interval [`from_windows`] gives `values`, when it gives one.
+fn window_interval(values: &[f64]) -> Option<[f64; 2]> {
+    from_windows(values)
+        .filter(Estimate::has_interval)
+        .map(|e| e.interval())
+}
+
 /// The least-squares slope of `ys` over `xs` with its interval, `slope ± t(n−2) · SE`, and
 /// the intercept. `None` with fewer than two distinct x values; two points give
 /// [`Method::Single`] (a line through two points has no residuals).
@@ -274,9 +281,7 @@ pub fn estimates(derived: &Derived, report: &LoadReport, samples: &[Sample]) -> 
     let windows = &report.windows;
     let secs = WINDOW_MS as f64 / 1000.0;
     let rates: Vec<f64> = windows.iter().map(|w| w.answers as f64 / secs).collect();
-    out.throughput_ci = from_windows(&rates)
-        .filter(Estimate::has_interval)
-        .map(|e| e.interval());
+    out.throughput_ci = window_interval(&rates);
     let p99s: Vec<f64> = windows
         .iter()
         .filter(|w| w.answers > 0)
@@ -284,10 +289,7 @@ pub fn estimates(derived: &Derived, report: &LoadReport, samples: &[Sample]) -> 
         .collect();
     // A p99 that is only a lower bound (censored requests reach it) has no interval: the
     // windows' p99s are their answers', which the censored requests are not among.
-    out.p99_ci_us = from_windows(&p99s)
-        .filter(Estimate::has_interval)
-        .filter(|_| !report.latency.is_lower_bound(0.99))
-        .map(|e| e.interval());
+    out.p99_ci_us = window_interval(&p99s).filter(|_| !report.latency.is_lower_bound(0.99));
     let costs: Vec<f64> = windows
         .iter()
         .filter(|w| w.answers > 0)
@@ -296,9 +298,7 @@ pub fn estimates(derived: &Derived, report: &LoadReport, samples: &[Sample]) -> 
             Some(cpu * 1e6 / w.answers as f64)
         })
         .collect();
-    out.engine_us_per_request_ci = from_windows(&costs)
-        .filter(Estimate::has_interval)
-        .map(|e| e.interval());
+    out.engine_us_per_request_ci = window_interval(&costs);
     out
 }
 

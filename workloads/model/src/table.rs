@@ -145,6 +145,13 @@ const ALL_MODES: &[Mode] = &[
 const LOADED: &[Mode] = &[Mode::Closed, Mode::Open];
 const SLOW: &[Mode] = &[Mode::SlowReaders, Mode::SlowSenders];
 const NOWHERE: &[Mode] = &[];
+/// Every mode whose requests are answered while they are measured: all but idle.
+const ANSWERING: &[Mode] = &[
+    Mode::Closed,
+    Mode::Open,
+    Mode::SlowReaders,
+    Mode::SlowSenders,
+];
 
 /// Every figure of a step, in the order of the CSV and the gates' help: how fast and how
 /// many, latency, cost, CPU, threads, memory, then the kernel's memory.
@@ -235,12 +242,7 @@ pub const TABLE: &[Figure] = &[
             high: "p99_ci_high_us",
             of: |s| s.estimates.p99_ci_us,
         }),
-        compared_in: &[
-            Mode::Closed,
-            Mode::Open,
-            Mode::SlowReaders,
-            Mode::SlowSenders,
-        ],
+        compared_in: ANSWERING,
     },
     Figure {
         key: "p999_us",
@@ -309,12 +311,7 @@ pub const TABLE: &[Figure] = &[
         decimals: 4,
         value: |s| Some(s.derived.engine_cores),
         interval: None,
-        compared_in: &[
-            Mode::Closed,
-            Mode::Open,
-            Mode::SlowReaders,
-            Mode::SlowSenders,
-        ],
+        compared_in: ANSWERING,
     },
     Figure {
         key: "client_cores",

@@ -227,15 +227,18 @@ impl Host {
 
     /// Starts `BIN ARGS…` there.
     pub fn spawn(&self, args: &[&str]) -> Result<RemoteProcess, RemoteError> {
-        let child = self
-            .command(args)
-            .spawn()
-            .map_err(|source| RemoteError::Spawn {
-                host: self.name.clone(),
-                program: self.words[0].clone(),
-                source,
-            })?;
+        let child = self.start(&mut self.command(args))?;
         Ok(RemoteProcess::new(self.name.clone(), child))
+    }
+
+    /// Starts `command` (one of [`Host::command`] or [`Host::prefixed`]), a failure naming
+    /// this host and its prefix's program.
+    fn start(&self, command: &mut Command) -> Result<Child, RemoteError> {
+        command.spawn().map_err(|source| RemoteError::Spawn {
+            host: self.name.clone(),
+            program: self.words[0].clone(),
+            source,
+        })
     }
 
     /// Starts `BIN ARGS…` there with `input` on its stdin (written by a thread of its own,
@@ -247,11 +250,7 @@ impl Host {
     ) -> Result<RemoteProcess, RemoteError> {
         let mut command = self.command(args);
         command.stdin(Stdio::piped());
-        let mut child = command.spawn().map_err(|source| RemoteError::Spawn {
-            host: self.name.clone(),
-            program: self.words[0].clone(),
-            source,
-        })?;
+        let mut child = self.start(&mut command)?;
         if let Some(mut stdin) = child.stdin.take() {
             std::thread::spawn(move || {
                 use std::io::Write;
@@ -290,11 +289,7 @@ impl Host {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        let mut child = command.spawn().map_err(|source| RemoteError::Spawn {
-            host: self.name.clone(),
-            program: self.words[0].clone(),
-            source,
-        })?;
+        let mut child = self.start(&mut command)?;
         let deadline = Instant::now() + COMMAND_TIMEOUT;
         loop {
             if let Ok(Some(status)) = child.try_wait() {
@@ -325,11 +320,7 @@ impl Host {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
-        let child = command.spawn().map_err(|source| RemoteError::Spawn {
-            host: self.name.clone(),
-            program: self.words[0].clone(),
-            source,
-        })?;
+        let child = self.start(&mut command)?;
         let process = RemoteProcess::new(self.name.clone(), child);
         let what = format!("running `{}`", program_and_args.join(" "));
         let (lines, status, stderr) = process.finish(timeout, &what)?;

@@ -157,6 +157,29 @@ impl StepContext<'_> {
     fn failed(&self, why: String) -> StepResult {
         StepResult::failed(&self.engine.label, self.workload, self.level, why)
     }
+
+    /// A step that measured `load` and `samples` (its figures derived by
+    /// [`StepResult::measured`]), wherever it ran.
+    fn measured(
+        &self,
+        load: wb_model::results::LoadReport,
+        samples: Vec<wb_model::results::Sample>,
+        warmup_ms: u64,
+        client: Option<wb_model::figures::ClientCpu>,
+        failure: Option<String>,
+    ) -> StepResult {
+        StepResult::measured(wb_model::figures::Measured {
+            engine: &self.engine.label,
+            workload: &self.workload.name,
+            mode: self.workload.mode,
+            level: self.level,
+            load,
+            samples,
+            warmup_ms,
+            client,
+            failure,
+        })
+    }
 }
 
 impl Runner {

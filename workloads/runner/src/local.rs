@@ -11,7 +11,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use wb_model::describe::{Description, parse};
-use wb_model::figures::Measured;
 use wb_model::results::{EngineFacts, EngineSpec, LoadReport, StepResult};
 use wb_model::spec::{Route, Workload};
 
@@ -138,22 +137,19 @@ impl Site for Local {
                 .ok()?;
             Some(after.saturating_sub(before))
         });
-        let mut step = StepResult::measured(Measured {
-            engine: &at.engine.label,
-            workload: &at.workload.name,
-            mode: at.workload.mode,
-            level: at.level,
-            load: report,
-            samples,
-            warmup_ms: plan.warmup.as_millis() as u64,
-            client: None,
-            failure: (!alive).then(|| {
-                format!(
-                    "the engine exited during the step ({})",
-                    server.exit_description()
-                )
-            }),
+        let failure = (!alive).then(|| {
+            format!(
+                "the engine exited during the step ({})",
+                server.exit_description()
+            )
         });
+        let mut step = at.measured(
+            report,
+            samples,
+            plan.warmup.as_millis() as u64,
+            None,
+            failure,
+        );
         step.derived.counter_growth = counter_growth;
         step
     }

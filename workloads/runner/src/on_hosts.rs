@@ -36,7 +36,7 @@ use crate::hosts::{
 };
 use wb_load::wire::LoadResult;
 use wb_model::describe::Description;
-use wb_model::figures::{ClientCpu, Measured};
+use wb_model::figures::ClientCpu;
 use wb_model::results::{EngineFacts, EngineSpec, HostFacts, LoadReport, Sample, StepResult};
 use wb_model::spec::{Mode, Workload};
 
@@ -361,17 +361,13 @@ fn run_step_remote(
             hosts.engine.name
         ));
     }
-    StepResult::measured(Measured {
-        engine: &at.engine.label,
-        workload: &at.workload.name,
-        mode: at.workload.mode,
-        level: at.level,
-        load: report,
+    at.measured(
+        report,
         samples,
-        warmup_ms: load_started_ms + plan.warmup.as_millis() as u64,
-        client: Some(client),
-        failure: (!lost.is_empty()).then(|| lost.join("; ")),
-    })
+        load_started_ms + plan.warmup.as_millis() as u64,
+        Some(client),
+        (!lost.is_empty()).then(|| lost.join("; ")),
+    )
 }
 
 /// Runs one level's load on the load hosts, each its share ([`split_level`]), and waits for
@@ -452,13 +448,11 @@ fn start_load(
     let duration = ms(plan.duration.max(Duration::from_millis(100)));
     let warmup = ms(plan.warmup);
     let timeout = ms(plan.timeout);
-    match workload.mode {
-        Mode::Closed => host.spawn(&[
-            "--quiet",
-            "load",
-            &url,
-            "-c",
-            &share_text,
+    // A closed or open loop: `load URL` with its level's flags, then the timings.
+    let load_url = |level: &[&str]| {
+        let mut args = vec!["--quiet", "load", url.as_str()];
+        args.extend_from_slice(level);
+        args.extend_from_slice(&[
             "-d",
             &duration,
             "--warmup",
@@ -466,29 +460,18 @@ fn start_load(
             "--timeout",
             &timeout,
             "--json",
-        ]),
+        ]);
+        host.spawn(&args)
+    };
+    match workload.mode {
+        Mode::Closed => load_url(&["-c", &share_text]),
         Mode::Open => {
             // The connection cap is split like the rate, each host keeping at least one.
             let cap = (plan.max_connections * share)
                 .div_ceil(plan.level.max(1))
                 .max(1)
                 .to_string();
-            host.spawn(&[
-                "--quiet",
-                "load",
-                &url,
-                "-R",
-                &share_text,
-                "-c",
-                &cap,
-                "-d",
-                &duration,
-                "--warmup",
-                &warmup,
-                "--timeout",
-                &timeout,
-                "--json",
-            ])
+            load_url(&["-R", &share_text, "-c", &cap])
         }
         Mode::Idle | Mode::SlowReaders | Mode::SlowSenders => {
             // The workload itself travels on stdin, so that a file that exists only here
