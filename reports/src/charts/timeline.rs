@@ -163,18 +163,18 @@ fn view(
     axis: &Axis,
     kind: &str,
     what: &str,
-) -> Result<(String, String, Vec<TraceSpan>), Chart> {
+) -> Result<(String, String, Vec<TraceSpan>), Box<Chart>> {
     let id = format!("{}-{}-{kind}", trace.workload, trace.engine);
     let title = format!(
         "{what}: {} on {} at level {}",
         trace.engine, trace.workload, trace.level
     );
     if trace.spans.is_empty() || axis.ns == 0 {
-        return Err(super::empty_state(
+        return Err(Box::new(super::empty_state(
             &id,
             &title,
             "the traced window recorded no spans; run again with --trace",
-        ));
+        )));
     }
     let spans = on_axis(trace, axis);
     Ok((id, title, spans))
@@ -184,7 +184,7 @@ fn view(
 pub fn timeline_on(trace: &Trace, axis: &Axis) -> Chart {
     let (id, title, spans) = match view(trace, axis, "timeline", "Threads") {
         Ok(view) => view,
-        Err(empty) => return empty,
+        Err(empty) => return *empty,
     };
     let lanes = lanes(&spans);
     let pids: BTreeSet<u32> = lanes.keys().map(|k| k.pid).collect();
@@ -229,7 +229,7 @@ pub fn timeline_on(trace: &Trace, axis: &Axis) -> Chart {
 pub fn connection_timeline_on(trace: &Trace, axis: &Axis) -> Chart {
     let (id, title, spans) = match view(trace, axis, "connections", "Connections") {
         Ok(view) => view,
-        Err(empty) => return empty,
+        Err(empty) => return *empty,
     };
     let conns = connections(&spans);
     let several = conns.iter().map(|c| c.pid).collect::<BTreeSet<_>>().len() > 1;
