@@ -26,6 +26,19 @@ pub fn idle_slope_estimate(steps: &[&StepResult]) -> Option<(Estimate, Estimate)
     Some((user, kernel))
 }
 
+/// The slope of one engine's virtual size (VSZ) over idle connections, with its interval:
+/// address space reserved per connection, touched or not. `None` when fewer than two reached
+/// levels have a virtual size (runs stored before it was kept read 0).
+pub fn idle_vsz_slope_estimate(steps: &[&StepResult]) -> Option<Estimate> {
+    let ok: Vec<&&StepResult> = steps
+        .iter()
+        .filter(|s| s.reached() && s.derived.peak_vsz_bytes > 0)
+        .collect();
+    let xs: Vec<f64> = ok.iter().map(|s| s.load.connections as f64).collect();
+    let vsz: Vec<f64> = ok.iter().map(|s| s.derived.peak_vsz_bytes as f64).collect();
+    spread::slope_estimate(&xs, &vsz).map(|(slope, _)| slope)
+}
+
 /// The cores a step's engine used, with the interval of its per-sample readings (batch
 /// means over the sampler's 200 ms intervals after the warm-up).
 pub fn cores_estimate(step: &StepResult) -> Estimate {

@@ -40,7 +40,9 @@ use crate::charts::Chart;
 
 use crate::store::StoredRun;
 
-pub use evidence::{cores_estimate, cpu_per_request_estimate, idle_slope_estimate};
+pub use evidence::{
+    cores_estimate, cpu_per_request_estimate, idle_slope_estimate, idle_vsz_slope_estimate,
+};
 
 /// The free-threaded CPython (python3.14t or python3.13t) on this machine's PATH, if any: the
 /// GIL lesson says whether its threads peer could run without the GIL here.
