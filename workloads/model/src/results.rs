@@ -670,21 +670,23 @@ fn one() -> u32 {
 }
 
 impl RunConfig {
-    /// Number of steps: engines × levels of every workload × repeats.
+    /// Number of steps: for every workload, its engines ([`Workload::engines_in`]: the run's
+    /// and its own extra ones) × its levels, × repeats.
     pub fn total_steps(&self) -> usize {
-        self.engines.len()
-            * self.workloads.iter().map(|w| w.levels.len()).sum::<usize>()
+        self.workloads
+            .iter()
+            .map(|w| w.engines_in(&self.engines).len() * w.levels.len())
+            .sum::<usize>()
             * self.repeat.max(1) as usize
     }
 
     /// Estimated seconds, warm-ups included, engine start-up not.
     pub fn estimated_secs(&self) -> f64 {
-        self.engines.len() as f64
-            * self.repeat.max(1) as f64
+        self.repeat.max(1) as f64
             * self
                 .workloads
                 .iter()
-                .map(Workload::duration_secs)
+                .map(|w| w.engines_in(&self.engines).len() as f64 * w.duration_secs())
                 .sum::<f64>()
     }
 }
