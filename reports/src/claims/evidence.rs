@@ -29,11 +29,18 @@ pub fn idle_slope_estimate(steps: &[&StepResult]) -> Option<(Estimate, Estimate)
 /// The slope of one engine's virtual size (VSZ) over idle connections, with its interval:
 /// address space reserved per connection, touched or not. `None` when fewer than two reached
 /// levels have a virtual size (runs stored before it was kept read 0).
+///
+/// Level 0 is left out when two other levels remain: before the first connection thread,
+/// glibc's malloc has not made its per-thread arenas (64 MiB of address space each, up to
+/// eight per core), which the first threads add all at once, a step that would lean the line.
 pub fn idle_vsz_slope_estimate(steps: &[&StepResult]) -> Option<Estimate> {
-    let ok: Vec<&&StepResult> = steps
+    let mut ok: Vec<&&StepResult> = steps
         .iter()
         .filter(|s| s.reached() && s.derived.peak_vsz_bytes > 0)
         .collect();
+    if ok.iter().filter(|s| s.load.connections > 0).count() >= 2 {
+        ok.retain(|s| s.load.connections > 0);
+    }
     let xs: Vec<f64> = ok.iter().map(|s| s.load.connections as f64).collect();
     let vsz: Vec<f64> = ok.iter().map(|s| s.derived.peak_vsz_bytes as f64).collect();
     spread::slope_estimate(&xs, &vsz).map(|(slope, _)| slope)
