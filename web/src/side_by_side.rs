@@ -115,7 +115,7 @@ enum Figure {
 impl Figure {
     fn of(slug: &str) -> Option<Figure> {
         Some(match slug {
-            "thread-memory" => Figure::IdleBytes,
+            "thread-memory" | "stack-size" => Figure::IdleBytes,
             "selector-thousands" => Figure::Held,
             "big-response" => Figure::Download,
             "db-wait" => Figure::Waits,

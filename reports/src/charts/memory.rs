@@ -233,6 +233,91 @@ pub fn bytes_per_connection_bars(steps: &[StepResult], workload: &str) -> Chart 
     }
 }
 
+/// A stack-size sweep on the idle workload: for each stack size the thread-per-connection
+/// engines stated, what one connection kept resident (the PSS slope, in the engine's colour)
+/// against the address space it reserved (the VSZ slope, grey). The table has one row per
+/// stack size.
+pub fn stack_sweep_bars(steps: &[StepResult], workload: &str) -> Chart {
+    let id = chart_id(workload, "stack-sweep");
+    let title = format!("{workload}: resident against reserved, by stack size");
+    let mine: Vec<StepResult> = steps
+        .iter()
+        .filter(|s| s.workload == workload)
+        .cloned()
+        .collect();
+    let combined = wb_model::spread::combined(&mine);
+    let sweep = crate::claims::stack_sweep(&combined.iter().collect::<Vec<_>>());
+    if sweep.is_empty() {
+        return no_data(id, title, workload);
+    }
+    let whole_bytes = |v: f64| format!("{v:.0}");
+    let table = DataTable {
+        caption: format!(
+            "{workload}: least-squares slopes over open connections per stack size, ± their \
+             95 % intervals: PSS (resident) and virtual size (reserved address space)."
+        ),
+        columns: [
+            "stack",
+            "engine",
+            "resident bytes per connection (B)",
+            "address space per connection (B)",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: sweep
+            .iter()
+            .map(|p| {
+                vec![
+                    wb_model::results::stack_text(p.stack_bytes),
+                    p.label.clone(),
+                    format::estimate(&p.resident, whole_bytes),
+                    p.reserved
+                        .as_ref()
+                        .map_or("—".into(), |e| format::estimate(e, whole_bytes)),
+                ]
+            })
+            .collect(),
+        notes: Vec::new(),
+    };
+    let plot = BarPlot {
+        title: title.clone(),
+        x_desc: "per idle connection (KiB)".into(),
+        rows: sweep
+            .iter()
+            .map(|p| {
+                let mut bars = vec![resolved_bar(&p.resident, 1024.0, engine_color(&p.label))];
+                if let Some(reserved) = &p.reserved {
+                    bars.push(resolved_bar(reserved, 1024.0, REFERENCE));
+                }
+                BarRow {
+                    label: format!("{} stack", wb_model::results::stack_text(p.stack_bytes)),
+                    bars,
+                }
+            })
+            .collect(),
+        legend: vec![
+            LegendEntry {
+                text: "resident (PSS slope)".into(),
+                color: REFERENCE,
+                swatch: Swatch::Blocks(&ENGINE_SWATCH),
+            },
+            LegendEntry {
+                text: "address space (VSZ slope)".into(),
+                color: REFERENCE,
+                swatch: Swatch::Block,
+            },
+        ],
+    };
+    let svg = render::bar_plot(&plot).unwrap_or_else(|err| draw_error(&title, &*err));
+    Chart {
+        id,
+        title,
+        svg,
+        table,
+        empty: false,
+    }
+}
+
 /// Peak PSS (MiB) of the engine's process tree against the level.
 pub fn memory(steps: &[StepResult], workload: &str) -> Chart {
     level_metric_chart(

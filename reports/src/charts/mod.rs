@@ -74,7 +74,9 @@ pub use scale::{LOG_SCALE_RATIO, use_log_scale};
 
 pub use compare::compare;
 use legend::*;
-pub use memory::{bytes_per_connection_bars, memory, memory_per_connection, threads};
+pub use memory::{
+    bytes_per_connection_bars, memory, memory_per_connection, stack_sweep_bars, threads,
+};
 use series::*;
 pub use service::{cores, cost_per_request, latency, throughput};
 pub use timeline::{Axis, connection_timeline, timeline, timelines};

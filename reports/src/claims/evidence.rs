@@ -26,6 +26,96 @@ pub fn idle_slope_estimate(steps: &[&StepResult]) -> Option<(Estimate, Estimate)
     Some((user, kernel))
 }
 
+/// The slope of one engine's virtual size (VSZ) over idle connections, with its interval:
+/// address space reserved per connection, touched or not. `None` when fewer than two reached
+/// levels have a virtual size (runs stored before it was kept read 0).
+///
+/// Level 0 is left out when two other levels remain: before the first connection thread,
+/// glibc's malloc has not made its per-thread arenas (64 MiB of address space each, up to
+/// eight per core), which the first threads add all at once, a step that would lean the line.
+pub fn idle_vsz_slope_estimate(steps: &[&StepResult]) -> Option<Estimate> {
+    let mut ok: Vec<&&StepResult> = steps
+        .iter()
+        .filter(|s| s.reached() && s.derived.peak_vsz_bytes > 0)
+        .collect();
+    if ok.iter().filter(|s| s.load.connections > 0).count() >= 2 {
+        ok.retain(|s| s.load.connections > 0);
+    }
+    let xs: Vec<f64> = ok.iter().map(|s| s.load.connections as f64).collect();
+    let vsz: Vec<f64> = ok.iter().map(|s| s.derived.peak_vsz_bytes as f64).collect();
+    spread::slope_estimate(&xs, &vsz).map(|(slope, _)| slope)
+}
+
+/// One stack size of a stack-size sweep: the thread-per-connection engine that ran with it
+/// (as its steps' facts state the stack), what one idle connection cost it resident (the PSS
+/// slope) and what it reserved (the VSZ slope).
+#[derive(Debug, Clone)]
+pub(crate) struct StackSize {
+    /// The engine's label, `threads:stack-size=32KiB`.
+    pub label: String,
+    /// The stack each connection's thread reserved, bytes, as the engine stated it.
+    pub stack_bytes: u64,
+    /// PSS per connection.
+    pub resident: Estimate,
+    /// VSZ per connection; `None` in runs stored before the virtual size was kept.
+    pub reserved: Option<Estimate>,
+}
+
+/// The stack sizes the run's thread-per-connection engines stated in these idle steps,
+/// smallest first, one engine each (the first in the registry's order when two stated the
+/// same). Engines that did not state a stack, or whose slope could not be fitted, are left
+/// out.
+pub(crate) fn stack_sweep(steps: &[&StepResult]) -> Vec<StackSize> {
+    let mut out: Vec<StackSize> = Vec::new();
+    for label in of_family(steps, Family::Thread) {
+        let mine = ok_steps(steps, &label);
+        let Some(stack_bytes) = mine
+            .iter()
+            .find_map(|s| s.facts.as_ref().and_then(|f| f.stack_bytes))
+        else {
+            continue;
+        };
+        if out.iter().any(|p| p.stack_bytes == stack_bytes) {
+            continue;
+        }
+        let Some((resident, _)) = idle_slope_estimate(&mine) else {
+            continue;
+        };
+        out.push(StackSize {
+            label,
+            stack_bytes,
+            resident,
+            reserved: idle_vsz_slope_estimate(&mine),
+        });
+    }
+    out.sort_by_key(|p| p.stack_bytes);
+    out
+}
+
+/// How much more of `figure` engine `b` held than engine `a` per connection: the slope over
+/// the level of their difference at each level both reached. Pairing by level cancels what
+/// both pay alike (the same binary's code, malloc's arenas, the kernel), so the interval is
+/// that of the difference alone. `None` with fewer than two common levels.
+pub(crate) fn paired_slope(
+    steps: &[&StepResult],
+    a: &str,
+    b: &str,
+    figure: fn(&StepResult) -> u64,
+) -> Option<Estimate> {
+    let a_steps = ok_steps(steps, a);
+    let (xs, ys): (Vec<f64>, Vec<f64>) = ok_steps(steps, b)
+        .into_iter()
+        .filter(|s| s.reached())
+        .filter_map(|sb| {
+            let sa = a_steps
+                .iter()
+                .find(|s| s.level == sb.level && s.reached())?;
+            Some((sb.level as f64, figure(sb) as f64 - figure(sa) as f64))
+        })
+        .unzip();
+    spread::slope_estimate(&xs, &ys).map(|(slope, _)| slope)
+}
+
 /// The cores a step's engine used, with the interval of its per-sample readings (batch
 /// means over the sampler's 200 ms intervals after the warm-up).
 pub fn cores_estimate(step: &StepResult) -> Estimate {

@@ -40,7 +40,10 @@ use crate::charts::Chart;
 
 use crate::store::StoredRun;
 
-pub use evidence::{cores_estimate, cpu_per_request_estimate, idle_slope_estimate};
+pub(crate) use evidence::stack_sweep;
+pub use evidence::{
+    cores_estimate, cpu_per_request_estimate, idle_slope_estimate, idle_vsz_slope_estimate,
+};
 
 /// The free-threaded CPython (python3.14t or python3.13t) on this machine's PATH, if any: the
 /// GIL lesson says whether its threads peer could run without the GIL here.
@@ -51,6 +54,15 @@ pub fn free_threaded_python() -> Option<String> {
 /// A factor of two is the least anyone would call "costs more": a thread per connection must
 /// cost at least twice an event loop's connection for "a thread costs a stack" to hold.
 pub const THREAD_COST_RATIO: f64 = 2.0;
+/// A stack-size sweep's address space per connection must grow by the difference of the
+/// stack sizes within this fraction, either way: every thread reserves its whole stack at
+/// once, and the rest of what it maps (guard pages, signal stack) is the same whatever the
+/// stack, so a tenth leaves room for the slope's noise but not for a stack not reserved.
+pub const STACK_RESERVE_SLACK: f64 = 0.1;
+/// "Resident stays flat" across a stack-size sweep: resident memory per connection differs
+/// by less than this fraction of the difference of the stack sizes (under 820 KiB for 32 KiB
+/// against 8 MiB). Stacks that were touched, not only reserved, would differ by all of it.
+pub const RESIDENT_FRACTION: f64 = 0.1;
 /// "Thousands" of sockets, as a contrast: ten thousand idle connections held by one loop. A
 /// thousand would not tell the models apart (the threads engine holds two thousand as well);
 /// ten thousand is within this machine's open-files limit (20,000 per process) and below the
@@ -252,6 +264,22 @@ pub const LESSONS: &[Lesson] = &[
         judge: judges::thread_memory,
     },
     Lesson {
+        slug: "stack-size",
+        title: "A thread's stack is reserved, not touched",
+        claim: "The talk's \"a thread costs 32 kB to 8 MB\" is the stack each thread reserves: \
+                address space, not memory. Whatever the stack size, a thread holding an idle \
+                connection keeps only the pages it touched resident, while the address space \
+                grows by the whole stack per thread.",
+        why: "The idle workload holds N connections on the threads engine at several stack \
+              sizes (threads:stack-size=32KiB, the 2 MiB default, threads:stack-size=8MiB). \
+              The sampler reads the engine's virtual size (VSZ: everything mapped) beside its \
+              PSS (what is resident); the slope of each over N is what one connection \
+              reserves and what it costs. A new thread's stack is one mmap of the whole size \
+              and a guard page; the kernel backs a page only when the thread first writes it.",
+        workload: "idle",
+        judge: judges::stack_reserved,
+    },
+    Lesson {
         slug: "selector-thousands",
         title: "One selector loop holds thousands of sockets",
         claim: "A single thread with one epoll set can keep thousands of connections open, each \
@@ -376,6 +404,10 @@ pub fn hint(lesson: &Lesson) -> String {
         "gil" => "workbench peers install, then workbench run --peers \
                   python-threads,gunicorn-gthread,gunicorn-sync --workloads cpu"
             .into(),
+        "stack-size" => format!(
+            "workbench run --engines {} --workloads idle",
+            judges::SWEEP_ENGINES
+        ),
         "race-conditions" => {
             "workbench run --engines threads,threads-locked,selector,coroutines,pool \
                               --workloads count,count-nowait"

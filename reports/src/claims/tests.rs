@@ -779,3 +779,148 @@ fn loose_thresholds_no_longer_pass() {
 }
 
 mod lessons_six;
+
+/// One stack size of a made-up sweep: label, stated stack, PSS per connection and its noise,
+/// VSZ per connection and its noise (`None`: no virtual size recorded, as in old runs).
+type Sweep<'a> = (&'a str, u64, f64, f64, Option<(f64, f64)>);
+
+fn stack_sweep_run(sweep: &[Sweep<'_>]) -> StoredRun {
+    let mut r = run(
+        "idle",
+        sweep
+            .iter()
+            .map(|(label, _, pss, noise, _)| (*label, idle(*pss, *noise)))
+            .collect(),
+    );
+    for s in &mut r.steps {
+        let (_, stack, _, _, vsz) = sweep.iter().find(|p| p.0 == s.engine).unwrap();
+        s.facts = Some(EngineFacts {
+            stack_bytes: Some(*stack),
+            ..EngineFacts::default()
+        });
+        if let Some((per_conn, noise)) = vsz {
+            let flip = if (s.level / 500).is_multiple_of(2) {
+                1.0
+            } else {
+                -1.0
+            };
+            // malloc's arenas: a gigabyte of address space as soon as there are threads,
+            // alike for every stack size (the pairing by level cancels it).
+            let arenas = if s.level > 0 {
+                1024.0 * 1024.0 * 1024.0
+            } else {
+                0.0
+            };
+            s.derived.peak_vsz_bytes =
+                (3e9 + arenas + per_conn * s.level as f64 + noise * flip) as u64;
+        }
+    }
+    r
+}
+
+#[test]
+fn stack_size_sweep_outcomes() {
+    const KIB: f64 = 1024.0;
+    const MIB: f64 = 1024.0 * 1024.0;
+    let small = |pss: f64, vsz: Option<(f64, f64)>| -> Sweep<'static> {
+        ("threads:stack-size=32KiB", 32 * 1024, pss, 20_000.0, vsz)
+    };
+    let large = |pss: f64, vsz: Option<(f64, f64)>| -> Sweep<'static> {
+        ("threads:stack-size=8MiB", 8 << 20, pss, 60_000.0, vsz)
+    };
+    let cases: [(&str, Vec<Sweep<'_>>, Verdict); 6] = [
+        (
+            "resident flat, reserve grows by the stack",
+            vec![
+                small(15.0 * KIB, Some((48.0 * KIB, 5e6))),
+                large(15.2 * KIB, Some((8.0 * MIB + 16.0 * KIB, 9e6))),
+            ],
+            Verdict::Supported,
+        ),
+        (
+            // Each engine's PSS interval would pass a loose "about the same" test if it were
+            // wide; here the stacks were touched (prefaulted): resident grew with the stack.
+            "stacks touched",
+            vec![
+                small(15.0 * KIB, Some((48.0 * KIB, 5e6))),
+                large(8.0 * MIB, Some((8.0 * MIB + 16.0 * KIB, 9e6))),
+            ],
+            Verdict::NotSupported,
+        ),
+        (
+            // Both say a different stack, but the reserve did not move: the stated stack is
+            // not what the threads reserved.
+            "reserve did not grow",
+            vec![
+                small(15.0 * KIB, Some((2.0 * MIB, 5e6))),
+                large(15.0 * KIB, Some((2.0 * MIB, 9e6))),
+            ],
+            Verdict::NotSupported,
+        ),
+        (
+            "address space inside the noise",
+            vec![
+                small(15.0 * KIB, Some((48.0 * KIB, 5e9))),
+                large(15.0 * KIB, Some((8.0 * MIB, 1e10))),
+            ],
+            Verdict::Inconclusive,
+        ),
+        (
+            "no virtual size recorded",
+            vec![small(15.0 * KIB, None), large(15.0 * KIB, None)],
+            Verdict::Inconclusive,
+        ),
+        (
+            "one stack size",
+            vec![small(15.0 * KIB, Some((48.0 * KIB, 5e6)))],
+            Verdict::Inconclusive,
+        ),
+    ];
+    for (what, sweep, want) in cases {
+        let r = stack_sweep_run(&sweep);
+        let (v, why) = judge("stack-size", &r);
+        assert_eq!(v, want, "{what}: {why}");
+    }
+    // One stack size names the command that runs the sweep.
+    let r = stack_sweep_run(&[small(15.0 * KIB, Some((48.0 * KIB, 5e6)))]);
+    let (_, why) = judge("stack-size", &r);
+    assert!(
+        why.contains("--engines threads,threads:stack-size=32KiB,threads:stack-size=8MiB,selector"),
+        "{why}"
+    );
+    // The sentences give both figures per stack size, and thread-memory repeats them.
+    let r = stack_sweep_run(&[
+        small(15.0 * KIB, Some((48.0 * KIB, 5e6))),
+        (
+            "threads",
+            2 << 20,
+            15.1 * KIB,
+            40_000.0,
+            Some((2.0 * MIB + 16.0 * KIB, 7e6)),
+        ),
+        large(15.2 * KIB, Some((8.0 * MIB + 16.0 * KIB, 9e6))),
+    ]);
+    let lesson = LESSONS.iter().find(|l| l.slug == "stack-size").unwrap();
+    let f = (lesson.judge)(&r);
+    let text = f.sentences.join(" ");
+    assert!(
+        text.contains("32 KiB stack") && text.contains("8 MiB stack"),
+        "{text}"
+    );
+    assert!(text.contains("of address space"), "{text}");
+    assert!(f.headline.is_some());
+    assert!(
+        f.charts.iter().all(|c| !c.empty),
+        "the sweep chart has data"
+    );
+    let memory = LESSONS.iter().find(|l| l.slug == "thread-memory").unwrap();
+    let text = (memory.judge)(&r).sentences.join(" ");
+    assert!(text.contains("32 KiB stack"), "{text}");
+    // No idle workload: no data, with the sweep's command.
+    let (v, why) = judge(
+        "stack-size",
+        &run("hello", vec![("threads", hello_at_64())]),
+    );
+    assert_eq!(v, Verdict::NoData);
+    assert!(why.contains("threads:stack-size=32KiB"), "{why}");
+}

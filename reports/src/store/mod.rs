@@ -207,11 +207,12 @@ pub use schema::MIGRATIONS;
 /// error ("database is locked") says more than waiting on.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The `samples` columns after `(run_id, step_seq, seq)`, in [`Sample`]'s field order; the
-/// insert and the select both use this list, so they cannot drift apart.
+/// The `samples` columns after `(run_id, step_seq, seq)`, in [`Sample`]'s field order with
+/// the columns added by later migrations at the end; the insert and the select both use this
+/// list, so they cannot drift apart.
 const SAMPLE_COLUMNS: &str = "at_ms, rss_bytes, pss_bytes, uss_bytes, processes, threads, \
      cpu_user_secs, cpu_system_secs, ctx_voluntary, ctx_involuntary, open_fds, tcp_inuse, \
-     tcp_mem_bytes, kernel_stack_bytes, slab_unreclaim_bytes, client_cpu_secs";
+     tcp_mem_bytes, kernel_stack_bytes, slab_unreclaim_bytes, client_cpu_secs, vsz_bytes";
 
 /// The `runs` columns a [`RunSummary`] is read from, with the step count last.
 const SUMMARY_COLUMNS: &str = "id, status, started_at, finished_at, suite, engines, workloads, \
@@ -359,7 +360,7 @@ impl Store {
             let mut insert = tx.prepare(&format!(
                 "INSERT INTO samples (run_id, step_seq, seq, {SAMPLE_COLUMNS})
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                         ?16, ?17, ?18, ?19)"
+                         ?16, ?17, ?18, ?19, ?20)"
             ))?;
             for (i, s) in step.samples.iter().enumerate() {
                 insert.execute(params![
@@ -382,6 +383,7 @@ impl Store {
                     s.kernel_stack_bytes,
                     s.slab_unreclaim_bytes,
                     s.client_cpu_secs,
+                    s.vsz_bytes,
                 ])?;
             }
         }

@@ -71,6 +71,7 @@ pub(super) fn read_sample(row: &Row<'_>) -> rusqlite::Result<Sample> {
         kernel_stack_bytes: row.get(14)?,
         slab_unreclaim_bytes: row.get(15)?,
         client_cpu_secs: row.get(16)?,
+        vsz_bytes: row.get(17)?,
     })
 }
 

@@ -109,6 +109,11 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_id, engine)
     );
     ",
+    // 4: the virtual size (VSZ) of each sample: address space reserved, touched or not. A
+    // sample from before reads 0.
+    "
+    ALTER TABLE samples ADD COLUMN vsz_bytes INTEGER NOT NULL DEFAULT 0;
+    ",
 ];
 
 /// Applies the missing migrations, each in its own transaction with its version bump.

@@ -199,6 +199,7 @@ fn step(engine: &str, w: &Workload, level: u64, speed: f64) -> StepResult {
             mean_pss_bytes: pss,
             peak_rss_bytes: pss + MIB,
             mean_rss_bytes: pss + MIB,
+            peak_vsz_bytes: 0,
             engine_cores: cores,
             client_cores,
             ctx_switches_per_sec: rps / 3.0,

@@ -300,6 +300,7 @@ fn url_job(text: &str, args: &LoadArgs) -> anyhow::Result<Job> {
         read_rate: None,
         send_interval_ms: None,
         placement: Default::default(),
+        extra_engines: Vec::new(),
     };
     Ok(Job {
         url: url.to_string(),

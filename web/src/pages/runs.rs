@@ -206,6 +206,7 @@ pub fn sections(run: &StoredRun, with_tables: bool) -> Vec<WorkloadSection> {
                 read_rate: None,
                 send_interval_ms: None,
                 placement: Default::default(),
+                extra_engines: Vec::new(),
             });
             w.name = step.workload.clone();
             workloads.push(w);

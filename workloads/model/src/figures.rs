@@ -51,6 +51,7 @@ pub fn derive(report: &LoadReport, samples: &[Sample], warmup_ms: u64) -> Derive
     derived.mean_pss_bytes = window.iter().map(|s| s.pss_bytes).sum::<u64>() / n;
     derived.peak_rss_bytes = window.iter().map(|s| s.rss_bytes).max().unwrap_or(0);
     derived.mean_rss_bytes = window.iter().map(|s| s.rss_bytes).sum::<u64>() / n;
+    derived.peak_vsz_bytes = window.iter().map(|s| s.vsz_bytes).max().unwrap_or(0);
     derived.threads_max = window.iter().map(|s| s.threads).max().unwrap_or(0);
     derived.tcp_mem_bytes = last.tcp_mem_bytes;
     derived.slab_unreclaim_bytes = last.slab_unreclaim_bytes;
@@ -183,6 +184,7 @@ mod tests {
             client_cpu_secs: client,
             pss_bytes: pss,
             rss_bytes: pss * 2,
+            vsz_bytes: pss * 10,
             ctx_voluntary: switches,
             threads: 3,
             ..Sample::default()
@@ -207,6 +209,7 @@ mod tests {
         assert_eq!(d.peak_pss_bytes, 300);
         assert_eq!(d.mean_pss_bytes, 200);
         assert_eq!(d.peak_rss_bytes, 600);
+        assert_eq!(d.peak_vsz_bytes, 3000);
         assert!((d.engine_cores - 1.0).abs() < 1e-9);
         assert!((d.client_cores - 0.5).abs() < 1e-9);
         assert!((d.ctx_switches_per_sec - 1000.0).abs() < 1e-9);

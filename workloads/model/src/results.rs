@@ -246,6 +246,11 @@ pub struct Sample {
     pub pss_bytes: u64,
     /// Unique set size, summed: pages no other process maps.
     pub uss_bytes: u64,
+    /// Virtual size (VSZ, `VmSize`), summed over the tree: the address space reserved,
+    /// touched or not. A thread's whole stack counts here from the moment it is created, while
+    /// only the pages it touched count in RSS and PSS. 0 in runs stored before it was kept.
+    #[serde(default)]
+    pub vsz_bytes: u64,
     /// Processes in the engine's tree (the pool's workers and its parent).
     pub processes: u64,
     /// Threads, summed over the tree.
@@ -285,6 +290,10 @@ pub struct Derived {
     pub peak_rss_bytes: u64,
     /// Mean RSS over the window, bytes.
     pub mean_rss_bytes: u64,
+    /// Largest virtual size (VSZ) seen, bytes: address space reserved, touched or not. 0 in
+    /// runs stored before it was kept.
+    #[serde(default)]
+    pub peak_vsz_bytes: u64,
     /// Engine CPU time over the window divided by its length: 1.0 is one core busy.
     pub engine_cores: f64,
     /// The load generator's cores used, the same way.
@@ -535,13 +544,18 @@ pub struct IdleSlope {
     /// Slope of system kernel memory (TCP buffers + unreclaimable slab + kernel stacks)
     /// over connections: what the kernel pays per connection, whatever the model.
     pub kernel_bytes_per_connection: f64,
+    /// Slope of the virtual size (VSZ) over connections: address space reserved per
+    /// connection, touched or not (a thread's whole stack). `None` when a step has no
+    /// virtual size (stored before it was kept).
+    #[serde(default)]
+    pub vsz_bytes_per_connection: Option<f64>,
 }
 
 impl IdleSlope {
     /// Fits the slope over the steps of an idle workload on one engine; `None` with fewer
     /// than two distinct connection counts.
     pub fn fit(steps: &[&StepResult]) -> Option<IdleSlope> {
-        let points: Vec<(f64, f64, f64)> = steps
+        let points: Vec<(f64, f64, f64, u64)> = steps
             .iter()
             .filter(|s| s.reached())
             .map(|s| {
@@ -550,16 +564,24 @@ impl IdleSlope {
                     s.load.connections as f64,
                     d.peak_pss_bytes as f64,
                     (d.tcp_mem_bytes + d.slab_unreclaim_bytes + d.kernel_stack_bytes) as f64,
+                    d.peak_vsz_bytes,
                 )
             })
             .collect();
         let xs: Vec<f64> = points.iter().map(|p| p.0).collect();
         let (slope, base) = least_squares(&xs, &points.iter().map(|p| p.1).collect::<Vec<_>>())?;
         let (kernel, _) = least_squares(&xs, &points.iter().map(|p| p.2).collect::<Vec<_>>())?;
+        let vsz = if points.iter().all(|p| p.3 > 0) {
+            least_squares(&xs, &points.iter().map(|p| p.3 as f64).collect::<Vec<_>>())
+                .map(|(slope, _)| slope)
+        } else {
+            None
+        };
         Some(IdleSlope {
             bytes_per_connection: slope,
             base_bytes: base,
             kernel_bytes_per_connection: kernel,
+            vsz_bytes_per_connection: vsz,
         })
     }
 }
@@ -718,21 +740,23 @@ fn one() -> u32 {
 }
 
 impl RunConfig {
-    /// Number of steps: engines × levels of every workload × repeats.
+    /// Number of steps: for every workload, its engines ([`Workload::engines_in`]: the run's
+    /// and its own extra ones) × its levels, × repeats.
     pub fn total_steps(&self) -> usize {
-        self.engines.len()
-            * self.workloads.iter().map(|w| w.levels.len()).sum::<usize>()
+        self.workloads
+            .iter()
+            .map(|w| w.engines_in(&self.engines).len() * w.levels.len())
+            .sum::<usize>()
             * self.repeat.max(1) as usize
     }
 
     /// Estimated seconds, warm-ups included, engine start-up not.
     pub fn estimated_secs(&self) -> f64 {
-        self.engines.len() as f64
-            * self.repeat.max(1) as f64
+        self.repeat.max(1) as f64
             * self
                 .workloads
                 .iter()
-                .map(Workload::duration_secs)
+                .map(|w| w.engines_in(&self.engines).len() as f64 * w.duration_secs())
                 .sum::<f64>()
     }
 }
@@ -788,6 +812,18 @@ mod tests {
         assert!((intercept - 2_000_000.0).abs() < 1e-3);
         assert_eq!(least_squares(&[1.0, 1.0], &[1.0, 2.0]), None);
         assert_eq!(least_squares(&[1.0], &[1.0]), None);
+    }
+
+    #[test]
+    fn samples_and_derived_figures_stored_before_the_virtual_size_still_load() {
+        let mut json = serde_json::to_value(Sample::default()).unwrap();
+        json.as_object_mut().unwrap().remove("vsz_bytes");
+        let sample: Sample = serde_json::from_value(json).unwrap();
+        assert_eq!(sample.vsz_bytes, 0);
+        let mut json = serde_json::to_value(Derived::default()).unwrap();
+        json.as_object_mut().unwrap().remove("peak_vsz_bytes");
+        let derived: Derived = serde_json::from_value(json).unwrap();
+        assert_eq!(derived.peak_vsz_bytes, 0);
     }
 
     #[test]

@@ -151,6 +151,13 @@ pub struct Workload {
     /// Where the engine and the load generator run: `split` (the default) or `shared`.
     #[serde(default)]
     pub placement: Placement,
+    /// Engines this workload runs on besides the run's own, for this workload only: a
+    /// suite's `engines = ["threads:stack-size=32KiB"]` sweeps a parameter where a lesson
+    /// needs it without running the variants on every workload. Each runs only when the run
+    /// has an engine of the same binary (so `--engines selector` stays the selector); see
+    /// [`Workload::engines_in`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_engines: Vec<crate::results::EngineSpec>,
 }
 
 /// Where the engine and the load generator run during a workload's steps.
@@ -495,6 +502,23 @@ impl Workload {
         self.max_connections.unwrap_or(2000)
     }
 
+    /// The engines this workload runs on in a run of `engines`: the run's, then each of its
+    /// [`Workload::extra_engines`] whose binary the run has among its own engines and whose
+    /// label it does not have already.
+    pub fn engines_in(
+        &self,
+        engines: &[crate::results::EngineSpec],
+    ) -> Vec<crate::results::EngineSpec> {
+        let mut out = engines.to_vec();
+        for extra in &self.extra_engines {
+            let binary_in_run = engines.iter().any(|e| !e.peer && e.engine == extra.engine);
+            if binary_in_run && !out.iter().any(|e| e.label == extra.label) {
+                out.push(extra.clone());
+            }
+        }
+        out
+    }
+
     /// Leaves out the levels above `cap`, but always keeps the smallest, so that a workload
     /// chosen with a low cap (`idle` starts at 0, `rate` in the hundreds) still shows up.
     pub fn cap_levels(&mut self, cap: u64) {
@@ -575,6 +599,9 @@ struct SuiteEntry {
     step_secs: Option<f64>,
     #[serde(default)]
     warmup_secs: Option<f64>,
+    /// Engines for this workload only (`threads:stack-size=32KiB`): [`Workload::extra_engines`].
+    #[serde(default)]
+    engines: Vec<String>,
 }
 
 const SUITES: &str = include_str!("../../presets/suites.toml");
@@ -609,6 +636,8 @@ impl Suite {
             if let Some(warmup) = entry.warmup_secs {
                 workload.warmup_secs = warmup;
             }
+            workload.extra_engines = crate::engines::parse_engines(&entry.engines)
+                .map_err(|problem| fail(&format!("{}.engines", entry.workload), problem))?;
             workload.validate(&format!("suite {name}, workload {}", workload.name))?;
             workloads.push(workload);
         }
@@ -645,6 +674,52 @@ mod tests {
             let suite = Suite::named(name).unwrap();
             assert!(!suite.workloads.is_empty());
         }
+    }
+
+    #[test]
+    fn the_quick_suite_sweeps_the_stack_on_idle_only() {
+        use crate::results::EngineSpec;
+        let quick = Suite::named("quick").unwrap();
+        let idle = quick.workloads.iter().find(|w| w.name == "idle").unwrap();
+        let labels: Vec<&str> = idle
+            .extra_engines
+            .iter()
+            .map(|e| e.label.as_str())
+            .collect();
+        assert_eq!(
+            labels,
+            ["threads:stack-size=32KiB", "threads:stack-size=8MiB"]
+        );
+        assert_eq!(idle.extra_engines[0].args, ["--stack-size", "32KiB"]);
+        assert!(
+            quick
+                .workloads
+                .iter()
+                .filter(|w| w.name != "idle")
+                .all(|w| w.extra_engines.is_empty())
+        );
+        // They run beside the threads engine, once, and not in a run without it.
+        let run = [EngineSpec::plain("threads"), EngineSpec::plain("selector")];
+        let engines = idle.engines_in(&run);
+        assert_eq!(engines.len(), 4);
+        assert_eq!(engines[2].label, "threads:stack-size=32KiB");
+        let already = [
+            EngineSpec::plain("threads"),
+            crate::engines::parse_engine("threads:stack-size=8MiB").unwrap(),
+        ];
+        assert_eq!(idle.engines_in(&already).len(), 3);
+        assert_eq!(idle.engines_in(&[EngineSpec::plain("selector")]).len(), 1);
+        // The total counts them: 3 levels × 2 more engines.
+        let config = crate::results::RunConfig {
+            suite: Some("quick".into()),
+            engines: run.to_vec(),
+            workloads: vec![idle.clone()],
+            pin: false,
+            peer_versions: Default::default(),
+            repeat: 1,
+            placement: None,
+        };
+        assert_eq!(config.total_steps(), 4 * 3);
     }
 
     #[test]

@@ -223,8 +223,10 @@ impl Runner {
         let mut failed_steps = 0;
         for workload in &self.config.workloads {
             site.place(self, workload);
+            // The run's engines, and the workload's own (a suite's stack-size sweep).
+            let engines = workload.engines_in(&self.config.engines);
             for repeat in 0..self.config.repeat.max(1) {
-                for engine in &self.config.engines {
+                for engine in &engines {
                     if self.cancelled() {
                         return finish(
                             observer,

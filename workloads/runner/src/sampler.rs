@@ -12,6 +12,7 @@
 //! | figure | file | note |
 //! |---|---|---|
 //! | RSS, PSS, USS | `/proc/<pid>/smaps_rollup` | USS = `Private_Clean` + `Private_Dirty` + `Private_Hugetlb`. PSS divides each shared page among its sharers, so it is the one that adds up across the pool's workers; RSS counts a shared page once per process |
+//! | virtual size (VSZ) | `/proc/<pid>/stat` | `vsize`, bytes: every mapping, touched or not (a thread's whole stack, reserved when the thread starts); the same figure as `VmSize` in `status` |
 //! | user and system CPU | `/proc/<pid>/stat` | `utime` / `stime` ÷ clock ticks per second; they include the process's exited threads |
 //! | threads | `/proc/<pid>/stat` | `num_threads` |
 //! | context switches | `/proc/<pid>/task/<tid>/status` | see below |
@@ -213,6 +214,7 @@ pub fn sample_once(engine_pid: u32, started: Instant) -> io::Result<Sample> {
                 sample.rss_bytes += p.rss;
                 sample.pss_bytes += p.pss;
                 sample.uss_bytes += p.uss;
+                sample.vsz_bytes += p.vsz;
                 sample.processes += 1;
                 sample.threads += p.threads;
                 sample.cpu_user_secs += p.utime_ticks as f64 / ticks;
@@ -250,6 +252,7 @@ struct ProcessFigures {
     rss: u64,
     pss: u64,
     uss: u64,
+    vsz: u64,
     threads: u64,
     utime_ticks: u64,
     stime_ticks: u64,
@@ -310,6 +313,7 @@ fn read_process(pid: u32, status: &mut String) -> io::Result<ProcessFigures> {
         rss,
         pss,
         uss,
+        vsz: stat.vsize,
         threads: u64::try_from(stat.num_threads).unwrap_or(0),
         utime_ticks: stat.utime,
         stime_ticks: stat.stime,
@@ -443,6 +447,7 @@ mod tests {
         assert!(sample.threads >= 1);
         assert!(sample.rss_bytes > 0 && sample.pss_bytes > 0 && sample.uss_bytes > 0);
         assert!(sample.uss_bytes <= sample.pss_bytes && sample.pss_bytes <= sample.rss_bytes);
+        assert!(sample.vsz_bytes >= sample.rss_bytes, "{sample:?}");
         assert!(sample.open_fds >= 3, "{sample:?}");
         assert!(sample.ctx_voluntary + sample.ctx_involuntary > 0);
         assert!(sample.kernel_stack_bytes > 0);

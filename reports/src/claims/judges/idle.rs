@@ -42,6 +42,12 @@ pub(in crate::claims) fn thread_memory(run: &StoredRun) -> Finding {
         crate::claims::talk::THREAD_COST,
         format::bytes(threads.value)
     ));
+    let sweep = stack_sweep(&steps);
+    if let Some(sweep) = sweep_sentence(&sweep) {
+        sentences.push(format!(
+            "{sweep} The lesson \"A thread's stack is reserved, not touched\" sets them apart."
+        ));
+    }
     if let Some(ceiling) = thread_ceiling(run) {
         sentences.push(ceiling);
     }
@@ -64,10 +70,13 @@ pub(in crate::claims) fn thread_memory(run: &StoredRun) -> Finding {
             kernel_text(kernel)
         ));
     }
-    let charts = vec![
+    let mut charts = vec![
         charts::memory_per_connection(&run.steps, "idle"),
         charts::bytes_per_connection_bars(&run.steps, "idle"),
     ];
+    if sweep.len() >= 2 {
+        charts.push(charts::stack_sweep_bars(&run.steps, "idle"));
+    }
     let densest = loops.iter().min_by(|a, b| a.1.value.total_cmp(&b.1.value));
     let Some((engine, best, _)) = densest else {
         return Finding::missing(
@@ -278,4 +287,156 @@ fn thread_ceiling(run: &StoredRun) -> Option<String> {
         format::count(threads as f64),
         format::count(threads.saturating_sub(1) as f64),
     ))
+}
+
+/// The command that runs the stack-size sweep.
+pub(in crate::claims) const SWEEP_ENGINES: &str =
+    "threads,threads:stack-size=32KiB,threads:stack-size=8MiB,selector";
+
+/// One sentence with the sweep's figures, stack by stack: what one connection kept resident
+/// against what it reserved. `None` with fewer than two stack sizes.
+pub(in crate::claims) fn sweep_sentence(sweep: &[StackSize]) -> Option<String> {
+    if sweep.len() < 2 {
+        return None;
+    }
+    let each: Vec<String> = sweep
+        .iter()
+        .map(|p| {
+            format!(
+                "{} stack ({}): {} resident, {} of address space",
+                wb_model::results::stack_text(p.stack_bytes),
+                p.label,
+                with_spread(&p.resident, format::bytes),
+                p.reserved.as_ref().map_or_else(
+                    || "no virtual size recorded".to_string(),
+                    |e| with_spread(e, format::bytes)
+                )
+            )
+        })
+        .collect();
+    Some(format!(
+        "Per idle connection, by the stack its thread reserved: {}.",
+        each.join("; ")
+    ))
+}
+
+pub(in crate::claims) fn stack_reserved(run: &StoredRun) -> Finding {
+    let owned = steps_of(run, "idle");
+    let steps = refs(&owned);
+    if steps.is_empty() {
+        return Finding::no_data(format!(
+            "No run has the idle workload yet: run `workbench run --engines {SWEEP_ENGINES} \
+             --workloads idle`."
+        ));
+    }
+    let sweep = stack_sweep(&steps);
+    let charts = vec![charts::stack_sweep_bars(&run.steps, "idle")];
+    let (Some(small), Some(large)) = (sweep.first(), sweep.last()) else {
+        return Finding::missing(SWEEP_ENGINES, "idle", "threads engine to measure");
+    };
+    let mut sentences = vec![];
+    if sweep.len() < 2 {
+        return Finding::missing(
+            SWEEP_ENGINES,
+            "idle",
+            &format!(
+                "second stack size to set against the {} one threads ran with",
+                wb_model::results::stack_text(small.stack_bytes)
+            ),
+        )
+        .with_sentences(sentences, charts);
+    }
+    sentences.extend(sweep_sentence(&sweep));
+    let difference = (large.stack_bytes - small.stack_bytes) as f64;
+    let vsz = |s: &StepResult| s.derived.peak_vsz_bytes;
+    let pss = |s: &StepResult| s.derived.peak_pss_bytes;
+    let has_vsz = steps
+        .iter()
+        .filter(|s| s.engine == small.label || s.engine == large.label)
+        .all(|s| s.derived.peak_vsz_bytes > 0);
+    let reserved = has_vsz
+        .then(|| paired_slope(&steps, &small.label, &large.label, vsz))
+        .flatten();
+    let resident = paired_slope(&steps, &small.label, &large.label, pss);
+    let (Some(reserved), Some(resident)) = (reserved, resident) else {
+        let why = if has_vsz {
+            "The two stack sizes share fewer than two levels both reached: no slope of their \
+             difference."
+        } else {
+            "This run has no virtual size (VSZ) for its threads steps: it was stored before \
+             the sampler read it. Run the sweep again."
+        };
+        return Finding::judged(Outcome::Inconclusive(why.into()), sentences, charts);
+    };
+    let (a, b) = (
+        wb_model::results::stack_text(small.stack_bytes),
+        wb_model::results::stack_text(large.stack_bytes),
+    );
+    sentences.push(format!(
+        "Level by level, the {b} stacks held {} more address space per connection than the \
+         {a} ones (the stacks differ by {}), and {} more resident memory.",
+        with_spread(&reserved, format::bytes),
+        format::bytes(difference),
+        with_spread(&resident, format::bytes),
+    ));
+    sentences.push(format!(
+        "{}: that is the stack reserved, address space that mmap hands out at once. The \
+         kernel backs a page only when the thread first writes it, so what a thread costs \
+         resident is the few pages it touched, whatever the stack size.",
+        crate::claims::talk::THREAD_COST,
+    ));
+    // The reserve grows by the stack difference, within a tenth.
+    let band = (
+        (1.0 - STACK_RESERVE_SLACK) * difference,
+        (1.0 + STACK_RESERVE_SLACK) * difference,
+    );
+    let flat = RESIDENT_FRACTION * difference;
+    let mut headline = None;
+    let outcome = if !reserved.has_interval() || !resident.has_interval() {
+        Outcome::Inconclusive(
+            "A slope has no interval (two levels give a line through two points): run the idle \
+             workload at three or more levels."
+                .into(),
+        )
+    } else if reserved.high < band.0 || reserved.low > band.1 {
+        Outcome::NotSupported(format!(
+            "The address space per connection grew by {} from the {a} to the {b} stack, not \
+             by the {} the stacks differ by: the threads did not reserve their stacks as \
+             stated.",
+            with_spread(&reserved, format::bytes),
+            format::bytes(difference)
+        ))
+    } else if resident.low >= flat || resident.high <= -flat {
+        Outcome::NotSupported(format!(
+            "Resident memory per connection changed by {} from the {a} to the {b} stack: at \
+             least a tenth of the {} the stacks differ by, so the stacks were touched, not \
+             only reserved.",
+            with_spread(&resident, format::bytes),
+            format::bytes(difference)
+        ))
+    } else if reserved.low >= band.0
+        && reserved.high <= band.1
+        && resident.high.abs() < flat
+        && resident.low.abs() < flat
+    {
+        headline = Some(format!(
+            "Here, a thread's stack was reserved, not touched: {b} stacks took {} of address \
+             space per connection and {a} stacks {}, for {} and {} resident.",
+            format::bytes(large.reserved.map_or(f64::NAN, |e| e.value)),
+            format::bytes(small.reserved.map_or(f64::NAN, |e| e.value)),
+            format::bytes(large.resident.value),
+            format::bytes(small.resident.value),
+        ));
+        Outcome::Supported
+    } else {
+        Outcome::Inconclusive(format!(
+            "The difference in address space ({}) or in resident memory ({}) per connection \
+             reaches across its threshold (the stack difference {} within a tenth; resident \
+             within a tenth of it): hold more connections, or repeat (`--repeat 3`).",
+            with_spread(&reserved, format::bytes),
+            with_spread(&resident, format::bytes),
+            format::bytes(difference)
+        ))
+    };
+    Finding::judged(outcome, sentences, charts).with_headline(headline)
 }

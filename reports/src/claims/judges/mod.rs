@@ -1,4 +1,4 @@
-//! The nine judges, one per lesson. Each reads one workload's steps of one run and returns a
+//! The ten judges, one per lesson. Each reads one workload's steps of one run and returns a
 //! [`Finding`]; the verdict rules are in the [module docs](super).
 
 mod gil;
@@ -9,7 +9,7 @@ mod race;
 mod waiting;
 
 pub(super) use gil::{free_threaded_python, gil};
-pub(super) use idle::{selector_thousands, thread_memory};
+pub(super) use idle::{SWEEP_ENGINES, selector_thousands, stack_reserved, thread_memory};
 pub(super) use interop::one_protocol_many_loops;
 pub(super) use parallel::cpu_parallelism;
 pub(super) use race::race_conditions;
@@ -20,12 +20,14 @@ use wb_model::results::StepResult;
 use wb_model::spread::Estimate;
 
 use super::evidence::{
-    cores_estimate, idle_slope_estimate, max_connections, ok_steps, p99_estimate, plural, refs,
-    stack_size, steps_of, throughput_estimate, top_step, workers_of,
+    StackSize, cores_estimate, idle_slope_estimate, max_connections, ok_steps, p99_estimate,
+    paired_slope, plural, refs, stack_size, stack_sweep, steps_of, throughput_estimate, top_step,
+    workers_of,
 };
 use super::{
     CEILING_SLACK, DOWNLOAD_SLACK, Finding, HOSTAGE_FACTOR, ONE_CORE, ONE_LOOP_THREADS,
-    OVERLAP_ADVANTAGE, Outcome, SMALL_FRACTION, THOUSANDS, THREAD_COST_RATIO, Verdict,
+    OVERLAP_ADVANTAGE, Outcome, RESIDENT_FRACTION, SMALL_FRACTION, STACK_RESERVE_SLACK, THOUSANDS,
+    THREAD_COST_RATIO, Verdict,
 };
 use crate::charts;
 use crate::format;
