@@ -39,6 +39,11 @@ pub const PEERS: [&str; 2] = ["asyncio", "twisted"];
 
 /// Python's thread and process peers of the latest run's cpu workload, with the cores they
 /// use: the GIL lesson's evidence.
+/// The threads engine's stack sweep on idle: label and stated stack.
+const STACK_SWEEP: [(&str, u64); 2] = [
+    ("threads:stack-size=32KiB", 32 * 1024),
+    ("threads:stack-size=8MiB", 8 << 20),
+];
 const GIL_PEERS: [(&str, f64); 2] = [("python-threads", 0.98), ("gunicorn-sync", 1.8)];
 
 /// A workload description with markup in it: pages must show it as text.
@@ -144,6 +149,26 @@ pub fn populate(store: &mut Store) -> Result<FixtureRuns> {
         steps.extend(slow_sender_steps(e, &slow));
         steps.extend(count_steps(e, &count));
         steps.extend(count_steps(e, &count_nowait));
+    }
+    // The threads engine at two more stack sizes on idle, for the stack-size lesson: the same
+    // resident memory per connection, address space growing by the stack (and a guard page,
+    // the signal stack) per thread.
+    for (label, stack) in STACK_SWEEP {
+        let spec = wb_model::engines::parse_engine(label).expect("a valid engine label");
+        for mut s in idle_steps("threads", &idle) {
+            s.engine = spec.label.clone();
+            s.facts = Some(EngineFacts {
+                cpus: Some(2),
+                stack_bytes: Some(stack),
+                ..EngineFacts::default()
+            });
+            // Address space: the binary's and malloc's base, then per thread its stack, a
+            // guard page and a 20 KiB signal stack; a little noise, as /proc reads give.
+            let noise = if s.level % 2 == 0 { 4096 } else { 0 };
+            s.derived.peak_vsz_bytes = 90_000_000 + (stack + 24_576) * s.level + noise;
+            steps.push(s);
+        }
+        with_peers.push(spec);
     }
     // Python's threads and processes on the cpu workload, for the GIL lesson: threads at one
     // core, processes on both.
