@@ -315,6 +315,11 @@ pub fn with_interval(
     interval: Option<[f64; 2]>,
     show: impl Fn(f64) -> String,
 ) -> String {
+    if !value.is_finite() {
+        // No figure (CPU per request of a step that used no measurable CPU, or answered
+        // nothing): a dash, never "NaN".
+        return "—".into();
+    }
     match interval {
         Some([low, high]) if high > low => {
             let half = (value - low).max(high - value).max(0.0);
