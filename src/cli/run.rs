@@ -36,7 +36,7 @@ pub fn default_db() -> PathBuf {
 
 #[derive(Debug, Args, Clone)]
 pub struct RunArgs {
-    /// The suite: quick (about three minutes) or full.
+    /// The suite: quick (about four minutes) or full.
     #[arg(long, default_value = "quick", value_parser = clap::builder::PossibleValuesParser::new(SUITE_NAMES))]
     pub suite: String,
     /// Engines, comma-separated: threads, pool, selector, coroutines, or the variants
