@@ -210,27 +210,31 @@ pub fn bytes_per_connection_bars(steps: &[StepResult], workload: &str) -> Chart 
                 ],
             })
             .collect(),
-        legend: vec![
-            LegendEntry {
-                text: "engine (PSS slope)".into(),
-                color: REFERENCE,
-                swatch: Swatch::Blocks(&ENGINE_SWATCH),
-            },
-            LegendEntry {
-                text: "kernel (shown apart)".into(),
-                color: REFERENCE,
-                swatch: Swatch::Block,
-            },
-        ],
+        legend: pair_legend("engine (PSS slope)", "kernel (shown apart)"),
     };
-    let svg = render::bar_plot(&plot).unwrap_or_else(|err| draw_error(&title, &*err));
-    Chart {
-        id,
-        title,
-        svg,
-        table,
-        empty: false,
-    }
+    bars_chart(id, title, &plot, table)
+}
+
+/// The legend of a chart of bar pairs: the engine's own colour first, grey second.
+fn pair_legend(first: &str, second: &str) -> Vec<LegendEntry> {
+    vec![
+        LegendEntry {
+            text: first.into(),
+            color: REFERENCE,
+            swatch: Swatch::Blocks(&ENGINE_SWATCH),
+        },
+        LegendEntry {
+            text: second.into(),
+            color: REFERENCE,
+            swatch: Swatch::Block,
+        },
+    ]
+}
+
+/// A bar chart drawn, or the error that stopped it, with its table.
+fn bars_chart(id: String, title: String, plot: &BarPlot, table: DataTable) -> Chart {
+    let svg = render::bar_plot(plot).unwrap_or_else(|err| draw_error(&title, &*err));
+    Chart::drawn(id, title, svg, table)
 }
 
 /// A stack-size sweep on the idle workload: for each stack size the thread-per-connection
@@ -295,27 +299,9 @@ pub fn stack_sweep_bars(steps: &[StepResult], workload: &str) -> Chart {
                 }
             })
             .collect(),
-        legend: vec![
-            LegendEntry {
-                text: "resident (PSS slope)".into(),
-                color: REFERENCE,
-                swatch: Swatch::Blocks(&ENGINE_SWATCH),
-            },
-            LegendEntry {
-                text: "address space (VSZ slope)".into(),
-                color: REFERENCE,
-                swatch: Swatch::Block,
-            },
-        ],
+        legend: pair_legend("resident (PSS slope)", "address space (VSZ slope)"),
     };
-    let svg = render::bar_plot(&plot).unwrap_or_else(|err| draw_error(&title, &*err));
-    Chart {
-        id,
-        title,
-        svg,
-        table,
-        empty: false,
-    }
+    bars_chart(id, title, &plot, table)
 }
 
 /// Peak PSS (MiB) of the engine's process tree against the level.

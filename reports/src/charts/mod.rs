@@ -109,6 +109,19 @@ pub struct Chart {
     pub empty: bool,
 }
 
+impl Chart {
+    /// A chart that was drawn (not an empty state).
+    pub fn drawn(id: String, title: String, svg: String, table: DataTable) -> Chart {
+        Chart {
+            id,
+            title,
+            svg,
+            table,
+            empty: false,
+        }
+    }
+}
+
 /// A chart's data as a table. Cells are formatted text; units are in the column names.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DataTable {

@@ -208,13 +208,7 @@ pub(super) fn no_data(id: String, title: String, workload: &str) -> Chart {
 
 pub(super) fn finish_lines(id: String, plot: LinePlot, table: DataTable) -> Chart {
     let svg = render::line_plot(&plot).unwrap_or_else(|err| draw_error(&plot.title, &*err));
-    Chart {
-        id,
-        title: plot.title,
-        svg,
-        table,
-        empty: false,
-    }
+    Chart::drawn(id, plot.title, svg, table)
 }
 
 /// What a page shows if plotters fails (it should not: the SVG backend writes to a string).

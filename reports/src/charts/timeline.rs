@@ -215,13 +215,7 @@ pub fn timeline_on(trace: &Trace, axis: &Axis) -> Chart {
             lanes.len()
         ));
     }
-    Chart {
-        id,
-        title,
-        svg,
-        table,
-        empty: false,
-    }
+    Chart::drawn(id, title, svg, table)
 }
 
 /// The connections view on `axis`: one lane per connection, from the server's accept to its
@@ -269,13 +263,12 @@ pub fn connection_timeline_on(trace: &Trace, axis: &Axis) -> Chart {
         ("tick", "the server accepted the connection"),
         ("unseen", "held by the client, no span in the window"),
     ]);
-    Chart {
+    Chart::drawn(
         id,
         title,
         svg,
-        table: connection_table(trace, axis, &conns, &labels, unseen, spans.len()),
-        empty: false,
-    }
+        connection_table(trace, axis, &conns, &labels, unseen, spans.len()),
+    )
 }
 
 /// An SVG of lanes over one time axis, with the axis and a legend underneath.

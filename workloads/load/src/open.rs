@@ -58,6 +58,21 @@ struct Arrivals {
 }
 
 impl Arrivals {
+    /// `rate` arrivals a second from `start`, with at most `cap` connections open.
+    fn new(start: Instant, rate: u64, cap: u64) -> Arrivals {
+        Arrivals {
+            start,
+            rate: rate as f64,
+            issued: Cell::new(0),
+            taken: Cell::new(0),
+            idle: Cell::new(0),
+            pool: Cell::new(0),
+            opening: Cell::new(0),
+            cap: Cell::new(cap),
+            wake: Notify::new(),
+        }
+    }
+
     /// The intended send time of request `i`.
     fn intended(&self, i: u64) -> Instant {
         self.start + Duration::from_secs_f64(i as f64 / self.rate)
@@ -97,17 +112,11 @@ pub(super) async fn run(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> Mea
     let shared = Rc::new(Shared::new(plan, clock, true));
     let rate = plan.level.min(MAX_RATE);
     let arrivals = (rate > 0).then(|| {
-        let arrivals = Rc::new(Arrivals {
-            start: clock.start,
-            rate: rate as f64,
-            issued: Cell::new(0),
-            taken: Cell::new(0),
-            idle: Cell::new(0),
-            pool: Cell::new(0),
-            opening: Cell::new(0),
-            cap: Cell::new(plan.max_connections.clamp(1, super::MAX_LEVEL_CONNECTIONS)),
-            wake: Notify::new(),
-        });
+        let arrivals = Rc::new(Arrivals::new(
+            clock.start,
+            rate,
+            plan.max_connections.clamp(1, super::MAX_LEVEL_CONNECTIONS),
+        ));
         spawn_local(dispatch(Rc::clone(&shared), Rc::clone(&arrivals)));
         arrivals
     });
@@ -226,17 +235,7 @@ mod tests {
     use super::*;
 
     fn arrivals(rate: u64, start: Instant) -> Arrivals {
-        Arrivals {
-            start,
-            rate: rate as f64,
-            issued: Cell::new(0),
-            taken: Cell::new(0),
-            idle: Cell::new(0),
-            pool: Cell::new(0),
-            opening: Cell::new(0),
-            cap: Cell::new(1),
-            wake: Notify::new(),
-        }
+        Arrivals::new(start, rate, 1)
     }
 
     /// The schedule, not the timing: request `i` falls due at its own intended time, the

@@ -221,6 +221,15 @@ impl Runner {
         let total = self.config.total_steps();
         let mut index = 0;
         let mut failed_steps = 0;
+        let interrupted = |observer: &mut dyn Observer, index, failed_steps| {
+            finish(
+                observer,
+                RunStatus::Interrupted,
+                index,
+                failed_steps,
+                "cancelled",
+            )
+        };
         for workload in &self.config.workloads {
             site.place(self, workload);
             // The run's engines, and the workload's own (a suite's stack-size sweep).
@@ -228,13 +237,7 @@ impl Runner {
             for repeat in 0..self.config.repeat.max(1) {
                 for engine in &engines {
                     if self.cancelled() {
-                        return finish(
-                            observer,
-                            RunStatus::Interrupted,
-                            index,
-                            failed_steps,
-                            "cancelled",
-                        );
+                        return interrupted(observer, index, failed_steps);
                     }
                     let at = Position {
                         first_index: index,
@@ -249,13 +252,7 @@ impl Runner {
             }
         }
         if self.cancelled() && index < total {
-            return finish(
-                observer,
-                RunStatus::Interrupted,
-                index,
-                failed_steps,
-                "cancelled",
-            );
+            return interrupted(observer, index, failed_steps);
         }
         let message = (failed_steps > 0).then(|| format!("{failed_steps} step(s) failed"));
         observer.event(&RunEvent::RunFinished {
