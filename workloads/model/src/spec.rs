@@ -677,7 +677,7 @@ mod tests {
     }
 
     #[test]
-    fn the_quick_suite_sweeps_the_stack_on_idle_only() {
+    fn the_quick_suite_adds_engines_to_idle_and_hello_only() {
         use crate::results::EngineSpec;
         let quick = Suite::named("quick").unwrap();
         let idle = quick.workloads.iter().find(|w| w.name == "idle").unwrap();
@@ -691,11 +691,20 @@ mod tests {
             ["threads:stack-size=32KiB", "threads:stack-size=8MiB"]
         );
         assert_eq!(idle.extra_engines[0].args, ["--stack-size", "32KiB"]);
+        // Besides idle's sweep, only hello adds an engine: the selector's protocol on tokio's
+        // loop, for "One protocol, many loops".
+        let hello = quick.workloads.iter().find(|w| w.name == "hello").unwrap();
+        let hello_extra: Vec<&str> = hello
+            .extra_engines
+            .iter()
+            .map(|e| e.label.as_str())
+            .collect();
+        assert_eq!(hello_extra, ["selector-on-tokio"]);
         assert!(
             quick
                 .workloads
                 .iter()
-                .filter(|w| w.name != "idle")
+                .filter(|w| w.name != "idle" && w.name != "hello")
                 .all(|w| w.extra_engines.is_empty())
         );
         // They run beside the threads engine, once, and not in a run without it.
