@@ -502,14 +502,21 @@ impl Workload {
         self.max_connections.unwrap_or(2000)
     }
 
-    /// The engines this workload runs on in a run of `engines`: the run's, then each of its
-    /// [`Workload::extra_engines`] whose binary the run has among its own engines and whose
-    /// label it does not have already.
+    /// The engines this workload runs on in a run of `engines`: the run's, then, when the run
+    /// compares every model (it has each default engine, as `cargo run --release` does), each
+    /// of its [`Workload::extra_engines`] whose label it does not have already. A run of
+    /// chosen engines (`--engines selector`) runs exactly those.
     pub fn engines_in(
         &self,
         engines: &[crate::results::EngineSpec],
     ) -> Vec<crate::results::EngineSpec> {
         let mut out = engines.to_vec();
+        let every_model = crate::engines::DEFAULT_ENGINES
+            .iter()
+            .all(|d| engines.iter().any(|e| !e.peer && e.label == *d));
+        if !every_model {
+            return out;
+        }
         for extra in &self.extra_engines {
             let binary_in_run = engines.iter().any(|e| !e.peer && e.engine == extra.engine);
             if binary_in_run && !out.iter().any(|e| e.label == extra.label) {
@@ -707,18 +714,22 @@ mod tests {
                 .filter(|w| w.name != "idle" && w.name != "hello")
                 .all(|w| w.extra_engines.is_empty())
         );
-        // They run beside the threads engine, once, and not in a run without it.
-        let run = [EngineSpec::plain("threads"), EngineSpec::plain("selector")];
+        // They join a run that compares every model, once; a run of chosen engines runs
+        // exactly those.
+        let run: Vec<EngineSpec> = crate::engines::DEFAULT_ENGINES
+            .iter()
+            .map(|e| EngineSpec::plain(e))
+            .collect();
         let engines = idle.engines_in(&run);
-        assert_eq!(engines.len(), 4);
-        assert_eq!(engines[2].label, "threads:stack-size=32KiB");
-        let already = [
-            EngineSpec::plain("threads"),
-            crate::engines::parse_engine("threads:stack-size=8MiB").unwrap(),
-        ];
-        assert_eq!(idle.engines_in(&already).len(), 3);
-        assert_eq!(idle.engines_in(&[EngineSpec::plain("selector")]).len(), 1);
-        // The total counts them: 3 levels × 2 more engines.
+        assert_eq!(engines.len(), 6);
+        assert_eq!(engines[4].label, "threads:stack-size=32KiB");
+        let mut already = run.clone();
+        already.push(crate::engines::parse_engine("threads:stack-size=8MiB").unwrap());
+        assert_eq!(idle.engines_in(&already).len(), 6);
+        let chosen = [EngineSpec::plain("threads"), EngineSpec::plain("selector")];
+        assert_eq!(idle.engines_in(&chosen).len(), 2);
+        assert_eq!(hello.engines_in(&[EngineSpec::plain("selector")]).len(), 1);
+        // The total counts them: each level on the four models and the two more.
         let config = crate::results::RunConfig {
             suite: Some("quick".into()),
             engines: run.to_vec(),
@@ -728,7 +739,7 @@ mod tests {
             repeat: 1,
             placement: None,
         };
-        assert_eq!(config.total_steps(), 4 * 3);
+        assert_eq!(config.total_steps(), 6 * idle.levels.len());
     }
 
     #[test]
