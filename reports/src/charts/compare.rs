@@ -70,18 +70,13 @@ pub fn compare(
         table.columns[1] = level_column(mode);
     }
     if lines.is_empty() {
-        let svg = render::message_svg(
-            &title,
-            &format!("No run has {workload} on {engine} yet."),
-            &format!("workbench run --engines {engine} --workloads {workload}"),
-        );
-        return Chart {
+        return Chart::message(
             id,
             title,
-            svg,
+            &format!("No run has {workload} on {engine} yet."),
+            &format!("workbench run --engines {engine} --workloads {workload}"),
             table,
-            empty: true,
-        };
+        );
     }
     let plot = LinePlot {
         title: title.clone(),

@@ -175,18 +175,13 @@ pub fn bytes_per_connection_bars(steps: &[StepResult], workload: &str) -> Chart 
         .filter_map(|(engine, fit, _)| fit.map(|(_, user, kernel)| (*engine, user, kernel)))
         .collect();
     if fitted.is_empty() {
-        let svg = render::message_svg(
-            &title,
-            "Not enough data to fit a slope: each engine needs two or more connection counts.",
-            &format!("workbench run --workloads {workload}"),
-        );
-        return Chart {
+        return Chart::message(
             id,
             title,
-            svg,
+            "Not enough data to fit a slope: each engine needs two or more connection counts.",
+            &format!("workbench run --workloads {workload}"),
             table,
-            empty: true,
-        };
+        );
     }
     let largest = fitted
         .iter()

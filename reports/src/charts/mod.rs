@@ -110,6 +110,24 @@ pub struct Chart {
 }
 
 impl Chart {
+    /// An empty state: a chart that says why it has nothing to draw (`message`) and the
+    /// command that gets data (`hint`); `table` is the (possibly empty) data it has.
+    pub fn message(
+        id: String,
+        title: String,
+        message: &str,
+        hint: &str,
+        table: DataTable,
+    ) -> Chart {
+        Chart {
+            svg: render::message_svg(&title, message, hint),
+            id,
+            title,
+            table,
+            empty: true,
+        }
+    }
+
     /// A chart that was drawn (not an empty state).
     pub fn drawn(id: String, title: String, svg: String, table: DataTable) -> Chart {
         Chart {
@@ -357,16 +375,11 @@ pub fn charts_for_workload(steps: &[StepResult], workload: &Workload) -> Vec<Cha
 
 /// A chart with nothing to show yet: `hint` is the command to run to get data.
 pub fn empty_state(id: &str, title: &str, hint: &str) -> Chart {
-    Chart {
-        id: id.to_string(),
-        title: title.to_string(),
-        svg: render::message_svg(title, "No data yet.", hint),
-        table: DataTable {
-            caption: format!("{title}: no data yet."),
-            ..DataTable::default()
-        },
-        empty: true,
-    }
+    let table = DataTable {
+        caption: format!("{title}: no data yet."),
+        ..DataTable::default()
+    };
+    Chart::message(id.into(), title.into(), "No data yet.", hint, table)
 }
 
 // ---- helpers ------------------------------------------------------------------------------

@@ -189,21 +189,12 @@ pub(super) fn chart_id(workload: &str, kind: &str) -> String {
 
 /// The empty state of a chart whose workload has no steps.
 pub(super) fn no_data(id: String, title: String, workload: &str) -> Chart {
-    let svg = render::message_svg(
-        &title,
-        "No data yet. Run:",
-        &format!("workbench run --workloads {workload}"),
-    );
-    Chart {
-        id,
-        table: DataTable {
-            caption: format!("{title}: no data yet."),
-            ..DataTable::default()
-        },
-        title,
-        svg,
-        empty: true,
-    }
+    let table = DataTable {
+        caption: format!("{title}: no data yet."),
+        ..DataTable::default()
+    };
+    let hint = format!("workbench run --workloads {workload}");
+    Chart::message(id, title, "No data yet. Run:", &hint, table)
 }
 
 pub(super) fn finish_lines(id: String, plot: LinePlot, table: DataTable) -> Chart {

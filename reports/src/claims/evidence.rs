@@ -5,6 +5,7 @@ use wb_model::engines::{self, Defaults, Family};
 use wb_model::results::StepResult;
 use wb_model::spread::{self, Estimate, Method};
 
+use super::Finding;
 use crate::store::StoredRun;
 
 /// The idle slope of one engine's steps with its interval: bytes per connection (user
@@ -214,6 +215,19 @@ pub(crate) fn steps_of(run: &StoredRun, workload: &str) -> Vec<StepResult> {
         .cloned()
         .collect();
     spread::combined(&mine)
+}
+
+/// [`steps_of`], or `None` when the run has no step of that workload: then the judge says
+/// so with [`no_run_of`].
+pub(crate) fn present_steps(run: &StoredRun, workload: &str) -> Option<Vec<StepResult>> {
+    Some(steps_of(run, workload)).filter(|steps| !steps.is_empty())
+}
+
+/// The finding of a judge whose workload the run did not have, with the command that runs it.
+pub(crate) fn no_run_of(workload: &str) -> Finding {
+    Finding::no_data(format!(
+        "No run has the {workload} workload yet: run `workbench run --workloads {workload}`."
+    ))
 }
 
 /// References to owned steps, as the helpers below take them.

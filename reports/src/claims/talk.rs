@@ -28,6 +28,30 @@ pub struct Quote {
 }
 
 impl Quote {
+    /// The talk's words.
+    const fn talk(text: &'static str) -> Quote {
+        Quote {
+            text,
+            source: Source::Talk,
+        }
+    }
+
+    /// PEP 3156's words.
+    const fn pep3156(text: &'static str) -> Quote {
+        Quote {
+            text,
+            source: Source::Pep3156,
+        }
+    }
+
+    /// A claim of the workbench's own.
+    const fn workbench(text: &'static str) -> Quote {
+        Quote {
+            text,
+            source: Source::Workbench,
+        }
+    }
+
     /// `The talk says "…"`, `PEP 3156 says "…"`, or `The workbench adds (…): …`.
     pub fn says(&self) -> String {
         match self.source {
@@ -52,58 +76,35 @@ impl fmt::Display for Quote {
 /// The talk's range for a thread: 32 kB is CPython's smallest `threading.stack_size`, 8 MB
 /// glibc's default stack for a new thread (taken from `RLIMIT_STACK`). Both are reserved
 /// address space, not resident memory.
-pub const THREAD_COST: Quote = Quote {
-    text: "a thread costs 32 kB to 8 MB",
-    source: Source::Talk,
-};
+pub const THREAD_COST: Quote = Quote::talk("a thread costs 32 kB to 8 MB");
 /// The selector's promise.
-pub const SELECTOR_THOUSANDS: Quote = Quote {
-    text: "one selector loop holds thousands of sockets on one core",
-    source: Source::Talk,
-};
+pub const SELECTOR_THOUSANDS: Quote =
+    Quote::talk("one selector loop holds thousands of sockets on one core");
 /// The transport's promise.
-pub const WRITES_QUEUED: Quote = Quote {
-    text: "writes are queued until the network is ready",
-    source: Source::Talk,
-};
+pub const WRITES_QUEUED: Quote = Quote::talk("writes are queued until the network is ready");
 /// The talk's chapter 13.
-pub const WAITING: Quote = Quote {
-    text: "you're probably waiting on the client or the database",
-    source: Source::Talk,
-};
+pub const WAITING: Quote = Quote::talk("you're probably waiting on the client or the database");
 /// Concurrency against parallelism.
-pub const NOT_PARALLELISM: Quote = Quote {
-    text: "concurrency is not parallelism",
-    source: Source::Talk,
-};
+pub const NOT_PARALLELISM: Quote = Quote::talk("concurrency is not parallelism");
 /// How Python servers are deployed: the chapter behind the GIL lesson.
-pub const RUNNERS: Quote = Quote {
-    text: "Deployed with runners that run many copies using threads or processes",
-    source: Source::Talk,
-};
+pub const RUNNERS: Quote =
+    Quote::talk("Deployed with runners that run many copies using threads or processes");
 /// The chapter behind the race-conditions lesson.
-pub const SAFELY: Quote = Quote {
-    text: "Use safely (without race conditions)",
-    source: Source::Talk,
-};
+pub const SAFELY: Quote = Quote::talk("Use safely (without race conditions)");
 /// PEP 3156 on event loops and frameworks.
-pub const ADAPT_THE_LOOP: Quote = Quote {
-    text: "keep the default event loop and adapt it to the framework's API",
-    source: Source::Pep3156,
-};
+pub const ADAPT_THE_LOOP: Quote =
+    Quote::pep3156("keep the default event loop and adapt it to the framework's API");
 /// The slowloris contrast: the workbench's, measured with the pool's own worker count.
-pub const HOSTAGE: Quote = Quote {
-    text: "a client that never finishes its request holds whatever serves it: as many such \
-           clients as a fixed pool has workers deny service to everyone else, while an event \
-           loop keeps a few bytes for each",
-    source: Source::Workbench,
-};
+pub const HOSTAGE: Quote = Quote::workbench(
+    "a client that never finishes its request holds whatever serves it: as many such \
+     clients as a fixed pool has workers deny service to everyone else, while an event \
+     loop keeps a few bytes for each",
+);
 /// The adapter's threshold: the workbench's, not the PEP's.
-pub const ADAPTER_CHEAP: Quote = Quote {
-    text: "an adapted loop costs less than a quarter more CPU per request than the framework's \
-           own",
-    source: Source::Workbench,
-};
+pub const ADAPTER_CHEAP: Quote = Quote::workbench(
+    "an adapted loop costs less than a quarter more CPU per request than the framework's \
+     own",
+);
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,7 @@
 //! Set `CHART_SAMPLES_DIR=/some/dir` to also write every chart of these tests there as
 //! `<id>.svg` (`<id>-empty.svg` for empty states), to look at them.
 
-use wb_model::results::{Derived, Flags, IdleSlope, Latency, LoadReport, StepResult};
+use wb_model::results::{Derived, IdleSlope, Latency, LoadReport, StepResult};
 use wb_model::spec::{Mode, Workload};
 use wb_reports::charts::{
     self, Chart, ENGINE_ORDER, Metric, color_hex, engine_color, engine_style, is_peer,
@@ -57,11 +57,7 @@ fn step(engine: &str, workload: &str, mode: Mode, level: u64, rps: f64, p99_ms: 
             threads_max: if engine == "threads" { level + 1 } else { 2 },
             ..Derived::default()
         },
-        flags: Flags::default(),
-        failure: None,
-        estimates: Default::default(),
-        repeat: 0,
-        facts: None,
+        ..Default::default()
     }
 }
 

@@ -213,10 +213,7 @@ fn step(engine: &str, w: &Workload, level: u64, speed: f64) -> StepResult {
             client_saturated: client_cores > 0.9,
             ..Default::default()
         },
-        failure: None,
-        estimates: Default::default(),
-        repeat: 0,
-        facts: None,
+        ..Default::default()
     }
 }
 

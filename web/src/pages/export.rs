@@ -222,19 +222,13 @@ mod tests {
         let step = StepResult {
             engine: "selector".into(),
             workload: "hello".into(),
-            mode: wb_model::spec::Mode::Closed,
             level: 16,
             load,
-            samples: Vec::new(),
-            derived: Default::default(),
-            flags: Default::default(),
-            failure: None,
             estimates: wb_model::results::Estimates {
                 p99_ci_us: Some([800.0, 900.0]),
                 ..Default::default()
             },
-            repeat: 0,
-            facts: None,
+            ..Default::default()
         };
         StoredRun {
             summary: RunSummary {

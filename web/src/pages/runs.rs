@@ -12,7 +12,9 @@ use wb_reports::charts;
 use wb_reports::store::StoredRun;
 
 use super::export;
-use super::{ChartView, PageError, RunRow, engine_css, load_run, parse_id, views, with_store};
+use super::{
+    ChartView, PageError, RunId, RunRow, engine_css, load_run, parse_id, views, with_store,
+};
 use crate::AppState;
 use wb_reports::format;
 
@@ -403,20 +405,33 @@ pub async fn charts_fragment(
     .map_err(|err| PageError::Store(err.to_string()))
 }
 
+/// The run `id` names, made into a download by `make` (content type, file name, bytes).
+async fn download(
+    state: &AppState,
+    id: &str,
+    make: impl FnOnce(RunId, StoredRun) -> Result<(&'static str, String, Vec<u8>), PageError>,
+) -> Result<Response, PageError> {
+    let id = parse_id(id)?;
+    let run = load_run(state, id).await?;
+    let (content_type, name, body) = make(id, run)?;
+    Ok(attachment(content_type, &name, body))
+}
+
 /// `/runs/{id}/run.json`: the run as the API gives it, as a download.
 pub async fn download_json(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let id = parse_id(&id)?;
-    let run = load_run(&state, id).await?;
-    let body = serde_json::to_string_pretty(&export::RunDocument::new(run))
-        .map_err(|err| PageError::Store(err.to_string()))?;
-    Ok(attachment(
-        "application/json",
-        &format!("run-{id}.json"),
-        body.into_bytes(),
-    ))
+    download(&state, &id, |id, run| {
+        let body = serde_json::to_string_pretty(&export::RunDocument::new(run))
+            .map_err(|err| PageError::Store(err.to_string()))?;
+        Ok((
+            "application/json",
+            format!("run-{id}.json"),
+            body.into_bytes(),
+        ))
+    })
+    .await
 }
 
 /// `GET /runs/{id}/report.html`: the run as the standalone report `workbench report` writes
@@ -425,14 +440,15 @@ pub async fn download_report_html(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let id = parse_id(&id)?;
-    let run = load_run(&state, id).await?;
-    let body = wb_reports::report::html(&run, &[]);
-    Ok(attachment(
-        "text/html; charset=utf-8",
-        &format!("report-{id}.html"),
-        body.into_bytes(),
-    ))
+    download(&state, &id, |id, run| {
+        let body = wb_reports::report::html(&run, &[]);
+        Ok((
+            "text/html; charset=utf-8",
+            format!("report-{id}.html"),
+            body.into_bytes(),
+        ))
+    })
+    .await
 }
 
 /// `GET /runs/{id}/report.md.tar`: the Markdown report and its SVG charts, as one archive.
@@ -440,10 +456,11 @@ pub async fn download_report_markdown(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let id = parse_id(&id)?;
-    let run = load_run(&state, id).await?;
-    let (name, bytes) = wb_reports::report::markdown_archive(&run, &[]);
-    Ok(attachment("application/x-tar", &name, bytes))
+    download(&state, &id, |_, run| {
+        let (name, bytes) = wb_reports::report::markdown_archive(&run, &[]);
+        Ok(("application/x-tar", name, bytes))
+    })
+    .await
 }
 
 /// A download: content type, file name, bytes.
@@ -466,11 +483,13 @@ pub async fn download_csv(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let id = parse_id(&id)?;
-    let run = load_run(&state, id).await?;
-    Ok(attachment(
-        "text/csv; charset=utf-8",
-        &format!("run-{id}-steps.csv"),
-        export::steps_csv(id, &run).into_bytes(),
-    ))
+    download(&state, &id, |id, run| {
+        let body = export::steps_csv(id, &run).into_bytes();
+        Ok((
+            "text/csv; charset=utf-8",
+            format!("run-{id}-steps.csv"),
+            body,
+        ))
+    })
+    .await
 }

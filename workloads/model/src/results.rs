@@ -358,8 +358,9 @@ pub struct Flags {
     pub not_supported: Option<String>,
 }
 
-/// Everything measured at one level of one workload on one engine.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Everything measured at one level of one workload on one engine. The default is an
+/// empty closed-loop step, for tests to fill in (`..Default::default()`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StepResult {
     /// The engine (or peer) measured.
     pub engine: String,

@@ -12,12 +12,13 @@ use serde::{Deserialize, Serialize};
 use wb_protocol::limits::{MAX_BODY_PATTERN_BYTES, MAX_WAIT_MS};
 
 /// How the load generator drives the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// N keep-alive connections; each sends its next request when the last answer arrives.
     /// Levels are connection counts. Latency is from send to answer: a closed loop slows
     /// down with the server, so it says so.
+    #[default]
     Closed,
     /// Requests at a constant arrival rate, whatever the server does; latency is measured
     /// from the *intended* send time (coordinated omission corrected). Levels are requests

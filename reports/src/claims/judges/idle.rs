@@ -3,13 +3,10 @@
 use super::*;
 
 pub(in crate::claims) fn thread_memory(run: &StoredRun) -> Finding {
-    let owned = steps_of(run, "idle");
+    let Some(owned) = present_steps(run, "idle") else {
+        return no_run_of("idle");
+    };
     let steps = refs(&owned);
-    if steps.is_empty() {
-        return Finding::no_data(
-            "No run has the idle workload yet: run `workbench run --workloads idle`.".into(),
-        );
-    }
     let thread = reference(Family::Thread).label;
     let slope = |engine: &str| idle_slope_estimate(&ok_steps(&steps, engine));
     let Some((threads, threads_kernel)) = slope(thread) else {
@@ -122,13 +119,10 @@ pub(in crate::claims) fn thread_memory(run: &StoredRun) -> Finding {
 }
 
 pub(in crate::claims) fn selector_thousands(run: &StoredRun) -> Finding {
-    let owned = steps_of(run, "idle");
+    let Some(owned) = present_steps(run, "idle") else {
+        return no_run_of("idle");
+    };
     let steps = refs(&owned);
-    if steps.is_empty() {
-        return Finding::no_data(
-            "No run has the idle workload yet: run `workbench run --workloads idle`.".into(),
-        );
-    }
     let (selector, thread) = (
         reference(Family::EventLoop).label,
         reference(Family::Thread).label,

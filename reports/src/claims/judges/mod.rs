@@ -20,9 +20,9 @@ use wb_model::results::StepResult;
 use wb_model::spread::Estimate;
 
 use super::evidence::{
-    StackSize, cores_estimate, idle_slope_estimate, max_connections, ok_steps, p99_estimate,
-    paired_slope, plural, refs, stack_size, stack_sweep, steps_of, throughput_estimate, top_step,
-    workers_of,
+    StackSize, cores_estimate, idle_slope_estimate, max_connections, no_run_of, ok_steps,
+    p99_estimate, paired_slope, plural, present_steps, refs, stack_size, stack_sweep, steps_of,
+    throughput_estimate, top_step, workers_of,
 };
 use super::{
     CEILING_SLACK, DOWNLOAD_SLACK, Finding, HOSTAGE_FACTOR, ONE_CORE, ONE_LOOP_THREADS,

@@ -3,13 +3,10 @@
 use super::*;
 
 pub(in crate::claims) fn cpu_parallelism(run: &StoredRun) -> Finding {
-    let owned = steps_of(run, "cpu");
+    let Some(owned) = present_steps(run, "cpu") else {
+        return no_run_of("cpu");
+    };
     let steps = refs(&owned);
-    if steps.is_empty() {
-        return Finding::no_data(
-            "No run has the cpu workload yet: run `workbench run --workloads cpu`.".into(),
-        );
-    }
     let busiest = |engine: &str| {
         ok_steps(&steps, engine)
             .into_iter()

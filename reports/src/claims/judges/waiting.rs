@@ -4,15 +4,10 @@
 use super::*;
 
 pub(in crate::claims) fn big_response(run: &StoredRun) -> Finding {
-    let owned = steps_of(run, "big-response");
+    let Some(owned) = present_steps(run, "big-response") else {
+        return no_run_of("big-response");
+    };
     let steps = refs(&owned);
-    if steps.is_empty() {
-        return Finding::no_data(
-            "No run has the big-response workload yet: run `workbench run --workloads \
-             big-response`."
-                .into(),
-        );
-    }
     let (selector, thread, pool) = (
         reference(Family::EventLoop).label,
         reference(Family::Thread).label,
@@ -122,13 +117,10 @@ pub(in crate::claims) fn big_response(run: &StoredRun) -> Finding {
 }
 
 pub(in crate::claims) fn db_wait(run: &StoredRun) -> Finding {
-    let owned = steps_of(run, "db-wait");
+    let Some(owned) = present_steps(run, "db-wait") else {
+        return no_run_of("db-wait");
+    };
     let steps = refs(&owned);
-    if steps.is_empty() {
-        return Finding::no_data(
-            "No run has the db-wait workload yet: run `workbench run --workloads db-wait`.".into(),
-        );
-    }
     let wait_ms = run
         .config
         .workloads
@@ -292,14 +284,10 @@ pub(in crate::claims) fn db_wait(run: &StoredRun) -> Finding {
 }
 
 pub(in crate::claims) fn slowloris(run: &StoredRun) -> Finding {
-    let owned = steps_of(run, "slowloris");
+    let Some(owned) = present_steps(run, "slowloris") else {
+        return no_run_of("slowloris");
+    };
     let steps = refs(&owned);
-    if steps.is_empty() {
-        return Finding::no_data(
-            "No run has the slowloris workload yet: run `workbench run --workloads slowloris`."
-                .into(),
-        );
-    }
     let interval = run
         .config
         .workloads
