@@ -33,12 +33,93 @@ pub fn figures(mode: Mode) -> Vec<Figure> {
         .collect()
 }
 
+/// A change not judged: the figure moves with the machine's speed, and the machine changed.
+pub const MACHINE_CHANGED: &str = "not compared: the machine changed";
+
 /// The metric drawn on a workload's comparison charts.
 fn chart_metric(mode: Mode) -> Metric {
     match mode {
         Mode::Closed => Metric::Throughput,
         Mode::Idle => Metric::PeakPss,
         Mode::Open | Mode::SlowReaders | Mode::SlowSenders => Metric::LatencyP99,
+    }
+}
+
+/// How the machine of one run differs from another's, said before any figure: a figure that
+/// moves with the machine's speed ([`table::Unit::depends_on_speed`]) is not called better or
+/// worse across such a change, only shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MachineChange {
+    /// Each difference, in a sentence: another machine first, then its speed calibration.
+    pub notes: Vec<String>,
+    /// Whether timings may be called better or worse: the same machine, and speed
+    /// calibrations within [`format::NOISE`] of each other.
+    pub timings_comparable: bool,
+}
+
+/// What differs between the machine `other` ran on and `run`'s: the CPU model, cores,
+/// memory, kernel and hosts, and the speed calibration each run made at its start (the `cpu`
+/// workload's microseconds of work per request are rounds of that calibration, so a changed
+/// calibration changes the work itself).
+pub fn machine_change(run: &StoredRun, other: &StoredRun) -> MachineChange {
+    let (a, b) = (&run.summary.machine, &other.summary.machine);
+    let mut notes = Vec::new();
+    let mut differs = Vec::new();
+    if a.cpu_model != b.cpu_model {
+        differs.push(format!("CPU {} against {}", b.cpu_model, a.cpu_model));
+    }
+    if a.cores != b.cores {
+        differs.push(format!("{} cores against {}", b.cores, a.cores));
+    }
+    if a.memory_bytes != b.memory_bytes {
+        differs.push(format!(
+            "{} of memory against {}",
+            format::bytes(b.memory_bytes as f64),
+            format::bytes(a.memory_bytes as f64)
+        ));
+    }
+    if a.kernel != b.kernel {
+        differs.push(format!("Linux {} against {}", b.kernel, a.kernel));
+    }
+    if a.hosts != b.hosts {
+        differs.push("other hosts".into());
+    }
+    if !differs.is_empty() {
+        notes.push(format!(
+            "{} ran on another machine than {} ({}).",
+            label(other),
+            label(run),
+            differs.join("; ")
+        ));
+    }
+    let (ra, rb) = (
+        run.calibration.rounds_per_us,
+        other.calibration.rounds_per_us,
+    );
+    let calibrated_apart = ra > 0.0 && rb > 0.0 && ((ra / rb) - 1.0).abs() >= format::NOISE;
+    if calibrated_apart {
+        notes.push(format!(
+            "The machine's speed, as each run calibrated it at its start, differs: {:.1} rounds \
+             per µs in {} against {:.1} in {} ({}). The cpu workload's work per request is set \
+             in microseconds of the calibrated machine, so its requests did different work.",
+            ra,
+            label(run),
+            rb,
+            label(other),
+            format::change(ra, rb, Better::Neither)
+        ));
+    }
+    let timings_comparable = notes.is_empty();
+    if !timings_comparable {
+        notes.push(
+            "Throughput, latency, CPU and context switches move with the machine's speed: they \
+             are shown side by side but not called better or worse. Memory is compared."
+                .into(),
+        );
+    }
+    MachineChange {
+        notes,
+        timings_comparable,
     }
 }
 
@@ -70,17 +151,8 @@ pub(crate) fn section(run: &StoredRun, others: &[StoredRun]) -> Section {
                 other.summary.status.as_str()
             ));
         }
+        notes.extend(machine_change(run, other).notes);
         let (a, b) = (&run.summary.machine, &other.summary.machine);
-        if a.cpu_model != b.cpu_model || a.cores != b.cores || a.kernel != b.kernel {
-            notes.push(format!(
-                "{} ran on another machine ({}, {} cores, Linux {}): differences are the \
-                 machines' as much as the engines'.",
-                label(other),
-                b.cpu_model,
-                b.cores,
-                b.kernel
-            ));
-        }
         if a.git_revision != b.git_revision {
             notes.push(format!(
                 "{} was built from revision {}, this run from {}.",
@@ -138,7 +210,13 @@ pub(crate) fn section(run: &StoredRun, others: &[StoredRun]) -> Section {
 
 /// Every headline of this run beside the same headline of the others.
 fn headline_table(run: &StoredRun, others: &[StoredRun]) -> DataTable {
-    let theirs: Vec<Vec<Headline>> = others.iter().map(headlines::headlines).collect();
+    let theirs: Vec<(Vec<Headline>, bool)> = others
+        .iter()
+        .map(|o| {
+            let comparable = machine_change(run, o).timings_comparable;
+            (headlines::headlines(o), comparable)
+        })
+        .collect();
     let mut columns = vec![
         "engine".to_string(),
         "workload".to_string(),
@@ -160,12 +238,16 @@ fn headline_table(run: &StoredRun, others: &[StoredRun]) -> DataTable {
             ];
             for list in &theirs {
                 match list
+                    .0
                     .iter()
                     .find(|o| o.engine == h.engine && o.workload == h.workload)
                 {
                     Some(o) => {
                         row.push(o.cell.clone());
                         row.push(match (h.value, o.value) {
+                            (Some(_), Some(_)) if h.kind.depends_on_speed() && !list.1 => {
+                                MACHINE_CHANGED.into()
+                            }
                             (Some(a), Some(b)) => format::change(a, b, h.better),
                             _ => "—".into(),
                         });
@@ -246,6 +328,10 @@ fn workload_section(run: &StoredRun, others: &[StoredRun], workload: &Workload) 
             };
             let mine = step(run);
             let theirs: Vec<Option<StepResult>> = others.iter().map(step).collect();
+            let comparable: Vec<bool> = others
+                .iter()
+                .map(|o| machine_change(run, o).timings_comparable)
+                .collect();
             for figure in &figures(workload.mode) {
                 let mut row = vec![
                     engine.clone(),
@@ -253,14 +339,9 @@ fn workload_section(run: &StoredRun, others: &[StoredRun], workload: &Workload) 
                     figure.name().to_string(),
                     cell(mine.as_ref(), figure),
                 ];
-                let a = mine.as_ref().and_then(|s| estimate(s, figure));
-                for other in &theirs {
+                for (other, comparable) in theirs.iter().zip(&comparable) {
                     row.push(cell(other.as_ref(), figure));
-                    let b = other.as_ref().and_then(|s| estimate(s, figure));
-                    row.push(match (a, b) {
-                        (Some(a), Some(b)) => format::significant_change(&a, &b, figure.0.better),
-                        _ => "—".into(),
-                    });
+                    row.push(figure.change(mine.as_ref(), other.as_ref(), *comparable));
                 }
                 rows.push(row);
             }
@@ -341,11 +422,21 @@ impl Figure {
     }
 
     /// The change of `step`'s figure from `reference`'s: significant only when the 95 %
-    /// intervals separate ([`format::significant_change`]); `—` when either lacks it.
-    pub fn change(&self, step: Option<&StepResult>, reference: Option<&StepResult>) -> String {
+    /// intervals separate ([`format::significant_change`]); `—` when either lacks it; not
+    /// judged ([`MACHINE_CHANGED`]) for a figure that moves with the machine's speed when the
+    /// two runs' machines differ (`timings_comparable` false: [`machine_change`]).
+    pub fn change(
+        &self,
+        step: Option<&StepResult>,
+        reference: Option<&StepResult>,
+        timings_comparable: bool,
+    ) -> String {
         let a = step.and_then(|s| estimate(s, self));
         let b = reference.and_then(|s| estimate(s, self));
         match (a, b) {
+            (Some(_), Some(_)) if !timings_comparable && self.0.unit.depends_on_speed() => {
+                MACHINE_CHANGED.into()
+            }
             (Some(a), Some(b)) => format::significant_change(&a, &b, self.0.better),
             _ => "—".into(),
         }

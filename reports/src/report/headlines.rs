@@ -72,6 +72,12 @@ impl Kind {
             Kind::SlowClients => "p99 at the top level",
         }
     }
+
+    /// Whether the figure moves with the machine's speed ([`wb_model::table::Unit::depends_on_speed`]):
+    /// all but memory do.
+    pub fn depends_on_speed(self) -> bool {
+        self != Kind::IdleCost
+    }
 }
 
 /// One engine's headline figure on one workload, and what the engine's model predicts of it.

@@ -20,7 +20,7 @@ use wb_model::results::{
 use wb_model::spec::{Mode, Workload};
 use wb_reports::charts;
 use wb_reports::report::headlines::{self, Kind};
-use wb_reports::report::{self, Format};
+use wb_reports::report::{self, Format, compare};
 use wb_reports::store::{RunId, Store, StoredRun};
 
 const KIB: u64 = 1024;
@@ -645,6 +645,40 @@ fn a_comparison_sets_every_figure_beside_its_change() {
     let md = report::markdown(&run, &[before], "c_files");
     assert!(md.text.contains(&format!("## {title}")));
     assert!(md.text.contains("+10% better"));
+}
+
+#[test]
+fn a_comparison_across_a_changed_calibration_says_so_first_and_judges_no_timing() {
+    let f = fixture();
+    let run = f.run(f.completed);
+    let mut before = f.run(f.before);
+    // The only difference: the older run calibrated the machine as half as fast.
+    before.calibration.rounds_per_us /= 2.0;
+    let html = report::html(&run, std::slice::from_ref(&before));
+    let doc = parse(&html);
+    let section: String = select(&doc, "section#compare")[0].text().collect();
+    let said = section
+        .find("speed, as each run calibrated it")
+        .expect("the calibration change is said");
+    let first_row = section
+        .find("Headline figures")
+        .expect("the headline table");
+    assert!(said < first_row, "the change is said before any figure");
+    let hello_rows = select(&doc, "section#compare-hello table tbody tr");
+    let cells = |engine: &str, figure: &str| -> Vec<String> {
+        hello_rows
+            .iter()
+            .map(|r| r.text().map(str::to_string).collect::<Vec<_>>())
+            .find(|c| c[0] == engine && c[1] == "1" && c[2] == figure)
+            .unwrap_or_else(|| panic!("{engine} {figure}"))
+    };
+    // Throughput moves with the machine: shown, not judged.
+    assert_eq!(cells("threads", "throughput")[5], compare::MACHINE_CHANGED);
+    // Memory does not: still compared.
+    assert_ne!(cells("threads", "peak PSS")[5], compare::MACHINE_CHANGED);
+    // With the same calibration, the same cell is judged.
+    let same = compare::machine_change(&run, &f.run(f.before));
+    assert!(same.timings_comparable && same.notes.is_empty());
 }
 
 #[test]

@@ -45,6 +45,8 @@ struct ComparePage {
     engines: Vec<String>,
     workload: String,
     engine: String,
+    /// How the chosen runs' machines differ from the first's, said before any figure.
+    machine_notes: Vec<String>,
 }
 
 /// `GET /compare/report.html?run=A&run=B…`: the standalone report of the newest run chosen,
@@ -139,6 +141,11 @@ pub async fn page(
             engines.join(", ")
         )));
     }
+    let machine_notes: Vec<String> = runs
+        .iter()
+        .skip(1)
+        .flat_map(|r| compare::machine_change(&runs[0], r).notes)
+        .collect();
     let (w, e) = (workload.clone(), engine.clone());
     let (ws, es) = (workloads.clone(), engines.clone());
     let blocks = tokio::task::spawn_blocking(move || blocks(&runs, &ws, &es, &w, &e))
@@ -158,6 +165,7 @@ pub async fn page(
         engines,
         workload,
         engine,
+        machine_notes,
     })
 }
 
@@ -236,13 +244,16 @@ fn blocks(
                     let cells = with
                         .iter()
                         .enumerate()
-                        .map(|(i, (_, steps))| {
+                        .map(|(i, (run, steps))| {
                             let step = at(steps);
                             let shown = figure.cell(step.as_ref());
                             if i == 0 || step.is_none() || base.is_none() {
                                 return shown;
                             }
-                            format!("{shown} ({})", figure.change(step.as_ref(), base.as_ref()))
+                            let comparable =
+                                compare::machine_change(run, with[0].0).timings_comparable;
+                            let change = figure.change(step.as_ref(), base.as_ref(), comparable);
+                            format!("{shown} ({change})")
                         })
                         .collect();
                     rows.push((level.to_string(), figure.name(), cells));

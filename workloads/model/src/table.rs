@@ -45,6 +45,14 @@ impl Unit {
             Unit::PerSec => "per second",
         }
     }
+
+    /// Whether a figure in this unit moves with the machine's speed (times, rates, CPU):
+    /// between runs on different machines, or whose speed calibrations differ (the `cpu`
+    /// workload's work per request is set in microseconds of the calibrated machine), such a
+    /// figure is shown but not called better or worse. Bytes and counts are not.
+    pub fn depends_on_speed(self) -> bool {
+        matches!(self, Unit::Rps | Unit::Micros | Unit::Cores | Unit::PerSec)
+    }
 }
 
 /// Which way a figure improves, for a comparison's "better" and "worse".
