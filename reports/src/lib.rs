@@ -40,6 +40,7 @@
 pub mod charts;
 pub mod claims;
 pub mod format;
+pub mod glossary;
 pub mod record;
 pub mod report;
 pub mod store;

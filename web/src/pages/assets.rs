@@ -1,4 +1,4 @@
-//! The stylesheet and the one script, baked into the binary.
+//! The stylesheet and the scripts, baked into the binary.
 
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -22,5 +22,36 @@ pub async fn script() -> impl IntoResponse {
             (header::CACHE_CONTROL, "no-cache"),
         ],
         include_str!("../../static/live.js"),
+    )
+}
+
+/// `/static/glossary.js`: the glossary's terms ([`wb_reports::glossary::GLOSSARY`]) as
+/// `window.WB_GLOSSARY`, then the script that marks them where they appear in a page.
+pub async fn glossary() -> impl IntoResponse {
+    static SCRIPT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let script = SCRIPT.get_or_init(|| {
+        let terms: Vec<serde_json::Value> = wb_reports::glossary::GLOSSARY
+            .iter()
+            .map(|t| {
+                serde_json::json!({
+                    "name": t.name,
+                    "forms": t.forms,
+                    "definition": t.definition,
+                    "anchor": t.anchor(),
+                })
+            })
+            .collect();
+        format!(
+            "window.WB_GLOSSARY = {};\n{}",
+            serde_json::Value::Array(terms),
+            include_str!("../../static/glossary.js")
+        )
+    });
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        script.as_str(),
     )
 }

@@ -5,16 +5,21 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::response::IntoResponse;
+use wb_reports::glossary::{GLOSSARY, Term};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "guide.html")]
 struct GuidePage {
     nav: &'static str,
+    glossary: Vec<(String, &'static Term)>,
 }
 
 /// `GET /guide`.
 pub async fn page() -> impl IntoResponse {
-    GuidePage { nav: "guide" }
+    GuidePage {
+        nav: "guide",
+        glossary: GLOSSARY.iter().map(|t| (t.anchor(), t)).collect(),
+    }
 }
 
 /// The guide's section for a chart, from its id (`db-wait-latency`,
