@@ -202,6 +202,16 @@ fn plan(addr: SocketAddr, mode: Mode, level: u64) -> LoadPlan {
     }
 }
 
+/// Ten closed-loop clients for a second, after 200 ms of warm-up, against a server that
+/// answers only its first connection, each answer after `delay`.
+fn one_client_of_ten_answered(delay: Duration) -> LoadReport {
+    let server = Server::start(Behavior::AnswerFirstConnection { delay });
+    let mut p = plan(server.addr, Mode::Closed, 10);
+    p.warmup = Duration::from_millis(200);
+    p.duration = Duration::from_secs(1);
+    run(&p, &|_| {})
+}
+
 /// One closed-loop connection asking for `target`, expecting `bytes` of body with the digest
 /// of `rounds` rounds of work.
 fn work_plan(addr: SocketAddr, target: &str, bytes: u64, rounds: u64) -> LoadPlan {
@@ -334,13 +344,7 @@ fn closed_loop_censors_at_most_one_request_per_connection() {
 /// and the step reads about 100 answered of 110 sent.
 #[test]
 fn clients_never_answered_are_censored_at_the_step_length() {
-    let server = Server::start(Behavior::AnswerFirstConnection {
-        delay: Duration::from_millis(10),
-    });
-    let mut p = plan(server.addr, Mode::Closed, 10);
-    p.warmup = Duration::from_millis(200);
-    p.duration = Duration::from_secs(1);
-    let report = run(&p, &|_| {});
+    let report = one_client_of_ten_answered(Duration::from_millis(10));
     let latency = report.latency;
     eprintln!("{report:?}");
     assert!(
@@ -375,13 +379,7 @@ fn clients_never_answered_are_censored_at_the_step_length() {
 /// requests, so even the median is a censored lower bound of the step's order (≥ 1 s).
 #[test]
 fn a_median_reached_by_censored_requests_is_a_lower_bound() {
-    let server = Server::start(Behavior::AnswerFirstConnection {
-        delay: Duration::from_millis(300),
-    });
-    let mut p = plan(server.addr, Mode::Closed, 10);
-    p.warmup = Duration::from_millis(200);
-    p.duration = Duration::from_secs(1);
-    let report = run(&p, &|_| {});
+    let report = one_client_of_ten_answered(Duration::from_millis(300));
     let latency = report.latency;
     assert!(report.completed <= 4, "{report:?}");
     assert!(latency.is_lower_bound(0.5), "{latency:?}");
