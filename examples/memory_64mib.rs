@@ -21,7 +21,6 @@
 //! listen backlog, costing it nothing — its figure is the workers' memory, which is the point.
 
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -53,7 +52,7 @@ const TARGET_MIB: u64 = 256;
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     workbench::os::raise_open_files_limit()?;
-    let exe = workbench_binary()?;
+    let exe = workbench::child::workbench_exe_beside_example()?;
     println!(
         "{:<12} {:>8} {:>14} {:>9}  verdict",
         "engine", "clients", "peak PSS MiB", "threads"
@@ -77,25 +76,6 @@ fn main() -> anyhow::Result<()> {
         anyhow::bail!("at least one engine went over {TARGET_MIB} MiB");
     }
     Ok(())
-}
-
-/// The `workbench` binary beside this example (`target/<profile>/workbench`); `cargo run
-/// --example` builds it too.
-fn workbench_binary() -> anyhow::Result<PathBuf> {
-    let me = std::env::current_exe()?;
-    let profile_dir = me
-        .parent()
-        .and_then(|examples| examples.parent())
-        .ok_or_else(|| anyhow::anyhow!("cannot find the target directory from {me:?}"))?;
-    let exe = profile_dir.join("workbench");
-    if !exe.exists() {
-        anyhow::bail!(
-            "{} is missing; build it first with `cargo build --release` (same profile as this \
-             example)",
-            exe.display()
-        );
-    }
-    Ok(exe)
 }
 
 /// Opens up to `args.clients` non-reading clients against one engine; returns how many were

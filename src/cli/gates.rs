@@ -495,19 +495,14 @@ mod tests {
         );
         assert_eq!(verdicts[4].outcome, Outcome::NoData);
         let text = render(&verdicts);
-        assert!(
-            text.contains("CROSSED  selector.hello.p99_us > 2000"),
-            "{text}"
-        );
-        assert!(
-            text.contains("selector hello at 64: 2500; 1 of 2 steps"),
-            "{text}"
-        );
-        assert!(
-            text.contains("held     selector.hello.p99_us > 3000"),
-            "{text}"
-        );
-        assert!(text.contains("no data  pool.hello.p99_us > 1"), "{text}");
+        for said in [
+            "CROSSED  selector.hello.p99_us > 2000",
+            "selector hello at 64: 2500; 1 of 2 steps",
+            "held     selector.hello.p99_us > 3000",
+            "no data  pool.hello.p99_us > 1",
+        ] {
+            assert!(text.contains(said), "{said:?} in {text}");
+        }
     }
 
     #[test]

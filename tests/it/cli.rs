@@ -15,7 +15,7 @@ use wb_model::spec::Mode;
 use wb_reports::store::Store;
 use workbench::child::ServerProcess;
 
-use crate::util::{exe, workbench};
+use crate::util::{exe, folder_with, workbench};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -30,13 +30,33 @@ fn url(server: &ServerProcess, path: &str) -> String {
     format!("http://{}{path}", server.addr())
 }
 
-/// Runs `load` and parses its JSON document, failing with the whole output otherwise.
-fn load_json(args: &[&str]) -> LoadResult {
+/// `load URL` and its flags, written as on a command line (words without spaces).
+fn load<'a>(url: &'a str, flags: &'a str) -> Vec<&'a str> {
+    ["load", url]
+        .into_iter()
+        .chain(flags.split_whitespace())
+        .collect()
+}
+
+/// Runs `load` with `flags` against `path` of a fresh engine and parses its JSON document,
+/// failing with the whole output otherwise.
+fn load_json(path: &str, flags: &str) -> LoadResult {
+    let server = engine();
     let dir = tempfile::tempdir().unwrap();
-    let out = workbench(dir.path(), args);
+    let out = workbench(dir.path(), &load(&url(&server, path), flags));
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "load failed: {stdout}\n{stderr}");
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not a LoadResult ({e}): {stdout}"))
+}
+
+/// What a `load --json` of the workbench's own engine holds: answers, checked as the
+/// workbench's, each of them and every request censored at the window's end in the
+/// corrected histogram.
+fn assert_measured(result: &LoadResult) {
+    assert_eq!(result.checks, "workbench");
+    assert!(result.completed > 0, "{result:?}");
+    let corrected = decode_histogram(&result.histograms.corrected).unwrap();
+    assert_eq!(corrected.len(), result.completed + result.censored);
 }
 
 /// A stderr that is exactly one line, beginning `error:`.
@@ -55,16 +75,7 @@ fn load_url_prints_a_table_of_what_it_measured() {
     let dir = tempfile::tempdir().unwrap();
     let out = workbench(
         dir.path(),
-        &[
-            "load",
-            &url(&server, "/hello"),
-            "-c",
-            "4",
-            "-d",
-            "1s",
-            "--warmup",
-            "200ms",
-        ],
+        &load(&url(&server, "/hello"), "-c 4 -d 1s --warmup 200ms"),
     );
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "{stdout}\n{stderr}");
@@ -81,51 +92,25 @@ fn load_url_prints_a_table_of_what_it_measured() {
 
 #[test]
 fn load_url_json_carries_a_histogram_of_every_answer() {
-    let server = engine();
-    let result = load_json(&[
-        "load",
-        &url(&server, "/hello"),
-        "-c",
-        "4",
-        "-d",
-        "1s",
-        "--warmup",
-        "0",
-        "--json",
-    ]);
+    let result = load_json("/hello", "-c 4 -d 1s --warmup 0 --json");
     assert_eq!(result.mode, Mode::Closed);
     assert_eq!((result.connections, result.rate), (4, None));
-    assert_eq!(result.checks, "workbench");
     assert_eq!(result.method, "GET");
-    assert!(result.completed > 0, "{result:?}");
+    assert_measured(&result);
     assert_eq!(result.errors.total(), 0, "{result:?}");
-    let histogram = decode_histogram(&result.histograms.corrected).unwrap();
-    // Every answer and every request censored at the window's end.
-    assert_eq!(histogram.len(), result.completed + result.censored);
     assert_eq!(result.latency.count, result.completed + result.censored);
     assert!(result.histograms.uncorrected.is_none());
 }
 
 #[test]
 fn load_url_open_loop_json_has_both_histograms() {
-    let server = engine();
-    let result = load_json(&[
-        "load",
-        &url(&server, "/work?cpu_rounds=10&bytes=64"),
-        "-R",
-        "200",
-        "-d",
-        "1s",
-        "--warmup",
-        "100ms",
-        "--json",
-    ]);
+    let result = load_json(
+        "/work?cpu_rounds=10&bytes=64",
+        "-R 200 -d 1s --warmup 100ms --json",
+    );
     assert_eq!(result.mode, Mode::Open);
     assert_eq!(result.rate, Some(200));
-    assert_eq!(result.checks, "workbench");
-    assert!(result.completed > 0, "{result:?}");
-    let corrected = decode_histogram(&result.histograms.corrected).unwrap();
-    assert_eq!(corrected.len(), result.completed + result.censored);
+    assert_measured(&result);
     let uncorrected = result
         .histograms
         .uncorrected
@@ -143,21 +128,10 @@ fn load_url_save_stores_a_run_of_its_own() {
     let dir = tempfile::tempdir().unwrap();
     let out = workbench(
         dir.path(),
-        &[
-            "load",
+        &load(
             &url(&server, "/hello"),
-            "-c",
-            "2",
-            "-d",
-            "300ms",
-            "--warmup",
-            "0",
-            "--save",
-            "--label",
-            "by-hand",
-            "--db",
-            "saved.db",
-        ],
+            "-c 2 -d 300ms --warmup 0 --save --label by-hand --db saved.db",
+        ),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
@@ -312,8 +286,7 @@ warmup_secs = 0.1
 
 #[test]
 fn run_fail_if_lists_each_gate_and_exits_3_when_one_is_crossed() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("tiny.toml"), TINY).unwrap();
+    let dir = folder_with(&[("tiny.toml", TINY)]);
     let run = |gates: &[&str]| {
         let mut args = vec![
             "run",

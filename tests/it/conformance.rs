@@ -172,13 +172,7 @@ fn sigterm_right_after_ready(engine: &str) {
 fn slow_head_gets_408_at_the_header_timeout(engine: &str) {
     let server = start_with(engine, &["--header-timeout", "1"]);
     let partial = b"GET /hello HTTP/1.1\r\nHost: work";
-    let mut stream = TcpStream::connect(server.addr()).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    stream.write_all(partial).expect("write");
-    let mut got = Vec::new();
-    let read = stream.read_to_end(&mut got);
+    let (read, got) = send_and_read_to_close(&server, partial);
     // What the core answers to a request cut off by the timeout.
     let mut session = wb_protocol::Session::new();
     session.receive_data(partial);
@@ -197,13 +191,7 @@ fn slow_head_gets_408_at_the_header_timeout(engine: &str) {
 /// passed since its last response.
 fn idle_connection_closes_at_the_keepalive_timeout(engine: &str) {
     let server = start_with(engine, &["--keepalive-timeout", "1"]);
-    let mut stream = TcpStream::connect(server.addr()).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    stream.write_all(HELLO).expect("write");
-    let mut got = Vec::new();
-    let read = stream.read_to_end(&mut got);
+    let (read, got) = send_and_read_to_close(&server, HELLO);
     stop(engine, server);
     assert!(read.is_ok(), "engine {engine}: {read:?}");
     assert!(
@@ -211,4 +199,20 @@ fn idle_connection_closes_at_the_keepalive_timeout(engine: &str) {
         "engine {engine}: one answer, then the close; got {}",
         String::from_utf8_lossy(&got)
     );
+}
+
+/// Sends `request` on a new connection and reads until the engine closes it: how the read
+/// ended, and every byte read. (The read timeout is only there so a broken engine fails.)
+fn send_and_read_to_close(
+    server: &ServerProcess,
+    request: &[u8],
+) -> (std::io::Result<usize>, Vec<u8>) {
+    let mut stream = TcpStream::connect(server.addr()).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(request).expect("write");
+    let mut got = Vec::new();
+    let read = stream.read_to_end(&mut got);
+    (read, got)
 }

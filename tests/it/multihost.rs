@@ -9,12 +9,12 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use wb_model::results::StepResult;
 use wb_reports::store::Store;
 
-use crate::util::workbench;
+use crate::util::{TINY_IDLE, folder_with, workbench};
 
 /// The tests share one lab; one at a time.
 static LAB: Mutex<()> = Mutex::new(());
@@ -29,14 +29,6 @@ mode = "closed"
 levels = [2, 8]
 step_secs = 0.6
 warmup_secs = 0.1
-"#;
-
-const IDLE: &str = r#"name = "tiny-idle"
-description = "a few idle connections"
-mode = "idle"
-levels = [0, 20, 40]
-step_secs = 0.4
-warmup_secs = 0
 "#;
 
 /// 64 connections, each request waiting 50 ms on the server: the wait, not a CPU, sets the
@@ -58,8 +50,11 @@ cpu_us = 0
 bytes = 100
 "#;
 
-/// Takes the lab down when dropped, whatever happened.
-struct Lab;
+/// The lab, up and this test's turn: taken down when dropped, whatever happened, and only
+/// then handed to the next test.
+struct Lab {
+    _turn: MutexGuard<'static, ()>,
+}
 
 impl Drop for Lab {
     fn drop(&mut self) {
@@ -73,8 +68,10 @@ impl Drop for Lab {
     }
 }
 
-/// Brings the lab up, or says why it cannot (`None`: skip). Under `CI=true` it must come up.
+/// Waits for this test's turn and brings the lab up, or says why it cannot (`None`: skip).
+/// Under `CI=true` it must come up.
 fn lab_up() -> Option<Lab> {
+    let turn = LAB.lock().unwrap_or_else(|p| p.into_inner());
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     let root = rustix::process::geteuid().is_root();
     let netns = Command::new("ip")
@@ -95,7 +92,7 @@ fn lab_up() -> Option<Lab> {
         return None;
     }
     let out = workbench(Path::new("."), &["lab", "up", "--hosts", "2"]);
-    let lab = Lab;
+    let lab = Lab { _turn: turn };
     assert!(
         out.status.success(),
         "workbench lab up failed: {}",
@@ -138,11 +135,8 @@ fn lab_run(dir: &Path, loads: &str, workloads: &str) -> Vec<StepResult> {
 
 #[test]
 fn a_lab_run_merges_what_every_load_host_measured() {
-    let _turn = LAB.lock().unwrap_or_else(|p| p.into_inner());
     let Some(_lab) = lab_up() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("hello.toml"), HELLO).unwrap();
-    std::fs::write(dir.path().join("idle.toml"), IDLE).unwrap();
+    let dir = folder_with(&[("hello.toml", HELLO), ("idle.toml", TINY_IDLE)]);
     let steps = lab_run(
         dir.path(),
         &format!("{LOAD1},{LOAD2}"),
@@ -217,10 +211,8 @@ fn a_lab_run_merges_what_every_load_host_measured() {
 
 #[test]
 fn one_load_host_at_64_and_two_at_32_measure_the_same() {
-    let _turn = LAB.lock().unwrap_or_else(|p| p.into_inner());
     let Some(_lab) = lab_up() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("wait-64.toml"), SIXTY_FOUR).unwrap();
+    let dir = folder_with(&[("wait-64.toml", SIXTY_FOUR)]);
     let one = lab_run(dir.path(), LOAD1, "wait-64.toml");
     let two = lab_run(dir.path(), &format!("{LOAD1},{LOAD2}"), "wait-64.toml");
     let (one, two) = (&one[0], &two[0]);

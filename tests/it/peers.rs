@@ -81,11 +81,18 @@ struct Expect {
     /// The peer closes every connection after one answer (gunicorn's sync workers).
     closes_every_connection: bool,
     /// Corpus cases outside what the framework lets us control, and why.
-    exempt: &'static [(&'static str, Exemption, &'static str)],
+    exempt: Vec<(&'static str, Exemption, &'static str)>,
 }
 
 const GUNICORN_PARSER: &str = "gunicorn's parser rejects the request before the application runs, with gunicorn's own 400 page";
 const GUNICORN_LIMITS: &str = "gunicorn's limit_request_field_size / limit_request_fields (set to the core's limits) answer 431 with gunicorn's own page";
+/// What gunicorn answers with its own page, in either worker class.
+const GUNICORN_OWN_PAGES: &[(&str, Exemption, &str)] = &[
+    ("garbage", Exemption::StatusOnly, GUNICORN_PARSER),
+    ("bad_content_length", Exemption::StatusOnly, GUNICORN_PARSER),
+    ("header_too_large", Exemption::StatusOnly, GUNICORN_LIMITS),
+    ("too_many_headers", Exemption::StatusOnly, GUNICORN_LIMITS),
+];
 const SYNC_NO_KEEP_ALIVE: &str =
     "sync workers serve one request per connection and always answer Connection: close";
 
@@ -95,47 +102,40 @@ fn expect(peer: &str) -> Expect {
         exact: true,
         framework_headers: &[],
         closes_every_connection: false,
-        exempt: &[],
+        exempt: Vec::new(),
+    };
+    // A framework that frames the answers itself, adding these headers to each.
+    let framed = Expect {
+        exact: false,
+        framework_headers: &["server", "date"],
+        closes_every_connection: false,
+        exempt: Vec::new(),
     };
     match peer {
         "asyncio" | "asyncio-uvloop" | "twisted" | "twisted-asyncio" | "twisted-uvloop"
         | "tornado" | "gevent" | "curio" | "python-threads" => wbcore,
         "gunicorn-sync" => Expect {
-            exact: false,
-            framework_headers: &["server", "date"],
             closes_every_connection: true,
-            exempt: &[
-                ("garbage", StatusOnly, GUNICORN_PARSER),
-                ("bad_content_length", StatusOnly, GUNICORN_PARSER),
-                ("header_too_large", StatusOnly, GUNICORN_LIMITS),
-                ("too_many_headers", StatusOnly, GUNICORN_LIMITS),
-                ("pipelined_three", Differs, SYNC_NO_KEEP_ALIVE),
-                ("body_discarded_then_next", Differs, SYNC_NO_KEEP_ALIVE),
-                ("close_in_pipeline", Differs, SYNC_NO_KEEP_ALIVE),
-                ("http10_keep_alive", Differs, SYNC_NO_KEEP_ALIVE),
-                (
+            exempt: [
+                GUNICORN_OWN_PAGES,
+                &[
+                    "pipelined_three",
+                    "body_discarded_then_next",
+                    "close_in_pipeline",
+                    "http10_keep_alive",
                     "hundred_requests_one_connection",
-                    Differs,
-                    SYNC_NO_KEEP_ALIVE,
-                ),
-            ],
+                ]
+                .map(|case| (case, Differs, SYNC_NO_KEEP_ALIVE)),
+            ]
+            .concat(),
+            ..framed
         },
         "gunicorn-gthread" => Expect {
-            exact: false,
-            framework_headers: &["server", "date"],
-            closes_every_connection: false,
-            exempt: &[
-                ("garbage", StatusOnly, GUNICORN_PARSER),
-                ("bad_content_length", StatusOnly, GUNICORN_PARSER),
-                ("header_too_large", StatusOnly, GUNICORN_LIMITS),
-                ("too_many_headers", StatusOnly, GUNICORN_LIMITS),
-            ],
+            exempt: GUNICORN_OWN_PAGES.to_vec(),
+            ..framed
         },
         "nginx" => Expect {
-            exact: false,
-            framework_headers: &["server", "date"],
-            closes_every_connection: false,
-            exempt: &[
+            exempt: vec![
                 (
                     "garbage",
                     StatusOnly,
@@ -172,6 +172,7 @@ fn expect(peer: &str) -> Expect {
                     "nginx reads chunked request bodies: it answers 405 (POST /hello), not 501",
                 ),
             ],
+            ..framed
         },
         other => panic!("no expectations for peer {other}: add it to tests/it/peers.rs"),
     }
@@ -549,7 +550,7 @@ fn every_registered_peer_is_tested() {
     );
     for name in TESTED {
         let expect = expect(name);
-        for (case, ..) in expect.exempt {
+        for (case, ..) in &expect.exempt {
             assert!(
                 corpus().iter().any(|c| c.name == *case),
                 "{name} exempts {case}, which is not in the corpus"

@@ -1,10 +1,15 @@
 //! End to end: `workbench run` with tiny workloads on all four engines lands in a temporary
 //! store with every step present, then `runs` and `show` read it back.
 
-use wb_model::results::RunStatus;
-use wb_reports::store::Store;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
-use crate::util::workbench;
+use wb_model::results::{EngineSpec, RunConfig, RunStatus};
+use wb_model::spec::Workload;
+use wb_reports::store::Store;
+use wb_runner::{RunOutcome, Runner};
+
+use crate::util::{TINY_IDLE, folder_with, workbench};
 
 const TINY: &[(&str, &str)] = &[
     (
@@ -32,24 +37,12 @@ cpu_us = 50
 bytes = 100
 "#,
     ),
-    (
-        "tiny-idle.toml",
-        r#"name = "tiny-idle"
-description = "a few idle connections"
-mode = "idle"
-levels = [0, 20, 40]
-step_secs = 0.4
-warmup_secs = 0
-"#,
-    ),
+    ("tiny-idle.toml", TINY_IDLE),
 ];
 
 #[test]
 fn a_tiny_run_on_every_engine_lands_in_the_store() {
-    let dir = tempfile::tempdir().unwrap();
-    for (file, text) in TINY {
-        std::fs::write(dir.path().join(file), text).unwrap();
-    }
+    let dir = folder_with(TINY);
     let files: Vec<&str> = TINY.iter().map(|(f, _)| *f).collect();
     let out = workbench(
         dir.path(),
@@ -161,47 +154,55 @@ fn an_unknown_engine_is_refused_with_the_choices() {
     );
 }
 
-/// An engine that cannot start fails its steps with the reason; the run goes on to the next
-/// engine, completes, and the store keeps every step with what happened.
-#[test]
-fn an_engine_that_fails_fails_its_steps_and_the_run_goes_on() {
-    use std::sync::Arc;
-    use std::sync::atomic::AtomicBool;
-    use wb_model::results::{EngineSpec, RunConfig};
-    use wb_model::spec::Workload;
-    use wb_runner::Runner;
+/// The engine `engine` with `args`, under its own label.
+fn labelled(label: &str, engine: &str, args: &[&str]) -> EngineSpec {
+    EngineSpec {
+        label: label.into(),
+        args: args.iter().map(|arg| arg.to_string()).collect(),
+        ..EngineSpec::plain(engine)
+    }
+}
 
-    let dir = tempfile::tempdir().unwrap();
-    let mut workload = Workload::from_toml(TINY[0].1, "tiny-hello.toml").unwrap();
-    workload.levels = vec![1, 2];
-    let broken = EngineSpec {
-        label: "threads-broken".into(),
-        engine: "threads".into(),
-        // Refused by the engine (the smallest stack it accepts is 32 KiB): it exits at once.
-        args: vec!["--stack-size".into(), "1".into()],
-        peer: false,
-    };
+/// Runs `engines` on `workload` in this process, as `workbench run` does (traced with
+/// `trace`, as `run --trace`), recording into `store`.
+fn run_in_process(
+    store: &mut Store,
+    engines: Vec<EngineSpec>,
+    workload: Workload,
+    trace: bool,
+) -> RunOutcome {
     let config = RunConfig {
         suite: None,
-        engines: vec![broken, EngineSpec::plain("selector")],
+        engines,
         workloads: vec![workload],
         pin: false,
         peer_versions: Default::default(),
         repeat: 1,
         placement: None,
     };
-    let mut store = Store::open(dir.path().join("failed.db")).unwrap();
     let runner = Runner {
         exe: env!("CARGO_BIN_EXE_workbench").into(),
         config,
         machine: wb_runner::machine::collect("test", "test"),
         cancel: Arc::new(AtomicBool::new(false)),
-        trace: false,
+        trace,
     };
-    let outcome = {
-        let mut recorder = wb_reports::record::Recorder::new(&mut store);
-        runner.run(&mut recorder)
-    };
+    let mut recorder = wb_reports::record::Recorder::new(store);
+    runner.run(&mut recorder)
+}
+
+/// An engine that cannot start fails its steps with the reason; the run goes on to the next
+/// engine, completes, and the store keeps every step with what happened.
+#[test]
+fn an_engine_that_fails_fails_its_steps_and_the_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut workload = Workload::from_toml(TINY[0].1, "tiny-hello.toml").unwrap();
+    workload.levels = vec![1, 2];
+    // Refused by the engine (the smallest stack it accepts is 32 KiB): it exits at once.
+    let broken = labelled("threads-broken", "threads", &["--stack-size", "1"]);
+    let mut store = Store::open(dir.path().join("failed.db")).unwrap();
+    let engines = vec![broken, EngineSpec::plain("selector")];
+    let outcome = run_in_process(&mut store, engines, workload, false);
     assert_eq!(outcome.status, RunStatus::Completed);
     assert_eq!(outcome.failed_steps, 2);
     let id = store.latest_completed().unwrap().unwrap();
@@ -229,46 +230,18 @@ fn an_engine_that_fails_fails_its_steps_and_the_run_goes_on() {
 #[test]
 fn a_traced_tiny_run_stores_a_timeline_with_a_lane_per_thread_or_worker() {
     use std::collections::BTreeSet;
-    use std::sync::Arc;
-    use std::sync::atomic::AtomicBool;
-    use wb_model::results::{EngineSpec, RunConfig};
-    use wb_model::spec::Workload;
-    use wb_runner::Runner;
 
     let dir = tempfile::tempdir().unwrap();
     // tiny-db: levels 2 and 8, so the middle level traced is 8 connections, each waiting 5 ms.
     let workload = Workload::from_toml(TINY[1].1, "tiny-db.toml").unwrap();
-    let pool = EngineSpec {
-        label: "pool-2".into(),
-        engine: "pool".into(),
-        args: vec!["--workers".into(), "2".into()],
-        peer: false,
-    };
-    let config = RunConfig {
-        suite: None,
-        engines: vec![
-            EngineSpec::plain("threads"),
-            pool,
-            EngineSpec::plain("selector"),
-        ],
-        workloads: vec![workload],
-        pin: false,
-        peer_versions: Default::default(),
-        repeat: 1,
-        placement: None,
-    };
+    let pool = labelled("pool-2", "pool", &["--workers", "2"]);
     let mut store = Store::open(dir.path().join("traced.db")).unwrap();
-    let runner = Runner {
-        exe: env!("CARGO_BIN_EXE_workbench").into(),
-        config,
-        machine: wb_runner::machine::collect("test", "test"),
-        cancel: Arc::new(AtomicBool::new(false)),
-        trace: true,
-    };
-    let outcome = {
-        let mut recorder = wb_reports::record::Recorder::new(&mut store);
-        runner.run(&mut recorder)
-    };
+    let engines = vec![
+        EngineSpec::plain("threads"),
+        pool,
+        EngineSpec::plain("selector"),
+    ];
+    let outcome = run_in_process(&mut store, engines, workload, true);
     assert_eq!(outcome.status, RunStatus::Completed);
     let id = store.latest_completed().unwrap().unwrap();
     let traces = store.traces(id).unwrap();

@@ -46,6 +46,25 @@ pub fn workbench(dir: &Path, args: &[&str]) -> Output {
         .expect("run workbench")
 }
 
+/// A temporary folder holding these files, each `(name, text)`: workload files for a run
+/// started there.
+pub fn folder_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
+/// A workload of a few idle connections, three short levels.
+pub const TINY_IDLE: &str = r#"name = "tiny-idle"
+description = "a few idle connections"
+mode = "idle"
+levels = [0, 20, 40]
+step_secs = 0.4
+warmup_secs = 0
+"#;
+
 /// How long an engine (or a peer) may take to exit after SIGTERM (the engines' contract: 5 s).
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
 

@@ -64,6 +64,11 @@ struct Server {
 }
 
 impl Server {
+    /// A server that answers every request, each after `delay`.
+    fn answering(delay: Duration) -> Server {
+        Server::start(Behavior::Answer { delay })
+    }
+
     fn start(behavior: Behavior) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
@@ -197,6 +202,33 @@ fn plan(addr: SocketAddr, mode: Mode, level: u64) -> LoadPlan {
     }
 }
 
+/// Ten closed-loop clients for a second, after 200 ms of warm-up, against a server that
+/// answers only its first connection, each answer after `delay`.
+fn one_client_of_ten_answered(delay: Duration) -> LoadReport {
+    let server = Server::start(Behavior::AnswerFirstConnection { delay });
+    let mut p = plan(server.addr, Mode::Closed, 10);
+    p.warmup = Duration::from_millis(200);
+    p.duration = Duration::from_secs(1);
+    run(&p, &|_| {})
+}
+
+/// One closed-loop connection asking for `target`, expecting `bytes` of body with the digest
+/// of `rounds` rounds of work.
+fn work_plan(addr: SocketAddr, target: &str, bytes: u64, rounds: u64) -> LoadPlan {
+    let mut p = plan(addr, Mode::Closed, 1);
+    p.request_target = target.into();
+    p.expect = Expectation::for_target(bytes, Some(rounds));
+    p
+}
+
+/// Runs `p` and requires that no answer passed its checks: bad responses only.
+fn only_bad_responses(p: &LoadPlan) -> LoadReport {
+    let report = run(p, &|_| {});
+    assert!(report.errors.bad_response > 0, "{report:?}");
+    assert_eq!(report.completed, 0);
+    report
+}
+
 fn histogram(report: &LoadReport) -> Histogram<u64> {
     Deserializer::new()
         .deserialize(&mut &report.histogram[..])
@@ -289,9 +321,7 @@ fn answers_in_the_warm_up_are_not_counted() {
 /// are censored.
 #[test]
 fn closed_loop_censors_at_most_one_request_per_connection() {
-    let server = Server::start(Behavior::Answer {
-        delay: Duration::from_millis(5),
-    });
+    let server = Server::answering(Duration::from_millis(5));
     let p = plan(server.addr, Mode::Closed, 3);
     let report = run(&p, &|_| {});
     server.wait_all_closed();
@@ -314,13 +344,7 @@ fn closed_loop_censors_at_most_one_request_per_connection() {
 /// and the step reads about 100 answered of 110 sent.
 #[test]
 fn clients_never_answered_are_censored_at_the_step_length() {
-    let server = Server::start(Behavior::AnswerFirstConnection {
-        delay: Duration::from_millis(10),
-    });
-    let mut p = plan(server.addr, Mode::Closed, 10);
-    p.warmup = Duration::from_millis(200);
-    p.duration = Duration::from_secs(1);
-    let report = run(&p, &|_| {});
+    let report = one_client_of_ten_answered(Duration::from_millis(10));
     let latency = report.latency;
     eprintln!("{report:?}");
     assert!(
@@ -355,13 +379,7 @@ fn clients_never_answered_are_censored_at_the_step_length() {
 /// requests, so even the median is a censored lower bound of the step's order (≥ 1 s).
 #[test]
 fn a_median_reached_by_censored_requests_is_a_lower_bound() {
-    let server = Server::start(Behavior::AnswerFirstConnection {
-        delay: Duration::from_millis(300),
-    });
-    let mut p = plan(server.addr, Mode::Closed, 10);
-    p.warmup = Duration::from_millis(200);
-    p.duration = Duration::from_secs(1);
-    let report = run(&p, &|_| {});
+    let report = one_client_of_ten_answered(Duration::from_millis(300));
     let latency = report.latency;
     assert!(report.completed <= 4, "{report:?}");
     assert!(latency.is_lower_bound(0.5), "{latency:?}");
@@ -431,13 +449,9 @@ fn open_loop_shows_a_stall_in_corrected_latency_only() {
 /// The answers' digest is that of 2 rounds; the generator expects 3: the work "was not done".
 #[test]
 fn a_wrong_digest_is_a_bad_response() {
-    let server = Server::start(Behavior::Answer { delay: WAIT });
-    let mut p = plan(server.addr, Mode::Closed, 1);
-    p.request_target = "/work?cpu_rounds=2&bytes=30".into();
-    p.expect = Expectation::for_target(30, Some(3));
-    let report = run(&p, &|_| {});
-    assert!(report.errors.bad_response > 0, "{report:?}");
-    assert_eq!(report.completed, 0);
+    let server = Server::answering(WAIT);
+    let mut p = work_plan(server.addr, "/work?cpu_rounds=2&bytes=30", 30, 3);
+    let report = only_bad_responses(&p);
     assert_eq!(report.errors.reset + report.errors.timeout, 0);
 
     // The same request with the right expectation is fine.
@@ -449,13 +463,8 @@ fn a_wrong_digest_is_a_bad_response() {
 
 #[test]
 fn a_wrong_length_is_a_bad_response() {
-    let server = Server::start(Behavior::Answer { delay: WAIT });
-    let mut p = plan(server.addr, Mode::Closed, 1);
-    p.request_target = "/work?bytes=29".into();
-    p.expect = Expectation::for_target(30, Some(0));
-    let report = run(&p, &|_| {});
-    assert!(report.errors.bad_response > 0, "{report:?}");
-    assert_eq!(report.completed, 0);
+    let server = Server::answering(WAIT);
+    only_bad_responses(&work_plan(server.addr, "/work?bytes=29", 30, 0));
 }
 
 /// One byte changed deep inside a 200 KB body, checked as it streams through a 64 KiB buffer.
@@ -465,12 +474,7 @@ fn a_corrupt_body_is_a_bad_response() {
         offset: 150_000,
         delay: WAIT,
     });
-    let mut p = plan(server.addr, Mode::Closed, 1);
-    p.request_target = "/work?bytes=200000".into();
-    p.expect = Expectation::for_target(200_000, Some(0));
-    let report = run(&p, &|_| {});
-    assert!(report.errors.bad_response > 0, "{report:?}");
-    assert_eq!(report.completed, 0);
+    only_bad_responses(&work_plan(server.addr, "/work?bytes=200000", 200_000, 0));
 }
 
 #[test]
@@ -504,9 +508,7 @@ fn a_closed_port_is_connect_errors_and_level_not_reached() {
 
 #[test]
 fn idle_mode_holds_its_connections() {
-    let server = Server::start(Behavior::Answer {
-        delay: Duration::ZERO,
-    });
+    let server = Server::answering(Duration::ZERO);
     let mut p = plan(server.addr, Mode::Idle, 50);
     p.duration = Duration::from_millis(300);
     let report = run(&p, &|_| {});
@@ -540,9 +542,7 @@ fn idle_mode_reports_connections_it_could_not_hold() {
 /// (64 KiB − 16 KiB) / 256 KiB/s, about 190 ms after the send.
 #[test]
 fn slow_readers_read_at_their_rate() {
-    let server = Server::start(Behavior::Answer {
-        delay: Duration::ZERO,
-    });
+    let server = Server::answering(Duration::ZERO);
     let mut p = plan(server.addr, Mode::SlowReaders, 2);
     p.request_target = "/work?bytes=65536".into();
     p.expect = Expectation::for_target(65_536, Some(0));
@@ -559,9 +559,7 @@ fn slow_readers_read_at_their_rate() {
 /// answers.
 #[test]
 fn slow_senders_hold_connections_while_the_probe_measures() {
-    let server = Server::start(Behavior::Answer {
-        delay: Duration::ZERO,
-    });
+    let server = Server::answering(Duration::ZERO);
     let mut p = plan(server.addr, Mode::SlowSenders, 5);
     p.send_interval = Duration::from_millis(10);
     p.duration = Duration::from_millis(800);
@@ -591,9 +589,7 @@ fn url_plan(url: &str, method: &str, mode: Mode, level: u64) -> LoadPlan {
 
 #[test]
 fn a_load_result_round_trips_through_json_with_its_histograms() {
-    let server = Server::start(Behavior::Answer {
-        delay: Duration::from_millis(1),
-    });
+    let server = Server::answering(Duration::from_millis(1));
     let url = format!("http://{}/hello", server.addr);
     for (mode, level) in [(Mode::Closed, 4), (Mode::Open, 200)] {
         let p = url_plan(&url, "GET", mode, level);
@@ -639,9 +635,7 @@ fn a_load_result_round_trips_through_json_with_its_histograms() {
 
 #[test]
 fn any_server_answers_are_counted_and_wrong_statuses_are_bad() {
-    let server = Server::start(Behavior::Answer {
-        delay: Duration::ZERO,
-    });
+    let server = Server::answering(Duration::ZERO);
     let url = format!("http://{}/hello", server.addr);
     let head = url_plan(&url, "HEAD", Mode::Closed, 2);
     assert_eq!(head.expect, Expectation::AnyServer { head: true });

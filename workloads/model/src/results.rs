@@ -903,11 +903,9 @@ mod tests {
         // A report stored before censored requests were kept.
         let mut old = json;
         old.as_object_mut().unwrap().remove("censored");
-        old["latency"].as_object_mut().unwrap().remove("censored");
-        old["latency"]
-            .as_object_mut()
-            .unwrap()
-            .remove("censored_late");
+        let latency = old["latency"].as_object_mut().unwrap();
+        latency.remove("censored");
+        latency.remove("censored_late");
         let back: LoadReport = serde_json::from_value(old).unwrap();
         assert_eq!((back.censored, back.latency.censored), (0, 0));
         assert_eq!(back.sent(), 102);

@@ -688,12 +688,17 @@ mod tests {
     fn the_quick_suite_adds_engines_to_idle_and_hello_only() {
         use crate::results::EngineSpec;
         let quick = Suite::named("quick").unwrap();
-        let idle = quick.workloads.iter().find(|w| w.name == "idle").unwrap();
-        let labels: Vec<&str> = idle
-            .extra_engines
-            .iter()
-            .map(|e| e.label.as_str())
-            .collect();
+        // A workload of the suite and the labels of the engines it adds.
+        let extra = |name: &str| {
+            let workload = quick.workloads.iter().find(|w| w.name == name).unwrap();
+            let labels: Vec<&str> = workload
+                .extra_engines
+                .iter()
+                .map(|e| e.label.as_str())
+                .collect();
+            (workload, labels)
+        };
+        let (idle, labels) = extra("idle");
         assert_eq!(
             labels,
             ["threads:stack-size=32KiB", "threads:stack-size=8MiB"]
@@ -701,13 +706,8 @@ mod tests {
         assert_eq!(idle.extra_engines[0].args, ["--stack-size", "32KiB"]);
         // Besides idle's sweep, only hello adds an engine: the selector's protocol on tokio's
         // loop, for "One protocol, many loops".
-        let hello = quick.workloads.iter().find(|w| w.name == "hello").unwrap();
-        let hello_extra: Vec<&str> = hello
-            .extra_engines
-            .iter()
-            .map(|e| e.label.as_str())
-            .collect();
-        assert_eq!(hello_extra, ["selector-on-tokio"]);
+        let (hello, labels) = extra("hello");
+        assert_eq!(labels, ["selector-on-tokio"]);
         assert!(
             quick
                 .workloads

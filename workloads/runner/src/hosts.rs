@@ -812,12 +812,8 @@ mod tests {
         assert_eq!(merged.hosts[1].censored, 1);
         // A document from before censoring was kept reads as none censored.
         let mut json = serde_json::to_value(&document(&[100], "c", 1).result).unwrap();
-        let object = json.as_object_mut().unwrap();
-        object.remove("censored");
-        object["latency"]
-            .as_object_mut()
-            .unwrap()
-            .remove("censored");
+        json.as_object_mut().unwrap().remove("censored");
+        json["latency"].as_object_mut().unwrap().remove("censored");
         let old: LoadResult = serde_json::from_value(json).unwrap();
         assert_eq!((old.censored, old.latency.censored), (0, 0));
     }

@@ -158,19 +158,26 @@ pub struct PeerCommand {
     pub run_dir: Option<tempfile::TempDir>,
 }
 
+/// One field of every Python package the peers need (its import or its distribution name),
+/// sorted, each once.
+fn python_packages(field: fn(&Package) -> &'static str) -> Vec<&'static str> {
+    let mut names: Vec<&str> = all()
+        .iter()
+        .flat_map(|peer| match peer.requirement {
+            Requirement::Python(packages) => packages.iter().map(field).collect(),
+            Requirement::Nginx => Vec::new(),
+        })
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
 /// Every peer's [`PeerDef::readiness`], in [`all`]'s order, found with one Python process
 /// for all of them instead of one each: what a page that lists every peer asks (the
 /// dashboard's New run form), where a dozen interpreters would keep it waiting.
 pub fn readiness_of_all() -> Vec<(&'static PeerDef, Result<(), String>)> {
-    let mut imports: Vec<&str> = all()
-        .iter()
-        .flat_map(|peer| match peer.requirement {
-            Requirement::Python(packages) => packages.iter().map(|p| p.import).collect(),
-            Requirement::Nginx => Vec::new(),
-        })
-        .collect();
-    imports.sort_unstable();
-    imports.dedup();
+    let imports = python_packages(|p| p.import);
     // Each module imported on its own, its failure's last line kept: {module: error}.
     let script = format!(
         "import importlib, json\n\
@@ -441,15 +448,7 @@ fn require_file(path: &Path) -> Result<(), String> {
 /// environment (absent when not installed), and `nginx`.
 pub fn versions() -> BTreeMap<String, String> {
     let mut versions = BTreeMap::new();
-    let mut dists: Vec<&str> = all()
-        .iter()
-        .flat_map(|peer| match peer.requirement {
-            Requirement::Python(packages) => packages.iter().map(|p| p.dist).collect(),
-            Requirement::Nginx => Vec::new(),
-        })
-        .collect();
-    dists.sort_unstable();
-    dists.dedup();
+    let dists = python_packages(|p| p.dist);
     let script = format!(
         "import importlib.metadata as m, json, platform\n\
          found = {{'python': platform.python_version()}}\n\
