@@ -91,16 +91,14 @@ async fn serve_requests(
                     // hangs up, and then the rounds run on and their result is dropped.
                     let task = stream.as_raw_fd() as u64;
                     let computing = tokio::task::spawn_blocking(move || {
-                        let _computing = trace::span(Phase::Compute, task);
-                        job.respond()
+                        trace::traced(Phase::Compute, task, || job.respond())
                     });
                     match unless_hung_up(stream, computing).await {
                         Some(done) => done.map_err(io::Error::other)?,
                         None => return Ok(End::Close),
                     }
                 } else {
-                    let _computing = trace::span(Phase::Compute, stream.as_raw_fd() as u64);
-                    job.respond()
+                    trace::traced(Phase::Compute, stream.as_raw_fd() as u64, || job.respond())
                 };
                 send(stream, response, timeouts.send).await?;
                 if closes {

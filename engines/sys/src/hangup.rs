@@ -6,12 +6,18 @@ use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// A blocking engine's wait for a job (threads, pool): [`wait_unless_hung_up`], except that a
-/// hang-up while `stop` is set is our own doing — the stop handler shuts every socket's
-/// reading side, which looks just like the client's FIN — and then the job is finished: the
-/// thread sleeps out the wait instead. Returns `false` if the client left, so the engine drops
-/// the request.
-pub fn wait_for_job(stream: &TcpStream, wait: Duration, stop: &AtomicBool) -> bool {
+use crate::trace::{self, Phase};
+
+/// A blocking engine's wait for a job (threads, pool), traced as [`Phase::Wait`] of
+/// connection `task`: [`wait_unless_hung_up`], except that a hang-up while `stop` is set is
+/// our own doing — the stop handler shuts every socket's reading side, which looks just like
+/// the client's FIN — and then the job is finished: the thread sleeps out the wait instead.
+/// Returns `false` if the client left, so the engine drops the request.
+pub fn wait_for_job(stream: &TcpStream, wait: Duration, stop: &AtomicBool, task: u64) -> bool {
+    if wait.is_zero() {
+        return true;
+    }
+    let _waiting = trace::span(Phase::Wait, task);
     if wait_unless_hung_up(stream, wait) {
         return true;
     }
@@ -76,9 +82,9 @@ mod tests {
         let (server, client) = crate::loopback::pair().unwrap();
         drop(client);
         let wait = Duration::from_millis(20);
-        assert!(!wait_for_job(&server, wait, &AtomicBool::new(false)));
+        assert!(!wait_for_job(&server, wait, &AtomicBool::new(false), 0));
         let started = Instant::now();
-        assert!(wait_for_job(&server, wait, &AtomicBool::new(true)));
+        assert!(wait_for_job(&server, wait, &AtomicBool::new(true), 0));
         assert!(started.elapsed() >= wait);
     }
 }
