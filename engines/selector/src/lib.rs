@@ -257,17 +257,10 @@ fn offload_pool(threads: usize) -> std::io::Result<rayon::ThreadPool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
-    #[derive(Debug, Parser)]
-    struct Cli {
-        #[command(flatten)]
-        config: Config,
-    }
-
+    /// Parses the engine's flags as the binary does (flattened into a command).
     fn parse(args: &[&str]) -> Result<Config, clap::Error> {
-        Cli::try_parse_from(std::iter::once("selector").chain(args.iter().copied()))
-            .map(|cli| cli.config)
+        wb_sys::parse_flags("selector", args)
     }
 
     #[test]
