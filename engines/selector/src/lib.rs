@@ -258,13 +258,10 @@ fn offload_pool(threads: usize) -> std::io::Result<rayon::ThreadPool> {
 mod tests {
     use super::*;
 
-    /// Parses the engine's flags as the binary does (flattened into a command).
-    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
-        wb_sys::parse_flags("selector", args)
-    }
-
     #[test]
     fn flags() {
+        // The engine's flags, parsed as the binary parses them (flattened into a command).
+        let parse = |args: &[&str]| wb_sys::parse_flags::<Config>("selector", args);
         let config = parse(&[]).unwrap();
         assert!(!config.offload, "inline by default: that is the lesson");
         assert_eq!(

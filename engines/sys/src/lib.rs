@@ -53,7 +53,9 @@
 //! [`hangup`] (a wait that ends when the client leaves), [`linger`] (the lingering close),
 //! [`rlimit`] (the open-files limit), [`signals`] (the stop signals' mask and watchdog),
 //! [`timeouts`] (the three timeouts and their flags), [`describe`] (what one connection
-//! holds, measured) and [`trace`] (spans of work for the timeline); [`loopback`] (a client or
+//! holds, measured) and [`trace`] (spans of work for the timeline); `drained` (with the
+//! `tokio` feature: a read on tokio that clears the socket's readiness when it has drained
+//! it); [`loopback`] (a client or
 //! a connected pair on 127.0.0.1, for `--describe` and for tests) and [`parse_flags`] (an
 //! engine's flags parsed as the binary parses them).
 //!
@@ -73,13 +75,15 @@
 //!
 //! `libc` and the standard library, `clap` for the shared flags, `signal-hook` for the stop
 //! watchdog, `tracing` for warnings and, with the `tokio` feature, `tokio` for the timerfd's
-//! registration. Every `unsafe` block says, in a `// SAFETY:` comment, why the call is sound:
+//! registration and `drained::read`. Every `unsafe` block says, in a `// SAFETY:` comment, why the call is sound:
 //! which rule it keeps (what the kernel may write, who owns a descriptor, what may run
 //! between `fork` and `exec`).
 
 pub mod accept;
 pub mod affinity;
 pub mod describe;
+#[cfg(feature = "tokio")]
+pub mod drained;
 pub mod errno;
 pub mod hangup;
 pub mod linger;
