@@ -91,16 +91,14 @@ async fn serve_requests(
                     // hangs up, and then the rounds run on and their result is dropped.
                     let task = stream.as_raw_fd() as u64;
                     let computing = tokio::task::spawn_blocking(move || {
-                        let _computing = trace::span(Phase::Compute, task);
-                        job.respond()
+                        trace::traced(Phase::Compute, task, || job.respond())
                     });
                     match unless_hung_up(stream, computing).await {
                         Some(done) => done.map_err(io::Error::other)?,
                         None => return Ok(End::Close),
                     }
                 } else {
-                    let _computing = trace::span(Phase::Compute, stream.as_raw_fd() as u64);
-                    job.respond()
+                    trace::traced(Phase::Compute, stream.as_raw_fd() as u64, || job.respond())
                 };
                 send(stream, response, timeouts.send).await?;
                 if closes {
@@ -239,25 +237,12 @@ fn readable(stream: &TcpStream) -> impl Future<Output = io::Result<()>> + '_ {
 /// it also tells tokio the socket is drained: the task's next wait sleeps until epoll reports
 /// new bytes, instead of trying a `recv` that can only answer `EAGAIN` (one system call per
 /// request saved; nginx does the same, and so does tokio's own `AsyncRead`, which `try_read`
-/// does not use). `try_io` clears readiness when its closure says `WouldBlock`, and it keeps
-/// a FIN that came with the data (tokio never clears "read closed"), so the next read sees
-/// the EOF.
+/// does not use). A FIN that came with the data is kept, so the next read sees the EOF. The
+/// read itself is [`wb_sys::drained::read`], the selector's on tokio too.
 fn read_into(stream: &TcpStream, session: &mut Session) -> io::Result<usize> {
     let _reading = trace::span(Phase::Read, stream.as_raw_fd() as u64);
     READ_BUFFER.with_borrow_mut(|buf| {
-        let mut n = 0;
-        let drained = stream.try_io(Interest::READABLE, || {
-            n = stream.try_read(buf)?;
-            if n > 0 && n < buf.len() {
-                Err(io::ErrorKind::WouldBlock.into())
-            } else {
-                Ok(())
-            }
-        });
-        match drained {
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock && n > 0 => {}
-            other => other?,
-        }
+        let n = wb_sys::drained::read(stream, buf)?;
         session.receive_data(&buf[..n]);
         Ok(n)
     })

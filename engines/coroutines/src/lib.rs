@@ -379,22 +379,14 @@ async fn accept_loop(listener: &TcpListener, stop: &watch::Receiver<()>, setting
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
     use std::io::{Read, Write};
     use tokio::net::TcpStream;
     use tokio::sync::oneshot;
     use wb_protocol::date::masked;
 
     /// Parses the engine's flags as the binary does (flattened into a command).
-    #[derive(Debug, Parser)]
-    struct Cli {
-        #[command(flatten)]
-        config: Config,
-    }
-
     fn parse(args: &[&str]) -> Result<Config, clap::Error> {
-        Cli::try_parse_from(std::iter::once("coroutines").chain(args.iter().copied()))
-            .map(|cli| cli.config)
+        wb_sys::parse_flags("coroutines", args)
     }
 
     #[test]

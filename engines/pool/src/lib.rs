@@ -133,35 +133,11 @@ fn workers_for_cores(cores: usize) -> u32 {
 /// process's main stack; the pages touched are the same code's). The 64 KiB read buffer is
 /// one per worker, on the heap, and not counted. `workbench engine pool --describe` prints it.
 pub fn describe(config: &Config) -> io::Result<wb_sys::describe::PerConnection> {
-    use std::io::{Read, Write};
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let addr = listener.local_addr()?;
-    let client = std::thread::spawn(move || -> io::Result<Vec<u8>> {
-        let mut client = std::net::TcpStream::connect(addr)?;
-        client.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
-        client.write_all(
-            b"GET /work?wait_ms=1&cpu_rounds=100&bytes=1024 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
-        )?;
-        let mut answer = Vec::new();
-        client.read_to_end(&mut answer)?;
-        Ok(answer)
-    });
-    let (stream, _) = listener.accept()?;
     let timeouts = config.timeouts;
-    let touched = std::thread::Builder::new()
-        .stack_size(2 * 1024 * 1024)
-        .spawn(move || {
-            let mut buf = vec![0u8; worker::READ_BUFFER_BYTES];
-            let stop = std::sync::atomic::AtomicBool::new(false);
-            worker::serve_connection(&stream, &timeouts, &stop, &mut buf)
-                .map(|()| wb_sys::describe::touched_stack_bytes())
-        })?
-        .join()
-        .map_err(|_| io::Error::other("the connection thread panicked"))??;
-    let _ = client.join();
-    Ok(wb_sys::describe::PerConnection {
-        stack_bytes: touched,
-        ..Default::default()
+    wb_sys::describe::touched_serving(2 * 1024 * 1024, move |stream| {
+        let mut buf = vec![0u8; worker::READ_BUFFER_BYTES];
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        worker::serve_connection(&stream, &timeouts, &stop, &mut buf)
     })
 }
 
@@ -224,19 +200,14 @@ mod tests {
 
     #[test]
     fn flags_reach_the_config() {
-        use clap::Parser;
-        #[derive(Parser)]
-        struct Cli {
-            #[command(flatten)]
-            config: Config,
-        }
-        let cli = Cli::try_parse_from(["x", "--workers", "7", "--keepalive-timeout", "9"]).unwrap();
-        assert_eq!(cli.config.workers, 7);
-        assert_eq!(cli.config.timeouts.keepalive.as_secs(), 9);
-        let cli = Cli::try_parse_from(["x"]).unwrap();
-        assert_eq!(cli.config.workers, default_workers());
-        assert_eq!(cli.config.timeouts, wb_sys::Timeouts::default());
-        assert!(Cli::try_parse_from(["x", "--workers", "0"]).is_err());
-        assert!(Cli::try_parse_from(["x", "--keepalive-timeout", "0"]).is_err());
+        let parse = |args: &[&str]| wb_sys::parse_flags::<Config>("pool", args);
+        let config = parse(&["--workers", "7", "--keepalive-timeout", "9"]).unwrap();
+        assert_eq!(config.workers, 7);
+        assert_eq!(config.timeouts.keepalive.as_secs(), 9);
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.workers, default_workers());
+        assert_eq!(config.timeouts, wb_sys::Timeouts::default());
+        assert!(parse(&["--workers", "0"]).is_err());
+        assert!(parse(&["--keepalive-timeout", "0"]).is_err());
     }
 }

@@ -120,24 +120,14 @@ pub(crate) fn serve_connection(
             Event::Job(mut job) => {
                 // `/count` reads this worker's own counter: each process has its own memory.
                 job.begin();
-                let wait = job.wait();
                 // The "database": this worker, one of only N, does nothing else meanwhile; it
-                // polls its socket, so a client that hangs up frees the worker at once.
-                if !wait.is_zero() {
-                    let _waiting = trace::span(Phase::Wait, task);
-                    if !wb_sys::hangup::wait_unless_hung_up(stream, wait) {
-                        if !stop.load(Ordering::SeqCst) {
-                            return Ok(());
-                        }
-                        // Our own stop handler shut the socket's reading side: finish the job.
-                        std::thread::sleep(wait);
-                    }
+                // polls its socket, so a client that hangs up frees the worker at once (unless
+                // our own stop handler shut the socket's reading side: then the job finishes).
+                if !wb_sys::hangup::wait_for_job(stream, job.wait(), stop, task) {
+                    return Ok(());
                 }
                 let closes = job.closes();
-                let mut response = {
-                    let _computing = trace::span(Phase::Compute, task);
-                    job.respond()
-                };
+                let mut response = trace::traced(Phase::Compute, task, || job.respond());
                 // Streamed in chunks of at most 64 KiB from the core's static pattern.
                 let writing = trace::span(Phase::Write, task);
                 response.write_to(&mut stream_ref)?;
@@ -220,13 +210,20 @@ mod tests {
     }
 
     fn client(addr: std::net::SocketAddr) -> TcpStream {
-        let client = TcpStream::connect(addr).unwrap();
-        // Generous: only here so that a broken engine fails the test instead of hanging it.
-        client
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
-        client
+        wb_sys::loopback::connect(addr).unwrap()
     }
+
+    /// Sends `request` whole on a new connection and returns all that comes back, up to the
+    /// worker's close.
+    fn exchange(addr: std::net::SocketAddr, request: &[u8]) -> Vec<u8> {
+        let mut client = client(addr);
+        client.write_all(request).unwrap();
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).unwrap();
+        got
+    }
+
+    const HELLO: &[u8] = b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n";
 
     const PIPELINE: &[u8] = b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n\
         GET /work?wait_ms=1&cpu_rounds=5&bytes=100 HTTP/1.1\r\nHost: a\r\n\r\n\
@@ -257,19 +254,9 @@ mod tests {
     fn an_idle_keep_alive_connection_is_closed_after_the_timeout() {
         static RUNNING: AtomicBool = AtomicBool::new(false);
         let (addr, server) = worker(1, Duration::from_millis(50), &RUNNING);
-        let mut client = client(addr);
-        client
-            .write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
-            .unwrap();
         // The response, then end-of-file although the client never closed: the worker is free.
-        let mut got = Vec::new();
-        client.read_to_end(&mut got).unwrap();
-        assert_eq!(
-            masked(&got),
-            masked(&wb_protocol::respond_all(
-                b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n"
-            ))
-        );
+        let got = exchange(addr, HELLO);
+        assert_eq!(masked(&got), masked(&wb_protocol::respond_all(HELLO)));
         server.join().unwrap();
     }
 
@@ -306,19 +293,10 @@ mod tests {
     fn a_stopping_worker_finishes_the_response_then_closes() {
         static STOPPED: AtomicBool = AtomicBool::new(true);
         let (addr, server) = worker(1, Duration::from_secs(30), &STOPPED);
-        let mut client = client(addr);
-        let two = b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\nGET /hello HTTP/1.1\r\nHost: a\r\n\r\n";
-        client.write_all(two).unwrap();
-        let mut got = Vec::new();
-        client.read_to_end(&mut got).unwrap();
-        drop(client); // ends the worker's lingering close at once
+        // The client closes as soon as it has read: that ends the worker's lingering close.
+        let got = exchange(addr, &HELLO.repeat(2));
         // One answer, not two, and no `Connection: close` header (the request did not ask).
-        assert_eq!(
-            masked(&got),
-            masked(&wb_protocol::respond_all(
-                b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n"
-            ))
-        );
+        assert_eq!(masked(&got), masked(&wb_protocol::respond_all(HELLO)));
         server.join().unwrap();
     }
 }

@@ -81,3 +81,28 @@ pub fn respond_all(input: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// Feeds `chunks` to a fresh session one after another, as an engine feeds it what its reads
+/// return, performing each job as soon as it comes; returns every response, dates masked
+/// ([`date::masked`]), and whether the stream ended early: the session closed, or a job asked
+/// for more than `max_cpu_rounds` CPU rounds (a fuzzer's bound on time; that job is not
+/// performed). However the input is split, a correct core answers the same.
+pub fn respond_chunks<'a>(
+    chunks: impl IntoIterator<Item = &'a [u8]>,
+    max_cpu_rounds: u64,
+) -> (Vec<u8>, bool) {
+    let mut session = Session::new();
+    let mut out = Vec::new();
+    for chunk in chunks {
+        session.receive_data(chunk);
+        loop {
+            match session.next_event() {
+                Event::Job(job) if job.cpu_rounds() > max_cpu_rounds => return (out, true),
+                Event::Job(job) => out.extend_from_slice(&date::masked(&job.perform())),
+                Event::NeedData => break,
+                Event::Closed => return (out, true),
+            }
+        }
+    }
+    (out, false)
+}

@@ -10,21 +10,7 @@ use wb_protocol::{Event, Session};
 /// Feeds `chunks` in order, draining events after each, and returns every response byte and
 /// whether the session closed.
 fn run_chunks<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> (Vec<u8>, bool) {
-    let mut session = Session::new();
-    let mut out = Vec::new();
-    for chunk in chunks {
-        session.receive_data(chunk);
-        loop {
-            match session.next_event() {
-                Event::Job(job) => {
-                    out.extend_from_slice(&wb_protocol::date::masked(&job.perform()))
-                }
-                Event::NeedData => break,
-                Event::Closed => return (out, true),
-            }
-        }
-    }
-    (out, false)
+    wb_protocol::respond_chunks(chunks, u64::MAX)
 }
 
 fn whole(input: &[u8]) -> (Vec<u8>, bool) {

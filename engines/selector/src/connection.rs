@@ -663,17 +663,42 @@ mod tests {
         assert!(size <= 128, "a connection costs {size} bytes");
     }
 
-    /// A connected socket pair on 127.0.0.1: the server's end, and the client's to keep open.
-    fn socket_pair() -> (std::net::TcpStream, std::net::TcpStream) {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        (server, client)
+    /// What the test keeps while it plays the loop: the timeouts and the source of ids.
+    struct TestLoop {
+        timeouts: wb_sys::Timeouts,
+        ids: Cell<u64>,
+    }
+
+    impl TestLoop {
+        fn new() -> TestLoop {
+            TestLoop {
+                timeouts: wb_sys::Timeouts::default(),
+                ids: Cell::new(0),
+            }
+        }
+
+        /// A connection accepted on a real socket pair (a connection names itself by its
+        /// socket), and the client's end to keep open.
+        fn accept(
+            &self,
+        ) -> (
+            Connection<HttpProtocol, std::net::TcpStream>,
+            std::net::TcpStream,
+        ) {
+            let (server, client) = wb_sys::loopback::pair().unwrap();
+            let conn = Connection::accepted(server, HttpProtocol::new(false), &self.timeouts);
+            (conn, client)
+        }
+
+        /// The context of one event's chain.
+        fn cx(&self, stopping: bool, fin: bool) -> Cx<'_> {
+            Cx::new(&self.timeouts, stopping, fin, &self.ids)
+        }
     }
 
     #[test]
     fn interest_follows_what_the_connection_waits_for() {
-        let (server, client) = socket_pair();
+        let (server, client) = wb_sys::loopback::pair().unwrap();
         let mut conn = Connection::<_, TcpStream>::accepted(
             TcpStream::from_std(server),
             HttpProtocol::new(false),
@@ -729,11 +754,9 @@ mod tests {
     /// with pretend I/O (the socket is real only because a connection names itself by it).
     #[test]
     fn a_connection_is_driven_step_by_step_without_a_loop() {
-        let (server, _client) = socket_pair();
-        let timeouts = wb_sys::Timeouts::default();
-        let ids = Cell::new(0);
-        let mut conn = Connection::accepted(server, HttpProtocol::new(false), &timeouts);
-        let mut cx = Cx::new(&timeouts, false, false, &ids);
+        let test = TestLoop::new();
+        let (mut conn, _client) = test.accept();
+        let mut cx = test.cx(false, false);
         assert!(matches!(conn.made(&mut cx), Next::Wait));
         assert!(matches!(conn.readable(&mut cx), Next::Read));
 
@@ -754,7 +777,7 @@ mod tests {
         );
 
         // It fires: the response is queued, and written at once; the kernel takes none.
-        let mut cx = Cx::new(&timeouts, false, false, &ids);
+        let mut cx = test.cx(false, false);
         assert!(matches!(conn.timer_fired(id, &mut cx), Next::Write));
         let next = conn.write(&mut cx, |out, _| out.write_to(&mut Full));
         assert!(matches!(next, Next::Wait));
@@ -766,7 +789,7 @@ mod tests {
         // Writable: the rest leaves; then a `Connection: close` request, answered and closed
         // with a lingering close.
         let mut sent = Vec::new();
-        let mut cx = Cx::new(&timeouts, false, false, &ids);
+        let mut cx = test.cx(false, false);
         assert!(matches!(conn.writable(&mut cx), Next::Write));
         let next = conn.write(&mut cx, |out, _| out.write_to(&mut sent));
         assert!(matches!(next, Next::Wait));
@@ -793,11 +816,9 @@ mod tests {
 
     #[test]
     fn a_full_read_reads_again_and_a_short_one_waits() {
-        let (server, _client) = socket_pair();
-        let timeouts = wb_sys::Timeouts::default();
-        let ids = Cell::new(0);
-        let mut conn = Connection::accepted(server, HttpProtocol::new(false), &timeouts);
-        let mut cx = Cx::new(&timeouts, false, false, &ids);
+        let test = TestLoop::new();
+        let (mut conn, _client) = test.accept();
+        let mut cx = test.cx(false, false);
         let mut buf = [0; 8];
         // Eight bytes of a head fill the buffer: the kernel may hold more.
         let next = conn.read(&mut buf, &mut cx, arrives(b"GET /hel"));
@@ -808,7 +829,7 @@ mod tests {
             "a short read drained the socket"
         );
         // With the client's FIN reported, a short read reads on to the EOF.
-        let mut cx = Cx::new(&timeouts, false, true, &ids);
+        let mut cx = test.cx(false, true);
         let next = conn.read(&mut buf, &mut cx, arrives(b" H"));
         assert!(matches!(next, Next::Read));
         assert!(matches!(
@@ -819,15 +840,13 @@ mod tests {
 
     #[test]
     fn a_passed_read_deadline_answers_408_and_a_stuck_queue_is_dropped() {
-        let (server, _client) = socket_pair();
-        let timeouts = wb_sys::Timeouts::default();
-        let ids = Cell::new(0);
-        let mut conn = Connection::accepted(server, HttpProtocol::new(false), &timeouts);
-        let mut cx = Cx::new(&timeouts, false, false, &ids);
+        let test = TestLoop::new();
+        let (mut conn, _client) = test.accept();
+        let mut cx = test.cx(false, false);
         let mut buf = [0; 1024];
         let next = conn.read(&mut buf, &mut cx, arrives(b"GET /hel"));
         assert!(matches!(next, Next::Wait), "half a head: wait for the rest");
-        let due = conn.expiry(timeouts.send).unwrap();
+        let due = conn.expiry(test.timeouts.send).unwrap();
         assert!(matches!(
             conn.deadline_passed(due - Duration::from_millis(1), &mut cx),
             Next::Wait
@@ -838,8 +857,8 @@ mod tests {
         assert!(matches!(next, Next::Wait));
         assert_eq!(conn.phase, Phase::Flushing { linger: true });
         // Now the send timeout runs, from when the 408 was queued.
-        let stuck = conn.expiry(timeouts.send).unwrap();
-        assert!(stuck >= Instant::now() + timeouts.send - Duration::from_secs(1));
+        let stuck = conn.expiry(test.timeouts.send).unwrap();
+        assert!(stuck >= Instant::now() + test.timeouts.send - Duration::from_secs(1));
         assert!(matches!(
             conn.deadline_passed(stuck - Duration::from_millis(1), &mut cx),
             Next::Wait
@@ -849,19 +868,16 @@ mod tests {
 
     #[test]
     fn a_stopping_server_closes_idle_connections_and_lets_work_finish() {
-        let (server, _client) = socket_pair();
-        let timeouts = wb_sys::Timeouts::default();
-        let ids = Cell::new(0);
-        let mut conn = Connection::accepted(server, HttpProtocol::new(false), &timeouts);
-        let mut cx = Cx::new(&timeouts, false, false, &ids);
+        let test = TestLoop::new();
+        let (mut conn, _client) = test.accept();
+        let mut cx = test.cx(false, false);
         let waits = b"GET /work?wait_ms=20 HTTP/1.1\r\nHost: a\r\n\r\n";
         let mut buf = [0; 1024];
         let Next::Timer { id, .. } = conn.read(&mut buf, &mut cx, arrives(waits)) else {
             panic!("a timer");
         };
-        let mut cx = Cx::new(&timeouts, true, false, &ids);
-        let (idle_server, _idle_client) = socket_pair();
-        let mut idle = Connection::accepted(idle_server, HttpProtocol::new(false), &timeouts);
+        let mut cx = test.cx(true, false);
+        let (mut idle, _idle_client) = test.accept();
         assert!(
             matches!(idle.stop(&mut cx), Next::Close),
             "idle: closed at once"

@@ -260,6 +260,14 @@ mod tests {
         b"GET /hello HTTP/1.1\r\n\r\n",
     ];
 
+    /// A fresh protocol on a memory transport, after `input` has arrived.
+    fn received(offload: bool, input: &[u8]) -> (HttpProtocol, MemoryTransport) {
+        let mut protocol = HttpProtocol::new(offload);
+        let mut transport = MemoryTransport::new();
+        protocol.data_received(input, &mut transport);
+        (protocol, transport)
+    }
+
     #[test]
     fn answers_match_the_protocol_core_whole_and_byte_at_a_time() {
         for input in CORPUS {
@@ -305,9 +313,7 @@ mod tests {
     fn a_long_pipeline_yields_to_other_sockets_every_few_requests() {
         let request = b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n";
         let input = request.repeat(40);
-        let mut protocol = HttpProtocol::new(false);
-        let mut transport = MemoryTransport::new();
-        protocol.data_received(&input, &mut transport);
+        let (mut protocol, mut transport) = received(false, &input);
         let one = wb_protocol::respond_all(request).len();
         assert_eq!(transport.value().len(), MAX_REQUESTS_PER_TURN * one);
         assert!(
@@ -330,9 +336,7 @@ mod tests {
 
     #[test]
     fn a_timeout_mid_request_answers_408() {
-        let mut protocol = HttpProtocol::new(false);
-        let mut transport = MemoryTransport::new();
-        protocol.data_received(b"GET /hello HTTP/1.1\r\nHo", &mut transport);
+        let (mut protocol, mut transport) = received(false, b"GET /hello HTTP/1.1\r\nHo");
         protocol.timed_out(&mut transport);
         assert!(
             transport
@@ -344,12 +348,8 @@ mod tests {
 
     #[test]
     fn a_job_stops_reading_until_it_is_answered() {
-        let mut protocol = HttpProtocol::new(false);
-        let mut transport = MemoryTransport::new();
-        protocol.data_received(
-            b"GET /work?wait_ms=100 HTTP/1.1\r\nHost: a\r\n\r\n",
-            &mut transport,
-        );
+        let (mut protocol, mut transport) =
+            received(false, b"GET /work?wait_ms=100 HTTP/1.1\r\nHost: a\r\n\r\n");
         assert!(!transport.is_reading());
         assert_eq!(transport.take_timer().map(|d| d.as_millis()), Some(100));
         assert!(transport.value().is_empty(), "nothing before the wait ends");
@@ -367,9 +367,7 @@ mod tests {
         assert!(transport.take_deferred().is_none());
         assert!(!transport.value().is_empty(), "computed inline at once");
 
-        let mut protocol = HttpProtocol::new(true);
-        let mut transport = MemoryTransport::new();
-        protocol.data_received(request, &mut transport);
+        let (mut protocol, mut transport) = received(true, request);
         let work = transport.take_deferred().expect("deferred to the pool");
         assert!(transport.value().is_empty());
         assert!(!transport.is_reading());
@@ -383,11 +381,9 @@ mod tests {
 
     #[test]
     fn an_error_closes_and_later_input_is_ignored() {
-        let mut protocol = HttpProtocol::new(false);
-        let mut transport = MemoryTransport::new();
-        protocol.data_received(
+        let (mut protocol, mut transport) = received(
+            false,
             b"GET /missing HTTP/1.1\r\nHost: a\r\n\r\nGET /hello HTTP/1.1\r\nHost: a\r\n\r\n",
-            &mut transport,
         );
         assert!(transport.value().starts_with(b"HTTP/1.1 404 Not Found\r\n"));
         assert!(transport.is_disconnecting());
@@ -402,9 +398,7 @@ mod tests {
 
         let request = b"GET /work?bytes=100000 HTTP/1.1\r\nHost: a\r\n\r\n";
         let input = request.repeat(3);
-        let mut protocol = HttpProtocol::new(false);
-        let mut transport = MemoryTransport::new();
-        protocol.data_received(&input, &mut transport);
+        let (mut protocol, mut transport) = received(false, &input);
         // The first answer went over the high mark; the next two wait in the session.
         assert!(transport.producing_paused());
         assert_eq!(

@@ -257,21 +257,11 @@ fn offload_pool(threads: usize) -> std::io::Result<rayon::ThreadPool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Debug, Parser)]
-    struct Cli {
-        #[command(flatten)]
-        config: Config,
-    }
-
-    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
-        Cli::try_parse_from(std::iter::once("selector").chain(args.iter().copied()))
-            .map(|cli| cli.config)
-    }
 
     #[test]
     fn flags() {
+        // The engine's flags, parsed as the binary parses them (flattened into a command).
+        let parse = |args: &[&str]| wb_sys::parse_flags::<Config>("selector", args);
         let config = parse(&[]).unwrap();
         assert!(!config.offload, "inline by default: that is the lesson");
         assert_eq!(

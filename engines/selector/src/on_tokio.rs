@@ -218,30 +218,6 @@ async fn accept_loop<F>(
     }
 }
 
-/// One non-blocking read: the loop's primitive for [`Next::Read`].
-///
-/// A read that fills less than `buf` took everything the kernel had queued; it then also
-/// clears tokio's readiness (`try_io` does when its closure says `WouldBlock`), so the next
-/// `readable()` waits for epoll instead of a `recv` that can only say `EAGAIN`. tokio keeps a
-/// FIN that came with the data ("read closed" is never cleared), so the EOF is still seen.
-/// The coroutines engine's `read_into` does the same.
-fn read_once(socket: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    let read = socket.try_io(tokio::io::Interest::READABLE, || {
-        n = socket.try_read(buf)?;
-        if n > 0 && n < buf.len() {
-            Err(io::ErrorKind::WouldBlock.into())
-        } else {
-            Ok(())
-        }
-    });
-    match read {
-        Err(err) if err.kind() == io::ErrorKind::WouldBlock && n > 0 => Ok(n),
-        Err(err) => Err(err),
-        Ok(()) => Ok(n),
-    }
-}
-
 /// What a connection waits for besides its socket: at most one at a time, as on mio. The
 /// `id` is the one the connection gave it ([`Next::Timer`], [`Next::Defer`]).
 enum Waiting {
@@ -411,9 +387,12 @@ impl<P: Protocol> Task<P> {
         loop {
             next = match next {
                 Next::Read => {
+                    // One non-blocking read; a short one also clears tokio's readiness, so the
+                    // next `readable()` waits for epoll rather than for an `EAGAIN`.
                     let mut buf = shared.read_buf.borrow_mut();
-                    self.conn
-                        .read(&mut buf[..], &mut cx, |socket, buf| read_once(socket, buf))
+                    self.conn.read(&mut buf[..], &mut cx, |socket, buf| {
+                        wb_sys::drained::read(socket, buf)
+                    })
                 }
                 Next::Write => self.conn.write(&mut cx, |out, socket| {
                     out.write_to(&mut NonBlocking(socket))

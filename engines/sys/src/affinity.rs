@@ -77,12 +77,9 @@ impl std::fmt::Debug for CpuSet {
 /// Makes one system call and allocates nothing, so it may run between `fork` and `exec`.
 pub fn set_affinity(pid: Pid, set: &CpuSet) -> io::Result<()> {
     // SAFETY: sched_setaffinity reads the set, of the size it is given; it changes no memory.
-    let rc =
-        unsafe { libc::sched_setaffinity(pid, std::mem::size_of::<libc::cpu_set_t>(), &set.0) };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    crate::check(unsafe {
+        libc::sched_setaffinity(pid, std::mem::size_of::<libc::cpu_set_t>(), &set.0)
+    })
 }
 
 /// Restricts process (or thread) `pid` — 0 for the calling thread — to one CPU.

@@ -15,6 +15,44 @@
 //! The lesson "Asynchronous code in a synchronous style" shows these figures beside the
 //! source that produces them.
 
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream};
+
+/// What a blocking engine serves to measure its stack: one `/work` request (CPU rounds, a
+/// short wait, a small body) that closes the connection.
+pub const REQUEST: &[u8] =
+    b"GET /work?wait_ms=1&cpu_rounds=100&bytes=1024 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+
+/// The measurement of a blocking engine (threads, pool): `serve` serves one loopback
+/// connection, whose client sends [`REQUEST`] and reads the answer, on a fresh thread with a
+/// `stack_size`-byte stack; the figure is the stack that thread has touched by then
+/// ([`touched_stack_bytes`]).
+pub fn touched_serving(
+    stack_size: usize,
+    serve: impl FnOnce(TcpStream) -> io::Result<()> + Send + 'static,
+) -> io::Result<PerConnection> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let client = std::thread::spawn(move || -> io::Result<Vec<u8>> {
+        let mut client = crate::loopback::connect(addr)?;
+        client.write_all(REQUEST)?;
+        let mut answer = Vec::new();
+        client.read_to_end(&mut answer)?;
+        Ok(answer)
+    });
+    let (stream, _) = listener.accept()?;
+    let touched = std::thread::Builder::new()
+        .stack_size(stack_size)
+        .spawn(move || serve(stream).map(|()| touched_stack_bytes()))?
+        .join()
+        .map_err(|_| io::Error::other("the connection thread panicked"))??;
+    let _ = client.join();
+    Ok(PerConnection {
+        stack_bytes: touched,
+        ..Default::default()
+    })
+}
+
 /// Per-connection state, in bytes; `None` where the model has no such thing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PerConnection {
@@ -81,6 +119,20 @@ mod tests {
             described.to_json("coroutines"),
             r#"{"engine":"coroutines","per_connection":{"future_bytes":592,"protocol_bytes":null,"stack_bytes":null}}"#
         );
+    }
+
+    #[test]
+    fn a_connection_served_on_a_thread_is_measured() {
+        let described = touched_serving(1 << 20, |stream| {
+            let mut request = vec![0; REQUEST.len()];
+            (&stream).read_exact(&mut request)?;
+            assert_eq!(request, REQUEST);
+            (&stream).write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        })
+        .unwrap();
+        let touched = described.stack_bytes.expect("smaps readable");
+        assert!((4096..1 << 20).contains(&touched), "{touched}");
+        assert_eq!(described.future_bytes, None);
     }
 
     #[test]

@@ -3,7 +3,30 @@
 
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+use crate::trace::{self, Phase};
+
+/// A blocking engine's wait for a job (threads, pool), traced as [`Phase::Wait`] of
+/// connection `task`: [`wait_unless_hung_up`], except that a hang-up while `stop` is set is
+/// our own doing — the stop handler shuts every socket's reading side, which looks just like
+/// the client's FIN — and then the job is finished: the thread sleeps out the wait instead.
+/// Returns `false` if the client left, so the engine drops the request.
+pub fn wait_for_job(stream: &TcpStream, wait: Duration, stop: &AtomicBool, task: u64) -> bool {
+    if wait.is_zero() {
+        return true;
+    }
+    let _waiting = trace::span(Phase::Wait, task);
+    if wait_unless_hung_up(stream, wait) {
+        return true;
+    }
+    if !stop.load(Ordering::SeqCst) {
+        return false;
+    }
+    std::thread::sleep(wait);
+    true
+}
 
 /// Sleeps for `wait` (the "database"), unless the client hangs up first: returns `false` if it
 /// did, so the engine drops the request instead of working for nobody.
@@ -41,19 +64,27 @@ pub fn wait_unless_hung_up(stream: &TcpStream, wait: Duration) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::TcpListener;
 
     #[test]
     fn a_wait_ends_early_when_the_client_leaves_and_not_otherwise() {
         use std::io::Write;
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
+        let (server, mut client) = crate::loopback::pair().unwrap();
         // Pipelined bytes are not a hang-up.
         client.write_all(b"GET /hello HTTP/1.1\r\n").unwrap();
         assert!(wait_unless_hung_up(&server, Duration::from_millis(20)));
         drop(client);
         // Whatever the timing, a wait of an hour ends: the FIN is already there.
         assert!(!wait_unless_hung_up(&server, Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn a_hang_up_while_stopping_still_waits_out_the_job() {
+        let (server, client) = crate::loopback::pair().unwrap();
+        drop(client);
+        let wait = Duration::from_millis(20);
+        assert!(!wait_for_job(&server, wait, &AtomicBool::new(false), 0));
+        let started = Instant::now();
+        assert!(wait_for_job(&server, wait, &AtomicBool::new(true), 0));
+        assert!(started.elapsed() >= wait);
     }
 }

@@ -53,7 +53,11 @@
 //! [`hangup`] (a wait that ends when the client leaves), [`linger`] (the lingering close),
 //! [`rlimit`] (the open-files limit), [`signals`] (the stop signals' mask and watchdog),
 //! [`timeouts`] (the three timeouts and their flags), [`describe`] (what one connection
-//! holds, measured) and [`trace`] (spans of work for the timeline).
+//! holds, measured) and [`trace`] (spans of work for the timeline); `drained` (with the
+//! `tokio` feature: a read on tokio that clears the socket's readiness when it has drained
+//! it); [`loopback`] (a client or
+//! a connected pair on 127.0.0.1, for `--describe` and for tests) and [`parse_flags`] (an
+//! engine's flags parsed as the binary parses them).
 //!
 //! For the rest of the workspace — the runner, the load generator, the binary and its
 //! examples, which hold no `unsafe` code of their own — the system calls they need, each
@@ -71,16 +75,19 @@
 //!
 //! `libc` and the standard library, `clap` for the shared flags, `signal-hook` for the stop
 //! watchdog, `tracing` for warnings and, with the `tokio` feature, `tokio` for the timerfd's
-//! registration. Every `unsafe` block says, in a `// SAFETY:` comment, why the call is sound:
+//! registration and `drained::read`. Every `unsafe` block says, in a `// SAFETY:` comment, why the call is sound:
 //! which rule it keeps (what the kernel may write, who owns a descriptor, what may run
 //! between `fork` and `exec`).
 
 pub mod accept;
 pub mod affinity;
 pub mod describe;
+#[cfg(feature = "tokio")]
+pub mod drained;
 pub mod errno;
 pub mod hangup;
 pub mod linger;
+pub mod loopback;
 pub mod process;
 pub mod rlimit;
 pub mod signals;
@@ -111,3 +118,25 @@ pub const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
 /// engine at the open-files limit well under 1 % of a core while noticing a freed descriptor
 /// quickly. (The selector once paused 50 ms, the others 10 ms: this one constant decides.)
 pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
+
+/// Parses `args` as the flags of the command `name`, flattened from `T` the way the binary
+/// flattens an engine's `Config` (and the [`Timeouts`] in it) into `workbench engine <name>`:
+/// what an engine's tests of its flags parse with.
+pub fn parse_flags<T: clap::Args + clap::FromArgMatches>(
+    name: &'static str,
+    args: &[&str],
+) -> Result<T, clap::Error> {
+    let mut command = T::augment_args(clap::Command::new(name));
+    let matches =
+        command.try_get_matches_from_mut(std::iter::once(name).chain(args.iter().copied()))?;
+    T::from_arg_matches(&matches)
+}
+
+/// A system call's return value `rc` as a result: 0 is success, anything else failed and set
+/// `errno`. (For the calls that return 0 or -1; not for those that return a count or an ID.)
+pub(crate) fn check(rc: libc::c_int) -> std::io::Result<()> {
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}

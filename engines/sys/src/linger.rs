@@ -40,13 +40,10 @@ pub fn lingering_close(stream: &TcpStream, buf: &mut [u8]) {
 mod tests {
     use super::*;
     use std::io::Write;
-    use std::net::TcpListener;
 
     #[test]
     fn unread_input_is_discarded_and_the_response_survives() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (mut server, _) = listener.accept().unwrap();
+        let (mut server, mut client) = crate::loopback::pair().unwrap();
         client.write_all(&[b'x'; 100_000]).unwrap();
         server.write_all(b"answer").unwrap();
         let closer = std::thread::spawn(move || {

@@ -72,10 +72,7 @@ pub fn signal(pid: Pid, signal: Signal) -> io::Result<()> {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
     // SAFETY: kill(2) takes two integers and touches no memory of ours.
-    if unsafe { libc::kill(pid, signal) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    crate::check(unsafe { libc::kill(pid, signal) })
 }
 
 /// Sends `signal` to every process of group `pgid` (`killpg(3)`).
@@ -88,10 +85,7 @@ pub fn signal_group(pgid: Pid, signal: Signal) -> io::Result<()> {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
     // SAFETY: killpg takes two integers and touches no memory of ours.
-    if unsafe { libc::killpg(pgid, signal) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    crate::check(unsafe { libc::killpg(pgid, signal) })
 }
 
 /// Whether child `pid` has exited, *without* reaping it (`waitid` with `WNOWAIT`): its PID,

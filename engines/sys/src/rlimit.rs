@@ -10,9 +10,7 @@ pub fn raise_open_files_limit() -> io::Result<u64> {
     if limit.rlim_cur < limit.rlim_max {
         limit.rlim_cur = limit.rlim_max;
         // SAFETY: `limit` is a valid rlimit struct; the kernel only reads it.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        crate::check(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) })?;
     }
     Ok(limit.rlim_cur)
 }
@@ -34,8 +32,6 @@ fn get_nofile() -> io::Result<libc::rlimit> {
         rlim_max: 0,
     };
     // SAFETY: `limit` is a valid, writable rlimit struct for the duration of the call.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    crate::check(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) })?;
     Ok(limit)
 }

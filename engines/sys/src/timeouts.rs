@@ -184,16 +184,9 @@ mod tests {
 
     #[test]
     fn flags_have_nginx_names_defaults_and_limits() {
-        use clap::Parser;
-        #[derive(Parser)]
-        struct Cli {
-            #[command(flatten)]
-            timeouts: Timeouts,
-        }
-        let cli = Cli::try_parse_from(["x"]).unwrap();
-        assert_eq!(cli.timeouts, Timeouts::default());
-        let cli = Cli::try_parse_from([
-            "x",
+        let parse = |args: &[&str]| crate::parse_flags::<Timeouts>("x", args);
+        assert_eq!(parse(&[]).unwrap(), Timeouts::default());
+        let timeouts = parse(&[
             "--header-timeout",
             "1",
             "--keepalive-timeout",
@@ -202,14 +195,11 @@ mod tests {
             "3",
         ])
         .unwrap();
-        assert_eq!(cli.timeouts.header, Duration::from_secs(1));
-        assert_eq!(cli.timeouts.keepalive, Duration::from_secs(2));
-        assert_eq!(cli.timeouts.send, Duration::from_secs(3));
+        assert_eq!(timeouts.header, Duration::from_secs(1));
+        assert_eq!(timeouts.keepalive, Duration::from_secs(2));
+        assert_eq!(timeouts.send, Duration::from_secs(3));
         for bad in ["0", "-1", "1.5", "ten", "86401"] {
-            assert!(
-                Cli::try_parse_from(["x", "--header-timeout", bad]).is_err(),
-                "{bad}"
-            );
+            assert!(parse(&["--header-timeout", bad]).is_err(), "{bad}");
         }
     }
 }

@@ -52,12 +52,9 @@ impl TimerFd {
         // SAFETY: the descriptor is a live timerfd we own; `spec` is a valid, initialised
         // itimerspec the kernel only reads; the old value is not wanted, and a null pointer
         // is allowed for it.
-        let rc =
-            unsafe { libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        crate::check(unsafe {
+            libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut())
+        })
     }
 
     /// How many times the timer has expired since it was armed or last read; an error of

@@ -209,6 +209,13 @@ pub fn span(phase: Phase, task: u64) -> Guard {
     Guard(Some((phase, task, now_ns())))
 }
 
+/// Runs `work` within a span of `phase` for connection `task`, and returns what it returns.
+#[inline(always)]
+pub fn traced<T>(phase: Phase, task: u64, work: impl FnOnce() -> T) -> T {
+    let _span = span(phase, task);
+    work()
+}
+
 impl Drop for Guard {
     #[inline(always)]
     fn drop(&mut self) {

@@ -128,7 +128,7 @@ mod ceiling;
 pub use ceiling::MAPPINGS_PER_THREAD;
 
 use std::collections::HashMap;
-use std::io::{self, Read};
+use std::io;
 use std::mem::MaybeUninit;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
@@ -493,25 +493,15 @@ fn serve_connection(
                 .unwrap_or_else(|e| e.into_inner())
         });
         job.begin();
-        let wait = job.wait();
         // The "database": the thread sleeps in the kernel, costing nothing but its stack
         // while other threads run — in `poll()` on its socket rather than `sleep()`, so that
         // a client that hangs up meanwhile is not waited for. (Our own shutdown of the
         // socket, on SIGTERM, looks the same: then the wait goes on, and the response too.)
-        if !wait.is_zero() {
-            let _waiting = trace::span(Phase::Wait, task);
-            if !wb_sys::hangup::wait_unless_hung_up(stream, wait) {
-                if !stop.load(Ordering::SeqCst) {
-                    return Ok(());
-                }
-                thread::sleep(wait);
-            }
+        if !wb_sys::hangup::wait_for_job(stream, job.wait(), stop, task) {
+            return Ok(());
         }
         let closes = job.closes();
-        let mut response = {
-            let _computing = trace::span(Phase::Compute, task);
-            job.respond()
-        };
+        let mut response = trace::traced(Phase::Compute, task, || job.respond());
         drop(counting);
         // Streamed: the head, then the body in chunks of at most 64 KiB from the core's
         // static pattern, one vectored write each. A 64 MiB response holds no 64 MiB buffer.
@@ -530,33 +520,9 @@ fn serve_connection(
 /// serving one `/work` request (CPU rounds, a short wait, a small body) on a loopback socket,
 /// with `config`'s stack size. `workbench engine threads --describe` prints it.
 pub fn describe(config: &Config) -> io::Result<wb_sys::describe::PerConnection> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let addr = listener.local_addr()?;
-    let client = thread::spawn(move || -> io::Result<Vec<u8>> {
-        use std::io::Write;
-        let mut client = TcpStream::connect(addr)?;
-        client.set_read_timeout(Some(Duration::from_secs(10)))?;
-        client.write_all(
-            b"GET /work?wait_ms=1&cpu_rounds=100&bytes=1024 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
-        )?;
-        let mut answer = Vec::new();
-        client.read_to_end(&mut answer)?;
-        Ok(answer)
-    });
-    let (stream, _) = listener.accept()?;
     let timeouts = config.timeouts;
-    let touched = thread::Builder::new()
-        .stack_size(config.stack_size)
-        .spawn(move || {
-            let served = serve_connection(&stream, &timeouts, &AtomicBool::new(false));
-            served.map(|()| wb_sys::describe::touched_stack_bytes())
-        })?
-        .join()
-        .map_err(|_| io::Error::other("the connection thread panicked"))??;
-    let _ = client.join();
-    Ok(wb_sys::describe::PerConnection {
-        stack_bytes: touched,
-        ..Default::default()
+    wb_sys::describe::touched_serving(config.stack_size, move |stream| {
+        serve_connection(&stream, &timeouts, &AtomicBool::new(false))
     })
 }
 
@@ -634,7 +600,7 @@ pub fn parse_stack_size(text: &str) -> Result<usize, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
+    use std::io::{Read, Write};
     use wb_protocol::date::masked;
 
     #[test]
@@ -676,16 +642,9 @@ mod tests {
 
     #[test]
     fn the_flag_reaches_the_config() {
-        use clap::Parser;
-        #[derive(Parser)]
-        struct Cli {
-            #[command(flatten)]
-            config: Config,
-        }
-        let cli = Cli::try_parse_from(["x", "--stack-size", "128KiB"]).unwrap();
-        assert_eq!(cli.config.stack_size, 128 * 1024);
-        let cli = Cli::try_parse_from(["x"]).unwrap();
-        assert_eq!(cli.config.stack_size, Config::default().stack_size);
+        let parse = |args: &[&str]| wb_sys::parse_flags::<Config>("threads", args).unwrap();
+        assert_eq!(parse(&["--stack-size", "128KiB"]).stack_size, 128 * 1024);
+        assert_eq!(parse(&[]).stack_size, Config::default().stack_size);
     }
 
     /// A listener on a free loopback port.
@@ -697,12 +656,8 @@ mod tests {
     /// in a request that closes). No half-close: a FIN while a request waits means the client
     /// has gone, and the engine stops working for it.
     fn exchange(addr: std::net::SocketAddr, input: &[u8], chunk: usize) -> Vec<u8> {
-        let mut client = TcpStream::connect(addr).unwrap();
+        let mut client = wb_sys::loopback::connect(addr).unwrap();
         client.set_nodelay(true).unwrap();
-        // Generous: only here so that a broken engine fails the test instead of hanging it.
-        client
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
         for piece in input.chunks(chunk) {
             client.write_all(piece).unwrap();
         }
@@ -802,10 +757,7 @@ mod tests {
         let (addr, registry, stop) = start(64 * 1024);
         let mut clients: Vec<TcpStream> = (0..3)
             .map(|_| {
-                let mut client = TcpStream::connect(addr).unwrap();
-                client
-                    .set_read_timeout(Some(Duration::from_secs(30)))
-                    .unwrap();
+                let mut client = wb_sys::loopback::connect(addr).unwrap();
                 client
                     .write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
                     .unwrap();
@@ -837,10 +789,7 @@ mod tests {
         // No machine can map a 2^60-byte stack, so every spawn fails (ENOMEM / EAGAIN).
         let (addr, registry, stop) = start(1 << 60);
         for _ in 0..3 {
-            let mut client = TcpStream::connect(addr).unwrap();
-            client
-                .set_read_timeout(Some(Duration::from_secs(30)))
-                .unwrap();
+            let mut client = wb_sys::loopback::connect(addr).unwrap();
             // Had a thread started, this request would be answered (and the connection closed).
             client
                 .write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")

@@ -12,24 +12,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wb_protocol::{Event, Session};
 
 fn answers<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> (Vec<u8>, bool) {
-    let mut session = Session::new();
-    let mut out = Vec::new();
-    for chunk in chunks {
-        session.receive_data(chunk);
-        loop {
-            match session.next_event() {
-                // Keep the fuzzer fast: no CPU rounds, and bodies are bounded by the input.
-                Event::Job(job) if job.cpu_rounds() > 1000 => return (out, true),
-                Event::Job(job) => out.extend_from_slice(&wb_protocol::date::masked(&job.perform())),
-                Event::NeedData => break,
-                Event::Closed => return (out, true),
-            }
-        }
-    }
-    (out, false)
+    // Keep the fuzzer fast: few CPU rounds, and bodies are bounded by the input.
+    wb_protocol::respond_chunks(chunks, 1000)
 }
 
 fuzz_target!(|data: &[u8]| {
