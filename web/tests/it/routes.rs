@@ -310,6 +310,58 @@ async fn the_guide_explains_each_idea_and_every_chart_links_to_it() {
 }
 
 #[tokio::test]
+async fn every_term_of_art_is_defined_once_and_marked_on_every_page() {
+    let site = site(true);
+    let guide = get(&site, "/guide").await;
+    let script = get(&site, "/static/glossary.js").await;
+    assert_eq!(script.status, StatusCode::OK);
+    assert!(
+        script.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .contains("javascript")
+    );
+    for term in wb_reports::glossary::GLOSSARY {
+        // Listed on the guide with its anchor, and in the script that marks it.
+        assert!(
+            guide
+                .body
+                .contains(&format!("<dt id=\"{}\">", term.anchor())),
+            "{} is not in the guide's glossary",
+            term.name
+        );
+        assert!(script.body.contains(&term.anchor()), "{}", term.name);
+    }
+    // The words a first-time reader stumbled on are each some term's form.
+    let forms: Vec<&str> = wb_reports::glossary::GLOSSARY
+        .iter()
+        .flat_map(|t| t.forms.iter().copied())
+        .collect();
+    for word in [
+        "PSS",
+        "closed loop",
+        "Little's law",
+        "quick suite",
+        "idle connections",
+        "slow readers",
+        "kernel (shown apart)",
+        "resolves",
+        "req/s",
+        "p99",
+        "coordinated omission",
+    ] {
+        assert!(forms.contains(&word), "{word} is not in the glossary");
+    }
+    // Every page loads the script.
+    for path in [
+        "/", "/runs", "/lessons", "/guide", "/new", "/compare", "/engines",
+    ] {
+        let page = get(&site, path).await;
+        assert!(page.body.contains("/static/glossary.js"), "{path}");
+    }
+}
+
+#[tokio::test]
 async fn the_api_has_its_documented_shape() {
     let site = site(true);
     let runs = site.runs.unwrap();
