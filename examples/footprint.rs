@@ -37,14 +37,13 @@ use wb_model::results::least_squares;
 use wb_runner::sampler::sample_once;
 use workbench::child::ServerProcess;
 
+/// The servers measured when `--engines` is not given.
+const DEFAULT_ENGINES: &str = "selector,coroutines,coroutines/current-thread,threads,nginx";
+
 #[derive(Debug, Parser)]
 struct Args {
     /// Servers to measure: engines (`NAME/FLAVOR` passes `--flavor FLAVOR`) and `nginx`.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "selector,coroutines,coroutines/current-thread,threads,nginx"
-    )]
+    #[arg(long, value_delimiter = ',', default_value = DEFAULT_ENGINES)]
     engines: Vec<String>,
     /// Open connections at each step (the open-files limit bounds the largest).
     #[arg(

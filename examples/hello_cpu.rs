@@ -42,14 +42,13 @@ use wb_sys::affinity::pin_before_exec;
 use wb_sys::process::{Pid, SIGQUIT};
 use workbench::child::ServerProcess;
 
+/// The servers measured when `--engines` is not given.
+const DEFAULT_ENGINES: &str = "selector,coroutines,coroutines/current-thread,threads,pool";
+
 #[derive(Debug, Parser)]
 struct Args {
     /// Engines to measure; `NAME/FLAVOR` passes `--flavor FLAVOR` (coroutines).
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "selector,coroutines,coroutines/current-thread,threads,pool"
-    )]
+    #[arg(long, value_delimiter = ',', default_value = DEFAULT_ENGINES)]
     engines: Vec<String>,
     /// Keep-alive connections the client holds open.
     #[arg(long, default_value_t = 64)]

@@ -27,14 +27,13 @@ use clap::Parser;
 use wb_runner::sampler::sample_once;
 use workbench::child::ServerProcess;
 
+/// The servers measured when `--engines` is not given.
+const DEFAULT_ENGINES: &str = "threads,pool,selector,coroutines";
+
 #[derive(Debug, Parser)]
 struct Args {
     /// Engines to measure.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "threads,pool,selector,coroutines"
-    )]
+    #[arg(long, value_delimiter = ',', default_value = DEFAULT_ENGINES)]
     engines: Vec<String>,
     /// Clients per engine, each asking for 64 MiB and reading nothing.
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=10_000))]

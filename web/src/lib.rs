@@ -55,8 +55,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use tokio::sync::watch;
+
+use pages::runs::Download;
 
 /// How long shutting down waits for a run in progress to stop after the current step.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
@@ -192,22 +195,28 @@ impl Dashboard {
 }
 
 /// The routes.
+/// The route of a run's download `what`.
+fn download(what: Download) -> axum::routing::MethodRouter<AppState> {
+    get(
+        move |State(state): State<AppState>, Path(id): Path<String>| {
+            pages::runs::download(state, id, what)
+        },
+    )
+}
+
 fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(pages::overview::page))
         .route("/runs", get(pages::runs::list).post(pages::live::start))
         .route("/runs/{id}", get(pages::runs::show))
-        .route("/runs/{id}/run.json", get(pages::runs::download_json))
-        .route("/runs/{id}/steps.csv", get(pages::runs::download_csv))
-        .route("/runs/{id}/charts", get(pages::runs::charts_fragment))
-        .route(
-            "/runs/{id}/report.html",
-            get(pages::runs::download_report_html),
-        )
+        .route("/runs/{id}/run.json", download(Download::Json))
+        .route("/runs/{id}/steps.csv", download(Download::Csv))
+        .route("/runs/{id}/report.html", download(Download::ReportHtml))
         .route(
             "/runs/{id}/report.md.tar",
-            get(pages::runs::download_report_markdown),
+            download(Download::ReportMarkdown),
         )
+        .route("/runs/{id}/charts", get(pages::runs::charts_fragment))
         .route("/runs/{id}/live", get(pages::live::page))
         .route("/runs/{id}/events", get(pages::live::events))
         .route("/runs/{id}/cancel", post(pages::live::cancel))

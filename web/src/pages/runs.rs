@@ -405,62 +405,57 @@ pub async fn charts_fragment(
     .map_err(|err| PageError::Store(err.to_string()))
 }
 
-/// The run `id` names, made into a download by `make` (content type, file name, bytes).
-async fn download(
-    state: &AppState,
-    id: &str,
-    make: impl FnOnce(RunId, StoredRun) -> Result<(&'static str, String, Vec<u8>), PageError>,
-) -> Result<Response, PageError> {
-    let id = parse_id(id)?;
-    let run = load_run(state, id).await?;
-    let (content_type, name, body) = make(id, run)?;
+/// The files a run can be downloaded as, from its page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Download {
+    /// `/runs/{id}/run.json`: the run as the API gives it.
+    Json,
+    /// `/runs/{id}/steps.csv`: one row per step, the key figures in plain units.
+    Csv,
+    /// `/runs/{id}/report.html`: the standalone report `workbench report` writes (one HTML
+    /// file, charts inline, no external requests).
+    ReportHtml,
+    /// `/runs/{id}/report.md.tar`: the Markdown report and its SVG charts, as one archive.
+    ReportMarkdown,
+}
+
+impl Download {
+    /// Content type, file name and bytes of run `id` as this file.
+    fn make(self, id: RunId, run: StoredRun) -> Result<(&'static str, String, Vec<u8>), PageError> {
+        Ok(match self {
+            Download::Json => {
+                let body = serde_json::to_string_pretty(&export::RunDocument::new(run))
+                    .map_err(|err| PageError::Store(err.to_string()))?;
+                (
+                    "application/json",
+                    format!("run-{id}.json"),
+                    body.into_bytes(),
+                )
+            }
+            Download::Csv => (
+                "text/csv; charset=utf-8",
+                format!("run-{id}-steps.csv"),
+                export::steps_csv(id, &run).into_bytes(),
+            ),
+            Download::ReportHtml => (
+                "text/html; charset=utf-8",
+                format!("report-{id}.html"),
+                wb_reports::report::html(&run, &[]).into_bytes(),
+            ),
+            Download::ReportMarkdown => {
+                let (name, bytes) = wb_reports::report::markdown_archive(&run, &[]);
+                ("application/x-tar", name, bytes)
+            }
+        })
+    }
+}
+
+/// `GET /runs/{id}/…`: run `id` as the file `what` names.
+pub async fn download(state: AppState, id: String, what: Download) -> Result<Response, PageError> {
+    let id = parse_id(&id)?;
+    let run = load_run(&state, id).await?;
+    let (content_type, name, body) = what.make(id, run)?;
     Ok(attachment(content_type, &name, body))
-}
-
-/// `/runs/{id}/run.json`: the run as the API gives it, as a download.
-pub async fn download_json(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Response, PageError> {
-    download(&state, &id, |id, run| {
-        let body = serde_json::to_string_pretty(&export::RunDocument::new(run))
-            .map_err(|err| PageError::Store(err.to_string()))?;
-        Ok((
-            "application/json",
-            format!("run-{id}.json"),
-            body.into_bytes(),
-        ))
-    })
-    .await
-}
-
-/// `GET /runs/{id}/report.html`: the run as the standalone report `workbench report` writes
-/// (one HTML file, charts inline, no external requests).
-pub async fn download_report_html(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Response, PageError> {
-    download(&state, &id, |id, run| {
-        let body = wb_reports::report::html(&run, &[]);
-        Ok((
-            "text/html; charset=utf-8",
-            format!("report-{id}.html"),
-            body.into_bytes(),
-        ))
-    })
-    .await
-}
-
-/// `GET /runs/{id}/report.md.tar`: the Markdown report and its SVG charts, as one archive.
-pub async fn download_report_markdown(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Response, PageError> {
-    download(&state, &id, |_, run| {
-        let (name, bytes) = wb_reports::report::markdown_archive(&run, &[]);
-        Ok(("application/x-tar", name, bytes))
-    })
-    .await
 }
 
 /// A download: content type, file name, bytes.
@@ -476,20 +471,4 @@ pub fn attachment(content_type: &str, file_name: &str, body: Vec<u8>) -> Respons
         body,
     )
         .into_response()
-}
-
-/// `/runs/{id}/steps.csv`: one row per step, the key figures in plain units.
-pub async fn download_csv(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Response, PageError> {
-    download(&state, &id, |id, run| {
-        let body = export::steps_csv(id, &run).into_bytes();
-        Ok((
-            "text/csv; charset=utf-8",
-            format!("run-{id}-steps.csv"),
-            body,
-        ))
-    })
-    .await
 }
