@@ -19,7 +19,8 @@
 //! draw charts with [`wb_reports::charts`] (the same SVG the standalone reports use), and fill
 //! askama templates (`web/templates/`), which escape every value unless told otherwise: only
 //! the chart SVG and its table, which [`wb_reports::charts`] escapes itself, go in as they are.
-//! The only script is `static/live.js`, which follows a live run through server-sent events
+//! Besides `static/charts.js` (a chart's legend hides and shows its series; pages read the
+//! same without it), the only script is `static/live.js`, which follows a live run through server-sent events
 //! and swaps in fresh charts when a step ends. There is no front-end build.
 //!
 //! The store is opened afresh by each request, on tokio's blocking pool: a SQLite
@@ -223,6 +224,7 @@ fn router(state: AppState) -> Router {
         .route("/api/runs/{id}/progress", get(pages::api::progress))
         .route("/static/style.css", get(pages::assets::style))
         .route("/static/live.js", get(pages::assets::script))
+        .route("/static/charts.js", get(pages::assets::charts_script))
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
