@@ -325,22 +325,13 @@ pub(crate) fn line_plot(plot: &LinePlot, size: Size) -> DrawResult<String> {
             .axis_style(AXIS)
             .draw()?;
 
-        // Gaps first, under the lines: one band per step without a value, its label stacked
-        // above the axis when several engines have a gap at the same level.
-        let mut stacked: Vec<(f64, usize)> = Vec::new();
+        // Gaps first, under the lines: one band per step without a value.
+        // Each gap's label on a row of its own: labels of nearby levels, which go to opposite
+        // sides, never overlap on a narrow drawing.
+        let mut row = 0;
         for line in &plot.lines {
             for p in line.points.iter().filter(|p| p.gap.is_some()) {
                 let x = xscale.pos(p.x);
-                let row = match stacked.iter_mut().find(|(at, _)| (*at - x).abs() < 1e-9) {
-                    Some((_, n)) => {
-                        *n += 1;
-                        *n
-                    }
-                    None => {
-                        stacked.push((x, 0));
-                        0
-                    }
-                };
                 let label = p.gap.as_deref().unwrap_or_default();
                 draw_gap(
                     &mut chart,
@@ -350,6 +341,7 @@ pub(crate) fn line_plot(plot: &LinePlot, size: Size) -> DrawResult<String> {
                     label,
                     line.style.color,
                 )?;
+                row += 1;
             }
         }
 
