@@ -19,10 +19,11 @@
 //! draw charts with [`wb_reports::charts`] (the same SVG the standalone reports use), and fill
 //! askama templates (`web/templates/`), which escape every value unless told otherwise: only
 //! the chart SVG and its table, which [`wb_reports::charts`] escapes itself, go in as they are.
-//! Two small scripts, and the pages read without them: `static/live.js` follows a live run
-//! through server-sent events and swaps in fresh charts when a step ends; `static/glossary.js`
-//! marks the terms of [`wb_reports::glossary`] where they appear, with their definitions on
-//! hover or tap. There is no front-end build.
+//! Three small scripts, and the pages read without them: `static/live.js` follows a live run
+//! through server-sent events and swaps in fresh charts when a step ends; `static/charts.js`
+//! lets a chart's legend hide and show its series; `static/glossary.js` marks the terms of
+//! [`wb_reports::glossary`] where they appear, with their definitions on hover or tap. There
+//! is no front-end build.
 //!
 //! The store is opened afresh by each request, on tokio's blocking pool: a SQLite
 //! connection is cheap to open and cannot be shared between threads without a lock, and
@@ -235,6 +236,7 @@ fn router(state: AppState) -> Router {
         .route("/static/style.css", get(pages::assets::style))
         .route("/static/live.js", get(pages::assets::script))
         .route("/static/glossary.js", get(pages::assets::glossary))
+        .route("/static/charts.js", get(pages::assets::charts_script))
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -30,6 +30,7 @@ pub fn compare(
         notes: Vec::new(),
     };
     let mut mode = None;
+    let mut groups: Vec<EngineSteps<'_>> = Vec::new();
     for (label, steps) in runs {
         let mut run_steps: Vec<&StepResult> = steps
             .iter()
@@ -57,6 +58,7 @@ pub fn compare(
             markers: true,
             points: series::metric_points(&run_steps, metric),
         });
+        groups.push((label.clone(), run_steps.clone()));
         for s in &run_steps {
             table.rows.push(vec![
                 label.clone(),
@@ -87,5 +89,6 @@ pub fn compare(
         lines,
         legend,
     };
-    finish_lines(id, plot, table)
+    let notes = chart_notes(&groups, metric.needs_answers());
+    finish_lines(id, plot, table, notes)
 }

@@ -37,33 +37,178 @@ pub(super) fn at_least_key(lines: &[Line]) -> Option<LegendEntry> {
 
 /// Key entries for the marks used, if any.
 pub(super) fn flag_keys(groups: &[EngineSteps<'_>]) -> Vec<LegendEntry> {
-    let marks: Vec<Mark> = groups
-        .iter()
-        .flat_map(|(_, s)| s.iter().map(|s| mark(s)))
-        .collect();
+    let steps = || groups.iter().flat_map(|(_, s)| s.iter());
     let mut keys = Vec::new();
-    if marks.contains(&Mark::Flagged) {
-        keys.push(key(Swatch::Text, "○ ! flagged (see table)"));
+    if steps().any(|s| mark(s, false) == Mark::Flagged) {
+        keys.push(key(Swatch::Text, "○ ! flagged: see the notes below"));
     }
-    if marks.contains(&Mark::Failed) {
-        keys.push(key(Swatch::Text, "× failed (see table)"));
+    if steps().any(|s| gap(s, true).is_some()) {
+        keys.push(key(Swatch::Text, "× no value: a gap, never a 0"));
     }
     keys
 }
 
-pub(super) fn mark(step: &StepResult) -> Mark {
-    let f = &step.flags;
+/// The fewest answers whose p99 is not simply their slowest one (HdrHistogram's rank
+/// `ceil(0.99 × count)` is below `count` only from 101 answers on).
+pub const P99_NEEDS_ANSWERS: u64 = 101;
+
+/// Connections of a closed-loop step that still had a request older than every answer when
+/// the step ended: clients that waited the whole time unseen (`Latency::censored_late`).
+/// `Some((waited, of))` when they were most of the connections.
+pub fn most_waited(step: &StepResult) -> Option<(u64, u64)> {
+    let waited = step.load.latency.censored_late;
+    let of = step.level.max(step.load.connections);
+    (matches!(step.mode, Mode::Closed) && of > 0 && waited * 2 > of).then_some((waited, of))
+}
+
+/// Why a step has no value to draw, if it has none: the label of its gap. `needs_answers`:
+/// the figure is one of answers (a latency), which a step with no answer does not have.
+pub(super) fn gap(step: &StepResult, needs_answers: bool) -> Option<String> {
     if step.failure.is_some() {
-        Mark::Failed
-    } else if f.client_saturated
+        return Some("failed".into());
+    }
+    // An idle step is drawn at the connections it held, so a level it did not reach is
+    // still a true point; elsewhere the point would stand at a level that was not held.
+    if step.mode != Mode::Idle && not_reached(step).is_some() {
+        return Some(format!(
+            "not reached: {} of {} held",
+            format::count(step.load.connections as f64),
+            format::count(step.level as f64)
+        ));
+    }
+    let l = &step.load.latency;
+    (needs_answers && step.load.completed == 0 && !l.is_lower_bound(0.5)).then(|| {
+        if step.mode == Mode::SlowSenders {
+            "no probe answered".into()
+        } else {
+            "no answers".into()
+        }
+    })
+}
+
+fn not_reached(step: &StepResult) -> Option<&String> {
+    step.flags
+        .level_not_reached
+        .as_ref()
+        .or(step.load.not_reached.as_ref())
+}
+
+/// How a step's point is marked (when it has one: see [`gap`]).
+pub(super) fn mark(step: &StepResult, about_answers: bool) -> Mark {
+    let f = &step.flags;
+    if f.client_saturated
         || f.littles_law_off
-        || f.level_not_reached.is_some()
-        || step.load.not_reached.is_some()
+        || not_reached(step).is_some()
+        || most_waited(step).is_some()
+        || (about_answers && few_answers(step))
     {
         Mark::Flagged
     } else {
         Mark::Plain
     }
+}
+
+/// Too few answers for a p99 that is not just the slowest of them.
+fn few_answers(step: &StepResult) -> bool {
+    step.load.completed > 0 && step.load.completed < P99_NEEDS_ANSWERS
+}
+
+/// The notes under a chart: for every reason a point of it is flagged, bounded or missing,
+/// one sentence naming the engines and levels it touches and what it means. `answers`: the
+/// chart draws a figure of answers (a latency), so missing answers, few answers and lower
+/// bounds matter to it.
+pub(super) fn chart_notes(groups: &[EngineSteps<'_>], answers: bool) -> Vec<String> {
+    type Reason = (&'static str, fn(&StepResult, bool) -> Option<String>);
+    const REASONS: [Reason; 8] = [
+        ("failed", |s, _| {
+            s.failure
+                .as_ref()
+                .map(|why| format!("the step failed ({why}); no value is drawn there"))
+        }),
+        ("not reached", |s, _| {
+            not_reached(s).map(|why| {
+                let drawn = if s.mode == Mode::Idle {
+                    "the point stands at the connections it held"
+                } else {
+                    "no point is drawn at a level that was not held"
+                };
+                format!(
+                    "the level was not reached ({why}: {} of {} held); {drawn}",
+                    format::count(s.load.connections as f64),
+                    format::count(s.level as f64)
+                )
+            })
+        }),
+        ("no answers", |s, answers| {
+            (answers && s.failure.is_none() && gap(s, true).is_some() && not_reached(s).is_none())
+                .then(|| {
+                    "nothing was answered in the step, so there is no latency to draw: the chart \
+                     leaves a gap there, not a point at 0"
+                        .to_string()
+                })
+        }),
+        ("client saturated", |s, _| {
+            s.flags.client_saturated.then(|| {
+                "client saturated: the load generator used a whole core, so these points are \
+                 the client's limit, not the server's"
+                    .to_string()
+            })
+        }),
+        ("most waited", |s, _| {
+            most_waited(s).map(|(waited, of)| {
+                format!(
+                    "{waited} of {of} connections waited the whole step unanswered: the figures \
+                     describe the few clients that were served, not the others"
+                )
+            })
+        }),
+        ("Little's law", |s, _| {
+            s.flags.littles_law_off.then(|| {
+                "Little's law off: connections ≠ throughput × mean latency by over 20 %, so time \
+                 went somewhere the latency does not show"
+                    .to_string()
+            })
+        }),
+        ("few answers", |s, answers| {
+            (answers && few_answers(s)).then(|| {
+                format!(
+                    "only {} answers: a p99 of fewer than {P99_NEEDS_ANSWERS} answers is simply \
+                     the slowest of them",
+                    format::count(s.load.completed as f64)
+                )
+            })
+        }),
+        ("at least", |s, answers| {
+            (answers && s.load.latency.is_lower_bound(0.99)).then(|| {
+                "○↑ at least: requests still unanswered when the step ended had waited this \
+                 long, so the latency is at least this"
+                    .to_string()
+            })
+        }),
+    ];
+    let mut notes = Vec::new();
+    for (_, reason) in REASONS {
+        for (engine, steps) in groups {
+            // Levels this reason touches; one sentence per engine and distinct text.
+            let mut by_text: Vec<(String, Vec<u64>)> = Vec::new();
+            for s in steps {
+                if let Some(text) = reason(s, answers) {
+                    match by_text.iter_mut().find(|(t, _)| *t == text) {
+                        Some((_, levels)) => levels.push(s.level),
+                        None => by_text.push((text, vec![s.level])),
+                    }
+                }
+            }
+            let unit = steps.first().map_or("", |s| s.mode.level_unit());
+            for (text, levels) in by_text {
+                notes.push(format!(
+                    "{engine} at {} {unit}: {text}.",
+                    and_list(&levels.iter().map(u64::to_string).collect::<Vec<_>>())
+                ));
+            }
+        }
+    }
+    notes
 }
 
 /// The warnings of a step in words, `;`-separated; empty when there are none.
@@ -73,18 +218,32 @@ pub(super) fn flags_text(step: &StepResult) -> String {
     if let Some(why) = &step.failure {
         out.push(format!("failed: {why}"));
     }
+    if step.failure.is_none() && step.mode != Mode::Idle && step.load.completed == 0 {
+        out.push("no answers".to_string());
+    }
     if f.client_saturated {
         out.push("client saturated".to_string());
+    }
+    if let Some((waited, of)) = most_waited(step) {
+        out.push(format!("{waited} of {of} waited unanswered"));
     }
     if f.littles_law_off {
         out.push("Little's law off".to_string());
     }
-    if let Some(why) = f
-        .level_not_reached
-        .as_ref()
-        .or(step.load.not_reached.as_ref())
-    {
+    if few_answers(step) {
+        out.push(format!("only {} answers", step.load.completed));
+    }
+    if let Some(why) = not_reached(step) {
         out.push(format!("level not reached: {why}"));
     }
     out.join("; ")
+}
+
+/// `1`, `1 and 16`, `1, 16 and 64`.
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
 }

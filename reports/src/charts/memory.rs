@@ -29,8 +29,9 @@ pub fn memory_per_connection(steps: &[StepResult], workload: &str) -> Chart {
                 .map(|s| Point {
                     x: s.load.connections as f64,
                     y: s.derived.peak_pss_bytes as f64 / MIB,
-                    mark: mark(s),
+                    mark: mark(s, false),
                     interval: None,
+                    gap: gap(s, false),
                 })
                 .collect(),
         });
@@ -41,12 +42,8 @@ pub fn memory_per_connection(steps: &[StepResult], workload: &str) -> Chart {
                     .filter(|s| s.failure.is_none())
                     .map(|s| s.load.connections as f64);
                 let (lo, hi) = xs.fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(x), hi.max(x)));
-                let at = |x: f64| Point {
-                    x,
-                    y: (fit.base_bytes + fit.bytes_per_connection * x) / MIB,
-                    mark: Mark::Plain,
-                    interval: None,
-                };
+                let at =
+                    |x: f64| Point::at(x, (fit.base_bytes + fit.bytes_per_connection * x) / MIB);
                 lines.push(Line {
                     style,
                     dashed: true,
@@ -105,7 +102,8 @@ pub fn memory_per_connection(steps: &[StepResult], workload: &str) -> Chart {
         },
     );
     table.notes = notes;
-    finish_lines(id, plot, table)
+    let notes = chart_notes(&groups, false);
+    finish_lines(id, plot, table, notes)
 }
 
 /// Idle workloads: each engine's bytes per idle connection (the least-squares slope of PSS
@@ -216,7 +214,7 @@ fn pair_legend(first: &str, second: &str) -> Vec<LegendEntry> {
         LegendEntry {
             text: first.into(),
             color: REFERENCE,
-            swatch: Swatch::Blocks(&ENGINE_SWATCH),
+            swatch: Swatch::Blocks(ENGINE_SWATCH.to_vec()),
         },
         LegendEntry {
             text: second.into(),
@@ -228,8 +226,13 @@ fn pair_legend(first: &str, second: &str) -> Vec<LegendEntry> {
 
 /// A bar chart drawn, or the error that stopped it, with its table.
 fn bars_chart(id: String, title: String, plot: &BarPlot, table: DataTable) -> Chart {
-    let svg = render::bar_plot(plot).unwrap_or_else(|err| draw_error(&title, &*err));
-    Chart::drawn(id, title, svg, table)
+    let draw = |size| render::bar_plot(plot, size).unwrap_or_else(|err| draw_error(&title, &*err));
+    let (svg, svg_narrow) = (draw(WIDE), draw(NARROW));
+    Chart {
+        svg_narrow,
+        legend: legend_items(&plot.legend),
+        ..Chart::drawn(id, title, svg, table)
+    }
 }
 
 /// A stack-size sweep on the idle workload: for each stack size the thread-per-connection

@@ -69,11 +69,12 @@ use wb_model::results::{IdleSlope, StepResult};
 use wb_model::spec::{Mode, Workload};
 
 pub use palette::{ENGINE_ORDER, EngineStyle, color_hex, engine_color, engine_style, is_peer};
-pub use render::{HEIGHT, WIDTH};
-pub use scale::{LOG_SCALE_RATIO, use_log_scale};
+pub use render::{HEIGHT, MIN_FONT_PX, NARROW, NARROW_BELOW, Size, WIDE, WIDTH};
+pub use scale::{LOG_LEVELS_RATIO, LOG_SCALE_RATIO, use_log_scale};
 
 pub use compare::compare;
 use legend::*;
+pub use legend::{P99_NEEDS_ANSWERS, most_waited};
 pub use memory::{
     bytes_per_connection_bars, memory, memory_per_connection, stack_sweep_bars, threads,
 };
@@ -93,7 +94,8 @@ const ENGINE_SWATCH: [plotters::style::RGBColor; 4] = [
     palette::ENGINE_COLORS[4].1,
 ];
 
-/// One chart: an SVG and the table of the same data.
+/// One chart: an SVG (drawn twice: wide and narrow), its legend, the notes that explain its
+/// flagged points, and the table of the same data.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chart {
     /// A short identifier, unique among a workload's charts, for anchors and file names:
@@ -101,12 +103,169 @@ pub struct Chart {
     pub id: String,
     /// The chart's title, as drawn in the SVG.
     pub title: String,
-    /// A standalone `<svg>` element: viewBox, `width="100%"`, no external references.
+    /// A standalone `<svg>` element drawn at [`WIDE`]: viewBox, `width="100%"`, a
+    /// `max-width` of its drawn width, no external references.
     pub svg: String,
+    /// The same chart drawn at [`NARROW`], for windows narrower than [`NARROW_BELOW`] px;
+    /// empty when `svg` serves every width (empty states, timelines).
+    pub svg_narrow: String,
+    /// The legend, shown beside the SVG (not drawn in it): one entry per series, which a
+    /// page may let the reader hide, then the key to line styles and marks.
+    pub legend: Vec<LegendItem>,
+    /// What the flagged, bounded and missing points mean, in words, one sentence each: shown
+    /// right under the chart (`pool at 10 and 100 slow clients: no probe was answered …`).
+    pub notes: Vec<String>,
     /// The same data as a table, for reading exact values and for screen readers.
     pub table: DataTable,
     /// True when there was nothing to draw and `svg` is an empty state saying what to run.
     pub empty: bool,
+}
+
+/// The CSS a page needs to show charts ([`Chart::drawing_html`]): one home for the dashboard's
+/// stylesheet and the standalone report. Each drawing is shown at most at its drawn width;
+/// a window narrower than [`NARROW_BELOW`] px gets the narrow drawing.
+pub const CHART_CSS: &str = concat!(
+    "figure.chart svg { display: block; width: 100%; height: auto; }\n",
+    "figure.chart .narrow { display: none; }\n",
+    "@media (max-width: 799px) { figure.chart .wide { display: none; } figure.chart .narrow { display: block; } }\n",
+    "ul.chart-legend { list-style: none; padding: 0; margin: 0.2rem 0 0.4rem; display: flex; flex-wrap: wrap; gap: 0.3rem 1rem; font-size: 0.95rem; align-items: center; }\n",
+    "ul.chart-legend li { margin: 0; }\n",
+    "ul.chart-legend button.series { font: inherit; color: inherit; background: #fff; border: 1px solid #bbb; border-radius: 4px; padding: 0.15rem 0.55rem; cursor: pointer; }\n",
+    "ul.chart-legend button.series[aria-pressed=\"false\"] { opacity: 0.5; text-decoration: line-through; }\n",
+    ".key { display: inline-block; width: 1.5em; height: 0; vertical-align: middle; margin-right: 0.4em; border-top: 2px solid var(--c); }\n",
+    ".key.series { width: 0.75em; height: 0.75em; border: 2px solid var(--c); border-radius: 50%; background: var(--c); }\n",
+    ".key.series.peer { border-radius: 1px; }\n",
+    ".key.dashed { border-top-style: dashed; }\n",
+    ".key.block { width: 0.9em; height: 0.9em; border: 0; background: var(--c); }\n",
+    ".key.block.small { width: 0.45em; margin-right: 0; }\n",
+    ".key.block.small:last-of-type { margin-right: 0.4em; }\n",
+    "ul.chart-notes { font-size: 0.95rem; margin: 0.3rem 0 0.2rem; padding-left: 1.2rem; max-width: 90ch; }\n",
+    "ul.chart-notes li { margin: 0.15rem 0; }\n",
+);
+
+impl Chart {
+    /// The chart as a page shows it: its legend, its drawing (both sizes, each in a
+    /// `<div class="wide">` / `<div class="narrow">` that [`CHART_CSS`] switches), then its
+    /// notes. `buttons`: series in the legend are buttons a script makes toggles
+    /// (`charts.js` on the dashboard); without a script they are plain labels either way.
+    pub fn drawing_html(&self, buttons: bool) -> String {
+        let mut out = LegendItem::list_html(&self.legend, buttons);
+        if self.svg_narrow.is_empty() {
+            out.push_str(self.svg.trim());
+        } else {
+            out.push_str(&format!(
+                "<div class=\"wide\">{}</div><div class=\"narrow\">{}</div>",
+                self.svg.trim(),
+                self.svg_narrow.trim()
+            ));
+        }
+        if !self.notes.is_empty() {
+            out.push_str("<ul class=\"chart-notes\">");
+            for note in &self.notes {
+                out.push_str(&format!("<li>{}</li>", format::escape_html(note)));
+            }
+            out.push_str("</ul>");
+        }
+        out
+    }
+}
+
+/// An entry of a chart's legend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegendItem {
+    /// What it names: `pool`, `p99`, `least-squares fit`.
+    pub text: String,
+    /// Its colour as CSS writes it (`#d55e00`); for a series, the colour of every mark of
+    /// that series in the SVG, so a script can find them.
+    pub color: String,
+    /// What it shows before its text.
+    pub kind: LegendKind,
+}
+
+/// What a legend entry shows before its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LegendKind {
+    /// A series (an engine, a peer, a run): a line with a round marker, or a square one for
+    /// a peer. Pages make these buttons that hide or show it.
+    Series {
+        /// A peer: square marker.
+        peer: bool,
+    },
+    /// A solid grey line: what solid lines mean.
+    Solid,
+    /// A dashed grey line: what dashed lines mean.
+    Dashed,
+    /// A block of its colour (a bar).
+    Block,
+    /// Blocks of these colours side by side (bars coloured by engine).
+    Blocks(Vec<String>),
+    /// Text only; the text carries its symbol (`○↑`).
+    Text,
+}
+
+impl LegendItem {
+    /// The legend as HTML, for a page without the dashboard's stylesheet too: series as
+    /// `<button>`s (`aria-pressed`, `data-color`) that `charts.js` turns into toggles, the
+    /// rest as spans. Every text escaped.
+    pub fn list_html(items: &[LegendItem], buttons: bool) -> String {
+        if items.is_empty() {
+            return String::new();
+        }
+        let e = format::escape_html;
+        let mut out = String::from("<ul class=\"chart-legend\">");
+        for item in items {
+            let swatch = |class: &str, color: &str| {
+                format!(
+                    "<span class=\"key {class}\" style=\"--c: {}\" aria-hidden=\"true\"></span>",
+                    e(color)
+                )
+            };
+            let body = match &item.kind {
+                LegendKind::Series { peer } if !buttons => format!(
+                    "{}{}",
+                    swatch(if *peer { "series peer" } else { "series" }, &item.color),
+                    e(&item.text)
+                ),
+                LegendKind::Series { peer } => format!(
+                    "<button type=\"button\" class=\"series\" aria-pressed=\"true\" \
+                     data-color=\"{}\">{}{}</button>",
+                    e(&item.color),
+                    swatch(if *peer { "series peer" } else { "series" }, &item.color),
+                    e(&item.text)
+                ),
+                LegendKind::Solid => format!("{}{}", swatch("solid", &item.color), e(&item.text)),
+                LegendKind::Dashed => {
+                    format!("{}{}", swatch("dashed", &item.color), e(&item.text))
+                }
+                LegendKind::Block => format!("{}{}", swatch("block", &item.color), e(&item.text)),
+                LegendKind::Blocks(colors) => format!(
+                    "{}{}",
+                    colors
+                        .iter()
+                        .map(|c| swatch("block small", c))
+                        .collect::<String>(),
+                    e(&item.text)
+                ),
+                LegendKind::Text => e(&item.text),
+            };
+            out.push_str(&format!("<li>{body}</li>"));
+        }
+        out.push_str("</ul>");
+        out
+    }
+
+    /// The legend in one line of text, for Markdown: `threads, pool; solid: p99`.
+    pub fn text_line(items: &[LegendItem]) -> String {
+        items
+            .iter()
+            .map(|item| match &item.kind {
+                LegendKind::Solid => format!("solid: {}", item.text),
+                LegendKind::Dashed => format!("dashed: {}", item.text),
+                _ => item.text.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(" · ")
+    }
 }
 
 impl Chart {
@@ -121,6 +280,9 @@ impl Chart {
     ) -> Chart {
         Chart {
             svg: render::message_svg(&title, message, hint),
+            svg_narrow: String::new(),
+            legend: Vec::new(),
+            notes: Vec::new(),
             id,
             title,
             table,
@@ -128,12 +290,15 @@ impl Chart {
         }
     }
 
-    /// A chart that was drawn (not an empty state).
+    /// A chart that was drawn (not an empty state), one drawing for every width.
     pub fn drawn(id: String, title: String, svg: String, table: DataTable) -> Chart {
         Chart {
             id,
             title,
             svg,
+            svg_narrow: String::new(),
+            legend: Vec::new(),
+            notes: Vec::new(),
             table,
             empty: false,
         }
@@ -281,14 +446,22 @@ impl Metric {
         }
     }
 
-    /// How the step's point is marked: as a lower bound when it is one (unless it failed),
-    /// else by its flags.
+    /// How the step's point is marked: as a lower bound when it is one, else by its flags.
     pub(crate) fn mark(self, step: &StepResult) -> Mark {
-        match mark(step) {
-            Mark::Failed => Mark::Failed,
-            _ if self.is_lower_bound(step) => Mark::AtLeast,
-            other => other,
+        if self.is_lower_bound(step) {
+            Mark::AtLeast
+        } else {
+            mark(step, self.needs_answers())
         }
+    }
+
+    /// Whether the figure is one of answers (a latency, a cost per answer): a step with none
+    /// has no such figure, and is drawn as a gap, never as 0.
+    pub(crate) fn needs_answers(self) -> bool {
+        matches!(
+            self,
+            Metric::LatencyP99 | Metric::LatencyP50 | Metric::CostPerRequest
+        )
     }
 
     /// The table cell of the step's figure: `≥ 2900` when it is a lower bound.

@@ -20,10 +20,39 @@ use super::palette::{EngineStyle, color_hex};
 use super::scale::Scale;
 use crate::format::escape_html as escape;
 
-/// Width of every chart, in SVG pixels (the SVG scales to its container).
-pub const WIDTH: u32 = 640;
-/// Height of every chart, in SVG pixels.
-pub const HEIGHT: u32 = 360;
+/// The size a chart is drawn at, in SVG pixels. A chart is drawn twice ([`WIDE`] and
+/// [`NARROW`]) and each drawing is shown at most at its drawn width (`max-width` on the
+/// `<svg>`): a pixel of font is then at most a pixel on screen, never shrunk below it as
+/// long as the container is as wide as the drawing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size {
+    /// Width, in SVG pixels.
+    pub width: u32,
+    /// Height, in SVG pixels.
+    pub height: u32,
+}
+
+/// The drawing for a window at least [`NARROW_BELOW`] px wide: one chart per row, shown at
+/// this width.
+pub const WIDE: Size = Size {
+    width: 720,
+    height: 400,
+};
+/// The drawing for a phone: fits a 400 px wide screen (356 px left inside the page's
+/// padding and the figure's border) at its drawn size.
+pub const NARROW: Size = Size {
+    width: 340,
+    height: 300,
+};
+/// Windows narrower than this (CSS px) show the [`NARROW`] drawing: below it a [`WIDE`]
+/// drawing would be shrunk under its drawn size.
+pub const NARROW_BELOW: u32 = 800;
+/// Width of the wide drawing, in SVG pixels.
+pub const WIDTH: u32 = WIDE.width;
+/// Height of the wide drawing, in SVG pixels.
+pub const HEIGHT: u32 = WIDE.height;
+/// The smallest text any chart draws, in px of its drawing: legible at its drawn size.
+pub const MIN_FONT_PX: f64 = 12.0;
 
 /// The font family written into the SVG: the bundled font first, then any sans-serif.
 pub(crate) const FONT_FAMILY: &str = "DejaVu Sans, sans-serif";
@@ -37,11 +66,15 @@ const AXIS: RGBColor = RGBColor(0x88, 0x88, 0x88);
 /// Reference lines and kernel memory: grey, so they never look like an engine.
 pub(crate) const REFERENCE: RGBColor = RGBColor(0x99, 0x99, 0x99);
 
-/// plotters' font sizes are 1.24 × the SVG `font-size`; these are the plotters sizes.
-const TITLE_SIZE: f64 = 19.0;
-const LABEL_SIZE: f64 = 14.0;
-const DESC_SIZE: f64 = 15.0;
-const LEGEND_SIZE: f64 = 14.0;
+/// plotters' font sizes are 1.24 × the SVG `font-size` it writes; these take px.
+const fn px(size: f64) -> f64 {
+    size * 1.24
+}
+const TITLE_SIZE: f64 = px(15.0);
+const LABEL_SIZE: f64 = px(13.0);
+const DESC_SIZE: f64 = px(13.0);
+/// The label of a gap (a step with no value), beside its band.
+const GAP_SIZE: f64 = px(MIN_FONT_PX + 0.5);
 
 /// What drawing can fail with (plotters' errors, boxed).
 pub(crate) type DrawResult<T> = Result<T, Box<dyn Error>>;
@@ -51,10 +84,8 @@ pub(crate) type DrawResult<T> = Result<T, Box<dyn Error>>;
 pub(crate) enum Mark {
     /// Nothing to say.
     Plain,
-    /// A warning: hollow marker and a "!" above it.
+    /// A warning: hollow marker and a "!" above it; the chart's notes say which.
     Flagged,
-    /// The step failed: no value on the line, a "×" at the bottom of the plot.
-    Failed,
     /// The figure is only a lower bound (requests unanswered when the step ended reach it,
     /// `Latency::is_lower_bound`): drawn at the bound, hollow, with an arrow pointing up, on
     /// lines without markers too.
@@ -62,13 +93,30 @@ pub(crate) enum Mark {
 }
 
 /// One point of a line.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Point {
     pub x: f64,
     pub y: f64,
     pub mark: Mark,
     /// The figure's 95 % interval, drawn as an error bar.
     pub interval: Option<[f64; 2]>,
+    /// The step has no value to draw (`no answers`, `failed`, `not reached: 3 of 100
+    /// held`): no point and no line through it, but a band at its level with a "×" on the
+    /// axis and this label. `y` is ignored.
+    pub gap: Option<String>,
+}
+
+impl Point {
+    /// A plain point.
+    pub fn at(x: f64, y: f64) -> Point {
+        Point {
+            x,
+            y,
+            mark: Mark::Plain,
+            interval: None,
+            gap: None,
+        }
+    }
 }
 
 /// One line of a plot.
@@ -90,7 +138,7 @@ pub(crate) struct LegendEntry {
 }
 
 /// What a legend entry shows before its text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Swatch {
     /// An engine: a line with its marker (square for a peer).
     Engine { peer: bool },
@@ -101,7 +149,7 @@ pub(crate) enum Swatch {
     /// Text only (the text carries its own symbol, like "○ !").
     Text,
     /// Filled blocks of these colours, side by side (bars).
-    Blocks(&'static [RGBColor]),
+    Blocks(Vec<RGBColor>),
     /// One filled block of the entry's colour (a bar).
     Block,
 }
@@ -213,8 +261,10 @@ fn text_width<DB: DrawingBackend>(
         .unwrap_or(8 * text.len() as u32)
 }
 
-/// Draws a line plot.
-pub(crate) fn line_plot(plot: &LinePlot) -> DrawResult<String> {
+/// Draws a line plot at `size`. Steps without a value (a [`Point::gap`]) break their line
+/// and are drawn as a band at their level, a "×" on the x axis and their label, in the
+/// engine's colour: a failure is never drawn as a figure.
+pub(crate) fn line_plot(plot: &LinePlot, size: Size) -> DrawResult<String> {
     ensure_font();
     let xs: Vec<f64> = plot
         .lines
@@ -227,7 +277,7 @@ pub(crate) fn line_plot(plot: &LinePlot) -> DrawResult<String> {
         .flat_map(|l| {
             l.points
                 .iter()
-                .filter(|p| p.mark != Mark::Failed)
+                .filter(|p| p.gap.is_none())
                 .flat_map(|p| {
                     let [lo, hi] = p.interval.unwrap_or([p.y, p.y]);
                     // Room above a lower bound for its arrow.
@@ -238,7 +288,7 @@ pub(crate) fn line_plot(plot: &LinePlot) -> DrawResult<String> {
                     };
                     [p.y, lo, hi, p.y * room]
                 })
-                .filter(|v| !plot.y_log || *v > 0.0)
+                .filter(|v| v.is_finite() && (!plot.y_log || *v > 0.0))
         })
         .collect();
     let xscale = Scale::levels(&xs, plot.x_log);
@@ -248,19 +298,17 @@ pub(crate) fn line_plot(plot: &LinePlot) -> DrawResult<String> {
 
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (size.width, size.height)).into_drawing_area();
         root.fill(&WHITE)?;
-        let body = root.titled(&plot.title, text_style(TITLE_SIZE, &INK))?;
-        let legend_width = legend_width(&root, &plot.legend);
-        let (area, legend) = body.split_horizontally(WIDTH - legend_width);
-
+        let area = root.titled(&plot.title, title_style(&root, &plot.title, size))?;
+        let narrow = size.width < WIDE.width;
         let mut chart = ChartBuilder::on(&area)
             .margin_top(8)
-            .margin_left(6)
-            .margin_right(14)
+            .margin_left(4)
+            .margin_right(if narrow { 10 } else { 18 })
             .margin_bottom(4)
-            .x_label_area_size(44)
-            .y_label_area_size(62)
+            .x_label_area_size(42)
+            .y_label_area_size(if narrow { 58 } else { 66 })
             .build_cartesian_2d(Ticked::of(&xscale), Ticked::of(&yscale))?;
         let x_label = |v: &f64| xscale.label(*v);
         let y_label = |v: &f64| yscale.label(*v);
@@ -277,36 +325,57 @@ pub(crate) fn line_plot(plot: &LinePlot) -> DrawResult<String> {
             .axis_style(AXIS)
             .draw()?;
 
-        let bottom = yscale.lo;
+        // Gaps first, under the lines: one band per step without a value.
+        // Each gap's label on a row of its own: labels of nearby levels, which go to opposite
+        // sides, never overlap on a narrow drawing.
+        let mut row = 0;
+        for line in &plot.lines {
+            for p in line.points.iter().filter(|p| p.gap.is_some()) {
+                let x = xscale.pos(p.x);
+                let label = p.gap.as_deref().unwrap_or_default();
+                draw_gap(
+                    &mut chart,
+                    (&xscale, &yscale),
+                    x,
+                    row,
+                    label,
+                    line.style.color,
+                )?;
+                row += 1;
+            }
+        }
+
         for line in &plot.lines {
             let color = line.style.color;
-            let points: Vec<(f64, f64)> = line
-                .points
-                .iter()
-                .filter(|p| p.mark != Mark::Failed)
-                .map(|p| (xscale.pos(p.x), yscale.pos(p.y)))
-                .collect();
             let stroke = ShapeStyle {
                 color: color.to_rgba(),
                 filled: false,
                 stroke_width: 2,
             };
-            if line.dashed {
-                chart.draw_series(DashedLineSeries::new(points, 7, 5, stroke))?;
-            } else {
-                chart.draw_series(LineSeries::new(points, stroke))?;
+            // A gap breaks the line: no segment reaches a step without a value.
+            for segment in line.points.split(|p| p.gap.is_some()) {
+                let points: Vec<(f64, f64)> = segment
+                    .iter()
+                    .map(|p| (xscale.pos(p.x), yscale.pos(p.y)))
+                    .collect();
+                if line.dashed {
+                    chart.draw_series(DashedLineSeries::new(points, 7, 5, stroke))?;
+                } else {
+                    chart.draw_series(LineSeries::new(points, stroke))?;
+                }
             }
+            let drawn = line.points.iter().filter(|p| p.gap.is_none());
             if !line.markers {
                 // A bound is never drawn as if it were a figure, marker or not.
-                for p in line.points.iter().filter(|p| p.mark == Mark::AtLeast) {
+                for p in drawn.filter(|p| p.mark == Mark::AtLeast) {
                     let at = (xscale.pos(p.x), yscale.pos(p.y));
                     draw_at_least(&mut chart, at, line.style)?;
                 }
                 continue;
             }
-            for p in &line.points {
+            for p in drawn {
                 let at = (xscale.pos(p.x), yscale.pos(p.y));
-                if let (Some([lo, hi]), false) = (p.interval, p.mark == Mark::Failed) {
+                if let Some([lo, hi]) = p.interval {
                     // On a log axis an interval reaching zero is drawn down to the axis.
                     let lo = if yscale.log && lo <= 0.0 {
                         yscale.lo
@@ -325,20 +394,9 @@ pub(crate) fn line_plot(plot: &LinePlot) -> DrawResult<String> {
                                 + Text::new(
                                     "!",
                                     (0, -7),
-                                    (FONT_FAMILY, LABEL_SIZE + 5.0, FontStyle::Bold)
+                                    (FONT_FAMILY, LABEL_SIZE + 4.0, FontStyle::Bold)
                                         .into_font()
                                         .color(&color)
-                                        .pos(Pos::new(HPos::Center, VPos::Bottom)),
-                                ),
-                        ))?;
-                    }
-                    Mark::Failed => {
-                        chart.draw_series(std::iter::once(
-                            EmptyElement::at((at.0, bottom))
-                                + Text::new(
-                                    "×",
-                                    (0, -2),
-                                    text_style(LABEL_SIZE + 4.0, &color)
                                         .pos(Pos::new(HPos::Center, VPos::Bottom)),
                                 ),
                         ))?;
@@ -346,10 +404,74 @@ pub(crate) fn line_plot(plot: &LinePlot) -> DrawResult<String> {
                 }
             }
         }
-        draw_legend(&legend, &plot.legend)?;
         root.present()?;
     }
-    Ok(finish(svg, &plot.title))
+    Ok(finish(svg, &plot.title, size))
+}
+
+/// The title's style: smaller when the title would not fit the drawing's width.
+fn title_style<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    size: Size,
+) -> TextStyle<'static> {
+    let room = size.width.saturating_sub(12);
+    if text_width(root, title, TITLE_SIZE) <= room {
+        text_style(TITLE_SIZE, &INK)
+    } else {
+        text_style(LABEL_SIZE, &INK)
+    }
+}
+
+/// A step without a value at plot position `x`: a pale band of the engine's colour across
+/// the plot, a "×" on the x axis, and its label (`pool: no answers`) above the axis, `row`
+/// lines up when other engines have a gap at the same level. The label goes to the side
+/// with more room.
+fn draw_gap<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<Ticked, Ticked>>,
+    (xscale, yscale): (&Scale, &Scale),
+    x: f64,
+    row: usize,
+    label: &str,
+    color: RGBColor,
+) -> DrawResult<()>
+where
+    DB::ErrorType: 'static,
+{
+    let (lo, hi) = (yscale.lo, yscale.hi);
+    let half = (xscale.hi - xscale.lo) * 0.012;
+    chart.draw_series(std::iter::once(Rectangle::new(
+        [(x - half, lo), (x + half, hi)],
+        ShapeStyle {
+            color: color.mix(0.16),
+            filled: true,
+            stroke_width: 0,
+        },
+    )))?;
+    let right_half = (x - xscale.lo) > (xscale.hi - xscale.lo) / 2.0;
+    let (anchor, dx) = if right_half {
+        (HPos::Right, -9)
+    } else {
+        (HPos::Left, 9)
+    };
+    let dy = -6 - 18 * row as i32;
+    chart.draw_series(std::iter::once(
+        EmptyElement::at((x, lo))
+            + Text::new(
+                "×",
+                (0, 0),
+                (FONT_FAMILY, LABEL_SIZE + 6.0, FontStyle::Bold)
+                    .into_font()
+                    .color(&color)
+                    .pos(Pos::new(HPos::Center, VPos::Center)),
+            )
+            + Text::new(
+                label.to_string(),
+                (dx, dy),
+                text_style(GAP_SIZE, &color).pos(Pos::new(anchor, VPos::Bottom)),
+            ),
+    ))?;
+    Ok(())
 }
 
 /// A vertical error bar from `lo` to `hi` at `x` (chart coordinates), with short caps.
@@ -438,90 +560,8 @@ where
     Ok(())
 }
 
-/// Width of the legend column: the longest entry plus its swatch, within bounds.
-fn legend_width<DB: DrawingBackend>(
-    root: &DrawingArea<DB, plotters::coord::Shift>,
-    entries: &[LegendEntry],
-) -> u32 {
-    let widest = entries
-        .iter()
-        .map(|e| {
-            text_width(root, &e.text, LEGEND_SIZE) + if e.swatch == Swatch::Text { 0 } else { 26 }
-        })
-        .max()
-        .unwrap_or(0);
-    (widest + 22).clamp(110, 230)
-}
-
-/// The legend column: engines (colour, marker) first, then the key to line styles in grey.
-fn draw_legend<DB: DrawingBackend>(
-    area: &DrawingArea<DB, plotters::coord::Shift>,
-    entries: &[LegendEntry],
-) -> DrawResult<()>
-where
-    DB::ErrorType: 'static,
-{
-    let row = 20;
-    let mut y = 18;
-    let mut previous_was_engine = true;
-    for entry in entries {
-        let is_engine = matches!(entry.swatch, Swatch::Engine { .. });
-        if previous_was_engine && !is_engine {
-            y += 8; // a gap between the engines and the key
-        }
-        previous_was_engine = is_engine;
-        let stroke = ShapeStyle {
-            color: entry.color.to_rgba(),
-            filled: false,
-            stroke_width: 2,
-        };
-        match entry.swatch {
-            Swatch::Engine { peer } => {
-                area.draw(&PathElement::new(vec![(4, y), (24, y)], stroke))?;
-                if peer {
-                    area.draw(&Rectangle::new(
-                        [(10, y - 4), (18, y + 4)],
-                        entry.color.filled(),
-                    ))?;
-                } else {
-                    area.draw(&Circle::new((14, y), 4, entry.color.filled()))?;
-                }
-            }
-            Swatch::Solid => area.draw(&PathElement::new(vec![(4, y), (24, y)], stroke))?,
-            Swatch::Dashed => {
-                area.draw(&PathElement::new(vec![(4, y), (11, y)], stroke))?;
-                area.draw(&PathElement::new(vec![(16, y), (24, y)], stroke))?;
-            }
-            Swatch::Text => {}
-            Swatch::Block => area.draw(&Rectangle::new(
-                [(4, y - 6), (24, y + 6)],
-                entry.color.filled(),
-            ))?,
-            Swatch::Blocks(colors) => {
-                let width = 20 / colors.len().max(1) as i32;
-                for (i, color) in colors.iter().enumerate() {
-                    let x = 4 + i as i32 * width;
-                    area.draw(&Rectangle::new(
-                        [(x, y - 6), (x + width, y + 6)],
-                        color.filled(),
-                    ))?;
-                }
-            }
-        }
-        let x = if entry.swatch == Swatch::Text { 4 } else { 30 };
-        let ink = if is_engine { INK } else { MUTED };
-        area.draw(&Text::new(
-            entry.text.clone(),
-            (x, y),
-            text_style(LEGEND_SIZE, &ink).pos(Pos::new(HPos::Left, VPos::Center)),
-        ))?;
-        y += row;
-    }
-    Ok(())
-}
-
-/// Draws a horizontal bar plot.
-pub(crate) fn bar_plot(plot: &BarPlot) -> DrawResult<String> {
+/// Draws a horizontal bar plot at `size`.
+pub(crate) fn bar_plot(plot: &BarPlot, size: Size) -> DrawResult<String> {
     ensure_font();
     let values: Vec<f64> = plot
         .rows
@@ -537,11 +577,9 @@ pub(crate) fn bar_plot(plot: &BarPlot) -> DrawResult<String> {
 
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (size.width, size.height)).into_drawing_area();
         root.fill(&WHITE)?;
-        let body = root.titled(&plot.title, text_style(TITLE_SIZE, &INK))?;
-        let legend_width = legend_width(&root, &plot.legend);
-        let (area, legend) = body.split_horizontally(WIDTH - legend_width);
+        let area = root.titled(&plot.title, title_style(&root, &plot.title, size))?;
         let label_width = plot
             .rows
             .iter()
@@ -611,15 +649,14 @@ pub(crate) fn bar_plot(plot: &BarPlot) -> DrawResult<String> {
                 ))?;
             }
         }
-        draw_legend(&legend, &plot.legend)?;
         root.present()?;
     }
-    Ok(finish(svg, &plot.title))
+    Ok(finish(svg, &plot.title, size))
 }
 
 /// Makes plotters' SVG fit a page: scales to its container's width (the viewBox keeps the
 /// proportions), and carries its title for screen readers.
-fn finish(svg: String, title: &str) -> String {
+fn finish(svg: String, title: &str, size: Size) -> String {
     let body = match svg
         .find("<svg")
         .and_then(|start| svg[start..].find('>').map(|end| start + end + 1))
@@ -629,24 +666,25 @@ fn finish(svg: String, title: &str) -> String {
     };
     format!(
         "{}\n<title>{}</title>{}",
-        open_tag(WIDTH, HEIGHT, title),
+        open_tag(size.width, size.height, title),
         escape(title),
         body
     )
 }
 
-/// The `<svg>` tag every chart opens with.
+/// The `<svg>` tag every chart opens with: as wide as its container, never wider than it
+/// was drawn (so its text is never shown larger, nor, in a container as wide, smaller).
 fn open_tag(width: u32, height: u32, title: &str) -> String {
     format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} {height}\" width=\"100%\" \
-         role=\"img\" aria-label=\"{}\" font-family=\"{FONT_FAMILY}\">",
+         style=\"max-width: {width}px\" role=\"img\" aria-label=\"{}\" font-family=\"{FONT_FAMILY}\">",
         escape(title)
     )
 }
 
 /// A small SVG that says there is nothing to show yet, and what to run.
 pub(crate) fn message_svg(title: &str, message: &str, hint: &str) -> String {
-    let (width, height) = (WIDTH, 120);
+    let (width, height) = (NARROW.width, 120);
     format!(
         "{open}\n<title>{title}</title>\n\
          <rect x=\"1\" y=\"1\" width=\"{w}\" height=\"{h}\" rx=\"6\" fill=\"#fafafa\" stroke=\"{grid}\" stroke-dasharray=\"6 4\"/>\n\

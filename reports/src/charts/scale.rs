@@ -9,6 +9,10 @@
 /// Values spanning at least this ratio (two decades) get a log axis.
 pub const LOG_SCALE_RATIO: f64 = 100.0;
 
+/// Levels spanning at least this ratio (one decade: 1, 16, 64 connections) get a log level
+/// axis: on a linear one the small levels crowd into its left edge.
+pub const LOG_LEVELS_RATIO: f64 = 10.0;
+
 /// Whether values spanning this range read better on a log scale: true when the positive
 /// values span at least two decades (largest / smallest ≥ 100). Zeros and negatives are
 /// ignored (a log axis draws zero apart); fewer than two positive values never need one.
@@ -47,10 +51,11 @@ pub(crate) struct Scale {
 }
 
 impl Scale {
-    /// The level axis: log when [`use_log_scale`] says so and `allow_log`, with its ticks on
+    /// The level axis: log when the levels span a decade ([`LOG_LEVELS_RATIO`]) and `allow_log`, with its ticks on
     /// the levels themselves; linear otherwise, ending at the largest level.
     pub fn levels(values: &[f64], allow_log: bool) -> Scale {
-        if allow_log && use_log_scale(values) {
+        let decade = positive_range(values).is_some_and(|(lo, hi)| hi / lo >= LOG_LEVELS_RATIO);
+        if allow_log && decade {
             Scale::log(values, true)
         } else {
             Scale::linear(values, false)

@@ -68,6 +68,10 @@ pub(super) fn metric_points(steps: &[&StepResult], metric: Metric) -> Vec<Point>
             y: metric.value(s),
             mark: metric.mark(s),
             interval: metric.interval(s),
+            gap: gap(s, metric.needs_answers()).or_else(|| {
+                // A figure that could not be computed is not a 0 either.
+                (!metric.value(s).is_finite()).then(|| "no value".to_string())
+            }),
         })
         .collect()
 }
@@ -108,7 +112,8 @@ pub(super) fn level_metric_chart(
             )]
         },
     );
-    finish_lines(id, plot, table)
+    let notes = chart_notes(&groups, metric.needs_answers());
+    finish_lines(id, plot, table, notes)
 }
 
 /// A table with one row per step: engine, level, the chart's own columns, then flags.
@@ -197,9 +202,43 @@ pub(super) fn no_data(id: String, title: String, workload: &str) -> Chart {
     Chart::message(id, title, "No data yet. Run:", &hint, table)
 }
 
-pub(super) fn finish_lines(id: String, plot: LinePlot, table: DataTable) -> Chart {
-    let svg = render::line_plot(&plot).unwrap_or_else(|err| draw_error(&plot.title, &*err));
-    Chart::drawn(id, plot.title, svg, table)
+/// A line plot drawn at both sizes, with its legend and notes.
+pub(super) fn finish_lines(
+    id: String,
+    plot: LinePlot,
+    table: DataTable,
+    notes: Vec<String>,
+) -> Chart {
+    let draw =
+        |size| render::line_plot(&plot, size).unwrap_or_else(|err| draw_error(&plot.title, &*err));
+    let (svg, svg_narrow) = (draw(WIDE), draw(NARROW));
+    Chart {
+        svg_narrow,
+        legend: legend_items(&plot.legend),
+        notes,
+        ..Chart::drawn(id, plot.title, svg, table)
+    }
+}
+
+/// The legend entries as a page shows them.
+pub(super) fn legend_items(entries: &[LegendEntry]) -> Vec<LegendItem> {
+    entries
+        .iter()
+        .map(|e| LegendItem {
+            text: e.text.clone(),
+            color: color_hex(e.color),
+            kind: match &e.swatch {
+                Swatch::Engine { peer } => LegendKind::Series { peer: *peer },
+                Swatch::Solid => LegendKind::Solid,
+                Swatch::Dashed => LegendKind::Dashed,
+                Swatch::Text => LegendKind::Text,
+                Swatch::Block => LegendKind::Block,
+                Swatch::Blocks(colors) => {
+                    LegendKind::Blocks(colors.iter().map(|c| color_hex(*c)).collect())
+                }
+            },
+        })
+        .collect()
 }
 
 /// What a page shows if plotters fails (it should not: the SVG backend writes to a string).

@@ -27,15 +27,7 @@ pub fn throughput(steps: &[StepResult], workload: &str) -> Chart {
             },
             dashed: true,
             markers: false,
-            points: levels
-                .iter()
-                .map(|&l| Point {
-                    x: l,
-                    y: l,
-                    mark: Mark::Plain,
-                    interval: None,
-                })
-                .collect(),
+            points: levels.iter().map(|&l| Point::at(l, l)).collect(),
         });
         legend.push(LegendEntry {
             text: "offered rate".into(),
@@ -56,21 +48,23 @@ pub fn throughput(steps: &[StepResult], workload: &str) -> Chart {
     let table = step_table(
         format!("{workload}: valid answers per second, by engine and level."),
         &groups,
-        &["throughput (req/s)", "errors"],
+        &["throughput (req/s)", "answered / sent", "errors"],
         |s| {
             vec![
                 format::with_interval(s.derived.throughput_rps, s.estimates.throughput_ci, |v| {
                     format!("{v:.0}")
                 }),
+                format::answered(&s.load),
                 s.load.errors.total().to_string(),
             ]
         },
     );
-    finish_lines(id, plot, table)
+    let notes = chart_notes(&groups, false);
+    finish_lines(id, plot, table, notes)
 }
 
-/// Latency in milliseconds against the level. Closed loop and slow clients: p99 solid, p50
-/// dashed. Open loop: p99 from the intended send time (coordinated omission corrected) solid,
+/// Latency in milliseconds against the level. Closed loop and slow clients: p99 (p50 in the
+/// table). Open loop: p99 from the intended send time (coordinated omission corrected) solid,
 /// the uncorrected p99 dashed. A figure that is only a lower bound (requests unanswered when
 /// the step ended reach it) is drawn at the bound, hollow, with an arrow up, and reads `≥` in
 /// the table.
@@ -80,9 +74,9 @@ pub fn latency(steps: &[StepResult], workload: &str) -> Chart {
     let mode = mode_of(&groups);
     let title = match mode {
         Some(Mode::Open) => format!("{workload}: p99 latency, corrected and uncorrected"),
-        Some(Mode::SlowSenders) => format!("{workload}: latency of the /hello probe"),
-        Some(Mode::SlowReaders) => format!("{workload}: latency of a whole download"),
-        _ => format!("{workload}: latency (closed loop)"),
+        Some(Mode::SlowSenders) => format!("{workload}: p99 latency of the /hello probe"),
+        Some(Mode::SlowReaders) => format!("{workload}: p99 latency of a whole download"),
+        _ => format!("{workload}: p99 latency (closed loop)"),
     };
     if groups.is_empty() {
         return no_data(id, title, workload);
@@ -102,12 +96,13 @@ pub fn latency(steps: &[StepResult], workload: &str) -> Chart {
                         s.load.latency_uncorrected.map(|l| Point {
                             x: s.level as f64,
                             y: ms(l.p99_us),
-                            mark: match mark(s) {
-                                Mark::Failed => Mark::Failed,
-                                _ if l.is_lower_bound(0.99) => Mark::AtLeast,
-                                other => other,
+                            mark: if l.is_lower_bound(0.99) {
+                                Mark::AtLeast
+                            } else {
+                                mark(s, true)
                             },
                             interval: None,
+                            gap: gap(s, true),
                         })
                     })
                     .collect(),
@@ -115,11 +110,9 @@ pub fn latency(steps: &[StepResult], workload: &str) -> Chart {
         }
         legend.push(key(Swatch::Solid, "p99, from intended send"));
         legend.push(key(Swatch::Dashed, "p99, uncorrected"));
-    } else {
-        lines.extend(metric_lines(&groups, Metric::LatencyP50, true, false));
-        legend.push(key(Swatch::Solid, "p99"));
-        legend.push(key(Swatch::Dashed, "p50"));
     }
+    // One message a chart: the p99 (what the slowest clients get). The p50 is in the table,
+    // beside it: a second line per engine would double the lines to tell apart.
     legend.extend(flag_keys(&groups));
     legend.extend(at_least_key(&lines));
     let plot = LinePlot {
@@ -173,24 +166,24 @@ pub fn latency(steps: &[StepResult], workload: &str) -> Chart {
         row.push(format::answered(&s.load));
         row
     });
-    finish_lines(id, plot, table)
+    let notes = chart_notes(&groups, true);
+    finish_lines(id, plot, table, notes)
 }
 
-/// Cores used against the level: the engine's solid, the load generator's dashed in the same
-/// colour. 1.0 is one core busy for the whole window.
+/// Cores the engine used against the level, 1.0 being one core busy for the whole window.
+/// The load generator's cores are in the table; where it was saturated, the notes say so.
 pub fn cores(steps: &[StepResult], workload: &str) -> Chart {
     let id = chart_id(workload, "cores");
-    let title = format!("{workload}: cores used, engine and load generator");
+    let title = format!("{workload}: cores the engine used");
     let groups = by_engine(steps, workload);
     if groups.is_empty() {
         return no_data(id, title, workload);
     }
     let mode = mode_of(&groups);
-    let mut lines = metric_lines(&groups, Metric::EngineCores, false, true);
-    lines.extend(metric_lines(&groups, Metric::ClientCores, true, false));
+    // One message: what the engine used. The load generator's cores are in the table, and a
+    // step where it was the limit is flagged and said in the notes.
+    let lines = metric_lines(&groups, Metric::EngineCores, false, true);
     let mut legend = engine_legend(&groups);
-    legend.push(key(Swatch::Solid, "engine"));
-    legend.push(key(Swatch::Dashed, "load generator"));
     legend.extend(flag_keys(&groups));
     let plot = LinePlot {
         title: title.clone(),
@@ -221,7 +214,8 @@ pub fn cores(steps: &[StepResult], workload: &str) -> Chart {
             ]
         },
     );
-    finish_lines(id, plot, table)
+    let notes = chart_notes(&groups, false);
+    finish_lines(id, plot, table, notes)
 }
 
 /// Engine CPU time per valid answer against the level, with its 95 % interval: what one

@@ -39,7 +39,10 @@ use std::fmt::Write as _;
 
 use wb_model::trace::{ConnectionLane, Trace, TraceSpan, connections};
 
-use super::{Chart, DataTable, WIDTH};
+use super::{Chart, DataTable};
+
+/// Width of a timeline, in SVG pixels (timelines are drawn once, at this width).
+const WIDTH: u32 = 640;
 use crate::format::escape_html;
 
 /// Most thread lanes drawn; the table still lists every lane.

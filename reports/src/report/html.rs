@@ -25,6 +25,7 @@ pub(crate) fn render(doc: &Document) -> String {
     out.push_str(&format!("<title>{}</title>\n", escape(&doc.title)));
     out.push_str("<style>\n");
     out.push_str(CSS);
+    out.push_str(crate::charts::CHART_CSS);
     out.push_str("</style>\n</head>\n<body>\n<header>\n");
     out.push_str(&format!("<h1>{}</h1>\n", escape(&doc.title)));
     out.push_str(&format!(
@@ -133,7 +134,7 @@ fn chart_html(chart: &Chart) -> String {
          </details>\n</figure>\n",
         if chart.empty { " empty" } else { "" },
         escape(&chart.id),
-        chart.svg.trim(),
+        chart.drawing_html(false),
         escape(&chart.title),
         chart.table.to_html()
     )
@@ -204,10 +205,6 @@ th { background: var(--tint); font-weight: 600; }
 tbody tr:nth-child(even) td { background: #fbfcfd; }
 .table ul { font-size: 0.85rem; color: var(--muted); margin: 0.4rem 0; }
 figure.chart { margin: 1.25rem 0 1.75rem; }
-figure.chart svg { display: block; max-width: 56rem; height: auto; }
-figure.chart.empty svg { max-width: 40rem; }
-/* Comparison charts (one per engine) two to a row. */
-section[id^="compare-"] figure.chart { display: inline-block; width: 49%; margin: 0.5rem 0; vertical-align: top; }
 details { margin-top: 0.25rem; }
 summary { cursor: pointer; color: var(--muted); font-size: 0.9rem; }
 footer { margin-top: 3rem; padding-top: 0.75rem; border-top: 1px solid var(--rule); color: var(--muted); font-size: 0.85rem; }
@@ -262,6 +259,9 @@ mod tests {
                 id: bad("chart-id"),
                 title: bad("chart-title"),
                 svg: "<svg></svg>".into(),
+                svg_narrow: String::new(),
+                legend: Vec::new(),
+                notes: vec![bad("note")],
                 table,
                 empty: false,
             }),

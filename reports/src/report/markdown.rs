@@ -107,6 +107,18 @@ impl Renderer {
             text(&chart.title).replace(['[', ']'], ""),
             link_target(&path)
         ));
+        if !chart.legend.is_empty() {
+            self.out.push_str(&format!(
+                "Legend: {}\n\n",
+                text(&crate::charts::LegendItem::text_line(&chart.legend))
+            ));
+        }
+        for note in &chart.notes {
+            self.out.push_str(&format!("- {}\n", text(note)));
+        }
+        if !chart.notes.is_empty() {
+            self.out.push('\n');
+        }
         self.out.push_str(&format!(
             "<details><summary>The figures of “{}” as a table</summary>\n\n{}\n</details>\n\n",
             escape_html(&chart.title),

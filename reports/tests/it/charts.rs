@@ -186,11 +186,11 @@ fn save(chart: &Chart) {
 }
 
 fn has_engines_and_colours(chart: &Chart, engines: &[&str]) {
-    let texts = texts(&chart.svg);
     let svg = chart.svg.to_lowercase();
     for engine in engines {
         assert!(
-            texts.iter().any(|t| t == engine),
+            chart.legend.iter().any(|t| t.text == *engine)
+                || texts(&chart.svg).iter().any(|t| t == engine),
             "{}: no legend for {engine}",
             chart.id
         );
@@ -203,9 +203,16 @@ fn has_engines_and_colours(chart: &Chart, engines: &[&str]) {
     }
 }
 
+/// Text drawn in the chart, or in the legend and notes shown with it.
 fn has_text(chart: &Chart, needle: &str) {
+    let shown = || {
+        texts(&chart.svg)
+            .into_iter()
+            .chain(chart.legend.iter().map(|l| l.text.clone()))
+            .chain(chart.notes.iter().cloned())
+    };
     assert!(
-        texts(&chart.svg).iter().any(|t| t.contains(needle)),
+        shown().any(|t| t.contains(needle)),
         "{}: no text containing {needle:?} in {:?}",
         chart.id,
         texts(&chart.svg)
@@ -463,7 +470,7 @@ fn every_engine_has_its_own_colour_and_peers_are_marked() {
         engine_color("selector+offload"),
         engine_color("selector-offload")
     );
-    assert_eq!(color_hex(engine_color("threads")), "#1f5fa8");
+    assert_eq!(color_hex(engine_color("threads")), "#0072b2");
     assert!(ENGINE_ORDER.iter().all(|e| !is_peer(e)));
     assert!(is_peer("nginx") && is_peer("some-new-server"));
     // A parametrized engine is a shade of its engine, its own series: never the engine's
@@ -530,7 +537,9 @@ fn compare_draws_one_line_per_run() {
 fn tables_render_as_markdown_and_html() {
     let chart = charts::throughput(&hello_steps(), "hello");
     let md = chart.table.to_markdown();
-    assert!(md.contains("| engine | level (connections) | throughput (req/s) | errors | flags |"));
+    assert!(md.contains(
+        "| engine | level (connections) | throughput (req/s) | answered / sent | errors | flags |"
+    ));
     assert_eq!(md.lines().filter(|l| l.starts_with("| threads")).count(), 5);
     let html = chart.table.to_html();
     assert!(html.contains("<th scope=\"col\">throughput (req/s)</th>"));
@@ -624,4 +633,160 @@ fn lower_bounds_are_drawn_as_such_and_read_at_least() {
         "{:?}",
         texts(&chart.svg)
     );
+}
+
+/// Slowloris: the pool answers no probe at 10 and 100 slow clients. Its latency is not drawn
+/// at 0 (no point, no line down to the axis) but as a gap labelled on the chart, and a note
+/// under the chart says why.
+#[test]
+fn an_unanswered_step_is_a_labelled_gap_not_a_zero() {
+    let mut steps = Vec::new();
+    for engine in ["pool", "selector"] {
+        for level in [0, 10, 100] {
+            let mut s = step(engine, "slowloris", Mode::SlowSenders, level, 1000.0, 0.4);
+            if engine == "pool" && level > 0 {
+                s.load.completed = 0;
+                s.load.latency = Latency::default();
+            }
+            steps.push(s);
+        }
+    }
+    let chart = charts::latency(&steps, "slowloris");
+    check_svg(&chart);
+    for svg in [&chart.svg, &chart.svg_narrow] {
+        let labels: Vec<String> = texts(svg);
+        assert_eq!(
+            labels
+                .iter()
+                .filter(|t| t.contains("no probe answered"))
+                .count(),
+            2,
+            "{labels:?}"
+        );
+    }
+    // The pool's line has one point (level 0): no path of the pool's colour reaches 0 ms.
+    let pool = color_hex(engine_color("pool")).to_lowercase();
+    let doc = roxmltree::Document::parse(&chart.svg).unwrap();
+    let pool_lines = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("polyline") || n.has_tag_name("path"))
+        .filter(|n| {
+            n.attribute("stroke")
+                .is_some_and(|c| c.to_lowercase() == pool)
+        })
+        .filter(|n| {
+            let points = n.attribute("points").or(n.attribute("d")).unwrap_or("");
+            points.split_whitespace().count() > 1
+        })
+        .count();
+    assert_eq!(
+        pool_lines, 0,
+        "no line drawn through the pool's unanswered steps"
+    );
+    assert!(
+        chart
+            .notes
+            .iter()
+            .any(|n| n.starts_with("pool at 10 and 100 slow clients")
+                && n.contains("not a point at 0")),
+        "{:?}",
+        chart.notes
+    );
+    let row = rows_of(&chart, "pool")
+        .into_iter()
+        .find(|r| r[1] == "10")
+        .unwrap();
+    assert!(row.last().unwrap().contains("no answers"), "{row:?}");
+}
+
+/// Every flag on a point shown is said in words under the chart: a saturated client, most
+/// clients waiting unseen (the pool serves 3 of 16 keep-alive clients), too few answers for a
+/// p99.
+#[test]
+fn flagged_points_are_explained_in_notes() {
+    let mut steps = hello_steps();
+    for s in steps.iter_mut().filter(|s| s.level == 64) {
+        s.flags.client_saturated = true;
+    }
+    let mut pool16 = step("pool", "hello", Mode::Closed, 16, 24_000.0, 0.3);
+    pool16.load.latency.censored = 16;
+    pool16.load.latency.censored_late = 13;
+    steps.push(pool16);
+    let chart = charts::latency(&steps, "hello");
+    let said = |needle: &str| chart.notes.iter().any(|n| n.contains(needle));
+    assert!(said("client saturated"), "{:?}", chart.notes);
+    assert!(said("13 of 16 connections waited"), "{:?}", chart.notes);
+    assert!(chart.legend.iter().any(|l| l.text.contains("flagged")));
+
+    let mut few = vec![step("pool", "big", Mode::SlowReaders, 1, 1.0, 1000.0)];
+    few[0].load.completed = 3;
+    let chart = charts::latency(&few, "big");
+    assert!(
+        chart.notes.iter().any(|n| n.contains("only 3 answers")),
+        "{:?}",
+        chart.notes
+    );
+    // A chart without flags has no notes.
+    assert!(
+        charts::latency(&hello_steps()[..1], "hello")
+            .notes
+            .is_empty()
+    );
+}
+
+/// Levels 1, 16 and 64 span more than a decade: a log level axis; 1 to 5 does not.
+#[test]
+fn levels_spanning_a_decade_get_a_log_axis() {
+    let at = |levels: &[u64]| -> Vec<StepResult> {
+        levels
+            .iter()
+            .map(|&l| step("threads", "hello", Mode::Closed, l, 1000.0 * l as f64, 1.0))
+            .collect()
+    };
+    let decade = charts::throughput(&at(&[1, 16, 64]), "hello");
+    assert!(
+        texts(&decade.svg)
+            .iter()
+            .any(|t| t.contains("log scale") && t.contains("connections"))
+    );
+    let narrow = charts::throughput(&at(&[1, 2, 5]), "hello");
+    assert!(
+        !texts(&narrow.svg)
+            .iter()
+            .any(|t| t.contains("connections, log scale"))
+    );
+}
+
+/// Text is at least [`MIN_FONT_PX`] at the size each drawing is shown: every `font-size` in
+/// the drawing, and the drawing never shown wider or narrower than drawn (its `max-width` is
+/// its viewBox width, and the narrow one fits a 400 px screen's content box).
+#[test]
+fn text_is_at_least_12_px_as_displayed() {
+    use wb_reports::charts::{MIN_FONT_PX, NARROW, WIDE};
+    let mut charts = charts::charts_for_workload(&hello_steps(), &Workload::load("hello").unwrap());
+    charts.push(charts::bytes_per_connection_bars(&idle_steps(), "idle"));
+    for chart in &charts {
+        for (svg, size) in [(&chart.svg, WIDE), (&chart.svg_narrow, NARROW)] {
+            let doc = roxmltree::Document::parse(svg).unwrap();
+            let root = doc.root_element();
+            assert_eq!(
+                root.attribute("viewBox"),
+                Some(format!("0 0 {} {}", size.width, size.height).as_str())
+            );
+            assert_eq!(
+                root.attribute("style"),
+                Some(format!("max-width: {}px", size.width).as_str())
+            );
+            for node in doc.descendants().filter(|n| n.has_tag_name("text")) {
+                let px: f64 = node
+                    .ancestors()
+                    .find_map(|n| n.attribute("font-size"))
+                    .map(|v| v.trim_end_matches("px").parse().unwrap())
+                    .expect("a font size");
+                assert!(px >= MIN_FONT_PX, "{}: {px} px {:?}", chart.id, node.text());
+            }
+        }
+    }
+    // 400 px screen: 0.8rem page padding a side, 0.5rem figure padding and 1 px border a side.
+    assert!(NARROW.width as f64 <= 400.0 - 2.0 * 0.8 * 16.0 - 2.0 * (0.5 * 16.0 + 1.0));
 }

@@ -30,8 +30,9 @@ pub struct ChartView {
     pub id: String,
     /// Title, for the caption.
     pub title: String,
-    /// The `<svg>` element.
-    pub svg: String,
+    /// The legend, the drawings (wide and narrow) and the notes, as HTML
+    /// ([`Chart::drawing_html`]).
+    pub drawing: String,
     /// The `<table>` of the same data.
     pub table_html: String,
     /// True for an empty state (nothing to tabulate).
@@ -44,10 +45,10 @@ impl From<Chart> for ChartView {
     fn from(chart: Chart) -> ChartView {
         ChartView {
             table_html: chart.table.to_html(),
+            drawing: chart.drawing_html(true),
             guide: guide::anchor(&chart.id),
             id: chart.id,
             title: chart.title,
-            svg: chart.svg,
             empty: chart.empty,
         }
     }

@@ -78,8 +78,8 @@ pub struct StepRow {
 pub struct WorkloadSection {
     /// Its name.
     pub name: String,
-    /// Its mode.
-    pub mode: &'static str,
+    /// Its mode in plain words, for the heading: `connections held open, no requests`.
+    pub mode_words: &'static str,
     /// What it shows.
     pub description: String,
     /// Its levels, with the unit.
@@ -222,7 +222,7 @@ pub fn sections(run: &StoredRun, with_tables: bool) -> Vec<WorkloadSection> {
             steps.sort_by_cached_key(|s| (engines::sort_key(&s.engine), s.level));
             WorkloadSection {
                 name: w.name.clone(),
-                mode: w.mode.name(),
+                mode_words: mode_words(w.mode),
                 description: w.description.clone(),
                 levels: levels_text(w),
                 charts: views(charts::charts_for_workload(&combined, w)),
@@ -244,6 +244,18 @@ pub fn sections(run: &StoredRun, with_tables: bool) -> Vec<WorkloadSection> {
             }
         })
         .collect()
+}
+
+/// What a mode does, in plain words: a heading reads `idle — connections held open, no
+/// requests`, never `idle idle`.
+pub fn mode_words(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Closed => "each connection asks again as soon as it is answered",
+        Mode::Open => "requests sent at a fixed rate, whatever the server does",
+        Mode::Idle => "connections held open, no requests",
+        Mode::SlowReaders => "clients that read the answer slowly",
+        Mode::SlowSenders => "clients that send their request slowly, and a probe",
+    }
 }
 
 /// A workload's levels and their unit: `1, 8, 64 connections`.
@@ -322,8 +334,26 @@ pub fn flags(s: &StepResult) -> Vec<(&'static str, String)> {
     if s.flags.client_saturated {
         out.push(("warn", "client saturated".to_string()));
     }
+    if s.failure.is_none() && s.mode != Mode::Idle && s.load.completed == 0 {
+        out.push(("bad", "no answers: no latency to show".to_string()));
+    }
+    if let Some((waited, of)) = charts::most_waited(s) {
+        out.push((
+            "warn",
+            format!("{waited} of {of} connections waited unanswered: figures are the served few's"),
+        ));
+    }
     if s.flags.littles_law_off {
         out.push(("warn", "Little's law off".to_string()));
+    }
+    if s.load.completed > 0 && s.load.completed < charts::P99_NEEDS_ANSWERS {
+        out.push((
+            "warn",
+            format!(
+                "only {} answers: p99 is the slowest of them",
+                format::count(s.load.completed as f64)
+            ),
+        ));
     }
     if s.load.latency.censored_late > 0 {
         out.push((

@@ -152,7 +152,7 @@ pub const ENGINES: &[EngineChoice] = &[
         about: "one OS thread per connection",
         family: Family::Thread,
         parallel: true,
-        color: [0x1f, 0x5f, 0xa8],
+        color: [0x00, 0x72, 0xb2],
         defaults: THREAD_STACK,
     },
     EngineChoice {
@@ -162,7 +162,7 @@ pub const ENGINES: &[EngineChoice] = &[
         about: "threads, holding one lock across each /count update (the race's fix)",
         family: Family::Thread,
         parallel: true,
-        color: [0x6b, 0x9b, 0xd6],
+        color: [0x56, 0xb4, 0xe9],
         defaults: THREAD_STACK,
     },
     EngineChoice {
@@ -182,7 +182,7 @@ pub const ENGINES: &[EngineChoice] = &[
         about: "one thread, one epoll loop, Twisted-style protocols",
         family: Family::EventLoop,
         parallel: false,
-        color: [0x1b, 0x78, 0x37],
+        color: [0x00, 0x9e, 0x73],
         defaults: Defaults::None,
     },
     EngineChoice {
@@ -192,7 +192,7 @@ pub const ENGINES: &[EngineChoice] = &[
         about: "the selector, with CPU work deferred to a thread pool",
         family: Family::EventLoop,
         parallel: true,
-        color: [0x6a, 0xb0, 0x4c],
+        color: [0x00, 0x5a, 0x42],
         defaults: Defaults::None,
     },
     EngineChoice {
@@ -202,7 +202,7 @@ pub const ENGINES: &[EngineChoice] = &[
         about: "the selector's protocol, unchanged, on tokio's loop through an adapter",
         family: Family::EventLoop,
         parallel: false,
-        color: [0x0b, 0x4a, 0x22],
+        color: [0x00, 0x00, 0x00],
         defaults: Defaults::None,
     },
     EngineChoice {
@@ -212,7 +212,7 @@ pub const ENGINES: &[EngineChoice] = &[
         about: "tokio, one task per connection, multi-thread runtime",
         family: Family::Coroutine,
         parallel: true,
-        color: [0x76, 0x2a, 0x83],
+        color: [0xcc, 0x79, 0xa7],
         defaults: Defaults::None,
     },
     EngineChoice {
@@ -222,7 +222,7 @@ pub const ENGINES: &[EngineChoice] = &[
         about: "tokio on one thread: concurrency without parallelism",
         family: Family::Coroutine,
         parallel: false,
-        color: [0xa3, 0x7c, 0xc0],
+        color: [0xe6, 0x9f, 0x00],
         defaults: Defaults::None,
     },
     EngineChoice {
@@ -232,7 +232,7 @@ pub const ENGINES: &[EngineChoice] = &[
         about: "tokio with CPU work moved to its blocking pool",
         family: Family::Coroutine,
         parallel: true,
-        color: [0xc5, 0x1b, 0x7d],
+        color: [0x8a, 0x3d, 0x6e],
         defaults: Defaults::None,
     },
 ];
