@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use wb_protocol::limits::{MAX_BODY_PATTERN_BYTES, MAX_WAIT_MS};
+pub use wb_protocol::limits::{MAX_BODY_PATTERN_BYTES, MAX_WAIT_MS};
 
 /// How the load generator drives the server.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
