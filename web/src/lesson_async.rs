@@ -14,6 +14,8 @@ use std::path::Path;
 use wb_model::describe::Description;
 use wb_model::engines::{FAMILIES, Family, reference};
 use wb_model::results::EngineSpec;
+use wb_model::spread::Estimate;
+use wb_reports::claims::IdleCosts;
 use wb_reports::format;
 use wb_runner::describe;
 
@@ -25,9 +27,11 @@ pub const TITLE: &str = "Asynchronous code in a synchronous style";
 pub const CLAIM: &str = "A coroutine is a callback protocol the compiler writes for you: \
     `async fn` reads like a thread's blocking loop, yet compiles to a state machine whose \
     size is fixed at compile time (hundreds of bytes; tokio adds about 500 B of task header \
-    and I/O registration around it), where a thread keeps the same state on its stack (about \
-    12 KiB touched per connection here, as the threads engine's --describe measures it).";
+    and I/O registration around it), where a thread keeps the same state on its stack and \
+    is a kernel task besides: what each costs per idle connection is measured below.";
 
+/// The threads engine's connection loop, as compiled into this binary.
+const THREADS_SOURCE: &str = include_str!("../../engines/threads/src/lib.rs");
 /// The selector's protocol source, as compiled into this binary.
 const SELECTOR_SOURCE: &str = include_str!("../../engines/selector/src/http.rs");
 /// The coroutines engine's connection source, as compiled into this binary.
@@ -46,9 +50,15 @@ pub struct Excerpt {
     pub code: String,
 }
 
-/// The two excerpts: the selector's callbacks, the coroutine's `async fn`.
-pub fn excerpts() -> [Excerpt; 2] {
+/// The three excerpts: the thread's blocking loop, the selector's callbacks, the coroutine's
+/// `async fn`.
+pub fn excerpts() -> [Excerpt; 3] {
     [
+        Excerpt {
+            engine: "threads",
+            path: "engines/threads/src/lib.rs",
+            code: excerpt(THREADS_SOURCE, MARKER),
+        },
         Excerpt {
             engine: "selector",
             path: "engines/selector/src/http.rs",
@@ -165,6 +175,60 @@ pub fn holdings(descriptions: &[(String, Description)]) -> (Vec<Holding>, Option
     (rows, sentence)
 }
 
+/// A row of the measured table: one engine's memory per idle connection, as the lesson "A
+/// thread costs a stack" measured it.
+pub struct Measured {
+    /// The engine's label.
+    pub engine: String,
+    /// Its memory per connection (PSS slope), with its interval.
+    pub bytes: String,
+    /// The kernel's share beside it.
+    pub kernel: String,
+}
+
+/// The measured rows and the sentence that compares them, from the very figures the memory
+/// lesson judges ([`wb_reports::claims::idle_costs`]), formatted as it formats them.
+pub fn measured(costs: &IdleCosts) -> (Vec<Measured>, Option<String>) {
+    let spread = |e: &Estimate| {
+        if e.has_interval() {
+            format!(
+                "{} ± {}",
+                format::bytes(e.value),
+                format::bytes(e.half_width())
+            )
+        } else {
+            format::bytes(e.value)
+        }
+    };
+    let rows: Vec<Measured> = costs
+        .thread
+        .iter()
+        .chain(costs.loops.iter())
+        .map(|c| Measured {
+            engine: c.engine.clone(),
+            bytes: spread(&c.user),
+            kernel: spread(&c.kernel),
+        })
+        .collect();
+    let densest = costs
+        .loops
+        .iter()
+        .min_by(|a, b| a.user.value.total_cmp(&b.user.value));
+    let sentence = match (&costs.thread, densest) {
+        (Some(thread), Some(best)) => Some(format!(
+            "Measured here, one idle {} connection cost {} against {} for a thread: {} denser \
+             (the slope of memory over open connections in the idle workload, the figures of \
+             \"A thread costs a stack\").",
+            best.engine,
+            format::bytes(best.user.value),
+            format::bytes(thread.user.value),
+            format::times(thread.user.value / best.user.value.max(1.0))
+        )),
+        _ => None,
+    };
+    (rows, sentence)
+}
+
 /// Asks `exe` to describe the four models (default flags), for a store whose runs have no
 /// descriptions. Engines that cannot say are left out.
 pub fn describe_now(exe: &Path) -> Vec<(String, Description)> {
@@ -197,7 +261,9 @@ mod tests {
 
     #[test]
     fn the_compiled_sources_have_their_excerpts() {
-        let [selector, coroutines] = excerpts();
+        let [threads, selector, coroutines] = excerpts();
+        assert!(threads.code.contains("job.wait()"), "{}", threads.code);
+        assert!(threads.code.contains("write_to"));
         assert!(
             selector.code.contains("fn timer_fired"),
             "{}",

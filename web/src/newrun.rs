@@ -51,6 +51,54 @@ pub struct RunRequest {
     pub step_secs: Option<f64>,
     /// Runs of each step, each in a fresh engine process, instead of the suite's.
     pub repeat: Option<u32>,
+    /// The lesson whose "try it" form asked for the run: the run is kept small
+    /// ([`TRY_MAX_SECS`], [`TRY_MAX_LEVELS`], [`TRY_MAX_STEP_SECS`]) and the browser returns to
+    /// the lesson.
+    pub lesson: Option<String>,
+    /// The levels, instead of the suite's.
+    pub levels: Option<Vec<u64>>,
+    /// Each request's wait (ms), instead of the workload's.
+    pub wait_ms: Option<u64>,
+    /// Each request's CPU (µs of this machine's calibrated CPU), instead of the workload's.
+    pub cpu_us: Option<u64>,
+    /// Each answer's body bytes, instead of the workload's.
+    pub bytes: Option<u64>,
+}
+
+/// A lesson's "try it" run: at most this many levels,
+pub const TRY_MAX_LEVELS: usize = 4;
+/// each measured at most this many seconds,
+pub const TRY_MAX_STEP_SECS: f64 = 2.0;
+/// up to this level (the quick suite's largest, ten thousand idle connections),
+pub const TRY_MAX_LEVEL: u64 = 10_000;
+/// and at most this long in all, estimated: engine start-ups come on top, and the whole
+/// stays under a minute.
+pub const TRY_MAX_SECS: f64 = 40.0;
+
+/// The pool's worker count when `--workers` is not given, on this machine.
+pub fn default_pool_workers() -> u64 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+    engines::resolve("pool")
+        .and_then(|pool| pool.defaults.workers(cores))
+        .unwrap_or(1)
+}
+
+/// The threads engine's stack size when `--stack-size` is not given, as the form writes it
+/// (`2MiB`).
+pub fn default_stack_size() -> String {
+    match engines::resolve("threads").map(|t| t.defaults) {
+        Some(engines::Defaults::StackSize { text, .. }) => text.replace(' ', ""),
+        _ => String::new(),
+    }
+}
+
+/// A whole number from a form field, or a refusal naming it.
+fn whole(field: &str, value: &str, max: u64) -> Result<u64, Refusal> {
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|v| *v <= max)
+        .ok_or_else(|| format!("{field}: {value:?} is not a whole number from 0 to {max}"))
 }
 
 /// Most repeats of each step a run may ask for: five runs of every step already multiply a
@@ -74,6 +122,11 @@ impl RunRequest {
             max_level: None,
             step_secs: None,
             repeat: None,
+            lesson: None,
+            levels: None,
+            wait_ms: None,
+            cpu_us: None,
+            bytes: None,
         };
         for (key, value) in pairs {
             let value = value.trim();
@@ -98,15 +151,87 @@ impl RunRequest {
                         }
                     }
                 }
-                "peer" => {
-                    let Some(peer) = peers::find(value) else {
+                "peer" | "peers" => {
+                    for item in value.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+                        let Some(peer) = peers::find(item) else {
+                            return Err(format!(
+                                "peer: {item:?} is not a peer; choose from {}",
+                                peer_names()
+                            ));
+                        };
+                        if !request.peers.iter().any(|p| p == peer.name) {
+                            request.peers.push(peer.name.to_string());
+                        }
+                    }
+                }
+                "lesson" if !value.is_empty() => {
+                    if wb_reports::claims::find(value).is_none() {
+                        return Err(format!("lesson: {value:?} is not a lesson"));
+                    }
+                    request.lesson = Some(value.to_string());
+                }
+                "levels" if !value.is_empty() => {
+                    let levels =
+                        value
+                            .split(',')
+                            .map(str::trim)
+                            .filter(|l| !l.is_empty())
+                            .map(|l| {
+                                l.parse::<u64>().ok().filter(|l| *l <= MAX_LEVEL).ok_or_else(|| {
+                                format!(
+                                    "levels: {l:?} is not a whole number from 0 to {MAX_LEVEL}"
+                                )
+                            })
+                            })
+                            .collect::<Result<Vec<u64>, Refusal>>()?;
+                    if levels.is_empty() || levels.windows(2).any(|w| w[0] >= w[1]) {
                         return Err(format!(
-                            "peer: {value:?} is not a peer; choose from {}",
-                            peer_names()
+                            "levels: {value:?} must be whole numbers in ascending order, \
+                             comma-separated (1, 10, 100)"
                         ));
-                    };
-                    if !request.peers.iter().any(|p| p == peer.name) {
-                        request.peers.push(peer.name.to_string());
+                    }
+                    request.levels = Some(levels);
+                }
+                "wait_ms" if !value.is_empty() => {
+                    request.wait_ms = Some(whole("wait (ms)", value, wb_model::spec::MAX_WAIT_MS)?);
+                }
+                "cpu_us" if !value.is_empty() => {
+                    request.cpu_us = Some(whole(
+                        "CPU per request (µs)",
+                        value,
+                        wb_model::spec::MAX_CPU_US,
+                    )?);
+                }
+                "bytes" if !value.is_empty() => {
+                    request.bytes = Some(whole(
+                        "bytes",
+                        value,
+                        wb_model::spec::MAX_BODY_PATTERN_BYTES,
+                    )?);
+                }
+                // The pool's workers and the threads' stack: a variant beside the engine
+                // (`pool:workers=8`), unless the value is the engine's default.
+                "pool_workers" if !value.is_empty() => {
+                    let workers = whole("pool workers", value, 4096)?;
+                    if workers != default_pool_workers() {
+                        let spec = engines::parse_engine(&format!("pool:workers={workers}"))
+                            .map_err(|why| format!("pool workers: {why}"))?;
+                        if !request.engines.contains(&spec.label) {
+                            request.engines.push(spec.label);
+                        }
+                    }
+                }
+                "stack_size" if !value.is_empty() => {
+                    let spec = engines::parse_engine(&format!("threads:stack-size={value}"))
+                        .map_err(|why| format!("thread stack size: {why}"))?;
+                    let default = engines::parse_engine(&format!(
+                        "threads:stack-size={}",
+                        default_stack_size()
+                    ))
+                    .map(|d| d.label)
+                    .unwrap_or_default();
+                    if spec.label != default && !request.engines.contains(&spec.label) {
+                        request.engines.push(spec.label);
                     }
                 }
                 "workload" => {
@@ -148,6 +273,9 @@ impl RunRequest {
                 _ => {}
             }
         }
+        if request.lesson.is_some() {
+            request.check_try_caps()?;
+        }
         if request.engines.is_empty() && request.peers.is_empty() {
             return Err("engine: choose at least one engine or peer".into());
         }
@@ -163,6 +291,41 @@ impl RunRequest {
             .workloads
             .sort_by_key(|w| PRESETS.iter().position(|(name, _)| name == w));
         Ok(request)
+    }
+
+    /// A lesson's "try it" run stays small: few levels, short steps.
+    fn check_try_caps(&self) -> Result<(), Refusal> {
+        if let Some(levels) = &self.levels {
+            if levels.len() > TRY_MAX_LEVELS {
+                return Err(format!(
+                    "levels: a lesson's try takes at most {TRY_MAX_LEVELS} levels, not {}",
+                    levels.len()
+                ));
+            }
+            if let Some(high) = levels.iter().find(|l| **l > TRY_MAX_LEVEL) {
+                return Err(format!(
+                    "levels: {high} is beyond a lesson's try, whose levels go up to \
+                     {TRY_MAX_LEVEL}"
+                ));
+            }
+        }
+        match self.step_secs {
+            Some(secs) if secs > TRY_MAX_STEP_SECS => Err(format!(
+                "seconds per step: {secs} is beyond a lesson's try; give at most \
+                 {TRY_MAX_STEP_SECS}"
+            )),
+            None => Err(format!(
+                "seconds per step: give a lesson's try its step length, at most \
+                 {TRY_MAX_STEP_SECS}"
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Where the browser goes once the run has started: its live page, which links back to
+    /// the lesson that asked for it.
+    pub fn live_page(&self, id: i64) -> String {
+        live_page(id, self.lesson.as_deref())
     }
 
     /// Whether every peer asked for can run here: the versions they run on (for
@@ -201,6 +364,21 @@ impl RunRequest {
             if let Some(secs) = self.step_secs {
                 workload.step_secs = secs;
             }
+            if let Some(levels) = &self.levels {
+                workload.levels = levels.clone();
+            }
+            let r = &mut workload.request;
+            r.wait_ms = self.wait_ms.unwrap_or(r.wait_ms);
+            r.cpu_us = self.cpu_us.unwrap_or(r.cpu_us);
+            r.bytes = self.bytes.unwrap_or(r.bytes);
+            if self.lesson.is_some() {
+                // A try records no timeline: it would add a traced process per engine.
+                workload.trace_at = None;
+                workload.warmup_secs = workload.warmup_secs.min(0.3);
+            }
+            workload
+                .validate(&format!("workload {name}"))
+                .map_err(|e| format!("{}: {}", field_label(&e.field), e.problem))?;
             workloads.push(workload);
         }
         let config = RunConfig {
@@ -218,6 +396,15 @@ impl RunRequest {
             placement: None,
         };
         let secs = config.estimated_secs();
+        if self.lesson.is_some() && secs > TRY_MAX_SECS {
+            return Err(format!(
+                "this try would take about {}, beyond a lesson's cap of {}: choose fewer \
+                 engines or levels, or shorter steps",
+                wb_reports::format::duration(secs.round() as i64),
+                wb_reports::format::duration(TRY_MAX_SECS as i64)
+            ));
+        }
+        let secs = config.estimated_secs();
         if secs > MAX_RUN_SECS {
             return Err(format!(
                 "this run would take about {}, beyond the dashboard's cap of {}: choose fewer \
@@ -227,6 +414,26 @@ impl RunRequest {
             ));
         }
         Ok(config)
+    }
+}
+
+/// A run's live page, linking back to `lesson` when a lesson's form started it.
+pub fn live_page(id: i64, lesson: Option<&str>) -> String {
+    match lesson {
+        Some(slug) => format!("/runs/{id}/live?lesson={slug}"),
+        None => format!("/runs/{id}/live"),
+    }
+}
+
+/// The form's name for a workload file's field, for a refusal: `wait (ms)` for
+/// `request.wait_ms`.
+fn field_label(field: &str) -> &str {
+    match field {
+        "request.wait_ms" => "wait (ms)",
+        "request.cpu_us" => "CPU per request (µs)",
+        "request.bytes" => "bytes",
+        "request.route" => "workload (its request takes no wait, CPU or bytes)",
+        other => other,
     }
 }
 
@@ -338,6 +545,65 @@ mod tests {
         let refused = form("peer=apache&workload=hello").unwrap_err();
         assert!(refused.starts_with("peer:") && refused.contains("twisted-uvloop"));
         assert!(form("engine=nginx&workload=hello").is_err());
+    }
+
+    #[test]
+    fn a_lessons_try_sets_its_knobs_and_stays_small() {
+        let r = form(
+            "lesson=db-wait&engines=threads%2C+pool&pool_workers=3&wait_ms=20&levels=1%2C+10&step_secs=1&workload=db-wait",
+        );
+        let r = r.unwrap();
+        assert_eq!(r.lesson.as_deref(), Some("db-wait"));
+        if default_pool_workers() != 3 {
+            assert!(r.engines.contains(&"pool:workers=3".to_string()));
+        }
+        let config = r.config().unwrap();
+        assert_eq!(config.workloads[0].levels, [1, 10]);
+        assert_eq!(config.workloads[0].request.wait_ms, 20);
+        assert_eq!(config.workloads[0].trace_at, None);
+        assert_eq!(r.live_page(7), "/runs/7/live?lesson=db-wait");
+        // The default stack adds nothing; another adds a variant beside the threads.
+        let same = form(&format!(
+            "lesson=thread-memory&engines=threads&stack_size={}&levels=0,10&step_secs=1&workload=idle",
+            default_stack_size()
+        ))
+        .unwrap();
+        assert_eq!(same.engines, ["threads"]);
+        let other = form("lesson=thread-memory&engines=threads&stack_size=64KiB&levels=0,10&step_secs=1&workload=idle").unwrap();
+        assert_eq!(other.engines.len(), 2);
+    }
+
+    #[test]
+    fn a_lessons_try_refuses_each_field_by_name() {
+        let base = "lesson=db-wait&engines=threads&workload=db-wait&step_secs=1";
+        for (extra, says) in [
+            ("&levels=1,2,3,4,5", "levels:"),
+            ("&levels=10,1", "levels:"),
+            ("&levels=1,x", "levels:"),
+            ("&levels=1,50000", "levels:"),
+            ("&wait_ms=lots", "wait (ms):"),
+            ("&cpu_us=-1", "CPU per request (µs):"),
+            ("&bytes=1e9", "bytes:"),
+            ("&pool_workers=0", "pool workers:"),
+            ("&stack_size=huge", "thread stack size:"),
+            ("&step_secs=5", "seconds per step:"),
+            ("&lesson=nope", "lesson:"),
+        ] {
+            let refused = form(&format!("{base}{extra}"))
+                .and_then(|r| r.config().map(|_| r))
+                .unwrap_err();
+            assert!(refused.starts_with(says), "{extra}: {refused}");
+        }
+        let hello = form("lesson=db-wait&engines=threads&workload=hello&step_secs=1&wait_ms=5")
+            .unwrap()
+            .config()
+            .unwrap_err();
+        assert!(hello.starts_with("workload"), "{hello}");
+        let long = form("lesson=db-wait&engines=threads,pool,selector,selector-offload,coroutines&workload=db-wait&step_secs=2&levels=1,2,3,4")
+            .unwrap()
+            .config()
+            .unwrap_err();
+        assert!(long.contains("beyond a lesson's cap"), "{long}");
     }
 
     #[test]

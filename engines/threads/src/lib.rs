@@ -493,6 +493,7 @@ fn serve_connection(
                 .unwrap_or_else(|e| e.into_inner())
         });
         job.begin();
+        // lesson:begin handle
         // The "database": the thread sleeps in the kernel, costing nothing but its stack
         // while other threads run — in `poll()` on its socket rather than `sleep()`, so that
         // a client that hangs up meanwhile is not waited for. (Our own shutdown of the
@@ -508,6 +509,7 @@ fn serve_connection(
         let writing = trace::span(Phase::Write, task);
         response.write_to(&mut stream_ref)?;
         drop(writing);
+        // lesson:end
         if closes {
             lingering_close(stream, &mut vec![0; DISCARD_BUFFER_BYTES]);
             return Ok(());

@@ -44,6 +44,8 @@ pub(crate) use evidence::stack_sweep;
 pub use evidence::{
     cores_estimate, cpu_per_request_estimate, idle_slope_estimate, idle_vsz_slope_estimate,
 };
+pub use judges::{ConnectionCost, IdleCosts, idle_costs};
+use talk::Quote;
 
 /// The free-threaded CPython (python3.14t or python3.13t) on this machine's PATH, if any: the
 /// GIL lesson says whether its threads peer could run without the GIL here.
@@ -244,6 +246,58 @@ pub struct Lesson {
     pub workload: &'static str,
     /// Reads the claim off a run that has the workload.
     pub judge: fn(&StoredRun) -> Finding,
+    /// The question the lesson answers, in one line.
+    pub question: &'static str,
+    /// What to guess before opening the answer: a question with an answer the chart gives.
+    pub prediction: &'static str,
+    /// The words the lesson tests (the talk's, PEP 3156's or the workbench's own), cited on
+    /// its page with [`Quote::cited`].
+    pub chapter: Quote,
+    /// What to try next: the knob to turn, or the lesson to read.
+    pub try_next: &'static str,
+    /// The "try it" form: which fields it offers and what it starts with.
+    pub knobs: Knobs,
+}
+
+/// A lesson's "try it" form: a small run of its workload, with the knobs the lesson talks
+/// about. The request's own figures (wait, CPU, bytes) start at the workload's, read from
+/// its preset when the page is drawn: nothing here repeats them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Knobs {
+    /// The engines, as `workbench run --engines` takes them (`pool:workers=8` included).
+    pub engines: &'static str,
+    /// The peers, as `workbench run --peers` takes them (empty: none).
+    pub peers: &'static str,
+    /// The levels: few and small, so that the run takes under a minute.
+    pub levels: &'static [u64],
+    /// Seconds measured at each level.
+    pub step_secs: f64,
+    /// Offer the wait (ms) of each request.
+    pub wait: bool,
+    /// Offer the CPU (µs) of each request.
+    pub cpu: bool,
+    /// Offer the body bytes of each answer.
+    pub bytes: bool,
+    /// Offer the pool's worker count (a `pool:workers=N` beside the pool).
+    pub pool_workers: bool,
+    /// Offer the threads' stack size (a `threads:stack-size=S` beside the threads engine).
+    pub stack_size: bool,
+}
+
+impl Knobs {
+    const fn of(engines: &'static str, levels: &'static [u64], step_secs: f64) -> Knobs {
+        Knobs {
+            engines,
+            peers: "",
+            levels,
+            step_secs,
+            wait: false,
+            cpu: false,
+            bytes: false,
+            pool_workers: false,
+            stack_size: false,
+        }
+    }
 }
 
 /// Every lesson, in reading order.
@@ -254,14 +308,24 @@ pub const LESSONS: &[Lesson] = &[
         claim: "Every thread reserves a stack (2 MiB by default for a Rust thread; 8 MiB for a new \
                 thread under glibc, taken from RLIMIT_STACK; 32 KiB is the smallest CPython's \
                 threading.stack_size allows) and is a kernel task: holding connections with \
-                threads costs more memory per connection than an event loop's state for one \
-                (115 B to about 2 KiB here, as each engine measures it with --describe).",
+                threads costs more memory per connection than an event loop's state for one.",
         why: "The stack is reserved address space: only the pages a thread touches become \
               resident, so what a thread really costs is a few pages of stack plus the \
               kernel's task and 16 KiB kernel stack. The idle workload opens N connections and \
               holds them; the slope of memory over N is what one connection costs.",
         workload: "idle",
         judge: judges::thread_memory,
+        question: "What does holding one idle connection cost: a thread, or an event loop's \
+                   entry?",
+        prediction: "How many times more memory will a thread cost per idle connection than \
+                     the densest event loop: about the same, ten times, a hundred times?",
+        chapter: talk::THREAD_COST,
+        try_next: "Change the threads' stack size below: the reserved stack grows, but does the \
+                   cost per connection? Then read \"A thread's stack is reserved, not touched\".",
+        knobs: Knobs {
+            stack_size: true,
+            ..Knobs::of("threads, selector, coroutines", &[0, 500, 1000], 1.0)
+        },
     },
     Lesson {
         slug: "stack-size",
@@ -278,6 +342,20 @@ pub const LESSONS: &[Lesson] = &[
               and a guard page; the kernel backs a page only when the thread first writes it.",
         workload: "idle",
         judge: judges::stack_reserved,
+        question: "Does a thread with an 8 MiB stack cost 256 times one with 32 KiB?",
+        prediction: "From a 32 KiB stack to an 8 MiB one, how much more resident memory will \
+                     each idle connection cost: 256 times, twice, or nothing you can see?",
+        chapter: talk::THREAD_COST,
+        try_next: "Put another stack size beside the three (any size from 16 KiB): the address \
+                   space follows it, the resident memory does not.",
+        knobs: Knobs {
+            stack_size: true,
+            ..Knobs::of(
+                "threads:stack-size=32KiB, threads, threads:stack-size=8MiB",
+                &[0, 500, 1000],
+                1.0,
+            )
+        },
     },
     Lesson {
         slug: "selector-thousands",
@@ -289,6 +367,13 @@ pub const LESSONS: &[Lesson] = &[
               became ready, so the loop's work grows with activity, not with connections.",
         workload: "idle",
         judge: judges::selector_thousands,
+        question: "Can one thread with one epoll set hold ten thousand open connections?",
+        prediction: "At ten thousand idle connections, how many threads will the selector run, \
+                     and how many will the threads engine run?",
+        chapter: talk::SELECTOR_THOUSANDS,
+        try_next: "Watch the thread counts side by side at each level, then see what each \
+                   connection costs in \"A thread costs a stack\".",
+        knobs: Knobs::of("threads, selector", &[0, 1000, 10000], 1.0),
     },
     Lesson {
         slug: "big-response",
@@ -302,6 +387,17 @@ pub const LESSONS: &[Lesson] = &[
               send buffer cannot take and goes on serving others.",
         workload: "big-response",
         judge: judges::big_response,
+        question: "What happens to a server when its clients read slowly?",
+        prediction: "Ten clients each download a big answer slowly: how long will the pool \
+                     keep everyone else waiting, and what will the selector hold meanwhile?",
+        chapter: talk::WRITES_QUEUED,
+        try_next: "Make the answer bigger or give the pool more workers: who is held, and for \
+                   how long?",
+        knobs: Knobs {
+            bytes: true,
+            pool_workers: true,
+            ..Knobs::of("threads, pool, selector, coroutines", &[1, 10], 2.0)
+        },
     },
     Lesson {
         slug: "db-wait",
@@ -309,12 +405,24 @@ pub const LESSONS: &[Lesson] = &[
         claim: "The talk's chapter 13: most web requests spend their time waiting on something \
                 else. Then what matters is how many waits a model can overlap, not how fast it \
                 computes, and a pool of N workers caps throughput at N divided by the wait.",
-        why: "Every db-wait request waits 10 ms and computes nothing. A worker that waits serves \
-              nobody else, so N workers finish at most N × 100 requests a second. Threads, the \
+        why: "Every db-wait request waits a fixed time (its wait_ms) and computes nothing. A \
+              worker that waits serves nobody else, so N workers finish at most N requests \
+              per wait: N × 1000 ÷ the wait in ms, each second. Threads, the \
               selector's timers and tokio's timer wheel overlap as many waits as there are \
               connections.",
         workload: "db-wait",
         judge: judges::db_wait,
+        question: "When every request waits on a database, what limits throughput?",
+        prediction: "What will the pool do at 100 connections: keep up with the others, or stop \
+                     at a ceiling? Where would that ceiling be?",
+        chapter: talk::WAITING,
+        try_next: "Give the pool more workers, or make the wait longer: the ceiling moves with \
+                   both, the other models do not hit one.",
+        knobs: Knobs {
+            wait: true,
+            pool_workers: true,
+            ..Knobs::of("threads, pool, selector, coroutines", &[1, 10, 100], 1.0)
+        },
     },
     Lesson {
         slug: "cpu-parallelism",
@@ -322,12 +430,27 @@ pub const LESSONS: &[Lesson] = &[
         claim: "An event loop handles many connections at once, but runs one piece of work at a \
                 time: CPU-bound requests use one core, and each one stalls the others unless \
                 the work is deferred to a thread pool.",
-        why: "The cpu workload burns 500 µs of SHA-256 per request. Threads, processes and \
+        why: "The cpu workload burns a fixed amount of SHA-256 per request (its cpu_us, \
+              turned into rounds by this machine's calibration at the start of each run). Threads, processes and \
               tokio's multi-thread runtime run requests on every core; the selector's one loop \
               runs them one after another on one core. --offload moves the work to a pool \
               (Twisted's deferToThread).",
         workload: "cpu",
         judge: judges::cpu_parallelism,
+        question: "Does handling many connections at once mean using many cores?",
+        prediction: "With four clients each asking for CPU work, how many cores will the \
+                     selector's one loop use, and how many will threads?",
+        chapter: talk::NOT_PARALLELISM,
+        try_next: "Make each request heavier or lighter, and compare the selector with \
+                   selector-offload, whose loop defers the work to a thread pool.",
+        knobs: Knobs {
+            cpu: true,
+            ..Knobs::of(
+                "threads, pool, selector, selector-offload, coroutines",
+                &[2, 4],
+                1.5,
+            )
+        },
     },
     Lesson {
         slug: "slowloris",
@@ -342,6 +465,16 @@ pub const LESSONS: &[Lesson] = &[
               struct waiting for readiness.",
         workload: "slowloris",
         judge: judges::slowloris,
+        question: "Can a handful of clients that never finish their request lock everyone out?",
+        prediction: "With twenty slow clients connected, will a probe client still get answers \
+                     from the pool? From the selector?",
+        chapter: talk::HOSTAGE,
+        try_next: "Give the pool more workers than there are slow clients: does the probe get \
+                   through again?",
+        knobs: Knobs {
+            pool_workers: true,
+            ..Knobs::of("threads, pool, selector, coroutines", &[0, 20], 1.5)
+        },
     },
     Lesson {
         slug: "one-protocol-many-loops",
@@ -358,6 +491,14 @@ pub const LESSONS: &[Lesson] = &[
               the idle workload the bytes each connection holds, native against adapted.",
         workload: "hello",
         judge: judges::one_protocol_many_loops,
+        question: "Does running a framework's protocol on another loop, through an adapter, \
+                   cost much?",
+        prediction: "How much more CPU per request will the selector's protocol cost on tokio's \
+                     loop than on its own mio loop: none, a quarter, double?",
+        chapter: talk::ADAPT_THE_LOOP,
+        try_next: "Add coroutines to set the adapter against a loop written for tokio, or add \
+                   the Twisted peers (twisted, twisted-asyncio) if they are installed.",
+        knobs: Knobs::of("selector, selector-on-tokio", &[1, 16], 1.5),
     },
     Lesson {
         slug: "gil",
@@ -374,6 +515,17 @@ pub const LESSONS: &[Lesson] = &[
               free-threaded build (python3.13t, 3.14t) has no GIL.",
         workload: "cpu",
         judge: judges::gil,
+        question: "Do Python threads use more than one core on CPU-bound requests?",
+        prediction: "Four clients ask for CPU work: how many cores will Python's threads use, \
+                     and how many will gunicorn's processes?",
+        chapter: talk::RUNNERS,
+        try_next: "Make each request lighter: when requests mostly wait, do threads catch up \
+                   with processes? (The peers must be installed: workbench peers install.)",
+        knobs: Knobs {
+            peers: "python-threads, gunicorn-gthread, gunicorn-sync",
+            cpu: true,
+            ..Knobs::of("", &[2, 4], 1.5)
+        },
     },
     Lesson {
         slug: "race-conditions",
@@ -390,6 +542,19 @@ pub const LESSONS: &[Lesson] = &[
               timer. count-nowait is the same with no wait.",
         workload: "count",
         judge: judges::race_conditions,
+        question: "Which models lose updates to shared state, and when?",
+        prediction: "Ten clients increment one counter with a wait between read and write: \
+                     which servers lose updates, and will the selector's one loop?",
+        chapter: talk::SAFELY,
+        try_next: "Set the wait to 0: the loop stops losing updates, unlocked threads may not.",
+        knobs: Knobs {
+            wait: true,
+            ..Knobs::of(
+                "threads, threads-locked, pool, selector, coroutines",
+                &[1, 10],
+                1.0,
+            )
+        },
     },
 ];
 
@@ -437,6 +602,43 @@ mod table {
                     .any(|(name, _)| *name == l.workload)
             );
             assert_eq!(find(l.slug).unwrap().title, l.title);
+            assert!(
+                !l.question.is_empty() && l.question.ends_with('?'),
+                "{}",
+                l.slug
+            );
+            assert!(l.prediction.ends_with('?'), "{}", l.slug);
+            assert!(!l.try_next.is_empty());
+            assert!(!l.knobs.levels.is_empty());
+            assert!(!l.knobs.engines.is_empty() || !l.knobs.peers.is_empty());
+            let engines: Vec<&str> = l
+                .knobs
+                .engines
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .collect();
+            wb_model::engines::parse_engines(&engines).unwrap();
+        }
+    }
+
+    #[test]
+    fn no_claim_text_carries_a_measured_figure() {
+        // Figures come from the run: a claim or its mechanism never states what this machine
+        // measured ("115 B to about 2 KiB here", "burns 500 µs").
+        for l in LESSONS {
+            for text in [l.claim, l.why] {
+                assert!(
+                    !text.contains(" here,") && !text.contains(" here ("),
+                    "{}",
+                    l.slug
+                );
+                assert!(
+                    !text.contains("500 µs") && !text.contains("115 B"),
+                    "{}",
+                    l.slug
+                );
+            }
         }
     }
 }

@@ -25,6 +25,8 @@ pub struct Quote {
     pub text: &'static str,
     /// Whose words they are.
     pub source: Source,
+    /// The talk's chapter the words open, where the project knows its number.
+    pub chapter: Option<u16>,
 }
 
 impl Quote {
@@ -33,6 +35,7 @@ impl Quote {
         Quote {
             text,
             source: Source::Talk,
+            chapter: None,
         }
     }
 
@@ -41,6 +44,7 @@ impl Quote {
         Quote {
             text,
             source: Source::Pep3156,
+            chapter: None,
         }
     }
 
@@ -49,6 +53,40 @@ impl Quote {
         Quote {
             text,
             source: Source::Workbench,
+            chapter: None,
+        }
+    }
+
+    /// The same words, as the opening of the talk's chapter `n`.
+    const fn in_chapter(self, n: u16) -> Quote {
+        Quote {
+            chapter: Some(n),
+            ..self
+        }
+    }
+
+    /// Where the words come from, for a citation block: `the asyncio/Twisted talk this
+    /// workbench tests (title, speaker, event and year not recorded yet), chapter 13`,
+    /// `PEP 3156`, or `the workbench itself: a contrast of its own, not a quote`.
+    pub fn cited(&self) -> String {
+        match self.source {
+            Source::Talk => match self.chapter {
+                Some(n) => format!("{}, chapter {n}", TALK.describe()),
+                None => TALK.describe(),
+            },
+            Source::Pep3156 => {
+                "PEP 3156, \"Asynchronous IO Support Rebooted: the asyncio Module\"".into()
+            }
+            Source::Workbench => "the workbench itself: a contrast of its own, not a quote".into(),
+        }
+    }
+
+    /// The address of the source, where one is known.
+    pub fn url(&self) -> Option<&'static str> {
+        match self.source {
+            Source::Talk => TALK.url,
+            Source::Pep3156 => Some(PEP_3156_URL),
+            Source::Workbench => None,
         }
     }
 
@@ -73,6 +111,71 @@ impl fmt::Display for Quote {
     }
 }
 
+/// PEP 3156's address.
+pub const PEP_3156_URL: &str = "https://peps.python.org/pep-3156/";
+
+/// Where a talk can be found. Every field the project does not know is `None`, and is said to
+/// be missing wherever the talk is cited, never guessed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Citation {
+    /// The talk's title.
+    pub title: Option<&'static str>,
+    /// Who gave it.
+    pub speaker: Option<&'static str>,
+    /// The conference or meetup.
+    pub event: Option<&'static str>,
+    /// The year it was given.
+    pub year: Option<&'static str>,
+    /// Where to watch or read it.
+    pub url: Option<&'static str>,
+}
+
+/// The talk the lessons test. Its title, speaker, event, year and address are not recorded
+/// anywhere in the project or its issues yet: fill them in here, once, and every lesson's
+/// citation (`lesson.html`'s citation block, the overview) shows them.
+pub const TALK: Citation = Citation {
+    title: None,
+    speaker: None,
+    event: None,
+    year: None,
+    url: None,
+};
+
+impl Citation {
+    /// The talk in words, with what is known: `"Title" by Speaker at Event, 2013`, or, with
+    /// nothing known, `the asyncio/Twisted talk this workbench tests`.
+    pub fn describe(&self) -> String {
+        let mut text = match self.title {
+            Some(title) => format!("\u{201c}{title}\u{201d}"),
+            None => "the asyncio/Twisted talk this workbench tests".to_string(),
+        };
+        if let Some(speaker) = self.speaker {
+            text.push_str(&format!(" by {speaker}"));
+        }
+        match (self.event, self.year) {
+            (Some(event), Some(year)) => text.push_str(&format!(" at {event}, {year}")),
+            (Some(event), None) => text.push_str(&format!(" at {event}")),
+            (None, Some(year)) => text.push_str(&format!(" ({year})")),
+            (None, None) => {}
+        }
+        text
+    }
+
+    /// The fields not recorded yet, by name: `title, speaker, event, year, url`.
+    pub fn missing(&self) -> Vec<&'static str> {
+        [
+            ("title", self.title.is_none()),
+            ("speaker", self.speaker.is_none()),
+            ("event", self.event.is_none()),
+            ("year", self.year.is_none()),
+            ("url", self.url.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(name, missing)| missing.then_some(name))
+        .collect()
+    }
+}
+
 /// The talk's range for a thread: 32 kB is CPython's smallest `threading.stack_size`, 8 MB
 /// glibc's default stack for a new thread (taken from `RLIMIT_STACK`). Both are reserved
 /// address space, not resident memory.
@@ -83,7 +186,8 @@ pub const SELECTOR_THOUSANDS: Quote =
 /// The transport's promise.
 pub const WRITES_QUEUED: Quote = Quote::talk("writes are queued until the network is ready");
 /// The talk's chapter 13.
-pub const WAITING: Quote = Quote::talk("you're probably waiting on the client or the database");
+pub const WAITING: Quote =
+    Quote::talk("you're probably waiting on the client or the database").in_chapter(13);
 /// Concurrency against parallelism.
 pub const NOT_PARALLELISM: Quote = Quote::talk("concurrency is not parallelism");
 /// How Python servers are deployed: the chapter behind the GIL lesson.
@@ -119,5 +223,36 @@ mod tests {
         );
         assert!(HOSTAGE.says().starts_with("The workbench adds"));
         assert!(ADAPT_THE_LOOP.says().starts_with("PEP 3156 says"));
+    }
+
+    #[test]
+    fn a_citation_says_what_is_known_and_names_what_is_not() {
+        let unknown = Citation {
+            title: None,
+            speaker: None,
+            event: None,
+            year: None,
+            url: None,
+        };
+        assert_eq!(
+            unknown.describe(),
+            "the asyncio/Twisted talk this workbench tests"
+        );
+        assert_eq!(
+            unknown.missing(),
+            ["title", "speaker", "event", "year", "url"]
+        );
+        let known = Citation {
+            title: Some("T"),
+            speaker: Some("S"),
+            event: Some("E"),
+            year: Some("2000"),
+            url: None,
+        };
+        assert_eq!(known.describe(), "\u{201c}T\u{201d} by S at E, 2000");
+        assert_eq!(known.missing(), ["url"]);
+        assert!(WAITING.cited().ends_with(", chapter 13"));
+        assert_eq!(ADAPT_THE_LOOP.url(), Some(PEP_3156_URL));
+        assert!(HOSTAGE.cited().contains("not a quote"));
     }
 }

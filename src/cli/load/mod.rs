@@ -301,6 +301,7 @@ fn url_job(text: &str, args: &LoadArgs) -> anyhow::Result<Job> {
         send_interval_ms: None,
         placement: Default::default(),
         extra_engines: Vec::new(),
+        trace_at: None,
     };
     Ok(Job {
         url: url.to_string(),

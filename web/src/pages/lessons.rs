@@ -5,7 +5,7 @@ use std::collections::hash_map::Entry;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
 use wb_reports::store::{RunId, Store, StoredRun};
 
@@ -23,8 +23,23 @@ fn judge(
     lesson: &Lesson,
     cache: &mut HashMap<RunId, StoredRun>,
 ) -> Result<Option<(RunRow, Finding)>, PageError> {
+    judge_before(store, lesson, cache, None)
+}
+
+/// [`judge`], among the runs older than `before` (all runs with `None`).
+fn judge_before(
+    store: &Store,
+    lesson: &Lesson,
+    cache: &mut HashMap<RunId, StoredRun>,
+    before: Option<RunId>,
+) -> Result<Option<(RunRow, Finding)>, PageError> {
     let mut fallback: Option<(RunRow, Finding)> = None;
-    for summary in store.runs()?.into_iter().take(SEARCH_DEPTH) {
+    let runs = store.runs()?;
+    let older = runs
+        .into_iter()
+        .filter(|r| before.is_none_or(|b| r.id.0 < b.0))
+        .take(SEARCH_DEPTH);
+    for summary in older {
         if summary.steps == 0 || !summary.workloads.iter().any(|w| w == lesson.workload) {
             continue;
         }
@@ -144,13 +159,147 @@ struct LessonPage {
     hint: String,
     previous: Option<&'static Lesson>,
     next: Option<&'static Lesson>,
+    /// Where the talk's (or PEP's, or the workbench's) words come from.
+    cited: Cited,
+    /// The "try it" form, prefilled.
+    try_form: TryForm,
+    /// With `?run=N`: that run's verdict and headline beside the previous run judged for
+    /// the lesson.
+    tried: Option<[Judged; 2]>,
+}
+
+/// One run's verdict on a lesson, for the "this run beside the previous one" table.
+pub struct Judged {
+    /// The run, when there is one.
+    pub run: Option<RunRow>,
+    /// Verdict label and class.
+    pub verdict: (&'static str, &'static str),
+    /// Its headline, or why there is none.
+    pub headline: String,
+}
+
+impl Judged {
+    fn of(run: Option<RunRow>, finding: Option<&Finding>) -> Judged {
+        match finding {
+            Some(f) => Judged {
+                run,
+                verdict: (f.verdict.label(), f.verdict.class()),
+                headline: f
+                    .headline()
+                    .map(str::to_string)
+                    .or(f.reason.clone())
+                    .unwrap_or_default(),
+            },
+            None => Judged {
+                run,
+                verdict: (Verdict::NoData.label(), Verdict::NoData.class()),
+                headline: "No earlier run has this lesson's workload.".into(),
+            },
+        }
+    }
+}
+
+/// A citation block: the words, where they come from, and where to find them.
+pub struct Cited {
+    /// The words, verbatim.
+    pub text: &'static str,
+    /// `the asyncio/Twisted talk this workbench tests, chapter 13`.
+    pub source: String,
+    /// Where to read or watch it, when known.
+    pub url: Option<&'static str>,
+    /// The talk's fields not recorded yet (`title, speaker, …`), for the talk's words.
+    pub missing: Option<String>,
+}
+
+impl Cited {
+    /// The citation of `quote`.
+    pub fn of(quote: &claims::talk::Quote) -> Cited {
+        let missing = claims::talk::TALK.missing();
+        Cited {
+            text: quote.text,
+            source: quote.cited(),
+            url: quote.url(),
+            missing: (quote.source == claims::talk::Source::Talk && !missing.is_empty())
+                .then(|| missing.join(", ")),
+        }
+    }
+}
+
+/// A lesson's "try it" form, prefilled from its [`claims::Knobs`] and its workload.
+pub struct TryForm {
+    /// The page's token.
+    pub token: String,
+    /// The workload.
+    pub workload: &'static str,
+    /// Engines, comma-separated.
+    pub engines: &'static str,
+    /// Peers, comma-separated.
+    pub peers: &'static str,
+    /// Levels, comma-separated.
+    pub levels: String,
+    /// Seconds per step.
+    pub step_secs: String,
+    /// The request's knobs the lesson offers, with their first values.
+    pub wait_ms: Option<u64>,
+    /// CPU per request (µs).
+    pub cpu_us: Option<u64>,
+    /// Body bytes.
+    pub bytes: Option<u64>,
+    /// The pool's workers (the default on this machine).
+    pub pool_workers: Option<u64>,
+    /// The threads' stack size (the default).
+    pub stack_size: Option<String>,
+    /// The caps, in words.
+    pub caps: String,
+}
+
+impl TryForm {
+    /// The form of `lesson`: its workload's figures as the quick suite runs them.
+    pub fn of(lesson: &Lesson, token: String) -> TryForm {
+        let k = &lesson.knobs;
+        let workload = wb_model::spec::Suite::named("quick")
+            .ok()
+            .and_then(|q| q.workloads.into_iter().find(|w| w.name == lesson.workload))
+            .or_else(|| wb_model::spec::Workload::load(lesson.workload).ok());
+        let request = workload.map(|w| w.request).unwrap_or_default();
+        TryForm {
+            token,
+            workload: lesson.workload,
+            engines: k.engines,
+            peers: k.peers,
+            levels: k
+                .levels
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            step_secs: k.step_secs.to_string(),
+            wait_ms: k.wait.then_some(request.wait_ms),
+            cpu_us: k.cpu.then_some(request.cpu_us),
+            bytes: k.bytes.then_some(request.bytes),
+            pool_workers: k.pool_workers.then(crate::newrun::default_pool_workers),
+            stack_size: k.stack_size.then(crate::newrun::default_stack_size),
+            caps: format!(
+                "at most {} levels up to {}, steps of at most {} s, about {} s in all",
+                crate::newrun::TRY_MAX_LEVELS,
+                wb_reports::format::count(crate::newrun::TRY_MAX_LEVEL as f64),
+                crate::newrun::TRY_MAX_STEP_SECS,
+                crate::newrun::TRY_MAX_SECS
+            ),
+        }
+    }
 }
 
 /// One lesson.
 pub async fn show(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    Query(query): Query<Vec<(String, String)>>,
 ) -> Result<axum::response::Response, PageError> {
+    let asked: Option<RunId> = match query.iter().find(|(k, _)| k == "run") {
+        Some((_, id)) => Some(super::parse_id(id)?),
+        None => None,
+    };
     if slug == crate::lesson_async::SLUG {
         return Ok(async_lesson(state).await?.into_response());
     }
@@ -160,18 +309,40 @@ pub async fn show(
         )));
     };
     let lesson = &LESSONS[index];
-    let (found, side_by_side, (timeline_run, timelines)) = with_store(&state, move |store| {
-        let mut cache = HashMap::new();
-        let found = judge(store, lesson, &mut cache)?;
-        // The same run's figures for every engine and peer, beside the judge's sentences.
-        let side_by_side = found
-            .as_ref()
-            .and_then(|(row, _)| cache.get(&RunId(row.id)))
-            .map(|run| crate::side_by_side::side_by_side(lesson, run))
-            .unwrap_or_default();
-        Ok((found, side_by_side, traced(store, lesson.workload)?))
-    })
-    .await?;
+    let (found, side_by_side, (timeline_run, timelines), tried) =
+        with_store(&state, move |store| {
+            let mut cache = HashMap::new();
+            // `?run=N`: that run, judged, beside the run the lesson judged before it.
+            let (found, tried) = match asked {
+                Some(id) => {
+                    let Some(run) = store.run(id)? else {
+                        return Err(PageError::NotFound(format!("There is no run {}.", id.0)));
+                    };
+                    let row = RunRow::of(&run.summary);
+                    let finding = (lesson.judge)(&run);
+                    let this = Judged::of(Some(RunRow::of(&run.summary)), Some(&finding));
+                    cache.insert(id, run);
+                    let previous = judge_before(store, lesson, &mut cache, Some(id))?;
+                    let tried = [
+                        this,
+                        match previous {
+                            Some((row, f)) => Judged::of(Some(row), Some(&f)),
+                            None => Judged::of(None, None),
+                        },
+                    ];
+                    (Some((row, finding)), Some(tried))
+                }
+                None => (judge(store, lesson, &mut cache)?, None),
+            };
+            // The same run's figures for every engine and peer, beside the judge's sentences.
+            let side_by_side = found
+                .as_ref()
+                .and_then(|(row, _)| cache.get(&RunId(row.id)))
+                .map(|run| crate::side_by_side::side_by_side(lesson, run))
+                .unwrap_or_default();
+            Ok((found, side_by_side, traced(store, lesson.workload)?, tried))
+        })
+        .await?;
     let (run, finding) = match found {
         Some((run, finding)) => (Some(run), finding),
         None => (
@@ -205,6 +376,9 @@ pub async fn show(
         hint: claims::hint(lesson),
         previous: index.checked_sub(1).map(|i| &LESSONS[i]),
         next: LESSONS.get(index + 1),
+        cited: Cited::of(&lesson.chapter),
+        try_form: TryForm::of(lesson, state.inner.token.clone()),
+        tried,
     }
     .into_response())
 }
@@ -238,9 +412,15 @@ struct AsyncLessonPage {
     nav: &'static str,
     title: &'static str,
     claim: &'static str,
-    excerpts: [crate::lesson_async::Excerpt; 2],
+    excerpts: [crate::lesson_async::Excerpt; 3],
     holdings: Vec<crate::lesson_async::Holding>,
     sentence: Option<String>,
+    /// Memory per idle connection, from the run the memory lesson judges.
+    measured: Vec<crate::lesson_async::Measured>,
+    /// The sentence that compares them, as the memory lesson says it.
+    measured_sentence: Option<String>,
+    /// That run.
+    measured_run: Option<i64>,
     /// Where the figures come from: a run's id, or `None` for this dashboard's binary.
     from_run: Option<i64>,
 }
@@ -249,6 +429,25 @@ struct AsyncLessonPage {
 /// from the newest run that stored them, else from this dashboard's executable.
 async fn async_lesson(state: AppState) -> Result<AsyncLessonPage, PageError> {
     let exe = state.inner.config.exe.clone();
+    // The measured sizes: the run "A thread costs a stack" judges, its very figures.
+    let costs = with_store(&state, |store| {
+        let Some(memory) = claims::find("thread-memory") else {
+            return Ok(None);
+        };
+        let mut cache = HashMap::new();
+        let found = judge(store, memory, &mut cache)?;
+        Ok(found.and_then(|(row, _)| {
+            cache
+                .get(&RunId(row.id))
+                .and_then(claims::idle_costs)
+                .map(|c| (row.id, c))
+        }))
+    })
+    .await?;
+    let (measured, measured_sentence) = costs
+        .as_ref()
+        .map(|(_, c)| crate::lesson_async::measured(c))
+        .unwrap_or_default();
     let (from_run, descriptions) = with_store(&state, move |store| {
         for summary in store.runs()?.into_iter().take(SEARCH_DEPTH) {
             let described = store.descriptions(summary.id)?;
@@ -268,5 +467,8 @@ async fn async_lesson(state: AppState) -> Result<AsyncLessonPage, PageError> {
         holdings,
         sentence,
         from_run,
+        measured,
+        measured_sentence,
+        measured_run: costs.map(|(id, _)| id),
     })
 }

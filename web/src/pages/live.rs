@@ -7,7 +7,7 @@ use std::time::Duration;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -173,6 +173,7 @@ pub async fn start(State(state): State<AppState>, body: Bytes) -> Response {
         Err(why) => return refused(why),
     };
     let trace = request.trace;
+    let lesson = request.lesson.clone();
     // The peers must be installed; the run records the versions they ran on.
     let checked = tokio::task::spawn_blocking(move || request.peer_versions()).await;
     match checked {
@@ -188,7 +189,7 @@ pub async fn start(State(state): State<AppState>, body: Bytes) -> Response {
         trace,
     };
     match state.inner.runs.start(setup, config).await {
-        Ok(id) => Redirect::to(&format!("/runs/{id}/live")).into_response(),
+        Ok(id) => Redirect::to(&newrun::live_page(id.0, lesson.as_deref())).into_response(),
         Err(StartError::Busy(id)) => busy(id),
         Err(StartError::Failed(why)) => error_page(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -224,14 +225,23 @@ struct LivePage {
     status_text: String,
     can_cancel: bool,
     sections: Vec<WorkloadSection>,
+    /// The lesson whose "try it" form started the run: its address with this run to judge,
+    /// and its title.
+    back: Option<(String, &'static str)>,
 }
 
 /// The progress page of a run.
 pub async fn page(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    Query(query): Query<Vec<(String, String)>>,
 ) -> Result<impl IntoResponse, PageError> {
     let id = parse_id(&id)?;
+    let back = query
+        .iter()
+        .find(|(k, _)| k == "lesson")
+        .and_then(|(_, slug)| wb_reports::claims::find(slug))
+        .map(|l| (format!("/lessons/{}?run={}", l.slug, id.0), l.title));
     let stored = load_run(&state, id).await?;
     let live = state.inner.runs.get(id);
     let progress = match &live {
@@ -257,6 +267,7 @@ pub async fn page(
         step_text: step_text(&progress),
         status_text: status_text(&progress),
         can_cancel: live.is_some_and(|run| !run.finished()),
+        back,
         progress,
         sections,
     })

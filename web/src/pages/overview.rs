@@ -36,6 +36,18 @@ struct Overview {
     in_progress: Option<i64>,
 }
 
+impl Overview {
+    /// The lessons, in reading order, for "Start here".
+    fn lessons(&self) -> &'static [wb_reports::claims::Lesson] {
+        wb_reports::claims::LESSONS
+    }
+
+    /// The talk the lessons test, in words, with what is known of it.
+    fn talk(&self) -> String {
+        wb_reports::claims::talk::TALK.describe()
+    }
+}
+
 /// The overview page.
 pub async fn page(
     State(state): State<AppState>,

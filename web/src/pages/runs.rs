@@ -209,6 +209,7 @@ pub fn sections(run: &StoredRun, with_tables: bool) -> Vec<WorkloadSection> {
                 send_interval_ms: None,
                 placement: Default::default(),
                 extra_engines: Vec::new(),
+                trace_at: None,
             });
             w.name = step.workload.clone();
             workloads.push(w);

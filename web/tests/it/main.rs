@@ -3,6 +3,7 @@
 
 mod util;
 
+mod lessons_story;
 mod peers_lessons;
 mod remote;
 mod routes;

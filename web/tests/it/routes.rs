@@ -112,7 +112,7 @@ async fn every_page_and_api_route_answers_on_the_fixture_store() {
     assert_eq!(
         overview.matches("<figure class=\"chart").count(),
         10,
-        "charts on the overview"
+        "charts on the overview, besides Start here's four models"
     );
     assert!(overview.contains("denser"), "the thread-memory headline");
 

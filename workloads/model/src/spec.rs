@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use wb_protocol::limits::{MAX_BODY_PATTERN_BYTES, MAX_WAIT_MS};
+pub use wb_protocol::limits::{MAX_BODY_PATTERN_BYTES, MAX_WAIT_MS};
 
 /// How the load generator drives the server.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -159,6 +159,12 @@ pub struct Workload {
     /// [`Workload::engines_in`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_engines: Vec<crate::results::EngineSpec>,
+    /// Record a timeline of this workload at this level in every run of it, as `workbench
+    /// run --trace` does for all (a suite's `trace = 10`): the quick suite traces each lesson's
+    /// workload so that every lesson shows one. Only the run's own engines are traced this
+    /// way, not its [`Workload::extra_engines`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_at: Option<u64>,
 }
 
 /// Where the engine and the load generator run during a workload's steps.
@@ -537,6 +543,14 @@ impl Workload {
         }
     }
 
+    /// The level a timeline of this workload is recorded at: its [`Workload::trace_at`] when
+    /// it is one of its levels, else the middle one.
+    pub fn traced_level(&self) -> Option<u64> {
+        self.trace_at
+            .filter(|level| self.levels.contains(level))
+            .or_else(|| self.levels.get(self.levels.len() / 2).copied())
+    }
+
     /// Seconds this workload takes per engine, warm-ups included (engine start not counted).
     pub fn duration_secs(&self) -> f64 {
         self.levels.len() as f64 * (self.step_secs + self.warmup_secs)
@@ -610,6 +624,9 @@ struct SuiteEntry {
     /// Engines for this workload only (`threads:stack-size=32KiB`): [`Workload::extra_engines`].
     #[serde(default)]
     engines: Vec<String>,
+    /// The level to record a timeline at in every run: [`Workload::trace_at`].
+    #[serde(default)]
+    trace: Option<u64>,
 }
 
 const SUITES: &str = include_str!("../../presets/suites.toml");
@@ -646,6 +663,15 @@ impl Suite {
             }
             workload.extra_engines = crate::engines::parse_engines(&entry.engines)
                 .map_err(|problem| fail(&format!("{}.engines", entry.workload), problem))?;
+            if let Some(level) = entry.trace {
+                if !workload.levels.contains(&level) {
+                    return Err(fail(
+                        &format!("{}.trace", entry.workload),
+                        format!("{level} is not one of the workload's levels"),
+                    ));
+                }
+                workload.trace_at = Some(level);
+            }
             workload.validate(&format!("suite {name}, workload {}", workload.name))?;
             workloads.push(workload);
         }
@@ -741,6 +767,42 @@ mod tests {
             placement: None,
         };
         assert_eq!(config.total_steps(), 6 * idle.levels.len());
+    }
+
+    #[test]
+    fn the_quick_suite_traces_every_lesson_workload_once() {
+        let quick = Suite::named("quick").unwrap();
+        let traced: Vec<(&str, u64)> = quick
+            .workloads
+            .iter()
+            .filter_map(|w| w.trace_at.map(|l| (w.name.as_str(), l)))
+            .collect();
+        assert_eq!(
+            traced.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+            [
+                "hello",
+                "db-wait",
+                "cpu",
+                "idle",
+                "big-response",
+                "slowloris",
+                "count"
+            ]
+        );
+        for (name, level) in &traced {
+            let w = quick.workloads.iter().find(|w| w.name == *name).unwrap();
+            assert!(w.levels.contains(level));
+            assert_eq!(w.traced_level(), Some(*level));
+        }
+        // A level cut away falls back to the middle one.
+        let mut idle = quick
+            .workloads
+            .iter()
+            .find(|w| w.name == "idle")
+            .unwrap()
+            .clone();
+        idle.cap_levels(0);
+        assert_eq!(idle.traced_level(), Some(0));
     }
 
     #[test]

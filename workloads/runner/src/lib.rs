@@ -339,7 +339,9 @@ impl Runner {
                 total: at.total,
                 step: &step,
             });
-            if self.trace && at.repeat == 0 && traced_level(workload) == Some(level) && !engine.peer
+            if at.repeat == 0
+                && traced_level(workload) == Some(level)
+                && timeline::traces(self.trace, workload, engine)
             {
                 match site
                     .trace_window(step_at)

@@ -21,9 +21,23 @@ const TRACED_LOAD: Duration = Duration::from_secs(1);
 /// The traced load's warm-up: connections opened, not measured.
 const TRACED_WARMUP: Duration = Duration::from_millis(200);
 
-/// The level a workload's trace is taken at: the middle one of its levels.
+/// The level a workload's trace is taken at: the one its suite chose
+/// ([`Workload::trace_at`]), else the middle one of its levels.
 pub fn traced_level(workload: &Workload) -> Option<u64> {
-    workload.levels.get(workload.levels.len() / 2).copied()
+    workload.traced_level()
+}
+
+/// Whether a run traces `engine` on `workload`: every engine with `--trace` (`all`), else the
+/// run's own engines on a workload its suite asks a timeline of.
+pub fn traces(all: bool, workload: &Workload, engine: &wb_model::results::EngineSpec) -> bool {
+    if engine.peer {
+        return false;
+    }
+    all || (workload.trace_at.is_some()
+        && !workload
+            .extra_engines
+            .iter()
+            .any(|e| e.label == engine.label))
 }
 
 /// A level's plan cut to the traced window.

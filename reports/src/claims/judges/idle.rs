@@ -2,24 +2,76 @@
 
 use super::*;
 
+/// One engine's memory per idle connection: the slope of its PSS over open connections, and
+/// the kernel's share beside it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectionCost {
+    /// The engine's (or peer's) label.
+    pub engine: String,
+    /// What the engine's own memory grew by per connection (PSS slope), with its interval.
+    pub user: Estimate,
+    /// What the kernel's socket memory grew by per connection, shown apart.
+    pub kernel: Estimate,
+}
+
+/// The idle workload's memory per connection, as "A thread costs a stack" measures it and
+/// every page that quotes a size per connection reads it: one place, so that two pages
+/// cannot disagree.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct IdleCosts {
+    /// The threads engine (a thread per connection), when the run measured it.
+    pub thread: Option<ConnectionCost>,
+    /// The event loops and coroutines (engines and peers), in the registry's order.
+    pub loops: Vec<ConnectionCost>,
+}
+
+/// The memory per idle connection of the run's idle workload; `None` when the run has none.
+pub fn idle_costs(run: &StoredRun) -> Option<IdleCosts> {
+    let owned = present_steps(run, "idle")?;
+    Some(idle_costs_of(&refs(&owned)))
+}
+
+fn idle_costs_of(steps: &[&StepResult]) -> IdleCosts {
+    let cost = |engine: &str| {
+        idle_slope_estimate(&ok_steps(steps, engine)).map(|(user, kernel)| ConnectionCost {
+            engine: engine.to_string(),
+            user,
+            kernel,
+        })
+    };
+    IdleCosts {
+        thread: cost(reference(Family::Thread).label),
+        loops: [Family::EventLoop, Family::Coroutine]
+            .into_iter()
+            .flat_map(|f| crate::claims::evidence::of_family(steps, f))
+            .filter_map(|e| cost(&e))
+            .collect(),
+    }
+}
+
 pub(in crate::claims) fn thread_memory(run: &StoredRun) -> Finding {
     let Some(owned) = present_steps(run, "idle") else {
         return no_run_of("idle");
     };
     let steps = refs(&owned);
     let thread = reference(Family::Thread).label;
-    let slope = |engine: &str| idle_slope_estimate(&ok_steps(&steps, engine));
-    let Some((threads, threads_kernel)) = slope(thread) else {
+    let costs = idle_costs_of(&steps);
+    let Some(ConnectionCost {
+        user: threads,
+        kernel: threads_kernel,
+        ..
+    }) = costs.thread
+    else {
         return Finding::missing(
             "threads,selector,coroutines",
             "idle",
             "threads engine to measure",
         );
     };
-    let loops: Vec<(String, Estimate, Estimate)> = [Family::EventLoop, Family::Coroutine]
+    let loops: Vec<(String, Estimate, Estimate)> = costs
+        .loops
         .into_iter()
-        .flat_map(|f| crate::claims::evidence::of_family(&steps, f))
-        .filter_map(|e| slope(&e).map(|(u, k)| (e, u, k)))
+        .map(|c| (c.engine, c.user, c.kernel))
         .collect();
     let held = max_connections(&steps, thread);
     let mut sentences = vec![format!(

@@ -9,6 +9,7 @@ mod race;
 mod waiting;
 
 pub(super) use gil::{free_threaded_python, gil};
+pub use idle::{ConnectionCost, IdleCosts, idle_costs};
 pub(super) use idle::{SWEEP_ENGINES, selector_thousands, stack_reserved, thread_memory};
 pub(super) use interop::one_protocol_many_loops;
 pub(super) use parallel::cpu_parallelism;

@@ -1,6 +1,7 @@
 //! Concurrency is not parallelism: cores used on CPU-bound work.
 
 use super::*;
+use crate::claims::cpu_per_request_estimate;
 
 pub(in crate::claims) fn cpu_parallelism(run: &StoredRun) -> Finding {
     let Some(owned) = present_steps(run, "cpu") else {
@@ -25,9 +26,9 @@ pub(in crate::claims) fn cpu_parallelism(run: &StoredRun) -> Finding {
         .find(|w| w.name == "cpu")
         .map_or(500, |w| w.request.cpu_us);
     let mut sentences = vec![format!(
-        "Every request burns {cpu_us} µs of CPU. On this {machine_cores}-core machine the \
-         selector never used more than {} cores: its one loop runs one request's work at a \
-         time, however many connections wait.",
+        "{} On this {machine_cores}-core machine the selector never used more than {} cores: \
+         its one loop runs one request's work at a time, however many connections wait.",
+        cpu_per_request_sentence(&ok_steps(&steps, selector), cpu_us),
         with_spread(&sel, format::sig3)
     )];
     // The models whose one engine runs requests on several cores at once.
@@ -173,4 +174,46 @@ pub(in crate::claims) fn cpu_parallelism(run: &StoredRun) -> Finding {
         }
     };
     Finding::judged(outcome, sentences, charts)
+}
+
+/// What one request cost, as the run measured it on the selector's one core: the engine's CPU
+/// per answer at each level (with its interval), not the workload's nominal figure, which
+/// only says how much SHA-256 was asked for.
+pub(in crate::claims) fn cpu_per_request_sentence(
+    selector: &[&StepResult],
+    asked_us: u64,
+) -> String {
+    let measured: Vec<Estimate> = selector
+        .iter()
+        .filter_map(|s| cpu_per_request_estimate(s))
+        .collect();
+    let us = |v: f64| format!("{} µs", format::sig3(v));
+    let asked = format!(
+        "each request asks for {asked_us} µs of this machine's calibrated SHA-256; parsing, \
+         system calls and the loop come on top"
+    );
+    match measured.as_slice() {
+        [] => format!("The run measured no CPU per request on the selector ({asked})."),
+        [one] => format!(
+            "Measured on the selector's one core, a request cost {} of CPU ({asked}).",
+            with_spread(one, us)
+        ),
+        many => {
+            let low = many.iter().map(|e| e.value).fold(f64::INFINITY, f64::min);
+            let high = many.iter().map(|e| e.value).fold(0.0, f64::max);
+            let widest = many.iter().map(Estimate::half_width).fold(0.0, f64::max);
+            let spread = if widest > 0.0 {
+                format!(", each level within ± {}", us(widest))
+            } else {
+                String::new()
+            };
+            format!(
+                "Measured on the selector's one core, a request cost {} to {} of CPU across \
+                 its {} levels{spread} ({asked}).",
+                us(low),
+                us(high),
+                many.len()
+            )
+        }
+    }
 }
