@@ -75,14 +75,6 @@ pub const TRY_MAX_LEVEL: u64 = 10_000;
 /// stays under a minute.
 pub const TRY_MAX_SECS: f64 = 40.0;
 
-/// The pool's worker count when `--workers` is not given, on this machine.
-pub fn default_pool_workers() -> u64 {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
-    engines::resolve("pool")
-        .and_then(|pool| pool.defaults.workers(cores))
-        .unwrap_or(1)
-}
-
 /// The threads engine's stack size when `--stack-size` is not given, as the form writes it
 /// (`2MiB`).
 pub fn default_stack_size() -> String {
@@ -210,15 +202,14 @@ impl RunRequest {
                     )?);
                 }
                 // The pool's workers and the threads' stack: a variant beside the engine
-                // (`pool:workers=8`), unless the value is the engine's default.
+                // (`pool:workers=8`). Empty workers leave the pool to its own default, which
+                // it states when it starts (the form does not guess it from this machine).
                 "pool_workers" if !value.is_empty() => {
                     let workers = whole("pool workers", value, 4096)?;
-                    if workers != default_pool_workers() {
-                        let spec = engines::parse_engine(&format!("pool:workers={workers}"))
-                            .map_err(|why| format!("pool workers: {why}"))?;
-                        if !request.engines.contains(&spec.label) {
-                            request.engines.push(spec.label);
-                        }
+                    let spec = engines::parse_engine(&format!("pool:workers={workers}"))
+                        .map_err(|why| format!("pool workers: {why}"))?;
+                    if !request.engines.contains(&spec.label) {
+                        request.engines.push(spec.label);
                     }
                 }
                 "stack_size" if !value.is_empty() => {
@@ -554,9 +545,7 @@ mod tests {
         );
         let r = r.unwrap();
         assert_eq!(r.lesson.as_deref(), Some("db-wait"));
-        if default_pool_workers() != 3 {
-            assert!(r.engines.contains(&"pool:workers=3".to_string()));
-        }
+        assert!(r.engines.contains(&"pool:workers=3".to_string()));
         let config = r.config().unwrap();
         assert_eq!(config.workloads[0].levels, [1, 10]);
         assert_eq!(config.workloads[0].request.wait_ms, 20);

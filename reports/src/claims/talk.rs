@@ -143,11 +143,11 @@ pub const TALK: Citation = Citation {
 
 impl Citation {
     /// The talk in words, with what is known: `"Title" by Speaker at Event, 2013`, or, with
-    /// nothing known, `the asyncio/Twisted talk this workbench tests`.
+    /// nothing known, `the asyncio/Twisted talk its lessons quote`.
     pub fn describe(&self) -> String {
         let mut text = match self.title {
             Some(title) => format!("\u{201c}{title}\u{201d}"),
-            None => "the asyncio/Twisted talk this workbench tests".to_string(),
+            None => "the asyncio/Twisted talk its lessons quote".to_string(),
         };
         if let Some(speaker) = self.speaker {
             text.push_str(&format!(" by {speaker}"));
@@ -236,7 +236,7 @@ mod tests {
         };
         assert_eq!(
             unknown.describe(),
-            "the asyncio/Twisted talk this workbench tests"
+            "the asyncio/Twisted talk its lessons quote"
         );
         assert_eq!(
             unknown.missing(),

@@ -203,7 +203,7 @@ impl Judged {
 pub struct Cited {
     /// The words, verbatim.
     pub text: &'static str,
-    /// `the asyncio/Twisted talk this workbench tests, chapter 13`.
+    /// `the asyncio/Twisted talk its lessons quote, chapter 13`.
     pub source: String,
     /// Where to read or watch it, when known.
     pub url: Option<&'static str>,
@@ -245,8 +245,9 @@ pub struct TryForm {
     pub cpu_us: Option<u64>,
     /// Body bytes.
     pub bytes: Option<u64>,
-    /// The pool's workers (the default on this machine).
-    pub pool_workers: Option<u64>,
+    /// Whether the lesson offers the pool's workers (empty at first: the pool's own
+    /// default, which it states when it starts).
+    pub pool_workers: bool,
     /// The threads' stack size (the default).
     pub stack_size: Option<String>,
     /// The caps, in words.
@@ -277,7 +278,7 @@ impl TryForm {
             wait_ms: k.wait.then_some(request.wait_ms),
             cpu_us: k.cpu.then_some(request.cpu_us),
             bytes: k.bytes.then_some(request.bytes),
-            pool_workers: k.pool_workers.then(crate::newrun::default_pool_workers),
+            pool_workers: k.pool_workers,
             stack_size: k.stack_size.then(crate::newrun::default_stack_size),
             caps: format!(
                 "at most {} levels up to {}, steps of at most {} s, about {} s in all",
