@@ -3,7 +3,8 @@
 //! model holds per connection, in the engines' own words.
 //!
 //! The excerpts are cut from the very source files compiled into this binary
-//! (`include_str!`), between `// lesson:begin handle` and `// lesson:end` comments, so they
+//! (`include_str!`), between `// lesson:begin handle` and `// lesson:end` comments (the
+//! short side-by-side pieces between `// lesson:begin teach` markers inside them), so they
 //! cannot drift from the code that ran. The sizes come from `workbench engine <name>
 //! --describe` (see `wb_sys::describe`): stored with a run when the runner asked the engines at
 //! its start, else asked of this dashboard's `workbench` executable when the page is shown.
@@ -26,8 +27,8 @@ pub const TITLE: &str = "Asynchronous code in a synchronous style";
 /// What it shows, in a sentence.
 pub const CLAIM: &str = "A coroutine is a callback protocol the compiler writes for you: \
     `async fn` reads like a thread's blocking loop, yet compiles to a state machine whose \
-    size is fixed at compile time (hundreds of bytes; tokio adds about 500 B of task header \
-    and I/O registration around it), where a thread keeps the same state on its stack and \
+    size is fixed at compile time (tokio adds its task header and I/O registration around \
+    it), where a thread keeps the same state on its stack and \
     is a kernel task besides: what each costs per idle connection is measured below.";
 
 /// The threads engine's connection loop, as compiled into this binary.
@@ -37,8 +38,10 @@ const SELECTOR_SOURCE: &str = include_str!("../../engines/selector/src/http.rs")
 /// The coroutines engine's connection source, as compiled into this binary.
 const COROUTINES_SOURCE: &str = include_str!("../../engines/coroutines/src/connection.rs");
 
-/// The marker name of the excerpts.
+/// The marker name of the whole handlers.
 const MARKER: &str = "handle";
+/// The marker name of the short teaching excerpts, inside the handlers.
+const TEACH: &str = "teach";
 
 /// One side of the comparison: where the code is and the excerpt.
 pub struct Excerpt {
@@ -46,7 +49,10 @@ pub struct Excerpt {
     pub engine: &'static str,
     /// The file, from the workspace root.
     pub path: &'static str,
-    /// The excerpt's text, regions separated by a `⋮` line.
+    /// The short teaching excerpt: the lines that read, wait, compute and write, without
+    /// comments; regions separated by a `⋮` line.
+    pub teach: String,
+    /// The whole handler, with the engine's comments.
     pub code: String,
 }
 
@@ -57,37 +63,65 @@ pub fn excerpts() -> [Excerpt; 3] {
         Excerpt {
             engine: "threads",
             path: "engines/threads/src/lib.rs",
+            teach: excerpt(THREADS_SOURCE, TEACH),
             code: excerpt(THREADS_SOURCE, MARKER),
         },
         Excerpt {
             engine: "selector",
             path: "engines/selector/src/http.rs",
+            teach: excerpt(SELECTOR_SOURCE, TEACH),
             code: excerpt(SELECTOR_SOURCE, MARKER),
         },
         Excerpt {
             engine: "coroutines",
             path: "engines/coroutines/src/connection.rs",
+            teach: excerpt(COROUTINES_SOURCE, TEACH),
             code: excerpt(COROUTINES_SOURCE, MARKER),
         },
     ]
 }
 
-/// The lines between each `// lesson:begin NAME` and the next `// lesson:end` of `source`,
-/// each region dedented, the regions joined by a `⋮` line. Empty when there is no marker.
+/// The lines between each `// lesson:begin NAME` and its `// lesson:end` of `source`, each
+/// region dedented, the regions joined by a `⋮` line. Empty when there is no marker. Regions
+/// nest: a `teach` region inside a `handle` region ends at its own `lesson:end`, and marker
+/// lines never show. A `teach` excerpt also leaves out comment lines: it is the few lines a
+/// student reads side by side; the `handle` excerpt keeps the engine's comments.
 pub fn excerpt(source: &str, name: &str) -> String {
     let begin = format!("// lesson:begin {name}");
     let mut regions: Vec<Vec<&str>> = Vec::new();
-    let mut current: Option<Vec<&str>> = None;
+    // The open region, and how many other regions are open inside it.
+    let mut current: Option<(Vec<&str>, usize)> = None;
     for line in source.lines() {
-        let trimmed = line.trim();
-        if trimmed == begin {
-            current = Some(Vec::new());
-        } else if trimmed == "// lesson:end" {
-            if let Some(region) = current.take() {
-                regions.push(region);
+        // rustfmt may pull an end marker up behind a closing brace (`} // lesson:end`): the
+        // code before it still belongs to the region.
+        let (line, closes) = match line.strip_suffix("// lesson:end") {
+            Some(code) if !code.trim().is_empty() => {
+                if let Some((region, _)) = current.as_mut() {
+                    region.push(code.trim_end());
+                }
+                (code, true)
             }
-        } else if let Some(region) = current.as_mut() {
-            region.push(line);
+            Some(code) => (code, true),
+            None => (line, false),
+        };
+        let trimmed = line.trim();
+        let opens = trimmed.starts_with("// lesson:begin ");
+        match current.as_mut() {
+            None if trimmed == begin => current = Some((Vec::new(), 0)),
+            None => {}
+            Some((_, depth)) if opens => *depth += 1,
+            Some((_, depth)) if closes && *depth > 0 => *depth -= 1,
+            Some(_) if closes => {
+                if let Some((region, _)) = current.take() {
+                    regions.push(region);
+                }
+            }
+            Some((region, _)) => {
+                let comment = trimmed.starts_with("//");
+                if !(name == TEACH && comment) {
+                    region.push(line);
+                }
+            }
         }
     }
     regions
@@ -257,6 +291,14 @@ mod tests {
             "fn b() {\n    x();\n}\n⋮\nfn d() {}"
         );
         assert_eq!(excerpt(source, "other"), "");
+        // A teach region nests in a handle region, and drops comments; markers never show.
+        let nested = "// lesson:begin handle\nfn a() {\n    // lesson:begin teach\n    // why\n    \
+                      b();\n    // lesson:end\n    c();\n}\n// lesson:end\n";
+        assert_eq!(excerpt(nested, "teach"), "b();");
+        assert_eq!(
+            excerpt(nested, "handle"),
+            "fn a() {\n    // why\n    b();\n    c();\n}"
+        );
     }
 
     #[test]
@@ -272,6 +314,20 @@ mod tests {
         assert!(selector.code.contains("call_later"));
         assert!(coroutines.code.contains("async fn serve_requests"));
         assert!(coroutines.code.contains(".await"));
+        // The short pieces: each reads, waits and writes, in a dozen or so lines.
+        for (e, wait, write) in [
+            (&threads, "wait_for_job", "write_to"),
+            (&selector, "call_later", "transport.write"),
+            (&coroutines, "wait_unless_hung_up", "send(stream"),
+        ] {
+            assert!(
+                e.teach.contains(wait) && e.teach.contains(write),
+                "{}",
+                e.teach
+            );
+            assert!(!e.teach.contains("//"), "{}", e.teach);
+            assert!(e.teach.lines().count() <= 40, "{}", e.teach);
+        }
     }
 
     #[test]

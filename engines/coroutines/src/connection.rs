@@ -75,6 +75,7 @@ async fn serve_requests(
     let mut deadline = ReadDeadline::accepted(timeouts, Instant::now());
     loop {
         match session.next_event() {
+            // lesson:begin teach
             Event::Job(mut job) => {
                 let closes = job.closes();
                 // `/count` reads the shared counter before the sleep and writes it after: other
@@ -85,6 +86,7 @@ async fn serve_requests(
                 if !job.wait().is_zero() && !wait_unless_hung_up(stream, job.wait()).await {
                     return Ok(End::Close);
                 }
+                // lesson:end
                 let response = if settings.offload && job.cpu_rounds() > 0 {
                     // This worker goes on with other tasks while a blocking-pool thread runs
                     // the rounds; the task wakes up when they are done — or when the client
@@ -100,7 +102,9 @@ async fn serve_requests(
                 } else {
                     trace::traced(Phase::Compute, stream.as_raw_fd() as u64, || job.respond())
                 };
+                // lesson:begin teach
                 send(stream, response, timeouts.send).await?;
+                // lesson:end
                 if closes {
                     return Ok(End::Linger);
                 }
@@ -113,6 +117,7 @@ async fn serve_requests(
                 // (Waiting on `stop` costs two uncontended locks per wait: watch shards its
                 // waiter list.)
                 let at = tokio::time::Instant::from_std(deadline.at);
+                // lesson:begin teach
                 tokio::select! {
                     biased;
                     _ = stop.changed() => return Ok(End::Close),
@@ -129,6 +134,7 @@ async fn serve_requests(
                     }
                 }
                 match read_into(stream, &mut session) {
+                    // lesson:end
                     // EOF: the client is done; everything it sent has been answered, since
                     // we read only when the session has no complete request left.
                     Ok(0) => return Ok(End::Close),

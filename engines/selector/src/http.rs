@@ -107,6 +107,7 @@ impl HttpProtocol {
                     transport.lose_connection();
                     return;
                 }
+                // lesson:begin teach
                 Event::Job(mut job) => {
                     transport.pause_reading();
                     // `/count` reads the counter now and writes it when the job is computed:
@@ -121,7 +122,7 @@ impl HttpProtocol {
                         transport.call_later(job.wait());
                         self.waiting = Some(Box::new(job));
                     }
-                }
+                } // lesson:end
             }
         }
     }
@@ -143,6 +144,7 @@ impl HttpProtocol {
         } else {
             // Inline: while this runs, no other connection is served. This is the price of
             // one thread — concurrency, not parallelism.
+            // lesson:begin teach
             let response = {
                 let _computing = wb_sys::trace::span(
                     wb_sys::trace::Phase::Compute,
@@ -151,6 +153,7 @@ impl HttpProtocol {
                 job.respond()
             };
             transport.write(response);
+            // lesson:end
         }
     }
     // lesson:end
@@ -158,12 +161,14 @@ impl HttpProtocol {
 
 impl Protocol for HttpProtocol {
     // lesson:begin handle
+    // lesson:begin teach
     fn data_received(&mut self, data: &[u8], transport: &mut dyn Transport) {
         // The session copies only what it cannot consume at once (a partial head, pipelined
         // requests); `data` itself is the loop's shared buffer.
         self.session.receive_data(data);
         self.advance(transport);
     }
+    // lesson:end
     // lesson:end
 
     fn connection_lost(&mut self, reason: Reason) {
@@ -174,6 +179,7 @@ impl Protocol for HttpProtocol {
     }
 
     // lesson:begin handle
+    // lesson:begin teach
     fn timer_fired(&mut self, transport: &mut dyn Transport) {
         if let Some(job) = self.waiting.take() {
             self.compute(*job, transport);
@@ -183,6 +189,7 @@ impl Protocol for HttpProtocol {
             self.advance(transport);
         }
     }
+    // lesson:end
     // lesson:end
 
     fn timed_out(&mut self, transport: &mut dyn Transport) {

@@ -460,14 +460,18 @@ fn serve_connection(
                     read_timeout = Some(wanted);
                 }
                 let reading = trace::span(Phase::Read, task);
+                // lesson:begin teach
                 let read = read_uninit(stream, buf.spare_capacity_mut());
+                // lesson:end
                 drop(reading);
                 match read {
                     // End-of-file: the client closed, or shutdown woke us. Everything it sent
                     // before has been answered, since we only read when the session needs data.
                     Ok([]) => return Ok(()),
                     Ok(bytes) => {
+                        // lesson:begin teach
                         session.receive_data(bytes);
+                        // lesson:end
                         // A full read: bigger requests or a body; take them in bigger bites.
                         if bytes.len() == buf.capacity() && buf.capacity() < READ_BUFFER_BYTES {
                             buf.reserve_exact(READ_BUFFER_BYTES);
@@ -498,6 +502,7 @@ fn serve_connection(
         // while other threads run — in `poll()` on its socket rather than `sleep()`, so that
         // a client that hangs up meanwhile is not waited for. (Our own shutdown of the
         // socket, on SIGTERM, looks the same: then the wait goes on, and the response too.)
+        // lesson:begin teach
         if !wb_sys::hangup::wait_for_job(stream, job.wait(), stop, task) {
             return Ok(());
         }
@@ -508,6 +513,7 @@ fn serve_connection(
         // static pattern, one vectored write each. A 64 MiB response holds no 64 MiB buffer.
         let writing = trace::span(Phase::Write, task);
         response.write_to(&mut stream_ref)?;
+        // lesson:end
         drop(writing);
         // lesson:end
         if closes {
