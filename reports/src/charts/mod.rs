@@ -511,9 +511,16 @@ impl Metric {
         }
     }
 
-    /// The table cell of the step's figure: `≥ 2900` when it is a lower bound.
+    /// The table cell of the step's figure, with its 95 % interval: `≥ 2900` when it is a
+    /// lower bound, `—` when the chart draws a gap there (no figure, never a 0).
     fn cell_of(self, step: &StepResult) -> String {
-        format::at_least(self.cell(self.value(step)), self.is_lower_bound(step))
+        if gap(step, self.figure()).is_some() || !self.value(step).is_finite() {
+            return "—".into();
+        }
+        format::at_least(
+            format::with_interval(self.value(step), self.interval(step), |v| self.cell(v)),
+            self.is_lower_bound(step),
+        )
     }
 
     /// The figure's 95 % interval `[low, high]` in the unit of [`Metric::axis`], where the

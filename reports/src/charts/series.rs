@@ -110,12 +110,7 @@ pub(super) fn level_metric_chart(
         format!("{workload}: {caption}."),
         &groups,
         &[metric.axis()],
-        |s| {
-            vec![format::at_least(
-                format::with_interval(metric.value(s), metric.interval(s), |v| metric.cell(v)),
-                metric.is_lower_bound(s),
-            )]
-        },
+        |s| vec![metric.cell_of(s)],
     );
     let notes = chart_notes(&groups, metric.figure());
     finish_lines(id, plot, table, notes)

@@ -51,9 +51,15 @@ pub fn throughput(steps: &[StepResult], workload: &str) -> Chart {
         &["throughput (req/s)", "answered / sent", "errors"],
         |s| {
             vec![
-                format::with_interval(s.derived.throughput_rps, s.estimates.throughput_ci, |v| {
-                    format!("{v:.0}")
-                }),
+                // The table has the figures drawn: a gap is no figure.
+                match gap(s, Figure::Rate) {
+                    Some(_) => "—".to_string(),
+                    None => format::with_interval(
+                        s.derived.throughput_rps,
+                        s.estimates.throughput_ci,
+                        |v| format!("{v:.0}"),
+                    ),
+                },
                 format::answered(&s.load),
                 s.load.errors.total().to_string(),
             ]
@@ -148,9 +154,11 @@ pub fn latency(steps: &[StepResult], workload: &str) -> Chart {
     columns.push("answered / sent");
     let table = step_table(caption, &groups, &columns, |s| {
         let l = &s.load.latency;
+        // A step drawn as a gap has no latency: "—", never a 0.
+        let none = gap(s, Figure::OfAnswers).is_some();
         let cell = |l: &wb_model::results::Latency, name: &str| match l.percentile(name) {
-            Some((us, bound)) => format::at_least(sig3(ms(us)), bound),
-            None => "—".into(),
+            Some((us, bound)) if !none => format::at_least(sig3(ms(us)), bound),
+            _ => "—".into(),
         };
         let mut row = ["p50", "p90", "p99", "p99.9", "max"]
             .map(|name| cell(l, name))
