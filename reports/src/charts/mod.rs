@@ -66,8 +66,9 @@
 //! comparison across runs — so the same value sits at the same height on each
 //! ([`Metric::axis`] names the unit; `Metric::y_rule` the rule):
 //!
-//! - latency (ms): always log, from the 0.1 ms decade ([`LATENCY_FLOOR_MS`]; lower only if
-//!   a value is) up to the largest value;
+//! - latency (ms): always log, from the 0.1 ms decade ([`LATENCY_FLOOR_MS`]; for a whole
+//!   download by a slow reader, which takes a second by design, from 100 ms,
+//!   [`DOWNLOAD_FLOOR_MS`]; lower only if a value is) up to the largest value;
 //! - cores: linear from 0 to the cores the engine could use (`EngineFacts::cpus`, or the
 //!   whole cores above the largest value for older runs), so "2" on a 2-core machine is a
 //!   full machine on every page;
@@ -114,7 +115,9 @@ use wb_model::spec::{Mode, Workload};
 pub use palette::{ENGINE_ORDER, EngineStyle, color_hex, engine_color, engine_style, is_peer};
 pub use render::{HEIGHT, MIN_FONT_PX, NARROW, NARROW_BELOW, Size, WIDE, WIDTH};
 use scale::YRule;
-pub use scale::{LATENCY_FLOOR_MS, LOG_LEVELS_RATIO, LOG_SCALE_RATIO, use_log_scale};
+pub use scale::{
+    DOWNLOAD_FLOOR_MS, LATENCY_FLOOR_MS, LOG_LEVELS_RATIO, LOG_SCALE_RATIO, use_log_scale,
+};
 
 pub use compare::compare;
 pub(crate) use legend::Figure;
@@ -537,12 +540,17 @@ impl Metric {
     }
 
     /// The rule of the figure's value axis, the same on every page that draws it
-    /// (`steps`: those drawn, for the machine's cores). Latency: log from
-    /// [`LATENCY_FLOOR_MS`]. Cores: linear from 0 to the cores the engine could use
-    /// (1.0 must look like 1.0, and 2 of 2 cores like a full machine). The rest: by the
-    /// values, log when they span two decades.
+    /// (`steps`: those drawn, for their mode and the machine's cores). Latency: log from
+    /// [`LATENCY_FLOOR_MS`], or [`DOWNLOAD_FLOOR_MS`] for a whole slow download. Cores:
+    /// linear from 0 to the cores the engine could use (1.0 must look like 1.0, and 2 of 2
+    /// cores like a full machine). The rest: by the values, log when they span two decades.
     pub(crate) fn y_rule(self, steps: &[&StepResult]) -> YRule {
         match self {
+            Metric::LatencyP99 | Metric::LatencyP50
+                if steps.iter().any(|s| s.mode == Mode::SlowReaders) =>
+            {
+                YRule::LogFrom(DOWNLOAD_FLOOR_MS)
+            }
             Metric::LatencyP99 | Metric::LatencyP50 => YRule::LogFrom(LATENCY_FLOOR_MS),
             Metric::EngineCores | Metric::ClientCores => YRule::ZeroTo(machine_cores(steps)),
             _ => YRule::Data { log: true },

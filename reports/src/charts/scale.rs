@@ -11,6 +11,10 @@
 /// value is), so one latency sits at the same height on every page.
 pub const LATENCY_FLOOR_MS: f64 = 0.1;
 
+/// The lowest decade of a slow-reader workload's latency axis (a whole download, a second
+/// or more by design), in milliseconds.
+pub const DOWNLOAD_FLOOR_MS: f64 = 100.0;
+
 /// How a figure's value axis is chosen: one rule per figure ([`super::Metric::y_rule`]),
 /// the same on the run page, a lesson and a comparison.
 #[derive(Debug, Clone, Copy, PartialEq)]
