@@ -1,7 +1,8 @@
 //! The dashboard in a real browser: Debian's chromium, driven through chromedriver
 //! (fantoccini). It opens the overview of an empty store, starts a tiny run from the New run
-//! page, watches the progress page reach the end, opens the run's page, finds its charts and
-//! saves a screenshot (`target/tmp/dashboard-run.png`).
+//! page, watches the progress page reach the end, opens the run's page, finds its charts,
+//! presses a legend button to hide a series and again to show it, and saves a screenshot
+//! (`target/tmp/dashboard-run.png`).
 //!
 //! Without chromium and chromedriver the test is skipped with a message, except under
 //! `CI=true`, where it fails: CI installs them (`apt-get install chromium chromium-driver`).
@@ -251,6 +252,41 @@ async fn drive(c: &Client, base: &str) -> Result<PathBuf, fantoccini::error::Cmd
     );
     let heading = c.find(Locator::Css("h1")).await?.text().await?;
     assert!(heading.to_lowercase().contains("completed"), "{heading}");
+
+    // A legend button hides its series: pressed, it reads aria-pressed=false and every mark
+    // of its colour in its figure's drawings is hidden; pressed again, they are back.
+    let button = c
+        .find(Locator::Css("figure.chart ul.chart-legend button.series"))
+        .await?;
+    assert_eq!(button.attr("aria-pressed").await?.as_deref(), Some("true"));
+    button.click().await?;
+    assert_eq!(button.attr("aria-pressed").await?.as_deref(), Some("false"));
+    let marks = |hidden: bool| {
+        format!(
+            "var b = document.querySelector('figure.chart ul.chart-legend button.series');\n\
+             var color = b.dataset.color.toLowerCase();\n\
+             var marks = Array.from(b.closest('figure.chart').querySelectorAll('svg *'))\n\
+               .filter(function (el) {{ return [el.getAttribute('stroke'), el.getAttribute('fill')]\n\
+                 .some(function (c) {{ return (c || '').toLowerCase() === color; }}); }});\n\
+             var wrong = marks.filter(function (el) {{\n\
+               return (getComputedStyle(el).display === 'none') !== {hidden}; }});\n\
+             return [marks.length, wrong.length];"
+        )
+    };
+    let counts = c.execute(&marks(true), vec![]).await?;
+    let counts: Vec<u64> = serde_json::from_value(counts).unwrap();
+    assert!(
+        counts[0] > 0,
+        "the series has marks of its colour: {counts:?}"
+    );
+    assert_eq!(
+        counts[1], 0,
+        "every mark of the hidden series is hidden: {counts:?}"
+    );
+    button.click().await?;
+    assert_eq!(button.attr("aria-pressed").await?.as_deref(), Some("true"));
+    let counts: Vec<u64> = serde_json::from_value(c.execute(&marks(false), vec![]).await?).unwrap();
+    assert_eq!(counts[1], 0, "shown again: {counts:?}");
 
     let png = c.screenshot().await?;
     assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");

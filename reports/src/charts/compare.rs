@@ -85,10 +85,10 @@ pub fn compare(
         x_desc: level_axis(mode),
         y_desc: metric.axis().into(),
         x_log: true,
-        y_log: metric.log_allowed(),
+        y: metric.y_rule(&all_steps(&groups)),
         lines,
         legend,
     };
-    let notes = chart_notes(&groups, metric.needs_answers());
+    let notes = chart_notes(&groups, metric.figure());
     finish_lines(id, plot, table, notes)
 }

@@ -35,14 +35,28 @@ pub(super) fn at_least_key(lines: &[Line]) -> Option<LegendEntry> {
         .then(|| key(Swatch::Text, "○↑ at least: unanswered requests reach it"))
 }
 
+/// What a chart draws, as far as its gaps and notes go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Figure {
+    /// A figure of the answers themselves (a latency, CPU per answer): a step with no answer
+    /// has none (a gap), few answers and lower bounds matter.
+    OfAnswers,
+    /// A rate of answers (throughput): a step with no answer is a gap too, never a 0 req/s
+    /// that would read as a measured rate.
+    Rate,
+    /// Anything else (cores, memory, threads): a true figure even when nothing was
+    /// answered; only a failed step or a level not reached is a gap.
+    Other,
+}
+
 /// Key entries for the marks used, if any.
-pub(super) fn flag_keys(groups: &[EngineSteps<'_>]) -> Vec<LegendEntry> {
+pub(super) fn flag_keys(groups: &[EngineSteps<'_>], figure: Figure) -> Vec<LegendEntry> {
     let steps = || groups.iter().flat_map(|(_, s)| s.iter());
     let mut keys = Vec::new();
     if steps().any(|s| mark(s, false) == Mark::Flagged) {
         keys.push(key(Swatch::Text, "○ ! flagged: see the notes below"));
     }
-    if steps().any(|s| gap(s, true).is_some()) {
+    if steps().any(|s| gap(s, figure).is_some()) {
         keys.push(key(Swatch::Text, "× no value: a gap, never a 0"));
     }
     keys
@@ -61,9 +75,9 @@ pub fn most_waited(step: &StepResult) -> Option<(u64, u64)> {
     (matches!(step.mode, Mode::Closed) && of > 0 && waited * 2 > of).then_some((waited, of))
 }
 
-/// Why a step has no value to draw, if it has none: the label of its gap. `needs_answers`:
-/// the figure is one of answers (a latency), which a step with no answer does not have.
-pub(super) fn gap(step: &StepResult, needs_answers: bool) -> Option<String> {
+/// Why a step has no value to draw, if it has none: the label of its gap. A figure of
+/// answers (a latency) or a rate of them (throughput) has no value in a step with no answer.
+pub(super) fn gap(step: &StepResult, figure: Figure) -> Option<String> {
     if step.failure.is_some() {
         return Some("failed".into());
     }
@@ -77,7 +91,14 @@ pub(super) fn gap(step: &StepResult, needs_answers: bool) -> Option<String> {
         ));
     }
     let l = &step.load.latency;
-    (needs_answers && step.load.completed == 0 && !l.is_lower_bound(0.5)).then(|| {
+    let unanswered = step.load.completed == 0
+        && match figure {
+            // Requests still waiting at the end bound the latency from below: drawn as ≥.
+            Figure::OfAnswers => !l.is_lower_bound(0.5),
+            Figure::Rate => true,
+            Figure::Other => false,
+        };
+    unanswered.then(|| {
         if step.mode == Mode::SlowSenders {
             "no probe answered".into()
         } else {
@@ -114,11 +135,11 @@ fn few_answers(step: &StepResult) -> bool {
 }
 
 /// The notes under a chart: for every reason a point of it is flagged, bounded or missing,
-/// one sentence naming the engines and levels it touches and what it means. `answers`: the
-/// chart draws a figure of answers (a latency), so missing answers, few answers and lower
-/// bounds matter to it.
-pub(super) fn chart_notes(groups: &[EngineSteps<'_>], answers: bool) -> Vec<String> {
-    type Reason = (&'static str, fn(&StepResult, bool) -> Option<String>);
+/// one sentence naming the engines and levels it touches and what it means. `figure`: what
+/// the chart draws; for a figure of answers (a latency) missing answers, few answers and
+/// lower bounds matter, for a rate (throughput) missing answers.
+pub(super) fn chart_notes(groups: &[EngineSteps<'_>], figure: Figure) -> Vec<String> {
+    type Reason = (&'static str, fn(&StepResult, Figure) -> Option<String>);
     const REASONS: [Reason; 8] = [
         ("failed", |s, _| {
             s.failure
@@ -139,13 +160,22 @@ pub(super) fn chart_notes(groups: &[EngineSteps<'_>], answers: bool) -> Vec<Stri
                 )
             })
         }),
-        ("no answers", |s, answers| {
-            (answers && s.failure.is_none() && gap(s, true).is_some() && not_reached(s).is_none())
-                .then(|| {
-                    "nothing was answered in the step, so there is no latency to draw: the chart \
-                     leaves a gap there, not a point at 0"
-                        .to_string()
-                })
+        ("no answers", |s, figure| {
+            let gap = s.failure.is_none() && gap(s, figure).is_some() && not_reached(s).is_none();
+            match figure {
+                _ if !gap => None,
+                Figure::Rate => Some(
+                    "nothing was answered in the step: its rate would read 0 req/s, which says \
+                     that the clients waited, not how fast the server answers, so the chart \
+                     leaves a gap there with its reason, not a point at 0"
+                        .to_string(),
+                ),
+                _ => Some(
+                    "nothing was answered in the step, so there is no latency (nor CPU per \
+                     answer) to draw: the chart leaves a gap there, not a point at 0"
+                        .to_string(),
+                ),
+            }
         }),
         ("client saturated", |s, _| {
             s.flags.client_saturated.then(|| {
@@ -169,8 +199,8 @@ pub(super) fn chart_notes(groups: &[EngineSteps<'_>], answers: bool) -> Vec<Stri
                     .to_string()
             })
         }),
-        ("few answers", |s, answers| {
-            (answers && few_answers(s)).then(|| {
+        ("few answers", |s, figure| {
+            (figure == Figure::OfAnswers && few_answers(s)).then(|| {
                 format!(
                     "only {} answers: a p99 of fewer than {P99_NEEDS_ANSWERS} answers is simply \
                      the slowest of them",
@@ -178,8 +208,8 @@ pub(super) fn chart_notes(groups: &[EngineSteps<'_>], answers: bool) -> Vec<Stri
                 )
             })
         }),
-        ("at least", |s, answers| {
-            (answers && s.load.latency.is_lower_bound(0.99)).then(|| {
+        ("at least", |s, figure| {
+            (figure == Figure::OfAnswers && s.load.latency.is_lower_bound(0.99)).then(|| {
                 "○↑ at least: requests still unanswered when the step ended had waited this \
                  long, so the latency is at least this"
                     .to_string()
@@ -192,7 +222,7 @@ pub(super) fn chart_notes(groups: &[EngineSteps<'_>], answers: bool) -> Vec<Stri
             // Levels this reason touches; one sentence per engine and distinct text.
             let mut by_text: Vec<(String, Vec<u64>)> = Vec::new();
             for s in steps {
-                if let Some(text) = reason(s, answers) {
+                if let Some(text) = reason(s, figure) {
                     match by_text.iter_mut().find(|(t, _)| *t == text) {
                         Some((_, levels)) => levels.push(s.level),
                         None => by_text.push((text, vec![s.level])),

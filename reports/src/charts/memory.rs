@@ -31,7 +31,7 @@ pub fn memory_per_connection(steps: &[StepResult], workload: &str) -> Chart {
                     y: s.derived.peak_pss_bytes as f64 / MIB,
                     mark: mark(s, false),
                     interval: None,
-                    gap: gap(s, false),
+                    gap: gap(s, Figure::Other),
                 })
                 .collect(),
         });
@@ -67,13 +67,14 @@ pub fn memory_per_connection(steps: &[StepResult], workload: &str) -> Chart {
     let mut legend = engine_legend(&groups);
     legend.push(key(Swatch::Solid, "measured (peak PSS)"));
     legend.push(key(Swatch::Dashed, "least-squares fit"));
-    legend.extend(flag_keys(&groups));
+    legend.extend(flag_keys(&groups, Figure::Other));
     let plot = LinePlot {
         title: title.clone(),
         x_desc: "open connections".into(),
         y_desc: "PSS, engine process tree (MiB)".into(),
         x_log: false,
-        y_log: false,
+        // Linear: the slope is what is read off it.
+        y: YRule::Data { log: false },
         lines,
         legend,
     };
@@ -102,7 +103,7 @@ pub fn memory_per_connection(steps: &[StepResult], workload: &str) -> Chart {
         },
     );
     table.notes = notes;
-    let notes = chart_notes(&groups, false);
+    let notes = chart_notes(&groups, Figure::Other);
     finish_lines(id, plot, table, notes)
 }
 

@@ -7,16 +7,23 @@
 //!
 //! # Reading the charts
 //!
-//! Each engine has one colour on every chart ([`engine_color`]): blue threads, orange-red pool,
-//! green selector, purple coroutines, and related shades for their variants
-//! (`selector-offload`, `coroutines-current`, `coroutines-offload`). Peers — servers this
-//! project did not write, such as nginx — are drawn with square markers instead of round ones.
+//! Each engine has one colour on every chart ([`engine_color`]), from the Okabe–Ito palette
+//! that readers with any common colour vision deficiency tell apart: blue threads, vermilion
+//! pool, bluish green selector, reddish purple coroutines, and their variants a related shade
+//! or a colour of their own (sky blue, dark green, black for `selector-on-tokio`, orange for
+//! `coroutines-current`). Peers — servers this project did not write, such as nginx — are
+//! drawn with square markers instead of round ones. The legend is HTML beside the drawing
+//! ([`Chart::legend`]): on the dashboard its series are buttons that hide or show that
+//! colour's marks (`static/charts.js`); without the script it is a plain key.
+//!
+//! One message a chart, so one line per engine: solid, with round markers.
 //!
 //! - **Memory against open connections** ([`memory_per_connection`], `idle` workloads): PSS of
 //!   the engine's process tree against the connections held open, with a dashed least-squares
-//!   line per engine. The *slope* of that line is what one idle connection costs: steep for a
-//!   thread (a stack and a kernel task), nearly flat for a selector loop (a few hundred bytes
-//!   of state). The x axis stays linear so that the slope can be read off it.
+//!   line per engine (the one chart with a second, dashed line per engine). The *slope* of
+//!   that line is what one idle connection costs: steep for a thread (a stack and a kernel
+//!   task), nearly flat for a selector loop (a few hundred bytes of state). Both axes stay
+//!   linear so that the slope can be read off them.
 //! - **Bytes per idle connection** ([`bytes_per_connection_bars`]): those slopes as bars, one
 //!   per engine, with a grey bar for what the *kernel* pays per connection (TCP buffers,
 //!   unreclaimable slab, kernel stacks), shown apart: every model pays it.
@@ -24,24 +31,61 @@
 //!   closed loop, the offered rate for an open loop, where a grey dashed `y = x` line marks
 //!   "kept up with the offer". A prefork pool flattens at its worker count; a single selector
 //!   loop flattens at one core on CPU work.
-//! - **Latency** ([`latency`]): p99 in milliseconds, p50 dashed. In a closed loop latency is
-//!   from send to answer and the load slows down with the server, so the chart says "closed
-//!   loop". In an open loop the solid line is p99 measured from the *intended* send time
-//!   (coordinated omission corrected) and the dashed one is the uncorrected p99 a naive
-//!   client would report: the gap between them is queueing the naive view hides.
+//! - **Latency** ([`latency`]): the p99 in milliseconds (the p50 and the others are in the
+//!   table). In a closed loop latency is from send to answer and the load slows down with
+//!   the server, so the title says "closed loop". In an open loop the solid line is the p99
+//!   from the *intended* send time (coordinated omission corrected) and a dashed line of the
+//!   same colour the uncorrected p99 a naive client would report: the gap between them is
+//!   queueing the naive view hides.
 //! - **Cores** ([`cores`]): CPU time of the engine over the window divided by its length
-//!   (1.0 = one core busy), solid, and the load generator's own, dashed in the same colour.
-//!   When the dashed line nears 1.0 the client, not the engine, may be the bottleneck.
+//!   (1.0 = one core busy). The load generator's cores are in the table, and a step where it
+//!   used a whole core is flagged "client saturated" and said in the notes.
+//! - **CPU per request** ([`cost_per_request`]): engine CPU-µs per valid answer, ± its 95 %
+//!   interval: fair even when the load generator limits the throughput.
 //! - **Memory and threads against the level** ([`memory`], [`threads`]): for the slow-client
 //!   workloads, what holding a slow client costs each model.
+//! - **Timelines** ([`timeline`], [`connection_timeline`]): lanes of phase-coloured bars;
+//!   see their module.
 //!
-//! Axes switch to a log scale when the values span two decades or more ([`use_log_scale`]);
-//! the axis title then says "log scale". On a log level axis a level of 0 is drawn at its own
-//! tick, a short gap left of the smallest level.
+//! ## Failures, flags and bounds
 //!
-//! Steps with a warning (client saturated, Little's law off, level not reached) are drawn with
-//! a hollow marker and a "!"; failed steps have no point on the line and a "×" at the bottom
-//! of the plot. The table says which warning, in its `flags` column.
+//! A step without a value — failed, a level not reached, or nothing answered (for latency,
+//! CPU per answer and throughput: a rate of no answers is not a measured 0 req/s) — is never
+//! drawn as a figure: its line breaks there, and a pale band of the engine's colour, a "×"
+//! on the level axis and its reason (`failed`, `no answers`, `not reached: 3 of 100 held`)
+//! mark the gap. A point with a warning (client saturated, most clients waited unanswered,
+//! only a few answers for a p99, Little's law off) is drawn hollow with a "!" above it. A
+//! figure that unanswered requests reach is only a lower bound: hollow, with an arrow up,
+//! and `≥` in the table. Every one of these is said in words in the notes right under its
+//! chart ([`Chart::notes`]), naming the engine and levels, and in the table's `flags`
+//! column.
+//!
+//! ## Axes: one rule per figure
+//!
+//! A figure has one unit and one axis rule wherever it is drawn — the run page, a lesson, a
+//! comparison across runs — so the same value sits at the same height on each
+//! ([`Metric::axis`] names the unit; `Metric::y_rule` the rule):
+//!
+//! - latency (ms): always log, from the 0.1 ms decade ([`LATENCY_FLOOR_MS`]; for a whole
+//!   download by a slow reader, which takes a second by design, from 100 ms,
+//!   [`DOWNLOAD_FLOOR_MS`]; lower only if a value is) up to the largest value;
+//! - cores: linear from 0 to the cores the engine could use (`EngineFacts::cpus`, or the
+//!   whole cores above the largest value for older runs), so "2" on a 2-core machine is a
+//!   full machine on every page;
+//! - throughput, CPU per request, memory and threads: log when the values shown span two
+//!   decades or more ([`use_log_scale`]; the axis title then says "log scale"), else linear
+//!   from 0; memory against open connections always linear (its slope is the figure).
+//!
+//! The level axis is log when the levels span a decade (1, 16, 64 connections), with its
+//! ticks on the levels themselves; a level of 0 is drawn at its own tick, a short gap left of
+//! the smallest level.
+//!
+//! ## Sizes
+//!
+//! Each chart is drawn twice ([`Chart::svg`] at [`WIDE`], 720 px, and [`Chart::svg_narrow`]
+//! at [`NARROW`], 340 px); [`CHART_CSS`] shows the narrow one below [`NARROW_BELOW`] px, and
+//! each `<svg>` has a `max-width` of its drawn width, so its text, at least [`MIN_FONT_PX`],
+//! is shown at that size at 1400 px and on a 400 px phone. Timelines follow the same rule.
 //!
 //! [`charts_for_workload`] picks the charts that fit a workload's mode. With no data for a
 //! workload, a chart is an *empty state* ([`Chart::empty`]): a small SVG that says what to
@@ -70,9 +114,13 @@ use wb_model::spec::{Mode, Workload};
 
 pub use palette::{ENGINE_ORDER, EngineStyle, color_hex, engine_color, engine_style, is_peer};
 pub use render::{HEIGHT, MIN_FONT_PX, NARROW, NARROW_BELOW, Size, WIDE, WIDTH};
-pub use scale::{LOG_LEVELS_RATIO, LOG_SCALE_RATIO, use_log_scale};
+use scale::YRule;
+pub use scale::{
+    DOWNLOAD_FLOOR_MS, LATENCY_FLOOR_MS, LOG_LEVELS_RATIO, LOG_SCALE_RATIO, use_log_scale,
+};
 
 pub use compare::compare;
+pub(crate) use legend::Figure;
 use legend::*;
 pub use legend::{P99_NEEDS_ANSWERS, most_waited};
 pub use memory::{
@@ -451,22 +499,31 @@ impl Metric {
         if self.is_lower_bound(step) {
             Mark::AtLeast
         } else {
-            mark(step, self.needs_answers())
+            mark(step, self.figure() == Figure::OfAnswers)
         }
     }
 
-    /// Whether the figure is one of answers (a latency, a cost per answer): a step with none
-    /// has no such figure, and is drawn as a gap, never as 0.
-    pub(crate) fn needs_answers(self) -> bool {
-        matches!(
-            self,
-            Metric::LatencyP99 | Metric::LatencyP50 | Metric::CostPerRequest
-        )
+    /// What the figure is, for gaps and notes: one of answers (a latency, a cost per answer)
+    /// or a rate of them (throughput), which a step with no answer does not have and draws
+    /// as a gap, never as 0; or a figure every step has (cores, memory, threads).
+    pub(crate) fn figure(self) -> Figure {
+        match self {
+            Metric::LatencyP99 | Metric::LatencyP50 | Metric::CostPerRequest => Figure::OfAnswers,
+            Metric::Throughput => Figure::Rate,
+            _ => Figure::Other,
+        }
     }
 
-    /// The table cell of the step's figure: `≥ 2900` when it is a lower bound.
+    /// The table cell of the step's figure, with its 95 % interval: `≥ 2900` when it is a
+    /// lower bound, `—` when the chart draws a gap there (no figure, never a 0).
     fn cell_of(self, step: &StepResult) -> String {
-        format::at_least(self.cell(self.value(step)), self.is_lower_bound(step))
+        if gap(step, self.figure()).is_some() || !self.value(step).is_finite() {
+            return "—".into();
+        }
+        format::at_least(
+            format::with_interval(self.value(step), self.interval(step), |v| self.cell(v)),
+            self.is_lower_bound(step),
+        )
     }
 
     /// The figure's 95 % interval `[low, high]` in the unit of [`Metric::axis`], where the
@@ -482,9 +539,22 @@ impl Metric {
         .filter(|[lo, hi]| lo.is_finite() && hi.is_finite() && lo <= hi)
     }
 
-    /// Cores are compared on a linear axis (1.0 must look like 1.0); the rest may go log.
-    fn log_allowed(self) -> bool {
-        !matches!(self, Metric::EngineCores | Metric::ClientCores)
+    /// The rule of the figure's value axis, the same on every page that draws it
+    /// (`steps`: those drawn, for their mode and the machine's cores). Latency: log from
+    /// [`LATENCY_FLOOR_MS`], or [`DOWNLOAD_FLOOR_MS`] for a whole slow download. Cores:
+    /// linear from 0 to the cores the engine could use (1.0 must look like 1.0, and 2 of 2
+    /// cores like a full machine). The rest: by the values, log when they span two decades.
+    pub(crate) fn y_rule(self, steps: &[&StepResult]) -> YRule {
+        match self {
+            Metric::LatencyP99 | Metric::LatencyP50
+                if steps.iter().any(|s| s.mode == Mode::SlowReaders) =>
+            {
+                YRule::LogFrom(DOWNLOAD_FLOOR_MS)
+            }
+            Metric::LatencyP99 | Metric::LatencyP50 => YRule::LogFrom(LATENCY_FLOOR_MS),
+            Metric::EngineCores | Metric::ClientCores => YRule::ZeroTo(machine_cores(steps)),
+            _ => YRule::Data { log: true },
+        }
     }
 
     /// Table cell for a value.
@@ -556,3 +626,19 @@ pub fn empty_state(id: &str, title: &str, hint: &str) -> Chart {
 }
 
 // ---- helpers ------------------------------------------------------------------------------
+
+/// The cores an engine of these steps could use, the top of every cores axis: the most
+/// CPUs an engine stated (`EngineFacts::cpus`), or, for steps stored before engines stated
+/// it, the whole cores above the largest figure; at least 1.
+fn machine_cores(steps: &[&StepResult]) -> f64 {
+    let stated = steps
+        .iter()
+        .filter_map(|s| s.facts.as_ref().and_then(|f| f.cpus))
+        .max();
+    let used = steps
+        .iter()
+        .map(|s| s.derived.engine_cores.max(s.derived.client_cores))
+        .filter(|v| v.is_finite())
+        .fold(0.0_f64, f64::max);
+    stated.map_or(used.ceil(), |c| c as f64).max(1.0)
+}

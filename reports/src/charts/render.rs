@@ -17,7 +17,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::palette::{EngineStyle, color_hex};
-use super::scale::Scale;
+use super::scale::{Scale, YRule};
 use crate::format::escape_html as escape;
 
 /// The size a chart is drawn at, in SVG pixels. A chart is drawn twice ([`WIDE`] and
@@ -162,8 +162,8 @@ pub(crate) struct LinePlot {
     pub y_desc: String,
     /// Let the x axis go logarithmic when the levels span decades.
     pub x_log: bool,
-    /// Let the y axis go logarithmic when the values span decades.
-    pub y_log: bool,
+    /// How the value axis is chosen: the figure's rule ([`YRule`]).
+    pub y: YRule,
     pub lines: Vec<Line>,
     pub legend: Vec<LegendEntry>,
 }
@@ -281,18 +281,18 @@ pub(crate) fn line_plot(plot: &LinePlot, size: Size) -> DrawResult<String> {
                 .flat_map(|p| {
                     let [lo, hi] = p.interval.unwrap_or([p.y, p.y]);
                     // Room above a lower bound for its arrow.
-                    let room = match (p.mark, plot.y_log) {
+                    let room = match (p.mark, plot.y.may_be_log()) {
                         (Mark::AtLeast, true) => 2.0,
                         (Mark::AtLeast, false) => 1.15,
                         _ => 1.0,
                     };
                     [p.y, lo, hi, p.y * room]
                 })
-                .filter(|v| v.is_finite() && (!plot.y_log || *v > 0.0))
+                .filter(|v| v.is_finite() && (!plot.y.may_be_log() || *v > 0.0))
         })
         .collect();
     let xscale = Scale::levels(&xs, plot.x_log);
-    let yscale = Scale::values(&ys, plot.y_log);
+    let yscale = Scale::by_rule(&ys, plot.y);
     let x_desc = format!("{}{}", plot.x_desc, xscale.note());
     let y_desc = format!("{}{}", plot.y_desc, yscale.note());
 

@@ -6,6 +6,39 @@
 //! level of 0 (the idle baseline, "no slow clients"): it is drawn a short gap to the left of
 //! the smallest positive value, with a tick labelled `0`.
 
+/// The lowest decade of every latency axis, in milliseconds: 100 µs, under a request's
+/// round trip on loopback for any engine here. Latency axes are log from it (lower when a
+/// value is), so one latency sits at the same height on every page.
+pub const LATENCY_FLOOR_MS: f64 = 0.1;
+
+/// The lowest decade of a slow-reader workload's latency axis (a whole download, a second
+/// or more by design), in milliseconds.
+pub const DOWNLOAD_FLOOR_MS: f64 = 100.0;
+
+/// How a figure's value axis is chosen: one rule per figure ([`super::Metric::y_rule`]),
+/// the same on the run page, a lesson and a comparison.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum YRule {
+    /// Chosen by the values shown: log when they span two decades and `log` allows it,
+    /// else linear from 0 (throughput, CPU per request, memory, threads).
+    Data {
+        /// A log axis is allowed.
+        log: bool,
+    },
+    /// Always log, from this value's decade (or a lower one a value needs) up to the
+    /// largest value: latency, from [`LATENCY_FLOOR_MS`].
+    LogFrom(f64),
+    /// Linear from 0 to this value, or higher when a value is: cores, to the machine's.
+    ZeroTo(f64),
+}
+
+impl YRule {
+    /// Whether the axis may be logarithmic (values at or below 0 are then not drawn).
+    pub fn may_be_log(self) -> bool {
+        !matches!(self, YRule::Data { log: false } | YRule::ZeroTo(_))
+    }
+}
+
 /// Values spanning at least this ratio (two decades) get a log axis.
 pub const LOG_SCALE_RATIO: f64 = 100.0;
 
@@ -59,6 +92,28 @@ impl Scale {
             Scale::log(values, true)
         } else {
             Scale::linear(values, false)
+        }
+    }
+
+    /// A value axis by its figure's rule ([`YRule`]).
+    pub fn by_rule(values: &[f64], rule: YRule) -> Scale {
+        match rule {
+            YRule::Data { log } => Scale::values(values, log),
+            YRule::LogFrom(floor) => {
+                let floor = 10f64.powf(floor.log10().floor());
+                let with: Vec<f64> = values.iter().copied().chain([floor]).collect();
+                Scale::log(&with, false)
+            }
+            YRule::ZeroTo(top) => {
+                let max = values
+                    .iter()
+                    .copied()
+                    .filter(|v| v.is_finite())
+                    .fold(0.0, f64::max);
+                let with: Vec<f64> = values.iter().copied().chain([top]).collect();
+                // Room above for a marker's "!" only when a value nears the top.
+                Scale::linear(&with, max > top * 0.9)
+            }
         }
     }
 

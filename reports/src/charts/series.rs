@@ -41,6 +41,11 @@ pub(super) fn levels(groups: &[EngineSteps<'_>]) -> Vec<f64> {
     levels.into_iter().map(|l| l as f64).collect()
 }
 
+/// Every step of the groups.
+pub(super) fn all_steps<'a>(groups: &[EngineSteps<'a>]) -> Vec<&'a StepResult> {
+    groups.iter().flat_map(|(_, s)| s.iter().copied()).collect()
+}
+
 /// One line per engine of a metric against the level.
 pub(super) fn metric_lines(
     groups: &[EngineSteps<'_>],
@@ -68,7 +73,7 @@ pub(super) fn metric_points(steps: &[&StepResult], metric: Metric) -> Vec<Point>
             y: metric.value(s),
             mark: metric.mark(s),
             interval: metric.interval(s),
-            gap: gap(s, metric.needs_answers()).or_else(|| {
+            gap: gap(s, metric.figure()).or_else(|| {
                 // A figure that could not be computed is not a 0 either.
                 (!metric.value(s).is_finite()).then(|| "no value".to_string())
             }),
@@ -91,13 +96,13 @@ pub(super) fn level_metric_chart(
         return no_data(id, title, workload);
     }
     let mut legend = engine_legend(&groups);
-    legend.extend(flag_keys(&groups));
+    legend.extend(flag_keys(&groups, metric.figure()));
     let plot = LinePlot {
         title: title.clone(),
         x_desc: level_axis(mode_of(&groups)),
         y_desc: metric.axis().into(),
         x_log: true,
-        y_log: metric.log_allowed(),
+        y: metric.y_rule(&all_steps(&groups)),
         lines: metric_lines(&groups, metric, false, true),
         legend,
     };
@@ -105,14 +110,9 @@ pub(super) fn level_metric_chart(
         format!("{workload}: {caption}."),
         &groups,
         &[metric.axis()],
-        |s| {
-            vec![format::at_least(
-                format::with_interval(metric.value(s), metric.interval(s), |v| metric.cell(v)),
-                metric.is_lower_bound(s),
-            )]
-        },
+        |s| vec![metric.cell_of(s)],
     );
-    let notes = chart_notes(&groups, metric.needs_answers());
+    let notes = chart_notes(&groups, metric.figure());
     finish_lines(id, plot, table, notes)
 }
 

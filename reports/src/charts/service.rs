@@ -35,13 +35,13 @@ pub fn throughput(steps: &[StepResult], workload: &str) -> Chart {
             swatch: Swatch::Dashed,
         });
     }
-    legend.extend(flag_keys(&groups));
+    legend.extend(flag_keys(&groups, Figure::Rate));
     let plot = LinePlot {
         title: title.clone(),
         x_desc: level_axis(mode),
         y_desc: Metric::Throughput.axis().into(),
         x_log: true,
-        y_log: true,
+        y: Metric::Throughput.y_rule(&all_steps(&groups)),
         lines,
         legend,
     };
@@ -51,15 +51,21 @@ pub fn throughput(steps: &[StepResult], workload: &str) -> Chart {
         &["throughput (req/s)", "answered / sent", "errors"],
         |s| {
             vec![
-                format::with_interval(s.derived.throughput_rps, s.estimates.throughput_ci, |v| {
-                    format!("{v:.0}")
-                }),
+                // The table has the figures drawn: a gap is no figure.
+                match gap(s, Figure::Rate) {
+                    Some(_) => "—".to_string(),
+                    None => format::with_interval(
+                        s.derived.throughput_rps,
+                        s.estimates.throughput_ci,
+                        |v| format!("{v:.0}"),
+                    ),
+                },
                 format::answered(&s.load),
                 s.load.errors.total().to_string(),
             ]
         },
     );
-    let notes = chart_notes(&groups, false);
+    let notes = chart_notes(&groups, Figure::Rate);
     finish_lines(id, plot, table, notes)
 }
 
@@ -102,7 +108,7 @@ pub fn latency(steps: &[StepResult], workload: &str) -> Chart {
                                 mark(s, true)
                             },
                             interval: None,
-                            gap: gap(s, true),
+                            gap: gap(s, Figure::OfAnswers),
                         })
                     })
                     .collect(),
@@ -113,14 +119,14 @@ pub fn latency(steps: &[StepResult], workload: &str) -> Chart {
     }
     // One message a chart: the p99 (what the slowest clients get). The p50 is in the table,
     // beside it: a second line per engine would double the lines to tell apart.
-    legend.extend(flag_keys(&groups));
+    legend.extend(flag_keys(&groups, Figure::OfAnswers));
     legend.extend(at_least_key(&lines));
     let plot = LinePlot {
         title: title.clone(),
         x_desc: level_axis(mode),
-        y_desc: "latency (ms)".into(),
+        y_desc: Metric::LatencyP99.axis().into(),
         x_log: true,
-        y_log: true,
+        y: Metric::LatencyP99.y_rule(&all_steps(&groups)),
         lines,
         legend,
     };
@@ -148,9 +154,11 @@ pub fn latency(steps: &[StepResult], workload: &str) -> Chart {
     columns.push("answered / sent");
     let table = step_table(caption, &groups, &columns, |s| {
         let l = &s.load.latency;
+        // A step drawn as a gap has no latency: "—", never a 0.
+        let none = gap(s, Figure::OfAnswers).is_some();
         let cell = |l: &wb_model::results::Latency, name: &str| match l.percentile(name) {
-            Some((us, bound)) => format::at_least(sig3(ms(us)), bound),
-            None => "—".into(),
+            Some((us, bound)) if !none => format::at_least(sig3(ms(us)), bound),
+            _ => "—".into(),
         };
         let mut row = ["p50", "p90", "p99", "p99.9", "max"]
             .map(|name| cell(l, name))
@@ -166,7 +174,7 @@ pub fn latency(steps: &[StepResult], workload: &str) -> Chart {
         row.push(format::answered(&s.load));
         row
     });
-    let notes = chart_notes(&groups, true);
+    let notes = chart_notes(&groups, Figure::OfAnswers);
     finish_lines(id, plot, table, notes)
 }
 
@@ -184,13 +192,13 @@ pub fn cores(steps: &[StepResult], workload: &str) -> Chart {
     // step where it was the limit is flagged and said in the notes.
     let lines = metric_lines(&groups, Metric::EngineCores, false, true);
     let mut legend = engine_legend(&groups);
-    legend.extend(flag_keys(&groups));
+    legend.extend(flag_keys(&groups, Figure::Other));
     let plot = LinePlot {
         title: title.clone(),
         x_desc: level_axis(mode),
-        y_desc: "cores (1.0 = one core busy)".into(),
+        y_desc: Metric::EngineCores.axis().into(),
         x_log: true,
-        y_log: false,
+        y: Metric::EngineCores.y_rule(&all_steps(&groups)),
         lines,
         legend,
     };
@@ -214,7 +222,7 @@ pub fn cores(steps: &[StepResult], workload: &str) -> Chart {
             ]
         },
     );
-    let notes = chart_notes(&groups, false);
+    let notes = chart_notes(&groups, Figure::Other);
     finish_lines(id, plot, table, notes)
 }
 

@@ -33,6 +33,16 @@
 //! Drawn by hand as SVG rectangles (plotters would add nothing for bars on lanes), with the
 //! chart module's conventions: a `viewBox`, `width="100%"`, DejaVu Sans, no external
 //! references, and a [`DataTable`] of what is drawn, one row per lane.
+//!
+//! **Sizes.** Like every chart, a timeline is drawn twice, 720 px wide and 340 px for phones,
+//! each shown at most at its drawn width, with every text at least 12 px (title, lane
+//! labels, ticks, the block of unseen connections): 12 px on screen at 1400 px and at 400
+//! px. A lane is as tall as its label (16 px, or 12 px under its label when labels are long
+//! and the drawing narrow). So that a drawing stays about a screen tall, it draws the first
+//! [`MAX_LANES`] lanes (24; [`MAX_LANES_NARROW`], 12, on a phone) and a row "N more" for the
+//! rest: 60 legible lanes would be 1200 px, and the pattern — waits side by side, workers
+//! busy in parallel, one thread interleaving — shows in the first dozen. The table lists
+//! every lane. The legend is the page's, beside the drawing ([`super::Chart::legend`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -41,15 +51,21 @@ use wb_model::trace::{ConnectionLane, Trace, TraceSpan, connections};
 
 use super::{Chart, DataTable};
 
-/// Width of a timeline, in SVG pixels (timelines are drawn once, at this width).
-const WIDTH: u32 = 640;
 use crate::format::escape_html;
 
-/// Most thread lanes drawn; the table still lists every lane.
-pub const MAX_LANES: usize = 40;
+use super::render::{NARROW, WIDE};
+use super::{LegendItem, LegendKind};
 
-/// Most connection lanes drawn; the table still lists every connection.
-pub const MAX_CONNECTION_LANES: usize = 60;
+/// Width of the wide drawing of a timeline, in SVG pixels: the other charts' ([`WIDE`]),
+/// shown at most at that width, so its 12 px text is 12 px on screen.
+const WIDTH: u32 = WIDE.width;
+
+/// Most lanes the wide drawing draws; a row "N more" says how many it leaves out, and the
+/// table lists every lane.
+pub const MAX_LANES: usize = 24;
+
+/// Most lanes the narrow (phone) drawing draws.
+pub const MAX_LANES_NARROW: usize = 12;
 
 /// The phases, their colours, and whether they fill the lane.
 const PHASES: [(&str, &str, bool); 5] = [
@@ -60,20 +76,44 @@ const PHASES: [(&str, &str, bool); 5] = [
     ("write", "#54a24b", true),
 ];
 
-const LANE_HEIGHT: u32 = 14;
-const LANE_GAP: u32 = 3;
-/// Lanes when there are many connections.
-const SMALL_LANE_HEIGHT: u32 = 8;
-const SMALL_LANE_GAP: u32 = 2;
-const LEFT: u32 = 150;
+/// Every text of a timeline is at least this big, in px of its drawing, which is shown at
+/// most at its drawn size ([`super::MIN_FONT_PX`]).
+const TEXT: u32 = 12;
+/// The title's size.
+const TITLE: u32 = 15;
+/// A lane, tall enough for its 12 px label beside it.
+const LANE_HEIGHT: u32 = 16;
+const LANE_GAP: u32 = 4;
+/// A lane when its label is written above it (narrow drawing, long labels).
+const LANE_HEIGHT_UNDER_LABEL: u32 = 12;
+/// Room for a label above its lane.
+const LABEL_ROW: u32 = 15;
 const RIGHT: u32 = 12;
-/// Below the title and the line that says what the lanes are.
-const TOP: u32 = 46;
 const FONT: &str = "DejaVu Sans, sans-serif";
 const MUTED: &str = "#555";
 /// The block of connections the load generator held that have no span in the window.
 const UNSEEN_FILL: &str = "#fbe3c4";
 const UNSEEN_STROKE: &str = "#b26b00";
+
+/// How wide a text is drawn, in px: DejaVu Sans averages under 0.6 em a character.
+fn text_px(text: &str, size: u32) -> f64 {
+    text.chars().count() as f64 * size as f64 * 0.6
+}
+
+/// `text` cut into lines no wider than `width` px at `size`, at spaces.
+fn wrap(text: &str, width: f64, size: u32) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split(' ') {
+        match lines.last_mut() {
+            Some(line) if text_px(&format!("{line} {word}"), size) <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines
+}
 
 /// The time axis a chart is drawn on.
 #[derive(Debug, Clone, PartialEq)]
@@ -192,33 +232,50 @@ pub fn timeline_on(trace: &Trace, axis: &Axis) -> Chart {
     let lanes = lanes(&spans);
     let pids: BTreeSet<u32> = lanes.keys().map(|k| k.pid).collect();
     let several = pids.len() > 1;
-    let drawn: Vec<(String, Vec<&TraceSpan>)> = lanes
+    let drawn: Vec<LaneDrawing<'_>> = lanes
         .iter()
-        .take(MAX_LANES)
-        .map(|(key, lane)| (lane_label(key, &lane.thread, several), lane.spans.clone()))
+        .map(|(key, lane)| LaneDrawing {
+            label: lane_label(key, &lane.thread, several),
+            life: None,
+            spans: lane.spans.clone(),
+        })
         .collect();
-    let mut frame = Frame::new(&title, axis, drawn.len(), (LANE_HEIGHT, LANE_GAP), 2);
-    frame.subtitle(if several {
+    let subtitle = if several {
         "one lane per worker process (and its threads): who ran the work"
     } else {
         "one lane per thread: who ran the work"
-    });
-    for (row, (label, spans)) in drawn.iter().enumerate() {
-        frame.lane(row, label, None);
-        for span in spans {
-            frame.bar(row, span);
-        }
-    }
-    let svg = frame.finish(&[]);
+    };
+    let drawings = draw_both(&title, subtitle, axis, &drawn, None, false);
     let mut table = table(trace, &lanes, several);
     table.notes = window_notes(trace, axis, spans.len());
-    if lanes.len() > MAX_LANES {
-        table.notes.push(format!(
-            "The chart draws the first {MAX_LANES} of {} lanes; the table lists them all.",
-            lanes.len()
-        ));
+    if let Some(note) = lanes_left_out(lanes.len(), "lanes") {
+        table.notes.push(note);
     }
-    Chart::drawn(id, title, svg, table)
+    finish(id, title, drawings, table)
+}
+
+/// The note under a table whose chart leaves lanes out, if it does.
+fn lanes_left_out(lanes: usize, what: &str) -> Option<String> {
+    (lanes > MAX_LANES_NARROW).then(|| {
+        let wide = if lanes > MAX_LANES {
+            format!("the first {MAX_LANES} of {lanes} {what}")
+        } else {
+            format!("all {lanes} {what}")
+        };
+        format!(
+            "The chart draws {wide} ({MAX_LANES_NARROW} on a narrow screen), and counts the \
+             others in a row \"N more\"; the table lists them all."
+        )
+    })
+}
+
+/// A drawn timeline as a chart.
+fn finish(id: String, title: String, drawings: Drawings, table: DataTable) -> Chart {
+    Chart {
+        svg_narrow: drawings.svg_narrow,
+        legend: drawings.legend,
+        ..Chart::drawn(id, title, drawings.svg, table)
+    }
 }
 
 /// The connections view on `axis`: one lane per connection, from the server's accept to its
@@ -234,115 +291,283 @@ pub fn connection_timeline_on(trace: &Trace, axis: &Axis) -> Chart {
     let unseen = trace
         .client_connections
         .map(|held| held.saturating_sub(conns.len() as u64));
-    let drawn = conns.len().min(MAX_CONNECTION_LANES);
-    // The unseen block takes the room of a few lanes, at most ten.
-    let unseen_rows = unseen
-        .filter(|&n| n > 0)
-        .map_or(0, |n| (n as usize).clamp(2, 10));
-    let small = drawn + unseen_rows > 24;
-    let (lane_h, gap) = if small {
-        (SMALL_LANE_HEIGHT, SMALL_LANE_GAP)
-    } else {
-        (LANE_HEIGHT, LANE_GAP)
-    };
-    let mut frame = Frame::new(&title, axis, drawn + unseen_rows, (lane_h, gap), 3);
-    frame.subtitle(
+    let drawn: Vec<LaneDrawing<'_>> = conns
+        .iter()
+        .zip(&labels)
+        .map(|(conn, label)| LaneDrawing {
+            label: label.clone(),
+            life: Some((conn.begins_ns(), conn.ends_ns(), conn.accepted_ns)),
+            spans: conn.spans.clone(),
+        })
+        .collect();
+    let drawings = draw_both(
+        &title,
         "one lane per connection, from its accept (tick) to its last span; connect → accept: not recorded",
+        axis,
+        &drawn,
+        unseen
+            .filter(|&n| n > 0)
+            .map(|n| (n, trace.client_connections.unwrap_or(n))),
+        true,
     );
-    for (row, conn) in conns.iter().take(drawn).enumerate() {
-        frame.lane(
-            row,
-            &labels[row],
-            Some((conn.begins_ns(), conn.ends_ns(), conn.accepted_ns)),
-        );
-        for span in &conn.spans {
-            frame.bar(row, span);
-        }
-    }
-    if let Some(n) = unseen.filter(|&n| n > 0) {
-        frame.unseen_block(drawn, unseen_rows, n, trace.client_connections.unwrap_or(n));
-    }
-    let svg = frame.finish(&[
-        ("tick", "the server accepted the connection"),
-        ("unseen", "held by the client, no span in the window"),
-    ]);
-    Chart::drawn(
+    finish(
         id,
         title,
-        svg,
+        drawings,
         connection_table(trace, axis, &conns, &labels, unseen, spans.len()),
     )
 }
 
-/// An SVG of lanes over one time axis, with the axis and a legend underneath.
+/// What a lane is drawn with: its label, its life (connections) and its spans.
+struct LaneDrawing<'a> {
+    label: String,
+    /// A connection's life on the lane: from `begins` to `ends`, accepted at.
+    life: Option<(u64, u64, Option<u64>)>,
+    spans: Vec<&'a TraceSpan>,
+}
+
+/// A timeline drawn at both sizes, its legend and the lanes each drawing leaves out.
+struct Drawings {
+    svg: String,
+    svg_narrow: String,
+    legend: Vec<LegendItem>,
+}
+
+/// Draws `lanes` at [`WIDE`] and [`NARROW`]: the first [`MAX_LANES`] (or
+/// [`MAX_LANES_NARROW`]) lanes, a row counting the others, and `unseen` (with the
+/// connections `held`) as a block under them.
+fn draw_both(
+    title: &str,
+    subtitle: &str,
+    axis: &Axis,
+    lanes: &[LaneDrawing<'_>],
+    unseen: Option<(u64, u64)>,
+    connections: bool,
+) -> Drawings {
+    let draw = |width: u32, max: usize| {
+        let shown = lanes.len().min(max);
+        let labels: Vec<&str> = lanes[..shown].iter().map(|l| l.label.as_str()).collect();
+        let mut frame = Frame::new(
+            width,
+            title,
+            subtitle,
+            axis,
+            &labels,
+            lanes.len() - shown,
+            unseen,
+        );
+        for (row, lane) in lanes.iter().take(shown).enumerate() {
+            frame.lane(row, &lane.label, lane.life);
+            for span in &lane.spans {
+                frame.bar(row, span);
+            }
+        }
+        frame.finish()
+    };
+    let mut legend: Vec<LegendItem> = PHASES
+        .iter()
+        .map(|(phase, color, fills)| LegendItem {
+            text: if *fills {
+                (*phase).to_string()
+            } else {
+                format!("{phase} (thin)")
+            },
+            color: (*color).to_string(),
+            kind: LegendKind::Block,
+        })
+        .collect();
+    legend.push(LegendItem {
+        text: "thin bars: blocked or parked, not on a CPU".into(),
+        color: MUTED.into(),
+        kind: LegendKind::Text,
+    });
+    if connections {
+        legend.push(LegendItem {
+            text: "| tick: the server accepted the connection".into(),
+            color: "#222222".into(),
+            kind: LegendKind::Text,
+        });
+    }
+    if unseen.is_some() {
+        legend.push(LegendItem {
+            text: "held by the client, no span in the window".into(),
+            color: UNSEEN_FILL.into(),
+            kind: LegendKind::Block,
+        });
+    }
+    Drawings {
+        svg: draw(WIDTH, MAX_LANES),
+        svg_narrow: draw(NARROW.width, MAX_LANES_NARROW),
+        legend,
+    }
+}
+
+/// An SVG of lanes over one time axis, with the axis underneath. Every text is at least
+/// [`TEXT`] px; lane labels go left of the lanes, or above each lane when the longest
+/// would take over a third of the width.
 struct Frame {
     svg: String,
-    /// Rows of legend under the axis.
-    legend_rows: u32,
+    width: u32,
+    /// Where the lanes begin (their labels end left of it).
+    left: u32,
+    /// Labels are written above their lanes.
+    above: bool,
+    /// Where the first lane's row begins.
+    top: u32,
     axis_ns: u64,
     lane_h: u32,
-    gap: u32,
+    /// One lane's row: label above (if any), lane and gap.
+    pitch: u32,
     rows: usize,
+    /// Lanes not drawn, counted on a row of their own.
+    more: usize,
+    /// Unseen connections and those held, with the lines that say so.
+    unseen: Option<(u64, u64, Vec<String>)>,
 }
 
 impl Frame {
     fn new(
+        width: u32,
         title: &str,
+        subtitle: &str,
         axis: &Axis,
-        rows: usize,
-        (lane_h, gap): (u32, u32),
-        legend_rows: u32,
+        labels: &[&str],
+        more: usize,
+        unseen: Option<(u64, u64)>,
     ) -> Frame {
+        let longest = labels
+            .iter()
+            .map(|l| text_px(l, TEXT))
+            .chain([text_px(&format!("{more} more"), TEXT)])
+            .fold(0.0, f64::max);
+        let above = longest + 12.0 > width as f64 / 3.0;
+        let left = if above {
+            8
+        } else {
+            (longest.ceil() as u32 + 12).max(48)
+        };
+        let (lane_h, pitch) = if above {
+            (
+                LANE_HEIGHT_UNDER_LABEL,
+                LABEL_ROW + LANE_HEIGHT_UNDER_LABEL + LANE_GAP,
+            )
+        } else {
+            (LANE_HEIGHT, LANE_HEIGHT + LANE_GAP)
+        };
+        let text_width = (width - 16) as f64;
+        let title_lines = wrap(title, text_width, TITLE);
+        let sub_lines = wrap(subtitle, text_width, TEXT);
+        let top = 8 + title_lines.len() as u32 * 19 + sub_lines.len() as u32 * 15 + 8;
+        let plot_width = (width - left - RIGHT) as f64;
+        let unseen = unseen.map(|(n, held)| {
+            let text = format!(
+                "{n} of the {held} connections the load generator held: no span here, \
+                 waiting in the listen backlog (unseen by the server) or not yet served"
+            );
+            (n, held, wrap(&text, plot_width - 12.0, TEXT))
+        });
         let mut frame = Frame {
             svg: String::new(),
-            legend_rows,
+            width,
+            left,
+            above,
+            top,
             axis_ns: axis.ns.max(1),
             lane_h,
-            gap,
-            rows,
+            pitch,
+            rows: labels.len(),
+            more,
+            unseen,
         };
         let height = frame.height();
         let _ = write!(
             frame.svg,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="100%" role="img" aria-label="{}" font-family="{FONT}">"#,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" style="max-width: {width}px" role="img" aria-label="{}" font-family="{FONT}">"#,
             escape_html(title)
         );
         let _ = write!(
             frame.svg,
-            r#"<rect width="{WIDTH}" height="{height}" fill="white"/><text x="{}" y="18" font-size="14" text-anchor="middle">{}</text>"#,
-            WIDTH / 2,
-            escape_html(title)
+            r#"<rect width="{width}" height="{height}" fill="white"/>"#
         );
+        let mut y = 8;
+        for line in &title_lines {
+            y += 19;
+            let _ = write!(
+                frame.svg,
+                r#"<text x="{}" y="{}" font-size="{TITLE}" text-anchor="middle">{}</text>"#,
+                width / 2,
+                y - 4,
+                escape_html(line)
+            );
+        }
+        for line in &sub_lines {
+            y += 15;
+            let _ = write!(
+                frame.svg,
+                r#"<text x="{}" y="{}" font-size="{TEXT}" fill="{MUTED}" text-anchor="middle">{}</text>"#,
+                width / 2,
+                y - 3,
+                escape_html(line)
+            );
+        }
         frame
     }
 
-    fn plot_width() -> f64 {
-        (WIDTH - LEFT - RIGHT) as f64
+    fn plot_width(&self) -> f64 {
+        (self.width - self.left - RIGHT) as f64
     }
 
     fn x(&self, ns: u64) -> f64 {
-        LEFT as f64 + ns.min(self.axis_ns) as f64 / self.axis_ns as f64 * Self::plot_width()
+        self.left as f64 + ns.min(self.axis_ns) as f64 / self.axis_ns as f64 * self.plot_width()
     }
 
+    /// The top of a lane's row (its label's, when above).
+    fn row_y(&self, row: usize) -> u32 {
+        self.top + row as u32 * self.pitch
+    }
+
+    /// The top of a lane's bar.
     fn y(&self, row: usize) -> u32 {
-        TOP + row as u32 * (self.lane_h + self.gap)
+        self.row_y(row) + if self.above { LABEL_ROW } else { 0 }
+    }
+
+    /// The unseen block's height.
+    fn unseen_h(&self) -> u32 {
+        self.unseen
+            .as_ref()
+            .map_or(0, |(.., lines)| lines.len() as u32 * 15 + 14)
     }
 
     fn axis_y(&self) -> u32 {
-        TOP + self.rows as u32 * (self.lane_h + self.gap) + 4
+        let more = if self.more > 0 { 1 } else { 0 };
+        let unseen = match self.unseen_h() {
+            0 => 0,
+            h if self.above => LABEL_ROW + h + LANE_GAP,
+            h => h + LANE_GAP,
+        };
+        self.row_y(self.rows + more) + unseen + 2
     }
 
-    /// Title, lanes, axis with its title, and two rows of legend.
+    /// Title, lanes, the axis and its title.
     fn height(&self) -> u32 {
-        self.axis_y() + 28 + self.legend_rows * 16 + 6
+        self.axis_y() + 40
     }
 
-    fn subtitle(&mut self, text: &str) {
+    /// A lane's label (`label_y`: its baseline) beside or above it.
+    fn label(&mut self, row: usize, label: &str) {
+        let (x, y, anchor) = if self.above {
+            (self.left, self.row_y(row) + LABEL_ROW - 4, "start")
+        } else {
+            (
+                self.left - 6,
+                self.y(row) + (self.lane_h + TEXT) / 2 - 2,
+                "end",
+            )
+        };
         let _ = write!(
             self.svg,
-            r#"<text x="{}" y="34" font-size="10" fill="{MUTED}" text-anchor="middle">{}</text>"#,
-            WIDTH / 2,
-            escape_html(text)
+            r#"<text x="{x}" y="{y}" font-size="{TEXT}" text-anchor="{anchor}">{}</text>"#,
+            escape_html(label)
         );
     }
 
@@ -351,27 +576,25 @@ impl Frame {
     fn lane(&mut self, row: usize, label: &str, life: Option<(u64, u64, Option<u64>)>) {
         let y = self.y(row);
         let h = self.lane_h;
-        let font = if h < LANE_HEIGHT { 8 } else { 10 };
         let _ = write!(
             self.svg,
-            r##"<rect x="{LEFT}" y="{y}" width="{}" height="{h}" fill="#f7f7f7"/><text x="{}" y="{}" font-size="{font}" text-anchor="end">{}</text>"##,
-            Self::plot_width(),
-            LEFT - 4,
-            y + h - (h + 1 - font).clamp(1, 3),
-            escape_html(label)
+            r##"<rect x="{}" y="{y}" width="{:.1}" height="{h}" fill="#f2f2f2"/>"##,
+            self.left,
+            self.plot_width(),
         );
+        self.label(row, label);
         if let Some((begins, ends, accepted)) = life {
             let x0 = self.x(begins);
             let width = (self.x(ends) - x0).max(0.6);
             let _ = write!(
                 self.svg,
-                r##"<rect x="{x0:.1}" y="{y}" width="{width:.1}" height="{h}" fill="#e6e6e6"/>"##
+                r##"<rect x="{x0:.1}" y="{y}" width="{width:.1}" height="{h}" fill="#e0e0e0"/>"##
             );
             if let Some(at) = accepted {
                 let _ = write!(
                     self.svg,
-                    r##"<rect x="{:.1}" y="{}" width="1.2" height="{}" fill="#222"/>"##,
-                    self.x(at) - 0.6,
+                    r##"<rect x="{:.1}" y="{}" width="1.5" height="{}" fill="#222"/>"##,
+                    self.x(at) - 0.75,
                     y.saturating_sub(1),
                     h + 2
                 );
@@ -386,7 +609,7 @@ impl Frame {
         let y = self.y(row);
         let x0 = self.x(span.start_ns);
         let width = (self.x(span.end_ns) - x0).max(0.6);
-        let thin = (self.lane_h / 3).max(2);
+        let thin = (self.lane_h / 3).max(3);
         let (bar_y, bar_h) = if fills {
             (y, self.lane_h)
         } else {
@@ -398,116 +621,99 @@ impl Frame {
         );
     }
 
-    /// `rows` lanes' room for the `unseen` of the `held` connections the load generator
-    /// held that have no span in the window.
-    fn unseen_block(&mut self, row: usize, rows: usize, unseen: u64, held: u64) {
-        let y = self.y(row);
-        let h = rows as u32 * (self.lane_h + self.gap) - self.gap;
-        let _ = write!(
-            self.svg,
-            r#"<rect x="{LEFT}" y="{y}" width="{:.1}" height="{h}" fill="{UNSEEN_FILL}" stroke="{UNSEEN_STROKE}" stroke-dasharray="4 3"/>"#,
-            Self::plot_width()
-        );
-        let _ = write!(
-            self.svg,
-            r#"<text x="{}" y="{}" font-size="10" text-anchor="end">{unseen} more</text>"#,
-            LEFT - 4,
-            y + h / 2 + 4
-        );
-        let line_one =
-            format!("{unseen} of the {held} connections the load generator held: no span here,");
-        let line_two = "waiting in the listen backlog (unseen by the server) or not yet served";
-        let mid = LEFT as f64 + Self::plot_width() / 2.0;
-        let (one_y, two_y) = if h >= 26 {
-            (y + h / 2 - 2, y + h / 2 + 10)
+    /// The row that counts the lanes not drawn, and the block of connections the load
+    /// generator held that have no span in the window.
+    fn rest(&mut self) {
+        let mid = self.left as f64 + self.plot_width() / 2.0;
+        if self.more > 0 {
+            let row = self.rows;
+            let more = self.more;
+            self.label(row, &format!("{more} more"));
+            let y = self.y(row);
+            let long = format!("{more} more lanes not drawn: the data table lists every one");
+            let text = if text_px(&long, TEXT) <= self.plot_width() {
+                long
+            } else {
+                "not drawn: see the data table".to_string()
+            };
+            let _ = write!(
+                self.svg,
+                r##"<text x="{mid:.1}" y="{}" font-size="{TEXT}" fill="{MUTED}" text-anchor="middle">{text}</text>"##,
+                y + (self.lane_h + TEXT) / 2 - 2
+            );
+        }
+        let Some((unseen, _, lines)) = self.unseen.clone() else {
+            return;
+        };
+        let row = self.rows + usize::from(self.more > 0);
+        let y = self.row_y(row);
+        let h = self.unseen_h();
+        let (text_y, label_x, anchor) = if self.above {
+            (y + LABEL_ROW, self.left, "start")
         } else {
-            (y + h / 2 - 1, y + h / 2 + 8)
+            (y, self.left - 6, "end")
+        };
+        let block_y = if self.above { y + LABEL_ROW } else { y };
+        let _ = write!(
+            self.svg,
+            r#"<rect x="{}" y="{block_y}" width="{:.1}" height="{h}" fill="{UNSEEN_FILL}" stroke="{UNSEEN_STROKE}" stroke-dasharray="4 3"/>"#,
+            self.left,
+            self.plot_width()
+        );
+        let label_y = if self.above {
+            y + LABEL_ROW - 4
+        } else {
+            y + h / 2 + 4
         };
         let _ = write!(
             self.svg,
-            r#"<text x="{mid:.1}" y="{one_y}" font-size="10" text-anchor="middle">{}</text><text x="{mid:.1}" y="{two_y}" font-size="10" text-anchor="middle">{}</text>"#,
-            escape_html(&line_one),
-            escape_html(line_two)
+            r#"<text x="{label_x}" y="{label_y}" font-size="{TEXT}" text-anchor="{anchor}">{unseen} more</text>"#,
         );
-    }
-
-    /// The time axis, the legend (the phases on one row; what thin bars and `extra` marks
-    /// mean on the next), and the end of the SVG.
-    fn finish(mut self, extra: &[(&str, &str)]) -> String {
-        let axis_y = self.axis_y();
-        let plot_width = Self::plot_width();
-        let _ = write!(
-            self.svg,
-            r##"<line x1="{LEFT}" y1="{axis_y}" x2="{}" y2="{axis_y}" stroke="#333"/>"##,
-            WIDTH - RIGHT
-        );
-        let axis_ms = self.axis_ns as f64 / 1e6;
-        let step = nice_step(axis_ms / 5.0);
-        let mut tick = 0.0;
-        while tick <= axis_ms * 1.000_001 {
-            let tx = LEFT as f64 + tick / axis_ms * plot_width;
+        for (i, line) in lines.iter().enumerate() {
             let _ = write!(
                 self.svg,
-                r##"<line x1="{tx:.1}" y1="{axis_y}" x2="{tx:.1}" y2="{}" stroke="#333"/><text x="{tx:.1}" y="{}" font-size="10" text-anchor="middle">{}</text>"##,
+                r#"<text x="{mid:.1}" y="{}" font-size="{TEXT}" text-anchor="middle">{}</text>"#,
+                text_y + 19 + i as u32 * 15,
+                escape_html(line)
+            );
+        }
+    }
+
+    /// The time axis and its title, and the end of the SVG.
+    fn finish(mut self) -> String {
+        self.rest();
+        let axis_y = self.axis_y();
+        let plot_width = self.plot_width();
+        let (left, right) = (self.left, self.width - RIGHT);
+        let _ = write!(
+            self.svg,
+            r##"<line x1="{left}" y1="{axis_y}" x2="{right}" y2="{axis_y}" stroke="#333"/>"##,
+        );
+        let axis_ms = self.axis_ns as f64 / 1e6;
+        // About one tick per 80 px: labels of a few digits never touch.
+        let ticks = (plot_width / 80.0).clamp(3.0, 8.0);
+        let step = nice_step(axis_ms / ticks);
+        let mut tick = 0.0;
+        while tick <= axis_ms * 1.000_001 {
+            let tx = left as f64 + tick / axis_ms * plot_width;
+            let label = tick_label(tick);
+            // The last label ends at the drawing's edge, not past it.
+            let half = text_px(&label, TEXT) / 2.0;
+            let lx = tx.min(self.width as f64 - 2.0 - half).max(half + 2.0);
+            let _ = write!(
+                self.svg,
+                r##"<line x1="{tx:.1}" y1="{axis_y}" x2="{tx:.1}" y2="{}" stroke="#333"/><text x="{lx:.1}" y="{}" font-size="{TEXT}" text-anchor="middle">{label}</text>"##,
                 axis_y + 4,
-                axis_y + 15,
-                tick_label(tick)
+                axis_y + 17,
             );
             tick += step;
         }
         let _ = write!(
             self.svg,
-            r#"<text x="{}" y="{}" font-size="10" text-anchor="middle">time from the window's start (ms)</text>"#,
-            LEFT as f64 + plot_width / 2.0,
-            axis_y + 28
+            r#"<text x="{:.1}" y="{}" font-size="{TEXT}" text-anchor="middle">time from the window's start (ms)</text>"#,
+            left as f64 + plot_width / 2.0,
+            axis_y + 33
         );
-        // The legend, from the left edge so that it is whole at any width.
-        let ly = axis_y + 36;
-        let mut lx = 8.0;
-        for (phase, color, fills) in PHASES {
-            let (h, dy) = if fills { (10, 0) } else { (4, 6) };
-            let _ = write!(
-                self.svg,
-                r#"<rect x="{lx:.0}" y="{}" width="12" height="{h}" fill="{color}"/><text x="{:.0}" y="{}" font-size="10">{phase}</text>"#,
-                ly + dy,
-                lx + 16.0,
-                ly + 9
-            );
-            lx += 16.0 + 6.5 * phase.len() as f64 + 14.0;
-        }
-        let ly = ly + 16;
-        let _ = write!(
-            self.svg,
-            r#"<text x="8" y="{}" font-size="10">thin (accept, wait): blocked or parked, not on a CPU</text>"#,
-            ly + 9
-        );
-        let ly = ly + 16;
-        let mut lx = 8.0;
-        for (mark, text) in extra {
-            match *mark {
-                "tick" => {
-                    let _ = write!(
-                        self.svg,
-                        r##"<rect x="{lx:.0}" y="{}" width="1.5" height="12" fill="#222"/>"##,
-                        ly - 1
-                    );
-                }
-                _ => {
-                    let _ = write!(
-                        self.svg,
-                        r#"<rect x="{lx:.0}" y="{ly}" width="12" height="10" fill="{UNSEEN_FILL}" stroke="{UNSEEN_STROKE}" stroke-dasharray="2 2"/>"#
-                    );
-                }
-            }
-            let _ = write!(
-                self.svg,
-                r#"<text x="{:.0}" y="{}" font-size="10">{}</text>"#,
-                lx + 16.0,
-                ly + 9,
-                escape_html(text)
-            );
-            lx += 16.0 + 5.6 * text.len() as f64 + 14.0;
-        }
         self.svg.push_str("</svg>");
         self.svg
     }
@@ -724,12 +930,8 @@ fn connection_table(
                 .to_string(),
         ),
     }
-    if conns.len() > MAX_CONNECTION_LANES {
-        notes.push(format!(
-            "The chart draws the first {MAX_CONNECTION_LANES} of {} connections, by accept; \
-             the table lists them all.",
-            conns.len()
-        ));
+    if let Some(note) = lanes_left_out(conns.len(), "connections, by accept") {
+        notes.push(note);
     }
     DataTable {
         caption: format!(
@@ -828,8 +1030,9 @@ mod tests {
             .descendants()
             .filter(|n| n.has_tag_name("rect") && n.attribute("fill") == Some("#e45756"))
             .count();
-        // Two compute bars, and the legend's swatch.
-        assert_eq!(bars, 3);
+        // Two compute bars (the legend is the page's, beside the drawing).
+        assert_eq!(bars, 2);
+        assert!(chart.legend.iter().any(|l| l.text == "compute"));
     }
 
     #[test]
@@ -895,8 +1098,8 @@ mod tests {
         assert_eq!(conns.table.rows.len(), 10);
         assert_eq!(conns.table.rows[0][0], "fd 10");
         assert_eq!(conns.table.rows[0][1], "0.01");
-        // Ten wait bars and the legend's swatch, on ten lanes.
-        assert_eq!(fills(&conns, "#f2a93b"), 11);
+        // Ten wait bars, on ten lanes.
+        assert_eq!(fills(&conns, "#f2a93b"), 10);
         // Each lane waited its 10 ms, at the same time as the others.
         assert!(
             conns.table.rows.iter().all(|r| r[5] == "10.0"),
@@ -904,7 +1107,7 @@ mod tests {
             conns.table.rows
         );
         // Every client connection was seen: no block of unseen ones.
-        assert_eq!(fills(&conns, UNSEEN_FILL), 1, "only the legend's swatch");
+        assert_eq!(fills(&conns, UNSEEN_FILL), 0, "no block");
         assert!(conns.svg.contains("connect → accept: not recorded"));
     }
 
@@ -996,49 +1199,97 @@ mod tests {
         // The pool's window is cut to the axis: no bar past it.
         let doc = roxmltree::Document::parse(&charts[2].svg).unwrap();
         let right = (WIDTH - RIGHT) as f64 + 0.05;
+        assert!(!charts[2].svg_narrow.is_empty(), "drawn narrow too");
         for rect in doc.descendants().filter(|n| n.has_tag_name("rect")) {
             let x: f64 = rect.attribute("x").unwrap_or("0").parse().unwrap();
             let w: f64 = rect.attribute("width").unwrap().parse().unwrap_or(0.0);
-            if rect.attribute("width") != Some("640") {
+            if rect.attribute("width") != Some("720") {
                 assert!(x + w <= right, "{x} + {w} in {}", charts[2].svg);
             }
         }
     }
 
-    #[test]
-    fn the_legend_is_whole() {
-        let trace = selector_db_wait();
-        for chart in [timeline(&trace), connection_timeline(&trace)] {
-            let doc = roxmltree::Document::parse(&chart.svg).unwrap();
-            let height: f64 = doc
-                .root_element()
+    /// Every text of both drawings is at least 12 px and inside the drawing, whose
+    /// `max-width` is its drawn width: 12 px on screen, at 1400 px and on a phone.
+    fn assert_legible(chart: &Chart) {
+        for svg in [&chart.svg, &chart.svg_narrow] {
+            let doc = roxmltree::Document::parse(svg).unwrap();
+            let root = doc.root_element();
+            let view: Vec<f64> = root
                 .attribute("viewBox")
                 .unwrap()
                 .split(' ')
-                .nth(3)
-                .unwrap()
-                .parse()
-                .unwrap();
+                .map(|v| v.parse().unwrap())
+                .collect();
+            let (width, height) = (view[2], view[3]);
+            assert_eq!(
+                root.attribute("style"),
+                Some(format!("max-width: {width}px").as_str()),
+                "shown at most at its drawn size"
+            );
             for text in doc.descendants().filter(|n| n.has_tag_name("text")) {
                 let x: f64 = text.attribute("x").unwrap().parse().unwrap();
                 let y: f64 = text.attribute("y").unwrap().parse().unwrap();
                 let size: f64 = text.attribute("font-size").unwrap().parse().unwrap();
-                let chars = text.text().unwrap_or("").chars().count() as f64;
-                // DejaVu Sans averages under 0.6 em a character.
-                let width = chars * size * 0.6;
+                assert!(size >= super::super::MIN_FONT_PX, "{:?}", text.text());
+                let width_px = text_px(text.text().unwrap_or(""), size as u32);
                 let (left, right) = match text.attribute("text-anchor") {
-                    Some("middle") => (x - width / 2.0, x + width / 2.0),
-                    Some("end") => (x - width, x),
-                    _ => (x, x + width),
+                    Some("middle") => (x - width_px / 2.0, x + width_px / 2.0),
+                    Some("end") => (x - width_px, x),
+                    _ => (x, x + width_px),
                 };
                 assert!(
-                    left >= 0.0 && right <= WIDTH as f64 && y <= height,
-                    "{:?} at {x},{y} does not fit in {}",
+                    left >= 0.0 && right <= width && y <= height,
+                    "{:?} at {x},{y} does not fit in {} ({width} wide)",
                     text.text(),
                     chart.id
                 );
             }
-            assert!(chart.svg.contains("not on a CPU</text>"));
         }
+    }
+
+    #[test]
+    fn every_text_is_legible_at_both_sizes() {
+        let db_wait = selector_db_wait();
+        for chart in [timeline(&db_wait), connection_timeline(&db_wait)] {
+            assert_legible(&chart);
+            assert!(chart.legend.iter().any(|l| l.text.contains("not on a CPU")));
+        }
+        // Many lanes, long labels: a pool of 3 processes with 40 connections and 100 held.
+        let spans: Vec<TraceSpan> = (0..40u32)
+            .flat_map(|c| {
+                let pid = 4240 + c % 3;
+                let mut read = span(
+                    "read",
+                    u64::from(c) * 1000,
+                    u64::from(c) * 1000 + 500,
+                    pid,
+                    pid,
+                );
+                read.task = u64::from(c) + 4;
+                let mut wait = span("wait", u64::from(c) * 1000 + 500, 10_000_000, pid, pid);
+                wait.task = u64::from(c) + 4;
+                [read, wait]
+            })
+            .collect();
+        let mut trace = trace(spans);
+        trace.client_connections = Some(100);
+        let conns = connection_timeline(&trace);
+        assert_legible(&conns);
+        assert_legible(&timeline(&trace));
+        assert!(
+            conns.svg.contains(">16 more</text>"),
+            "40 - 24 lanes left out"
+        );
+        assert!(conns.svg_narrow.contains(">28 more</text>"), "40 - 12");
+        assert!(conns.svg.contains(">60 more</text>"), "unseen");
+        assert_eq!(conns.table.rows.len(), 40, "the table lists every one");
+        assert!(
+            conns
+                .table
+                .notes
+                .iter()
+                .any(|n| n.contains("the first 24 of 40 connections"))
+        );
     }
 }

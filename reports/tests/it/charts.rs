@@ -790,3 +790,91 @@ fn text_is_at_least_12_px_as_displayed() {
     // 400 px screen: 0.8rem page padding a side, 0.5rem figure padding and 1 px border a side.
     assert!(NARROW.width as f64 <= 400.0 - 2.0 * 0.8 * 16.0 - 2.0 * (0.5 * 16.0 + 1.0));
 }
+
+/// A step with no answers has no throughput either: the throughput chart leaves a labelled
+/// gap and says why under it; a failed step is a gap on every chart kind, never a 0.
+#[test]
+fn no_chart_draws_a_failure_or_no_answers_as_zero() {
+    let mut steps = hello_steps();
+    let silent = steps
+        .iter_mut()
+        .find(|s| s.engine == "selector" && s.level == 16)
+        .unwrap();
+    silent.load.completed = 0;
+    silent.load.latency = Latency::default();
+    silent.derived.throughput_rps = 0.0;
+    let failed = steps
+        .iter_mut()
+        .find(|s| s.engine == "threads" && s.level == 64)
+        .unwrap();
+    failed.failure = Some("the engine exited during the step (signal 9)".into());
+    failed.derived = Derived::default();
+    failed.load.completed = 0;
+    let throughput = charts::throughput(&steps, "hello");
+    for svg in [&throughput.svg, &throughput.svg_narrow] {
+        let labels = texts(svg);
+        assert!(labels.iter().any(|t| t == "no answers"), "{labels:?}");
+        assert!(labels.iter().any(|t| t == "failed"), "{labels:?}");
+    }
+    assert!(
+        throughput
+            .notes
+            .iter()
+            .any(|n| n.starts_with("selector at 16 connections") && n.contains("0 req/s")),
+        "{:?}",
+        throughput.notes
+    );
+    // Cores, CPU per request, compare: the failed step is a gap on each.
+    let cores = charts::cores(&steps, "hello");
+    assert!(texts(&cores.svg).iter().any(|t| t == "failed"));
+    let cost = charts::cost_per_request(&steps, "hello");
+    assert!(texts(&cost.svg).iter().any(|t| t == "failed"));
+    assert!(texts(&cost.svg).iter().any(|t| t == "no answers"));
+    let runs = vec![("run 1".to_string(), steps.clone())];
+    for metric in [Metric::Throughput, Metric::EngineCores, Metric::PeakPss] {
+        let chart = charts::compare(&runs, "hello", "threads", metric);
+        assert!(
+            texts(&chart.svg).iter().any(|t| t == "failed"),
+            "{metric:?}"
+        );
+    }
+    let runs = vec![("run 1".to_string(), steps)];
+    let chart = charts::compare(&runs, "hello", "selector", Metric::Throughput);
+    assert!(texts(&chart.svg).iter().any(|t| t == "no answers"));
+}
+
+/// One figure, one axis rule on every page: latency log from 0.1 ms, cores from 0 to the
+/// cores the engine could use, whatever the values shown.
+#[test]
+fn a_figure_has_one_axis_rule_on_every_chart() {
+    let mut steps = hello_steps();
+    for s in &mut steps {
+        s.facts = Some(wb_model::results::EngineFacts {
+            cpus: Some(4),
+            ..Default::default()
+        });
+        s.derived.engine_cores = 0.5;
+    }
+    let tick_labels = |chart: &Chart| texts(&chart.svg);
+    let cores = charts::cores(&steps, "hello");
+    assert!(
+        tick_labels(&cores).iter().any(|t| t == "4"),
+        "up to 4 cores"
+    );
+    let runs = vec![("run 1".to_string(), steps.clone())];
+    let compared = charts::compare(&runs, "hello", "threads", Metric::EngineCores);
+    assert!(tick_labels(&compared).iter().any(|t| t == "4"));
+    assert!(cores.svg.contains(Metric::EngineCores.axis()));
+    // Latency: log from 0.1 ms, on the run's chart and on a comparison alike.
+    let latency = charts::latency(&steps, "hello");
+    let compared = charts::compare(&runs, "hello", "threads", Metric::LatencyP99);
+    for chart in [&latency, &compared] {
+        let labels = tick_labels(chart);
+        assert!(labels.iter().any(|t| t == "0.1"), "{labels:?}");
+        assert!(
+            chart.svg.contains("p99 latency (ms), log scale"),
+            "{}",
+            chart.id
+        );
+    }
+}

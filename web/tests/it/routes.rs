@@ -673,3 +673,87 @@ async fn cancelling_a_run_that_is_not_running_here_goes_to_its_page() {
     .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
+
+/// The figure of a chart on a page: from its `<figure … id="ID">` to its `</figure>`.
+fn figure<'a>(page: &'a str, id: &str) -> &'a str {
+    let at = page
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no chart {id}"));
+    let start = page[..at].rfind("<figure").unwrap();
+    let end = at + page[at..].find("</figure>").unwrap();
+    &page[start..end]
+}
+
+/// The cells of the data-table row of `engine` at `level` in a figure.
+fn row(figure: &str, engine: &str, level: u64) -> Vec<String> {
+    let needle = format!("<tr><td>{engine}</td><td>{level}</td>");
+    let at = figure
+        .find(&needle)
+        .unwrap_or_else(|| panic!("no row {engine} {level}"));
+    let end = at + figure[at..].find("</tr>").unwrap();
+    figure[at..end]
+        .split("<td>")
+        .skip(1)
+        .map(|c| c.trim_end_matches("</td>").to_string())
+        .collect()
+}
+
+/// The fixture's known failure cases show on the run page, each under its own chart: the
+/// pool at 16 hello connections where 13 clients waited unanswered, the pool's 3 answers on
+/// big-response, and the pool's unanswered probes on slowloris, a gap and "—", never a 0.
+#[tokio::test]
+async fn the_run_page_explains_each_failure_under_its_chart_and_draws_none_as_zero() {
+    let site = site(true);
+    let runs = site.runs.unwrap();
+    let answer = get(&site, &format!("/runs/{}", runs.latest)).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let page = &answer.body;
+
+    let hello = figure(page, "hello-latency");
+    assert!(
+        hello.contains("pool at 16 connections: 13 of 16 connections waited the whole step"),
+        "{hello}"
+    );
+    let pool16 = row(hello, "pool", 16);
+    assert!(
+        pool16.last().unwrap().contains("13 of 16 waited"),
+        "{pool16:?}"
+    );
+    let p99: f64 = pool16[4].parse().expect("a p99 drawn as a figure");
+    assert!(p99 > 0.0, "{pool16:?}");
+
+    let big = figure(page, "big-response-latency");
+    assert!(
+        big.contains("pool at 100 connections: only 3 answers"),
+        "{big}"
+    );
+    let pool100 = row(big, "pool", 100);
+    assert!(pool100.last().unwrap().contains("only 3 answers"));
+    assert_ne!(pool100[4], "0", "{pool100:?}");
+
+    let slow = figure(page, "slowloris-latency");
+    assert!(
+        slow.contains("\nno probe answered\n</text>"),
+        "a labelled gap"
+    );
+    assert!(slow.contains("pool at 10 and 100 slow clients: nothing was answered"));
+    for level in [10, 100] {
+        let cells = row(slow, "pool", level);
+        assert_eq!(cells[2..7], ["—", "—", "—", "—", "—"], "{cells:?}");
+    }
+    // The flags paragraph names every flag the notes use.
+    let at = page.find("id=\"flags\"").expect("the flags paragraph");
+    let flags = &page[at..at + page[at..].find("</p>").unwrap()];
+    for flag in [
+        "failed",
+        "no answers",
+        "level not reached",
+        "client saturated",
+        "connections waited unanswered",
+        "only N answers",
+        "≥ (at least)",
+        "Little's law off",
+    ] {
+        assert!(flags.contains(&format!("{flag}</span>")), "{flag}");
+    }
+}
