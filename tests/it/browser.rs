@@ -1,7 +1,8 @@
 //! The dashboard in a real browser: Debian's chromium, driven through chromedriver
 //! (fantoccini). It opens the overview of an empty store, starts a tiny run from the New run
 //! page, watches the progress page reach the end, opens the run's page, finds its charts,
-//! presses a legend button to hide a series and again to show it, and saves a screenshot
+//! presses a legend button to hide a series and again to show it, focuses a glossary term to
+//! see its definition, and saves a screenshot
 //! (`target/tmp/dashboard-run.png`).
 //!
 //! Without chromium and chromedriver the test is skipped with a message, except under
@@ -287,6 +288,30 @@ async fn drive(c: &Client, base: &str) -> Result<PathBuf, fantoccini::error::Cmd
     assert_eq!(button.attr("aria-pressed").await?.as_deref(), Some("true"));
     let counts: Vec<u64> = serde_json::from_value(c.execute(&marks(false), vec![]).await?).unwrap();
     assert_eq!(counts[1], 0, "shown again: {counts:?}");
+
+    // The glossary marks its terms where they appear: the run page speaks of a level, a
+    // step, req/s… Focused (a tap, or the keyboard), a term shows its definition.
+    eventually(10, "the glossary's marks", || async {
+        c.find(Locator::Css("main abbr.term")).await.is_ok()
+    })
+    .await;
+    let term = c.find(Locator::Css("main abbr.term")).await?;
+    let definition = term.attr("data-definition").await?.unwrap_or_default();
+    assert!(definition.len() > 20, "a definition: {definition:?}");
+    assert_eq!(
+        term.attr("title").await?.as_deref(),
+        Some(definition.as_str())
+    );
+    let shown: String = serde_json::from_value(
+        c.execute(
+            "var t = document.querySelector('main abbr.term'); t.focus(); \
+             return getComputedStyle(t, '::after').content;",
+            vec![],
+        )
+        .await?,
+    )
+    .unwrap();
+    assert!(shown.len() > 20, "the definition shows on focus: {shown:?}");
 
     let png = c.screenshot().await?;
     assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
