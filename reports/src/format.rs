@@ -398,6 +398,7 @@ mod tests {
             count: 684,
             censored: 100,
             censored_late: 97,
+            late_requests: 97,
             p50_us: 10_300,
             p90_us: 2_900_000,
             p99_us: 2_950_000,

@@ -424,6 +424,7 @@ fn latency(p50_us: u64, p99_us: u64, count: u64) -> Latency {
         max_us: p99_us * 3,
         censored: 0,
         censored_late: 0,
+        late_requests: 0,
     }
 }
 
@@ -491,6 +492,7 @@ fn closed_steps(engine: &str, workload: &Workload, speed: f64) -> Vec<StepResult
                 s.load.latency.count += 13;
                 s.load.latency.censored = 13;
                 s.load.latency.censored_late = 13;
+                s.load.latency.late_requests = 13;
             }
             s
         })

@@ -26,7 +26,7 @@ pub const SLUG: &str = "async-in-sync-style";
 pub const TITLE: &str = "Asynchronous code in a synchronous style";
 /// What it shows, in a sentence.
 pub const CLAIM: &str = "A coroutine is a callback protocol the compiler writes for you: \
-    `async fn` reads like a thread's blocking loop, yet compiles to a state machine whose \
+    an async fn reads like a thread's blocking loop, yet compiles to a state machine whose \
     size is fixed at compile time (tokio adds its task header and I/O registration around \
     it), where a thread keeps the same state on its stack and \
     is a kernel task besides: what each costs per idle connection is measured below.";

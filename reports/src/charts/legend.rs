@@ -67,10 +67,11 @@ pub(super) fn flag_keys(groups: &[EngineSteps<'_>], figure: Figure) -> Vec<Legen
 pub const P99_NEEDS_ANSWERS: u64 = 101;
 
 /// Connections of a closed-loop step that still had a request older than every answer when
-/// the step ended: clients that waited the whole time unseen (`Latency::censored_late`).
+/// the step ended: clients that waited the whole time unseen (`Latency::late_requests`, not
+/// `censored_late`, which also counts the correction's entries for requests never sent).
 /// `Some((waited, of))` when they were most of the connections.
 pub fn most_waited(step: &StepResult) -> Option<(u64, u64)> {
-    let waited = step.load.latency.censored_late;
+    let waited = step.load.latency.late_requests;
     let of = step.level.max(step.load.connections);
     (matches!(step.mode, Mode::Closed) && of > 0 && waited * 2 > of).then_some((waited, of))
 }

@@ -146,6 +146,7 @@ fn step(engine: &str, w: &Workload, level: u64, speed: f64) -> StepResult {
         max_us: p99 * 4,
         censored: 0,
         censored_late: 0,
+        late_requests: 0,
     };
     let per_connection = match engine {
         "threads" => 20 * KIB,

@@ -95,6 +95,7 @@ fn steps() -> [StepResult; 2] {
         max_us: 9000,
         censored: 7,
         censored_late: 5,
+        late_requests: 5,
     };
     let first = StepResult {
         engine: "threads".into(),

@@ -537,7 +537,7 @@ fn render(job: &Job, results: &[LoadResult]) -> String {
         if l.censored_late > 0 {
             notes.push_str(&format!(
                 "level {}: {} requests still unanswered at the end had waited longer than every answer; figures they reach read ≥ (lower bounds)\n",
-                plan.level, l.censored_late
+                plan.level, l.late_requests
             ));
         }
         if r.client_cores > wb_model::figures::CLIENT_SATURATED_CORES {

@@ -361,7 +361,7 @@ pub fn flags(s: &StepResult) -> Vec<(&'static str, String)> {
             "warn",
             format!(
                 "{} unanswered at the end, slower than every answer: figures marked ≥ are lower bounds",
-                format::count(s.load.latency.censored_late as f64)
+                format::count(s.load.latency.late_requests as f64)
             ),
         ));
     }

@@ -110,6 +110,7 @@ impl Censored {
         Latency {
             censored: self.all,
             censored_late: self.late,
+            late_requests: self.late - self.synthetic,
             ..latency
         }
     }

@@ -283,6 +283,8 @@ fn closed_loop_counts_exactly_and_never_beats_the_servers_wait() {
     assert!((200..=300).contains(&synthetic), "{:?}", report.latency);
     assert_eq!(h.len(), report.latency.count);
     assert_eq!(report.latency.censored_late, 4 + synthetic);
+    // Of those, the clients: the four that were really left waiting.
+    assert_eq!(report.latency.late_requests, 4);
     // So the stall shows: the median is a lower bound of hundreds of ms, not an answer's.
     assert!(report.latency.p50_us >= 500_000, "{:?}", report.latency);
     assert!(report.latency.p90_us >= 1_000_000, "{:?}", report.latency);

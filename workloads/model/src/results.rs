@@ -33,6 +33,13 @@ pub struct Latency {
     /// among them are lower bounds ([`Latency::is_lower_bound`]).
     #[serde(default)]
     pub censored_late: u64,
+    /// Of `censored_late`, the requests really sent: in a closed loop, the clients that
+    /// waited longer than every answer. The rest of `censored_late` are the entries the
+    /// closed loop's correction for coordinated omission adds for the requests such a client
+    /// could not send meanwhile: they weigh in the percentiles, but they are not clients.
+    /// 0 in documents from before it was kept.
+    #[serde(default)]
+    pub late_requests: u64,
 }
 
 impl Latency {
@@ -51,6 +58,7 @@ impl Latency {
             max_us: h.max(),
             censored: 0,
             censored_late: 0,
+            late_requests: 0,
         }
     }
 
@@ -848,6 +856,7 @@ mod tests {
             count: 110,
             censored: 10,
             censored_late: 9,
+            late_requests: 9,
             p50_us: 10_000,
             p99_us: 1_200_000,
             max_us: 1_200_000,
@@ -863,6 +872,7 @@ mod tests {
         // Censored requests all younger than the slowest answer: nothing is a bound.
         let young = Latency {
             censored_late: 0,
+            late_requests: 0,
             ..latency
         };
         assert!(!young.is_lower_bound(1.0) && !young.mean_is_lower_bound());
@@ -871,6 +881,7 @@ mod tests {
             count: 10,
             censored: 10,
             censored_late: 10,
+            late_requests: 10,
             ..latency
         };
         assert!(none.is_lower_bound(0.0) && none.is_lower_bound(0.5));
@@ -889,6 +900,7 @@ mod tests {
                 count: 110,
                 censored: 10,
                 censored_late: 9,
+                late_requests: 9,
                 ..Latency::default()
             },
             ..LoadReport::default()

@@ -658,6 +658,7 @@ pub fn merge(parts: &[HostResult], offset_ms: u64) -> Result<LoadReport, RemoteE
         Latency {
             censored: of(|l| l.censored),
             censored_late: of(|l| l.censored_late),
+            late_requests: of(|l| l.late_requests),
             ..Latency::from_histogram(h)
         }
     };
