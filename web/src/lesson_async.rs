@@ -161,23 +161,30 @@ pub fn holdings(descriptions: &[(String, Description)]) -> (Vec<Holding>, Option
     let (mut future, mut protocol, mut stack) = (None, None, None);
     for (label, d) in descriptions {
         let per = d.per_connection;
-        if let Some(b) = per.future_bytes {
-            future.get_or_insert((label.clone(), b));
-            rows.push(Holding {
-                engine: label.clone(),
-                what: "the connection's future (a compiled state machine)",
-                bytes: format::bytes(b as f64),
-                how: "std::mem::size_of_val of the future spawned for a connection",
-            });
-        }
-        if let Some(b) = per.protocol_bytes {
-            protocol.get_or_insert((label.clone(), b));
-            rows.push(Holding {
-                engine: label.clone(),
-                what: "the protocol object the loop calls back",
-                bytes: format::bytes(b as f64),
-                how: "std::mem::size_of of HttpProtocol, plus what a fresh one holds on the heap",
-            });
+        let objects = [
+            (
+                per.future_bytes,
+                &mut future,
+                "the connection's future (a compiled state machine)",
+                "std::mem::size_of_val of the future spawned for a connection",
+            ),
+            (
+                per.protocol_bytes,
+                &mut protocol,
+                "the protocol object the loop calls back",
+                "std::mem::size_of of HttpProtocol, plus what a fresh one holds on the heap",
+            ),
+        ];
+        for (bytes, first, what, how) in objects {
+            if let Some(b) = bytes {
+                first.get_or_insert((label.clone(), b));
+                rows.push(Holding {
+                    engine: label.clone(),
+                    what,
+                    bytes: format::bytes(b as f64),
+                    how,
+                });
+            }
         }
         if let Some(b) = per.stack_bytes {
             // The threads engine is the lesson's thread; a pool worker stands in without it.

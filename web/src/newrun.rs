@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use wb_model::engines;
 use wb_model::results::EngineSpec;
 use wb_model::results::RunConfig;
-use wb_model::spec::{PRESETS, SUITE_NAMES, Suite, Workload};
+use wb_model::spec::{self, PRESETS, SUITE_NAMES, Suite, Workload};
 use wb_runner::peers::{self, PeerLaunch as _};
 
 /// The caps on "seconds per step" and "levels up to", shared with `workbench run
@@ -184,22 +184,18 @@ impl RunRequest {
                     }
                     request.levels = Some(levels);
                 }
-                "wait_ms" if !value.is_empty() => {
-                    request.wait_ms = Some(whole("wait (ms)", value, wb_model::spec::MAX_WAIT_MS)?);
-                }
-                "cpu_us" if !value.is_empty() => {
-                    request.cpu_us = Some(whole(
-                        "CPU per request (µs)",
-                        value,
-                        wb_model::spec::MAX_CPU_US,
-                    )?);
-                }
-                "bytes" if !value.is_empty() => {
-                    request.bytes = Some(whole(
-                        "bytes",
-                        value,
-                        wb_model::spec::MAX_BODY_PATTERN_BYTES,
-                    )?);
+                // The request's knobs, each within its cap.
+                "wait_ms" | "cpu_us" | "bytes" if !value.is_empty() => {
+                    let (name, cap, slot) = match key.as_str() {
+                        "wait_ms" => ("wait (ms)", spec::MAX_WAIT_MS, &mut request.wait_ms),
+                        "cpu_us" => (
+                            "CPU per request (µs)",
+                            spec::MAX_CPU_US,
+                            &mut request.cpu_us,
+                        ),
+                        _ => ("bytes", spec::MAX_BODY_PATTERN_BYTES, &mut request.bytes),
+                    };
+                    *slot = Some(whole(name, value, cap)?);
                 }
                 // The pool's workers and the threads' stack: a variant beside the engine
                 // (`pool:workers=8`). Empty workers leave the pool to its own default, which

@@ -243,29 +243,39 @@ pub(super) fn chart_notes(groups: &[EngineSteps<'_>], figure: Figure) -> Vec<Str
 }
 
 /// The warnings of a step in words, `;`-separated; empty when there are none.
-pub(super) fn flags_text(step: &StepResult) -> String {
+pub(crate) fn flags_text(step: &StepResult) -> String {
     let f = &step.flags;
     let mut out = Vec::new();
     if let Some(why) = &step.failure {
         out.push(format!("failed: {why}"));
     }
+    if let Some(why) = &f.not_supported {
+        out.push(format!("not supported: {why}"));
+    }
     if step.failure.is_none() && step.mode != Mode::Idle && step.load.completed == 0 {
         out.push("no answers".to_string());
     }
+    if let Some(why) = not_reached(step) {
+        out.push(format!("level not reached: {why}"));
+    }
     if f.client_saturated {
-        out.push("client saturated".to_string());
+        out.push(format!(
+            "client saturated ({:.2} cores)",
+            step.derived.client_cores
+        ));
     }
     if let Some((waited, of)) = most_waited(step) {
         out.push(format!("{waited} of {of} waited unanswered"));
     }
     if f.littles_law_off {
-        out.push("Little's law off".to_string());
+        let predicted = step.derived.throughput_rps * step.load.latency.mean_us / 1e6;
+        out.push(format!(
+            "Little's law off (throughput × mean latency = {predicted:.1}, not {})",
+            step.level
+        ));
     }
     if few_answers(step) {
         out.push(format!("only {} answers", step.load.completed));
-    }
-    if let Some(why) = not_reached(step) {
-        out.push(format!("level not reached: {why}"));
     }
     out.join("; ")
 }

@@ -121,6 +121,7 @@ pub use scale::{
 
 pub use compare::compare;
 pub(crate) use legend::Figure;
+pub(crate) use legend::flags_text;
 use legend::*;
 pub use legend::{P99_NEEDS_ANSWERS, most_waited};
 pub use memory::{

@@ -9,7 +9,7 @@ use wb_model::table;
 use super::doc::{Block, Inline, Section, slug};
 use super::format;
 use super::headlines;
-use crate::charts::{self, DataTable};
+use crate::charts::{self, DataTable, flags_text};
 use crate::store::StoredRun;
 
 /// A section per workload, in the run's order: description, charts, step table.
@@ -290,37 +290,4 @@ fn step_row(step: &StepResult, mode: Mode) -> Vec<String> {
     }));
     row.push(flags_text(step));
     row
-}
-
-/// A step's flags in words, `;`-separated; empty when it has none.
-pub(crate) fn flags_text(step: &StepResult) -> String {
-    let f = &step.flags;
-    let mut out = Vec::new();
-    if let Some(why) = &step.failure {
-        out.push(format!("failed: {why}"));
-    }
-    if let Some(why) = &f.not_supported {
-        out.push(format!("not supported: {why}"));
-    }
-    if let Some(why) = f
-        .level_not_reached
-        .as_ref()
-        .or(step.load.not_reached.as_ref())
-    {
-        out.push(format!("level not reached: {why}"));
-    }
-    if f.client_saturated {
-        out.push(format!(
-            "client saturated ({:.2} cores)",
-            step.derived.client_cores
-        ));
-    }
-    if f.littles_law_off {
-        let predicted = step.derived.throughput_rps * step.load.latency.mean_us / 1e6;
-        out.push(format!(
-            "Little's law off (throughput × mean latency = {predicted:.1}, not {})",
-            step.level
-        ));
-    }
-    out.join("; ")
 }
