@@ -6,8 +6,8 @@
 //! a failed run and an interrupted one.
 
 use wb_model::results::{
-    Calibration, Derived, EngineFacts, EngineSpec, Flags, Latency, LoadReport, MachineFacts,
-    RunConfig, RunStatus, StepResult,
+    Calibration, Derived, EngineFacts, EngineSpec, Latency, LoadReport, MachineFacts, RunConfig,
+    RunStatus, StepResult,
 };
 use wb_model::spec::{Suite, Workload};
 use wb_reports::store::{Result, RunId, Store};
@@ -337,16 +337,11 @@ pub fn create(path: &std::path::Path) -> Result<FixtureRuns> {
 /// A step with nothing measured yet.
 fn base_step(engine: &str, workload: &Workload, level: u64) -> StepResult {
     StepResult {
-        engine: engine.into(),
-        workload: workload.name.clone(),
-        mode: workload.mode,
-        level,
         load: LoadReport {
             elapsed_secs: workload.step_secs,
             connections: level,
             ..LoadReport::default()
         },
-        samples: Vec::new(),
         derived: Derived {
             peak_pss_bytes: 3 << 20,
             mean_pss_bytes: 3 << 20,
@@ -355,11 +350,8 @@ fn base_step(engine: &str, workload: &Workload, level: u64) -> StepResult {
             threads_max: 2,
             ..Derived::default()
         },
-        flags: Flags::default(),
-        failure: None,
-        estimates: Default::default(),
-        repeat: 0,
         facts: stated_facts(engine),
+        ..StepResult::of(engine, workload, level)
     }
 }
 

@@ -67,10 +67,6 @@ fn step(engine: &str, workload: &Workload, level: u64, s: Shape) -> StepResult {
     let pss = (2_000_000.0 + s.per_conn * level as f64 + s.noise * flip).max(0.0) as u64;
     let interval = |v: f64, half: f64| (half > 0.0).then_some([v - half, v + half]);
     StepResult {
-        engine: engine.into(),
-        workload: workload.name.clone(),
-        mode: workload.mode,
-        level,
         load: LoadReport {
             elapsed_secs: 4.0,
             completed: (s.rps * 4.0) as u64,
@@ -90,18 +86,16 @@ fn step(engine: &str, workload: &Workload, level: u64, s: Shape) -> StepResult {
             threads_max: s.threads,
             ..Derived::default()
         },
-        flags: Default::default(),
-        failure: None,
         estimates: Estimates {
             throughput_ci: interval(s.rps, s.rps_spread),
             p99_ci_us: interval(s.p99_us, s.p99_spread),
             ..Estimates::default()
         },
-        repeat: 0,
         // A prefork pool states its workers, as the engines' ready lines do: 5, shared
         // placement on this made-up 2-core machine.
         facts: (wb_model::engines::family_of(engine) == Some(wb_model::engines::Family::Process))
             .then(|| pool_facts(5, 2)),
+        ..StepResult::of(engine, workload, level)
     }
 }
 

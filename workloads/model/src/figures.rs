@@ -153,21 +153,23 @@ impl StepResult {
         }
     }
 
-    /// A step that measured nothing, and why: the engine did not start or had exited.
-    pub fn failed(engine: &str, workload: &Workload, level: u64, why: String) -> StepResult {
+    /// A step of `workload` at `level` on `engine` with nothing measured yet: the start of
+    /// a step that failed ([`StepResult::failed`]), and of tests' and fixtures' steps.
+    pub fn of(engine: &str, workload: &Workload, level: u64) -> StepResult {
         StepResult {
             engine: engine.to_string(),
             workload: workload.name.clone(),
             mode: workload.mode,
             level,
-            load: LoadReport::default(),
-            samples: Vec::new(),
-            derived: Derived::default(),
-            flags: Flags::default(),
+            ..StepResult::default()
+        }
+    }
+
+    /// A step that measured nothing, and why: the engine did not start or had exited.
+    pub fn failed(engine: &str, workload: &Workload, level: u64, why: String) -> StepResult {
+        StepResult {
             failure: Some(why),
-            estimates: Default::default(),
-            repeat: 0,
-            facts: None,
+            ..StepResult::of(engine, workload, level)
         }
     }
 }
