@@ -334,6 +334,16 @@ pub fn create(path: &std::path::Path) -> Result<FixtureRuns> {
     populate(&mut store)
 }
 
+/// The most threads a made-up step of `engine` ran: one per connection for the threads
+/// engine, one loop thread for a selector, a few for the rest.
+fn threads_of(engine: &str, level: u64) -> u64 {
+    match engine {
+        "threads" => level + 2,
+        "selector" | "selector-on-tokio" => 1,
+        _ => 3,
+    }
+}
+
 /// A step with nothing measured yet.
 fn base_step(engine: &str, workload: &Workload, level: u64) -> StepResult {
     StepResult {
@@ -347,7 +357,7 @@ fn base_step(engine: &str, workload: &Workload, level: u64) -> StepResult {
             mean_pss_bytes: 3 << 20,
             peak_rss_bytes: 5 << 20,
             mean_rss_bytes: 5 << 20,
-            threads_max: 2,
+            threads_max: threads_of(engine, level),
             ..Derived::default()
         },
         facts: stated_facts(engine),
@@ -461,13 +471,6 @@ fn closed_steps(engine: &str, workload: &Workload, speed: f64) -> Vec<StepResult
             s.derived.engine_cores = cores;
             s.derived.client_cores = (rps / 25_000.0).min(0.95);
             s.derived.ctx_switches_per_sec = rps * 0.8;
-            s.derived.threads_max = match engine {
-                "threads" => level + 2,
-                "selector" | "selector-on-tokio" => 1,
-                "selector-offload" => 3,
-                "pool" => 1,
-                _ => 3,
-            };
             s.load.completed = (rps * workload.step_secs) as u64;
             s.load.latency = latency(mean_us as u64, (mean_us * 2.5) as u64, s.load.completed);
             s.load.elapsed_secs = workload.step_secs;
@@ -538,11 +541,6 @@ fn idle_steps(engine: &str, workload: &Workload) -> Vec<StepResult> {
                 } else {
                     0
                 };
-            s.derived.threads_max = match engine {
-                "threads" => level + 2,
-                "selector" => 1,
-                _ => 3,
-            };
             s.load.latency = latency(80, 200, level);
             if engine == "pool" && Some(&level) == workload.levels.last() {
                 s.flags.level_not_reached = Some("the open-files limit (1024)".into());
@@ -570,11 +568,6 @@ fn slow_reader_steps(engine: &str, workload: &Workload) -> Vec<StepResult> {
             s.load.completed = level * 2;
             s.derived.throughput_rps = n.min(if engine == "pool" { 5.0 } else { n });
             s.derived.engine_cores = 0.02 * n.min(10.0);
-            s.derived.threads_max = match engine {
-                "threads" => level + 2,
-                "selector" => 1,
-                _ => 3,
-            };
             s.derived.peak_pss_bytes = (2.0e6 + n * 70_000.0) as u64;
             if engine == "pool" && Some(&level) == workload.levels.last() {
                 // The five workers each finished a download or so before the step ended: 3
@@ -595,11 +588,6 @@ fn slow_sender_steps(engine: &str, workload: &Workload) -> Vec<StepResult> {
         .iter()
         .map(|&level| {
             let mut s = base_step(engine, workload, level);
-            s.derived.threads_max = match engine {
-                "threads" => level + 2,
-                "selector" => 1,
-                _ => 3,
-            };
             if engine == "pool" && level >= 5 {
                 // Every probe waited the whole step behind the slow clients: no answer and no
                 // error, which is the hostage (an error would be no evidence of one).
