@@ -197,6 +197,36 @@ pub fn escape_html(text: &str) -> String {
     out
 }
 
+/// Escapes text for Markdown (CommonMark, and GitHub's tables) so that it stays text, in a
+/// paragraph, a heading or a table cell alike: every character that can open markup is
+/// backslash-escaped — links and images (`[`, `]`, `(`, `)`, `!`), raw HTML and autolinks
+/// (`<`, `>`), code (`` ` ``), emphasis (`*`, `_`, `~`), headings (`#`), table cells (`|`) and
+/// the escape itself (`\\`) — `&` becomes `&amp;` (no entity sneaks through), and a line break
+/// (CR, LF or CRLF) becomes one space, since a line break would end a table row or start a
+/// block.
+pub fn escape_markdown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' | '`' | '*' | '_' | '~' | '[' | ']' | '(' | ')' | '!' | '<' | '>' | '#' | '|' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '&' => out.push_str("&amp;"),
+            '\r' => {
+                if chars.peek() == Some(&'\n') {
+                    chars.next();
+                }
+                out.push(' ');
+            }
+            '\n' => out.push(' '),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// Which way a figure improves, for the comparison's "better" and "worse": the one the
 /// table of figures ([`wb_model::table`]) gives each row.
 pub use wb_model::table::Better;
@@ -351,6 +381,31 @@ pub fn estimate(e: &wb_model::spread::Estimate, show: impl Fn(f64) -> String) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A label that would be a live link, a remote image and three lines in Markdown.
+    const HOSTILE: &str =
+        "\t[click](javascript:alert(1))\r![p](http://evil.example/t.png)\r\nnext\nline <b>|`x`\\";
+
+    #[test]
+    fn markdown_text_stays_text() {
+        let md = escape_markdown(HOSTILE);
+        assert_eq!(
+            md,
+            "\t\\[click\\]\\(javascript:alert\\(1\\)\\) \\!\\[p\\]\\(http://evil.example/t.png\\) \
+             next line \\<b\\>\\|\\`x\\`\\\\"
+        );
+        // No markup character is left unescaped, and no line break at all.
+        let mut escaped = false;
+        for c in md.chars() {
+            assert!(!matches!(c, '\r' | '\n'), "{md:?}");
+            if !escaped {
+                assert!(!"[]()!<>|`".contains(c), "{c:?} unescaped in {md:?}");
+            }
+            escaped = !escaped && c == '\\';
+        }
+        assert_eq!(escape_markdown("a & b"), "a &amp; b");
+        assert_eq!(escape_markdown("a\r\nb\rc\nd"), "a b c d");
+    }
 
     #[test]
     fn units_scale_with_the_value() {

@@ -192,6 +192,7 @@ fn default_job() -> anyhow::Result<ExitCode> {
     serve::run(serve::ServeArgs {
         listen: serve::DEFAULT_LISTEN.parse().expect("a valid address"),
         allow_remote: false,
+        token: false,
         db: args.db,
     })
 }

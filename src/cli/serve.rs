@@ -8,7 +8,11 @@
 //! other machines can reach (`--listen 0.0.0.0:8080`) is refused unless `--allow-remote`
 //! says so; then every page needs an access secret, printed once here inside the address to
 //! open (`http://…/?token=…`, as Jupyter prints a notebook server's), which the browser then
-//! keeps in an `HttpOnly`, `SameSite=Strict` cookie (see `wb_web::guard`).
+//! keeps in an `HttpOnly`, `SameSite=Strict` cookie (see `wb_web::guard`). `--token` asks for
+//! it on loopback too, for a machine shared with other users.
+//!
+//! The dashboard caps its connections at half the open-files limit and times out slow heads
+//! and idle connections (`wb_web::server`), so idle clients cannot starve it.
 //!
 //! Ctrl-C (or SIGTERM) lets a run started from the browser finish its current step, as
 //! `workbench run` does; a second one stops its engines at once and exits.
@@ -32,6 +36,10 @@ pub struct ServeArgs {
     /// needs an access token, printed once on this terminal inside the address to open.
     #[arg(long)]
     pub allow_remote: bool,
+    /// Ask for the access token on loopback too, as Jupyter does: on a machine shared with
+    /// other users, whose programs can reach 127.0.0.1 as well. Implied by --allow-remote.
+    #[arg(long)]
+    pub token: bool,
     /// The result store.
     #[arg(long, env = super::run::DB_ENV, default_value = super::run::DEFAULT_DB)]
     pub db: PathBuf,
@@ -54,7 +62,8 @@ fn check_listen(listen: std::net::SocketAddr, allow_remote: bool) -> anyhow::Res
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     check_listen(args.listen, args.allow_remote)?;
     // Runs started from the browser open thousands of connections; their engines inherit this.
-    workbench::os::raise_open_files_limit()?;
+    // The dashboard's own connections are capped below it (wb_web::server).
+    let open_files = workbench::os::raise_open_files_limit()?;
     let exe = std::env::current_exe().context("cannot find the workbench executable")?;
     // Open (and create, or migrate) the store now, so a bad --db fails here, not on a page.
     drop(super::run::open_store(&args.db)?);
@@ -76,14 +85,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .unwrap_or("unknown")
                 .into(),
         };
-        let dashboard = if args.allow_remote {
+        let needs_token = args.allow_remote || args.token;
+        let dashboard = if needs_token {
             wb_web::Dashboard::with_access_secret(config, addr)
         } else {
             wb_web::Dashboard::new(config, addr)
-        };
-        // Printed once: with --allow-remote it holds the access secret.
+        }
+        .with_limits(wb_web::Limits::for_open_files(open_files));
+        // Printed once: with --allow-remote or --token it holds the access secret.
         println!("Dashboard: {}", dashboard.access_url(addr));
-        if args.allow_remote {
+        if needs_token {
             eprintln!(
                 "Every page needs the token in that address (open it once; the browser keeps \
                  it in a cookie). It changes each time the dashboard starts."

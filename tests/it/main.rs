@@ -11,6 +11,7 @@ mod browser;
 mod cli;
 mod conformance;
 mod dashboard;
+mod dashboard_holds;
 mod differential;
 mod faults;
 mod format;

@@ -80,19 +80,42 @@ pub fn new_token() -> String {
 }
 
 /// The middleware: checks the host on every request and the origin and token on every
-/// state-changing one, then adds the security headers to the answer.
+/// state-changing one, then adds the security headers to the answer — to every answer, the
+/// guard's own refusals (`401`, `403`, `413`) and redirects included.
+///
+/// It runs on the request head alone: the access secret, the host and the origin are checked
+/// before anything reads the body, and only a `POST` that passed them has its form read (at
+/// most [`MAX_FORM_BYTES`]) for the form token.
 pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let mut response = check(&state, request, next).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    response
+}
+
+/// The checks of [`guard`], then the handler: its answer, or the refusal.
+async fn check(state: &AppState, request: Request, next: Next) -> Response {
     let host = request_host(&request);
-    // Set when the secret came in the address: the answer then sets the cookie.
-    let mut set_cookie = None;
     let request = match state.inner.access.as_deref() {
         None => request,
-        Some(secret) => match check_access(&state, secret, request) {
-            Some((request, from_query)) => {
-                if from_query {
-                    set_cookie = access_cookie(&state, secret);
-                }
-                request
+        Some(secret) => match check_access(state, secret, request) {
+            Some((request, false)) => request,
+            // The secret came in the address: it is exchanged for the cookie, and the
+            // browser sent on to the same address without it, so that it leaves the address
+            // bar, the history and any `Referer`.
+            Some((request, true)) => {
+                return exchange_for_cookie(state, secret, request, next).await;
             }
             None => return access_denied(),
         },
@@ -111,27 +134,47 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         request
     } else {
         let host = host.unwrap_or_default();
-        match check_state_change(&state, &host, request).await {
+        match check_state_change(state, &host, request).await {
             Ok(request) => request,
             Err(response) => return response,
         }
     };
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
-    if let Some(cookie) = set_cookie {
-        headers.append(header::SET_COOKIE, cookie);
+    next.run(request).await
+}
+
+/// The answer to a request whose address carried the valid access secret (`?token=…`, already
+/// taken out of `request`'s address by [`check_access`]): a `GET` or `HEAD` is sent to the
+/// same address without it (`303 See Other`, not cached) with the cookie set; any other method
+/// is answered in place (its body cannot follow a redirect), with the cookie set.
+async fn exchange_for_cookie(
+    state: &AppState,
+    secret: &str,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut response = if is_safe(request.method()) {
+        let target = request
+            .uri()
+            .path_and_query()
+            .map_or("/".to_string(), |p| p.as_str().to_string());
+        let mut response = StatusCode::SEE_OTHER.into_response();
+        if let Ok(location) = HeaderValue::from_str(&target) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    } else {
+        // A form posted to an address with the secret in it: checked as any other.
+        let host = request_host(&request).unwrap_or_default();
+        match check_state_change(state, &host, request).await {
+            Ok(request) => next.run(request).await,
+            Err(response) => response,
+        }
+    };
+    if let Some(cookie) = access_cookie(state, secret) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response
 }
@@ -158,8 +201,8 @@ fn check_access(state: &AppState, secret: &str, mut request: Request) -> Option<
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .is_some_and(|value| matches(value.trim()));
+        .and_then(bearer_credentials)
+        .is_some_and(matches);
     if !(from_query || from_cookie || from_header) {
         return None;
     }
@@ -182,13 +225,23 @@ fn check_access(state: &AppState, secret: &str, mut request: Request) -> Option<
     Some((request, from_query))
 }
 
+/// The credentials of an `Authorization: Bearer …` value. The scheme is matched without
+/// regard to case (RFC 9110 §11.1: `bearer`, `BEARER` and `Bearer` are one scheme), and
+/// separated from its credentials by one or more spaces.
+fn bearer_credentials(value: &str) -> Option<&str> {
+    let (scheme, credentials) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credentials.trim_start())
+}
+
 /// The `401` answer to a request without the access secret: what to open instead.
 fn access_denied() -> Response {
     let mut response = crate::pages::error_page(
         StatusCode::UNAUTHORIZED,
         "Access token needed",
-        "This dashboard was started with --allow-remote, so every page needs its access \
-         token. Open the address its terminal printed when it started (it ends in \
+        "This dashboard was started with --allow-remote or --token, so every page needs its \
+         access token. Open the address its terminal printed when it started (it ends in \
          ?token=…); your browser then keeps the token in a cookie. Scripts may send it as \
          an Authorization: Bearer header.",
     );
@@ -361,6 +414,16 @@ mod tests {
         assert!(!same_origin(&h, "127.0.0.1:8080"));
         h.insert(header::ORIGIN, "http://127.0.0.1:8080".parse().unwrap());
         assert!(same_origin(&h, "127.0.0.1:8080"));
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_matched_without_regard_to_case() {
+        for value in ["Bearer abc", "bearer abc", "BEARER  abc", " BeArEr abc "] {
+            assert_eq!(bearer_credentials(value), Some("abc"), "{value:?}");
+        }
+        for value in ["Basic abc", "Bearerabc", "Bearer", "abc"] {
+            assert_ne!(bearer_credentials(value), Some("abc"), "{value:?}");
+        }
     }
 
     #[test]

@@ -42,12 +42,14 @@ pub mod guard;
 pub mod lesson_async;
 pub mod newrun;
 mod pages;
+pub mod server;
 pub mod side_by_side;
 
 /// The JSON documents the command line prints too (`workbench runs --json` and `show --json`
 /// give what `/api/runs` and `/api/runs/{id}` give).
 pub use pages::api::{API_VERSION, RunsDocument};
 pub use pages::export::RunDocument;
+pub use server::Limits;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -107,6 +109,10 @@ struct Inner {
     runs: browser_runs::Runs,
     /// Becomes true when the server shuts down, so that event streams end.
     shutdown: watch::Receiver<bool>,
+    /// The server's limits ([`server`]).
+    limits: Limits,
+    /// One permit per live-progress stream open now, [`Limits::max_live_streams`] in all.
+    live_streams: Arc<tokio::sync::Semaphore>,
 }
 
 /// A dashboard, ready to serve.
@@ -142,10 +148,34 @@ impl Dashboard {
                     access,
                     runs: browser_runs::Runs::default(),
                     shutdown: receiver,
+                    limits: Limits::default(),
+                    live_streams: Arc::new(tokio::sync::Semaphore::new(
+                        Limits::default().max_live_streams,
+                    )),
                 }),
             },
             shutdown,
         }
+    }
+
+    /// The same dashboard served within `limits` (connections, live streams, timeouts: see
+    /// [`server`]) instead of [`Limits::default`]. Call it before [`Dashboard::router`] or
+    /// [`Dashboard::serve`].
+    ///
+    /// # Panics
+    ///
+    /// If a router of this dashboard is still alive.
+    pub fn with_limits(mut self, limits: Limits) -> Dashboard {
+        let inner = Arc::get_mut(&mut self.state.inner)
+            .expect("Dashboard::with_limits is called before the dashboard is routed");
+        inner.limits = limits;
+        inner.live_streams = Arc::new(tokio::sync::Semaphore::new(limits.max_live_streams));
+        self
+    }
+
+    /// The limits it is served within.
+    pub fn limits(&self) -> Limits {
+        self.state.inner.limits
     }
 
     /// The token this dashboard's forms carry.
@@ -173,8 +203,9 @@ impl Dashboard {
         router(self.state.clone())
     }
 
-    /// Serves on `listener` until `signal` completes, then cancels a run in progress (waiting
-    /// up to [`SHUTDOWN_GRACE`] for it to stop) and returns.
+    /// Serves on `listener` within its [`Limits`] ([`server`]) until `signal` completes, then
+    /// lets open connections finish their requests, cancels a run in progress (waiting up to
+    /// [`SHUTDOWN_GRACE`] for it to stop) and returns.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
@@ -182,14 +213,16 @@ impl Dashboard {
     ) -> std::io::Result<()> {
         let shutdown = self.shutdown;
         let state = self.state.clone();
+        let limits = state.inner.limits;
+        let stop = shutdown.subscribe();
         let app = router(self.state);
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                signal.await;
-                // Event streams watch this and end, so open pages do not hold the server.
-                let _ = shutdown.send(true);
-            })
-            .await?;
+        tokio::spawn(async move {
+            signal.await;
+            // Event streams and the server watch this: streams end, so open pages do not hold
+            // the server, and the server stops accepting.
+            let _ = shutdown.send(true);
+        });
+        server::serve(listener, app, limits, stop).await;
         state.inner.runs.shutdown(SHUTDOWN_GRACE).await;
         Ok(())
     }

@@ -370,8 +370,8 @@ pub struct DataTable {
 impl DataTable {
     /// The table as GitHub-flavoured Markdown (caption and notes as paragraphs).
     pub fn to_markdown(&self) -> String {
-        let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
-        let mut out = format!("{}\n\n", self.caption);
+        let cell = |text: &str| format::escape_markdown(text);
+        let mut out = format!("{}\n\n", cell(&self.caption));
         if !self.columns.is_empty() {
             let header: Vec<String> = self.columns.iter().map(|c| cell(c)).collect();
             out.push_str(&format!("| {} |\n", header.join(" | ")));
@@ -382,7 +382,7 @@ impl DataTable {
             }
         }
         for note in &self.notes {
-            out.push_str(&format!("\n{note}\n"));
+            out.push_str(&format!("\n{}\n", cell(note)));
         }
         out
     }

@@ -6,8 +6,8 @@
 
 use super::doc::{Banner, Block, Document, Inline, Section, Span, slug};
 use super::{ChartFile, Markdown};
-use crate::charts::{Chart, DataTable};
-use crate::format::escape_html;
+use crate::charts::Chart;
+use crate::format::{escape_html, escape_markdown};
 
 /// Renders a document; chart files go under `files_dir` (relative to the Markdown file).
 pub(crate) fn render(doc: &Document, files_dir: &str) -> Markdown {
@@ -77,7 +77,7 @@ impl Renderer {
                 self.out.push('\n');
             }
             Block::Table(table) => {
-                self.out.push_str(&safe_table(table).to_markdown());
+                self.out.push_str(&table.to_markdown());
                 self.out.push('\n');
             }
             Block::Chart(chart) => self.chart(chart),
@@ -104,7 +104,7 @@ impl Renderer {
         let path = format!("{}/{name}", self.files_dir);
         self.out.push_str(&format!(
             "![{}]({})\n\n",
-            text(&chart.title).replace(['[', ']'], ""),
+            text(&chart.title.replace(['[', ']'], "")),
             link_target(&path)
         ));
         if !chart.legend.is_empty() {
@@ -122,27 +122,12 @@ impl Renderer {
         self.out.push_str(&format!(
             "<details><summary>The figures of “{}” as a table</summary>\n\n{}\n</details>\n\n",
             escape_html(&chart.title),
-            safe_table(&chart.table).to_markdown()
+            chart.table.to_markdown()
         ));
         self.files.push(ChartFile {
             path,
             svg: chart.svg.clone(),
         });
-    }
-}
-
-/// A copy of the table whose text cannot turn into HTML: every cell HTML-escaped.
-fn safe_table(table: &DataTable) -> DataTable {
-    let fix = |s: &String| escape_html(s);
-    DataTable {
-        caption: fix(&table.caption),
-        columns: table.columns.iter().map(fix).collect(),
-        rows: table
-            .rows
-            .iter()
-            .map(|row| row.iter().map(fix).collect())
-            .collect(),
-        notes: table.notes.iter().map(fix).collect(),
     }
 }
 
@@ -172,22 +157,10 @@ fn inline(t: &Inline) -> String {
     out
 }
 
-/// Plain text with Markdown's markup characters escaped and no line breaks.
+/// Plain text with Markdown's markup characters escaped and no line breaks
+/// ([`escape_markdown`]).
 fn text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\\' | '`' | '*' | '_' | '[' | ']' | '#' | '|' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '<' => out.push_str("&lt;"),
-            '&' => out.push_str("&amp;"),
-            '\n' | '\r' => out.push(' '),
-            other => out.push(other),
-        }
-    }
-    out
+    escape_markdown(s)
 }
 
 /// Inline code, with enough backticks around it to hold any inside.
@@ -211,7 +184,7 @@ mod tests {
 
     #[test]
     fn data_text_stays_text() {
-        assert_eq!(text("a_b *c* <x>"), "a\\_b \\*c\\* &lt;x>");
+        assert_eq!(text("a_b *c* <x>"), "a\\_b \\*c\\* \\<x\\>");
         assert_eq!(code("a`b"), "``a`b``");
         assert_eq!(
             link_target("my report_files/a.svg"),

@@ -539,7 +539,7 @@ fn tables_render_as_markdown_and_html() {
     let chart = charts::throughput(&hello_steps(), "hello");
     let md = chart.table.to_markdown();
     assert!(md.contains(
-        "| engine | level (connections) | throughput (req/s) | answered / sent | errors | flags |"
+        "| engine | level \\(connections\\) | throughput \\(req/s\\) | answered / sent | errors | flags |"
     ));
     assert_eq!(md.lines().filter(|l| l.starts_with("| threads")).count(), 5);
     let html = chart.table.to_html();
@@ -547,6 +547,13 @@ fn tables_render_as_markdown_and_html() {
     let mut tricky = chart.table.clone();
     tricky.rows[0][0] = "<script>&".into();
     assert!(tricky.to_html().contains("&lt;script&gt;&amp;"));
+    // A cell in Markdown stays one cell of text: no link, no image, no HTML, no new row.
+    tricky.rows[0][0] = "[click](javascript:alert(1))\r![p](http://evil.example/t.png)|<b>".into();
+    let md = tricky.to_markdown();
+    assert!(md.contains(
+        "| \\[click\\]\\(javascript:alert\\(1\\)\\) \\!\\[p\\]\\(http://evil.example/t.png\\)\\|\\<b\\> |"
+    ), "{md}");
+    assert!(!md.contains('\r'));
 }
 
 #[test]

@@ -603,7 +603,7 @@ fn an_interrupted_run_says_so_first_and_reports_what_finished() {
         .find(|l| l.starts_with('>'))
         .expect("a banner");
     assert!(first.contains("This run was interrupted."), "{first}");
-    assert!(first.contains("&lt;script>"), "{first}");
+    assert!(first.contains("\\<script\\>"), "{first}");
     assert!(!md.text.contains("<script>"));
     let banner_at = md.text.find("> ⛔").unwrap();
     assert!(banner_at < md.text.find("## Summary").unwrap());

@@ -168,10 +168,14 @@ fn opt(value: Option<f64>) -> String {
     value.map(|v| format!("{v:.3}")).unwrap_or_default()
 }
 
-/// A CSV field, quoted when it must be (RFC 4180); a leading `=`, `+`, `-` or `@` is
-/// prefixed with `'` so that a spreadsheet does not run it as a formula.
+/// What a spreadsheet may read as the start of a formula: OWASP's list for CSV injection
+/// (`=`, `+`, `-`, `@`, and TAB and CR, which some spreadsheets skip before looking).
+const FORMULA_LEAD_INS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A CSV field, quoted when it must be (RFC 4180); a field that starts with a formula
+/// lead-in ([`FORMULA_LEAD_INS`]) is prefixed with `'` so that a spreadsheet does not run it.
 fn csv(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '-', '@']) {
+    let text = if text.starts_with(FORMULA_LEAD_INS) {
         format!("'{text}")
     } else {
         text.to_string()
@@ -193,6 +197,14 @@ mod tests {
         assert_eq!(csv("a,b"), "\"a,b\"");
         assert_eq!(csv("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv("=cmd()"), "'=cmd()");
+        for lead in ["=", "+", "-", "@", "\t", "\r"] {
+            let field = csv(&format!("{lead}cmd|' /C calc'!A0"));
+            let unquoted = field.strip_prefix('"').unwrap_or(&field);
+            assert!(unquoted.starts_with('\''), "{lead:?}: {field:?}");
+        }
+        assert_eq!(csv("\tx"), "'\tx");
+        assert_eq!(csv("\rx"), "\"'\rx\"");
+        assert_eq!(csv("a\r\nb"), "\"a\r\nb\"");
     }
 
     #[test]

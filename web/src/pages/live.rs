@@ -8,7 +8,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use futures_util::stream::{self, BoxStream, StreamExt};
@@ -308,12 +308,30 @@ fn status_text(p: &Progress) -> String {
 }
 
 /// `/runs/{id}/events`: server-sent events, one `progress` event (a JSON [`Progress`]) per
-/// change, ending after the run's last.
+/// change, ending after the run's last. At most [`crate::Limits::max_live_streams`] at once:
+/// one more is answered `503`, and the page still shows the progress as of its loading.
 pub async fn events(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<impl IntoResponse, PageError> {
+) -> Result<Response, PageError> {
     let id = parse_id(&id)?;
+    // Held by the stream: dropped when it ends or its client goes away.
+    let Ok(permit) = state.inner.live_streams.clone().try_acquire_owned() else {
+        let mut response = super::error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Too many live pages",
+            &format!(
+                "This dashboard follows at most {} live runs' progress at once, and that many \
+                 pages are following now. Close a live page elsewhere, or reload this one in a \
+                 moment; the run itself is not affected.",
+                state.inner.limits.max_live_streams
+            ),
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return Ok(response);
+    };
     let shutdown = state.inner.shutdown.clone();
     let stream: BoxStream<'static, Result<Event, Infallible>> = match state.inner.runs.get(id) {
         Some(run) => {
@@ -365,7 +383,13 @@ pub async fn events(
             .boxed()
         }
     };
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    let stream = stream.map(move |event| {
+        let _ = &permit;
+        event
+    });
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }
 
 fn event(progress: &Progress) -> Event {

@@ -102,6 +102,7 @@ async fn without_the_secret_every_route_is_refused_with_401() {
             );
             assert!(answer.body.contains("--allow-remote"), "{path}");
             assert!(answer.headers.contains_key(header::WWW_AUTHENTICATE));
+            has_security_headers(&answer, &path);
             assert!(!answer.body.contains(site.secret()));
             assert!(!answer.body.contains(site.dashboard.token()));
         }
@@ -137,8 +138,13 @@ async fn the_printed_address_sets_an_httponly_strict_cookie_that_opens_every_rou
         .expect("the URL names the address");
     assert_eq!(path, format!("/?token={}", site.secret()));
 
+    // The secret is exchanged for the cookie, and the browser sent on to the address without
+    // it, so that it leaves the address bar.
     let first = get(&site, path, &[]).await;
-    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
+    assert_eq!(first.headers[header::LOCATION], "/");
+    assert_eq!(first.headers[header::CACHE_CONTROL], "no-store");
+    has_security_headers(&first, path);
     let cookie = first
         .headers
         .get(header::SET_COOKIE)
@@ -150,7 +156,6 @@ async fn the_printed_address_sets_an_httponly_strict_cookie_that_opens_every_rou
     }
     let pair = cookie.split(';').next().unwrap().to_string();
     assert_eq!(pair, format!("{COOKIE}={}", site.secret()));
-    // The page does not echo the secret (its links do not carry it: the cookie does).
     assert!(!first.body.contains(site.secret()));
 
     // With the cookie (among others, as a browser sends them), every route answers as on
@@ -168,14 +173,16 @@ async fn the_printed_address_sets_an_httponly_strict_cookie_that_opens_every_rou
         assert!(answer.headers.contains_key(header::CONTENT_SECURITY_POLICY));
     }
 
-    // A script sends it as a bearer token.
-    let bearer = format!("Bearer {}", site.secret());
-    let api = get(&site, "/api/runs", &[("authorization", bearer.as_str())]).await;
-    assert_eq!(api.status, StatusCode::OK);
-    assert!(api.body.contains("api_version"), "{}", api.body);
+    // A script sends it as a bearer token, the scheme in any case (RFC 9110).
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let bearer = format!("{scheme} {}", site.secret());
+        let api = get(&site, "/api/runs", &[("authorization", bearer.as_str())]).await;
+        assert_eq!(api.status, StatusCode::OK, "{scheme}");
+        assert!(api.body.contains("api_version"), "{}", api.body);
+    }
 
-    // In the query beside other parameters, the secret is taken out before the handler
-    // reads them.
+    // In the query beside other parameters, the secret is taken out of the address the
+    // browser is sent on to, and the others kept in their order.
     let compare = get(
         &site,
         &format!(
@@ -187,8 +194,106 @@ async fn the_printed_address_sets_an_httponly_strict_cookie_that_opens_every_rou
         &[],
     )
     .await;
-    assert_eq!(compare.status, StatusCode::OK, "{}", compare.body);
-    assert!(!compare.body.contains(site.secret()));
+    assert_eq!(compare.status, StatusCode::SEE_OTHER, "{}", compare.body);
+    assert_eq!(
+        compare.headers[header::LOCATION],
+        format!(
+            "/compare?run={}&run={}",
+            site.runs.baseline, site.runs.latest
+        )
+    );
+    let followed = get(
+        &site,
+        compare.headers[header::LOCATION].to_str().unwrap(),
+        &[("cookie", pair.as_str())],
+    )
+    .await;
+    assert_eq!(followed.status, StatusCode::OK, "{}", followed.body);
+    assert!(!followed.body.contains(site.secret()));
+}
+
+/// The headers every answer carries, refusals and redirects included.
+fn has_security_headers(answer: &Answer, what: &str) {
+    for name in [
+        header::CONTENT_SECURITY_POLICY,
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::REFERRER_POLICY,
+    ] {
+        assert!(answer.headers.contains_key(&name), "{what}: no {name}");
+    }
+    assert_eq!(answer.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+}
+
+#[tokio::test]
+async fn refusals_carry_the_security_headers() {
+    let site = site();
+    let cookie = format!("{COOKIE}={}", site.secret());
+    // 403: a POST from another origin, with the secret.
+    let request = Request::post("/runs")
+        .header(header::HOST, HOST)
+        .header(header::COOKIE, cookie.as_str())
+        .header(header::ORIGIN, "http://evil.example")
+        .body(Body::empty())
+        .unwrap();
+    let answer = send(site.router(), request).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    has_security_headers(&answer, "403 origin");
+    // 403 on loopback: a host name that is not this dashboard's (DNS rebinding).
+    let dir = tempfile::tempdir().unwrap();
+    let local = Dashboard::new(
+        config(dir.path().join("store.db")),
+        "127.0.0.1:8080".parse().unwrap(),
+    );
+    let request = Request::get("/api/runs")
+        .header(header::HOST, "evil.example:8080")
+        .body(Body::empty())
+        .unwrap();
+    let answer = send(local.router(), request).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    has_security_headers(&answer, "403 host");
+    // 401 comes from the same guard; checked on every route above.
+}
+
+#[tokio::test]
+async fn live_streams_are_capped_with_a_503_that_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store.db");
+    let runs = fixture::create(&db).unwrap();
+    let limits = wb_web::Limits {
+        max_live_streams: 2,
+        ..wb_web::Limits::default()
+    };
+    let dashboard =
+        Dashboard::new(config(db), "127.0.0.1:8080".parse().unwrap()).with_limits(limits);
+    let events = format!("/runs/{}/events", runs.latest);
+    let open = || {
+        let request = Request::get(events.as_str())
+            .header(header::HOST, "127.0.0.1:8080")
+            .body(Body::empty())
+            .unwrap();
+        tower::ServiceExt::oneshot(dashboard.router(), request)
+    };
+    // Two streams held open (their bodies not yet read: they stay open while held).
+    let first = open().await.unwrap();
+    let second = open().await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(second.status(), StatusCode::OK);
+    let third = open().await.unwrap();
+    assert_eq!(third.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(third.headers().contains_key(header::RETRY_AFTER));
+    assert!(
+        third
+            .headers()
+            .contains_key(header::CONTENT_SECURITY_POLICY)
+    );
+    let body = axum::body::to_bytes(third.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&body).contains("at most 2"));
+    // One closed (its client went away): room for another.
+    drop(first);
+    assert_eq!(open().await.unwrap().status(), StatusCode::OK);
+    drop(second);
 }
 
 #[tokio::test]
