@@ -21,7 +21,7 @@
 //! where the request target started (its UTF-8 is checked once, when it ends, as httparse
 //! does), and the header lines seen. The session resets it whenever it consumes bytes.
 
-use crate::limits::MAX_HEADERS;
+use crate::limits::{MAX_HEAD_BYTES, MAX_HEADERS};
 
 /// What the scan found in the bytes received so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,8 +46,8 @@ enum State {
     TargetStart,
     /// Inside the request target.
     Target,
-    /// `HTTP/1.` and one of `0`/`1`; the number is how many bytes of it were seen.
-    Version(u8),
+    /// `HTTP/1.` and one of `0`/`1` (how many bytes of it were seen: in `HeadScan::count`).
+    Version,
     /// After the version: a line end must follow.
     VersionEnd,
     /// A `\r` after the version: `\n` must follow.
@@ -71,12 +71,12 @@ enum State {
 /// How far a session's unconsumed bytes have been scanned. See the module doc.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct HeadScan {
-    /// Bytes of the buffer already scanned.
-    pos: u32,
+    /// Bytes of the buffer already scanned (never past the head cap: see `scan`).
+    pos: u16,
     /// Where the request target starts (valid in `Target`).
-    target_start: u32,
-    /// Header lines completed so far.
-    headers: u8,
+    target_start: u16,
+    /// In `Version`, the bytes of it seen; after it, the header lines completed.
+    count: u8,
     state: State,
 }
 
@@ -119,11 +119,9 @@ impl HeadScan {
         if self.state == State::Done {
             return Found::Decisive;
         }
-        // A buffer beyond u32 is far past any cap: let httparse and the cap decide.
-        let Ok(len) = u32::try_from(buf.len()) else {
-            self.state = State::Done;
-            return Found::Decisive;
-        };
+        // Past the head cap the session asks httparse whatever the scan says: scan no
+        // further (and the positions fit in 16 bits, keeping a session small).
+        let len = buf.len().min(MAX_HEAD_BYTES + 1) as u16;
         while self.pos < len {
             let b = buf[self.pos as usize];
             let next = self.step(b, buf);
@@ -158,10 +156,17 @@ impl HeadScan {
                 // httparse rejects a target that is not UTF-8 once it has read all of it.
                 let target = &buf[self.target_start as usize..self.pos as usize];
                 std::str::from_utf8(target).ok()?;
-                Version(0)
+                self.count = 0;
+                Version
             }
-            (Version(n), b) if n < 7 && b == b"HTTP/1."[usize::from(n)] => Version(n + 1),
-            (Version(7), b'0' | b'1') => VersionEnd,
+            (Version, b) if self.count < 7 && b == b"HTTP/1."[usize::from(self.count)] => {
+                self.count += 1;
+                Version
+            }
+            (Version, b'0' | b'1') if self.count == 7 => {
+                self.count = 0;
+                VersionEnd
+            }
             (VersionEnd, b'\r') => RequestLineCr,
             (VersionEnd, b'\n') | (RequestLineCr, b'\n') => LineStart,
             (LineStart, b'\r') => EndCr,
@@ -174,9 +179,9 @@ impl HeadScan {
             (ValueSpace | Value, b) if is_value(b) => Value,
             (ValueSpace | Value, b'\r') => ValueCr,
             (ValueSpace | Value, b'\n') | (ValueCr, b'\n') => {
-                self.headers = self.headers.saturating_add(1);
+                self.count = self.count.saturating_add(1);
                 // httparse reads one field more than it has room for, then gives up.
-                if usize::from(self.headers) > MAX_HEADERS {
+                if usize::from(self.count) > MAX_HEADERS {
                     return None;
                 }
                 LineStart
@@ -207,7 +212,8 @@ mod tests {
     /// earlier (parsing would be quadratic again).
     fn agrees_with_httparse(input: &[u8]) {
         let mut scan = HeadScan::default();
-        for end in 0..=input.len() {
+        // Past the cap the session asks httparse whatever the scan says.
+        for end in 0..=input.len().min(MAX_HEAD_BYTES) {
             let prefix = &input[..end];
             let partial = scan.scan(prefix) == Found::Partial;
             assert_eq!(
