@@ -64,6 +64,7 @@ pub mod date;
 pub mod kernel;
 pub mod limits;
 mod response;
+mod scan;
 mod session;
 
 pub use response::{HELLO_BODY, Job, Response, Status};

@@ -5,6 +5,7 @@ use crate::limits::{
     MAX_WAIT_MS,
 };
 use crate::response::{Body, Job, Persistence, Status};
+use crate::scan::{Found, HeadScan};
 
 /// What [`Session::next_event`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +42,9 @@ pub struct Session {
     body_left: u64,
     /// The job of a request whose body is still arriving; released when `body_left` is 0.
     held: Option<Box<Job>>,
+    /// How far `unconsumed` has been scanned for the end of the head, so that a head arriving
+    /// a byte at a time is parsed once, not once per byte (see [`crate::scan`]).
+    scan: HeadScan,
     /// Set once a closing job has been handed out.
     closed: bool,
 }
@@ -82,7 +86,13 @@ impl Session {
         if let Some(job) = self.held.take() {
             return self.emit(*job);
         }
-        match parse_head(&self.unconsumed) {
+        // Until the scan finds the head over (or rejected), httparse would answer `Partial`:
+        // only the size cap is left to check, and nothing needs parsing.
+        let head = match self.scan.scan(&self.unconsumed) {
+            Found::Partial if self.unconsumed.len() <= MAX_HEAD_BYTES => Head::Partial,
+            _ => parse_head(&self.unconsumed),
+        };
+        match head {
             Head::Partial => {
                 if self.unconsumed.len() > MAX_HEAD_BYTES {
                     self.emit(Job::error(
@@ -155,6 +165,11 @@ impl Session {
     }
 
     fn consume(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        // What follows starts a new head (or is body): scan it from its first byte.
+        self.scan = HeadScan::default();
         if n >= self.unconsumed.len() {
             // Free the buffer, not just empty it: an idle connection must hold no memory.
             self.unconsumed = Vec::new();
