@@ -344,6 +344,23 @@ fn threads_of(engine: &str, level: u64) -> u64 {
     }
 }
 
+/// A made-up step of `engine` at each of `workload`'s levels, from [`base_step`] and `fill`.
+fn each_level(
+    engine: &str,
+    workload: &Workload,
+    fill: impl Fn(u64, &mut StepResult),
+) -> Vec<StepResult> {
+    workload
+        .levels
+        .iter()
+        .map(|&level| {
+            let mut s = base_step(engine, workload, level);
+            fill(level, &mut s);
+            s
+        })
+        .collect()
+}
+
 /// A step with nothing measured yet.
 fn base_step(engine: &str, workload: &Workload, level: u64) -> StepResult {
     StepResult {
@@ -433,65 +450,59 @@ fn latency(p50_us: u64, p99_us: u64, count: u64) -> Latency {
 /// hello, db-wait and cpu: closed loop. `speed` scales throughput (the baseline is slower).
 fn closed_steps(engine: &str, workload: &Workload, speed: f64) -> Vec<StepResult> {
     let workers = 5.0;
-    workload
-        .levels
-        .iter()
-        .map(|&level| {
-            let mut s = base_step(engine, workload, level);
-            let n = level as f64;
-            let (rps, cores) = match workload.name.as_str() {
-                "db-wait" => {
-                    let overlap = if engine == "pool" { n.min(workers) } else { n };
-                    (overlap * 95.0, 0.02 + overlap * 0.0004)
-                }
-                "cpu" => {
-                    let cores = match engine {
-                        "selector" | "asyncio" | "twisted" => 0.97,
-                        "selector-offload" => n.min(1.6),
-                        _ => n.min(1.75),
-                    };
-                    (cores * 1900.0, cores)
-                }
-                _ => {
-                    let per = match engine {
-                        "threads" => 9000.0,
-                        "pool" => 8000.0,
-                        "selector" => 14000.0,
-                        "selector-on-tokio" => 12500.0,
-                        _ => 12000.0,
-                    };
-                    let one_thread = matches!(engine, "selector" | "selector-on-tokio");
-                    let cores = n.min(if one_thread { 1.0 } else { 1.2 });
-                    (per * cores, cores)
-                }
-            };
-            let rps = rps * speed;
-            let mean_us = n / rps * 1e6;
-            s.derived.throughput_rps = rps;
-            s.derived.engine_cores = cores;
-            s.derived.client_cores = (rps / 25_000.0).min(0.95);
-            s.derived.ctx_switches_per_sec = rps * 0.8;
-            s.load.completed = (rps * workload.step_secs) as u64;
-            s.load.latency = latency(mean_us as u64, (mean_us * 2.5) as u64, s.load.completed);
-            s.load.elapsed_secs = workload.step_secs;
-            if engine == "threads" && workload.name == "hello" && level == 64 {
-                s.flags.client_saturated = true;
-                s.derived.client_cores = 0.97;
+    each_level(engine, workload, |level, s| {
+        let n = level as f64;
+        let (rps, cores) = match workload.name.as_str() {
+            "db-wait" => {
+                let overlap = if engine == "pool" { n.min(workers) } else { n };
+                (overlap * 95.0, 0.02 + overlap * 0.0004)
             }
-            if engine == "pool" && workload.name == "db-wait" && level == 100 {
-                s.flags.littles_law_off = true;
+            "cpu" => {
+                let cores = match engine {
+                    "selector" | "asyncio" | "twisted" => 0.97,
+                    "selector-offload" => n.min(1.6),
+                    _ => n.min(1.75),
+                };
+                (cores * 1900.0, cores)
             }
-            if engine == "pool" && workload.name == "hello" && level == 16 {
-                // Five workers serve five keep-alive clients; 13 of the 16 waited the whole
-                // step unanswered (censored late): its low latency is the few served ones'.
-                s.load.latency.count += 13;
-                s.load.latency.censored = 13;
-                s.load.latency.censored_late = 13;
-                s.load.latency.late_requests = 13;
+            _ => {
+                let per = match engine {
+                    "threads" => 9000.0,
+                    "pool" => 8000.0,
+                    "selector" => 14000.0,
+                    "selector-on-tokio" => 12500.0,
+                    _ => 12000.0,
+                };
+                let one_thread = matches!(engine, "selector" | "selector-on-tokio");
+                let cores = n.min(if one_thread { 1.0 } else { 1.2 });
+                (per * cores, cores)
             }
-            s
-        })
-        .collect()
+        };
+        let rps = rps * speed;
+        let mean_us = n / rps * 1e6;
+        s.derived.throughput_rps = rps;
+        s.derived.engine_cores = cores;
+        s.derived.client_cores = (rps / 25_000.0).min(0.95);
+        s.derived.ctx_switches_per_sec = rps * 0.8;
+        s.load.completed = (rps * workload.step_secs) as u64;
+        s.load.latency = latency(mean_us as u64, (mean_us * 2.5) as u64, s.load.completed);
+        s.load.elapsed_secs = workload.step_secs;
+        if engine == "threads" && workload.name == "hello" && level == 64 {
+            s.flags.client_saturated = true;
+            s.derived.client_cores = 0.97;
+        }
+        if engine == "pool" && workload.name == "db-wait" && level == 100 {
+            s.flags.littles_law_off = true;
+        }
+        if engine == "pool" && workload.name == "hello" && level == 16 {
+            // Five workers serve five keep-alive clients; 13 of the 16 waited the whole
+            // step unanswered (censored late): its low latency is the few served ones'.
+            s.load.latency.count += 13;
+            s.load.latency.censored = 13;
+            s.load.latency.censored_late = 13;
+            s.load.latency.late_requests = 13;
+        }
+    })
 }
 
 /// count: most updates lost above one connection, none at one; the pool's counter read is one
@@ -522,86 +533,68 @@ fn idle_steps(engine: &str, workload: &Workload) -> Vec<StepResult> {
         "twisted" => (2300.0, 14.0e6),
         _ => (959.0, 2.8e6),
     };
-    workload
-        .levels
-        .iter()
-        .map(|&level| {
-            let mut s = base_step(engine, workload, level);
-            let n = level as f64;
-            let pss = (base + per_conn * n) as u64;
-            s.derived.peak_pss_bytes = pss;
-            s.derived.mean_pss_bytes = pss;
-            s.derived.peak_rss_bytes = pss + (1 << 20);
-            s.derived.mean_rss_bytes = pss + (1 << 20);
-            s.derived.tcp_mem_bytes = 100_000 + level * 1500;
-            s.derived.slab_unreclaim_bytes = 50_000_000 + level * 900;
-            s.derived.kernel_stack_bytes = 8_000_000
-                + if engine == "threads" {
-                    level * 16_384
-                } else {
-                    0
-                };
-            s.load.latency = latency(80, 200, level);
-            if engine == "pool" && Some(&level) == workload.levels.last() {
-                s.flags.level_not_reached = Some("the open-files limit (1024)".into());
-                s.load.connections = 1019;
-            }
-            s
-        })
-        .collect()
+    each_level(engine, workload, |level, s| {
+        let n = level as f64;
+        let pss = (base + per_conn * n) as u64;
+        s.derived.peak_pss_bytes = pss;
+        s.derived.mean_pss_bytes = pss;
+        s.derived.peak_rss_bytes = pss + (1 << 20);
+        s.derived.mean_rss_bytes = pss + (1 << 20);
+        s.derived.tcp_mem_bytes = 100_000 + level * 1500;
+        s.derived.slab_unreclaim_bytes = 50_000_000 + level * 900;
+        s.derived.kernel_stack_bytes = 8_000_000
+            + if engine == "threads" {
+                level * 16_384
+            } else {
+                0
+            };
+        s.load.latency = latency(80, 200, level);
+        if engine == "pool" && Some(&level) == workload.levels.last() {
+            s.flags.level_not_reached = Some("the open-files limit (1024)".into());
+            s.load.connections = 1019;
+        }
+    })
 }
 
 /// big-response: 1 MiB at 1 MiB/s; the pool's five workers serve five at a time.
 fn slow_reader_steps(engine: &str, workload: &Workload) -> Vec<StepResult> {
-    workload
-        .levels
-        .iter()
-        .map(|&level| {
-            let mut s = base_step(engine, workload, level);
-            let n = level as f64;
-            let p99 = if engine == "pool" {
-                (n / 5.0).ceil().max(1.0) * 1.02e6
-            } else {
-                1.04e6
-            };
-            s.load.latency = latency((p99 * 0.98) as u64, p99 as u64, level * 2);
-            s.load.completed = level * 2;
-            s.derived.throughput_rps = n.min(if engine == "pool" { 5.0 } else { n });
-            s.derived.engine_cores = 0.02 * n.min(10.0);
-            s.derived.peak_pss_bytes = (2.0e6 + n * 70_000.0) as u64;
-            if engine == "pool" && Some(&level) == workload.levels.last() {
-                // The five workers each finished a download or so before the step ended: 3
-                // answers, whose p99 is simply the slowest of them.
-                s.load.completed = 3;
-                s.load.latency = latency(19_000_000, 20_400_000, 3);
-                s.derived.throughput_rps = 3.0 / workload.step_secs;
-            }
-            s
-        })
-        .collect()
+    each_level(engine, workload, |level, s| {
+        let n = level as f64;
+        let p99 = if engine == "pool" {
+            (n / 5.0).ceil().max(1.0) * 1.02e6
+        } else {
+            1.04e6
+        };
+        s.load.latency = latency((p99 * 0.98) as u64, p99 as u64, level * 2);
+        s.load.completed = level * 2;
+        s.derived.throughput_rps = n.min(if engine == "pool" { 5.0 } else { n });
+        s.derived.engine_cores = 0.02 * n.min(10.0);
+        s.derived.peak_pss_bytes = (2.0e6 + n * 70_000.0) as u64;
+        if engine == "pool" && Some(&level) == workload.levels.last() {
+            // The five workers each finished a download or so before the step ended: 3
+            // answers, whose p99 is simply the slowest of them.
+            s.load.completed = 3;
+            s.load.latency = latency(19_000_000, 20_400_000, 3);
+            s.derived.throughput_rps = 3.0 / workload.step_secs;
+        }
+    })
 }
 
 /// slowloris: the probe's latency while N clients trickle their heads in.
 fn slow_sender_steps(engine: &str, workload: &Workload) -> Vec<StepResult> {
-    workload
-        .levels
-        .iter()
-        .map(|&level| {
-            let mut s = base_step(engine, workload, level);
-            if engine == "pool" && level >= 5 {
-                // Every probe waited the whole step behind the slow clients: no answer and no
-                // error, which is the hostage (an error would be no evidence of one).
-                s.load.completed = 0;
-                s.load.latency = Latency::default();
-            } else {
-                s.load.completed = 3000;
-                s.load.latency = latency(150, 400, 3000);
-                s.derived.throughput_rps = 1000.0;
-            }
-            if engine == "selector-offload" && level == 100 {
-                s.failure = Some("the engine exited during the step (signal 9)".into());
-            }
-            s
-        })
-        .collect()
+    each_level(engine, workload, |level, s| {
+        if engine == "pool" && level >= 5 {
+            // Every probe waited the whole step behind the slow clients: no answer and no
+            // error, which is the hostage (an error would be no evidence of one).
+            s.load.completed = 0;
+            s.load.latency = Latency::default();
+        } else {
+            s.load.completed = 3000;
+            s.load.latency = latency(150, 400, 3000);
+            s.derived.throughput_rps = 1000.0;
+        }
+        if engine == "selector-offload" && level == 100 {
+            s.failure = Some("the engine exited during the step (signal 9)".into());
+        }
+    })
 }

@@ -70,7 +70,7 @@ fn judge_before(
     Ok(fallback)
 }
 
-/// A lesson in the list.
+/// A lesson in a list (the lessons page, the overview's "at a glance"), with its verdict.
 pub struct LessonItem {
     /// Slug.
     pub slug: &'static str,
@@ -82,6 +82,19 @@ pub struct LessonItem {
     pub verdict: (&'static str, &'static str),
     /// The headline sentence, or why there is none.
     pub headline: String,
+}
+
+impl LessonItem {
+    /// `lesson` with a verdict and its headline sentence.
+    pub fn judged(lesson: &Lesson, verdict: Verdict, headline: String) -> LessonItem {
+        LessonItem {
+            slug: lesson.slug,
+            title: lesson.title,
+            claim: lesson.claim,
+            verdict: (verdict.label(), verdict.class()),
+            headline,
+        }
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -112,13 +125,7 @@ pub async fn list(State(state): State<AppState>) -> Result<impl IntoResponse, Pa
                         format!("No run has the {} workload yet.", lesson.workload),
                     ),
                 };
-                Ok(LessonItem {
-                    slug: lesson.slug,
-                    title: lesson.title,
-                    claim: lesson.claim,
-                    verdict: (verdict.label(), verdict.class()),
-                    headline,
-                })
+                Ok(LessonItem::judged(lesson, verdict, headline))
             })
             .chain(std::iter::once(Ok(LessonItem {
                 slug: crate::lesson_async::SLUG,

@@ -6,21 +6,10 @@ use axum::extract::State;
 use wb_reports::charts;
 use wb_reports::store::StoredRun;
 
+use super::lessons::LessonItem;
 use super::{ChartView, PageError, RunRow, engine_css, views, with_store};
 use crate::AppState;
 use wb_reports::claims::{LESSONS, Verdict};
-
-/// One lesson's headline, computed from the run on the page.
-pub struct Glance {
-    /// The lesson's slug.
-    pub slug: &'static str,
-    /// The claim.
-    pub title: &'static str,
-    /// The verdict's label and CSS class.
-    pub verdict: (&'static str, &'static str),
-    /// Its first sentence.
-    pub sentence: String,
-}
 
 #[derive(Template, WebTemplate)]
 #[template(path = "overview.html")]
@@ -32,7 +21,8 @@ struct Overview {
     throughput: Vec<ChartView>,
     latency: Vec<ChartView>,
     cores: Vec<ChartView>,
-    glance: Vec<Glance>,
+    /// Each lesson's headline, computed from the run on the page.
+    glance: Vec<LessonItem>,
     in_progress: Option<i64>,
 }
 
@@ -89,11 +79,9 @@ fn build(latest: Option<StoredRun>, in_progress: Option<i64>) -> Overview {
         .iter()
         .filter_map(|lesson| {
             let finding = (lesson.judge)(&run);
-            (finding.verdict != Verdict::NoData).then(|| Glance {
-                slug: lesson.slug,
-                title: lesson.title,
-                verdict: (finding.verdict.label(), finding.verdict.class()),
-                sentence: finding.headline().unwrap_or_default().to_string(),
+            (finding.verdict != Verdict::NoData).then(|| {
+                let headline = finding.headline().unwrap_or_default().to_string();
+                LessonItem::judged(lesson, finding.verdict, headline)
             })
         })
         .collect();
