@@ -328,6 +328,42 @@ pub fn record_traces(store: &mut Store, run: RunId) -> Result<()> {
     Ok(())
 }
 
+/// What the three models' engines describe of one connection (`--describe`), made up: a
+/// thread's touched stack, the selector's protocol object, the coroutine's future.
+pub fn descriptions() -> Vec<wb_model::describe::Description> {
+    use wb_model::describe::{Description, PerConnection};
+    let per = [
+        (
+            "threads",
+            PerConnection {
+                stack_bytes: Some(28672),
+                ..Default::default()
+            },
+        ),
+        (
+            "selector",
+            PerConnection {
+                protocol_bytes: Some(64),
+                ..Default::default()
+            },
+        ),
+        (
+            "coroutines",
+            PerConnection {
+                future_bytes: Some(584),
+                ..Default::default()
+            },
+        ),
+    ];
+    per.into_iter()
+        .map(|(engine, per_connection)| Description {
+            engine: engine.into(),
+            per_connection,
+            facts: None,
+        })
+        .collect()
+}
+
 /// Creates a store at `path` and fills it.
 pub fn create(path: &std::path::Path) -> Result<FixtureRuns> {
     let mut store = Store::open(path)?;

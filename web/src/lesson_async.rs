@@ -288,7 +288,6 @@ pub fn describe_now(exe: &Path) -> Vec<(String, Description)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wb_model::describe::PerConnection;
 
     #[test]
     fn excerpts_are_cut_between_the_markers_and_dedented() {
@@ -339,43 +338,15 @@ mod tests {
 
     #[test]
     fn holdings_compare_the_three_models() {
-        let d = |engine: &str, per: PerConnection| {
-            (
-                engine.to_string(),
-                Description {
-                    engine: engine.into(),
-                    per_connection: per,
-                    facts: None,
-                },
-            )
-        };
-        let (rows, sentence) = holdings(&[
-            d(
-                "threads",
-                PerConnection {
-                    stack_bytes: Some(28672),
-                    ..Default::default()
-                },
-            ),
-            d(
-                "selector",
-                PerConnection {
-                    protocol_bytes: Some(64),
-                    ..Default::default()
-                },
-            ),
-            d(
-                "coroutines",
-                PerConnection {
-                    future_bytes: Some(592),
-                    ..Default::default()
-                },
-            ),
-        ]);
+        let described: Vec<(String, Description)> = crate::fixture::descriptions()
+            .into_iter()
+            .map(|d| (d.engine.clone(), d))
+            .collect();
+        let (rows, sentence) = holdings(&described);
         assert_eq!(rows.len(), 3);
         let sentence = sentence.unwrap();
         assert!(
-            sentence.contains("the coroutines engine's future holds 592 B"),
+            sentence.contains("the coroutines engine's future holds 584 B"),
             "{sentence}"
         );
         assert!(sentence.contains("threads thread"), "{sentence}");

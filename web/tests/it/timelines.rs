@@ -6,7 +6,6 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use wb_model::describe::{Description, PerConnection};
 use wb_model::trace::{Trace, TraceSpan};
 use wb_reports::store::Store;
 use wb_web::Dashboard;
@@ -70,36 +69,9 @@ async fn a_stored_trace_is_drawn_on_the_run_and_its_lesson_and_the_async_lesson_
             ],
         };
         store.record_trace(latest.id, &trace).unwrap();
-        for (label, per) in [
-            (
-                "threads",
-                PerConnection {
-                    stack_bytes: Some(28672),
-                    ..Default::default()
-                },
-            ),
-            (
-                "selector",
-                PerConnection {
-                    protocol_bytes: Some(64),
-                    ..Default::default()
-                },
-            ),
-            (
-                "coroutines",
-                PerConnection {
-                    future_bytes: Some(584),
-                    ..Default::default()
-                },
-            ),
-        ] {
-            let description = Description {
-                engine: label.into(),
-                per_connection: per,
-                facts: None,
-            };
+        for description in fixture::descriptions() {
             store
-                .record_description(latest.id, label, &description)
+                .record_description(latest.id, &description.engine, &description)
                 .unwrap();
         }
         latest.id
