@@ -10,6 +10,7 @@ mod util;
 mod browser;
 mod cli;
 mod conformance;
+mod crash;
 mod dashboard;
 mod dashboard_holds;
 mod differential;
