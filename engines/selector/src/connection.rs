@@ -548,6 +548,7 @@ impl<P, S> Connection<P, S> {
         call: impl FnOnce(&mut P, &mut dyn Transport),
     ) -> Option<Pending> {
         let was_empty = self.out.is_empty();
+        let was_reading = self.wants_read();
         let mut transport = SocketTransport {
             out: &mut self.out,
             phase: &mut self.phase,
@@ -558,15 +559,15 @@ impl<P, S> Connection<P, S> {
         };
         call(&mut self.protocol, &mut transport);
         let (pending, wrote) = (transport.pending, transport.wrote);
-        if wrote || (was_empty && !self.out.is_empty()) {
-            let now = Instant::now();
-            if was_empty {
-                self.out.progressed(now);
-            }
-            if wrote && self.wants_read() {
-                // A response went out and the protocol reads again: idle between requests.
-                self.deadline = ReadDeadline::answered(timeouts, false, now);
-            }
+        if was_empty && (wrote || !self.out.is_empty()) {
+            self.out.progressed(Instant::now());
+        }
+        // A response went out and the protocol reads again, or reading starts again after a
+        // pause (a full write queue drained, `resume_producing`): idle between requests from
+        // now. Without the second case a slow reader of a large answer was closed as idle
+        // when reading resumed, by the deadline set before its answer began.
+        if self.wants_read() && (wrote || !was_reading) {
+            self.deadline = ReadDeadline::answered(timeouts, false, Instant::now());
         }
         pending
     }
@@ -812,6 +813,36 @@ mod tests {
             conn.read(&mut buf, &mut cx, |_, _| Ok(0)),
             Next::Close
         ));
+    }
+
+    /// A slow reader of a large answer: the full queue pauses the protocol; when the queue
+    /// drains and reading resumes, the keep-alive clock starts then, not at the request.
+    #[test]
+    fn reading_again_after_a_drained_queue_starts_the_idle_clock() {
+        let test = TestLoop::new();
+        let (mut conn, _client) = test.accept();
+        let mut cx = test.cx(false, false);
+        let mut buf = [0; 1024];
+        let big = b"GET /work?bytes=4194304 HTTP/1.1\r\nHost: a\r\n\r\n";
+        assert!(matches!(
+            conn.read(&mut buf, &mut cx, arrives(big)),
+            Next::Write
+        ));
+        let _ = conn.write(&mut cx, |out, _| out.write_to(&mut Full));
+        assert!(!conn.wants_read(), "a full queue pauses the protocol");
+        // The answer takes the reader an hour: the deadline set with the request is long past.
+        let hour_ago = Instant::now() - Duration::from_secs(3600);
+        conn.deadline = ReadDeadline::accepted(&test.timeouts, hour_ago);
+        let mut cx = test.cx(false, false);
+        let mut next = conn.writable(&mut cx);
+        while matches!(next, Next::Write) {
+            next = conn.write(&mut cx, |out, _| out.write_to(&mut std::io::sink()));
+        }
+        assert!(conn.wants_read(), "the drained queue resumes reading");
+        assert!(
+            conn.deadline.at > Instant::now(),
+            "idle from now, not closed by the old deadline"
+        );
     }
 
     #[test]
