@@ -129,17 +129,10 @@ pub(crate) fn sort_key(label: &str) -> (usize, String) {
     engines::sort_key(label)
 }
 
-/// Colours for the lines of a comparison across runs, by the run's position.
+/// Colours for the lines of a comparison across runs, by the run's position: the palette of
+/// labels the registry does not know.
 pub(crate) fn run_color(index: usize) -> RGBColor {
-    const RUNS: [RGBColor; 6] = [
-        RGBColor(0x1f, 0x5f, 0xa8),
-        RGBColor(0xd5, 0x5e, 0x00),
-        RGBColor(0x1b, 0x78, 0x37),
-        RGBColor(0x76, 0x2a, 0x83),
-        RGBColor(0x00, 0x83, 0x8f),
-        RGBColor(0x8c, 0x56, 0x4b),
-    ];
-    RUNS[index % RUNS.len()]
+    OTHER_COLORS[index % OTHER_COLORS.len()]
 }
 
 /// A value's number, with a K, M or G suffix as powers of 1024: `8mib` is 8 × 2²⁰.

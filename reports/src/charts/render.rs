@@ -347,11 +347,7 @@ pub(crate) fn line_plot(plot: &LinePlot, size: Size) -> DrawResult<String> {
 
         for line in &plot.lines {
             let color = line.style.color;
-            let stroke = ShapeStyle {
-                color: color.to_rgba(),
-                filled: false,
-                stroke_width: 2,
-            };
+            let stroke = line_style(color, 2);
             // A gap breaks the line: no segment reaches a step without a value.
             for segment in line.points.split(|p| p.gap.is_some()) {
                 let points: Vec<(f64, f64)> = segment
@@ -485,11 +481,7 @@ fn draw_error_bar<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
 where
     DB::ErrorType: 'static,
 {
-    let stroke = ShapeStyle {
-        color: color.to_rgba(),
-        filled: false,
-        stroke_width: 1,
-    };
+    let stroke = line_style(color, 1);
     chart.draw_series(std::iter::once(PathElement::new(
         vec![(x, lo), (x, hi)],
         stroke,
@@ -502,7 +494,6 @@ where
     Ok(())
 }
 
-/// A round (engine) or square (peer) marker, filled or hollow.
 /// A lower bound at `at`: a hollow marker and an arrow up from it (the figure is at least
 /// this, maybe far more).
 fn draw_at_least<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
@@ -514,11 +505,7 @@ where
     DB::ErrorType: 'static,
 {
     draw_marker(chart, at, style, false)?;
-    let stroke = ShapeStyle {
-        color: style.color.to_rgba(),
-        filled: false,
-        stroke_width: 2,
-    };
+    let stroke = line_style(style.color, 2);
     chart.draw_series(std::iter::once(
         EmptyElement::at(at)
             + PathElement::new(vec![(0, -5), (0, -20)], stroke)
@@ -527,6 +514,7 @@ where
     Ok(())
 }
 
+/// A round (engine) or square (peer) marker, filled or hollow.
 fn draw_marker<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
     chart: &mut ChartContext<'_, DB, CT>,
     at: (f64, f64),
@@ -536,11 +524,7 @@ fn draw_marker<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
 where
     DB::ErrorType: 'static,
 {
-    let stroke = ShapeStyle {
-        color: style.color.to_rgba(),
-        filled: false,
-        stroke_width: 2,
-    };
+    let stroke = line_style(style.color, 2);
     let fill = if filled {
         style.color.filled()
     } else {
@@ -703,4 +687,13 @@ pub(crate) fn message_svg(title: &str, message: &str, hint: &str) -> String {
         ink = color_hex(INK),
         muted = color_hex(MUTED),
     )
+}
+
+/// A line of `color`, `width` pixels wide, unfilled.
+fn line_style(color: RGBColor, width: u32) -> ShapeStyle {
+    ShapeStyle {
+        color: color.to_rgba(),
+        filled: false,
+        stroke_width: width,
+    }
 }
