@@ -193,10 +193,14 @@ mod tests {
 
     #[test]
     fn csv_fields_are_quoted_and_defused() {
-        assert_eq!(csv("plain"), "plain");
-        assert_eq!(csv("a,b"), "\"a,b\"");
-        assert_eq!(csv("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv("=cmd()"), "'=cmd()");
+        for (field, written) in [
+            ("plain", "plain"),
+            ("a,b", "\"a,b\""),
+            ("say \"hi\"", "\"say \"\"hi\"\"\""),
+            ("=cmd()", "'=cmd()"),
+        ] {
+            assert_eq!(csv(field), written, "{field}");
+        }
         for lead in ["=", "+", "-", "@", "\t", "\r"] {
             let field = csv(&format!("{lead}cmd|' /C calc'!A0"));
             let unquoted = field.strip_prefix('"').unwrap_or(&field);

@@ -53,12 +53,16 @@ mod tests {
 
     #[test]
     fn charts_link_to_the_section_they_need() {
-        assert_eq!(anchor("db-wait-pool-connections"), "timelines");
-        assert_eq!(anchor("db-wait-pool-timeline"), "timelines");
-        assert_eq!(anchor("hello-selector-p99-compare"), "intervals");
-        assert_eq!(anchor("rate-latency"), "coordinated-omission");
-        assert_eq!(anchor("idle-bytes-per-connection"), "memory");
-        assert_eq!(anchor("cpu-cores"), "saturated-client");
-        assert_eq!(anchor("something-new"), "");
+        for (chart, section) in [
+            ("db-wait-pool-connections", "timelines"),
+            ("db-wait-pool-timeline", "timelines"),
+            ("hello-selector-p99-compare", "intervals"),
+            ("rate-latency", "coordinated-omission"),
+            ("idle-bytes-per-connection", "memory"),
+            ("cpu-cores", "saturated-client"),
+            ("something-new", ""),
+        ] {
+            assert_eq!(anchor(chart), section, "{chart}");
+        }
     }
 }
