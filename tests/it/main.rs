@@ -14,6 +14,7 @@ mod crash;
 mod dashboard;
 mod dashboard_holds;
 mod differential;
+mod exports;
 mod faults;
 mod format;
 mod multihost;
