@@ -181,6 +181,13 @@ pub(crate) struct Connection<P, S = TcpStream> {
     /// so that the mio loop makes an `epoll_ctl` call only when the interest changes. The
     /// tokio adapter leaves it `None`: tokio keeps its own.
     pub(crate) registered: Option<Interest>,
+    /// Reading resumed after a pause during which `READABLE` stayed registered (to hear of a
+    /// hang-up, [`Connection::interest`]): 1 byte. An edge that came meanwhile (a pipelined
+    /// request, perhaps with a FIN after it) was heard and left in the kernel, and edge-
+    /// triggered epoll will not report it again: the mio loop re-arms the registration
+    /// (`EPOLL_CTL_MOD`, which reports what is pending) even though the interest is the same.
+    /// tokio keeps readiness until a read clears it, so its adapter needs no such thing.
+    pub(crate) rearm: bool,
     /// The id of the one timer or deferred work this connection waits for (0: none): 8
     /// bytes. A timer or result with another id is stale and ignored.
     pub(crate) awaiting: u64,
@@ -207,6 +214,7 @@ impl<P, S> Connection<P, S> {
             reading: true,
             paused: false,
             registered: None,
+            rearm: false,
             awaiting: 0,
             out: WriteQueue::new(),
             protocol,
@@ -250,8 +258,16 @@ impl<P, S> Connection<P, S> {
     /// The epoll interest this connection needs: `READABLE` only while it reads, `WRITABLE`
     /// only while bytes are queued (a socket is writable almost always, so asking for it with
     /// nothing to write would wake the loop for nothing).
+    ///
+    /// An open connection that does not read (its request waits on a timer or the pool) keeps
+    /// `READABLE` all the same, without reading: the event that comes with the client's FIN
+    /// (`EPOLLRDHUP`) lets [`Connection::hung_up`] free it before the wait ends, as nginx
+    /// notices a client that closed while its request is in progress. Edge-triggered, a
+    /// pipelined request arriving meanwhile wakes the loop once and is left in the kernel;
+    /// when reading resumes, [`Connection::rearm`] has the loop ask epoll again.
     pub(crate) fn interest(&self) -> Option<Interest> {
-        match (self.wants_read(), !self.out.is_empty()) {
+        let read = self.wants_read() || self.phase == Phase::Open;
+        match (read, !self.out.is_empty()) {
             (true, true) => Some(Interest::READABLE | Interest::WRITABLE),
             (true, false) => Some(Interest::READABLE),
             (false, true) => Some(Interest::WRITABLE),
@@ -279,13 +295,43 @@ impl<P: Protocol, S: AsRawFd> Connection<P, S> {
     }
 
     /// The socket is readable (or the client's FIN arrived, `cx.fin`): read, if the
-    /// connection reads at all. One that does not leaves its bytes in the kernel; asking for
-    /// `READABLE` again later reports them.
-    pub(crate) fn readable(&mut self, _cx: &mut Cx<'_>) -> Next {
+    /// connection reads at all. One that does not leaves its bytes in the kernel (asking for
+    /// `READABLE` again later reports them), unless the FIN came with the event: then it may
+    /// be a client that hung up while its request waits ([`Connection::hung_up`]).
+    pub(crate) fn readable(&mut self, cx: &mut Cx<'_>) -> Next {
         if self.wants_read() {
             Next::Read
+        } else if cx.fin {
+            self.hung_up(|socket| wb_sys::hangup::peek(socket))
+                .unwrap_or(Next::Wait)
         } else {
             Next::Wait
+        }
+    }
+
+    /// Whether the client of an open connection that does not read (its request waits on a
+    /// timer or the pool, or its answer fills the queue) has hung up, by `peek`, the loop's
+    /// look at the socket without taking anything ([`wb_sys::hangup::peek`]): nothing before
+    /// its FIN (`Ok(0)`) or a reset closes the connection now, instead of when the answer is
+    /// written (`Some(Next::Close)`); the blocking engines end such a request too
+    /// ([`wb_sys::hangup::wait_unless_hung_up`]). A pipelined byte, or nothing at all, is no
+    /// hang-up (`None`): the bytes, and any FIN after them, stay for the reads to come.
+    pub(crate) fn hung_up(&mut self, peek: impl FnOnce(&S) -> io::Result<usize>) -> Option<Next> {
+        if self.wants_read() || self.phase != Phase::Open {
+            return None;
+        }
+        match peek(&self.socket) {
+            Ok(0) => Some(self.close(Reason::Done)),
+            Ok(_) => None,
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) =>
+            {
+                None
+            }
+            Err(err) => Some(self.close(Reason::Lost(err))),
         }
     }
 
@@ -457,6 +503,8 @@ impl<P: Protocol, S: AsRawFd> Connection<P, S> {
     fn after_write(&mut self, cx: &mut Cx<'_>) -> Next {
         if self.paused && flow(true, self.out.len()) == Flow::Resume {
             self.paused = false;
+            // Reading again, if the protocol reads: what came meanwhile was only looked at.
+            self.rearm |= self.wants_read();
             if self.phase == Phase::Open {
                 // It may write more: the settle after the callback writes it.
                 return self.callback(cx, |protocol, transport| {
@@ -568,6 +616,9 @@ impl<P, S> Connection<P, S> {
         // when reading resumed, by the deadline set before its answer began.
         if self.wants_read() && (wrote || !was_reading) {
             self.deadline = ReadDeadline::answered(timeouts, false, Instant::now());
+        }
+        if self.wants_read() && !was_reading {
+            self.rearm = true;
         }
         pending
     }
@@ -707,13 +758,19 @@ mod tests {
         );
         assert_eq!(conn.interest(), Some(Interest::READABLE));
         assert!(conn.is_idle());
-        conn.reading = false; // A job is in progress.
-        assert_eq!(conn.interest(), None);
+        conn.reading = false; // A job is in progress: still told of a hang-up.
+        assert_eq!(conn.interest(), Some(Interest::READABLE));
         conn.out.push(vec![0; 10].into());
-        assert_eq!(conn.interest(), Some(Interest::WRITABLE));
+        assert_eq!(
+            conn.interest(),
+            Some(Interest::READABLE | Interest::WRITABLE)
+        );
         conn.reading = true;
         conn.paused = true; // Above the high-water mark.
-        assert_eq!(conn.interest(), Some(Interest::WRITABLE));
+        assert_eq!(
+            conn.interest(),
+            Some(Interest::READABLE | Interest::WRITABLE)
+        );
         conn.paused = false;
         assert_eq!(
             conn.interest(),
@@ -769,9 +826,10 @@ mod tests {
             panic!("a call_later arms a timer");
         };
         assert!(at > Instant::now() + Duration::from_millis(10));
-        // Armed; then nothing until it fires, and no readiness to wait for.
+        // Armed; then nothing until it fires but the client's FIN, should it hang up.
         assert!(matches!(conn.settle(&mut cx), Next::Wait));
-        assert_eq!(conn.interest(), None);
+        assert_eq!(conn.interest(), Some(Interest::READABLE));
+        assert!(!conn.rearm);
         assert!(
             matches!(conn.timer_fired(id + 1, &mut cx), Next::Wait),
             "stale"
@@ -780,6 +838,7 @@ mod tests {
         // It fires: the response is queued, and written at once; the kernel takes none.
         let mut cx = test.cx(false, false);
         assert!(matches!(conn.timer_fired(id, &mut cx), Next::Write));
+        assert!(conn.rearm, "reading again: the mio loop asks epoll again");
         let next = conn.write(&mut cx, |out, _| out.write_to(&mut Full));
         assert!(matches!(next, Next::Wait));
         assert_eq!(
@@ -843,6 +902,56 @@ mod tests {
             conn.deadline.at > Instant::now(),
             "idle from now, not closed by the old deadline"
         );
+    }
+
+    /// A client that hangs up while its request waits is let go at the FIN; one that
+    /// pipelines a request meanwhile, even with a FIN after it, is not.
+    #[test]
+    fn a_hang_up_while_waiting_closes_and_a_pipelined_request_does_not() {
+        use std::io::Write as _;
+        let test = TestLoop::new();
+        let waits = b"GET /work?wait_ms=5000 HTTP/1.1\r\nHost: a\r\n\r\n";
+        let mut buf = [0; 1024];
+        let settled = |socket: &std::net::TcpStream, want: usize| {
+            let started = Instant::now();
+            while wb_sys::hangup::peek(socket).ok() != Some(want) {
+                assert!(started.elapsed() < Duration::from_secs(5));
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        };
+
+        let (mut conn, client) = test.accept();
+        let mut cx = test.cx(false, false);
+        let next = conn.read(&mut buf, &mut cx, arrives(waits));
+        assert!(matches!(next, Next::Timer { .. }));
+        assert!(matches!(conn.settle(&mut cx), Next::Wait));
+        // Readable without a FIN (a stale edge): nothing to do.
+        assert!(matches!(
+            conn.readable(&mut test.cx(false, false)),
+            Next::Wait
+        ));
+        drop(client);
+        settled(&conn.socket, 0);
+        let next = conn.readable(&mut test.cx(false, true));
+        assert!(
+            matches!(next, Next::Close),
+            "the FIN of a client that hung up"
+        );
+
+        let (mut conn, mut client) = test.accept();
+        let mut cx = test.cx(false, false);
+        let next = conn.read(&mut buf, &mut cx, arrives(waits));
+        assert!(matches!(next, Next::Timer { .. }));
+        assert!(matches!(conn.settle(&mut cx), Next::Wait));
+        client.write_all(b"GET /hello HTTP/1.1\r\n\r\n").unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        settled(&conn.socket, 1);
+        let next = conn.readable(&mut test.cx(false, true));
+        assert!(
+            matches!(next, Next::Wait),
+            "a pipelined request is no hang-up"
+        );
+        assert_eq!(conn.phase, Phase::Open);
     }
 
     #[test]

@@ -56,7 +56,7 @@ use wb_protocol::Response;
 use wb_sys::accept::{AcceptError, WarnLimit};
 use wb_sys::{ACCEPT_BACKOFF, DRAIN_TIMEOUT};
 
-use crate::connection::{self, Connection, Cx, Next};
+use crate::connection::{self, Connection, Cx, Next, Phase};
 use crate::interfaces::{Factory, Protocol, Reason, Work};
 use crate::reactor::READ_BUFFER_BYTES;
 
@@ -250,12 +250,20 @@ struct Task<P: Protocol> {
     stopping: bool,
     /// The connection said [`Next::Close`]: the task ends, and the socket closes with it.
     closed: bool,
+    /// While the connection does not read, the task watches its socket for a client that
+    /// hangs up ([`Connection::hung_up`]); a look found a pipelined byte instead. tokio
+    /// keeps the socket readable until a read clears it, so the task stops watching until
+    /// the connection reads again, rather than wake for the same byte over and over.
+    looked: bool,
 }
 
 /// What woke the task up.
 enum Woken {
     Stop(Stop),
     Readable(io::Result<()>),
+    /// The socket became readable (a FIN, a reset or a pipelined byte) while the connection
+    /// does not read.
+    Watch(io::Result<tokio::io::Ready>),
     Writable(io::Result<()>),
     Timer,
     Deferred(Option<Response>),
@@ -274,6 +282,7 @@ impl<P: Protocol> Task<P> {
             armed: None,
             stopping: false,
             closed: false,
+            looked: false,
         }
     }
 
@@ -306,8 +315,19 @@ impl<P: Protocol> Task<P> {
                 continue;
             }
             let armed = self.armed.is_some();
-            let Task { conn, waiting, .. } = &mut self;
+            let Task {
+                conn,
+                waiting,
+                looked,
+                ..
+            } = &mut self;
             let wants_read = conn.wants_read();
+            if wants_read {
+                *looked = false;
+            }
+            // Reading or not, an open connection hears of its client's FIN: one that does
+            // not read looks whether it hung up (the mio loop keeps `READABLE` for this).
+            let watch = !wants_read && conn.phase == Phase::Open && !*looked;
             let wants_write = !conn.out.is_empty();
             let timer_set = matches!(waiting, Some(Waiting::Timer { .. }));
             let deferred = matches!(waiting, Some(Waiting::Deferred { .. }));
@@ -319,6 +339,9 @@ impl<P: Protocol> Task<P> {
                     Err(_) => Woken::Stop(Stop::Now),
                 },
                 ready = conn.socket.readable(), if wants_read => Woken::Readable(ready),
+                ready = conn.socket.ready(tokio::io::Interest::READABLE), if watch => {
+                    Woken::Watch(ready)
+                }
                 ready = conn.socket.writable(), if wants_write => Woken::Writable(ready),
                 () = &mut timer, if timer_set => Woken::Timer,
                 result = deferred_result(waiting), if deferred => Woken::Deferred(result),
@@ -330,6 +353,8 @@ impl<P: Protocol> Task<P> {
                     self.on_stop(state);
                 }
                 Woken::Readable(Ok(())) => self.drive(|conn, cx| conn.readable(cx)),
+                Woken::Watch(Ok(_)) => self.look(),
+                Woken::Watch(Err(err)) => self.drive(|conn, _| conn.close(Reason::Lost(err))),
                 Woken::Writable(Ok(())) => self.drive(|conn, cx| conn.writable(cx)),
                 Woken::Readable(Err(err)) | Woken::Writable(Err(err)) => {
                     self.drive(|conn, _| conn.close(Reason::Lost(err)));
@@ -358,6 +383,25 @@ impl<P: Protocol> Task<P> {
                 }
             }
         }
+    }
+
+    /// The socket became readable while the connection does not read: has the client hung
+    /// up? A peek inside `try_io` tells, taking nothing: nothing to see clears tokio's
+    /// readiness (a stale one), so the next FIN wakes the task again; a pipelined byte stops
+    /// the watch until the connection reads it ([`Task::looked`]).
+    fn look(&mut self) {
+        let mut pending = false;
+        self.drive(|conn, _| {
+            conn.hung_up(|socket| {
+                let peeked = socket.try_io(tokio::io::Interest::READABLE, || {
+                    wb_sys::hangup::peek(socket)
+                });
+                pending = matches!(peeked, Ok(n) if n > 0);
+                peeked
+            })
+            .unwrap_or(Next::Wait)
+        });
+        self.looked = pending;
     }
 
     /// The server began to stop (or must stop now).

@@ -465,10 +465,12 @@ impl<F: Factory> Reactor<F> {
 }
 
 /// Tells epoll what connection `token` now waits for ([`Connection::interest`]), if that
-/// changed.
+/// changed, or asks again if the connection reads after a pause ([`Connection::rearm`]): the
+/// same interest, re-armed, reports what arrived while it did not read.
 fn fit_interest<P>(registry: &Registry, token: Token, conn: &mut Connection<P>) -> io::Result<()> {
     let wanted = conn.interest();
-    if wanted == conn.registered {
+    let rearm = std::mem::take(&mut conn.rearm);
+    if wanted == conn.registered && !rearm {
         return Ok(()); // The common case: no system call.
     }
     match (conn.registered, wanted) {

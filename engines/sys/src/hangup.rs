@@ -1,6 +1,7 @@
 //! Waiting without working for a client that has left (rule 7 of the [contract](crate)), for
 //! the engines that wait with blocking calls (threads, pool).
 
+use std::io;
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -61,6 +62,31 @@ pub fn wait_unless_hung_up(stream: &TcpStream, wait: Duration) -> bool {
     }
 }
 
+/// A look at what waits to be read on `socket` without taking it, for an event loop that
+/// does not read while a request is in progress and wants to know whether the client left:
+/// `Ok(0)` is the client's FIN with nothing before it (it hung up, as
+/// [`wait_unless_hung_up`] counts it), `Ok(1)` a byte it sent (a pipelined request: the byte
+/// and any FIN after it stay in the kernel for the reads to come), `WouldBlock` nothing at
+/// all, any other error the connection's (a reset: `ECONNRESET`). Never blocks.
+pub fn peek(socket: &impl AsRawFd) -> io::Result<usize> {
+    let mut byte = 0u8;
+    // SAFETY: a one-byte buffer on our stack, valid for the call; `MSG_PEEK` leaves what it
+    // sees in the kernel and `MSG_DONTWAIT` never blocks, whatever the descriptor's mode.
+    let n = unsafe {
+        libc::recv(
+            socket.as_raw_fd(),
+            (&raw mut byte).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,5 +112,29 @@ mod tests {
         let started = Instant::now();
         assert!(wait_for_job(&server, wait, &AtomicBool::new(true), 0));
         assert!(started.elapsed() >= wait);
+    }
+
+    #[test]
+    fn a_peek_tells_a_hang_up_from_pipelined_bytes_and_takes_nothing() {
+        use std::io::{Read, Write};
+        let (mut server, mut client) = crate::loopback::pair().unwrap();
+        let kind = |r: io::Result<usize>| r.map_err(|e| e.kind());
+        assert_eq!(kind(peek(&server)), Err(io::ErrorKind::WouldBlock));
+        client.write_all(b"GET").unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        // The bytes come first, FIN or not; both stay for the read.
+        let wait_for = |want: usize| {
+            let started = Instant::now();
+            while peek(&server).ok() != Some(want) {
+                assert!(started.elapsed() < Duration::from_secs(5));
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        };
+        wait_for(1);
+        let mut all = Vec::new();
+        server.read_to_end(&mut all).unwrap();
+        assert_eq!(all, b"GET");
+        // Nothing before the FIN now: a hang-up.
+        assert_eq!(kind(peek(&server)), Ok(0));
     }
 }
