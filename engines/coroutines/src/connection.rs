@@ -214,15 +214,17 @@ async fn unless_hung_up<T>(stream: &TcpStream, work: impl Future<Output = T>) ->
     .await
 }
 
-/// Completes when the client has hung up: its FIN or a reset arrived (nginx ends such a
-/// request with 499). If bytes it pipelined are waiting unread, the socket reads as readable
-/// but not closed, and this cannot tell until they are read: it then never completes.
+/// Completes when the client has hung up: its FIN with nothing before it, or a reset (nginx
+/// ends such a request with 499). If bytes it pipelined are waiting unread — with or without
+/// a FIN after them — it still wants its answers: this then never completes, and the next
+/// read takes the bytes (and the FIN after them).
 async fn hung_up(stream: &TcpStream) {
     match stream.ready(Interest::READABLE).await {
-        Ok(ready) if !ready.is_read_closed() && !ready.is_error() => {
-            std::future::pending::<()>().await;
+        Ok(ready) if ready.is_error() => {}
+        Ok(ready) if ready.is_read_closed() && !matches!(wb_sys::hangup::peek(stream), Ok(1..)) => {
         }
-        _ => {}
+        Ok(_) => std::future::pending::<()>().await,
+        Err(_) => {}
     }
 }
 

@@ -37,7 +37,8 @@ pub fn wait_for_job(stream: &TcpStream, wait: Duration, stop: &AtomicBool, task:
 /// `POLLHUP` and `POLLERR` (a reset) are always reported. Bytes the client pipelines meanwhile
 /// do not wake it. Treating a FIN during a request as "gone" is nginx's rule too: it ends a
 /// request whose client closed with status 499. A client that half-closes and still expects
-/// answers loses the request in progress.
+/// answers loses the request in progress — unless it pipelined another request before its
+/// FIN: then both are answered, as the event loops answer them ([`peek`]).
 pub fn wait_unless_hung_up(stream: &TcpStream, wait: Duration) -> bool {
     let deadline = Instant::now() + wait;
     loop {
@@ -55,8 +56,23 @@ pub fn wait_unless_hung_up(stream: &TcpStream, wait: Duration) -> bool {
         // SAFETY: `fds` is a valid array of one pollfd for the duration of the call, and its
         // fd is the stream's, open while `stream` is borrowed.
         let ready = unsafe { libc::poll(fds.as_mut_ptr(), 1, millis) };
-        if ready > 0 && fds[0].revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0 {
-            return false;
+        if ready > 0 {
+            let events = fds[0].revents;
+            if events & (libc::POLLHUP | libc::POLLERR) != 0 {
+                return false;
+            }
+            if events & libc::POLLRDHUP != 0 {
+                // The FIN: a hang-up, unless a request the client pipelined comes before it.
+                // Then the client still wants its answers (the event loops see the same
+                // byte first): the wait goes on, with nothing left to watch for.
+                return match peek(stream) {
+                    Ok(1..) => {
+                        std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+                        true
+                    }
+                    _ => false,
+                };
+            }
         }
         // 0: the time is up (checked at the top); -1: EINTR, poll again for the rest.
     }
