@@ -16,9 +16,20 @@ impl Table {
         }
     }
 
-    /// Adds a row; it should have as many cells as the header.
+    /// Adds a row; it should have as many cells as the header. Control characters in a
+    /// cell (a label's TAB or bare CR, an escape sequence) are shown as `�`: a stored label
+    /// must not move the cursor or recolour the terminal.
     pub fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
+        let shown = |cell: String| {
+            if cell.chars().any(char::is_control) {
+                cell.chars()
+                    .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+                    .collect()
+            } else {
+                cell
+            }
+        };
+        self.rows.push(cells.into_iter().map(shown).collect());
     }
 
     /// Renders the table, indented by `indent` spaces. The first column is left-aligned,
@@ -62,6 +73,15 @@ pub use wb_reports::format::{bytes, count, micros, per_sec as rate, sig3};
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_in_a_cell_cannot_reach_the_terminal() {
+        let mut t = Table::new(&["engine"]);
+        t.row(vec!["\t[x]\r\u{1b}[31m".into()]);
+        let text = t.render(0);
+        assert!(!text.contains(['\t', '\r', '\u{1b}']), "{text:?}");
+        assert!(text.contains("\u{fffd}[x]\u{fffd}\u{fffd}[31m"), "{text:?}");
+    }
 
     #[test]
     fn columns_line_up() {
