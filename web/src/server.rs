@@ -28,7 +28,7 @@
 //! # Shutdown
 //!
 //! As `axum::serve`'s graceful shutdown: on the signal the loop stops accepting, every
-//! connection finishes the request it is answering and closes, and [`serve`] returns when the
+//! connection finishes the request it is answering and closes, and `serve` returns when the
 //! last one has.
 
 use std::collections::HashMap;
