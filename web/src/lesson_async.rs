@@ -31,6 +31,17 @@ pub const CLAIM: &str = "A coroutine is a callback protocol the compiler writes 
     it), where a thread keeps the same state on its stack and \
     is a kernel task besides: what each costs per idle connection is measured below.";
 
+/// The question the lesson answers.
+pub const QUESTION: &str = "Code that reads like a thread's, served like a selector's: what \
+    does a coroutine hold for one idle connection, against a thread and a callback object?";
+/// The guess to make before the figures.
+pub const PREDICTION: &str = "Per idle connection, does a coroutine cost about what a thread \
+    costs, or about what the selector's protocol object costs? By what factor?";
+/// What to try next.
+pub const TRY_NEXT: &str = "Hold more idle connections, or give the threads a smaller stack \
+    (32KiB): the coroutine and the callback object do not move, the thread's resident pages \
+    hardly do.";
+
 /// The threads engine's connection loop, as compiled into this binary.
 const THREADS_SOURCE: &str = include_str!("../../engines/threads/src/lib.rs");
 /// The selector's protocol source, as compiled into this binary.

@@ -193,6 +193,9 @@ pub const NOT_PARALLELISM: Quote = Quote::talk("concurrency is not parallelism")
 /// How Python servers are deployed: the chapter behind the GIL lesson.
 pub const RUNNERS: Quote =
     Quote::talk("Deployed with runners that run many copies using threads or processes");
+/// The chapter behind "Asynchronous code in a synchronous style": coroutines read like the
+/// blocking code of a thread.
+pub const SYNC_STYLE: Quote = Quote::talk("Asynchronous code in a synchronous style");
 /// The chapter behind the race-conditions lesson.
 pub const SAFELY: Quote = Quote::talk("Use safely (without race conditions)");
 /// PEP 3156 on event loops and frameworks.

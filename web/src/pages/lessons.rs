@@ -163,7 +163,6 @@ struct LessonPage {
     /// The traced run they come from.
     timeline_run: Option<i64>,
     run: Option<RunRow>,
-    hint: String,
     previous: Option<&'static Lesson>,
     next: Option<&'static Lesson>,
     /// Where the talk's (or PEP's, or the workbench's) words come from.
@@ -236,6 +235,12 @@ impl Cited {
 pub struct TryForm {
     /// The page's token.
     pub token: String,
+    /// The lesson the run comes back to.
+    pub lesson: &'static str,
+    /// What to try next, in a sentence.
+    pub try_next: &'static str,
+    /// The command that measures the lesson at full size.
+    pub hint: String,
     /// The workload.
     pub workload: &'static str,
     /// Engines, comma-separated.
@@ -272,6 +277,9 @@ impl TryForm {
         let request = workload.map(|w| w.request).unwrap_or_default();
         TryForm {
             token,
+            lesson: lesson.slug,
+            try_next: lesson.try_next,
+            hint: claims::hint(lesson),
             workload: lesson.workload,
             engines: k.engines,
             peers: k.peers,
@@ -298,6 +306,33 @@ impl TryForm {
     }
 }
 
+/// The run `lesson` is judged on — `asked` (`?run=N`), else the newest that has its data — with
+/// the finding; and, for an asked run, its verdict beside the run judged before it.
+type JudgedFor = (Option<(RunRow, Finding)>, Option<[Judged; 2]>);
+
+fn judged_for(
+    store: &Store,
+    lesson: &Lesson,
+    asked: Option<RunId>,
+    cache: &mut HashMap<RunId, StoredRun>,
+) -> Result<JudgedFor, PageError> {
+    let Some(id) = asked else {
+        return Ok((judge(store, lesson, cache)?, None));
+    };
+    let Some(run) = store.run(id)? else {
+        return Err(PageError::NotFound(format!("There is no run {}.", id.0)));
+    };
+    let row = RunRow::of(&run.summary);
+    let finding = (lesson.judge)(&run);
+    let this = Judged::of(Some(RunRow::of(&run.summary)), Some(&finding));
+    cache.insert(id, run);
+    let previous = match judge_before(store, lesson, cache, Some(id))? {
+        Some((row, f)) => Judged::of(Some(row), Some(&f)),
+        None => Judged::of(None, None),
+    };
+    Ok((Some((row, finding)), Some([this, previous])))
+}
+
 /// One lesson.
 pub async fn show(
     State(state): State<AppState>,
@@ -309,7 +344,7 @@ pub async fn show(
         None => None,
     };
     if slug == crate::lesson_async::SLUG {
-        return Ok(async_lesson(state).await?.into_response());
+        return Ok(async_lesson(state, asked).await?.into_response());
     }
     let Some(index) = LESSONS.iter().position(|l| l.slug == slug) else {
         return Err(PageError::NotFound(format!(
@@ -320,28 +355,7 @@ pub async fn show(
     let (found, side_by_side, (timeline_run, timelines), tried) =
         with_store(&state, move |store| {
             let mut cache = HashMap::new();
-            // `?run=N`: that run, judged, beside the run the lesson judged before it.
-            let (found, tried) = match asked {
-                Some(id) => {
-                    let Some(run) = store.run(id)? else {
-                        return Err(PageError::NotFound(format!("There is no run {}.", id.0)));
-                    };
-                    let row = RunRow::of(&run.summary);
-                    let finding = (lesson.judge)(&run);
-                    let this = Judged::of(Some(RunRow::of(&run.summary)), Some(&finding));
-                    cache.insert(id, run);
-                    let previous = judge_before(store, lesson, &mut cache, Some(id))?;
-                    let tried = [
-                        this,
-                        match previous {
-                            Some((row, f)) => Judged::of(Some(row), Some(&f)),
-                            None => Judged::of(None, None),
-                        },
-                    ];
-                    (Some((row, finding)), Some(tried))
-                }
-                None => (judge(store, lesson, &mut cache)?, None),
-            };
+            let (found, tried) = judged_for(store, lesson, asked, &mut cache)?;
             // The same run's figures for every engine and peer, beside the judge's sentences.
             let side_by_side = found
                 .as_ref()
@@ -381,7 +395,6 @@ pub async fn show(
         timelines: views(timelines),
         timeline_run,
         run,
-        hint: claims::hint(lesson),
         previous: index.checked_sub(1).map(|i| &LESSONS[i]),
         next: LESSONS.get(index + 1),
         cited: Cited::of(&lesson.chapter),
@@ -419,6 +432,8 @@ fn traced(
 struct AsyncLessonPage {
     nav: &'static str,
     title: &'static str,
+    question: &'static str,
+    prediction: &'static str,
     claim: &'static str,
     excerpts: [crate::lesson_async::Excerpt; 3],
     holdings: Vec<crate::lesson_async::Holding>,
@@ -429,27 +444,38 @@ struct AsyncLessonPage {
     measured_sentence: Option<String>,
     /// That run.
     measured_run: Option<i64>,
+    /// The memory lesson's charts of that run.
+    charts: Vec<ChartView>,
     /// Where the figures come from: a run's id, or `None` for this dashboard's binary.
     from_run: Option<i64>,
+    /// The idle workload's timelines, as the memory lesson shows them.
+    timelines: Vec<ChartView>,
+    timeline_run: Option<i64>,
+    cited: Cited,
+    try_form: TryForm,
+    tried: Option<[Judged; 2]>,
 }
 
-/// "Asynchronous code in a synchronous style": the two excerpts and the engines' own sizes,
-/// from the newest run that stored them, else from this dashboard's executable.
-async fn async_lesson(state: AppState) -> Result<AsyncLessonPage, PageError> {
+/// "Asynchronous code in a synchronous style": the three excerpts, and what one idle
+/// connection costs in each model — the memory lesson's figures, of the run it judges (or of
+/// `asked`, the run a "try it" started), beside the engines' own sizes from the newest run
+/// that stored them, else from this dashboard's executable.
+async fn async_lesson(state: AppState, asked: Option<RunId>) -> Result<AsyncLessonPage, PageError> {
     let exe = state.inner.config.exe.clone();
-    // The measured sizes: the run "A thread costs a stack" judges, its very figures.
-    let costs = with_store(&state, |store| {
-        let Some(memory) = claims::find("thread-memory") else {
-            return Ok(None);
-        };
+    let memory = claims::find("thread-memory").ok_or_else(|| {
+        PageError::Store("the lesson \"A thread costs a stack\" is missing".into())
+    })?;
+    let (costs, charts, (timeline_run, timelines), tried) = with_store(&state, move |store| {
         let mut cache = HashMap::new();
-        let found = judge(store, memory, &mut cache)?;
-        Ok(found.and_then(|(row, _)| {
+        let (found, tried) = judged_for(store, memory, asked, &mut cache)?;
+        let costs = found.as_ref().and_then(|(row, _)| {
             cache
                 .get(&RunId(row.id))
                 .and_then(claims::idle_costs)
                 .map(|c| (row.id, c))
-        }))
+        });
+        let charts = found.map(|(_, f)| f.charts).unwrap_or_default();
+        Ok((costs, charts, traced(store, memory.workload)?, tried))
     })
     .await?;
     let (measured, measured_sentence) = costs
@@ -467,9 +493,16 @@ async fn async_lesson(state: AppState) -> Result<AsyncLessonPage, PageError> {
     })
     .await?;
     let (holdings, sentence) = crate::lesson_async::holdings(&descriptions);
+    let try_form = TryForm {
+        lesson: crate::lesson_async::SLUG,
+        try_next: crate::lesson_async::TRY_NEXT,
+        ..TryForm::of(memory, state.inner.token.clone())
+    };
     Ok(AsyncLessonPage {
         nav: "lessons",
         title: crate::lesson_async::TITLE,
+        question: crate::lesson_async::QUESTION,
+        prediction: crate::lesson_async::PREDICTION,
         claim: crate::lesson_async::CLAIM,
         excerpts: crate::lesson_async::excerpts(),
         holdings,
@@ -478,5 +511,11 @@ async fn async_lesson(state: AppState) -> Result<AsyncLessonPage, PageError> {
         measured,
         measured_sentence,
         measured_run: costs.map(|(id, _)| id),
+        charts: views(charts),
+        timelines: views(timelines),
+        timeline_run,
+        cited: Cited::of(&claims::talk::SYNC_STYLE),
+        try_form,
+        tried,
     })
 }

@@ -76,6 +76,18 @@ async fn every_lesson_tells_its_story_and_offers_a_prefilled_form() {
             assert!(body.contains("name=\"pool_workers\""));
         }
     }
+    // The async lesson, outside the judges' table, tells its story the same way, and its
+    // try comes back to it.
+    let sync_style = get(&dashboard, "/lessons/async-in-sync-style").await.body;
+    for part in [
+        "id=\"question\"",
+        "<details class=\"predict\"",
+        "class=\"citation\"",
+        "name=\"lesson\" value=\"async-in-sync-style\"",
+        "name=\"workload\" value=\"idle\"",
+    ] {
+        assert!(sync_style.contains(part), "{part}");
+    }
     // The talk's unknown fields are said to be unknown, never invented.
     let db_wait = get(&dashboard, "/lessons/db-wait").await.body;
     assert!(db_wait.contains("chapter 13"), "{db_wait}");
