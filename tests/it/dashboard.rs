@@ -10,21 +10,13 @@ use axum::http::{Request, StatusCode, header};
 use tower::ServiceExt;
 use wb_model::results::RunStatus;
 use wb_reports::store::{RunId, Store};
-use wb_web::{Config, Dashboard};
+use wb_web::Dashboard;
 
 const HOST: &str = "127.0.0.1:8080";
 const ORIGIN: &str = "http://127.0.0.1:8080";
 
 fn dashboard(dir: &tempfile::TempDir) -> Dashboard {
-    Dashboard::new(
-        Config {
-            db: dir.path().join("store.db"),
-            exe: env!("CARGO_BIN_EXE_workbench").into(),
-            rustc: "rustc (test)".into(),
-            git_revision: "test".into(),
-        },
-        HOST.parse().unwrap(),
-    )
+    crate::util::dashboard(&dir.path().join("store.db"))
 }
 
 async fn call(dashboard: &Dashboard, request: Request<Body>) -> (StatusCode, String, String) {

@@ -5,7 +5,7 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use tower::ServiceExt;
-use wb_web::{Config, Dashboard};
+use wb_web::Dashboard;
 
 use crate::util::{start_engine, stop_engine, workbench};
 
@@ -91,15 +91,7 @@ async fn a_hostile_label_is_inert_in_every_export() {
     inert_markdown(&md, "report --format md");
     assert!(!md.contains('\r'), "a bare CR in the Markdown");
 
-    let dashboard = Dashboard::new(
-        Config {
-            db: db.clone(),
-            exe: "/nonexistent/workbench".into(),
-            rustc: "rustc (test)".into(),
-            git_revision: "test".into(),
-        },
-        "127.0.0.1:8080".parse().unwrap(),
-    );
+    let dashboard = crate::util::dashboard(&db);
     // The Markdown archive: the .md inside it.
     let tar = get(&dashboard, &format!("/runs/{id}/report.md.tar")).await;
     let tar = String::from_utf8_lossy(&tar);

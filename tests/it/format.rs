@@ -13,7 +13,7 @@ use tower::ServiceExt;
 use wb_model::results::{IdleSlope, StepResult};
 use wb_reports::format;
 use wb_reports::store::Store;
-use wb_web::{Config, Dashboard, fixture};
+use wb_web::fixture;
 
 const HOST: &str = "127.0.0.1:8080";
 
@@ -46,15 +46,7 @@ async fn one_figure_reads_the_same_in_the_terminal_the_dashboard_and_a_report() 
         .unwrap();
     let cli = String::from_utf8_lossy(&cli.stdout).into_owned();
 
-    let dashboard = Dashboard::new(
-        Config {
-            db: db.clone(),
-            exe: "/nonexistent/workbench".into(),
-            rustc: "rustc (test)".into(),
-            git_revision: "test".into(),
-        },
-        HOST.parse().unwrap(),
-    );
+    let dashboard = crate::util::dashboard(&db);
     let request = Request::get(format!("/runs/{}", runs.latest))
         .header(header::HOST, HOST)
         .body(Body::empty())

@@ -103,3 +103,17 @@ pub fn indented(failures: &[impl std::fmt::Display]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// A dashboard on the store `db`, as `workbench serve` makes it on loopback, in process. Runs
+/// it starts use this build's `workbench`.
+pub fn dashboard(db: &Path) -> wb_web::Dashboard {
+    wb_web::Dashboard::new(
+        wb_web::Config {
+            db: db.to_path_buf(),
+            exe: env!("CARGO_BIN_EXE_workbench").into(),
+            rustc: "rustc (test)".into(),
+            git_revision: "test".into(),
+        },
+        "127.0.0.1:8080".parse().unwrap(),
+    )
+}
