@@ -11,7 +11,7 @@
 //!    1.10 KiB, twisted 2.30 KiB.` A peer that could not serve the workload (nginx has no
 //!    `/work`) is named as such, never left out silently.
 //! 2. **The talk's figure against the measurement.** The number the debate quotes ("a thread
-//!    costs 32 kB to 8 MB") and what this machine measured for the servers it is about.
+//!    memory overhead: 32kB to 8MB per thread") and what this machine measured for the servers it is about.
 //!
 //! It judges nothing: no verdict comes from here, only figures read off the same steps the
 //! judges read (repeats combined the same way, [`wb_model::spread::combined`]).

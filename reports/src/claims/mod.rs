@@ -330,7 +330,7 @@ pub const LESSONS: &[Lesson] = &[
     Lesson {
         slug: "stack-size",
         title: "A thread's stack is reserved, not touched",
-        claim: "The talk's \"a thread costs 32 kB to 8 MB\" is the stack each thread reserves: \
+        claim: "The talk's \"Thread memory overhead: 32kB to 8MB per thread\" is the stack each thread reserves: \
                 address space, not memory. Whatever the stack size, a thread holding an idle \
                 connection keeps only the pages it touched resident, while the address space \
                 grows by the whole stack per thread.",

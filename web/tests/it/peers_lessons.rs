@@ -98,7 +98,7 @@ async fn the_figures_are_the_lessons_own_terms() {
     assert!(memory[0].contains("asyncio 1.07 KiB"), "{memory:?}");
     assert!(memory[0].contains("twisted 2.25 KiB"), "{memory:?}");
     assert!(
-        memory[1].contains("a thread costs 32 kB to 8 MB")
+        memory[1].contains("Thread memory overhead: 32kB to 8MB per thread")
             && memory[1].contains("22.4 KiB per idle connection on threads")
             && memory[1].contains("on asyncio (20.9× less)"),
         "{memory:?}"
@@ -106,7 +106,7 @@ async fn the_figures_are_the_lessons_own_terms() {
     // The talk's "one loop, one core" against the Python loops' cores.
     let cpu = lesson("cpu-parallelism").await;
     assert!(
-        cpu[1].contains("concurrency is not parallelism")
+        cpu[1].contains("Concurrency, not parallelism")
             && cpu[1].contains("asyncio 0.97 cores")
             && cpu[1].contains("twisted 0.97 cores"),
         "{cpu:?}"
