@@ -114,8 +114,12 @@ mod tests {
         // Pipelined bytes are not a hang-up.
         client.write_all(b"GET /hello HTTP/1.1\r\n").unwrap();
         assert!(wait_unless_hung_up(&server, Duration::from_millis(20)));
+        // Nor is a FIN behind them: the request came first, and is answered.
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        assert!(wait_unless_hung_up(&server, Duration::from_millis(20)));
+        // A FIN with nothing before it is: whatever the timing, a wait of an hour ends.
+        let (server, client) = crate::loopback::pair().unwrap();
         drop(client);
-        // Whatever the timing, a wait of an hour ends: the FIN is already there.
         assert!(!wait_unless_hung_up(&server, Duration::from_secs(3600)));
     }
 

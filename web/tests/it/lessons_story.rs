@@ -91,7 +91,10 @@ async fn every_lesson_tells_its_story_and_offers_a_prefilled_form() {
     // The talk's unknown fields are said to be unknown, never invented.
     let db_wait = get(&dashboard, "/lessons/db-wait").await.body;
     assert!(db_wait.contains("chapter 13"), "{db_wait}");
-    assert!(db_wait.contains("Amber Brown at EuroPython"), "the talk, cited");
+    assert!(
+        db_wait.contains("Amber Brown at EuroPython"),
+        "the talk, cited"
+    );
     assert!(db_wait.contains("not recorded in this project yet"));
     assert!(
         db_wait.contains("name=\"wait_ms\" value=\"10\""),
