@@ -310,6 +310,11 @@ fn workload_section(run: &StoredRun, others: &[StoredRun], workload: &Workload) 
         columns.push(label(other));
         columns.push(format!("change vs {}", other.summary.id));
     }
+    // Whether each other run's timings may be judged against this one's: once, not per row.
+    let comparable: Vec<bool> = others
+        .iter()
+        .map(|o| machine_change(run, o).timings_comparable)
+        .collect();
     let mut rows = Vec::new();
     for engine in &engines {
         let mut levels: Vec<u64> = all
@@ -328,10 +333,6 @@ fn workload_section(run: &StoredRun, others: &[StoredRun], workload: &Workload) 
             };
             let mine = step(run);
             let theirs: Vec<Option<StepResult>> = others.iter().map(step).collect();
-            let comparable: Vec<bool> = others
-                .iter()
-                .map(|o| machine_change(run, o).timings_comparable)
-                .collect();
             for figure in &figures(workload.mode) {
                 let mut row = vec![
                     engine.clone(),

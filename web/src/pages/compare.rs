@@ -194,6 +194,16 @@ fn blocks(
     only_workload: &str,
     only_engine: &str,
 ) -> Vec<Block> {
+    // Whether one run's timings may be judged against another's (at most six runs): once per
+    // pair, not per cell.
+    let comparable: std::collections::HashMap<(RunId, RunId), bool> = runs
+        .iter()
+        .flat_map(|a| runs.iter().map(move |b| (a, b)))
+        .map(|(a, b)| {
+            let judged = compare::machine_change(a, b).timings_comparable;
+            ((a.summary.id, b.summary.id), judged)
+        })
+        .collect();
     let mut out = Vec::new();
     for workload in workloads {
         if !only_workload.is_empty() && workload != only_workload {
@@ -250,9 +260,8 @@ fn blocks(
                             if i == 0 || step.is_none() || base.is_none() {
                                 return shown;
                             }
-                            let comparable =
-                                compare::machine_change(run, with[0].0).timings_comparable;
-                            let change = figure.change(step.as_ref(), base.as_ref(), comparable);
+                            let judged = comparable[&(run.summary.id, with[0].0.summary.id)];
+                            let change = figure.change(step.as_ref(), base.as_ref(), judged);
                             format!("{shown} ({change})")
                         })
                         .collect();
