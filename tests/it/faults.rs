@@ -20,8 +20,9 @@
 //! - **The dashboard SIGKILLed** with a run in progress: its engine dies with it.
 //! - **A slow head** is cut at the header timeout with `408` and a close.
 //! - **A slow head costs little CPU**: a 15 KB head sent one byte per TCP segment is parsed
-//!   once, not once per byte (the engine's CPU time is printed; the bound asserted is far
-//!   above a linear parse and far below a quadratic one).
+//!   once, not once per byte, and read in a bounded number of reads, not one per byte (the
+//!   engine's CPU time is printed; the bound asserted is far above a rested linear parse and
+//!   far below a read per byte).
 //! - **A hang-up while a request waits** frees the connection before the wait ends.
 //!
 //! A fault meant for "mid-step" is sent while the runner is frozen (SIGSTOP) inside a step —
@@ -639,10 +640,16 @@ fn cpu_one_byte_per_segment(engine: &str, bytes: &[u8]) -> (u64, Duration) {
 }
 
 /// A 14,972-byte head (the size of the issue that found the quadratic parse) sent one byte
-/// per TCP segment costs about what as many body bytes sent the same way cost: the reads
-/// themselves (a wake-up and a `read` per byte), not a parse of the whole head per read. Both
-/// CPU times are printed, read from the scheduler before and after; the bound asserted is
-/// loose (a timing on a shared two-core machine is a figure to print, not to pin).
+/// per TCP segment costs the engine about a millisecond of CPU: the parse is linear, and once
+/// the request has come in [`wb_protocol::limits::TRICKLE_READS`] small reads the engine rests
+/// before each further read ([`wb_protocol::limits::TRICKLE_REST`], growing), so the bytes pile
+/// up and are taken together instead of a wake-up and a `read` per byte (15,000 of them: 60 to
+/// 100 ms).
+/// As many body bytes sent the same way are rested alike. Both CPU times are printed, read from
+/// the scheduler before and after; the bound asserted is loose (a timing on a shared two-core
+/// machine is a figure to print, not to pin): half of what a read per byte costs in a release
+/// build, whereas this suite runs the debug one (on tokio, about 10 ms: its timers and wake-ups
+/// are slow unoptimised).
 fn slow_head_costs_little_cpu(engine: &str) {
     const SIZE: usize = 14_972;
     let head = head_of(SIZE);
@@ -655,19 +662,20 @@ fn slow_head_costs_little_cpu(engine: &str) {
     let ms = |ns: u64| ns as f64 / 1e6;
     eprintln!(
         "engine {engine}: a {SIZE}-byte head, one byte per segment over {:.0} ms: {:.2} ms of \
-         engine CPU; as many body bytes the same way: {:.2} ms; the head's extra: {:.2} ms",
+         engine CPU; as many body bytes the same way: {:.2} ms",
         head_took.as_secs_f64() * 1e3,
         ms(head_ns),
         ms(body_ns),
-        ms(head_ns) - ms(body_ns),
     );
-    assert!(
-        head_ns < 2 * body_ns + 50_000_000,
-        "engine {engine}: {:.1} ms of CPU for a {SIZE}-byte head sent byte by byte against \
-         {:.1} ms for as many body bytes (the parse should be linear in the bytes received)",
-        ms(head_ns),
-        ms(body_ns)
-    );
+    for (what, ns) in [("head", head_ns), ("body", body_ns)] {
+        assert!(
+            ns < 30_000_000,
+            "engine {engine}: {:.1} ms of CPU for a {SIZE}-byte {what} sent byte by byte (a \
+             read per byte costs 60 ms and more even in a release build; resting between trickled \
+             reads, about 1 ms there)",
+            ms(ns),
+        );
+    }
 }
 
 /// A client that hangs up while its request waits (`/work?wait_ms=5000`, a database wait) has

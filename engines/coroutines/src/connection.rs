@@ -117,6 +117,19 @@ async fn serve_requests(
                 // (Waiting on `stop` costs two uncontended locks per wait: watch shards its
                 // waiter list.)
                 let at = tokio::time::Instant::from_std(deadline.at);
+                if let Some(rest) = session.read_pause() {
+                    // The request trickles in a byte per segment: let it pile up in the
+                    // kernel and take it in one read, not one read per byte.
+                    // Quiet meanwhile: tokio's driver would otherwise wake for every byte.
+                    let until = (tokio::time::Instant::now() + rest).min(at);
+                    wb_sys::rest::quiet(stream, true)?;
+                    tokio::select! {
+                        biased;
+                        _ = stop.changed() => return Ok(End::Close),
+                        () = tokio::time::sleep_until(until) => {}
+                    }
+                    wb_sys::rest::quiet(stream, false)?;
+                }
                 // lesson:begin teach
                 tokio::select! {
                     biased;

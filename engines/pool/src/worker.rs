@@ -140,6 +140,11 @@ pub(crate) fn serve_connection(
                     ReadDeadline::answered(timeouts, session.is_mid_request(), Instant::now());
             }
             Event::NeedData => {
+                if let Some(rest) = session.read_pause() {
+                    // The request trickles in a byte per segment: let it pile up in the
+                    // kernel and take it in one read, not one read per byte.
+                    std::thread::sleep(rest.min(deadline.remaining(Instant::now())));
+                }
                 let Some(wanted) = deadline.socket_timeout(timeouts, Instant::now()) else {
                     // Past the deadline: free the worker for the next client. Closing an idle
                     // HTTP/1.1 connection is allowed at any time (RFC 9112 §9.5); a request

@@ -33,3 +33,41 @@ pub const MAX_CPU_ROUNDS: u64 = 100_000_000;
 /// Largest `bytes` of `/work` (64 MiB): enough for slow-reader workloads, small enough that
 /// a response is always held in memory whole.
 pub const MAX_BODY_PATTERN_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A read that brings fewer bytes than this, while a request is still arriving, is *small*:
+/// the client is trickling (a slowloris, or one byte per TCP segment).
+///
+/// See [`TRICKLE_REST`].
+pub const SMALL_READ_BYTES: usize = 512;
+
+/// How many small reads of one request an engine makes at the pace the client sets before it
+/// starts resting between reads ([`TRICKLE_REST`]) for the rest of that request. A request
+/// from a real client arrives in one read, or in a few on a slow link: none of them is slowed.
+pub const TRICKLE_READS: u8 = 8;
+
+/// How long an engine first rests before its next read of a request that trickles in: after
+/// [`TRICKLE_READS`] small reads, each further small read is followed by a rest, this long the
+/// first time and twice as long after each further small one, up to [`TRICKLE_REST_MAX`]
+/// (large reads, of what piled up, neither lengthen nor reset the rests). Meanwhile whatever
+/// the client sends piles up in the kernel and is then taken in one read.
+///
+/// Why: reading costs a wake-up and a system call per read, whatever the parser does, and on
+/// a socket fed one byte per segment the kernel's own work per read grows with what piled up
+/// (the segments freed, the window reopened, the ACK sent — on loopback, the client's queued
+/// segments sent on as well, on the reader's time). A 15 KB head sent one byte per segment is
+/// 15,000 reads — 60 to 100 ms of CPU on this project's engines even with a linear parse — and
+/// a few hundred such clients within the header timeout keep cores busy; resting 25 ms between
+/// reads still cost about 5 ms (some 70 reads of 60 µs each, measured). With the rests growing,
+/// the reads of any one request are at most `TRICKLE_READS` + 5 + header timeout / 400 ms
+/// (38 at the default 10 s) small ones, plus `bytes / SMALL_READ_BYTES` large ones, so a trickled head
+/// costs about a millisecond of CPU however it is split. The header timeout still runs from the
+/// request's first byte: resting never lengthens it.
+///
+/// Precedents: nginx and Apache keep no such rule (they pay a read per segment);
+/// `mod_reqtimeout`'s `MinRate` and Node's `headersTimeout` bound a slow client's time, not its
+/// reads. A client that trickles is answered up to 400 ms after its last byte — a slowloris,
+/// not a browser: a real client's request arrives in one read, or a few large ones.
+pub const TRICKLE_REST: std::time::Duration = std::time::Duration::from_millis(25);
+
+/// The longest rest between two reads of a trickled request: see [`TRICKLE_REST`].
+pub const TRICKLE_REST_MAX: std::time::Duration = std::time::Duration::from_millis(400);

@@ -2,10 +2,11 @@
 
 use crate::limits::{
     MAX_BODY_BYTES, MAX_BODY_PATTERN_BYTES, MAX_CPU_ROUNDS, MAX_HEAD_BYTES, MAX_HEADERS,
-    MAX_WAIT_MS,
+    MAX_WAIT_MS, SMALL_READ_BYTES, TRICKLE_READS, TRICKLE_REST, TRICKLE_REST_MAX,
 };
 use crate::response::{Body, Job, Persistence, Status};
 use crate::scan::{Found, HeadScan};
+use std::time::Duration;
 
 /// What [`Session::next_event`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +46,9 @@ pub struct Session {
     /// How far `unconsumed` has been scanned for the end of the head, so that a head arriving
     /// a byte at a time is parsed once, not once per byte (see [`crate::scan`]).
     scan: HeadScan,
+    /// Small reads of the request now arriving (saturating): past [`TRICKLE_READS`], the
+    /// engine rests before reading again ([`Session::read_pause`]).
+    small_reads: u8,
     /// Set once a closing job has been handed out.
     closed: bool,
 }
@@ -61,6 +65,11 @@ impl Session {
     pub fn receive_data(&mut self, mut data: &[u8]) {
         if self.closed {
             return;
+        }
+        // Only small reads count; a large one after many small ones (what piled up during a
+        // rest) does not make the request a fast one again.
+        if data.len() < SMALL_READ_BYTES {
+            self.small_reads = self.small_reads.saturating_add(1);
         }
         if self.unconsumed.is_empty() && self.body_left > 0 {
             let skip = self.body_left.min(data.len() as u64);
@@ -117,6 +126,26 @@ impl Session {
         }
     }
 
+    /// How long to rest before the next read, after [`Session::next_event`] said
+    /// [`Event::NeedData`]: when the request still arriving has come in more than
+    /// [`TRICKLE_READS`] small reads (the client trickles it, a byte per segment),
+    /// [`TRICKLE_REST`], doubling with each further small read up to [`TRICKLE_REST_MAX`];
+    /// else `None` (read at once).
+    ///
+    /// Resting, the engine neither reads nor listens to the socket: the bytes pile up in the
+    /// kernel and the next read takes them together, so a trickled request costs a bounded
+    /// number of reads, not one per segment (see [`TRICKLE_REST`] for the bound and why). The
+    /// header timeout keeps running from the request's first byte. A client that hangs up
+    /// meanwhile is heard when the rest ends.
+    pub fn read_pause(&self) -> Option<Duration> {
+        if self.small_reads <= TRICKLE_READS || !self.is_mid_request() {
+            return None;
+        }
+        // 25 ms after the first small read past the allowance, doubling up to 400 ms.
+        let doublings = u32::from(self.small_reads - TRICKLE_READS - 1).min(8);
+        Some((TRICKLE_REST * (1 << doublings)).min(TRICKLE_REST_MAX))
+    }
+
     /// Whether part of a request has arrived and its job is not out yet: a partial head, or a
     /// body still being discarded. An engine waits under its header timeout then, and under
     /// its keep-alive timeout when this is false.
@@ -133,6 +162,7 @@ impl Session {
     pub fn time_out(&mut self) -> Option<Job> {
         let answer = self.is_mid_request();
         self.closed = true;
+        self.small_reads = 0;
         self.unconsumed = Vec::new();
         self.body_left = 0;
         self.held = None;
@@ -156,6 +186,8 @@ impl Session {
     }
 
     fn emit(&mut self, job: Job) -> Event {
+        // The request is whole: the next one is counted afresh.
+        self.small_reads = 0;
         if job.closes() {
             self.closed = true;
             self.unconsumed = Vec::new();
@@ -472,6 +504,70 @@ mod tests {
         assert!(!session.is_mid_request());
         assert_eq!(session.time_out(), None);
         assert_eq!(session.next_event(), Event::Closed);
+    }
+
+    #[test]
+    fn a_trickled_request_is_rested_between_reads_and_a_whole_one_never() {
+        let head = b"GET /hello HTTP/1.1\r\nHost: x\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+        let mut session = Session::new();
+        let mut rested = Vec::new();
+        for byte in head.chunks(1) {
+            session.receive_data(byte);
+            match session.next_event() {
+                Event::NeedData => rested.push(session.read_pause()),
+                Event::Job(job) => assert_eq!(job.status(), Status::Ok),
+                Event::Closed => panic!("closed"),
+            }
+        }
+        let reads = usize::from(TRICKLE_READS);
+        assert!(
+            rested[..reads].iter().all(|r| r.is_none()),
+            "the first reads at once"
+        );
+        let rests: Vec<Duration> = rested[reads..].iter().map(|r| r.expect("a rest")).collect();
+        assert_eq!(
+            rests[..6],
+            [25, 50, 100, 200, 400, 400].map(Duration::from_millis)
+        );
+        assert!(rests.iter().all(|r| *r <= TRICKLE_REST_MAX));
+        // The request is whole: the next one starts afresh, and an idle connection never rests.
+        assert_eq!(session.next_event(), Event::NeedData);
+        assert_eq!(session.read_pause(), None);
+        session.receive_data(&head[..10]);
+        assert_eq!(session.next_event(), Event::NeedData);
+        assert_eq!(session.read_pause(), None);
+
+        // Large reads do not count: a client on a slow link with a small MSS is never rested.
+        // But one that has trickled stays rested: what piled up during a rest (a large read)
+        // neither resets nor lengthens the rests.
+        let mut session = Session::new();
+        for _ in 0..4 {
+            session.receive_data(&[b'a'; SMALL_READ_BYTES]);
+        }
+        assert_eq!(session.next_event(), Event::NeedData);
+        assert_eq!(session.read_pause(), None);
+        for _ in 0..=TRICKLE_READS {
+            session.receive_data(b"a");
+        }
+        assert_eq!(session.next_event(), Event::NeedData);
+        assert_eq!(session.read_pause(), Some(TRICKLE_REST));
+        session.receive_data(&[b'a'; SMALL_READ_BYTES]);
+        assert_eq!(session.next_event(), Event::NeedData);
+        assert_eq!(session.read_pause(), Some(TRICKLE_REST));
+        session.receive_data(b"a");
+        assert_eq!(session.next_event(), Event::NeedData);
+        assert_eq!(session.read_pause(), Some(TRICKLE_REST * 2));
+
+        // A body trickled in counts too: the rest bounds the reads of the whole request.
+        let mut session = Session::new();
+        session.receive_data(b"POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n");
+        // The head was one small read; the body's bytes are the others.
+        for _ in 0..TRICKLE_READS {
+            assert_eq!(session.next_event(), Event::NeedData);
+            session.receive_data(b"b");
+        }
+        assert_eq!(session.next_event(), Event::NeedData);
+        assert_eq!(session.read_pause(), Some(TRICKLE_REST));
     }
 
     #[test]

@@ -188,6 +188,10 @@ pub(crate) struct Connection<P, S = TcpStream> {
     /// (`EPOLL_CTL_MOD`, which reports what is pending) even though the interest is the same.
     /// tokio keeps readiness until a read clears it, so its adapter needs no such thing.
     pub(crate) rearm: bool,
+    /// Resting from a request that trickles in ([`Transport::rest_reading`]): not reading and
+    /// not listening either, so a byte per segment wakes nothing; 1 byte. Cleared when the
+    /// protocol resumes reading.
+    pub(crate) resting: bool,
     /// The id of the one timer or deferred work this connection waits for (0: none): 8
     /// bytes. A timer or result with another id is stale and ignored.
     pub(crate) awaiting: u64,
@@ -215,6 +219,7 @@ impl<P, S> Connection<P, S> {
             paused: false,
             registered: None,
             rearm: false,
+            resting: false,
             awaiting: 0,
             out: WriteQueue::new(),
             protocol,
@@ -266,7 +271,7 @@ impl<P, S> Connection<P, S> {
     /// pipelined request arriving meanwhile wakes the loop once and is left in the kernel;
     /// when reading resumes, [`Connection::rearm`] has the loop ask epoll again.
     pub(crate) fn interest(&self) -> Option<Interest> {
-        let read = self.wants_read() || self.phase == Phase::Open;
+        let read = self.wants_read() || (self.phase == Phase::Open && !self.resting);
         match (read, !self.out.is_empty()) {
             (true, true) => Some(Interest::READABLE | Interest::WRITABLE),
             (true, false) => Some(Interest::READABLE),
@@ -597,11 +602,13 @@ impl<P, S> Connection<P, S> {
     ) -> Option<Pending> {
         let was_empty = self.out.is_empty();
         let was_reading = self.wants_read();
+        let was_resting = self.resting;
         let mut transport = SocketTransport {
             out: &mut self.out,
             phase: &mut self.phase,
             reading: &mut self.reading,
             paused: &mut self.paused,
+            resting: &mut self.resting,
             pending: None,
             wrote: false,
         };
@@ -613,8 +620,9 @@ impl<P, S> Connection<P, S> {
         // A response went out and the protocol reads again, or reading starts again after a
         // pause (a full write queue drained, `resume_producing`): idle between requests from
         // now. Without the second case a slow reader of a large answer was closed as idle
-        // when reading resumed, by the deadline set before its answer began.
-        if self.wants_read() && (wrote || !was_reading) {
+        // when reading resumed, by the deadline set before its answer began. (The end of a
+        // rest is neither: the request still arriving keeps its header deadline.)
+        if self.wants_read() && (wrote || (!was_reading && !was_resting)) {
             self.deadline = ReadDeadline::answered(timeouts, false, Instant::now());
         }
         if self.wants_read() && !was_reading {
@@ -638,6 +646,7 @@ pub(crate) struct SocketTransport<'a> {
     pub(crate) phase: &'a mut Phase,
     pub(crate) reading: &'a mut bool,
     pub(crate) paused: &'a mut bool,
+    pub(crate) resting: &'a mut bool,
     pub(crate) pending: Option<Pending>,
     /// Set when the protocol wrote a response during this callback.
     pub(crate) wrote: bool,
@@ -672,6 +681,13 @@ impl Transport for SocketTransport<'_> {
 
     fn resume_reading(&mut self) {
         *self.reading = *self.phase == Phase::Open;
+        *self.resting = false;
+    }
+
+    fn rest_reading(&mut self, rest: Duration) {
+        *self.reading = false;
+        *self.resting = *self.phase == Phase::Open;
+        self.pending = Some(Pending::Later(rest));
     }
 
     fn call_later(&mut self, delay: Duration) {
@@ -952,6 +968,41 @@ mod tests {
             "a pipelined request is no hang-up"
         );
         assert_eq!(conn.phase, Phase::Open);
+    }
+
+    /// A head trickled a byte per read: after the allowance of small reads the connection
+    /// rests — a timer, no reading and out of epoll's set, so the bytes that come meanwhile
+    /// wake nothing — then reads again, still under the header deadline it began with.
+    #[test]
+    fn a_trickled_head_rests_out_of_epoll_and_keeps_its_header_deadline() {
+        let test = TestLoop::new();
+        let (mut conn, _client) = test.accept();
+        let started = conn.deadline;
+        let mut buf = [0; 1024];
+        let head = b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n";
+        let allowance = usize::from(wb_protocol::limits::TRICKLE_READS);
+        for byte in head[..allowance].chunks(1) {
+            let next = conn.read(&mut buf, &mut test.cx(false, false), arrives(byte));
+            assert!(matches!(next, Next::Wait), "read at once");
+            assert_eq!(conn.interest(), Some(Interest::READABLE));
+        }
+        let mut cx = test.cx(false, false);
+        let next = conn.read(&mut buf, &mut cx, arrives(&head[allowance..allowance + 1]));
+        let Next::Timer { id, .. } = next else {
+            panic!("a rest, not a read")
+        };
+        assert!(conn.resting && !conn.wants_read());
+        assert_eq!(conn.interest(), None, "out of epoll's set while resting");
+        assert_eq!(conn.deadline, started);
+        // The rest ends: reading again, under the same header deadline.
+        let next = conn.timer_fired(id, &mut test.cx(false, false));
+        assert!(!matches!(next, Next::Close));
+        assert!(!conn.resting && conn.wants_read());
+        assert_eq!(conn.interest(), Some(Interest::READABLE));
+        assert_eq!(
+            conn.deadline, started,
+            "a rest does not restart the deadline"
+        );
     }
 
     #[test]

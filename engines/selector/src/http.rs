@@ -56,6 +56,8 @@ pub struct HttpProtocol {
     offload: bool,
     /// Served [`MAX_REQUESTS_PER_TURN`] in one turn: waiting for the zero-delay timer.
     yielded: bool,
+    /// Resting before the next read of a request that trickles in: waiting for the timer.
+    resting: bool,
 }
 
 impl HttpProtocol {
@@ -67,6 +69,7 @@ impl HttpProtocol {
             computing: false,
             offload,
             yielded: false,
+            resting: false,
         }
     }
 
@@ -98,6 +101,14 @@ impl HttpProtocol {
             served += 1;
             match self.session.next_event() {
                 Event::NeedData => {
+                    if let Some(rest) = self.session.read_pause() {
+                        // The request trickles in a byte per segment: rest, and let it pile
+                        // up in the kernel for one read, instead of a wake-up and a read per
+                        // byte.
+                        self.resting = true;
+                        transport.rest_reading(rest);
+                        return;
+                    }
                     // Only now may the loop read again: reading while a job is in progress
                     // would buffer requests without bound and could answer out of order.
                     transport.resume_reading();
@@ -187,6 +198,10 @@ impl Protocol for HttpProtocol {
         } else if self.yielded {
             self.yielded = false;
             self.advance(transport);
+        } else if self.resting {
+            // Rested: read what piled up (the session still needs data, so no `advance`).
+            self.resting = false;
+            transport.resume_reading();
         }
     }
     // lesson:end

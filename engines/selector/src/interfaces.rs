@@ -55,6 +55,15 @@ pub trait Transport {
     /// Delivers [`Protocol::data_received`] again. Reading is on when a connection is made.
     fn resume_reading(&mut self);
 
+    /// Neither reads nor listens to the socket for `rest`, then calls
+    /// [`Protocol::timer_fired`] (which resumes reading): for a request that trickles in a
+    /// byte per segment ([`wb_protocol::Session::read_pause`]), whose bytes pile up in the
+    /// kernel meanwhile and are then taken in one read. Unlike
+    /// [`pause_reading`](Self::pause_reading), the loop is not woken by what arrives while it
+    /// rests (not even to look for a hang-up); the connection's header deadline keeps running.
+    /// Like [`call_later`](Self::call_later), it replaces a pending timer.
+    fn rest_reading(&mut self, rest: Duration);
+
     /// Calls [`Protocol::timer_fired`] after `delay` (Twisted's `reactor.callLater`). A
     /// connection has at most one pending call: a new one replaces the previous one.
     fn call_later(&mut self, delay: Duration);

@@ -143,6 +143,11 @@ impl Transport for MemoryTransport {
         self.timer = Some(delay);
     }
 
+    fn rest_reading(&mut self, rest: Duration) {
+        self.reading = false;
+        self.call_later(rest);
+    }
+
     fn defer_to_thread(&mut self, work: Work) {
         self.timer = None;
         self.deferred = Some(work);

@@ -292,6 +292,9 @@ impl<P: Protocol> Task<P> {
         let deadline = tokio::time::sleep_until(far);
         tokio::pin!(timer, deadline);
         let mut watching = true;
+        // The socket's low-water mark is raised while the connection rests from a trickled
+        // request ([`wb_sys::rest`]): the mio loop leaves epoll's set then, tokio cannot.
+        let mut quiet = false;
         // A server that was already stopping when this connection was accepted.
         if *stop.borrow_and_update() != Stop::Serving {
             self.on_stop(*stop.borrow());
@@ -314,6 +317,13 @@ impl<P: Protocol> Task<P> {
                 self.drive(|conn, cx| conn.timer_fired(id, cx));
                 continue;
             }
+            if self.conn.resting != quiet {
+                quiet = self.conn.resting;
+                if let Err(err) = wb_sys::rest::quiet(&self.conn.socket, quiet) {
+                    // Only more wake-ups while it rests: nothing to stop for.
+                    tracing::debug!("SO_RCVLOWAT: {err}");
+                }
+            }
             let armed = self.armed.is_some();
             let Task {
                 conn,
@@ -327,7 +337,8 @@ impl<P: Protocol> Task<P> {
             }
             // Reading or not, an open connection hears of its client's FIN: one that does
             // not read looks whether it hung up (the mio loop keeps `READABLE` for this).
-            let watch = !wants_read && conn.phase == Phase::Open && !*looked;
+            // A connection resting from a trickled request neither reads nor watches.
+            let watch = !wants_read && conn.phase == Phase::Open && !*looked && !conn.resting;
             let wants_write = !conn.out.is_empty();
             let timer_set = matches!(waiting, Some(Waiting::Timer { .. }));
             let deferred = matches!(waiting, Some(Waiting::Deferred { .. }));

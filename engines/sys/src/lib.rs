@@ -46,11 +46,17 @@
 //!    see the signal that stops it; [`signals::spawn_stop_watchdog`] ends the process at
 //!    [`STOP_GRACE`] less half a second after the first SIGINT or SIGTERM, whatever the loop is
 //!    doing.
+//! 9. **Bounded reads.** A request that trickles in (a byte per segment) costs a bounded
+//!    number of reads, not one per segment: after `wb_protocol::limits::TRICKLE_READS` small
+//!    reads of it, an engine rests before each further read (`TRICKLE_REST`, growing)
+//!    (`wb_protocol::Session::read_pause`), neither reading nor woken by the socket meanwhile
+//!    ([`rest`] for the engines on tokio); the header timeout keeps running.
 //!
 //! # What it holds
 //!
 //! For the engines, the contract's pieces: [`accept`] (what an accept error means),
 //! [`hangup`] (a wait that ends when the client leaves), [`linger`] (the lingering close),
+//! [`rest`] (quiet while a trickled request piles up),
 //! [`rlimit`] (the open-files limit), [`signals`] (the stop signals' mask and watchdog),
 //! [`timeouts`] (the three timeouts and their flags), [`describe`] (what one connection
 //! holds, measured) and [`trace`] (spans of work for the timeline); `drained` (with the
@@ -89,6 +95,7 @@ pub mod hangup;
 pub mod linger;
 pub mod loopback;
 pub mod process;
+pub mod rest;
 pub mod rlimit;
 pub mod signals;
 pub mod timeouts;

@@ -452,6 +452,11 @@ fn serve_connection(
         let job = match session.next_event() {
             Event::Job(job) => job,
             Event::NeedData => {
+                if let Some(rest) = session.read_pause() {
+                    // The request trickles in a byte per segment: let it pile up in the
+                    // kernel and take it in one read, not one read per byte.
+                    std::thread::sleep(rest.min(deadline.remaining(Instant::now())));
+                }
                 let Some(wanted) = deadline.socket_timeout(timeouts, Instant::now()) else {
                     return time_out(stream, &mut session);
                 };
