@@ -64,6 +64,10 @@ pub const MAX_WAIT: Duration = Duration::from_secs(600);
 /// File descriptors kept free beside the connections: the store, stdio, the runtime's
 /// epoll and timer, the libraries'.
 pub const SPARE_FILES: u64 = 64;
+/// Most `-t` threads: far more than any machine this runs on has cores.
+pub const MAX_THREADS: u64 = 256;
+/// The measured window's bound with `-n` and no `-d`: the requests end it, long before.
+const REQUESTS_WINDOW: Duration = MAX_DURATION;
 /// The connection tried before measuring gives up after this long.
 const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -115,14 +119,19 @@ pub struct LoadArgs {
     /// reopened [default: 10s].
     #[arg(long, value_name = "TIME", value_parser = wait_duration)]
     timeout: Option<Duration>,
-    /// Load before measuring, not counted [default: 1s].
+    /// Load before measuring, not counted [default: 1s; with -n, none].
     #[arg(long, value_name = "TIME", value_parser = wait_duration)]
     warmup: Option<Duration>,
+    /// Stop after N requests (answered or failed), rather than after -d; with -d too,
+    /// whichever comes first. Closed loop only.
+    #[arg(short = 'n', long = "requests", value_name = "N", conflicts_with = "rate",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    requests: Option<u64>,
 
     /// A preset's or workload file's levels against a running server, HOST:PORT (instead of
     /// a URL).
     #[arg(long, value_name = "HOST:PORT", requires = "workload",
-          conflicts_with_all = ["connections", "duration", "rate", "headers", "method", "body", "body_file", "timeout", "warmup"])]
+          conflicts_with_all = ["connections", "duration", "rate", "headers", "method", "body", "body_file", "timeout", "warmup", "requests"])]
     target: Option<String>,
     /// With --target: a preset name (hello, db-wait, cpu, idle, big-response, slowloris,
     /// rate), a workload file, or `-` for a workload's TOML on stdin.
@@ -134,6 +143,12 @@ pub struct LoadArgs {
     /// With --workload: seconds measured per level instead of the workload's.
     #[arg(long, requires = "workload")]
     step_secs: Option<f64>,
+
+    /// Generator threads, each with its own event loop and its share of the connections
+    /// (or of the rate) [default: the CPUs this process may run on].
+    #[arg(short = 't', long, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=MAX_THREADS))]
+    threads: Option<u64>,
 
     /// Print the result as JSON (stable field names; HDR histograms as HdrHistogram V2,
     /// base64) instead of a table; a workload prints an array, one result per level.
@@ -270,8 +285,17 @@ fn url_job(text: &str, args: &LoadArgs) -> anyhow::Result<Job> {
             (Mode::Closed, c, c)
         }
     };
-    let duration = args.duration.unwrap_or(DEFAULT_DURATION);
-    let warmup = args.warmup.unwrap_or(DEFAULT_WARMUP);
+    let (duration, warmup) = match args.requests {
+        // `-n`: the requests end the step, and all of them are counted.
+        Some(_) => (
+            args.duration.unwrap_or(REQUESTS_WINDOW),
+            args.warmup.unwrap_or(Duration::ZERO),
+        ),
+        None => (
+            args.duration.unwrap_or(DEFAULT_DURATION),
+            args.warmup.unwrap_or(DEFAULT_WARMUP),
+        ),
+    };
     let plan = LoadPlan {
         target: addr,
         mode,
@@ -287,6 +311,8 @@ fn url_job(text: &str, args: &LoadArgs) -> anyhow::Result<Job> {
         headers,
         body,
         timeout: args.timeout.unwrap_or(load::REQUEST_TIMEOUT),
+        threads: threads(args),
+        max_requests: args.requests,
     };
     let workload = Workload {
         name: "load".into(),
@@ -313,6 +339,12 @@ fn url_job(text: &str, args: &LoadArgs) -> anyhow::Result<Job> {
         plans: vec![plan],
         calibration: None,
     })
+}
+
+/// The generator threads `-t` asks for (0: one per CPU this process may run on).
+fn threads(args: &LoadArgs) -> usize {
+    args.threads
+        .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX))
 }
 
 /// `workbench load --target HOST:PORT --workload NAME`: one plan per level.
@@ -344,7 +376,10 @@ fn workload_job(target: &str, name: &str, args: &LoadArgs) -> anyhow::Result<Job
     let plans = workload
         .levels
         .iter()
-        .map(|&level| plan_for(&workload, level, &calibration, addr))
+        .map(|&level| LoadPlan {
+            threads: threads(args),
+            ..plan_for(&workload, level, &calibration, addr)
+        })
         .collect();
     Ok(Job {
         url: format!(
@@ -385,12 +420,20 @@ impl Job {
             Expectation::Workbench { .. } => "status, length, body and digest",
             Expectation::AnyServer { .. } => "status class and framing",
         };
+        let threads = match plan.threads {
+            0 => load::default_threads(),
+            n => n,
+        };
+        let length = match plan.max_requests {
+            Some(n) => format!("{n} requests (at most {})", seconds(plan.duration)),
+            None => format!("{} measured", seconds(plan.duration)),
+        };
         format!(
-            "{} {}: {how}; {} warm-up + {} measured{}; answers checked for {checks}",
+            "{} {}: {how}, {threads} thread{}; {} warm-up + {length}{}; answers checked for {checks}",
             plan.method,
             self.url,
+            if threads == 1 { "" } else { "s" },
             seconds(plan.warmup),
-            seconds(plan.duration),
             if self.plans.len() > 1 {
                 " per level"
             } else {

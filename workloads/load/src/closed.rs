@@ -5,33 +5,29 @@ use std::rc::Rc;
 
 use tokio::task::spawn_local;
 
-use super::Measured;
 use super::answer::AnswerReader;
-use super::clock::{Clock, tick_until};
+use super::clock::tick_until;
 use super::connect::{Gauge, Retry, keep_until_reported};
 use super::exchange::{Next, Pace, request};
 use super::step::Shared;
+use super::step::{Ctx, Part};
 use super::{LoadPlan, MAX_LEVEL_CONNECTIONS};
 
 /// Runs a closed loop of `plan.level` connections.
-pub(super) async fn run(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> Measured {
+pub(super) async fn run(plan: &LoadPlan, ctx: &Ctx, progress: &(dyn Fn(f64) + Sync)) -> Part {
     let level = plan.level.min(MAX_LEVEL_CONNECTIONS);
-    let shared = Rc::new(Shared::new(
-        plan,
-        Clock::starting_now(plan.warmup, plan.duration),
-        false,
-    ));
+    let shared = Rc::new(Shared::new(plan, ctx, ctx.clock(plan), false));
     for _ in 0..level {
         spawn_local(connection(Rc::clone(&shared), Role::Load, None));
     }
-    tick_until(shared.clock(), progress).await;
+    tick_until(shared.clock(), progress, &ctx.stop).await;
     let connections = shared.load.now();
     let not_reached = if plan.level > MAX_LEVEL_CONNECTIONS {
         Some(too_many(plan.level))
     } else {
         shared.shortfall(level, shared.load.peak())
     };
-    shared.report(connections, not_reached)
+    shared.finish(connections, not_reached)
 }
 
 /// The reason for a level above [`MAX_LEVEL_CONNECTIONS`].

@@ -219,6 +219,17 @@ pub(super) async fn request(
         }
         return Next::Keep;
     }
+    // `-n`: a request of the window is one of the budget's; once it is spent, the
+    // connection stops (the step ends when the last one is answered).
+    let budget = match &shared.budget {
+        Some(budget) if sent >= shared.clock().window_start => {
+            if !budget.take() {
+                return Next::Keep;
+            }
+            Some(budget)
+        }
+        _ => None,
+    };
     shared.waiting(slot, intended.unwrap_or(sent), intended.map(|_| sent));
     let (timed, done) = timed_exchange(shared, conn, reader, pace, sent, end).await;
     if done >= end || matches!(timed, Outcome::Cut) {
@@ -226,6 +237,9 @@ pub(super) async fn request(
         return Next::Keep;
     }
     shared.settled(slot);
+    if let Some(budget) = budget {
+        budget.settle();
+    }
     match timed {
         Outcome::Done(Ok(answer)) => {
             match intended {

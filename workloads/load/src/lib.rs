@@ -82,15 +82,16 @@
 //!
 //! # Implementation
 //!
-//! [`run`] builds its own **current-thread** tokio runtime and runs every connection as a
-//! task on a [`LocalSet`]. One thread is the right size for a load generator on a small shared
-//! machine: the engine under test needs the other core (with split placement, the runner puts
-//! the engine on the lower half of the CPUs and the generator on the upper half); a multi-thread runtime would add work
-//! stealing, cross-thread wake-ups and atomics to every request; and one thread lets the
-//! statistics live in a plain `RefCell`, with no locks. This is the shape of `wrk -t1`: one
-//! event loop, many sockets, and about the same CPU per request. When the client's one core
-//! is saturated the runner flags the step: the bottleneck is shown, not
-//! hidden.
+//! [`run`] starts [`LoadPlan::threads`] threads (by default one per CPU the caller may run
+//! on: with split placement, the runner has pinned it to the generator's half), and each
+//! builds its own **current-thread** tokio runtime and runs its share of the connections as
+//! tasks on a [`LocalSet`]. This is the shape of `wrk -t N`: N event loops that share
+//! nothing while the step runs. A multi-thread runtime would add work stealing,
+//! cross-thread wake-ups and atomics to every request; one runtime per thread lets each
+//! thread's statistics live in a plain `RefCell`, with no locks, and the threads' counts are
+//! added once, at the end (histograms add exactly, so the merged percentiles are those of
+//! every answer). When the client's cores are saturated the runner flags the step: the
+//! bottleneck is shown, not hidden.
 //!
 //! The hot path allocates nothing: the request bytes are built once, and each connection owns
 //! one read buffer (sized to the expected answer, from 2 to 64 KiB) and an answer checker
@@ -316,6 +317,54 @@ pub struct LoadPlan {
     /// No complete answer this long after the send is a timeout ([`REQUEST_TIMEOUT`] for
     /// workloads).
     pub timeout: Duration,
+    /// Generator threads, each with its own runtime and connections (closed and open loop;
+    /// the other modes hold connections rather than drive requests, and use one). 0: as many
+    /// as the CPUs the calling thread may run on ([`default_threads`]).
+    pub threads: usize,
+    /// Closed loop: stop once this many requests were answered or failed in the window
+    /// (`workbench load -n`), rather than when the window ends; `None`: the window decides.
+    pub max_requests: Option<u64>,
+}
+
+/// The threads a plan with `threads: 0` uses: the CPUs the calling thread may run on (its
+/// affinity, so that with split placement the generator's half), at least one.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// Splits `total` into `parts` shares as even as whole numbers allow, the larger ones first:
+/// 65 over 2 is 33 and 32. Shares may be 0 when `total < parts`. Used for the threads of one
+/// generator and for the load hosts of a multi-host step.
+pub fn split_level(total: u64, parts: usize) -> Vec<u64> {
+    let parts = parts.max(1) as u64;
+    (0..parts)
+        .map(|i| total / parts + u64::from(i < total % parts))
+        .collect()
+}
+
+/// Ends a step before its window does, from another thread: `workbench load` on Ctrl-C.
+///
+/// The step's window then ends at the moment [`Stop::stop`] was called: answers up to then
+/// count, requests still waiting are censored at their wait so far, and the report is the
+/// measurement so far. Cloning shares the signal.
+#[derive(Debug, Clone, Default)]
+pub struct Stop(std::sync::Arc<std::sync::OnceLock<std::time::Instant>>);
+
+impl Stop {
+    /// A signal not yet given.
+    pub fn new() -> Stop {
+        Stop::default()
+    }
+
+    /// Ends the step now (the first call counts; later ones change nothing).
+    pub fn stop(&self) {
+        let _ = self.0.set(std::time::Instant::now());
+    }
+
+    /// When the step was stopped, if it was.
+    pub fn at(&self) -> Option<std::time::Instant> {
+        self.0.get().copied()
+    }
 }
 
 /// A step's report, and what the store does not keep but a merge across load generators
@@ -327,6 +376,8 @@ pub struct Measured {
     /// Open loop only: [`LoadReport::latency_uncorrected`]'s HDR histogram, serialized as
     /// [`LoadReport::histogram`] is (V2, uncompressed); empty for the other modes.
     pub histogram_uncorrected: Vec<u8>,
+    /// The generator threads that measured it.
+    pub threads: usize,
 }
 
 /// Runs one level and reports what it measured. Blocks; `progress` is called with the
@@ -340,35 +391,147 @@ pub fn run(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> LoadReport {
 
 /// [`run`], with the open loop's uncorrected histogram as well.
 pub fn measure(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> Measured {
+    measure_until(plan, progress, &Stop::new())
+}
+
+/// [`measure`], ending early when `stop` is given (see [`Stop`]).
+///
+/// With several [threads](LoadPlan::threads), the level (connections, or the rate and the
+/// connection cap) is split between them ([`split_level`]); every thread starts its step at
+/// the same instant and keeps its own counts, and the counts are added before anything is
+/// derived from them: histograms by addition, short windows bucket by bucket, and requests
+/// still waiting are censored once, against the whole step's answers. The report is exactly
+/// the one a single thread with all the connections would have made.
+pub fn measure_until(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync), stop: &Stop) -> Measured {
+    let threads = thread_count(plan);
+    let budget = plan
+        .max_requests
+        .filter(|_| plan.mode == Mode::Closed)
+        .map(|limit| std::sync::Arc::new(step::Budget::new(limit, stop.clone())));
+    let start = std::time::Instant::now();
+    let part = if threads == 1 {
+        let ctx = step::Ctx {
+            start,
+            stop: stop.clone(),
+            budget,
+        };
+        run_part(plan, &ctx, progress)
+    } else {
+        let levels = split_level(plan.level, threads);
+        let caps = split_level(plan.max_connections, threads);
+        let parts = std::thread::scope(|scope| {
+            let workers: Vec<_> = levels
+                .iter()
+                .zip(&caps)
+                .enumerate()
+                .map(|(i, (&level, &cap))| {
+                    let share = LoadPlan {
+                        level,
+                        max_connections: cap.max(1),
+                        ..plan.clone()
+                    };
+                    let ctx = step::Ctx {
+                        start,
+                        stop: stop.clone(),
+                        budget: budget.clone(),
+                    };
+                    std::thread::Builder::new()
+                        .name(format!("wb-load-{i}"))
+                        .spawn_scoped(scope, move || {
+                            // The first thread reports progress for all: they share one clock.
+                            let quiet = |_: f64| {};
+                            let progress: &(dyn Fn(f64) + Sync) =
+                                if i == 0 { progress } else { &quiet };
+                            run_part(&share, &ctx, progress)
+                        })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|worker| match worker {
+                    Ok(handle) => handle.join().map_err(|_| "panicked".to_string()),
+                    Err(err) => Err(format!("could not start: {err}")),
+                })
+                .collect::<Vec<_>>()
+        });
+        let mut ok = Vec::new();
+        let mut failed = Vec::new();
+        for (i, part) in parts.into_iter().enumerate() {
+            match part {
+                Ok(part) => ok.push(part),
+                Err(why) => failed.push(format!("load generator thread {i} {why}")),
+            }
+        }
+        match step::Part::merge(ok) {
+            Some(mut part) => {
+                if !failed.is_empty() {
+                    part.add_not_reached(failed.join("; "));
+                }
+                part
+            }
+            None => {
+                return Measured {
+                    report: LoadReport {
+                        not_reached: Some(failed.join("; ")),
+                        ..LoadReport::default()
+                    },
+                    histogram_uncorrected: Vec::new(),
+                    threads,
+                };
+            }
+        }
+    };
+    progress(1.0);
+    Measured {
+        threads,
+        ..part.report()
+    }
+}
+
+/// The threads `plan` runs on: its own count (or [`default_threads`]), no more than the
+/// level (each thread needs a connection or a share of the rate), and one for the modes that
+/// hold connections rather than drive requests.
+fn thread_count(plan: &LoadPlan) -> usize {
+    let wanted = match plan.threads {
+        0 => default_threads(),
+        n => n,
+    };
+    match plan.mode {
+        Mode::Closed | Mode::Open => {
+            wanted.clamp(1, usize::try_from(plan.level.max(1)).unwrap_or(usize::MAX))
+        }
+        Mode::Idle | Mode::SlowReaders | Mode::SlowSenders => 1,
+    }
+}
+
+/// One thread's share of a step, on a current-thread runtime of its own.
+fn run_part(plan: &LoadPlan, ctx: &step::Ctx, progress: &(dyn Fn(f64) + Sync)) -> step::Part {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(runtime) => runtime,
         Err(err) => {
-            return Measured {
-                report: LoadReport {
-                    not_reached: Some(format!("cannot start the load generator's runtime: {err}")),
-                    ..LoadReport::default()
-                },
-                histogram_uncorrected: Vec::new(),
-            };
+            return step::Part::failed(
+                plan,
+                ctx,
+                format!("cannot start the load generator's runtime: {err}"),
+            );
         }
     };
     let local = LocalSet::new();
-    let report = local.block_on(&runtime, async {
+    let part = local.block_on(&runtime, async {
         match plan.mode {
-            Mode::Closed => closed::run(plan, progress).await,
-            Mode::Open => open::run(plan, progress).await,
-            Mode::Idle => idle::run(plan, progress).await,
-            Mode::SlowReaders => slow::run_readers(plan, progress).await,
-            Mode::SlowSenders => slow::run_senders(plan, progress).await,
+            Mode::Closed => closed::run(plan, ctx, progress).await,
+            Mode::Open => open::run(plan, ctx, progress).await,
+            Mode::Idle => idle::run(plan, ctx, progress).await,
+            Mode::SlowReaders => slow::run_readers(plan, ctx, progress).await,
+            Mode::SlowSenders => slow::run_senders(plan, ctx, progress).await,
         }
     });
-    progress(1.0);
     // Tasks still running (censored requests, idle waiters) are dropped here, inside the
     // runtime's context so their sockets deregister cleanly; this closes every connection.
     let _context = runtime.enter();
     drop(local);
-    report
+    part
 }

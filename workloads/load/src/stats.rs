@@ -40,6 +40,14 @@ pub(super) fn new_histogram() -> Histogram<u64> {
         .expect("constant histogram bounds are valid")
 }
 
+/// Adds `from` into `into`. Histograms of the same bounds always add; should one not (a
+/// bug), the loss is logged rather than silent.
+fn add_histogram(into: &mut Histogram<u64>, from: &Histogram<u64>) {
+    if let Err(err) = into.add(from) {
+        tracing::warn!("load generator: cannot add a thread's latency histogram: {err:?}");
+    }
+}
+
 /// A duration in whole microseconds, saturating (a histogram caps it anyway).
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
@@ -97,6 +105,12 @@ struct Censored {
 const MAX_SYNTHETIC: u64 = 1 << 20;
 
 impl Censored {
+    fn add(&mut self, other: Censored) {
+        self.all += other.all;
+        self.late += other.late;
+        self.synthetic += other.synthetic;
+    }
+
     /// Counts one that had waited `us`, when the slowest answer took `slowest` µs.
     fn count(&mut self, us: u64, slowest: u64) {
         self.all += 1;
@@ -223,6 +237,35 @@ impl Stats {
             histogram.saturating_record(micros(uncorrected));
             self.censored_uncorrected
                 .count(micros(uncorrected), self.slowest_uncorrected);
+        }
+    }
+
+    /// Adds another thread's counts of the same step (same timeline): histograms by
+    /// addition, short windows bucket by bucket. Censoring comes after the merge (it needs the
+    /// slowest answer of all), so `other` has censored nothing yet.
+    pub(super) fn add(&mut self, other: &Stats) {
+        add_histogram(&mut self.latency, &other.latency);
+        if let (Some(mine), Some(theirs)) = (self.uncorrected.as_mut(), other.uncorrected.as_ref())
+        {
+            add_histogram(mine, theirs);
+        }
+        self.completed += other.completed;
+        self.censored.add(other.censored);
+        self.censored_uncorrected.add(other.censored_uncorrected);
+        self.slowest = self.slowest.max(other.slowest);
+        self.slowest_uncorrected = self.slowest_uncorrected.max(other.slowest_uncorrected);
+        self.answered_median = None;
+        self.bytes += other.bytes;
+        self.errors.add(&other.errors);
+        if self.first_connect_failure.is_none() {
+            self.first_connect_failure = other.first_connect_failure.clone();
+        }
+        self.first_bad = self.first_bad.or(other.first_bad);
+        for (i, theirs) in other.windows.iter().enumerate() {
+            let mine = self.window(i);
+            mine.answers += theirs.answers;
+            mine.errors += theirs.errors;
+            add_histogram(&mut mine.latency, &theirs.latency);
         }
     }
 

@@ -16,7 +16,66 @@ use super::clock::Clock;
 use super::connect::Gauge;
 use super::exchange::Failure;
 use super::stats::Stats;
-use super::{CONNECT_PARALLELISM, Expectation, LoadPlan, Measured};
+use super::{CONNECT_PARALLELISM, Expectation, LoadPlan, Measured, Stop};
+
+/// What a step's thread gets beside its share of the plan: the instant every thread starts
+/// its step at (one timeline for all, so that their short windows add up), the early stop,
+/// and the request budget of `-n`, shared by every thread.
+pub(super) struct Ctx {
+    /// When the step (its warm-up) begins, for every thread.
+    pub(super) start: Instant,
+    /// Ends the window early (Ctrl-C, or the budget spent).
+    pub(super) stop: Stop,
+    /// `-n`: requests the whole step may send.
+    pub(super) budget: Option<std::sync::Arc<Budget>>,
+}
+
+impl Ctx {
+    /// The step's clock, starting at the common start.
+    pub(super) fn clock(&self, plan: &LoadPlan) -> Clock {
+        Clock::starting_at(self.start, plan.warmup, plan.duration)
+    }
+}
+
+/// `-n N`: the requests a step may send in its window, across threads. The step stops when
+/// the last of them is answered or fails.
+pub(super) struct Budget {
+    limit: u64,
+    /// Requests sent in the window, every thread's.
+    sent: std::sync::atomic::AtomicU64,
+    /// Of those, answered or failed.
+    settled: std::sync::atomic::AtomicU64,
+    /// Given when every request is settled.
+    stop: Stop,
+}
+
+impl Budget {
+    /// A budget of `limit` requests; `stop` is given once they are all settled.
+    pub(super) fn new(limit: u64, stop: Stop) -> Budget {
+        Budget {
+            limit,
+            sent: Default::default(),
+            settled: Default::default(),
+            stop,
+        }
+    }
+
+    /// Takes one request from the budget; false when it is spent.
+    pub(super) fn take(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.sent
+            .fetch_update(Relaxed, Relaxed, |n| (n < self.limit).then_some(n + 1))
+            .is_ok()
+    }
+
+    /// One request taken from the budget was answered or failed.
+    pub(super) fn settle(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.settled.fetch_add(1, Relaxed) + 1 >= self.limit {
+            self.stop.stop();
+        }
+    }
+}
 
 /// The state every task of a step shares.
 pub(super) struct Shared {
@@ -44,8 +103,12 @@ pub(super) struct Shared {
     /// What was counted.
     pub(super) stats: RefCell<Stats>,
     /// What each closed- or open-loop connection is waiting for now, one [`Slot`] each:
-    /// what [`Shared::report`] censors when the window ends.
+    /// what [`Part::report`] censors when the window ends.
     pending: RefCell<Vec<Option<Waiting>>>,
+    /// Ends the window early.
+    pub(super) stop: Stop,
+    /// `-n`: the requests the step may send.
+    pub(super) budget: Option<std::sync::Arc<Budget>>,
 }
 
 /// A connection's place in [`Shared`]'s table of pending requests.
@@ -65,7 +128,7 @@ struct Waiting {
 impl Shared {
     /// The shared state of a step following `plan`; `open_loop` adds the uncorrected
     /// histogram.
-    pub(super) fn new(plan: &LoadPlan, clock: Clock, open_loop: bool) -> Shared {
+    pub(super) fn new(plan: &LoadPlan, ctx: &Ctx, clock: Clock, open_loop: bool) -> Shared {
         Shared {
             target: plan.target,
             expect: plan.expect.clone(),
@@ -79,7 +142,14 @@ impl Shared {
             exhausted: Cell::new(false),
             stats: RefCell::new(Stats::new(open_loop)),
             pending: RefCell::new(Vec::new()),
+            stop: ctx.stop.clone(),
+            budget: ctx.budget.clone(),
         }
+    }
+
+    /// Whether an event at `t` came after the step was stopped early (it is not counted).
+    fn after_stop(&self, t: Instant) -> bool {
+        self.stop.at().is_some_and(|stop| t >= stop)
     }
 
     /// A new connection's slot in the table of pending requests, with nothing pending.
@@ -101,14 +171,12 @@ impl Shared {
         self.pending.borrow_mut()[slot.0] = None;
     }
 
-    /// Counts a request unanswered at the window's end that had waited since `since`
-    /// (intended send, open loop: a request still queued in the client).
-    pub(super) fn censor(&self, since: Instant, sent: Option<Instant>) {
-        let end = self.clock().window_end;
-        self.stats.borrow_mut().censored(
-            end.saturating_duration_since(since),
-            sent.map(|sent| end.saturating_duration_since(sent)),
-        );
+    /// A request unanswered at the window's end that had waited since `since` without being
+    /// sent (open loop: queued in the client): censored by [`Part::report`].
+    pub(super) fn unsent(&self, since: Instant) {
+        self.pending
+            .borrow_mut()
+            .push(Some(Waiting { since, sent: None }));
     }
 
     /// The timeline.
@@ -127,7 +195,7 @@ impl Shared {
         bytes: u64,
     ) {
         let clock = self.clock();
-        if clock.in_window(done) {
+        if clock.in_window(done) && !self.after_stop(done) {
             self.stats
                 .borrow_mut()
                 .answered(clock.window_index(done), latency, uncorrected, bytes);
@@ -137,7 +205,7 @@ impl Shared {
     /// Records a failed request, if it failed inside the window.
     pub(super) fn failed(&self, failure: Failure, at: Instant) {
         let clock = self.clock();
-        if clock.in_window(at) {
+        if clock.in_window(at) && !self.after_stop(at) {
             self.stats
                 .borrow_mut()
                 .failed(clock.window_index(at), failure);
@@ -149,29 +217,109 @@ impl Shared {
         self.stats.borrow().timeouts()
     }
 
-    /// The report: `connections` open at the end, and why the level was not reached. Every
-    /// request still pending is censored first, at the time it had waited when the window
-    /// ended.
-    pub(super) fn report(&self, connections: u64, not_reached: Option<String>) -> Measured {
-        let end = self.clock().window_end;
-        for waiting in self.pending.take().into_iter().flatten() {
-            // Anything that began waiting only after the window is not the window's.
-            if waiting.since < end {
-                self.censor(waiting.since, waiting.sent);
+    /// The step's timeline as it ended: the window cut short where the step was stopped.
+    pub(super) fn finish_clock(&self) -> Clock {
+        let mut clock = self.clock();
+        if let Some(stop) = self.stop.at() {
+            clock.window_end = clock.window_end.min(stop).max(clock.window_start);
+        }
+        clock
+    }
+
+    /// The step's counts once its window is over (or it was stopped): `connections` open at
+    /// the end, and why the level was not reached. Nothing is derived yet; [`Part::report`]
+    /// does that, after the threads' parts are merged.
+    pub(super) fn finish(&self, connections: u64, not_reached: Option<String>) -> Part {
+        let clock = self.finish_clock();
+        Part {
+            target: self.target,
+            clock,
+            stats: self.stats.replace(Stats::new(false)),
+            pending: self.pending.take().into_iter().flatten().collect(),
+            connections,
+            not_reached,
+        }
+    }
+}
+
+/// One thread's counts at the end of a step, before anything is derived from them.
+pub(super) struct Part {
+    target: SocketAddr,
+    clock: Clock,
+    stats: Stats,
+    /// Requests (and clients connecting) still waiting when the window ended.
+    pending: Vec<Waiting>,
+    connections: u64,
+    not_reached: Option<String>,
+}
+
+impl Part {
+    /// A part that measured nothing, for a thread that could not run.
+    pub(super) fn failed(plan: &LoadPlan, ctx: &Ctx, why: String) -> Part {
+        Part {
+            target: plan.target,
+            clock: ctx.clock(plan),
+            stats: Stats::new(plan.mode == wb_model::spec::Mode::Open),
+            pending: Vec::new(),
+            connections: 0,
+            not_reached: Some(why),
+        }
+    }
+
+    /// Adds a reason the level was not reached.
+    pub(super) fn add_not_reached(&mut self, why: String) {
+        self.not_reached = Some(match self.not_reached.take() {
+            Some(before) => format!("{before}; {why}"),
+            None => why,
+        });
+    }
+
+    /// The threads' parts as one: counts and histograms added, waiting requests pooled,
+    /// connections summed; the window is the one they share (the earliest end, should a
+    /// thread's differ). `None` for no parts.
+    pub(super) fn merge(parts: Vec<Part>) -> Option<Part> {
+        let mut parts = parts.into_iter();
+        let mut sum = parts.next()?;
+        for part in parts {
+            sum.stats.add(&part.stats);
+            sum.pending.extend(part.pending);
+            sum.connections += part.connections;
+            sum.clock.window_end = sum.clock.window_end.min(part.clock.window_end);
+            if let Some(why) = part.not_reached
+                && sum.not_reached.as_deref() != Some(why.as_str())
+            {
+                sum.add_not_reached(why);
             }
         }
-        let stats = self.stats.borrow();
+        Some(sum)
+    }
+
+    /// The report. Every request still pending is censored first, at the time it had waited
+    /// when the window ended.
+    pub(super) fn report(mut self) -> Measured {
+        let end = self.clock.window_end;
+        for waiting in std::mem::take(&mut self.pending) {
+            // Anything that began waiting only after the window is not the window's.
+            if waiting.since < end {
+                self.stats.censored(
+                    end.saturating_duration_since(waiting.since),
+                    waiting.sent.map(|sent| end.saturating_duration_since(sent)),
+                );
+            }
+        }
+        let stats = &self.stats;
         if let Some((bad, count)) = stats.first_bad() {
             tracing::warn!(
                 "load generator: {count} wrong answers from {}; the first: {bad}",
                 self.target
             );
         }
-        let clock = self.clock();
+        let clock = self.clock;
         let offset = clock.window_start.duration_since(clock.start);
         Measured {
-            report: stats.report(clock.window(), offset, connections, not_reached),
+            report: stats.report(clock.window(), offset, self.connections, self.not_reached),
             histogram_uncorrected: stats.uncorrected_histogram(),
+            threads: 1,
         }
     }
 }

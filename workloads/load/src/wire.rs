@@ -78,6 +78,10 @@ pub struct LoadResult {
     pub latency_uncorrected: Option<Latency>,
     /// Connections open at the end of the window.
     pub connections_open: u64,
+    /// Generator threads, each with its own event loop and share of the connections. 1 in
+    /// documents from before there could be more.
+    #[serde(default = "one")]
+    pub threads: usize,
     /// Why the load asked for was not reached, if it was not.
     pub not_reached: Option<String>,
     /// CPU seconds the load generator's process used (user and system), warm-up included.
@@ -91,6 +95,10 @@ pub struct LoadResult {
     /// what gives a merged step its intervals. Absent in documents from before it was added.
     #[serde(default)]
     pub windows: Vec<wb_model::results::Window>,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// A result's HDR histograms (microseconds, 1 µs to 60 s, 3 significant digits).
@@ -155,6 +163,7 @@ impl LoadResult {
             latency: report.latency,
             latency_uncorrected: report.latency_uncorrected,
             connections_open: report.connections,
+            threads: measured.threads.max(1),
             not_reached: report.not_reached.clone(),
             client_cpu_secs,
             client_cores: if wall_secs > 0.0 {

@@ -199,6 +199,8 @@ fn plan(addr: SocketAddr, mode: Mode, level: u64) -> LoadPlan {
         headers: Vec::new(),
         body: Vec::new(),
         timeout: wb_load::REQUEST_TIMEOUT,
+        threads: 1,
+        max_requests: None,
     }
 }
 
@@ -657,4 +659,90 @@ fn any_server_answers_are_counted_and_wrong_statuses_are_bad() {
         report.errors.bad_response > 0,
         "404 is not 2xx or 3xx: {report:?}"
     );
+}
+
+/// The first test's server and clients, driven by two generator threads of two connections
+/// each: the counts, the censored requests and the closed loop's correction are those one
+/// thread makes, because the threads' counts are added before anything is derived from them.
+#[test]
+fn two_threads_count_exactly_as_one_does() {
+    let server = Server::start(Behavior::AnswerThenHold {
+        answers: 5,
+        delay: WAIT,
+    });
+    let mut p = plan(server.addr, Mode::Closed, 4);
+    p.duration = Duration::from_millis(1500);
+    p.threads = 2;
+    let measured = measure(&p, &|_| {});
+    let report = measured.report;
+    server.wait_all_closed();
+    assert_eq!(measured.threads, 2);
+    assert_eq!(report.completed, 20, "{report:?}");
+    assert_eq!(report.censored, 4, "one censored per connection");
+    assert_eq!(report.sent(), 24);
+    assert_eq!(report.connections, 4);
+    assert_eq!(report.not_reached, None);
+    assert_eq!(report.bytes_received, 20 * hello_answer_len());
+    let h = histogram(&report);
+    assert_eq!(h.len(), report.latency.count);
+    assert!(h.min() >= 20_000, "min {} µs", h.min());
+    let synthetic = report.latency.count - 24;
+    assert!((200..=300).contains(&synthetic), "{:?}", report.latency);
+    assert_eq!(report.latency.late_requests, 4);
+    let windowed: u64 = report.windows.iter().map(|w| w.answers).sum();
+    assert_eq!(windowed, report.completed, "short windows add up");
+}
+
+/// `-n`: the step ends when the budget's last request is answered, across threads, and
+/// sends no more than the budget.
+#[test]
+fn a_request_budget_ends_the_step() {
+    let server = Server::answering(Duration::from_millis(1));
+    let mut p = plan(server.addr, Mode::Closed, 3);
+    p.duration = Duration::from_secs(60);
+    p.threads = 2;
+    p.max_requests = Some(50);
+    let started = Instant::now();
+    let report = run(&p, &|_| {});
+    server.wait_all_closed();
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "ended by the budget"
+    );
+    assert_eq!(report.completed, 50, "{report:?}");
+    assert_eq!(report.censored, 0);
+    assert_eq!(server.requests(), 50);
+    assert!(report.elapsed_secs < 30.0, "{report:?}");
+}
+
+/// A stop (Ctrl-C) ends a long window where it was given, with what was measured so far.
+#[test]
+fn a_stop_ends_the_window_with_the_result_so_far() {
+    let server = Server::answering(Duration::from_millis(2));
+    for mode in [Mode::Closed, Mode::Open] {
+        let mut p = plan(server.addr, mode, 4);
+        if mode == Mode::Open {
+            p.level = 200;
+        }
+        p.duration = Duration::from_secs(60);
+        p.threads = 2;
+        let stop = wb_load::Stop::new();
+        let stopper = {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                thread::sleep(Duration::from_millis(400));
+                stop.stop();
+            })
+        };
+        let report = wb_load::measure_until(&p, &|_| {}, &stop).report;
+        stopper.join().unwrap();
+        assert!(report.elapsed_secs < 30.0, "{mode}: {report:?}");
+        assert!(report.completed > 0, "{mode}: {report:?}");
+        assert_eq!(report.errors.total(), 0, "{mode}: {report:?}");
+        assert_eq!(
+            histogram(&report).len(),
+            report.latency.count,
+            "{mode}: {report:?}"
+        );
+    }
 }

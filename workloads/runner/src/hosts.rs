@@ -553,14 +553,7 @@ impl Drop for RemoteProcess {
     }
 }
 
-/// Splits `total` into `parts` shares as even as whole numbers allow, the larger ones first:
-/// 65 over 2 is 33 and 32. Shares may be 0 when `total < parts`.
-pub fn split_level(total: u64, parts: usize) -> Vec<u64> {
-    let parts = parts.max(1) as u64;
-    (0..parts)
-        .map(|i| total / parts + u64::from(i < total % parts))
-        .collect()
-}
+pub use wb_load::split_level;
 
 /// One load host's document, with the host's name and its share of the level.
 #[derive(Debug, Clone)]
