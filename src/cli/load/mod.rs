@@ -6,9 +6,11 @@
 //! - **A URL**, the way wrk and oha take it: `workbench load http://127.0.0.1:8080/ -c 64 -d
 //!   5s`, or open loop at a fixed rate with `-R 1000` (latency from the intended send time, so
 //!   coordinated omission is corrected; the uncorrected figure is shown beside it). Headers
-//!   (`-H`), the method (`-m`), a body and a timeout are the user's. Answers are checked for a
-//!   2xx or 3xx status and a well-framed body; the workbench's own `/hello` and `/work` answers
-//!   are checked byte for byte, digest included.
+//!   (`-H`), the method (`-m`), a body and a timeout are the user's. Every whole answer is
+//!   timed and counted by status, as wrk does; one whose status is not expected
+//!   (`--expect-status`, 2xx by default) is an error. Bodies are checked for their framing;
+//!   the workbench's own `/hello` and `/work` answers are checked byte for byte, digest
+//!   included.
 //! - **A workload**, `--target HOST:PORT --workload NAME`: every level of a preset or a
 //!   workload file, as `workbench run` would drive it, against a server already running.
 //!
@@ -32,7 +34,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use wb_load::url::{HttpUrl, UrlError};
 use wb_load::wire::{Described, LoadResult};
-use wb_load::{self as load, Expectation, LoadPlan, Measured};
+use wb_load::{self as load, Expectation, LoadPlan, Measured, StatusSet};
 use wb_model::results::{Calibration, EngineSpec, RunConfig, RunStatus, StepResult};
 use wb_model::spec::{MAX_CONNECTIONS, MAX_RATE, Mode, RequestSpec, Workload};
 use wb_reports::store::{RunId, Store};
@@ -81,9 +83,9 @@ const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(3);
 
 Exit status: 0 when every request was answered correctly, 1 when any failed (or on an error), 2 for a bad command line.")]
 pub struct LoadArgs {
-    /// The server and request: http://HOST[:PORT]/PATH?QUERY. Answers must have a 2xx or 3xx
-    /// status and a well-framed body; the workbench's /hello and /work are checked byte for
-    /// byte.
+    /// The server and request: http://HOST[:PORT]/PATH?QUERY. Answers must have an expected
+    /// status (--expect-status) and a well-framed body; the workbench's /hello and /work are
+    /// checked byte for byte.
     #[arg(
         value_name = "URL",
         required_unless_present = "target",
@@ -122,6 +124,11 @@ pub struct LoadArgs {
     /// Load before measuring, not counted [default: 1s; with -n, none].
     #[arg(long, value_name = "TIME", value_parser = wait_duration)]
     warmup: Option<Duration>,
+    /// The statuses that count as valid answers, e.g. 2xx, 200,404 or 200-399; any other is
+    /// an error (and the exit status 1), though still timed and counted by status
+    /// [default: 2xx; the workbench's /hello and /work: 200].
+    #[arg(long, value_name = "STATUSES", value_parser = StatusSet::parse)]
+    expect_status: Option<StatusSet>,
     /// Stop after N requests (answered or failed), rather than after -d; with -d too,
     /// whichever comes first. Closed loop only.
     #[arg(short = 'n', long = "requests", value_name = "N", conflicts_with = "rate",
@@ -313,6 +320,7 @@ fn url_job(text: &str, args: &LoadArgs) -> anyhow::Result<Job> {
         timeout: args.timeout.unwrap_or(load::REQUEST_TIMEOUT),
         threads: threads(args),
         max_requests: args.requests,
+        expect_status: args.expect_status.clone(),
     };
     let workload = Workload {
         name: "load".into(),
@@ -378,6 +386,7 @@ fn workload_job(target: &str, name: &str, args: &LoadArgs) -> anyhow::Result<Job
         .iter()
         .map(|&level| LoadPlan {
             threads: threads(args),
+            expect_status: args.expect_status.clone(),
             ..plan_for(&workload, level, &calibration, addr)
         })
         .collect();
@@ -418,7 +427,7 @@ impl Job {
         };
         let checks = match plan.expect {
             Expectation::Workbench { .. } => "status, length, body and digest",
-            Expectation::AnyServer { .. } => "status class and framing",
+            Expectation::AnyServer { .. } => "status and framing",
         };
         let threads = match plan.threads {
             0 => load::default_threads(),
@@ -567,6 +576,13 @@ fn render(job: &Job, results: &[LoadResult]) -> String {
         if let Some(why) = &r.not_reached {
             notes.push_str(&format!("level {} not reached: {why}\n", plan.level));
         }
+        if !r.status_codes.is_empty() {
+            notes.push_str(&format!(
+                "level {}: answers by status (every one timed): {}\n",
+                plan.level,
+                status_line(&r.status_codes)
+            ));
+        }
         if let Some(u) = &r.latency_uncorrected
             && u.count > 0
         {
@@ -591,14 +607,30 @@ fn render(job: &Job, results: &[LoadResult]) -> String {
             ));
         }
     }
+    let plan = &job.plans[0];
+    let statuses = plan
+        .expect_status
+        .clone()
+        .unwrap_or_else(|| plan.expect.statuses());
     format!(
         "{}{notes}errors: c = connect, t = timeout, r = reset, b = bad response ({})\n",
         table.render(0),
-        match job.plans[0].expect {
-            Expectation::Workbench { .. } => "wrong status, length, body or digest",
-            Expectation::AnyServer { .. } => "a status other than 2xx or 3xx, or broken framing",
+        match plan.expect {
+            Expectation::Workbench { .. } =>
+                format!("a status other than {statuses}, or a wrong length, body or digest"),
+            Expectation::AnyServer { .. } =>
+                format!("a status other than {statuses}, or broken framing"),
         }
     )
+}
+
+/// `200 × 1234, 404 × 5`: answers by status.
+fn status_line(codes: &std::collections::BTreeMap<u16, u64>) -> String {
+    codes
+        .iter()
+        .map(|(code, n)| format!("{code} × {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The step a saved run keeps: what the client measured; the server's process is not known,

@@ -7,8 +7,9 @@
 //! bytes chunk by chunk as it passes through the one read buffer, so a 64 MiB answer is checked
 //! with a few KiB of memory.
 //!
-//! Any other server's answer ([`Expectation::AnyServer`]) is checked for its status class
-//! and its framing only: a `Content-Length` body is counted to its end, a chunked one is
+//! Any other server's answer ([`Expectation::AnyServer`]), and a workbench route's answer
+//! with another status than 200, is checked for its framing only (whether its status is
+//! one the step expects is the step's call, [`AnswerReader::status`]): a `Content-Length` body is counted to its end, a chunked one is
 //! decoded as it streams by ([`Chunked`], a byte-at-a-time state machine that keeps no
 //! bytes), and the body itself is not compared.
 //!
@@ -47,10 +48,10 @@ pub(crate) enum BadAnswer {
     Malformed,
     /// The head does not fit in the read buffer.
     HeadTooLarge,
-    /// A status other than 200.
+    /// A well-framed answer whose status is not one the step expects (200 for the
+    /// workbench's routes, `--expect-status` or 2xx for any server). Unlike the others, it is
+    /// timed: the answer is whole, only its status is wrong (as wrk counts non-2xx answers).
     Status(u16),
-    /// Any server: a status outside 2xx and 3xx.
-    StatusClass(u16),
     /// Any server: a body framed neither by `Content-Length` nor by chunked encoding.
     NoFraming,
     /// Any server: chunked encoding that does not follow RFC 9112, section 7.1.
@@ -84,8 +85,7 @@ impl fmt::Display for BadAnswer {
         match self {
             BadAnswer::Malformed => f.write_str("malformed response head"),
             BadAnswer::HeadTooLarge => f.write_str("response head larger than the read buffer"),
-            BadAnswer::Status(code) => write!(f, "status {code}, expected 200"),
-            BadAnswer::StatusClass(code) => write!(f, "status {code}, expected 2xx or 3xx"),
+            BadAnswer::Status(code) => write!(f, "status {code}, not an expected one"),
             BadAnswer::NoFraming => {
                 f.write_str("neither Content-Length nor chunked encoding frames the body")
             }
@@ -144,6 +144,13 @@ pub(super) struct AnswerReader {
     state: State,
     /// The last answer that passed every check in one read, kept-alive (empty if none).
     known: Vec<u8>,
+    /// Its status.
+    known_status: u16,
+    /// The status of the answer being read (0 before its head).
+    status: u16,
+    /// Whether its body is compared with the workbench's expected bytes: a workbench
+    /// route's answer with status 200. Any other answer is only read to its end.
+    verify: bool,
 }
 
 impl AnswerReader {
@@ -154,7 +161,17 @@ impl AnswerReader {
             filled: 0,
             state: State::Head,
             known: Vec::new(),
+            known_status: 0,
+            status: 0,
+            verify: false,
         }
+    }
+
+    /// The status of the answer read last (0 if its head was not read). Any well-framed
+    /// answer is [`Step::Done`], whatever its status: the caller decides whether the status
+    /// is one it expects, and times the answer either way.
+    pub(super) fn status(&self) -> u16 {
+        self.status
     }
 
     /// The read buffer size for answers of `body_len` bytes: the whole answer when it is
@@ -170,6 +187,7 @@ impl AnswerReader {
     pub(super) fn begin(&mut self) {
         self.filled = 0;
         self.state = State::Head;
+        self.status = 0;
     }
 
     /// Where the next read goes. While reading the head, after the part already read; in the
@@ -188,6 +206,7 @@ impl AnswerReader {
                 self.filled = (self.filled + n).min(self.buf.len());
                 if !self.known.is_empty() && self.buf[..self.filled] == self.known[..] {
                     // The same bytes as an answer that passed every check.
+                    self.status = self.known_status;
                     return Step::Done { close: false };
                 }
                 let step = self.parse_head(expect);
@@ -196,6 +215,7 @@ impl AnswerReader {
                     // buffer is reused, so only a longer answer allocates.
                     self.known.clear();
                     self.known.extend_from_slice(&self.buf[..self.filled]);
+                    self.known_status = self.status;
                 }
                 step
             }
@@ -218,10 +238,14 @@ impl AnswerReader {
                 return Step::Bad(BadAnswer::HeadTooLarge);
             }
             Ok(httparse::Status::Partial) => return Step::More,
-            Ok(httparse::Status::Complete(len)) => match check_head(&response, expect) {
-                Ok((framing, close)) => (len, framing, close),
-                Err(bad) => return Step::Bad(bad),
-            },
+            Ok(httparse::Status::Complete(len)) => {
+                self.status = response.code.unwrap_or(0);
+                self.verify = matches!(expect, Expectation::Workbench { .. }) && self.status == 200;
+                match check_head(&response, expect, self.verify) {
+                    Ok((framing, close)) => (len, framing, close),
+                    Err(bad) => return Step::Bad(bad),
+                }
+            }
             Err(_) => return Step::Bad(BadAnswer::Malformed),
         };
         // Whatever followed the head in this read is the start of the body.
@@ -260,6 +284,7 @@ impl AnswerReader {
             return Step::Bad(BadAnswer::Trailing);
         }
         if let Expectation::Workbench { digest, .. } = expect
+            && self.verify
             && let Some(offset) = first_difference(digest.is_some(), seen, chunk)
         {
             return Step::Bad(BadAnswer::Body { offset });
@@ -277,24 +302,21 @@ impl AnswerReader {
     }
 }
 
-/// Checks status and headers; returns how the body is framed and whether the server closes
-/// the connection afterwards.
+/// Checks the headers; returns how the body is framed and whether the server closes the
+/// connection afterwards. With `verify` (a workbench route answering 200), the length and the
+/// digest must be the expected ones; otherwise the answer is framed as any server's.
 fn check_head(
     response: &httparse::Response<'_, '_>,
     expect: &Expectation,
+    verify: bool,
 ) -> Result<(Framing, bool), BadAnswer> {
     let code = response.code.unwrap_or(0);
     let (want_len, want_digest) = match expect {
-        Expectation::Workbench { body_len, digest } => (Some(*body_len), digest.as_deref()),
-        Expectation::AnyServer { .. } => (None, None),
-    };
-    match expect {
-        Expectation::Workbench { .. } if code != 200 => return Err(BadAnswer::Status(code)),
-        Expectation::AnyServer { .. } if !(200..400).contains(&code) => {
-            return Err(BadAnswer::StatusClass(code));
+        Expectation::Workbench { body_len, digest } if verify => {
+            (Some(*body_len), digest.as_deref())
         }
-        _ => {}
-    }
+        _ => (None, None),
+    };
     let http10 = response.version == Some(0);
     let mut close = http10;
     let mut length: Option<u64> = None;
@@ -615,9 +637,11 @@ mod tests {
         let last = corrupt.len() - 3;
         corrupt[last] = b'!';
         assert_eq!(bad(&corrupt), Step::Bad(BadAnswer::Body { offset: 27 }));
+        // Another status is a whole answer, framed as any server's: the step times it and
+        // decides whether it is expected.
         assert_eq!(
-            bad(b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n"),
-            Step::Bad(BadAnswer::Status(503))
+            bad(b"HTTP/1.1 503 Busy\r\nContent-Length: 4\r\n\r\nbusy"),
+            Step::Done { close: false }
         );
         assert_eq!(bad(b"SSH-2.0-x\r\n\r\n"), Step::Bad(BadAnswer::Malformed));
         assert_eq!(
@@ -745,7 +769,7 @@ mod tests {
     }
 
     #[test]
-    fn any_server_answers_are_checked_for_status_class_and_framing() {
+    fn any_server_answers_are_checked_for_framing() {
         let any = Expectation::AnyServer { head: false };
         let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
                         5;ext=1\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\
@@ -764,9 +788,10 @@ mod tests {
                 Step::Done { close: false },
             ),
             (chunked, Step::Done { close: false }),
+            // Any status is a whole answer here: whether it is expected is the step's call.
             (
-                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
-                Step::Bad(BadAnswer::StatusClass(404)),
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nnot",
+                Step::Done { close: false },
             ),
             (
                 b"HTTP/1.1 200 OK\r\n\r\nuntil the close",

@@ -47,6 +47,8 @@ pub(super) struct Exchanged {
     pub(super) bytes: u64,
     /// The server closes the connection after this answer.
     pub(super) close: bool,
+    /// Its status.
+    pub(super) status: u16,
 }
 
 /// How a slow reader paces its reads.
@@ -97,7 +99,13 @@ async fn exchange(
         bytes += n as u64;
         match reader.received(n, expect) {
             Step::More => {}
-            Step::Done { close } => return Ok(Exchanged { bytes, close }),
+            Step::Done { close } => {
+                return Ok(Exchanged {
+                    bytes,
+                    close,
+                    status: reader.status(),
+                });
+            }
             Step::Bad(bad) => return Err(Failure::Bad(bad)),
         }
     }
@@ -243,12 +251,13 @@ pub(super) async fn request(
     match timed {
         Outcome::Done(Ok(answer)) => {
             match intended {
-                None => shared.answered(done, done - sent, None, answer.bytes),
+                None => shared.answered(done, done - sent, None, answer.bytes, answer.status),
                 Some(intended) => shared.answered(
                     done,
                     done.saturating_duration_since(intended),
                     Some(done - sent),
                     answer.bytes,
+                    answer.status,
                 ),
             }
             if answer.close {

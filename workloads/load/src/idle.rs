@@ -123,7 +123,7 @@ async fn open_one(shared: Rc<Shared>, opening: Rc<Opening>, until: Instant) {
             timed_exchange(&shared, &mut conn, &mut reader, None, sent, until).await;
         match timed {
             Outcome::Done(Ok(answer)) => {
-                shared.answered(done, done - sent, None, answer.bytes);
+                shared.answered(done, done - sent, None, answer.bytes, answer.status);
                 // A server that closes after answering cannot be held; it will show as a
                 // connection short at the end.
                 if !answer.close {

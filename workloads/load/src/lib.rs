@@ -69,9 +69,11 @@
 //! counted, and the short windows count answers only. Every answer is checked
 //! (work is verified: no engine can skip work unnoticed): for the workbench's own routes ([`Expectation::Workbench`]) status 200,
 //! `Content-Length` equal to the expected length, the body itself, and `X-Work-Digest` when
-//! expected; for any other server ([`Expectation::AnyServer`]) a 2xx or 3xx status and a
-//! well-framed body. A wrong answer is a
-//! [`bad_response`](wb_model::results::ErrorCounts::bad_response). Response errors count when
+//! expected; for any other server ([`Expectation::AnyServer`]) a well-framed body and a
+//! status the plan expects ([`LoadPlan::expect_status`], 2xx by default). A wrong answer is a
+//! [`bad_response`](wb_model::results::ErrorCounts::bad_response). As in wrk, every whole
+//! answer is timed and counted by status ([`LoadReport::status_codes`]), an unexpected
+//! status too (it is still a `bad_response`); a malformed answer is not timed. Response errors count when
 //! they happen inside the window; connect errors count whenever they happen. After any error
 //! the connection is closed and reopened, so the load goes on; nothing here panics on what a
 //! server sends.
@@ -174,8 +176,8 @@ pub const MAX_LEVEL_CONNECTIONS: u64 = wb_model::spec::MAX_CONNECTIONS;
 /// pattern](wb_protocol::kernel::PATTERN); a `/hello` answer carries no digest and the body
 /// [`wb_protocol::HELLO_BODY`], so `digest: None` means "expect `Hello, World!`". Any other
 /// server's answer ([`Expectation::AnyServer`], `workbench load URL`) is checked for what
-/// HTTP/1.1 itself promises: a 2xx or 3xx status and a body framed by `Content-Length` or
-/// chunked encoding, read to its end and counted but not compared.
+/// HTTP/1.1 itself promises: a body framed by `Content-Length` or chunked encoding, read to
+/// its end and counted but not compared, with a status the plan expects (2xx by default).
 ///
 /// Build one with [`Expectation::for_target`], [`Expectation::for_request`] or
 /// [`Expectation::for_url`].
@@ -188,7 +190,7 @@ pub enum Expectation {
         /// `X-Work-Digest`, for `/work`.
         digest: Option<String>,
     },
-    /// Any HTTP/1.1 server's answer: a 2xx or 3xx status, a framed body of any length.
+    /// Any HTTP/1.1 server's answer: an expected status, a framed body of any length.
     AnyServer {
         /// The request was `HEAD`: the answer has no body, whatever its `Content-Length`
         /// says (RFC 9110, section 9.3.2).
@@ -253,6 +255,15 @@ impl Expectation {
             "/hello" => Expectation::for_target(0, None),
             "/work" => work_query(query).unwrap_or(any),
             _ => any,
+        }
+    }
+
+    /// The statuses valid for this expectation when the plan names none: 200 for a
+    /// workbench route (its answer is checked byte for byte), 2xx for any server.
+    pub fn statuses(&self) -> StatusSet {
+        match self {
+            Expectation::Workbench { .. } => StatusSet::only(200),
+            Expectation::AnyServer { .. } => StatusSet::success(),
         }
     }
 
@@ -321,9 +332,83 @@ pub struct LoadPlan {
     /// the other modes hold connections rather than drive requests, and use one). 0: as many
     /// as the CPUs the calling thread may run on ([`default_threads`]).
     pub threads: usize,
+    /// The statuses that make an answer valid; `None`: the expectation's own (200 for a
+    /// workbench route, 2xx for any server). Every answer is timed and counted by status
+    /// ([`LoadReport::status_codes`]); one with another status is a
+    /// [`bad_response`](wb_model::results::ErrorCounts::bad_response).
+    pub expect_status: Option<StatusSet>,
     /// Closed loop: stop once this many requests were answered or failed in the window
     /// (`workbench load -n`), rather than when the window ends; `None`: the window decides.
     pub max_requests: Option<u64>,
+}
+
+/// Which statuses make an answer valid: `--expect-status 2xx`, `200,404`, `200-299,3xx`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusSet(Vec<(u16, u16)>);
+
+impl StatusSet {
+    /// 200 to 299: what wrk and oha count as success, and `workbench load`'s default.
+    pub fn success() -> StatusSet {
+        StatusSet(vec![(200, 299)])
+    }
+
+    /// One status.
+    pub fn only(code: u16) -> StatusSet {
+        StatusSet(vec![(code, code)])
+    }
+
+    /// Whether `code` is in the set.
+    pub fn contains(&self, code: u16) -> bool {
+        self.0.iter().any(|&(lo, hi)| (lo..=hi).contains(&code))
+    }
+
+    /// Reads `2xx`, `404`, `200-299`, or several of them comma-separated.
+    pub fn parse(text: &str) -> Result<StatusSet, String> {
+        let code = |t: &str| -> Result<u16, String> {
+            t.parse::<u16>()
+                .ok()
+                .filter(|c| (100..=999).contains(c))
+                .ok_or_else(|| format!("{t:?} is not a status (100 to 999)"))
+        };
+        let mut ranges = Vec::new();
+        for part in text.split(',').map(str::trim) {
+            let range = if let Some(class) = part.strip_suffix("xx").or(part.strip_suffix("XX")) {
+                match class.parse::<u16>() {
+                    Ok(c) if (1..=9).contains(&c) && class.len() == 1 => (c * 100, c * 100 + 99),
+                    _ => return Err(format!("{part:?} is not a status class (1xx to 9xx)")),
+                }
+            } else if let Some((lo, hi)) = part.split_once('-') {
+                let (lo, hi) = (code(lo.trim())?, code(hi.trim())?);
+                if lo > hi {
+                    return Err(format!("{part:?}: the range is empty"));
+                }
+                (lo, hi)
+            } else {
+                let c = code(part)?;
+                (c, c)
+            };
+            ranges.push(range);
+        }
+        if ranges.is_empty() {
+            return Err("no status given".into());
+        }
+        Ok(StatusSet(ranges))
+    }
+}
+
+impl std::fmt::Display for StatusSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|&(lo, hi)| match (lo, hi) {
+                _ if lo == hi => lo.to_string(),
+                _ if lo % 100 == 0 && hi == lo + 99 => format!("{}xx", lo / 100),
+                _ => format!("{lo}-{hi}"),
+            })
+            .collect();
+        f.write_str(&parts.join(","))
+    }
 }
 
 /// The threads a plan with `threads: 0` uses: the CPUs the calling thread may run on (its

@@ -30,6 +30,9 @@ pub(super) const HISTOGRAM_MAX_US: u64 = 60_000_000;
 /// Significant digits of the histograms: 0.1% resolution at every magnitude.
 pub(super) const HISTOGRAM_DIGITS: u8 = 3;
 
+/// Slots of [`Stats`]' count by status: 0 to 999.
+const STATUS_SLOTS: usize = 1000;
+
 /// Most short windows one step keeps: an hour of 200 ms windows (workload files allow ten
 /// minutes a step).
 const MAX_WINDOWS: usize = 18_000;
@@ -80,6 +83,9 @@ pub(super) struct Stats {
     bytes: u64,
     /// Errors by class.
     errors: ErrorCounts,
+    /// Answers in the window by status, indexed by the status (100 to 999, as HTTP/1.1
+    /// writes it in three digits): an array, so that counting costs one addition.
+    statuses: Box<[u64]>,
     /// The first connect failure, to explain a level not reached.
     first_connect_failure: Option<ConnectFailure>,
     /// The first wrong answer, for the log: one example says more than a count.
@@ -163,6 +169,7 @@ impl Stats {
             slowest_uncorrected: 0,
             bytes: 0,
             errors: ErrorCounts::default(),
+            statuses: vec![0; STATUS_SLOTS].into_boxed_slice(),
             first_connect_failure: None,
             first_bad: None,
             windows: Vec::new(),
@@ -180,18 +187,44 @@ impl Stats {
         &mut self.windows[index]
     }
 
-    /// Counts a correct answer of `bytes` bytes, in short window `window`.
+    /// Counts a correct answer of `bytes` bytes with `status`, in short window `window`.
     pub(super) fn answered(
         &mut self,
         window: usize,
         latency: Duration,
         uncorrected: Option<Duration>,
         bytes: u64,
+        status: u16,
     ) {
         let w = self.window(window);
         w.answers += 1;
         w.latency.saturating_record(micros(latency));
         self.completed += 1;
+        self.timed(latency, uncorrected, bytes, status);
+    }
+
+    /// Counts a whole answer with a status the step does not expect: timed (in the latency
+    /// histograms, as wrk times every answer) and counted by status, but a
+    /// [`bad_response`](ErrorCounts::bad_response), not a valid answer.
+    pub(super) fn wrong_status(
+        &mut self,
+        window: usize,
+        latency: Duration,
+        uncorrected: Option<Duration>,
+        bytes: u64,
+        status: u16,
+    ) {
+        self.window(window).errors += 1;
+        self.errors.bad_response += 1;
+        self.first_bad.get_or_insert(BadAnswer::Status(status));
+        self.timed(latency, uncorrected, bytes, status);
+    }
+
+    /// What every whole answer adds: its bytes, its status, its latency.
+    fn timed(&mut self, latency: Duration, uncorrected: Option<Duration>, bytes: u64, status: u16) {
+        if let Some(slot) = self.statuses.get_mut(usize::from(status)) {
+            *slot += 1;
+        }
         self.bytes += bytes;
         self.latency.saturating_record(micros(latency));
         self.slowest = self.slowest.max(micros(latency));
@@ -257,6 +290,9 @@ impl Stats {
         self.answered_median = None;
         self.bytes += other.bytes;
         self.errors.add(&other.errors);
+        for (mine, theirs) in self.statuses.iter_mut().zip(other.statuses.iter()) {
+            *mine += theirs;
+        }
         if self.first_connect_failure.is_none() {
             self.first_connect_failure = other.first_connect_failure.clone();
         }
@@ -363,6 +399,13 @@ impl Stats {
             connections,
             not_reached,
             bytes_received: self.bytes,
+            status_codes: self
+                .statuses
+                .iter()
+                .enumerate()
+                .filter(|&(_, &n)| n > 0)
+                .map(|(code, &n)| (code as u16, n))
+                .collect(),
             windows,
             hosts: Vec::new(),
         }

@@ -83,6 +83,8 @@ pub(super) struct Shared {
     pub(super) target: SocketAddr,
     /// What every answer must be.
     pub(super) expect: Expectation,
+    /// The statuses that make an answer valid.
+    pub(super) statuses: super::StatusSet,
     /// The request, built once ([`request_bytes`]): sent as is, every time.
     pub(super) request: Box<[u8]>,
     /// No complete answer this long after the send is a timeout.
@@ -132,6 +134,10 @@ impl Shared {
         Shared {
             target: plan.target,
             expect: plan.expect.clone(),
+            statuses: plan
+                .expect_status
+                .clone()
+                .unwrap_or_else(|| plan.expect.statuses()),
             request: request_bytes(plan).into_boxed_slice(),
             timeout: plan.timeout,
             read_buffer: plan.expect.read_buffer(),
@@ -193,12 +199,17 @@ impl Shared {
         latency: Duration,
         uncorrected: Option<Duration>,
         bytes: u64,
+        status: u16,
     ) {
         let clock = self.clock();
         if clock.in_window(done) && !self.after_stop(done) {
-            self.stats
-                .borrow_mut()
-                .answered(clock.window_index(done), latency, uncorrected, bytes);
+            let mut stats = self.stats.borrow_mut();
+            let window = clock.window_index(done);
+            if self.statuses.contains(status) {
+                stats.answered(window, latency, uncorrected, bytes, status);
+            } else {
+                stats.wrong_status(window, latency, uncorrected, bytes, status);
+            }
         }
     }
 

@@ -71,6 +71,10 @@ pub struct LoadResult {
     pub bytes_received: u64,
     /// Errors, by kind.
     pub errors: ErrorCounts,
+    /// Whole answers by status, expected or not (the others are also `bad_response`
+    /// errors); all of them are timed. Empty in documents from before it was added.
+    #[serde(default)]
+    pub status_codes: std::collections::BTreeMap<u16, u64>,
     /// Latency: from the intended send in open loop (coordinated omission corrected), from
     /// the send in closed loop.
     pub latency: Latency,
@@ -160,6 +164,7 @@ impl LoadResult {
             },
             bytes_received: report.bytes_received,
             errors: report.errors,
+            status_codes: report.status_codes.clone(),
             latency: report.latency,
             latency_uncorrected: report.latency_uncorrected,
             connections_open: report.connections,

@@ -17,7 +17,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 use wb_load::url::HttpUrl;
 use wb_load::wire::{Described, LoadResult, decode_histogram};
-use wb_load::{Expectation, LoadPlan, measure, run};
+use wb_load::{Expectation, LoadPlan, StatusSet, measure, run};
 use wb_model::results::LoadReport;
 use wb_model::spec::Mode;
 use wb_protocol::{Event, Session};
@@ -201,6 +201,7 @@ fn plan(addr: SocketAddr, mode: Mode, level: u64) -> LoadPlan {
         timeout: wb_load::REQUEST_TIMEOUT,
         threads: 1,
         max_requests: None,
+        expect_status: None,
     }
 }
 
@@ -655,10 +656,44 @@ fn any_server_answers_are_counted_and_wrong_statuses_are_bad() {
     );
     let report = run(&missing, &|_| {});
     assert_eq!(report.completed, 0);
-    assert!(
-        report.errors.bad_response > 0,
-        "404 is not 2xx or 3xx: {report:?}"
+    assert!(report.errors.bad_response > 0, "404 is not 2xx: {report:?}");
+    // As wrk does: each 404 is timed and counted by status, on a connection kept alive.
+    assert_eq!(report.errors.total(), report.errors.bad_response);
+    assert_eq!(
+        report.status_codes.get(&404),
+        Some(&report.errors.bad_response),
+        "{report:?}"
     );
+    assert_eq!(
+        report.latency.count,
+        report.errors.bad_response + report.censored,
+        "every answer timed: {report:?}"
+    );
+    assert!(report.latency.p50_us > 0, "{report:?}");
+
+    // Expected, a 404 is a valid answer.
+    let mut expected = missing.clone();
+    expected.expect_status = Some(StatusSet::parse("2xx,404").unwrap());
+    let report = run(&expected, &|_| {});
+    assert!(report.completed > 0, "{report:?}");
+    assert_eq!(report.errors.total(), 0, "{report:?}");
+    assert_eq!(report.status_codes.get(&404), Some(&report.completed));
+}
+
+#[test]
+fn status_sets_read_as_written() {
+    let set = StatusSet::parse("2xx, 404,500-503").unwrap();
+    for code in [200, 250, 299, 404, 500, 503] {
+        assert!(set.contains(code), "{code}");
+    }
+    for code in [199, 300, 403, 405, 504] {
+        assert!(!set.contains(code), "{code}");
+    }
+    assert_eq!(set.to_string(), "2xx,404,500-503");
+    assert_eq!(StatusSet::success().to_string(), "2xx");
+    for bad in ["", "2x", "10xx", "abc", "600-500", "42", "0xx"] {
+        assert!(StatusSet::parse(bad).is_err(), "{bad:?}");
+    }
 }
 
 /// The first test's server and clients, driven by two generator threads of two connections

@@ -607,6 +607,9 @@ pub fn merge(parts: &[HostResult], offset_ms: u64) -> Result<LoadReport, RemoteE
         report.errors.add(&r.errors);
         report.connections += r.connections_open;
         report.bytes_received += r.bytes_received;
+        for (&code, &n) in &r.status_codes {
+            *report.status_codes.entry(code).or_default() += n;
+        }
         if let Some(why) = &r.not_reached {
             not_reached.push(format!("{}: {why}", part.host));
         }

@@ -451,6 +451,7 @@ pub fn plan_for(
         // placement its half (it is pinned there before the step), shared, all of them.
         threads: 0,
         max_requests: None,
+        expect_status: None,
     }
 }
 
