@@ -151,6 +151,10 @@ pub(super) struct AnswerReader {
     /// Whether its body is compared with the workbench's expected bytes: a workbench
     /// route's answer with status 200. Any other answer is only read to its end.
     verify: bool,
+    /// Pipelining: bytes after an answer's end are the next answer's start, not an error.
+    pipelined: bool,
+    /// Those bytes, in `buf`, kept for the next [`AnswerReader::begin`].
+    leftover: Range<usize>,
 }
 
 impl AnswerReader {
@@ -164,7 +168,29 @@ impl AnswerReader {
             known_status: 0,
             status: 0,
             verify: false,
+            pipelined: false,
+            leftover: 0..0,
         }
+    }
+
+    /// A reader for a connection that pipelines its requests: several answers may arrive in
+    /// one read, and what follows one answer is kept as the start of the next.
+    pub(super) fn pipelined(capacity: usize) -> AnswerReader {
+        AnswerReader {
+            pipelined: true,
+            ..AnswerReader::new(capacity)
+        }
+    }
+
+    /// Forgets bytes read past the last answer (the connection they came on is gone).
+    pub(super) fn discard(&mut self) {
+        self.leftover = 0..0;
+    }
+
+    /// Bytes of the next answer already read with the last one (pipelining): they belong to
+    /// no answer yet.
+    pub(super) fn leftover(&self) -> usize {
+        self.leftover.len()
     }
 
     /// The status of the answer read last (0 if its head was not read). Any well-framed
@@ -184,10 +210,19 @@ impl AnswerReader {
     }
 
     /// Starts a new answer.
-    pub(super) fn begin(&mut self) {
-        self.filled = 0;
+    /// Starts a new answer. With pipelining, the bytes read past the last answer are its
+    /// start: their count is returned, and [`AnswerReader::received`]`(0, …)` checks them
+    /// before anything more is read.
+    pub(super) fn begin(&mut self) -> usize {
+        let carried = self.leftover.len();
+        if carried > 0 {
+            self.buf.copy_within(self.leftover.clone(), 0);
+        }
+        self.leftover = 0..0;
+        self.filled = carried;
         self.state = State::Head;
         self.status = 0;
+        carried
     }
 
     /// Where the next read goes. While reading the head, after the part already read; in the
@@ -204,17 +239,25 @@ impl AnswerReader {
         match self.state {
             State::Head => {
                 self.filled = (self.filled + n).min(self.buf.len());
-                if !self.known.is_empty() && self.buf[..self.filled] == self.known[..] {
-                    // The same bytes as an answer that passed every check.
+                let known = self.known.len();
+                if known > 0
+                    && (self.buf[..self.filled] == self.known[..]
+                        || (self.pipelined && self.buf[..self.filled].starts_with(&self.known)))
+                {
+                    // The same bytes as an answer that passed every check (pipelining: at
+                    // least, followed by the next answer's start).
                     self.status = self.known_status;
+                    self.leftover = known..self.filled;
                     return Step::Done { close: false };
                 }
                 let step = self.parse_head(expect);
-                if step == (Step::Done { close: false }) && self.filled <= KNOWN_ANSWER_MAX {
+                // The answer's own bytes: all that was read, less the next one's start.
+                let end = self.filled - self.leftover.len();
+                if step == (Step::Done { close: false }) && end <= KNOWN_ANSWER_MAX {
                     // Checked whole, in this one buffer: keep it for the next answer. The
                     // buffer is reused, so only a longer answer allocates.
                     self.known.clear();
-                    self.known.extend_from_slice(&self.buf[..self.filled]);
+                    self.known.extend_from_slice(&self.buf[..end]);
                     self.known_status = self.status;
                 }
                 step
@@ -257,9 +300,13 @@ impl AnswerReader {
     }
 
     fn check_chunked(&mut self, mut decoder: Chunked, close: bool, range: Range<usize>) -> Step {
-        let chunk = &self.buf[range];
+        let chunk = &self.buf[range.clone()];
         match decoder.feed(chunk) {
             Err(bad) => Step::Bad(bad),
+            Ok(Some(used)) if used < chunk.len() && self.pipelined => {
+                self.leftover = range.start + used..range.end;
+                Step::Done { close }
+            }
             Ok(Some(used)) if used < chunk.len() => Step::Bad(BadAnswer::Trailing),
             Ok(Some(_)) => Step::Done { close },
             Ok(None) => {
@@ -277,12 +324,20 @@ impl AnswerReader {
         range: Range<usize>,
         expect: &Expectation,
     ) -> Step {
-        let chunk = &self.buf[range];
-        let end = seen + chunk.len() as u64;
+        let mut range = range;
+        let end = seen + range.len() as u64;
         if end > len {
-            // One request at a time: nothing may follow the answer.
-            return Step::Bad(BadAnswer::Trailing);
+            if !self.pipelined {
+                // One request at a time: nothing may follow the answer.
+                return Step::Bad(BadAnswer::Trailing);
+            }
+            // Pipelining: the rest is the next answer's start.
+            let own = usize::try_from(len - seen).unwrap_or(usize::MAX);
+            self.leftover = range.start + own..range.end;
+            range.end = range.start + own;
         }
+        let end = end.min(len);
+        let chunk = &self.buf[range];
         if let Expectation::Workbench { digest, .. } = expect
             && self.verify
             && let Some(offset) = first_difference(digest.is_some(), seen, chunk)
@@ -847,6 +902,55 @@ mod tests {
         }
         let mut huge = Chunked::start();
         assert_eq!(huge.feed(b"ffffffffffffffff\r\n"), Err(BadAnswer::Chunked));
+    }
+
+    /// Pipelining: answers back to back, read in pieces of any size, each whole and checked
+    /// in turn; bytes past one answer start the next.
+    #[test]
+    fn pipelined_answers_are_read_one_after_the_other() {
+        let expect = Expectation::for_target(0, None);
+        let one = hello();
+        let mut stream = Vec::new();
+        for _ in 0..5 {
+            stream.extend_from_slice(&one);
+        }
+        for step in [1, 7, one.len() + 3, 4096] {
+            let mut reader = AnswerReader::pipelined(4096);
+            let mut rest = &stream[..];
+            let mut done = 0;
+            while done < 5 {
+                let carried = reader.begin();
+                let mut bytes = carried;
+                let mut outcome = if carried > 0 {
+                    reader.received(0, &expect)
+                } else {
+                    Step::More
+                };
+                while outcome == Step::More {
+                    let spare = reader.spare();
+                    let n = step.min(spare.len()).min(rest.len());
+                    assert!(n > 0, "step {step}: ran out after {done} answers");
+                    spare[..n].copy_from_slice(&rest[..n]);
+                    rest = &rest[n..];
+                    bytes += n;
+                    outcome = reader.received(n, &expect);
+                }
+                assert_eq!(
+                    outcome,
+                    Step::Done { close: false },
+                    "step {step}, answer {done}"
+                );
+                assert_eq!(reader.status(), 200);
+                assert_eq!(bytes - reader.leftover(), one.len(), "step {step}");
+                done += 1;
+            }
+            assert!(rest.is_empty() && reader.leftover() == 0, "step {step}");
+        }
+        // Without pipelining, the same bytes are an answer with trailing bytes.
+        assert_eq!(
+            feed(&stream, 4096, &expect, 4096),
+            Step::Bad(BadAnswer::Trailing)
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use tokio::task::spawn_local;
 use super::answer::AnswerReader;
 use super::clock::tick_until;
 use super::connect::{Gauge, Retry, keep_until_reported};
-use super::exchange::{Next, Pace, request};
+use super::exchange::{Next, Pace, pipelined, request};
 use super::step::Shared;
 use super::step::{Ctx, Part};
 use super::{LoadPlan, MAX_LEVEL_CONNECTIONS};
@@ -59,7 +59,12 @@ pub(super) async fn connection(shared: Rc<Shared>, role: Role, pace: Option<Pace
     let end = shared.clock().window_end;
     // Allocated once, when the task starts, and reused for every answer. A slow reader
     // never takes more than a chunk at a time, so it needs no more.
-    let mut reader = AnswerReader::new(pace.map_or(shared.read_buffer, |p| p.chunk));
+    let pipelining = role == Role::Load && pace.is_none() && shared.pipeline > 1;
+    let mut reader = if pipelining {
+        AnswerReader::pipelined(shared.read_buffer)
+    } else {
+        AnswerReader::new(pace.map_or(shared.read_buffer, |p| p.chunk))
+    };
     // The client's request (or connection attempt) pending here when the window ends is
     // censored: a client the server never answers still counts.
     let slot = shared.slot();
@@ -67,12 +72,20 @@ pub(super) async fn connection(shared: Rc<Shared>, role: Role, pace: Option<Pace
         .connect(gauge, end, Retry::UntilDeadline, Some(slot))
         .await
     {
+        reader.discard();
         loop {
-            match request(&shared, &mut conn, &mut reader, pace, None, end, slot).await {
+            let next = if pipelining {
+                pipelined(&shared, &mut conn, &mut reader, end, slot).await
+            } else {
+                request(&shared, &mut conn, &mut reader, pace, None, end, slot).await
+            };
+            match next {
                 // The probe stands for a new user: every request on a connection of its own,
                 // so that it waits where a newcomer waits (in the listen backlog, while every
                 // worker is held) rather than keeping the worker it got first.
                 Next::Again if role == Role::Probe => break,
+                // Without keep-alive, every request on a new connection.
+                Next::Again if !shared.keepalive => break,
                 Next::Again => {}
                 Next::Reconnect => break,
                 Next::Keep => return keep_until_reported(conn).await,

@@ -332,6 +332,13 @@ pub struct LoadPlan {
     /// the other modes hold connections rather than drive requests, and use one). 0: as many
     /// as the CPUs the calling thread may run on ([`default_threads`]).
     pub threads: usize,
+    /// Closed loop: requests written on a connection at once, before their answers are read
+    /// (HTTP/1.1 pipelining, as TechEmpower's plaintext test sends 16); 0 or 1: one at a
+    /// time. Each answer's latency counts from the batch's write.
+    pub pipeline: usize,
+    /// Every request on a connection of its own, asking `Connection: close` (oha's
+    /// `--disable-keepalive`): the cost of a connection per request.
+    pub disable_keepalive: bool,
     /// The statuses that make an answer valid; `None`: the expectation's own (200 for a
     /// workbench route, 2xx for any server). Every answer is timed and counted by status
     /// ([`LoadReport::status_codes`]); one with another status is a
@@ -433,7 +440,12 @@ pub fn split_level(total: u64, parts: usize) -> Vec<u64> {
 /// count, requests still waiting are censored at their wait so far, and the report is the
 /// measurement so far. Cloning shares the signal.
 #[derive(Debug, Clone, Default)]
-pub struct Stop(std::sync::Arc<std::sync::OnceLock<std::time::Instant>>);
+pub struct Stop {
+    /// When this signal was given.
+    own: std::sync::Arc<std::sync::OnceLock<std::time::Instant>>,
+    /// The signal this one also obeys (a step's own stop obeys the caller's).
+    parent: Option<std::sync::Arc<std::sync::OnceLock<std::time::Instant>>>,
+}
 
 impl Stop {
     /// A signal not yet given.
@@ -443,12 +455,25 @@ impl Stop {
 
     /// Ends the step now (the first call counts; later ones change nothing).
     pub fn stop(&self) {
-        let _ = self.0.set(std::time::Instant::now());
+        let _ = self.own.set(std::time::Instant::now());
     }
 
-    /// When the step was stopped, if it was.
+    /// When the step was stopped, if it was: by this signal or by the one it obeys.
     pub fn at(&self) -> Option<std::time::Instant> {
-        self.0.get().copied()
+        let parent = self.parent.as_ref().and_then(|p| p.get().copied());
+        match (self.own.get().copied(), parent) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A signal that is given when this one is, and can also be given alone (the step's
+    /// own end, `-n`'s last answer, which is no interrupt of the caller's).
+    fn child(&self) -> Stop {
+        Stop {
+            own: Default::default(),
+            parent: Some(std::sync::Arc::clone(&self.own)),
+        }
     }
 }
 
@@ -463,6 +488,11 @@ pub struct Measured {
     pub histogram_uncorrected: Vec<u8>,
     /// The generator threads that measured it.
     pub threads: usize,
+    /// The latency histogram of each short window of the report
+    /// ([`LoadReport::windows`], same order): the valid answers that arrived in it, to two
+    /// significant digits. What an HdrHistogram interval log holds (`workbench load
+    /// --hdr-log`). Requests censored at the end are in the step's histogram only.
+    pub intervals: Vec<hdrhistogram::Histogram<u64>>,
 }
 
 /// Runs one level and reports what it measured. Blocks; `progress` is called with the
@@ -489,6 +519,8 @@ pub fn measure(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> Measured {
 /// the one a single thread with all the connections would have made.
 pub fn measure_until(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync), stop: &Stop) -> Measured {
     let threads = thread_count(plan);
+    // The step's own stop: the caller's, or the budget's last answer.
+    let stop = &stop.child();
     let budget = plan
         .max_requests
         .filter(|_| plan.mode == Mode::Closed)
@@ -562,6 +594,7 @@ pub fn measure_until(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync), stop: &St
                     },
                     histogram_uncorrected: Vec::new(),
                     threads,
+                    intervals: Vec::new(),
                 };
             }
         }

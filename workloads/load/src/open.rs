@@ -223,6 +223,7 @@ async fn connection(shared: Rc<Shared>, arrivals: Rc<Arrivals>) {
             )
             .await
             {
+                Next::Again if !shared.keepalive => break,
                 Next::Again => {}
                 Next::Reconnect => break,
                 Next::Keep => return keep_until_reported(conn).await,

@@ -352,6 +352,20 @@ impl Stats {
         self.uncorrected.as_ref().map(serialize).unwrap_or_default()
     }
 
+    /// The latency histogram of each whole short window of a window `elapsed` long (the
+    /// answers that arrived in it; empty where none did), for an interval log. Consumes the
+    /// counts: the histograms are moved, not copied.
+    pub(super) fn into_intervals(self, elapsed: Duration) -> Vec<Histogram<u64>> {
+        let whole = ((elapsed.as_millis() / u128::from(WINDOW_MS)) as usize).min(MAX_WINDOWS);
+        let mut windows = self.windows;
+        windows.truncate(whole);
+        let mut intervals: Vec<Histogram<u64>> = windows.into_iter().map(|w| w.latency).collect();
+        while intervals.len() < whole {
+            intervals.push(WindowStats::new().latency);
+        }
+        intervals
+    }
+
     /// The report of a window `elapsed` long, with `connections` open at its end and why the
     /// level was not reached.
     /// `offset` is where the window began after the step's start (its warm-up), so that

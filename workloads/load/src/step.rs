@@ -87,6 +87,14 @@ pub(super) struct Shared {
     pub(super) statuses: super::StatusSet,
     /// The request, built once ([`request_bytes`]): sent as is, every time.
     pub(super) request: Box<[u8]>,
+    /// Closed loop: requests sent on a connection before reading their answers (1: no
+    /// pipelining).
+    pub(super) pipeline: usize,
+    /// `pipeline` copies of the request, written at once.
+    pub(super) batch: Box<[u8]>,
+    /// Whether connections are kept for the next request; without, every request asks
+    /// `Connection: close` and goes on a new connection.
+    pub(super) keepalive: bool,
     /// No complete answer this long after the send is a timeout.
     pub(super) timeout: Duration,
     /// Read buffer size for one connection.
@@ -125,6 +133,8 @@ struct Waiting {
     since: Instant,
     /// Open loop: the actual send, for the uncorrected histogram.
     sent: Option<Instant>,
+    /// How many requests wait since then: more than one when they were pipelined.
+    n: u64,
 }
 
 impl Shared {
@@ -139,6 +149,11 @@ impl Shared {
                 .clone()
                 .unwrap_or_else(|| plan.expect.statuses()),
             request: request_bytes(plan).into_boxed_slice(),
+            pipeline: plan.pipeline.max(1),
+            batch: request_bytes(plan)
+                .repeat(plan.pipeline.max(1))
+                .into_boxed_slice(),
+            keepalive: !plan.disable_keepalive,
             timeout: plan.timeout,
             read_buffer: plan.expect.read_buffer(),
             clock: Cell::new(clock),
@@ -168,7 +183,16 @@ impl Shared {
     /// The connection at `slot` waits for an answer since `since` (and, open loop, was sent
     /// at `sent`): if the window ends first, the request is censored.
     pub(super) fn waiting(&self, slot: Slot, since: Instant, sent: Option<Instant>) {
-        self.pending.borrow_mut()[slot.0] = Some(Waiting { since, sent });
+        self.pending.borrow_mut()[slot.0] = Some(Waiting { since, sent, n: 1 });
+    }
+
+    /// The connection at `slot` waits for `n` pipelined answers, sent at `since`.
+    pub(super) fn waiting_many(&self, slot: Slot, since: Instant, n: u64) {
+        self.pending.borrow_mut()[slot.0] = (n > 0).then_some(Waiting {
+            since,
+            sent: None,
+            n,
+        });
     }
 
     /// The connection at `slot` waits for nothing (its request was answered or failed, or
@@ -180,9 +204,11 @@ impl Shared {
     /// A request unanswered at the window's end that had waited since `since` without being
     /// sent (open loop: queued in the client): censored by [`Part::report`].
     pub(super) fn unsent(&self, since: Instant) {
-        self.pending
-            .borrow_mut()
-            .push(Some(Waiting { since, sent: None }));
+        self.pending.borrow_mut().push(Some(Waiting {
+            since,
+            sent: None,
+            n: 1,
+        }));
     }
 
     /// The timeline.
@@ -312,13 +338,15 @@ impl Part {
         for waiting in std::mem::take(&mut self.pending) {
             // Anything that began waiting only after the window is not the window's.
             if waiting.since < end {
-                self.stats.censored(
-                    end.saturating_duration_since(waiting.since),
-                    waiting.sent.map(|sent| end.saturating_duration_since(sent)),
-                );
+                for _ in 0..waiting.n {
+                    self.stats.censored(
+                        end.saturating_duration_since(waiting.since),
+                        waiting.sent.map(|sent| end.saturating_duration_since(sent)),
+                    );
+                }
             }
         }
-        let stats = &self.stats;
+        let stats = self.stats;
         if let Some((bad, count)) = stats.first_bad() {
             tracing::warn!(
                 "load generator: {count} wrong answers from {}; the first: {bad}",
@@ -327,10 +355,13 @@ impl Part {
         }
         let clock = self.clock;
         let offset = clock.window_start.duration_since(clock.start);
+        let report = stats.report(clock.window(), offset, self.connections, self.not_reached);
+        let histogram_uncorrected = stats.uncorrected_histogram();
         Measured {
-            report: stats.report(clock.window(), offset, self.connections, self.not_reached),
-            histogram_uncorrected: stats.uncorrected_histogram(),
+            report,
+            histogram_uncorrected,
             threads: 1,
+            intervals: stats.into_intervals(clock.window()),
         }
     }
 }
@@ -350,6 +381,9 @@ pub(super) fn request_bytes(plan: &LoadPlan) -> Vec<u8> {
     }
     for (name, value) in &plan.headers {
         head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if plan.disable_keepalive && !given("connection") {
+        head.push_str("Connection: close\r\n");
     }
     if !plan.body.is_empty() && !given("content-length") {
         head.push_str(&format!("Content-Length: {}\r\n", plan.body.len()));

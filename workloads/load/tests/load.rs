@@ -55,6 +55,8 @@ struct Counts {
     open: AtomicU64,
     /// Most connections open at once.
     peak_open: AtomicU64,
+    /// Connections served, in all.
+    accepted: AtomicU64,
 }
 
 struct Server {
@@ -106,6 +108,10 @@ impl Server {
         self.counts.answered.load(Ordering::SeqCst)
     }
 
+    fn connections(&self) -> u64 {
+        self.counts.accepted.load(Ordering::SeqCst)
+    }
+
     fn peak_open(&self) -> u64 {
         self.counts.peak_open.load(Ordering::SeqCst)
     }
@@ -131,6 +137,7 @@ impl Drop for Server {
 }
 
 fn serve(mut stream: TcpStream, behavior: Behavior, counts: &Counts) {
+    counts.accepted.fetch_add(1, Ordering::SeqCst);
     let open = counts.open.fetch_add(1, Ordering::SeqCst) + 1;
     counts.peak_open.fetch_max(open, Ordering::SeqCst);
     let _ = stream.set_nodelay(true);
@@ -202,6 +209,8 @@ fn plan(addr: SocketAddr, mode: Mode, level: u64) -> LoadPlan {
         threads: 1,
         max_requests: None,
         expect_status: None,
+        pipeline: 1,
+        disable_keepalive: false,
     }
 }
 
@@ -780,4 +789,41 @@ fn a_stop_ends_the_window_with_the_result_so_far() {
             "{mode}: {report:?}"
         );
     }
+}
+
+/// `--pipeline`: batches of eight requests per connection, every answer counted once, and
+/// with a request budget exactly that many requests reach the server.
+#[test]
+fn pipelined_batches_are_answered_and_counted() {
+    let server = Server::answering(Duration::ZERO);
+    let mut p = plan(server.addr, Mode::Closed, 2);
+    p.duration = Duration::from_secs(60);
+    p.pipeline = 8;
+    p.max_requests = Some(500);
+    let report = run(&p, &|_| {});
+    server.wait_all_closed();
+    assert_eq!(report.completed, 500, "{report:?}");
+    assert_eq!(report.errors.total(), 0, "{report:?}");
+    assert_eq!(server.requests(), 500);
+    assert_eq!(report.bytes_received, 500 * hello_answer_len());
+    assert_eq!(histogram(&report).len(), 500);
+}
+
+/// `--disable-keepalive`: one request per connection.
+#[test]
+fn without_keepalive_every_request_has_its_connection() {
+    let server = Server::answering(Duration::ZERO);
+    let mut p = plan(server.addr, Mode::Closed, 2);
+    p.duration = Duration::from_secs(60);
+    p.disable_keepalive = true;
+    p.max_requests = Some(40);
+    let report = run(&p, &|_| {});
+    server.wait_all_closed();
+    assert_eq!(report.completed, 40, "{report:?}");
+    assert_eq!(report.errors.total(), 0, "{report:?}");
+    assert!(
+        server.connections() >= 40,
+        "{} connections",
+        server.connections()
+    );
 }

@@ -722,6 +722,7 @@ mod tests {
             host: host.into(),
             level,
             result: LoadResult {
+                api_version: 1,
                 url: "http://198.18.0.10:1/hello".into(),
                 method: "GET".into(),
                 mode: wb_model::spec::Mode::Closed,
@@ -738,9 +739,11 @@ mod tests {
                     timeout: 1,
                     ..ErrorCounts::default()
                 },
+                status_codes: [(200, values.len() as u64)].into_iter().collect(),
                 latency: Latency::from_histogram(&h),
                 latency_uncorrected: None,
                 connections_open: level,
+                threads: 1,
                 not_reached: None,
                 client_cpu_secs: 0.5,
                 client_cores: 0.4,
@@ -770,6 +773,7 @@ mod tests {
         assert_eq!(merged.errors.timeout, 2);
         assert_eq!(merged.connections, 3);
         assert_eq!(merged.bytes_received, 50);
+        assert_eq!(merged.status_codes.get(&200), Some(&5), "statuses add");
         // The merged max is the slowest answer anywhere, not an average.
         assert!(merged.latency.max_us >= 1999, "{:?}", merged.latency);
         assert_eq!(merged.windows.len(), 1);

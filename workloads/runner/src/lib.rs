@@ -452,6 +452,8 @@ pub fn plan_for(
         threads: 0,
         max_requests: None,
         expect_status: None,
+        pipeline: 1,
+        disable_keepalive: false,
     }
 }
 
