@@ -5,6 +5,7 @@
 mod check;
 mod completions;
 mod engine;
+mod export;
 mod gates;
 mod lab;
 mod load;

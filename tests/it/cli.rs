@@ -518,3 +518,88 @@ fn load_ctrl_c_prints_the_result_so_far() {
     assert!(stdout.contains("answered/sent"), "{stdout}\n{stderr}");
     assert!(stderr.contains("Interrupted"), "{stderr}");
 }
+
+/// `show --format csv|md|json` and `report --format csv|json`: the run's steps, one row per
+/// step with the figures of the table of figures — the dashboard's `steps.csv` byte for
+/// byte for CSV — to stdout or `-o FILE`; `show --fail-if` gates as `run --fail-if` does.
+#[test]
+fn show_and_report_export_the_steps_as_csv_markdown_and_json() {
+    let server = engine();
+    let dir = tempfile::tempdir().unwrap();
+    let out = workbench(
+        dir.path(),
+        &load(
+            &url(&server, "/hello"),
+            "-c 2 -d 300ms --warmup 0 --save --db s.db --quiet",
+        ),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let store = Store::open(dir.path().join("s.db")).unwrap();
+    let run = store
+        .run(store.latest_completed().unwrap().unwrap())
+        .unwrap()
+        .unwrap();
+    let columns = wb_web::csv_columns();
+
+    let csv = workbench(dir.path(), &["show", "--db", "s.db", "--format", "csv"]);
+    assert!(csv.status.success(), "{}", text(&csv.stderr));
+    assert_eq!(text(&csv.stdout), wb_web::steps_csv(run.summary.id, &run));
+    assert_eq!(text(&csv.stdout).lines().count(), 1 + run.steps.len());
+
+    let md = workbench(dir.path(), &["show", "--db", "s.db", "--format", "md"]);
+    let md = text(&md.stdout);
+    assert_eq!(md.lines().count(), 2 + run.steps.len(), "{md}");
+    assert!(md.lines().all(|l| l.starts_with('|')), "{md}");
+    assert_eq!(
+        md.lines().next().unwrap().matches(" | ").count() + 1,
+        columns.len()
+    );
+
+    let written = workbench(
+        dir.path(),
+        &[
+            "show",
+            "--db",
+            "s.db",
+            "--format",
+            "json",
+            "-o",
+            "steps.json",
+        ],
+    );
+    assert!(written.status.success(), "{}", text(&written.stderr));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("steps.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["api_version"], wb_web::API_VERSION);
+    let step = &json["steps"][0];
+    assert_eq!(step["completed"], run.steps[0].load.completed);
+    assert_eq!(step["engine"], run.steps[0].engine.as_str());
+    assert!(step["p99_us"].is_number(), "{step}");
+
+    let report = workbench(
+        dir.path(),
+        &["report", "--db", "s.db", "--format", "csv", "-o", "-"],
+    );
+    assert_eq!(
+        text(&report.stdout),
+        wb_web::steps_csv(run.summary.id, &run)
+    );
+    let report = workbench(dir.path(), &["report", "--db", "s.db", "-o", "r.json"]);
+    assert!(report.status.success(), "{}", text(&report.stderr));
+    let again: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
+    assert_eq!(again, json, "report and show write the same table");
+
+    let gated = workbench(
+        dir.path(),
+        &["show", "--db", "s.db", "--fail-if", "completed > 0"],
+    );
+    assert_eq!(gated.status.code(), Some(3), "{}", text(&gated.stdout));
+    assert!(text(&gated.stdout).contains("CROSSED  *.*.completed > 0"));
+    let held = workbench(
+        dir.path(),
+        &["show", "--db", "s.db", "--fail-if", "errors > 0"],
+    );
+    assert_eq!(held.status.code(), Some(0), "{}", text(&held.stdout));
+}

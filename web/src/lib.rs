@@ -48,7 +48,7 @@ pub mod side_by_side;
 /// The JSON documents the command line prints too (`workbench runs --json` and `show --json`
 /// give what `/api/runs` and `/api/runs/{id}` give).
 pub use pages::api::{API_VERSION, RunsDocument};
-pub use pages::export::RunDocument;
+pub use pages::export::{RunDocument, csv_columns, steps_csv, steps_json, steps_markdown};
 pub use server::Limits;
 
 use std::future::Future;
