@@ -603,3 +603,72 @@ fn show_and_report_export_the_steps_as_csv_markdown_and_json() {
     );
     assert_eq!(held.status.code(), Some(0), "{}", text(&held.stdout));
 }
+
+/// `cargo run --release` on an empty store: the dashboard answers first, and the quick suite
+/// runs as its own run, followed live (`/api/runs` says it is running, its live page
+/// answers); Ctrl-C stops it after the current step, prints its summary and exits 130.
+#[test]
+fn the_default_job_serves_first_and_measures_as_a_dashboard_run() {
+    use std::io::{BufRead, BufReader, Read as _, Write as _};
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(exe())
+        .current_dir(dir.path())
+        .env("WORKBENCH_DB", dir.path().join("first.db"))
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("Dashboard: http://")
+        .and_then(|rest| rest.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("the first line is the dashboard's address: {line:?}"))
+        .to_string();
+    let get = |path: &str| -> String {
+        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    // The run appears on the dashboard while it is being measured.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let runs = loop {
+        let runs = get("/api/runs");
+        if runs.contains("\"status\":\"running\"") {
+            break runs;
+        }
+        assert!(Instant::now() < deadline, "no run in progress: {runs}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(runs.contains("\"suite\":\"quick\""), "{runs}");
+    assert!(get("/runs/1/live").starts_with("HTTP/1.1 200"));
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{rest}\n{stderr}");
+    assert!(rest.contains("Run 1: interrupted"), "{rest}\n{stderr}");
+    assert!(stderr.contains("/runs/1/live"), "{stderr}");
+}
