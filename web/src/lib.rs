@@ -246,7 +246,7 @@ pub struct Launcher {
 impl Launcher {
     /// Starts `config` as this dashboard's run (refused while another run is in progress),
     /// with `extra` observing it beside the store and the live page; returns its id once the
-    /// store has recorded its start. Its live page is [`Launcher::live_url`].
+    /// store has recorded its start. Its live page is [`Launcher::live_path`].
     pub async fn start(
         &self,
         config: wb_model::results::RunConfig,

@@ -174,11 +174,11 @@ const TAIL: [StepColumn; 5] = [
     },
 ];
 
-/// The columns of the steps' table, in order: which step ([`HEAD`]), every figure of the
-/// table of figures ([`wb_model::table::TABLE`]) by its key, the step's flags ([`TAIL`]),
-/// then the low and high end of every figure's 95 % interval. The CSV, the Markdown table
-/// and the JSON rows of `workbench show --format` and the dashboard's `steps.csv` all have
-/// these columns.
+/// The columns of the steps' table, in order: which step (run, engine, workload, mode,
+/// level), every figure of the table of figures ([`wb_model::table::TABLE`]) by its key, the
+/// step's flags, failure and repeat, then the low and high end of every figure's 95 %
+/// interval. The CSV, the Markdown table and the JSON rows of `workbench show --format` and
+/// the dashboard's `steps.csv` all have these columns.
 pub fn csv_columns() -> Vec<&'static str> {
     let mut columns: Vec<&'static str> = HEAD.iter().map(|c| c.name).collect();
     columns.extend(table::TABLE.iter().map(|f| f.key));
