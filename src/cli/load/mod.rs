@@ -779,7 +779,8 @@ fn render(job: &Job, results: &[LoadResult]) -> String {
                 plan.level, l.late_requests
             ));
         }
-        if r.client_cores > wb_model::figures::CLIENT_SATURATED_CORES {
+        // Saturated: near the whole of each of its threads' cores.
+        if r.client_cores > wb_model::figures::CLIENT_SATURATED_CORES * r.threads.max(1) as f64 {
             notes.push_str(&format!(
                 "level {}: the load generator used {} cores; it may be the bottleneck\n",
                 plan.level,

@@ -531,6 +531,7 @@ pub fn measure_until(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync), stop: &St
             start,
             stop: stop.clone(),
             budget,
+            phase: std::time::Duration::ZERO,
         };
         run_part(plan, &ctx, progress)
     } else {
@@ -551,6 +552,12 @@ pub fn measure_until(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync), stop: &St
                         start,
                         stop: stop.clone(),
                         budget: budget.clone(),
+                        // Open loop: thread i's arrivals come i/R after thread 0's, so that
+                        // the threads' schedules interleave into one of rate R instead of
+                        // arriving in pairs.
+                        phase: std::time::Duration::from_secs_f64(
+                            i as f64 / plan.level.max(1) as f64,
+                        ),
                     };
                     std::thread::Builder::new()
                         .name(format!("wb-load-{i}"))

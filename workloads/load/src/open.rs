@@ -113,7 +113,7 @@ pub(super) async fn run(plan: &LoadPlan, ctx: &Ctx, progress: &(dyn Fn(f64) + Sy
     let rate = plan.level.min(MAX_RATE);
     let arrivals = (rate > 0).then(|| {
         let arrivals = Rc::new(Arrivals::new(
-            clock.start,
+            clock.start + ctx.phase,
             rate,
             plan.max_connections.clamp(1, super::MAX_LEVEL_CONNECTIONS),
         ));

@@ -28,6 +28,8 @@ pub(super) struct Ctx {
     pub(super) stop: Stop,
     /// `-n`: requests the whole step may send.
     pub(super) budget: Option<std::sync::Arc<Budget>>,
+    /// Open loop: how long after the step's start this thread's first request is due.
+    pub(super) phase: Duration,
 }
 
 impl Ctx {
