@@ -244,7 +244,7 @@ pub(super) async fn request(
     slot: Slot,
 ) -> Next {
     let sent = Instant::now();
-    if sent >= end {
+    if sent >= shared.end_by(end) {
         if let Some(intended) = intended {
             // An open loop's request taken too late to be sent: still unanswered, censored
             // as if queued.
@@ -265,7 +265,8 @@ pub(super) async fn request(
     };
     shared.waiting(slot, intended.unwrap_or(sent), intended.map(|_| sent));
     let (timed, done) = timed_exchange(shared, conn, reader, pace, sent, end).await;
-    if done >= end || matches!(timed, Outcome::Cut) {
+    // A stop (Ctrl-C) during the exchange ends the window there: the request is censored.
+    if done >= shared.end_by(end) || matches!(timed, Outcome::Cut) {
         // Cut short, or done after the window: not counted, so censored.
         return Next::Keep;
     }
@@ -316,7 +317,7 @@ pub(super) async fn pipelined(
     slot: Slot,
 ) -> Next {
     let sent = Instant::now();
-    if sent >= end {
+    if sent >= shared.end_by(end) {
         return Next::Keep;
     }
     let budget = shared
@@ -360,8 +361,9 @@ pub(super) async fn pipelined(
         let read = read_answer(&mut conn.stream, reader, &shared.expect, None, sent);
         let read = conn.watchdog.guard(deadline, read).await;
         let done = Instant::now();
-        if done >= end {
-            // Cut short, or done after the window: the rest of the batch is censored.
+        if done >= shared.end_by(end) {
+            // Cut short, or done after the window (or the stop): the rest of the batch is
+            // censored.
             return Next::Keep;
         }
         match read {

@@ -170,6 +170,12 @@ impl Shared {
         }
     }
 
+    /// `end`, or the moment the step was stopped if that came first: a request not answered
+    /// by then is censored, and none is sent after it.
+    pub(super) fn end_by(&self, end: Instant) -> Instant {
+        self.stop.at().map_or(end, |stop| stop.min(end))
+    }
+
     /// Whether an event at `t` came after the step was stopped early (it is not counted).
     fn after_stop(&self, t: Instant) -> bool {
         self.stop.at().is_some_and(|stop| t >= stop)

@@ -788,6 +788,12 @@ fn a_stop_ends_the_window_with_the_result_so_far() {
             report.latency.count,
             "{mode}: {report:?}"
         );
+        if mode == Mode::Closed {
+            // Each connection waits 2 ms for every answer: the requests in flight at the stop
+            // are censored there, not lost (at most one per connection).
+            assert!((1..=4).contains(&report.censored), "{report:?}");
+            assert_eq!(report.sent(), report.completed + report.censored);
+        }
     }
 }
 
