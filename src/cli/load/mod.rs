@@ -145,7 +145,7 @@ pub struct LoadArgs {
     /// A preset's or workload file's levels against a running server, HOST:PORT (instead of
     /// a URL).
     #[arg(long, value_name = "HOST:PORT", requires = "workload",
-          conflicts_with_all = ["connections", "duration", "rate", "headers", "method", "body", "body_file", "timeout", "warmup", "requests"])]
+          conflicts_with_all = ["connections", "duration", "rate", "headers", "method", "body", "body_file", "timeout", "warmup", "requests", "pipeline", "disable_keepalive", "expect_status"])]
     target: Option<String>,
     /// With --target: a preset name (hello, db-wait, cpu, idle, big-response, slowloris,
     /// rate), a workload file, or `-` for a workload's TOML on stdin.
@@ -165,7 +165,8 @@ pub struct LoadArgs {
           value_parser = clap::value_parser!(u64).range(1..=MAX_PIPELINE))]
     pipeline: Option<u64>,
     /// Every request on a new connection, asking `Connection: close`: the cost of a
-    /// connection per request.
+    /// connection per request (latency still counts from the request's send, not the
+    /// connect).
     #[arg(long)]
     disable_keepalive: bool,
     /// Print the latency percentile spectrum under the table (HdrHistogram's percentile
@@ -546,7 +547,6 @@ fn workload_job(target: &str, name: &str, args: &LoadArgs) -> anyhow::Result<Job
         .iter()
         .map(|&level| LoadPlan {
             threads: threads(args),
-            expect_status: args.expect_status.clone(),
             ..plan_for(&workload, level, &calibration, addr)
         })
         .collect();
@@ -611,6 +611,11 @@ impl Job {
         let threads = match plan.threads {
             0 => load::default_threads(),
             n => n,
+        };
+        let how = match (plan.pipeline, plan.disable_keepalive) {
+            (n, _) if n > 1 => format!("{how}, {n} requests pipelined per connection"),
+            (_, true) => format!("{how}, a new connection per request"),
+            _ => how,
         };
         let length = match plan.max_requests {
             Some(n) => format!("{n} requests (at most {})", seconds(plan.duration)),

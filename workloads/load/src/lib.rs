@@ -75,8 +75,22 @@
 //! answer is timed and counted by status ([`LoadReport::status_codes`]), an unexpected
 //! status too (it is still a `bad_response`); a malformed answer is not timed. Response errors count when
 //! they happen inside the window; connect errors count whenever they happen. After any error
-//! the connection is closed and reopened, so the load goes on; nothing here panics on what a
-//! server sends.
+//! (but a whole answer with an unexpected status, which leaves the connection as usable as
+//! any answer) the connection is closed and reopened, so the load goes on; nothing here panics
+//! on what a server sends.
+//!
+//! # Pipelining, connections per request, a request count, stopping early
+//!
+//! A closed loop may pipeline ([`LoadPlan::pipeline`]): each connection writes N requests at
+//! once and then reads their N answers in order, each timed from the write (HTTP/1.1 lets a
+//! client do so, and a server must answer in order: TechEmpower's plaintext test sends 16).
+//! A failure fails the answer it hit and every one behind it on that connection, so that
+//! the requests sent are still answered + failed + censored. Without keep-alive
+//! ([`LoadPlan::disable_keepalive`]) every request asks `Connection: close` and goes on a new
+//! connection. A request budget ([`LoadPlan::max_requests`], `-n`) ends the step when its last
+//! request is answered, across threads. A [`Stop`] (`workbench load` on Ctrl-C) ends the
+//! window where it was given: answers until then count, the requests then in flight are
+//! censored at their wait so far, and nothing is sent after it.
 //!
 //! When connections cannot be opened (the open-files limit, a refusing port, no free local
 //! port), [`LoadReport::not_reached`] says why and [`LoadReport::connections`] how many were
