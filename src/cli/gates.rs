@@ -1,12 +1,13 @@
-//! `workbench run --fail-if`: thresholds a CI job can gate on.
+//! `--fail-if` (on `run`, `load` and `show`): thresholds a CI job can gate on.
 //!
-//! A gate reads `ENGINE.WORKLOAD.FIGURE OP NUMBER`, for example `selector.hello.p99_us > 2000`:
+//! `workbench load --fail-if` and `workbench show --fail-if` take the same gates. A gate
+//! reads `ENGINE.WORKLOAD.FIGURE OP NUMBER`, for example `selector.hello.p99_us > 2000`:
 //! the run *fails the gate* (exit status 3) when the figure of any step of that engine and
 //! workload, at any level, makes the comparison true. `*` stands for any engine or any
-//! workload (`*.hello.errors > 0`). The operators are `>`, `>=`, `<` and `<=`, and the number
-//! is in the figure's own unit (µs for `*_us`, bytes for `*_bytes`, requests per second for
-//! `throughput_rps`), as under each step's `figures` in `workbench show --json`. The figures
-//! are the rows of the table of figures, [`wb_model::table::TABLE`].
+//! workload (`*.hello.errors > 0`), and a bare `FIGURE OP NUMBER` stands for `*.*.FIGURE`.
+//! The operators are `>`, `>=`, `<` and `<=`, and the number is in the figure's own unit
+//! (µs for `*_us`, bytes for `*_bytes`, requests per second for `throughput_rps`), as under
+//! each step's `figures` in `workbench show --json`. The figures are the rows of the table of figures, [`wb_model::table::TABLE`].
 //!
 //! A gate is judged on the steps the summary shows: repeats of a step (`--repeat N`) count as
 //! one, their median. Of the matching steps, the *worst* one decides: for `>` and `>=` the
@@ -165,6 +166,14 @@ pub fn parse(text: &str) -> Result<Gate, String> {
         ));
     };
     let left = left.trim();
+    // A bare FIGURE is any engine's, any workload's: `load --fail-if 'p99_us > 2000'`,
+    // where the one server's label (HOST:PORT) has dots of its own.
+    let left = if left.contains('.') {
+        left.to_string()
+    } else {
+        format!("*.*.{left}")
+    };
+    let left = left.as_str();
     let mut parts = left.rsplitn(3, '.');
     let (Some(figure), Some(workload), Some(engine)) = (parts.next(), parts.next(), parts.next())
     else {
@@ -427,6 +436,10 @@ mod tests {
         }
         let g = parse("*.db-wait.throughput_rps < 1e3").unwrap();
         assert_eq!((g.engine, g.limit), (Pattern::Any, 1000.0));
+        // A bare figure is any engine's and workload's.
+        let g = parse("p99_us > 2000").unwrap();
+        assert_eq!((&g.engine, &g.workload), (&Pattern::Any, &Pattern::Any));
+        assert_eq!(g.to_string(), "*.*.p99_us > 2000");
         // An engine label with dots (a server measured by hand) keeps them.
         let g = parse("127.0.0.1:8080.load.p50_us > 5").unwrap();
         assert_eq!(g.engine, Pattern::Name("127.0.0.1:8080".into()));
@@ -453,6 +466,7 @@ mod tests {
         assert!(err("selector.hello.p99_us > 2ms").contains("\"2ms\" is not a number"));
         assert!(err("selector.hello.p99_us > inf").contains("is not a number"));
         assert!(err("selector.hello.p99_us >").contains("is not a number"));
+        assert!(err("nope > 1").contains("unknown figure \"nope\""));
         for text in ["x", "a.b.c > ", "a.b.nope < 1"] {
             assert!(!err(text).contains('\n'), "one line: {text}");
         }

@@ -5,6 +5,7 @@
 mod check;
 mod completions;
 mod engine;
+mod export;
 mod gates;
 mod lab;
 mod load;
@@ -24,8 +25,9 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 /// Concurrency Workbench: the same server workloads on four concurrency models, side by side.
 ///
-/// With no command, it runs the quick suite (if the result store has no completed run yet),
-/// prints its summary, then serves the dashboard on http://127.0.0.1:8080/.
+/// With no command, it serves the dashboard on http://127.0.0.1:8080/ and, if the result store
+/// has no completed run yet, measures the quick suite as the dashboard's first run: its live
+/// page fills in the browser while the terminal shows its bars. `--no-serve` only measures.
 #[derive(Debug, Parser)]
 #[command(name = "workbench", version, about, long_about)]
 struct Cli {
@@ -35,6 +37,10 @@ struct Cli {
     /// stderr, for scripts and CI logs.
     #[arg(long, short, global = true)]
     quiet: bool,
+    /// With no command: only measure the quick suite (if the store has no completed run),
+    /// without serving the dashboard.
+    #[arg(long)]
+    no_serve: bool,
 }
 
 /// `--quiet`, set once at start-up: every command asks [`quiet`] before it says anything that
@@ -103,7 +109,7 @@ pub fn main() -> ExitCode {
         Some(Command::Completions(args)) => completions::run(args),
         Some(Command::Sample(args)) => sample::run(args),
         Some(Command::Lab(args)) => lab::run(args),
-        None => default_job(),
+        None => default_job(cli.no_serve),
     };
     match result {
         Ok(code) => code,
@@ -166,35 +172,50 @@ fn one_line(rendered: &str, path: &str) -> String {
     format!("{text}; see `{path} --help`")
 }
 
-/// `cargo run --release`: the quick suite when the store has no completed run (with its
-/// summary), then the dashboard.
-fn default_job() -> anyhow::Result<ExitCode> {
+/// `cargo run --release`: the dashboard first, and the quick suite as its first run when the
+/// store has no completed run, so that the browser shows it filling in; with `--no-serve`,
+/// the quick suite in the terminal only.
+fn default_job(no_serve: bool) -> anyhow::Result<ExitCode> {
     let args = run::RunArgs::default();
     let store = run::open_store(&args.db)?;
     let measured = store.latest_completed()?.is_some();
     drop(store);
-    if measured {
-        if !quiet() {
-            println!(
-                "{} already holds a completed run; `workbench run` measures again.",
-                args.db.display()
-            );
-        }
+    if measured && !quiet() {
+        println!(
+            "{} already holds a completed run; `workbench run` measures again.",
+            args.db.display()
+        );
+    }
+    if no_serve {
+        return if measured {
+            Ok(ExitCode::SUCCESS)
+        } else {
+            run::run(args)
+        };
+    }
+    let first = if measured {
+        None
     } else {
         if !quiet() {
             eprintln!(
-                "No completed run in {} yet: running the quick suite first.",
+                "No completed run in {} yet: the dashboard starts first, then measures the quick suite.",
                 args.db.display()
             );
         }
-        run::run(args.clone())?;
-    }
-    serve::run(serve::ServeArgs {
-        listen: serve::DEFAULT_LISTEN.parse().expect("a valid address"),
-        allow_remote: false,
-        token: false,
-        db: args.db,
-    })
+        Some(serve::FirstRun {
+            config: run::config_from(&args)?,
+            any_port: true,
+        })
+    };
+    serve::serve(
+        serve::ServeArgs {
+            listen: serve::DEFAULT_LISTEN.parse().expect("a valid address"),
+            allow_remote: false,
+            token: false,
+            db: args.db,
+        },
+        first,
+    )
 }
 
 /// Logs go to stderr (stdout carries the engine's ready line), filtered by `RUST_LOG`,

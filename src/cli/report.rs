@@ -1,5 +1,6 @@
 //! `workbench report`: a stored run as a document to share — one self-contained HTML file, or
-//! Markdown with its SVG charts in a folder beside it (`wb_reports::report` does the writing).
+//! Markdown with its SVG charts in a folder beside it (`wb_reports::report` does the writing)
+//! — or its steps as a table (`--format csv|json`, as `show --format` writes them).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,6 +10,7 @@ use clap::Args;
 use wb_reports::report::{self, Format};
 use wb_reports::store::StoredRun;
 
+use super::export::{self, TableFormat};
 use super::run::{DEFAULT_DB, open_store, resolve_run};
 
 #[derive(Debug, Args)]
@@ -19,12 +21,14 @@ pub struct ReportArgs {
     /// Other runs to set every figure beside, with its change (ids or `latest`).
     #[arg(long, value_name = "RUN", num_args = 1.., value_delimiter = ',')]
     pub compare: Vec<String>,
-    /// The format: html (one self-contained file) or md (Markdown and a folder of SVG
-    /// charts beside it) [default: from --out's extension, else html].
-    #[arg(long, value_parser = ["html", "md"])]
+    /// The format: html (one self-contained file), md (Markdown and a folder of SVG charts
+    /// beside it), or the run's steps as a table, one row per step with every figure: csv or
+    /// json (as `show --format` writes them) [default: from --out's extension, else html].
+    #[arg(long, value_parser = ["html", "md", "csv", "json"])]
     pub format: Option<String>,
-    /// Where to write it [default: report-<id>.html or report-<id>.md].
-    #[arg(long, value_name = "PATH")]
+    /// Where to write it [default: report-<id>.html or report-<id>.md; csv and json: stdout].
+    /// `-` is stdout, for csv and json.
+    #[arg(short = 'o', long, value_name = "PATH")]
     pub out: Option<PathBuf>,
     /// The result store.
     #[arg(long, env = super::run::DB_ENV, default_value = DEFAULT_DB)]
@@ -45,6 +49,29 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|which| load(which))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let table = match (args.format.as_deref(), &args.out) {
+        (Some("csv"), _) => Some(TableFormat::Csv),
+        (Some("json"), _) => Some(TableFormat::Json),
+        (None, Some(out)) => match out.extension().and_then(|e| e.to_str()) {
+            Some("csv") => Some(TableFormat::Csv),
+            Some("json") => Some(TableFormat::Json),
+            _ => None,
+        },
+        _ => None,
+    };
+    if let Some(table) = table {
+        let text = export::steps(&run, table)?;
+        if let Some(path) = export::write(&text, args.out.as_deref())? {
+            println!(
+                "Wrote {} ({} steps of run {}, {}).",
+                path.display(),
+                run.steps.len(),
+                run.summary.id,
+                run.summary.status.as_str()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let format = match (&args.format, &args.out) {
         (Some(name), _) => name.parse::<Format>().map_err(anyhow::Error::msg)?,
         (None, Some(out)) => Format::from_path(out).unwrap_or_default(),

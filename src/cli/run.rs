@@ -451,8 +451,20 @@ pub struct ShowArgs {
     #[arg(default_value = "latest")]
     run: String,
     /// Print the whole run as JSON: what the dashboard's `/api/runs/{id}` gives.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "format")]
     json: bool,
+    /// Export the run's steps instead, one row per step with every figure of the table of
+    /// figures: csv, md (a Markdown table) or json.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    format: Option<super::export::TableFormat>,
+    /// With --format: write to FILE instead of stdout.
+    #[arg(short = 'o', long = "out", value_name = "FILE", requires = "format")]
+    out: Option<PathBuf>,
+    /// Exit with status 3 when a figure of the run crosses a threshold (the gates of
+    /// `run --fail-if`): e.g. 'selector.hello.p99_us > 2000', or 'p99_us > 2000' for every
+    /// step. Repeatable.
+    #[arg(long = "fail-if", value_name = "GATE", value_parser = gates::parse, long_help = gates::help())]
+    fail_if: Vec<gates::Gate>,
     /// The result store.
     #[arg(long, env = DB_ENV, default_value = DEFAULT_DB)]
     db: PathBuf,
@@ -486,17 +498,41 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     let run = store
         .run(id)?
         .with_context(|| format!("no run {id} in {}", args.db.display()))?;
-    if args.json {
+    gates::check_against(&args.fail_if, &run.config).map_err(anyhow::Error::msg)?;
+    let verdicts = gates::evaluate(&args.fail_if, &run.steps);
+    // Gates go to stdout under the summary, to stderr under a document (stdout stays one).
+    let document = args.json || (args.format.is_some() && args.out.is_none());
+    if let Some(format) = args.format {
+        let text = super::export::steps(&run, format)?;
+        if let Some(path) = super::export::write(&text, args.out.as_deref())?
+            && !super::quiet()
+        {
+            eprintln!(
+                "Wrote {} ({} steps of run {id}).",
+                path.display(),
+                run.steps.len()
+            );
+        }
+    } else if args.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&wb_web::RunDocument::new(run))?
         );
-        return Ok(ExitCode::SUCCESS);
+    } else {
+        print_run_header(&run.summary, &run.calibration);
+        print!("{}", summary::render(&run.config.workloads, &run.steps));
+        print!("{}", summary::claims(&run));
     }
-    print_run_header(&run.summary, &run.calibration);
-    print!("{}", summary::render(&run.config.workloads, &run.steps));
-    print!("{}", summary::claims(&run));
-    Ok(ExitCode::SUCCESS)
+    if document {
+        eprint!("{}", gates::render(&verdicts));
+    } else {
+        print!("{}", gates::render(&verdicts));
+    }
+    Ok(if verdicts.iter().any(gates::Verdict::crossed) {
+        ExitCode::from(gates::EXIT_CROSSED)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn print_run_header(summary: &wb_reports::store::RunSummary, calibration: &Calibration) {

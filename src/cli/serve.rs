@@ -60,6 +60,24 @@ fn check_listen(listen: std::net::SocketAddr, allow_remote: bool) -> anyhow::Res
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    serve(args, None)
+}
+
+/// What `cargo run --release` serves besides the pages: its first run, started as the
+/// dashboard's own run once the dashboard answers.
+pub struct FirstRun {
+    /// The run (the quick suite).
+    pub config: wb_model::results::RunConfig,
+    /// When port 8080 is taken, serve on a free port rather than fail: a first run should
+    /// not stop at a busy port.
+    pub any_port: bool,
+}
+
+/// Serves the dashboard until Ctrl-C; with `first`, starts that run on it once it answers,
+/// prints where to watch it live, shows its bars in the terminal, and prints its summary
+/// when it ends (the dashboard goes on serving). Ctrl-C during the run stops it after the
+/// current step, and the dashboard with it; twice, at once (exit status 130).
+pub fn serve(args: ServeArgs, first: Option<FirstRun>) -> anyhow::Result<ExitCode> {
     check_listen(args.listen, args.allow_remote)?;
     // Runs started from the browser open thousands of connections; their engines inherit this.
     // The dashboard's own connections are capped below it (wb_web::server).
@@ -73,9 +91,19 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let listener = match tokio::net::TcpListener::bind(args.listen).await {
+            Err(err)
+                if err.kind() == std::io::ErrorKind::AddrInUse
+                    && first.as_ref().is_some_and(|f| f.any_port) =>
+            {
+                let any = std::net::SocketAddr::new(args.listen.ip(), 0);
+                eprintln!("{} is taken: serving on a free port instead.", args.listen);
+                tokio::net::TcpListener::bind(any)
+                    .await
+                    .with_context(|| format!("cannot listen on {any}"))?
+            }
+            bound => bound.with_context(|| format!("cannot listen on {}", args.listen))?,
+        };
         let addr = listener.local_addr()?;
         let config = wb_web::Config {
             db: args.db.clone(),
@@ -111,14 +139,107 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "Results from {}. Ctrl-C stops the dashboard.",
             args.db.display()
         );
-        dashboard.serve(listener, stop_signals()).await?;
+        let launcher = dashboard.launcher();
+        let base = dashboard.access_url(addr);
+        let serving = tokio::spawn(dashboard.serve(listener, stop_signals()));
+        let mut code = ExitCode::SUCCESS;
+        if let Some(first) = first {
+            code = first_run(&launcher, first.config, &base, &args.db).await;
+        }
+        serving
+            .await
+            .context("the dashboard stopped unexpectedly")??;
         // A run that outlived the shutdown grace: its engine is stopped and reaped here,
         // not left to the parent-death signal.
         wb_runner::child::stop_all(wb_runner::STOP_GRACE);
         eprintln!("Dashboard stopped.");
-        anyhow::Ok(())
-    })?;
-    Ok(ExitCode::SUCCESS)
+        anyhow::Ok(code)
+    })
+}
+
+/// Starts `config` as the dashboard's run, says where to watch it, shows its bars, and
+/// prints its summary when it ends. The exit status: 130 if it was interrupted, 1 if it
+/// failed or could not start.
+async fn first_run(
+    launcher: &wb_web::Launcher,
+    config: wb_model::results::RunConfig,
+    base: &str,
+    db: &std::path::Path,
+) -> ExitCode {
+    let quiet = super::quiet();
+    let bars: Option<wb_web::browser_runs::ExtraObserver> = (!quiet).then(|| {
+        Box::new(super::progress::Progress::new(
+            config.total_steps(),
+            config.estimated_secs(),
+        )) as wb_web::browser_runs::ExtraObserver
+    });
+    let steps = config.total_steps();
+    let secs = config.estimated_secs();
+    let id = match launcher.start(config, bars).await {
+        Ok(id) => id,
+        Err(wb_web::browser_runs::StartError::Busy(id)) => {
+            eprintln!(
+                "Run {id} is in progress (another workbench is measuring): not starting the quick suite; its page is on the dashboard."
+            );
+            return ExitCode::FAILURE;
+        }
+        Err(wb_web::browser_runs::StartError::Failed(why)) => {
+            eprintln!("error: the quick suite did not start: {why}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if !quiet {
+        // The live page, relative to the dashboard's address (which may carry a token).
+        let (root, query) = base.split_once('?').unwrap_or((base, ""));
+        let live = wb_web::Launcher::live_path(id);
+        let live = live.trim_start_matches('/');
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        };
+        eprintln!(
+            "Measuring the quick suite as run {id} ({steps} steps, about {secs:.0} s): watch it live at {root}{live}{query}\nCtrl-C stops after the current step; twice, at once."
+        );
+    }
+    launcher.finished(id).await;
+    let db = db.to_path_buf();
+    let summary = tokio::task::spawn_blocking(move || -> anyhow::Result<(String, bool)> {
+        let store = super::run::open_store(&db)?;
+        let run = store.run(id)?.context("the run just recorded is missing")?;
+        let text = format!(
+            "\nRun {id}: {}\n{}{}",
+            run.summary.status.as_str(),
+            super::summary::render(&run.config.workloads, &run.steps),
+            super::summary::claims(&run)
+        );
+        Ok((
+            text,
+            run.summary.status == wb_model::results::RunStatus::Interrupted,
+        ))
+    })
+    .await;
+    match summary {
+        Ok(Ok((text, interrupted))) => {
+            print!("{text}");
+            if launcher.shutting_down() && interrupted {
+                // Ctrl-C stopped the run, and the dashboard with it.
+                return ExitCode::from(130);
+            }
+            if !quiet {
+                eprintln!("The dashboard goes on serving: {base} (Ctrl-C stops it).");
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(Err(err)) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Completes on the first SIGINT (Ctrl-C) or SIGTERM; the dashboard then stops serving and

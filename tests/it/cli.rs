@@ -379,3 +379,296 @@ fn run_quiet_prints_only_results() {
     assert!(stdout.contains("selector"), "the results: {stdout}");
     assert!(!stdout.contains("See it again"), "no hint: {stdout}");
 }
+
+/// `-t 2 --pipeline 16 -n N`: two generator threads, sixteen requests in flight on each
+/// connection, and exactly N requests, every one answered; the document carries its threads
+/// and the API version.
+#[test]
+fn load_threads_pipelining_and_a_request_count() {
+    let result = load_json(
+        "/hello",
+        "-c 8 -t 2 --pipeline 16 -n 3000 --json --fail-if p99_us>1e9",
+    );
+    assert_eq!(result.threads, 2);
+    assert_eq!(result.api_version, wb_web::API_VERSION);
+    assert_eq!(result.completed, 3000, "{result:?}");
+    assert_eq!(
+        (result.censored, result.errors.total()),
+        (0, 0),
+        "{result:?}"
+    );
+    assert_eq!(result.status_codes.get(&200), Some(&3000));
+    assert_measured(&result);
+}
+
+/// wrk's semantics: a 404 is an answer, timed and counted by status, and an error unless
+/// `--expect-status` says it is expected; `--fail-if` crossed is exit status 3.
+#[test]
+fn load_times_answers_of_any_status_and_gates_on_figures() {
+    let server = engine();
+    let dir = tempfile::tempdir().unwrap();
+    let missing = url(&server, "/nowhere");
+    let out = workbench(
+        dir.path(),
+        &load(&missing, "-c 2 -d 500ms --warmup 0 --json"),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let result: LoadResult = serde_json::from_slice(&out.stdout).unwrap();
+    let n = result.status_codes.get(&404).copied().unwrap_or(0);
+    assert!(n > 0, "{result:?}");
+    assert_eq!(result.errors.bad_response, n);
+    assert_eq!(result.completed, 0);
+    assert_eq!(
+        result.latency.count,
+        n + result.censored,
+        "every answer timed"
+    );
+
+    let out = workbench(
+        dir.path(),
+        &load(&missing, "-c 2 -d 500ms --warmup 0 --expect-status 404"),
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("404 × "), "{stdout}");
+
+    // Any server answers more than one request a second: the gate is crossed.
+    let out = workbench(
+        dir.path(),
+        &load(
+            &url(&server, "/hello"),
+            "-c 2 -d 300ms --warmup 0 --fail-if throughput_rps>1",
+        ),
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert!(
+        stdout.contains("CROSSED  *.*.throughput_rps > 1"),
+        "{stdout}"
+    );
+}
+
+/// `--hdr-log`: an HdrHistogram interval log that the hdrhistogram crate's own reader parses,
+/// one interval per 200 ms window, each histogram decoding to that window's answers.
+#[test]
+fn load_hdr_log_is_read_back_by_an_hdrhistogram_reader() {
+    use hdrhistogram::serialization::Deserializer;
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+
+    let server = engine();
+    let dir = tempfile::tempdir().unwrap();
+    let out = workbench(
+        dir.path(),
+        &load(
+            &url(&server, "/hello"),
+            "-c 4 -d 1s --warmup 200ms --hdr-log run.hlog --json",
+        ),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let result: LoadResult = serde_json::from_slice(&out.stdout).unwrap();
+    let log = std::fs::read(dir.path().join("run.hlog")).unwrap();
+    let mut intervals = Vec::new();
+    let mut base_time = false;
+    for entry in IntervalLogIterator::new(&log) {
+        match entry.expect("every line of the log parses") {
+            LogEntry::Interval(interval) => intervals.push((
+                interval.start_timestamp(),
+                interval.duration(),
+                interval.encoded_histogram().to_string(),
+            )),
+            LogEntry::BaseTime(_) => base_time = true,
+            LogEntry::StartTime(_) => {}
+        }
+    }
+    assert!(base_time, "{}", text(&log));
+    assert_eq!(intervals.len(), result.windows.len(), "one per window");
+    assert!(intervals.len() >= 4, "a second of 200 ms windows");
+    let mut deserializer = Deserializer::new();
+    for ((start, length, encoded), window) in intervals.iter().zip(&result.windows) {
+        let bytes = wb_load::wire::base64_decode(encoded).unwrap();
+        let histogram: hdrhistogram::Histogram<u64> =
+            deserializer.deserialize(&mut bytes.as_slice()).unwrap();
+        assert_eq!(histogram.len(), window.answers);
+        assert_eq!(start.as_millis() as u64, window.at_ms);
+        assert_eq!(length.as_millis() as u64, wb_model::results::WINDOW_MS);
+    }
+}
+
+/// Ctrl-C during `load`: the measurement so far is printed, and the exit status is 130.
+#[test]
+fn load_ctrl_c_prints_the_result_so_far() {
+    let server = engine();
+    let dir = tempfile::tempdir().unwrap();
+    let child = Command::new(exe())
+        .args(load(&url(&server, "/hello"), "-c 2 -d 60s --warmup 0"))
+        .current_dir(dir.path())
+        .env_remove("WORKBENCH_DB")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(130), "{stdout}\n{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert!(stdout.contains("answered/sent"), "{stdout}\n{stderr}");
+    assert!(stderr.contains("Interrupted"), "{stderr}");
+}
+
+/// `show --format csv|md|json` and `report --format csv|json`: the run's steps, one row per
+/// step with the figures of the table of figures — the dashboard's `steps.csv` byte for
+/// byte for CSV — to stdout or `-o FILE`; `show --fail-if` gates as `run --fail-if` does.
+#[test]
+fn show_and_report_export_the_steps_as_csv_markdown_and_json() {
+    let server = engine();
+    let dir = tempfile::tempdir().unwrap();
+    let out = workbench(
+        dir.path(),
+        &load(
+            &url(&server, "/hello"),
+            "-c 2 -d 300ms --warmup 0 --save --db s.db --quiet",
+        ),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let store = Store::open(dir.path().join("s.db")).unwrap();
+    let run = store
+        .run(store.latest_completed().unwrap().unwrap())
+        .unwrap()
+        .unwrap();
+    let columns = wb_web::csv_columns();
+
+    let csv = workbench(dir.path(), &["show", "--db", "s.db", "--format", "csv"]);
+    assert!(csv.status.success(), "{}", text(&csv.stderr));
+    assert_eq!(text(&csv.stdout), wb_web::steps_csv(run.summary.id, &run));
+    assert_eq!(text(&csv.stdout).lines().count(), 1 + run.steps.len());
+
+    let md = workbench(dir.path(), &["show", "--db", "s.db", "--format", "md"]);
+    let md = text(&md.stdout);
+    assert_eq!(md.lines().count(), 2 + run.steps.len(), "{md}");
+    assert!(md.lines().all(|l| l.starts_with('|')), "{md}");
+    assert_eq!(
+        md.lines().next().unwrap().matches(" | ").count() + 1,
+        columns.len()
+    );
+
+    let written = workbench(
+        dir.path(),
+        &[
+            "show",
+            "--db",
+            "s.db",
+            "--format",
+            "json",
+            "-o",
+            "steps.json",
+        ],
+    );
+    assert!(written.status.success(), "{}", text(&written.stderr));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("steps.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["api_version"], wb_web::API_VERSION);
+    let step = &json["steps"][0];
+    assert_eq!(step["completed"], run.steps[0].load.completed);
+    assert_eq!(step["engine"], run.steps[0].engine.as_str());
+    assert!(step["p99_us"].is_number(), "{step}");
+
+    let report = workbench(
+        dir.path(),
+        &["report", "--db", "s.db", "--format", "csv", "-o", "-"],
+    );
+    assert_eq!(
+        text(&report.stdout),
+        wb_web::steps_csv(run.summary.id, &run)
+    );
+    let report = workbench(dir.path(), &["report", "--db", "s.db", "-o", "r.json"]);
+    assert!(report.status.success(), "{}", text(&report.stderr));
+    let again: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
+    assert_eq!(again, json, "report and show write the same table");
+
+    let gated = workbench(
+        dir.path(),
+        &["show", "--db", "s.db", "--fail-if", "completed > 0"],
+    );
+    assert_eq!(gated.status.code(), Some(3), "{}", text(&gated.stdout));
+    assert!(text(&gated.stdout).contains("CROSSED  *.*.completed > 0"));
+    let held = workbench(
+        dir.path(),
+        &["show", "--db", "s.db", "--fail-if", "errors > 0"],
+    );
+    assert_eq!(held.status.code(), Some(0), "{}", text(&held.stdout));
+}
+
+/// `cargo run --release` on an empty store: the dashboard answers first, and the quick suite
+/// runs as its own run, followed live (`/api/runs` says it is running, its live page
+/// answers); Ctrl-C stops it after the current step, prints its summary and exits 130.
+#[test]
+fn the_default_job_serves_first_and_measures_as_a_dashboard_run() {
+    use std::io::{BufRead, BufReader, Read as _, Write as _};
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(exe())
+        .current_dir(dir.path())
+        .env("WORKBENCH_DB", dir.path().join("first.db"))
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("Dashboard: http://")
+        .and_then(|rest| rest.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("the first line is the dashboard's address: {line:?}"))
+        .to_string();
+    let get = |path: &str| -> String {
+        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    // The run appears on the dashboard while it is being measured.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let runs = loop {
+        let runs = get("/api/runs");
+        if runs.contains("\"status\":\"running\"") {
+            break runs;
+        }
+        assert!(Instant::now() < deadline, "no run in progress: {runs}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(runs.contains("\"suite\":\"quick\""), "{runs}");
+    assert!(get("/runs/1/live").starts_with("HTTP/1.1 200"));
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{rest}\n{stderr}");
+    assert!(rest.contains("Run 1: interrupted"), "{rest}\n{stderr}");
+    assert!(stderr.contains("/runs/1/live"), "{stderr}");
+}

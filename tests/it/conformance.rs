@@ -24,6 +24,7 @@ per_engine!(
     sigterm_right_after_ready,
     slow_head_gets_408_at_the_header_timeout,
     idle_connection_closes_at_the_keepalive_timeout,
+    pipelined_sixteen_deep_in_order,
 );
 
 fn start(engine: &str) -> ServerProcess {
@@ -215,4 +216,57 @@ fn send_and_read_to_close(
     let mut got = Vec::new();
     let read = stream.read_to_end(&mut got);
     (read, got)
+}
+
+/// `workbench load --pipeline 16` (TechEmpower's plaintext depth): batches of 16 requests
+/// written at once on one keep-alive connection, each batch's answers read before the next
+/// is written. Every answer comes back in the order asked, byte for byte the protocol core's:
+/// the routes alternate and the `/work` answers differ in length and digest, so an answer out
+/// of order, lost or repeated cannot pass.
+fn pipelined_sixteen_deep_in_order(engine: &str) {
+    const DEPTH: usize = 16;
+    const BATCHES: usize = 4;
+    let server = start(engine);
+    let mut stream = TcpStream::connect(server.addr()).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("read timeout");
+    let mut failures = Vec::new();
+    for batch in 0..BATCHES {
+        let mut requests = Vec::new();
+        for i in 0..DEPTH {
+            if i % 2 == 0 {
+                requests.extend_from_slice(HELLO);
+            } else {
+                requests.extend_from_slice(
+                    format!(
+                        "GET /work?bytes={}&cpu_rounds={} HTTP/1.1\r\nHost: workbench\r\n\r\n",
+                        100 * batch + i,
+                        i
+                    )
+                    .as_bytes(),
+                );
+            }
+        }
+        let expected = masked(&wb_protocol::respond_all(&requests));
+        stream.write_all(&requests).expect("write a batch");
+        let mut answers = vec![0u8; expected.len()];
+        if let Err(err) = stream.read_exact(&mut answers) {
+            failures.push(format!("batch {batch}: {err}"));
+            break;
+        }
+        wb_protocol::date::mask(&mut answers);
+        if answers != expected {
+            failures.push(format!(
+                "batch {batch}: {}",
+                describe_difference(&expected, &answers)
+            ));
+        }
+    }
+    stop(engine, server);
+    assert!(
+        failures.is_empty(),
+        "engine {engine} does not answer 16 pipelined requests in order:\n{}",
+        indented(&failures)
+    );
 }

@@ -263,6 +263,10 @@ pub struct RunSetup {
     pub trace: bool,
 }
 
+/// An observer of a run besides the store and the live page: the terminal's progress bars
+/// when the binary starts the first run (`cargo run --release`) as a dashboard run.
+pub type ExtraObserver = Box<dyn Observer + Send>;
+
 /// Why a run did not start.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StartError {
@@ -317,6 +321,17 @@ impl Runs {
     /// Starts `config` on a thread of its own and returns the run's id once the store has
     /// recorded its start.
     pub async fn start(&self, setup: RunSetup, config: RunConfig) -> Result<RunId, StartError> {
+        self.start_watched(setup, config, None).await
+    }
+
+    /// [`Runs::start`], with `extra` observing the run too (after the store and the live
+    /// page).
+    pub async fn start_watched(
+        &self,
+        setup: RunSetup,
+        config: RunConfig,
+        extra: Option<ExtraObserver>,
+    ) -> Result<RunId, StartError> {
         let _starting = self.starting.lock().await;
         if let Some(id) = self.in_progress(setup.db.clone()).await {
             return Err(StartError::Busy(id));
@@ -329,7 +344,7 @@ impl Runs {
             let cancel = Arc::clone(&cancel);
             std::thread::Builder::new()
                 .name("dashboard-run".into())
-                .spawn(move || run_on_this_thread(setup, config, progress, cancel, id_tx))
+                .spawn(move || run_on_this_thread(setup, config, progress, cancel, id_tx, extra))
                 .map_err(|err| StartError::Failed(format!("cannot start a thread: {err}")))?
         };
         let id = match tokio::time::timeout(START_TIMEOUT, id_rx.recv()).await {
@@ -385,6 +400,7 @@ fn run_on_this_thread(
     progress: watch::Sender<Progress>,
     cancel: Arc<AtomicBool>,
     id_tx: tokio::sync::mpsc::UnboundedSender<Result<RunId, String>>,
+    mut extra: Option<ExtraObserver>,
 ) {
     let finish = |progress: &watch::Sender<Progress>, problem: Option<String>| {
         progress.send_modify(|p| {
@@ -428,6 +444,9 @@ fn run_on_this_thread(
     {
         // The store first: when the live page hears "finished", the store already says so.
         let mut observers: Vec<&mut dyn Observer> = vec![&mut recorder, &mut live];
+        if let Some(extra) = extra.as_mut() {
+            observers.push(extra.as_mut());
+        }
         runner.run(&mut observers);
     }
     let problem = recorder.error.take().map(|err| {

@@ -48,7 +48,7 @@ pub mod side_by_side;
 /// The JSON documents the command line prints too (`workbench runs --json` and `show --json`
 /// give what `/api/runs` and `/api/runs/{id}` give).
 pub use pages::api::{API_VERSION, RunsDocument};
-pub use pages::export::RunDocument;
+pub use pages::export::{RunDocument, csv_columns, steps_csv, steps_json, steps_markdown};
 pub use server::Limits;
 
 use std::future::Future;
@@ -198,6 +198,15 @@ impl Dashboard {
         }
     }
 
+    /// Starts runs on this dashboard from the binary, as `POST /runs` does from the browser:
+    /// `cargo run --release` starts its first run this way, so that the browser's live page
+    /// follows it while the terminal shows its bars.
+    pub fn launcher(&self) -> Launcher {
+        Launcher {
+            state: self.state.clone(),
+        }
+    }
+
     /// Every route, behind the guard.
     pub fn router(&self) -> Router {
         router(self.state.clone())
@@ -225,6 +234,61 @@ impl Dashboard {
         server::serve(listener, app, limits, stop).await;
         state.inner.runs.shutdown(SHUTDOWN_GRACE).await;
         Ok(())
+    }
+}
+
+/// Starts runs on a [`Dashboard`] from outside the browser ([`Dashboard::launcher`]).
+#[derive(Clone)]
+pub struct Launcher {
+    state: AppState,
+}
+
+impl Launcher {
+    /// Starts `config` as this dashboard's run (refused while another run is in progress),
+    /// with `extra` observing it beside the store and the live page; returns its id once the
+    /// store has recorded its start. Its live page is [`Launcher::live_path`].
+    pub async fn start(
+        &self,
+        config: wb_model::results::RunConfig,
+        extra: Option<browser_runs::ExtraObserver>,
+    ) -> Result<wb_reports::store::RunId, browser_runs::StartError> {
+        let c = &self.state.inner.config;
+        let setup = browser_runs::RunSetup {
+            db: c.db.clone(),
+            exe: c.exe.clone(),
+            machine: wb_runner::machine::collect(&c.rustc, &c.git_revision),
+            trace: false,
+        };
+        self.state
+            .inner
+            .runs
+            .start_watched(setup, config, extra)
+            .await
+    }
+
+    /// Whether the dashboard is shutting down (Ctrl-C): a run it cancels then is the
+    /// interrupt's doing, not a cancel from the browser.
+    pub fn shutting_down(&self) -> bool {
+        *self.state.inner.shutdown.borrow()
+    }
+
+    /// The path of run `id`'s live progress page.
+    pub fn live_path(id: wb_reports::store::RunId) -> String {
+        newrun::live_page(id.0, None)
+    }
+
+    /// Waits until run `id`, started here, has ended and its ending is in the store; at once
+    /// if it is not this dashboard's latest run.
+    pub async fn finished(&self, id: wb_reports::store::RunId) {
+        let Some(run) = self.state.inner.runs.get(id) else {
+            return;
+        };
+        let mut progress = run.subscribe();
+        while !progress.borrow_and_update().finished {
+            if progress.changed().await.is_err() {
+                return;
+            }
+        }
     }
 }
 

@@ -121,6 +121,7 @@ fn steps() -> [StepResult; 2] {
             connections: 64,
             not_reached: None,
             bytes_received: 1 << 33,
+            status_codes: [(200, 12_345), (503, 4)].into_iter().collect(),
             windows: vec![
                 wb_model::results::Window {
                     at_ms: 500,

@@ -6,9 +6,11 @@
 //! - **A URL**, the way wrk and oha take it: `workbench load http://127.0.0.1:8080/ -c 64 -d
 //!   5s`, or open loop at a fixed rate with `-R 1000` (latency from the intended send time, so
 //!   coordinated omission is corrected; the uncorrected figure is shown beside it). Headers
-//!   (`-H`), the method (`-m`), a body and a timeout are the user's. Answers are checked for a
-//!   2xx or 3xx status and a well-framed body; the workbench's own `/hello` and `/work` answers
-//!   are checked byte for byte, digest included.
+//!   (`-H`), the method (`-m`), a body and a timeout are the user's. Every whole answer is
+//!   timed and counted by status, as wrk does; one whose status is not expected
+//!   (`--expect-status`, 2xx by default) is an error. Bodies are checked for their framing;
+//!   the workbench's own `/hello` and `/work` answers are checked byte for byte, digest
+//!   included.
 //! - **A workload**, `--target HOST:PORT --workload NAME`: every level of a preset or a
 //!   workload file, as `workbench run` would drive it, against a server already running.
 //!
@@ -32,7 +34,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use wb_load::url::{HttpUrl, UrlError};
 use wb_load::wire::{Described, LoadResult};
-use wb_load::{self as load, Expectation, LoadPlan, Measured};
+use wb_load::{self as load, Expectation, LoadPlan, Measured, StatusSet};
 use wb_model::results::{Calibration, EngineSpec, RunConfig, RunStatus, StepResult};
 use wb_model::spec::{MAX_CONNECTIONS, MAX_RATE, Mode, RequestSpec, Workload};
 use wb_reports::store::{RunId, Store};
@@ -42,6 +44,7 @@ mod parse;
 
 use parse::*;
 
+use super::gates;
 use super::quiet;
 use super::run::{DB_ENV, DEFAULT_DB, machine_facts, open_store};
 use super::table::{Table, rate, sig3};
@@ -64,6 +67,12 @@ pub const MAX_WAIT: Duration = Duration::from_secs(600);
 /// File descriptors kept free beside the connections: the store, stdio, the runtime's
 /// epoll and timer, the libraries'.
 pub const SPARE_FILES: u64 = 64;
+/// Most `--pipeline` depth: a batch of requests is written at once.
+pub const MAX_PIPELINE: u64 = 1024;
+/// Most `-t` threads: far more than any machine this runs on has cores.
+pub const MAX_THREADS: u64 = 256;
+/// The measured window's bound with `-n` and no `-d`: the requests end it, long before.
+const REQUESTS_WINDOW: Duration = MAX_DURATION;
 /// The connection tried before measuring gives up after this long.
 const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -75,11 +84,15 @@ const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(3);
   workbench load http://127.0.0.1:8080/hello -c 64 -d 5s --save --label nginx
   workbench load --target 127.0.0.1:8080 --workload db-wait --levels 8,64
 
-Exit status: 0 when every request was answered correctly, 1 when any failed (or on an error), 2 for a bad command line.")]
+  workbench load http://127.0.0.1:8080/hello -c 256 -t 2 --pipeline 16 --latency
+  workbench load http://127.0.0.1:8080/hello -n 10000 --hdr-log load.hlog --fail-if 'p99_us > 5000'
+
+Ctrl-C stops the measurement and prints what was measured so far (exit status 130).
+Exit status: 0 when every request was answered correctly, 1 when any failed (or on an error), 2 for a bad command line, 3 when a --fail-if gate was crossed, 130 when interrupted.")]
 pub struct LoadArgs {
-    /// The server and request: http://HOST[:PORT]/PATH?QUERY. Answers must have a 2xx or 3xx
-    /// status and a well-framed body; the workbench's /hello and /work are checked byte for
-    /// byte.
+    /// The server and request: http://HOST[:PORT]/PATH?QUERY. Answers must have an expected
+    /// status (--expect-status) and a well-framed body; the workbench's /hello and /work are
+    /// checked byte for byte.
     #[arg(
         value_name = "URL",
         required_unless_present = "target",
@@ -115,14 +128,24 @@ pub struct LoadArgs {
     /// reopened [default: 10s].
     #[arg(long, value_name = "TIME", value_parser = wait_duration)]
     timeout: Option<Duration>,
-    /// Load before measuring, not counted [default: 1s].
+    /// Load before measuring, not counted [default: 1s; with -n, none].
     #[arg(long, value_name = "TIME", value_parser = wait_duration)]
     warmup: Option<Duration>,
+    /// The statuses that count as valid answers, e.g. 2xx, 200,404 or 200-399; any other is
+    /// an error (and the exit status 1), though still timed and counted by status
+    /// [default: 2xx; the workbench's /hello and /work: 200].
+    #[arg(long, value_name = "STATUSES", value_parser = StatusSet::parse)]
+    expect_status: Option<StatusSet>,
+    /// Stop after N requests (answered or failed), rather than after -d; with -d too,
+    /// whichever comes first. Closed loop only.
+    #[arg(short = 'n', long = "requests", value_name = "N", conflicts_with = "rate",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    requests: Option<u64>,
 
     /// A preset's or workload file's levels against a running server, HOST:PORT (instead of
     /// a URL).
     #[arg(long, value_name = "HOST:PORT", requires = "workload",
-          conflicts_with_all = ["connections", "duration", "rate", "headers", "method", "body", "body_file", "timeout", "warmup"])]
+          conflicts_with_all = ["connections", "duration", "rate", "headers", "method", "body", "body_file", "timeout", "warmup", "requests", "pipeline", "disable_keepalive", "expect_status"])]
     target: Option<String>,
     /// With --target: a preset name (hello, db-wait, cpu, idle, big-response, slowloris,
     /// rate), a workload file, or `-` for a workload's TOML on stdin.
@@ -134,6 +157,38 @@ pub struct LoadArgs {
     /// With --workload: seconds measured per level instead of the workload's.
     #[arg(long, requires = "workload")]
     step_secs: Option<f64>,
+
+    /// Requests written on a connection at once before reading their answers (HTTP/1.1
+    /// pipelining; TechEmpower's plaintext test uses 16); each answer is timed from the
+    /// write. Closed loop only [default: 1, no pipelining].
+    #[arg(long, value_name = "N", conflicts_with_all = ["rate", "disable_keepalive"],
+          value_parser = clap::value_parser!(u64).range(1..=MAX_PIPELINE))]
+    pipeline: Option<u64>,
+    /// Every request on a new connection, asking `Connection: close`: the cost of a
+    /// connection per request (latency still counts from the request's send, not the
+    /// connect).
+    #[arg(long)]
+    disable_keepalive: bool,
+    /// Print the latency percentile spectrum under the table (HdrHistogram's percentile
+    /// distribution: value, percentile, count, 1/(1-percentile)).
+    #[arg(long)]
+    latency: bool,
+    /// Write the latency of every 200 ms window as an HdrHistogram interval log to FILE,
+    /// which HdrHistogram's HistogramLogProcessor and every HdrHistogram library read
+    /// (values in µs).
+    #[arg(long, value_name = "FILE", conflicts_with = "target")]
+    hdr_log: Option<PathBuf>,
+    /// Exit with status 3 when a figure crosses a threshold: FIGURE OP NUMBER, e.g.
+    /// 'p99_us > 2000' or 'throughput_rps < 1000' (or ENGINE.WORKLOAD.FIGURE as for run,
+    /// with * for the server and the workload). Repeatable.
+    #[arg(long = "fail-if", value_name = "GATE", value_parser = gates::parse, long_help = gates::help())]
+    fail_if: Vec<gates::Gate>,
+
+    /// Generator threads, each with its own event loop and its share of the connections
+    /// (or of the rate) [default: the CPUs this process may run on].
+    #[arg(short = 't', long, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=MAX_THREADS))]
+    threads: Option<u64>,
 
     /// Print the result as JSON (stable field names; HDR histograms as HdrHistogram V2,
     /// base64) instead of a table; a workload prints an array, one result per level.
@@ -171,6 +226,7 @@ pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
         (None, Some(target), Some(workload)) => workload_job(target, workload, &args)?,
         _ => bail!("give a URL (workbench load http://HOST:PORT/PATH) or --target and --workload"),
     };
+    gates::check_against(&args.fail_if, &job.config()).map_err(anyhow::Error::msg)?;
     let target = job.plans[0].target;
     let most = job
         .plans
@@ -192,13 +248,33 @@ pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
     if !quiet() {
         eprintln!("{}", job.describe());
     }
+    let stop = load::Stop::new();
+    watch_interrupts(stop.clone())?;
     let mut results = Vec::new();
+    let mut measurements = Vec::new();
     for plan in &job.plans {
-        let (measured, result) = measure(plan, &job.url);
+        let started = std::time::SystemTime::now();
+        let (measured, result) = measure(plan, &job.url, &stop);
         if let Some(saving) = &mut saving {
             saving.step(&step_result(&job, plan, &measured, &result))?;
         }
+        if let Some(path) = &args.hdr_log {
+            write_hdr_log(path, &measured, started, &job.url)?;
+        }
         results.push(result);
+        measurements.push(measured);
+        if stop.at().is_some() {
+            // Ctrl-C: what was measured so far, and no further level.
+            break;
+        }
+    }
+    let interrupted = stop.at().is_some();
+    if interrupted && !quiet() {
+        eprintln!(
+            "Interrupted: the result below is the measurement up to the Ctrl-C ({} of {} levels).",
+            results.len(),
+            job.plans.len()
+        );
     }
 
     if args.json {
@@ -210,9 +286,27 @@ pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
         println!("{text}");
     } else {
         print!("{}", render(&job, &results));
+        if args.latency {
+            for (plan, result) in job.plans.iter().zip(&results) {
+                print!("{}", spectrum(plan, result)?);
+            }
+        }
+    }
+    let steps: Vec<StepResult> = job
+        .plans
+        .iter()
+        .zip(measurements.iter().zip(&results))
+        .map(|(plan, (measured, result))| step_result(&job, plan, measured, result))
+        .collect();
+    let verdicts = gates::evaluate(&args.fail_if, &steps);
+    // Under a JSON document, on stderr: stdout stays one document.
+    if args.json {
+        eprint!("{}", gates::render(&verdicts));
+    } else {
+        print!("{}", gates::render(&verdicts));
     }
     if let Some(saving) = saving {
-        let id = saving.finish(&job)?;
+        let id = saving.finish(&job, interrupted)?;
         if !quiet() {
             eprintln!(
                 "Saved as run {id} in {} (server {:?}, workload {:?}): workbench show {id}",
@@ -222,11 +316,98 @@ pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    Ok(if results.iter().any(|r| r.errors.total() > 0) {
+    Ok(if interrupted {
+        ExitCode::from(130)
+    } else if verdicts.iter().any(gates::Verdict::crossed) {
+        ExitCode::from(gates::EXIT_CROSSED)
+    } else if results.iter().any(|r| r.errors.total() > 0) {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Ctrl-C (SIGINT) or SIGTERM during `load`: the first ends the measurement where it is,
+/// and the command prints what it measured so far and exits with 130, as wrk and oha do; a
+/// second exits at once.
+fn watch_interrupts(stop: load::Stop) -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .context("cannot watch for Ctrl-C")?;
+    std::thread::Builder::new()
+        .name("interrupts".into())
+        .spawn(move || {
+            for (count, _) in signals.forever().enumerate() {
+                if count == 0 {
+                    stop.stop();
+                } else {
+                    std::process::exit(130);
+                }
+            }
+        })
+        .context("cannot start the signal thread")?;
+    Ok(())
+}
+
+/// Writes `--hdr-log`.
+fn write_hdr_log(
+    path: &Path,
+    measured: &Measured,
+    started: std::time::SystemTime,
+    url: &str,
+) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::new(
+        std::fs::File::create(path)
+            .with_context(|| format!("--hdr-log: cannot create {}", path.display()))?,
+    );
+    wb_load::wire::write_interval_log(&mut out, measured, started, url)
+        .and_then(|()| std::io::Write::flush(&mut out))
+        .with_context(|| format!("--hdr-log: cannot write {}", path.display()))
+}
+
+/// `--latency`: HdrHistogram's percentile distribution of one level's latency (every answer
+/// and every request censored at the end), in milliseconds, the way wrk2 prints it.
+fn spectrum(plan: &LoadPlan, result: &LoadResult) -> anyhow::Result<String> {
+    let histogram = wb_load::wire::decode_histogram(&result.histograms.corrected)
+        .context("the latency histogram cannot be read")?;
+    let mut out = format!(
+        "\nLatency spectrum at {} ({}; ms):\n{:>12} {:>14} {:>10} {:>14}\n",
+        plan.level,
+        match plan.mode {
+            Mode::Open => "from the intended send",
+            _ => "from the send",
+        },
+        "Value",
+        "Percentile",
+        "TotalCount",
+        "1/(1-Percentile)"
+    );
+    if histogram.is_empty() {
+        out.push_str("  (no answers)\n");
+        return Ok(out);
+    }
+    for v in histogram.iter_quantiles(1) {
+        let q = v.quantile_iterated_to();
+        let inverse = if q < 1.0 {
+            format!("{:>14.2}", 1.0 / (1.0 - q))
+        } else {
+            format!("{:>14}", "inf")
+        };
+        out.push_str(&format!(
+            "{:>12.3} {:>14.12} {:>10} {inverse}\n",
+            histogram.highest_equivalent(v.value_iterated_to()) as f64 / 1000.0,
+            q,
+            v.count_since_last_iteration()
+        ));
+    }
+    out.push_str(&format!(
+        "#[Mean = {:.3}, StdDeviation = {:.3}]\n#[Max = {:.3}, Total count = {}]\n",
+        histogram.mean() / 1000.0,
+        histogram.stdev() / 1000.0,
+        histogram.max() as f64 / 1000.0,
+        histogram.len()
+    ));
+    Ok(out)
 }
 
 /// `workbench load URL …`: one plan.
@@ -270,8 +451,17 @@ fn url_job(text: &str, args: &LoadArgs) -> anyhow::Result<Job> {
             (Mode::Closed, c, c)
         }
     };
-    let duration = args.duration.unwrap_or(DEFAULT_DURATION);
-    let warmup = args.warmup.unwrap_or(DEFAULT_WARMUP);
+    let (duration, warmup) = match args.requests {
+        // `-n`: the requests end the step, and all of them are counted.
+        Some(_) => (
+            args.duration.unwrap_or(REQUESTS_WINDOW),
+            args.warmup.unwrap_or(Duration::ZERO),
+        ),
+        None => (
+            args.duration.unwrap_or(DEFAULT_DURATION),
+            args.warmup.unwrap_or(DEFAULT_WARMUP),
+        ),
+    };
     let plan = LoadPlan {
         target: addr,
         mode,
@@ -287,6 +477,11 @@ fn url_job(text: &str, args: &LoadArgs) -> anyhow::Result<Job> {
         headers,
         body,
         timeout: args.timeout.unwrap_or(load::REQUEST_TIMEOUT),
+        threads: threads(args),
+        max_requests: args.requests,
+        expect_status: args.expect_status.clone(),
+        pipeline: args.pipeline.map_or(1, |n| n as usize),
+        disable_keepalive: args.disable_keepalive,
     };
     let workload = Workload {
         name: "load".into(),
@@ -313,6 +508,12 @@ fn url_job(text: &str, args: &LoadArgs) -> anyhow::Result<Job> {
         plans: vec![plan],
         calibration: None,
     })
+}
+
+/// The generator threads `-t` asks for (0: one per CPU this process may run on).
+fn threads(args: &LoadArgs) -> usize {
+    args.threads
+        .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX))
 }
 
 /// `workbench load --target HOST:PORT --workload NAME`: one plan per level.
@@ -344,7 +545,10 @@ fn workload_job(target: &str, name: &str, args: &LoadArgs) -> anyhow::Result<Job
     let plans = workload
         .levels
         .iter()
-        .map(|&level| plan_for(&workload, level, &calibration, addr))
+        .map(|&level| LoadPlan {
+            threads: threads(args),
+            ..plan_for(&workload, level, &calibration, addr)
+        })
         .collect();
     Ok(Job {
         url: format!(
@@ -359,6 +563,25 @@ fn workload_job(target: &str, name: &str, args: &LoadArgs) -> anyhow::Result<Job
 }
 
 impl Job {
+    /// The run this measurement is: the server as a peer labelled [`Job::label`], the
+    /// workload. What a saved run records, and what `--fail-if` names are checked against.
+    fn config(&self) -> RunConfig {
+        RunConfig {
+            suite: None,
+            engines: vec![EngineSpec {
+                label: self.label.clone(),
+                engine: self.label.clone(),
+                args: vec![self.url.clone()],
+                peer: true,
+            }],
+            workloads: vec![self.workload.clone()],
+            pin: false,
+            peer_versions: Default::default(),
+            repeat: 1,
+            placement: None,
+        }
+    }
+
     /// The line said before measuring: what, how, how long.
     fn describe(&self) -> String {
         let plan = &self.plans[0];
@@ -383,14 +606,27 @@ impl Job {
         };
         let checks = match plan.expect {
             Expectation::Workbench { .. } => "status, length, body and digest",
-            Expectation::AnyServer { .. } => "status class and framing",
+            Expectation::AnyServer { .. } => "status and framing",
+        };
+        let threads = match plan.threads {
+            0 => load::default_threads(),
+            n => n,
+        };
+        let how = match (plan.pipeline, plan.disable_keepalive) {
+            (n, _) if n > 1 => format!("{how}, {n} requests pipelined per connection"),
+            (_, true) => format!("{how}, a new connection per request"),
+            _ => how,
+        };
+        let length = match plan.max_requests {
+            Some(n) => format!("{n} requests (at most {})", seconds(plan.duration)),
+            None => format!("{} measured", seconds(plan.duration)),
         };
         format!(
-            "{} {}: {how}; {} warm-up + {} measured{}; answers checked for {checks}",
+            "{} {}: {how}, {threads} thread{}; {} warm-up + {length}{}; answers checked for {checks}",
             plan.method,
             self.url,
+            if threads == 1 { "" } else { "s" },
             seconds(plan.warmup),
-            seconds(plan.duration),
             if self.plans.len() > 1 {
                 " per level"
             } else {
@@ -440,14 +676,14 @@ fn preflight(target: SocketAddr, url: &str) -> anyhow::Result<()> {
 }
 
 /// One level: the step, the client's CPU over it, and its document.
-fn measure(plan: &LoadPlan, url: &str) -> (Measured, LoadResult) {
+fn measure(plan: &LoadPlan, url: &str, stop: &load::Stop) -> (Measured, LoadResult) {
     let own_cpu = || {
         wb_runner::sampler::sample_once(std::process::id(), Instant::now())
             .map_or(0.0, |s| s.cpu_user_secs + s.cpu_system_secs)
     };
     let cpu_before = own_cpu();
     let wall = Instant::now();
-    let measured = load::measure(plan, &|_| {});
+    let measured = load::measure_until(plan, &|_| {}, stop);
     let wall = wall.elapsed();
     let client_cpu = (own_cpu() - cpu_before).max(0.0);
     let how = Described {
@@ -462,7 +698,8 @@ fn measure(plan: &LoadPlan, url: &str) -> (Measured, LoadResult) {
         warmup: plan.warmup,
         workbench_checks: matches!(plan.expect, Expectation::Workbench { .. }),
     };
-    let result = LoadResult::new(how, &measured, client_cpu, wall);
+    let mut result = LoadResult::new(how, &measured, client_cpu, wall);
+    result.api_version = wb_web::API_VERSION;
     (measured, result)
 }
 
@@ -524,6 +761,13 @@ fn render(job: &Job, results: &[LoadResult]) -> String {
         if let Some(why) = &r.not_reached {
             notes.push_str(&format!("level {} not reached: {why}\n", plan.level));
         }
+        if !r.status_codes.is_empty() {
+            notes.push_str(&format!(
+                "level {}: answers by status (every one timed): {}\n",
+                plan.level,
+                status_line(&r.status_codes)
+            ));
+        }
         if let Some(u) = &r.latency_uncorrected
             && u.count > 0
         {
@@ -540,7 +784,8 @@ fn render(job: &Job, results: &[LoadResult]) -> String {
                 plan.level, l.late_requests
             ));
         }
-        if r.client_cores > wb_model::figures::CLIENT_SATURATED_CORES {
+        // Saturated: near the whole of each of its threads' cores.
+        if r.client_cores > wb_model::figures::CLIENT_SATURATED_CORES * r.threads.max(1) as f64 {
             notes.push_str(&format!(
                 "level {}: the load generator used {} cores; it may be the bottleneck\n",
                 plan.level,
@@ -548,14 +793,30 @@ fn render(job: &Job, results: &[LoadResult]) -> String {
             ));
         }
     }
+    let plan = &job.plans[0];
+    let statuses = plan
+        .expect_status
+        .clone()
+        .unwrap_or_else(|| plan.expect.statuses());
     format!(
         "{}{notes}errors: c = connect, t = timeout, r = reset, b = bad response ({})\n",
         table.render(0),
-        match job.plans[0].expect {
-            Expectation::Workbench { .. } => "wrong status, length, body or digest",
-            Expectation::AnyServer { .. } => "a status other than 2xx or 3xx, or broken framing",
+        match plan.expect {
+            Expectation::Workbench { .. } =>
+                format!("a status other than {statuses}, or a wrong length, body or digest"),
+            Expectation::AnyServer { .. } =>
+                format!("a status other than {statuses}, or broken framing"),
         }
     )
+}
+
+/// `200 × 1234, 404 × 5`: answers by status.
+fn status_line(codes: &std::collections::BTreeMap<u16, u64>) -> String {
+    codes
+        .iter()
+        .map(|(code, n)| format!("{code} × {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The step a saved run keeps: what the client measured; the server's process is not known,
@@ -592,20 +853,7 @@ impl Saving {
     fn begin(job: &Job, db: &Path) -> anyhow::Result<Saving> {
         let mut store = open_store(db)?;
         let calibration = job.calibration.unwrap_or_else(calibrate);
-        let config = RunConfig {
-            suite: None,
-            engines: vec![EngineSpec {
-                label: job.label.clone(),
-                engine: job.label.clone(),
-                args: vec![job.url.clone()],
-                peer: true,
-            }],
-            workloads: vec![job.workload.clone()],
-            pin: false,
-            peer_versions: Default::default(),
-            repeat: 1,
-            placement: None,
-        };
+        let config = job.config();
         let id = store
             .begin_run(&config, &machine_facts(), &calibration)
             .with_context(|| format!("cannot save to {}", db.display()))?;
@@ -622,14 +870,25 @@ impl Saving {
             .with_context(|| format!("cannot save to {}", self.db.display()))
     }
 
-    fn finish(mut self, job: &Job) -> anyhow::Result<RunId> {
+    fn finish(mut self, job: &Job, interrupted: bool) -> anyhow::Result<RunId> {
         let note = format!(
             "measured with workbench load: {} {} (the client's figures only; the server's \
-             memory and CPU were not sampled)",
-            job.plans[0].method, job.url
+             memory and CPU were not sampled){}",
+            job.plans[0].method,
+            job.url,
+            if interrupted {
+                "; stopped by Ctrl-C: the last step is the measurement up to then"
+            } else {
+                ""
+            }
         );
+        let status = if interrupted {
+            RunStatus::Interrupted
+        } else {
+            RunStatus::Completed
+        };
         self.store
-            .finish_run(self.id, RunStatus::Completed, Some(&note))
+            .finish_run(self.id, status, Some(&note))
             .with_context(|| format!("cannot save to {}", self.db.display()))?;
         Ok(self.id)
     }

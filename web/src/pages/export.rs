@@ -1,7 +1,9 @@
-//! A run as data: the JSON document of the API and the downloads, and the CSV of its steps.
+//! A run as data: the JSON document of the API and the downloads, and the table of its
+//! steps (one row per step, the figures of the table of figures) as CSV, Markdown or JSON.
 //!
 //! The API (`/api/runs/{id}`) and the run page's downloads (`run.json`, `steps.csv`) give the
 //! same run the same way; both read it from here, so neither page module imports the other.
+//! `workbench show --format` and `workbench report --format csv|json` write the same table.
 
 use serde::Serialize;
 use wb_model::results::{Calibration, RunConfig, StepResult};
@@ -72,33 +74,79 @@ impl Serialize for RunDocument {
     }
 }
 
-/// A column of the CSV that is not a figure: which step a row is, and its flags.
+/// One cell of the table of a run's steps, before it is written as CSV, Markdown or JSON.
+enum Cell {
+    /// Text: a label, a mode, a reason.
+    Text(String),
+    /// A whole number.
+    Count(u64),
+    /// A flag.
+    Flag(bool),
+    /// A figure with its decimals, absent where the step has none.
+    Figure(Option<f64>, usize),
+}
+
+impl Cell {
+    /// In a CSV: text quoted and defused ([`csv`]), a figure plain, an absent one empty.
+    fn csv(&self) -> String {
+        match self {
+            Cell::Text(t) => csv(t),
+            Cell::Count(n) => n.to_string(),
+            Cell::Flag(b) => b.to_string(),
+            Cell::Figure(v, decimals) => v.map(|v| format!("{v:.*}", decimals)).unwrap_or_default(),
+        }
+    }
+
+    /// In a Markdown table: text escaped so that it stays text, an absent figure `–`.
+    fn markdown(&self) -> String {
+        match self {
+            Cell::Text(t) => wb_reports::format::escape_markdown(t),
+            Cell::Figure(None, _) => "–".into(),
+            other => other.csv(),
+        }
+    }
+
+    /// In JSON: text a string, a figure a number (`null` where absent; whole when the
+    /// figure has no decimals).
+    fn json(&self) -> serde_json::Value {
+        match self {
+            Cell::Text(t) => t.clone().into(),
+            Cell::Count(n) => (*n).into(),
+            Cell::Flag(b) => (*b).into(),
+            // A figure without decimals (a count, µs) is a whole number in JSON too.
+            Cell::Figure(Some(v), 0) if v.fract() == 0.0 && v.abs() < 9e15 => (*v as i64).into(),
+            Cell::Figure(v, _) => v.map_or(serde_json::Value::Null, Into::into),
+        }
+    }
+}
+
+/// A column of the steps' table that is not a figure: which step a row is, and its flags.
 struct StepColumn {
     name: &'static str,
-    cell: fn(RunId, &StepResult) -> String,
+    cell: fn(RunId, &StepResult) -> Cell,
 }
 
 /// The columns before the figures: which step.
 const HEAD: [StepColumn; 5] = [
     StepColumn {
         name: "run",
-        cell: |id, _| id.to_string(),
+        cell: |id, _| Cell::Count(id.0 as u64),
     },
     StepColumn {
         name: "engine",
-        cell: |_, s| csv(&s.engine),
+        cell: |_, s| Cell::Text(s.engine.clone()),
     },
     StepColumn {
         name: "workload",
-        cell: |_, s| csv(&s.workload),
+        cell: |_, s| Cell::Text(s.workload.clone()),
     },
     StepColumn {
         name: "mode",
-        cell: |_, s| s.mode.name().to_string(),
+        cell: |_, s| Cell::Text(s.mode.name().to_string()),
     },
     StepColumn {
         name: "level",
-        cell: |_, s| s.level.to_string(),
+        cell: |_, s| Cell::Count(s.level),
     },
 ];
 
@@ -106,29 +154,31 @@ const HEAD: [StepColumn; 5] = [
 const TAIL: [StepColumn; 5] = [
     StepColumn {
         name: "client_saturated",
-        cell: |_, s| s.flags.client_saturated.to_string(),
+        cell: |_, s| Cell::Flag(s.flags.client_saturated),
     },
     StepColumn {
         name: "littles_law_off",
-        cell: |_, s| s.flags.littles_law_off.to_string(),
+        cell: |_, s| Cell::Flag(s.flags.littles_law_off),
     },
     StepColumn {
         name: "level_not_reached",
-        cell: |_, s| csv(s.flags.level_not_reached.as_deref().unwrap_or("")),
+        cell: |_, s| Cell::Text(s.flags.level_not_reached.clone().unwrap_or_default()),
     },
     StepColumn {
         name: "failure",
-        cell: |_, s| csv(s.failure.as_deref().unwrap_or("")),
+        cell: |_, s| Cell::Text(s.failure.clone().unwrap_or_default()),
     },
     StepColumn {
         name: "repeat",
-        cell: |_, s| s.repeat.to_string(),
+        cell: |_, s| Cell::Count(u64::from(s.repeat)),
     },
 ];
 
-/// The CSV columns, in order: which step ([`HEAD`]), every figure of the table of figures
-/// ([`wb_model::table::TABLE`]) by its key, the step's flags ([`TAIL`]), then the low and high
-/// end of every figure's 95 % interval.
+/// The columns of the steps' table, in order: which step (run, engine, workload, mode,
+/// level), every figure of the table of figures ([`wb_model::table::TABLE`]) by its key, the
+/// step's flags, failure and repeat, then the low and high end of every figure's 95 %
+/// interval. The CSV, the Markdown table and the JSON rows of `workbench show --format` and
+/// the dashboard's `steps.csv` all have these columns.
 pub fn csv_columns() -> Vec<&'static str> {
     let mut columns: Vec<&'static str> = HEAD.iter().map(|c| c.name).collect();
     columns.extend(table::TABLE.iter().map(|f| f.key));
@@ -141,31 +191,73 @@ pub fn csv_columns() -> Vec<&'static str> {
     columns
 }
 
+/// One step's cells, in the order of [`csv_columns`].
+fn step_cells(id: RunId, s: &StepResult) -> Vec<Cell> {
+    let mut cells: Vec<Cell> = HEAD.iter().map(|c| (c.cell)(id, s)).collect();
+    cells.extend(
+        table::TABLE
+            .iter()
+            .map(|f| Cell::Figure(f.of(s), f.decimals)),
+    );
+    cells.extend(TAIL.iter().map(|c| (c.cell)(id, s)));
+    for f in table::TABLE {
+        if f.interval.is_some() {
+            let interval = f.interval_of(s);
+            cells.push(Cell::Figure(interval.map(|c| c[0]), 3));
+            cells.push(Cell::Figure(interval.map(|c| c[1]), 3));
+        }
+    }
+    cells
+}
+
 /// The run's steps as CSV: a header of [`csv_columns`], then one row per step. A figure the
 /// step does not have (a latency without answers, a cost without CPU samples) is empty.
 pub fn steps_csv(id: RunId, run: &StoredRun) -> String {
     let mut out = csv_columns().join(",");
     out.push('\n');
     for s in &run.steps {
-        let mut cells: Vec<String> = HEAD.iter().map(|c| (c.cell)(id, s)).collect();
-        cells.extend(table::TABLE.iter().map(|f| f.plain(f.of(s))));
-        cells.extend(TAIL.iter().map(|c| (c.cell)(id, s)));
-        for f in table::TABLE {
-            if f.interval.is_some() {
-                let interval = f.interval_of(s);
-                cells.push(opt(interval.map(|c| c[0])));
-                cells.push(opt(interval.map(|c| c[1])));
-            }
-        }
+        let cells: Vec<String> = step_cells(id, s).iter().map(Cell::csv).collect();
         out.push_str(&cells.join(","));
         out.push('\n');
     }
     out
 }
 
-/// An optional figure: empty when absent.
-fn opt(value: Option<f64>) -> String {
-    value.map(|v| format!("{v:.3}")).unwrap_or_default()
+/// The run's steps as a Markdown table (GitHub's): the columns of [`csv_columns`], one row
+/// per step, text escaped so that it stays text, `–` for a figure the step does not have.
+pub fn steps_markdown(id: RunId, run: &StoredRun) -> String {
+    let columns = csv_columns();
+    let mut out = format!("| {} |\n", columns.join(" | ").replace('_', "\\_"));
+    out.push_str(&format!("|{}\n", "---|".repeat(columns.len())));
+    for s in &run.steps {
+        let cells: Vec<String> = step_cells(id, s).iter().map(Cell::markdown).collect();
+        out.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+    out
+}
+
+/// The run's steps as JSON: `{"api_version", "run", "columns", "steps"}`, each step an
+/// object keyed by [`csv_columns`], figures as numbers (`null` where absent).
+pub fn steps_json(id: RunId, run: &StoredRun) -> serde_json::Value {
+    let columns = csv_columns();
+    let steps: Vec<serde_json::Value> = run
+        .steps
+        .iter()
+        .map(|s| {
+            let row: serde_json::Map<String, serde_json::Value> = columns
+                .iter()
+                .zip(step_cells(id, s))
+                .map(|(name, cell)| (name.to_string(), cell.json()))
+                .collect();
+            serde_json::Value::Object(row)
+        })
+        .collect();
+    serde_json::json!({
+        "api_version": API_VERSION,
+        "run": id.0,
+        "columns": columns,
+        "steps": steps,
+    })
 }
 
 /// What a spreadsheet may read as the start of a formula: OWASP's list for CSV injection

@@ -7,8 +7,9 @@
 //! bytes chunk by chunk as it passes through the one read buffer, so a 64 MiB answer is checked
 //! with a few KiB of memory.
 //!
-//! Any other server's answer ([`Expectation::AnyServer`]) is checked for its status class
-//! and its framing only: a `Content-Length` body is counted to its end, a chunked one is
+//! Any other server's answer ([`Expectation::AnyServer`]), and a workbench route's answer
+//! with another status than 200, is checked for its framing only (whether its status is
+//! one the step expects is the step's call, [`AnswerReader::status`]): a `Content-Length` body is counted to its end, a chunked one is
 //! decoded as it streams by ([`Chunked`], a byte-at-a-time state machine that keeps no
 //! bytes), and the body itself is not compared.
 //!
@@ -47,10 +48,10 @@ pub(crate) enum BadAnswer {
     Malformed,
     /// The head does not fit in the read buffer.
     HeadTooLarge,
-    /// A status other than 200.
+    /// A well-framed answer whose status is not one the step expects (200 for the
+    /// workbench's routes, `--expect-status` or 2xx for any server). Unlike the others, it is
+    /// timed: the answer is whole, only its status is wrong (as wrk counts non-2xx answers).
     Status(u16),
-    /// Any server: a status outside 2xx and 3xx.
-    StatusClass(u16),
     /// Any server: a body framed neither by `Content-Length` nor by chunked encoding.
     NoFraming,
     /// Any server: chunked encoding that does not follow RFC 9112, section 7.1.
@@ -84,8 +85,7 @@ impl fmt::Display for BadAnswer {
         match self {
             BadAnswer::Malformed => f.write_str("malformed response head"),
             BadAnswer::HeadTooLarge => f.write_str("response head larger than the read buffer"),
-            BadAnswer::Status(code) => write!(f, "status {code}, expected 200"),
-            BadAnswer::StatusClass(code) => write!(f, "status {code}, expected 2xx or 3xx"),
+            BadAnswer::Status(code) => write!(f, "status {code}, not an expected one"),
             BadAnswer::NoFraming => {
                 f.write_str("neither Content-Length nor chunked encoding frames the body")
             }
@@ -144,6 +144,17 @@ pub(super) struct AnswerReader {
     state: State,
     /// The last answer that passed every check in one read, kept-alive (empty if none).
     known: Vec<u8>,
+    /// Its status.
+    known_status: u16,
+    /// The status of the answer being read (0 before its head).
+    status: u16,
+    /// Whether its body is compared with the workbench's expected bytes: a workbench
+    /// route's answer with status 200. Any other answer is only read to its end.
+    verify: bool,
+    /// Pipelining: bytes after an answer's end are the next answer's start, not an error.
+    pipelined: bool,
+    /// Those bytes, in `buf`, kept for the next [`AnswerReader::begin`].
+    leftover: Range<usize>,
 }
 
 impl AnswerReader {
@@ -154,7 +165,39 @@ impl AnswerReader {
             filled: 0,
             state: State::Head,
             known: Vec::new(),
+            known_status: 0,
+            status: 0,
+            verify: false,
+            pipelined: false,
+            leftover: 0..0,
         }
+    }
+
+    /// A reader for a connection that pipelines its requests: several answers may arrive in
+    /// one read, and what follows one answer is kept as the start of the next.
+    pub(super) fn pipelined(capacity: usize) -> AnswerReader {
+        AnswerReader {
+            pipelined: true,
+            ..AnswerReader::new(capacity)
+        }
+    }
+
+    /// Forgets bytes read past the last answer (the connection they came on is gone).
+    pub(super) fn discard(&mut self) {
+        self.leftover = 0..0;
+    }
+
+    /// Bytes of the next answer already read with the last one (pipelining): they belong to
+    /// no answer yet.
+    pub(super) fn leftover(&self) -> usize {
+        self.leftover.len()
+    }
+
+    /// The status of the answer read last (0 if its head was not read). Any well-framed
+    /// answer is [`Step::Done`], whatever its status: the caller decides whether the status
+    /// is one it expects, and times the answer either way.
+    pub(super) fn status(&self) -> u16 {
+        self.status
     }
 
     /// The read buffer size for answers of `body_len` bytes: the whole answer when it is
@@ -167,9 +210,19 @@ impl AnswerReader {
     }
 
     /// Starts a new answer.
-    pub(super) fn begin(&mut self) {
-        self.filled = 0;
+    /// Starts a new answer. With pipelining, the bytes read past the last answer are its
+    /// start: their count is returned, and [`AnswerReader::received`]`(0, …)` checks them
+    /// before anything more is read.
+    pub(super) fn begin(&mut self) -> usize {
+        let carried = self.leftover.len();
+        if carried > 0 {
+            self.buf.copy_within(self.leftover.clone(), 0);
+        }
+        self.leftover = 0..0;
+        self.filled = carried;
         self.state = State::Head;
+        self.status = 0;
+        carried
     }
 
     /// Where the next read goes. While reading the head, after the part already read; in the
@@ -186,16 +239,26 @@ impl AnswerReader {
         match self.state {
             State::Head => {
                 self.filled = (self.filled + n).min(self.buf.len());
-                if !self.known.is_empty() && self.buf[..self.filled] == self.known[..] {
-                    // The same bytes as an answer that passed every check.
+                let known = self.known.len();
+                if known > 0
+                    && (self.buf[..self.filled] == self.known[..]
+                        || (self.pipelined && self.buf[..self.filled].starts_with(&self.known)))
+                {
+                    // The same bytes as an answer that passed every check (pipelining: at
+                    // least, followed by the next answer's start).
+                    self.status = self.known_status;
+                    self.leftover = known..self.filled;
                     return Step::Done { close: false };
                 }
                 let step = self.parse_head(expect);
-                if step == (Step::Done { close: false }) && self.filled <= KNOWN_ANSWER_MAX {
+                // The answer's own bytes: all that was read, less the next one's start.
+                let end = self.filled - self.leftover.len();
+                if step == (Step::Done { close: false }) && end <= KNOWN_ANSWER_MAX {
                     // Checked whole, in this one buffer: keep it for the next answer. The
                     // buffer is reused, so only a longer answer allocates.
                     self.known.clear();
-                    self.known.extend_from_slice(&self.buf[..self.filled]);
+                    self.known.extend_from_slice(&self.buf[..end]);
+                    self.known_status = self.status;
                 }
                 step
             }
@@ -218,10 +281,14 @@ impl AnswerReader {
                 return Step::Bad(BadAnswer::HeadTooLarge);
             }
             Ok(httparse::Status::Partial) => return Step::More,
-            Ok(httparse::Status::Complete(len)) => match check_head(&response, expect) {
-                Ok((framing, close)) => (len, framing, close),
-                Err(bad) => return Step::Bad(bad),
-            },
+            Ok(httparse::Status::Complete(len)) => {
+                self.status = response.code.unwrap_or(0);
+                self.verify = matches!(expect, Expectation::Workbench { .. }) && self.status == 200;
+                match check_head(&response, expect, self.verify) {
+                    Ok((framing, close)) => (len, framing, close),
+                    Err(bad) => return Step::Bad(bad),
+                }
+            }
             Err(_) => return Step::Bad(BadAnswer::Malformed),
         };
         // Whatever followed the head in this read is the start of the body.
@@ -233,9 +300,13 @@ impl AnswerReader {
     }
 
     fn check_chunked(&mut self, mut decoder: Chunked, close: bool, range: Range<usize>) -> Step {
-        let chunk = &self.buf[range];
+        let chunk = &self.buf[range.clone()];
         match decoder.feed(chunk) {
             Err(bad) => Step::Bad(bad),
+            Ok(Some(used)) if used < chunk.len() && self.pipelined => {
+                self.leftover = range.start + used..range.end;
+                Step::Done { close }
+            }
             Ok(Some(used)) if used < chunk.len() => Step::Bad(BadAnswer::Trailing),
             Ok(Some(_)) => Step::Done { close },
             Ok(None) => {
@@ -253,13 +324,22 @@ impl AnswerReader {
         range: Range<usize>,
         expect: &Expectation,
     ) -> Step {
-        let chunk = &self.buf[range];
-        let end = seen + chunk.len() as u64;
+        let mut range = range;
+        let end = seen + range.len() as u64;
         if end > len {
-            // One request at a time: nothing may follow the answer.
-            return Step::Bad(BadAnswer::Trailing);
+            if !self.pipelined {
+                // One request at a time: nothing may follow the answer.
+                return Step::Bad(BadAnswer::Trailing);
+            }
+            // Pipelining: the rest is the next answer's start.
+            let own = usize::try_from(len - seen).unwrap_or(usize::MAX);
+            self.leftover = range.start + own..range.end;
+            range.end = range.start + own;
         }
+        let end = end.min(len);
+        let chunk = &self.buf[range];
         if let Expectation::Workbench { digest, .. } = expect
+            && self.verify
             && let Some(offset) = first_difference(digest.is_some(), seen, chunk)
         {
             return Step::Bad(BadAnswer::Body { offset });
@@ -277,24 +357,21 @@ impl AnswerReader {
     }
 }
 
-/// Checks status and headers; returns how the body is framed and whether the server closes
-/// the connection afterwards.
+/// Checks the headers; returns how the body is framed and whether the server closes the
+/// connection afterwards. With `verify` (a workbench route answering 200), the length and the
+/// digest must be the expected ones; otherwise the answer is framed as any server's.
 fn check_head(
     response: &httparse::Response<'_, '_>,
     expect: &Expectation,
+    verify: bool,
 ) -> Result<(Framing, bool), BadAnswer> {
     let code = response.code.unwrap_or(0);
     let (want_len, want_digest) = match expect {
-        Expectation::Workbench { body_len, digest } => (Some(*body_len), digest.as_deref()),
-        Expectation::AnyServer { .. } => (None, None),
-    };
-    match expect {
-        Expectation::Workbench { .. } if code != 200 => return Err(BadAnswer::Status(code)),
-        Expectation::AnyServer { .. } if !(200..400).contains(&code) => {
-            return Err(BadAnswer::StatusClass(code));
+        Expectation::Workbench { body_len, digest } if verify => {
+            (Some(*body_len), digest.as_deref())
         }
-        _ => {}
-    }
+        _ => (None, None),
+    };
     let http10 = response.version == Some(0);
     let mut close = http10;
     let mut length: Option<u64> = None;
@@ -615,9 +692,11 @@ mod tests {
         let last = corrupt.len() - 3;
         corrupt[last] = b'!';
         assert_eq!(bad(&corrupt), Step::Bad(BadAnswer::Body { offset: 27 }));
+        // Another status is a whole answer, framed as any server's: the step times it and
+        // decides whether it is expected.
         assert_eq!(
-            bad(b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n"),
-            Step::Bad(BadAnswer::Status(503))
+            bad(b"HTTP/1.1 503 Busy\r\nContent-Length: 4\r\n\r\nbusy"),
+            Step::Done { close: false }
         );
         assert_eq!(bad(b"SSH-2.0-x\r\n\r\n"), Step::Bad(BadAnswer::Malformed));
         assert_eq!(
@@ -745,7 +824,7 @@ mod tests {
     }
 
     #[test]
-    fn any_server_answers_are_checked_for_status_class_and_framing() {
+    fn any_server_answers_are_checked_for_framing() {
         let any = Expectation::AnyServer { head: false };
         let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
                         5;ext=1\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\
@@ -764,9 +843,10 @@ mod tests {
                 Step::Done { close: false },
             ),
             (chunked, Step::Done { close: false }),
+            // Any status is a whole answer here: whether it is expected is the step's call.
             (
-                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
-                Step::Bad(BadAnswer::StatusClass(404)),
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nnot",
+                Step::Done { close: false },
             ),
             (
                 b"HTTP/1.1 200 OK\r\n\r\nuntil the close",
@@ -822,6 +902,55 @@ mod tests {
         }
         let mut huge = Chunked::start();
         assert_eq!(huge.feed(b"ffffffffffffffff\r\n"), Err(BadAnswer::Chunked));
+    }
+
+    /// Pipelining: answers back to back, read in pieces of any size, each whole and checked
+    /// in turn; bytes past one answer start the next.
+    #[test]
+    fn pipelined_answers_are_read_one_after_the_other() {
+        let expect = Expectation::for_target(0, None);
+        let one = hello();
+        let mut stream = Vec::new();
+        for _ in 0..5 {
+            stream.extend_from_slice(&one);
+        }
+        for step in [1, 7, one.len() + 3, 4096] {
+            let mut reader = AnswerReader::pipelined(4096);
+            let mut rest = &stream[..];
+            let mut done = 0;
+            while done < 5 {
+                let carried = reader.begin();
+                let mut bytes = carried;
+                let mut outcome = if carried > 0 {
+                    reader.received(0, &expect)
+                } else {
+                    Step::More
+                };
+                while outcome == Step::More {
+                    let spare = reader.spare();
+                    let n = step.min(spare.len()).min(rest.len());
+                    assert!(n > 0, "step {step}: ran out after {done} answers");
+                    spare[..n].copy_from_slice(&rest[..n]);
+                    rest = &rest[n..];
+                    bytes += n;
+                    outcome = reader.received(n, &expect);
+                }
+                assert_eq!(
+                    outcome,
+                    Step::Done { close: false },
+                    "step {step}, answer {done}"
+                );
+                assert_eq!(reader.status(), 200);
+                assert_eq!(bytes - reader.leftover(), one.len(), "step {step}");
+                done += 1;
+            }
+            assert!(rest.is_empty() && reader.leftover() == 0, "step {step}");
+        }
+        // Without pipelining, the same bytes are an answer with trailing bytes.
+        assert_eq!(
+            feed(&stream, 4096, &expect, 4096),
+            Step::Bad(BadAnswer::Trailing)
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::PROGRESS_INTERVAL;
+use super::{PROGRESS_INTERVAL, Stop};
 use wb_model::results::WINDOW_MS;
 
 /// Longest warm-up or window honoured, so that no `Instant` arithmetic can overflow on a
@@ -67,15 +67,24 @@ impl Clock {
     }
 }
 
-/// Calls `progress` every [`PROGRESS_INTERVAL`] until the clock's window ends.
-pub(super) async fn tick_until(clock: Clock, progress: &(dyn Fn(f64) + Sync)) {
+/// How often [`tick_until`] looks whether the step was stopped early: a Ctrl-C ends the
+/// window within this long.
+const STOP_POLL: Duration = Duration::from_millis(50);
+
+/// Calls `progress` every [`PROGRESS_INTERVAL`] until the clock's window ends, or `stop`
+/// is given.
+pub(super) async fn tick_until(clock: Clock, progress: &(dyn Fn(f64) + Sync), stop: &Stop) {
+    let mut next_progress = Instant::now();
     loop {
         let now = Instant::now();
-        progress(clock.fraction(now));
-        if now >= clock.window_end {
+        if now >= next_progress {
+            progress(clock.fraction(now));
+            next_progress = now + PROGRESS_INTERVAL;
+        }
+        if now >= clock.window_end || stop.at().is_some() {
             return;
         }
-        sleep_until((now + PROGRESS_INTERVAL).min(clock.window_end)).await;
+        sleep_until((now + STOP_POLL).min(clock.window_end)).await;
     }
 }
 

@@ -47,6 +47,8 @@ pub(super) struct Exchanged {
     pub(super) bytes: u64,
     /// The server closes the connection after this answer.
     pub(super) close: bool,
+    /// Its status.
+    pub(super) status: u16,
 }
 
 /// How a slow reader paces its reads.
@@ -72,8 +74,33 @@ async fn exchange(
         .write_all(request)
         .await
         .map_err(|_| Failure::Reset)?;
-    reader.begin();
-    let mut bytes: u64 = 0;
+    read_answer(stream, reader, expect, pace, sent).await
+}
+
+/// Reads one answer, checking it as it arrives; with pipelining, starting from the bytes
+/// read past the previous one.
+async fn read_answer(
+    stream: &mut TcpStream,
+    reader: &mut AnswerReader,
+    expect: &Expectation,
+    pace: Option<Pace>,
+    sent: Instant,
+) -> Result<Exchanged, Failure> {
+    let carried = reader.begin();
+    let mut bytes = carried as u64;
+    if carried > 0 {
+        match reader.received(0, expect) {
+            Step::More => {}
+            Step::Done { close } => {
+                return Ok(Exchanged {
+                    bytes: bytes - reader.leftover() as u64,
+                    close,
+                    status: reader.status(),
+                });
+            }
+            Step::Bad(bad) => return Err(Failure::Bad(bad)),
+        }
+    }
     loop {
         let spare = reader.spare();
         let spare = match pace {
@@ -97,7 +124,13 @@ async fn exchange(
         bytes += n as u64;
         match reader.received(n, expect) {
             Step::More => {}
-            Step::Done { close } => return Ok(Exchanged { bytes, close }),
+            Step::Done { close } => {
+                return Ok(Exchanged {
+                    bytes: bytes - reader.leftover() as u64,
+                    close,
+                    status: reader.status(),
+                });
+            }
             Step::Bad(bad) => return Err(Failure::Bad(bad)),
         }
     }
@@ -211,7 +244,7 @@ pub(super) async fn request(
     slot: Slot,
 ) -> Next {
     let sent = Instant::now();
-    if sent >= end {
+    if sent >= shared.end_by(end) {
         if let Some(intended) = intended {
             // An open loop's request taken too late to be sent: still unanswered, censored
             // as if queued.
@@ -219,22 +252,38 @@ pub(super) async fn request(
         }
         return Next::Keep;
     }
+    // `-n`: a request of the window is one of the budget's; once it is spent, the
+    // connection stops (the step ends when the last one is answered).
+    let budget = match &shared.budget {
+        Some(budget) if sent >= shared.clock().window_start => {
+            if !budget.take() {
+                return Next::Keep;
+            }
+            Some(budget)
+        }
+        _ => None,
+    };
     shared.waiting(slot, intended.unwrap_or(sent), intended.map(|_| sent));
     let (timed, done) = timed_exchange(shared, conn, reader, pace, sent, end).await;
-    if done >= end || matches!(timed, Outcome::Cut) {
+    // A stop (Ctrl-C) during the exchange ends the window there: the request is censored.
+    if done >= shared.end_by(end) || matches!(timed, Outcome::Cut) {
         // Cut short, or done after the window: not counted, so censored.
         return Next::Keep;
     }
     shared.settled(slot);
+    if let Some(budget) = budget {
+        budget.settle();
+    }
     match timed {
         Outcome::Done(Ok(answer)) => {
             match intended {
-                None => shared.answered(done, done - sent, None, answer.bytes),
+                None => shared.answered(done, done - sent, None, answer.bytes, answer.status),
                 Some(intended) => shared.answered(
                     done,
                     done.saturating_duration_since(intended),
                     Some(done - sent),
                     answer.bytes,
+                    answer.status,
                 ),
             }
             if answer.close {
@@ -253,4 +302,101 @@ pub(super) async fn request(
             Next::Reconnect
         }
     }
+}
+
+/// One batch of a pipelining connection: `shared.pipeline` requests written at once, then
+/// their answers read in order, each timed from the write. What the window's end cuts short
+/// stays pending (censored, every request of the batch still unanswered); a failure fails
+/// the request it hit and every one behind it (sent, never to be answered on this
+/// connection), so that the requests sent are still answered + failed + censored.
+pub(super) async fn pipelined(
+    shared: &Shared,
+    conn: &mut Conn<'_>,
+    reader: &mut AnswerReader,
+    end: Instant,
+    slot: Slot,
+) -> Next {
+    let sent = Instant::now();
+    if sent >= shared.end_by(end) {
+        return Next::Keep;
+    }
+    let budget = shared
+        .budget
+        .as_ref()
+        .filter(|_| sent >= shared.clock().window_start);
+    let batch = match budget {
+        Some(budget) => (0..shared.pipeline).take_while(|_| budget.take()).count(),
+        None => shared.pipeline,
+    };
+    if batch == 0 {
+        return Next::Keep;
+    }
+    let fail = |failure: Failure, n: usize, at: Instant| {
+        for _ in 0..n {
+            shared.failed(failure, at);
+            if let Some(budget) = budget {
+                budget.settle();
+            }
+        }
+        shared.settled(slot);
+    };
+    shared.waiting_many(slot, sent, batch as u64);
+    let deadline = (sent + shared.timeout).min(end);
+    let bytes = &shared.batch[..shared.request.len() * batch];
+    let stream = &mut conn.stream;
+    match conn.watchdog.guard(deadline, stream.write_all(bytes)).await {
+        Some(Ok(())) => {}
+        None if deadline == end => return Next::Keep,
+        None => {
+            fail(Failure::Timeout, batch, Instant::now());
+            return Next::Reconnect;
+        }
+        Some(Err(_)) => {
+            fail(Failure::Reset, batch, Instant::now());
+            return Next::Reconnect;
+        }
+    }
+    for answered in 0..batch {
+        let left = batch - answered;
+        let read = read_answer(&mut conn.stream, reader, &shared.expect, None, sent);
+        let read = conn.watchdog.guard(deadline, read).await;
+        let done = Instant::now();
+        if done >= shared.end_by(end) {
+            // Cut short, or done after the window (or the stop): the rest of the batch is
+            // censored.
+            return Next::Keep;
+        }
+        match read {
+            None => {
+                fail(Failure::Timeout, left, done);
+                return Next::Reconnect;
+            }
+            Some(Err(failure)) => {
+                fail(failure, 1, done);
+                fail(Failure::Reset, left - 1, done);
+                return Next::Reconnect;
+            }
+            Some(Ok(answer)) => {
+                shared.waiting_many(slot, sent, left as u64 - 1);
+                shared.answered(done, done - sent, None, answer.bytes, answer.status);
+                if let Some(budget) = budget {
+                    budget.settle();
+                }
+                if answer.close {
+                    // The server ends the connection: the answers behind this one will not
+                    // come.
+                    fail(Failure::Reset, left - 1, done);
+                    return Next::Reconnect;
+                }
+            }
+        }
+    }
+    shared.settled(slot);
+    if reader.leftover() > 0 {
+        // Bytes past the batch's last answer: more answers than requests. The answers were
+        // right; the connection is not to be trusted with another batch.
+        tracing::debug!("load generator: bytes after the last pipelined answer");
+        return Next::Reconnect;
+    }
+    Next::Again
 }

@@ -15,13 +15,13 @@ use std::time::Instant;
 use tokio::sync::Notify;
 use tokio::task::spawn_local;
 
-use super::Measured;
 use super::answer::AnswerReader;
 use super::clock::{Clock, tick_until};
 use super::closed::too_many;
 use super::connect::Retry;
 use super::exchange::{Failure, Outcome, timed_exchange};
 use super::step::Shared;
+use super::step::{Ctx, Part};
 use super::{IDLE_OPEN_TIMEOUT, LoadPlan, MAX_LEVEL_CONNECTIONS, PROGRESS_INTERVAL};
 
 /// Share of the progress bar given to opening the connections; the hold gets the rest.
@@ -38,12 +38,13 @@ struct Opening {
 }
 
 /// Opens `plan.level` connections, then holds them for `warmup + duration`.
-pub(super) async fn run(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> Measured {
+pub(super) async fn run(plan: &LoadPlan, ctx: &Ctx, progress: &(dyn Fn(f64) + Sync)) -> Part {
     let level = plan.level.min(MAX_LEVEL_CONNECTIONS);
     // While opening, the "window" is the opening phase: its answers and errors count.
     let open_start = Instant::now();
     let shared = Rc::new(Shared::new(
         plan,
+        ctx,
         Clock::starting_at(open_start, std::time::Duration::ZERO, IDLE_OPEN_TIMEOUT),
         false,
     ));
@@ -60,7 +61,7 @@ pub(super) async fn run(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> Mea
             open_until,
         ));
     }
-    while opening.pending.get() > 0 && Instant::now() < open_until {
+    while opening.pending.get() > 0 && Instant::now() < open_until && ctx.stop.at().is_none() {
         let done = level - opening.pending.get();
         progress(OPENING_SHARE * done as f64 / level as f64);
         tokio::select! {
@@ -72,9 +73,11 @@ pub(super) async fn run(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> Mea
     // The hold: warm-up, then the measured window, with nothing sent.
     let hold = Clock::starting_now(plan.warmup, plan.duration);
     shared.clock.set(hold);
-    tick_until(hold, &|f| {
-        progress(OPENING_SHARE + (1.0 - OPENING_SHARE) * f)
-    })
+    tick_until(
+        hold,
+        &|f| progress(OPENING_SHARE + (1.0 - OPENING_SHARE) * f),
+        &ctx.stop,
+    )
     .await;
 
     let held = opening.held.take();
@@ -104,7 +107,7 @@ pub(super) async fn run(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> Mea
     } else {
         None
     };
-    shared.report(open, not_reached)
+    shared.finish(open, not_reached)
 }
 
 /// Opens one connection, sends one request, checks the answer, and hands the connection
@@ -120,7 +123,7 @@ async fn open_one(shared: Rc<Shared>, opening: Rc<Opening>, until: Instant) {
             timed_exchange(&shared, &mut conn, &mut reader, None, sent, until).await;
         match timed {
             Outcome::Done(Ok(answer)) => {
-                shared.answered(done, done - sent, None, answer.bytes);
+                shared.answered(done, done - sent, None, answer.bytes, answer.status);
                 // A server that closes after answering cannot be held; it will show as a
                 // connection short at the end.
                 if !answer.close {

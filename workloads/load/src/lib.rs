@@ -69,12 +69,28 @@
 //! counted, and the short windows count answers only. Every answer is checked
 //! (work is verified: no engine can skip work unnoticed): for the workbench's own routes ([`Expectation::Workbench`]) status 200,
 //! `Content-Length` equal to the expected length, the body itself, and `X-Work-Digest` when
-//! expected; for any other server ([`Expectation::AnyServer`]) a 2xx or 3xx status and a
-//! well-framed body. A wrong answer is a
-//! [`bad_response`](wb_model::results::ErrorCounts::bad_response). Response errors count when
+//! expected; for any other server ([`Expectation::AnyServer`]) a well-framed body and a
+//! status the plan expects ([`LoadPlan::expect_status`], 2xx by default). A wrong answer is a
+//! [`bad_response`](wb_model::results::ErrorCounts::bad_response). As in wrk, every whole
+//! answer is timed and counted by status ([`LoadReport::status_codes`]), an unexpected
+//! status too (it is still a `bad_response`); a malformed answer is not timed. Response errors count when
 //! they happen inside the window; connect errors count whenever they happen. After any error
-//! the connection is closed and reopened, so the load goes on; nothing here panics on what a
-//! server sends.
+//! (but a whole answer with an unexpected status, which leaves the connection as usable as
+//! any answer) the connection is closed and reopened, so the load goes on; nothing here panics
+//! on what a server sends.
+//!
+//! # Pipelining, connections per request, a request count, stopping early
+//!
+//! A closed loop may pipeline ([`LoadPlan::pipeline`]): each connection writes N requests at
+//! once and then reads their N answers in order, each timed from the write (HTTP/1.1 lets a
+//! client do so, and a server must answer in order: TechEmpower's plaintext test sends 16).
+//! A failure fails the answer it hit and every one behind it on that connection, so that
+//! the requests sent are still answered + failed + censored. Without keep-alive
+//! ([`LoadPlan::disable_keepalive`]) every request asks `Connection: close` and goes on a new
+//! connection. A request budget ([`LoadPlan::max_requests`], `-n`) ends the step when its last
+//! request is answered, across threads. A [`Stop`] (`workbench load` on Ctrl-C) ends the
+//! window where it was given: answers until then count, the requests then in flight are
+//! censored at their wait so far, and nothing is sent after it.
 //!
 //! When connections cannot be opened (the open-files limit, a refusing port, no free local
 //! port), [`LoadReport::not_reached`] says why and [`LoadReport::connections`] how many were
@@ -82,15 +98,16 @@
 //!
 //! # Implementation
 //!
-//! [`run`] builds its own **current-thread** tokio runtime and runs every connection as a
-//! task on a [`LocalSet`]. One thread is the right size for a load generator on a small shared
-//! machine: the engine under test needs the other core (with split placement, the runner puts
-//! the engine on the lower half of the CPUs and the generator on the upper half); a multi-thread runtime would add work
-//! stealing, cross-thread wake-ups and atomics to every request; and one thread lets the
-//! statistics live in a plain `RefCell`, with no locks. This is the shape of `wrk -t1`: one
-//! event loop, many sockets, and about the same CPU per request. When the client's one core
-//! is saturated the runner flags the step: the bottleneck is shown, not
-//! hidden.
+//! [`run`] starts [`LoadPlan::threads`] threads (by default one per CPU the caller may run
+//! on: with split placement, the runner has pinned it to the generator's half), and each
+//! builds its own **current-thread** tokio runtime and runs its share of the connections as
+//! tasks on a [`LocalSet`]. This is the shape of `wrk -t N`: N event loops that share
+//! nothing while the step runs. A multi-thread runtime would add work stealing,
+//! cross-thread wake-ups and atomics to every request; one runtime per thread lets each
+//! thread's statistics live in a plain `RefCell`, with no locks, and the threads' counts are
+//! added once, at the end (histograms add exactly, so the merged percentiles are those of
+//! every answer). When the client's cores are saturated the runner flags the step: the
+//! bottleneck is shown, not hidden.
 //!
 //! The hot path allocates nothing: the request bytes are built once, and each connection owns
 //! one read buffer (sized to the expected answer, from 2 to 64 KiB) and an answer checker
@@ -173,8 +190,8 @@ pub const MAX_LEVEL_CONNECTIONS: u64 = wb_model::spec::MAX_CONNECTIONS;
 /// pattern](wb_protocol::kernel::PATTERN); a `/hello` answer carries no digest and the body
 /// [`wb_protocol::HELLO_BODY`], so `digest: None` means "expect `Hello, World!`". Any other
 /// server's answer ([`Expectation::AnyServer`], `workbench load URL`) is checked for what
-/// HTTP/1.1 itself promises: a 2xx or 3xx status and a body framed by `Content-Length` or
-/// chunked encoding, read to its end and counted but not compared.
+/// HTTP/1.1 itself promises: a body framed by `Content-Length` or chunked encoding, read to
+/// its end and counted but not compared, with a status the plan expects (2xx by default).
 ///
 /// Build one with [`Expectation::for_target`], [`Expectation::for_request`] or
 /// [`Expectation::for_url`].
@@ -187,7 +204,7 @@ pub enum Expectation {
         /// `X-Work-Digest`, for `/work`.
         digest: Option<String>,
     },
-    /// Any HTTP/1.1 server's answer: a 2xx or 3xx status, a framed body of any length.
+    /// Any HTTP/1.1 server's answer: an expected status, a framed body of any length.
     AnyServer {
         /// The request was `HEAD`: the answer has no body, whatever its `Content-Length`
         /// says (RFC 9110, section 9.3.2).
@@ -255,6 +272,15 @@ impl Expectation {
         }
     }
 
+    /// The statuses valid for this expectation when the plan names none: 200 for a
+    /// workbench route (its answer is checked byte for byte), 2xx for any server.
+    pub fn statuses(&self) -> StatusSet {
+        match self {
+            Expectation::Workbench { .. } => StatusSet::only(200),
+            Expectation::AnyServer { .. } => StatusSet::success(),
+        }
+    }
+
     /// The workbench's digest, for a `/work` answer.
     pub fn digest(&self) -> Option<&str> {
         match self {
@@ -316,6 +342,153 @@ pub struct LoadPlan {
     /// No complete answer this long after the send is a timeout ([`REQUEST_TIMEOUT`] for
     /// workloads).
     pub timeout: Duration,
+    /// Generator threads, each with its own runtime and connections (closed and open loop;
+    /// the other modes hold connections rather than drive requests, and use one). 0: as many
+    /// as the CPUs the calling thread may run on ([`default_threads`]).
+    pub threads: usize,
+    /// Closed loop: requests written on a connection at once, before their answers are read
+    /// (HTTP/1.1 pipelining, as TechEmpower's plaintext test sends 16); 0 or 1: one at a
+    /// time. Each answer's latency counts from the batch's write.
+    pub pipeline: usize,
+    /// Every request on a connection of its own, asking `Connection: close` (oha's
+    /// `--disable-keepalive`): the cost of a connection per request.
+    pub disable_keepalive: bool,
+    /// The statuses that make an answer valid; `None`: the expectation's own (200 for a
+    /// workbench route, 2xx for any server). Every answer is timed and counted by status
+    /// ([`LoadReport::status_codes`]); one with another status is a
+    /// [`bad_response`](wb_model::results::ErrorCounts::bad_response).
+    pub expect_status: Option<StatusSet>,
+    /// Closed loop: stop once this many requests were answered or failed in the window
+    /// (`workbench load -n`), rather than when the window ends; `None`: the window decides.
+    pub max_requests: Option<u64>,
+}
+
+/// Which statuses make an answer valid: `--expect-status 2xx`, `200,404`, `200-299,3xx`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusSet(Vec<(u16, u16)>);
+
+impl StatusSet {
+    /// 200 to 299: what wrk and oha count as success, and `workbench load`'s default.
+    pub fn success() -> StatusSet {
+        StatusSet(vec![(200, 299)])
+    }
+
+    /// One status.
+    pub fn only(code: u16) -> StatusSet {
+        StatusSet(vec![(code, code)])
+    }
+
+    /// Whether `code` is in the set.
+    pub fn contains(&self, code: u16) -> bool {
+        self.0.iter().any(|&(lo, hi)| (lo..=hi).contains(&code))
+    }
+
+    /// Reads `2xx`, `404`, `200-299`, or several of them comma-separated.
+    pub fn parse(text: &str) -> Result<StatusSet, String> {
+        let code = |t: &str| -> Result<u16, String> {
+            t.parse::<u16>()
+                .ok()
+                .filter(|c| (100..=999).contains(c))
+                .ok_or_else(|| format!("{t:?} is not a status (100 to 999)"))
+        };
+        let mut ranges = Vec::new();
+        for part in text.split(',').map(str::trim) {
+            let range = if let Some(class) = part.strip_suffix("xx").or(part.strip_suffix("XX")) {
+                match class.parse::<u16>() {
+                    Ok(c) if (1..=9).contains(&c) && class.len() == 1 => (c * 100, c * 100 + 99),
+                    _ => return Err(format!("{part:?} is not a status class (1xx to 9xx)")),
+                }
+            } else if let Some((lo, hi)) = part.split_once('-') {
+                let (lo, hi) = (code(lo.trim())?, code(hi.trim())?);
+                if lo > hi {
+                    return Err(format!("{part:?}: the range is empty"));
+                }
+                (lo, hi)
+            } else {
+                let c = code(part)?;
+                (c, c)
+            };
+            ranges.push(range);
+        }
+        if ranges.is_empty() {
+            return Err("no status given".into());
+        }
+        Ok(StatusSet(ranges))
+    }
+}
+
+impl std::fmt::Display for StatusSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|&(lo, hi)| match (lo, hi) {
+                _ if lo == hi => lo.to_string(),
+                _ if lo % 100 == 0 && hi == lo + 99 => format!("{}xx", lo / 100),
+                _ => format!("{lo}-{hi}"),
+            })
+            .collect();
+        f.write_str(&parts.join(","))
+    }
+}
+
+/// The threads a plan with `threads: 0` uses: the CPUs the calling thread may run on (its
+/// affinity, so that with split placement the generator's half), at least one.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// Splits `total` into `parts` shares as even as whole numbers allow, the larger ones first:
+/// 65 over 2 is 33 and 32. Shares may be 0 when `total < parts`. Used for the threads of one
+/// generator and for the load hosts of a multi-host step.
+pub fn split_level(total: u64, parts: usize) -> Vec<u64> {
+    let parts = parts.max(1) as u64;
+    (0..parts)
+        .map(|i| total / parts + u64::from(i < total % parts))
+        .collect()
+}
+
+/// Ends a step before its window does, from another thread: `workbench load` on Ctrl-C.
+///
+/// The step's window then ends at the moment [`Stop::stop`] was called: answers up to then
+/// count, requests still waiting are censored at their wait so far, and the report is the
+/// measurement so far. Cloning shares the signal.
+#[derive(Debug, Clone, Default)]
+pub struct Stop {
+    /// When this signal was given.
+    own: std::sync::Arc<std::sync::OnceLock<std::time::Instant>>,
+    /// The signal this one also obeys (a step's own stop obeys the caller's).
+    parent: Option<std::sync::Arc<std::sync::OnceLock<std::time::Instant>>>,
+}
+
+impl Stop {
+    /// A signal not yet given.
+    pub fn new() -> Stop {
+        Stop::default()
+    }
+
+    /// Ends the step now (the first call counts; later ones change nothing).
+    pub fn stop(&self) {
+        let _ = self.own.set(std::time::Instant::now());
+    }
+
+    /// When the step was stopped, if it was: by this signal or by the one it obeys.
+    pub fn at(&self) -> Option<std::time::Instant> {
+        let parent = self.parent.as_ref().and_then(|p| p.get().copied());
+        match (self.own.get().copied(), parent) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A signal that is given when this one is, and can also be given alone (the step's
+    /// own end, `-n`'s last answer, which is no interrupt of the caller's).
+    fn child(&self) -> Stop {
+        Stop {
+            own: Default::default(),
+            parent: Some(std::sync::Arc::clone(&self.own)),
+        }
+    }
 }
 
 /// A step's report, and what the store does not keep but a merge across load generators
@@ -327,6 +500,13 @@ pub struct Measured {
     /// Open loop only: [`LoadReport::latency_uncorrected`]'s HDR histogram, serialized as
     /// [`LoadReport::histogram`] is (V2, uncompressed); empty for the other modes.
     pub histogram_uncorrected: Vec<u8>,
+    /// The generator threads that measured it.
+    pub threads: usize,
+    /// The latency histogram of each short window of the report
+    /// ([`LoadReport::windows`], same order): the valid answers that arrived in it, to two
+    /// significant digits. What an HdrHistogram interval log holds (`workbench load
+    /// --hdr-log`). Requests censored at the end are in the step's histogram only.
+    pub intervals: Vec<hdrhistogram::Histogram<u64>>,
 }
 
 /// Runs one level and reports what it measured. Blocks; `progress` is called with the
@@ -340,35 +520,157 @@ pub fn run(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> LoadReport {
 
 /// [`run`], with the open loop's uncorrected histogram as well.
 pub fn measure(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> Measured {
+    measure_until(plan, progress, &Stop::new())
+}
+
+/// [`measure`], ending early when `stop` is given (see [`Stop`]).
+///
+/// With several [threads](LoadPlan::threads), the level (connections, or the rate and the
+/// connection cap) is split between them ([`split_level`]); every thread starts its step at
+/// the same instant and keeps its own counts, and the counts are added before anything is
+/// derived from them: histograms by addition, short windows bucket by bucket, and requests
+/// still waiting are censored once, against the whole step's answers. The report is exactly
+/// the one a single thread with all the connections would have made.
+pub fn measure_until(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync), stop: &Stop) -> Measured {
+    let threads = thread_count(plan);
+    // The step's own stop: the caller's, or the budget's last answer.
+    let stop = &stop.child();
+    let budget = plan
+        .max_requests
+        .filter(|_| plan.mode == Mode::Closed)
+        .map(|limit| std::sync::Arc::new(step::Budget::new(limit, stop.clone())));
+    let start = std::time::Instant::now();
+    let part = if threads == 1 {
+        let ctx = step::Ctx {
+            start,
+            stop: stop.clone(),
+            budget,
+            phase: std::time::Duration::ZERO,
+        };
+        run_part(plan, &ctx, progress)
+    } else {
+        let levels = split_level(plan.level, threads);
+        let caps = split_level(plan.max_connections, threads);
+        let parts = std::thread::scope(|scope| {
+            let workers: Vec<_> = levels
+                .iter()
+                .zip(&caps)
+                .enumerate()
+                .map(|(i, (&level, &cap))| {
+                    let share = LoadPlan {
+                        level,
+                        max_connections: cap.max(1),
+                        ..plan.clone()
+                    };
+                    let ctx = step::Ctx {
+                        start,
+                        stop: stop.clone(),
+                        budget: budget.clone(),
+                        // Open loop: thread i's arrivals come i/R after thread 0's, so that
+                        // the threads' schedules interleave into one of rate R instead of
+                        // arriving in pairs.
+                        phase: std::time::Duration::from_secs_f64(
+                            i as f64 / plan.level.max(1) as f64,
+                        ),
+                    };
+                    std::thread::Builder::new()
+                        .name(format!("wb-load-{i}"))
+                        .spawn_scoped(scope, move || {
+                            // The first thread reports progress for all: they share one clock.
+                            let quiet = |_: f64| {};
+                            let progress: &(dyn Fn(f64) + Sync) =
+                                if i == 0 { progress } else { &quiet };
+                            run_part(&share, &ctx, progress)
+                        })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|worker| match worker {
+                    Ok(handle) => handle.join().map_err(|_| "panicked".to_string()),
+                    Err(err) => Err(format!("could not start: {err}")),
+                })
+                .collect::<Vec<_>>()
+        });
+        let mut ok = Vec::new();
+        let mut failed = Vec::new();
+        for (i, part) in parts.into_iter().enumerate() {
+            match part {
+                Ok(part) => ok.push(part),
+                Err(why) => failed.push(format!("load generator thread {i} {why}")),
+            }
+        }
+        match step::Part::merge(ok) {
+            Some(mut part) => {
+                if !failed.is_empty() {
+                    part.add_not_reached(failed.join("; "));
+                }
+                part
+            }
+            None => {
+                return Measured {
+                    report: LoadReport {
+                        not_reached: Some(failed.join("; ")),
+                        ..LoadReport::default()
+                    },
+                    histogram_uncorrected: Vec::new(),
+                    threads,
+                    intervals: Vec::new(),
+                };
+            }
+        }
+    };
+    progress(1.0);
+    Measured {
+        threads,
+        ..part.report()
+    }
+}
+
+/// The threads `plan` runs on: its own count (or [`default_threads`]), no more than the
+/// level (each thread needs a connection or a share of the rate), and one for the modes that
+/// hold connections rather than drive requests.
+fn thread_count(plan: &LoadPlan) -> usize {
+    let wanted = match plan.threads {
+        0 => default_threads(),
+        n => n,
+    };
+    match plan.mode {
+        Mode::Closed | Mode::Open => {
+            wanted.clamp(1, usize::try_from(plan.level.max(1)).unwrap_or(usize::MAX))
+        }
+        Mode::Idle | Mode::SlowReaders | Mode::SlowSenders => 1,
+    }
+}
+
+/// One thread's share of a step, on a current-thread runtime of its own.
+fn run_part(plan: &LoadPlan, ctx: &step::Ctx, progress: &(dyn Fn(f64) + Sync)) -> step::Part {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(runtime) => runtime,
         Err(err) => {
-            return Measured {
-                report: LoadReport {
-                    not_reached: Some(format!("cannot start the load generator's runtime: {err}")),
-                    ..LoadReport::default()
-                },
-                histogram_uncorrected: Vec::new(),
-            };
+            return step::Part::failed(
+                plan,
+                ctx,
+                format!("cannot start the load generator's runtime: {err}"),
+            );
         }
     };
     let local = LocalSet::new();
-    let report = local.block_on(&runtime, async {
+    let part = local.block_on(&runtime, async {
         match plan.mode {
-            Mode::Closed => closed::run(plan, progress).await,
-            Mode::Open => open::run(plan, progress).await,
-            Mode::Idle => idle::run(plan, progress).await,
-            Mode::SlowReaders => slow::run_readers(plan, progress).await,
-            Mode::SlowSenders => slow::run_senders(plan, progress).await,
+            Mode::Closed => closed::run(plan, ctx, progress).await,
+            Mode::Open => open::run(plan, ctx, progress).await,
+            Mode::Idle => idle::run(plan, ctx, progress).await,
+            Mode::SlowReaders => slow::run_readers(plan, ctx, progress).await,
+            Mode::SlowSenders => slow::run_senders(plan, ctx, progress).await,
         }
     });
-    progress(1.0);
     // Tasks still running (censored requests, idle waiters) are dropped here, inside the
     // runtime's context so their sockets deregister cleanly; this closes every connection.
     let _context = runtime.enter();
     drop(local);
-    report
+    part
 }

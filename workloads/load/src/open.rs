@@ -16,12 +16,12 @@ use tokio::sync::Notify;
 use tokio::task::spawn_local;
 
 use super::LoadPlan;
-use super::Measured;
 use super::answer::AnswerReader;
-use super::clock::{Clock, tick_until};
+use super::clock::tick_until;
 use super::connect::{Retry, keep_until_reported};
 use super::exchange::{Next, request};
 use super::step::Shared;
+use super::step::{Ctx, Part};
 use super::timer::Timer;
 use wb_model::spec::MAX_RATE;
 
@@ -107,26 +107,27 @@ impl Arrivals {
 }
 
 /// Runs an open loop at `plan.level` requests per second.
-pub(super) async fn run(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> Measured {
-    let clock = Clock::starting_now(plan.warmup, plan.duration);
-    let shared = Rc::new(Shared::new(plan, clock, true));
+pub(super) async fn run(plan: &LoadPlan, ctx: &Ctx, progress: &(dyn Fn(f64) + Sync)) -> Part {
+    let clock = ctx.clock(plan);
+    let shared = Rc::new(Shared::new(plan, ctx, clock, true));
     let rate = plan.level.min(MAX_RATE);
     let arrivals = (rate > 0).then(|| {
         let arrivals = Rc::new(Arrivals::new(
-            clock.start,
+            clock.start + ctx.phase,
             rate,
             plan.max_connections.clamp(1, super::MAX_LEVEL_CONNECTIONS),
         ));
         spawn_local(dispatch(Rc::clone(&shared), Rc::clone(&arrivals)));
         arrivals
     });
-    tick_until(clock, progress).await;
+    tick_until(clock, progress, &ctx.stop).await;
+    let clock = shared.finish_clock();
     if let Some(arrivals) = &arrivals {
         // Requests due by the window's end that no connection took are queued in the
         // client, unanswered: censored from their intended times (never sent, so not in the
         // uncorrected histogram). Those a connection took are censored by the report.
         for i in arrivals.taken.get()..arrivals.due_by(clock.window_end) {
-            shared.censor(arrivals.intended(i), None);
+            shared.unsent(arrivals.intended(i));
         }
     }
     let not_reached = if plan.level > MAX_RATE {
@@ -139,7 +140,7 @@ pub(super) async fn run(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> Mea
         // still means the arrivals were not served as planned.
         shared.connect_failure(shared.load.peak(), None)
     };
-    shared.report(shared.load.now(), not_reached)
+    shared.finish(shared.load.now(), not_reached)
 }
 
 /// Hands each due request to an idle connection, or opens a new one, or leaves it waiting.
@@ -222,6 +223,7 @@ async fn connection(shared: Rc<Shared>, arrivals: Rc<Arrivals>) {
             )
             .await
             {
+                Next::Again if !shared.keepalive => break,
                 Next::Again => {}
                 Next::Reconnect => break,
                 Next::Keep => return keep_until_reported(conn).await,

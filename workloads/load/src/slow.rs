@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use tokio::task::spawn_local;
 
-use super::Measured;
-use super::clock::{Clock, sleep_until, tick_until};
+use super::clock::{sleep_until, tick_until};
 use super::closed::{Role, connection, too_many};
 use super::connect::{Retry, keep_until_reported};
 use super::exchange::Pace;
 use super::step::Shared;
+use super::step::{Ctx, Part};
 use super::{LoadPlan, MAX_LEVEL_CONNECTIONS};
 
 /// The start of a slow client's request head; after it come [`PAD`] bytes, forever. Every
@@ -34,7 +34,11 @@ const MIN_CHUNK: usize = 1024;
 const MAX_CHUNK: usize = 64 * 1024;
 
 /// Runs `plan.level` slow readers, each reading at `plan.read_rate` bytes per second.
-pub(super) async fn run_readers(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> Measured {
+pub(super) async fn run_readers(
+    plan: &LoadPlan,
+    ctx: &Ctx,
+    progress: &(dyn Fn(f64) + Sync),
+) -> Part {
     let level = plan.level.min(MAX_LEVEL_CONNECTIONS);
     let rate = plan.read_rate.max(1);
     let pace = Pace {
@@ -43,38 +47,34 @@ pub(super) async fn run_readers(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)
             .unwrap_or(MAX_CHUNK)
             .clamp(MIN_CHUNK, MAX_CHUNK),
     };
-    let shared = Rc::new(Shared::new(
-        plan,
-        Clock::starting_now(plan.warmup, plan.duration),
-        false,
-    ));
+    let shared = Rc::new(Shared::new(plan, ctx, ctx.clock(plan), false));
     for _ in 0..level {
         spawn_local(connection(Rc::clone(&shared), Role::Load, Some(pace)));
     }
-    tick_until(shared.clock(), progress).await;
+    tick_until(shared.clock(), progress, &ctx.stop).await;
     let not_reached = if plan.level > MAX_LEVEL_CONNECTIONS {
         Some(too_many(plan.level))
     } else {
         shared.shortfall(level, shared.load.peak())
     };
-    shared.report(shared.load.now(), not_reached)
+    shared.finish(shared.load.now(), not_reached)
 }
 
 /// Runs `plan.level` slowloris clients and one probe running a closed loop of the plan's
 /// request, each request on a new connection (a newcomer, not a client that already holds a
 /// worker); the report's latency and answers are the probe's.
-pub(super) async fn run_senders(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)) -> Measured {
+pub(super) async fn run_senders(
+    plan: &LoadPlan,
+    ctx: &Ctx,
+    progress: &(dyn Fn(f64) + Sync),
+) -> Part {
     let level = plan.level.min(MAX_LEVEL_CONNECTIONS);
     // At least a millisecond: a zero interval would be a busy loop, not a slow client. At
     // most an hour, so that no instant arithmetic overflows on a nonsensical plan.
     let interval = plan
         .send_interval
         .clamp(Duration::from_millis(1), Duration::from_secs(3600));
-    let shared = Rc::new(Shared::new(
-        plan,
-        Clock::starting_now(plan.warmup, plan.duration),
-        false,
-    ));
+    let shared = Rc::new(Shared::new(plan, ctx, ctx.clock(plan), false));
     let reconnections = Rc::new(Cell::new(0u64));
     for index in 0..level {
         // Spread the clients' bytes over the interval rather than sending them all at once.
@@ -87,7 +87,7 @@ pub(super) async fn run_senders(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)
         ));
     }
     spawn_local(connection(Rc::clone(&shared), Role::Probe, None));
-    tick_until(shared.clock(), progress).await;
+    tick_until(shared.clock(), progress, &ctx.stop).await;
     if reconnections.get() > 0 {
         tracing::debug!(
             "load generator: slow clients reconnected {} times (the server closed them)",
@@ -99,7 +99,7 @@ pub(super) async fn run_senders(plan: &LoadPlan, progress: &(dyn Fn(f64) + Sync)
     } else {
         shared.shortfall(level, shared.load.peak())
     };
-    shared.report(shared.load.now(), not_reached)
+    shared.finish(shared.load.now(), not_reached)
 }
 
 /// One slowloris client: one byte of an endless request head every `interval`. When the

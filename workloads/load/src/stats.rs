@@ -30,6 +30,9 @@ pub(super) const HISTOGRAM_MAX_US: u64 = 60_000_000;
 /// Significant digits of the histograms: 0.1% resolution at every magnitude.
 pub(super) const HISTOGRAM_DIGITS: u8 = 3;
 
+/// Slots of [`Stats`]' count by status: 0 to 999.
+const STATUS_SLOTS: usize = 1000;
+
 /// Most short windows one step keeps: an hour of 200 ms windows (workload files allow ten
 /// minutes a step).
 const MAX_WINDOWS: usize = 18_000;
@@ -38,6 +41,14 @@ const MAX_WINDOWS: usize = 18_000;
 pub(super) fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, HISTOGRAM_MAX_US, HISTOGRAM_DIGITS)
         .expect("constant histogram bounds are valid")
+}
+
+/// Adds `from` into `into`. Histograms of the same bounds always add; should one not (a
+/// bug), the loss is logged rather than silent.
+fn add_histogram(into: &mut Histogram<u64>, from: &Histogram<u64>) {
+    if let Err(err) = into.add(from) {
+        tracing::warn!("load generator: cannot add a thread's latency histogram: {err:?}");
+    }
 }
 
 /// A duration in whole microseconds, saturating (a histogram caps it anyway).
@@ -72,6 +83,9 @@ pub(super) struct Stats {
     bytes: u64,
     /// Errors by class.
     errors: ErrorCounts,
+    /// Answers in the window by status, indexed by the status (100 to 999, as HTTP/1.1
+    /// writes it in three digits): an array, so that counting costs one addition.
+    statuses: Box<[u64]>,
     /// The first connect failure, to explain a level not reached.
     first_connect_failure: Option<ConnectFailure>,
     /// The first wrong answer, for the log: one example says more than a count.
@@ -97,6 +111,12 @@ struct Censored {
 const MAX_SYNTHETIC: u64 = 1 << 20;
 
 impl Censored {
+    fn add(&mut self, other: Censored) {
+        self.all += other.all;
+        self.late += other.late;
+        self.synthetic += other.synthetic;
+    }
+
     /// Counts one that had waited `us`, when the slowest answer took `slowest` µs.
     fn count(&mut self, us: u64, slowest: u64) {
         self.all += 1;
@@ -149,6 +169,7 @@ impl Stats {
             slowest_uncorrected: 0,
             bytes: 0,
             errors: ErrorCounts::default(),
+            statuses: vec![0; STATUS_SLOTS].into_boxed_slice(),
             first_connect_failure: None,
             first_bad: None,
             windows: Vec::new(),
@@ -166,18 +187,44 @@ impl Stats {
         &mut self.windows[index]
     }
 
-    /// Counts a correct answer of `bytes` bytes, in short window `window`.
+    /// Counts a correct answer of `bytes` bytes with `status`, in short window `window`.
     pub(super) fn answered(
         &mut self,
         window: usize,
         latency: Duration,
         uncorrected: Option<Duration>,
         bytes: u64,
+        status: u16,
     ) {
         let w = self.window(window);
         w.answers += 1;
         w.latency.saturating_record(micros(latency));
         self.completed += 1;
+        self.timed(latency, uncorrected, bytes, status);
+    }
+
+    /// Counts a whole answer with a status the step does not expect: timed (in the latency
+    /// histograms, as wrk times every answer) and counted by status, but a
+    /// [`bad_response`](ErrorCounts::bad_response), not a valid answer.
+    pub(super) fn wrong_status(
+        &mut self,
+        window: usize,
+        latency: Duration,
+        uncorrected: Option<Duration>,
+        bytes: u64,
+        status: u16,
+    ) {
+        self.window(window).errors += 1;
+        self.errors.bad_response += 1;
+        self.first_bad.get_or_insert(BadAnswer::Status(status));
+        self.timed(latency, uncorrected, bytes, status);
+    }
+
+    /// What every whole answer adds: its bytes, its status, its latency.
+    fn timed(&mut self, latency: Duration, uncorrected: Option<Duration>, bytes: u64, status: u16) {
+        if let Some(slot) = self.statuses.get_mut(usize::from(status)) {
+            *slot += 1;
+        }
         self.bytes += bytes;
         self.latency.saturating_record(micros(latency));
         self.slowest = self.slowest.max(micros(latency));
@@ -223,6 +270,38 @@ impl Stats {
             histogram.saturating_record(micros(uncorrected));
             self.censored_uncorrected
                 .count(micros(uncorrected), self.slowest_uncorrected);
+        }
+    }
+
+    /// Adds another thread's counts of the same step (same timeline): histograms by
+    /// addition, short windows bucket by bucket. Censoring comes after the merge (it needs the
+    /// slowest answer of all), so `other` has censored nothing yet.
+    pub(super) fn add(&mut self, other: &Stats) {
+        add_histogram(&mut self.latency, &other.latency);
+        if let (Some(mine), Some(theirs)) = (self.uncorrected.as_mut(), other.uncorrected.as_ref())
+        {
+            add_histogram(mine, theirs);
+        }
+        self.completed += other.completed;
+        self.censored.add(other.censored);
+        self.censored_uncorrected.add(other.censored_uncorrected);
+        self.slowest = self.slowest.max(other.slowest);
+        self.slowest_uncorrected = self.slowest_uncorrected.max(other.slowest_uncorrected);
+        self.answered_median = None;
+        self.bytes += other.bytes;
+        self.errors.add(&other.errors);
+        for (mine, theirs) in self.statuses.iter_mut().zip(other.statuses.iter()) {
+            *mine += theirs;
+        }
+        if self.first_connect_failure.is_none() {
+            self.first_connect_failure = other.first_connect_failure.clone();
+        }
+        self.first_bad = self.first_bad.or(other.first_bad);
+        for (i, theirs) in other.windows.iter().enumerate() {
+            let mine = self.window(i);
+            mine.answers += theirs.answers;
+            mine.errors += theirs.errors;
+            add_histogram(&mut mine.latency, &theirs.latency);
         }
     }
 
@@ -273,6 +352,20 @@ impl Stats {
         self.uncorrected.as_ref().map(serialize).unwrap_or_default()
     }
 
+    /// The latency histogram of each whole short window of a window `elapsed` long (the
+    /// answers that arrived in it; empty where none did), for an interval log. Consumes the
+    /// counts: the histograms are moved, not copied.
+    pub(super) fn into_intervals(self, elapsed: Duration) -> Vec<Histogram<u64>> {
+        let whole = ((elapsed.as_millis() / u128::from(WINDOW_MS)) as usize).min(MAX_WINDOWS);
+        let mut windows = self.windows;
+        windows.truncate(whole);
+        let mut intervals: Vec<Histogram<u64>> = windows.into_iter().map(|w| w.latency).collect();
+        while intervals.len() < whole {
+            intervals.push(WindowStats::new().latency);
+        }
+        intervals
+    }
+
     /// The report of a window `elapsed` long, with `connections` open at its end and why the
     /// level was not reached.
     /// `offset` is where the window began after the step's start (its warm-up), so that
@@ -320,6 +413,13 @@ impl Stats {
             connections,
             not_reached,
             bytes_received: self.bytes,
+            status_codes: self
+                .statuses
+                .iter()
+                .enumerate()
+                .filter(|&(_, &n)| n > 0)
+                .map(|(code, &n)| (code as u16, n))
+                .collect(),
             windows,
             hosts: Vec::new(),
         }

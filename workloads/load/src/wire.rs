@@ -40,6 +40,11 @@ pub enum WireError {
 /// One `workbench load` measurement.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoadResult {
+    /// The version of the workbench's JSON documents (`wb_web::API_VERSION`, as in every
+    /// command's `--json`), set by the command that prints it; 0 in documents from before it
+    /// was added.
+    #[serde(default)]
+    pub api_version: u32,
     /// What was loaded: the URL, or `http://HOST:PORT/target` for a workload.
     pub url: String,
     /// The request method.
@@ -71,6 +76,10 @@ pub struct LoadResult {
     pub bytes_received: u64,
     /// Errors, by kind.
     pub errors: ErrorCounts,
+    /// Whole answers by status, expected or not (the others are also `bad_response`
+    /// errors); all of them are timed. Empty in documents from before it was added.
+    #[serde(default)]
+    pub status_codes: std::collections::BTreeMap<u16, u64>,
     /// Latency: from the intended send in open loop (coordinated omission corrected), from
     /// the send in closed loop.
     pub latency: Latency,
@@ -78,6 +87,10 @@ pub struct LoadResult {
     pub latency_uncorrected: Option<Latency>,
     /// Connections open at the end of the window.
     pub connections_open: u64,
+    /// Generator threads, each with its own event loop and share of the connections. 1 in
+    /// documents from before there could be more.
+    #[serde(default = "one")]
+    pub threads: usize,
     /// Why the load asked for was not reached, if it was not.
     pub not_reached: Option<String>,
     /// CPU seconds the load generator's process used (user and system), warm-up included.
@@ -91,6 +104,10 @@ pub struct LoadResult {
     /// what gives a merged step its intervals. Absent in documents from before it was added.
     #[serde(default)]
     pub windows: Vec<wb_model::results::Window>,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// A result's HDR histograms (microseconds, 1 µs to 60 s, 3 significant digits).
@@ -130,6 +147,7 @@ impl LoadResult {
         let report = &measured.report;
         let wall_secs = wall.as_secs_f64();
         LoadResult {
+            api_version: 0,
             url: how.url,
             method: how.method,
             mode: how.mode,
@@ -152,9 +170,11 @@ impl LoadResult {
             },
             bytes_received: report.bytes_received,
             errors: report.errors,
+            status_codes: report.status_codes.clone(),
             latency: report.latency,
             latency_uncorrected: report.latency_uncorrected,
             connections_open: report.connections,
+            threads: measured.threads.max(1),
             not_reached: report.not_reached.clone(),
             client_cpu_secs,
             client_cores: if wall_secs > 0.0 {
@@ -171,6 +191,42 @@ impl LoadResult {
             windows: report.windows.clone(),
         }
     }
+}
+
+/// Writes `measured`'s short windows as an HdrHistogram interval log, the format of
+/// HdrHistogram's `HistogramLogWriter` that its `HistogramLogProcessor` (and every
+/// implementation's log reader) reads: one line per [`WINDOW_MS`](wb_model::results::WINDOW_MS)
+/// window, with its start (seconds after `started`, the step's start, which the log's
+/// `BaseTime` and `StartTime` give), its length, its slowest answer (in milliseconds, the
+/// log's `MaxValueDivisor` of 1000) and its histogram, V2 with deflate in base64. The
+/// histograms count microseconds: with HdrHistogram's Java tools, read them with
+/// `HistogramLogProcessor -i FILE -outputValueUnitRatio 1000` for milliseconds.
+pub fn write_interval_log(
+    out: &mut impl std::io::Write,
+    measured: &Measured,
+    started: std::time::SystemTime,
+    what: &str,
+) -> std::io::Result<()> {
+    use hdrhistogram::serialization::V2DeflateSerializer;
+    use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
+    let mut serializer = V2DeflateSerializer::new();
+    let mut log = IntervalLogWriterBuilder::new()
+        .add_comment(&format!(
+            "workbench load: {}",
+            what.replace(['\r', '\n'], " ")
+        ))
+        .add_comment("values in microseconds; Interval_Max in milliseconds")
+        .add_comment("[Histogram log format version 1.3]")
+        .with_start_time(started)
+        .with_base_time(started)
+        .with_max_value_divisor(1000.0)
+        .begin_log_with(out, &mut serializer)?;
+    let window = Duration::from_millis(wb_model::results::WINDOW_MS);
+    for (w, histogram) in measured.report.windows.iter().zip(&measured.intervals) {
+        log.write_histogram(histogram, Duration::from_millis(w.at_ms), window, None)
+            .map_err(|err| std::io::Error::other(format!("{err:?}")))?;
+    }
+    Ok(())
 }
 
 /// A histogram from its [`HISTOGRAM_ENCODING`] text.

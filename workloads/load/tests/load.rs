@@ -17,7 +17,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 use wb_load::url::HttpUrl;
 use wb_load::wire::{Described, LoadResult, decode_histogram};
-use wb_load::{Expectation, LoadPlan, measure, run};
+use wb_load::{Expectation, LoadPlan, StatusSet, measure, run};
 use wb_model::results::LoadReport;
 use wb_model::spec::Mode;
 use wb_protocol::{Event, Session};
@@ -55,6 +55,8 @@ struct Counts {
     open: AtomicU64,
     /// Most connections open at once.
     peak_open: AtomicU64,
+    /// Connections served, in all.
+    accepted: AtomicU64,
 }
 
 struct Server {
@@ -106,6 +108,10 @@ impl Server {
         self.counts.answered.load(Ordering::SeqCst)
     }
 
+    fn connections(&self) -> u64 {
+        self.counts.accepted.load(Ordering::SeqCst)
+    }
+
     fn peak_open(&self) -> u64 {
         self.counts.peak_open.load(Ordering::SeqCst)
     }
@@ -131,6 +137,7 @@ impl Drop for Server {
 }
 
 fn serve(mut stream: TcpStream, behavior: Behavior, counts: &Counts) {
+    counts.accepted.fetch_add(1, Ordering::SeqCst);
     let open = counts.open.fetch_add(1, Ordering::SeqCst) + 1;
     counts.peak_open.fetch_max(open, Ordering::SeqCst);
     let _ = stream.set_nodelay(true);
@@ -199,6 +206,11 @@ fn plan(addr: SocketAddr, mode: Mode, level: u64) -> LoadPlan {
         headers: Vec::new(),
         body: Vec::new(),
         timeout: wb_load::REQUEST_TIMEOUT,
+        threads: 1,
+        max_requests: None,
+        expect_status: None,
+        pipeline: 1,
+        disable_keepalive: false,
     }
 }
 
@@ -653,8 +665,171 @@ fn any_server_answers_are_counted_and_wrong_statuses_are_bad() {
     );
     let report = run(&missing, &|_| {});
     assert_eq!(report.completed, 0);
+    assert!(report.errors.bad_response > 0, "404 is not 2xx: {report:?}");
+    // As wrk does: each 404 is timed and counted by status, on a connection kept alive.
+    assert_eq!(report.errors.total(), report.errors.bad_response);
+    assert_eq!(
+        report.status_codes.get(&404),
+        Some(&report.errors.bad_response),
+        "{report:?}"
+    );
+    assert_eq!(
+        report.latency.count,
+        report.errors.bad_response + report.censored,
+        "every answer timed: {report:?}"
+    );
+    assert!(report.latency.p50_us > 0, "{report:?}");
+
+    // Expected, a 404 is a valid answer.
+    let mut expected = missing.clone();
+    expected.expect_status = Some(StatusSet::parse("2xx,404").unwrap());
+    let report = run(&expected, &|_| {});
+    assert!(report.completed > 0, "{report:?}");
+    assert_eq!(report.errors.total(), 0, "{report:?}");
+    assert_eq!(report.status_codes.get(&404), Some(&report.completed));
+}
+
+#[test]
+fn status_sets_read_as_written() {
+    let set = StatusSet::parse("2xx, 404,500-503").unwrap();
+    for code in [200, 250, 299, 404, 500, 503] {
+        assert!(set.contains(code), "{code}");
+    }
+    for code in [199, 300, 403, 405, 504] {
+        assert!(!set.contains(code), "{code}");
+    }
+    assert_eq!(set.to_string(), "2xx,404,500-503");
+    assert_eq!(StatusSet::success().to_string(), "2xx");
+    for bad in ["", "2x", "10xx", "abc", "600-500", "42", "0xx"] {
+        assert!(StatusSet::parse(bad).is_err(), "{bad:?}");
+    }
+}
+
+/// The first test's server and clients, driven by two generator threads of two connections
+/// each: the counts, the censored requests and the closed loop's correction are those one
+/// thread makes, because the threads' counts are added before anything is derived from them.
+#[test]
+fn two_threads_count_exactly_as_one_does() {
+    let server = Server::start(Behavior::AnswerThenHold {
+        answers: 5,
+        delay: WAIT,
+    });
+    let mut p = plan(server.addr, Mode::Closed, 4);
+    p.duration = Duration::from_millis(1500);
+    p.threads = 2;
+    let measured = measure(&p, &|_| {});
+    let report = measured.report;
+    server.wait_all_closed();
+    assert_eq!(measured.threads, 2);
+    assert_eq!(report.completed, 20, "{report:?}");
+    assert_eq!(report.censored, 4, "one censored per connection");
+    assert_eq!(report.sent(), 24);
+    assert_eq!(report.connections, 4);
+    assert_eq!(report.not_reached, None);
+    assert_eq!(report.bytes_received, 20 * hello_answer_len());
+    let h = histogram(&report);
+    assert_eq!(h.len(), report.latency.count);
+    assert!(h.min() >= 20_000, "min {} µs", h.min());
+    let synthetic = report.latency.count - 24;
+    assert!((200..=300).contains(&synthetic), "{:?}", report.latency);
+    assert_eq!(report.latency.late_requests, 4);
+    let windowed: u64 = report.windows.iter().map(|w| w.answers).sum();
+    assert_eq!(windowed, report.completed, "short windows add up");
+}
+
+/// `-n`: the step ends when the budget's last request is answered, across threads, and
+/// sends no more than the budget.
+#[test]
+fn a_request_budget_ends_the_step() {
+    let server = Server::answering(Duration::from_millis(1));
+    let mut p = plan(server.addr, Mode::Closed, 3);
+    p.duration = Duration::from_secs(60);
+    p.threads = 2;
+    p.max_requests = Some(50);
+    let started = Instant::now();
+    let report = run(&p, &|_| {});
+    server.wait_all_closed();
     assert!(
-        report.errors.bad_response > 0,
-        "404 is not 2xx or 3xx: {report:?}"
+        started.elapsed() < Duration::from_secs(30),
+        "ended by the budget"
+    );
+    assert_eq!(report.completed, 50, "{report:?}");
+    assert_eq!(report.censored, 0);
+    assert_eq!(server.requests(), 50);
+    assert!(report.elapsed_secs < 30.0, "{report:?}");
+}
+
+/// A stop (Ctrl-C) ends a long window where it was given, with what was measured so far.
+#[test]
+fn a_stop_ends_the_window_with_the_result_so_far() {
+    let server = Server::answering(Duration::from_millis(2));
+    for mode in [Mode::Closed, Mode::Open] {
+        let mut p = plan(server.addr, mode, 4);
+        if mode == Mode::Open {
+            p.level = 200;
+        }
+        p.duration = Duration::from_secs(60);
+        p.threads = 2;
+        let stop = wb_load::Stop::new();
+        let stopper = {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                thread::sleep(Duration::from_millis(400));
+                stop.stop();
+            })
+        };
+        let report = wb_load::measure_until(&p, &|_| {}, &stop).report;
+        stopper.join().unwrap();
+        assert!(report.elapsed_secs < 30.0, "{mode}: {report:?}");
+        assert!(report.completed > 0, "{mode}: {report:?}");
+        assert_eq!(report.errors.total(), 0, "{mode}: {report:?}");
+        assert_eq!(
+            histogram(&report).len(),
+            report.latency.count,
+            "{mode}: {report:?}"
+        );
+        if mode == Mode::Closed {
+            // Each connection waits 2 ms for every answer: the requests in flight at the stop
+            // are censored there, not lost (at most one per connection).
+            assert!((1..=4).contains(&report.censored), "{report:?}");
+            assert_eq!(report.sent(), report.completed + report.censored);
+        }
+    }
+}
+
+/// `--pipeline`: batches of eight requests per connection, every answer counted once, and
+/// with a request budget exactly that many requests reach the server.
+#[test]
+fn pipelined_batches_are_answered_and_counted() {
+    let server = Server::answering(Duration::ZERO);
+    let mut p = plan(server.addr, Mode::Closed, 2);
+    p.duration = Duration::from_secs(60);
+    p.pipeline = 8;
+    p.max_requests = Some(500);
+    let report = run(&p, &|_| {});
+    server.wait_all_closed();
+    assert_eq!(report.completed, 500, "{report:?}");
+    assert_eq!(report.errors.total(), 0, "{report:?}");
+    assert_eq!(server.requests(), 500);
+    assert_eq!(report.bytes_received, 500 * hello_answer_len());
+    assert_eq!(histogram(&report).len(), 500);
+}
+
+/// `--disable-keepalive`: one request per connection.
+#[test]
+fn without_keepalive_every_request_has_its_connection() {
+    let server = Server::answering(Duration::ZERO);
+    let mut p = plan(server.addr, Mode::Closed, 2);
+    p.duration = Duration::from_secs(60);
+    p.disable_keepalive = true;
+    p.max_requests = Some(40);
+    let report = run(&p, &|_| {});
+    server.wait_all_closed();
+    assert_eq!(report.completed, 40, "{report:?}");
+    assert_eq!(report.errors.total(), 0, "{report:?}");
+    assert!(
+        server.connections() >= 40,
+        "{} connections",
+        server.connections()
     );
 }

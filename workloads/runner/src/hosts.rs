@@ -553,14 +553,7 @@ impl Drop for RemoteProcess {
     }
 }
 
-/// Splits `total` into `parts` shares as even as whole numbers allow, the larger ones first:
-/// 65 over 2 is 33 and 32. Shares may be 0 when `total < parts`.
-pub fn split_level(total: u64, parts: usize) -> Vec<u64> {
-    let parts = parts.max(1) as u64;
-    (0..parts)
-        .map(|i| total / parts + u64::from(i < total % parts))
-        .collect()
-}
+pub use wb_load::split_level;
 
 /// One load host's document, with the host's name and its share of the level.
 #[derive(Debug, Clone)]
@@ -614,6 +607,9 @@ pub fn merge(parts: &[HostResult], offset_ms: u64) -> Result<LoadReport, RemoteE
         report.errors.add(&r.errors);
         report.connections += r.connections_open;
         report.bytes_received += r.bytes_received;
+        for (&code, &n) in &r.status_codes {
+            *report.status_codes.entry(code).or_default() += n;
+        }
         if let Some(why) = &r.not_reached {
             not_reached.push(format!("{}: {why}", part.host));
         }
@@ -726,6 +722,7 @@ mod tests {
             host: host.into(),
             level,
             result: LoadResult {
+                api_version: 1,
                 url: "http://198.18.0.10:1/hello".into(),
                 method: "GET".into(),
                 mode: wb_model::spec::Mode::Closed,
@@ -742,9 +739,11 @@ mod tests {
                     timeout: 1,
                     ..ErrorCounts::default()
                 },
+                status_codes: [(200, values.len() as u64)].into_iter().collect(),
                 latency: Latency::from_histogram(&h),
                 latency_uncorrected: None,
                 connections_open: level,
+                threads: 1,
                 not_reached: None,
                 client_cpu_secs: 0.5,
                 client_cores: 0.4,
@@ -774,6 +773,7 @@ mod tests {
         assert_eq!(merged.errors.timeout, 2);
         assert_eq!(merged.connections, 3);
         assert_eq!(merged.bytes_received, 50);
+        assert_eq!(merged.status_codes.get(&200), Some(&5), "statuses add");
         // The merged max is the slowest answer anywhere, not an average.
         assert!(merged.latency.max_us >= 1999, "{:?}", merged.latency);
         assert_eq!(merged.windows.len(), 1);

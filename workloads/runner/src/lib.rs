@@ -447,6 +447,13 @@ pub fn plan_for(
         headers: Vec::new(),
         body: Vec::new(),
         timeout: load::REQUEST_TIMEOUT,
+        // As many generator threads as the CPUs the generator may use: with split
+        // placement its half (it is pinned there before the step), shared, all of them.
+        threads: 0,
+        max_requests: None,
+        expect_status: None,
+        pipeline: 1,
+        disable_keepalive: false,
     }
 }
 

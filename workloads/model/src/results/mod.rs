@@ -115,7 +115,9 @@ pub struct ErrorCounts {
     pub timeout: u64,
     /// The server reset or closed the connection before answering.
     pub reset: u64,
-    /// An answer arrived but was wrong: status, length, body or `X-Work-Digest`.
+    /// An answer arrived but was wrong: status, length, body or `X-Work-Digest`. A whole
+    /// answer with an unexpected status is timed all the same
+    /// ([`LoadReport::status_codes`]); a malformed one is not.
     pub bad_response: u64,
 }
 
@@ -172,6 +174,11 @@ pub struct LoadReport {
     pub not_reached: Option<String>,
     /// Response bytes received in the window (headers and bodies).
     pub bytes_received: u64,
+    /// Whole answers in the window by status, the expected ones and the others alike (those
+    /// are also [`ErrorCounts::bad_response`]); every one of them is in `latency`, as wrk
+    /// times every answer. Empty in runs stored before statuses were counted.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub status_codes: std::collections::BTreeMap<u16, u64>,
     /// The measured window cut into consecutive [`WINDOW_MS`] windows: what gives each
     /// figure its spread (batch means, [`crate::spread`]). Empty in runs stored before
     /// windows were kept.
