@@ -21,7 +21,11 @@ fn main() {
         revision.push_str("-dirty");
     }
     println!("cargo:rustc-env=WORKBENCH_GIT_REVISION={revision}");
-    println!("cargo:rerun-if-changed=.git/HEAD");
-    println!("cargo:rerun-if-changed=.git/refs/heads");
-    println!("cargo:rerun-if-changed=.git/index");
+    // Asked of git, not assumed to be `.git/…`: in a worktree `.git` is a file, and a path that
+    // does not exist would make cargo run this script (and relink the binary) on every build.
+    for file in ["HEAD", "refs/heads", "index"] {
+        let path = output("git", &["rev-parse", "--git-path", file])
+            .unwrap_or_else(|| format!(".git/{file}"));
+        println!("cargo:rerun-if-changed={path}");
+    }
 }
