@@ -87,6 +87,15 @@ async fn serve_requests(
                     return Ok(End::Close);
                 }
                 // lesson:end
+                // `/db` and `/queries`: park on the pool, then on each query (boxed: only a
+                // connection that queries pays for the future's state).
+                if job.world_ids().is_some() {
+                    let began = trace::start_ns();
+                    Box::pin(crate::database::fetch(&mut job)).await;
+                    if let Some(began) = began {
+                        trace::record(Phase::Wait, stream.as_raw_fd() as u64, began, trace::now_ns());
+                    }
+                }
                 let response = if settings.offload && job.cpu_rounds() > 0 {
                     // This worker goes on with other tasks while a blocking-pool thread runs
                     // the rounds; the task wakes up when they are done — or when the client

@@ -158,11 +158,19 @@ fn parse_id(value: &str) -> Result<i32, &'static str> {
 }
 
 thread_local! {
-    /// Each thread's random state (xorshift64*), seeded from the standard library's per-process
-    /// random keys and the thread's own address: no two threads draw the same ids.
+    /// Each thread's random state (xorshift64*), seeded from the standard library's random
+    /// keys, the process, the thread's own address and the clock: no two threads draw the same
+    /// ids, not even the prefork pool's workers, which inherit their parent's keys.
     static RANDOM: Cell<u64> = Cell::new({
         let marker = 0u8;
-        let seed = RandomState::new().hash_one(std::ptr::addr_of!(marker) as usize);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let seed = RandomState::new().hash_one((
+            std::ptr::addr_of!(marker) as usize,
+            std::process::id(),
+            now,
+        ));
         seed | 1
     });
 }

@@ -9,6 +9,10 @@
 //! [`resume_producing`](Protocol::resume_producing). Between callbacks, the state that a
 //! blocking engine keeps on its stack lives in [`HttpProtocol`]'s few fields.
 
+/// Why the selector answers `/db` and `/queries` with 503 for now.
+pub const NO_LOOP_CLIENT: &str =
+    "the selector has no non-blocking database client yet: /db and /queries need one on its loop";
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -114,6 +118,13 @@ impl HttpProtocol {
                     // with no wait, back to back on this one thread, so no update is lost;
                     // with a timer between, other connections' callbacks run in between.
                     job.begin();
+                    if job.world_ids().is_some() {
+                        // The seam of `/db` and `/queries`: the loop's own non-blocking
+                        // PostgreSQL client (a fixed set of connections and a queue of
+                        // waiting requests) is not part of this engine yet; until it is, the
+                        // answer says so.
+                        job.database_failed(NO_LOOP_CLIENT);
+                    }
                     if job.wait().is_zero() {
                         self.compute(job, transport);
                     } else {

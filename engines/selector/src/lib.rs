@@ -200,6 +200,14 @@ pub struct Config {
     /// The contract's timeouts (`--header-timeout`, `--keepalive-timeout`, `--send-timeout`).
     #[command(flatten)]
     pub timeouts: wb_sys::Timeouts,
+
+    /// The database of `/db` and `/queries` (`--db-url`).
+    #[command(flatten)]
+    pub database: wb_sys::database::DatabaseUrl,
+
+    /// How many database connections the loop keeps (`--db-pool`).
+    #[command(flatten)]
+    pub db_pool: wb_sys::database::DatabasePool,
 }
 
 /// The event loops [`HttpProtocol`] runs on (`--reactor`).

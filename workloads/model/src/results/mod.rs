@@ -442,6 +442,11 @@ pub struct EngineFacts {
     /// threads of tokio's blocking pool. `None` when the engine does not offload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offload_threads: Option<u64>,
+    /// Database connections the engine may hold at once (`--db-pool`; the prefork pool's
+    /// workers, one connection each): the bound on its database concurrency that the
+    /// `db-pool` lesson reads. `None` in runs stored before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_pool: Option<u64>,
 }
 
 impl EngineFacts {
