@@ -383,6 +383,7 @@ impl Job {
         };
         let checks = match plan.expect {
             Expectation::Workbench { .. } => "status, length, body and digest",
+            Expectation::World { .. } => "status, length, JSON rows and ids",
             Expectation::AnyServer { .. } => "status class and framing",
         };
         format!(
@@ -460,7 +461,10 @@ fn measure(plan: &LoadPlan, url: &str) -> (Measured, LoadResult) {
         },
         rate: (plan.mode == Mode::Open).then_some(plan.level),
         warmup: plan.warmup,
-        workbench_checks: matches!(plan.expect, Expectation::Workbench { .. }),
+        workbench_checks: matches!(
+            plan.expect,
+            Expectation::Workbench { .. } | Expectation::World { .. }
+        ),
     };
     let result = LoadResult::new(how, &measured, client_cpu, wall);
     (measured, result)
@@ -553,6 +557,7 @@ fn render(job: &Job, results: &[LoadResult]) -> String {
         table.render(0),
         match job.plans[0].expect {
             Expectation::Workbench { .. } => "wrong status, length, body or digest",
+            Expectation::World { .. } => "a wrong status, length, JSON shape or id",
             Expectation::AnyServer { .. } => "a status other than 2xx or 3xx, or broken framing",
         }
     )

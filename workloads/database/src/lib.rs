@@ -459,6 +459,11 @@ fn start(bindir: &Path, dir: &Path, run_as: &RunAs, lifetime: Lifetime) -> Resul
         // Out of the terminal's group: Ctrl-C reaches the runner, which stops it in order.
         .process_group(0);
     run_as.apply(&mut command);
+    // Every CPU, whatever the calling thread's placement (a runner pins itself to the load
+    // generator's half): the database is a third party on the machine, not the client's.
+    if let Some(all) = online_cpus() {
+        wb_sys::affinity::inherit_before_exec(&mut command, all);
+    }
     if lifetime == Lifetime::Owned {
         die_with_parent_by(&mut command, SIGQUIT);
     }
@@ -468,6 +473,17 @@ fn start(bindir: &Path, dir: &Path, run_as: &RunAs, lifetime: Lifetime) -> Resul
             bindir.join("postgres").display()
         ))
     })
+}
+
+/// The machine's online CPUs (`/sys/devices/system/cpu/online`: `0-3,6`).
+fn online_cpus() -> Option<wb_sys::affinity::CpuSet> {
+    let text = fs::read_to_string("/sys/devices/system/cpu/online").ok()?;
+    let mut cpus = Vec::new();
+    for part in text.trim().split(',') {
+        let (low, high) = part.split_once('-').unwrap_or((part, part));
+        cpus.extend(low.parse::<usize>().ok()?..=high.parse::<usize>().ok()?);
+    }
+    wb_sys::affinity::CpuSet::of(cpus).ok()
 }
 
 /// A loopback port nothing listens on now (the kernel's pick; another program could take it
