@@ -10,10 +10,18 @@
 
 use std::time::Duration;
 
-/// Connections an engine holds when `--db-pool` is not given: TechEmpower's Rust entries and
-/// deadpool's documentation examples keep a pool of this order, and it leaves PostgreSQL's
-/// default `max_connections` (100) far from reach.
-pub const DEFAULT_DB_POOL: u32 = 10;
+/// Connections an engine holds when `--db-pool` is not given: 2 × CPUs + 1, the PostgreSQL
+/// wiki's starting point for a pool ("connections = ((core_count × 2) +
+/// effective_spindle_count)", with one spindle; HikariCP's "About Pool Sizing" gives the same),
+/// and by the same rule of thumb the prefork pool's default workers (gunicorn's 2 × cores + 1),
+/// so every engine starts with the same database pool. The CPUs are those this process may
+/// use.
+pub fn default_db_pool() -> u32 {
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    u32::try_from(cpus.saturating_mul(2).saturating_add(1))
+        .unwrap_or(MAX_DB_POOL)
+        .min(MAX_DB_POOL)
+}
 
 /// The largest `--db-pool`: beyond this the database's own `max_connections` refuses first.
 pub const MAX_DB_POOL: u32 = 1000;
@@ -50,8 +58,9 @@ pub struct DatabaseUrl {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
 pub struct DatabasePool {
     /// Database connections the engine may hold at once; a request that finds them all busy
-    /// waits for one (up to 5 s, then 503).
-    #[arg(long = "db-pool", value_name = "N", default_value_t = DEFAULT_DB_POOL,
+    /// waits for one (up to 5 s, then 503). The default, 2 × CPUs + 1, is the PostgreSQL
+    /// wiki's starting point.
+    #[arg(long = "db-pool", value_name = "N", default_value_t = default_db_pool(),
           value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_DB_POOL)))]
     pub size: u32,
 }
@@ -59,7 +68,7 @@ pub struct DatabasePool {
 impl Default for DatabasePool {
     fn default() -> DatabasePool {
         DatabasePool {
-            size: DEFAULT_DB_POOL,
+            size: default_db_pool(),
         }
     }
 }
