@@ -60,11 +60,12 @@
 //! Ctrl-C reaches the runner, which then stops it in order.
 
 use std::fs;
-use std::io::Read;
+use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use wb_protocol::world::{SEED_SQL, WORLD_ROWS};
@@ -467,12 +468,52 @@ fn start(bindir: &Path, dir: &Path, run_as: &RunAs, lifetime: Lifetime) -> Resul
     if lifetime == Lifetime::Owned {
         die_with_parent_by(&mut command, SIGQUIT);
     }
-    command.spawn().map_err(|err| {
+    let spawned = match lifetime {
+        Lifetime::Owned => spawn_kept(command),
+        Lifetime::Detached => command.spawn(),
+    };
+    spawned.map_err(|err| {
         failed(format!(
             "cannot start {}: {err}",
             bindir.join("postgres").display()
         ))
     })
+}
+
+/// Spawns `command` from one long-lived thread: the parent-death signal fires when the thread
+/// that forked exits, not the process, so a cluster started from a short-lived thread (a
+/// test's, the dashboard's runner) would die with that thread. (The runner's servers are
+/// spawned the same way, for the same reason.)
+fn spawn_kept(command: Command) -> io::Result<Child> {
+    type Job = (Command, mpsc::Sender<io::Result<Child>>);
+    static SPAWNER: OnceLock<Option<Mutex<mpsc::Sender<Job>>>> = OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("postgres-spawner".into())
+            .spawn(move || {
+                for (mut command, reply) in rx {
+                    let _ = reply.send(command.spawn());
+                }
+            })
+            .ok()
+            .map(|_| Mutex::new(tx))
+    });
+    let mut command = command;
+    let Some(spawner) = spawner else {
+        return command.spawn();
+    };
+    let (reply_tx, reply_rx) = mpsc::channel();
+    let sent = spawner
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .send((command, reply_tx));
+    if let Err(mpsc::SendError((mut command, _))) = sent {
+        return command.spawn();
+    }
+    reply_rx
+        .recv()
+        .unwrap_or_else(|_| Err(io::Error::other("the postgres spawner thread is gone")))
 }
 
 /// The machine's online CPUs (`/sys/devices/system/cpu/online`: `0-3,6`).

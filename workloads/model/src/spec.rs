@@ -912,6 +912,7 @@ mod tests {
             wait_ms: 10,
             cpu_us: 500,
             bytes: 0,
+            queries: 0,
         };
         assert_eq!(spec.cpu_rounds(18.75), 9375);
         assert_eq!(
