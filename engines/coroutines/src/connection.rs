@@ -90,11 +90,7 @@ async fn serve_requests(
                 // `/db` and `/queries`: park on the pool, then on each query (boxed: only a
                 // connection that queries pays for the future's state).
                 if job.world_ids().is_some() {
-                    let began = trace::start_ns();
-                    Box::pin(crate::database::fetch(&mut job)).await;
-                    if let Some(began) = began {
-                        trace::record(Phase::Wait, stream.as_raw_fd() as u64, began, trace::now_ns());
-                    }
+                    job = crate::database::fetch_boxed(job, stream.as_raw_fd() as u64).await;
                 }
                 let response = if settings.offload && job.cpu_rounds() > 0 {
                     // This worker goes on with other tasks while a blocking-pool thread runs

@@ -87,21 +87,27 @@ pub(crate) enum Body {
         /// What [`Job::begin`] read, before the wait.
         read: Option<u64>,
     },
-    /// `/db` or `/queries`: the rows to fetch, and what the engine handed back.
-    World {
-        /// The request's shape (how many rows, an array or one object).
-        query: WorldQuery,
-        /// The ids to fetch, in order.
-        ids: Vec<i32>,
-        /// The rows the engine fetched ([`Job::give_rows`]), or why it could not
-        /// ([`Job::database_failed`]); `None` until one of them is called.
-        rows: Option<Result<Vec<WorldRow>, &'static str>>,
-    },
+    /// `/db` or `/queries`: the rows to fetch, and what the engine handed back. Boxed, so
+    /// that every other job (and every engine's state that holds a job) stays as small as
+    /// before.
+    World(Box<WorldBody>),
     /// An error: `detail` and a newline, so a person reading it with curl learns what was wrong.
     Error {
         status: Status,
         detail: &'static str,
     },
+}
+
+/// A `/db` or `/queries` job's own state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct WorldBody {
+    /// The request's shape (how many rows, an array or one object).
+    query: WorldQuery,
+    /// The ids to fetch, in order.
+    ids: Vec<i32>,
+    /// The rows the engine fetched ([`Job::give_rows`]), or why it could not
+    /// ([`Job::database_failed`]); `None` until one of them is called.
+    rows: Option<Result<Vec<WorldRow>, &'static str>>,
 }
 
 /// How the response's `Connection` header and the connection itself end.
@@ -176,11 +182,11 @@ impl Job {
         Job {
             wait_ms: 0,
             cpu_rounds: 0,
-            body: Body::World {
+            body: Body::World(Box::new(WorldBody {
                 query,
                 ids: query.ids(),
                 rows: None,
-            },
+            })),
             head_only: false,
             persistence: Persistence::KeepAlive,
         }
@@ -192,7 +198,7 @@ impl Job {
     /// [`Job::give_rows`] (or [`Job::database_failed`]) before [`Job::respond`].
     pub fn world_ids(&self) -> Option<&[i32]> {
         match &self.body {
-            Body::World { ids, .. } => Some(ids),
+            Body::World(world) => Some(&world.ids),
             _ => None,
         }
     }
@@ -201,16 +207,16 @@ impl Job {
     /// are not the ones asked for are answered with `500` (the engine's bug, made visible).
     /// Does nothing on other jobs.
     pub fn give_rows(&mut self, fetched: Vec<WorldRow>) {
-        if let Body::World { rows, .. } = &mut self.body {
-            *rows = Some(Ok(fetched));
+        if let Body::World(world) = &mut self.body {
+            world.rows = Some(Ok(fetched));
         }
     }
 
     /// Says the rows could not be fetched, and why (`reason` is sent in the body, for a person
     /// with curl): the answer is `503 Service Unavailable`. Does nothing on other jobs.
     pub fn database_failed(&mut self, reason: &'static str) {
-        if let Body::World { rows, .. } = &mut self.body {
-            *rows = Some(Err(reason));
+        if let Body::World(world) = &mut self.body {
+            world.rows = Some(Err(reason));
         }
     }
 
@@ -233,8 +239,8 @@ impl Job {
     pub fn status(&self) -> Status {
         match &self.body {
             Body::Error { status, .. } => *status,
-            Body::World { ids, rows, .. } => match rows {
-                Some(Ok(rows)) if rows.iter().map(|r| r.id).eq(ids.iter().copied()) => {
+            Body::World(world) => match &world.rows {
+                Some(Ok(rows)) if rows.iter().map(|r| r.id).eq(world.ids.iter().copied()) => {
                     Status::Ok
                 }
                 Some(Ok(_)) => Status::InternalServerError,
@@ -295,10 +301,10 @@ impl Job {
         let mut world_text = Vec::new();
         let mut newline = matches!(self.body, Body::Error { .. } | Body::Count { .. });
         let mut json = false;
-        if let Body::World { query, rows, .. } = &self.body {
-            match (status, rows) {
+        if let Body::World(world) = &self.body {
+            match (status, &world.rows) {
                 (Status::Ok, Some(Ok(rows))) => {
-                    render_rows(rows, query.array, &mut world_text);
+                    render_rows(rows, world.query.array, &mut world_text);
                     json = true;
                 }
                 (_, Some(Err(reason))) => world_text.extend_from_slice(reason.as_bytes()),
@@ -315,7 +321,7 @@ impl Job {
             Body::Hello => (HELLO_BODY, 0),
             Body::Work { bytes } => (b"", *bytes),
             Body::Count { .. } => (&count_text, 0),
-            Body::World { .. } => (&world_text, 0),
+            Body::World(_) => (&world_text, 0),
             Body::Error { detail, .. } => (detail.as_bytes(), 0),
         };
         let content_length = body.len() as u64 + pattern_len + u64::from(newline);
