@@ -1,0 +1,523 @@
+//! The `Transport` half: a fixed set of [`PgConnection`]s over mio sockets, and the FIFO queue
+//! of requests waiting for one of them.
+//!
+//! Everything here runs on the loop thread and returns at once: `connect` is non-blocking
+//! (completion is a writable event), reads drain the socket until `WouldBlock` (mio is
+//! edge-triggered), writes go as far as the kernel takes them and the rest waits for the next
+//! writable event. Each socket is registered once for `READABLE | WRITABLE` and never
+//! re-registered: with edge-triggered epoll an unwanted writable edge costs one wake-up, far
+//! less than an `epoll_ctl` per query.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpStream, UnixStream};
+use mio::{Interest, Registry, Token};
+
+use super::config::{Address, Config};
+use super::protocol::{Event, MAX_IDS, PgConnection};
+use super::{Completion, DbError, PoolSettings, PoolStats, Readiness, Refused};
+
+/// Bytes read from a database socket per `read` call (answers to one query fit many times).
+const READ_CHUNK: usize = 16 * 1024;
+
+/// A connected (or connecting) socket of either kind.
+#[derive(Debug)]
+enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    fn connect(address: &Address) -> io::Result<Stream> {
+        Ok(match address {
+            Address::Tcp(addr) => {
+                let stream = TcpStream::connect(*addr)?;
+                // Queries are small and answered at once: no Nagle delay on the Sync.
+                stream.set_nodelay(true)?;
+                Stream::Tcp(stream)
+            }
+            Address::Unix(path) => Stream::Unix(UnixStream::connect(path)?),
+        })
+    }
+
+    /// `Ok(true)` once a non-blocking connect has finished (at once for a Unix socket).
+    fn connected(&self) -> io::Result<bool> {
+        match self {
+            Stream::Tcp(stream) => {
+                if let Some(err) = stream.take_error()? {
+                    return Err(err);
+                }
+                match stream.peer_addr() {
+                    Ok(_) => Ok(true),
+                    Err(err) if err.kind() == io::ErrorKind::NotConnected => Ok(false),
+                    Err(err) => Err(err),
+                }
+            }
+            Stream::Unix(stream) => {
+                if let Some(err) = stream.take_error()? {
+                    return Err(err);
+                }
+                Ok(true)
+            }
+        }
+    }
+
+    fn source(&mut self) -> &mut dyn mio::event::Source {
+        match self {
+            Stream::Tcp(stream) => stream,
+            Stream::Unix(stream) => stream,
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(stream) => stream.read(buf),
+            Stream::Unix(stream) => stream.read(buf),
+        }
+    }
+
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(stream) => stream.write(buf),
+            Stream::Unix(stream) => stream.write(buf),
+        }
+    }
+}
+
+/// A request in the queue or in flight.
+#[derive(Debug)]
+struct Waiting<K> {
+    key: K,
+    ids: Vec<i32>,
+    since: Instant,
+}
+
+/// A socket and the conversation on it.
+#[derive(Debug)]
+struct Live<K> {
+    stream: Stream,
+    conn: PgConnection,
+    /// The non-blocking connect has finished.
+    connected: bool,
+    /// When the connect began: a connection not ready by `opened + connect_timeout` is given
+    /// up.
+    opened: Instant,
+    in_flight: Option<Waiting<K>>,
+}
+
+/// One of the pool's fixed places: a live connection, or the time to try again.
+#[derive(Debug)]
+struct Slot<K> {
+    live: Option<Live<K>>,
+    /// When to connect again (while `live` is `None`).
+    retry_at: Instant,
+    /// The next back-off; doubles after each failure to connect, reset once a connection is
+    /// ready.
+    backoff: Duration,
+}
+
+/// A fixed set of database connections driven by the engine's mio loop, and the queue of
+/// requests waiting for one. See the [module doc](super) for how a query flows.
+#[derive(Debug)]
+pub struct Pool<K> {
+    config: Config,
+    settings: PoolSettings,
+    registry: Registry,
+    first_token: usize,
+    slots: Vec<Slot<K>>,
+    queue: VecDeque<Waiting<K>>,
+    /// The last reason a connection could not be made or was lost (for `Unavailable`).
+    last_error: Option<DbError>,
+    refused: u64,
+    most_waiting: usize,
+    read_buf: Box<[u8]>,
+}
+
+impl<K> Pool<K> {
+    /// Starts connecting `settings.size` connections at once (without waiting: they log in as
+    /// the loop runs), registered on `registry` with tokens `first_token..first_token + size`.
+    /// Requests submitted meanwhile wait in the queue.
+    pub fn new(
+        config: Config,
+        settings: PoolSettings,
+        registry: &Registry,
+        first_token: usize,
+    ) -> io::Result<Pool<K>> {
+        if settings.size == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a database pool of 0 connections; give --db-pool 1 or more",
+            ));
+        }
+        if first_token.checked_add(settings.size).is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the pool's tokens would overflow usize",
+            ));
+        }
+        let now = Instant::now();
+        let mut pool = Pool {
+            slots: (0..settings.size)
+                .map(|_| Slot {
+                    live: None,
+                    retry_at: now,
+                    backoff: settings.backoff_min,
+                })
+                .collect(),
+            config,
+            settings,
+            registry: registry.try_clone()?,
+            first_token,
+            queue: VecDeque::new(),
+            last_error: None,
+            refused: 0,
+            most_waiting: 0,
+            read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
+        };
+        for i in 0..pool.slots.len() {
+            pool.open(i, now);
+        }
+        Ok(pool)
+    }
+
+    /// Whether `token` is one of this pool's sockets.
+    pub fn owns(&self, token: Token) -> bool {
+        token.0 >= self.first_token && token.0 - self.first_token < self.slots.len()
+    }
+
+    /// Queues a request for the rows of `ids` (1 to [`MAX_IDS`]); `key` comes back with its
+    /// [`Completion`]. It starts at once if a connection is idle (the query is written before
+    /// this returns), else it waits its turn. Refused, without queueing, when the queue is
+    /// full: the engine answers 503 at once rather than let the wait grow without bound.
+    pub fn submit(&mut self, key: K, ids: Vec<i32>) -> Result<(), Refused> {
+        if ids.is_empty() || ids.len() > MAX_IDS {
+            return Err(Refused::Invalid {
+                ids: ids.len(),
+                max: MAX_IDS,
+            });
+        }
+        if self.queue.len() >= self.settings.queue_limit {
+            self.refused += 1;
+            return Err(Refused::Full {
+                waiting: self.queue.len(),
+                limit: self.settings.queue_limit,
+            });
+        }
+        self.queue.push_back(Waiting {
+            key,
+            ids,
+            since: Instant::now(),
+        });
+        self.most_waiting = self.most_waiting.max(self.queue.len());
+        self.dispatch(Instant::now());
+        Ok(())
+    }
+
+    /// Handles an event the loop polled for one of this pool's tokens ([`Pool::owns`]):
+    /// finishes a connect, reads and parses the answers, writes what is queued, and starts
+    /// waiting requests on connections that became idle. Returns the requests that finished.
+    pub fn on_ready(&mut self, token: Token, readiness: Readiness) -> Vec<Completion<K>> {
+        let mut done = Vec::new();
+        if !self.owns(token) {
+            return done;
+        }
+        let i = token.0 - self.first_token;
+        let now = Instant::now();
+        if let Err(err) = self.drive(i, readiness, &mut done) {
+            self.fail(i, err, now, &mut done);
+        }
+        self.dispatch(now);
+        done
+    }
+
+    /// When the loop must call [`Pool::tick`] next at the latest: a reconnect due, a connect
+    /// timing out, or the oldest waiting request reaching its queue timeout.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let slots = self.slots.iter().filter_map(|slot| match &slot.live {
+            None => Some(slot.retry_at),
+            Some(live) if !live.conn.is_ready() => {
+                Some(live.opened + self.settings.connect_timeout)
+            }
+            Some(_) => None,
+        });
+        let queue = self
+            .queue
+            .front()
+            .map(|w| w.since + self.settings.queue_timeout);
+        slots.chain(queue).min()
+    }
+
+    /// Does what is due at `now` ([`Pool::next_deadline`]): reconnects after a back-off,
+    /// gives up on connects that took too long, and fails requests that waited longer than
+    /// the queue timeout. Cheap when nothing is due: the loop may call it every turn.
+    pub fn tick(&mut self, now: Instant) -> Vec<Completion<K>> {
+        let mut done = Vec::new();
+        for i in 0..self.slots.len() {
+            let slot = &self.slots[i];
+            match &slot.live {
+                None if slot.retry_at <= now => self.open(i, now),
+                Some(live)
+                    if !live.conn.is_ready()
+                        && live.opened + self.settings.connect_timeout <= now =>
+                {
+                    let err = DbError::Lost(format!(
+                        "no answer from {} within {:?} of connecting",
+                        self.config.address, self.settings.connect_timeout
+                    ));
+                    self.fail(i, err, now, &mut done);
+                }
+                _ => {}
+            }
+        }
+        while let Some(front) = self.queue.front()
+            && front.since + self.settings.queue_timeout <= now
+        {
+            let waiting = self.queue.pop_front().expect("a front");
+            done.push(Completion {
+                key: waiting.key,
+                result: Err(DbError::Timeout {
+                    waited: now - waiting.since,
+                }),
+            });
+        }
+        self.dispatch(now);
+        done
+    }
+
+    /// Closes every connection (a Terminate message each, best effort) and fails every request
+    /// still waiting or in flight with [`DbError::Closed`]. The pool reconnects no more.
+    pub fn close(&mut self) -> Vec<Completion<K>> {
+        let mut done = Vec::new();
+        for slot in &mut self.slots {
+            if let Some(mut live) = slot.live.take() {
+                if live.connected && live.conn.is_ready() {
+                    live.conn.terminate();
+                    let _ = live.stream.write(live.conn.pending());
+                }
+                if let Some(waiting) = live.in_flight {
+                    done.push(Completion {
+                        key: waiting.key,
+                        result: Err(DbError::Closed),
+                    });
+                }
+            }
+            slot.retry_at = Instant::now() + Duration::from_secs(86_400 * 365);
+        }
+        done.extend(self.queue.drain(..).map(|waiting| Completion {
+            key: waiting.key,
+            result: Err(DbError::Closed),
+        }));
+        done
+    }
+
+    /// What the pool is doing now, and what it has refused so far.
+    pub fn stats(&self) -> PoolStats {
+        let ready = self.slots.iter().filter_map(|s| s.live.as_ref());
+        PoolStats {
+            size: self.slots.len(),
+            ready: ready.clone().filter(|l| l.conn.is_ready()).count(),
+            busy: ready.filter(|l| l.in_flight.is_some()).count(),
+            waiting: self.queue.len(),
+            most_waiting: self.most_waiting,
+            refused: self.refused,
+        }
+    }
+
+    /// Opens slot `i`'s socket and registers it. A connect that fails at once (no socket at
+    /// that path, no route) is a failed attempt: the slot backs off.
+    fn open(&mut self, i: usize, now: Instant) {
+        let token = Token(self.first_token + i);
+        let opened = Stream::connect(&self.config.address).and_then(|mut stream| {
+            self.registry.register(
+                stream.source(),
+                token,
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
+            Ok(stream)
+        });
+        match opened {
+            Ok(stream) => {
+                self.slots[i].live = Some(Live {
+                    stream,
+                    conn: PgConnection::new(&self.config),
+                    connected: false,
+                    opened: now,
+                    in_flight: None,
+                });
+            }
+            Err(err) => {
+                let err = DbError::Lost(format!("connect to {}: {err}", self.config.address));
+                let mut done = Vec::new();
+                self.fail(i, err, now, &mut done);
+                debug_assert!(done.is_empty(), "nothing was in flight");
+                // Requests were failed by `fail` if no connection is usable; nothing to return
+                // here, since `fail` found no in-flight request on a slot that never opened.
+            }
+        }
+    }
+
+    /// Carries out one readiness event on slot `i`. An `Err` is fatal for the connection.
+    fn drive(
+        &mut self,
+        i: usize,
+        readiness: Readiness,
+        done: &mut Vec<Completion<K>>,
+    ) -> Result<(), DbError> {
+        let address = &self.config.address;
+        let settings = &self.settings;
+        let read_buf = &mut self.read_buf;
+        let Slot { live, backoff, .. } = &mut self.slots[i];
+        let Some(live) = live.as_mut() else {
+            return Ok(()); // A stale event for a socket closed earlier in this batch.
+        };
+        if !live.connected {
+            match live.stream.connected() {
+                Ok(true) => live.connected = true,
+                Ok(false) if !readiness.error => return Ok(()),
+                Ok(false) => return Err(DbError::Lost(format!("connect to {address}: failed"))),
+                Err(err) => return Err(DbError::Lost(format!("connect to {address}: {err}"))),
+            }
+        }
+        if readiness.readable || readiness.read_closed || readiness.error {
+            let mut events = Vec::new();
+            loop {
+                match live.stream.read(read_buf) {
+                    Ok(0) => {
+                        return Err(DbError::Lost("the server closed the connection".into()));
+                    }
+                    Ok(n) => {
+                        let received = live.conn.received(&read_buf[..n], &mut events);
+                        // Answers parsed before an error still count: hand them out first.
+                        collect(live, &mut events, done, backoff, settings);
+                        received?;
+                    }
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                    Err(err) => return Err(DbError::Lost(err.to_string())),
+                }
+            }
+        }
+        flush(live)
+    }
+
+    /// Starts waiting requests, oldest first, on idle connections.
+    fn dispatch(&mut self, now: Instant) {
+        for i in 0..self.slots.len() {
+            if self.queue.is_empty() {
+                return;
+            }
+            let Some(live) = self.slots[i].live.as_mut() else {
+                continue;
+            };
+            if !(live.connected && live.conn.is_idle() && live.in_flight.is_none()) {
+                continue;
+            }
+            let waiting = self.queue.pop_front().expect("not empty");
+            // The ids were checked in `submit`: `query` cannot refuse them.
+            if let Err(err) = live.conn.query(&waiting.ids) {
+                tracing::error!("cannot encode a query: {err}");
+            }
+            live.in_flight = Some(waiting);
+            if let Err(err) = flush(live) {
+                // Never answered, and the query only reads: it goes back to the head of the
+                // queue and runs on another connection.
+                let waiting = live.in_flight.take().expect("just set");
+                self.queue.push_front(waiting);
+                let mut done = Vec::new();
+                self.fail(i, err, now, &mut done);
+                debug_assert!(done.is_empty());
+            }
+        }
+    }
+
+    /// Closes slot `i` after `err`: its request in flight fails with `err`, and the slot
+    /// reconnects after its back-off. If no connection is usable any more, every waiting
+    /// request fails too ([`DbError::Unavailable`]): waiting for a database that refuses
+    /// connections would only turn a clear error into a timeout.
+    fn fail(&mut self, i: usize, err: DbError, now: Instant, done: &mut Vec<Completion<K>>) {
+        let slot = &mut self.slots[i];
+        let was_ready = match slot.live.take() {
+            Some(live) => {
+                if let Some(waiting) = live.in_flight {
+                    done.push(Completion {
+                        key: waiting.key,
+                        result: Err(err.clone()),
+                    });
+                }
+                live.conn.is_ready()
+                // Dropping the stream closes the descriptor, which leaves the epoll set.
+            }
+            None => false,
+        };
+        if was_ready {
+            // A connection that worked and was lost: try again soon, from the shortest wait.
+            slot.backoff = self.settings.backoff_min;
+            tracing::warn!(slot = i, "database connection lost: {err}");
+        } else {
+            tracing::warn!(slot = i, retry_in = ?slot.backoff, "cannot connect to the database: {err}");
+        }
+        slot.retry_at = now + slot.backoff;
+        slot.backoff = (slot.backoff * 2).min(self.settings.backoff_max);
+        self.last_error = Some(err);
+        let usable = self
+            .slots
+            .iter()
+            .any(|s| s.live.as_ref().is_some_and(|l| l.conn.is_ready()));
+        if !usable && !self.queue.is_empty() {
+            let reason = self
+                .last_error
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            done.extend(self.queue.drain(..).map(|waiting| Completion {
+                key: waiting.key,
+                result: Err(DbError::Unavailable(reason.clone())),
+            }));
+        }
+    }
+}
+
+/// Turns a connection's events into completions for its request in flight.
+fn collect<K>(
+    live: &mut Live<K>,
+    events: &mut Vec<Event>,
+    done: &mut Vec<Completion<K>>,
+    backoff: &mut Duration,
+    settings: &PoolSettings,
+) {
+    for event in events.drain(..) {
+        match event {
+            Event::Ready => {
+                *backoff = settings.backoff_min;
+                tracing::debug!(pid = ?live.conn.backend_pid(), "database connection ready");
+            }
+            Event::Answered(result) => match live.in_flight.take() {
+                Some(waiting) => done.push(Completion {
+                    key: waiting.key,
+                    result,
+                }),
+                None => tracing::error!("an answer with no request in flight"),
+            },
+        }
+    }
+}
+
+/// Writes what the connection has queued, until done or `WouldBlock` (the rest goes on the
+/// next writable event).
+fn flush<K>(live: &mut Live<K>) -> Result<(), DbError> {
+    if !live.connected {
+        return Ok(()); // The connect's writable event flushes.
+    }
+    while !live.conn.pending().is_empty() {
+        match live.stream.write(live.conn.pending()) {
+            Ok(0) => return Err(DbError::Lost("the socket takes no more bytes".into())),
+            Ok(n) => live.conn.written(n),
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(DbError::Lost(err.to_string())),
+        }
+    }
+    Ok(())
+}
