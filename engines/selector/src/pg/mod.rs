@@ -173,6 +173,8 @@ pub enum Refused {
         /// [`PoolSettings::queue_limit`].
         limit: usize,
     },
+    /// The pool was closed ([`Pool::close`]): the engine is shutting down.
+    Closed,
     /// No ids, or more than [`MAX_IDS`]: the engine's bug (the protocol core checks `n`).
     Invalid {
         /// Ids given.
@@ -189,6 +191,7 @@ impl fmt::Display for Refused {
                 f,
                 "{waiting} requests already wait for a database connection (limit {limit})"
             ),
+            Refused::Closed => write!(f, "the database pool is closed"),
             Refused::Invalid { ids, max } => write!(f, "{ids} ids in one request; 1 to {max}"),
         }
     }

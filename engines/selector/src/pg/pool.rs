@@ -133,6 +133,11 @@ pub struct Pool<K> {
     refused: u64,
     most_waiting: usize,
     read_buf: Box<[u8]>,
+    /// Requests that finished outside [`Pool::on_ready`] and [`Pool::tick`] (in `submit` or
+    /// `new`), handed out by the next of them; [`Pool::next_deadline`] is "now" meanwhile.
+    stash: Vec<Completion<K>>,
+    /// [`Pool::close`] was called: no reconnects, no new requests.
+    closed: bool,
 }
 
 impl<K> Pool<K> {
@@ -175,10 +180,15 @@ impl<K> Pool<K> {
             refused: 0,
             most_waiting: 0,
             read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
+            stash: Vec::new(),
+            closed: false,
         };
+        let mut done = Vec::new();
         for i in 0..pool.slots.len() {
-            pool.open(i, now);
+            pool.open(i, now, &mut done);
         }
+        debug_assert!(done.is_empty(), "no request was waiting");
+        pool.stash = done;
         Ok(pool)
     }
 
@@ -198,6 +208,9 @@ impl<K> Pool<K> {
                 max: MAX_IDS,
             });
         }
+        if self.closed {
+            return Err(Refused::Closed);
+        }
         if self.queue.len() >= self.settings.queue_limit {
             self.refused += 1;
             return Err(Refused::Full {
@@ -211,7 +224,9 @@ impl<K> Pool<K> {
             since: Instant::now(),
         });
         self.most_waiting = self.most_waiting.max(self.queue.len());
-        self.dispatch(Instant::now());
+        let mut done = std::mem::take(&mut self.stash);
+        self.dispatch(Instant::now(), &mut done);
+        self.stash = done;
         Ok(())
     }
 
@@ -219,7 +234,7 @@ impl<K> Pool<K> {
     /// finishes a connect, reads and parses the answers, writes what is queued, and starts
     /// waiting requests on connections that became idle. Returns the requests that finished.
     pub fn on_ready(&mut self, token: Token, readiness: Readiness) -> Vec<Completion<K>> {
-        let mut done = Vec::new();
+        let mut done = std::mem::take(&mut self.stash);
         if !self.owns(token) {
             return done;
         }
@@ -228,13 +243,19 @@ impl<K> Pool<K> {
         if let Err(err) = self.drive(i, readiness, &mut done) {
             self.fail(i, err, now, &mut done);
         }
-        self.dispatch(now);
+        self.dispatch(now, &mut done);
         done
     }
 
     /// When the loop must call [`Pool::tick`] next at the latest: a reconnect due, a connect
     /// timing out, or the oldest waiting request reaching its queue timeout.
     pub fn next_deadline(&self) -> Option<Instant> {
+        if !self.stash.is_empty() {
+            return Some(Instant::now());
+        }
+        if self.closed {
+            return None;
+        }
         let slots = self.slots.iter().filter_map(|slot| match &slot.live {
             None => Some(slot.retry_at),
             Some(live) if !live.conn.is_ready() => {
@@ -253,11 +274,14 @@ impl<K> Pool<K> {
     /// gives up on connects that took too long, and fails requests that waited longer than
     /// the queue timeout. Cheap when nothing is due: the loop may call it every turn.
     pub fn tick(&mut self, now: Instant) -> Vec<Completion<K>> {
-        let mut done = Vec::new();
+        let mut done = std::mem::take(&mut self.stash);
+        if self.closed {
+            return done;
+        }
         for i in 0..self.slots.len() {
             let slot = &self.slots[i];
             match &slot.live {
-                None if slot.retry_at <= now => self.open(i, now),
+                None if slot.retry_at <= now => self.open(i, now, &mut done),
                 Some(live)
                     if !live.conn.is_ready()
                         && live.opened + self.settings.connect_timeout <= now =>
@@ -282,14 +306,15 @@ impl<K> Pool<K> {
                 }),
             });
         }
-        self.dispatch(now);
+        self.dispatch(now, &mut done);
         done
     }
 
     /// Closes every connection (a Terminate message each, best effort) and fails every request
     /// still waiting or in flight with [`DbError::Closed`]. The pool reconnects no more.
     pub fn close(&mut self) -> Vec<Completion<K>> {
-        let mut done = Vec::new();
+        let mut done = std::mem::take(&mut self.stash);
+        self.closed = true;
         for slot in &mut self.slots {
             if let Some(mut live) = slot.live.take() {
                 if live.connected && live.conn.is_ready() {
@@ -303,7 +328,6 @@ impl<K> Pool<K> {
                     });
                 }
             }
-            slot.retry_at = Instant::now() + Duration::from_secs(86_400 * 365);
         }
         done.extend(self.queue.drain(..).map(|waiting| Completion {
             key: waiting.key,
@@ -327,7 +351,7 @@ impl<K> Pool<K> {
 
     /// Opens slot `i`'s socket and registers it. A connect that fails at once (no socket at
     /// that path, no route) is a failed attempt: the slot backs off.
-    fn open(&mut self, i: usize, now: Instant) {
+    fn open(&mut self, i: usize, now: Instant, done: &mut Vec<Completion<K>>) {
         let token = Token(self.first_token + i);
         let opened = Stream::connect(&self.config.address).and_then(|mut stream| {
             self.registry.register(
@@ -349,11 +373,7 @@ impl<K> Pool<K> {
             }
             Err(err) => {
                 let err = DbError::Lost(format!("connect to {}: {err}", self.config.address));
-                let mut done = Vec::new();
-                self.fail(i, err, now, &mut done);
-                debug_assert!(done.is_empty(), "nothing was in flight");
-                // Requests were failed by `fail` if no connection is usable; nothing to return
-                // here, since `fail` found no in-flight request on a slot that never opened.
+                self.fail(i, err, now, done);
             }
         }
     }
@@ -403,7 +423,7 @@ impl<K> Pool<K> {
     }
 
     /// Starts waiting requests, oldest first, on idle connections.
-    fn dispatch(&mut self, now: Instant) {
+    fn dispatch(&mut self, now: Instant, done: &mut Vec<Completion<K>>) {
         for i in 0..self.slots.len() {
             if self.queue.is_empty() {
                 return;
@@ -415,9 +435,14 @@ impl<K> Pool<K> {
                 continue;
             }
             let waiting = self.queue.pop_front().expect("not empty");
-            // The ids were checked in `submit`: `query` cannot refuse them.
+            // The ids were checked in `submit`, so this does not fail; if it did, the request
+            // would fail, not hang.
             if let Err(err) = live.conn.query(&waiting.ids) {
-                tracing::error!("cannot encode a query: {err}");
+                done.push(Completion {
+                    key: waiting.key,
+                    result: Err(err),
+                });
+                continue;
             }
             live.in_flight = Some(waiting);
             if let Err(err) = flush(live) {
@@ -425,9 +450,7 @@ impl<K> Pool<K> {
                 // queue and runs on another connection.
                 let waiting = live.in_flight.take().expect("just set");
                 self.queue.push_front(waiting);
-                let mut done = Vec::new();
-                self.fail(i, err, now, &mut done);
-                debug_assert!(done.is_empty());
+                self.fail(i, err, now, done);
             }
         }
     }

@@ -79,6 +79,8 @@ enum State {
     Busy {
         rows: Vec<Row>,
         error: Option<DbError>,
+        /// Ids asked for: `id` is the primary key, so at most one row each.
+        asked: usize,
     },
     /// A fatal error was reported; nothing more will be accepted.
     Failed,
@@ -216,6 +218,7 @@ impl PgConnection {
         self.state = State::Busy {
             rows: Vec::with_capacity(ids.len()),
             error: None,
+            asked: ids.len(),
         };
         Ok(())
     }
@@ -375,15 +378,33 @@ impl PgConnection {
             (state @ State::Busy { .. }, Message::BindComplete | Message::CommandComplete(_)) => {
                 state
             }
-            (State::Busy { mut rows, error }, Message::DataRow(body)) => {
-                if error.is_none() {
-                    rows.push(world_row(&body)?);
+            (
+                State::Busy {
+                    mut rows,
+                    error,
+                    asked,
+                },
+                Message::DataRow(body),
+            ) => {
+                if rows.len() == asked {
+                    return Err(DbError::Protocol(format!(
+                        "more rows than the {asked} ids asked for: world.id must be the \
+                         primary key"
+                    )));
                 }
-                State::Busy { rows, error }
+                rows.push(world_row(&body)?);
+                State::Busy { rows, error, asked }
             }
             // After an error the server skips to our Sync, then says ReadyForQuery: the
             // connection stays usable; the request gets the error.
-            (State::Busy { rows, error: None }, Message::ErrorResponse(body)) => {
+            (
+                State::Busy {
+                    rows,
+                    error: None,
+                    asked,
+                },
+                Message::ErrorResponse(body),
+            ) => {
                 let error = server_error(body.fields())?;
                 if error.is_fatal() {
                     return Err(error);
@@ -391,9 +412,10 @@ impl PgConnection {
                 State::Busy {
                     rows,
                     error: Some(error),
+                    asked,
                 }
             }
-            (State::Busy { rows, error }, Message::ReadyForQuery(_)) => {
+            (State::Busy { rows, error, .. }, Message::ReadyForQuery(_)) => {
                 events.push(Event::Answered(match error {
                     Some(error) => Err(error),
                     None => Ok(rows),

@@ -291,10 +291,9 @@ fn the_pool_queries_a_real_postgresql() {
         assert_eq!(done[&(key as u32)], Ok(rows(ids)), "request {key}: {ids:?}");
     }
     let stats = lp.pool.stats();
-    assert_eq!(
-        (stats.size, stats.ready, stats.busy, stats.waiting),
-        (2, 2, 0, 0)
-    );
+    // (The second connection may still be logging in: the first can serve all five.)
+    assert_eq!((stats.size, stats.busy, stats.waiting), (2, 0, 0));
+    assert!(stats.ready >= 1, "{stats:?}");
     assert_eq!(stats.most_waiting, 5);
     // A whole /queries batch in one round trip.
     let twenty: Vec<i32> = (1..=20).map(|i| i * 5).collect();
