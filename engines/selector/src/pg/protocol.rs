@@ -521,8 +521,10 @@ fn message_name(message: &Message) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    //! The conversation fed backend bytes written out from the protocol documentation's
-    //! message formats (chapter 55.7), whole and one byte at a time.
+    //! The conversation fed backend bytes recorded from PostgreSQL 15 (`recorded/`), and bytes
+    //! written out from the protocol documentation's message formats (chapter 55.7) for what a
+    //! healthy server will not say on cue (errors, notices, password requests), whole, one byte
+    //! at a time and split at every point.
 
     use super::*;
 
@@ -677,6 +679,40 @@ mod tests {
                 "bytewise: {bytewise}"
             );
             assert!(conn.is_idle());
+        }
+    }
+
+    /// What PostgreSQL 15.18 sent to this client for a trust login, the Parse + Sync, and
+    /// `query(&[1, 2, 3, 999])` (`randomnumber = id * 7`; 999 is not in the table), recorded
+    /// by `pg::tests` with `WB_PG_RECORD`.
+    const RECORDED_LOGIN: &[u8] = include_bytes!("recorded/trust-login.bin");
+    const RECORDED_ANSWER: &[u8] = include_bytes!("recorded/answer-1-2-3-999.bin");
+
+    #[test]
+    fn a_recorded_postgresql_15_conversation_whole_bytewise_and_split_anywhere() {
+        let expected = vec![Event::Answered(Ok(vec![(1, 7), (2, 14), (3, 21)]))];
+        for bytewise in [false, true] {
+            let mut conn = PgConnection::new(&config(None));
+            conn.written(conn.pending().len());
+            assert_eq!(
+                feed(&mut conn, RECORDED_LOGIN, bytewise).unwrap(),
+                vec![Event::Ready]
+            );
+            assert_eq!(tags(&mut conn), b"PS");
+            assert_eq!(conn.backend_pid(), Some(20046));
+            conn.query(&[1, 2, 3, 999]).unwrap();
+            assert_eq!(
+                feed(&mut conn, RECORDED_ANSWER, bytewise).unwrap(),
+                expected
+            );
+        }
+        for cut in 0..RECORDED_ANSWER.len() {
+            let mut conn = PgConnection::new(&config(None));
+            feed(&mut conn, RECORDED_LOGIN, false).unwrap();
+            conn.query(&[1, 2, 3, 999]).unwrap();
+            let mut events = feed(&mut conn, &RECORDED_ANSWER[..cut], false).unwrap();
+            events.extend(feed(&mut conn, &RECORDED_ANSWER[cut..], false).unwrap());
+            assert_eq!(events, expected, "cut at {cut}");
         }
     }
 

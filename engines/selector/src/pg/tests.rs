@@ -266,6 +266,41 @@ fn rows(ids: &[i32]) -> Vec<Row> {
         .collect()
 }
 
+/// One conversation over a plain blocking socket — the state machine needs no mio — with
+/// every byte the server sent recorded: (login up to Ready, the answer to `ids`, the rows).
+fn blocking_conversation(config: &Config, ids: &[i32]) -> (Vec<u8>, Vec<u8>, Vec<Row>) {
+    use std::io::{Read, Write};
+    let Address::Tcp(addr) = config.address else {
+        panic!("a TCP address");
+    };
+    let mut socket = std::net::TcpStream::connect(addr).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut conn = PgConnection::new(config);
+    let mut phase = |conn: &mut PgConnection, until: fn(&Event) -> bool| {
+        let (mut recorded, mut buf, mut events) = (Vec::new(), [0; 4096], Vec::new());
+        loop {
+            socket.write_all(conn.pending()).unwrap();
+            conn.written(conn.pending().len());
+            if let Some(event) = events.iter().find(|e| until(e)) {
+                return (recorded, event.clone());
+            }
+            let n = socket.read(&mut buf).unwrap();
+            assert!(n > 0, "the server closed the connection");
+            recorded.extend_from_slice(&buf[..n]);
+            conn.received(&buf[..n], &mut events).unwrap();
+        }
+    };
+    let (login, _) = phase(&mut conn, |e| *e == Event::Ready);
+    conn.query(ids).unwrap();
+    let (answer, event) = phase(&mut conn, |e| matches!(e, Event::Answered(_)));
+    let Event::Answered(Ok(found)) = event else {
+        panic!("{event:?}");
+    };
+    (login, answer, found)
+}
+
 #[test]
 fn the_pool_queries_a_real_postgresql() {
     let bin = match server_binaries() {
@@ -277,6 +312,35 @@ fn the_pool_queries_a_real_postgresql() {
         }
     };
     let cluster = Cluster::start(bin);
+
+    // The state machine alone, on a blocking socket; the server's bytes, replayed one at a
+    // time into a fresh connection, give the same events. `WB_PG_RECORD=DIR` keeps them (the
+    // unit tests' fixtures in `pg/recorded/` were made so).
+    let config = cluster.config("user=postgres application_name=recorder");
+    let ids = [1, 2, 3, 999];
+    let (login, answer, found) = blocking_conversation(&config, &ids);
+    assert_eq!(found, rows(&ids));
+    let mut replay = PgConnection::new(&config);
+    let mut events = Vec::new();
+    for byte in &login {
+        replay
+            .received(std::slice::from_ref(byte), &mut events)
+            .unwrap();
+    }
+    assert_eq!(events, vec![Event::Ready]);
+    replay.query(&ids).unwrap();
+    events.clear();
+    for byte in &answer {
+        replay
+            .received(std::slice::from_ref(byte), &mut events)
+            .unwrap();
+    }
+    assert_eq!(events, vec![Event::Answered(Ok(rows(&ids)))]);
+    if let Some(dir) = std::env::var_os("WB_PG_RECORD") {
+        let dir = PathBuf::from(dir);
+        std::fs::write(dir.join("trust-login.bin"), &login).unwrap();
+        std::fs::write(dir.join("answer-1-2-3-999.bin"), &answer).unwrap();
+    }
 
     // Trust over TCP: two connections, five requests submitted before either has logged
     // in, so all five wait in the queue and leave it oldest first.
