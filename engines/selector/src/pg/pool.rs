@@ -544,3 +544,303 @@ fn flush<K>(live: &mut Live<K>) -> Result<(), DbError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    //! The pool on a real mio loop against a scripted server on loopback: a thread that speaks
+    //! just enough of PostgreSQL's side (trust login, Parse, Bind/Execute/Sync answered with
+    //! `randomnumber = id * 7`) and misbehaves on cue. It runs everywhere, PostgreSQL or not;
+    //! `pg::tests` runs the same pool against the real server.
+
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream as Client};
+    use std::thread::JoinHandle;
+
+    use mio::{Events, Poll};
+
+    use super::*;
+    use crate::pg::FIRST_TOKEN;
+
+    /// How the scripted server behaves on each connection it accepts.
+    #[derive(Clone, Copy, Default)]
+    struct Script {
+        /// Writes every answer one byte at a time (each a separate segment, or nearly).
+        bytewise: bool,
+        /// Never answers the startup message.
+        mute: bool,
+        /// Closes the connection on the Nth query's Sync (1-based), without answering it.
+        close_at: Option<usize>,
+        /// Reads queries and never answers them.
+        hang: bool,
+    }
+
+    fn message(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        out.extend_from_slice(&(body.len() as i32 + 4).to_be_bytes());
+        out.extend_from_slice(body);
+        out
+    }
+
+    /// Serves `connections` connections, one after the other, following `script`.
+    fn server(connections: usize, script: Script) -> (Config, JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let config = Config::parse(&format!("host=127.0.0.1 port={port} user=u")).unwrap();
+        let thread = std::thread::spawn(move || {
+            for _ in 0..connections {
+                let (socket, _) = listener.accept().unwrap();
+                serve(socket, script);
+            }
+        });
+        (config, thread)
+    }
+
+    fn serve(mut socket: Client, script: Script) {
+        let send = |socket: &mut Client, bytes: &[u8]| -> std::io::Result<()> {
+            if script.bytewise {
+                for byte in bytes {
+                    socket.write_all(std::slice::from_ref(byte))?;
+                }
+                Ok(())
+            } else {
+                socket.write_all(bytes)
+            }
+        };
+        let mut len = [0; 4];
+        if socket.read_exact(&mut len).is_err() {
+            return;
+        }
+        let mut startup = vec![0; i32::from_be_bytes(len) as usize - 4];
+        socket.read_exact(&mut startup).unwrap();
+        if script.mute {
+            // Hold the socket open, silent, until the client gives up.
+            let _ = socket.read(&mut [0; 1]);
+            return;
+        }
+        let ready = message(b'Z', b"I");
+        if send(
+            &mut socket,
+            &[message(b'R', &[0; 4]), ready.clone()].concat(),
+        )
+        .is_err()
+        {
+            return;
+        }
+        let (mut ids, mut syncs) = (Vec::new(), 0);
+        loop {
+            let mut header = [0; 5];
+            if socket.read_exact(&mut header).is_err() {
+                return;
+            }
+            let mut body =
+                vec![0; i32::from_be_bytes(header[1..].try_into().unwrap()) as usize - 4];
+            socket.read_exact(&mut body).unwrap();
+            let answer = match header[0] {
+                b'P' => [message(b'1', b""), ready.clone()].concat(),
+                // Bind "" "world" [1] [id] [1]: the id is the body's 4 bytes before the
+                // result-format count and code.
+                b'B' => {
+                    let at = body.len() - 4 - 4;
+                    ids.push(i32::from_be_bytes(body[at..at + 4].try_into().unwrap()));
+                    continue;
+                }
+                b'E' => continue,
+                b'S' if ids.is_empty() => continue, // The Sync behind Parse: answered above.
+                b'S' => {
+                    syncs += 1;
+                    if script.close_at == Some(syncs) {
+                        return;
+                    }
+                    if script.hang {
+                        ids.clear();
+                        continue;
+                    }
+                    let mut answer = Vec::new();
+                    for id in ids.drain(..) {
+                        answer.extend(message(b'2', b""));
+                        let mut row = 2_i16.to_be_bytes().to_vec();
+                        for value in [id, id * 7] {
+                            row.extend_from_slice(&4_i32.to_be_bytes());
+                            row.extend_from_slice(&value.to_be_bytes());
+                        }
+                        answer.extend(message(b'D', &row));
+                        answer.extend(message(b'C', b"SELECT 1\0"));
+                    }
+                    answer.extend(ready.clone());
+                    answer
+                }
+                b'X' => return,
+                other => panic!("the scripted server got message {:?}", other as char),
+            };
+            if send(&mut socket, &answer).is_err() {
+                return;
+            }
+        }
+    }
+
+    fn settings(size: usize) -> PoolSettings {
+        PoolSettings {
+            queue_timeout: Duration::from_millis(300),
+            connect_timeout: Duration::from_millis(300),
+            backoff_min: Duration::from_millis(10),
+            ..PoolSettings::new(size)
+        }
+    }
+
+    /// Turns a mio loop, as the reactor would, until `count` requests finished (at most 10 s);
+    /// returns them in the order they finished.
+    fn run(poll: &mut Poll, pool: &mut Pool<u32>, count: usize) -> Vec<Completion<u32>> {
+        let mut done = Vec::new();
+        let mut events = Events::with_capacity(16);
+        let give_up = Instant::now() + Duration::from_secs(10);
+        while done.len() < count {
+            let now = Instant::now();
+            assert!(now < give_up, "{} of {count} in 10 s: {done:?}", done.len());
+            let timeout = pool
+                .next_deadline()
+                .map_or(Duration::from_millis(50), |at| {
+                    at.saturating_duration_since(now)
+                })
+                .min(Duration::from_millis(50));
+            poll.poll(&mut events, Some(timeout)).unwrap();
+            for event in events.iter() {
+                done.extend(pool.on_ready(event.token(), Readiness::from(event)));
+            }
+            done.extend(pool.tick(Instant::now()));
+        }
+        done
+    }
+
+    fn rows(ids: &[i32]) -> Vec<(i32, i32)> {
+        ids.iter().map(|&id| (id, id * 7)).collect()
+    }
+
+    #[test]
+    fn one_connection_serves_the_queue_first_in_first_out_whatever_the_segments() {
+        let (config, server) = server(
+            1,
+            Script {
+                bytewise: true,
+                ..Script::default()
+            },
+        );
+        let mut poll = Poll::new().unwrap();
+        let mut pool = Pool::new(config, settings(1), poll.registry(), FIRST_TOKEN).unwrap();
+        let asks: Vec<Vec<i32>> = vec![vec![1], vec![2, 3], (1..=20).collect(), vec![500], vec![9]];
+        for (key, ids) in asks.iter().enumerate() {
+            pool.submit(key as u32, ids.clone()).unwrap();
+        }
+        let done = run(&mut poll, &mut pool, asks.len());
+        let keys: Vec<u32> = done.iter().map(|c| c.key).collect();
+        assert_eq!(keys, [0, 1, 2, 3, 4], "first in, first out");
+        for c in &done {
+            assert_eq!(c.result, Ok(rows(&asks[c.key as usize])));
+        }
+        assert_eq!(pool.stats().most_waiting, 5);
+        assert!(pool.close().is_empty());
+        drop(pool); // Closes the socket: the server thread sees EOF (after the Terminate).
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_lost_connection_fails_its_request_and_the_pool_reconnects() {
+        let (config, server) = server(
+            2,
+            Script {
+                close_at: Some(2),
+                ..Script::default()
+            },
+        );
+        let mut poll = Poll::new().unwrap();
+        let mut pool = Pool::new(config, settings(1), poll.registry(), FIRST_TOKEN).unwrap();
+        pool.submit(1, vec![1]).unwrap();
+        assert_eq!(run(&mut poll, &mut pool, 1)[0].result, Ok(rows(&[1])));
+        pool.submit(2, vec![2]).unwrap();
+        let lost = run(&mut poll, &mut pool, 1);
+        assert!(matches!(lost[0].result, Err(DbError::Lost(_))), "{lost:?}");
+        // The second connection the server accepts answers.
+        pool.submit(3, vec![3]).unwrap();
+        assert_eq!(run(&mut poll, &mut pool, 1)[0].result, Ok(rows(&[3])));
+        drop(pool);
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn requests_that_wait_too_long_time_out_and_close_fails_the_one_in_flight() {
+        let (config, server) = server(
+            1,
+            Script {
+                hang: true,
+                ..Script::default()
+            },
+        );
+        let mut poll = Poll::new().unwrap();
+        let mut pool = Pool::new(config, settings(1), poll.registry(), FIRST_TOKEN).unwrap();
+        pool.submit(1, vec![1]).unwrap();
+        pool.submit(2, vec![2]).unwrap();
+        let done = run(&mut poll, &mut pool, 1);
+        assert_eq!(done[0].key, 2, "the one still in the queue");
+        assert!(
+            matches!(done[0].result, Err(DbError::Timeout { .. })),
+            "{done:?}"
+        );
+        let closed = pool.close();
+        assert_eq!(closed.len(), 1);
+        assert_eq!(
+            (closed[0].key, &closed[0].result),
+            (1, &Err(DbError::Closed))
+        );
+        assert_eq!(pool.submit(3, vec![3]), Err(Refused::Closed));
+        drop(pool);
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_server_that_never_logs_in_makes_waiting_requests_fail_with_the_reason() {
+        let (config, server) = server(
+            1,
+            Script {
+                mute: true,
+                ..Script::default()
+            },
+        );
+        let mut poll = Poll::new().unwrap();
+        let mut pool = Pool::new(config, settings(1), poll.registry(), FIRST_TOKEN).unwrap();
+        pool.submit(1, vec![1]).unwrap();
+        let done = run(&mut poll, &mut pool, 1);
+        match &done[0].result {
+            Err(DbError::Unavailable(why)) => assert!(why.contains("within"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        drop(pool);
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn bad_requests_and_tokens_are_refused_without_effect() {
+        let (config, server) = server(1, Script::default());
+        let poll = Poll::new().unwrap();
+        let mut pool = Pool::new(config, settings(2), poll.registry(), FIRST_TOKEN).unwrap();
+        assert!(matches!(
+            pool.submit(1, vec![]),
+            Err(Refused::Invalid { .. })
+        ));
+        assert!(matches!(
+            pool.submit(1, vec![1; MAX_IDS + 1]),
+            Err(Refused::Invalid { .. })
+        ));
+        assert!(pool.owns(Token(FIRST_TOKEN + 1)) && !pool.owns(Token(FIRST_TOKEN + 2)));
+        assert!(pool.on_ready(Token(3), Readiness::default()).is_empty());
+        assert_eq!(pool.stats().waiting, 0);
+        drop(pool);
+        server.join().unwrap();
+        let registry = Poll::new().unwrap();
+        let zero = Pool::<u32>::new(
+            Config::parse("user=u").unwrap(),
+            PoolSettings::new(0),
+            registry.registry(),
+            FIRST_TOKEN,
+        );
+        assert!(zero.unwrap_err().to_string().contains("--db-pool"));
+    }
+}
