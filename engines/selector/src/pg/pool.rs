@@ -338,11 +338,11 @@ impl<K> Pool<K> {
 
     /// What the pool is doing now, and what it has refused so far.
     pub fn stats(&self) -> PoolStats {
-        let ready = self.slots.iter().filter_map(|s| s.live.as_ref());
+        let live = self.slots.iter().filter_map(|s| s.live.as_ref());
         PoolStats {
             size: self.slots.len(),
-            ready: ready.clone().filter(|l| l.conn.is_ready()).count(),
-            busy: ready.filter(|l| l.in_flight.is_some()).count(),
+            ready: live.clone().filter(|l| l.conn.is_ready()).count(),
+            busy: live.filter(|l| l.in_flight.is_some()).count(),
             waiting: self.queue.len(),
             most_waiting: self.most_waiting,
             refused: self.refused,
@@ -498,6 +498,16 @@ impl<K> Pool<K> {
                 key: waiting.key,
                 result: Err(DbError::Unavailable(reason.clone())),
             }));
+        }
+    }
+}
+
+/// Dropping the pool says goodbye (Terminate) on every connection that logged in, so the
+/// server logs no "unexpected EOF"; requests still waiting are dropped with it.
+impl<K> Drop for Pool<K> {
+    fn drop(&mut self) {
+        if !self.closed {
+            let _ = self.close();
         }
     }
 }
