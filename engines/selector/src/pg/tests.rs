@@ -24,6 +24,9 @@ const NOGROUP: u32 = 65_534;
 /// Rows in the test's `world`: `randomnumber = id * 7`.
 const ROWS: i32 = 100;
 
+/// Rows for the measurement: TechEmpower's `World`.
+const TECHEMPOWER_ROWS: i32 = 10_000;
+
 /// A private cluster: its folder, its postmaster (our child), its port.
 struct Cluster {
     bin: PathBuf,
@@ -34,7 +37,7 @@ struct Cluster {
 
 impl Cluster {
     /// `initdb`, then `postgres` on 127.0.0.1 at a free port and a Unix socket in the folder.
-    fn start(bin: PathBuf) -> Cluster {
+    fn start(bin: PathBuf, rows: i32) -> Cluster {
         let dir = tempfile::Builder::new()
             .prefix("wb-selector-pg-")
             .tempdir()
@@ -105,7 +108,7 @@ impl Cluster {
             "postgres",
             &format!(
                 "CREATE TABLE world (id int PRIMARY KEY, randomnumber int NOT NULL);
-                 INSERT INTO world SELECT i, i * 7 FROM generate_series(1, {ROWS}) i;
+                 INSERT INTO world SELECT i, i * 7 FROM generate_series(1, {rows}) i;
                  SET password_encryption = 'scram-sha-256';
                  CREATE ROLE alice LOGIN PASSWORD 'wonder';
                  CREATE ROLE carol LOGIN PASSWORD 'singer';
@@ -301,17 +304,24 @@ fn blocking_conversation(config: &Config, ids: &[i32]) -> (Vec<u8>, Vec<u8>, Vec
     (login, answer, found)
 }
 
-#[test]
-fn the_pool_queries_a_real_postgresql() {
-    let bin = match server_binaries() {
-        Ok(bin) => bin,
+/// The server binaries; without them, a panic under `CI=true`, else `None` and a line why.
+fn binaries_or_skip() -> Option<PathBuf> {
+    match server_binaries() {
+        Ok(bin) => Some(bin),
         Err(why) if std::env::var("CI").as_deref() == Ok("true") => panic!("CI=true: {why}"),
         Err(why) => {
             eprintln!("skipped: {why}");
-            return;
+            None
         }
+    }
+}
+
+#[test]
+fn the_pool_queries_a_real_postgresql() {
+    let Some(bin) = binaries_or_skip() else {
+        return;
     };
-    let cluster = Cluster::start(bin);
+    let cluster = Cluster::start(bin, ROWS);
 
     // The state machine alone, on a blocking socket; the server's bytes, replayed one at a
     // time into a fresh connection, give the same events. `WB_PG_RECORD=DIR` keeps them (the
@@ -472,5 +482,92 @@ fn the_pool_queries_a_real_postgresql() {
     match lp.ask(&[1]) {
         Err(DbError::Unavailable(why)) => assert!(why.contains("refused"), "{why}"),
         other => panic!("nothing listening: {other:?}"),
+    }
+}
+
+/// Keeps `concurrency` requests of `batch` ids in flight until `total` have been answered;
+/// returns how long that took. Every answer is checked.
+fn load(lp: &mut Loop, total: u32, concurrency: u32, batch: usize) -> Duration {
+    let mut next_id = 12_345_u32;
+    let mut ids = || -> Vec<i32> {
+        (0..batch)
+            .map(|_| {
+                // A linear congruential generator: spread ids, no dependency.
+                next_id = next_id.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                (next_id >> 8) as i32 % TECHEMPOWER_ROWS + 1
+            })
+            .collect()
+    };
+    let mut asked: BTreeMap<u32, Vec<i32>> = BTreeMap::new();
+    let (mut submitted, mut answered) = (0, 0);
+    let mut events = Events::with_capacity(64);
+    let started = Instant::now();
+    while answered < total {
+        while submitted < total && asked.len() < concurrency as usize {
+            let request = ids();
+            lp.pool.submit(submitted, request.clone()).unwrap();
+            asked.insert(submitted, request);
+            submitted += 1;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the load took over 2 minutes"
+        );
+        lp.poll
+            .poll(&mut events, Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut done = Vec::new();
+        for event in events.iter() {
+            done.extend(lp.pool.on_ready(event.token(), Readiness::from(event)));
+        }
+        done.extend(lp.pool.tick(Instant::now()));
+        for c in done {
+            let request = asked.remove(&c.key).expect("a request we made");
+            let expected: Vec<Row> = request.iter().map(|&id| (id, id * 7)).collect();
+            assert_eq!(c.result, Ok(expected));
+            answered += 1;
+        }
+    }
+    started.elapsed()
+}
+
+/// Requests per second through the pool by pool size, against a private cluster on this
+/// machine: a measurement to read, not a check (nothing is asserted about speed).
+///
+/// ```text
+/// cargo test -p wb-selector --release --lib pg::tests::measure -- --ignored --nocapture
+/// ```
+#[test]
+#[ignore = "a measurement: run it with --ignored --nocapture"]
+fn measure_requests_per_second_by_pool_size() {
+    let Some(bin) = binaries_or_skip() else {
+        return;
+    };
+    let cluster = Cluster::start(bin, TECHEMPOWER_ROWS);
+    const REPEATS: usize = 5;
+    const CONCURRENCY: u32 = 64;
+    for (batch, total) in [(1, 4_000), (20, 1_000)] {
+        for size in [1, 2, 4, 8] {
+            let mut rates: Vec<f64> = (0..REPEATS)
+                .map(|_| {
+                    let mut lp =
+                        Loop::new(cluster.config("user=postgres"), PoolSettings::new(size));
+                    // Every connection logged in first: the figure is queries, not logins.
+                    load(&mut lp, size as u32 * 4, size as u32, 1);
+                    while lp.pool.stats().ready < size {
+                        load(&mut lp, 1, 1, 1);
+                    }
+                    f64::from(total) / load(&mut lp, total, CONCURRENCY, batch).as_secs_f64()
+                })
+                .collect();
+            rates.sort_by(f64::total_cmp);
+            println!(
+                "pool {size}, {batch} id(s) a request, {CONCURRENCY} in flight: median {:.0} \
+                 requests/s (min {:.0}, max {:.0}; {REPEATS} runs of {total})",
+                rates[REPEATS / 2],
+                rates[0],
+                rates[REPEATS - 1]
+            );
+        }
     }
 }
