@@ -869,6 +869,52 @@ mod tests {
         assert!(matches!(err, DbError::Protocol(_)), "{err}");
     }
 
+    proptest::proptest! {
+        /// Whatever a server sends — after the login, during a query, in any pieces — the
+        /// connection answers with events or a typed error, never a panic.
+        #[test]
+        fn arbitrary_backend_bytes_never_panic(
+            noise in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
+            cut in 0usize..512,
+            busy in proptest::bool::ANY,
+        ) {
+            let mut conn = PgConnection::new(&config(Some("pw")));
+            if busy {
+                feed(&mut conn, RECORDED_LOGIN, false).unwrap();
+                conn.query(&[1, 2]).unwrap();
+            }
+            let cut = cut.min(noise.len());
+            let mut events = Vec::new();
+            if conn.received(&noise[..cut], &mut events).is_ok() {
+                let _ = conn.received(&noise[cut..], &mut events);
+            }
+        }
+
+        /// A plausible stream — real messages, shuffled and truncated — is the harder input:
+        /// every message parses, but arrives where it has no place.
+        #[test]
+        fn real_messages_out_of_order_never_panic(
+            order in proptest::collection::vec(0usize..12, 0..24),
+        ) {
+            let pieces = [
+                auth(0, b""), auth(3, b""), auth(5, &[1, 2, 3, 4]), auth(10, b"SCRAM-SHA-256\0\0"),
+                auth(11, b"r=x,s=c2FsdA==,i=1"), auth(12, b"v=AAAA"), ready(), row(1, 2),
+                message(b'1', b""), message(b'2', b""), message(b'C', b"SELECT 1\0"),
+                error("ERROR", "42P01", "no"),
+            ];
+            let mut conn = PgConnection::new(&config(Some("pw")));
+            let mut events = Vec::new();
+            for i in order {
+                if conn.is_idle() {
+                    conn.query(&[1]).unwrap();
+                }
+                if conn.received(&pieces[i], &mut events).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_batch_is_bounded() {
         let mut conn = PgConnection::new(&config(None));
