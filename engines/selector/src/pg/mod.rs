@@ -65,12 +65,44 @@
 //! loop's own tokens). The reactor:
 //!
 //! - routes events whose token [`Pool::owns`] to [`Pool::on_ready`]`(token,
-//!   Readiness::from(event))`;
-//! - sleeps no longer than [`Pool::next_deadline`] and calls [`Pool::tick`] when it is due
-//!   (reconnects, connect and queue timeouts);
+//!   Readiness::from(event))`, before its catch-all for connection tokens;
+//! - sleeps no longer than [`Pool::next_deadline`] and calls [`Pool::tick`] after every
+//!   wake-up (it is cheap when nothing is due: reconnects, connect and queue timeouts);
 //! - delivers each [`Completion`] to the connection its key names (a stale key — the HTTP
 //!   client left while its request waited — is dropped, as a stale timer is);
-//! - on shutdown, calls [`Pool::close`].
+//! - on shutdown, calls [`Pool::close`] and drops what it returns, or lets the requests in
+//!   flight finish first.
+//!
+//! ```no_run
+//! use std::time::Instant;
+//! use mio::{Events, Poll};
+//! use wb_selector::pg::{Config, FIRST_TOKEN, Pool, PoolSettings, Readiness};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut poll = Poll::new()?;
+//! let config = Config::parse("postgresql://bench@127.0.0.1:5432/world")?;
+//! let mut pool: Pool<usize> =
+//!     Pool::new(config, PoolSettings::new(10), poll.registry(), FIRST_TOKEN)?;
+//! pool.submit(7, vec![42])?; // 7: the key of the HTTP connection that asked
+//! let mut events = Events::with_capacity(1024);
+//! loop {
+//!     let timeout = pool.next_deadline().map(|at| at.saturating_duration_since(Instant::now()));
+//!     poll.poll(&mut events, timeout)?;
+//!     let mut done = Vec::new();
+//!     for event in events.iter() {
+//!         if pool.owns(event.token()) {
+//!             done.extend(pool.on_ready(event.token(), Readiness::from(event)));
+//!         } // else: the listener, an HTTP connection, the waker...
+//!     }
+//!     done.extend(pool.tick(Instant::now()));
+//!     if let Some(completion) = done.pop() {
+//!         assert_eq!(completion.key, 7);
+//!         println!("{:?}", completion.result?); // [(42, randomnumber)]
+//!         return Ok(());
+//!     }
+//! }
+//! # }
+//! ```
 //!
 //! # Driving it from another loop
 //!
