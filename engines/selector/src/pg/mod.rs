@@ -55,7 +55,8 @@
 //! skips to the Sync and the connection stays usable. A lost connection fails its request in
 //! flight ([`DbError::Lost`]) and reconnects after a back-off ([`PoolSettings::backoff_min`],
 //! doubling up to [`PoolSettings::backoff_max`] while attempts fail, from the shortest again
-//! once a connection logs in). While no connection is usable, waiting requests fail at once
+//! once a connection logs in). A query unanswered for [`PoolSettings::query_timeout`] fails
+//! ([`DbError::NoAnswer`]) and its connection is replaced. While no connection is usable, waiting requests fail at once
 //! with the reason ([`DbError::Unavailable`]) instead of waiting for a timeout.
 //!
 //! # Driving it from the mio reactor
@@ -141,6 +142,9 @@ pub struct PoolSettings {
     pub queue_timeout: Duration,
     /// How long a connection may take to connect, log in and prepare.
     pub connect_timeout: Duration,
+    /// How long a query may go unanswered before its request fails ([`DbError::NoAnswer`])
+    /// and its connection is replaced (what the server was doing with it is unknown).
+    pub query_timeout: Duration,
     /// The first wait before reconnecting.
     pub backoff_min: Duration,
     /// The longest wait between attempts.
@@ -148,14 +152,15 @@ pub struct PoolSettings {
 }
 
 impl PoolSettings {
-    /// `size` connections, a queue of 1,024 requests waiting at most 5 s, connects given 5 s,
-    /// reconnects after 50 ms doubling to 2 s.
+    /// `size` connections, a queue of 1,024 requests waiting at most 5 s, connects and
+    /// queries given 5 s each, reconnects after 50 ms doubling to 2 s.
     pub fn new(size: usize) -> PoolSettings {
         PoolSettings {
             size,
             queue_limit: 1024,
             queue_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
+            query_timeout: Duration::from_secs(5),
             backoff_min: Duration::from_millis(50),
             backoff_max: Duration::from_secs(2),
         }
@@ -256,6 +261,12 @@ pub enum DbError {
         /// How long it waited.
         waited: Duration,
     },
+    /// The query went unanswered for [`PoolSettings::query_timeout`]; its connection was
+    /// closed.
+    NoAnswer {
+        /// How long it waited for the answer.
+        after: Duration,
+    },
     /// The request itself is malformed (no ids, too many).
     Request(String),
     /// The pool was closed ([`Pool::close`]).
@@ -284,6 +295,7 @@ impl fmt::Display for DbError {
             DbError::Timeout { waited } => {
                 write!(f, "no database connection free after {waited:?}")
             }
+            DbError::NoAnswer { after } => write!(f, "no answer from the database in {after:?}"),
             DbError::Request(message) => write!(f, "database request: {message}"),
             DbError::Closed => write!(f, "the database pool is closed"),
         }

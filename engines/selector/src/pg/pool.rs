@@ -105,6 +105,9 @@ struct Live<K> {
     /// up.
     opened: Instant,
     in_flight: Option<Waiting<K>>,
+    /// When the request in flight was sent: without an answer by `sent + query_timeout`, the
+    /// connection is given up (its state is unknown) and the request fails.
+    sent: Instant,
 }
 
 /// One of the pool's fixed places: a live connection, or the time to try again.
@@ -248,7 +251,7 @@ impl<K> Pool<K> {
     }
 
     /// When the loop must call [`Pool::tick`] next at the latest: a reconnect due, a connect
-    /// timing out, or the oldest waiting request reaching its queue timeout.
+    /// or a query timing out, or the oldest waiting request reaching its queue timeout.
     pub fn next_deadline(&self) -> Option<Instant> {
         if !self.stash.is_empty() {
             return Some(Instant::now());
@@ -261,6 +264,7 @@ impl<K> Pool<K> {
             Some(live) if !live.conn.is_ready() => {
                 Some(live.opened + self.settings.connect_timeout)
             }
+            Some(live) if live.in_flight.is_some() => Some(live.sent + self.settings.query_timeout),
             Some(_) => None,
         });
         let queue = self
@@ -271,8 +275,8 @@ impl<K> Pool<K> {
     }
 
     /// Does what is due at `now` ([`Pool::next_deadline`]): reconnects after a back-off,
-    /// gives up on connects that took too long, and fails requests that waited longer than
-    /// the queue timeout. Cheap when nothing is due: the loop may call it every turn.
+    /// gives up on connects and queries that took too long (closing their connection), and
+    /// fails requests that waited longer than the queue timeout. Cheap when nothing is due: the loop may call it every turn.
     pub fn tick(&mut self, now: Instant) -> Vec<Completion<K>> {
         let mut done = std::mem::take(&mut self.stash);
         if self.closed {
@@ -290,6 +294,15 @@ impl<K> Pool<K> {
                         "no answer from {} within {:?} of connecting",
                         self.config.address, self.settings.connect_timeout
                     ));
+                    self.fail(i, err, now, &mut done);
+                }
+                Some(live)
+                    if live.in_flight.is_some()
+                        && live.sent + self.settings.query_timeout <= now =>
+                {
+                    let err = DbError::NoAnswer {
+                        after: now - live.sent,
+                    };
                     self.fail(i, err, now, &mut done);
                 }
                 _ => {}
@@ -369,6 +382,7 @@ impl<K> Pool<K> {
                     connected: false,
                     opened: now,
                     in_flight: None,
+                    sent: now,
                 });
             }
             Err(err) => {
@@ -445,6 +459,7 @@ impl<K> Pool<K> {
                 continue;
             }
             live.in_flight = Some(waiting);
+            live.sent = now;
             if let Err(err) = flush(live) {
                 // Never answered, and the query only reads: it goes back to the head of the
                 // queue and runs on another connection.
@@ -691,6 +706,7 @@ mod tests {
     fn settings(size: usize) -> PoolSettings {
         PoolSettings {
             queue_timeout: Duration::from_millis(300),
+            query_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_millis(300),
             backoff_min: Duration::from_millis(10),
             ..PoolSettings::new(size)
@@ -701,23 +717,34 @@ mod tests {
     /// returns them in the order they finished.
     fn run(poll: &mut Poll, pool: &mut Pool<u32>, count: usize) -> Vec<Completion<u32>> {
         let mut done = Vec::new();
-        let mut events = Events::with_capacity(16);
         let give_up = Instant::now() + Duration::from_secs(10);
         while done.len() < count {
-            let now = Instant::now();
-            assert!(now < give_up, "{} of {count} in 10 s: {done:?}", done.len());
-            let timeout = pool
-                .next_deadline()
-                .map_or(Duration::from_millis(50), |at| {
-                    at.saturating_duration_since(now)
-                })
-                .min(Duration::from_millis(50));
-            poll.poll(&mut events, Some(timeout)).unwrap();
-            for event in events.iter() {
-                done.extend(pool.on_ready(event.token(), Readiness::from(event)));
-            }
-            done.extend(pool.tick(Instant::now()));
+            assert!(
+                Instant::now() < give_up,
+                "{} of {count} in 10 s: {done:?}",
+                done.len()
+            );
+            done.extend(turn(poll, pool));
         }
+        done
+    }
+
+    /// One turn of the loop: wait (at most 50 ms), handle the events, tick.
+    fn turn(poll: &mut Poll, pool: &mut Pool<u32>) -> Vec<Completion<u32>> {
+        let mut events = Events::with_capacity(16);
+        let now = Instant::now();
+        let timeout = pool
+            .next_deadline()
+            .map_or(Duration::from_millis(50), |at| {
+                at.saturating_duration_since(now)
+            })
+            .min(Duration::from_millis(50));
+        poll.poll(&mut events, Some(timeout)).unwrap();
+        let mut done = Vec::new();
+        for event in events.iter() {
+            done.extend(pool.on_ready(event.token(), Readiness::from(event)));
+        }
+        done.extend(pool.tick(Instant::now()));
         done
     }
 
@@ -801,6 +828,39 @@ mod tests {
             (1, &Err(DbError::Closed))
         );
         assert_eq!(pool.submit(3, vec![3]), Err(Refused::Closed));
+        drop(pool);
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_query_without_an_answer_fails_and_its_connection_is_replaced() {
+        let (config, server) = server(
+            2,
+            Script {
+                hang: true,
+                ..Script::default()
+            },
+        );
+        let mut poll = Poll::new().unwrap();
+        let quick = PoolSettings {
+            query_timeout: Duration::from_millis(200),
+            queue_timeout: Duration::from_secs(10),
+            ..settings(1)
+        };
+        let mut pool = Pool::new(config, quick, poll.registry(), FIRST_TOKEN).unwrap();
+        pool.submit(1, vec![1]).unwrap();
+        let done = run(&mut poll, &mut pool, 1);
+        assert!(
+            matches!(done[0].result, Err(DbError::NoAnswer { .. })),
+            "{done:?}"
+        );
+        // The connection was closed (the server thread moves on to the next one) and another
+        // logs in: the pool is whole again.
+        let give_up = Instant::now() + Duration::from_secs(10);
+        while pool.stats().ready < 1 {
+            assert!(Instant::now() < give_up, "{:?}", pool.stats());
+            assert!(turn(&mut poll, &mut pool).is_empty(), "nothing was asked");
+        }
         drop(pool);
         server.join().unwrap();
     }
