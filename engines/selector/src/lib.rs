@@ -168,6 +168,7 @@ pub mod http;
 pub mod interfaces;
 pub mod memory;
 pub mod on_tokio;
+pub mod pg;
 mod reactor;
 pub mod timers;
 pub mod write_queue;
