@@ -55,7 +55,12 @@ pub(crate) fn fetch_boxed(
         let began = wb_sys::trace::start_ns();
         fetch(&mut job).await;
         if let Some(began) = began {
-            wb_sys::trace::record(wb_sys::trace::Phase::Wait, task, began, wb_sys::trace::now_ns());
+            wb_sys::trace::record(
+                wb_sys::trace::Phase::Wait,
+                task,
+                began,
+                wb_sys::trace::now_ns(),
+            );
         }
         job
     })

@@ -308,9 +308,8 @@ impl Job {
                     json = true;
                 }
                 (_, Some(Err(reason))) => world_text.extend_from_slice(reason.as_bytes()),
-                (_, Some(Ok(_))) => {
-                    world_text.extend_from_slice(b"the engine fetched rows other than the ids asked for")
-                }
+                (_, Some(Ok(_))) => world_text
+                    .extend_from_slice(b"the engine fetched rows other than the ids asked for"),
                 (_, None) => world_text.extend_from_slice(
                     b"the engine fetched no rows (it has no database client for this route)",
                 ),
@@ -676,7 +675,10 @@ mod tests {
         failed.database_failed("the pool's wait timed out");
         assert!(!failed.closes());
         let text = String::from_utf8(failed.perform()).unwrap();
-        assert!(text.starts_with("HTTP/1.1 503 Service Unavailable\r\n"), "{text}");
+        assert!(
+            text.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+            "{text}"
+        );
         assert!(text.ends_with("\r\n\r\nthe pool's wait timed out\n"));
         assert_eq!(job("/queries?n=3").status(), Status::ServiceUnavailable);
         assert!(job("/hello").world_ids().is_none());

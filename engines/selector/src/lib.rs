@@ -234,8 +234,22 @@ pub fn serve(listener: std::net::TcpListener, config: &Config) -> std::io::Resul
     // A callback computing for a minute stalls the loop, and the signal event with it: the
     // watchdog keeps the stop grace all the same.
     wb_sys::signals::spawn_stop_watchdog()?;
+    let database = match &config.database.url {
+        Some(url) => {
+            let parsed = pg::Config::parse(url).map_err(|err| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("--db-url {url:?}: {err}"),
+                )
+            })?;
+            Some((parsed, pg::PoolSettings::new(config.db_pool.size as usize)))
+        }
+        None => None,
+    };
     match config.reactor {
-        Loop::Mio => reactor::Reactor::new(listener, factory, pool, config.timeouts)?.run(),
+        Loop::Mio => {
+            reactor::Reactor::new(listener, factory, pool, config.timeouts, database)?.run()
+        }
         Loop::Tokio => on_tokio::serve(listener, factory, pool, config.timeouts),
     }
 }

@@ -162,7 +162,10 @@ pub fn find_bindir() -> Result<PathBuf, Error> {
         })
         .collect();
     versions.sort();
-    versions.pop().map(|(_, dir)| dir).ok_or(Error::NotInstalled)
+    versions
+        .pop()
+        .map(|(_, dir)| dir)
+        .ok_or(Error::NotInstalled)
 }
 
 /// Which user the server runs as: this process's, or, as root, an unprivileged one.
@@ -210,7 +213,11 @@ impl RunAs {
     fn own(&self, path: &Path) -> Result<(), Error> {
         if let Some((uid, gid)) = self.ids {
             std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(|err| {
-                failed(format!("cannot give {} to the {}: {err}", path.display(), self.name))
+                failed(format!(
+                    "cannot give {} to the {}: {err}",
+                    path.display(),
+                    self.name
+                ))
             })?;
         }
         Ok(())
@@ -420,9 +427,12 @@ fn initdb(bindir: &Path, data: &Path, run_as: &RunAs) -> Result<(), Error> {
         .current_dir(data.parent().unwrap_or(Path::new("/")))
         .stdin(Stdio::null());
     run_as.apply(&mut command);
-    let out = command
-        .output()
-        .map_err(|err| failed(format!("cannot run {}: {err}", bindir.join("initdb").display())))?;
+    let out = command.output().map_err(|err| {
+        failed(format!(
+            "cannot run {}: {err}",
+            bindir.join("initdb").display()
+        ))
+    })?;
     if !out.status.success() {
         return Err(failed(format!(
             "initdb failed ({}): {}",
@@ -640,7 +650,10 @@ pub fn status_line(dir: &Path) -> String {
             running.conninfo()
         ),
         None if dir.join("data/PG_VERSION").is_file() => {
-            format!("stopped: folder {} (workbench db up starts it)", dir.display())
+            format!(
+                "stopped: folder {} (workbench db up starts it)",
+                dir.display()
+            )
         }
         None => match find_bindir() {
             Ok(bindir) => format!(

@@ -363,7 +363,10 @@ fn check_head(
         if chunked {
             return Err(BadAnswer::TransferEncoding);
         }
-        return Ok((Framing::Length(length.ok_or(BadAnswer::NoContentLength)?), close));
+        return Ok((
+            Framing::Length(length.ok_or(BadAnswer::NoContentLength)?),
+            close,
+        ));
     }
     let Some(want_len) = want_len else {
         // Any server (RFC 9112, section 6.3): no body for HEAD, 204 and 304; else chunked

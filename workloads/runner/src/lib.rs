@@ -309,9 +309,7 @@ impl Runner {
         at: Position,
         observer: &mut dyn Observer,
     ) -> Vec<StepResult> {
-        if let Some(why) =
-            not_supported(engine, workload).or_else(|| site.unavailable(workload))
-        {
+        if let Some(why) = not_supported(engine, workload).or_else(|| site.unavailable(workload)) {
             return self.unsupported_steps(engine, workload, &why, at, observer);
         }
         let mut server = site

@@ -205,7 +205,10 @@ mod tests {
         ));
         assert!(matches!(
             judge(
-                &[capped("threads"), ("pool".into(), Shape::Unclear("x".into()))],
+                &[
+                    capped("threads"),
+                    ("pool".into(), Shape::Unclear("x".into()))
+                ],
                 &[]
             ),
             Outcome::Inconclusive(_)

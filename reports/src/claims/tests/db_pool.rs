@@ -44,11 +44,19 @@ fn past_the_pool_no_engine_gains() {
     let run = db_run(vec![
         (
             "threads",
-            vec![(1, 3000.0, 100.0, 0.3), (5, 9000.0, 200.0, 0.8), (20, 10500.0, 200.0, 0.9)],
+            vec![
+                (1, 3000.0, 100.0, 0.3),
+                (5, 9000.0, 200.0, 0.8),
+                (20, 10500.0, 200.0, 0.9),
+            ],
         ),
         (
             "coroutines",
-            vec![(1, 3000.0, 100.0, 0.3), (5, 9500.0, 200.0, 0.8), (20, 9600.0, 200.0, 0.8)],
+            vec![
+                (1, 3000.0, 100.0, 0.3),
+                (5, 9500.0, 200.0, 0.8),
+                (20, 9600.0, 200.0, 0.8),
+            ],
         ),
     ]);
     let (verdict, why) = judge("db-pool", &run);
@@ -98,6 +106,9 @@ fn noise_too_few_levels_or_busy_cpus_leave_it_open() {
 
 #[test]
 fn without_the_db_workload_there_is_no_data() {
-    let other = run("hello", vec![("threads", vec![(1, Shape { rps: 1.0, ..NONE })])]);
+    let other = run(
+        "hello",
+        vec![("threads", vec![(1, Shape { rps: 1.0, ..NONE })])],
+    );
     assert_eq!(judge("db-pool", &other).0, Verdict::NoData);
 }
