@@ -849,7 +849,8 @@ mod tests {
                 "big-response",
                 "slowloris",
                 "count",
-                "count-nowait"
+                "count-nowait",
+                "db"
             ]
         );
     }
