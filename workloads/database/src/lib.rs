@@ -321,7 +321,7 @@ impl Database {
         self.owned.is_some()
     }
 
-    /// Stops the server if this process owns it (see [`stop_pid`]); one found running is
+    /// Stops the server if this process owns it (fast shutdown, then immediate, then SIGKILL, [`STOP_WAIT`] apart); one found running is
     /// left running.
     pub fn stop(mut self) {
         self.stop_owned();

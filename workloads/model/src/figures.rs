@@ -123,7 +123,7 @@ pub struct Measured<'a> {
 }
 
 /// The database's figures for a step: its process tree's `samples` (taken beside the
-/// engine's, on the same clock) read as [`derive`] reads an engine's. Sets
+/// engine's, on the same clock) read as [`derive()`] reads an engine's. Sets
 /// [`Derived::database_cores`] and [`Derived::database_peak_pss_bytes`] on `step`; nothing
 /// without two samples.
 pub fn add_database(step: &mut StepResult, samples: &[Sample], warmup_ms: u64) {

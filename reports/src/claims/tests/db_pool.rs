@@ -4,9 +4,11 @@
 
 use super::*;
 
-/// A db run: each engine's `(level, answers per second ± spread, engine cores)`, every step
-/// stating a database pool of 5 on a 4-CPU engine.
-fn db_run(engines: Vec<(&str, Vec<(u64, f64, f64, f64)>)>) -> StoredRun {
+/// One db step: `(level, answers per second, ± spread, engine cores)`.
+type DbStep = (u64, f64, f64, f64);
+
+/// A db run: each engine's steps, every step stating a database pool of 5 on a 4-CPU engine.
+fn db_run(engines: Vec<(&str, Vec<DbStep>)>) -> StoredRun {
     let shaped = engines
         .into_iter()
         .map(|(e, levels)| {
