@@ -561,7 +561,8 @@ pub const LESSONS: &[Lesson] = &[
         title: "The database's connections are the real pool",
         claim: "Behind a real database, throughput is capped by the connections the server \
                 holds to it (its pool, and the database's max_connections), whatever the \
-                model: past the pool, more clients bring no more answers, only longer waits. \
+                model: once every connection is kept busy, more clients bring no more answers, \
+                only longer waits. \
                 A thread per connection waiting on five database connections serves like a \
                 five-worker prefork pool.",
         why: "Every db request reads one row of PostgreSQL's World table with the engine's \
@@ -576,8 +577,8 @@ pub const LESSONS: &[Lesson] = &[
         judge: judges::db_pool,
         question: "When every request queries a real database, what caps the throughput: \
                    the model, or the pool of database connections?",
-        prediction: "Going from as many clients as database connections to four times as \
-                     many, how much more throughput will threads get? And coroutines?",
+        prediction: "From ten clients to a hundred, on five database connections, how much \
+                     more throughput will threads get? And coroutines?",
         chapter: talk::WAITING,
         try_next: "Give the engines a smaller or larger pool (threads:db-pool=1, \
                    coroutines:db-pool=20, pool:workers=2): the cap moves with the pool, not \

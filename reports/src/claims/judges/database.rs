@@ -2,10 +2,12 @@
 //!
 //! Each engine says in its ready line how many database connections it may hold
 //! (`db_pool`: `--db-pool`, or the prefork pool's workers). The claim, as a contrast real
-//! data could refute: below that many clients, more clients bring more answers; past it,
-//! they bring none — whatever the model — only waiting. An engine whose throughput keeps
-//! growing well past its pool refutes it. When the machine's CPUs were already busy where
-//! the pool filled, the flat line could be the CPUs' and not the pool's: inconclusive.
+//! data could refute: once there are clients enough to keep every database connection busy
+//! (twice as many as connections: while one client reads its answer, another's query runs),
+//! more clients bring no more answers — whatever the model — only waiting. An engine whose
+//! throughput keeps growing well past that refutes it. When the machine's CPUs were already
+//! busy where the pool filled, the flat line could be the CPUs' and not the pool's:
+//! inconclusive.
 
 use super::*;
 
@@ -18,8 +20,14 @@ const WORKLOAD: &str = "db";
 /// its pool (several times as many clients).
 pub const PAST_POOL_GAIN: f64 = 1.25;
 
-/// The top level must be at least this many times the pool for "past the pool" to mean
-/// anything: with four times as many clients as connections, three quarters of them wait.
+/// Clients per database connection that keep the pool full: at exactly one per connection,
+/// each connection idles while its client reads the answer and sends the next request (a
+/// loopback round trip, as long as the query itself here), so the cap is not reached yet; at
+/// two, another client's query is always waiting.
+pub const FULL_POOL_FACTOR: u64 = 2;
+
+/// The top level must be at least this many times the full pool's level for "past the pool"
+/// to mean anything: four times as many clients, three quarters of whom wait.
 pub const PAST_POOL_FACTOR: u64 = 4;
 
 /// Engine, database and load generator together using this fraction of the CPUs the engine
@@ -72,18 +80,27 @@ pub(in crate::claims) fn db_pool(run: &StoredRun) -> Finding {
             }
             continue;
         };
-        let Some(at_pool) = good.iter().copied().find(|s| s.level >= pool) else {
+        let full = FULL_POOL_FACTOR * pool;
+        let Some(at_pool) = good.iter().copied().find(|s| s.level >= full) else {
+            shapes.push((
+                label.clone(),
+                Shape::Unclear(format!(
+                    "{label} was not measured at {full} clients ({FULL_POOL_FACTOR}× its {pool} \
+                     database connections)"
+                )),
+            ));
             continue;
         };
         let Some(top) = good
             .iter()
             .copied()
-            .rfind(|s| s.level >= PAST_POOL_FACTOR * pool.max(at_pool.level))
+            .rfind(|s| s.level >= PAST_POOL_FACTOR * at_pool.level)
         else {
             shapes.push((
                 label.clone(),
                 Shape::Unclear(format!(
-                    "{label} was not measured at {PAST_POOL_FACTOR}× its {pool} connections"
+                    "{label} was not measured at {PAST_POOL_FACTOR}× {} clients",
+                    at_pool.level
                 )),
             ));
             continue;
@@ -162,7 +179,7 @@ fn judge(shapes: &[(String, Shape)], busy: &[String]) -> Outcome {
     {
         return Outcome::NotSupported(format!(
             "{label} answered {ratio:.2}× as many requests with {PAST_POOL_FACTOR}× the clients \
-             past its pool: its database connections did not cap it."
+             or more, past its full pool: its database connections did not cap it."
         ));
     }
     if let Some((_, Shape::Unclear(why))) =

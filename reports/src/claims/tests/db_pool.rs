@@ -48,16 +48,16 @@ fn past_the_pool_no_engine_gains() {
             "threads",
             vec![
                 (1, 3000.0, 100.0, 0.3),
-                (5, 9000.0, 200.0, 0.8),
-                (20, 10500.0, 200.0, 0.9),
+                (10, 9000.0, 200.0, 0.8),
+                (50, 10500.0, 200.0, 0.9),
             ],
         ),
         (
             "coroutines",
             vec![
                 (1, 3000.0, 100.0, 0.3),
-                (5, 9500.0, 200.0, 0.8),
-                (20, 9600.0, 200.0, 0.8),
+                (10, 9500.0, 200.0, 0.8),
+                (50, 9600.0, 200.0, 0.8),
             ],
         ),
     ]);
@@ -70,11 +70,11 @@ fn an_engine_that_keeps_gaining_refutes_it() {
     let run = db_run(vec![
         (
             "threads",
-            vec![(5, 9000.0, 200.0, 0.8), (20, 9200.0, 200.0, 0.8)],
+            vec![(10, 9000.0, 200.0, 0.8), (50, 9200.0, 200.0, 0.8)],
         ),
         (
             "coroutines",
-            vec![(5, 5000.0, 200.0, 0.5), (20, 14000.0, 200.0, 0.9)],
+            vec![(10, 5000.0, 200.0, 0.5), (50, 14000.0, 200.0, 0.9)],
         ),
     ]);
     let (verdict, why) = judge("db-pool", &run);
@@ -87,19 +87,19 @@ fn noise_too_few_levels_or_busy_cpus_leave_it_open() {
     // The top's interval straddles a quarter more.
     let noisy = db_run(vec![(
         "threads",
-        vec![(5, 9000.0, 200.0, 0.8), (20, 11000.0, 900.0, 0.9)],
+        vec![(10, 9000.0, 200.0, 0.8), (50, 11000.0, 900.0, 0.9)],
     )]);
     assert_eq!(judge("db-pool", &noisy).0, Verdict::Inconclusive);
-    // Never measured at four times the pool.
+    // Never measured at four times the full pool (twice the connections).
     let low = db_run(vec![(
         "threads",
-        vec![(5, 9000.0, 200.0, 0.8), (10, 9100.0, 200.0, 0.8)],
+        vec![(10, 9000.0, 200.0, 0.8), (20, 9100.0, 200.0, 0.8)],
     )]);
     assert_eq!(judge("db-pool", &low).0, Verdict::Inconclusive);
     // Flat, but engine and database used the engine's 4 CPUs where the pool filled.
     let busy = db_run(vec![(
         "threads",
-        vec![(5, 9000.0, 200.0, 3.7), (20, 9100.0, 200.0, 3.7)],
+        vec![(10, 9000.0, 200.0, 3.7), (50, 9100.0, 200.0, 3.7)],
     )]);
     let (verdict, why) = judge("db-pool", &busy);
     assert_eq!(verdict, Verdict::Inconclusive);
