@@ -119,11 +119,10 @@ pub(in crate::claims) fn db_pool(run: &StoredRun) -> Finding {
         ));
         if let Some(cores) = top.derived.database_cores {
             sentences.push(format!(
-                "At {} clients the database's own processes used {} {} beside {label}'s {} \
+                "At {} clients the database's own processes used {} beside {label}'s {} \
                  ({} of database CPU per answer).",
                 top.level,
                 format::cores(cores),
-                if cores == 1.0 { "core" } else { "cores" },
                 format::cores(top.derived.engine_cores),
                 top.database_us_per_request()
                     .map_or("—".to_string(), format::micros),
@@ -147,10 +146,12 @@ pub(in crate::claims) fn db_pool(run: &StoredRun) -> Finding {
             Some(true) => Shape::Grew(high.value / low.value),
             Some(false) => Shape::Capped,
             _ => Shape::Unclear(format!(
-                "{label}'s throughput past its pool, {}, is within the noise of {PAST_POOL_GAIN}× \
-                 its {} at the pool",
+                "{label}'s throughput at {} clients, {}, is within the noise of {PAST_POOL_GAIN}× \
+                 its {} at {} clients, where its pool was full",
+                top.level,
                 with_spread(&high, format::rps),
-                with_spread(&low, format::rps)
+                with_spread(&low, format::rps),
+                at_pool.level
             )),
         };
         shapes.push((label.clone(), shape));
