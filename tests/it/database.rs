@@ -236,3 +236,86 @@ fn no_database_is_a_503_that_says_so(engine: &str) {
     assert!(!text.contains("Connection: close"), "{engine}: {text}");
     stop_engine(engine, server);
 }
+
+/// PostgreSQL, or `false` (and a line saying why) without it; under `CI=true` its absence
+/// fails the test.
+fn postgres_installed() -> bool {
+    match wb_database::find_bindir() {
+        Ok(_) => true,
+        Err(why) => {
+            let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+            assert!(!ci, "CI=true but PostgreSQL is not installed: {why}");
+            eprintln!("skipped: {why}");
+            false
+        }
+    }
+}
+
+/// A fresh cluster folder under the temporary folder (reachable by PostgreSQL's unprivileged
+/// user when the tests run as root), removed when dropped.
+fn fresh_dir() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("wb-pg-")
+        .tempdir_in(std::env::temp_dir())
+        .expect("a temporary folder");
+    // tempfile makes it 0700; the server's user must enter it (up() gives it away as root).
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    dir
+}
+
+/// A cluster a run owns stops when the run drops it: no PostgreSQL process of it is left.
+#[test]
+fn an_owned_cluster_stops_when_dropped() {
+    if !postgres_installed() {
+        return;
+    }
+    let dir = fresh_dir();
+    let db = wb_database::up(dir.path(), wb_database::Lifetime::Owned).expect("the cluster");
+    let pid = db.pid();
+    assert!(db.is_owned());
+    assert!(wb_database::running(dir.path()).is_some());
+    // Its rows are there.
+    assert_eq!(rows(&db.conninfo(), &[1, WORLD_ROWS]).len(), 2);
+    drop(db);
+    assert!(wb_database::running(dir.path()).is_none(), "still running");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the postmaster {pid} is left"
+    );
+}
+
+/// `workbench db up` leaves the cluster running after the command exits, `status` says so
+/// with the engines' --db-url, and `down` stops it.
+#[test]
+fn db_up_status_and_down() {
+    if !postgres_installed() {
+        return;
+    }
+    let dir = fresh_dir();
+    let folder = dir.path().to_str().unwrap();
+    let up = crate::util::workbench(dir.path(), &["db", "up", "--dir", folder]);
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let url = String::from_utf8_lossy(&up.stdout).trim().to_string();
+    assert!(url.starts_with(&format!("host={folder} port=")), "{url}");
+    let status = crate::util::workbench(dir.path(), &["db", "status", "--dir", folder]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.starts_with("running: pid "), "{text}");
+    assert!(text.contains(&url), "{text}");
+    let down = crate::util::workbench(dir.path(), &["db", "down", "--dir", folder]);
+    assert!(
+        down.status.success(),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
+    assert!(wb_database::running(dir.path()).is_none());
+    let status = crate::util::workbench(dir.path(), &["db", "status", "--dir", folder]);
+    assert!(String::from_utf8_lossy(&status.stdout).starts_with("stopped: "));
+}
