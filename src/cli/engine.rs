@@ -172,14 +172,18 @@ fn facts(engine: &Engine) -> wb_model::results::EngineFacts {
     match engine {
         Engine::Threads { config, .. } => EngineFacts {
             stack_bytes: Some(config.stack_size as u64),
+            db_pool: Some(u64::from(config.db_pool.size)),
             ..base
         },
+        // One database connection per worker.
         Engine::Pool { config, .. } => EngineFacts {
             workers: Some(u64::from(config.workers)),
+            db_pool: Some(u64::from(config.workers)),
             ..base
         },
         Engine::Selector { config, .. } => EngineFacts {
             threads: Some(1),
+            db_pool: Some(u64::from(config.db_pool.size)),
             reactor: name(config.reactor.to_possible_value()),
             offload_threads: config.effective_offload_threads().map(|n| n as u64),
             ..base
@@ -188,6 +192,7 @@ fn facts(engine: &Engine) -> wb_model::results::EngineFacts {
             threads: Some(config.effective_worker_threads() as u64),
             flavor: name(config.flavor.to_possible_value()),
             offload_threads: config.offload.then(|| config.blocking_threads.get() as u64),
+            db_pool: Some(u64::from(config.db_pool.size)),
             ..base
         },
     }
@@ -249,7 +254,7 @@ mod tests {
             let mut flags: Vec<&str> = sub
                 .get_arguments()
                 .filter_map(|a| a.get_long())
-                .filter(|l| !["listen", "trace", "describe", "help"].contains(l))
+                .filter(|l| !["listen", "trace", "describe", "db-url", "help"].contains(l))
                 .collect();
             let mut keys: Vec<&str> = wb_model::engines::params(engine)
                 .iter()

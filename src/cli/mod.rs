@@ -4,6 +4,7 @@
 
 mod check;
 mod completions;
+mod db;
 mod engine;
 mod export;
 mod gates;
@@ -83,6 +84,8 @@ enum Command {
     /// Sample a process tree's memory, CPU and threads from /proc, one JSON line per reading
     /// (what the runner starts on an engine's host).
     Sample(sample::SampleArgs),
+    /// Start, stop or look at the workbench's own PostgreSQL, which /db and /queries read.
+    Db(db::DbArgs),
     /// Make or remove a lab of network namespaces on this machine (root), to try several
     /// hosts without several machines.
     Lab(lab::LabArgs),
@@ -109,6 +112,7 @@ pub fn main() -> ExitCode {
         Some(Command::Completions(args)) => completions::run(args),
         Some(Command::Sample(args)) => sample::run(args),
         Some(Command::Lab(args)) => lab::run(args),
+        Some(Command::Db(args)) => db::run(args),
         None => default_job(cli.no_serve),
     };
     match result {

@@ -82,13 +82,18 @@ impl Observer for Progress {
             RunEvent::StepFinished { step, .. } => {
                 self.overall.inc(1);
                 self.step.set_position(1000);
-                let line = match &step.failure {
-                    Some(why) => format!(
+                let line = match (&step.failure, &step.flags.not_supported) {
+                    (Some(why), _) => format!(
                         "  {:<12} {:<12} {:>6}  FAILED: {why}",
                         step.engine, step.workload, step.level
                     ),
-                    None => format!(
-                        "  {:<12} {:<12} {:>6}  {:>8} req/s  p99 {:>9}  cores {:.2}  client {:.2}{}",
+                    // A peer without the route, or a database workload without PostgreSQL.
+                    (None, Some(why)) => format!(
+                        "  {:<12} {:<12} {:>6}  not measured: {why}",
+                        step.engine, step.workload, step.level
+                    ),
+                    (None, None) => format!(
+                        "  {:<12} {:<12} {:>6}  {:>8} req/s  p99 {:>9}  cores {:.2}  client {:.2}{}{}",
                         step.engine,
                         step.workload,
                         step.level,
@@ -96,6 +101,11 @@ impl Observer for Progress {
                         wb_reports::format::latency(&step.load.latency, "p99"),
                         step.derived.engine_cores,
                         step.derived.client_cores,
+                        // A database workload: the PostgreSQL processes' CPU beside the engine's.
+                        step.derived
+                            .database_cores
+                            .map(|cores| format!("  database {cores:.2}"))
+                            .unwrap_or_default(),
                         step.flags
                             .level_not_reached
                             .as_ref()

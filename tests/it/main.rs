@@ -13,6 +13,7 @@ mod conformance;
 mod crash;
 mod dashboard;
 mod dashboard_holds;
+mod database;
 mod differential;
 mod exports;
 mod faults;

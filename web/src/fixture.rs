@@ -88,6 +88,7 @@ pub fn populate(store: &mut Store) -> Result<FixtureRuns> {
     slow.levels = vec![0, 10, 100];
     let count = preset("count");
     let count_nowait = preset("count-nowait");
+    let db = preset("db");
     let engines: Vec<EngineSpec> = ENGINES
         .iter()
         .map(|label| {
@@ -150,6 +151,10 @@ pub fn populate(store: &mut Store) -> Result<FixtureRuns> {
         steps.extend(count_steps(e, &count));
         steps.extend(count_steps(e, &count_nowait));
     }
+    // The database workload on the engines (no peer serves /db yet).
+    for e in &engines {
+        steps.extend(db_steps(&e.label, &db));
+    }
     // The threads engine at two more stack sizes on idle, for the stack-size lesson: the same
     // resident memory per connection, address space growing by the stack (and a guard page,
     // the signal stack) per thread.
@@ -206,6 +211,7 @@ pub fn populate(store: &mut Store) -> Result<FixtureRuns> {
             slow,
             count,
             count_nowait,
+            db,
         ],
         &with_peers,
         steps,
@@ -537,6 +543,30 @@ fn closed_steps(engine: &str, workload: &Workload, speed: f64) -> Vec<StepResult
             s.load.latency.censored = 13;
             s.load.latency.censored_late = 13;
             s.load.latency.late_requests = 13;
+        }
+    })
+}
+
+/// db: each engine holds 5 database connections; throughput rises up to 5 clients and stays
+/// flat past them (waiting grows instead), the database's own processes using a third of a
+/// core beside the engine. The selector answers like the rest here, as it will with its
+/// loop's client.
+fn db_steps(engine: &str, workload: &Workload) -> Vec<StepResult> {
+    let pool = 5.0;
+    each_level(engine, workload, |level, s| {
+        let n = level as f64;
+        let rps = n.min(pool) * 2400.0 * if n > pool { 1.01 } else { 1.0 };
+        let mean_us = n / rps * 1e6;
+        s.derived.throughput_rps = rps;
+        s.derived.engine_cores = 0.1 + n.min(pool) * 0.08;
+        s.derived.client_cores = rps / 40_000.0;
+        s.derived.database_cores = Some(n.min(pool) * 0.07);
+        s.derived.database_peak_pss_bytes = Some(40 << 20);
+        s.load.completed = (rps * workload.step_secs) as u64;
+        s.load.latency = latency(mean_us as u64, (mean_us * 2.5) as u64, s.load.completed);
+        s.load.elapsed_secs = workload.step_secs;
+        if let Some(facts) = &mut s.facts {
+            facts.db_pool = Some(5);
         }
     })
 }

@@ -87,6 +87,11 @@ async fn serve_requests(
                     return Ok(End::Close);
                 }
                 // lesson:end
+                // `/db` and `/queries`: park on the pool, then on each query (boxed: only a
+                // connection that queries pays for the future's state).
+                if job.world_ids().is_some() {
+                    job = crate::database::fetch_boxed(job, stream.as_raw_fd() as u64).await;
+                }
                 let response = if settings.offload && job.cpu_rounds() > 0 {
                     // This worker goes on with other tasks while a blocking-pool thread runs
                     // the rounds; the task wakes up when they are done — or when the client

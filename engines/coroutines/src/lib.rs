@@ -147,6 +147,7 @@
 //! http://127.0.0.1:8080/hello`: the hello waits for the CPU job. With `--offload` it does not.
 
 mod connection;
+mod database;
 
 use std::future::Future;
 use std::io;
@@ -191,6 +192,14 @@ pub struct Config {
     /// The contract's timeouts (`--header-timeout`, `--keepalive-timeout`, `--send-timeout`).
     #[command(flatten)]
     pub timeouts: wb_sys::Timeouts,
+
+    /// The database of `/db` and `/queries` (`--db-url`).
+    #[command(flatten)]
+    pub database: wb_sys::database::DatabaseUrl,
+
+    /// How many database connections the tasks share (`--db-pool`).
+    #[command(flatten)]
+    pub db_pool: wb_sys::database::DatabasePool,
 }
 
 /// What every connection task needs to know: copied into each.
@@ -233,6 +242,10 @@ pub enum Flavor {
 
 /// Serves `listener` until SIGINT or SIGTERM.
 pub fn serve(listener: std::net::TcpListener, config: &Config) -> io::Result<()> {
+    if let Some(url) = &config.database.url {
+        database::start(url, config.db_pool.size)
+            .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?;
+    }
     let runtime = build_runtime(config)?;
     // Tokio drives the socket through epoll and must never block in accept().
     listener.set_nonblocking(true)?;

@@ -58,6 +58,8 @@
 //!   the timeouts; waits `poll()` the socket, so a client that hangs up is not waited for;
 //!   the CPU work runs inline; bodies stream in 64 KiB chunks. A worker leaves through `libc::_exit`, never
 //!   by returning into the parent's code.
+//! - `/db` and `/queries`: each worker opens one database connection of its own on its first
+//!   such request and keeps it (the `database` module), so `--workers` is the database pool.
 //! - A worker that dies is reaped (`waitpid`) and replaced. If workers die within a second of
 //!   being forked, replacements are delayed, doubling from 100 ms up to 5 s with each early
 //!   death in a row, so a worker that crashes on start cannot turn the parent into a fork
@@ -81,6 +83,7 @@
 //! `pstree -p <pid>` shows the workers; `kill -9` one of them and watch the parent log its
 //! death and fork a replacement.
 
+mod database;
 mod signals;
 mod supervisor;
 mod worker;
@@ -105,6 +108,11 @@ pub struct Config {
     /// here they decide how long one client may hold one of only N workers.
     #[command(flatten)]
     pub timeouts: wb_sys::Timeouts,
+
+    /// The database of `/db` and `/queries` (`--db-url`): each worker opens one connection to
+    /// it, so `--workers` is this engine's database pool.
+    #[command(flatten)]
+    pub database: wb_sys::database::DatabaseUrl,
 }
 
 impl Default for Config {
@@ -112,6 +120,7 @@ impl Default for Config {
         Config {
             workers: default_workers(),
             timeouts: wb_sys::Timeouts::default(),
+            database: wb_sys::database::DatabaseUrl::default(),
         }
     }
 }
@@ -148,6 +157,9 @@ pub fn describe(config: &Config) -> io::Result<wb_sys::describe::PerConnection> 
 /// return from this function.
 pub fn serve(listener: TcpListener, config: &Config) -> io::Result<()> {
     warn_if_threaded();
+    if let Some(url) = &config.database.url {
+        database::configure(url).map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?;
+    }
     let signals = SignalMask::block(&[libc::SIGINT, libc::SIGTERM, libc::SIGCHLD])?;
     let worker = WorkerSettings {
         timeouts: config.timeouts,

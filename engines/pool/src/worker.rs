@@ -126,6 +126,8 @@ pub(crate) fn serve_connection(
                 if !wb_sys::hangup::wait_for_job(stream, job.wait(), stop, task) {
                     return Ok(());
                 }
+                // `/db` and `/queries`: this worker's own connection, blocking.
+                trace::traced(Phase::Wait, task, || crate::database::fetch(&mut job));
                 let closes = job.closes();
                 let mut response = trace::traced(Phase::Compute, task, || job.respond());
                 // Streamed in chunks of at most 64 KiB from the core's static pattern.

@@ -34,13 +34,18 @@
 //!   engine reads with [`Job::begin`] before its wait; [`Job::respond`] writes. `GET /count`
 //!   without a query answers the current value and changes nothing. Lost updates are the
 //!   lesson: see [`counter`].
+//! - `GET /db` and `GET /queries?n=N`: TechEmpower's single and multiple queries, one random
+//!   `World` row as JSON or N of them (1 ≤ N ≤ 500). The core says which ids to fetch
+//!   ([`Job::world_ids`]), the engine fetches them with its model's database client and hands
+//!   the rows back ([`Job::give_rows`]); `?id=K` fixes the ids so bytes compare. See [`world`].
 //! - Any other path: 404. A method other than GET and HEAD on a known path: 405.
 //!
 //! Every response is `HTTP/1.1`, with a `Date` ([`date`]: the current second, cached),
-//! `Content-Type: text/plain` and a `Content-Length`, so two engines answering the same request
+//! `Content-Type: text/plain` (`application/json` for the rows of `/db` and `/queries`) and a
+//! `Content-Length`, so two engines answering the same request
 //! send identical bytes but for the 29 bytes of the date ([`date::masked`] blanks them for
 //! comparisons). Every error response (status 400 and up) says `Connection: close` and ends
-//! the session.
+//! the session, but for `503` (the database failed, not the client), which keeps it.
 //!
 //! A `/work` body (up to 64 MiB) is never rendered: [`Job::respond`] returns a [`Response`]
 //! whose body is streamed in 64 KiB chunks from one static buffer as the engine writes.
@@ -66,6 +71,7 @@ pub mod limits;
 mod response;
 mod scan;
 mod session;
+pub mod world;
 
 pub use response::{HELLO_BODY, Job, Response, Status};
 pub use session::{Event, Session, parse_count_query, parse_work_query};

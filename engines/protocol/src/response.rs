@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::date;
 use crate::kernel::{extend_with_pattern, pattern_chunk, work_digest};
+use crate::world::{WorldQuery, WorldRow, render_rows};
 
 /// The body of `GET /hello`, as in TechEmpower's plaintext test.
 pub const HELLO_BODY: &[u8] = b"Hello, World!";
@@ -32,6 +33,10 @@ pub enum Status {
     HeaderFieldsTooLarge,
     /// 501: `Transfer-Encoding` on a request (chunked uploads are not part of the workloads).
     NotImplemented,
+    /// 500: the engine handed back rows that are not the ones asked for (a bug in the engine).
+    InternalServerError,
+    /// 503: the engine could not fetch `/db` or `/queries` rows (no database, or it failed).
+    ServiceUnavailable,
 }
 
 impl Status {
@@ -46,6 +51,8 @@ impl Status {
             Status::ContentTooLarge => 413,
             Status::HeaderFieldsTooLarge => 431,
             Status::NotImplemented => 501,
+            Status::InternalServerError => 500,
+            Status::ServiceUnavailable => 503,
         }
     }
 
@@ -60,6 +67,8 @@ impl Status {
             Status::ContentTooLarge => "Content Too Large",
             Status::HeaderFieldsTooLarge => "Request Header Fields Too Large",
             Status::NotImplemented => "Not Implemented",
+            Status::InternalServerError => "Internal Server Error",
+            Status::ServiceUnavailable => "Service Unavailable",
         }
     }
 }
@@ -78,11 +87,27 @@ pub(crate) enum Body {
         /// What [`Job::begin`] read, before the wait.
         read: Option<u64>,
     },
+    /// `/db` or `/queries`: the rows to fetch, and what the engine handed back. Boxed, so
+    /// that every other job (and every engine's state that holds a job) stays as small as
+    /// before.
+    World(Box<WorldBody>),
     /// An error: `detail` and a newline, so a person reading it with curl learns what was wrong.
     Error {
         status: Status,
         detail: &'static str,
     },
+}
+
+/// A `/db` or `/queries` job's own state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct WorldBody {
+    /// The request's shape (how many rows, an array or one object).
+    query: WorldQuery,
+    /// The ids to fetch, in order.
+    ids: Vec<i32>,
+    /// The rows the engine fetched ([`Job::give_rows`]), or why it could not
+    /// ([`Job::database_failed`]); `None` until one of them is called.
+    rows: Option<Result<Vec<WorldRow>, &'static str>>,
 }
 
 /// How the response's `Connection` header and the connection itself end.
@@ -151,6 +176,50 @@ impl Job {
         )
     }
 
+    /// A `/db` or `/queries` job: its request, with the ids to fetch drawn (random ones) or
+    /// derived (`?id=K`). The routing calls it.
+    pub(crate) fn world(query: WorldQuery) -> Job {
+        Job {
+            wait_ms: 0,
+            cpu_rounds: 0,
+            body: Body::World(Box::new(WorldBody {
+                query,
+                ids: query.ids(),
+                rows: None,
+            })),
+            head_only: false,
+            persistence: Persistence::KeepAlive,
+        }
+    }
+
+    /// The `World` ids this job needs, in order (`/db` and `/queries`), or `None` for every
+    /// other job. The engine fetches each row with
+    /// [`SELECT_WORLD`](crate::world::SELECT_WORLD), one query per id, then calls
+    /// [`Job::give_rows`] (or [`Job::database_failed`]) before [`Job::respond`].
+    pub fn world_ids(&self) -> Option<&[i32]> {
+        match &self.body {
+            Body::World(world) => Some(&world.ids),
+            _ => None,
+        }
+    }
+
+    /// Hands the rows fetched for [`Job::world_ids`] to the job, in the same order. Rows that
+    /// are not the ones asked for are answered with `500` (the engine's bug, made visible).
+    /// Does nothing on other jobs.
+    pub fn give_rows(&mut self, fetched: Vec<WorldRow>) {
+        if let Body::World(world) = &mut self.body {
+            world.rows = Some(Ok(fetched));
+        }
+    }
+
+    /// Says the rows could not be fetched, and why (`reason` is sent in the body, for a person
+    /// with curl): the answer is `503 Service Unavailable`. Does nothing on other jobs.
+    pub fn database_failed(&mut self, reason: &'static str) {
+        if let Body::World(world) = &mut self.body {
+            world.rows = Some(Err(reason));
+        }
+    }
+
     /// How long to wait before answering (the "database"): zero but for `/work` and `/count`.
     pub fn wait(&self) -> Duration {
         Duration::from_millis(self.wait_ms)
@@ -168,8 +237,15 @@ impl Job {
 
     /// The status the response will carry.
     pub fn status(&self) -> Status {
-        match self.body {
-            Body::Error { status, .. } => status,
+        match &self.body {
+            Body::Error { status, .. } => *status,
+            Body::World(world) => match &world.rows {
+                Some(Ok(rows)) if rows.iter().map(|r| r.id).eq(world.ids.iter().copied()) => {
+                    Status::Ok
+                }
+                Some(Ok(_)) => Status::InternalServerError,
+                Some(Err(_)) | None => Status::ServiceUnavailable,
+            },
             Body::Hello | Body::Work { .. } | Body::Count { .. } => Status::Ok,
         }
     }
@@ -221,13 +297,32 @@ impl Job {
         if let Some(count) = count {
             push_decimal(&mut count_text, count);
         }
+        // A `/db` or `/queries` body: the rows as JSON, or why there are none.
+        let mut world_text = Vec::new();
+        let mut newline = matches!(self.body, Body::Error { .. } | Body::Count { .. });
+        let mut json = false;
+        if let Body::World(world) = &self.body {
+            match (status, &world.rows) {
+                (Status::Ok, Some(Ok(rows))) => {
+                    render_rows(rows, world.query.array, &mut world_text);
+                    json = true;
+                }
+                (_, Some(Err(reason))) => world_text.extend_from_slice(reason.as_bytes()),
+                (_, Some(Ok(_))) => world_text
+                    .extend_from_slice(b"the engine fetched rows other than the ids asked for"),
+                (_, None) => world_text.extend_from_slice(
+                    b"the engine fetched no rows (it has no database client for this route)",
+                ),
+            }
+            newline = !json;
+        }
         let (body, pattern_len): (&[u8], u64) = match &self.body {
             Body::Hello => (HELLO_BODY, 0),
             Body::Work { bytes } => (b"", *bytes),
             Body::Count { .. } => (&count_text, 0),
+            Body::World(_) => (&world_text, 0),
             Body::Error { detail, .. } => (detail.as_bytes(), 0),
         };
-        let newline = matches!(self.body, Body::Error { .. } | Body::Count { .. });
         let content_length = body.len() as u64 + pattern_len + u64::from(newline);
 
         let send_body = !self.head_only;
@@ -240,7 +335,11 @@ impl Job {
         // among the first fields, as here.
         out.extend_from_slice(b"\r\nDate: ");
         out.extend_from_slice(date);
-        out.extend_from_slice(b"\r\nContent-Type: text/plain\r\nContent-Length: ");
+        out.extend_from_slice(if json {
+            b"\r\nContent-Type: application/json\r\nContent-Length: ".as_slice()
+        } else {
+            b"\r\nContent-Type: text/plain\r\nContent-Length: ".as_slice()
+        });
         push_decimal(&mut out, content_length);
         out.extend_from_slice(b"\r\n");
         if let Some(digest) = digest {
@@ -538,6 +637,52 @@ mod tests {
             "Content-Length: {}\r\n",
             (start + 3).to_string().len() + 1
         )));
+    }
+
+    #[test]
+    fn world_rows_render_as_json_and_failures_as_503() {
+        let job = |target: &str| {
+            let mut session = crate::Session::new();
+            session.receive_data(format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes());
+            let crate::Event::Job(job) = session.next_event() else {
+                panic!("a job")
+            };
+            job
+        };
+        let row = |id| WorldRow {
+            id,
+            random_number: id * 2,
+        };
+        let mut one = job("/db?id=42");
+        assert_eq!(one.world_ids(), Some(&[42][..]));
+        one.give_rows(vec![row(42)]);
+        assert_eq!(
+            date::masked(&one.perform()),
+            b"HTTP/1.1 200 OK\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\n\
+              Content-Type: application/json\r\nContent-Length: 27\r\n\r\n\
+              {\"id\":42,\"randomNumber\":84}"
+        );
+        let mut many = job("/queries?n=2&id=10000");
+        assert_eq!(many.world_ids(), Some(&[10000, 1][..]));
+        many.give_rows(vec![row(10000), row(1)]);
+        let text = String::from_utf8(many.perform()).unwrap();
+        assert!(text.ends_with(r#"[{"id":10000,"randomNumber":20000},{"id":1,"randomNumber":2}]"#));
+        // Wrong rows: the engine's bug, answered 500; no rows, or a failure: 503, kept alive.
+        let mut wrong = job("/db?id=1");
+        wrong.give_rows(vec![row(2)]);
+        assert_eq!(wrong.status(), Status::InternalServerError);
+        let mut failed = job("/db");
+        failed.database_failed("the pool's wait timed out");
+        assert!(!failed.closes());
+        let text = String::from_utf8(failed.perform()).unwrap();
+        assert!(
+            text.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("\r\n\r\nthe pool's wait timed out\n"));
+        assert_eq!(job("/queries?n=3").status(), Status::ServiceUnavailable);
+        assert!(job("/hello").world_ids().is_none());
+        assert_eq!(job("/db?id=0").status(), Status::BadRequest);
     }
 
     #[test]

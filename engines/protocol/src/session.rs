@@ -356,6 +356,18 @@ fn route(method: &str, target: &str) -> Job {
             }
             Err(detail) => return Job::error(Status::BadRequest, detail),
         },
+        "/db" | "/queries" => {
+            let parsed = if path == "/db" {
+                crate::world::parse_db_query(query)
+            } else {
+                crate::world::parse_queries_query(query)
+            };
+            return match parsed {
+                Ok(_) if method != "GET" && method != "HEAD" => method_not_allowed(),
+                Ok(world) => Job::world(world),
+                Err(detail) => Job::error(Status::BadRequest, detail),
+            };
+        }
         _ => return Job::error(Status::NotFound, "no such route; try /hello or /work"),
     };
     if method != "GET" && method != "HEAD" {

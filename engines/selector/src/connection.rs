@@ -57,7 +57,7 @@ use wb_sys::LINGER_TIMEOUT;
 use wb_sys::timeouts::ReadDeadline;
 use wb_sys::trace;
 
-use crate::interfaces::{Protocol, Reason, Transport, Work};
+use crate::interfaces::{Protocol, Reason, Rows, Transport, Work};
 use crate::write_queue::{Flow, WriteQueue, flow};
 
 /// Where a connection is in its life.
@@ -94,6 +94,9 @@ pub(crate) enum Next {
     /// Run `work` on the `--offload` pool (or inline without one) and hand its result and
     /// `id` to [`Connection::deferred`]. Then ask [`Connection::settle`] what follows.
     Defer { work: Work, id: u64 },
+    /// Submit a query for these `World` ids to the loop's database pool and hand its rows and
+    /// `id` to [`Connection::rows`]. Then ask [`Connection::settle`] what follows.
+    Query { ids: Vec<i32>, id: u64 },
     /// Nothing to do until the next event: wait for the readiness in
     /// [`Connection::interest`] and the deadline in [`Connection::expiry`].
     Wait,
@@ -372,6 +375,18 @@ impl<P: Protocol, S: AsRawFd> Connection<P, S> {
         })
     }
 
+    /// The rows of the query `id` arrived (or it failed). A stale id changes nothing: the
+    /// client left, or its connection's slot went to another.
+    pub(crate) fn rows(&mut self, id: u64, rows: Rows, cx: &mut Cx<'_>) -> Next {
+        if self.awaiting != id {
+            return Next::Wait;
+        }
+        self.awaiting = 0;
+        self.callback(cx, move |protocol, transport| {
+            protocol.rows_received(rows, transport)
+        })
+    }
+
     /// The loop found `now` past this connection's [`expiry`](Connection::expiry) (or
     /// thinks so: this checks): a reading connection hears `timed_out` (408 or a quiet
     /// close), one that cannot get its bytes out is dropped.
@@ -579,6 +594,11 @@ impl<P: Protocol, S: AsRawFd> Connection<P, S> {
                 self.awaiting = id;
                 Next::Defer { work, id }
             }
+            Some(Pending::Query(ids)) => {
+                let id = cx.fresh_id();
+                self.awaiting = id;
+                Next::Query { ids, id }
+            }
         }
     }
 
@@ -636,6 +656,7 @@ impl<P, S> Connection<P, S> {
 pub(crate) enum Pending {
     Later(Duration),
     Defer(Work),
+    Query(Vec<i32>),
 }
 
 /// The socket-backed [`Transport`]: a view of one connection's fields for the length of one
@@ -700,6 +721,10 @@ impl Transport for SocketTransport<'_> {
 
     fn defer_to_thread(&mut self, work: Work) {
         self.pending = Some(Pending::Defer(work));
+    }
+
+    fn query_world(&mut self, ids: Vec<i32>) {
+        self.pending = Some(Pending::Query(ids));
     }
 }
 

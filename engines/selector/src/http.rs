@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use wb_protocol::{Event, Job, Response, Session};
 
-use crate::interfaces::{Factory, Protocol, Reason, Transport};
+use crate::interfaces::{Factory, Protocol, Reason, Rows, Transport};
 
 /// The most pipelined requests one connection is served per turn of the loop before it yields
 /// to the other sockets (a zero-delay `call_later` brings it back on the next turn). nginx
@@ -125,7 +125,13 @@ impl HttpProtocol {
                     // with no wait, back to back on this one thread, so no update is lost;
                     // with a timer between, other connections' callbacks run in between.
                     job.begin();
-                    if job.wait().is_zero() {
+                    if let Some(ids) = job.world_ids() {
+                        // `/db` and `/queries`: the query joins the loop's database pool
+                        // (its queue, then one of its connections); the rows come back to
+                        // `rows_received`, and the loop serves everyone else meanwhile.
+                        transport.query_world(ids.to_vec());
+                        self.waiting = Some(Box::new(job));
+                    } else if job.wait().is_zero() {
                         self.compute(job, transport);
                     } else {
                         // The wait is a timer on the loop, not a sleeping thread: thousands of
@@ -207,6 +213,17 @@ impl Protocol for HttpProtocol {
     // lesson:end
     // lesson:end
 
+    fn rows_received(&mut self, rows: Rows, transport: &mut dyn Transport) {
+        if let Some(mut job) = self.waiting.take() {
+            match rows {
+                Ok(rows) => job.give_rows(rows),
+                Err(reason) => job.database_failed(reason),
+            }
+            self.compute(*job, transport);
+            self.advance(transport);
+        }
+    }
+
     fn timed_out(&mut self, transport: &mut dyn Transport) {
         // Half a request: 408. Nothing at all (idle keep-alive): just close.
         if let Some(job) = self.session.time_out() {
@@ -233,6 +250,43 @@ mod tests {
     use super::*;
     use crate::memory::MemoryTransport;
     use wb_protocol::date::masked;
+
+    /// `/db` asks the loop for rows and waits; the rows (or a failure) come back as an event,
+    /// and the next pipelined request is served after the answer, in order.
+    #[test]
+    fn a_database_request_waits_for_its_rows_then_answers_in_order() {
+        let mut protocol = HttpProtocol::new(false);
+        let mut transport = MemoryTransport::new();
+        protocol.data_received(
+            b"GET /db?id=7 HTTP/1.1\r\nHost: a\r\n\r\nGET /hello HTTP/1.1\r\nHost: a\r\n\r\n",
+            &mut transport,
+        );
+        assert_eq!(transport.take_query(), Some(vec![7]));
+        assert!(transport.value().is_empty(), "nothing before the rows");
+        let row = wb_protocol::world::WorldRow {
+            id: 7,
+            random_number: 70,
+        };
+        protocol.rows_received(Ok(vec![row]), &mut transport);
+        let text = String::from_utf8(masked(transport.value())).unwrap();
+        assert!(
+            text.contains("\r\n\r\n{\"id\":7,\"randomNumber\":70}HTTP/1.1 200 OK"),
+            "{text}"
+        );
+        assert!(text.ends_with("Hello, World!"), "{text}");
+        // A failure is a 503 with the reason, on a connection that stays open.
+        let mut protocol = HttpProtocol::new(false);
+        let mut transport = MemoryTransport::new();
+        protocol.data_received(
+            b"GET /queries?n=2 HTTP/1.1\r\nHost: a\r\n\r\n",
+            &mut transport,
+        );
+        assert_eq!(transport.take_query().map(|ids| ids.len()), Some(2));
+        protocol.rows_received(Err("no connection came free"), &mut transport);
+        let text = String::from_utf8(transport.value().to_vec()).unwrap();
+        assert!(text.starts_with("HTTP/1.1 503 "), "{text}");
+        assert!(!transport.is_disconnecting());
+    }
 
     /// Plays the loop for one connection over a [`MemoryTransport`]: delivers `input` in
     /// `chunk`-byte reads, but only while the protocol is reading, lets the network take all

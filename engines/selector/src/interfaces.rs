@@ -22,6 +22,11 @@ use wb_protocol::Response;
 /// (the bytes to send) comes back to [`Protocol::deferred_result`] on the loop thread.
 pub type Work = Box<dyn FnOnce() -> Response + Send>;
 
+/// What [`Protocol::rows_received`] gets: the `World` rows asked for with
+/// [`Transport::query_world`], in the order asked, or why there are none (the reason a `503`
+/// gives).
+pub type Rows = Result<Vec<wb_protocol::world::WorldRow>, &'static str>;
+
 /// Why a connection ended, as passed to [`Protocol::connection_lost`].
 #[derive(Debug)]
 pub enum Reason {
@@ -81,6 +86,13 @@ pub trait Transport {
     /// (Twisted's `deferToThread`). Like [`call_later`](Self::call_later), one at a time per
     /// connection, and it replaces a pending timer.
     fn defer_to_thread(&mut self, work: Work);
+
+    /// Asks the loop's database pool for these `World` rows and hands them to
+    /// [`Protocol::rows_received`] (txpostgres' `runQuery`, returning a Deferred). The query
+    /// waits in the pool's queue for a free connection, runs there while the loop serves
+    /// everyone else, and comes back as an event. Like [`call_later`](Self::call_later), one
+    /// at a time per connection, and it replaces a pending timer.
+    fn query_world(&mut self, ids: Vec<i32>);
 }
 
 /// What one connection does with its bytes. The loop calls these methods, always on the loop
@@ -108,6 +120,11 @@ pub trait Protocol {
     /// The work given to [`Transport::defer_to_thread`] has finished with `result`.
     fn deferred_result(&mut self, result: Response, transport: &mut dyn Transport) {
         let _ = (result, transport);
+    }
+
+    /// The rows asked for with [`Transport::query_world`] arrived (or the query failed).
+    fn rows_received(&mut self, rows: Rows, transport: &mut dyn Transport) {
+        let _ = (rows, transport);
     }
 
     /// The write queue, once above its high-water mark, drained to the low-water mark:

@@ -168,6 +168,7 @@ pub mod http;
 pub mod interfaces;
 pub mod memory;
 pub mod on_tokio;
+pub mod pg;
 mod reactor;
 pub mod timers;
 pub mod write_queue;
@@ -200,6 +201,14 @@ pub struct Config {
     /// The contract's timeouts (`--header-timeout`, `--keepalive-timeout`, `--send-timeout`).
     #[command(flatten)]
     pub timeouts: wb_sys::Timeouts,
+
+    /// The database of `/db` and `/queries` (`--db-url`).
+    #[command(flatten)]
+    pub database: wb_sys::database::DatabaseUrl,
+
+    /// How many database connections the loop keeps (`--db-pool`).
+    #[command(flatten)]
+    pub db_pool: wb_sys::database::DatabasePool,
 }
 
 /// The event loops [`HttpProtocol`] runs on (`--reactor`).
@@ -225,8 +234,22 @@ pub fn serve(listener: std::net::TcpListener, config: &Config) -> std::io::Resul
     // A callback computing for a minute stalls the loop, and the signal event with it: the
     // watchdog keeps the stop grace all the same.
     wb_sys::signals::spawn_stop_watchdog()?;
+    let database = match &config.database.url {
+        Some(url) => {
+            let parsed = pg::Config::parse(url).map_err(|err| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("--db-url {url:?}: {err}"),
+                )
+            })?;
+            Some((parsed, pg::PoolSettings::new(config.db_pool.size as usize)))
+        }
+        None => None,
+    };
     match config.reactor {
-        Loop::Mio => reactor::Reactor::new(listener, factory, pool, config.timeouts)?.run(),
+        Loop::Mio => {
+            reactor::Reactor::new(listener, factory, pool, config.timeouts, database)?.run()
+        }
         Loop::Tokio => on_tokio::serve(listener, factory, pool, config.timeouts),
     }
 }

@@ -28,6 +28,8 @@ pub struct MemoryTransport {
     timer: Option<Duration>,
     /// The pending `defer_to_thread` work, if any.
     deferred: Option<Work>,
+    /// The pending `query_world` ids, if any.
+    query: Option<Vec<i32>>,
 }
 
 impl std::fmt::Debug for MemoryTransport {
@@ -40,6 +42,7 @@ impl std::fmt::Debug for MemoryTransport {
             .field("disconnecting", &self.disconnecting)
             .field("timer", &self.timer)
             .field("deferred", &self.deferred.is_some())
+            .field("query", &self.query)
             .finish()
     }
 }
@@ -54,6 +57,7 @@ impl Default for MemoryTransport {
             disconnecting: false,
             timer: None,
             deferred: None,
+            query: None,
         }
     }
 }
@@ -107,6 +111,12 @@ impl MemoryTransport {
     pub fn take_deferred(&mut self) -> Option<Work> {
         self.deferred.take()
     }
+
+    /// Takes the pending `query_world` ids: the test plays the database and then calls
+    /// `rows_received` itself.
+    pub fn take_query(&mut self) -> Option<Vec<i32>> {
+        self.query.take()
+    }
 }
 
 impl Transport for MemoryTransport {
@@ -151,5 +161,10 @@ impl Transport for MemoryTransport {
     fn defer_to_thread(&mut self, work: Work) {
         self.timer = None;
         self.deferred = Some(work);
+    }
+
+    fn query_world(&mut self, ids: Vec<i32>) {
+        self.timer = None;
+        self.query = Some(ids);
     }
 }

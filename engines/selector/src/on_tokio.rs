@@ -42,6 +42,11 @@
 //! [`Transport::defer_to_thread`]: crate::Transport::defer_to_thread
 //! [`WriteQueue`]: crate::write_queue::WriteQueue
 
+/// Why `/db` and `/queries` answer 503 on tokio's loop: the selector's database client
+/// (`pg::Pool`) is driven by its own mio reactor only.
+const NO_CLIENT_ON_TOKIO: &str =
+    "the selector's database client runs on its own mio loop only (--reactor mio)";
+
 use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice, Write};
 use std::net::Shutdown;
@@ -465,6 +470,9 @@ impl<P: Protocol> Task<P> {
                     self.waiting = Some(Waiting::Deferred { id, result });
                     self.conn.settle(&mut cx)
                 }
+                // The loop's database pool is mio's (`pg::Pool`); on tokio's loop there is
+                // none yet, and the answer says so.
+                Next::Query { id, .. } => self.conn.rows(id, Err(NO_CLIENT_ON_TOKIO), &mut cx),
                 Next::Wait => {
                     self.arm_deadline();
                     return;

@@ -43,7 +43,8 @@ use wb_sys::accept::{AcceptError, WarnLimit};
 use wb_sys::{ACCEPT_BACKOFF, DRAIN_TIMEOUT};
 
 use crate::connection::{Connection, Cx, Next};
-use crate::interfaces::{Factory, Reason, Work};
+use crate::interfaces::{Factory, Reason, Rows, Work};
+use crate::pg;
 use crate::timers::TimerHeap;
 
 // Tokens name what an event is about. Connections use their slab key as their token; the
@@ -141,6 +142,18 @@ pub(crate) struct Reactor<F: Factory> {
     timeouts: wb_sys::Timeouts,
     /// When [`Reactor::sweep`] next looks for timed-out connections.
     next_sweep: Instant,
+    /// The database pool (`--db-url`, `--db-pool`): its connections are sockets of this loop,
+    /// with tokens from [`pg::FIRST_TOKEN`]; a request is keyed by its connection's slab key
+    /// and the id it awaits, so a stale answer finds no one.
+    database: Option<pg::Pool<(usize, u64)>>,
+}
+
+/// Why a query got no rows, as the `503` says it (the loop logs the details).
+fn reason(err: &pg::DbError) -> &'static str {
+    match err {
+        pg::DbError::Timeout { .. } => wb_sys::database::POOL_TIMED_OUT,
+        _ => wb_sys::database::QUERY_FAILED,
+    }
 }
 
 impl<F: Factory> Reactor<F> {
@@ -150,8 +163,18 @@ impl<F: Factory> Reactor<F> {
         factory: F,
         pool: Option<rayon::ThreadPool>,
         timeouts: wb_sys::Timeouts,
+        database: Option<(pg::Config, pg::PoolSettings)>,
     ) -> io::Result<Self> {
         let poll = Poll::new()?;
+        let database = match database {
+            Some((config, settings)) => Some(pg::Pool::new(
+                config,
+                settings,
+                poll.registry(),
+                pg::FIRST_TOKEN,
+            )?),
+            None => None,
+        };
         listener.set_nonblocking(true)?;
         let mut listener = TcpListener::from_std(listener);
         poll.registry()
@@ -186,6 +209,7 @@ impl<F: Factory> Reactor<F> {
             stop_now: false,
             timeouts,
             next_sweep: Instant::now() + SWEEP_INTERVAL,
+            database,
         })
     }
 
@@ -215,6 +239,9 @@ impl<F: Factory> Reactor<F> {
                     LISTENER => accept = true,
                     WAKER => self.collect_finished(),
                     SIGNALS => self.on_signals(),
+                    token if self.database.as_ref().is_some_and(|db| db.owns(token)) => {
+                        self.on_database_event(token, event);
+                    }
                     Token(key) => self.on_connection_event(key, event),
                 }
             }
@@ -232,7 +259,43 @@ impl<F: Factory> Reactor<F> {
         for key in left {
             self.drive(key, false, |conn, _| conn.close(Reason::Shutdown));
         }
+        if let Some(database) = &mut self.database {
+            // Terminate on each connection; the requests still waiting have no one to answer.
+            drop(database.close());
+        }
         Ok(())
+    }
+
+    /// One of the database pool's sockets is ready: the pool reads, parses and writes, and
+    /// hands back the requests that finished, each to the connection that asked.
+    fn on_database_event(&mut self, token: Token, event: &Event) {
+        let Some(database) = &mut self.database else {
+            return;
+        };
+        let done = database.on_ready(token, pg::Readiness::from(event));
+        self.deliver(done);
+    }
+
+    /// Hands finished queries to their connections (a connection that left meanwhile, or whose
+    /// slot went to another, finds its id stale: the rows go nowhere).
+    fn deliver(&mut self, done: Vec<pg::Completion<(usize, u64)>>) {
+        for pg::Completion {
+            key: (key, id),
+            result,
+        } in done
+        {
+            let rows: Rows = match result {
+                Ok(rows) => Ok(rows
+                    .into_iter()
+                    .map(|(id, random_number)| wb_protocol::world::WorldRow { id, random_number })
+                    .collect()),
+                Err(err) => {
+                    tracing::warn!("database query failed: {err}");
+                    Err(reason(&err))
+                }
+            };
+            self.drive(key, false, move |conn, cx| conn.rows(id, rows, cx));
+        }
     }
 
     fn fire_timers(&mut self) {
@@ -255,13 +318,25 @@ impl<F: Factory> Reactor<F> {
             self.sweep(now);
             self.next_sweep = now + SWEEP_INTERVAL;
         }
+        // The pool's own clock: reconnects, connect and query timeouts, requests that waited
+        // too long in its queue, and answers stashed by a submit.
+        if let Some(database) = &mut self.database
+            && database.next_deadline().is_some_and(|at| at <= now)
+        {
+            let done = database.tick(now);
+            self.deliver(done);
+        }
     }
 
     /// How long `epoll_wait` may sleep: until the next timer, or the next sweep while there
     /// are connections to sweep (an engine with none sleeps until something happens).
     fn poll_timeout(&self) -> Option<Duration> {
         let now = Instant::now();
-        let timer = self.timers.timeout(now);
+        let mut timer = self.timers.timeout(now);
+        if let Some(at) = self.database.as_ref().and_then(pg::Pool::next_deadline) {
+            let wait = at.saturating_duration_since(now);
+            timer = Some(timer.map_or(wait, |t| t.min(wait)));
+        }
         if self.conns.is_empty() {
             return timer;
         }
@@ -416,6 +491,18 @@ impl<F: Factory> Reactor<F> {
                     self.offload.spawn(key, id, work);
                     conn.settle(&mut cx)
                 }
+                Next::Query { ids, id } => match &mut self.database {
+                    // Queued (or written at once, if a connection is idle); the answer comes
+                    // back as an event on the pool's socket.
+                    Some(database) => match database.submit((key, id), ids) {
+                        Ok(()) => conn.settle(&mut cx),
+                        Err(refused) => {
+                            tracing::warn!("database request refused: {refused}");
+                            conn.rows(id, Err(wb_sys::database::QUERY_FAILED), &mut cx)
+                        }
+                    },
+                    None => conn.rows(id, Err(wb_sys::database::NO_DATABASE), &mut cx),
+                },
                 Next::Wait => match fit_interest(self.poll.registry(), Token(key), conn) {
                     Ok(()) => return,
                     Err(err) => conn.close(Reason::Lost(err)),
@@ -510,6 +597,7 @@ mod tests {
             HttpFactory { offload: true },
             Some(pool),
             wb_sys::Timeouts::default(),
+            None,
         )
         .unwrap();
         let server = std::thread::spawn(move || reactor.run());

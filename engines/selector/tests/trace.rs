@@ -33,6 +33,8 @@ fn the_tokio_loop_traces_accept_read_wait_compute_and_write() {
         offload_threads: None,
         reactor: Loop::Tokio,
         timeouts: wb_sys::Timeouts::default(),
+        database: wb_sys::database::DatabaseUrl::default(),
+        db_pool: wb_sys::database::DatabasePool::default(),
     };
     // The server is left running: the test's process ends with the test.
     std::thread::Builder::new()

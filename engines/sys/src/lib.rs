@@ -58,7 +58,7 @@
 //! [`hangup`] (a wait that ends when the client leaves), [`linger`] (the lingering close),
 //! [`rest`] (quiet while a trickled request piles up),
 //! [`rlimit`] (the open-files limit), [`signals`] (the stop signals' mask and watchdog),
-//! [`timeouts`] (the three timeouts and their flags), [`describe`] (what one connection
+//! [`timeouts`] (the three timeouts and their flags), [`database`] (the database flags), [`describe`] (what one connection
 //! holds, measured) and [`trace`] (spans of work for the timeline); `drained` (with the
 //! `tokio` feature: a read on tokio that clears the socket's readiness when it has drained
 //! it); [`loopback`] (a client or
@@ -87,6 +87,7 @@
 
 pub mod accept;
 pub mod affinity;
+pub mod database;
 pub mod describe;
 #[cfg(feature = "tokio")]
 pub mod drained;

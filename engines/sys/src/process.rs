@@ -30,6 +30,15 @@ pub type Signal = libc::c_int;
 
 pub use libc::{SIGABRT, SIGINT, SIGKILL, SIGQUIT, SIGSEGV, SIGTERM};
 
+/// Whether process `pid` exists (`kill(pid, 0)`): a zombie still does. `EPERM` (it exists,
+/// but is another user's) counts as alive.
+pub fn exists(pid: Pid) -> bool {
+    match signal(pid, 0) {
+        Ok(()) => true,
+        Err(err) => err.raw_os_error() == Some(libc::EPERM),
+    }
+}
+
 /// Makes the process `command` starts die (by SIGKILL) when the thread that forks it exits,
 /// even if this process is killed by SIGKILL, which no handler can catch.
 ///
@@ -42,15 +51,24 @@ pub use libc::{SIGABRT, SIGINT, SIGKILL, SIGQUIT, SIGSEGV, SIGTERM};
 /// (except into a set-user-ID program) but not `fork`: the child's own children do not
 /// inherit it.
 pub fn die_with_parent(command: &mut Command) {
+    die_with_parent_by(command, SIGKILL);
+}
+
+/// Like [`die_with_parent`], with `signal` instead of SIGKILL: for a server that shuts down
+/// cleanly on a signal of its own (PostgreSQL's postmaster takes SIGQUIT as "immediate
+/// shutdown": it stops its backends and removes its lock files, where SIGKILL leaves them).
+/// The hook runs after a user change `command` asks for (`CommandExt::uid`), since a change of
+/// credentials clears the parent-death signal.
+pub fn die_with_parent_by(command: &mut Command, signal: Signal) {
     // SAFETY: getpid has no preconditions and touches no memory.
     let parent = unsafe { libc::getpid() };
     // SAFETY: the hook runs in the forked child before exec, where only async-signal-safe
     // calls are allowed (see the module docs). It makes only plain system calls (prctl,
-    // getppid, _exit) on `parent`, an integer copied in before the fork; it allocates nothing
+    // getppid, _exit) on `parent` and `signal`, integers copied in before the fork; it allocates nothing
     // and takes no lock; `io::Error::last_os_error` only reads errno into a value.
     unsafe {
         command.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, signal) != 0 {
                 return Err(io::Error::last_os_error());
             }
             // The parent may have died before prctl: then no signal will come.

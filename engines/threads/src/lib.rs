@@ -104,6 +104,9 @@
 //!   connection, `SO_RCVTIMEO` from the read deadline ([`wb_sys::timeouts::ReadDeadline`]): the
 //!   keep-alive timeout between requests, what is left of the header timeout mid-request (a
 //!   request not complete in time gets 408).
+//! - `/db` and `/queries` take a connection from a pool of `--db-pool` (r2d2) and query with
+//!   the blocking `postgres` client (the `database` module): threads beyond the pool's size
+//!   wait for a connection, so the pool, not the threads, bounds the database's concurrency.
 //! - Shutdown: a signal thread (signal-hook) turns SIGINT/SIGTERM into a flag and a
 //!   `shutdown(SHUT_RD)` of the listener, which wakes the blocked `accept()` on Linux. The
 //!   accept loop then shuts down reading on every open connection: an idle keep-alive thread
@@ -124,6 +127,7 @@
 //! shows reserved address space growing far faster than resident memory.
 
 mod ceiling;
+mod database;
 
 pub use ceiling::MAPPINGS_PER_THREAD;
 
@@ -197,6 +201,14 @@ pub struct Config {
     /// The contract's timeouts (`--header-timeout`, `--keepalive-timeout`, `--send-timeout`).
     #[command(flatten)]
     pub timeouts: wb_sys::Timeouts,
+
+    /// The database of `/db` and `/queries` (`--db-url`).
+    #[command(flatten)]
+    pub database: wb_sys::database::DatabaseUrl,
+
+    /// How many database connections the threads share (`--db-pool`).
+    #[command(flatten)]
+    pub db_pool: wb_sys::database::DatabasePool,
 }
 
 impl Default for Config {
@@ -205,6 +217,8 @@ impl Default for Config {
             stack_size: DEFAULT_STACK_SIZE,
             lock_count: false,
             timeouts: wb_sys::Timeouts::default(),
+            database: wb_sys::database::DatabaseUrl::default(),
+            db_pool: wb_sys::database::DatabasePool::default(),
         }
     }
 }
@@ -215,6 +229,10 @@ impl Default for Config {
 /// after 4 s, if some have not).
 pub fn serve(listener: TcpListener, config: &Config) -> io::Result<()> {
     LOCK_COUNT.store(config.lock_count, Ordering::Relaxed);
+    if let Some(url) = &config.database.url {
+        database::start(url, config.db_pool.size)
+            .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?;
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
@@ -511,6 +529,9 @@ fn serve_connection(
         if !wb_sys::hangup::wait_for_job(stream, job.wait(), stop, task) {
             return Ok(());
         }
+        // `/db` and `/queries`: a connection from the pool, one query per row, each a
+        // blocking round trip to the database (see `database`).
+        trace::traced(Phase::Wait, task, || database::fetch(&mut job));
         let closes = job.closes();
         let mut response = trace::traced(Phase::Compute, task, || job.respond());
         drop(counting);

@@ -556,6 +556,38 @@ pub const LESSONS: &[Lesson] = &[
             )
         },
     },
+    Lesson {
+        slug: "db-pool",
+        title: "The database's connections are the real pool",
+        claim: "Behind a real database, throughput is capped by the connections the server \
+                holds to it (its pool, and the database's max_connections), whatever the \
+                model: once every connection is kept busy, more clients bring no more answers, \
+                only longer waits. \
+                A thread per connection waiting on five database connections serves like a \
+                five-worker prefork pool.",
+        why: "Every db request reads one row of PostgreSQL's World table with the engine's \
+              own client: a blocking client from a pool for threads, one connection per \
+              worker for the prefork pool, tokio-postgres from a pool for coroutines. A \
+              request holds one database connection for its query; with more clients than \
+              connections, the rest wait for one — a thread asleep on the pool's lock, a task \
+              parked in its queue, a client in the listen backlog. The database's own \
+              processes run on the same machine, and the sampler reads their CPU beside the \
+              engine's.",
+        workload: "db",
+        judge: judges::db_pool,
+        question: "When every request queries a real database, what caps the throughput: \
+                   the model, or the pool of database connections?",
+        prediction: "From ten clients to a hundred, on five database connections, how much \
+                     more throughput will threads get? And coroutines?",
+        chapter: talk::WAITING,
+        try_next: "Give the engines a smaller or larger pool (threads:db-pool=1, \
+                   coroutines:db-pool=20, pool:workers=2): the cap moves with the pool, not \
+                   with the model.",
+        knobs: Knobs {
+            pool_workers: true,
+            ..Knobs::of("threads, pool, coroutines", &[1, 10, 100], 1.0)
+        },
+    },
 ];
 
 /// The lesson at this slug.

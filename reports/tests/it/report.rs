@@ -209,6 +209,8 @@ fn step(engine: &str, w: &Workload, level: u64, speed: f64) -> StepResult {
             slab_unreclaim_bytes: 30 * MIB + 1500 * connections,
             kernel_stack_bytes: 8 * MIB,
             counter_growth: None,
+            database_cores: None,
+            database_peak_pss_bytes: None,
         },
         flags: wb_model::results::Flags {
             client_saturated: client_cores > 0.9,

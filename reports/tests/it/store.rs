@@ -155,6 +155,9 @@ fn steps() -> [StepResult; 2] {
             kernel_stack_bytes: 16384 * 9,
             // A count workload's reading, kept with the step.
             counter_growth: Some(4113),
+            // A database workload's readings of PostgreSQL's process tree.
+            database_cores: Some(0.123_456),
+            database_peak_pss_bytes: Some(61_234_567),
         },
         flags: Flags {
             client_saturated: true,

@@ -606,6 +606,7 @@ impl Job {
         };
         let checks = match plan.expect {
             Expectation::Workbench { .. } => "status, length, body and digest",
+            Expectation::World { .. } => "status, length, JSON rows and ids",
             Expectation::AnyServer { .. } => "status and framing",
         };
         let threads = match plan.threads {
@@ -696,7 +697,10 @@ fn measure(plan: &LoadPlan, url: &str, stop: &load::Stop) -> (Measured, LoadResu
         },
         rate: (plan.mode == Mode::Open).then_some(plan.level),
         warmup: plan.warmup,
-        workbench_checks: matches!(plan.expect, Expectation::Workbench { .. }),
+        workbench_checks: matches!(
+            plan.expect,
+            Expectation::Workbench { .. } | Expectation::World { .. }
+        ),
     };
     let mut result = LoadResult::new(how, &measured, client_cpu, wall);
     result.api_version = wb_web::API_VERSION;
@@ -804,6 +808,8 @@ fn render(job: &Job, results: &[LoadResult]) -> String {
         match plan.expect {
             Expectation::Workbench { .. } =>
                 format!("a status other than {statuses}, or a wrong length, body or digest"),
+            Expectation::World { .. } =>
+                format!("a status other than {statuses}, or a wrong length, JSON shape or id"),
             Expectation::AnyServer { .. } =>
                 format!("a status other than {statuses}, or broken framing"),
         }

@@ -64,6 +64,11 @@ async fn every_lesson_names_the_peers_beside_the_engines_and_the_talks_figure() 
         let (status, page) = get(&site, &format!("/lessons/{}", lesson.slug)).await;
         assert_eq!(status, StatusCode::OK, "{}", lesson.slug);
         let items = side_by_side(&page);
+        if lesson.workload == "db" {
+            // No peer serves /db yet: no side by side.
+            assert!(items.is_empty(), "{}: {items:?}", lesson.slug);
+            continue;
+        }
         assert_eq!(items.len(), 2, "{}: {items:?}", lesson.slug);
         let (figures, talk) = (&items[0], &items[1]);
         // Engines first, then the peers, each with its figure.

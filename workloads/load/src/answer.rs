@@ -78,6 +78,9 @@ pub(crate) enum BadAnswer {
     },
     /// Bytes after the end of the body, though no other request was sent.
     Trailing,
+    /// A `/db` or `/queries` body that is not the JSON expected: the shape, a value out of
+    /// 1 to 10,000, the number of rows, or an id other than the one asked for.
+    World(&'static str),
 }
 
 impl fmt::Display for BadAnswer {
@@ -99,6 +102,7 @@ impl fmt::Display for BadAnswer {
             BadAnswer::DigestMismatch => f.write_str("wrong X-Work-Digest"),
             BadAnswer::Body { offset } => write!(f, "body differs at byte {offset}"),
             BadAnswer::Trailing => f.write_str("bytes after the end of the body"),
+            BadAnswer::World(why) => write!(f, "wrong /db or /queries body: {why}"),
         }
     }
 }
@@ -283,7 +287,10 @@ impl AnswerReader {
             Ok(httparse::Status::Partial) => return Step::More,
             Ok(httparse::Status::Complete(len)) => {
                 self.status = response.code.unwrap_or(0);
-                self.verify = matches!(expect, Expectation::Workbench { .. }) && self.status == 200;
+                self.verify = matches!(
+                    expect,
+                    Expectation::Workbench { .. } | Expectation::World { .. }
+                ) && self.status == 200;
                 match check_head(&response, expect, self.verify) {
                     Ok((framing, close)) => (len, framing, close),
                     Err(bad) => return Step::Bad(bad),
@@ -293,6 +300,28 @@ impl AnswerReader {
         };
         // Whatever followed the head in this read is the start of the body.
         let rest = head_len..self.filled;
+        if let (Expectation::World { .. }, Framing::Length(len), true) =
+            (expect, framing, self.verify)
+        {
+            // Checked whole: the head is parsed again when more arrives (a few hundred bytes).
+            let end = head_len.saturating_add(usize::try_from(len).unwrap_or(usize::MAX));
+            return if self.filled < end {
+                if self.filled == self.buf.len() {
+                    Step::Bad(BadAnswer::World("longer than 500 rows can be"))
+                } else {
+                    Step::More
+                }
+            } else if self.filled > end && !self.pipelined {
+                Step::Bad(BadAnswer::Trailing)
+            } else {
+                // Pipelined: what follows is the next answer's start.
+                self.leftover = end..self.filled;
+                match check_world(&self.buf[head_len..end], expect) {
+                    Ok(()) => Step::Done { close },
+                    Err(why) => Step::Bad(BadAnswer::World(why)),
+                }
+            };
+        }
         match framing {
             Framing::Length(len) => self.check_body(0, len, close, rest, expect),
             Framing::Chunked => self.check_chunked(Chunked::start(), close, rest),
@@ -412,6 +441,15 @@ fn check_head(
             }
         }
     }
+    if matches!(expect, Expectation::World { .. }) && verify {
+        if chunked {
+            return Err(BadAnswer::TransferEncoding);
+        }
+        return Ok((
+            Framing::Length(length.ok_or(BadAnswer::NoContentLength)?),
+            close,
+        ));
+    }
     let Some(want_len) = want_len else {
         // Any server (RFC 9112, section 6.3): no body for HEAD, 204 and 304; else chunked
         // wins over a length; else the length; a body read until the close is not framed.
@@ -436,6 +474,49 @@ fn check_head(
         return Err(BadAnswer::DigestMissing);
     }
     Ok((Framing::Length(length), close))
+}
+
+/// Checks a `/db` or `/queries` body against what was asked (see [`Expectation::World`]).
+/// Any JSON spelling is taken (spaces, key order), since peers render with their own
+/// libraries.
+fn check_world(body: &[u8], expect: &Expectation) -> Result<(), &'static str> {
+    let Expectation::World {
+        rows,
+        array,
+        first_id,
+    } = expect
+    else {
+        return Ok(());
+    };
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| "not JSON")?;
+    let objects: Vec<&serde_json::Value> = match (&value, array) {
+        (serde_json::Value::Array(items), true) => items.iter().collect(),
+        (serde_json::Value::Object(_), false) => vec![&value],
+        (_, true) => return Err("not a JSON array"),
+        (_, false) => return Err("not one JSON object"),
+    };
+    if objects.len() != *rows {
+        return Err("not the number of rows asked for");
+    }
+    let in_table = |v: Option<&serde_json::Value>| {
+        v.and_then(serde_json::Value::as_i64)
+            .filter(|n| (1..=i64::from(wb_protocol::world::WORLD_ROWS)).contains(n))
+    };
+    for (i, object) in objects.iter().enumerate() {
+        let map = object.as_object().ok_or("a row that is not an object")?;
+        if map.len() != 2 {
+            return Err("a row without exactly id and randomNumber");
+        }
+        let id = in_table(map.get("id")).ok_or("an id that is not 1 to 10000")?;
+        in_table(map.get("randomNumber")).ok_or("a randomNumber that is not 1 to 10000")?;
+        if let Some(first) = first_id {
+            let want = (i64::from(*first) - 1 + i as i64).rem_euclid(10_000) + 1;
+            if id != want {
+                return Err("an id other than the one asked for");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A chunked body's decoder (RFC 9112, section 7.1), fed the bytes as they arrive and keeping

@@ -204,6 +204,19 @@ pub enum Expectation {
         /// `X-Work-Digest`, for `/work`.
         digest: Option<String>,
     },
+    /// A `/db` or `/queries` answer: status 200, a `Content-Length` body that is JSON of the
+    /// right shape — one `{"id":…,"randomNumber":…}` object, or an array of `rows` of them —
+    /// each id and number from 1 to 10,000, and the ids `first_id`, `first_id + 1`, … when
+    /// the request fixed them (`?id=K`). The values are the database's, so no bytes can be
+    /// expected; the shape and the ids can.
+    World {
+        /// Rows expected (1 for `/db`).
+        rows: usize,
+        /// An array (`/queries`) or one object (`/db`).
+        array: bool,
+        /// The first id, when the request fixed it.
+        first_id: Option<i32>,
+    },
     /// Any HTTP/1.1 server's answer: an expected status, a framed body of any length.
     AnyServer {
         /// The request was `HEAD`: the answer has no body, whatever its `Content-Length`
@@ -247,6 +260,9 @@ impl Expectation {
             // The body is the value written, which only the server knows: a 200 with a framed
             // body is what can be checked (the counter itself is read before and after).
             Route::Count => Expectation::AnyServer { head: false },
+            Route::Db | Route::Queries => {
+                Expectation::for_url("GET", &request.target(rounds_per_us))
+            }
         }
     }
 
@@ -268,16 +284,30 @@ impl Expectation {
             // The protocol ignores `/hello`'s query.
             "/hello" => Expectation::for_target(0, None),
             "/work" => work_query(query).unwrap_or(any),
+            "/db" => wb_protocol::world::parse_db_query(query).map_or(any, Expectation::world),
+            "/queries" => {
+                wb_protocol::world::parse_queries_query(query).map_or(any, Expectation::world)
+            }
             _ => any,
         }
     }
 
     /// The statuses valid for this expectation when the plan names none: 200 for a
-    /// workbench route (its answer is checked byte for byte), 2xx for any server.
+    /// workbench route (its answer is checked byte for byte, or by its JSON's shape and ids),
+    /// 2xx for any server.
     pub fn statuses(&self) -> StatusSet {
         match self {
-            Expectation::Workbench { .. } => StatusSet::only(200),
+            Expectation::Workbench { .. } | Expectation::World { .. } => StatusSet::only(200),
             Expectation::AnyServer { .. } => StatusSet::success(),
+        }
+    }
+
+    /// What a `/db` or `/queries` request asks for, as an expectation.
+    fn world(query: wb_protocol::world::WorldQuery) -> Expectation {
+        Expectation::World {
+            rows: query.rows,
+            array: query.array,
+            first_id: query.first_id,
         }
     }
 
@@ -285,7 +315,7 @@ impl Expectation {
     pub fn digest(&self) -> Option<&str> {
         match self {
             Expectation::Workbench { digest, .. } => digest.as_deref(),
-            Expectation::AnyServer { .. } => None,
+            Expectation::World { .. } | Expectation::AnyServer { .. } => None,
         }
     }
 
@@ -295,6 +325,10 @@ impl Expectation {
         match self {
             Expectation::Workbench { body_len, .. } => {
                 answer::AnswerReader::capacity_for(*body_len)
+            }
+            // The whole answer, whose body is checked whole: at most 500 rows of 33 bytes.
+            Expectation::World { rows, .. } => {
+                answer::AnswerReader::capacity_for(*rows as u64 * 40 + 2)
             }
             Expectation::AnyServer { .. } => ANY_SERVER_READ_BUFFER,
         }

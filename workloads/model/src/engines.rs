@@ -347,14 +347,17 @@ const SOME: ParamValue = ParamValue::Count {
     min: 1,
     max: u32::MAX as u64,
 };
+/// `--db-pool`: as `wb_sys::database::MAX_DB_POOL` bounds it.
+const DB_POOL: ParamValue = ParamValue::Count { min: 1, max: 1000 };
 
-/// Every engine's parameters: its long flags, but for `--listen`, `--trace` and
-/// `--describe`, which the runner sets. The root package's tests check them against each
+/// Every engine's parameters: its long flags, but for `--listen`, `--trace`, `--describe`
+/// and `--db-url`, which the runner sets. The root package's tests check them against each
 /// engine's clap flags.
 pub fn params(engine: &str) -> &'static [Param] {
     const THREADS: &[Param] = &[
         param("stack-size", ParamValue::Size),
         param("lock-count", ParamValue::Switch),
+        param("db-pool", DB_POOL),
         param("header-timeout", SECS),
         param("keepalive-timeout", SECS),
         param("send-timeout", SECS),
@@ -372,6 +375,7 @@ pub fn params(engine: &str) -> &'static [Param] {
             ..param("offload-threads", SOME)
         },
         param("reactor", ParamValue::Choice(&["mio", "tokio"])),
+        param("db-pool", DB_POOL),
         param("header-timeout", SECS),
         param("keepalive-timeout", SECS),
         param("send-timeout", SECS),
@@ -384,6 +388,7 @@ pub fn params(engine: &str) -> &'static [Param] {
         param("worker-threads", SOME),
         param("offload", ParamValue::Switch),
         param("blocking-threads", SOME),
+        param("db-pool", DB_POOL),
         param("header-timeout", SECS),
         param("keepalive-timeout", SECS),
         param("send-timeout", SECS),

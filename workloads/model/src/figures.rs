@@ -122,7 +122,28 @@ pub struct Measured<'a> {
     pub failure: Option<String>,
 }
 
+/// The database's figures for a step: its process tree's `samples` (taken beside the
+/// engine's, on the same clock) read as [`derive()`] reads an engine's. Sets
+/// [`Derived::database_cores`] and [`Derived::database_peak_pss_bytes`] on `step`; nothing
+/// without two samples.
+pub fn add_database(step: &mut StepResult, samples: &[Sample], warmup_ms: u64) {
+    if samples.len() < 2 {
+        return;
+    }
+    let database = derive(&step.load, samples, warmup_ms);
+    step.derived.database_cores = Some(database.engine_cores);
+    step.derived.database_peak_pss_bytes = Some(database.peak_pss_bytes);
+}
+
 impl StepResult {
+    /// The database's CPU time per valid answer, microseconds (a database workload's
+    /// [`Derived::database_cores`] over its throughput), beside
+    /// [`Estimates::engine_us_per_request`](crate::results::Estimates::engine_us_per_request).
+    pub fn database_us_per_request(&self) -> Option<f64> {
+        let cores = self.derived.database_cores?;
+        (self.derived.throughput_rps > 0.0).then(|| cores / self.derived.throughput_rps * 1e6)
+    }
+
     /// A measured step: its figures derived, their intervals estimated and its flags raised,
     /// the same way wherever the step ran. Every measured step is built here.
     pub fn measured(m: Measured<'_>) -> StepResult {

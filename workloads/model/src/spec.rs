@@ -76,6 +76,18 @@ pub enum Route {
     /// one. The runner reads `GET /count` before and after each step: lost updates are the
     /// answers the counter did not grow by ([`crate::results::StepResult::lost_updates`]).
     Count,
+    /// `GET /db`: one random row of the database's `World` table (TechEmpower's single
+    /// query), fetched by the engine with its model's client and pool.
+    Db,
+    /// `GET /queries?n=…`: `queries` rows, one query each (TechEmpower's multiple queries).
+    Queries,
+}
+
+impl Route {
+    /// Whether the route reads the workbench's PostgreSQL (`/db`, `/queries`).
+    pub fn needs_database(self) -> bool {
+        matches!(self, Route::Db | Route::Queries)
+    }
 }
 
 /// The request every connection of a workload sends.
@@ -95,6 +107,9 @@ pub struct RequestSpec {
     /// Body bytes of the answer (`work` only).
     #[serde(default)]
     pub bytes: u64,
+    /// Rows per request (`queries` only): 1 to 500, one database query each.
+    #[serde(default)]
+    pub queries: u64,
 }
 
 impl RequestSpec {
@@ -110,6 +125,8 @@ impl RequestSpec {
                 self.bytes
             ),
             Route::Count => format!("/count?wait_ms={}", self.wait_ms),
+            Route::Db => "/db".to_string(),
+            Route::Queries => format!("/queries?n={}", self.queries),
         }
     }
 
@@ -409,6 +426,20 @@ impl Workload {
                     .into(),
             ));
         }
+        if r.route.needs_database() && (r.wait_ms != 0 || r.cpu_us != 0 || r.bytes != 0) {
+            return Err(fail(
+                "request.route",
+                "route = \"db\" and \"queries\" take no wait_ms, cpu_us or bytes (the database is the wait)"
+                    .into(),
+            ));
+        }
+        if (r.route == Route::Queries) != (r.queries != 0) || r.queries > 500 {
+            return Err(fail(
+                "request.queries",
+                "route = \"queries\" needs queries = 1 to 500 (rows per request); no other route takes it"
+                    .into(),
+            ));
+        }
         if r.route == Route::Count && self.warmup_secs != 0.0 {
             return Err(fail(
                 "warmup_secs",
@@ -580,6 +611,8 @@ pub const PRESETS: &[(&str, &str)] = &[
         "count-nowait",
         include_str!("../../presets/count-nowait.toml"),
     ),
+    ("db", include_str!("../../presets/db.toml")),
+    ("queries", include_str!("../../presets/queries.toml")),
 ];
 
 fn preset_text(name: &str) -> Option<&'static str> {
@@ -816,7 +849,8 @@ mod tests {
                 "big-response",
                 "slowloris",
                 "count",
-                "count-nowait"
+                "count-nowait",
+                "db"
             ]
         );
     }
@@ -879,6 +913,7 @@ mod tests {
             wait_ms: 10,
             cpu_us: 500,
             bytes: 0,
+            queries: 0,
         };
         assert_eq!(spec.cpu_rounds(18.75), 9375);
         assert_eq!(

@@ -80,6 +80,12 @@ pub fn not_supported(spec: &EngineSpec, workload: &Workload) -> Option<String> {
         Route::Hello => return None,
         Route::Work => "/work",
         Route::Count => "/count",
+        Route::Db | Route::Queries => {
+            return Some(format!(
+                "{} has no database routes yet; this workload needs /db or /queries",
+                def.name
+            ));
+        }
     };
     (!def.supports_work).then(|| {
         format!(
@@ -114,6 +120,13 @@ trait Site {
     type Server;
     /// Places the load generator and the engine for `workload` (CPUs, on this machine).
     fn place(&mut self, runner: &Runner, workload: &Workload);
+    /// Why `workload` cannot be measured here at all, if it cannot: a database workload
+    /// without PostgreSQL ("no data: install postgresql"). Its steps are recorded as not
+    /// measured, as a peer's unsupported route is, and the run goes on.
+    fn unavailable(&self, workload: &Workload) -> Option<String> {
+        let _ = workload;
+        None
+    }
     /// Starts `engine` for one workload; `Err` says why it did not start.
     fn start(&self, runner: &Runner, engine: &EngineSpec) -> Result<Self::Server, String>;
     /// Why `server` is no longer running, if it is not.
@@ -296,7 +309,7 @@ impl Runner {
         at: Position,
         observer: &mut dyn Observer,
     ) -> Vec<StepResult> {
-        if let Some(why) = not_supported(engine, workload) {
+        if let Some(why) = not_supported(engine, workload).or_else(|| site.unavailable(workload)) {
             return self.unsupported_steps(engine, workload, &why, at, observer);
         }
         let mut server = site

@@ -35,11 +35,39 @@ pub(super) struct Local {
     cores: usize,
     /// The engine's CPU for the current workload (`None`: every CPU).
     cpu: Option<usize>,
+    /// The workbench's PostgreSQL, from the first database workload on: found running (and
+    /// left so), or started for this run and stopped when the run ends (this `Local` is
+    /// dropped), or why it could not be had.
+    database: Option<Result<wb_database::Database, String>>,
+    /// Whether the current workload reads the database (its engines get `--db-url`).
+    needs_database: bool,
 }
 
 impl Local {
     pub(super) fn new(cores: usize) -> Local {
-        Local { cores, cpu: None }
+        Local {
+            cores,
+            cpu: None,
+            database: None,
+            needs_database: false,
+        }
+    }
+
+    /// The database the current workload reads, if it reads one and it is up.
+    fn database(&self) -> Option<&wb_database::Database> {
+        match &self.database {
+            Some(Ok(database)) if self.needs_database => Some(database),
+            _ => None,
+        }
+    }
+
+    /// An engine's arguments: its own, then `--db-url` when the workload reads the database.
+    fn engine_args<'a>(&'a self, spec: &'a EngineSpec, url: &'a Option<String>) -> Vec<&'a str> {
+        let mut args: Vec<&str> = spec.args.iter().map(String::as_str).collect();
+        if let Some(url) = url {
+            args.extend(["--db-url", url]);
+        }
+        args
     }
 }
 
@@ -50,6 +78,18 @@ impl Site for Local {
     /// `workload`, and keeps the engine's CPU. An engine started without a CPU inherits this
     /// thread's placement: every CPU, when shared.
     fn place(&mut self, runner: &Runner, workload: &Workload) {
+        self.needs_database = workload.request.route.needs_database();
+        if self.needs_database && self.database.is_none() {
+            // Before this thread is pinned: the server takes every CPU whatever this thread's
+            // placement (see wb_database's start).
+            let dir = wb_database::default_dir();
+            self.database = Some(
+                wb_database::up(&dir, wb_database::Lifetime::Owned).map_err(|err| err.to_string()),
+            );
+            if let Some(Err(why)) = &self.database {
+                tracing::warn!("{why}");
+            }
+        }
         let placement = effective_placement(&runner.config, workload);
         let all = 0..self.cores;
         let (engine, client) = match placement.cpus(self.cores) {
@@ -64,6 +104,13 @@ impl Site for Local {
         self.cpu = engine.map(|cpus| cpus.start);
     }
 
+    fn unavailable(&self, workload: &Workload) -> Option<String> {
+        match &self.database {
+            Some(Err(why)) if workload.request.route.needs_database() => Some(why.clone()),
+            _ => None,
+        }
+    }
+
     /// Starts `spec`, an engine or a peer (on the placed CPU, if any): both alike.
     fn start(&self, runner: &Runner, spec: &EngineSpec) -> Result<ServerProcess, String> {
         let started = if spec.peer {
@@ -74,7 +121,8 @@ impl Site for Local {
                     def.spawn(0, self.cpu).map_err(|err| err.to_string())
                 })
         } else {
-            let args: Vec<&str> = spec.args.iter().map(String::as_str).collect();
+            let url = self.database().map(wb_database::Database::conninfo);
+            let args = self.engine_args(spec, &url);
             ServerProcess::spawn_on_cpu(&runner.exe, &spec.engine, &args, self.cpu)
                 .map_err(|err| err.to_string())
         };
@@ -106,6 +154,11 @@ impl Site for Local {
                     .ok()
             });
         let sampler = Sampler::start(server.pid(), SAMPLE_INTERVAL);
+        // The database's process tree, sampled like the engine's and on the same clock
+        // (both samplers start together), so its CPU stands beside the engine's.
+        let database_sampler = self
+            .database()
+            .map(|database| Sampler::start(database.pid(), SAMPLE_INTERVAL));
         let (tx, rx) = std::sync::mpsc::channel::<f64>();
         let progress = move |fraction: f64| {
             let _ = tx.send(fraction);
@@ -123,6 +176,7 @@ impl Site for Local {
             worker.join()
         });
         let samples = sampler.stop();
+        let database_samples = database_sampler.map(Sampler::stop);
         let alive = server.is_running();
         let report = report.unwrap_or_else(|_| LoadReport {
             not_reached: Some("the load generator panicked".into()),
@@ -151,6 +205,13 @@ impl Site for Local {
             failure,
         );
         step.derived.counter_growth = counter_growth;
+        if let Some(database_samples) = database_samples {
+            wb_model::figures::add_database(
+                &mut step,
+                &database_samples,
+                plan.warmup.as_millis() as u64,
+            );
+        }
         step
     }
 
@@ -178,7 +239,8 @@ impl Site for Local {
         let dir = tempfile::tempdir().map_err(|err| format!("no temporary directory: {err}"))?;
         let path = dir.path().join("trace.jsonl");
         let path_text = path.to_string_lossy().into_owned();
-        let mut args: Vec<&str> = engine.args.iter().map(String::as_str).collect();
+        let url = self.database().map(wb_database::Database::conninfo);
+        let mut args = self.engine_args(engine, &url);
         args.extend(["--trace", &path_text]);
         let server = ServerProcess::spawn_on_cpu(&at.runner.exe, &engine.engine, &args, self.cpu)
             .map_err(|err| format!("the traced {} did not start: {err}", engine.label))?;

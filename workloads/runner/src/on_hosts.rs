@@ -114,6 +114,15 @@ impl Site for Hosts<'_> {
     /// On other hosts, placement is theirs: nothing here to pin.
     fn place(&mut self, _runner: &Runner, _workload: &Workload) {}
 
+    /// The workbench's PostgreSQL runs beside a local run only (for now): no database
+    /// follows an engine to another host.
+    fn unavailable(&self, workload: &Workload) -> Option<String> {
+        workload.request.route.needs_database().then(|| {
+            "the database workloads run on one machine only (no PostgreSQL on the engine's host)"
+                .to_string()
+        })
+    }
+
     fn start(&self, _runner: &Runner, engine: &EngineSpec) -> Result<RemoteEngine, String> {
         let hosts = self.0;
         if engine.peer {

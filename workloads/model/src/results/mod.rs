@@ -332,6 +332,15 @@ pub struct Derived {
     /// stored before it was kept. See [`StepResult::lost_updates`].
     #[serde(default)]
     pub counter_growth: Option<u64>,
+    /// A database workload only (`/db`, `/queries`): the database's CPU over the window, in
+    /// cores, read from the PostgreSQL server's process tree as the engine's is (the same
+    /// sampler, on the postmaster). `None` for other workloads and in runs stored before it
+    /// was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_cores: Option<f64>,
+    /// A database workload only: the database's largest PSS over the window, bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_peak_pss_bytes: Option<u64>,
 }
 
 /// What one valid answer cost, and how far the step's headline figures can be trusted: the
@@ -449,6 +458,11 @@ pub struct EngineFacts {
     /// threads of tokio's blocking pool. `None` when the engine does not offload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offload_threads: Option<u64>,
+    /// Database connections the engine may hold at once (`--db-pool`; the prefork pool's
+    /// workers, one connection each): the bound on its database concurrency that the
+    /// `db-pool` lesson reads. `None` in runs stored before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_pool: Option<u64>,
 }
 
 impl EngineFacts {

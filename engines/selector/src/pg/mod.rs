@@ -1,0 +1,322 @@
+//! The selector's PostgreSQL client: non-blocking, on the engine's own mio loop, in Twisted's
+//! Protocol/Transport style (as txpostgres is for Twisted), with a fixed set of connections
+//! and a queue of waiting requests.
+//!
+//! # Why not a driver from crates.io
+//!
+//! A blocking driver (`postgres`) would stop the one loop thread for every round trip: ten
+//! thousand HTTP connections would wait on one query at a time. An async driver
+//! (`tokio-postgres`) needs tokio's reactor, and this engine's point is its own. So the loop
+//! gets its own client — as Twisted has txpostgres and asyncio has asyncpg — built on the
+//! sans-I/O half of the Rust drivers: `postgres-protocol` encodes and decodes the messages
+//! (and does the SCRAM arithmetic); this module decides only what to say when, and moves the
+//! bytes.
+//!
+//! # How a query flows
+//!
+//! 1. **Submit.** The HTTP protocol wants rows for `GET /queries?n=20`. The engine calls
+//!    [`Pool::submit`]`(key, ids)`, where `key` names the HTTP connection (say its slab key
+//!    and request id). The request joins the back of a FIFO queue — or, if the queue holds
+//!    [`PoolSettings::queue_limit`] requests already, is [`Refused`] at once, and the engine
+//!    answers 503: a queue without bound turns overload into latency without bound.
+//! 2. **Dispatch.** If one of the pool's connections is idle, the oldest request leaves the
+//!    queue for it. Its [`PgConnection`] (the *protocol*: a state machine, no I/O) encodes
+//!    one Bind + Execute per id and one Sync behind them, into its output buffer — the
+//!    statement was prepared once per connection (Parse) when it logged in, so each id costs
+//!    the server no parsing or planning. The pool (the *transport*) writes the buffer to the
+//!    socket at once; whatever the kernel does not take waits for a writable event. Twenty ids
+//!    are one write and one round trip (pipelining), not twenty.
+//! 3. **Wait.** The loop goes back to `epoll_wait` and serves other sockets; the HTTP
+//!    connection waits, holding only its slot, as it waits on a timer for `db-wait`.
+//! 4. **Answer.** The database socket becomes readable; the loop calls [`Pool::on_ready`]. The
+//!    pool reads until `WouldBlock` and feeds the bytes, in whatever pieces they came, to
+//!    [`PgConnection::received`], which parses whole messages (BindComplete, DataRow,
+//!    CommandComplete... ReadyForQuery) and, at ReadyForQuery, reports the request answered.
+//!    `on_ready` returns a [`Completion`]: the key and the rows (or a typed [`DbError`]).
+//! 5. **Next.** The connection is idle again, and the oldest waiting request (if any) is
+//!    dispatched to it before `on_ready` returns. The engine hands the rows to the HTTP
+//!    protocol, which writes its JSON.
+//!
+//! # Why a fixed pool and a queue
+//!
+//! A PostgreSQL connection is a server process (some megabytes, a fork at login, a share of
+//! `max_connections`), so clients keep a few and share them — the lesson this client is for:
+//! the database's connections are the real pool. One loop with 10,000 HTTP connections and a
+//! pool of 10 runs at most 10 queries at once, exactly as 10 worker threads would; what the
+//! loop saves is the waiting *requests*, which cost a queue entry each instead of a thread.
+//! The queue is FIFO (fair: no request waits behind later ones), bounded in length (refused
+//! beyond [`PoolSettings::queue_limit`]) and in time (failed after
+//! [`PoolSettings::queue_timeout`]). A connection runs one request at a time, so a request's
+//! latency is its wait in the queue plus one round trip: [`PoolStats`] shows the queue.
+//!
+//! # Failures
+//!
+//! An ErrorResponse for a query fails that request only ([`DbError::Server`]): the server
+//! skips to the Sync and the connection stays usable. A lost connection fails its request in
+//! flight ([`DbError::Lost`]) and reconnects after a back-off ([`PoolSettings::backoff_min`],
+//! doubling up to [`PoolSettings::backoff_max`] while attempts fail, from the shortest again
+//! once a connection logs in). A query unanswered for [`PoolSettings::query_timeout`] fails
+//! ([`DbError::NoAnswer`]) and its connection is replaced. While no connection is usable, waiting requests fail at once
+//! with the reason ([`DbError::Unavailable`]) instead of waiting for a timeout.
+//!
+//! # Driving it from the mio reactor
+//!
+//! The pool registers its sockets on the loop's `Registry` with tokens
+//! `first_token..first_token + size` ([`FIRST_TOKEN`] is far from both the slab keys and the
+//! loop's own tokens). The reactor:
+//!
+//! - routes events whose token [`Pool::owns`] to [`Pool::on_ready`]`(token,
+//!   Readiness::from(event))`, before its catch-all for connection tokens;
+//! - sleeps no longer than [`Pool::next_deadline`] and calls [`Pool::tick`] after every
+//!   wake-up (it is cheap when nothing is due: reconnects, connect and queue timeouts);
+//! - delivers each [`Completion`] to the connection its key names (a stale key — the HTTP
+//!   client left while its request waited — is dropped, as a stale timer is);
+//! - on shutdown, calls [`Pool::close`] and drops what it returns, or lets the requests in
+//!   flight finish first.
+//!
+//! ```no_run
+//! use std::time::Instant;
+//! use mio::{Events, Poll};
+//! use wb_selector::pg::{Config, FIRST_TOKEN, Pool, PoolSettings, Readiness};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut poll = Poll::new()?;
+//! let config = Config::parse("postgresql://bench@127.0.0.1:5432/world")?;
+//! let mut pool: Pool<usize> =
+//!     Pool::new(config, PoolSettings::new(10), poll.registry(), FIRST_TOKEN)?;
+//! pool.submit(7, vec![42])?; // 7: the key of the HTTP connection that asked
+//! let mut events = Events::with_capacity(1024);
+//! loop {
+//!     let timeout = pool.next_deadline().map(|at| at.saturating_duration_since(Instant::now()));
+//!     poll.poll(&mut events, timeout)?;
+//!     let mut done = Vec::new();
+//!     for event in events.iter() {
+//!         if pool.owns(event.token()) {
+//!             done.extend(pool.on_ready(event.token(), Readiness::from(event)));
+//!         } // else: the listener, an HTTP connection, the waker...
+//!     }
+//!     done.extend(pool.tick(Instant::now()));
+//!     if let Some(completion) = done.pop() {
+//!         assert_eq!(completion.key, 7);
+//!         println!("{:?}", completion.result?); // [(42, randomnumber)]
+//!         return Ok(());
+//!     }
+//! }
+//! # }
+//! ```
+//!
+//! # Driving it from another loop
+//!
+//! [`PgConnection`] knows nothing of mio: the tokio adapter (`on_tokio`) could run one task
+//! per connection that reads from a `tokio::net::TcpStream` into [`PgConnection::received`],
+//! writes [`PgConnection::pending`], and takes requests from a queue shared on the
+//! current-thread runtime (a `RefCell<VecDeque>` and a `tokio::sync::Notify`), answering
+//! through a oneshot channel. Only [`Pool`] is mio's.
+
+mod config;
+mod pool;
+mod protocol;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::time::Duration;
+
+pub use config::{Address, Config, ConfigError, DEFAULT_PORT};
+pub use pool::Pool;
+pub use protocol::{Event, MAX_IDS, MAX_MESSAGE_BYTES, PgConnection, Row, WORLD_QUERY};
+
+/// A suggested first token for the pool: far above any slab key (descriptors are limited to
+/// 20,000 per process) and far below the loop's own tokens at `usize::MAX - n`.
+pub const FIRST_TOKEN: usize = 1 << 32;
+
+/// How large the pool is and how long things may take.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    /// Connections to keep (`--db-pool`).
+    pub size: usize,
+    /// Requests that may wait for a connection; beyond it [`Pool::submit`] refuses.
+    pub queue_limit: usize,
+    /// How long a request may wait in the queue before it fails with [`DbError::Timeout`].
+    pub queue_timeout: Duration,
+    /// How long a connection may take to connect, log in and prepare.
+    pub connect_timeout: Duration,
+    /// How long a query may go unanswered before its request fails ([`DbError::NoAnswer`])
+    /// and its connection is replaced (what the server was doing with it is unknown).
+    pub query_timeout: Duration,
+    /// The first wait before reconnecting.
+    pub backoff_min: Duration,
+    /// The longest wait between attempts.
+    pub backoff_max: Duration,
+}
+
+impl PoolSettings {
+    /// `size` connections, a queue of 1,024 requests waiting at most 5 s, connects and
+    /// queries given 5 s each, reconnects after 50 ms doubling to 2 s.
+    pub fn new(size: usize) -> PoolSettings {
+        PoolSettings {
+            size,
+            queue_limit: 1024,
+            queue_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+            query_timeout: Duration::from_secs(5),
+            backoff_min: Duration::from_millis(50),
+            backoff_max: Duration::from_secs(2),
+        }
+    }
+}
+
+/// What the loop saw on one of the pool's sockets (mio's event, without mio).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Readiness {
+    /// Bytes to read.
+    pub readable: bool,
+    /// Room to write (or a connect finished).
+    pub writable: bool,
+    /// The peer closed its end.
+    pub read_closed: bool,
+    /// An error is pending on the socket.
+    pub error: bool,
+}
+
+impl From<&mio::event::Event> for Readiness {
+    fn from(event: &mio::event::Event) -> Readiness {
+        Readiness {
+            readable: event.is_readable(),
+            writable: event.is_writable() || event.is_write_closed(),
+            read_closed: event.is_read_closed(),
+            error: event.is_error(),
+        }
+    }
+}
+
+/// A request that finished: its key, and its rows or why there are none.
+#[derive(Debug)]
+pub struct Completion<K> {
+    /// The key given to [`Pool::submit`].
+    pub key: K,
+    /// `(id, randomnumber)` for each id found, in the order asked; or the error.
+    pub result: Result<Vec<Row>, DbError>,
+}
+
+/// Why [`Pool::submit`] did not take a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// The queue is full: answer 503 (Service Unavailable).
+    Full {
+        /// Requests waiting.
+        waiting: usize,
+        /// [`PoolSettings::queue_limit`].
+        limit: usize,
+    },
+    /// The pool was closed ([`Pool::close`]): the engine is shutting down.
+    Closed,
+    /// No ids, or more than [`MAX_IDS`]: the engine's bug (the protocol core checks `n`).
+    Invalid {
+        /// Ids given.
+        ids: usize,
+        /// [`MAX_IDS`].
+        max: usize,
+    },
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refused::Full { waiting, limit } => write!(
+                f,
+                "{waiting} requests already wait for a database connection (limit {limit})"
+            ),
+            Refused::Closed => write!(f, "the database pool is closed"),
+            Refused::Invalid { ids, max } => write!(f, "{ids} ids in one request; 1 to {max}"),
+        }
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// Why a request has no rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbError {
+    /// The server's ErrorResponse.
+    Server {
+        /// ERROR, FATAL, PANIC.
+        severity: String,
+        /// The SQLSTATE (`42P01`: no such table; `28P01`: wrong password...).
+        code: String,
+        /// The server's words.
+        message: String,
+    },
+    /// Logging in failed on our side: no password to give, or a method this client lacks.
+    Auth(String),
+    /// The server said something this client did not expect or could not parse.
+    Protocol(String),
+    /// The connection was lost or could not be made.
+    Lost(String),
+    /// No connection is usable; the last reason one could not be made or was lost.
+    Unavailable(String),
+    /// The request waited in the queue longer than [`PoolSettings::queue_timeout`].
+    Timeout {
+        /// How long it waited.
+        waited: Duration,
+    },
+    /// The query went unanswered for [`PoolSettings::query_timeout`]; its connection was
+    /// closed.
+    NoAnswer {
+        /// How long it waited for the answer.
+        after: Duration,
+    },
+    /// The request itself is malformed (no ids, too many).
+    Request(String),
+    /// The pool was closed ([`Pool::close`]).
+    Closed,
+}
+
+impl DbError {
+    /// Whether the server ends the session with this error (FATAL, PANIC).
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, DbError::Server { severity, .. } if severity == "FATAL" || severity == "PANIC")
+    }
+}
+
+impl fmt::Display for DbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DbError::Server {
+                severity,
+                code,
+                message,
+            } => write!(f, "database {severity} {code}: {message}"),
+            DbError::Auth(message) => write!(f, "database login: {message}"),
+            DbError::Protocol(message) => write!(f, "database protocol: {message}"),
+            DbError::Lost(message) => write!(f, "database connection: {message}"),
+            DbError::Unavailable(message) => write!(f, "database unavailable: {message}"),
+            DbError::Timeout { waited } => {
+                write!(f, "no database connection free after {waited:?}")
+            }
+            DbError::NoAnswer { after } => write!(f, "no answer from the database in {after:?}"),
+            DbError::Request(message) => write!(f, "database request: {message}"),
+            DbError::Closed => write!(f, "the database pool is closed"),
+        }
+    }
+}
+
+impl std::error::Error for DbError {}
+
+/// What the pool is doing, for the engine's stored facts and the lesson's queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections the pool keeps ([`PoolSettings::size`]).
+    pub size: usize,
+    /// Connections logged in and prepared.
+    pub ready: usize,
+    /// Connections with a request in flight.
+    pub busy: usize,
+    /// Requests waiting in the queue now.
+    pub waiting: usize,
+    /// The longest the queue has been.
+    pub most_waiting: usize,
+    /// Requests refused because the queue was full.
+    pub refused: u64,
+}

@@ -1,0 +1,321 @@
+//! `/db` and `/queries` on every engine, against the workbench's own PostgreSQL: a private
+//! cluster for this test binary (`wb_database::up` in a folder of its own, started once and
+//! shared by the cases, ended with the test process by its parent-death signal).
+//!
+//! With fixed ids (`?id=K`) every engine's answer is compared byte for byte (the `Date` value
+//! masked) with the protocol core's rendering of the rows the test reads itself; random ids
+//! and TechEmpower's clamping are checked for the JSON's shape. Without PostgreSQL the cases
+//! that need it are skipped with a line saying why, but under `CI=true`, where they fail: CI
+//! installs it (`apt-get install postgresql`).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use wb_protocol::date::masked;
+use wb_protocol::world::{WORLD_ROWS, WorldRow};
+use wb_protocol::{Event, Session};
+
+use crate::util::{start_engine, stop_engine};
+
+per_engine!(
+    db_with_a_fixed_id_is_the_cores_bytes,
+    queries_with_fixed_ids_are_the_cores_bytes,
+    random_rows_and_clamped_counts_have_the_right_shape,
+    no_database_is_a_503_that_says_so,
+);
+
+/// The test cluster's connection string, or `None` (and a line saying why) without
+/// PostgreSQL; under `CI=true` its absence fails the test.
+fn cluster() -> Option<&'static str> {
+    static CLUSTER: OnceLock<Result<(wb_database::Database, String), String>> = OnceLock::new();
+    let started = CLUSTER.get_or_init(|| {
+        // One folder per target directory, so that two checkouts' tests never share (or stop)
+        // each other's server; under the temporary folder, which PostgreSQL's unprivileged
+        // user can reach when the tests run as root.
+        use std::hash::{DefaultHasher, Hash, Hasher};
+        let mut hasher = DefaultHasher::new();
+        env!("CARGO_TARGET_TMPDIR").hash(&mut hasher);
+        let dir = std::env::temp_dir().join(format!(
+            "workbench-pgtest-{}-{:x}",
+            wb_sys::process::effective_uid(),
+            hasher.finish() & 0xffff_ffff
+        ));
+        wb_database::up(&dir, wb_database::Lifetime::Owned)
+            .map(|db| {
+                let url = db.conninfo();
+                (db, url)
+            })
+            .map_err(|err| err.to_string())
+    });
+    match started {
+        Ok((_, url)) => Some(url),
+        Err(why) => {
+            let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+            assert!(!ci, "CI=true but the test database cannot start: {why}");
+            eprintln!("skipped: the database cases need PostgreSQL: {why}");
+            None
+        }
+    }
+}
+
+/// The rows `ids` as the database holds them, read by the test itself.
+fn rows(url: &str, ids: &[i32]) -> Vec<WorldRow> {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).expect("connect");
+    ids.iter()
+        .map(|id| {
+            let row = client
+                .query_one(wb_protocol::world::SELECT_WORLD, &[id])
+                .expect("query");
+            WorldRow {
+                id: row.get(0),
+                random_number: row.get(1),
+            }
+        })
+        .collect()
+}
+
+/// The core's answer to `target` given these rows, `Date` masked.
+fn expected(target: &str, rows: Vec<WorldRow>) -> Vec<u8> {
+    let mut session = Session::new();
+    session.receive_data(format!("GET {target} HTTP/1.1\r\nHost: workbench\r\n\r\n").as_bytes());
+    let Event::Job(mut job) = session.next_event() else {
+        panic!("no job for {target}")
+    };
+    job.give_rows(rows);
+    masked(&job.perform())
+}
+
+/// One keep-alive request; the whole answer (head and `Content-Length` body).
+fn get(addr: SocketAddr, target: &str) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream
+        .write_all(format!("GET {target} HTTP/1.1\r\nHost: workbench\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = stream.read(&mut buf).expect("read");
+        assert!(n > 0, "{target}: the connection closed mid-answer");
+        answer.extend_from_slice(&buf[..n]);
+        if let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&answer[..end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map(|v| v.trim().parse().unwrap())
+                .expect("Content-Length");
+            if answer.len() >= end + 4 + length {
+                return answer;
+            }
+        }
+    }
+}
+
+fn body(answer: &[u8]) -> &[u8] {
+    let end = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    &answer[end + 4..]
+}
+
+/// The selector's protocol on tokio's loop has no database client (the selector's is driven
+/// by its own mio loop): it answers `/db` with 503 and says so, which is what is checked.
+const NO_CLIENT: &str = "selector_on_tokio";
+
+/// The engine with the test cluster behind it, or `None` when it cannot be had (or the
+/// engine has no client: then its 503 is checked here).
+fn start_with_database(engine: &str) -> Option<(workbench::child::ServerProcess, &'static str)> {
+    let url = cluster()?;
+    let server = start_engine(engine, &["--db-url", url]);
+    if engine == NO_CLIENT {
+        let answer = get(server.addr(), "/db?id=1");
+        let text = String::from_utf8_lossy(&answer);
+        assert!(
+            text.starts_with("HTTP/1.1 503 Service Unavailable\r\n") && text.contains("mio loop"),
+            "{engine}: {text}"
+        );
+        stop_engine(engine, server);
+        return None;
+    }
+    Some((server, url))
+}
+
+fn db_with_a_fixed_id_is_the_cores_bytes(engine: &str) {
+    let Some((server, url)) = start_with_database(engine) else {
+        return;
+    };
+    for id in [1, 42, WORLD_ROWS] {
+        let target = format!("/db?id={id}");
+        let got = masked(&get(server.addr(), &target));
+        let want = expected(&target, rows(url, &[id]));
+        assert!(
+            got == want,
+            "{engine} {target}:\n got {}\nwant {}",
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&want)
+        );
+    }
+    stop_engine(engine, server);
+}
+
+fn queries_with_fixed_ids_are_the_cores_bytes(engine: &str) {
+    let Some((server, url)) = start_with_database(engine) else {
+        return;
+    };
+    // Twenty rows from 9990 on: past 10,000 the ids go on from 1.
+    let target = "/queries?n=20&id=9990";
+    let ids: Vec<i32> = (9990..=10_000).chain(1..=9).collect();
+    let got = masked(&get(server.addr(), target));
+    let want = expected(target, rows(url, &ids));
+    assert!(
+        got == want,
+        "{engine} {target}:\n got {}\nwant {}",
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(&want)
+    );
+    stop_engine(engine, server);
+}
+
+fn random_rows_and_clamped_counts_have_the_right_shape(engine: &str) {
+    let Some((server, _)) = start_with_database(engine) else {
+        return;
+    };
+    let in_table = |v: &serde_json::Value| {
+        v.as_i64()
+            .is_some_and(|n| (1..=i64::from(WORLD_ROWS)).contains(&n))
+    };
+    let row_ok = |row: &serde_json::Value| {
+        row.as_object().is_some_and(|o| o.len() == 2)
+            && in_table(&row["id"])
+            && in_table(&row["randomNumber"])
+    };
+    let answer = get(server.addr(), "/db");
+    assert!(answer.starts_with(b"HTTP/1.1 200 OK\r\n"), "{engine} /db");
+    let one: serde_json::Value = serde_json::from_slice(body(&answer)).expect("JSON");
+    assert!(row_ok(&one), "{engine} /db: {one}");
+    // TechEmpower's rules: not a number or below 1 is 1, above 500 is 500.
+    for (target, n) in [
+        ("/queries?n=3", 3),
+        ("/queries?n=0", 1),
+        ("/queries?n=foo", 1),
+        ("/queries", 1),
+        ("/queries?n=501", 500),
+    ] {
+        let answer = get(server.addr(), target);
+        assert!(
+            answer.starts_with(b"HTTP/1.1 200 OK\r\n"),
+            "{engine} {target}: {}",
+            String::from_utf8_lossy(&answer)
+        );
+        let rows: Vec<serde_json::Value> = serde_json::from_slice(body(&answer)).expect("JSON");
+        assert_eq!(rows.len(), n, "{engine} {target}");
+        assert!(rows.iter().all(row_ok), "{engine} {target}");
+    }
+    stop_engine(engine, server);
+}
+
+/// Needs no PostgreSQL: an engine started without `--db-url` answers `/db` with 503 and the
+/// reason, and keeps the connection.
+fn no_database_is_a_503_that_says_so(engine: &str) {
+    let server = start_engine(engine, &[]);
+    let answer = get(server.addr(), "/db");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        text.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+        "{engine}: {text}"
+    );
+    let why = if engine == NO_CLIENT {
+        "mio loop"
+    } else {
+        "--db-url"
+    };
+    assert!(text.contains(why), "{engine}: {text}");
+    assert!(!text.contains("Connection: close"), "{engine}: {text}");
+    stop_engine(engine, server);
+}
+
+/// PostgreSQL, or `false` (and a line saying why) without it; under `CI=true` its absence
+/// fails the test.
+fn postgres_installed() -> bool {
+    match wb_database::find_bindir() {
+        Ok(_) => true,
+        Err(why) => {
+            let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+            assert!(!ci, "CI=true but PostgreSQL is not installed: {why}");
+            eprintln!("skipped: {why}");
+            false
+        }
+    }
+}
+
+/// A fresh cluster folder under the temporary folder (reachable by PostgreSQL's unprivileged
+/// user when the tests run as root), removed when dropped.
+fn fresh_dir() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("wb-pg-")
+        .tempdir_in(std::env::temp_dir())
+        .expect("a temporary folder");
+    // tempfile makes it 0700; the server's user must enter it (up() gives it away as root).
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    dir
+}
+
+/// A cluster a run owns stops when the run drops it: no PostgreSQL process of it is left.
+#[test]
+fn an_owned_cluster_stops_when_dropped() {
+    if !postgres_installed() {
+        return;
+    }
+    let dir = fresh_dir();
+    let db = wb_database::up(dir.path(), wb_database::Lifetime::Owned).expect("the cluster");
+    let pid = db.pid();
+    assert!(db.is_owned());
+    assert!(wb_database::running(dir.path()).is_some());
+    // Its rows are there.
+    assert_eq!(rows(&db.conninfo(), &[1, WORLD_ROWS]).len(), 2);
+    drop(db);
+    assert!(wb_database::running(dir.path()).is_none(), "still running");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the postmaster {pid} is left"
+    );
+}
+
+/// `workbench db up` leaves the cluster running after the command exits, `status` says so
+/// with the engines' --db-url, and `down` stops it.
+#[test]
+fn db_up_status_and_down() {
+    if !postgres_installed() {
+        return;
+    }
+    let dir = fresh_dir();
+    let folder = dir.path().to_str().unwrap();
+    let up = crate::util::workbench(dir.path(), &["db", "up", "--dir", folder]);
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let url = String::from_utf8_lossy(&up.stdout).trim().to_string();
+    assert!(url.starts_with(&format!("host={folder} port=")), "{url}");
+    let status = crate::util::workbench(dir.path(), &["db", "status", "--dir", folder]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.starts_with("running: pid "), "{text}");
+    assert!(text.contains(&url), "{text}");
+    let down = crate::util::workbench(dir.path(), &["db", "down", "--dir", folder]);
+    assert!(
+        down.status.success(),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
+    assert!(wb_database::running(dir.path()).is_none());
+    let status = crate::util::workbench(dir.path(), &["db", "status", "--dir", folder]);
+    assert!(String::from_utf8_lossy(&status.stdout).starts_with("stopped: "));
+}
