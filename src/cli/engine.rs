@@ -40,6 +40,11 @@ struct Common {
     /// stack, in bytes) as one JSON line, measured by the engine itself, and exit.
     #[arg(long)]
     describe: bool,
+
+    /// Keep the engine's count of its own system calls in FILE, a shared page the runner
+    /// reads between steps (`wb_sys::syscalls`). Engines that do not count leave it unmarked.
+    #[arg(long, value_name = "FILE")]
+    syscalls: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,8 +119,14 @@ pub fn run(args: EngineArgs) -> anyhow::Result<ExitCode> {
     // right after the ready line then waits for them instead of killing the process with the
     // default action (and a non-zero status). Every engine unblocks them once it is ready.
     workbench::os::block_stop_signals().context("cannot block SIGINT and SIGTERM")?;
+    if let Some(path) = &engine.common().syscalls {
+        wb_sys::syscalls::publish(path)
+            .with_context(|| format!("cannot keep system call counts in {}", path.display()))?;
+    }
     let addr = engine.common().listen;
-    let listener = bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    // A loop per core: every loop binds its own listener to the port, which they all share.
+    let reuse_port = matches!(&engine, Engine::Selector { config, .. } if config.reuse_port());
+    let listener = bind(addr, reuse_port).with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     if let Some(path) = &engine.common().trace {
         // Before serving (and before the pool forks): every process records from its start.
@@ -179,7 +190,8 @@ fn facts(engine: &Engine) -> wb_model::results::EngineFacts {
             ..base
         },
         Engine::Selector { config, .. } => EngineFacts {
-            threads: Some(1),
+            threads: Some(config.loops.get() as u64),
+            loops: Some(config.loops.get() as u64),
             reactor: name(config.reactor.to_possible_value()),
             offload_threads: config.effective_offload_threads().map(|n| n as u64),
             ..base
@@ -194,15 +206,19 @@ fn facts(engine: &Engine) -> wb_model::results::EngineFacts {
 }
 
 /// Binds a listening socket with `SO_REUSEADDR` (so a restarted engine can take its port
-/// back at once), `TCP_NODELAY` and a deep backlog.
+/// back at once), `TCP_NODELAY` and a deep backlog; with `reuse_port`, `SO_REUSEPORT` too,
+/// so that the selector's other loops can bind the same port.
 ///
 /// Linux copies `TCP_NODELAY` from a listening socket to every socket it accepts, so setting
 /// it here turns Nagle's algorithm off for every engine alike: a response written right after
 /// another (pipelining) is not held back waiting for the client's delayed ACK.
-fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+fn bind(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
     socket.set_tcp_nodelay(true)?;
     socket.bind(&addr.into())?;
     socket.listen(LISTEN_BACKLOG)?;
@@ -249,7 +265,7 @@ mod tests {
             let mut flags: Vec<&str> = sub
                 .get_arguments()
                 .filter_map(|a| a.get_long())
-                .filter(|l| !["listen", "trace", "describe", "help"].contains(l))
+                .filter(|l| !["listen", "trace", "describe", "syscalls", "help"].contains(l))
                 .collect();
             let mut keys: Vec<&str> = wb_model::engines::params(engine)
                 .iter()

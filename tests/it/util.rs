@@ -15,6 +15,7 @@ macro_rules! per_engine {
         per_engine!(@engine pool [$($case),*]);
         per_engine!(@engine selector [$($case),*]);
         per_engine!(@engine selector_on_tokio [$($case),*]);
+        per_engine!(@engine selector_loops [$($case),*]);
         per_engine!(@engine coroutines [$($case),*]);
     };
     (@engine $engine:ident [$($case:ident),*]) => {

@@ -197,6 +197,17 @@ pub struct Config {
     #[arg(long, value_enum, default_value_t = Loop::Mio)]
     pub reactor: Loop,
 
+    /// Event loops, each on its own thread with its own listener on the same port
+    /// (`SO_REUSEPORT`: the kernel spreads new connections across them), as nginx runs a
+    /// worker per core. One loop by default: the model. With more, the loops share nothing.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value = "1",
+        conflicts_with = "offload"
+    )]
+    pub loops: NonZeroUsize,
+
     /// The contract's timeouts (`--header-timeout`, `--keepalive-timeout`, `--send-timeout`).
     #[command(flatten)]
     pub timeouts: wb_sys::Timeouts,
@@ -213,8 +224,13 @@ pub enum Loop {
     Tokio,
 }
 
-/// Serves `listener` until SIGINT or SIGTERM, on this thread.
+/// Serves `listener` until SIGINT or SIGTERM, on this thread (and, with `--loops N`, on
+/// `N - 1` more, each with a listener of its own on the same address: `listener` must then
+/// have been bound with `SO_REUSEPORT`, [`Config::reuse_port`]).
 pub fn serve(listener: std::net::TcpListener, config: &Config) -> std::io::Result<()> {
+    if config.loops.get() > 1 {
+        return serve_loops(listener, config);
+    }
     let pool = match config.effective_offload_threads() {
         Some(threads) => Some(offload_pool(threads)?),
         None => None,
@@ -231,7 +247,85 @@ pub fn serve(listener: std::net::TcpListener, config: &Config) -> std::io::Resul
     }
 }
 
+/// `--loops N`: N mio reactors, each on its own thread with its own `SO_REUSEPORT` listener.
+///
+/// Every reactor is built (its listener, its poll, its signal pipe) before the stop signals
+/// are let through, so a SIGTERM reaches every loop, and each stops on its own: stops
+/// accepting, finishes its work in progress, returns. No loop shares anything with another:
+/// no lock, no queue, no connection ever moves. The kernel picks the loop for a new
+/// connection by a hash of its addresses and ports, not by how busy a loop is.
+fn serve_loops(listener: std::net::TcpListener, config: &Config) -> std::io::Result<()> {
+    if config.reactor != Loop::Mio {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "--loops runs several of the engine's own mio loops; drop --reactor tokio, or \
+             use the coroutines engine for tokio on several threads",
+        ));
+    }
+    let factory = || HttpFactory { offload: false };
+    wb_sys::signals::spawn_stop_watchdog()?;
+    let addr = listener.local_addr()?;
+    let mut reactors = vec![reactor::Reactor::build(
+        listener,
+        factory(),
+        None,
+        config.timeouts,
+    )?];
+    for _ in 1..config.loops.get() {
+        let sibling = reuse_port_listener(addr)?;
+        reactors.push(reactor::Reactor::build(
+            sibling,
+            factory(),
+            None,
+            config.timeouts,
+        )?);
+    }
+    wb_sys::signals::unblock_stop_signals()?;
+    let mut reactors = reactors.into_iter().enumerate();
+    let (_, first) = reactors.next().expect("at least one loop");
+    let others: Vec<_> = reactors
+        .map(|(index, reactor)| {
+            std::thread::Builder::new()
+                .name(format!("selector-loop-{index}"))
+                .spawn(move || {
+                    wb_sys::syscalls::use_slot(index);
+                    reactor.run()
+                })
+        })
+        .collect::<std::io::Result<_>>()?;
+    let mut result = first.run();
+    for thread in others {
+        let served = thread
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("a loop thread panicked")));
+        result = result.and(served);
+    }
+    result
+}
+
+/// Another listening socket on `addr`, for one more loop: `SO_REUSEPORT` (the first
+/// listener has it too), `SO_REUSEADDR` and `TCP_NODELAY` as the binary sets them, the same
+/// deep backlog.
+fn reuse_port_listener(addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_tcp_nodelay(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// The backlog of each extra loop's listener: the binary's, `net.core.somaxconn` by default.
+const LISTEN_BACKLOG: i32 = 4096;
+
 impl Config {
+    /// Whether the listener must be bound with `SO_REUSEPORT`: one per loop shares the port.
+    pub fn reuse_port(&self) -> bool {
+        self.loops.get() > 1
+    }
+
     /// The threads of the `--offload` pool: `--offload-threads`, or one per CPU this process
     /// may use; `None` without `--offload`.
     pub fn effective_offload_threads(&self) -> Option<usize> {

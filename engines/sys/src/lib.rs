@@ -52,7 +52,8 @@
 //! For the engines, the contract's pieces: [`accept`] (what an accept error means),
 //! [`hangup`] (a wait that ends when the client leaves), [`linger`] (the lingering close),
 //! [`rlimit`] (the open-files limit), [`signals`] (the stop signals' mask and watchdog),
-//! [`timeouts`] (the three timeouts and their flags), [`describe`] (what one connection
+//! [`timeouts`] (the three timeouts and their flags), [`syscalls`] (the calls an engine
+//! makes, counted by itself, per answer), [`describe`] (what one connection
 //! holds, measured) and [`trace`] (spans of work for the timeline); `drained` (with the
 //! `tokio` feature: a read on tokio that clears the socket's readiness when it has drained
 //! it); [`loopback`] (a client or
@@ -91,6 +92,7 @@ pub mod loopback;
 pub mod process;
 pub mod rlimit;
 pub mod signals;
+pub mod syscalls;
 pub mod timeouts;
 pub mod timerfd;
 pub mod trace;

@@ -442,6 +442,10 @@ pub struct EngineFacts {
     /// threads of tokio's blocking pool. `None` when the engine does not offload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offload_threads: Option<u64>,
+    /// Event loops, each on a thread of its own with its own listener on the shared port
+    /// (the selector's `--loops`, nginx's workers): stated by engines that run loops.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loops: Option<u64>,
 }
 
 impl EngineFacts {
@@ -457,6 +461,9 @@ impl EngineFacts {
         let mut parts = Vec::new();
         if let Some(n) = self.workers {
             parts.push(plural(n, "worker", "workers"));
+        }
+        if let Some(n) = self.loops.filter(|&n| n > 1) {
+            parts.push(plural(n, "loop", "loops"));
         }
         if let Some(n) = self.threads {
             parts.push(plural(n, "thread", "threads"));
