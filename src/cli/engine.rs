@@ -78,6 +78,14 @@ enum Engine {
         #[command(flatten)]
         config: wb_coroutines::Config,
     },
+    /// One thread, one io_uring: completions instead of readiness (multishot accept,
+    /// provided buffers, timeouts as ring operations).
+    Uring {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        config: wb_uring::Config,
+    },
 }
 
 impl Engine {
@@ -87,6 +95,7 @@ impl Engine {
             Engine::Pool { .. } => "pool",
             Engine::Selector { .. } => "selector",
             Engine::Coroutines { .. } => "coroutines",
+            Engine::Uring { .. } => "uring",
         }
     }
 
@@ -95,7 +104,8 @@ impl Engine {
             Engine::Threads { common, .. }
             | Engine::Pool { common, .. }
             | Engine::Selector { common, .. }
-            | Engine::Coroutines { common, .. } => common,
+            | Engine::Coroutines { common, .. }
+            | Engine::Uring { common, .. } => common,
         }
     }
 }
@@ -119,6 +129,11 @@ pub fn run(args: EngineArgs) -> anyhow::Result<ExitCode> {
     // right after the ready line then waits for them instead of killing the process with the
     // default action (and a non-zero status). Every engine unblocks them once it is ready.
     workbench::os::block_stop_signals().context("cannot block SIGINT and SIGTERM")?;
+    // io_uring may be missing or switched off here: say so in one line, before any ready
+    // line (the runner records such an engine's steps as not supported here).
+    if let Engine::Uring { .. } = &engine {
+        wb_uring::available().map_err(anyhow::Error::msg)?;
+    }
     if let Some(path) = &engine.common().syscalls {
         wb_sys::syscalls::publish(path)
             .with_context(|| format!("cannot keep system call counts in {}", path.display()))?;
@@ -140,6 +155,7 @@ pub fn run(args: EngineArgs) -> anyhow::Result<ExitCode> {
         Engine::Pool { config, .. } => wb_pool::serve(listener, config),
         Engine::Selector { config, .. } => wb_selector::serve(listener, config),
         Engine::Coroutines { config, .. } => wb_coroutines::serve(listener, config),
+        Engine::Uring { config, .. } => wb_uring::serve(listener, config),
     };
     // The pool's workers have written their own spans; this writes the rest.
     if let Err(err) = wb_sys::trace::finish() {
@@ -165,6 +181,7 @@ fn describe(engine: &Engine) -> std::io::Result<wb_sys::describe::PerConnection>
             ..Default::default()
         }),
         Engine::Coroutines { config, .. } => wb_coroutines::describe(config),
+        Engine::Uring { config, .. } => wb_uring::describe(config),
     }
 }
 
@@ -200,6 +217,10 @@ fn facts(engine: &Engine) -> wb_model::results::EngineFacts {
             threads: Some(config.effective_worker_threads() as u64),
             flavor: name(config.flavor.to_possible_value()),
             offload_threads: config.offload.then(|| config.blocking_threads.get() as u64),
+            ..base
+        },
+        Engine::Uring { .. } => EngineFacts {
+            threads: Some(1),
             ..base
         },
     }
@@ -260,7 +281,7 @@ mod tests {
     #[test]
     fn the_registry_knows_every_engines_flags() {
         let command = Cli::command();
-        for engine in ["threads", "pool", "selector", "coroutines"] {
+        for engine in ["threads", "pool", "selector", "coroutines", "uring"] {
             let sub = command.find_subcommand(engine).unwrap();
             let mut flags: Vec<&str> = sub
                 .get_arguments()

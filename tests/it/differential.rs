@@ -48,14 +48,17 @@ use streams::{Class, Profile, Rng};
 use wb_protocol::{Event, Job, Session};
 use workbench::child::ServerProcess;
 
-/// The four models, and the selector's protocol on tokio's loop (the same protocol object
-/// must answer the same bytes on either loop).
-const ENGINES: [&str; 5] = [
+/// The four models, the selector's protocol on tokio's loop (the same protocol object
+/// must answer the same bytes on either loop), the selector with a loop per core, and the
+/// completion-based `uring`.
+const ENGINES: [&str; 7] = [
     "threads",
     "pool",
     "selector",
     "coroutines",
     "selector-on-tokio",
+    "selector-loops",
+    "uring",
 ];
 const DEFAULT_SEED: u64 = 0x0d1f_f011;
 /// A few thousand streams: about ten seconds per engine in a debug build on two cores, the

@@ -17,6 +17,7 @@ macro_rules! per_engine {
         per_engine!(@engine selector_on_tokio [$($case),*]);
         per_engine!(@engine selector_loops [$($case),*]);
         per_engine!(@engine coroutines [$($case),*]);
+        per_engine!(@engine uring [$($case),*]);
     };
     (@engine $engine:ident [$($case:ident),*]) => {
         mod $engine {

@@ -51,7 +51,7 @@
 //!
 //! For the engines, the contract's pieces: [`accept`] (what an accept error means),
 //! [`hangup`] (a wait that ends when the client leaves), [`linger`] (the lingering close),
-//! [`rlimit`] (the open-files limit), [`signals`] (the stop signals' mask and watchdog),
+//! [`rlimit`] (the open-files limit), [`uring`] (whether io_uring may be used here), [`signals`] (the stop signals' mask and watchdog),
 //! [`timeouts`] (the three timeouts and their flags), [`syscalls`] (the calls an engine
 //! makes, counted by itself, per answer), [`describe`] (what one connection
 //! holds, measured) and [`trace`] (spans of work for the timeline); `drained` (with the
@@ -96,6 +96,7 @@ pub mod syscalls;
 pub mod timeouts;
 pub mod timerfd;
 pub mod trace;
+pub mod uring;
 
 pub use timeouts::Timeouts;
 
