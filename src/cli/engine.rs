@@ -137,6 +137,10 @@ pub fn run(args: EngineArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &engine.common().syscalls {
         wb_sys::syscalls::publish(path)
             .with_context(|| format!("cannot keep system call counts in {}", path.display()))?;
+        // Marked before the ready line, so that a reader who starts at once finds it.
+        if counts_syscalls(&engine) {
+            wb_sys::syscalls::counting();
+        }
     }
     let addr = engine.common().listen;
     // A loop per core: every loop binds its own listener to the port, which they all share.
@@ -164,6 +168,17 @@ pub fn run(args: EngineArgs) -> anyhow::Result<ExitCode> {
     served.with_context(|| format!("the {name} engine failed"))?;
     tracing::info!(engine = name, "stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether `engine` counts its own system calls (`wb_sys::syscalls`): the selector on its own
+/// mio loop (one loop or several) and `uring`; not the blocking engines, nor anything on
+/// tokio, whose calls happen inside a runtime this project did not write.
+fn counts_syscalls(engine: &Engine) -> bool {
+    match engine {
+        Engine::Selector { config, .. } => config.reactor == wb_selector::Loop::Mio,
+        Engine::Uring { .. } => true,
+        _ => false,
+    }
 }
 
 /// What one connection holds in `engine`, measured by the engine (`--describe`).

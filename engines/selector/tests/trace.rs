@@ -32,6 +32,7 @@ fn the_tokio_loop_traces_accept_read_wait_compute_and_write() {
         offload: false,
         offload_threads: None,
         reactor: Loop::Tokio,
+        loops: std::num::NonZeroUsize::MIN,
         timeouts: wb_sys::Timeouts::default(),
     };
     // The server is left running: the test's process ends with the test.

@@ -150,6 +150,7 @@ impl StepResult {
             estimates,
             repeat: 0,
             facts: None,
+            syscalls: None,
         }
     }
 

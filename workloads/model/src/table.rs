@@ -487,6 +487,7 @@ mod tests {
             },
             repeat: 0,
             facts: None,
+            syscalls: None,
         }
     }
 

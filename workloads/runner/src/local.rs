@@ -75,7 +75,7 @@ impl Site for Local {
                 })
         } else {
             let args: Vec<&str> = spec.args.iter().map(String::as_str).collect();
-            ServerProcess::spawn_on_cpu(&runner.exe, &spec.engine, &args, self.cpu)
+            ServerProcess::spawn_counted(&runner.exe, &spec.engine, &args, self.cpu)
                 .map_err(|err| err.to_string())
         };
         started.map_err(|err| format!("the {} engine did not start: {err}", spec.label))
@@ -105,6 +105,25 @@ impl Site for Local {
                 read.inspect_err(|err| tracing::warn!("GET /count: {err}"))
                     .ok()
             });
+        // The engine's own count of its system calls, read when the warm-up ends and when the
+        // measured window does: the calls of the window, against the answers of the window.
+        let counted = server.syscalls().is_some().then(|| {
+            let (warmup, duration) = (plan.warmup, plan.duration);
+            let read = {
+                let path = server.run_dir().map(Path::to_path_buf);
+                move || {
+                    path.as_deref()
+                        .and_then(|dir| wb_sys::syscalls::read(&dir.join("syscalls")).ok())
+                        .flatten()
+                }
+            };
+            std::thread::spawn(move || {
+                std::thread::sleep(warmup);
+                let before = read();
+                std::thread::sleep(duration);
+                before.zip(read())
+            })
+        });
         let sampler = Sampler::start(server.pid(), SAMPLE_INTERVAL);
         let (tx, rx) = std::sync::mpsc::channel::<f64>();
         let progress = move |fraction: f64| {
@@ -151,6 +170,9 @@ impl Site for Local {
             failure,
         );
         step.derived.counter_growth = counter_growth;
+        step.syscalls = counted
+            .and_then(|reader| reader.join().ok().flatten())
+            .map(|(before, after)| syscalls_between(&before, &after, step.load.completed));
         step
     }
 
@@ -191,6 +213,21 @@ impl Site for Local {
             .map(|text| (text, Some(held)))
             .map_err(|err| format!("the traced {} wrote no trace: {err}", engine.label))
     }
+}
+
+/// The calls an engine counted between two readings, by name, over `answers`.
+fn syscalls_between(
+    before: &[u64; wb_sys::syscalls::CALLS],
+    after: &[u64; wb_sys::syscalls::CALLS],
+    answers: u64,
+) -> wb_model::results::Syscalls {
+    let calls = wb_sys::syscalls::Call::ALL
+        .iter()
+        .zip(before.iter().zip(after))
+        .map(|(call, (b, a))| (call.name().to_string(), a.saturating_sub(*b)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    wb_model::results::Syscalls { calls, answers }
 }
 
 /// Runs `exe engine <engine> <args> --describe` for `spec` and parses its line. Peers have

@@ -407,6 +407,33 @@ pub struct StepResult {
     /// a peer that cannot say (nginx), and for a step whose engine never started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub facts: Option<EngineFacts>,
+    /// The system calls the engine counted itself during the measured window, and the
+    /// answers of the window: `None` for engines that do not count them (and for peers,
+    /// which cannot say), for steps on other hosts, and for runs from before engines counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syscalls: Option<Syscalls>,
+}
+
+/// System calls an engine made in a step's measured window, as it counted them
+/// (`wb_sys::syscalls`): `epoll_wait`, `read`, `write`… or `io_uring_enter`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Syscalls {
+    /// Calls by name; a call never made is left out.
+    pub calls: std::collections::BTreeMap<String, u64>,
+    /// The valid answers of the same window (the load report's `completed`).
+    pub answers: u64,
+}
+
+impl Syscalls {
+    /// Every call counted.
+    pub fn total(&self) -> u64 {
+        self.calls.values().sum()
+    }
+
+    /// Calls per answer; `None` without answers.
+    pub fn per_answer(&self) -> Option<f64> {
+        (self.answers > 0).then(|| self.total() as f64 / self.answers as f64)
+    }
 }
 
 /// What an engine process states about its own effective configuration, in its ready line
