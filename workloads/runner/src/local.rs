@@ -105,8 +105,9 @@ impl Site for Local {
                 read.inspect_err(|err| tracing::warn!("GET /count: {err}"))
                     .ok()
             });
-        // The engine's own count of its system calls, read when the warm-up ends and when the
-        // measured window does: the calls of the window, against the answers of the window.
+        // The engine's own count of its system calls, read when the warm-up ends and every
+        // window after (the load report's windows, on the same clock): the calls of the
+        // measured window against its answers, window by window for the spread.
         let counted = server.syscalls().is_some().then(|| {
             let (warmup, duration) = (plan.warmup, plan.duration);
             let read = {
@@ -117,11 +118,22 @@ impl Site for Local {
                         .flatten()
                 }
             };
+            let start = Instant::now();
             std::thread::spawn(move || {
+                let end = start + warmup + duration;
                 std::thread::sleep(warmup);
-                let before = read();
-                std::thread::sleep(duration);
-                before.zip(read())
+                let mut readings = Vec::new();
+                loop {
+                    let now = Instant::now();
+                    if let Some(counts) = read() {
+                        readings.push((now.duration_since(start).as_millis() as u64, counts));
+                    }
+                    if now >= end {
+                        return readings;
+                    }
+                    let window = Duration::from_millis(wb_model::results::WINDOW_MS);
+                    std::thread::sleep(window.min(end - now));
+                }
             })
         });
         let sampler = Sampler::start(server.pid(), SAMPLE_INTERVAL);
@@ -171,8 +183,8 @@ impl Site for Local {
         );
         step.derived.counter_growth = counter_growth;
         step.syscalls = counted
-            .and_then(|reader| reader.join().ok().flatten())
-            .map(|(before, after)| syscalls_between(&before, &after, step.load.completed));
+            .and_then(|reader| reader.join().ok())
+            .and_then(|readings| syscalls_between(&readings, step.load.completed));
         step
     }
 
@@ -215,19 +227,29 @@ impl Site for Local {
     }
 }
 
-/// The calls an engine counted between two readings, by name, over `answers`.
+/// The calls an engine counted between its first and last reading (`(ms since the step
+/// began, counts)`), by name, over `answers`, with every reading's running total.
 fn syscalls_between(
-    before: &[u64; wb_sys::syscalls::CALLS],
-    after: &[u64; wb_sys::syscalls::CALLS],
+    readings: &[(u64, [u64; wb_sys::syscalls::CALLS])],
     answers: u64,
-) -> wb_model::results::Syscalls {
+) -> Option<wb_model::results::Syscalls> {
+    let (first, last) = (readings.first()?, readings.last()?);
     let calls = wb_sys::syscalls::Call::ALL
         .iter()
-        .zip(before.iter().zip(after))
+        .zip(first.1.iter().zip(&last.1))
         .map(|(call, (b, a))| (call.name().to_string(), a.saturating_sub(*b)))
         .filter(|(_, n)| *n > 0)
         .collect();
-    wb_model::results::Syscalls { calls, answers }
+    let total = |counts: &[u64]| counts.iter().sum::<u64>();
+    let readings = readings
+        .iter()
+        .map(|(at_ms, counts)| [*at_ms, total(counts).saturating_sub(total(&first.1))])
+        .collect();
+    Some(wb_model::results::Syscalls {
+        calls,
+        answers,
+        readings,
+    })
 }
 
 /// Runs `exe engine <engine> <args> --describe` for `spec` and parses its line. Peers have
