@@ -131,8 +131,10 @@ pub fn run(args: EngineArgs) -> anyhow::Result<ExitCode> {
     workbench::os::block_stop_signals().context("cannot block SIGINT and SIGTERM")?;
     // io_uring may be missing or switched off here: say so in one line, before any ready
     // line (the runner records such an engine's steps as not supported here).
-    if let Engine::Uring { .. } = &engine {
-        wb_uring::available().map_err(anyhow::Error::msg)?;
+    match &engine {
+        Engine::Uring { .. } => wb_uring::available().map_err(anyhow::Error::msg)?,
+        Engine::Selector { config, .. } => config.check().map_err(anyhow::Error::msg)?,
+        _ => {}
     }
     if let Some(path) = &engine.common().syscalls {
         wb_sys::syscalls::publish(path)

@@ -255,13 +255,9 @@ pub fn serve(listener: std::net::TcpListener, config: &Config) -> std::io::Resul
 /// no lock, no queue, no connection ever moves. The kernel picks the loop for a new
 /// connection by a hash of its addresses and ports, not by how busy a loop is.
 fn serve_loops(listener: std::net::TcpListener, config: &Config) -> std::io::Result<()> {
-    if config.reactor != Loop::Mio {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "--loops runs several of the engine's own mio loops; drop --reactor tokio, or \
-             use the coroutines engine for tokio on several threads",
-        ));
-    }
+    config
+        .check()
+        .map_err(|why| std::io::Error::new(std::io::ErrorKind::InvalidInput, why))?;
     let factory = || HttpFactory { offload: false };
     wb_sys::signals::spawn_stop_watchdog()?;
     let addr = listener.local_addr()?;
@@ -321,6 +317,19 @@ fn reuse_port_listener(addr: std::net::SocketAddr) -> std::io::Result<std::net::
 const LISTEN_BACKLOG: i32 = 4096;
 
 impl Config {
+    /// What the flags cannot say together, in one line naming the fix (checked before the
+    /// engine binds and announces itself).
+    pub fn check(&self) -> Result<(), String> {
+        if self.loops.get() > 1 && self.reactor != Loop::Mio {
+            return Err(
+                "--loops runs several of the engine's own mio loops: drop --reactor \
+                        tokio, or use the coroutines engine for tokio on several threads"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
     /// Whether the listener must be bound with `SO_REUSEPORT`: one per loop shares the port.
     pub fn reuse_port(&self) -> bool {
         self.loops.get() > 1
@@ -377,6 +386,14 @@ mod tests {
             parse(&["--offload-threads", "2"]).is_err(),
             "a pool size without --offload would be silently ignored"
         );
+
+        assert_eq!(config.loops.get(), 1, "one loop by default: the model");
+        let config = parse(&["--loops", "4"]).unwrap();
+        assert!(config.reuse_port() && config.check().is_ok());
+        assert!(parse(&["--loops", "0"]).is_err());
+        assert!(parse(&["--loops", "2", "--offload"]).is_err());
+        let tokio = parse(&["--loops", "2", "--reactor", "tokio"]).unwrap();
+        assert!(tokio.check().unwrap_err().contains("drop --reactor tokio"));
     }
 
     #[test]
