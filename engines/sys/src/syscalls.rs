@@ -98,13 +98,11 @@ struct Page {
 /// What [`counting`] writes: "wbcalls1", little-endian.
 const MARK: u64 = u64::from_le_bytes(*b"wbcalls1");
 
-const ZERO_SLOT: Slot = Slot([const { AtomicU64::new(0) }; CALLS]);
-
 /// The counters when no file was asked for.
 static LOCAL: Page = Page {
     mark: AtomicU64::new(0),
     _pad: [0; 7],
-    slots: [ZERO_SLOT; SLOTS],
+    slots: [const { Slot([const { AtomicU64::new(0) }; CALLS]) }; SLOTS],
 };
 
 /// The shared page, once [`publish`]ed; null until then.
