@@ -243,7 +243,8 @@ fn loops_engine(steps: &[&StepResult]) -> Option<(String, u64)> {
 /// Judges "a loop per core" on the cpu workload (the hello workload reported beside): one
 /// selector loop against N loops on one port against threads, in cores used, answers and CPU
 /// per request; whether N loops answer at least [`LOOPS_SPEEDUP`] times one loop's at the
-/// highest level both reached.
+/// highest level both reached. "Not supported" needs a thread-per-connection engine that
+/// used more than one core at that level: proof that the machine had a second core to give.
 pub(in crate::claims) fn loop_per_core(run: &StoredRun) -> Finding {
     let Some(owned) = present_steps(run, "cpu") else {
         return Finding::no_data(format!("No run has the cpu workload yet: run `{COMMAND}`."));
@@ -324,6 +325,10 @@ pub(in crate::claims) fn loop_per_core(run: &StoredRun) -> Finding {
     );
     let cpus = n.cpus();
     let saturated = n.flags.client_saturated || one.flags.client_saturated;
+    // Whether the machine had a second core to give at this level: a parallel model (a thread
+    // per connection) used more than one core here. Without that, loops that did not scale
+    // may only have found the other cores busy (the load generator, other work).
+    let second_core = at("threads", level).map(|t| cores_estimate(t).low > ONE_CORE);
     let outcome = if let Some(cpus @ 0..2) = cpus {
         Outcome::Inconclusive(format!(
             "The loops' process could run on {cpus} CPU only (its placement): loops cannot \
@@ -334,6 +339,25 @@ pub(in crate::claims) fn loop_per_core(run: &StoredRun) -> Finding {
     } else {
         match at_least(&n_rps, LOOPS_SPEEDUP, &one_rps) {
             Some(true) if n_cores.low > ONE_CORE => Outcome::Supported,
+            Some(false) if second_core == Some(false) => Outcome::Inconclusive(format!(
+                "{loops} loops answered {} against one loop's {}, but threads used no more \
+                 than one core either ({} cores) at {level} connections: this machine gave \
+                 no second core to scale onto (other work, or the load generator, held it), \
+                 so the loops' failure to scale says nothing about them.",
+                format::estimate(&n_rps, format::rps),
+                format::estimate(&one_rps, format::rps),
+                at("threads", level)
+                    .map(|t| with_spread(&cores_estimate(t), format::sig3))
+                    .unwrap_or_default()
+            )),
+            Some(false) if second_core.is_none() => Outcome::Inconclusive(format!(
+                "{loops} loops answered {} against one loop's {}: less than {speedup} times as \
+                 many, but with no thread-per-connection engine beside them this run cannot \
+                 tell loops that do not scale from a machine with no free core; add threads \
+                 (`--engines selector,selector:loops=2,threads`).",
+                format::estimate(&n_rps, format::rps),
+                format::estimate(&one_rps, format::rps),
+            )),
             Some(false) if !saturated => Outcome::NotSupported(format!(
                 "{loops} loops answered {} against one loop's {}: less than {speedup} times \
                  as many, so the loops did not scale with this machine's cores ({} cores used \

@@ -114,6 +114,16 @@ fn readiness_completion_all_outcomes() {
 
 /// A cpu run of one loop, two loops and threads at 4 connections: `(rps, ± rps, cores)`.
 fn loops_run(one: (f64, f64, f64), two: (f64, f64, f64), cpus: u64) -> StoredRun {
+    loops_run_with(one, two, (1900.0, 30.0, 1.9), cpus)
+}
+
+/// [`loops_run`] with the threads engine's figures too.
+fn loops_run_with(
+    one: (f64, f64, f64),
+    two: (f64, f64, f64),
+    threads: (f64, f64, f64),
+    cpus: u64,
+) -> StoredRun {
     let shape = |(rps, spread, cores): (f64, f64, f64)| {
         vec![(
             4,
@@ -131,7 +141,7 @@ fn loops_run(one: (f64, f64, f64), two: (f64, f64, f64), cpus: u64) -> StoredRun
         vec![
             ("selector", shape(one)),
             ("selector-loops", shape(two)),
-            ("threads", shape((1900.0, 30.0, 1.9))),
+            ("threads", shape(threads)),
         ],
     );
     for step in &mut r.steps {
@@ -177,6 +187,17 @@ fn loop_per_core_all_outcomes() {
         "{:?}",
         f.sentences
     );
+    // Threads found no second core either (a busy machine): the loops' figures say nothing.
+    let r = loops_run_with(one, (1100.0, 20.0, 1.05), (1150.0, 20.0, 1.1), 2);
+    let (v, why) = judge(slug, &r);
+    assert_eq!(v, Verdict::Inconclusive);
+    assert!(why.contains("no second core"), "{why}");
+    // No threads beside them: no proof of a free core, so no refutation.
+    let mut r = loops_run(one, (1100.0, 20.0, 1.05), 2);
+    r.steps.retain(|s| s.engine != "threads");
+    let (v, why) = judge(slug, &r);
+    assert_eq!(v, Verdict::Inconclusive);
+    assert!(why.contains("add threads"), "{why}");
     // No engine with several loops: inconclusive, naming the flag.
     let mut r = loops_run(one, (1900.0, 30.0, 1.9), 2);
     r.steps.retain(|s| s.engine != "selector-loops");
