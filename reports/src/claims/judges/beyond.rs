@@ -213,18 +213,24 @@ fn idle_sentence(run: &StoredRun, labels: &[&str]) -> Option<String> {
     let parts: Vec<String> = labels
         .iter()
         .filter_map(|label| {
-            let (user, _) = idle_slope_estimate(&ok_steps(&steps, label))?;
+            let (user, kernel) = idle_slope_estimate(&ok_steps(&steps, label))?;
+            let kernel = if kernel.below_resolution() {
+                "below what the run resolves".to_string()
+            } else {
+                format::estimate(&kernel, format::bytes)
+            };
             Some(format!(
-                "{label} {}",
+                "{label} {} (kernel: {kernel})",
                 format::estimate(&user, format::bytes)
             ))
         })
         .collect();
     (!parts.is_empty()).then(|| {
         format!(
-            "Bytes per idle connection (the slope of memory over open connections; the \
-             receive uring posts for an idle connection is kernel memory this does not \
-             show): {}.",
+            "Bytes per idle connection, the slope of memory over open connections, in the \
+             process and, apart, in the kernel (socket memory, unreclaimable slabs and kernel \
+             stacks, read machine-wide: where uring's posted receive and its linked timeout \
+             live): {}.",
             parts.join(", ")
         )
     })
