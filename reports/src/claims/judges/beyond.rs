@@ -418,8 +418,22 @@ fn hello_sentence(run: &StoredRun, selector: &str, many: &str) -> Option<String>
             ))
         })
         .collect();
+    // The CPUs the loops could use there, as they stated them: the hello workload may place
+    // the engine on fewer CPUs than the cpu workload (its placement), and loops on one CPU
+    // take turns.
+    let cpus = ok_steps(&steps, many)
+        .into_iter()
+        .find(|s| s.level == level)
+        .and_then(StepResult::cpus)
+        .map(|n| {
+            format!(
+                " (the loops' process on {n} CPU{}, its placement)",
+                if n == 1 { "" } else { "s" }
+            )
+        })
+        .unwrap_or_default();
     Some(format!(
-        "On /hello at {level} connections, answers per second: {}.",
+        "On /hello at {level} connections{cpus}, answers per second: {}.",
         parts.join("; ")
     ))
 }
