@@ -65,6 +65,17 @@
 //! is counted in requests, not time: one CPU-heavy request inline still stalls everyone. It
 //! uses one core, whatever the machine has.
 //!
+//! # A loop per core
+//!
+//! `--loops N` runs N of these loops, each on its own thread with its own listener bound to
+//! the same port with `SO_REUSEPORT`: the kernel hashes each new connection (its addresses and
+//! ports) to one listener, and the connection stays with that loop for its life. The loops
+//! share nothing — no lock, no queue, no connection — so each is the one-thread loop above,
+//! and together they use N cores: nginx's worker per core, gunicorn with uvicorn workers,
+//! Node's cluster. The price is balance: the hash does not look at how busy a loop is, so with
+//! few connections one loop may get most of them. The lesson "Concurrency and parallelism
+//! together" measures it against one loop and against threads.
+//!
 //! Timeouts (the contract's, [`wb_sys::timeouts`]) are kept as one deadline per connection and
 //! swept: four times a second the loop walks its connections and times out those whose
 //! deadline has passed (the read deadline while it reads, the last write progress plus

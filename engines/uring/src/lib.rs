@@ -59,7 +59,10 @@
 //!
 //! Nothing is ever read while a job is in progress (the contract every engine keeps): a
 //! receive is posted only when the session asks for bytes, one at a time per connection,
-//! so a connection's input waits in the kernel, bounded by its socket buffer.
+//! so a connection's input waits in the kernel, bounded by its socket buffer. (A multishot
+//! receive, `RecvMulti`, posted once and completing for every arrival, would save the
+//! re-posting; but it goes on receiving while a request waits or computes, so a client that
+//! pipelines could pile its input into the session without bound.)
 //!
 //! # What it costs
 //!
