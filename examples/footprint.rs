@@ -38,11 +38,13 @@ use wb_runner::sampler::sample_once;
 use workbench::child::ServerProcess;
 
 /// The servers measured when `--engines` is not given.
-const DEFAULT_ENGINES: &str = "selector,coroutines,coroutines/current-thread,threads,nginx";
+const DEFAULT_ENGINES: &str =
+    "selector,uring,selector:loops=2,coroutines,coroutines/current-thread,threads,nginx";
 
 #[derive(Debug, Parser)]
 struct Args {
-    /// Servers to measure: engines (`NAME/FLAVOR` passes `--flavor FLAVOR`) and `nginx`.
+    /// Servers to measure: engines as `workbench run --engines` names them
+    /// (`selector:loops=2`, `uring`; `NAME/FLAVOR` passes `--flavor FLAVOR`) and `nginx`.
     #[arg(long, value_delimiter = ',', default_value = DEFAULT_ENGINES)]
     engines: Vec<String>,
     /// Open connections at each step (the open-files limit bounds the largest).
@@ -90,11 +92,26 @@ fn main() -> anyhow::Result<()> {
     );
     let mut summary = Vec::new();
     for name in &args.engines {
-        let (engine, flavor) = name.split_once('/').unwrap_or((name, ""));
-        let mut extra: Vec<&str> = args.engine_args.iter().map(String::as_str).collect();
-        if !flavor.is_empty() {
-            extra.extend(["--flavor", flavor]);
+        let (engine, own) = if name == "nginx" {
+            ("nginx".to_string(), Vec::new())
+        } else if let Some((engine, flavor)) = name.split_once('/') {
+            (
+                engine.to_string(),
+                vec!["--flavor".to_string(), flavor.to_string()],
+            )
+        } else {
+            let spec = wb_model::engines::parse_engine(name).map_err(anyhow::Error::msg)?;
+            (spec.engine, spec.args)
+        };
+        let engine = engine.as_str();
+        if engine == "uring"
+            && let Err(why) = wb_sys::uring::available()
+        {
+            println!("{name} skipped: {why}");
+            continue;
         }
+        let mut extra: Vec<&str> = own.iter().map(String::as_str).collect();
+        extra.extend(args.engine_args.iter().map(String::as_str));
         if engine == "threads" && args.engine_args.is_empty() {
             extra.extend(["--stack-size", "64KiB"]);
         }

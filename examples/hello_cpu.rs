@@ -5,7 +5,14 @@
 //! apt-get install wrk nginx-light     # Debian's packages; nginx is optional
 //! cargo build --release && cargo run --release --example hello_cpu    # 5 rounds, ~4 min
 //! cargo run --release --example hello_cpu -- --rounds 1 --seconds 3 --engines selector
+//! cargo run --release --example hello_cpu -- --engines selector,uring,selector:loops=2
 //! ```
+//!
+//! An engine is named as `workbench run --engines` names it (`selector-offload`,
+//! `selector:loops=2`, `uring`), or `NAME/FLAVOR` for `--flavor FLAVOR` (coroutines). Where
+//! io_uring is unavailable, the `uring` row says so and the others go on. A loop per core
+//! (`selector:loops=2`) is pinned to the server's one CPU like every server here: its row is
+//! the cost of the loops' requests, not their parallelism.
 //!
 //! Each server is pinned to CPU 0 and the client (`wrk -t1`, or `workbench load`) to CPU 1,
 //! so that the two never take each other's core. For each server it runs
@@ -47,11 +54,13 @@ mod nginx;
 use nginx::Nginx;
 
 /// The servers measured when `--engines` is not given.
-const DEFAULT_ENGINES: &str = "selector,coroutines,coroutines/current-thread,threads,pool";
+const DEFAULT_ENGINES: &str =
+    "selector,uring,selector:loops=2,coroutines,coroutines/current-thread,threads,pool";
 
 #[derive(Debug, Parser)]
 struct Args {
-    /// Engines to measure; `NAME/FLAVOR` passes `--flavor FLAVOR` (coroutines).
+    /// Engines to measure, as `workbench run --engines` names them (`selector:loops=2`);
+    /// `NAME/FLAVOR` passes `--flavor FLAVOR` (coroutines).
     #[arg(long, value_delimiter = ',', default_value = DEFAULT_ENGINES)]
     engines: Vec<String>,
     /// Keep-alive connections the client holds open.
@@ -110,19 +119,22 @@ fn main() -> anyhow::Result<()> {
             }
         }
         for engine in &args.engines {
-            let (name, flavor) = engine.split_once('/').unwrap_or((engine, ""));
-            let extra: Vec<&str> = if flavor.is_empty() {
-                Vec::new()
-            } else {
-                vec!["--flavor", flavor]
-            };
+            let (name, extra) = engine_command(engine)?;
+            if name == "uring"
+                && let Err(why) = wb_sys::uring::available()
+            {
+                println!("  {engine} skipped: {why}");
+                continue;
+            }
+            let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+            let name = name.as_str();
             let server = ServerProcess::spawn_on_cpu(&exe, name, &extra, Some(SERVER_CPU))
                 .with_context(|| format!("cannot start engine {engine}"))?;
             let addr = server.addr().to_string();
             let row = wrk_row(engine, server.pid(), &addr, &args)?;
             print_row(&row, &rows);
             rows.push(row);
-            if name == "selector" && flavor.is_empty() && !args.no_generator {
+            if engine == "selector" && !args.no_generator {
                 let row = generator_row(&exe, server.pid(), &addr, &args)?;
                 print_row(&row, &rows);
                 rows.push(row);
@@ -133,6 +145,19 @@ fn main() -> anyhow::Result<()> {
     }
     summarize(&rounds);
     Ok(())
+}
+
+/// The engine subcommand and flags for an `--engines` item: `NAME/FLAVOR` (`--flavor
+/// FLAVOR`), or what `workbench run --engines` takes (a registry label, `NAME:KEY=VALUE`).
+fn engine_command(item: &str) -> anyhow::Result<(String, Vec<String>)> {
+    if let Some((name, flavor)) = item.split_once('/') {
+        return Ok((
+            name.to_string(),
+            vec!["--flavor".into(), flavor.to_string()],
+        ));
+    }
+    let spec = wb_model::engines::parse_engine(item).map_err(anyhow::Error::msg)?;
+    Ok((spec.engine, spec.args))
 }
 
 /// One measurement: a server under one client.

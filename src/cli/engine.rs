@@ -40,6 +40,11 @@ struct Common {
     /// stack, in bytes) as one JSON line, measured by the engine itself, and exit.
     #[arg(long)]
     describe: bool,
+
+    /// Keep the engine's count of its own system calls in FILE, a shared page the runner
+    /// reads between steps (`wb_sys::syscalls`). Engines that do not count leave it unmarked.
+    #[arg(long, value_name = "FILE")]
+    syscalls: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,6 +78,14 @@ enum Engine {
         #[command(flatten)]
         config: wb_coroutines::Config,
     },
+    /// One thread, one io_uring: completions instead of readiness (multishot accept,
+    /// provided buffers, timeouts as ring operations).
+    Uring {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        config: wb_uring::Config,
+    },
 }
 
 impl Engine {
@@ -82,6 +95,7 @@ impl Engine {
             Engine::Pool { .. } => "pool",
             Engine::Selector { .. } => "selector",
             Engine::Coroutines { .. } => "coroutines",
+            Engine::Uring { .. } => "uring",
         }
     }
 
@@ -90,7 +104,8 @@ impl Engine {
             Engine::Threads { common, .. }
             | Engine::Pool { common, .. }
             | Engine::Selector { common, .. }
-            | Engine::Coroutines { common, .. } => common,
+            | Engine::Coroutines { common, .. }
+            | Engine::Uring { common, .. } => common,
         }
     }
 }
@@ -114,8 +129,25 @@ pub fn run(args: EngineArgs) -> anyhow::Result<ExitCode> {
     // right after the ready line then waits for them instead of killing the process with the
     // default action (and a non-zero status). Every engine unblocks them once it is ready.
     workbench::os::block_stop_signals().context("cannot block SIGINT and SIGTERM")?;
+    // io_uring may be missing or switched off here: say so in one line, before any ready
+    // line (the runner records such an engine's steps as not supported here).
+    match &engine {
+        Engine::Uring { .. } => wb_uring::available().map_err(anyhow::Error::msg)?,
+        Engine::Selector { config, .. } => config.check().map_err(anyhow::Error::msg)?,
+        _ => {}
+    }
+    if let Some(path) = &engine.common().syscalls {
+        wb_sys::syscalls::publish(path)
+            .with_context(|| format!("cannot keep system call counts in {}", path.display()))?;
+        // Marked before the ready line, so that a reader who starts at once finds it.
+        if counts_syscalls(&engine) {
+            wb_sys::syscalls::counting();
+        }
+    }
     let addr = engine.common().listen;
-    let listener = bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    // A loop per core: every loop binds its own listener to the port, which they all share.
+    let reuse_port = matches!(&engine, Engine::Selector { config, .. } if config.reuse_port());
+    let listener = bind(addr, reuse_port).with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     if let Some(path) = &engine.common().trace {
         // Before serving (and before the pool forks): every process records from its start.
@@ -129,6 +161,7 @@ pub fn run(args: EngineArgs) -> anyhow::Result<ExitCode> {
         Engine::Pool { config, .. } => wb_pool::serve(listener, config),
         Engine::Selector { config, .. } => wb_selector::serve(listener, config),
         Engine::Coroutines { config, .. } => wb_coroutines::serve(listener, config),
+        Engine::Uring { config, .. } => wb_uring::serve(listener, config),
     };
     // The pool's workers have written their own spans; this writes the rest.
     if let Err(err) = wb_sys::trace::finish() {
@@ -137,6 +170,17 @@ pub fn run(args: EngineArgs) -> anyhow::Result<ExitCode> {
     served.with_context(|| format!("the {name} engine failed"))?;
     tracing::info!(engine = name, "stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether `engine` counts its own system calls (`wb_sys::syscalls`): the selector on its own
+/// mio loop (one loop or several) and `uring`; not the blocking engines, nor anything on
+/// tokio, whose calls happen inside a runtime this project did not write.
+fn counts_syscalls(engine: &Engine) -> bool {
+    match engine {
+        Engine::Selector { config, .. } => config.reactor == wb_selector::Loop::Mio,
+        Engine::Uring { .. } => true,
+        _ => false,
+    }
 }
 
 /// What one connection holds in `engine`, measured by the engine (`--describe`).
@@ -154,6 +198,7 @@ fn describe(engine: &Engine) -> std::io::Result<wb_sys::describe::PerConnection>
             ..Default::default()
         }),
         Engine::Coroutines { config, .. } => wb_coroutines::describe(config),
+        Engine::Uring { config, .. } => wb_uring::describe(config),
     }
 }
 
@@ -182,7 +227,8 @@ fn facts(engine: &Engine) -> wb_model::results::EngineFacts {
             ..base
         },
         Engine::Selector { config, .. } => EngineFacts {
-            threads: Some(1),
+            threads: Some(config.loops.get() as u64),
+            loops: Some(config.loops.get() as u64),
             db_pool: Some(u64::from(config.db_pool.size)),
             reactor: name(config.reactor.to_possible_value()),
             offload_threads: config.effective_offload_threads().map(|n| n as u64),
@@ -195,19 +241,27 @@ fn facts(engine: &Engine) -> wb_model::results::EngineFacts {
             db_pool: Some(u64::from(config.db_pool.size)),
             ..base
         },
+        Engine::Uring { .. } => EngineFacts {
+            threads: Some(1),
+            ..base
+        },
     }
 }
 
 /// Binds a listening socket with `SO_REUSEADDR` (so a restarted engine can take its port
-/// back at once), `TCP_NODELAY` and a deep backlog.
+/// back at once), `TCP_NODELAY` and a deep backlog; with `reuse_port`, `SO_REUSEPORT` too,
+/// so that the selector's other loops can bind the same port.
 ///
 /// Linux copies `TCP_NODELAY` from a listening socket to every socket it accepts, so setting
 /// it here turns Nagle's algorithm off for every engine alike: a response written right after
 /// another (pipelining) is not held back waiting for the client's delayed ACK.
-fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+fn bind(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
     socket.set_tcp_nodelay(true)?;
     socket.bind(&addr.into())?;
     socket.listen(LISTEN_BACKLOG)?;
@@ -249,12 +303,14 @@ mod tests {
     #[test]
     fn the_registry_knows_every_engines_flags() {
         let command = Cli::command();
-        for engine in ["threads", "pool", "selector", "coroutines"] {
+        for engine in ["threads", "pool", "selector", "coroutines", "uring"] {
             let sub = command.find_subcommand(engine).unwrap();
             let mut flags: Vec<&str> = sub
                 .get_arguments()
                 .filter_map(|a| a.get_long())
-                .filter(|l| !["listen", "trace", "describe", "db-url", "help"].contains(l))
+                .filter(|l| {
+                    !["listen", "trace", "describe", "db-url", "syscalls", "help"].contains(l)
+                })
                 .collect();
             let mut keys: Vec<&str> = wb_model::engines::params(engine)
                 .iter()

@@ -417,6 +417,7 @@ mod tests {
             estimates: Default::default(),
             repeat: 0,
             facts: None,
+            syscalls: None,
         }
     }
 

@@ -40,11 +40,12 @@ pub struct RunArgs {
     /// included: 28 traced windows, about 40 s and a few MB of the store) or full.
     #[arg(long, default_value = "quick", value_parser = clap::builder::PossibleValuesParser::new(SUITE_NAMES))]
     pub suite: String,
-    /// Engines, comma-separated: threads, pool, selector, coroutines, or the variants
-    /// selector-offload, selector-on-tokio, coroutines-current, coroutines-offload [default: the
-    /// four models]. Each may take parameters, its own long flags without `--`:
-    /// `NAME:KEY=VALUE[:KEY=VALUE…]` (`pool:workers=8`, `threads:stack-size=8MiB`,
-    /// `coroutines:flavor=current-thread`), a series of its own under that label.
+    /// Engines, comma-separated: threads, pool, selector, coroutines, uring (io_uring), or the
+    /// variants selector-offload, selector-on-tokio, selector-loops, coroutines-current,
+    /// coroutines-offload [default: the four models]. Each may take parameters, its own long
+    /// flags without `--`: `NAME:KEY=VALUE[:KEY=VALUE…]` (`pool:workers=8`,
+    /// `threads:stack-size=8MiB`, `coroutines:flavor=current-thread`, `selector:loops=2`), a
+    /// series of its own under that label.
     #[arg(long, value_delimiter = ',')]
     pub engines: Vec<String>,
     /// Workloads, comma-separated: names from the suite, other presets, or workload files

@@ -15,18 +15,42 @@ macro_rules! per_engine {
         per_engine!(@engine pool [$($case),*]);
         per_engine!(@engine selector [$($case),*]);
         per_engine!(@engine selector_on_tokio [$($case),*]);
+        per_engine!(@engine selector_loops [$($case),*]);
         per_engine!(@engine coroutines [$($case),*]);
+        per_engine!(@engine uring [$($case),*]);
     };
     (@engine $engine:ident [$($case:ident),*]) => {
         mod $engine {
             $(
                 #[test]
                 fn $case() {
+                    if crate::util::cannot_run_here(stringify!($engine)) {
+                        return;
+                    }
                     super::$case(stringify!($engine));
                 }
             )*
         }
     };
+}
+
+/// Whether `engine` cannot run on this machine (`uring` where io_uring is missing, switched
+/// off or filtered): then the test says why and passes as skipped, except under `CI=true`,
+/// where a missing capability fails the test as every missing tool does.
+pub fn cannot_run_here(engine: &str) -> bool {
+    if wb_model::engines::find(engine).is_none_or(|e| e.engine != "uring") {
+        return false;
+    }
+    match wb_sys::uring::available() {
+        Ok(()) => false,
+        Err(why) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("{why}: CI runs every engine")
+        }
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            true
+        }
+    }
 }
 
 /// The `workbench` binary cargo built for these tests.

@@ -110,6 +110,11 @@ enum Figure {
     GilCores,
     /// `count`: the updates lost at the top level (a process pool's counters are per worker).
     LostUpdates,
+    /// `hello`: system calls per answer at the top level, as the engines counted them
+    /// (readiness against completion).
+    Calls,
+    /// `cpu`: the most cores used, for one loop against a loop per core.
+    LoopCores,
 }
 
 impl Figure {
@@ -122,6 +127,8 @@ impl Figure {
             "cpu-parallelism" => Figure::Cores,
             "slowloris" => Figure::Probe,
             "one-protocol-many-loops" => Figure::CpuPerRequest,
+            "readiness-completion" => Figure::Calls,
+            "loop-per-core" => Figure::LoopCores,
             "gil" => Figure::GilCores,
             "race-conditions" => Figure::LostUpdates,
             _ => return None,
@@ -137,10 +144,22 @@ impl Figure {
             Figure::GilCores => matches!(family, Family::Thread | Family::Process),
             // Every model that shares memory between its requests.
             Figure::LostUpdates => family != Family::Process,
+            // One loop, N loops and threads alike: the contrast is between them.
+            Figure::LoopCores => true,
             // The rest is what one loop (or coroutines on one) does.
             _ => family.multiplexes(),
         }
     }
+}
+
+/// A step's system calls per answer with its interval, as the engine counted them; `None`
+/// for an engine (or a peer) that does not count them.
+fn calls_per_answer(step: &StepResult) -> Option<String> {
+    let estimate = step
+        .syscalls
+        .as_ref()?
+        .per_answer_estimate(&step.load.windows)?;
+    Some(format::estimate(&estimate, format::sig3))
 }
 
 /// One run's steps of one workload.
@@ -223,7 +242,11 @@ impl On<'_> {
                 self.top_level(),
                 self.wait_ms()
             ),
-            Figure::Cores | Figure::GilCores => format!(
+            Figure::Calls => format!(
+                "System calls per answer at {} connections, as each engine counted its own",
+                self.top_level()
+            ),
+            Figure::Cores | Figure::GilCores | Figure::LoopCores => format!(
                 "Most cores used, each request burning {} µs of CPU",
                 self.workload().map_or(500, |w| w.request.cpu_us)
             ),
@@ -290,7 +313,11 @@ impl On<'_> {
                 },
                 None => self.short_of_top(label, top.level),
             },
-            Figure::Cores | Figure::GilCores => ok
+            Figure::Calls => match ok.iter().find(|s| s.level == self.top_level()) {
+                Some(s) => calls_per_answer(s).unwrap_or_else(|| "not counted".into()),
+                None => self.short_of_top(label, top.level),
+            },
+            Figure::Cores | Figure::GilCores | Figure::LoopCores => ok
                 .iter()
                 .map(|s| cores_estimate(s))
                 .max_by(|a, b| a.value.total_cmp(&b.value))
@@ -425,6 +452,29 @@ impl On<'_> {
                     })
                 )
             }
+            Figure::Calls => format!(
+                "{}: measured here, {}.",
+                talk::COMPLETION,
+                list(&|l| {
+                    let s = self
+                        .ok(l)
+                        .into_iter()
+                        .find(|s| s.level == self.top_level())?;
+                    calls_per_answer(s).map(|c| format!("{c} calls per answer"))
+                })
+            ),
+            Figure::LoopCores => format!(
+                "{}: measured here, on this machine's {} cores, {}.",
+                talk::LOOP_PER_CORE,
+                self.run.summary.machine.cores,
+                list(&|l| {
+                    self.ok(l)
+                        .into_iter()
+                        .map(cores_estimate)
+                        .max_by(|a, b| a.value.total_cmp(&b.value))
+                        .map(|c| format::cores(c.value))
+                })
+            ),
             Figure::Cores => format!(
                 "{}: one event loop runs one request's work at a time, on one core of this \
                  machine's {} (a multi-thread runtime or an offload pool runs several): \

@@ -65,6 +65,17 @@
 //! is counted in requests, not time: one CPU-heavy request inline still stalls everyone. It
 //! uses one core, whatever the machine has.
 //!
+//! # A loop per core
+//!
+//! `--loops N` runs N of these loops, each on its own thread with its own listener bound to
+//! the same port with `SO_REUSEPORT`: the kernel hashes each new connection (its addresses and
+//! ports) to one listener, and the connection stays with that loop for its life. The loops
+//! share nothing — no lock, no queue, no connection — so each is the one-thread loop above,
+//! and together they use N cores: nginx's worker per core, gunicorn with uvicorn workers,
+//! Node's cluster. The price is balance: the hash does not look at how busy a loop is, so with
+//! few connections one loop may get most of them. The lesson "Concurrency and parallelism
+//! together" measures it against one loop and against threads.
+//!
 //! Timeouts (the contract's, [`wb_sys::timeouts`]) are kept as one deadline per connection and
 //! swept: four times a second the loop walks its connections and times out those whose
 //! deadline has passed (the read deadline while it reads, the last write progress plus
@@ -198,6 +209,17 @@ pub struct Config {
     #[arg(long, value_enum, default_value_t = Loop::Mio)]
     pub reactor: Loop,
 
+    /// Event loops, each on its own thread with its own listener on the same port
+    /// (`SO_REUSEPORT`: the kernel spreads new connections across them), as nginx runs a
+    /// worker per core. One loop by default: the model. With more, the loops share nothing.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value = "1",
+        conflicts_with = "offload"
+    )]
+    pub loops: NonZeroUsize,
+
     /// The contract's timeouts (`--header-timeout`, `--keepalive-timeout`, `--send-timeout`).
     #[command(flatten)]
     pub timeouts: wb_sys::Timeouts,
@@ -222,8 +244,13 @@ pub enum Loop {
     Tokio,
 }
 
-/// Serves `listener` until SIGINT or SIGTERM, on this thread.
+/// Serves `listener` until SIGINT or SIGTERM, on this thread (and, with `--loops N`, on
+/// `N - 1` more, each with a listener of its own on the same address: `listener` must then
+/// have been bound with `SO_REUSEPORT`, [`Config::reuse_port`]).
 pub fn serve(listener: std::net::TcpListener, config: &Config) -> std::io::Result<()> {
+    if config.loops.get() > 1 {
+        return serve_loops(listener, config);
+    }
     let pool = match config.effective_offload_threads() {
         Some(threads) => Some(offload_pool(threads)?),
         None => None,
@@ -234,18 +261,7 @@ pub fn serve(listener: std::net::TcpListener, config: &Config) -> std::io::Resul
     // A callback computing for a minute stalls the loop, and the signal event with it: the
     // watchdog keeps the stop grace all the same.
     wb_sys::signals::spawn_stop_watchdog()?;
-    let database = match &config.database.url {
-        Some(url) => {
-            let parsed = pg::Config::parse(url).map_err(|err| {
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("--db-url {url:?}: {err}"),
-                )
-            })?;
-            Some((parsed, pg::PoolSettings::new(config.db_pool.size as usize)))
-        }
-        None => None,
-    };
+    let database = database(config, 1)?;
     match config.reactor {
         Loop::Mio => {
             reactor::Reactor::new(listener, factory, pool, config.timeouts, database)?.run()
@@ -254,7 +270,117 @@ pub fn serve(listener: std::net::TcpListener, config: &Config) -> std::io::Resul
     }
 }
 
+/// The database pool of one of `loops` loops (`--db-url`, `--db-pool`): each loop holds its
+/// share of the connections (at least one), as nginx's workers each hold their own upstream
+/// connections.
+fn database(
+    config: &Config,
+    loops: usize,
+) -> std::io::Result<Option<(pg::Config, pg::PoolSettings)>> {
+    let Some(url) = &config.database.url else {
+        return Ok(None);
+    };
+    let parsed = pg::Config::parse(url).map_err(|err| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("--db-url {url:?}: {err}"),
+        )
+    })?;
+    let share = (config.db_pool.size as usize).div_ceil(loops).max(1);
+    Ok(Some((parsed, pg::PoolSettings::new(share))))
+}
+
+/// `--loops N`: N mio reactors, each on its own thread with its own `SO_REUSEPORT` listener.
+///
+/// Every reactor is built (its listener, its poll, its signal pipe) before the stop signals
+/// are let through, so a SIGTERM reaches every loop, and each stops on its own: stops
+/// accepting, finishes its work in progress, returns. No loop shares anything with another:
+/// no lock, no queue, no connection ever moves. The kernel picks the loop for a new
+/// connection by a hash of its addresses and ports, not by how busy a loop is.
+fn serve_loops(listener: std::net::TcpListener, config: &Config) -> std::io::Result<()> {
+    config
+        .check()
+        .map_err(|why| std::io::Error::new(std::io::ErrorKind::InvalidInput, why))?;
+    let factory = || HttpFactory { offload: false };
+    wb_sys::signals::spawn_stop_watchdog()?;
+    let addr = listener.local_addr()?;
+    let loops = config.loops.get();
+    let mut reactors = vec![reactor::Reactor::build(
+        listener,
+        factory(),
+        None,
+        config.timeouts,
+        database(config, loops)?,
+    )?];
+    for _ in 1..loops {
+        let sibling = reuse_port_listener(addr)?;
+        reactors.push(reactor::Reactor::build(
+            sibling,
+            factory(),
+            None,
+            config.timeouts,
+            database(config, loops)?,
+        )?);
+    }
+    wb_sys::signals::unblock_stop_signals()?;
+    let mut reactors = reactors.into_iter().enumerate();
+    let (_, first) = reactors.next().expect("at least one loop");
+    let others: Vec<_> = reactors
+        .map(|(index, reactor)| {
+            std::thread::Builder::new()
+                .name(format!("selector-loop-{index}"))
+                .spawn(move || {
+                    wb_sys::syscalls::use_slot(index);
+                    reactor.run()
+                })
+        })
+        .collect::<std::io::Result<_>>()?;
+    let mut result = first.run();
+    for thread in others {
+        let served = thread
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("a loop thread panicked")));
+        result = result.and(served);
+    }
+    result
+}
+
+/// Another listening socket on `addr`, for one more loop: `SO_REUSEPORT` (the first
+/// listener has it too), `SO_REUSEADDR` and `TCP_NODELAY` as the binary sets them, the same
+/// deep backlog.
+fn reuse_port_listener(addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_tcp_nodelay(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// The backlog of each extra loop's listener: the binary's, `net.core.somaxconn` by default.
+const LISTEN_BACKLOG: i32 = 4096;
+
 impl Config {
+    /// What the flags cannot say together, in one line naming the fix (checked before the
+    /// engine binds and announces itself).
+    pub fn check(&self) -> Result<(), String> {
+        if self.loops.get() > 1 && self.reactor != Loop::Mio {
+            return Err(
+                "--loops runs several of the engine's own mio loops: drop --reactor \
+                        tokio, or use the coroutines engine for tokio on several threads"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Whether the listener must be bound with `SO_REUSEPORT`: one per loop shares the port.
+    pub fn reuse_port(&self) -> bool {
+        self.loops.get() > 1
+    }
+
     /// The threads of the `--offload` pool: `--offload-threads`, or one per CPU this process
     /// may use; `None` without `--offload`.
     pub fn effective_offload_threads(&self) -> Option<usize> {
@@ -306,6 +432,14 @@ mod tests {
             parse(&["--offload-threads", "2"]).is_err(),
             "a pool size without --offload would be silently ignored"
         );
+
+        assert_eq!(config.loops.get(), 1, "one loop by default: the model");
+        let config = parse(&["--loops", "4"]).unwrap();
+        assert!(config.reuse_port() && config.check().is_ok());
+        assert!(parse(&["--loops", "0"]).is_err());
+        assert!(parse(&["--loops", "2", "--offload"]).is_err());
+        let tokio = parse(&["--loops", "2", "--reactor", "tokio"]).unwrap();
+        assert!(tokio.check().unwrap_err().contains("drop --reactor tokio"));
     }
 
     #[test]

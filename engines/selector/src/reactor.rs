@@ -40,6 +40,7 @@ use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
 use wb_sys::accept::{AcceptError, WarnLimit};
+use wb_sys::syscalls::Call;
 use wb_sys::{ACCEPT_BACKOFF, DRAIN_TIMEOUT};
 
 use crate::connection::{Connection, Cx, Next};
@@ -157,8 +158,24 @@ fn reason(err: &pg::DbError) -> &'static str {
 }
 
 impl<F: Factory> Reactor<F> {
-    /// Sets up the poll, registers the listener, the waker and the signal pipe.
+    /// Sets up the poll, registers the listener, the waker and the signal pipe, and lets the
+    /// stop signals through: the loop is ready for them.
     pub(crate) fn new(
+        listener: std::net::TcpListener,
+        factory: F,
+        pool: Option<rayon::ThreadPool>,
+        timeouts: wb_sys::Timeouts,
+        database: Option<(pg::Config, pg::PoolSettings)>,
+    ) -> io::Result<Self> {
+        let reactor = Self::build(listener, factory, pool, timeouts, database)?;
+        wb_sys::signals::unblock_stop_signals()?;
+        Ok(reactor)
+    }
+
+    /// [`Reactor::new`] but for the signals, which stay blocked: with a loop per core, every
+    /// loop registers its signal pipe before any signal may arrive (a signal let through
+    /// after the first loop's registration would stop that loop alone).
+    pub(crate) fn build(
         listener: std::net::TcpListener,
         factory: F,
         pool: Option<rayon::ThreadPool>,
@@ -185,7 +202,6 @@ impl<F: Factory> Reactor<F> {
         let mut signals = Signals::new([SIGINT, SIGTERM])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
-        wb_sys::signals::unblock_stop_signals()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (finished_tx, finished_rx) = mpsc::channel();
         Ok(Reactor {
@@ -217,12 +233,14 @@ impl<F: Factory> Reactor<F> {
     /// period is over).
     pub(crate) fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
+        wb_sys::syscalls::counting();
         loop {
             self.fire_timers();
             if self.stopping && (self.stop_now || self.conns.is_empty()) {
                 break;
             }
             let timeout = self.poll_timeout();
+            wb_sys::syscalls::count(Call::EpollWait);
             if let Err(err) = self.poll.poll(&mut events, timeout) {
                 // EINTR: a signal interrupted epoll_wait. The signal itself arrives as an
                 // event on the signal pipe; just poll again.
@@ -375,6 +393,7 @@ impl<F: Factory> Reactor<F> {
                 return;
             };
             let accepting = wb_sys::trace::start_ns();
+            wb_sys::syscalls::count(Call::Accept);
             match listener.accept() {
                 Ok((socket, peer)) => {
                     // The accept call itself, ended before `connection_made`: on the timeline
@@ -414,6 +433,7 @@ impl<F: Factory> Reactor<F> {
     fn open(&mut self, mut socket: TcpStream, peer: SocketAddr) {
         let entry = self.conns.vacant_entry();
         let key = entry.key();
+        wb_sys::syscalls::count(Call::EpollCtl);
         // Registered for reading at once: if the client's request is already here, adding the
         // socket to epoll reports it on the next poll.
         if let Err(err) = self
@@ -476,13 +496,17 @@ impl<F: Factory> Reactor<F> {
         let mut next = event(conn, &mut cx);
         loop {
             next = match next {
-                Next::Read => {
-                    conn.read(&mut self.read_buf, &mut cx, |socket, buf| socket.read(buf))
+                Next::Read => conn.read(&mut self.read_buf, &mut cx, |socket, buf| {
+                    wb_sys::syscalls::count(Call::Read);
+                    socket.read(buf)
+                }),
+                Next::Write => {
+                    conn.write(&mut cx, |out, socket| out.write_to(&mut Counted(socket)))
                 }
-                Next::Write => conn.write(&mut cx, |out, socket| out.write_to(socket)),
-                Next::ShutDown => {
-                    conn.shut_down(&mut cx, |socket| socket.shutdown(Shutdown::Write))
-                }
+                Next::ShutDown => conn.shut_down(&mut cx, |socket| {
+                    wb_sys::syscalls::count(Call::Shutdown);
+                    socket.shutdown(Shutdown::Write)
+                }),
                 Next::Timer { at, id } => {
                     self.timers.push(at, TimerKey::Connection { key, id });
                     conn.settle(&mut cx)
@@ -512,6 +536,7 @@ impl<F: Factory> Reactor<F> {
         }
         // Closing the descriptor also removes it from the epoll set (we never dup() it), so
         // there is no deregister call to make.
+        wb_sys::syscalls::count(Call::Close);
         self.conns.remove(key);
     }
 
@@ -551,6 +576,25 @@ impl<F: Factory> Reactor<F> {
     }
 }
 
+/// A socket whose writes are counted ([`wb_sys::syscalls`]): one `writev` per call.
+struct Counted<'a>(&'a mut TcpStream);
+
+impl io::Write for Counted<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        wb_sys::syscalls::count(Call::Write);
+        self.0.write(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        wb_sys::syscalls::count(Call::Write);
+        self.0.write_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
 /// Tells epoll what connection `token` now waits for ([`Connection::interest`]), if that
 /// changed, or asks again if the connection reads after a pause ([`Connection::rearm`]): the
 /// same interest, re-armed, reports what arrived while it did not read.
@@ -559,6 +603,9 @@ fn fit_interest<P>(registry: &Registry, token: Token, conn: &mut Connection<P>) 
     let rearm = std::mem::take(&mut conn.rearm);
     if wanted == conn.registered && !rearm {
         return Ok(()); // The common case: no system call.
+    }
+    if (conn.registered, wanted) != (None, None) {
+        wb_sys::syscalls::count(Call::EpollCtl);
     }
     match (conn.registered, wanted) {
         (None, Some(interest)) => registry.register(&mut conn.socket, token, interest)?,

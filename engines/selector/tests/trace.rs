@@ -32,6 +32,7 @@ fn the_tokio_loop_traces_accept_read_wait_compute_and_write() {
         offload: false,
         offload_threads: None,
         reactor: Loop::Tokio,
+        loops: std::num::NonZeroUsize::MIN,
         timeouts: wb_sys::Timeouts::default(),
         database: wb_sys::database::DatabaseUrl::default(),
         db_pool: wb_sys::database::DatabasePool::default(),

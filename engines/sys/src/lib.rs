@@ -56,9 +56,11 @@
 //!
 //! For the engines, the contract's pieces: [`accept`] (what an accept error means),
 //! [`hangup`] (a wait that ends when the client leaves), [`linger`] (the lingering close),
-//! [`rest`] (quiet while a trickled request piles up),
-//! [`rlimit`] (the open-files limit), [`signals`] (the stop signals' mask and watchdog),
-//! [`timeouts`] (the three timeouts and their flags), [`database`] (the database flags), [`describe`] (what one connection
+//! [`rest`] (quiet while a trickled request piles up), [`rlimit`] (the open-files limit),
+//! [`uring`] (whether io_uring may be used here), [`signals`] (the stop signals' mask and
+//! watchdog), [`timeouts`] (the three timeouts and their flags), [`database`] (the database
+//! flags), [`syscalls`] (the calls an engine makes, counted by itself, per answer),
+//! [`describe`] (what one connection
 //! holds, measured) and [`trace`] (spans of work for the timeline); `drained` (with the
 //! `tokio` feature: a read on tokio that clears the socket's readiness when it has drained
 //! it); [`loopback`] (a client or
@@ -99,9 +101,11 @@ pub mod process;
 pub mod rest;
 pub mod rlimit;
 pub mod signals;
+pub mod syscalls;
 pub mod timeouts;
 pub mod timerfd;
 pub mod trace;
+pub mod uring;
 
 pub use timeouts::Timeouts;
 

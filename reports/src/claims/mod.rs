@@ -99,6 +99,16 @@ pub const HOSTAGE_FACTOR: f64 = 10.0;
 /// that separate the models here, so a cheaper adapter never changes which model to choose.
 pub const ADAPTER_OVERHEAD: f64 = 0.25;
 
+/// A completion loop "batches the system calls away" when it makes at most half the
+/// readiness loop's calls per answer: one call fewer out of the readiness loop's two or three
+/// per keep-alive request (a `recv`, a `writev`, a share of `epoll_wait`) would be less, so
+/// only batching several operations per `io_uring_enter` passes.
+pub const COMPLETION_CALLS_FACTOR: f64 = 2.0;
+/// Loops "scale with cores" when N loops answer at least one and a half times what one loop
+/// answers on CPU-bound requests: more than half of a second core's worth, which one loop
+/// cannot give and a loop that only spread its waiting could not either.
+pub const LOOPS_SPEEDUP: f64 = 1.5;
+
 /// Updates lost by at least this fraction of a step's answers (counted from below) is
 /// "loses updates"; fewer (counted from above) is "loses none". One in a hundred is far
 /// above what a step's cut-off requests blur (one per connection) at the count workloads'
@@ -501,6 +511,62 @@ pub const LESSONS: &[Lesson] = &[
         knobs: Knobs::of("selector, selector-on-tokio", &[1, 16], 1.5),
     },
     Lesson {
+        slug: "readiness-completion",
+        title: "Readiness or completion",
+        claim: "The workbench's own contrast: a readiness loop (epoll) asks the kernel which \
+                sockets are ready, then calls recv and writev itself for each request; a \
+                completion loop (io_uring, like Windows' IOCP behind Twisted's iocpreactor) \
+                hands the kernel the reads and writes and collects their results, many in one \
+                system call. Under load it makes at most half the system calls per request.",
+        why: "Each engine counts the system calls it makes (epoll_wait, recv, writev, epoll_ctl \
+              for the selector; io_uring_enter for uring) and the runner reads the counts \
+              beside the answers of each window. One io_uring_enter submits every operation \
+              queued since the last and reaps every completion that came; the receive draws \
+              its buffer from a pool only when bytes arrive, so an idle connection holds none \
+              in the process (its posted receive is kernel memory). CPU per /hello and bytes \
+              per idle connection stand beside, with nginx's when it ran.",
+        workload: "hello",
+        judge: judges::readiness_completion,
+        question: "Does handing the kernel the I/O, instead of asking what is ready, save \
+                   system calls and CPU?",
+        prediction: "At 64 connections of /hello, how many system calls per request will the \
+                     selector make, and how many will uring: the same, half, a tenth?",
+        chapter: talk::COMPLETION,
+        try_next: "Compare one connection with many: with one client there is nothing to batch, \
+                   and the two loops make nearly the same calls. Then add nginx \
+                   (--peers nginx) beside them.",
+        knobs: Knobs::of("selector, uring", &[1, 16, 64], 1.5),
+    },
+    Lesson {
+        slug: "loop-per-core",
+        title: "Concurrency and parallelism together",
+        claim: "The workbench's own contrast: one event loop runs on one core, so a server that \
+                outgrows it runs one loop per core, each with its own listener on the same \
+                port (SO_REUSEPORT; nginx's workers, gunicorn with uvicorn workers, Node's \
+                cluster). On CPU-bound requests N loops answer about N times what one loop \
+                does, as threads do, while sharing nothing.",
+        why: "The selector with --loops N runs N mio loops, each on its own thread with its \
+              own SO_REUSEPORT listener; the kernel hashes each new connection to one of \
+              them, and it stays there. The cpu workload burns a fixed amount of SHA-256 per \
+              request; the hello workload shows the same engines when requests cost little. \
+              The engines state their loops and the CPUs they may use; the sampler measures \
+              the cores they used.",
+        workload: "cpu",
+        judge: judges::loop_per_core,
+        question: "Does running one event loop per core make an event-loop server use every \
+                   core?",
+        prediction: "On CPU-bound requests, how many more answers will two loops give than \
+                     one: none, half again, twice as many?",
+        chapter: talk::LOOP_PER_CORE,
+        try_next: "Set the loops to the machine's cores and beyond (selector:loops=N): past the \
+                   cores, more loops only take turns. Then read \"Concurrency is not \
+                   parallelism\".",
+        knobs: Knobs {
+            cpu: true,
+            ..Knobs::of("selector, selector-loops, threads", &[2, 4], 1.5)
+        },
+    },
+    Lesson {
         slug: "gil",
         title: "Python threads share one core",
         claim: "Python servers are deployed with runners that run many copies using threads or \
@@ -601,6 +667,7 @@ pub fn hint(lesson: &Lesson) -> String {
         "gil" => "workbench peers install, then workbench run --peers \
                   python-threads,gunicorn-gthread,gunicorn-sync --workloads cpu"
             .into(),
+        "readiness-completion" | "loop-per-core" => judges::BEYOND_COMMAND.into(),
         "stack-size" => format!(
             "workbench run --engines {} --workloads idle",
             judges::SWEEP_ENGINES

@@ -215,6 +215,17 @@ pub const HOSTAGE: Quote = Quote::workbench(
      clients as a fixed pool has workers deny service to everyone else, while an event \
      loop keeps a few bytes for each",
 );
+/// Readiness against completion: the workbench's contrast (the talk stops at selectors).
+pub const COMPLETION: Quote = Quote::workbench(
+    "a completion loop hands the kernel its reads and writes and collects the results, many \
+     per system call, where a readiness loop makes each call itself: at least half the \
+     system calls per request",
+);
+/// A loop per core: the workbench's contrast, the deployment of nginx's workers.
+pub const LOOP_PER_CORE: Quote = Quote::workbench(
+    "one event loop per core, each with its own listener on one port, scales a loop with the \
+     cores: concurrency and parallelism together",
+);
 /// The adapter's threshold: the workbench's, not the PEP's.
 pub const ADAPTER_CHEAP: Quote = Quote::workbench(
     "an adapted loop costs less than a quarter more CPU per request than the framework's \

@@ -493,6 +493,7 @@ mod tests {
                 "p50 latency",
                 "p99 latency",
                 "engine CPU per request",
+                "system calls per answer",
                 "engine cores",
                 "client cores",
                 "peak PSS"
@@ -505,6 +506,7 @@ mod tests {
                 "p99 latency",
                 "p99 latency, uncorrected",
                 "engine CPU per request",
+                "system calls per answer",
                 "engine cores",
                 "peak PSS"
             ]

@@ -175,6 +175,7 @@ fn steps() -> [StepResult; 2] {
         },
         repeat: 2,
         facts: None,
+        syscalls: None,
     };
     let second = StepResult {
         engine: "selector+offload".into(),

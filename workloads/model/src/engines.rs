@@ -206,6 +206,16 @@ pub const ENGINES: &[EngineChoice] = &[
         defaults: Defaults::None,
     },
     EngineChoice {
+        label: "selector-loops",
+        engine: "selector",
+        args: &["--loops", "2"],
+        about: "two selector loops, each its own thread and listener on one port (SO_REUSEPORT)",
+        family: Family::EventLoop,
+        parallel: true,
+        color: [0x66, 0xc2, 0xa5],
+        defaults: Defaults::None,
+    },
+    EngineChoice {
         label: "coroutines",
         engine: "coroutines",
         args: &[],
@@ -235,6 +245,16 @@ pub const ENGINES: &[EngineChoice] = &[
         color: [0x8a, 0x3d, 0x6e],
         defaults: Defaults::None,
     },
+    EngineChoice {
+        label: "uring",
+        engine: "uring",
+        args: &[],
+        about: "one thread, one io_uring: completions instead of readiness",
+        family: Family::EventLoop,
+        parallel: false,
+        color: [0x7f, 0x6a, 0x00],
+        defaults: Defaults::None,
+    },
 ];
 
 /// The engines a run uses when none are named: the four models.
@@ -256,7 +276,8 @@ pub const FAMILIES: [Family; 4] = [
     Family::Coroutine,
 ];
 
-/// The family's reference engine: its model among [`ENGINES`] (the one with no extra flags),
+/// The family's reference engine: its first model among [`ENGINES`] (with no extra flags; the
+/// event loops have two, the selector and `uring`, and the selector is the reference),
 /// which judges, charts and pages hold the family's claims to: `threads` for
 /// [`Family::Thread`], `pool`, `selector`, `coroutines`. Peers of a family are measured beside
 /// it, never instead of it.
@@ -376,6 +397,7 @@ pub fn params(engine: &str) -> &'static [Param] {
         },
         param("reactor", ParamValue::Choice(&["mio", "tokio"])),
         param("db-pool", DB_POOL),
+        param("loops", ParamValue::Count { min: 1, max: 256 }),
         param("header-timeout", SECS),
         param("keepalive-timeout", SECS),
         param("send-timeout", SECS),
@@ -393,11 +415,17 @@ pub fn params(engine: &str) -> &'static [Param] {
         param("keepalive-timeout", SECS),
         param("send-timeout", SECS),
     ];
+    const URING: &[Param] = &[
+        param("header-timeout", SECS),
+        param("keepalive-timeout", SECS),
+        param("send-timeout", SECS),
+    ];
     match engine {
         "threads" => THREADS,
         "pool" => POOL,
         "selector" => SELECTOR,
         "coroutines" => COROUTINES,
+        "uring" => URING,
         _ => &[],
     }
 }
@@ -651,7 +679,9 @@ mod tests {
                 .iter()
                 .filter(|e| e.family == family && e.is_model())
                 .collect();
-            assert_eq!(models.len(), 1, "{family:?}");
+            // The first is the family's reference; `uring`, a second event loop (completions
+            // instead of readiness), is measured beside the selector, never instead of it.
+            assert!(!models.is_empty(), "{family:?}");
             assert_eq!(reference(family), models[0]);
             assert!(DEFAULT_ENGINES.contains(&reference(family).label));
         }

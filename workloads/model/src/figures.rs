@@ -171,6 +171,7 @@ impl StepResult {
             estimates,
             repeat: 0,
             facts: None,
+            syscalls: None,
         }
     }
 

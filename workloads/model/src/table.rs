@@ -312,6 +312,31 @@ pub const TABLE: &[Figure] = &[
         compared_in: NOWHERE,
     },
     Figure {
+        key: "syscalls_per_answer",
+        label: "system calls per answer",
+        unit: Unit::Count,
+        better: Better::Lower,
+        decimals: 3,
+        // Counted by the engine itself: only engines that count (the selector on mio, uring).
+        value: |s| {
+            s.syscalls
+                .as_ref()
+                .and_then(crate::results::Syscalls::per_answer)
+        },
+        interval: Some(Interval {
+            low: "syscalls_per_answer_ci_low",
+            high: "syscalls_per_answer_ci_high",
+            of: |s| {
+                s.syscalls
+                    .as_ref()?
+                    .per_answer_estimate(&s.load.windows)
+                    .filter(crate::spread::Estimate::has_interval)
+                    .map(|e| e.interval())
+            },
+        }),
+        compared_in: LOADED,
+    },
+    Figure {
         key: "engine_cores",
         label: "engine cores",
         unit: Unit::Cores,
@@ -507,6 +532,7 @@ mod tests {
             },
             repeat: 0,
             facts: None,
+            syscalls: None,
         }
     }
 

@@ -75,6 +75,11 @@ pub struct RunOutcome {
 
 /// Why a peer cannot serve a workload, if it cannot (nginx serves `/hello` only).
 pub fn not_supported(spec: &EngineSpec, workload: &Workload) -> Option<String> {
+    // An engine this machine's kernel cannot run (io_uring missing, switched off or
+    // filtered) is not one that failed: its steps say so, whatever the workload.
+    if !spec.peer && spec.engine == "uring" {
+        return wb_sys::uring::available().err();
+    }
     let def = peers::find(&spec.engine).filter(|_| spec.peer)?;
     let route = match workload.request.route {
         Route::Hello => return None,

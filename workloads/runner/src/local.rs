@@ -123,7 +123,7 @@ impl Site for Local {
         } else {
             let url = self.database().map(wb_database::Database::conninfo);
             let args = self.engine_args(spec, &url);
-            ServerProcess::spawn_on_cpu(&runner.exe, &spec.engine, &args, self.cpu)
+            ServerProcess::spawn_counted(&runner.exe, &spec.engine, &args, self.cpu)
                 .map_err(|err| err.to_string())
         };
         started.map_err(|err| format!("the {} engine did not start: {err}", spec.label))
@@ -153,6 +153,37 @@ impl Site for Local {
                 read.inspect_err(|err| tracing::warn!("GET /count: {err}"))
                     .ok()
             });
+        // The engine's own count of its system calls, read when the warm-up ends and every
+        // window after (the load report's windows, on the same clock): the calls of the
+        // measured window against its answers, window by window for the spread.
+        let counted = server.syscalls().is_some().then(|| {
+            let (warmup, duration) = (plan.warmup, plan.duration);
+            let read = {
+                let path = server.run_dir().map(Path::to_path_buf);
+                move || {
+                    path.as_deref()
+                        .and_then(|dir| wb_sys::syscalls::read(&dir.join("syscalls")).ok())
+                        .flatten()
+                }
+            };
+            let start = Instant::now();
+            std::thread::spawn(move || {
+                let end = start + warmup + duration;
+                std::thread::sleep(warmup);
+                let mut readings = Vec::new();
+                loop {
+                    let now = Instant::now();
+                    if let Some(counts) = read() {
+                        readings.push((now.duration_since(start).as_millis() as u64, counts));
+                    }
+                    if now >= end {
+                        return readings;
+                    }
+                    let window = Duration::from_millis(wb_model::results::WINDOW_MS);
+                    std::thread::sleep(window.min(end - now));
+                }
+            })
+        });
         let sampler = Sampler::start(server.pid(), SAMPLE_INTERVAL);
         // The database's process tree, sampled like the engine's and on the same clock
         // (both samplers start together), so its CPU stands beside the engine's.
@@ -212,6 +243,9 @@ impl Site for Local {
                 plan.warmup.as_millis() as u64,
             );
         }
+        step.syscalls = counted
+            .and_then(|reader| reader.join().ok())
+            .and_then(|readings| syscalls_between(&readings, step.load.completed));
         step
     }
 
@@ -253,6 +287,31 @@ impl Site for Local {
             .map(|text| (text, Some(held)))
             .map_err(|err| format!("the traced {} wrote no trace: {err}", engine.label))
     }
+}
+
+/// The calls an engine counted between its first and last reading (`(ms since the step
+/// began, counts)`), by name, over `answers`, with every reading's running total.
+fn syscalls_between(
+    readings: &[(u64, [u64; wb_sys::syscalls::CALLS])],
+    answers: u64,
+) -> Option<wb_model::results::Syscalls> {
+    let (first, last) = (readings.first()?, readings.last()?);
+    let calls = wb_sys::syscalls::Call::ALL
+        .iter()
+        .zip(first.1.iter().zip(&last.1))
+        .map(|(call, (b, a))| (call.name().to_string(), a.saturating_sub(*b)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    let total = |counts: &[u64]| counts.iter().sum::<u64>();
+    let readings = readings
+        .iter()
+        .map(|(at_ms, counts)| [*at_ms, total(counts).saturating_sub(total(&first.1))])
+        .collect();
+    Some(wb_model::results::Syscalls {
+        calls,
+        answers,
+        readings,
+    })
 }
 
 /// Runs `exe engine <engine> <args> --describe` for `spec` and parses its line. Peers have

@@ -1,6 +1,7 @@
 //! The ten judges, one per lesson. Each reads one workload's steps of one run and returns a
 //! [`Finding`]; the verdict rules are in the [module docs](super).
 
+mod beyond;
 mod database;
 mod gil;
 mod idle;
@@ -9,6 +10,7 @@ mod parallel;
 mod race;
 mod waiting;
 
+pub(super) use beyond::{COMMAND as BEYOND_COMMAND, loop_per_core, readiness_completion};
 pub(super) use database::db_pool;
 pub(super) use gil::{free_threaded_python, gil};
 pub use idle::{ConnectionCost, IdleCosts, idle_costs};

@@ -772,6 +772,7 @@ fn loose_thresholds_no_longer_pass() {
     assert_ne!(judge("cpu-parallelism", &r).0, Verdict::Supported);
 }
 
+mod beyond;
 mod db_pool;
 mod lessons_six;
 

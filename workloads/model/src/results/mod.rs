@@ -423,6 +423,74 @@ pub struct StepResult {
     /// a peer that cannot say (nginx), and for a step whose engine never started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub facts: Option<EngineFacts>,
+    /// The system calls the engine counted itself during the measured window, and the
+    /// answers of the window: `None` for engines that do not count them (and for peers,
+    /// which cannot say), for steps on other hosts, and for runs from before engines counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syscalls: Option<Syscalls>,
+}
+
+/// System calls an engine made in a step's measured window, as it counted them
+/// (`wb_sys::syscalls`): `epoll_wait`, `read`, `write`… or `io_uring_enter`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Syscalls {
+    /// Calls by name; a call never made is left out.
+    pub calls: std::collections::BTreeMap<String, u64>,
+    /// The valid answers of the same window (the load report's `completed`).
+    pub answers: u64,
+    /// The running total of calls at each reading, `[ms since the step began, calls]`, one
+    /// reading per [`WINDOW_MS`] on the clock of the load report's windows: what gives calls
+    /// per answer its spread.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub readings: Vec<[u64; 2]>,
+}
+
+impl Syscalls {
+    /// Every call counted.
+    pub fn total(&self) -> u64 {
+        self.calls.values().sum()
+    }
+
+    /// Calls per answer; `None` without answers.
+    pub fn per_answer(&self) -> Option<f64> {
+        (self.answers > 0).then(|| self.total() as f64 / self.answers as f64)
+    }
+
+    /// Calls per answer with its interval: the calls of each of the load's `windows`
+    /// (interpolated between the readings around its ends) over that window's answers, as
+    /// batch means ([`crate::spread::from_windows`]), around the whole window's figure.
+    /// Without readings or windows, the figure alone.
+    pub fn per_answer_estimate(&self, windows: &[Window]) -> Option<crate::spread::Estimate> {
+        let value = self.per_answer()?;
+        let at = |ms: f64| -> Option<f64> {
+            let after = self.readings.iter().position(|r| r[0] as f64 >= ms)?;
+            let b = self.readings[after];
+            if after == 0 {
+                return (b[0] as f64 == ms).then_some(b[1] as f64);
+            }
+            let a = self.readings[after - 1];
+            let span = (b[0] - a[0]).max(1) as f64;
+            Some(a[1] as f64 + (b[1] as f64 - a[1] as f64) * (ms - a[0] as f64) / span)
+        };
+        let ratios: Vec<f64> = windows
+            .iter()
+            .filter(|w| w.answers > 0)
+            .filter_map(|w| {
+                let start = w.at_ms as f64;
+                let calls = at(start + WINDOW_MS as f64)? - at(start)?;
+                Some(calls.max(0.0) / w.answers as f64)
+            })
+            .collect();
+        Some(match crate::spread::from_windows(&ratios) {
+            Some(e) if e.has_interval() => crate::spread::Estimate {
+                value,
+                low: e.low.min(value),
+                high: e.high.max(value),
+                ..e
+            },
+            _ => crate::spread::Estimate::single(value),
+        })
+    }
 }
 
 /// What an engine process states about its own effective configuration, in its ready line
@@ -463,6 +531,10 @@ pub struct EngineFacts {
     /// `db-pool` lesson reads. `None` in runs stored before it was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub db_pool: Option<u64>,
+    /// Event loops, each on a thread of its own with its own listener on the shared port
+    /// (the selector's `--loops`, nginx's workers): stated by engines that run loops.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loops: Option<u64>,
 }
 
 impl EngineFacts {
@@ -478,6 +550,9 @@ impl EngineFacts {
         let mut parts = Vec::new();
         if let Some(n) = self.workers {
             parts.push(plural(n, "worker", "workers"));
+        }
+        if let Some(n) = self.loops.filter(|&n| n > 1) {
+            parts.push(plural(n, "loop", "loops"));
         }
         if let Some(n) = self.threads {
             parts.push(plural(n, "thread", "threads"));
@@ -762,5 +837,47 @@ mod tests {
             assert_eq!(RunStatus::parse(s).unwrap().as_str(), s);
         }
         assert_eq!(RunStatus::parse("done"), None);
+    }
+}
+
+#[cfg(test)]
+mod syscalls_tests {
+    use super::*;
+
+    fn window(at_ms: u64, answers: u64) -> Window {
+        Window {
+            at_ms,
+            answers,
+            errors: 0,
+            p50_us: 0,
+            p99_us: 0,
+        }
+    }
+
+    #[test]
+    fn calls_per_answer_has_the_spread_of_its_windows() {
+        // 1000 answers a window; 2, 2, then 3, 3 calls each.
+        let s = Syscalls {
+            calls: [("read".to_string(), 10_000)].into(),
+            answers: 4000,
+            readings: vec![
+                [1000, 0],
+                [1200, 2000],
+                [1400, 4000],
+                [1600, 7000],
+                [1800, 10_000],
+            ],
+        };
+        let windows: Vec<Window> = [1000, 1200, 1400, 1600]
+            .into_iter()
+            .map(|at| window(at, 1000))
+            .collect();
+        let e = s.per_answer_estimate(&windows).unwrap();
+        assert_eq!(e.value, 2.5);
+        assert!(e.has_interval() && e.low < 2.5 && e.high > 2.5, "{e:?}");
+        // Readings between window ends are interpolated; without windows, the figure alone.
+        let e = s.per_answer_estimate(&[]).unwrap();
+        assert!(!e.has_interval());
+        assert_eq!(Syscalls::default().per_answer_estimate(&windows), None);
     }
 }

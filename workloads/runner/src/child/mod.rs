@@ -97,6 +97,9 @@ pub struct ServerProcess {
     run_dir: Option<tempfile::TempDir>,
 }
 
+/// The file in an engine's run folder that holds its system-call counters.
+const SYSCALLS_FILE: &str = "syscalls";
+
 /// How a started server tells that it accepts connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Readiness {
@@ -145,6 +148,34 @@ struct Tracked {
 }
 
 impl ServerProcess {
+    /// Like [`ServerProcess::spawn_on_cpu`], with the engine counting its own system calls
+    /// into a file of its private run folder (`--syscalls FILE`, see `wb_sys::syscalls`):
+    /// [`ServerProcess::syscalls`] reads them.
+    pub fn spawn_counted(
+        exe: &Path,
+        engine: &str,
+        args: &[&str],
+        cpu: Option<usize>,
+    ) -> io::Result<ServerProcess> {
+        let dir = tempfile::Builder::new().prefix("wb-engine-").tempdir()?;
+        let file = dir.path().join(SYSCALLS_FILE);
+        let file = file
+            .to_str()
+            .ok_or_else(|| io::Error::other("a temporary folder whose name is not UTF-8"))?;
+        let args: Vec<&str> = args.iter().copied().chain(["--syscalls", file]).collect();
+        let mut server = ServerProcess::spawn_on_cpu(exe, engine, &args, cpu)?;
+        server.run_dir = Some(dir);
+        Ok(server)
+    }
+
+    /// The system calls the engine has counted so far, summed over its threads, in
+    /// `wb_sys::syscalls::Call::ALL`'s order: `None` for an engine that does not count them
+    /// (or was not started by [`ServerProcess::spawn_counted`]).
+    pub fn syscalls(&self) -> Option<[u64; wb_sys::syscalls::CALLS]> {
+        let path = self.run_dir()?.join(SYSCALLS_FILE);
+        wb_sys::syscalls::read(&path).ok().flatten()
+    }
+
     /// Starts `exe engine <engine> <args…>` and waits for its ready line. Its stderr (the
     /// engine's log) is inherited, at level `warn` unless `RUST_LOG` says otherwise.
     pub fn spawn(exe: &Path, engine: &str, args: &[&str]) -> io::Result<ServerProcess> {
