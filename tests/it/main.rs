@@ -1,7 +1,9 @@
 //! The workspace's integration tests, in one binary: one link of the whole workbench instead
 //! of one per file. Each file is a module, so a test is named `<file>::…`:
-//! `cargo test --test it conformance::selector` runs one engine's conformance cases,
-//! `cargo test --test it faults` the faults suite. What several files need (the built
+//! `cargo test --test it faults::selector` runs one engine's faults cases, `cargo test --test it
+//! faults` the faults suite. The conformance suite has a binary of its own
+//! (`cargo test --test conformance uring`, `tests/conformance/main.rs`), built from
+//! `conformance.rs` here. What several files need (the built
 //! binary, starting and stopping an engine) is in [`util`] once.
 
 #[macro_use]
@@ -9,7 +11,6 @@ mod util;
 
 mod browser;
 mod cli;
-mod conformance;
 mod crash;
 mod dashboard;
 mod dashboard_holds;

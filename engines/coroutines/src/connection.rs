@@ -121,20 +121,17 @@ async fn serve_requests(
                 // polled in this order, so a stopping server starts on no new request.
                 // (Waiting on `stop` costs two uncontended locks per wait: watch shards its
                 // waiter list.)
-                let at = tokio::time::Instant::from_std(deadline.at);
                 if let Some(rest) = session.read_pause() {
                     // The request trickles in a byte per segment: let it pile up in the
-                    // kernel and take it in one read, not one read per byte.
-                    // Quiet meanwhile: tokio's driver would otherwise wake for every byte.
-                    let until = (tokio::time::Instant::now() + rest).min(at);
-                    wb_sys::rest::quiet(stream, true)?;
-                    tokio::select! {
-                        biased;
-                        _ = stop.changed() => return Ok(End::Close),
-                        () = tokio::time::sleep_until(until) => {}
+                    // kernel and take it in one read, not one read per byte. Boxed: only a
+                    // trickling client pays for the rest's timer, not every task's future
+                    // (an idle connection's cost is the future's size).
+                    let until = deadline.at.min(std::time::Instant::now() + rest);
+                    if !Box::pin(rest_before_reading(stream, stop, until)).await? {
+                        return Ok(End::Close);
                     }
-                    wb_sys::rest::quiet(stream, false)?;
                 }
+                let at = tokio::time::Instant::from_std(deadline.at);
                 // lesson:begin teach
                 tokio::select! {
                     biased;
@@ -249,6 +246,25 @@ async fn hung_up(stream: &TcpStream) {
 /// Waits until `stream` is readable (or tokio still believes it is).
 ///
 /// `TcpStream::readable()` does the same, but its future is 152 bytes (it embeds a node of
+
+/// Rests until `until` before the next read of a request that trickles in, with the socket
+/// quiet meanwhile ([`wb_sys::rest`]: tokio's driver would otherwise wake for every byte).
+/// `false` if the server began to stop.
+async fn rest_before_reading(
+    stream: &TcpStream,
+    stop: &mut watch::Receiver<()>,
+    until: std::time::Instant,
+) -> io::Result<bool> {
+    wb_sys::rest::quiet(stream, true)?;
+    let stopped = tokio::select! {
+        biased;
+        _ = stop.changed() => true,
+        () = tokio::time::sleep_until(until.into()) => false,
+    };
+    wb_sys::rest::quiet(stream, false)?;
+    Ok(!stopped)
+}
+
 /// tokio's intrusive list of waiters, so that several tasks can wait on one socket), and it
 /// would sit in every idle task. The poll API keeps the one waker of the one task reading
 /// this socket in the socket's own slot instead, so this future is a single reference.
