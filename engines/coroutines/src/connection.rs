@@ -243,10 +243,6 @@ async fn hung_up(stream: &TcpStream) {
     }
 }
 
-/// Waits until `stream` is readable (or tokio still believes it is).
-///
-/// `TcpStream::readable()` does the same, but its future is 152 bytes (it embeds a node of
-
 /// Rests until `until` before the next read of a request that trickles in, with the socket
 /// quiet meanwhile ([`wb_sys::rest`]: tokio's driver would otherwise wake for every byte).
 /// `false` if the server began to stop.
@@ -265,6 +261,9 @@ async fn rest_before_reading(
     Ok(!stopped)
 }
 
+/// Waits until `stream` is readable (or tokio still believes it is).
+///
+/// `TcpStream::readable()` does the same, but its future is 152 bytes (it embeds a node of
 /// tokio's intrusive list of waiters, so that several tasks can wait on one socket), and it
 /// would sit in every idle task. The poll API keeps the one waker of the one task reading
 /// this socket in the socket's own slot instead, so this future is a single reference.
