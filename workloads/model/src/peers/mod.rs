@@ -14,6 +14,25 @@
 //! `asyncio-uvloop` (the asyncio peer's `Protocol` on uvloop), beside `twisted` (the epoll
 //! reactor) and `asyncio`. They are the same scripts with a flag (`--reactor asyncio|uvloop`,
 //! `--loop uvloop`), and event loops in the registry like the peers they vary.
+//!
+//! # Frameworks as people deploy them
+//!
+//! The raw peers isolate a loop: each parses with the same small core (`peers/wbcore.py`).
+//! Beside them are the frameworks a Python user would choose, each an idiomatic app of its
+//! framework that lets it parse and frame: `aiohttp` (on asyncio's loop), `uvicorn` (a bare ASGI
+//! app on uvicorn, httptools and uvloop), `starlette` (the same routes as a Starlette app on
+//! that uvicorn), `twisted-web` (a `Site` and a `Resource` on the epoll reactor),
+//! `tornado-web` (an async `RequestHandler`), `gevent-wsgi` (`gevent.pywsgi`),
+//! `gunicorn-uvicorn` (gunicorn's prefork pool of uvicorn loops) and `granian` (the ASGI app on
+//! a Rust server). Set against the raw peer on the same loop (twisted and twisted-web; asyncio
+//! and aiohttp; uvicorn and starlette) they show what the framework costs.
+//!
+//! # The selector functions
+//!
+//! `twisted-select` and `twisted-poll` are the `twisted` peer on Twisted's `selectreactor` and
+//! `pollreactor`: the same protocol, the kernel interface that waits for readiness alone
+//! differing (select's bitmaps of at most 1,024 descriptors, poll's array, epoll's kernel-side
+//! interest set).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -70,8 +89,16 @@ pub enum Launch {
     /// `<venv python> peers/<script> <args…> --port PORT`: the arguments choose the event loop
     /// of an interoperability variant (`--reactor asyncio`, `--loop uvloop`).
     Script(&'static str, &'static [&'static str]),
-    /// `<venv python> -m gunicorn --config peers/gunicorn_conf.py …` with this worker class.
-    Gunicorn(&'static str),
+    /// `<venv python> -m gunicorn --config peers/gunicorn_conf.py … APP` with this worker
+    /// class and this application (`wsgi_app:application`, `asgi_app:bare`). The `gthread`
+    /// class runs one worker with the pool's rule of threads, every other class the pool's
+    /// rule of worker processes.
+    Gunicorn {
+        /// `--worker-class`: `sync`, `gthread`, `uvicorn_worker.UvicornWorker`.
+        worker_class: &'static str,
+        /// The application, as gunicorn takes it: `module:callable` in `peers/`.
+        app: &'static str,
+    },
     /// `nginx -p RUN_DIR -c RUN_DIR/nginx.conf -e stderr`, from the `peers/nginx.conf` template.
     Nginx,
 }
