@@ -92,6 +92,24 @@ pub fn venv_python() -> PathBuf {
     venv_dir().join("bin").join("python")
 }
 
+/// The Python `(major, minor)` the peers' environment was made with, from its `pyvenv.cfg`
+/// (`version = 3.11.7`, or `version_info = 3.13.0.final.0` in newer Pythons); `None` when
+/// there is no environment or it does not say.
+pub fn venv_python_version() -> Option<(u32, u32)> {
+    let cfg = std::fs::read_to_string(venv_dir().join("pyvenv.cfg")).ok()?;
+    cfg.lines().find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        if !matches!(key.trim(), "version" | "version_info") {
+            return None;
+        }
+        let mut parts = value.trim().split('.').map(str::parse::<u32>);
+        match (parts.next(), parts.next()) {
+            (Some(Ok(major)), Some(Ok(minor))) => Some((major, minor)),
+            _ => None,
+        }
+    })
+}
+
 /// The peers' sources: `$WORKBENCH_PEERS_DIR`, or the repository's `peers/` folder (found from
 /// where this crate was built).
 pub fn peers_dir() -> PathBuf {
@@ -214,18 +232,27 @@ pub fn readiness_of_all() -> Vec<(&'static PeerDef, Result<(), String>)> {
                 // Files and nginx are cheap to check; no interpreter or no answer from it: ask
                 // the peer itself, which says why.
                 (Requirement::Nginx, _) | (_, None) => peer.readiness(),
-                (Requirement::Python(packages), Some(failed)) => {
-                    peer.files_present().and_then(|()| {
-                        match packages.iter().find_map(|p| failed.get(p.import)) {
+                (Requirement::Python(packages), Some(failed)) => peer
+                    .files_present()
+                    .and_then(|()| python_fits(peer))
+                    .and_then(
+                        |()| match packages.iter().find_map(|p| failed.get(p.import)) {
                             None => Ok(()),
                             Some(why) => Err(not_importable(packages, why)),
-                        }
-                    })
-                }
+                        },
+                    ),
             };
             (peer, readiness)
         })
         .collect()
+}
+
+/// Whether the peers' environment runs a Python the peer's packages support, or why not.
+fn python_fits(peer: &PeerDef) -> Result<(), String> {
+    match venv_python_version().and_then(|version| peer.python_problem(version)) {
+        Some(why) => Err(why),
+        None => Ok(()),
+    }
 }
 
 /// Why a peer's packages cannot be imported, and what to do about it.
@@ -292,6 +319,7 @@ impl PeerLaunch for PeerDef {
                         venv_dir().display()
                     ));
                 }
+                python_fits(self)?;
                 let imports: Vec<&str> = packages.iter().map(|p| p.import).collect();
                 let script = format!("import {}", imports.join(", "));
                 if packages.is_empty() {

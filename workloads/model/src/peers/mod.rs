@@ -50,6 +50,18 @@ pub struct Package {
     pub dist: &'static str,
     /// The module the peer imports: importing it is the readiness check.
     pub import: &'static str,
+    /// The oldest Python `(major, minor)` the pinned release runs on (its `Requires-Python`).
+    pub python: (u32, u32),
+}
+
+/// The oldest Python every peer's packages run on: the newest of their [`Package::python`]
+/// (Tornado 6.6 and Starlette 1.10 need 3.11). `workbench peers install` refuses older.
+pub fn min_python() -> (u32, u32) {
+    all()
+        .iter()
+        .flat_map(|peer| peer.min_python())
+        .max()
+        .unwrap_or((3, 0))
 }
 
 /// What a peer needs installed.
@@ -147,6 +159,34 @@ impl Requirement {
 }
 
 impl PeerDef {
+    /// The oldest Python this peer's packages run on, and the package that needs it; `None`
+    /// for a peer without Python packages.
+    pub fn min_python(&self) -> Option<(u32, u32)> {
+        match self.requirement {
+            Requirement::Python(packages) => packages.iter().map(|p| p.python).max(),
+            Requirement::Nginx => None,
+        }
+    }
+
+    /// Why this peer cannot run on Python `version`, naming the package that needs a newer
+    /// one and what to do; `None` when it can.
+    pub fn python_problem(&self, version: (u32, u32)) -> Option<String> {
+        let Requirement::Python(packages) = self.requirement else {
+            return None;
+        };
+        let package = packages
+            .iter()
+            .filter(|p| p.python > version)
+            .max_by_key(|p| p.python)?;
+        let (major, minor) = package.python;
+        Some(format!(
+            "{} needs Python {major}.{minor} or newer, and the peers' environment runs {}.{}: \
+             run `workbench peers install --python python{major}.{minor}` (it rebuilds the \
+             environment with that Python)",
+            package.dist, version.0, version.1
+        ))
+    }
+
     /// The versions that matter for this peer, from `wb_runner::peers::versions`: e.g.
     /// `python 3.11.7, twisted 26.10.0`.
     pub fn version_summary(&self, versions: &BTreeMap<String, String>) -> String {
@@ -178,5 +218,17 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), all().len());
         assert!(find("apache").is_none());
+    }
+
+    #[test]
+    fn a_peer_says_which_package_needs_a_newer_python() {
+        let tornado = find("tornado").unwrap();
+        assert_eq!(tornado.python_problem((3, 11)), None);
+        let why = tornado.python_problem((3, 10)).unwrap();
+        assert!(why.contains("tornado needs Python 3.11"), "{why}");
+        assert!(why.contains("--python python3.11"), "{why}");
+        assert_eq!(find("asyncio").unwrap().python_problem((3, 7)), None);
+        assert_eq!(find("nginx").unwrap().python_problem((2, 7)), None);
+        assert!(min_python() >= (3, 11));
     }
 }

@@ -1,85 +1,104 @@
 //! The peers themselves: each server we did not write, its packages pinned by
-//! `peers/requirements.txt`, its model (family) and how it is started and known ready.
+//! `peers/requirements.txt`, its model (family) and how it is started and known ready. Each
+//! package's oldest Python is its pinned release's `Requires-Python`.
 
 use super::*;
 
 const TWISTED: Package = Package {
     dist: "twisted",
     import: "twisted.internet.epollreactor",
+    python: (3, 10),
 };
 /// Twisted's reactor on an asyncio event loop (PEP 3156's "adapt the default loop").
 const TWISTED_ON_ASYNCIO: Package = Package {
     dist: "twisted",
     import: "twisted.internet.asyncioreactor",
+    python: (3, 10),
 };
 /// uvloop: asyncio's event loop reimplemented on libuv, installed as asyncio's loop policy.
 const UVLOOP: Package = Package {
     dist: "uvloop",
     import: "uvloop",
+    python: (3, 8),
 };
 const TORNADO: Package = Package {
     dist: "tornado",
     import: "tornado.tcpserver",
+    python: (3, 11),
 };
 const GEVENT: Package = Package {
     dist: "gevent",
     import: "gevent.server",
+    python: (3, 10),
 };
 const CURIO: Package = Package {
     dist: "curio",
     import: "curio",
+    python: (3, 7),
 };
 const GUNICORN: Package = Package {
     dist: "gunicorn",
     import: "gunicorn.workers.gthread",
+    python: (3, 10),
 };
 /// Twisted's select() reactor: every descriptor in three bitmaps, at most FD_SETSIZE (1,024).
 const TWISTED_SELECT: Package = Package {
     dist: "twisted",
     import: "twisted.internet.selectreactor",
+    python: (3, 10),
 };
 /// Twisted's poll() reactor: every descriptor in an array handed to the kernel each turn.
 const TWISTED_POLL: Package = Package {
     dist: "twisted",
     import: "twisted.internet.pollreactor",
+    python: (3, 10),
 };
 const AIOHTTP: Package = Package {
     dist: "aiohttp",
     import: "aiohttp.web",
+    python: (3, 10),
 };
 const UVICORN: Package = Package {
     dist: "uvicorn",
     import: "uvicorn",
+    python: (3, 10),
 };
 /// uvicorn's C parser (llhttp, Node.js's).
 const HTTPTOOLS: Package = Package {
     dist: "httptools",
     import: "httptools",
+    python: (3, 9),
 };
 const STARLETTE: Package = Package {
     dist: "starlette",
     import: "starlette.applications",
+    python: (3, 11),
 };
 const TWISTED_WEB: Package = Package {
     dist: "twisted",
     import: "twisted.web.server",
+    python: (3, 10),
 };
 const TORNADO_WEB: Package = Package {
     dist: "tornado",
     import: "tornado.web",
+    python: (3, 11),
 };
 const GEVENT_WSGI: Package = Package {
     dist: "gevent",
     import: "gevent.pywsgi",
+    python: (3, 10),
 };
 /// gunicorn's worker class that runs uvicorn in each worker process (moved out of uvicorn).
 const UVICORN_WORKER: Package = Package {
     dist: "uvicorn-worker",
     import: "uvicorn_worker",
+    python: (3, 9),
 };
 const GRANIAN: Package = Package {
     dist: "granian",
     import: "granian",
+    python: (3, 10),
 };
 
 pub(super) static PEERS: [PeerDef; 22] = [
