@@ -61,9 +61,12 @@ fn framework_cost_all_outcomes() {
     assert!(why.contains("--workloads hello"), "{why}");
 }
 
+/// One server's CPU per request (µs, ± µs) at each level of idle connections.
+type Costs<'a> = &'a [(u64, f64, f64)];
+
 /// An idle-hello run: each server's CPU per request (µs, ± µs) at each level of idle
 /// connections.
-fn scan_run(servers: &[(&'static str, &[(u64, f64, f64)])]) -> StoredRun {
+fn scan_run(servers: &[(&'static str, Costs<'_>)]) -> StoredRun {
     let shape = Shape {
         rps: 5_000.0,
         p99_us: 900.0,
@@ -93,7 +96,7 @@ fn scan_run(servers: &[(&'static str, &[(u64, f64, f64)])]) -> StoredRun {
 #[test]
 fn selector_functions_all_outcomes() {
     let epoll: &[(u64, f64, f64)] = &[(0, 20.0, 1.0), (1000, 21.0, 1.0), (5000, 22.0, 1.0)];
-    let cases: [(&[(u64, f64, f64)], Verdict); 3] = [
+    let cases: [(Costs<'_>, Verdict); 3] = [
         // Poll ten times epoll's at 5,000 idle connections, the same with none: supported.
         (
             &[(0, 20.0, 1.0), (1000, 60.0, 3.0), (5000, 220.0, 10.0)],
