@@ -12,13 +12,15 @@ from Python with granian's Granian class, which this script uses so that the ope
 is raised first (the worker inherits it). granian binds the port itself and prints nothing the
 workbench reads, so the runner gives it a free port and waits until it accepts connections.
 hyper frames the answer (it adds Date) and closes after an answer that says
-`Connection: close`. granian's backpressure (requests served at once per worker) defaults to
-its backlog, raised to the engines' listen backlog.
+`Connection: close`. granian's backpressure (how many connections a worker serves at once;
+past it, new ones wait unanswered) defaults to its backlog: it is set to the open-files limit
+here, so that the idle workload's thousands of connections are held as an engine holds them.
 
 Run: python granian_peer.py --port 8080, then curl -i http://127.0.0.1:8080/hello
 """
 
 import os
+import resource
 import sys
 
 from granian import Granian
@@ -45,6 +47,7 @@ def main():
         websockets=False,
         workers=1,
         backlog=wbcore.LISTEN_BACKLOG,
+        backpressure=resource.getrlimit(resource.RLIMIT_NOFILE)[0],
         log_level=LogLevels.warning,
         log_access=False,
     ).serve()

@@ -23,6 +23,7 @@ import asyncio
 
 import tornado.web
 from tornado.httpserver import HTTPServer
+from tornado.iostream import StreamClosedError
 
 import wbcore
 
@@ -59,7 +60,10 @@ class WorkbenchHandler(tornado.web.RequestHandler):
                 connection._disconnect_on_finish = True
         if not job.head_only:
             self.write(body)
-        await self.finish()
+        try:
+            await self.finish()
+        except StreamClosedError:
+            pass  # the client went away during the wait: nobody to answer, nothing to log
 
     get = head = post = delete = patch = put = options = serve
 
