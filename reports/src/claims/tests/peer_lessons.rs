@@ -131,6 +131,18 @@ fn selector_functions_all_outcomes() {
             f.headline()
         );
     }
+    // epoll grows as much as poll: poll is not twice epoll at 5,000, so the scan is not what
+    // made poll dearer. A loose "poll grows" passes it.
+    let growing: Costs<'_> = &[(0, 20.0, 1.0), (1000, 60.0, 2.0), (5000, 200.0, 5.0)];
+    let poll: Costs<'_> = &[(0, 20.0, 1.0), (1000, 60.0, 3.0), (5000, 220.0, 10.0)];
+    let r = scan_run(&[("twisted", growing), ("twisted-poll", poll)]);
+    assert_eq!(judge(SCAN, &r).0, Verdict::NotSupported);
+    // poll twice epoll's from the start, and flat: not the scan either.
+    let dear: Costs<'_> = &[(0, 50.0, 1.0), (1000, 52.0, 1.0), (5000, 55.0, 1.0)];
+    let r = scan_run(&[("twisted", epoll), ("twisted-poll", dear)]);
+    let (v, why) = judge(SCAN, &r);
+    assert_eq!(v, Verdict::NotSupported, "{why}");
+    assert!(why.contains("with none"), "{why}");
     // Levels too low to show a scan: inconclusive, naming the levels to run.
     let low: &[(u64, f64, f64)] = &[(0, 20.0, 1.0), (500, 60.0, 1.0)];
     let r = scan_run(&[("twisted", low), ("twisted-poll", low)]);
