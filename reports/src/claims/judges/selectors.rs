@@ -71,37 +71,49 @@ fn select_sentence(steps: &[&StepResult]) -> Option<String> {
         return None;
     }
     let held = mine.iter().map(|s| s.load.connections).max().unwrap_or(0);
-    let broke = mine.iter().find(|s| {
-        s.failure.is_some() || !s.reached() || s.load.completed == 0 || s.load.errors.total() > 0
-    });
-    Some(match broke {
-        Some(s) => {
+    // Every level where select fell short: connections not held, requests refused or
+    // unanswered, or a failed step.
+    let broke: Vec<String> = mine
+        .iter()
+        .filter(|s| {
+            s.failure.is_some()
+                || !s.reached()
+                || s.load.completed == 0
+                || s.load.errors.total() > 0
+        })
+        .map(|s| {
             let why = s
                 .failure
                 .clone()
-                .or_else(|| s.flags.level_not_reached.clone())
                 .or_else(|| s.load.not_reached.clone())
                 .map(|w| format!(" ({w})"))
                 .unwrap_or_default();
             format!(
-                "{SELECT} (select(), at most {} descriptors): with {} idle connections asked \
-                 for, it held {} and answered {} requests, with {} errors{why}; it never held \
-                 more than {} connections. A descriptor at or above FD_SETSIZE cannot be \
-                 handed to select() at all: the reactor drops those connections.",
-                format::count(FD_SETSIZE as f64),
+                "at {} idle connections asked for, it held {} and answered {} requests, with \
+                 {} errors{why}",
                 format::count(s.level as f64),
                 format::count(s.load.connections as f64),
                 format::count(s.load.completed as f64),
                 format::count(s.load.errors.total() as f64),
-                format::count(held as f64),
             )
-        }
-        None => format!(
+        })
+        .collect();
+    Some(if broke.is_empty() {
+        format!(
             "{SELECT} answered at every level here, holding up to {} connections: below \
              select()'s {} descriptors. Add a level past it (the preset's 5,000) to see it stop.",
             format::count(held as f64),
             format::count(FD_SETSIZE as f64),
-        ),
+        )
+    } else {
+        format!(
+            "{SELECT} (select(), at most {} descriptors): {}; it never held more than {} \
+             connections. A descriptor at or above FD_SETSIZE cannot be handed to select() at \
+             all: the reactor drops those connections.",
+            format::count(FD_SETSIZE as f64),
+            broke.join("; "),
+            format::count(held as f64),
+        )
     })
 }
 
