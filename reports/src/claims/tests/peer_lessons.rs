@@ -205,3 +205,32 @@ fn selector_functions_says_where_select_stopped() {
         f.sentences
     );
 }
+
+/// gunicorn's uvicorn workers are a pool of loops: each worker process has its own counter, so
+/// the count workload's "losses" there are no race, and the race lesson says it runs processes.
+#[test]
+fn a_pool_of_loops_counts_as_processes_in_the_race_lesson() {
+    let mut r = super::lessons_six::count_run(&[
+        ("threads", "count", 10, 2000, 210),
+        ("gunicorn-uvicorn", "count", 10, 2000, 400),
+        ("selector", "count", 10, 2000, 205),
+        ("selector", "count-nowait", 10, 30_000, 30_000),
+    ]);
+    for s in &mut r.steps {
+        if s.engine == "gunicorn-uvicorn" {
+            s.facts = Some(wb_model::results::EngineFacts {
+                workers: Some(5),
+                ..Default::default()
+            });
+        }
+    }
+    let lesson = LESSONS
+        .iter()
+        .find(|l| l.slug == "race-conditions")
+        .unwrap();
+    let f = (lesson.judge)(&r);
+    assert_eq!(f.verdict, Verdict::Supported);
+    let text = f.sentences.join(" ");
+    assert!(text.contains("gunicorn-uvicorn runs processes"), "{text}");
+    assert!(!text.contains("gunicorn-uvicorn lost"), "{text}");
+}
