@@ -25,13 +25,23 @@ asyncioreactor is a reactor whose waiting, timers and socket callbacks are async
 The Protocol and Factory below do not change at all: the three peers differ only in the loop,
 which is what they measure.
 
-Run: python twisted_peer.py --port 8080 [--reactor asyncio|uvloop], then
+The selector functions (the `twisted-select` and `twisted-poll` peers). Before epoll, a loop
+asked the kernel about every socket it holds on every turn: select() takes three bitmaps of
+descriptors, at most FD_SETSIZE (1,024) of them, and poll() an array of every descriptor, both
+scanned whole by the kernel and again by the loop, so a turn costs time in proportion to the
+connections held, busy or idle. epoll keeps the interest set in the kernel and returns only the
+ready ones. --reactor select installs Twisted's selectreactor and --reactor poll its
+pollreactor: the same Protocol again, the selector function alone differing. Past 1,024
+descriptors select() cannot be called at all (Python raises ValueError); what the
+selectreactor does then is what the `selector-functions` lesson shows.
+
+Run: python twisted_peer.py --port 8080 [--reactor asyncio|uvloop|select|poll], then
 curl -i http://127.0.0.1:8080/hello
 """
 
 import wbcore
 
-REACTORS = ("epoll", "asyncio", "uvloop")
+REACTORS = ("epoll", "asyncio", "uvloop", "select", "poll")
 
 
 def install_reactor(name):
@@ -40,6 +50,16 @@ def install_reactor(name):
         from twisted.internet import epollreactor
 
         epollreactor.install()
+        return
+    if name == "select":
+        from twisted.internet import selectreactor
+
+        selectreactor.install()
+        return
+    if name == "poll":
+        from twisted.internet import pollreactor
+
+        pollreactor.install()
         return
     import asyncio
 
@@ -129,7 +149,8 @@ def main(args):
     sock.close()  # the reactor holds its own duplicate of the descriptor
     # The ready line once the reactor runs: SIGINT and SIGTERM then stop it (reactor.stop),
     # the handlers the reactor installs itself when it starts.
-    # The name the workbench knows this variant by: twisted, twisted-asyncio, twisted-uvloop.
+    # The name the workbench knows this variant by: twisted, twisted-asyncio, twisted-uvloop,
+    # twisted-select, twisted-poll.
     name = "twisted" if args.loop == "epoll" else "twisted-" + args.loop
     reactor.callWhenRunning(wbcore.announce, name, address)
     del port

@@ -155,6 +155,13 @@ class Job:
         head += "".join("%s: %s\r\n" % pair for pair in headers) + "\r\n"
         return head.encode("latin-1") + (b"" if self.head_only else body)
 
+    def parts(self):
+        """(status code, reason, headers, body) for a framework that frames the response
+        itself: the CPU kernel runs here. The body is the GET answer's even for HEAD, whose
+        Content-Length is that of GET: the framework leaves the body off the wire."""
+        headers, body = self._parts()
+        return self.status, REASONS[self.status], headers, body
+
     def wsgi_response(self):
         """(status line, headers, body) for a WSGI server, which frames the response itself.
         `Connection` is left to the server: WSGI calls it hop-by-hop, and gunicorn decides it
@@ -253,6 +260,34 @@ def route(method, target):
     if job.status == 200 and method not in ("GET", "HEAD"):
         job = error(405, "only GET and HEAD are served")
     job.head_only = method == "HEAD"
+    return job
+
+
+# --- the framework peers: a request their framework has parsed -----------------------------
+def framework_job(method, target, http11, header):
+    """The job for a request that a framework has already parsed (aiohttp, uvicorn, Starlette,
+    twisted.web, tornado.web, gevent's pywsgi, granian): `target` is the path and query as
+    received, `http11` whether the request line said HTTP/1.1, and header(name) the value of a
+    request header (lowercase name) or None.
+
+    The framework has framed the request; the rules it leaves to the application are checked
+    here with the protocol core's answers, in session.rs's order (Transfer-Encoding, Host, the
+    body limit), then the request is routed. The connection closes where the core closes it:
+    after an error, on `Connection: close`, or for HTTP/1.0 without keep-alive."""
+    if header("transfer-encoding") is not None:
+        return error(501, "Transfer-Encoding on a request is not supported; send Content-Length")
+    if http11 and header("host") is None:
+        return error(400, "HTTP/1.1 request without a Host header")
+    length = parse_decimal((header("content-length") or "0").encode("latin-1"), 2**64 - 1)
+    if length is not None and length > MAX_BODY_BYTES:
+        return error(413, "request body larger than 1 MiB")
+    job = route(method, target)
+    if job.status == 200:
+        tokens = [t.strip().lower() for t in (header("connection") or "").split(",")]
+        if "close" in tokens or not (http11 or "keep-alive" in tokens):
+            job.persistence = CLOSE
+        elif not http11:
+            job.persistence = KEEP_ALIVE_HTTP10
     return job
 
 

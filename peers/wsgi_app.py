@@ -1,4 +1,5 @@
-"""The workbench's routes as a WSGI application, for the gunicorn peers (sync and gthread).
+"""The workbench's routes as a WSGI application, for the gunicorn peers (sync and gthread)
+and gevent's WSGI server (gevent-wsgi).
 
 The model. WSGI (PEP 3333) is Python's blocking server interface: the server calls
 application(environ, start_response) once per request, on a thread that belongs to that request
@@ -12,11 +13,15 @@ process run Python at a time.
 How the framework is meant to be used. gunicorn parses HTTP itself and frames the response
 (status line, Server, Date and Connection headers, HEAD without a body), so the bytes differ
 from the workbench's in those headers; status, Content-Type, Content-Length, X-Work-Digest and
-the body are the workbench's, from wbcore.route(). The framing rules gunicorn leaves to the
-application (Host on HTTP/1.1, Transfer-Encoding, the 1 MiB body limit) are checked here with
-the protocol core's answers, before routing, in the core's order.
+the body are the workbench's, from wbcore.framework_job(): the framing rules gunicorn leaves to
+the application (Host on HTTP/1.1, Transfer-Encoding, the 1 MiB body limit) are checked there
+with the protocol core's answers, before routing, in the core's order.
 
-Run: see gunicorn_conf.py.
+Under gevent (gevent_wsgi_peer.py) the same application runs in a greenlet per connection,
+after gevent's monkey.patch_all() made time.sleep a cooperative timer: the idiom gevent asks of
+WSGI applications written for threads.
+
+Run: see gunicorn_conf.py and gevent_wsgi_peer.py.
 """
 
 import time
@@ -24,19 +29,14 @@ import time
 import wbcore
 
 
-def framing_error(environ):
-    """The error the protocol core answers for this request's framing, if any (session.rs's
-    order: Transfer-Encoding, Host, then the body limit)."""
-    if "HTTP_TRANSFER_ENCODING" in environ:
-        return wbcore.error(
-            501, "Transfer-Encoding on a request is not supported; send Content-Length")
-    if environ.get("SERVER_PROTOCOL") == "HTTP/1.1" and "HTTP_HOST" not in environ:
-        return wbcore.error(400, "HTTP/1.1 request without a Host header")
-    length = wbcore.parse_decimal(environ.get("CONTENT_LENGTH", "").encode("latin-1") or b"0",
-                                  2**64 - 1)
-    if length is not None and length > wbcore.MAX_BODY_BYTES:
-        return wbcore.error(413, "request body larger than 1 MiB")
-    return None
+def header_of(environ):
+    """header(name) over a WSGI environ: HTTP_* variables, CONTENT_LENGTH and CONTENT_TYPE."""
+    def header(name):
+        key = name.upper().replace("-", "_")
+        if key not in ("CONTENT_LENGTH", "CONTENT_TYPE"):
+            key = "HTTP_" + key
+        return environ.get(key)
+    return header
 
 
 def application(environ, start_response):
@@ -45,7 +45,8 @@ def application(environ, start_response):
     # RAW_URI is gunicorn's undecoded request target; PATH_INFO is percent-decoded.
     target = environ.get("RAW_URI") or environ.get("PATH_INFO", "/") + (
         "?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else "")
-    job = framing_error(environ) or wbcore.route(method, target)
+    job = wbcore.framework_job(method, target, environ.get("SERVER_PROTOCOL") == "HTTP/1.1",
+                               header_of(environ))
     job.begin()  # /count reads its counter here, before the wait
     if job.wait_ms:
         time.sleep(job.wait_ms / 1000)  # the "database": this worker or thread just waits
@@ -53,9 +54,12 @@ def application(environ, start_response):
     if job.closes:
         # WSGI gives an application no say over Connection (a hop-by-hop header, which
         # gunicorn drops); start_response is a method of gunicorn's Response, and its
-        # force_close() is how gunicorn itself ends a connection after an error.
+        # force_close() is how gunicorn itself ends a connection after an error. gevent's
+        # pywsgi has no such call; it closes after an answer that says Connection: close.
         force_close = getattr(getattr(start_response, "__self__", None), "force_close", None)
         if force_close is not None:
             force_close()
+        else:
+            headers.append(("Connection", "close"))
     start_response(status, headers)
     return [body]

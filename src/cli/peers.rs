@@ -15,9 +15,8 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 use wb_runner::peers::{self, NGINX_HINT, PeerLaunch as _, Requirement};
 
-/// The oldest Python the pinned peers run on: Tornado 6.6 needs 3.11 (Twisted 26, 3.10); the
-/// pins in requirements.txt are chosen on 3.11.
-const MIN_PYTHON: (u32, u32) = (3, 11);
+/// What pip and a virtual environment bring themselves: never removed as "no longer pinned".
+const PIP_OWN: &[&str] = &["pip", "setuptools", "wheel", "distribute"];
 
 #[derive(Debug, Args)]
 pub struct PeersArgs {
@@ -101,20 +100,50 @@ fn install(python: &std::path::Path) -> anyhow::Result<ExitCode> {
     }
     let venv = peers::venv_dir();
     let venv_python = peers::venv_python();
-    if venv_python.is_file() {
-        println!("Python environment: {} (exists)", venv.display());
-    } else {
-        let version = python_version(python)?;
-        if version < MIN_PYTHON {
-            bail!(
-                "{} is Python {}.{}; the peers need {}.{} or newer (--python picks another)",
-                python.display(),
-                version.0,
-                version.1,
-                MIN_PYTHON.0,
-                MIN_PYTHON.1
-            );
+    let version = python_version(python)?;
+    let min_python = peers::min_python();
+    if version < min_python {
+        bail!(
+            "{} is Python {}.{}; the peers need {}.{} or newer (--python picks another)",
+            python.display(),
+            version.0,
+            version.1,
+            min_python.0,
+            min_python.1
+        );
+    }
+    // An environment made by another Python (or whose Python is gone: its link is broken) is
+    // rebuilt: compiled packages (uvloop, gevent, httptools) are built for one Python only.
+    let made_by = peers::venv_python_version();
+    let reusable = venv_python.is_file() && made_by == Some(version);
+    if venv.exists() && !reusable {
+        let why = match made_by {
+            Some((major, minor)) if venv_python.is_file() => {
+                format!("it was made by Python {major}.{minor}")
+            }
+            _ => "its Python is missing".to_string(),
+        };
+        println!(
+            "Rebuilding the peers' Python environment {} ({why}; {} is Python {}.{}).",
+            venv.display(),
+            python.display(),
+            version.0,
+            version.1
+        );
+        // Only ever the workbench's own folder in its own cache.
+        if venv.file_name().is_some_and(|n| n == "peers-venv") {
+            std::fs::remove_dir_all(&venv)
+                .with_context(|| format!("cannot remove {}", venv.display()))?;
         }
+    }
+    if reusable {
+        println!(
+            "Python environment: {} (exists, Python {}.{})",
+            venv.display(),
+            version.0,
+            version.1
+        );
+    } else {
         println!(
             "Creating the peers' Python environment with {} (Python {}.{}): {}",
             python.display(),
@@ -138,11 +167,18 @@ fn install(python: &std::path::Path) -> anyhow::Result<ExitCode> {
     }
 
     println!(
-        "Installing the pinned packages of {} (pip's output follows):\n",
+        "Installing the lock {} with its hashes (pip's output follows):\n",
         requirements.display()
     );
     let status = Command::new(&venv_python)
-        .args(["-m", "pip", "install", "--disable-pip-version-check", "-r"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--require-hashes",
+            "-r",
+        ])
         .arg(&requirements)
         .stdin(Stdio::null())
         .status()
@@ -150,12 +186,98 @@ fn install(python: &std::path::Path) -> anyhow::Result<ExitCode> {
     if !status.success() {
         bail!("pip install failed ({status}); its output above says why");
     }
+    remove_unpinned(&venv_python, &requirements)?;
     println!();
     if peers::nginx_binary().is_none() {
         println!("nginx is not installed, so the nginx peer will be skipped: {NGINX_HINT}.\n");
     }
     list();
     Ok(ExitCode::SUCCESS)
+}
+
+/// A distribution name as pip compares them (PEP 503): lowercase, runs of `-`, `_` and `.`
+/// as one `-`.
+fn normalized(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// The distributions a lock pins: every `name==version` line.
+fn pinned(lock: &str) -> Vec<String> {
+    lock.lines()
+        .filter_map(|line| line.split_once("=="))
+        .map(|(name, _)| name.trim())
+        .filter(|name| !name.is_empty() && !name.starts_with(['#', '-', ' ']))
+        .map(normalized)
+        .collect()
+}
+
+/// Uninstalls what the environment holds that the lock no longer pins (a peer dropped, a
+/// dependency gone), so that the environment is the lock and nothing else.
+fn remove_unpinned(
+    venv_python: &std::path::Path,
+    lock_file: &std::path::Path,
+) -> anyhow::Result<()> {
+    let lock = std::fs::read_to_string(lock_file)
+        .with_context(|| format!("cannot read {}", lock_file.display()))?;
+    let pinned = pinned(&lock);
+    let output = Command::new(venv_python)
+        .args([
+            "-m",
+            "pip",
+            "list",
+            "--disable-pip-version-check",
+            "--format=json",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run {}", venv_python.display()))?;
+    #[derive(serde::Deserialize)]
+    struct Installed {
+        name: String,
+    }
+    let installed: Vec<Installed> = serde_json::from_slice(&output.stdout)
+        .context("pip list --format=json printed something else")?;
+    let extra: Vec<String> = installed
+        .into_iter()
+        .map(|dist| dist.name)
+        .filter(|name| {
+            let name = normalized(name);
+            !pinned.contains(&name) && !PIP_OWN.contains(&name.as_str())
+        })
+        .collect();
+    if extra.is_empty() {
+        return Ok(());
+    }
+    println!(
+        "\nRemoving what the lock no longer pins: {}",
+        extra.join(", ")
+    );
+    let status = Command::new(venv_python)
+        .args([
+            "-m",
+            "pip",
+            "uninstall",
+            "--disable-pip-version-check",
+            "--yes",
+        ])
+        .args(&extra)
+        .stdin(Stdio::null())
+        .status()
+        .with_context(|| format!("cannot run {}", venv_python.display()))?;
+    if !status.success() {
+        bail!("pip uninstall failed ({status}); its output above says why");
+    }
+    Ok(())
 }
 
 /// `(major, minor)` of a Python interpreter.
@@ -238,5 +360,29 @@ fn list() {
     }
     if missing_nginx {
         println!("\nnginx: {NGINX_HINT}.");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lock_names_its_pins_as_pip_compares_them() {
+        let lock = "# comment\n\nZope.Interface==8.7 \\\n    --hash=sha256:ab\n    # via twisted\nuvicorn-worker==0.4.0 \\\n";
+        assert_eq!(pinned(lock), ["zope-interface", "uvicorn-worker"]);
+        assert_eq!(normalized("typing_extensions"), "typing-extensions");
+        let real = std::fs::read_to_string(peers::requirements_file()).unwrap();
+        let names = pinned(&real);
+        for dist in [
+            "twisted",
+            "aiohttp",
+            "granian",
+            "uvicorn-worker",
+            "zope-interface",
+        ] {
+            assert!(names.iter().any(|n| n == dist), "{dist} is not in the lock");
+        }
+        assert!(real.contains("--hash=sha256:"), "the lock has no hashes");
     }
 }

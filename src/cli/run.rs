@@ -53,7 +53,9 @@ pub struct RunArgs {
     #[arg(long, value_delimiter = ',')]
     pub workloads: Vec<String>,
     /// Peers to measure beside the engines, comma-separated, or `all` (the installed ones):
-    /// asyncio, twisted, tornado, gevent, curio, gunicorn-sync, gunicorn-gthread, nginx.
+    /// the raw loops (asyncio, twisted, tornado, gevent, curio…), the frameworks (aiohttp,
+    /// uvicorn, starlette, twisted-web, tornado-web, gevent-wsgi, gunicorn-uvicorn, granian),
+    /// twisted-select, twisted-poll, gunicorn-sync, gunicorn-gthread, nginx.
     /// See `workbench peers list`.
     #[arg(long, value_delimiter = ',')]
     pub peers: Vec<String>,

@@ -115,6 +115,11 @@ enum Figure {
     Calls,
     /// `cpu`: the most cores used, for one loop against a loop per core.
     LoopCores,
+    /// `hello`, for the framework's cost: engine CPU per request at the top level, frameworks
+    /// beside their bare loops.
+    FrameworkCost,
+    /// `idle-hello`: engine CPU per request at the most idle connections (select, poll, epoll).
+    ScanCost,
 }
 
 impl Figure {
@@ -131,6 +136,8 @@ impl Figure {
             "loop-per-core" => Figure::LoopCores,
             "gil" => Figure::GilCores,
             "race-conditions" => Figure::LostUpdates,
+            "framework-cost" => Figure::FrameworkCost,
+            "selector-functions" => Figure::ScanCost,
             _ => return None,
         })
     }
@@ -260,9 +267,13 @@ impl On<'_> {
                 "The probe's 99th percentile beside {} slow clients",
                 self.top_level()
             ),
-            Figure::CpuPerRequest => {
+            Figure::CpuPerRequest | Figure::FrameworkCost => {
                 format!("Engine CPU per request at {} connections", self.top_level())
             }
+            Figure::ScanCost => format!(
+                "Engine CPU per request beside {} idle connections",
+                format::count(self.top_level() as f64)
+            ),
         }
     }
 
@@ -327,13 +338,15 @@ impl On<'_> {
                 Some(s) => format::latency(&s.load.latency, "p99"),
                 None => self.short_of_top(label, top.level),
             },
-            Figure::CpuPerRequest => match ok.iter().find(|s| s.level == self.top_level()) {
-                Some(s) => cpu_per_request_estimate(s).map_or_else(
-                    || "no CPU figure".into(),
-                    |e| format::estimate(&e, format::micros),
-                ),
-                None => self.short_of_top(label, top.level),
-            },
+            Figure::CpuPerRequest | Figure::FrameworkCost | Figure::ScanCost => {
+                match ok.iter().find(|s| s.level == self.top_level()) {
+                    Some(s) => cpu_per_request_estimate(s).map_or_else(
+                        || "no CPU figure".into(),
+                        |e| format::estimate(&e, format::micros),
+                    ),
+                    None => self.short_of_top(label, top.level),
+                }
+            }
         }
     }
 
@@ -551,8 +564,31 @@ impl On<'_> {
                         .map(|e| format!("{} per request", format::micros(e.value)))
                 })
             ),
+            Figure::FrameworkCost => format!(
+                "{}: measured here, at {} connections, {}.",
+                talk::FRAMEWORK_COST,
+                self.top_level(),
+                list(&|l| cost_at(self, l, self.top_level()).map(|c| format!("{c} per request")))
+            ),
+            Figure::ScanCost => format!(
+                "{}: measured here, CPU per request with no idle connection and beside {}, {}.",
+                talk::SELECTOR_SCAN,
+                format::count(self.top_level() as f64),
+                list(&|l| {
+                    let none = cost_at(self, l, 0)?;
+                    let most =
+                        cost_at(self, l, self.top_level()).unwrap_or_else(|| "no answer".into());
+                    Some(format!("{none} then {most}"))
+                })
+            ),
         }
     }
+}
+
+/// One server's CPU per request at `level`, as the talk sentences list it.
+fn cost_at(on: &On<'_>, label: &str, level: u64) -> Option<String> {
+    let s = on.ok(label).into_iter().find(|s| s.level == level)?;
+    cpu_per_request_estimate(s).map(|e| format::micros(e.value))
 }
 
 /// `1 thread`, `12 threads`.

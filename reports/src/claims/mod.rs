@@ -108,6 +108,16 @@ pub const COMPLETION_CALLS_FACTOR: f64 = 2.0;
 /// answers on CPU-bound requests: more than half of a second core's worth, which one loop
 /// cannot give and a loop that only spread its waiting could not either.
 pub const LOOPS_SPEEDUP: f64 = 1.5;
+/// A framework costs more than its loop when its CPU per request is at least a quarter above
+/// the same loop's bare: the quarter the adapters lesson allows a cheap adapter, so a
+/// framework "costs more" exactly where an adapter would no longer be "cheap".
+pub const FRAMEWORK_OVERHEAD: f64 = 0.25;
+/// A scan "dominates" when poll's CPU per request at the most idle connections is at least
+/// twice epoll's on the same protocol (the least anyone calls "costs more", as for a thread).
+pub const SCAN_FACTOR: f64 = 2.0;
+/// The fewest idle connections at which the scan is judged: a thousand sockets per turn is
+/// where select() and poll() were said to break down (C10K), and where select() stops.
+pub const SCAN_LEVEL: u64 = 1000;
 
 /// Updates lost by at least this fraction of a step's answers (counted from below) is
 /// "loses updates"; fewer (counted from above) is "loses none". One in a hundred is far
@@ -654,6 +664,58 @@ pub const LESSONS: &[Lesson] = &[
             ..Knobs::of("threads, pool, coroutines", &[1, 10, 100], 1.0)
         },
     },
+    Lesson {
+        slug: "framework-cost",
+        title: "The framework costs more than the loop",
+        claim: "The workbench's own contrast: a Python web framework (twisted.web, aiohttp, \
+                Starlette, tornado.web, gevent's pywsgi) costs more CPU per request than the \
+                event loop it runs on, bare: at least a quarter more than the same loop serving \
+                the same answers with a raw protocol.",
+        why: "Each pair is one loop twice. Bare, a raw protocol parses with a small shared core \
+              and writes the answer's bytes; under the framework, its parser builds request \
+              objects, its router and middleware run, and it frames the response. The hello \
+              workload measures engine CPU per request on both; the idle workload the bytes \
+              each idle connection holds.",
+        workload: "hello",
+        judge: judges::framework_cost,
+        question: "How much of a Python server's cost per request is the framework, and how \
+                   much the loop?",
+        prediction: "aiohttp runs on the same asyncio loop as a bare asyncio Protocol: will it \
+                     cost the same per request, half as much again, or several times more?",
+        chapter: talk::FRAMEWORK_COST,
+        try_next: "Add gunicorn-uvicorn and granian: the same bare ASGI app under another \
+                   server. Then read \"One protocol, many loops\" for what the loop costs.",
+        knobs: Knobs {
+            peers: "twisted, twisted-web, asyncio, aiohttp, uvicorn, starlette",
+            ..Knobs::of("", &[1, 16], 1.5)
+        },
+    },
+    Lesson {
+        slug: "selector-functions",
+        title: "select and poll scan every socket, epoll does not",
+        claim: "The workbench's own contrast on the talk's selector functions: select() and \
+                poll() hand the kernel every socket the loop holds on every turn, so each \
+                request costs more the more idle connections are held; epoll keeps the set in \
+                the kernel and returns only the ready ones, so the cost stays flat; select() \
+                cannot take a descriptor past FD_SETSIZE at all.",
+        why: "The idle-hello workload holds K idle connections while 16 others request /hello. \
+              Twisted's reactors run the same protocol on select(), poll() and epoll: only the \
+              selector function differs. Each poll() call copies and scans an array of every \
+              descriptor; select() three bitmaps of at most 1,024; epoll_wait() returns only \
+              what became ready.",
+        workload: "idle-hello",
+        judge: judges::selector_functions,
+        question: "Do idle connections slow the busy ones down?",
+        prediction: "With 5,000 idle connections held, how much more CPU will each request cost \
+                     on poll than on epoll: the same, twice, ten times? And on select?",
+        chapter: talk::SELECTOR_SCAN,
+        try_next: "Read \"One selector loop holds thousands of sockets\": what epoll makes \
+                   possible, in memory.",
+        knobs: Knobs {
+            peers: "twisted, twisted-poll, twisted-select",
+            ..Knobs::of("selector", &[0, 1000, 5000], 1.5)
+        },
+    },
 ];
 
 /// The lesson at this slug.
@@ -672,6 +734,14 @@ pub fn hint(lesson: &Lesson) -> String {
             "workbench run --engines {} --workloads idle",
             judges::SWEEP_ENGINES
         ),
+        "framework-cost" => "workbench peers install, then workbench run --peers \
+                             twisted,twisted-web,asyncio,aiohttp,uvicorn,starlette --workloads \
+                             hello,idle"
+            .into(),
+        "selector-functions" => "workbench peers install, then workbench run --engines \
+                                 selector --peers twisted,twisted-poll,twisted-select \
+                                 --workloads idle-hello"
+            .into(),
         "race-conditions" => {
             "workbench run --engines threads,threads-locked,selector,coroutines,pool \
                               --workloads count,count-nowait"

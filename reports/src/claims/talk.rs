@@ -232,6 +232,18 @@ pub const ADAPTER_CHEAP: Quote = Quote::workbench(
      own",
 );
 
+/// The framework-cost contrast: the workbench's, on the talk's frameworks.
+pub const FRAMEWORK_COST: Quote = Quote::workbench(
+    "a framework costs more CPU per request than the event loop it runs on, bare: at least a \
+     quarter more",
+);
+/// The selector-functions contrast: the workbench's measurement of the talk's selector
+/// functions (select, poll, epoll).
+pub const SELECTOR_SCAN: Quote = Quote::workbench(
+    "select and poll scan every socket on every turn, epoll does not: idle connections make \
+     every request dearer on the first two only",
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -207,6 +207,7 @@ pub fn sections(run: &StoredRun, with_tables: bool) -> Vec<WorkloadSection> {
                 max_connections: None,
                 read_rate: None,
                 send_interval_ms: None,
+                active_connections: None,
                 placement: Default::default(),
                 extra_engines: Vec::new(),
                 trace_at: None,

@@ -1,5 +1,7 @@
 //! Idle hold: open N connections, one request each, then keep them open and silent while
-//! the runner reads the server's memory.
+//! the runner reads the server's memory. With [`LoadPlan::active`] connections besides (the
+//! `idle-hello` workload), those run a closed loop during the hold, and the step measures
+//! what the held connections cost the busy ones.
 //!
 //! The point is to measure what an idle connection costs the *server*, so the client keeps
 //! its own cost tiny: once a connection is answered its task ends, its read buffer is freed
@@ -17,7 +19,7 @@ use tokio::task::spawn_local;
 
 use super::answer::AnswerReader;
 use super::clock::{Clock, tick_until};
-use super::closed::too_many;
+use super::closed::{Role, connection, too_many};
 use super::connect::Retry;
 use super::exchange::{Failure, Outcome, timed_exchange};
 use super::step::Shared;
@@ -70,9 +72,19 @@ pub(super) async fn run(plan: &LoadPlan, ctx: &Ctx, progress: &(dyn Fn(f64) + Sy
         }
     }
 
-    // The hold: warm-up, then the measured window, with nothing sent.
+    // The hold: warm-up, then the measured window, with nothing sent on the held ones. With
+    // active connections besides, they run a closed loop of the request meanwhile, counted
+    // apart (a step of their own, `busy`), so that the step's answers are theirs alone.
     let hold = Clock::starting_now(plan.warmup, plan.duration);
     shared.clock.set(hold);
+    let busy = (plan.active > 0).then(|| {
+        let busy = Rc::new(Shared::new(plan, ctx, hold, false));
+        let active = plan.active.min(MAX_LEVEL_CONNECTIONS);
+        for _ in 0..active {
+            spawn_local(connection(Rc::clone(&busy), Role::Load, None));
+        }
+        busy
+    });
     tick_until(
         hold,
         &|f| progress(OPENING_SHARE + (1.0 - OPENING_SHARE) * f),
@@ -107,7 +119,22 @@ pub(super) async fn run(plan: &LoadPlan, ctx: &Ctx, progress: &(dyn Fn(f64) + Sy
     } else {
         None
     };
-    shared.finish(open, not_reached)
+    match busy {
+        // The held connections' count, the busy connections' answers; a busy connection that
+        // could not be opened (the open-files limit, a server that refuses past its own) says
+        // so after whatever the held ones said.
+        Some(busy) => {
+            let short = busy
+                .shortfall(plan.active, busy.load.peak())
+                .map(|why| format!("busy connections: {why}"));
+            let not_reached = match (not_reached, short) {
+                (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+                (a, b) => a.or(b),
+            };
+            busy.finish(open, not_reached)
+        }
+        None => shared.finish(open, not_reached),
+    }
 }
 
 /// Opens one connection, sends one request, checks the answer, and hands the connection

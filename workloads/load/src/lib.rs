@@ -38,7 +38,10 @@
 //! - [`Mode::Idle`]: open `level` connections, one request each, then hold them idle while the
 //!   runner's sampler reads memory. The connections are opened first (at most
 //!   [`IDLE_OPEN_TIMEOUT`]), then held for `warmup + duration`; `completed` is the answers
-//!   received and `connections` the connections still open at the end.
+//!   received and `connections` the connections still open at the end. With
+//!   [`LoadPlan::active`] connections besides (the `idle-hello` workload), those run a closed
+//!   loop of the request during the hold: `completed` and `latency` are then theirs, measured
+//!   while the idle ones are held, and `connections` still counts the idle ones.
 //! - [`Mode::SlowReaders`]: `level` clients read their (large) answer at
 //!   [`LoadPlan::read_rate`] bytes per second, over and over; latency is the time to receive
 //!   a whole answer. The kernel still buffers up to its receive window (about 128 KiB by
@@ -365,6 +368,9 @@ pub struct LoadPlan {
     pub read_rate: u64,
     /// Slow senders: pause between bytes.
     pub send_interval: Duration,
+    /// Idle: connections that run a closed loop of the request while the level's connections
+    /// are held idle (0: none). The step's answers and latency are then theirs.
+    pub active: u64,
     /// The request method: `GET` for every workload; `workbench load URL -m` may choose
     /// another.
     pub method: String,

@@ -202,6 +202,7 @@ fn plan(addr: SocketAddr, mode: Mode, level: u64) -> LoadPlan {
         max_connections: 100,
         read_rate: 1024 * 1024,
         send_interval: Duration::from_millis(100),
+        active: 0,
         method: "GET".into(),
         headers: Vec::new(),
         body: Vec::new(),
@@ -539,6 +540,25 @@ fn idle_mode_holds_its_connections() {
     let report = run(&plan(server.addr, Mode::Idle, 0), &|_| {});
     assert_eq!((report.completed, report.connections), (0, 0));
     assert_eq!(report.not_reached, None);
+}
+
+/// The idle-hello shape: 20 held connections, 2 busy ones beside them. The step's answers are
+/// the busy ones' (many, from a closed loop), its connections the held ones.
+#[test]
+fn idle_mode_with_active_connections_measures_the_busy_ones() {
+    let server = Server::answering(Duration::ZERO);
+    let mut p = plan(server.addr, Mode::Idle, 20);
+    p.active = 2;
+    p.duration = Duration::from_millis(400);
+    let report = run(&p, &|_| {});
+    assert_eq!(report.connections, 20, "{report:?}");
+    assert_eq!(report.not_reached, None);
+    assert_eq!(report.errors.total(), 0);
+    // More answers than the held connections' one each: the busy loop's, in the window.
+    assert!(report.completed > 20, "{report:?}");
+    assert_eq!(server.peak_open(), 22);
+    server.wait_all_closed();
+    assert!(server.requests() >= 20 + report.completed);
 }
 
 /// A server that resets every connection: nothing can be held, and the report says so.

@@ -166,6 +166,11 @@ pub struct Workload {
     /// `slow-senders` only: milliseconds between two bytes of a slow client's head.
     #[serde(default)]
     pub send_interval_ms: Option<u64>,
+    /// `idle` only: this many further connections run a closed loop of the request while the
+    /// level's connections are held idle; the step's answers, latency and CPU per request are
+    /// theirs (the `idle-hello` workload: what idle connections cost the busy ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_connections: Option<u64>,
     /// Where the engine and the load generator run: `split` (the default) or `shared`.
     #[serde(default)]
     pub placement: Placement,
@@ -241,6 +246,8 @@ fn default_warmup_secs() -> f64 {
 /// Largest level of a connection-counting mode: the open-files hard limit here is 20000 per
 /// process and the load generator needs one descriptor per connection plus a few.
 pub const MAX_CONNECTIONS: u64 = 19_000;
+/// Most busy connections beside an idle workload's held ones ([`Workload::active_connections`]).
+pub const MAX_ACTIVE_CONNECTIONS: u64 = 1024;
 /// Largest arrival rate of an open-loop workload.
 pub const MAX_RATE: u64 = 1_000_000;
 /// Largest CPU time per request: one second.
@@ -489,6 +496,29 @@ impl Workload {
             self.send_interval_ms.is_some(),
             Mode::SlowSenders,
         )?;
+        only(
+            "active_connections",
+            self.active_connections.is_some(),
+            Mode::Idle,
+        )?;
+        if let Some(active) = self.active_connections {
+            let top = self.levels.last().copied().unwrap_or(0);
+            if active == 0 || active > MAX_ACTIVE_CONNECTIONS {
+                return Err(fail(
+                    "active_connections",
+                    format!("must be 1 to {MAX_ACTIVE_CONNECTIONS}"),
+                ));
+            }
+            if top + active > MAX_CONNECTIONS {
+                return Err(fail(
+                    "active_connections",
+                    format!(
+                        "{active} besides {top} idle connections is more than {MAX_CONNECTIONS} \
+                         (the open-files limit is 20000 per process)"
+                    ),
+                ));
+            }
+        }
         match self.mode {
             Mode::Open => {
                 if let Some(max) = self.max_connections
@@ -605,6 +635,7 @@ pub const PRESETS: &[(&str, &str)] = &[
         include_str!("../../presets/big-response.toml"),
     ),
     ("slowloris", include_str!("../../presets/slowloris.toml")),
+    ("idle-hello", include_str!("../../presets/idle-hello.toml")),
     ("rate", include_str!("../../presets/rate.toml")),
     ("count", include_str!("../../presets/count.toml")),
     (

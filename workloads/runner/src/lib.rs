@@ -461,6 +461,7 @@ pub fn plan_for(
         max_connections: workload.max_connections(),
         read_rate: workload.read_rate.unwrap_or(0),
         send_interval: Duration::from_millis(workload.send_interval_ms.unwrap_or(100)),
+        active: workload.active_connections.unwrap_or(0),
         method: "GET".into(),
         headers: Vec::new(),
         body: Vec::new(),

@@ -3,7 +3,11 @@
 //! The workbench's four engines are Rust. Its peers are the real systems of Python's
 //! asyncio/Twisted debate, plus nginx, each serving the same routes (`peers/` in the
 //! repository): small Python servers on asyncio, Twisted, Tornado, gevent, curio and gunicorn
-//! (`sync` and `gthread` workers), and an nginx configuration. [`all`] lists them (the table itself is [`wb_model::peers`]).
+//! (`sync` and `gthread` workers), and an nginx configuration; beside them the frameworks as
+//! people deploy them (aiohttp, uvicorn, Starlette, twisted.web, tornado.web, gevent's pywsgi,
+//! gunicorn with uvicorn workers, granian), which parse and frame HTTP themselves, and Twisted
+//! on its select() and poll() reactors. [`all`] lists them (the table itself is
+//! [`wb_model::peers`]).
 //!
 //! # Interoperability variants
 //!
@@ -88,6 +92,24 @@ pub fn venv_python() -> PathBuf {
     venv_dir().join("bin").join("python")
 }
 
+/// The Python `(major, minor)` the peers' environment was made with, from its `pyvenv.cfg`
+/// (`version = 3.11.7`, or `version_info = 3.13.0.final.0` in newer Pythons); `None` when
+/// there is no environment or it does not say.
+pub fn venv_python_version() -> Option<(u32, u32)> {
+    let cfg = std::fs::read_to_string(venv_dir().join("pyvenv.cfg")).ok()?;
+    cfg.lines().find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        if !matches!(key.trim(), "version" | "version_info") {
+            return None;
+        }
+        let mut parts = value.trim().split('.').map(str::parse::<u32>);
+        match (parts.next(), parts.next()) {
+            (Some(Ok(major)), Some(Ok(minor))) => Some((major, minor)),
+            _ => None,
+        }
+    })
+}
+
 /// The peers' sources: `$WORKBENCH_PEERS_DIR`, or the repository's `peers/` folder (found from
 /// where this crate was built).
 pub fn peers_dir() -> PathBuf {
@@ -129,8 +151,8 @@ pub fn free_port() -> io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// How many workers (gunicorn-sync) or threads (gunicorn-gthread): gunicorn's rule of thumb,
-/// 2 × cores + 1, the same as the `pool` engine's default.
+/// How many workers (gunicorn-sync, gunicorn-uvicorn) or threads (gunicorn-gthread):
+/// gunicorn's rule of thumb, 2 × cores + 1, the same as the `pool` engine's default.
 pub fn gunicorn_concurrency() -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     2 * cores + 1
@@ -210,18 +232,27 @@ pub fn readiness_of_all() -> Vec<(&'static PeerDef, Result<(), String>)> {
                 // Files and nginx are cheap to check; no interpreter or no answer from it: ask
                 // the peer itself, which says why.
                 (Requirement::Nginx, _) | (_, None) => peer.readiness(),
-                (Requirement::Python(packages), Some(failed)) => {
-                    peer.files_present().and_then(|()| {
-                        match packages.iter().find_map(|p| failed.get(p.import)) {
+                (Requirement::Python(packages), Some(failed)) => peer
+                    .files_present()
+                    .and_then(|()| python_fits(peer))
+                    .and_then(
+                        |()| match packages.iter().find_map(|p| failed.get(p.import)) {
                             None => Ok(()),
                             Some(why) => Err(not_importable(packages, why)),
-                        }
-                    })
-                }
+                        },
+                    ),
             };
             (peer, readiness)
         })
         .collect()
+}
+
+/// Whether the peers' environment runs a Python the peer's packages support, or why not.
+fn python_fits(peer: &PeerDef) -> Result<(), String> {
+    match venv_python_version().and_then(|version| peer.python_problem(version)) {
+        Some(why) => Err(why),
+        None => Ok(()),
+    }
 }
 
 /// Why a peer's packages cannot be imported, and what to do about it.
@@ -264,9 +295,9 @@ impl PeerLaunch for PeerDef {
         let dir = peers_dir();
         match self.launch {
             Launch::Script(script, _) => require_file(&dir.join(script)),
-            Launch::Gunicorn(_) => {
+            Launch::Gunicorn { app, .. } => {
                 require_file(&dir.join("gunicorn_conf.py"))?;
-                require_file(&dir.join("wsgi_app.py"))
+                require_file(&dir.join(app_file(app)))
             }
             Launch::Nginx => require_file(&dir.join("nginx.conf")),
         }
@@ -288,6 +319,7 @@ impl PeerLaunch for PeerDef {
                         venv_dir().display()
                     ));
                 }
+                python_fits(self)?;
                 let imports: Vec<&str> = packages.iter().map(|p| p.import).collect();
                 let script = format!("import {}", imports.join(", "));
                 if packages.is_empty() {
@@ -328,11 +360,13 @@ impl PeerLaunch for PeerDef {
                     .args(["--port", &port.to_string()]);
                 command
             }
-            Launch::Gunicorn(worker_class) => {
+            Launch::Gunicorn { worker_class, app } => {
                 let n = gunicorn_concurrency().to_string();
+                // gthread: one process, the rule's threads; every other class (sync, uvicorn's
+                // workers): the rule's processes, as the pool engine.
                 let (workers, threads) = match worker_class {
-                    "sync" => (n.as_str(), "1"),
-                    _ => ("1", n.as_str()),
+                    "gthread" => ("1", n.as_str()),
+                    _ => (n.as_str(), "1"),
                 };
                 let mut command = Command::new(venv_python());
                 command
@@ -344,7 +378,7 @@ impl PeerLaunch for PeerDef {
                     .args(["--workers", workers, "--threads", threads])
                     .args(["--name", self.name])
                     .args(["--bind", &format!("127.0.0.1:{port}")])
-                    .arg("wsgi_app:application");
+                    .arg(app);
                 command
             }
             Launch::Nginx => {
@@ -433,6 +467,11 @@ impl PeerLaunch for PeerDef {
     }
 }
 
+/// The file of a gunicorn application `module:callable`: `module.py`.
+fn app_file(app: &str) -> String {
+    format!("{}.py", app.split(':').next().unwrap_or(app))
+}
+
 fn require_file(path: &Path) -> Result<(), String> {
     if path.is_file() {
         Ok(())
@@ -495,7 +534,7 @@ mod tests {
         for peer in all() {
             let file = match peer.launch {
                 Launch::Script(script, _) => script,
-                Launch::Gunicorn(_) => "gunicorn_conf.py",
+                Launch::Gunicorn { .. } => "gunicorn_conf.py",
                 Launch::Nginx => "nginx.conf",
             };
             assert!(dir.join(file).is_file(), "{}: {file}", peer.name);

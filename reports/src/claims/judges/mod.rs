@@ -1,23 +1,27 @@
-//! The ten judges, one per lesson. Each reads one workload's steps of one run and returns a
+//! The judges, one per lesson. Each reads one workload's steps of one run and returns a
 //! [`Finding`]; the verdict rules are in the [module docs](super).
 
 mod beyond;
 mod database;
+mod framework;
 mod gil;
 mod idle;
 mod interop;
 mod parallel;
 mod race;
+mod selectors;
 mod waiting;
 
 pub(super) use beyond::{COMMAND as BEYOND_COMMAND, loop_per_core, readiness_completion};
 pub(super) use database::db_pool;
+pub(super) use framework::framework_cost;
 pub(super) use gil::{free_threaded_python, gil};
 pub use idle::{ConnectionCost, IdleCosts, idle_costs};
 pub(super) use idle::{SWEEP_ENGINES, selector_thousands, stack_reserved, thread_memory};
 pub(super) use interop::one_protocol_many_loops;
 pub(super) use parallel::cpu_parallelism;
 pub(super) use race::race_conditions;
+pub(super) use selectors::selector_functions;
 pub(super) use waiting::{big_response, db_wait, slowloris};
 
 use wb_model::engines::{Family, reference};

@@ -139,7 +139,16 @@ pub(in crate::claims) fn race_conditions(run: &StoredRun) -> Finding {
         let Some((_, l)) = losses(run, "count", label) else {
             continue;
         };
-        if wb_model::engines::family_of(label) == Some(Family::Process) {
+        // A prefork pool, or any server that stated several worker processes (gunicorn's
+        // uvicorn workers: a pool of loops): a counter per process, nothing shared.
+        let several_processes = run.steps.iter().any(|s| {
+            s.engine == *label
+                && s.facts
+                    .as_ref()
+                    .and_then(|f| f.workers)
+                    .is_some_and(|w| w > 1)
+        });
+        if wb_model::engines::family_of(label) == Some(Family::Process) || several_processes {
             processes.push(label.clone());
             continue;
         }

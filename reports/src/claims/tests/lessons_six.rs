@@ -6,10 +6,10 @@
 use super::*;
 
 /// `(engine, workload, level, answers, counter growth)`: one count step.
-type CountRow = (&'static str, &'static str, u64, u64, u64);
+pub(super) type CountRow = (&'static str, &'static str, u64, u64, u64);
 
 /// A run of the count workloads with these steps (answers and the counter's growth).
-fn count_run(rows: &[CountRow]) -> StoredRun {
+pub(super) fn count_run(rows: &[CountRow]) -> StoredRun {
     let of = |workload: &str| {
         let mut engines: Vec<(&str, Vec<(u64, Shape)>)> = Vec::new();
         for &(e, w, level, _, _) in rows.iter().filter(|r| r.1 == workload) {

@@ -775,6 +775,7 @@ fn loose_thresholds_no_longer_pass() {
 mod beyond;
 mod db_pool;
 mod lessons_six;
+mod peer_lessons;
 
 /// One stack size of a made-up sweep: label, stated stack, PSS per connection and its noise,
 /// VSZ per connection and its noise (`None`: no virtual size recorded, as in old runs).

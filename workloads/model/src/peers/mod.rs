@@ -14,6 +14,25 @@
 //! `asyncio-uvloop` (the asyncio peer's `Protocol` on uvloop), beside `twisted` (the epoll
 //! reactor) and `asyncio`. They are the same scripts with a flag (`--reactor asyncio|uvloop`,
 //! `--loop uvloop`), and event loops in the registry like the peers they vary.
+//!
+//! # Frameworks as people deploy them
+//!
+//! The raw peers isolate a loop: each parses with the same small core (`peers/wbcore.py`).
+//! Beside them are the frameworks a Python user would choose, each an idiomatic app of its
+//! framework that lets it parse and frame: `aiohttp` (on asyncio's loop), `uvicorn` (a bare ASGI
+//! app on uvicorn, httptools and uvloop), `starlette` (the same routes as a Starlette app on
+//! that uvicorn), `twisted-web` (a `Site` and a `Resource` on the epoll reactor),
+//! `tornado-web` (an async `RequestHandler`), `gevent-wsgi` (`gevent.pywsgi`),
+//! `gunicorn-uvicorn` (gunicorn's prefork pool of uvicorn loops) and `granian` (the ASGI app on
+//! a Rust server). Set against the raw peer on the same loop (twisted and twisted-web; asyncio
+//! and aiohttp; uvicorn and starlette) they show what the framework costs.
+//!
+//! # The selector functions
+//!
+//! `twisted-select` and `twisted-poll` are the `twisted` peer on Twisted's `selectreactor` and
+//! `pollreactor`: the same protocol, the kernel interface that waits for readiness alone
+//! differing (select's bitmaps of at most 1,024 descriptors, poll's array, epoll's kernel-side
+//! interest set).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -31,6 +50,18 @@ pub struct Package {
     pub dist: &'static str,
     /// The module the peer imports: importing it is the readiness check.
     pub import: &'static str,
+    /// The oldest Python `(major, minor)` the pinned release runs on (its `Requires-Python`).
+    pub python: (u32, u32),
+}
+
+/// The oldest Python every peer's packages run on: the newest of their [`Package::python`]
+/// (Tornado 6.6 and Starlette 1.10 need 3.11). `workbench peers install` refuses older.
+pub fn min_python() -> (u32, u32) {
+    all()
+        .iter()
+        .flat_map(|peer| peer.min_python())
+        .max()
+        .unwrap_or((3, 0))
 }
 
 /// What a peer needs installed.
@@ -70,8 +101,16 @@ pub enum Launch {
     /// `<venv python> peers/<script> <args…> --port PORT`: the arguments choose the event loop
     /// of an interoperability variant (`--reactor asyncio`, `--loop uvloop`).
     Script(&'static str, &'static [&'static str]),
-    /// `<venv python> -m gunicorn --config peers/gunicorn_conf.py …` with this worker class.
-    Gunicorn(&'static str),
+    /// `<venv python> -m gunicorn --config peers/gunicorn_conf.py … APP` with this worker
+    /// class and this application (`wsgi_app:application`, `asgi_app:bare`). The `gthread`
+    /// class runs one worker with the pool's rule of threads, every other class the pool's
+    /// rule of worker processes.
+    Gunicorn {
+        /// `--worker-class`: `sync`, `gthread`, `uvicorn_worker.UvicornWorker`.
+        worker_class: &'static str,
+        /// The application, as gunicorn takes it: `module:callable` in `peers/`.
+        app: &'static str,
+    },
     /// `nginx -p RUN_DIR -c RUN_DIR/nginx.conf -e stderr`, from the `peers/nginx.conf` template.
     Nginx,
 }
@@ -120,6 +159,34 @@ impl Requirement {
 }
 
 impl PeerDef {
+    /// The oldest Python this peer's packages run on, and the package that needs it; `None`
+    /// for a peer without Python packages.
+    pub fn min_python(&self) -> Option<(u32, u32)> {
+        match self.requirement {
+            Requirement::Python(packages) => packages.iter().map(|p| p.python).max(),
+            Requirement::Nginx => None,
+        }
+    }
+
+    /// Why this peer cannot run on Python `version`, naming the package that needs a newer
+    /// one and what to do; `None` when it can.
+    pub fn python_problem(&self, version: (u32, u32)) -> Option<String> {
+        let Requirement::Python(packages) = self.requirement else {
+            return None;
+        };
+        let package = packages
+            .iter()
+            .filter(|p| p.python > version)
+            .max_by_key(|p| p.python)?;
+        let (major, minor) = package.python;
+        Some(format!(
+            "{} needs Python {major}.{minor} or newer, and the peers' environment runs {}.{}: \
+             run `workbench peers install --python python{major}.{minor}` (it rebuilds the \
+             environment with that Python)",
+            package.dist, version.0, version.1
+        ))
+    }
+
     /// The versions that matter for this peer, from `wb_runner::peers::versions`: e.g.
     /// `python 3.11.7, twisted 26.10.0`.
     pub fn version_summary(&self, versions: &BTreeMap<String, String>) -> String {
@@ -151,5 +218,17 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), all().len());
         assert!(find("apache").is_none());
+    }
+
+    #[test]
+    fn a_peer_says_which_package_needs_a_newer_python() {
+        let tornado = find("tornado").unwrap();
+        assert_eq!(tornado.python_problem((3, 11)), None);
+        let why = tornado.python_problem((3, 10)).unwrap();
+        assert!(why.contains("tornado needs Python 3.11"), "{why}");
+        assert!(why.contains("--python python3.11"), "{why}");
+        assert_eq!(find("asyncio").unwrap().python_problem((3, 7)), None);
+        assert_eq!(find("nginx").unwrap().python_problem((2, 7)), None);
+        assert!(min_python() >= (3, 11));
     }
 }
