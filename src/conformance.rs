@@ -104,7 +104,15 @@ pub fn check_case(addr: SocketAddr, case: &Case) -> Result<(), Mismatch> {
             .set_read_timeout(Some(Duration::from_millis(50)))
             .map_err(|e| fail(e.to_string()))?;
         let mut byte = [0u8; 1];
-        match stream.read(&mut byte) {
+        // A signal to this process (a test's child exiting, with a handler installed) is no
+        // answer: read again.
+        let read = loop {
+            match stream.read(&mut byte) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                read => break read,
+            }
+        };
+        match read {
             Ok(0) => return Err(fail("the engine closed a keep-alive connection".into())),
             Ok(_) => return Err(fail("bytes after the last answer".into())),
             Err(e)

@@ -121,20 +121,32 @@ fn body(answer: &[u8]) -> &[u8] {
     &answer[end + 4..]
 }
 
-/// The selector's protocol on tokio's loop has no database client (the selector's is driven
-/// by its own mio loop): it answers `/db` with 503 and says so, which is what is checked.
-const NO_CLIENT: &str = "selector_on_tokio";
+/// The engines without a database client, and what their 503 says: the selector's protocol
+/// on tokio's loop (the selector's client is driven by its own mio loop) and uring (none
+/// yet). Each answers `/db` with 503 and says so, which is what is checked.
+const NO_CLIENT: &[(&str, &str)] = &[
+    ("selector_on_tokio", "mio loop"),
+    ("uring", "no database client"),
+];
+
+/// What `engine`'s 503 says when it has no database client, or `None` when it has one.
+fn no_client(engine: &str) -> Option<&'static str> {
+    NO_CLIENT
+        .iter()
+        .find(|(name, _)| *name == engine)
+        .map(|(_, why)| *why)
+}
 
 /// The engine with the test cluster behind it, or `None` when it cannot be had (or the
 /// engine has no client: then its 503 is checked here).
 fn start_with_database(engine: &str) -> Option<(workbench::child::ServerProcess, &'static str)> {
     let url = cluster()?;
     let server = start_engine(engine, &["--db-url", url]);
-    if engine == NO_CLIENT {
+    if let Some(why) = no_client(engine) {
         let answer = get(server.addr(), "/db?id=1");
         let text = String::from_utf8_lossy(&answer);
         assert!(
-            text.starts_with("HTTP/1.1 503 Service Unavailable\r\n") && text.contains("mio loop"),
+            text.starts_with("HTTP/1.1 503 Service Unavailable\r\n") && text.contains(why),
             "{engine}: {text}"
         );
         stop_engine(engine, server);
@@ -227,11 +239,7 @@ fn no_database_is_a_503_that_says_so(engine: &str) {
         text.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
         "{engine}: {text}"
     );
-    let why = if engine == NO_CLIENT {
-        "mio loop"
-    } else {
-        "--db-url"
-    };
+    let why = no_client(engine).unwrap_or("--db-url");
     assert!(text.contains(why), "{engine}: {text}");
     assert!(!text.contains("Connection: close"), "{engine}: {text}");
     stop_engine(engine, server);

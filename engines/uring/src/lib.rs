@@ -109,7 +109,18 @@ pub struct Config {
     /// The contract's timeouts (`--header-timeout`, `--keepalive-timeout`, `--send-timeout`).
     #[command(flatten)]
     pub timeouts: wb_sys::Timeouts,
+
+    /// The database of `/db` and `/queries` (`--db-url`), accepted as every engine accepts it;
+    /// this engine has no database client yet, so those routes answer 503 and say so
+    /// ([`NO_DATABASE_CLIENT`]).
+    #[command(flatten)]
+    pub database: wb_sys::database::DatabaseUrl,
 }
+
+/// Why `/db` and `/queries` answer 503 here: the ring has no PostgreSQL client of its own yet
+/// (a completion-based one would submit its sends and receives to the same ring).
+pub const NO_DATABASE_CLIENT: &str =
+    "the uring engine has no database client yet: /db and /queries are not served here";
 
 /// Serves `listener` until SIGINT or SIGTERM, on this thread, with one io_uring.
 pub fn serve(listener: std::net::TcpListener, config: &Config) -> std::io::Result<()> {

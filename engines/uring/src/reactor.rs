@@ -453,6 +453,9 @@ impl Reactor {
         let conn = &mut self.conns[key];
         match conn.session.next_event() {
             Event::Job(mut job) => {
+                if job.world_ids().is_some() {
+                    job.database_failed(crate::NO_DATABASE_CLIENT);
+                }
                 job.begin();
                 conn.closes = job.closes();
                 let wait = job.wait();
