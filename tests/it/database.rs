@@ -121,25 +121,10 @@ fn body(answer: &[u8]) -> &[u8] {
     &answer[end + 4..]
 }
 
-/// The selector's protocol on tokio's loop has no database client (the selector's is driven
-/// by its own mio loop): it answers `/db` with 503 and says so, which is what is checked.
-const NO_CLIENT: &str = "selector_on_tokio";
-
-/// The engine with the test cluster behind it, or `None` when it cannot be had (or the
-/// engine has no client: then its 503 is checked here).
+/// The engine with the test cluster behind it, or `None` when it cannot be had.
 fn start_with_database(engine: &str) -> Option<(workbench::child::ServerProcess, &'static str)> {
     let url = cluster()?;
     let server = start_engine(engine, &["--db-url", url]);
-    if engine == NO_CLIENT {
-        let answer = get(server.addr(), "/db?id=1");
-        let text = String::from_utf8_lossy(&answer);
-        assert!(
-            text.starts_with("HTTP/1.1 503 Service Unavailable\r\n") && text.contains("mio loop"),
-            "{engine}: {text}"
-        );
-        stop_engine(engine, server);
-        return None;
-    }
     Some((server, url))
 }
 
@@ -227,12 +212,7 @@ fn no_database_is_a_503_that_says_so(engine: &str) {
         text.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
         "{engine}: {text}"
     );
-    let why = if engine == NO_CLIENT {
-        "mio loop"
-    } else {
-        "--db-url"
-    };
-    assert!(text.contains(why), "{engine}: {text}");
+    assert!(text.contains("--db-url"), "{engine}: {text}");
     assert!(!text.contains("Connection: close"), "{engine}: {text}");
     stop_engine(engine, server);
 }

@@ -114,6 +114,7 @@
 //! through a oneshot channel. Only [`Pool`] is mio's.
 
 mod config;
+mod on_tokio;
 mod pool;
 mod protocol;
 
@@ -124,6 +125,7 @@ use std::fmt;
 use std::time::Duration;
 
 pub use config::{Address, Config, ConfigError, DEFAULT_PORT};
+pub use on_tokio::{Answer, TokioPool};
 pub use pool::Pool;
 pub use protocol::{Event, MAX_IDS, MAX_MESSAGE_BYTES, PgConnection, Row, WORLD_QUERY};
 
