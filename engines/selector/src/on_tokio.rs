@@ -139,8 +139,7 @@ where
         run(listener, factory, Rc::clone(&shared), signals).await;
         // The drain is over: no connection waits for rows any more. Terminate on each
         // database connection; whatever still waits has no one to answer.
-        let shared = Rc::into_inner(shared);
-        if let Some(mut database) = shared.and_then(|shared| shared.database) {
+        if let Some(database) = &shared.database {
             database.close(CLOSE_ALL_GRACE).await;
         }
         Ok(())

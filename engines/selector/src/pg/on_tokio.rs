@@ -120,7 +120,8 @@ impl Inner {
 #[derive(Debug)]
 pub struct TokioPool {
     inner: Rc<Inner>,
-    tasks: Vec<JoinHandle<()>>,
+    /// The connection tasks and the queue's timeout task (taken by [`TokioPool::close`]).
+    tasks: RefCell<Vec<JoinHandle<()>>>,
 }
 
 impl TokioPool {
@@ -150,7 +151,10 @@ impl TokioPool {
             .map(|slot| tokio::task::spawn_local(connection_task(Rc::clone(&inner), slot)))
             .collect();
         tasks.push(tokio::task::spawn_local(expiry_task(Rc::clone(&inner))));
-        Ok(TokioPool { inner, tasks })
+        Ok(TokioPool {
+            inner,
+            tasks: RefCell::new(tasks),
+        })
     }
 
     /// Queues a request for the rows of `ids` (1 to [`MAX_IDS`]); the receiver brings the
@@ -205,14 +209,15 @@ impl TokioPool {
     /// Stops the pool: requests still waiting fail with [`DbError::Closed`], and so do those
     /// in flight; every connection that logged in says Terminate and closes. Waits (at most
     /// `grace`) for the tasks to end; the rest are aborted.
-    pub async fn close(&mut self, grace: Duration) {
+    pub async fn close(&self, grace: Duration) {
         self.inner.closing.send_replace(true);
         for request in self.inner.queue.borrow_mut().drain(..) {
             let _ = request.reply.send(Err(DbError::Closed));
         }
         let deadline = tokio::time::Instant::now() + grace;
-        for task in &mut self.tasks {
-            if tokio::time::timeout_at(deadline, &mut *task).await.is_err() {
+        let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
+        for mut task in tasks {
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
                 task.abort();
             }
         }
@@ -223,7 +228,7 @@ impl TokioPool {
 impl Drop for TokioPool {
     fn drop(&mut self) {
         self.inner.closing.send_replace(true);
-        for task in &self.tasks {
+        for task in self.tasks.get_mut() {
             task.abort();
         }
     }
@@ -247,7 +252,9 @@ async fn expiry_task(inner: Rc<Inner>) {
                     waited: now - request.since,
                 }));
             }
-            queue.front().map_or(now + limit, |front| front.since + limit)
+            queue
+                .front()
+                .map_or(now + limit, |front| front.since + limit)
         };
         tokio::select! {
             () = tokio::time::sleep_until(next.into()) => {}
@@ -543,7 +550,7 @@ mod tests {
             },
         );
         local(async || {
-            let mut pool = TokioPool::start(config, settings(1)).unwrap();
+            let pool = TokioPool::start(config, settings(1)).unwrap();
             let asks: Vec<Vec<i32>> =
                 vec![vec![1], vec![2, 3], (1..=20).collect(), vec![500], vec![9]];
             let answers: Vec<_> = asks
@@ -580,7 +587,7 @@ mod tests {
             },
         );
         local(async || {
-            let mut pool = TokioPool::start(config, settings(1)).unwrap();
+            let pool = TokioPool::start(config, settings(1)).unwrap();
             assert_eq!(pool.submit(vec![1]).unwrap().await.unwrap(), Ok(rows(&[1])));
             let lost = pool.submit(vec![2]).unwrap().await.unwrap();
             assert!(matches!(lost, Err(DbError::Lost(_))), "{lost:?}");
@@ -601,7 +608,7 @@ mod tests {
             },
         );
         local(async || {
-            let mut pool = TokioPool::start(config, settings(1)).unwrap();
+            let pool = TokioPool::start(config, settings(1)).unwrap();
             let first = pool.submit(vec![1]).unwrap();
             let second = pool.submit(vec![2]).unwrap();
             let waited = second.await.unwrap();
@@ -628,7 +635,7 @@ mod tests {
                 queue_timeout: Duration::from_secs(10),
                 ..settings(1)
             };
-            let mut pool = TokioPool::start(config, quick).unwrap();
+            let pool = TokioPool::start(config, quick).unwrap();
             let done = pool.submit(vec![1]).unwrap().await.unwrap();
             assert!(matches!(done, Err(DbError::NoAnswer { .. })), "{done:?}");
             // The connection was closed (the server moves on to the next one) and another
@@ -651,7 +658,7 @@ mod tests {
             },
         );
         local(async || {
-            let mut pool = TokioPool::start(config, settings(1)).unwrap();
+            let pool = TokioPool::start(config, settings(1)).unwrap();
             match pool.submit(vec![1]).unwrap().await.unwrap() {
                 Err(DbError::Unavailable(why)) => assert!(why.contains("within"), "{why}"),
                 other => panic!("{other:?}"),
@@ -669,7 +676,7 @@ mod tests {
                 queue_limit: 2,
                 ..settings(1)
             };
-            let mut pool = TokioPool::start(config, small).unwrap();
+            let pool = TokioPool::start(config, small).unwrap();
             assert!(matches!(pool.submit(vec![]), Err(Refused::Invalid { .. })));
             assert!(matches!(
                 pool.submit(vec![1; MAX_IDS + 1]),
