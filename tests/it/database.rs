@@ -121,13 +121,9 @@ fn body(answer: &[u8]) -> &[u8] {
     &answer[end + 4..]
 }
 
-/// The engines without a database client, and what their 503 says: the selector's protocol
-/// on tokio's loop (the selector's client is driven by its own mio loop) and uring (none
-/// yet). Each answers `/db` with 503 and says so, which is what is checked.
-const NO_CLIENT: &[(&str, &str)] = &[
-    ("selector_on_tokio", "mio loop"),
-    ("uring", "no database client"),
-];
+/// The engines without a database client, and what their 503 says: uring (none yet). Each
+/// answers `/db` with 503 and says so, which is what is checked.
+const NO_CLIENT: &[(&str, &str)] = &[("uring", "no database client")];
 
 /// What `engine`'s 503 says when it has no database client, or `None` when it has one.
 fn no_client(engine: &str) -> Option<&'static str> {

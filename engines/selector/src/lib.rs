@@ -266,7 +266,7 @@ pub fn serve(listener: std::net::TcpListener, config: &Config) -> std::io::Resul
         Loop::Mio => {
             reactor::Reactor::new(listener, factory, pool, config.timeouts, database)?.run()
         }
-        Loop::Tokio => on_tokio::serve(listener, factory, pool, config.timeouts),
+        Loop::Tokio => on_tokio::serve(listener, factory, pool, config.timeouts, database),
     }
 }
 

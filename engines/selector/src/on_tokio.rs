@@ -12,6 +12,7 @@
 //! | [`Transport::write`] | queued, `writev` after the callback, `EPOLLOUT` for the rest | the same queue, `try_write_vectored`, `writable().await` for the rest |
 //! | [`Transport::call_later`] | an entry in the loop's [`TimerHeap`](crate::timers::TimerHeap) | a `tokio::time::Sleep` reset to the deadline (a zero delay: `yield_now`, asyncio's `call_soon`) |
 //! | [`Transport::defer_to_thread`] | rayon, a channel and a `mio::Waker` | rayon and a `oneshot` channel, which wakes the task |
+//! | [`Transport::query_world`] | [`pg::Pool`]: the database sockets in the same `Poll`, tokens from [`pg::FIRST_TOKEN`] | [`pg::TokioPool`]: a task per database connection, a shared queue and a `Notify`, the rows back through a `oneshot` |
 //! | the contract's timeouts | a deadline per connection, swept four times a second | one lazy `Sleep` per connection |
 //! | SIGINT, SIGTERM | `signal-hook-mio` in the same `Poll` | `tokio::signal::unix`, a `watch` channel to every connection |
 //!
@@ -40,12 +41,8 @@
 //! [`Transport::write`]: crate::Transport::write
 //! [`Transport::call_later`]: crate::Transport::call_later
 //! [`Transport::defer_to_thread`]: crate::Transport::defer_to_thread
+//! [`Transport::query_world`]: crate::Transport::query_world
 //! [`WriteQueue`]: crate::write_queue::WriteQueue
-
-/// Why `/db` and `/queries` answer 503 on tokio's loop: the selector's database client
-/// (`pg::Pool`) is driven by its own mio reactor only.
-const NO_CLIENT_ON_TOKIO: &str =
-    "the selector's database client runs on its own mio loop only (--reactor mio)";
 
 use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice, Write};
@@ -63,7 +60,8 @@ use wb_sys::{ACCEPT_BACKOFF, DRAIN_TIMEOUT};
 
 use crate::connection::{self, Connection, Cx, Next, Phase};
 use crate::interfaces::{Factory, Protocol, Reason, Work};
-use crate::reactor::READ_BUFFER_BYTES;
+use crate::pg;
+use crate::reactor::{READ_BUFFER_BYTES, rows_of};
 
 /// How long, once the drain is over, the connections still open get to run their
 /// `connection_lost` before the runtime is dropped under them. They need one poll each.
@@ -88,15 +86,23 @@ struct Shared {
     timeouts: wb_sys::Timeouts,
     /// Source of `Connection::awaiting` ids, for every connection of the loop, as on mio.
     ids: Cell<u64>,
+    /// The database pool (`--db-url`, `--db-pool`): its connections are tasks of this
+    /// runtime; a request's rows come back through the `oneshot` its connection awaits.
+    database: Option<pg::TokioPool>,
 }
 
 impl Shared {
-    fn new(pool: Option<rayon::ThreadPool>, timeouts: wb_sys::Timeouts) -> Shared {
+    fn new(
+        pool: Option<rayon::ThreadPool>,
+        timeouts: wb_sys::Timeouts,
+        database: Option<pg::TokioPool>,
+    ) -> Shared {
         Shared {
             read_buf: RefCell::new(vec![0; READ_BUFFER_BYTES].into_boxed_slice()),
             pool,
             timeouts,
             ids: Cell::new(0),
+            database,
         }
     }
 }
@@ -109,6 +115,7 @@ pub(crate) fn serve<F>(
     factory: F,
     pool: Option<rayon::ThreadPool>,
     timeouts: wb_sys::Timeouts,
+    database: Option<(pg::Config, pg::PoolSettings)>,
 ) -> io::Result<()>
 where
     F: Factory + 'static,
@@ -118,13 +125,23 @@ where
         .enable_time()
         .build()?;
     listener.set_nonblocking(true)?;
-    let shared = Rc::new(Shared::new(pool, timeouts));
     let local = LocalSet::new();
     let served = local.block_on(&runtime, async move {
-        // Both need the runtime's I/O driver, so they are made inside it.
+        // All three need the runtime's I/O driver (the pool spawns its connections' tasks
+        // on this `LocalSet`), so they are made inside it.
         let listener = TcpListener::from_std(listener)?;
+        let database = match database {
+            Some((config, settings)) => Some(pg::TokioPool::start(config, settings)?),
+            None => None,
+        };
+        let shared = Rc::new(Shared::new(pool, timeouts, database));
         let signals = StopSignals::new()?;
-        run(listener, factory, shared, signals).await;
+        run(listener, factory, Rc::clone(&shared), signals).await;
+        // The drain is over: no connection waits for rows any more. Terminate on each
+        // database connection; whatever still waits has no one to answer.
+        if let Some(database) = &shared.database {
+            database.close(CLOSE_ALL_GRACE).await;
+        }
         Ok(())
     });
     // Tasks still in the set are dropped here, with the runtime.
@@ -224,7 +241,8 @@ async fn accept_loop<F>(
 }
 
 /// What a connection waits for besides its socket: at most one at a time, as on mio. The
-/// `id` is the one the connection gave it ([`Next::Timer`], [`Next::Defer`]).
+/// `id` is the one the connection gave it ([`Next::Timer`], [`Next::Defer`],
+/// [`Next::Query`]).
 enum Waiting {
     /// A `call_later`, or the end of a lingering close, at this instant.
     Timer { at: Instant, id: u64 },
@@ -232,6 +250,11 @@ enum Waiting {
     Deferred {
         id: u64,
         result: oneshot::Receiver<Response>,
+    },
+    /// Rows from the database pool.
+    Query {
+        id: u64,
+        rows: oneshot::Receiver<pg::Answer>,
     },
 }
 
@@ -272,6 +295,7 @@ enum Woken {
     Writable(io::Result<()>),
     Timer,
     Deferred(Option<Response>),
+    Rows(Option<pg::Answer>),
     Deadline,
 }
 
@@ -346,7 +370,10 @@ impl<P: Protocol> Task<P> {
             let watch = !wants_read && conn.phase == Phase::Open && !*looked && !conn.resting;
             let wants_write = !conn.out.is_empty();
             let timer_set = matches!(waiting, Some(Waiting::Timer { .. }));
-            let deferred = matches!(waiting, Some(Waiting::Deferred { .. }));
+            let awaiting = matches!(
+                waiting,
+                Some(Waiting::Deferred { .. } | Waiting::Query { .. })
+            );
             let woken = tokio::select! {
                 // Polled in this order: a stopping server starts on no new request.
                 biased;
@@ -360,7 +387,7 @@ impl<P: Protocol> Task<P> {
                 }
                 ready = conn.socket.writable(), if wants_write => Woken::Writable(ready),
                 () = &mut timer, if timer_set => Woken::Timer,
-                result = deferred_result(waiting), if deferred => Woken::Deferred(result),
+                woken = awaited(waiting), if awaiting => woken,
                 () = &mut deadline, if armed => Woken::Deadline,
             };
             match woken {
@@ -389,6 +416,15 @@ impl<P: Protocol> Task<P> {
                     // The pool dropped the work (it panicked): nothing will answer.
                     let err = io::Error::other("deferred work ended without a result");
                     self.drive(|conn, _| conn.close(Reason::Lost(err)));
+                }
+                Woken::Rows(answer) => {
+                    if let Some(Waiting::Query { id, .. }) = self.waiting.take() {
+                        // The pool never drops a request unanswered while it runs; if it
+                        // did, the client gets a 503 rather than a hang.
+                        let answer = answer.unwrap_or(Err(pg::DbError::Closed));
+                        let rows = rows_of(answer);
+                        self.drive(|conn, cx| conn.rows(id, rows, cx));
+                    }
                 }
                 Woken::Deadline => {
                     let now = Instant::now();
@@ -470,9 +506,24 @@ impl<P: Protocol> Task<P> {
                     self.waiting = Some(Waiting::Deferred { id, result });
                     self.conn.settle(&mut cx)
                 }
-                // The loop's database pool is mio's (`pg::Pool`); on tokio's loop there is
-                // none yet, and the answer says so.
-                Next::Query { id, .. } => self.conn.rows(id, Err(NO_CLIENT_ON_TOKIO), &mut cx),
+                Next::Query { ids, id } => match &shared.database {
+                    // Queued (or taken at once by an idle database task); the rows come
+                    // back through the `oneshot`, which wakes this task.
+                    Some(database) => match database.submit(ids) {
+                        Ok(rows) => {
+                            self.waiting = Some(Waiting::Query { id, rows });
+                            self.conn.settle(&mut cx)
+                        }
+                        Err(refused) => {
+                            tracing::warn!("database request refused: {refused}");
+                            self.conn
+                                .rows(id, Err(wb_sys::database::QUERY_FAILED), &mut cx)
+                        }
+                    },
+                    None => self
+                        .conn
+                        .rows(id, Err(wb_sys::database::NO_DATABASE), &mut cx),
+                },
                 Next::Wait => {
                     self.arm_deadline();
                     return;
@@ -513,10 +564,12 @@ fn defer(pool: Option<&rayon::ThreadPool>, work: Work) -> oneshot::Receiver<Resp
     rx
 }
 
-/// Waits for the deferred result, if one is awaited (`None`: its sender was dropped).
-async fn deferred_result(waiting: &mut Option<Waiting>) -> Option<Response> {
+/// Waits for the deferred result or the query's rows, whichever is awaited (`None` in it:
+/// its sender was dropped).
+async fn awaited(waiting: &mut Option<Waiting>) -> Woken {
     match waiting {
-        Some(Waiting::Deferred { result, .. }) => result.await.ok(),
+        Some(Waiting::Deferred { result, .. }) => Woken::Deferred(result.await.ok()),
+        Some(Waiting::Query { rows, .. }) => Woken::Rows(rows.await.ok()),
         _ => std::future::pending().await,
     }
 }
@@ -572,7 +625,7 @@ mod tests {
                     .build()
                     .unwrap()
             });
-            let shared = Rc::new(Shared::new(pool, timeouts));
+            let shared = Rc::new(Shared::new(pool, timeouts, None));
             LocalSet::new().block_on(&runtime, async move {
                 let listener = TcpListener::from_std(listener).unwrap();
                 let (tx, rx) = watch::channel(Stop::Serving);
@@ -648,7 +701,7 @@ mod tests {
             let (socket, _) = listener.accept().await.unwrap();
             let timeouts = wb_sys::Timeouts::default();
             let conn = Connection::accepted(socket, crate::HttpProtocol::new(false), &timeouts);
-            let task = Task::new(conn, Rc::new(Shared::new(None, timeouts)));
+            let task = Task::new(conn, Rc::new(Shared::new(None, timeouts, None)));
             let (_stop_tx, stop_rx) = watch::channel(Stop::Serving);
             let size = size_of_future(&task.run(stop_rx));
             assert!(size <= 2048, "a connection's future is {size} bytes");

@@ -157,6 +157,21 @@ fn reason(err: &pg::DbError) -> &'static str {
     }
 }
 
+/// A database answer as [`Protocol::rows_received`](crate::Protocol::rows_received) takes
+/// it, on either loop: the rows, or the reason its `503` gives (the error itself is logged).
+pub(crate) fn rows_of(result: Result<Vec<pg::Row>, pg::DbError>) -> Rows {
+    match result {
+        Ok(rows) => Ok(rows
+            .into_iter()
+            .map(|(id, random_number)| wb_protocol::world::WorldRow { id, random_number })
+            .collect()),
+        Err(err) => {
+            tracing::warn!("database query failed: {err}");
+            Err(reason(&err))
+        }
+    }
+}
+
 impl<F: Factory> Reactor<F> {
     /// Sets up the poll, registers the listener, the waker and the signal pipe, and lets the
     /// stop signals through: the loop is ready for them.
@@ -302,16 +317,7 @@ impl<F: Factory> Reactor<F> {
             result,
         } in done
         {
-            let rows: Rows = match result {
-                Ok(rows) => Ok(rows
-                    .into_iter()
-                    .map(|(id, random_number)| wb_protocol::world::WorldRow { id, random_number })
-                    .collect()),
-                Err(err) => {
-                    tracing::warn!("database query failed: {err}");
-                    Err(reason(&err))
-                }
-            };
+            let rows = rows_of(result);
             self.drive(key, false, move |conn, cx| conn.rows(id, rows, cx));
         }
     }

@@ -1,6 +1,6 @@
-//! The selector's PostgreSQL client: non-blocking, on the engine's own mio loop, in Twisted's
-//! Protocol/Transport style (as txpostgres is for Twisted), with a fixed set of connections
-//! and a queue of waiting requests.
+//! The selector's PostgreSQL client: non-blocking, on the engine's own mio loop (or on tokio's,
+//! under `--reactor tokio`), in Twisted's Protocol/Transport style (as txpostgres is for
+//! Twisted), with a fixed set of connections and a queue of waiting requests.
 //!
 //! # Why not a driver from crates.io
 //!
@@ -107,13 +107,16 @@
 //!
 //! # Driving it from another loop
 //!
-//! [`PgConnection`] knows nothing of mio: the tokio adapter (`on_tokio`) could run one task
-//! per connection that reads from a `tokio::net::TcpStream` into [`PgConnection::received`],
-//! writes [`PgConnection::pending`], and takes requests from a queue shared on the
-//! current-thread runtime (a `RefCell<VecDeque>` and a `tokio::sync::Notify`), answering
-//! through a oneshot channel. Only [`Pool`] is mio's.
+//! [`PgConnection`] knows nothing of mio, so the tokio adapter (`--reactor tokio`) drives it
+//! with [`TokioPool`]: one task per connection on the current-thread runtime reads from a
+//! `tokio::net::TcpStream` (or `UnixStream`) into [`PgConnection::received`], writes
+//! [`PgConnection::pending`], and takes requests from a queue the tasks share (a
+//! `RefCell<VecDeque>` and a `tokio::sync::Notify`), answering each through a `oneshot`
+//! channel. The settings, the queue's bounds and the failures are [`Pool`]'s; only the
+//! waiting is tokio's. Only [`Pool`] is mio's.
 
 mod config;
+pub mod on_tokio;
 mod pool;
 mod protocol;
 
@@ -124,6 +127,7 @@ use std::fmt;
 use std::time::Duration;
 
 pub use config::{Address, Config, ConfigError, DEFAULT_PORT};
+pub use on_tokio::{Answer, TokioPool};
 pub use pool::Pool;
 pub use protocol::{Event, MAX_IDS, MAX_MESSAGE_BYTES, PgConnection, Row, WORLD_QUERY};
 

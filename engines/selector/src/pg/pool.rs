@@ -571,7 +571,7 @@ fn flush<K>(live: &mut Live<K>) -> Result<(), DbError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     //! The pool on a real mio loop against a scripted server on loopback: a thread that speaks
     //! just enough of PostgreSQL's side (trust login, Parse, Bind/Execute/Sync answered with
     //! `randomnumber = id * 7`) and misbehaves on cue. It runs everywhere, PostgreSQL or not;
@@ -588,15 +588,15 @@ mod tests {
 
     /// How the scripted server behaves on each connection it accepts.
     #[derive(Clone, Copy, Default)]
-    struct Script {
+    pub(in crate::pg) struct Script {
         /// Writes every answer one byte at a time (each a separate segment, or nearly).
-        bytewise: bool,
+        pub(in crate::pg) bytewise: bool,
         /// Never answers the startup message.
-        mute: bool,
+        pub(in crate::pg) mute: bool,
         /// Closes the connection on the Nth query's Sync (1-based), without answering it.
-        close_at: Option<usize>,
+        pub(in crate::pg) close_at: Option<usize>,
         /// Reads queries and never answers them.
-        hang: bool,
+        pub(in crate::pg) hang: bool,
     }
 
     fn message(tag: u8, body: &[u8]) -> Vec<u8> {
@@ -607,7 +607,7 @@ mod tests {
     }
 
     /// Serves `connections` connections, one after the other, following `script`.
-    fn server(connections: usize, script: Script) -> (Config, JoinHandle<()>) {
+    pub(in crate::pg) fn server(connections: usize, script: Script) -> (Config, JoinHandle<()>) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let config = Config::parse(&format!("host=127.0.0.1 port={port} user=u")).unwrap();
@@ -703,7 +703,7 @@ mod tests {
         }
     }
 
-    fn settings(size: usize) -> PoolSettings {
+    pub(in crate::pg) fn settings(size: usize) -> PoolSettings {
         PoolSettings {
             queue_timeout: Duration::from_millis(300),
             query_timeout: Duration::from_secs(10),
@@ -748,7 +748,7 @@ mod tests {
         done
     }
 
-    fn rows(ids: &[i32]) -> Vec<(i32, i32)> {
+    pub(in crate::pg) fn rows(ids: &[i32]) -> Vec<(i32, i32)> {
         ids.iter().map(|&id| (id, id * 7)).collect()
     }
 
