@@ -86,10 +86,13 @@ pub fn not_supported(spec: &EngineSpec, workload: &Workload) -> Option<String> {
         Route::Work => "/work",
         Route::Count => "/count",
         Route::Db | Route::Queries => {
-            return Some(format!(
-                "{} has no database routes yet; this workload needs /db or /queries",
-                def.name
-            ));
+            return def.database.is_none().then(|| {
+                format!(
+                    "{} has no database client; this workload needs /db or /queries \
+                     (asyncio, twisted and gunicorn-sync have one)",
+                    def.name
+                )
+            });
         }
     };
     (!def.supports_work).then(|| {
