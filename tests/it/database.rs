@@ -331,7 +331,10 @@ fn start_peer(name: &str, url: Option<&str>) -> Option<workbench::child::ServerP
     let ready = peer.readiness().and_then(|()| peer.database_readiness());
     if let Err(why) = ready {
         let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-        assert!(!ci, "CI=true but peer {name} cannot serve the database: {why}");
+        assert!(
+            !ci,
+            "CI=true but peer {name} cannot serve the database: {why}"
+        );
         eprintln!("skipped: peer {name}: {why}");
         return None;
     }
@@ -346,7 +349,14 @@ fn fields(answer: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let end = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
     let head = String::from_utf8_lossy(&answer[..end]);
     let mut lines = head.split("\r\n");
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers = lines
         .filter_map(|line| line.split_once(':'))
         .map(|(name, value)| (name.to_ascii_lowercase(), value.trim().to_string()))
@@ -364,7 +374,10 @@ fn same_answer(peer: &str, target: &str, got: &[u8], want: &[u8]) {
         let (got_status, got_headers, got_body) = fields(got);
         let (want_status, want_headers, want_body) = fields(want);
         let header = |headers: &[(String, String)], name: &str| {
-            headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
+            headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
         };
         assert_eq!(got_status, want_status, "{peer} {target}: {}", show(got));
         assert_eq!(got_body, want_body, "{peer} {target}: {}", show(got));
@@ -408,16 +421,29 @@ fn peer_serves_the_cores_rows(peer: &str) {
     for (target, n) in [("/db", 0), ("/queries?n=foo", 1), ("/queries?n=501", 500)] {
         let answer = get(server.addr(), target);
         let (status, _, body) = fields(&answer);
-        assert_eq!(status, 200, "{peer} {target}: {}", String::from_utf8_lossy(&answer));
+        assert_eq!(
+            status,
+            200,
+            "{peer} {target}: {}",
+            String::from_utf8_lossy(&answer)
+        );
         let value: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
         let count = value.as_array().map_or(0, Vec::len);
         assert_eq!(count, n, "{peer} {target}");
         let first = if n == 0 { &value } else { &value[0] };
         let id = first["id"].as_i64().unwrap_or(0);
-        assert!((1..=i64::from(WORLD_ROWS)).contains(&id), "{peer} {target}: {first}");
+        assert!(
+            (1..=i64::from(WORLD_ROWS)).contains(&id),
+            "{peer} {target}: {first}"
+        );
     }
-    let stopped = server.terminate(crate::util::STOP_GRACE).expect("terminate");
-    assert!(stopped.status.success() && !stopped.killed, "{peer}: {stopped:?}");
+    let stopped = server
+        .terminate(crate::util::STOP_GRACE)
+        .expect("terminate");
+    assert!(
+        stopped.status.success() && !stopped.killed,
+        "{peer}: {stopped:?}"
+    );
 }
 
 /// Needs no PostgreSQL: a peer started without a database answers `/db` with 503 and the
@@ -435,8 +461,13 @@ fn peer_without_a_database_answers_503(peer: &str) {
     if !peer.starts_with("gunicorn") {
         assert!(!text.contains("Connection: close"), "{peer}: {text}");
     }
-    let stopped = server.terminate(crate::util::STOP_GRACE).expect("terminate");
-    assert!(stopped.status.success() && !stopped.killed, "{peer}: {stopped:?}");
+    let stopped = server
+        .terminate(crate::util::STOP_GRACE)
+        .expect("terminate");
+    assert!(
+        stopped.status.success() && !stopped.killed,
+        "{peer}: {stopped:?}"
+    );
 }
 
 macro_rules! peer_database_tests {
