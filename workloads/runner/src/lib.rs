@@ -484,6 +484,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn database_workloads_need_a_peer_with_a_database_client() {
+        let (db, hello) = (
+            Workload::load("db").unwrap(),
+            Workload::load("hello").unwrap(),
+        );
+        for peer in ["asyncio", "twisted", "gunicorn-sync"] {
+            assert_eq!(not_supported(&EngineSpec::peer(peer), &db), None, "{peer}");
+        }
+        let why = not_supported(&EngineSpec::peer("tornado"), &db).expect("not supported");
+        assert!(why.contains("tornado has no database client"), "{why}");
+        assert_eq!(not_supported(&EngineSpec::peer("tornado"), &hello), None);
+        assert!(not_supported(&EngineSpec::peer("nginx"), &db).is_some());
+    }
+
+    #[test]
     fn plans_carry_the_expected_digest() {
         let workload = Workload::load("cpu").unwrap();
         let calibration = Calibration {
