@@ -56,11 +56,16 @@ class Database:
         try:
             import asyncpg
 
+            # Every connection opened now, each within the engines' 5 s.
             pool = await asyncpg.create_pool(
-                min_size=size, max_size=size, **wbcore.conninfo_keywords(conninfo)
+                min_size=size,
+                max_size=size,
+                timeout=wbcore.DB_WAIT_TIMEOUT_S,
+                **wbcore.conninfo_keywords(conninfo),
             )
         except Exception as err:  # noqa: BLE001 (any failure: say it, serve 503s)
-            print("asyncio peer: no database pool: %s" % err, file=sys.stderr, flush=True)
+            print("asyncio peer: no database pool: %s: %s" % (type(err).__name__, err),
+                  file=sys.stderr, flush=True)
             return cls(failure=wbcore.QUERY_FAILED)
         return cls(pool)
 
@@ -75,7 +80,8 @@ class Database:
             job.database_failed(wbcore.POOL_TIMED_OUT)
             return
         except Exception as err:  # noqa: BLE001
-            print("asyncio peer: no database connection: %s" % err, file=sys.stderr, flush=True)
+            print("asyncio peer: no database connection: %s: %s" % (type(err).__name__, err),
+                  file=sys.stderr, flush=True)
             job.database_failed(wbcore.QUERY_FAILED)
             return
         try:

@@ -91,7 +91,7 @@ if __name__ == "__main__":
     )
     install_reactor(ARGS.loop)
 
-from twisted.internet import reactor  # noqa: E402  (the reactor must be installed first)
+from twisted.internet import defer, reactor  # noqa: E402  (the reactor must be installed first)
 from twisted.internet.protocol import Factory, Protocol  # noqa: E402
 
 # The database's thread pool of connections (adbapi), or None: set in main().
@@ -150,7 +150,14 @@ class WorkbenchProtocol(Protocol):
         else:
             rows = DATABASE.runInteraction(fetch_rows, job.world_ids)
 
+        # adbapi queues an interaction until a pool thread is free, without a bound: give up
+        # after the engines' 5 s, as their pools do (the interaction's late result is dropped).
+        rows.addTimeout(wbcore.DB_WAIT_TIMEOUT_S, reactor)
+
         def failed(failure):
+            if failure.check(defer.TimeoutError):
+                job.database_failed(wbcore.POOL_TIMED_OUT)
+                return
             print("twisted peer: query failed: %s" % failure.getErrorMessage(),
                   file=sys.stderr, flush=True)
             job.database_failed(wbcore.QUERY_FAILED)
@@ -200,6 +207,7 @@ def open_database(conninfo, size):
         "psycopg",
         conninfo,
         autocommit=True,
+        connect_timeout=int(wbcore.DB_WAIT_TIMEOUT_S),  # a pool thread never hangs on connect
         cp_min=size,
         cp_max=size,
         cp_noisy=False,

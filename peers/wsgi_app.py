@@ -53,7 +53,9 @@ def connect():
             import psycopg
 
             # Autocommit: a read needs no transaction (no BEGIN/COMMIT round trips).
-            CONNECTION = psycopg.connect(conninfo, autocommit=True)
+            CONNECTION = psycopg.connect(
+                conninfo, autocommit=True, connect_timeout=int(wbcore.DB_WAIT_TIMEOUT_S)
+            )
         except Exception as err:  # noqa: BLE001 (any failure: say it, answer 503)
             print("wsgi app: no database connection: %s" % err, file=sys.stderr, flush=True)
     return CONNECTION
