@@ -72,4 +72,17 @@ def when_ready(server):
     # What the master runs with, as gunicorn resolved it: worker processes, and threads per
     # worker (1 for sync).
     facts = {"workers": server.cfg.workers, "threads": server.cfg.threads}
+    if os.environ.get("WORKBENCH_DATABASE") and server.cfg.worker_class_str == "sync":
+        # One database connection per sync worker (post_fork): the pool is the workers.
+        facts["db_pool"] = server.cfg.workers
     wbcore.announce(server.cfg.proc_name, address, pid=os.getpid(), facts=facts)
+
+
+def post_fork(server, worker):
+    """In each new worker, after the fork: a sync worker opens its own database connection
+    (wsgi_app.connect) when the workload has one ($WORKBENCH_DATABASE), so no socket is shared
+    between processes and the first request does not pay for the connect."""
+    if os.environ.get("WORKBENCH_DATABASE") and server.cfg.worker_class_str == "sync":
+        import wsgi_app
+
+        wsgi_app.connect()

@@ -35,9 +35,20 @@ pollreactor: the same Protocol again, the selector function alone differing. Pas
 descriptors select() cannot be called at all (Python raises ValueError); what the
 selectreactor does then is what the `selector-functions` lesson shows.
 
-Run: python twisted_peer.py --port 8080 [--reactor asyncio|uvloop|select|poll], then
-curl -i http://127.0.0.1:8080/hello
+The database (/db and /queries). Twisted's answer to a blocking database driver is a thread
+pool: twisted.enterprise.adbapi.ConnectionPool runs each query of a DB-API 2.0 module on a
+thread of its own pool (deferToThread underneath), one connection per thread, and hands the
+rows back to the reactor as a Deferred. With --db-url (or $WORKBENCH_DATABASE, which the runner
+sets for the database workloads) the pool is psycopg 3 (a DB-API 2.0 module, threadsafety 2)
+over --db-pool threads and connections, in autocommit mode (a read needs no transaction); /db
+is one runQuery, /queries?n=N one runInteraction that runs its N queries one after another on
+one pooled connection. The reactor's thread only parses, renders and writes.
+
+Run: python twisted_peer.py --port 8080 [--reactor asyncio|uvloop|select|poll]
+[--db-url CONNINFO], then curl -i http://127.0.0.1:8080/hello
 """
+
+import sys
 
 import wbcore
 
@@ -80,8 +91,20 @@ if __name__ == "__main__":
     )
     install_reactor(ARGS.loop)
 
-from twisted.internet import reactor  # noqa: E402  (the reactor must be installed first)
+from twisted.internet import defer, reactor  # noqa: E402  (the reactor must be installed first)
 from twisted.internet.protocol import Factory, Protocol  # noqa: E402
+
+# The database's thread pool of connections (adbapi), or None: set in main().
+DATABASE = None
+
+
+def fetch_rows(cursor, ids):
+    """One runInteraction, on a pool thread: the N queries of /queries on one connection."""
+    rows = []
+    for row_id in ids:
+        cursor.execute(wbcore.SELECT_WORLD_PYFORMAT, (row_id,))
+        rows.append(cursor.fetchone())
+    return rows
 
 
 class WorkbenchProtocol(Protocol):
@@ -105,12 +128,48 @@ class WorkbenchProtocol(Protocol):
             if job is wbcore.NEED_DATA or job is wbcore.CLOSED:
                 return
             job.begin()  # /count reads its counter here, before the wait
+            if job.world_ids is not None:
+                if DATABASE is None:
+                    job.database_failed(wbcore.NO_DATABASE)
+                else:
+                    self.fetch(job)
+                    return
             if job.wait_ms:
                 # The "database": a reactor timer, not a blocked thread.
                 self.busy = True
                 self.timer = reactor.callLater(job.wait_ms / 1000, self.finish, job)
                 return
             self.send(job)
+
+    def fetch(self, job):
+        """The database: a Deferred from adbapi's thread pool; the reactor serves other
+        connections until the rows arrive, then finish() answers."""
+        self.busy = True
+        if len(job.world_ids) == 1:
+            rows = DATABASE.runQuery(wbcore.SELECT_WORLD_PYFORMAT, (job.world_ids[0],))
+        else:
+            rows = DATABASE.runInteraction(fetch_rows, job.world_ids)
+
+        # adbapi queues an interaction until a pool thread is free, without a bound: give up
+        # after the engines' 5 s, as their pools do (the interaction's late result is dropped).
+        rows.addTimeout(wbcore.DB_WAIT_TIMEOUT_S, reactor)
+
+        def failed(failure):
+            if failure.check(defer.TimeoutError):
+                job.database_failed(wbcore.POOL_TIMED_OUT)
+                return
+            print("twisted peer: query failed: %s" % failure.getErrorMessage(),
+                  file=sys.stderr, flush=True)
+            job.database_failed(wbcore.QUERY_FAILED)
+
+        rows.addCallbacks(job.give_rows, failed)
+        rows.addCallback(lambda _: self.answered(job))
+
+    def answered(self, job):
+        """The rows of a /db or /queries job arrived: answer it, unless the client left."""
+        if self.closing:
+            return
+        self.finish(job)
 
     def finish(self, job):
         """The timer of a waiting job fired: answer it, then any requests queued behind it."""
@@ -139,8 +198,30 @@ class WorkbenchFactory(Factory):
     noisy = False  # no log line per connection
 
 
+def open_database(conninfo, size):
+    """adbapi's pool over psycopg: `size` threads, each with its own connection, opened when
+    the reactor starts."""
+    from twisted.enterprise import adbapi
+
+    return adbapi.ConnectionPool(
+        "psycopg",
+        conninfo,
+        autocommit=True,
+        connect_timeout=int(wbcore.DB_WAIT_TIMEOUT_S),  # a pool thread never hangs on connect
+        cp_min=size,
+        cp_max=size,
+        cp_noisy=False,
+        cp_reconnect=True,
+    )
+
+
 def main(args):
+    global DATABASE
     wbcore.raise_open_files_limit()
+    facts = None
+    if args.db_url:
+        DATABASE = open_database(args.db_url, args.db_pool)
+        facts = {"db_pool": args.db_pool}  # the bound the db-pool lesson reads
     sock = wbcore.listening_socket(args.host, args.port)
     sock.setblocking(False)
     # adoptStreamPort takes our socket (with TCP_NODELAY and the deep backlog) as it is.
@@ -152,7 +233,7 @@ def main(args):
     # The name the workbench knows this variant by: twisted, twisted-asyncio, twisted-uvloop,
     # twisted-select, twisted-poll.
     name = "twisted" if args.loop == "epoll" else "twisted-" + args.loop
-    reactor.callWhenRunning(wbcore.announce, name, address)
+    reactor.callWhenRunning(wbcore.announce, name, address, facts=facts)
     del port
     reactor.run()
 

@@ -29,6 +29,7 @@ import email.utils
 import hashlib
 import json
 import os
+import random
 import re
 import resource
 import socket
@@ -76,7 +77,9 @@ REASONS = {
     405: "Method Not Allowed",
     413: "Content Too Large",
     431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
     501: "Not Implemented",
+    503: "Service Unavailable",
 }
 
 # How a response ends its connection (response.rs's Persistence).
@@ -90,10 +93,10 @@ class Job:
     `cpu_rounds` rounds of the kernel) and send its bytes; close afterwards if `closes`."""
 
     __slots__ = ("status", "wait_ms", "cpu_rounds", "work_bytes", "detail", "head_only",
-                 "persistence", "count", "count_read")
+                 "persistence", "count", "count_read", "world", "world_ids", "rows")
 
     def __init__(self, status, wait_ms=0, cpu_rounds=0, work_bytes=None, detail=None,
-                 count=None):
+                 count=None, world=None):
         self.status = status
         self.wait_ms = wait_ms
         self.cpu_rounds = cpu_rounds
@@ -103,6 +106,11 @@ class Job:
         self.persistence = CLOSE if status >= 400 else KEEP_ALIVE
         self.count = count  # /count: None otherwise, "read" or "update"
         self.count_read = None  # what begin() read, for an update
+        # /db and /queries (world.rs): (rows, first_id, array), the ids to fetch, and what
+        # the peer handed back: a list of (id, randomnumber), or a reason string (503).
+        self.world = world
+        self.world_ids = world_ids(*world[:2]) if world is not None else None
+        self.rows = None
 
     def begin(self):
         """Begins the job, before its wait (response.rs's Job::begin): /count?wait_ms=W reads
@@ -111,15 +119,49 @@ class Job:
         if self.count == "update":
             self.count_read = _counter[0]
 
+    def give_rows(self, rows):
+        """Hands the rows fetched for `world_ids` to the job, in the same order, as
+        (id, randomnumber) pairs: response.rs's Job::give_rows. Rows that are not the ones asked
+        for are answered 500 (the peer's bug, made visible)."""
+        if self.world is not None:
+            self.rows = [(int(i), int(n)) for i, n in rows]
+
+    def database_failed(self, reason):
+        """Says the rows could not be fetched, and why: the answer is 503 with `reason` (and
+        the connection stays open: the failure is the database's, not the client's)."""
+        if self.world is not None:
+            self.rows = reason
+
+    def final_status(self):
+        """The status the response carries: `status`, but for /db and /queries, where it
+        depends on what the peer handed back (response.rs's Job::status)."""
+        if self.world is None:
+            return self.status
+        if isinstance(self.rows, list):
+            return 200 if [r[0] for r in self.rows] == self.world_ids else 500
+        return 503
+
     @property
     def closes(self):
         """Whether the connection must be closed once this response is sent."""
         return self.persistence == CLOSE
 
     def _parts(self):
-        """(headers, body) before HEAD is applied: the CPU work happens here."""
+        """(status, headers, body) before HEAD is applied: the CPU work happens here."""
+        status = self.final_status()
         headers = [("Content-Type", "text/plain")]
-        if self.detail is not None:
+        if self.world is not None:
+            digest = None
+            if status == 200:
+                headers[0] = ("Content-Type", "application/json")
+                body = render_rows(self.rows, self.world[2])
+            elif status == 500:
+                body = b"the engine fetched rows other than the ids asked for\n"
+            elif self.rows is None:
+                body = b"the engine fetched no rows (it has no database client for this route)\n"
+            else:
+                body = self.rows.encode() + b"\n"
+        elif self.detail is not None:
             body = self.detail.encode() + b"\n"
             digest = None
         elif self.count is not None:
@@ -139,19 +181,19 @@ class Job:
         headers.append(("Content-Length", str(len(body))))
         if digest is not None:
             headers.append(("X-Work-Digest", digest))
-        if self.status == 405:
+        if status == 405:
             headers.append(("Allow", "GET, HEAD"))
-        return headers, body
+        return status, headers, body
 
     def perform(self):
         """Runs the CPU kernel and renders the response bytes, exactly as response.rs does."""
-        headers, body = self._parts()
+        status, headers, body = self._parts()
         if self.persistence == KEEP_ALIVE_HTTP10:
             headers.append(("Connection", "keep-alive"))
         elif self.persistence == CLOSE:
             headers.append(("Connection", "close"))
         # Date first, as response.rs puts it (RFC 9110 §6.6.1: a server with a clock sends it).
-        head = "HTTP/1.1 %d %s\r\nDate: %s\r\n" % (self.status, REASONS[self.status], http_date())
+        head = "HTTP/1.1 %d %s\r\nDate: %s\r\n" % (status, REASONS[status], http_date())
         head += "".join("%s: %s\r\n" % pair for pair in headers) + "\r\n"
         return head.encode("latin-1") + (b"" if self.head_only else body)
 
@@ -159,17 +201,17 @@ class Job:
         """(status code, reason, headers, body) for a framework that frames the response
         itself: the CPU kernel runs here. The body is the GET answer's even for HEAD, whose
         Content-Length is that of GET: the framework leaves the body off the wire."""
-        headers, body = self._parts()
-        return self.status, REASONS[self.status], headers, body
+        status, headers, body = self._parts()
+        return status, REASONS[status], headers, body
 
     def wsgi_response(self):
         """(status line, headers, body) for a WSGI server, which frames the response itself.
         `Connection` is left to the server: WSGI calls it hop-by-hop, and gunicorn decides it
         from the request and its worker type."""
-        headers, body = self._parts()
+        status, headers, body = self._parts()
         if self.head_only:
             body = b""  # Content-Length stays that of the GET answer, as in perform()
-        return "%d %s" % (self.status, REASONS[self.status]), headers, body
+        return "%d %s" % (status, REASONS[status]), headers, body
 
 
 _date_cache = [None, ""]  # [the second it was formatted for, the text]
@@ -255,12 +297,137 @@ def route(method, target):
             job = error(400, "/count takes one parameter, wait_ms, a whole number from 0 to 60000")
         else:
             job = Job(200, wait_ms=wait_ms, count="update")
+    elif path in ("/db", "/queries"):
+        try:
+            world = parse_db_query(query) if path == "/db" else parse_queries_query(query)
+        except ValueError as problem:
+            job = error(400, str(problem))
+        else:
+            job = Job(200, world=world)
     else:
         job = error(404, "no such route; try /hello or /work")
     if job.status == 200 and method not in ("GET", "HEAD"):
         job = error(405, "only GET and HEAD are served")
     job.head_only = method == "HEAD"
     return job
+
+
+# --- world.rs: TechEmpower's /db and /queries ------------------------------------------------
+# The core says which World rows to fetch (job.world_ids); the peer fetches them its own way
+# (asyncpg on the loop, Twisted's adbapi thread pool, one psycopg connection per gunicorn
+# worker), hands them back (job.give_rows, or job.database_failed) and the core renders them.
+WORLD_ROWS = 10_000
+MAX_QUERIES = 500
+# The one query, once per row (TechEmpower forbids batching /queries into one), in each
+# driver's placeholder style: asyncpg's numbered $1, DB-API's pyformat %s (psycopg).
+SELECT_WORLD = "SELECT id, randomnumber FROM world WHERE id = $1"
+SELECT_WORLD_PYFORMAT = "SELECT id, randomnumber FROM world WHERE id = %s"
+# The 503 reasons (engines/sys/src/database.rs's, said of a peer).
+NO_DATABASE = ("no database: start the peer with --db-url or WORKBENCH_DATABASE "
+               "(workbench db up prints one)")
+QUERY_FAILED = "the database query failed (the peer's log says why)"
+POOL_TIMED_OUT = "no database connection came free within 5 s"
+DB_WAIT_TIMEOUT_S = 5.0  # the engines' DB_WAIT_TIMEOUT: a saturated pool fails the same way
+_DB_MESSAGE = "/db takes at most one parameter, id, a whole number from 1 to 10000"
+_QUERIES_MESSAGE = ("/queries takes n (how many rows, 1 to 500) and optionally id "
+                    "(the first row, 1 to 10000)")
+_ID_MESSAGE = "id must be a whole number from 1 to 10000"
+_I64 = re.compile(r"[+-]?[0-9]+")
+
+
+def _parse_id(value):
+    text = value.strip()
+    if not text or len(text) > 5 or not (text.isascii() and text.isdigit()):
+        raise ValueError(_ID_MESSAGE)
+    number = int(text)
+    if not 1 <= number <= WORLD_ROWS:
+        raise ValueError(_ID_MESSAGE)
+    return number
+
+
+def clamp_queries(value):
+    """TechEmpower's rule for the number of queries: an integer clamped to 1..500, anything
+    else (not a number, or beyond a 64-bit integer) 1."""
+    text = value.strip()
+    if not text.isascii() or not _I64.fullmatch(text):
+        return 1
+    number = int(text)
+    if not -2**63 <= number < 2**63:
+        return 1
+    return max(1, min(MAX_QUERIES, number))
+
+
+def parse_db_query(query):
+    """/db's query, empty or id=K: (rows, first_id, array); ValueError is the 400's detail."""
+    first_id = None
+    for pair in query.split("&"):
+        if not pair:
+            continue
+        key, equals, value = pair.partition("=")
+        if not equals or key != "id" or first_id is not None:
+            raise ValueError(_DB_MESSAGE)
+        first_id = _parse_id(value)
+    return 1, first_id, False
+
+
+def parse_queries_query(query):
+    """/queries' query, n=N (clamped) and optionally id=K: (rows, first_id, array)."""
+    rows = first_id = None
+    for pair in query.split("&"):
+        if not pair:
+            continue
+        key, _, value = pair.partition("=")
+        if key in ("n", "queries") and rows is None:
+            rows = clamp_queries(value)
+        elif key == "id" and first_id is None:
+            first_id = _parse_id(value)
+        else:
+            raise ValueError(_QUERIES_MESSAGE)
+    return rows or 1, first_id, True
+
+
+def world_ids(rows, first_id):
+    """The ids to fetch, in order: random ones, or first_id and the rows after it (after
+    10,000 comes 1)."""
+    if first_id is None:
+        return [random.randint(1, WORLD_ROWS) for _ in range(rows)]
+    return [(first_id - 1 + i) % WORLD_ROWS + 1 for i in range(rows)]
+
+
+def render_rows(rows, array):
+    """The rows as the answer's JSON, as world.rs renders them: {"id":1,"randomNumber":2},
+    or an array of such objects, without spaces."""
+    objects = ",".join('{"id":%d,"randomNumber":%d}' % row for row in rows)
+    return ("[%s]" % objects if array else objects).encode()
+
+
+def database_options(args):
+    """(conninfo or None, pool size) from a peer's --db-url and --db-pool."""
+    return args.db_url or None, args.db_pool
+
+
+def default_db_pool():
+    """Connections a peer holds when --db-pool is not given: 2 x CPUs + 1, as the engines'
+    default (the PostgreSQL wiki's starting point for a pool), CPUs being those this process
+    may run on."""
+    return 2 * len(os.sched_getaffinity(0)) + 1
+
+
+def conninfo_keywords(conninfo):
+    """A libpq key=value connection string (`host=/tmp/x port=5432 user=u dbname=d`, as
+    `workbench db up` prints it) as keyword arguments for asyncpg, which takes URIs or
+    keywords but not this form: host, port, user, database, password. Quoted values are not
+    supported; ValueError names the part it cannot read."""
+    names = {"host": "host", "port": "port", "user": "user", "dbname": "database",
+             "password": "password"}
+    keywords = {}
+    for part in conninfo.split():
+        key, equals, value = part.partition("=")
+        if not equals or key not in names or value.startswith("'"):
+            raise ValueError("cannot read %r of the connection string %r (expected "
+                             "host=... port=... user=... dbname=...)" % (part, conninfo))
+        keywords[names[key]] = int(value) if key == "port" else value
+    return keywords
 
 
 # --- the framework peers: a request their framework has parsed -----------------------------
@@ -513,6 +680,21 @@ def parse_args(description, loop_flag=None, loops=()):
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one")
+    parser.add_argument(
+        "--db-url",
+        default=os.environ.get("WORKBENCH_DATABASE") or None,
+        metavar="CONNINFO",
+        help="the database /db and /queries read, a libpq connection string (default "
+        "$WORKBENCH_DATABASE, which the runner sets); without it they answer 503",
+    )
+    parser.add_argument(
+        "--db-pool",
+        type=_pool_size,
+        default=os.environ.get("WORKBENCH_DB_POOL") or default_db_pool(),
+        metavar="N",
+        help="database connections the peer may hold at once (default $WORKBENCH_DB_POOL, "
+        "else 2 x CPUs + 1)",
+    )
     if loop_flag:
         parser.add_argument(
             loop_flag,
@@ -522,6 +704,18 @@ def parse_args(description, loop_flag=None, loops=()):
             help="the event loop to run on (default %(default)s)",
         )
     return parser.parse_args()
+
+
+def _pool_size(text):
+    import argparse
+
+    try:
+        size = int(text)
+    except ValueError:
+        size = 0
+    if not 1 <= size <= 1000:
+        raise argparse.ArgumentTypeError("--db-pool must be a whole number from 1 to 1000")
+    return size
 
 
 def install_uvloop_policy():

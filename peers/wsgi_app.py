@@ -21,12 +21,68 @@ Under gevent (gevent_wsgi_peer.py) the same application runs in a greenlet per c
 after gevent's monkey.patch_all() made time.sleep a cooperative timer: the idiom gevent asks of
 WSGI applications written for threads.
 
+The database (/db and /queries), under gunicorn's sync workers. Each worker process holds one
+psycopg connection of its own, opened after the fork (gunicorn_conf.post_fork: a connection
+opened in the master would be shared by every child, one socket for many processes), and
+queries with it blocking: the worker serves nothing else meanwhile, so the database
+concurrency is the number of workers, like the workbench's `pool` engine. The conninfo comes
+from $WORKBENCH_DATABASE, which the runner sets for the database workloads; without it the
+routes answer 503 and say so.
+
 Run: see gunicorn_conf.py and gevent_wsgi_peer.py.
 """
 
+import os
+import sys
 import time
 
 import wbcore
+
+# This process's database connection (psycopg), opened by connect(): after the fork, in each
+# gunicorn sync worker.
+CONNECTION = None
+
+
+def connect():
+    """Opens this process's connection to $WORKBENCH_DATABASE, if set and not yet open; says
+    on stderr why not when it cannot (the routes then answer 503)."""
+    global CONNECTION
+    conninfo = os.environ.get("WORKBENCH_DATABASE")
+    if CONNECTION is None and conninfo:
+        try:
+            import psycopg
+
+            # Autocommit: a read needs no transaction (no BEGIN/COMMIT round trips).
+            CONNECTION = psycopg.connect(
+                conninfo, autocommit=True, connect_timeout=int(wbcore.DB_WAIT_TIMEOUT_S)
+            )
+        except Exception as err:  # noqa: BLE001 (any failure: say it, answer 503)
+            print("wsgi app: no database connection: %s" % err, file=sys.stderr, flush=True)
+    return CONNECTION
+
+
+def fetch_rows(job):
+    """Fetches job.world_ids on this process's connection, one query each, blocking."""
+    global CONNECTION
+    if not os.environ.get("WORKBENCH_DATABASE"):
+        job.database_failed(wbcore.NO_DATABASE)
+        return
+    connection = connect()
+    if connection is None:
+        job.database_failed(wbcore.QUERY_FAILED)
+        return
+    try:
+        with connection.cursor() as cursor:
+            rows = []
+            for row_id in job.world_ids:
+                cursor.execute(wbcore.SELECT_WORLD_PYFORMAT, (row_id,))
+                rows.append(cursor.fetchone())
+        job.give_rows(rows)
+    except Exception as err:  # noqa: BLE001
+        print("wsgi app: query failed: %s" % err, file=sys.stderr, flush=True)
+        job.database_failed(wbcore.QUERY_FAILED)
+        CONNECTION = None  # the next request connects again
+        connection.close()
 
 
 def header_of(environ):
@@ -48,6 +104,8 @@ def application(environ, start_response):
     job = wbcore.framework_job(method, target, environ.get("SERVER_PROTOCOL") == "HTTP/1.1",
                                header_of(environ))
     job.begin()  # /count reads its counter here, before the wait
+    if job.world_ids is not None:
+        fetch_rows(job)  # the database: this worker waits for its rows
     if job.wait_ms:
         time.sleep(job.wait_ms / 1000)  # the "database": this worker or thread just waits
     status, headers, body = job.wsgi_response()  # runs the CPU kernel

@@ -323,3 +323,185 @@ fn db_up_status_and_down() {
     let status = crate::util::workbench(dir.path(), &["db", "status", "--dir", folder]);
     assert!(String::from_utf8_lossy(&status.stdout).starts_with("stopped: "));
 }
+
+// --- The peers with a database client (asyncio + asyncpg, Twisted + adbapi over psycopg,
+// gunicorn sync + psycopg per worker), given the same cluster through $WORKBENCH_DATABASE.
+
+/// The peer `name` started as the runner starts it for a database workload, or `None` (and
+/// a line saying why) when it or its driver is not installed; under `CI=true` that fails.
+fn start_peer(name: &str, url: Option<&str>) -> Option<workbench::child::ServerProcess> {
+    use wb_runner::peers::PeerLaunch as _;
+    let peer = wb_runner::peers::find(name).expect("in the registry");
+    let ready = peer.readiness().and_then(|()| peer.database_readiness());
+    if let Err(why) = ready {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+        assert!(
+            !ci,
+            "CI=true but peer {name} cannot serve the database: {why}"
+        );
+        eprintln!("skipped: peer {name}: {why}");
+        return None;
+    }
+    Some(
+        peer.spawn_with_database(0, None, url)
+            .unwrap_or_else(|err| panic!("peer {name} did not start: {err}")),
+    )
+}
+
+/// An answer's status code, its header fields (names lowercased) and its body.
+fn fields(answer: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let end = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&answer[..end]);
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.to_ascii_lowercase(), value.trim().to_string()))
+        .collect();
+    (status, headers, answer[end + 4..].to_vec())
+}
+
+/// The peer's answer against the core's: byte for byte (`Date` masked) for the raw-socket
+/// peers, whose bytes come from `peers/wbcore.py`; gunicorn frames the response itself
+/// (`Server`, its own `Date`, `Connection: close` from its sync workers), so there the status,
+/// `Content-Type`, `Content-Length` and body must be the core's.
+fn same_answer(peer: &str, target: &str, got: &[u8], want: &[u8]) {
+    let show = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    if peer.starts_with("gunicorn") {
+        let (got_status, got_headers, got_body) = fields(got);
+        let (want_status, want_headers, want_body) = fields(want);
+        let header = |headers: &[(String, String)], name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(got_status, want_status, "{peer} {target}: {}", show(got));
+        assert_eq!(got_body, want_body, "{peer} {target}: {}", show(got));
+        for name in ["content-type", "content-length"] {
+            assert_eq!(
+                header(&got_headers, name),
+                header(&want_headers, name),
+                "{peer} {target} {name}: {}",
+                show(got)
+            );
+        }
+    } else {
+        let got = masked(got);
+        assert!(
+            got == want,
+            "{peer} {target}:\n got {}\nwant {}",
+            show(&got),
+            show(want)
+        );
+    }
+}
+
+/// `/db?id=K` and `/queries?n=N&id=K` on a peer: the core's answers for the rows the test
+/// reads itself; then random rows and TechEmpower's clamping, for the JSON's shape.
+fn peer_serves_the_cores_rows(peer: &str) {
+    let Some(url) = cluster() else {
+        return;
+    };
+    let Some(server) = start_peer(peer, Some(url)) else {
+        return;
+    };
+    for id in [1, 42, WORLD_ROWS] {
+        let target = format!("/db?id={id}");
+        let want = expected(&target, rows(url, &[id]));
+        same_answer(peer, &target, &get(server.addr(), &target), &want);
+    }
+    let target = "/queries?n=20&id=9990";
+    let ids: Vec<i32> = (9990..=10_000).chain(1..=9).collect();
+    let want = expected(target, rows(url, &ids));
+    same_answer(peer, target, &get(server.addr(), target), &want);
+    for (target, n) in [("/db", 0), ("/queries?n=foo", 1), ("/queries?n=501", 500)] {
+        let answer = get(server.addr(), target);
+        let (status, _, body) = fields(&answer);
+        assert_eq!(
+            status,
+            200,
+            "{peer} {target}: {}",
+            String::from_utf8_lossy(&answer)
+        );
+        let value: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        let count = value.as_array().map_or(0, Vec::len);
+        assert_eq!(count, n, "{peer} {target}");
+        let first = if n == 0 { &value } else { &value[0] };
+        let id = first["id"].as_i64().unwrap_or(0);
+        assert!(
+            (1..=i64::from(WORLD_ROWS)).contains(&id),
+            "{peer} {target}: {first}"
+        );
+    }
+    let stopped = server
+        .terminate(crate::util::STOP_GRACE)
+        .expect("terminate");
+    assert!(
+        stopped.status.success() && !stopped.killed,
+        "{peer}: {stopped:?}"
+    );
+}
+
+/// Needs no PostgreSQL: a peer started without a database answers `/db` with 503 and the
+/// reason (and the raw-socket peers keep the connection, as the engines do).
+fn peer_without_a_database_answers_503(peer: &str) {
+    let Some(server) = start_peer(peer, None) else {
+        return;
+    };
+    let answer = get(server.addr(), "/queries?n=2&id=5");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        text.starts_with("HTTP/1.1 503 Service Unavailable\r\n") && text.contains("--db-url"),
+        "{peer}: {text}"
+    );
+    if !peer.starts_with("gunicorn") {
+        assert!(!text.contains("Connection: close"), "{peer}: {text}");
+    }
+    let stopped = server
+        .terminate(crate::util::STOP_GRACE)
+        .expect("terminate");
+    assert!(
+        stopped.status.success() && !stopped.killed,
+        "{peer}: {stopped:?}"
+    );
+}
+
+macro_rules! peer_database_tests {
+    ($($module:ident => $peer:literal),* $(,)?) => {
+        $(
+            mod $module {
+                #[test]
+                fn serves_the_cores_rows() {
+                    super::peer_serves_the_cores_rows($peer);
+                }
+
+                #[test]
+                fn without_a_database_answers_503() {
+                    super::peer_without_a_database_answers_503($peer);
+                }
+            }
+        )*
+        /// Every peer with a database client has its tests here.
+        #[test]
+        fn every_peer_with_a_database_client_is_tested() {
+            let tested = [$($peer),*];
+            for peer in wb_runner::peers::all().iter().filter(|p| p.database.is_some()) {
+                assert!(tested.contains(&peer.name), "{} has no database test", peer.name);
+            }
+        }
+    };
+}
+
+peer_database_tests!(
+    peer_asyncio => "asyncio",
+    peer_twisted => "twisted",
+    peer_gunicorn_sync => "gunicorn-sync",
+);

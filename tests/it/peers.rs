@@ -665,7 +665,31 @@ fn wbcore_answers_like_the_protocol_core() {
         eprintln!("wbcore: SKIPPED, no python3");
         return;
     };
-    let inputs = mutated_corpus(400);
+    let mut inputs = mutated_corpus(400);
+    // /db and /queries as routed (no rows handed back: both answer the same 503), and their
+    // parameters' 400s and 405s.
+    for target in [
+        "/db",
+        "/db?id=42",
+        "/db?id=0",
+        "/db?id=10001",
+        "/db?id=%2042",
+        "/db?id=1&id=2",
+        "/db?x=1",
+        "/db?id",
+        "/queries?n=abc&id=3",
+        "/queries?n=-5",
+        "/queries?n=+7&id=9999",
+        "/queries?queries=2",
+        "/queries?n=2&n=3",
+        "/queries?id=10001",
+        "/queries?n=99999999999999999999",
+        "/queries?x",
+    ] {
+        inputs.push(format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n").into_bytes());
+        inputs.push(format!("HEAD {target} HTTP/1.1\r\nHost: a\r\n\r\n").into_bytes());
+        inputs.push(format!("DELETE {target} HTTP/1.1\r\nHost: a\r\n\r\n").into_bytes());
+    }
     let script = "import sys\n\
                   sys.path.insert(0, sys.argv[1])\n\
                   import wbcore\n\

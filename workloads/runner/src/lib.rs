@@ -86,10 +86,13 @@ pub fn not_supported(spec: &EngineSpec, workload: &Workload) -> Option<String> {
         Route::Work => "/work",
         Route::Count => "/count",
         Route::Db | Route::Queries => {
-            return Some(format!(
-                "{} has no database routes yet; this workload needs /db or /queries",
-                def.name
-            ));
+            return def.database.is_none().then(|| {
+                format!(
+                    "{} has no database client; this workload needs /db or /queries \
+                     (asyncio, twisted and gunicorn-sync have one)",
+                    def.name
+                )
+            });
         }
     };
     (!def.supports_work).then(|| {
@@ -479,6 +482,21 @@ pub fn plan_for(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn database_workloads_need_a_peer_with_a_database_client() {
+        let (db, hello) = (
+            Workload::load("db").unwrap(),
+            Workload::load("hello").unwrap(),
+        );
+        for peer in ["asyncio", "twisted", "gunicorn-sync"] {
+            assert_eq!(not_supported(&EngineSpec::peer(peer), &db), None, "{peer}");
+        }
+        let why = not_supported(&EngineSpec::peer("tornado"), &db).expect("not supported");
+        assert!(why.contains("tornado has no database client"), "{why}");
+        assert_eq!(not_supported(&EngineSpec::peer("tornado"), &hello), None);
+        assert!(not_supported(&EngineSpec::peer("nginx"), &db).is_some());
+    }
 
     #[test]
     fn plans_carry_the_expected_digest() {

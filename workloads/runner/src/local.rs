@@ -118,7 +118,14 @@ impl Site for Local {
                 .ok_or_else(|| format!("no peer named {}", spec.engine))
                 .and_then(|def| {
                     def.readiness()?;
-                    def.spawn(0, self.cpu).map_err(|err| err.to_string())
+                    // A database workload: the peer's driver, and the database in its
+                    // environment (engines get it as --db-url).
+                    let url = self.database().map(wb_database::Database::conninfo);
+                    if url.is_some() {
+                        def.database_readiness()?;
+                    }
+                    def.spawn_with_database(0, self.cpu, url.as_deref())
+                        .map_err(|err| err.to_string())
                 })
         } else {
             let url = self.database().map(wb_database::Database::conninfo);

@@ -185,9 +185,13 @@ pub struct PeerCommand {
 fn python_packages(field: fn(&Package) -> &'static str) -> Vec<&'static str> {
     let mut names: Vec<&str> = all()
         .iter()
-        .flat_map(|peer| match peer.requirement {
-            Requirement::Python(packages) => packages.iter().map(field).collect(),
-            Requirement::Nginx => Vec::new(),
+        .flat_map(|peer| {
+            let mut names: Vec<&str> = match peer.requirement {
+                Requirement::Python(packages) => packages.iter().map(field).collect(),
+                Requirement::Nginx => Vec::new(),
+            };
+            names.extend(peer.database.as_ref().map(field));
+            names
         })
         .collect();
     names.sort_unstable();
@@ -284,9 +288,29 @@ pub trait PeerLaunch {
     /// Starts the peer on 127.0.0.1:`port` (0: any free port) and waits until it is ready, as
     /// the [module docs](self) describe. With `cpu` set, the peer and every process and thread
     /// it creates may run only on that CPU.
-    fn spawn(&self, port: u16, cpu: Option<usize>) -> io::Result<ServerProcess>;
-    /// One attempt of [`spawn`](PeerLaunch::spawn) (which retries a port taken meanwhile).
-    fn spawn_once(&self, port: u16, cpu: Option<usize>) -> io::Result<ServerProcess>;
+    fn spawn(&self, port: u16, cpu: Option<usize>) -> io::Result<ServerProcess> {
+        self.spawn_with_database(port, cpu, None)
+    }
+    /// [`spawn`](PeerLaunch::spawn), with the database `/db` and `/queries` read: its libpq
+    /// connection string in `$WORKBENCH_DATABASE` (what engines get as `--db-url`), or, with
+    /// `None`, that variable removed, so those routes answer `503`.
+    fn spawn_with_database(
+        &self,
+        port: u16,
+        cpu: Option<usize>,
+        database: Option<&str>,
+    ) -> io::Result<ServerProcess>;
+    /// One attempt of [`spawn_with_database`](PeerLaunch::spawn_with_database) (which retries
+    /// a port taken meanwhile).
+    fn spawn_once(
+        &self,
+        port: u16,
+        cpu: Option<usize>,
+        database: Option<&str>,
+    ) -> io::Result<ServerProcess>;
+    /// Whether the peer's database driver ([`PeerDef::database`]) can be imported, or why not
+    /// (a peer without one: why it serves no database workload).
+    fn database_readiness(&self) -> Result<(), String>;
 }
 
 impl PeerLaunch for PeerDef {
@@ -338,6 +362,29 @@ impl PeerLaunch for PeerDef {
                     Err(not_importable(packages, last))
                 }
             }
+        }
+    }
+
+    fn database_readiness(&self) -> Result<(), String> {
+        let Some(driver) = self.database else {
+            return Err(format!("{} has no database client", self.name));
+        };
+        let python = venv_python();
+        let output = Command::new(&python)
+            .args(["-c", &format!("import {}", driver.import)])
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|err| format!("cannot run {}: {err}", python.display()))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            let why = String::from_utf8_lossy(&output.stderr);
+            let last = why.lines().last().unwrap_or("import failed");
+            Err(format!(
+                "{}'s database driver {} is not importable ({last}): run `workbench peers install`",
+                self.name, driver.dist
+            ))
         }
     }
 
@@ -431,7 +478,12 @@ impl PeerLaunch for PeerDef {
     /// Starts the peer on 127.0.0.1:`port` (0: any free port) and waits until it is ready, as
     /// the [module docs](self) describe. With `cpu` set, the peer and every process and thread
     /// it creates may run only on that CPU.
-    fn spawn(&self, port: u16, cpu: Option<usize>) -> io::Result<ServerProcess> {
+    fn spawn_with_database(
+        &self,
+        port: u16,
+        cpu: Option<usize>,
+        database: Option<&str>,
+    ) -> io::Result<ServerProcess> {
         // nginx binds a port we pick; another process may take it first, so try a few.
         let attempts = if port == 0 && self.ready == ReadySignal::Port {
             3
@@ -444,7 +496,7 @@ impl PeerLaunch for PeerDef {
                 (0, ReadySignal::Port) => free_port()?,
                 _ => port,
             };
-            match self.spawn_once(port, cpu) {
+            match self.spawn_once(port, cpu, database) {
                 Ok(process) => return Ok(process),
                 Err(err) => last_error = Some(err),
             }
@@ -452,8 +504,20 @@ impl PeerLaunch for PeerDef {
         Err(last_error.expect("at least one attempt"))
     }
 
-    fn spawn_once(&self, port: u16, cpu: Option<usize>) -> io::Result<ServerProcess> {
-        let PeerCommand { command, run_dir } = self.command(&peers_dir(), port)?;
+    fn spawn_once(
+        &self,
+        port: u16,
+        cpu: Option<usize>,
+        database: Option<&str>,
+    ) -> io::Result<ServerProcess> {
+        let PeerCommand {
+            mut command,
+            run_dir,
+        } = self.command(&peers_dir(), port)?;
+        match database {
+            Some(conninfo) => command.env(DATABASE_ENV, conninfo),
+            None => command.env_remove(DATABASE_ENV),
+        };
         let options = ServerOptions {
             kind: "peer",
             name: self.name,
@@ -466,6 +530,10 @@ impl PeerLaunch for PeerDef {
         ServerProcess::start(command, cpu, options)
     }
 }
+
+/// The variable that hands a peer the database's libpq connection string (the engines read
+/// the same one behind `--db-url`).
+pub const DATABASE_ENV: &str = "WORKBENCH_DATABASE";
 
 /// The file of a gunicorn application `module:callable`: `module.py`.
 fn app_file(app: &str) -> String {

@@ -27,6 +27,15 @@
 //! a Rust server). Set against the raw peer on the same loop (twisted and twisted-web; asyncio
 //! and aiohttp; uvicorn and starlette) they show what the framework costs.
 //!
+//! # The database
+//!
+//! Three peers serve TechEmpower's `/db` and `/queries` ([`PeerDef::database`]), each with its
+//! framework's own answer to a database: `asyncio` with an asyncpg pool on its loop, `twisted`
+//! with `adbapi`'s thread pool over psycopg (Twisted's `deferToThread`), `gunicorn-sync` with
+//! one psycopg connection per worker process, opened after the fork. The runner hands them the
+//! database's connection string in `$WORKBENCH_DATABASE` (engines get `--db-url`); without it
+//! they answer `503` and say so.
+//!
 //! # The selector functions
 //!
 //! `twisted-select` and `twisted-poll` are the `twisted` peer on Twisted's `selectreactor` and
@@ -135,6 +144,11 @@ pub struct PeerDef {
     pub ready: ReadySignal,
     /// How it is launched.
     pub launch: Launch,
+    /// The database driver its `/db` and `/queries` read `World` with (asyncpg for asyncio,
+    /// psycopg under Twisted's adbapi and gunicorn's sync workers), given the database by
+    /// `$WORKBENCH_DATABASE`; `None`: the peer has no database client, and its database
+    /// workloads are "not supported".
+    pub database: Option<Package>,
 }
 
 /// Every peer, in the order tables show them.
@@ -193,6 +207,7 @@ impl PeerDef {
         let names: Vec<&str> = match self.requirement {
             Requirement::Python(packages) => std::iter::once("python")
                 .chain(packages.iter().map(|p| p.dist))
+                .chain(self.database.map(|p| p.dist))
                 .collect(),
             Requirement::Nginx => vec!["nginx"],
         };

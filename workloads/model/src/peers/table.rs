@@ -101,6 +101,20 @@ const GRANIAN: Package = Package {
     python: (3, 10),
 };
 
+/// asyncpg: the asyncio PostgreSQL driver (its protocol in Cython), the asyncio peer's pool.
+const ASYNCPG: Package = Package {
+    dist: "asyncpg",
+    import: "asyncpg",
+    python: (3, 9),
+};
+/// psycopg 3 (with its binary build of the C layer): a DB-API 2.0 driver, under Twisted's
+/// adbapi thread pool and in each gunicorn sync worker.
+const PSYCOPG: Package = Package {
+    dist: "psycopg",
+    import: "psycopg",
+    python: (3, 10),
+};
+
 pub(super) static PEERS: [PeerDef; 22] = [
     PeerDef {
         name: "asyncio",
@@ -111,6 +125,7 @@ pub(super) static PEERS: [PeerDef; 22] = [
         supports_work: true,
         ready: ReadySignal::Line,
         launch: Launch::Script("asyncio_peer.py", &[]),
+        database: Some(ASYNCPG),
     },
     PeerDef {
         name: "twisted",
@@ -121,6 +136,7 @@ pub(super) static PEERS: [PeerDef; 22] = [
         supports_work: true,
         ready: ReadySignal::Line,
         launch: Launch::Script("twisted_peer.py", &[]),
+        database: Some(PSYCOPG),
     },
     PeerDef {
         name: "asyncio-uvloop",
@@ -131,6 +147,7 @@ pub(super) static PEERS: [PeerDef; 22] = [
         supports_work: true,
         ready: ReadySignal::Line,
         launch: Launch::Script("asyncio_peer.py", &["--loop", "uvloop"]),
+        database: None,
     },
     PeerDef {
         name: "twisted-asyncio",
@@ -141,6 +158,7 @@ pub(super) static PEERS: [PeerDef; 22] = [
         supports_work: true,
         ready: ReadySignal::Line,
         launch: Launch::Script("twisted_peer.py", &["--reactor", "asyncio"]),
+        database: None,
     },
     PeerDef {
         name: "twisted-uvloop",
@@ -151,6 +169,7 @@ pub(super) static PEERS: [PeerDef; 22] = [
         supports_work: true,
         ready: ReadySignal::Line,
         launch: Launch::Script("twisted_peer.py", &["--reactor", "uvloop"]),
+        database: None,
     },
     PeerDef {
         name: "tornado",
@@ -161,6 +180,7 @@ pub(super) static PEERS: [PeerDef; 22] = [
         supports_work: true,
         ready: ReadySignal::Line,
         launch: Launch::Script("tornado_peer.py", &[]),
+        database: None,
     },
     PeerDef {
         name: "gevent",
@@ -171,6 +191,7 @@ pub(super) static PEERS: [PeerDef; 22] = [
         supports_work: true,
         ready: ReadySignal::Line,
         launch: Launch::Script("gevent_peer.py", &[]),
+        database: None,
     },
     PeerDef {
         name: "curio",
@@ -181,6 +202,7 @@ pub(super) static PEERS: [PeerDef; 22] = [
         supports_work: true,
         ready: ReadySignal::Line,
         launch: Launch::Script("curio_peer.py", &[]),
+        database: None,
     },
     PeerDef {
         name: "python-threads",
@@ -191,6 +213,7 @@ pub(super) static PEERS: [PeerDef; 22] = [
         supports_work: true,
         ready: ReadySignal::Line,
         launch: Launch::Script("threads_peer.py", &[]),
+        database: None,
     },
     PeerDef {
         name: "gunicorn-sync",
@@ -204,6 +227,7 @@ pub(super) static PEERS: [PeerDef; 22] = [
             worker_class: "sync",
             app: "wsgi_app:application",
         },
+        database: Some(PSYCOPG),
     },
     PeerDef {
         name: "gunicorn-gthread",
@@ -219,6 +243,7 @@ pub(super) static PEERS: [PeerDef; 22] = [
             worker_class: "gthread",
             app: "wsgi_app:application",
         },
+        database: None,
     },
     PeerDef {
         name: "twisted-select",
@@ -230,6 +255,7 @@ pub(super) static PEERS: [PeerDef; 22] = [
         supports_work: true,
         ready: ReadySignal::Line,
         launch: Launch::Script("twisted_peer.py", &["--reactor", "select"]),
+        database: None,
     },
     PeerDef {
         name: "twisted-poll",
@@ -241,6 +267,7 @@ pub(super) static PEERS: [PeerDef; 22] = [
         supports_work: true,
         ready: ReadySignal::Line,
         launch: Launch::Script("twisted_peer.py", &["--reactor", "poll"]),
+        database: None,
     },
     PeerDef {
         name: "aiohttp",
@@ -252,6 +279,7 @@ pub(super) static PEERS: [PeerDef; 22] = [
         supports_work: true,
         ready: ReadySignal::Line,
         launch: Launch::Script("aiohttp_peer.py", &[]),
+        database: None,
     },
     PeerDef {
         name: "uvicorn",
@@ -262,6 +290,7 @@ pub(super) static PEERS: [PeerDef; 22] = [
         supports_work: true,
         ready: ReadySignal::Line,
         launch: Launch::Script("uvicorn_peer.py", &["--app", "bare"]),
+        database: None,
     },
     PeerDef {
         name: "starlette",
@@ -272,6 +301,7 @@ pub(super) static PEERS: [PeerDef; 22] = [
         supports_work: true,
         ready: ReadySignal::Line,
         launch: Launch::Script("uvicorn_peer.py", &["--app", "starlette"]),
+        database: None,
     },
     PeerDef {
         name: "twisted-web",
@@ -283,6 +313,7 @@ pub(super) static PEERS: [PeerDef; 22] = [
         supports_work: true,
         ready: ReadySignal::Line,
         launch: Launch::Script("twisted_web_peer.py", &[]),
+        database: None,
     },
     PeerDef {
         name: "tornado-web",
@@ -294,6 +325,7 @@ pub(super) static PEERS: [PeerDef; 22] = [
         supports_work: true,
         ready: ReadySignal::Line,
         launch: Launch::Script("tornado_web_peer.py", &[]),
+        database: None,
     },
     PeerDef {
         name: "gevent-wsgi",
@@ -305,6 +337,7 @@ pub(super) static PEERS: [PeerDef; 22] = [
         supports_work: true,
         ready: ReadySignal::Line,
         launch: Launch::Script("gevent_wsgi_peer.py", &[]),
+        database: None,
     },
     PeerDef {
         name: "gunicorn-uvicorn",
@@ -319,6 +352,7 @@ pub(super) static PEERS: [PeerDef; 22] = [
             worker_class: "uvicorn_worker.UvicornWorker",
             app: "asgi_app:bare",
         },
+        database: None,
     },
     PeerDef {
         name: "granian",
@@ -330,6 +364,7 @@ pub(super) static PEERS: [PeerDef; 22] = [
         supports_work: true,
         ready: ReadySignal::Port,
         launch: Launch::Script("granian_peer.py", &[]),
+        database: None,
     },
     PeerDef {
         name: "nginx",
@@ -340,5 +375,6 @@ pub(super) static PEERS: [PeerDef; 22] = [
         supports_work: false,
         ready: ReadySignal::Port,
         launch: Launch::Nginx,
+        database: None,
     },
 ];
