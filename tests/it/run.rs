@@ -90,11 +90,28 @@ fn a_tiny_run_on_every_engine_lands_in_the_store() {
             step.engine,
             step.workload
         );
-        if step.workload != "tiny-idle" {
-            assert!(step.load.completed > 0, "{step:?}");
-        } else {
+        if step.workload == "tiny-idle" {
             assert_eq!(step.load.connections, step.level, "{step:?}");
+        } else {
+            // Answers, or a request unanswered when the 0.4 s step ended: censored, not lost.
+            assert!(
+                step.load.completed > 0 || step.load.censored > 0,
+                "{step:?}"
+            );
         }
+    }
+    // Every engine answered. Not every 0.4 s step need have: with the whole suite's tests
+    // running at once on two cores, an engine pinned to a CPU shared with a dozen others can
+    // wait out a step before its first answer is sent (seen in CI), and a censored request is
+    // what the step then rightly records.
+    for engine in engines {
+        let answered: u64 = run
+            .steps
+            .iter()
+            .filter(|s| s.engine == engine && s.workload != "tiny-idle")
+            .map(|s| s.load.completed)
+            .sum();
+        assert!(answered > 0, "{engine} answered nothing in the whole run");
     }
 
     let listed = workbench(dir.path(), &["runs", "--db", "tiny.db"]);
