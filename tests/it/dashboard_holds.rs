@@ -80,8 +80,7 @@ fn request(
     let mut got = Vec::new();
     let mut buf = [0u8; 16 * 1024];
     loop {
-        let n = stream
-            .read(&mut buf)
+        let n = crate::util::read_some(&mut stream, &mut buf)
             .map_err(|e| format!("read {path}: {e}"))?;
         if n == 0 {
             break;

@@ -8,7 +8,7 @@
 //! that need it are skipped with a line saying why, but under `CI=true`, where they fail: CI
 //! installs it (`apt-get install postgresql`).
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -99,7 +99,7 @@ fn get(addr: SocketAddr, target: &str) -> Vec<u8> {
     let mut answer = Vec::new();
     let mut buf = [0u8; 16 * 1024];
     loop {
-        let n = stream.read(&mut buf).expect("read");
+        let n = crate::util::read_some(&mut stream, &mut buf).expect("read");
         assert!(n > 0, "{target}: the connection closed mid-answer");
         answer.extend_from_slice(&buf[..n]);
         if let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") {

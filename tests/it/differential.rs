@@ -39,7 +39,7 @@
 #[path = "../../engines/protocol/examples/fuzz/streams.rs"]
 mod streams;
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -225,7 +225,7 @@ fn exchange(addr: SocketAddr, plan: &Plan) -> Answer {
     let mut bytes = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     let ending = loop {
-        match stream.read(&mut buf) {
+        match crate::util::read_some(&mut stream, &mut buf) {
             Ok(0) => break Ending::Closed,
             Ok(n) => {
                 bytes.extend_from_slice(&buf[..n]);

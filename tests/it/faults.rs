@@ -311,7 +311,7 @@ impl Client {
     fn answered(&mut self) -> bool {
         let mut buf = [0u8; 4096];
         loop {
-            match self.stream.read(&mut buf) {
+            match crate::util::read_some(&mut self.stream, &mut buf) {
                 Ok(0) => break,
                 Ok(n) => self.answer.extend_from_slice(&buf[..n]),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
@@ -509,7 +509,7 @@ fn slow_head_gets_408(engine: &str) {
     let mut answer = Vec::new();
     loop {
         let mut buf = [0u8; 1024];
-        match stream.read(&mut buf) {
+        match crate::util::read_some(&mut stream, &mut buf) {
             Ok(0) => break,
             Ok(n) => answer.extend_from_slice(&buf[..n]),
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
@@ -598,8 +598,7 @@ fn read_answer(engine: &str, stream: &mut TcpStream) -> Vec<u8> {
                 return answer;
             }
         }
-        let n = stream
-            .read(&mut buf)
+        let n = crate::util::read_some(stream, &mut buf)
             .unwrap_or_else(|e| panic!("engine {engine}: reading the answer: {e}"));
         assert!(n > 0, "engine {engine} closed before answering");
         answer.extend_from_slice(&buf[..n]);

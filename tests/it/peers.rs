@@ -455,7 +455,7 @@ fn read_answer(
         if pending.len() > 64 * 1024 {
             return Err("an answer head larger than 64 KiB".into());
         }
-        match stream.read(&mut chunk) {
+        match crate::util::read_some(stream, &mut chunk) {
             Ok(0) if pending.is_empty() => {
                 return Err("the peer closed instead of answering".into());
             }
@@ -475,7 +475,7 @@ fn read_answer(
         content_length(&answer)
     };
     while pending.len() < head_len + body_len {
-        match stream.read(&mut chunk) {
+        match crate::util::read_some(stream, &mut chunk) {
             Ok(0) => {
                 return Err(format!(
                     "the peer closed after {} of {body_len} body bytes",
@@ -611,7 +611,7 @@ fn check_fields(
             .set_read_timeout(Some(Duration::from_millis(50)))
             .map_err(|e| e.to_string())?;
         let mut byte = [0u8; 1];
-        let result = match stream.read(&mut byte) {
+        let result = match crate::util::read_some(&mut stream, &mut byte) {
             Ok(0) => Err("the peer closed a keep-alive connection".into()),
             Ok(_) => Err("bytes after the last answer".into()),
             Err(e)

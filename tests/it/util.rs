@@ -141,3 +141,14 @@ pub fn dashboard(db: &Path) -> wb_web::Dashboard {
         "127.0.0.1:8080".parse().unwrap(),
     )
 }
+
+/// One `read`, made again when a signal interrupted it (`EINTR`): the test process has
+/// children whose exits and stops are signalled to it, and a read cut short is no answer.
+pub fn read_some(stream: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match stream.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            read => return read,
+        }
+    }
+}
