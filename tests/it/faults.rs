@@ -639,7 +639,7 @@ fn cpu_one_byte_per_segment(engine: &str, bytes: &[u8]) -> (u64, Duration) {
 }
 
 /// A 14,972-byte head (the size of the issue that found the quadratic parse) sent one byte
-/// per TCP segment costs the engine about a millisecond of CPU: the parse is linear, and once
+/// per TCP segment costs the engine a few milliseconds of CPU: the parse is linear, and once
 /// the request has come in [`wb_protocol::limits::TRICKLE_READS`] small reads the engine rests
 /// before each further read ([`wb_protocol::limits::TRICKLE_REST`], growing), so the bytes pile
 /// up and are taken together instead of a wake-up and a `read` per byte (15,000 of them: 60 to
