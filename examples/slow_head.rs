@@ -66,7 +66,7 @@ fn main() -> anyhow::Result<()> {
     let exe = workbench::child::workbench_exe_beside_example()
         .context("build the workbench binary first: cargo build --release")?;
     wb_sys::affinity::pin_thread_to(CLIENT_CPU..CLIENT_CPU + 1).ok();
-    let head = head_of(HEAD_BYTES);
+    let head = wb_protocol::corpus::padded_head(HEAD_BYTES);
     println!(
         "A {HEAD_BYTES}-byte head, one byte per segment ({} µs apart), {} rounds; the server's CPU \
          from the first byte to its answer:",
@@ -131,8 +131,8 @@ fn measure(pid: u32, addr: &str, head: &[u8], pause_us: u64) -> anyhow::Result<f
     // Accepted (and, for threads, the connection's thread started) before measuring.
     stream.write_all(&head[..1])?;
     std::thread::sleep(Duration::from_millis(200));
-    let pids = tree(pid);
-    let before = cpu_nanos(&pids);
+    let pids = wb_runner::sampler::process_tree(pid);
+    let before = wb_runner::sampler::scheduler_cpu_ns(&pids);
     let started = Instant::now();
     for byte in head[1..].chunks(1) {
         stream.write_all(byte)?;
@@ -142,7 +142,7 @@ fn measure(pid: u32, addr: &str, head: &[u8], pause_us: u64) -> anyhow::Result<f
     }
     let mut answer = [0; 256];
     let n = stream.read(&mut answer)?;
-    let after = cpu_nanos(&pids);
+    let after = wb_runner::sampler::scheduler_cpu_ns(&pids);
     anyhow::ensure!(
         answer[..n].starts_with(b"HTTP/1.1 200 "),
         "{addr} answered {:?} after {:?}",
@@ -150,63 +150,4 @@ fn measure(pid: u32, addr: &str, head: &[u8], pause_us: u64) -> anyhow::Result<f
         started.elapsed()
     );
     Ok(after.saturating_sub(before) as f64 / 1e6)
-}
-
-/// A request head of exactly `size` bytes: `/hello` with padding fields of about 400 bytes
-/// (each line well under nginx's 8 KiB buffer for one header line).
-fn head_of(size: usize) -> Vec<u8> {
-    let mut head = b"GET /hello HTTP/1.1\r\nHost: workbench\r\n".to_vec();
-    let mut n = 0;
-    while head.len() + 2 < size {
-        let name = format!("X-Pad-{n}: ");
-        let room = size - head.len() - 2;
-        let line = if room < 400 + name.len() + 3 {
-            room
-        } else {
-            400
-        };
-        head.extend_from_slice(name.as_bytes());
-        head.extend(std::iter::repeat_n(b'v', line - name.len() - 2));
-        head.extend_from_slice(b"\r\n");
-        n += 1;
-    }
-    head.extend_from_slice(b"\r\n");
-    head
-}
-
-/// `pid` and its descendants (nginx's worker, the pool's workers).
-fn tree(pid: u32) -> Vec<u32> {
-    let mut pids = vec![pid];
-    let mut i = 0;
-    while i < pids.len() {
-        let parent = pids[i];
-        if let Ok(all) = procfs::process::all_processes() {
-            for process in all.flatten() {
-                if process.stat().is_ok_and(|s| s.ppid as u32 == parent) {
-                    pids.push(process.pid as u32);
-                }
-            }
-        }
-        i += 1;
-    }
-    pids
-}
-
-/// The scheduler's CPU time of every thread of `pids`, in nanoseconds.
-fn cpu_nanos(pids: &[u32]) -> u64 {
-    let mut total = 0;
-    for pid in pids {
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-            continue;
-        };
-        for task in tasks.flatten() {
-            if let Some(ns) = std::fs::read_to_string(task.path().join("schedstat"))
-                .ok()
-                .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-            {
-                total += ns;
-            }
-        }
-    }
-    total
 }

@@ -538,50 +538,6 @@ fn slow_head_gets_408(engine: &str) {
     stop(engine, server);
 }
 
-/// CPU time, in nanoseconds, the threads of `pids` have run so far (`/proc/<pid>/task/*/schedstat`:
-/// the scheduler's nanosecond clock, where `/proc/<pid>/stat` counts 10 ms ticks). Threads that
-/// ended are not counted, so the caller measures while the connection's thread lives.
-fn cpu_nanos(pids: &[i32]) -> u64 {
-    let mut total = 0;
-    for pid in pids {
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-            continue;
-        };
-        for task in tasks.flatten() {
-            let path = task.path().join("schedstat");
-            if let Some(ns) = std::fs::read_to_string(path)
-                .ok()
-                .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-            {
-                total += ns;
-            }
-        }
-    }
-    total
-}
-
-/// A request head of exactly `size` bytes: `/hello` with padding fields of about 400 bytes.
-fn head_of(size: usize) -> Vec<u8> {
-    let mut head = b"GET /hello HTTP/1.1\r\nHost: workbench\r\n".to_vec();
-    let mut n = 0;
-    while head.len() + 2 < size {
-        let name = format!("X-Pad-{n}: ");
-        let room = size - head.len() - 2;
-        let line = if room < 400 + name.len() + 3 {
-            room
-        } else {
-            400
-        };
-        head.extend_from_slice(name.as_bytes());
-        head.extend(std::iter::repeat_n(b'v', line - name.len() - 2));
-        head.extend_from_slice(b"\r\n");
-        n += 1;
-    }
-    head.extend_from_slice(b"\r\n");
-    assert_eq!(head.len(), size);
-    head
-}
-
 /// Reads one `200` answer with a `Content-Length` body from `stream`.
 fn read_answer(engine: &str, stream: &mut TcpStream) -> Vec<u8> {
     let mut answer = Vec::new();
@@ -610,14 +566,14 @@ fn read_answer(engine: &str, stream: &mut TcpStream) -> Vec<u8> {
 /// answer; measured while the connection is open (a thread per connection still lives).
 fn cpu_one_byte_per_segment(engine: &str, bytes: &[u8]) -> (u64, Duration) {
     let (server, _) = start_steady(engine);
-    let pids = tree(server.pid() as i32);
+    let pids = wb_runner::sampler::process_tree(server.pid());
     let mut stream = TcpStream::connect(server.addr()).expect("connect");
     stream.set_nodelay(true).unwrap();
     stream.set_read_timeout(Some(DEADLINE)).unwrap();
     // Accepted (and, for threads, the connection's thread started) before measuring.
     stream.write_all(&bytes[..1]).unwrap();
     std::thread::sleep(Duration::from_millis(200));
-    let cpu0 = cpu_nanos(&pids);
+    let cpu0 = wb_runner::sampler::scheduler_cpu_ns(&pids);
     let started = Instant::now();
     for byte in bytes[1..].chunks(1) {
         stream.write_all(byte).expect("write one byte");
@@ -626,7 +582,7 @@ fn cpu_one_byte_per_segment(engine: &str, bytes: &[u8]) -> (u64, Duration) {
         std::thread::sleep(Duration::from_micros(50));
     }
     let answer = read_answer(engine, &mut stream);
-    let cpu1 = cpu_nanos(&pids);
+    let cpu1 = wb_runner::sampler::scheduler_cpu_ns(&pids);
     let took = started.elapsed();
     assert!(
         answer.starts_with(b"HTTP/1.1 200 "),
@@ -651,7 +607,7 @@ fn cpu_one_byte_per_segment(engine: &str, bytes: &[u8]) -> (u64, Duration) {
 /// are slow unoptimised).
 fn slow_head_costs_little_cpu(engine: &str) {
     const SIZE: usize = 14_972;
-    let head = head_of(SIZE);
+    let head = wb_protocol::corpus::padded_head(SIZE);
     let mut body =
         format!("GET /hello HTTP/1.1\r\nHost: workbench\r\nContent-Length: {SIZE}\r\n\r\n")
             .into_bytes();

@@ -39,38 +39,12 @@ fn session(c: &mut Criterion) {
     group.finish();
 }
 
-/// A request head of exactly `size` bytes: a request line, `Host` and padding fields of about
-/// 400 bytes each (well under the 64-field cap).
-fn head_of(size: usize) -> Vec<u8> {
-    let mut head = b"GET /hello HTTP/1.1\r\nHost: a\r\n".to_vec();
-    let mut n = 0;
-    while head.len() + 2 < size {
-        let room = size - head.len() - 2;
-        // "X-Pad-N: " + value + CRLF; a field never leaves less than a minimal one behind.
-        let name = format!("X-Pad-{n}: ");
-        let line = (room).min(400);
-        let line = if room - line < name.len() + 3 {
-            room
-        } else {
-            line
-        };
-        let value = line - name.len() - 2;
-        head.extend_from_slice(name.as_bytes());
-        head.extend(std::iter::repeat_n(b'v', value));
-        head.extend_from_slice(b"\r\n");
-        n += 1;
-    }
-    head.extend_from_slice(b"\r\n");
-    assert_eq!(head.len(), size);
-    head
-}
-
 /// A head fed one byte per call, as a slowloris client (or a link with a tiny MSS) delivers it:
 /// the time per byte must not grow with the head (the core resumes where it stopped).
 fn slow_head(c: &mut Criterion) {
     let mut group = c.benchmark_group("head one byte per call");
     for kib in [1, 4, 16] {
-        let head = head_of(kib * 1024);
+        let head = wb_protocol::corpus::padded_head(kib * 1024);
         group.throughput(Throughput::Bytes(head.len() as u64));
         group.bench_function(format!("{kib} KiB"), |b| {
             b.iter(|| {

@@ -8,6 +8,31 @@
 
 use crate::{Event, Session};
 
+/// A `GET /hello` head of exactly `size` bytes (at least 40): the request line, `Host` and
+/// padding fields of about 400 bytes each, well under the 64-field cap and under nginx's 8 KiB
+/// for one header line. What the slow-head benchmarks and faults cases trickle in.
+pub fn padded_head(size: usize) -> Vec<u8> {
+    let mut head = b"GET /hello HTTP/1.1\r\nHost: workbench\r\n".to_vec();
+    let mut n = 0;
+    while head.len() + 2 < size {
+        let room = size - head.len() - 2;
+        // "X-Pad-N: " + value + CRLF; a field never leaves less than a minimal one behind.
+        let name = format!("X-Pad-{n}: ");
+        let line = if room < 400 + name.len() + 3 {
+            room
+        } else {
+            400
+        };
+        head.extend_from_slice(name.as_bytes());
+        head.extend(std::iter::repeat_n(b'v', line - name.len() - 2));
+        head.extend_from_slice(b"\r\n");
+        n += 1;
+    }
+    head.extend_from_slice(b"\r\n");
+    assert_eq!(head.len(), size);
+    head
+}
+
 /// How the writes of a case reach the engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {

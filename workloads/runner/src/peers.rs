@@ -344,22 +344,13 @@ impl PeerLaunch for PeerDef {
                     ));
                 }
                 python_fits(self)?;
-                let imports: Vec<&str> = packages.iter().map(|p| p.import).collect();
-                let script = format!("import {}", imports.join(", "));
                 if packages.is_empty() {
                     return Ok(());
                 }
-                let output = Command::new(&python)
-                    .args(["-c", &script])
-                    .stdin(Stdio::null())
-                    .output()
-                    .map_err(|err| format!("cannot run {}: {err}", python.display()))?;
-                if output.status.success() {
-                    Ok(())
-                } else {
-                    let why = String::from_utf8_lossy(&output.stderr);
-                    let last = why.lines().last().unwrap_or("import failed");
-                    Err(not_importable(packages, last))
+                let imports: Vec<&str> = packages.iter().map(|p| p.import).collect();
+                match import_error(&python, &imports.join(", "))? {
+                    None => Ok(()),
+                    Some(last) => Err(not_importable(packages, &last)),
                 }
             }
         }
@@ -369,22 +360,12 @@ impl PeerLaunch for PeerDef {
         let Some(driver) = self.database else {
             return Err(format!("{} has no database client", self.name));
         };
-        let python = venv_python();
-        let output = Command::new(&python)
-            .args(["-c", &format!("import {}", driver.import)])
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|err| format!("cannot run {}: {err}", python.display()))?;
-        if output.status.success() {
-            Ok(())
-        } else {
-            let why = String::from_utf8_lossy(&output.stderr);
-            let last = why.lines().last().unwrap_or("import failed");
-            Err(format!(
+        match import_error(&venv_python(), driver.import)? {
+            None => Ok(()),
+            Some(last) => Err(format!(
                 "{}'s database driver {} is not importable ({last}): run `workbench peers install`",
                 self.name, driver.dist
-            ))
+            )),
         }
     }
 
@@ -590,6 +571,21 @@ pub fn versions() -> BTreeMap<String, String> {
         }
     }
     versions
+}
+
+/// Imports `modules` (comma-separated) in the peers' Python: `None` when they import, else the
+/// last line of Python's error.
+fn import_error(python: &Path, modules: &str) -> Result<Option<String>, String> {
+    let output = Command::new(python)
+        .args(["-c", &format!("import {modules}")])
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|err| format!("cannot run {}: {err}", python.display()))?;
+    Ok((!output.status.success()).then(|| {
+        let why = String::from_utf8_lossy(&output.stderr);
+        why.lines().last().unwrap_or("import failed").to_string()
+    }))
 }
 
 #[cfg(test)]

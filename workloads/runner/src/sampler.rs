@@ -420,6 +420,28 @@ fn io_error(err: ProcError) -> io::Error {
     }
 }
 
+/// CPU time, in nanoseconds, the threads of `pids` have run so far
+/// (`/proc/<pid>/task/*/schedstat`: the scheduler's nanosecond clock, where
+/// `/proc/<pid>/stat` counts 10 ms ticks). Threads that ended are not counted, so a caller
+/// timing one connection measures while its thread lives.
+pub fn scheduler_cpu_ns(pids: &[u32]) -> u64 {
+    let mut total = 0;
+    for pid in pids {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            if let Some(ns) = std::fs::read_to_string(task.path().join("schedstat"))
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+            {
+                total += ns;
+            }
+        }
+    }
+    total
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -458,16 +458,8 @@ fn read(live: &mut Live, read_buf: &mut [u8], events: &mut Vec<Event>) -> Result
 /// Writes what the connection has queued, until done or `WouldBlock` (the rest once the
 /// socket is writable again).
 fn flush(live: &mut Live) -> Result<(), DbError> {
-    while !live.conn.pending().is_empty() {
-        match live.stream.try_write(live.conn.pending()) {
-            Ok(0) => return Err(DbError::Lost("the socket takes no more bytes".into())),
-            Ok(n) => live.conn.written(n),
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            Err(err) => return Err(DbError::Lost(err.to_string())),
-        }
-    }
-    Ok(())
+    let stream = &live.stream;
+    live.conn.flush(|bytes| stream.try_write(bytes))
 }
 
 /// A socket of either kind, with tokio's readiness.

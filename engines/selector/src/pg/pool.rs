@@ -558,16 +558,8 @@ fn flush<K>(live: &mut Live<K>) -> Result<(), DbError> {
     if !live.connected {
         return Ok(()); // The connect's writable event flushes.
     }
-    while !live.conn.pending().is_empty() {
-        match live.stream.write(live.conn.pending()) {
-            Ok(0) => return Err(DbError::Lost("the socket takes no more bytes".into())),
-            Ok(n) => live.conn.written(n),
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            Err(err) => return Err(DbError::Lost(err.to_string())),
-        }
-    }
-    Ok(())
+    let stream = &mut live.stream;
+    live.conn.flush(|bytes| stream.write(bytes))
 }
 
 #[cfg(test)]

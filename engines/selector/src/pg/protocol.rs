@@ -161,6 +161,25 @@ impl PgConnection {
         let _ = self.output.split_to(n.min(self.output.len()));
     }
 
+    /// Writes [`PgConnection::pending`] with `write` (a non-blocking socket's write, whichever
+    /// loop drives it) until it is all out or the socket would block: the rest goes when the
+    /// socket is writable again. An `Err` is fatal for the connection.
+    pub fn flush(
+        &mut self,
+        mut write: impl FnMut(&[u8]) -> io::Result<usize>,
+    ) -> Result<(), DbError> {
+        while !self.pending().is_empty() {
+            match write(self.pending()) {
+                Ok(0) => return Err(DbError::Lost("the socket takes no more bytes".into())),
+                Ok(n) => self.written(n),
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(DbError::Lost(err.to_string())),
+            }
+        }
+        Ok(())
+    }
+
     /// Whether a query may be sent now.
     pub fn is_idle(&self) -> bool {
         matches!(self.state, State::Idle)
