@@ -35,7 +35,9 @@ pub const MAX_CPU_ROUNDS: u64 = 100_000_000;
 pub const MAX_BODY_PATTERN_BYTES: u64 = 64 * 1024 * 1024;
 
 /// A read that brings fewer bytes than this, while a request is still arriving, is *small*:
-/// the client is trickling (a slowloris, or one byte per TCP segment).
+/// the client is trickling (a slowloris, or one byte per TCP segment). After a rest
+/// ([`TRICKLE_REST`]) the mark is a rate: fewer than this many bytes per 25 ms rested (2 KiB
+/// after a rest of 100 ms, 8 KiB after 400 ms), about 20 KiB/s.
 ///
 /// See [`TRICKLE_REST`].
 pub const SMALL_READ_BYTES: usize = 512;
@@ -46,10 +48,12 @@ pub const SMALL_READ_BYTES: usize = 512;
 pub const TRICKLE_READS: u8 = 8;
 
 /// How long an engine first rests before its next read of a request that trickles in: after
-/// [`TRICKLE_READS`] small reads, each further small read is followed by a rest, this long the
-/// first time and twice as long after each further small one, up to [`TRICKLE_REST_MAX`]
-/// (large reads, of what piled up, neither lengthen nor reset the rests). Meanwhile whatever
-/// the client sends piles up in the kernel and is then taken in one read.
+/// [`TRICKLE_READS`] small reads, each further read is followed by a rest, this long the
+/// first time and twice as long after each further small one, up to [`TRICKLE_REST_MAX`].
+/// Meanwhile whatever the client sends piles up in the kernel and is then taken in one read.
+/// Whether that read is small is judged by the rate ([`SMALL_READ_BYTES`] per 25 ms rested):
+/// what a trickler piles up during a rest lengthens the next one; a client that sends faster
+/// keeps its rest as it is (it is neither lengthened nor reset).
 ///
 /// Why: reading costs a wake-up and a system call per read, whatever the parser does, and on
 /// a socket fed one byte per segment the kernel's own work per read grows with what piled up
@@ -59,10 +63,12 @@ pub const TRICKLE_READS: u8 = 8;
 /// a few hundred such clients within the header timeout keep cores busy; resting 25 ms between
 /// reads still cost about 5 ms (some 70 reads of 60 µs each, measured). With the rests growing,
 /// the reads of any one request are at most `TRICKLE_READS` + 5 + header timeout / 400 ms
-/// (38 at the default 10 s) small ones, plus `bytes / SMALL_READ_BYTES` large ones: about 30
-/// reads for that head, 1.7 to 3.2 ms of CPU depending on the engine (`cargo run --release
-/// --example slow_head`; nginx: 70 to 120 ms), most of it the kernel's per-segment work. The
-/// header timeout still runs from the request's first byte: resting never lengthens it.
+/// (38 at the default 10 s) small ones, plus `bytes / SMALL_READ_BYTES` large ones: about 15
+/// reads for that head, 0.9 to 1.5 ms of CPU depending on the engine (`cargo run --release
+/// --example slow_head`; nginx: 70 to 120 ms). On a machine this idle the cost is mostly the
+/// wake-ups (each costs 20 to 60 µs of a virtual CPU that slept), then the kernel's
+/// per-segment work. The header timeout still runs from the request's first byte: resting
+/// never lengthens it.
 ///
 /// Precedents: nginx and Apache keep no such rule (they pay a read per segment);
 /// `mod_reqtimeout`'s `MinRate` and Node's `headersTimeout` bound a slow client's time, not its

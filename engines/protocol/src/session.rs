@@ -66,9 +66,15 @@ impl Session {
         if self.closed {
             return;
         }
-        // Only small reads count; a large one after many small ones (what piled up during a
-        // rest) does not make the request a fast one again.
-        if data.len() < SMALL_READ_BYTES {
+        // Only small reads count. "Small" is a rate: fewer than SMALL_READ_BYTES per
+        // TRICKLE_REST the engine rested before this read (it rested `read_pause()`, which
+        // nothing has changed since). What piled up during a 100 ms rest is small below
+        // 2 KiB: a client that trickles keeps trickling however much a rest lets pile up,
+        // and one that sends faster than that rate is not rested any longer.
+        let rested = self.read_pause().map_or(1, |rest| {
+            usize::try_from(rest.as_nanos() / TRICKLE_REST.as_nanos()).map_or(1, |n| n.max(1))
+        });
+        if data.len() < SMALL_READ_BYTES * rested {
             self.small_reads = self.small_reads.saturating_add(1);
         }
         if self.unconsumed.is_empty() && self.body_left > 0 {
@@ -550,8 +556,10 @@ mod tests {
         assert_eq!(session.read_pause(), None);
 
         // Large reads do not count: a client on a slow link with a small MSS is never rested.
-        // But one that has trickled stays rested: what piled up during a rest (a large read)
-        // neither resets nor lengthens the rests.
+        // But one that has trickled stays rested, and a read after a rest is small when it
+        // brings fewer than SMALL_READ_BYTES per TRICKLE_REST rested: what a trickler piles up
+        // during a rest lengthens the rests; a client sending faster than that keeps its rest
+        // as it is (it neither lengthens nor resets).
         let mut session = Session::new();
         for _ in 0..4 {
             session.receive_data(&[b'a'; SMALL_READ_BYTES]);
@@ -569,6 +577,17 @@ mod tests {
         session.receive_data(b"a");
         assert_eq!(session.next_event(), Event::NeedData);
         assert_eq!(session.read_pause(), Some(TRICKLE_REST * 2));
+        // After a rest twice as long, the same 512 bytes are a trickle (half the rate): longer.
+        session.receive_data(&[b'a'; SMALL_READ_BYTES]);
+        assert_eq!(session.next_event(), Event::NeedData);
+        assert_eq!(session.read_pause(), Some(TRICKLE_REST * 4));
+        // 2 KiB after 100 ms is the rate that is no trickle: the rest stays as it is.
+        session.receive_data(&[b'a'; SMALL_READ_BYTES * 4]);
+        assert_eq!(session.next_event(), Event::NeedData);
+        assert_eq!(session.read_pause(), Some(TRICKLE_REST * 4));
+        session.receive_data(&[b'a'; SMALL_READ_BYTES * 4 - 1]);
+        assert_eq!(session.next_event(), Event::NeedData);
+        assert_eq!(session.read_pause(), Some(TRICKLE_REST * 8));
 
         // A body trickled in counts too: the rest bounds the reads of the whole request.
         let mut session = Session::new();

@@ -77,14 +77,17 @@
 //! together" measures it against one loop and against threads.
 //!
 //! Timeouts (the contract's, [`wb_sys::timeouts`]) are kept as one deadline per connection and
-//! swept: four times a second the loop walks its connections and times out those whose
-//! deadline has passed (the read deadline while it reads, the last write progress plus
+//! swept: when the earliest deadline is due (at most four times a second) the loop walks its
+//! connections and times out those whose deadline has passed (the read deadline while it reads, the last write progress plus
 //! `--send-timeout` while it has bytes queued), as Redis's `clientsCron` checks its clients'
 //! idle time. A timer entry per connection would cost every idle connection 48 bytes in the
 //! heap, more than a third of all it costs; the walk costs some 30 ns per connection
 //! per sweep (with 19,000 idle connections: 0.6 % of a core when it swept ten times a
 //! second, under one 10 ms tick of CPU in 5 s at four), and a
-//! timeout fires within a quarter of a second of its due time. A busy
+//! timeout fires within a quarter of a second of its due time. The walk finds the earliest
+//! deadline left and the loop sleeps until then, so connections whose deadlines are seconds
+//! away do not wake it (a slowloris rested between its reads costs one wake-up per rest, not
+//! four more a second). A busy
 //! keep-alive connection only moves its deadline, no system call and no heap. A partial head
 //! left over from a pipelined burst waits under the keep-alive timeout until its next byte
 //! arrives, then under the header timeout.

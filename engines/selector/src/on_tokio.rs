@@ -13,7 +13,7 @@
 //! | [`Transport::call_later`] | an entry in the loop's [`TimerHeap`](crate::timers::TimerHeap) | a `tokio::time::Sleep` reset to the deadline (a zero delay: `yield_now`, asyncio's `call_soon`) |
 //! | [`Transport::defer_to_thread`] | rayon, a channel and a `mio::Waker` | rayon and a `oneshot` channel, which wakes the task |
 //! | [`Transport::query_world`] | [`pg::Pool`]: the database sockets in the same `Poll`, tokens from [`pg::FIRST_TOKEN`] | [`pg::TokioPool`]: a task per database connection, a shared queue and a `Notify`, the rows back through a `oneshot` |
-//! | the contract's timeouts | a deadline per connection, swept four times a second | one lazy `Sleep` per connection |
+//! | the contract's timeouts | a deadline per connection, swept when the earliest is due | one lazy `Sleep` per connection |
 //! | SIGINT, SIGTERM | `signal-hook-mio` in the same `Poll` | `tokio::signal::unix`, a `watch` channel to every connection |
 //!
 //! Each connection is one task (spawned on a [`LocalSet`], so a protocol need not be `Send`)

@@ -141,8 +141,12 @@ pub(crate) struct Reactor<F: Factory> {
     stop_now: bool,
     /// The contract's timeouts.
     timeouts: wb_sys::Timeouts,
-    /// When [`Reactor::sweep`] next looks for timed-out connections.
-    next_sweep: Instant,
+    /// When [`Reactor::sweep`] next looks for timed-out connections: the earliest deadline
+    /// of any connection, but no sooner than [`SWEEP_INTERVAL`] after the last sweep; `None`
+    /// while no connection has a deadline (see [`Reactor::due`]).
+    next_sweep: Option<Instant>,
+    /// When the last sweep ran.
+    last_sweep: Instant,
     /// The database pool (`--db-url`, `--db-pool`): its connections are sockets of this loop,
     /// with tokens from [`pg::FIRST_TOKEN`]; a request is keyed by its connection's slab key
     /// and the id it awaits, so a stale answer finds no one.
@@ -239,7 +243,8 @@ impl<F: Factory> Reactor<F> {
             stopping: false,
             stop_now: false,
             timeouts,
-            next_sweep: Instant::now() + SWEEP_INTERVAL,
+            next_sweep: None,
+            last_sweep: Instant::now(),
             database,
         })
     }
@@ -338,9 +343,8 @@ impl<F: Factory> Reactor<F> {
                 TimerKey::ShutdownDeadline => self.stop_now = true,
             }
         }
-        if now >= self.next_sweep {
+        if self.next_sweep.is_some_and(|at| at <= now) {
             self.sweep(now);
-            self.next_sweep = now + SWEEP_INTERVAL;
         }
         // The pool's own clock: reconnects, connect and query timeouts, requests that waited
         // too long in its queue, and answers stashed by a submit.
@@ -352,8 +356,8 @@ impl<F: Factory> Reactor<F> {
         }
     }
 
-    /// How long `epoll_wait` may sleep: until the next timer, or the next sweep while there
-    /// are connections to sweep (an engine with none sleeps until something happens).
+    /// How long `epoll_wait` may sleep: until the next timer, or the next sweep while a
+    /// connection has a deadline (an engine with none sleeps until something happens).
     fn poll_timeout(&self) -> Option<Duration> {
         let now = Instant::now();
         let mut timer = self.timers.timeout(now);
@@ -361,10 +365,10 @@ impl<F: Factory> Reactor<F> {
             let wait = at.saturating_duration_since(now);
             timer = Some(timer.map_or(wait, |t| t.min(wait)));
         }
-        if self.conns.is_empty() {
+        let Some(at) = self.next_sweep else {
             return timer;
-        }
-        let sweep = self.next_sweep.saturating_duration_since(now);
+        };
+        let sweep = at.saturating_duration_since(now);
         Some(timer.map_or(sweep, |t| t.min(sweep)))
     }
 
@@ -373,23 +377,45 @@ impl<F: Factory> Reactor<F> {
     /// `--keepalive-timeout` idle → close), the send deadline while its queue does not move
     /// ([`Connection::deadline_passed`] says which).
     ///
-    /// One walk over the slab every [`SWEEP_INTERVAL`] instead of one timer per connection
-    /// (as Redis's `clientsCron` checks its clients' idle time): a timer entry would cost every
-    /// idle connection 48 bytes in the heap and the deadline it was armed for, more than a
-    /// third of what it costs in all, while the walk costs some 30 ns per connection, four
-    /// times a second (measured with 19,000 idle connections: 0.6 % of a core when it swept
-    /// ten times a second; at four, under one 10 ms tick of CPU in 5 s).
+    /// One walk over the slab, at most every [`SWEEP_INTERVAL`], instead of one timer per
+    /// connection (as Redis's `clientsCron` checks its clients' idle time): a timer entry would
+    /// cost every idle connection 48 bytes in the heap and the deadline it was armed for, more
+    /// than a third of what it costs in all, while the walk costs some 30 ns per connection
+    /// (measured with 19,000 idle connections: 0.6 % of a core when it swept ten times a
+    /// second; at four, under one 10 ms tick of CPU in 5 s).
+    ///
+    /// The walk also finds the earliest deadline left, and the loop sleeps until then (or
+    /// until a connection's deadline moves sooner: [`Reactor::due`]), not a fixed
+    /// [`SWEEP_INTERVAL`]: connections whose deadlines are seconds away do not wake the loop
+    /// four times a second. A deadline fires when due, or at most [`SWEEP_INTERVAL`] later
+    /// when another sweep has just run.
     fn sweep(&mut self, now: Instant) {
         let send = self.timeouts.send;
-        let expired: Vec<usize> = self
-            .conns
-            .iter()
-            .filter(|(_, conn)| conn.expiry(send).is_some_and(|at| at <= now))
-            .map(|(key, _)| key)
-            .collect();
+        let mut expired = Vec::new();
+        let mut earliest: Option<Instant> = None;
+        for (key, conn) in &self.conns {
+            match conn.expiry(send) {
+                Some(at) if at <= now => expired.push(key),
+                Some(at) => earliest = Some(earliest.map_or(at, |e| e.min(at))),
+                None => {}
+            }
+        }
+        self.last_sweep = now;
+        self.next_sweep = None;
+        if let Some(at) = earliest {
+            self.due(at);
+        }
+        // Each connection driven here tells `due` of its new deadline, if it keeps one.
         for key in expired {
             self.drive(key, false, |conn, cx| conn.deadline_passed(now, cx));
         }
+    }
+
+    /// A connection's deadline is now `at` (it changed, or a sweep found it): the next sweep
+    /// comes no later than that, and no sooner than [`SWEEP_INTERVAL`] after the last one.
+    fn due(&mut self, at: Instant) {
+        let at = at.max(self.last_sweep + SWEEP_INTERVAL);
+        self.next_sweep = Some(self.next_sweep.map_or(at, |next| next.min(at)));
     }
 
     /// Accepts every connection waiting in the backlog.
@@ -534,7 +560,12 @@ impl<F: Factory> Reactor<F> {
                     None => conn.rows(id, Err(wb_sys::database::NO_DATABASE), &mut cx),
                 },
                 Next::Wait => match fit_interest(self.poll.registry(), Token(key), conn) {
-                    Ok(()) => return,
+                    Ok(()) => {
+                        if let Some(at) = conn.expiry(self.timeouts.send) {
+                            self.due(at);
+                        }
+                        return;
+                    }
                     Err(err) => conn.close(Reason::Lost(err)),
                 },
                 Next::Close => break,
