@@ -24,6 +24,8 @@
 //!   engine's CPU time is printed; the bound asserted is far above a rested linear parse and
 //!   far below a read per byte).
 //! - **A hang-up while a request waits** frees the connection before the wait ends.
+//! - **Idle connections wake nothing**: an engine holding keep-alive connections whose
+//!   deadlines are far off sleeps until one is due, not on a fixed tick.
 //!
 //! A fault meant for "mid-step" is sent while the runner is frozen (SIGSTOP) inside a step —
 //! while its sampler thread for the engine lives — and the runner is then let go: on a busy
@@ -60,6 +62,7 @@ per_engine!(
     slow_head_gets_408,
     slow_head_costs_little_cpu,
     hang_up_while_waiting_frees_the_connection,
+    idle_connections_wake_nothing,
     pipelining_while_waiting_is_no_hang_up,
     pipelining_then_closing_while_waiting_is_answered,
 );
@@ -641,6 +644,52 @@ fn slow_head_costs_little_cpu(engine: &str) {
 /// The descriptor is found, not guessed from a count that rises: the socket whose peer is
 /// the client's port in `/proc/net/tcp`, held by an acceptor (its inode among the acceptor's
 /// `/proc/PID/fd`), watched until no acceptor holds it.
+/// Eight keep-alive connections (the pool: one per worker), each answered once and then idle (their keep-alive deadline
+/// 75 s away): over the next two seconds the engine's threads run a handful of timeslices at
+/// most (the scheduler's count, `schedstat`), not one per tick of a periodic sweep. A loop
+/// that walked its connections four times a second would run eight or more; a slowloris
+/// rested between its reads pays every such wake-up too (each costs 20–60 µs of a virtual CPU
+/// that slept). A count of wake-ups, not a timing: the bound does not depend on the machine's
+/// speed.
+fn idle_connections_wake_nothing(engine: &str) {
+    let (server, _) = start_steady(engine);
+    // The pool's workers each hold one connection: more would wait in the backlog, unanswered.
+    let connections = if engine == "pool" { WORKERS } else { 8 };
+    let mut clients: Vec<TcpStream> = (0..connections)
+        .map(|_| TcpStream::connect(server.addr()).expect("connect"))
+        .collect();
+    for stream in &mut clients {
+        stream
+            .set_read_timeout(Some(DEADLINE))
+            .expect("read timeout");
+        stream.write_all(HELLO).expect("write");
+        let mut answer = [0; 1024];
+        let n = crate::util::read_some(stream, &mut answer).expect("an answer");
+        assert!(
+            answer[..n].starts_with(b"HTTP/1.1 200 "),
+            "engine {engine} answered {:?}",
+            String::from_utf8_lossy(&answer[..n.min(40)])
+        );
+    }
+    // Let whatever follows an answer (a lingering read, a timer re-armed) settle.
+    std::thread::sleep(Duration::from_millis(300));
+    let pids = wb_runner::sampler::process_tree(server.pid());
+    let before = wb_runner::sampler::scheduler_timeslices(&pids);
+    std::thread::sleep(Duration::from_secs(2));
+    let woke = wb_runner::sampler::scheduler_timeslices(&pids) - before;
+    eprintln!(
+        "engine {engine}: {woke} timeslices in 2 s holding {connections} idle keep-alive \
+         connections"
+    );
+    assert!(
+        woke <= 4,
+        "engine {engine} ran {woke} timeslices in 2 s while its {connections} connections sat \
+         idle: something wakes it on a tick"
+    );
+    drop(clients);
+    stop(engine, server);
+}
+
 fn hang_up_while_waiting_frees_the_connection(engine: &str) {
     let (server, acceptors) = start_steady(engine);
     let fds = || acceptors.iter().map(|&p| open_fds(p).len()).sum::<usize>();

@@ -425,17 +425,30 @@ fn io_error(err: ProcError) -> io::Error {
 /// `/proc/<pid>/stat` counts 10 ms ticks). Threads that ended are not counted, so a caller
 /// timing one connection measures while its thread lives.
 pub fn scheduler_cpu_ns(pids: &[u32]) -> u64 {
+    schedstat_sum(pids, 0)
+}
+
+/// Timeslices the threads of `pids` have run so far (the third field of
+/// `/proc/<pid>/task/*/schedstat`): each is a wake-up, or a return to the CPU after being
+/// preempted. An engine holding idle connections should gain none; one that polls on a
+/// timer gains them at its rate. Threads that ended are not counted.
+pub fn scheduler_timeslices(pids: &[u32]) -> u64 {
+    schedstat_sum(pids, 2)
+}
+
+/// The sum over the threads of `pids` of field `field` of their `schedstat`.
+fn schedstat_sum(pids: &[u32], field: usize) -> u64 {
     let mut total = 0;
     for pid in pids {
         let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
             continue;
         };
         for task in tasks.flatten() {
-            if let Some(ns) = std::fs::read_to_string(task.path().join("schedstat"))
+            if let Some(value) = std::fs::read_to_string(task.path().join("schedstat"))
                 .ok()
-                .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+                .and_then(|s| s.split_whitespace().nth(field)?.parse::<u64>().ok())
             {
-                total += ns;
+                total += value;
             }
         }
     }
