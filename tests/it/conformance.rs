@@ -24,6 +24,7 @@ per_engine!(
     sigterm_right_after_ready,
     slow_head_gets_408_at_the_header_timeout,
     idle_connection_closes_at_the_keepalive_timeout,
+    a_client_that_reads_nothing_is_dropped_at_the_send_timeout,
     pipelined_sixteen_deep_in_order,
 );
 
@@ -200,6 +201,50 @@ fn idle_connection_closes_at_the_keepalive_timeout(engine: &str) {
         "engine {engine}: one answer, then the close; got {}",
         String::from_utf8_lossy(&got)
     );
+}
+
+/// A client that asks for 16 MiB and reads nothing is dropped once `--send-timeout` has passed
+/// without progress: after that, reading drains what the kernels had buffered (a few MiB) and
+/// ends (EOF, or a reset), far short of the body. An engine that kept the connection would
+/// deliver the whole body once the client reads. (No timing asserted: the client waits well
+/// past the timeout, and the read timeout is only there so a broken engine fails.)
+fn a_client_that_reads_nothing_is_dropped_at_the_send_timeout(engine: &str) {
+    const BODY: usize = 16 * 1024 * 1024;
+    let server = start_with(engine, &["--send-timeout", "1"]);
+    let mut stream = TcpStream::connect(server.addr()).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    stream
+        .write_all(format!("GET /work?bytes={BODY} HTTP/1.1\r\nHost: workbench\r\n\r\n").as_bytes())
+        .expect("write");
+    std::thread::sleep(Duration::from_millis(3_500));
+    let mut got = 0usize;
+    let mut buf = vec![0; 256 * 1024];
+    let ended = loop {
+        match crate::util::read_some(&mut stream, &mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => got += n,
+            Err(err) => break Err(err),
+        }
+    };
+    stop(engine, server);
+    assert!(
+        got < BODY,
+        "engine {engine}: the client read all {got} bytes after sleeping past the send \
+         timeout: the connection was kept ({ended:?})"
+    );
+    match ended {
+        Ok(()) => {}
+        Err(err) => assert!(
+            matches!(
+                err.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+            ),
+            "engine {engine}: after {got} bytes the read ended with {err} (a timeout means the \
+             engine kept the stalled connection open)"
+        ),
+    }
 }
 
 /// Sends `request` on a new connection and reads until the engine closes it: how the read
