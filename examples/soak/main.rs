@@ -7,8 +7,9 @@
 //! cargo run --release --example soak -- --minutes 5 --sequential
 //! ```
 //!
-//! Every engine (threads, pool, selector, selector-on-tokio, coroutines; `--engines` to
-//! choose) is started as `workbench engine NAME` and, for `--minutes`, gets the same mix
+//! Every engine (threads, pool, selector, selector-on-tokio, coroutines, uring — where
+//! io_uring is unavailable the soak says so and goes on without it; `--engines` to choose) is
+//! started as `workbench engine NAME` and, for `--minutes`, gets the same mix
 //! from a few dozen tokio tasks on loopback, each a client of one kind:
 //!
 //! | clients | what each does | what counts as an error |
@@ -55,9 +56,9 @@ use workbench::child::ServerProcess;
 mod clients;
 use clients::{Client, Rng, malformed_requests};
 
-/// The engines soaked when `--engines` is not given: every model, and the selector's loop on
-/// tokio.
-const DEFAULT_ENGINES: &str = "threads,pool,selector,selector-on-tokio,coroutines";
+/// The engines soaked when `--engines` is not given: every model, the selector's loop on
+/// tokio, and the completion-based loop (io_uring).
+const DEFAULT_ENGINES: &str = "threads,pool,selector,selector-on-tokio,coroutines,uring";
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -188,7 +189,18 @@ struct Soak {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if let Err(why) = wb_sys::uring::available() {
+        let asked = std::env::args().any(|a| a.starts_with("--engines"));
+        anyhow::ensure!(
+            !asked || !args.engines.iter().any(|e| e == "uring"),
+            "uring cannot run here: {why}"
+        );
+        if args.engines.iter().any(|e| e == "uring") {
+            println!("uring left out: {why}");
+            args.engines.retain(|e| e != "uring");
+        }
+    }
     anyhow::ensure!(
         args.minutes > 0.0 && args.minutes.is_finite(),
         "--minutes must be positive"
