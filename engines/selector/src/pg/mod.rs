@@ -115,61 +115,23 @@
 //! channel. The settings, the queue's bounds and the failures are [`Pool`]'s; only the
 //! waiting is tokio's. Only [`Pool`] is mio's.
 
-mod config;
 pub mod on_tokio;
 mod pool;
-mod protocol;
 
 #[cfg(test)]
 mod tests;
 
-use std::fmt;
-use std::time::Duration;
-
-pub use config::{Address, Config, ConfigError, DEFAULT_PORT};
 pub use on_tokio::{Answer, TokioPool};
 pub use pool::Pool;
-pub use protocol::{Event, MAX_IDS, MAX_MESSAGE_BYTES, PgConnection, Row, WORLD_QUERY};
+// The sans-I/O half lives in `wb-pg`, shared with the uring engine's driver.
+pub use wb_pg::{
+    Address, Completion, Config, ConfigError, DEFAULT_PORT, DbError, Event, MAX_IDS,
+    MAX_MESSAGE_BYTES, PgConnection, PoolSettings, PoolStats, Refused, Row, WORLD_QUERY,
+};
 
 /// A suggested first token for the pool: far above any slab key (descriptors are limited to
 /// 20,000 per process) and far below the loop's own tokens at `usize::MAX - n`.
 pub const FIRST_TOKEN: usize = 1 << 32;
-
-/// How large the pool is and how long things may take.
-#[derive(Debug, Clone)]
-pub struct PoolSettings {
-    /// Connections to keep (`--db-pool`).
-    pub size: usize,
-    /// Requests that may wait for a connection; beyond it [`Pool::submit`] refuses.
-    pub queue_limit: usize,
-    /// How long a request may wait in the queue before it fails with [`DbError::Timeout`].
-    pub queue_timeout: Duration,
-    /// How long a connection may take to connect, log in and prepare.
-    pub connect_timeout: Duration,
-    /// How long a query may go unanswered before its request fails ([`DbError::NoAnswer`])
-    /// and its connection is replaced (what the server was doing with it is unknown).
-    pub query_timeout: Duration,
-    /// The first wait before reconnecting.
-    pub backoff_min: Duration,
-    /// The longest wait between attempts.
-    pub backoff_max: Duration,
-}
-
-impl PoolSettings {
-    /// `size` connections, a queue of 1,024 requests waiting at most 5 s, connects and
-    /// queries given 5 s each, reconnects after 50 ms doubling to 2 s.
-    pub fn new(size: usize) -> PoolSettings {
-        PoolSettings {
-            size,
-            queue_limit: 1024,
-            queue_timeout: Duration::from_secs(5),
-            connect_timeout: Duration::from_secs(5),
-            query_timeout: Duration::from_secs(5),
-            backoff_min: Duration::from_millis(50),
-            backoff_max: Duration::from_secs(2),
-        }
-    }
-}
 
 /// What the loop saw on one of the pool's sockets (mio's event, without mio).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -193,134 +155,4 @@ impl From<&mio::event::Event> for Readiness {
             error: event.is_error(),
         }
     }
-}
-
-/// A request that finished: its key, and its rows or why there are none.
-#[derive(Debug)]
-pub struct Completion<K> {
-    /// The key given to [`Pool::submit`].
-    pub key: K,
-    /// `(id, randomnumber)` for each id found, in the order asked; or the error.
-    pub result: Result<Vec<Row>, DbError>,
-}
-
-/// Why [`Pool::submit`] did not take a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refused {
-    /// The queue is full: answer 503 (Service Unavailable).
-    Full {
-        /// Requests waiting.
-        waiting: usize,
-        /// [`PoolSettings::queue_limit`].
-        limit: usize,
-    },
-    /// The pool was closed ([`Pool::close`]): the engine is shutting down.
-    Closed,
-    /// No ids, or more than [`MAX_IDS`]: the engine's bug (the protocol core checks `n`).
-    Invalid {
-        /// Ids given.
-        ids: usize,
-        /// [`MAX_IDS`].
-        max: usize,
-    },
-}
-
-impl fmt::Display for Refused {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Refused::Full { waiting, limit } => write!(
-                f,
-                "{waiting} requests already wait for a database connection (limit {limit})"
-            ),
-            Refused::Closed => write!(f, "the database pool is closed"),
-            Refused::Invalid { ids, max } => write!(f, "{ids} ids in one request; 1 to {max}"),
-        }
-    }
-}
-
-impl std::error::Error for Refused {}
-
-/// Why a request has no rows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DbError {
-    /// The server's ErrorResponse.
-    Server {
-        /// ERROR, FATAL, PANIC.
-        severity: String,
-        /// The SQLSTATE (`42P01`: no such table; `28P01`: wrong password...).
-        code: String,
-        /// The server's words.
-        message: String,
-    },
-    /// Logging in failed on our side: no password to give, or a method this client lacks.
-    Auth(String),
-    /// The server said something this client did not expect or could not parse.
-    Protocol(String),
-    /// The connection was lost or could not be made.
-    Lost(String),
-    /// No connection is usable; the last reason one could not be made or was lost.
-    Unavailable(String),
-    /// The request waited in the queue longer than [`PoolSettings::queue_timeout`].
-    Timeout {
-        /// How long it waited.
-        waited: Duration,
-    },
-    /// The query went unanswered for [`PoolSettings::query_timeout`]; its connection was
-    /// closed.
-    NoAnswer {
-        /// How long it waited for the answer.
-        after: Duration,
-    },
-    /// The request itself is malformed (no ids, too many).
-    Request(String),
-    /// The pool was closed ([`Pool::close`]).
-    Closed,
-}
-
-impl DbError {
-    /// Whether the server ends the session with this error (FATAL, PANIC).
-    pub fn is_fatal(&self) -> bool {
-        matches!(self, DbError::Server { severity, .. } if severity == "FATAL" || severity == "PANIC")
-    }
-}
-
-impl fmt::Display for DbError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DbError::Server {
-                severity,
-                code,
-                message,
-            } => write!(f, "database {severity} {code}: {message}"),
-            DbError::Auth(message) => write!(f, "database login: {message}"),
-            DbError::Protocol(message) => write!(f, "database protocol: {message}"),
-            DbError::Lost(message) => write!(f, "database connection: {message}"),
-            DbError::Unavailable(message) => write!(f, "database unavailable: {message}"),
-            DbError::Timeout { waited } => {
-                write!(f, "no database connection free after {waited:?}")
-            }
-            DbError::NoAnswer { after } => write!(f, "no answer from the database in {after:?}"),
-            DbError::Request(message) => write!(f, "database request: {message}"),
-            DbError::Closed => write!(f, "the database pool is closed"),
-        }
-    }
-}
-
-impl std::error::Error for DbError {}
-
-/// What the pool is doing, for the engine's stored facts and the lesson's queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PoolStats {
-    /// Connections the pool keeps ([`PoolSettings::size`]).
-    pub size: usize,
-    /// Connections logged in and prepared.
-    pub ready: usize,
-    /// Connections with a request in flight.
-    pub busy: usize,
-    /// Requests waiting in the queue now.
-    pub waiting: usize,
-    /// The longest the queue has been.
-    pub most_waiting: usize,
-    /// Requests refused because the queue was full.
-    pub refused: u64,
 }

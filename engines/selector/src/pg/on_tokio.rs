@@ -40,8 +40,8 @@ use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::{Notify, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::config::{Address, Config};
-use super::protocol::{Event, MAX_IDS, PgConnection, Row};
+use super::{Address, Config};
+use super::{Event, MAX_IDS, PgConnection, Row};
 use super::{DbError, PoolSettings, PoolStats, Refused};
 
 /// Bytes read from a database socket per `try_read` (as the mio pool).

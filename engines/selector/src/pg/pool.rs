@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpStream, UnixStream};
 use mio::{Interest, Registry, Token};
 
-use super::config::{Address, Config};
-use super::protocol::{Event, MAX_IDS, PgConnection};
+use super::{Address, Config};
+use super::{Event, MAX_IDS, PgConnection};
 use super::{Completion, DbError, PoolSettings, PoolStats, Readiness, Refused};
 
 /// Bytes read from a database socket per `read` call (answers to one query fit many times).

@@ -325,7 +325,7 @@ fn the_pool_queries_a_real_postgresql() {
 
     // The state machine alone, on a blocking socket; the server's bytes, replayed one at a
     // time into a fresh connection, give the same events. `WB_PG_RECORD=DIR` keeps them (the
-    // unit tests' fixtures in `pg/recorded/` were made so).
+    // unit tests' fixtures in `engines/pg/src/recorded/` were made so).
     let config = cluster.config("user=postgres application_name=recorder");
     let ids = [1, 2, 3, 999];
     let (login, answer, found) = blocking_conversation(&config, &ids);

@@ -2,8 +2,8 @@
 //!
 //! This is the `Protocol` half of Twisted's split, for the client side (txpostgres's
 //! `Connection`): it never touches a socket, never blocks and never looks at a clock. Whoever
-//! drives it — the mio pool in [`super::pool`], a tokio task, a unit test with recorded bytes —
-//! hands it what the socket read ([`PgConnection::received`]) and writes what it queued
+//! drives it — the selector's mio pool, its tokio tasks, the uring engine's ring, a unit test
+//! with recorded bytes — hands it what the socket read ([`PgConnection::received`]) and writes what it queued
 //! ([`PgConnection::pending`], [`PgConnection::written`]).
 //!
 //! The messages themselves are encoded and decoded by `postgres-protocol`
@@ -27,8 +27,8 @@ use postgres_protocol::authentication::{md5_hash, sasl};
 use postgres_protocol::message::backend::{self, Message};
 use postgres_protocol::message::frontend;
 
-use super::DbError;
-use super::config::Config;
+use crate::DbError;
+use crate::config::Config;
 
 /// The one statement this client prepares: TechEmpower's single query.
 pub const WORLD_QUERY: &str = "SELECT id, randomnumber FROM world WHERE id = $1";
