@@ -241,8 +241,9 @@ fn facts(engine: &Engine) -> wb_model::results::EngineFacts {
             db_pool: Some(u64::from(config.db_pool.size)),
             ..base
         },
-        Engine::Uring { .. } => EngineFacts {
+        Engine::Uring { config, .. } => EngineFacts {
             threads: Some(1),
+            db_pool: Some(u64::from(config.db_pool.size)),
             ..base
         },
     }

@@ -47,10 +47,11 @@
 //!    `408`, an idle connection is closed.
 //! 3. **Session.** The completion names the buffer; its bytes go to the same sans-I/O core as
 //!    in every engine ([`wb_protocol::Session`]), and the buffer goes back to the ring.
-//! 4. **Wait.** A job that waits W ms (the "database") posts an `IORING_OP_TIMEOUT` of W ms, and
-//!    beside it a poll for the client's hang-up (`POLLRDHUP`): a client that leaves while its
-//!    request waits frees the connection at once, as in every engine; pipelined bytes behind
-//!    the wait are no hang-up (a peek tells).
+//! 4. **Wait.** A job that waits W ms (`/work?wait_ms=W`, the "database" as a timer) posts an
+//!    `IORING_OP_TIMEOUT` of W ms; `/db` and `/queries` join the database pool's queue (next
+//!    section) and wait for their rows. Beside either wait goes a poll for the client's hang-up
+//!    (`POLLRDHUP`): a client that leaves while its request waits frees the connection at once,
+//!    as in every engine; pipelined bytes behind the wait are no hang-up (a peek tells).
 //! 5. **Perform and send.** The job's CPU rounds run on the loop thread (one CPU-heavy request
 //!    stalls everyone, as in the selector); its response is sent by a `writev` operation from
 //!    the protocol's own slices (head, then 64 KiB chunks of the body), linked to the send
@@ -64,12 +65,52 @@
 //! re-posting; but it goes on receiving while a request waits or computes, so a client that
 //! pipelines could pile its input into the session without bound.)
 //!
+//! # The database: a PostgreSQL client on the ring
+//!
+//! `/db` and `/queries` read PostgreSQL through a fixed pool of `--db-pool` connections whose
+//! I/O is on the same ring as the HTTP connections' (`database` module). The conversation
+//! itself — login, the prepared statement, one Bind and Execute per id and one Sync per
+//! request — is [`wb_pg::PgConnection`], the state machine without I/O that the selector's
+//! mio pool drives too; so is the pool's behaviour: a FIFO queue with a limit and a timeout,
+//! a query timeout, reconnects with back-off, the same `503`s when it fails. What differs is
+//! how the bytes move, and it is the readiness/completion contrast again, from the client's
+//! side:
+//!
+//! - **The receive is posted before there is anything to read.** The selector's pool waits
+//!   for "readable", then calls `read` until `EAGAIN` says the socket is drained (mio is
+//!   edge-triggered: stopping early loses the wake-up). Here each connection always has one
+//!   receive in the kernel; its completion says "n bytes are in your buffer", the bytes go to
+//!   the conversation, and the next receive is posted. There is no `EAGAIN` loop: a receive
+//!   with nothing to return just has not completed.
+//! - **The buffer is the kernel's until the completion.** A `read` borrows its buffer for
+//!   the length of a call; a posted receive borrows it until its completion, whenever that
+//!   is. So each database connection owns its receive buffer ([`RECV_BYTES`]), boxed so that
+//!   it never moves, and a connection that is given up is freed only after the cancellation
+//!   of its receive has completed: freeing it sooner would let the kernel write into memory
+//!   that is someone else's. (The HTTP connections share the provided buffers instead,
+//!   because ten thousand of them may sit idle; the pool's few connections are never idle
+//!   for long.)
+//! - **A send lends its bytes too.** The selector writes what the conversation queued and
+//!   keeps the rest for the next "writable". Here the queued bytes are taken out of the
+//!   conversation into a buffer lent to one send; nothing touches it until the completion
+//!   says how many went (a short send posts the rest), and what the conversation queues
+//!   meanwhile goes with the next send.
+//! - **Time is an operation.** Connect, query and queue timeouts and the reconnect back-off
+//!   are one `IORING_OP_TIMEOUT` for the pool, posted for whichever is due first; the loop
+//!   still has no timer heap and no timeout on `io_uring_enter`.
+//!
+//! A query therefore costs no system call of its own: the send of its Bind/Execute/Sync
+//! batch and the receive of its rows ride on the `io_uring_enter` the loop makes anyway.
+//!
 //! # What it costs
 //!
 //! - **Memory:** per connection, one slot of a slab (the descriptor, the session, the
 //!   deadline, a few counters; `--describe` says how many bytes) and nothing on the heap while
 //!   idle; one pool of [`BUFFERS`] buffers of [`BUFFER_BYTES`] for all receives; an answer in
 //!   progress is boxed with its two `iovec`s, which the kernel reads until the send completes.
+//!   With `--db-url`, each of the `--db-pool` database connections holds a receive buffer of
+//!   [`RECV_BYTES`] (always lent to the kernel) and its conversation's buffers; a request
+//!   waiting in the pool's queue costs a queue entry.
 //! - **Threads:** one. No locks.
 //! - **System calls:** `io_uring_enter`, once per turn of the loop, however many operations
 //!   it submits and completions it reaps; a `shutdown` and a `close` per closed connection,
@@ -85,8 +126,8 @@
 //! # Implementation
 //!
 //! The `io-uring` crate (tokio-rs/io-uring) builds the submission entries and maps the rings;
-//! everything else is here: the loop, the connections and the provided-buffer ring
-//! (`buffers`), in `reactor`. Stops as the contract says: on SIGINT or SIGTERM (a signal-hook
+//! everything else is here: the loop and the connections (`reactor`), the provided-buffer
+//! ring (`buffers`), the database pool (`database`, driving `wb-pg`'s conversation). Stops as the contract says: on SIGINT or SIGTERM (a signal-hook
 //! pipe read by a ring operation) the accept is cancelled and the listener closed, idle
 //! connections close at once, work in progress finishes within [`wb_sys::DRAIN_TIMEOUT`].
 //!
@@ -96,12 +137,17 @@
 //! cargo run --release -- engine uring --listen 127.0.0.1:8080
 //! curl -i http://127.0.0.1:8080/hello
 //! curl -i 'http://127.0.0.1:8080/work?wait_ms=100&cpu_rounds=1000&bytes=64'
+//! # With a database (`workbench db up` starts one and prints its --db-url):
+//! cargo run --release -- engine uring --listen 127.0.0.1:8080 --db-url "$(workbench db up)"
+//! curl -i 'http://127.0.0.1:8080/queries?n=20'
 //! ```
 
 mod buffers;
+mod database;
 mod reactor;
 
 pub use buffers::{BUFFER_BYTES, BUFFERS};
+pub use database::RECV_BYTES;
 
 /// Engine configuration, filled from `workbench engine uring` flags.
 #[derive(Debug, Clone, clap::Args)]
@@ -110,22 +156,37 @@ pub struct Config {
     #[command(flatten)]
     pub timeouts: wb_sys::Timeouts,
 
-    /// The database of `/db` and `/queries` (`--db-url`), accepted as every engine accepts it;
-    /// this engine has no database client yet, so those routes answer 503 and say so
-    /// ([`NO_DATABASE_CLIENT`]).
+    /// The database of `/db` and `/queries` (`--db-url`).
     #[command(flatten)]
     pub database: wb_sys::database::DatabaseUrl,
-}
 
-/// Why `/db` and `/queries` answer 503 here: the ring has no PostgreSQL client of its own yet
-/// (a completion-based one would submit its sends and receives to the same ring).
-pub const NO_DATABASE_CLIENT: &str =
-    "the uring engine has no database client yet: /db and /queries are not served here";
+    /// How many database connections the ring keeps (`--db-pool`).
+    #[command(flatten)]
+    pub db_pool: wb_sys::database::DatabasePool,
+}
 
 /// Serves `listener` until SIGINT or SIGTERM, on this thread, with one io_uring.
 pub fn serve(listener: std::net::TcpListener, config: &Config) -> std::io::Result<()> {
     wb_sys::signals::spawn_stop_watchdog()?;
-    reactor::Reactor::new(listener, config.timeouts)?.run()
+    reactor::Reactor::new(listener, config.timeouts, database(config)?)?.run()
+}
+
+/// The database pool's address and settings (`--db-url`, `--db-pool`), or `None` without a
+/// database: then `/db` and `/queries` answer 503 and say to give `--db-url`.
+fn database(config: &Config) -> std::io::Result<Option<(wb_pg::Config, wb_pg::PoolSettings)>> {
+    let Some(url) = &config.database.url else {
+        return Ok(None);
+    };
+    let parsed = wb_pg::Config::parse(url).map_err(|err| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("--db-url {url:?}: {err}"),
+        )
+    })?;
+    Ok(Some((
+        parsed,
+        wb_pg::PoolSettings::new(config.db_pool.size as usize),
+    )))
 }
 
 /// Whether io_uring can be used here: `Err` is one line saying why not

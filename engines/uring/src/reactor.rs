@@ -54,7 +54,7 @@ const MULTISHOT_ACCEPT: bool = false;
 /// What an operation was, in the low byte of its `user_data`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
-enum Op {
+pub(crate) enum Op {
     /// A connection's receive (from the provided buffers).
     Recv = 1,
     /// The timeout linked to it: header, keep-alive or linger.
@@ -81,10 +81,21 @@ enum Op {
     /// ([`wb_protocol::Session::read_pause`]): no receive is posted meanwhile, so the bytes
     /// pile up in the kernel and nothing completes for them.
     Rest,
+    /// A database connection's connect (its key: the connection's in [`crate::database`]).
+    DbConnect,
+    /// A database connection's send of the bytes its conversation queued.
+    DbSend,
+    /// A database connection's receive into its own buffer.
+    DbRecv,
+    /// The cancellation of a database connection's operations, when it is given up.
+    DbCancel,
+    /// The database pool's timer (its key: the timer's serial): reconnects, connect, query and
+    /// queue timeouts.
+    DbTimer,
 }
 
 impl Op {
-    const ALL: [Op; 12] = [
+    const ALL: [Op; 17] = [
         Op::Recv,
         Op::RecvTimeout,
         Op::Send,
@@ -97,13 +108,26 @@ impl Op {
         Op::Backoff,
         Op::Drain,
         Op::Rest,
+        Op::DbConnect,
+        Op::DbSend,
+        Op::DbRecv,
+        Op::DbCancel,
+        Op::DbTimer,
     ];
+
+    /// Whether the operation is the database pool's ([`crate::database`]).
+    fn is_database(self) -> bool {
+        matches!(
+            self,
+            Op::DbConnect | Op::DbSend | Op::DbRecv | Op::DbCancel | Op::DbTimer
+        )
+    }
 }
 
 /// The key of the loop's own operations: no slab key reaches it.
 const LOOP: usize = u32::MAX as usize;
 
-fn user_data(key: usize, op: Op) -> u64 {
+pub(crate) fn user_data(key: usize, op: Op) -> u64 {
     ((key as u64) << 8) | op as u64
 }
 
@@ -140,10 +164,14 @@ struct Outgoing {
     began: Option<u64>,
 }
 
-/// A job waiting on its timeout, and when the wait began (for the trace).
+/// A job waiting on its timeout or on its rows, and when the wait began (for the trace).
 struct Waiting {
     job: Job,
     began: Option<u64>,
+    /// The database request it waits for (`/db`, `/queries`), or `None` for a ring timeout
+    /// (`Op::Wait`). Rows whose ticket is not this one were asked for by a connection that
+    /// has left: they find no one.
+    ticket: Option<u64>,
 }
 
 /// One connection: all an idle one costs, but for the kernel's side of its posted receive.
@@ -170,10 +198,67 @@ pub(crate) fn connection_bytes() -> usize {
     size_of::<Conn>() + Session::new().heap_bytes()
 }
 
+/// The submission side of the ring, and the timespecs its queued entries point to: what the
+/// loop and the database pool both need to post operations.
+pub(crate) struct Sq {
+    pub(crate) ring: IoUring,
+    /// Timespecs of the operations queued since the last submission: the kernel copies them
+    /// when it takes the entry, so they live until then. Never grows past its capacity (the
+    /// queue is submitted first), so the addresses hold.
+    times: Vec<Timespec>,
+}
+
+impl Sq {
+    /// Makes room for `entries` more submissions (and their timespecs), submitting what is
+    /// queued if there is not.
+    pub(crate) fn room(&mut self, entries: usize) {
+        let queued = self.ring.submission().len();
+        let full = queued + entries > self.ring.submission().capacity()
+            || self.times.len() + entries > self.times.capacity();
+        if full {
+            syscalls::count(Call::UringEnter);
+            if let Err(err) = self.ring.submit() {
+                tracing::warn!("io_uring_enter: {err}");
+            }
+            self.forget_times();
+        }
+    }
+
+    /// The timespecs can go once the kernel has taken every queued entry.
+    fn forget_times(&mut self) {
+        if self.ring.submission().is_empty() {
+            self.times.clear();
+        }
+    }
+
+    /// A timespec of `duration` that lives until the kernel took the entry that points to it.
+    pub(crate) fn timespec(&mut self, duration: Duration) -> *const Timespec {
+        assert!(self.times.len() < self.times.capacity(), "room() first");
+        self.times.push(
+            Timespec::new()
+                .sec(duration.as_secs())
+                .nsec(duration.subsec_nanos()),
+        );
+        self.times.last().expect("just pushed")
+    }
+
+    /// Queues `entry`; [`Sq::room`] first.
+    pub(crate) fn push(&mut self, entry: squeue::Entry) {
+        // SAFETY: every pointer an entry holds outlives the operation: buffers are the
+        // provided ring's (never freed), `msghdr`s and `iovec`s are boxed in their connection
+        // until its last completion, a database connection's receive buffer, send bytes and
+        // address are boxed in it until its last completion, timespecs stay in `times` until
+        // the kernel took them, the signal buffer is the loop's. `room()` made space.
+        if unsafe { self.ring.submission().push(&entry) }.is_err() {
+            unreachable!("room() made space in the submission queue");
+        }
+    }
+}
+
 /// The loop and all it owns. The ring comes first, so it is dropped (and its operations
 /// cancelled) before anything they point to.
 pub(crate) struct Reactor {
-    ring: IoUring,
+    sq: Sq,
     bufs: BufRing,
     /// `None` once stopping.
     listener: Option<TcpListener>,
@@ -182,10 +267,12 @@ pub(crate) struct Reactor {
     /// The read end of signal-hook's pipe for SIGINT and SIGTERM, and a buffer for its bytes.
     signals: UnixStream,
     signal_buf: Box<[u8; 16]>,
-    /// Timespecs of the operations queued since the last submission: the kernel copies them
-    /// when it takes the entry, so they live until then. Never grows past its capacity (the
-    /// queue is submitted first), so the addresses hold.
-    times: Vec<Timespec>,
+    /// The database pool (`--db-url`, `--db-pool`): its connections' operations are on this
+    /// ring, their completions routed here by their [`Op`].
+    database: Option<crate::database::RingPool>,
+    /// The ticket of the next database request: a connection's slab key and this serial name
+    /// the request, so rows for a connection that left find no one.
+    next_ticket: u64,
     /// Completions reaped this turn: (user_data, result, flags).
     reaped: Vec<(u64, i32, u32)>,
     /// Connections whose receive found no free buffer (`ENOBUFS`): posted again next turn.
@@ -201,7 +288,11 @@ impl Reactor {
     /// Sets up the ring (one issuer, task work deferred to our `io_uring_enter`, where the
     /// kernel allows it), the provided buffers and the signal pipe; lets the stop signals
     /// through.
-    pub(crate) fn new(listener: TcpListener, timeouts: wb_sys::Timeouts) -> io::Result<Reactor> {
+    pub(crate) fn new(
+        listener: TcpListener,
+        timeouts: wb_sys::Timeouts,
+        database: Option<(wb_pg::Config, wb_pg::PoolSettings)>,
+    ) -> io::Result<Reactor> {
         let ring = IoUring::builder()
             .setup_single_issuer()
             .setup_defer_taskrun()
@@ -213,16 +304,27 @@ impl Reactor {
         for signal in wb_sys::signals::STOP_SIGNALS {
             signal_hook::low_level::pipe::register(signal, notify.try_clone()?)?;
         }
+        let mut sq = Sq {
+            ring,
+            times: Vec::with_capacity(RING_ENTRIES as usize),
+        };
+        let database = match database {
+            Some((config, settings)) => Some(crate::database::RingPool::new(
+                config, settings, &mut sq,
+            )?),
+            None => None,
+        };
         wb_sys::signals::unblock_stop_signals()?;
         Ok(Reactor {
-            ring,
+            sq,
             bufs,
             listener: Some(listener),
             conns: Slab::new(),
             timeouts,
             signals,
             signal_buf: Box::new([0; 16]),
-            times: Vec::with_capacity(RING_ENTRIES as usize),
+            database,
+            next_ticket: 0,
             reaped: Vec::with_capacity(2 * RING_ENTRIES as usize),
             starved: Vec::new(),
             accepting: false,
@@ -251,16 +353,17 @@ impl Reactor {
                 }
             }
             syscalls::count(Call::UringEnter);
-            match self.ring.submit_and_wait(1) {
+            match self.sq.ring.submit_and_wait(1) {
                 Ok(_) => {}
                 // A signal (its byte is in the pipe, read by a ring operation) or a full
                 // completion queue: reap, and go round.
                 Err(err) if matches!(err.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
                 Err(err) => return Err(err),
             }
-            self.forget_times();
+            self.sq.forget_times();
             self.reaped.extend(
-                self.ring
+                self.sq
+                    .ring
                     .completion()
                     .map(|c| (c.user_data(), c.result(), c.flags())),
             );
@@ -269,6 +372,7 @@ impl Reactor {
                 self.complete(data, result, flags);
             }
             self.reaped = reaped;
+            self.deliver_rows();
         }
         if !self.conns.is_empty() {
             tracing::info!(connections = self.conns.len(), "grace period over; closing");
@@ -277,6 +381,13 @@ impl Reactor {
         // those to the process's exit rather than free them under it.
         for (_, conn) in &mut self.conns {
             std::mem::forget(conn.out.take());
+        }
+        if let Some(mut database) = self.database.take() {
+            // Terminate on each connection; the requests still waiting have no one to answer.
+            drop(database.close());
+            // Each connection's receive is still posted into its buffer: leave those, like
+            // the answers above, to the process's exit.
+            std::mem::forget(database);
         }
         Ok(())
     }
@@ -288,6 +399,12 @@ impl Reactor {
             tracing::warn!(data, "a completion for no operation of ours");
             return;
         };
+        if op.is_database() {
+            if let Some(database) = &mut self.database {
+                database.complete(&mut self.sq, key, op, result);
+            }
+            return;
+        }
         if key == LOOP {
             match op {
                 Op::Accept => self.accepted(result, flags),
@@ -453,38 +570,41 @@ impl Reactor {
         let conn = &mut self.conns[key];
         match conn.session.next_event() {
             Event::Job(mut job) => {
-                if job.world_ids().is_some() {
-                    job.database_failed(crate::NO_DATABASE_CLIENT);
-                }
                 job.begin();
                 conn.closes = job.closes();
+                if let Some(ids) = job.world_ids() {
+                    // `/db` and `/queries`: the query joins the pool's queue (or goes at once
+                    // to an idle connection); the rows come back as completions of the pool's
+                    // receives, and meanwhile the connection waits as on a timeout.
+                    let ticket = self.next_ticket;
+                    let refused = match &mut self.database {
+                        None => Some(wb_sys::database::NO_DATABASE),
+                        Some(database) => {
+                            match database.submit(&mut self.sq, (key, ticket), ids.to_vec()) {
+                                Ok(()) => None,
+                                Err(refused) => {
+                                    tracing::warn!("database request refused: {refused}");
+                                    Some(wb_sys::database::QUERY_FAILED)
+                                }
+                            }
+                        }
+                    };
+                    match refused {
+                        Some(reason) => job.database_failed(reason),
+                        None => {
+                            self.next_ticket += 1;
+                            self.wait_for(key, job, None, Some(ticket));
+                            return;
+                        }
+                    }
+                }
                 let wait = job.wait();
                 if wait.is_zero() {
                     let fd = conn.fd.as_raw_fd();
                     let response = trace::traced(Phase::Compute, fd as u64, || job.respond());
                     self.send(key, response);
                 } else {
-                    // The wait is a ring timeout; beside it, a poll for the client's hang-up.
-                    conn.state = State::Waiting;
-                    conn.job = Some(Box::new(Waiting {
-                        job,
-                        began: trace::start_ns(),
-                    }));
-                    conn.watching = true;
-                    conn.inflight += 2;
-                    let fd = conn.fd.as_raw_fd();
-                    self.room(2);
-                    let at = self.timespec(wait);
-                    self.push(
-                        opcode::Timeout::new(at)
-                            .build()
-                            .user_data(user_data(key, Op::Wait)),
-                    );
-                    self.push(
-                        opcode::PollAdd::new(Fd(fd), libc::POLLRDHUP as u32)
-                            .build()
-                            .user_data(user_data(key, Op::Watch)),
-                    );
+                    self.wait_for(key, job, Some(wait), None);
                 }
             }
             Event::NeedData if self.stopping => self.close(key),
@@ -508,6 +628,85 @@ impl Reactor {
                 }
             }
             Event::Closed => self.close(key),
+        }
+    }
+
+    /// Makes connection `key` wait for its job: a ring timeout of `wait`, or the database
+    /// request `ticket`; beside it, a poll for the client's hang-up.
+    fn wait_for(&mut self, key: usize, job: Job, wait: Option<Duration>, ticket: Option<u64>) {
+        let conn = &mut self.conns[key];
+        conn.state = State::Waiting;
+        conn.job = Some(Box::new(Waiting {
+            job,
+            began: trace::start_ns(),
+            ticket,
+        }));
+        conn.watching = true;
+        conn.inflight += 1;
+        let fd = conn.fd.as_raw_fd();
+        self.room(2);
+        if let Some(wait) = wait {
+            self.conns[key].inflight += 1;
+            let at = self.timespec(wait);
+            self.push(
+                opcode::Timeout::new(at)
+                    .build()
+                    .user_data(user_data(key, Op::Wait)),
+            );
+        }
+        self.push(
+            opcode::PollAdd::new(Fd(fd), libc::POLLRDHUP as u32)
+                .build()
+                .user_data(user_data(key, Op::Watch)),
+        );
+    }
+
+    /// Hands the database pool's finished requests to the connections that asked (a
+    /// connection that left meanwhile, or whose slot went to another, finds no one waiting
+    /// with that ticket: the rows go nowhere). Answering may submit more (a pipelined
+    /// request behind): those that finish at once are handed out in the same call.
+    fn deliver_rows(&mut self) {
+        loop {
+            let done = match &mut self.database {
+                Some(database) => database.take_done(),
+                None => return,
+            };
+            if done.is_empty() {
+                return;
+            }
+            for wb_pg::Completion {
+                key: (key, ticket),
+                result,
+            } in done
+            {
+                let Some(conn) = self.conns.get_mut(key) else {
+                    continue;
+                };
+                if conn.closing || conn.state != State::Waiting {
+                    continue;
+                }
+                let Some(mut waiting) = conn.job.take_if(|w| w.ticket == Some(ticket)) else {
+                    continue;
+                };
+                match result {
+                    Ok(rows) => waiting.job.give_rows(
+                        rows.into_iter()
+                            .map(|(id, random_number)| wb_protocol::world::WorldRow {
+                                id,
+                                random_number,
+                            })
+                            .collect(),
+                    ),
+                    Err(err) => {
+                        tracing::warn!("database query failed: {err}");
+                        waiting.job.database_failed(match err {
+                            wb_pg::DbError::Timeout { .. } => wb_sys::database::POOL_TIMED_OUT,
+                            _ => wb_sys::database::QUERY_FAILED,
+                        });
+                    }
+                }
+                self.answer(key, waiting.job, waiting.began);
+            }
         }
     }
 
@@ -701,15 +900,20 @@ impl Reactor {
         let Some(waiting) = conn.job.take() else {
             return;
         };
+        self.answer(key, waiting.job, waiting.began);
+    }
+
+    /// The job's wait (or its query) is over: cancel the hang-up watch, compute, answer.
+    fn answer(&mut self, key: usize, job: Job, began: Option<u64>) {
+        let conn = &mut self.conns[key];
         let fd = conn.fd.as_raw_fd();
-        if let Some(began) = waiting.began {
+        if let Some(began) = began {
             trace::record(Phase::Wait, fd as u64, began, trace::now_ns());
         }
         if conn.watching {
             conn.watching = false;
             self.cancel(key, user_data(key, Op::Watch));
         }
-        let job = waiting.job;
         let response = trace::traced(Phase::Compute, fd as u64, || job.respond());
         self.send(key, response);
     }
@@ -751,7 +955,9 @@ impl Reactor {
         conn.closing = true;
         if conn.inflight > 0 {
             let fd = conn.fd.as_raw_fd();
-            let waiting = conn.job.is_some();
+            // A ring timeout to remove; a database request has none (its rows, when they
+            // come, find the connection gone).
+            let waiting = conn.job.as_ref().is_some_and(|w| w.ticket.is_none());
             conn.inflight += 1 + u8::from(waiting);
             self.room(2);
             self.push(
@@ -799,46 +1005,16 @@ impl Reactor {
         self.push(opcode::Timeout::new(at).build().user_data(data));
     }
 
-    /// Makes room for `entries` more submissions (and their timespecs), submitting what is
-    /// queued if there is not.
     fn room(&mut self, entries: usize) {
-        let queued = self.ring.submission().len();
-        let full = queued + entries > self.ring.submission().capacity()
-            || self.times.len() + entries > self.times.capacity();
-        if full {
-            syscalls::count(Call::UringEnter);
-            if let Err(err) = self.ring.submit() {
-                tracing::warn!("io_uring_enter: {err}");
-            }
-            self.forget_times();
-        }
-    }
-
-    /// The timespecs can go once the kernel has taken every queued entry.
-    fn forget_times(&mut self) {
-        if self.ring.submission().is_empty() {
-            self.times.clear();
-        }
+        self.sq.room(entries);
     }
 
     fn timespec(&mut self, duration: Duration) -> *const Timespec {
-        assert!(self.times.len() < self.times.capacity(), "room() first");
-        self.times.push(
-            Timespec::new()
-                .sec(duration.as_secs())
-                .nsec(duration.subsec_nanos()),
-        );
-        self.times.last().expect("just pushed")
+        self.sq.timespec(duration)
     }
 
     fn push(&mut self, entry: squeue::Entry) {
-        // SAFETY: every pointer an entry holds outlives the operation: buffers are the
-        // provided ring's (never freed), `msghdr`s and `iovec`s are boxed in their connection
-        // until its last completion, timespecs stay in `times` until the kernel took them,
-        // the signal buffer is the loop's. `room()` made space.
-        if unsafe { self.ring.submission().push(&entry) }.is_err() {
-            unreachable!("room() made space in the submission queue");
-        }
+        self.sq.push(entry);
     }
 }
 
@@ -868,7 +1044,7 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         // Built on the loop's thread: the ring has one issuer, the thread that made it.
         std::thread::spawn(move || {
-            Reactor::new(listener, wb_sys::Timeouts::default())
+            Reactor::new(listener, wb_sys::Timeouts::default(), None)
                 .unwrap()
                 .run()
         });

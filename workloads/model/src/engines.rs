@@ -416,6 +416,7 @@ pub fn params(engine: &str) -> &'static [Param] {
         param("send-timeout", SECS),
     ];
     const URING: &[Param] = &[
+        param("db-pool", DB_POOL),
         param("header-timeout", SECS),
         param("keepalive-timeout", SECS),
         param("send-timeout", SECS),

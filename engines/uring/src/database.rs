@@ -1,0 +1,642 @@
+//! The database pool on the ring: a fixed set of PostgreSQL connections whose connects, sends
+//! and receives are operations on the engine's one io_uring, each driving a
+//! [`wb_pg::PgConnection`] (the conversation, without I/O), and the FIFO queue of requests
+//! waiting for one of them.
+//!
+//! It keeps the selector's pool's rules (`wb_selector::pg::Pool`: the same settings, queue,
+//! timeouts, back-off and errors); only the moving of bytes differs:
+//!
+//! - **Connect** is an `IORING_OP_CONNECT` on a fresh socket; its address is boxed in the
+//!   connection, since the kernel may read it until the completion.
+//! - **Receive**: once connected, every connection always has one receive posted, into a
+//!   buffer of its own ([`RECV_BYTES`], boxed: the slab that holds the connections may move,
+//!   the buffer must not). The server may speak at any time (a notice, a shutdown), and the
+//!   posted receive is also how a closed connection is noticed. Its completion says how many
+//!   bytes are in the buffer; they go to [`PgConnection::received`] and the receive is posted
+//!   again. There is no "readable" and no `EAGAIN`: a receive that has nothing to return
+//!   simply has not completed yet. The HTTP connections draw from the shared provided
+//!   buffers because there may be ten thousand of them, idle; the pool has a few, never idle
+//!   for long, so each keeps its own.
+//! - **Send**: the bytes the conversation queued ([`PgConnection::pending`]) are taken out of
+//!   it into a buffer lent to one send at a time, which stays untouched until the send's
+//!   completion says how many went (a short send posts the rest). Meanwhile the
+//!   conversation may queue more (a SCRAM answer, the next query); they go with the next send.
+//! - **Time**: one timer for the whole pool, an `IORING_OP_TIMEOUT` posted for the earliest
+//!   thing due ([`RingPool::next_deadline`]: a reconnect after its back-off, a connect or a
+//!   query taking too long, the oldest request in the queue waiting too long); when it
+//!   completes, the pool does what is due ([`RingPool::tick`]) and posts the next one.
+//! - **Giving up** on a connection (lost, timed out, refused its login): its request fails,
+//!   every operation it has in flight is cancelled (`IORING_OP_ASYNC_CANCEL` on its
+//!   descriptor), and the connection — socket, buffers, address — is freed only when the last
+//!   of its completions is in, so the kernel never writes a buffer that is gone and a
+//!   completion never lands on a stranger. The slot reconnects after its back-off.
+//!
+//! A request is keyed by a [`Ticket`] (the HTTP connection's slab key and a serial); its
+//! [`Completion`] is picked up by the loop ([`RingPool::take_done`]) after each batch of
+//! completions.
+
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use io_uring::opcode;
+use io_uring::types::{CancelBuilder, Fd};
+use slab::Slab;
+use socket2::{Domain, SockAddr, Socket, Type};
+use wb_pg::{
+    Address, Completion, Config, DbError, Event, MAX_IDS, PgConnection, PoolSettings, Refused,
+};
+use wb_sys::syscalls::{self, Call};
+
+use crate::reactor::{Op, Sq, user_data};
+
+/// Bytes of each connection's receive buffer: an answer to `/queries?n=20` is about 600
+/// bytes, so one receive takes a whole answer, and 500 rows take a few.
+pub const RECV_BYTES: usize = 16 * 1024;
+
+/// Who asked: the HTTP connection's slab key, and the serial of its request.
+pub(crate) type Ticket = (usize, u64);
+
+/// A request in the queue or in flight.
+#[derive(Debug)]
+struct Request {
+    key: Ticket,
+    ids: Vec<i32>,
+    since: Instant,
+}
+
+/// One socket, the conversation on it, and what it lends the kernel.
+struct DbConn {
+    /// The pool's slot it fills.
+    slot: usize,
+    socket: Socket,
+    /// The connect's address: the kernel may read it until the connect completes.
+    address: Box<SockAddr>,
+    conn: PgConnection,
+    /// The connect has completed.
+    connected: bool,
+    /// When the connect was posted: a connection not ready by `opened + connect_timeout` is
+    /// given up.
+    opened: Instant,
+    /// The receive buffer, lent to the kernel while `receiving`.
+    recv_buf: Box<[u8]>,
+    receiving: bool,
+    /// Bytes lent to the send in flight, and how many of them have gone.
+    sending: Option<Vec<u8>>,
+    sent_bytes: usize,
+    /// Operations posted whose completion has not come.
+    inflight: u8,
+    /// Given up: its operations are being cancelled, and it goes when `inflight` is 0.
+    retired: bool,
+    request: Option<Request>,
+    /// When the request in flight was sent: without an answer by `sent_at + query_timeout`,
+    /// the connection is given up and the request fails.
+    sent_at: Instant,
+}
+
+/// One of the pool's fixed places: a connection, or the time to try again.
+struct Slot {
+    /// The key of its connection in [`RingPool::conns`].
+    live: Option<usize>,
+    /// When to connect again (while `live` is `None`).
+    retry_at: Instant,
+    /// The next back-off; doubles after each failure to connect, reset once a connection is
+    /// ready.
+    backoff: Duration,
+}
+
+/// The pool: see the [module doc](self).
+pub(crate) struct RingPool {
+    config: Config,
+    settings: PoolSettings,
+    /// Where to connect, and the socket's domain (TCP or Unix).
+    address: SockAddr,
+    domain: Domain,
+    slots: Vec<Slot>,
+    /// The connections, live and retiring; a key is reused only once every operation of the
+    /// connection that held it has completed.
+    conns: Slab<DbConn>,
+    queue: VecDeque<Request>,
+    /// The last reason a connection could not be made or was lost (for `Unavailable`).
+    last_error: Option<DbError>,
+    /// Requests finished, for the loop to pick up ([`RingPool::take_done`]).
+    done: Vec<Completion<Ticket>>,
+    /// Events of the last receive, reused.
+    events: Vec<Event>,
+    /// When the latest timer posted completes, and its serial (the key of its `user_data`).
+    /// An earlier deadline posts another; the later one still completes, and does nothing
+    /// but a tick.
+    timer: Option<Instant>,
+    timer_serial: usize,
+    /// [`RingPool::close`] was called: no reconnects, no new requests.
+    closed: bool,
+}
+
+impl RingPool {
+    /// Starts connecting `settings.size` connections at once (they log in as the loop runs).
+    /// Requests submitted meanwhile wait in the queue.
+    pub(crate) fn new(config: Config, settings: PoolSettings, sq: &mut Sq) -> io::Result<RingPool> {
+        if settings.size == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a database pool of 0 connections; give --db-pool 1 or more",
+            ));
+        }
+        let (address, domain) = match &config.address {
+            Address::Tcp(addr) => (SockAddr::from(*addr), Domain::for_address(*addr)),
+            Address::Unix(path) => (SockAddr::unix(path)?, Domain::UNIX),
+        };
+        let now = Instant::now();
+        let mut pool = RingPool {
+            slots: (0..settings.size)
+                .map(|_| Slot {
+                    live: None,
+                    retry_at: now,
+                    backoff: settings.backoff_min,
+                })
+                .collect(),
+            config,
+            settings,
+            address,
+            domain,
+            conns: Slab::new(),
+            queue: VecDeque::new(),
+            last_error: None,
+            done: Vec::new(),
+            events: Vec::new(),
+            timer: None,
+            timer_serial: 0,
+            closed: false,
+        };
+        for i in 0..pool.slots.len() {
+            pool.open(sq, i, now);
+        }
+        pool.arm(sq);
+        Ok(pool)
+    }
+
+    /// Queues a request for the rows of `ids` (1 to [`MAX_IDS`]); `key` comes back with its
+    /// [`Completion`]. It is posted at once if a connection is idle, else it waits its turn.
+    /// Refused, without queueing, when the queue is full: the engine answers 503 at once.
+    pub(crate) fn submit(
+        &mut self,
+        sq: &mut Sq,
+        key: Ticket,
+        ids: Vec<i32>,
+    ) -> Result<(), Refused> {
+        if ids.is_empty() || ids.len() > MAX_IDS {
+            return Err(Refused::Invalid {
+                ids: ids.len(),
+                max: MAX_IDS,
+            });
+        }
+        if self.closed {
+            return Err(Refused::Closed);
+        }
+        if self.queue.len() >= self.settings.queue_limit {
+            return Err(Refused::Full {
+                waiting: self.queue.len(),
+                limit: self.settings.queue_limit,
+            });
+        }
+        self.queue.push_back(Request {
+            key,
+            ids,
+            since: Instant::now(),
+        });
+        self.dispatch(sq, Instant::now());
+        self.arm(sq);
+        Ok(())
+    }
+
+    /// The requests finished since the last call.
+    pub(crate) fn take_done(&mut self) -> Vec<Completion<Ticket>> {
+        std::mem::take(&mut self.done)
+    }
+
+    /// Acts on the completion of one of the pool's operations (`op`, posted for connection
+    /// or timer `key`).
+    pub(crate) fn complete(&mut self, sq: &mut Sq, key: usize, op: Op, result: i32) {
+        let now = Instant::now();
+        if op == Op::DbTimer {
+            if key == self.timer_serial {
+                self.timer = None;
+            }
+            self.tick(sq, now);
+            self.arm(sq);
+            return;
+        }
+        let Some(c) = self.conns.get_mut(key) else {
+            tracing::warn!(key, ?op, "a completion for a freed database connection");
+            return;
+        };
+        c.inflight -= 1;
+        match op {
+            Op::DbRecv => c.receiving = false,
+            Op::DbSend if c.retired => c.sending = None,
+            _ => {}
+        }
+        if c.retired {
+            if c.inflight == 0 {
+                // Every operation is in: the socket (closed here), the buffers and the
+                // address may go.
+                drop(self.conns.remove(key));
+            }
+            return;
+        }
+        let outcome = match op {
+            Op::DbConnect => self.connected(sq, key, result),
+            Op::DbRecv => self.received(sq, key, result),
+            Op::DbSend => self.sent(sq, key, result),
+            _ => Ok(()),
+        };
+        if let Err(err) = outcome {
+            self.fail(sq, key, err, now);
+        }
+        self.dispatch(sq, now);
+        self.arm(sq);
+    }
+
+    /// When [`RingPool::tick`] is due next: a reconnect, a connect or a query timing out, or
+    /// the oldest waiting request reaching its queue timeout.
+    fn next_deadline(&self) -> Option<Instant> {
+        if self.closed {
+            return None;
+        }
+        let slots = self.slots.iter().filter_map(|slot| {
+            let Some(key) = slot.live else {
+                return Some(slot.retry_at);
+            };
+            let c = &self.conns[key];
+            if !c.conn.is_ready() {
+                Some(c.opened + self.settings.connect_timeout)
+            } else if c.request.is_some() {
+                Some(c.sent_at + self.settings.query_timeout)
+            } else {
+                None
+            }
+        });
+        let queue = self
+            .queue
+            .front()
+            .map(|r| r.since + self.settings.queue_timeout);
+        slots.chain(queue).min()
+    }
+
+    /// Posts the pool's timer for [`RingPool::next_deadline`], unless one posted already
+    /// completes by then.
+    fn arm(&mut self, sq: &mut Sq) {
+        let Some(at) = self.next_deadline() else {
+            return;
+        };
+        if self.timer.is_some_and(|posted| posted <= at) {
+            return;
+        }
+        self.timer = Some(at);
+        // A serial that fits the key of a `user_data` (56 bits) and wraps long before.
+        self.timer_serial = (self.timer_serial + 1) & 0xffff_ffff;
+        sq.room(1);
+        let delay = sq.timespec(at.saturating_duration_since(Instant::now()));
+        sq.push(
+            opcode::Timeout::new(delay)
+                .build()
+                .user_data(user_data(self.timer_serial, Op::DbTimer)),
+        );
+    }
+
+    /// Does what is due at `now`: reconnects after a back-off, gives up on connects and
+    /// queries that took too long, fails requests that waited longer than the queue timeout.
+    fn tick(&mut self, sq: &mut Sq, now: Instant) {
+        if self.closed {
+            return;
+        }
+        for i in 0..self.slots.len() {
+            let Some(key) = self.slots[i].live else {
+                if self.slots[i].retry_at <= now {
+                    self.open(sq, i, now);
+                }
+                continue;
+            };
+            let c = &self.conns[key];
+            if !c.conn.is_ready() && c.opened + self.settings.connect_timeout <= now {
+                let err = DbError::Lost(format!(
+                    "no answer from {} within {:?} of connecting",
+                    self.config.address, self.settings.connect_timeout
+                ));
+                self.fail(sq, key, err, now);
+            } else if c.request.is_some() && c.sent_at + self.settings.query_timeout <= now {
+                let err = DbError::NoAnswer {
+                    after: now - c.sent_at,
+                };
+                self.fail(sq, key, err, now);
+            }
+        }
+        while let Some(front) = self.queue.front()
+            && front.since + self.settings.queue_timeout <= now
+        {
+            let request = self.queue.pop_front().expect("a front");
+            self.done.push(Completion {
+                key: request.key,
+                result: Err(DbError::Timeout {
+                    waited: now - request.since,
+                }),
+            });
+        }
+        self.dispatch(sq, now);
+    }
+
+    /// Says goodbye (Terminate) on every connection that logged in and has no send in
+    /// flight, with a plain non-blocking `send` (the loop is ending: no completion would be
+    /// waited for), and fails every request waiting or in flight with [`DbError::Closed`].
+    pub(crate) fn close(&mut self) -> Vec<Completion<Ticket>> {
+        self.closed = true;
+        for slot in &mut self.slots {
+            let Some(key) = slot.live.take() else {
+                continue;
+            };
+            let c = &mut self.conns[key];
+            if c.connected && c.conn.is_ready() && c.sending.is_none() {
+                c.conn.terminate();
+                let bytes = c.conn.pending();
+                syscalls::count(Call::Write);
+                // SAFETY: send(2) of our own bytes on a socket this connection owns.
+                let _ = unsafe {
+                    libc::send(
+                        c.socket.as_raw_fd(),
+                        bytes.as_ptr().cast(),
+                        bytes.len(),
+                        libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                    )
+                };
+            }
+            if let Some(request) = c.request.take() {
+                self.done.push(Completion {
+                    key: request.key,
+                    result: Err(DbError::Closed),
+                });
+            }
+        }
+        self.done.extend(self.queue.drain(..).map(|r| Completion {
+            key: r.key,
+            result: Err(DbError::Closed),
+        }));
+        std::mem::take(&mut self.done)
+    }
+
+    /// Opens a socket for slot `i` and posts its connect. A socket that cannot be had is a
+    /// failed attempt: the slot backs off.
+    fn open(&mut self, sq: &mut Sq, i: usize, now: Instant) {
+        let socket = Socket::new(self.domain, Type::STREAM.cloexec(), None).and_then(|socket| {
+            if self.domain != Domain::UNIX {
+                // Queries are small and answered at once: no Nagle delay on the Sync.
+                socket.set_tcp_nodelay(true)?;
+            }
+            Ok(socket)
+        });
+        let socket = match socket {
+            Ok(socket) => socket,
+            Err(err) => {
+                let err = DbError::Lost(format!("connect to {}: {err}", self.config.address));
+                self.fail_slot(i, err, false, now);
+                return;
+            }
+        };
+        let fd = socket.as_raw_fd();
+        let key = self.conns.insert(DbConn {
+            slot: i,
+            socket,
+            address: Box::new(self.address.clone()),
+            conn: PgConnection::new(&self.config),
+            connected: false,
+            opened: now,
+            recv_buf: vec![0; RECV_BYTES].into_boxed_slice(),
+            receiving: false,
+            sending: None,
+            sent_bytes: 0,
+            inflight: 1,
+            retired: false,
+            request: None,
+            sent_at: now,
+        });
+        self.slots[i].live = Some(key);
+        let address = &self.conns[key].address;
+        let entry = opcode::Connect::new(Fd(fd), address.as_ptr().cast(), address.len())
+            .build()
+            .user_data(user_data(key, Op::DbConnect));
+        sq.room(1);
+        sq.push(entry);
+    }
+
+    fn connected(&mut self, sq: &mut Sq, key: usize, result: i32) -> Result<(), DbError> {
+        if result < 0 {
+            let err = io::Error::from_raw_os_error(-result);
+            return Err(DbError::Lost(format!(
+                "connect to {}: {err}",
+                self.config.address
+            )));
+        }
+        self.conns[key].connected = true;
+        self.post_recv(sq, key);
+        self.flush(sq, key);
+        Ok(())
+    }
+
+    /// Posts a receive into the connection's own buffer.
+    fn post_recv(&mut self, sq: &mut Sq, key: usize) {
+        let c = &mut self.conns[key];
+        c.receiving = true;
+        c.inflight += 1;
+        let entry = opcode::Recv::new(
+            Fd(c.socket.as_raw_fd()),
+            c.recv_buf.as_mut_ptr(),
+            c.recv_buf.len() as u32,
+        )
+        .build()
+        .user_data(user_data(key, Op::DbRecv));
+        sq.room(1);
+        sq.push(entry);
+    }
+
+    /// The kernel filled `result` bytes of the connection's buffer: the conversation parses
+    /// them (whole messages; a partial one waits for the next receive), and the next receive
+    /// is posted.
+    fn received(&mut self, sq: &mut Sq, key: usize, result: i32) -> Result<(), DbError> {
+        match result {
+            0 => return Err(DbError::Lost("the server closed the connection".into())),
+            n if n < 0 => {
+                if matches!(-n, libc::EINTR | libc::EAGAIN) {
+                    self.post_recv(sq, key);
+                    return Ok(());
+                }
+                return Err(DbError::Lost(io::Error::from_raw_os_error(-n).to_string()));
+            }
+            _ => {}
+        }
+        let c = &mut self.conns[key];
+        let parsed = c
+            .conn
+            .received(&c.recv_buf[..result as usize], &mut self.events);
+        // Answers parsed before an error still count: hand them out first.
+        for event in self.events.drain(..) {
+            match event {
+                Event::Ready => {
+                    self.slots[c.slot].backoff = self.settings.backoff_min;
+                    tracing::debug!(pid = ?c.conn.backend_pid(), "database connection ready");
+                }
+                Event::Answered(result) => match c.request.take() {
+                    Some(request) => self.done.push(Completion {
+                        key: request.key,
+                        result,
+                    }),
+                    None => tracing::error!("an answer with no request in flight"),
+                },
+            }
+        }
+        parsed?;
+        self.post_recv(sq, key);
+        // The conversation may have more to say (a login's next step).
+        self.flush(sq, key);
+        Ok(())
+    }
+
+    /// Lends what the conversation has queued to a send, unless one is in flight (then it
+    /// goes when that one completes).
+    fn flush(&mut self, sq: &mut Sq, key: usize) {
+        let c = &mut self.conns[key];
+        if !c.connected || c.sending.is_some() || c.conn.pending().is_empty() {
+            return;
+        }
+        let bytes = c.conn.pending().to_vec();
+        c.conn.written(bytes.len());
+        c.sending = Some(bytes);
+        c.sent_bytes = 0;
+        self.post_send(sq, key);
+    }
+
+    /// Posts a send of the lent bytes not yet gone.
+    fn post_send(&mut self, sq: &mut Sq, key: usize) {
+        let c = &mut self.conns[key];
+        let bytes = &c.sending.as_ref().expect("bytes to send")[c.sent_bytes..];
+        c.inflight += 1;
+        let entry = opcode::Send::new(
+            Fd(c.socket.as_raw_fd()),
+            bytes.as_ptr(),
+            bytes.len() as u32,
+        )
+        .flags(libc::MSG_NOSIGNAL)
+        .build()
+        .user_data(user_data(key, Op::DbSend));
+        sq.room(1);
+        sq.push(entry);
+    }
+
+    fn sent(&mut self, sq: &mut Sq, key: usize, result: i32) -> Result<(), DbError> {
+        if result < 0 {
+            return Err(DbError::Lost(
+                io::Error::from_raw_os_error(-result).to_string(),
+            ));
+        }
+        if result == 0 {
+            return Err(DbError::Lost("the socket takes no more bytes".into()));
+        }
+        let c = &mut self.conns[key];
+        c.sent_bytes += result as usize;
+        if c.sent_bytes < c.sending.as_ref().map_or(0, Vec::len) {
+            self.post_send(sq, key);
+        } else {
+            c.sending = None;
+            self.flush(sq, key);
+        }
+        Ok(())
+    }
+
+    /// Starts waiting requests, oldest first, on idle connections.
+    fn dispatch(&mut self, sq: &mut Sq, now: Instant) {
+        for i in 0..self.slots.len() {
+            if self.queue.is_empty() {
+                return;
+            }
+            let Some(key) = self.slots[i].live else {
+                continue;
+            };
+            let c = &mut self.conns[key];
+            if !(c.connected && c.conn.is_idle() && c.request.is_none()) {
+                continue;
+            }
+            let request = self.queue.pop_front().expect("not empty");
+            // The ids were checked in `submit`, so this does not fail; if it did, the request
+            // would fail, not hang.
+            if let Err(err) = c.conn.query(&request.ids) {
+                self.done.push(Completion {
+                    key: request.key,
+                    result: Err(err),
+                });
+                continue;
+            }
+            c.request = Some(request);
+            c.sent_at = now;
+            self.flush(sq, key);
+        }
+    }
+
+    /// Gives up connection `key` after `err`: its request fails with `err`, its operations
+    /// are cancelled (it is freed when the last completes), and its slot reconnects after
+    /// its back-off.
+    fn fail(&mut self, sq: &mut Sq, key: usize, err: DbError, now: Instant) {
+        let c = &mut self.conns[key];
+        if let Some(request) = c.request.take() {
+            self.done.push(Completion {
+                key: request.key,
+                result: Err(err.clone()),
+            });
+        }
+        let (slot, was_ready) = (c.slot, c.conn.is_ready());
+        c.retired = true;
+        if c.inflight == 0 {
+            drop(self.conns.remove(key));
+        } else {
+            c.inflight += 1;
+            let entry = opcode::AsyncCancel2::new(CancelBuilder::fd(Fd(c.socket.as_raw_fd())).all())
+                .build()
+                .user_data(user_data(key, Op::DbCancel));
+            sq.room(1);
+            sq.push(entry);
+        }
+        self.slots[slot].live = None;
+        self.fail_slot(slot, err, was_ready, now);
+    }
+
+    /// Slot `i` lost its connection (or could not make one) after `err`: it reconnects after
+    /// its back-off. If no connection is usable any more, every waiting request fails too
+    /// ([`DbError::Unavailable`]): waiting for a database that refuses connections would only
+    /// turn a clear error into a timeout.
+    fn fail_slot(&mut self, i: usize, err: DbError, was_ready: bool, now: Instant) {
+        let slot = &mut self.slots[i];
+        if was_ready {
+            // A connection that worked and was lost: try again soon, from the shortest wait.
+            slot.backoff = self.settings.backoff_min;
+            tracing::warn!(slot = i, "database connection lost: {err}");
+        } else {
+            tracing::warn!(slot = i, retry_in = ?slot.backoff, "cannot connect to the database: {err}");
+        }
+        slot.retry_at = now + slot.backoff;
+        slot.backoff = (slot.backoff * 2).min(self.settings.backoff_max);
+        self.last_error = Some(err);
+        let usable = self.slots.iter().any(|s| {
+            s.live
+                .is_some_and(|key| self.conns[key].conn.is_ready() && !self.conns[key].retired)
+        });
+        if !usable && !self.queue.is_empty() {
+            let reason = self
+                .last_error
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            self.done.extend(self.queue.drain(..).map(|r| Completion {
+                key: r.key,
+                result: Err(DbError::Unavailable(reason.clone())),
+            }));
+        }
+    }
+}
