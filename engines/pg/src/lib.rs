@@ -53,6 +53,8 @@
 
 mod config;
 mod protocol;
+#[cfg(feature = "script")]
+pub mod script;
 
 use std::fmt;
 use std::time::Duration;

@@ -347,12 +347,14 @@ impl RingPool {
     }
 
     /// Says goodbye (Terminate) on every connection that logged in and has no send in
-    /// flight, with a plain non-blocking `send` (the loop is ending: no completion would be
-    /// waited for), and fails every request waiting or in flight with [`DbError::Closed`].
-    pub(crate) fn close(&mut self) -> Vec<Completion<Ticket>> {
+    /// flight, with a plain non-blocking `send` (the loop is ending), cancels every operation
+    /// the connections have posted, and fails every request waiting or in flight with
+    /// [`DbError::Closed`]. The connections go as their last completions come in
+    /// ([`RingPool::is_drained`]); the pool reconnects no more.
+    pub(crate) fn close(&mut self, sq: &mut Sq) -> Vec<Completion<Ticket>> {
         self.closed = true;
-        for slot in &mut self.slots {
-            let Some(key) = slot.live.take() else {
+        for i in 0..self.slots.len() {
+            let Some(key) = self.slots[i].live.take() else {
                 continue;
             };
             let c = &mut self.conns[key];
@@ -376,6 +378,7 @@ impl RingPool {
                     result: Err(DbError::Closed),
                 });
             }
+            self.retire(sq, key);
         }
         self.done.extend(self.queue.drain(..).map(|r| Completion {
             key: r.key,
@@ -519,14 +522,10 @@ impl RingPool {
         let c = &mut self.conns[key];
         let bytes = &c.sending.as_ref().expect("bytes to send")[c.sent_bytes..];
         c.inflight += 1;
-        let entry = opcode::Send::new(
-            Fd(c.socket.as_raw_fd()),
-            bytes.as_ptr(),
-            bytes.len() as u32,
-        )
-        .flags(libc::MSG_NOSIGNAL)
-        .build()
-        .user_data(user_data(key, Op::DbSend));
+        let entry = opcode::Send::new(Fd(c.socket.as_raw_fd()), bytes.as_ptr(), bytes.len() as u32)
+            .flags(libc::MSG_NOSIGNAL)
+            .build()
+            .user_data(user_data(key, Op::DbSend));
         sq.room(1);
         sq.push(entry);
     }
@@ -592,19 +591,33 @@ impl RingPool {
             });
         }
         let (slot, was_ready) = (c.slot, c.conn.is_ready());
+        self.retire(sq, key);
+        self.slots[slot].live = None;
+        self.fail_slot(slot, err, was_ready, now);
+    }
+
+    /// Retires connection `key`: cancels what it has in flight (one cancellation for every
+    /// operation on its descriptor); it is freed, and its socket closed, when the last
+    /// completion is in ([`RingPool::complete`]), at once if none is due.
+    fn retire(&mut self, sq: &mut Sq, key: usize) {
+        let c = &mut self.conns[key];
         c.retired = true;
         if c.inflight == 0 {
             drop(self.conns.remove(key));
-        } else {
-            c.inflight += 1;
-            let entry = opcode::AsyncCancel2::new(CancelBuilder::fd(Fd(c.socket.as_raw_fd())).all())
-                .build()
-                .user_data(user_data(key, Op::DbCancel));
-            sq.room(1);
-            sq.push(entry);
+            return;
         }
-        self.slots[slot].live = None;
-        self.fail_slot(slot, err, was_ready, now);
+        c.inflight += 1;
+        let entry = opcode::AsyncCancel2::new(CancelBuilder::fd(Fd(c.socket.as_raw_fd())).all())
+            .build()
+            .user_data(user_data(key, Op::DbCancel));
+        sq.room(1);
+        sq.push(entry);
+    }
+
+    /// Whether every connection is gone, nothing of theirs left in the kernel (after
+    /// [`RingPool::close`]).
+    pub(crate) fn is_drained(&self) -> bool {
+        self.conns.is_empty()
     }
 
     /// Slot `i` lost its connection (or could not make one) after `err`: it reconnects after
@@ -638,5 +651,297 @@ impl RingPool {
                 result: Err(DbError::Unavailable(reason.clone())),
             }));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The pool on a real ring against the scripted server of `wb_pg::script` on loopback: the
+    //! selector's pool's cases, on completions. (Where io_uring cannot run, each test says so
+    //! and passes; under `CI=true` it fails.)
+
+    use io_uring::IoUring;
+    use wb_pg::script::{Script, rows, server};
+
+    use super::*;
+    use crate::reactor::split;
+
+    fn settings(size: usize) -> PoolSettings {
+        PoolSettings {
+            queue_timeout: Duration::from_millis(300),
+            query_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_millis(300),
+            backoff_min: Duration::from_millis(10),
+            ..PoolSettings::new(size)
+        }
+    }
+
+    /// A ring of our own, or `None` where io_uring cannot run here.
+    fn ring() -> Option<Sq> {
+        if let Err(why) = wb_sys::uring::available() {
+            assert!(
+                std::env::var("CI").map_or(true, |v| v != "true"),
+                "{why}: CI runs every engine"
+            );
+            eprintln!("skipped: {why}");
+            return None;
+        }
+        Some(Sq::new(IoUring::new(64).unwrap()))
+    }
+
+    /// One turn of a loop, as the reactor turns it: submit, wait for a completion (at most
+    /// 50 ms: a timeout of the test's own rides along), hand the pool's completions to it.
+    fn turn(sq: &mut Sq, pool: &mut RingPool) -> Vec<Completion<Ticket>> {
+        sq.room(1);
+        let wake = sq.timespec(Duration::from_millis(50));
+        sq.push(
+            opcode::Timeout::new(wake)
+                .build()
+                .user_data(user_data(0, Op::Drain)),
+        );
+        sq.ring.submit_and_wait(1).unwrap();
+        sq.forget_times();
+        let reaped: Vec<(u64, i32)> = sq
+            .ring
+            .completion()
+            .map(|c| (c.user_data(), c.result()))
+            .collect();
+        for (data, result) in reaped {
+            if let (key, Some(op)) = split(data)
+                && op != Op::Drain
+            {
+                pool.complete(sq, key, op, result);
+            }
+        }
+        pool.take_done()
+    }
+
+    /// Turns until `count` requests finished (at most 10 s), in the order they finished.
+    fn run(sq: &mut Sq, pool: &mut RingPool, count: usize) -> Vec<Completion<Ticket>> {
+        let mut done = pool.take_done();
+        let give_up = Instant::now() + Duration::from_secs(10);
+        while done.len() < count {
+            assert!(
+                Instant::now() < give_up,
+                "{} of {count}: {done:?}",
+                done.len()
+            );
+            done.extend(turn(sq, pool));
+        }
+        done
+    }
+
+    /// Closes the pool and turns until its last connection is gone (its socket closed: the
+    /// server thread sees EOF); what the close failed.
+    fn shut(sq: &mut Sq, mut pool: RingPool) -> Vec<Completion<Ticket>> {
+        let failed = pool.close(sq);
+        drain(sq, &mut pool);
+        failed
+    }
+
+    fn drain(sq: &mut Sq, pool: &mut RingPool) {
+        let give_up = Instant::now() + Duration::from_secs(10);
+        while !pool.is_drained() {
+            assert!(
+                Instant::now() < give_up,
+                "still {} connections",
+                pool.conns.len()
+            );
+            assert!(turn(sq, pool).is_empty(), "the close failed every request");
+        }
+    }
+
+    fn ready(pool: &RingPool) -> usize {
+        pool.conns
+            .iter()
+            .filter(|(_, c)| !c.retired && c.conn.is_ready())
+            .count()
+    }
+
+    #[test]
+    fn one_connection_serves_the_queue_first_in_first_out_whatever_the_segments() {
+        let Some(mut sq) = ring() else { return };
+        let script = Script {
+            bytewise: true,
+            ..Script::default()
+        };
+        let (config, server) = server(1, script);
+        let mut pool = RingPool::new(config, settings(1), &mut sq).unwrap();
+        let asks: Vec<Vec<i32>> = vec![vec![1], vec![2, 3], (1..=20).collect(), vec![500], vec![9]];
+        for (i, ids) in asks.iter().enumerate() {
+            pool.submit(&mut sq, (i, 0), ids.clone()).unwrap();
+        }
+        let done = run(&mut sq, &mut pool, asks.len());
+        let keys: Vec<usize> = done.iter().map(|c| c.key.0).collect();
+        assert_eq!(keys, [0, 1, 2, 3, 4], "first in, first out");
+        for c in &done {
+            assert_eq!(c.result, Ok(rows(&asks[c.key.0])));
+        }
+        assert!(shut(&mut sq, pool).is_empty());
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_lost_connection_fails_its_request_and_the_pool_reconnects() {
+        let Some(mut sq) = ring() else { return };
+        let script = Script {
+            close_at: Some(2),
+            ..Script::default()
+        };
+        let (config, server) = server(2, script);
+        let mut pool = RingPool::new(config, settings(1), &mut sq).unwrap();
+        pool.submit(&mut sq, (1, 0), vec![1]).unwrap();
+        assert_eq!(run(&mut sq, &mut pool, 1)[0].result, Ok(rows(&[1])));
+        pool.submit(&mut sq, (2, 0), vec![2]).unwrap();
+        let lost = run(&mut sq, &mut pool, 1);
+        assert!(matches!(lost[0].result, Err(DbError::Lost(_))), "{lost:?}");
+        // The second connection the server accepts answers.
+        pool.submit(&mut sq, (3, 0), vec![3]).unwrap();
+        assert_eq!(run(&mut sq, &mut pool, 1)[0].result, Ok(rows(&[3])));
+        shut(&mut sq, pool);
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn requests_that_wait_too_long_time_out_and_close_fails_the_one_in_flight() {
+        let Some(mut sq) = ring() else { return };
+        let script = Script {
+            hang: true,
+            ..Script::default()
+        };
+        let (config, server) = server(1, script);
+        let mut pool = RingPool::new(config, settings(1), &mut sq).unwrap();
+        pool.submit(&mut sq, (1, 0), vec![1]).unwrap();
+        pool.submit(&mut sq, (2, 0), vec![2]).unwrap();
+        let done = run(&mut sq, &mut pool, 1);
+        assert_eq!(done[0].key.0, 2, "the one still in the queue");
+        assert!(
+            matches!(done[0].result, Err(DbError::Timeout { .. })),
+            "{done:?}"
+        );
+        let closed = pool.close(&mut sq);
+        assert_eq!(closed.len(), 1);
+        assert_eq!(
+            (closed[0].key.0, &closed[0].result),
+            (1, &Err(DbError::Closed))
+        );
+        assert_eq!(pool.submit(&mut sq, (3, 0), vec![3]), Err(Refused::Closed));
+        drain(&mut sq, &mut pool);
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_query_without_an_answer_fails_and_its_connection_is_replaced() {
+        let Some(mut sq) = ring() else { return };
+        let script = Script {
+            hang: true,
+            ..Script::default()
+        };
+        let (config, server) = server(2, script);
+        let quick = PoolSettings {
+            query_timeout: Duration::from_millis(200),
+            queue_timeout: Duration::from_secs(10),
+            ..settings(1)
+        };
+        let mut pool = RingPool::new(config, quick, &mut sq).unwrap();
+        pool.submit(&mut sq, (1, 0), vec![1]).unwrap();
+        let done = run(&mut sq, &mut pool, 1);
+        assert!(
+            matches!(done[0].result, Err(DbError::NoAnswer { .. })),
+            "{done:?}"
+        );
+        // The connection was cancelled and closed (the server thread moves on to the next
+        // one), and another logs in: the pool is whole again, the old one freed.
+        let give_up = Instant::now() + Duration::from_secs(10);
+        while ready(&pool) < 1 || pool.conns.len() > 1 {
+            assert!(Instant::now() < give_up, "never whole again");
+            assert!(turn(&mut sq, &mut pool).is_empty(), "nothing was asked");
+        }
+        shut(&mut sq, pool);
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_server_that_never_logs_in_makes_waiting_requests_fail_with_the_reason() {
+        let Some(mut sq) = ring() else { return };
+        let script = Script {
+            mute: true,
+            ..Script::default()
+        };
+        let (config, server) = server(1, script);
+        let mut pool = RingPool::new(config, settings(1), &mut sq).unwrap();
+        pool.submit(&mut sq, (1, 0), vec![1]).unwrap();
+        let done = run(&mut sq, &mut pool, 1);
+        match &done[0].result {
+            Err(DbError::Unavailable(why)) => assert!(why.contains("within"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        shut(&mut sq, pool);
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn nobody_listening_fails_waiting_requests_with_the_reason_and_backs_off() {
+        let Some(mut sq) = ring() else { return };
+        // A port nobody listens on: bound, then closed.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = Config::parse(&format!("host=127.0.0.1 port={port} user=u")).unwrap();
+        let mut pool = RingPool::new(config, settings(2), &mut sq).unwrap();
+        pool.submit(&mut sq, (1, 0), vec![1]).unwrap();
+        let done = run(&mut sq, &mut pool, 1);
+        match &done[0].result {
+            Err(DbError::Unavailable(why)) => assert!(why.contains("refused"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            pool.slots
+                .iter()
+                .all(|s| s.backoff > settings(2).backoff_min),
+            "each failed attempt doubles the wait"
+        );
+        shut(&mut sq, pool);
+    }
+
+    #[test]
+    fn bad_requests_and_a_full_queue_are_refused_without_effect() {
+        let Some(mut sq) = ring() else { return };
+        let (config, server) = server(1, Script::default());
+        let few = PoolSettings {
+            queue_limit: 2,
+            ..settings(1)
+        };
+        let mut pool = RingPool::new(config, few, &mut sq).unwrap();
+        assert!(matches!(
+            pool.submit(&mut sq, (1, 0), vec![]),
+            Err(Refused::Invalid { .. })
+        ));
+        assert!(matches!(
+            pool.submit(&mut sq, (1, 0), vec![1; MAX_IDS + 1]),
+            Err(Refused::Invalid { .. })
+        ));
+        // Not logged in yet: the first two wait, the third is refused.
+        pool.submit(&mut sq, (1, 0), vec![1]).unwrap();
+        pool.submit(&mut sq, (2, 0), vec![2]).unwrap();
+        assert_eq!(
+            pool.submit(&mut sq, (3, 0), vec![3]),
+            Err(Refused::Full {
+                waiting: 2,
+                limit: 2
+            })
+        );
+        let done = run(&mut sq, &mut pool, 2);
+        assert_eq!(done[1].result, Ok(rows(&[2])));
+        shut(&mut sq, pool);
+        server.join().unwrap();
+        let zero = RingPool::new(
+            Config::parse("user=u").unwrap(),
+            PoolSettings::new(0),
+            &mut sq,
+        );
+        assert!(zero.err().unwrap().to_string().contains("--db-pool"));
     }
 }

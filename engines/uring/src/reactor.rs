@@ -51,6 +51,9 @@ const RING_ENTRIES: u32 = 1024;
 /// more. Set this to `true` to see the other behaviour.
 const MULTISHOT_ACCEPT: bool = false;
 
+/// How long the stop waits for the database connections' cancelled operations to complete.
+const DATABASE_CLOSE: Duration = Duration::from_secs(1);
+
 /// What an operation was, in the low byte of its `user_data`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -92,10 +95,12 @@ pub(crate) enum Op {
     /// The database pool's timer (its key: the timer's serial): reconnects, connect, query and
     /// queue timeouts.
     DbTimer,
+    /// A bound on a wait of the loop's own (closing the database pool): does nothing.
+    Wake,
 }
 
 impl Op {
-    const ALL: [Op; 17] = [
+    const ALL: [Op; 18] = [
         Op::Recv,
         Op::RecvTimeout,
         Op::Send,
@@ -113,6 +118,7 @@ impl Op {
         Op::DbRecv,
         Op::DbCancel,
         Op::DbTimer,
+        Op::Wake,
     ];
 
     /// Whether the operation is the database pool's ([`crate::database`]).
@@ -131,7 +137,7 @@ pub(crate) fn user_data(key: usize, op: Op) -> u64 {
     ((key as u64) << 8) | op as u64
 }
 
-fn split(user_data: u64) -> (usize, Option<Op>) {
+pub(crate) fn split(user_data: u64) -> (usize, Option<Op>) {
     let op = (user_data & 0xff) as u8;
     (
         (user_data >> 8) as usize,
@@ -209,6 +215,12 @@ pub(crate) struct Sq {
 }
 
 impl Sq {
+    /// The submission side of `ring`, with room for a timespec per entry.
+    pub(crate) fn new(ring: IoUring) -> Sq {
+        let times = Vec::with_capacity(ring.params().sq_entries() as usize);
+        Sq { ring, times }
+    }
+
     /// Makes room for `entries` more submissions (and their timespecs), submitting what is
     /// queued if there is not.
     pub(crate) fn room(&mut self, entries: usize) {
@@ -225,7 +237,7 @@ impl Sq {
     }
 
     /// The timespecs can go once the kernel has taken every queued entry.
-    fn forget_times(&mut self) {
+    pub(crate) fn forget_times(&mut self) {
         if self.ring.submission().is_empty() {
             self.times.clear();
         }
@@ -304,14 +316,11 @@ impl Reactor {
         for signal in wb_sys::signals::STOP_SIGNALS {
             signal_hook::low_level::pipe::register(signal, notify.try_clone()?)?;
         }
-        let mut sq = Sq {
-            ring,
-            times: Vec::with_capacity(RING_ENTRIES as usize),
-        };
+        let mut sq = Sq::new(ring);
         let database = match database {
-            Some((config, settings)) => Some(crate::database::RingPool::new(
-                config, settings, &mut sq,
-            )?),
+            Some((config, settings)) => {
+                Some(crate::database::RingPool::new(config, settings, &mut sq)?)
+            }
             None => None,
         };
         wb_sys::signals::unblock_stop_signals()?;
@@ -352,41 +361,68 @@ impl Reactor {
                     self.post_recv(key);
                 }
             }
-            syscalls::count(Call::UringEnter);
-            match self.sq.ring.submit_and_wait(1) {
-                Ok(_) => {}
-                // A signal (its byte is in the pipe, read by a ring operation) or a full
-                // completion queue: reap, and go round.
-                Err(err) if matches!(err.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
-                Err(err) => return Err(err),
-            }
-            self.sq.forget_times();
-            self.reaped.extend(
-                self.sq
-                    .ring
-                    .completion()
-                    .map(|c| (c.user_data(), c.result(), c.flags())),
-            );
-            let mut reaped = std::mem::take(&mut self.reaped);
-            for (data, result, flags) in reaped.drain(..) {
-                self.complete(data, result, flags);
-            }
-            self.reaped = reaped;
+            self.turn()?;
             self.deliver_rows();
         }
         if !self.conns.is_empty() {
             tracing::info!(connections = self.conns.len(), "grace period over; closing");
         }
+        self.close_database()?;
         // The kernel may still read an answer in flight while the ring is torn down: leave
         // those to the process's exit rather than free them under it.
         for (_, conn) in &mut self.conns {
             std::mem::forget(conn.out.take());
         }
-        if let Some(mut database) = self.database.take() {
-            // Terminate on each connection; the requests still waiting have no one to answer.
-            drop(database.close());
-            // Each connection's receive is still posted into its buffer: leave those, like
-            // the answers above, to the process's exit.
+        Ok(())
+    }
+
+    /// One `io_uring_enter`: submits what is queued, waits for a completion, and acts on
+    /// every completion there is.
+    fn turn(&mut self) -> io::Result<()> {
+        syscalls::count(Call::UringEnter);
+        match self.sq.ring.submit_and_wait(1) {
+            Ok(_) => {}
+            // A signal (its byte is in the pipe, read by a ring operation) or a full
+            // completion queue: reap, and go round.
+            Err(err) if matches!(err.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
+            Err(err) => return Err(err),
+        }
+        self.sq.forget_times();
+        self.reaped.extend(
+            self.sq
+                .ring
+                .completion()
+                .map(|c| (c.user_data(), c.result(), c.flags())),
+        );
+        let mut reaped = std::mem::take(&mut self.reaped);
+        for (data, result, flags) in reaped.drain(..) {
+            self.complete(data, result, flags);
+        }
+        self.reaped = reaped;
+        Ok(())
+    }
+
+    /// Closes the database pool: Terminate on each connection, its posted receive (and
+    /// anything else) cancelled, and a wait of at most [`DATABASE_CLOSE`] for those
+    /// cancellations to complete, so that no buffer of theirs is still the kernel's when it
+    /// is freed. Requests still waiting have no one to answer.
+    fn close_database(&mut self) -> io::Result<()> {
+        let Some(database) = &mut self.database else {
+            return Ok(());
+        };
+        drop(database.close(&mut self.sq));
+        let give_up = Instant::now() + DATABASE_CLOSE;
+        while self.database.as_ref().is_some_and(|db| !db.is_drained()) && Instant::now() < give_up
+        {
+            self.after(Duration::from_millis(100), user_data(LOOP, Op::Wake));
+            self.turn()?;
+        }
+        if let Some(database) = self.database.take()
+            && !database.is_drained()
+        {
+            // A cancellation that did not complete: leave its buffers, like the answers
+            // above, to the process's exit.
+            tracing::warn!("database connections still busy in the kernel at exit");
             std::mem::forget(database);
         }
         Ok(())

@@ -9,8 +9,8 @@
 //! (`tokio-postgres`) needs tokio's reactor, and this engine's point is its own. So the loop
 //! gets its own client — as Twisted has txpostgres and asyncio has asyncpg — built on the
 //! sans-I/O half of the Rust drivers: `postgres-protocol` encodes and decodes the messages
-//! (and does the SCRAM arithmetic); this module decides only what to say when, and moves the
-//! bytes.
+//! (and does the SCRAM arithmetic); [`PgConnection`] (from `wb-pg`) decides only what to say
+//! when, and this module moves the bytes.
 //!
 //! # How a query flows
 //!
@@ -114,6 +114,11 @@
 //! `RefCell<VecDeque>` and a `tokio::sync::Notify`), answering each through a `oneshot`
 //! channel. The settings, the queue's bounds and the failures are [`Pool`]'s; only the
 //! waiting is tokio's. Only [`Pool`] is mio's.
+//!
+//! The conversation ([`PgConnection`], [`Config`], the settings, completions and errors) lives
+//! in the `wb-pg` crate, re-exported here, because a third driver shares it: the uring
+//! engine's pool, whose connects, sends and receives are io_uring operations on that engine's
+//! ring (completions instead of readiness; `wb_uring`'s crate doc tells the difference).
 
 pub mod on_tokio;
 mod pool;

@@ -41,8 +41,8 @@ use tokio::sync::{Notify, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::{Address, Config};
-use super::{Event, MAX_IDS, PgConnection, Row};
 use super::{DbError, PoolSettings, PoolStats, Refused};
+use super::{Event, MAX_IDS, PgConnection, Row};
 
 /// Bytes read from a database socket per `try_read` (as the mio pool).
 const READ_CHUNK: usize = 16 * 1024;

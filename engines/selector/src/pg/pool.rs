@@ -16,8 +16,8 @@ use mio::net::{TcpStream, UnixStream};
 use mio::{Interest, Registry, Token};
 
 use super::{Address, Config};
-use super::{Event, MAX_IDS, PgConnection};
 use super::{Completion, DbError, PoolSettings, PoolStats, Readiness, Refused};
+use super::{Event, MAX_IDS, PgConnection};
 
 /// Bytes read from a database socket per `read` call (answers to one query fit many times).
 const READ_CHUNK: usize = 16 * 1024;
@@ -564,136 +564,16 @@ fn flush<K>(live: &mut Live<K>) -> Result<(), DbError> {
 
 #[cfg(test)]
 pub(super) mod tests {
-    //! The pool on a real mio loop against a scripted server on loopback: a thread that speaks
-    //! just enough of PostgreSQL's side (trust login, Parse, Bind/Execute/Sync answered with
-    //! `randomnumber = id * 7`) and misbehaves on cue. It runs everywhere, PostgreSQL or not;
-    //! `pg::tests` runs the same pool against the real server.
-
-    use std::io::{Read, Write};
-    use std::net::{TcpListener, TcpStream as Client};
-    use std::thread::JoinHandle;
+    //! The pool on a real mio loop against a scripted server on loopback (`wb_pg::script`: a
+    //! thread that speaks just enough of PostgreSQL's side, trust login, Parse, Bind/Execute/
+    //! Sync answered with `randomnumber = id * 7`, and misbehaves on cue). It runs everywhere,
+    //! PostgreSQL or not; `pg::tests` runs the same pool against the real server.
 
     use mio::{Events, Poll};
 
     use super::*;
     use crate::pg::FIRST_TOKEN;
-
-    /// How the scripted server behaves on each connection it accepts.
-    #[derive(Clone, Copy, Default)]
-    pub(in crate::pg) struct Script {
-        /// Writes every answer one byte at a time (each a separate segment, or nearly).
-        pub(in crate::pg) bytewise: bool,
-        /// Never answers the startup message.
-        pub(in crate::pg) mute: bool,
-        /// Closes the connection on the Nth query's Sync (1-based), without answering it.
-        pub(in crate::pg) close_at: Option<usize>,
-        /// Reads queries and never answers them.
-        pub(in crate::pg) hang: bool,
-    }
-
-    fn message(tag: u8, body: &[u8]) -> Vec<u8> {
-        let mut out = vec![tag];
-        out.extend_from_slice(&(body.len() as i32 + 4).to_be_bytes());
-        out.extend_from_slice(body);
-        out
-    }
-
-    /// Serves `connections` connections, one after the other, following `script`.
-    pub(in crate::pg) fn server(connections: usize, script: Script) -> (Config, JoinHandle<()>) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let config = Config::parse(&format!("host=127.0.0.1 port={port} user=u")).unwrap();
-        let thread = std::thread::spawn(move || {
-            for _ in 0..connections {
-                let (socket, _) = listener.accept().unwrap();
-                serve(socket, script);
-            }
-        });
-        (config, thread)
-    }
-
-    fn serve(mut socket: Client, script: Script) {
-        let send = |socket: &mut Client, bytes: &[u8]| -> std::io::Result<()> {
-            if script.bytewise {
-                for byte in bytes {
-                    socket.write_all(std::slice::from_ref(byte))?;
-                }
-                Ok(())
-            } else {
-                socket.write_all(bytes)
-            }
-        };
-        let mut len = [0; 4];
-        if socket.read_exact(&mut len).is_err() {
-            return;
-        }
-        let mut startup = vec![0; i32::from_be_bytes(len) as usize - 4];
-        socket.read_exact(&mut startup).unwrap();
-        if script.mute {
-            // Hold the socket open, silent, until the client gives up.
-            let _ = socket.read(&mut [0; 1]);
-            return;
-        }
-        let ready = message(b'Z', b"I");
-        if send(
-            &mut socket,
-            &[message(b'R', &[0; 4]), ready.clone()].concat(),
-        )
-        .is_err()
-        {
-            return;
-        }
-        let (mut ids, mut syncs) = (Vec::new(), 0);
-        loop {
-            let mut header = [0; 5];
-            if socket.read_exact(&mut header).is_err() {
-                return;
-            }
-            let mut body =
-                vec![0; i32::from_be_bytes(header[1..].try_into().unwrap()) as usize - 4];
-            socket.read_exact(&mut body).unwrap();
-            let answer = match header[0] {
-                b'P' => [message(b'1', b""), ready.clone()].concat(),
-                // Bind "" "world" [1] [id] [1]: the id is the body's 4 bytes before the
-                // result-format count and code.
-                b'B' => {
-                    let at = body.len() - 4 - 4;
-                    ids.push(i32::from_be_bytes(body[at..at + 4].try_into().unwrap()));
-                    continue;
-                }
-                b'E' => continue,
-                b'S' if ids.is_empty() => continue, // The Sync behind Parse: answered above.
-                b'S' => {
-                    syncs += 1;
-                    if script.close_at == Some(syncs) {
-                        return;
-                    }
-                    if script.hang {
-                        ids.clear();
-                        continue;
-                    }
-                    let mut answer = Vec::new();
-                    for id in ids.drain(..) {
-                        answer.extend(message(b'2', b""));
-                        let mut row = 2_i16.to_be_bytes().to_vec();
-                        for value in [id, id * 7] {
-                            row.extend_from_slice(&4_i32.to_be_bytes());
-                            row.extend_from_slice(&value.to_be_bytes());
-                        }
-                        answer.extend(message(b'D', &row));
-                        answer.extend(message(b'C', b"SELECT 1\0"));
-                    }
-                    answer.extend(ready.clone());
-                    answer
-                }
-                b'X' => return,
-                other => panic!("the scripted server got message {:?}", other as char),
-            };
-            if send(&mut socket, &answer).is_err() {
-                return;
-            }
-        }
-    }
+    pub(in crate::pg) use wb_pg::script::{Script, rows, server};
 
     pub(in crate::pg) fn settings(size: usize) -> PoolSettings {
         PoolSettings {
@@ -738,10 +618,6 @@ pub(super) mod tests {
         }
         done.extend(pool.tick(Instant::now()));
         done
-    }
-
-    pub(in crate::pg) fn rows(ids: &[i32]) -> Vec<(i32, i32)> {
-        ids.iter().map(|&id| (id, id * 7)).collect()
     }
 
     #[test]
