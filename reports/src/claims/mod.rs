@@ -643,7 +643,9 @@ pub const LESSONS: &[Lesson] = &[
                 five-worker prefork pool.",
         why: "Every db request reads one row of PostgreSQL's World table with the engine's \
               own client: a blocking client from a pool for threads, one connection per \
-              worker for the prefork pool, tokio-postgres from a pool for coroutines. A \
+              worker for the prefork pool, tokio-postgres from a pool for coroutines, a \
+              client of its own on the loop for the selector (readiness: epoll) and for \
+              uring (completion: its sends and receives are operations on the ring). A \
               request holds one database connection for its query; with more clients than \
               connections, the rest wait for one — a thread asleep on the pool's lock, a task \
               parked in its queue, a client in the listen backlog. The database's own \

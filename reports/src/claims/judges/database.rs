@@ -61,8 +61,8 @@ pub(in crate::claims) fn db_pool(run: &StoredRun) -> Finding {
     let mut shapes = Vec::new();
     let mut busy = Vec::new();
     for label in &labels {
-        // Steps that answered every request: a step with errors (a 503 from an engine with no
-        // client) is no evidence of a cap.
+        // Steps that answered every request: a step with errors (a 503: a query refused or
+        // failed) is no evidence of a cap.
         let good: Vec<&StepResult> = ok_steps(&steps, label)
             .into_iter()
             .filter(|s| s.load.errors.total() == 0 && s.load.completed > 0)
