@@ -214,6 +214,28 @@ mod tests {
         assert_eq!(parse(&[]).unwrap().timeouts, wb_sys::Timeouts::default());
         assert!(parse(&["--header-timeout", "0"]).is_err());
         assert!(parse(&["--offload"]).is_err(), "nothing is offloaded here");
+        assert_eq!(parse(&["--db-pool", "3"]).unwrap().db_pool.size, 3);
+        assert!(parse(&["--db-pool", "0"]).is_err());
+    }
+
+    #[test]
+    fn a_database_url_is_read_once_and_a_bad_one_is_named() {
+        let parse = |args: &[&str]| wb_sys::parse_flags::<Config>("uring", args).unwrap();
+        let config = parse(&[
+            "--db-url",
+            "host=127.0.0.1 port=5433 user=u",
+            "--db-pool",
+            "2",
+        ]);
+        let (pg, settings) = database(&config).unwrap().unwrap();
+        assert_eq!(
+            pg.address,
+            wb_pg::Address::Tcp("127.0.0.1:5433".parse().unwrap())
+        );
+        assert_eq!(settings.size, 2);
+        let bad = parse(&["--db-url", "host=127.0.0.1 sslmode=require"]);
+        let err = database(&bad).unwrap_err().to_string();
+        assert!(err.starts_with("--db-url \"host=127.0.0.1"), "{err}");
     }
 
     #[test]
