@@ -24,6 +24,7 @@ per_engine!(
     queries_with_fixed_ids_are_the_cores_bytes,
     random_rows_and_clamped_counts_have_the_right_shape,
     no_database_is_a_503_that_says_so,
+    an_unreachable_database_is_a_503_and_the_engine_serves_on,
 );
 
 /// The test cluster's connection string, or `None` (and a line saying why) without
@@ -216,6 +217,37 @@ fn no_database_is_a_503_that_says_so(engine: &str) {
     );
     assert!(text.contains("--db-url"), "{engine}: {text}");
     assert!(!text.contains("Connection: close"), "{engine}: {text}");
+    stop_engine(engine, server);
+}
+
+/// Needs no PostgreSQL: with nobody listening at `--db-url`, `/queries` answers 503 with one
+/// of the reasons every engine gives (the query failed; no connection came free in time: the
+/// blocking pools wait for one), and the engine goes on serving.
+fn an_unreachable_database_is_a_503_and_the_engine_serves_on(engine: &str) {
+    // A port nobody listens on: bound, then closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("host=127.0.0.1 port={port} user=workbench dbname=workbench");
+    let server = start_engine(engine, &["--db-url", &url]);
+    let answer = get(server.addr(), "/queries?n=2&id=3");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        text.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+        "{engine}: {text}"
+    );
+    let reasons = [
+        wb_sys::database::QUERY_FAILED,
+        wb_sys::database::POOL_TIMED_OUT,
+    ];
+    assert!(
+        reasons.contains(&String::from_utf8_lossy(body(&answer)).trim_end()),
+        "{engine}: {text}"
+    );
+    let hello = get(server.addr(), "/hello");
+    assert!(hello.starts_with(b"HTTP/1.1 200 OK\r\n"), "{engine}");
     stop_engine(engine, server);
 }
 
