@@ -1127,6 +1127,79 @@ mod tests {
         );
     }
 
+    /// `/db` and `/queries` through the ring's pool, against the scripted server of
+    /// `wb_pg::script` (`randomnumber = id * 7`): the core's bytes for those rows; a client
+    /// that leaves while its query is in flight costs nobody else (its rows find no one).
+    #[test]
+    fn the_ring_serves_the_database_from_its_pool() {
+        use std::io::{Read, Write};
+        use std::net::TcpStream as Client;
+
+        if let Err(why) = wb_sys::uring::available() {
+            assert!(
+                std::env::var("CI").map_or(true, |v| v != "true"),
+                "{why}: CI runs every engine"
+            );
+            eprintln!("skipped: {why}");
+            return;
+        }
+        let (config, _server) = wb_pg::script::server(1, wb_pg::script::Script::default());
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let database = Some((config, wb_pg::PoolSettings::new(1)));
+            Reactor::new(listener, wb_sys::Timeouts::default(), database)
+                .unwrap()
+                .run()
+        });
+        let expected = |target: &str, ids: &[i32]| {
+            let mut session = Session::new();
+            session.receive_data(format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes());
+            let Event::Job(mut job) = session.next_event() else {
+                panic!("no job for {target}")
+            };
+            job.give_rows(
+                ids.iter()
+                    .map(|&id| wb_protocol::world::WorldRow {
+                        id,
+                        random_number: id * 7,
+                    })
+                    .collect(),
+            );
+            wb_protocol::date::masked(&job.perform())
+        };
+        let ask = |client: &mut Client, target: &str, want: &[u8]| {
+            client
+                .write_all(format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes())
+                .unwrap();
+            let mut got = vec![0; want.len()];
+            client.read_exact(&mut got).unwrap();
+            assert!(
+                wb_protocol::date::masked(&got) == want,
+                "{target}: {}",
+                String::from_utf8_lossy(&got)
+            );
+        };
+        let connect = || {
+            let client = Client::connect(addr).unwrap();
+            client
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            client
+        };
+        // A client that asks and leaves at once...
+        let mut gone = connect();
+        gone.write_all(b"GET /queries?n=20&id=1 HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
+        drop(gone);
+        // ...and one that stays, on the same single database connection.
+        let mut client = connect();
+        ask(&mut client, "/db?id=5", &expected("/db?id=5", &[5]));
+        let ids: Vec<i32> = (9990..=10_000).chain(1..=9).collect();
+        let target = "/queries?n=20&id=9990";
+        ask(&mut client, target, &expected(target, &ids));
+    }
+
     #[test]
     fn user_data_round_trips() {
         for op in Op::ALL {
