@@ -127,9 +127,12 @@
 //!
 //! The `io-uring` crate (tokio-rs/io-uring) builds the submission entries and maps the rings;
 //! everything else is here: the loop and the connections (`reactor`), the provided-buffer
-//! ring (`buffers`), the database pool (`database`, driving `wb-pg`'s conversation). Stops as the contract says: on SIGINT or SIGTERM (a signal-hook
-//! pipe read by a ring operation) the accept is cancelled and the listener closed, idle
-//! connections close at once, work in progress finishes within [`wb_sys::DRAIN_TIMEOUT`].
+//! ring (`buffers`), the database pool (`database`, driving `wb-pg`'s conversation). Stops as
+//! the contract says: on SIGINT or SIGTERM (a signal-hook pipe read by a ring operation) the
+//! accept is cancelled and the listener closed, idle connections close at once, work in
+//! progress (a query included) finishes within [`wb_sys::DRAIN_TIMEOUT`]; then each database
+//! connection says Terminate, its posted receive is cancelled, and the loop waits for the
+//! cancellations before the buffers go.
 //!
 //! # Try it
 //!
