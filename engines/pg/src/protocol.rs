@@ -3,8 +3,8 @@
 //! This is the `Protocol` half of Twisted's split, for the client side (txpostgres's
 //! `Connection`): it never touches a socket, never blocks and never looks at a clock. Whoever
 //! drives it — the selector's mio pool, its tokio tasks, the uring engine's ring, a unit test
-//! with recorded bytes — hands it what the socket read ([`PgConnection::received`]) and writes what it queued
-//! ([`PgConnection::pending`], [`PgConnection::written`]).
+//! with recorded bytes — hands it what the socket read ([`PgConnection::received`]) and
+//! writes what it queued ([`PgConnection::pending`], [`PgConnection::written`]).
 //!
 //! The messages themselves are encoded and decoded by `postgres-protocol`
 //! (`message::frontend`, `message::backend`, `authentication::sasl`), the same codec under

@@ -631,7 +631,11 @@ impl RingPool {
             slot.backoff = self.settings.backoff_min;
             tracing::warn!(slot = i, "database connection lost: {err}");
         } else {
-            tracing::warn!(slot = i, retry_in = ?slot.backoff, "cannot connect to the database: {err}");
+            tracing::warn!(
+                slot = i,
+                retry_in = ?slot.backoff,
+                "cannot connect to the database: {err}"
+            );
         }
         slot.retry_at = now + slot.backoff;
         slot.backoff = (slot.backoff * 2).min(self.settings.backoff_max);
