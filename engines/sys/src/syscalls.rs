@@ -35,9 +35,10 @@ pub enum Call {
     EpollCtl,
     /// `accept4`.
     Accept,
-    /// `recv`/`read` on a connection.
+    /// `recv`/`read` on a connection (a client's, or one of the engine's database
+    /// connections).
     Read,
-    /// `send`/`writev` on a connection.
+    /// `send`/`writev` on a connection (a client's, or a database connection's).
     Write,
     /// `shutdown` (the lingering close's FIN).
     Shutdown,

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use mio::net::{TcpStream, UnixStream};
 use mio::{Interest, Registry, Token};
+use wb_sys::syscalls::Call;
 
 use super::{Address, Config};
 use super::{Completion, DbError, PoolSettings, PoolStats, Readiness, Refused};
@@ -71,14 +72,19 @@ impl Stream {
         }
     }
 
+    /// A `read`, counted as the loop counts its clients' (`wb_sys::syscalls`): the figure
+    /// "system calls per answer" of a `/db` step includes the database's round trip.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        wb_sys::syscalls::count(Call::Read);
         match self {
             Stream::Tcp(stream) => stream.read(buf),
             Stream::Unix(stream) => stream.read(buf),
         }
     }
 
+    /// A `write`, counted like [`Stream::read`].
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        wb_sys::syscalls::count(Call::Write);
         match self {
             Stream::Tcp(stream) => stream.write(buf),
             Stream::Unix(stream) => stream.write(buf),
@@ -367,6 +373,7 @@ impl<K> Pool<K> {
     fn open(&mut self, i: usize, now: Instant, done: &mut Vec<Completion<K>>) {
         let token = Token(self.first_token + i);
         let opened = Stream::connect(&self.config.address).and_then(|mut stream| {
+            wb_sys::syscalls::count(Call::EpollCtl);
             self.registry.register(
                 stream.source(),
                 token,

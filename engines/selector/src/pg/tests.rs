@@ -369,9 +369,20 @@ fn the_pool_queries_a_real_postgresql() {
     assert_eq!((stats.size, stats.busy, stats.waiting), (2, 0, 0));
     assert!(stats.ready >= 1, "{stats:?}");
     assert_eq!(stats.most_waiting, 5);
-    // A whole /queries batch in one round trip.
+    // A whole /queries batch in one round trip, its socket calls counted with the loop's
+    // (the counters are the process's: other tests only add to them).
     let twenty: Vec<i32> = (1..=20).map(|i| i * 5).collect();
+    let counted = |call: wb_sys::syscalls::Call| wb_sys::syscalls::totals()[call as usize];
+    let (reads, writes) = (
+        counted(wb_sys::syscalls::Call::Read),
+        counted(wb_sys::syscalls::Call::Write),
+    );
     assert_eq!(lp.ask(&twenty), Ok(rows(&twenty)));
+    assert!(
+        counted(wb_sys::syscalls::Call::Read) > reads
+            && counted(wb_sys::syscalls::Call::Write) > writes,
+        "the pool's read and write of a batch are counted"
+    );
 
     // The server drops every connection (as a restart would): requests in flight or
     // submitted meanwhile fail with a typed error or succeed after the pool reconnected;
