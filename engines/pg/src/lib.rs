@@ -52,6 +52,7 @@
 //! ```
 
 mod config;
+mod pool;
 mod protocol;
 #[cfg(feature = "script")]
 pub mod script;
@@ -60,6 +61,7 @@ use std::fmt;
 use std::time::Duration;
 
 pub use config::{Address, Config, ConfigError, DEFAULT_PORT};
+pub use pool::{Backoff, Waiting, check_ids, expire, fail_waiting};
 pub use protocol::{Event, MAX_IDS, MAX_MESSAGE_BYTES, PgConnection, Row, WORLD_QUERY};
 
 /// How large the pool is and how long things may take.

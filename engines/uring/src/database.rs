@@ -38,14 +38,15 @@
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use io_uring::opcode;
 use io_uring::types::{CancelBuilder, Fd};
 use slab::Slab;
 use socket2::{Domain, SockAddr, Socket, Type};
 use wb_pg::{
-    Address, Completion, Config, DbError, Event, MAX_IDS, PgConnection, PoolSettings, Refused,
+    Address, Backoff, Completion, Config, DbError, Event, PgConnection, PoolSettings, Refused,
+    Waiting, check_ids, expire, fail_waiting,
 };
 use wb_sys::syscalls::{self, Call};
 
@@ -59,12 +60,7 @@ pub const RECV_BYTES: usize = 16 * 1024;
 pub(crate) type Ticket = (usize, u64);
 
 /// A request in the queue or in flight.
-#[derive(Debug)]
-struct Request {
-    key: Ticket,
-    ids: Vec<i32>,
-    since: Instant,
-}
+type Request = Waiting<Ticket>;
 
 /// One socket, the conversation on it, and what it lends the kernel.
 struct DbConn {
@@ -101,9 +97,7 @@ struct Slot {
     live: Option<usize>,
     /// When to connect again (while `live` is `None`).
     retry_at: Instant,
-    /// The next back-off; doubles after each failure to connect, reset once a connection is
-    /// ready.
-    backoff: Duration,
+    backoff: Backoff,
 }
 
 /// The pool: see the [module doc](self).
@@ -153,7 +147,7 @@ impl RingPool {
                 .map(|_| Slot {
                     live: None,
                     retry_at: now,
-                    backoff: settings.backoff_min,
+                    backoff: Backoff::new(&settings),
                 })
                 .collect(),
             config,
@@ -185,12 +179,7 @@ impl RingPool {
         key: Ticket,
         ids: Vec<i32>,
     ) -> Result<(), Refused> {
-        if ids.is_empty() || ids.len() > MAX_IDS {
-            return Err(Refused::Invalid {
-                ids: ids.len(),
-                max: MAX_IDS,
-            });
-        }
+        check_ids(&ids)?;
         if self.closed {
             return Err(Refused::Closed);
         }
@@ -332,17 +321,12 @@ impl RingPool {
                 self.fail(sq, key, err, now);
             }
         }
-        while let Some(front) = self.queue.front()
-            && front.since + self.settings.queue_timeout <= now
-        {
-            let request = self.queue.pop_front().expect("a front");
-            self.done.push(Completion {
-                key: request.key,
-                result: Err(DbError::Timeout {
-                    waited: now - request.since,
-                }),
-            });
-        }
+        expire(
+            &mut self.queue,
+            self.settings.queue_timeout,
+            now,
+            &mut self.done,
+        );
         self.dispatch(sq, now);
     }
 
@@ -484,7 +468,7 @@ impl RingPool {
         for event in self.events.drain(..) {
             match event {
                 Event::Ready => {
-                    self.slots[c.slot].backoff = self.settings.backoff_min;
+                    self.slots[c.slot].backoff.reset(&self.settings);
                     tracing::debug!(pid = ?c.conn.backend_pid(), "database connection ready");
                 }
                 Event::Answered(result) => match c.request.take() {
@@ -626,34 +610,14 @@ impl RingPool {
     /// turn a clear error into a timeout.
     fn fail_slot(&mut self, i: usize, err: DbError, was_ready: bool, now: Instant) {
         let slot = &mut self.slots[i];
-        if was_ready {
-            // A connection that worked and was lost: try again soon, from the shortest wait.
-            slot.backoff = self.settings.backoff_min;
-            tracing::warn!(slot = i, "database connection lost: {err}");
-        } else {
-            tracing::warn!(
-                slot = i,
-                retry_in = ?slot.backoff,
-                "cannot connect to the database: {err}"
-            );
-        }
-        slot.retry_at = now + slot.backoff;
-        slot.backoff = (slot.backoff * 2).min(self.settings.backoff_max);
+        slot.retry_at = now + slot.backoff.failed(i, &err, was_ready, &self.settings);
         self.last_error = Some(err);
         let usable = self.slots.iter().any(|s| {
             s.live
                 .is_some_and(|key| self.conns[key].conn.is_ready() && !self.conns[key].retired)
         });
-        if !usable && !self.queue.is_empty() {
-            let reason = self
-                .last_error
-                .as_ref()
-                .map(ToString::to_string)
-                .unwrap_or_default();
-            self.done.extend(self.queue.drain(..).map(|r| Completion {
-                key: r.key,
-                result: Err(DbError::Unavailable(reason.clone())),
-            }));
+        if !usable {
+            fail_waiting(&mut self.queue, self.last_error.as_ref(), &mut self.done);
         }
     }
 }
@@ -664,7 +628,10 @@ mod tests {
     //! selector's pool's cases, on completions. (Where io_uring cannot run, each test says so
     //! and passes; under `CI=true` it fails.)
 
+    use std::time::Duration;
+
     use io_uring::IoUring;
+    use wb_pg::MAX_IDS;
     use wb_pg::script::{Script, rows, server};
 
     use super::*;
@@ -904,7 +871,7 @@ mod tests {
         assert!(
             pool.slots
                 .iter()
-                .all(|s| s.backoff > settings(2).backoff_min),
+                .all(|s| s.backoff.next() > settings(2).backoff_min),
             "each failed attempt doubles the wait"
         );
         shut(&mut sq, pool);

@@ -42,7 +42,7 @@ use tokio::task::JoinHandle;
 
 use super::{Address, Config};
 use super::{DbError, PoolSettings, PoolStats, Refused};
-use super::{Event, MAX_IDS, PgConnection, Row};
+use super::{Event, PgConnection, Row};
 
 /// Bytes read from a database socket per `try_read` (as the mio pool).
 const READ_CHUNK: usize = 16 * 1024;
@@ -81,15 +81,10 @@ impl Inner {
         *self.closing.borrow()
     }
 
-    /// Connection `slot` was lost or could not be made: if no connection is usable, the
+    /// A connection was lost or could not be made (logged by its `Backoff`): if no connection is usable, the
     /// waiting requests fail now with the reason (as the mio pool's `fail`); otherwise
     /// another task is woken for them, in case this one had taken the queue's wake-up.
-    fn failed(&self, slot: usize, err: &DbError, was_ready: bool, retry_in: Duration) {
-        if was_ready {
-            tracing::warn!(slot, "database connection lost: {err}");
-        } else {
-            tracing::warn!(slot, ?retry_in, "cannot connect to the database: {err}");
-        }
+    fn failed(&self, err: &DbError) {
         if self.ready.get() == 0 {
             let reason = err.to_string();
             for request in self.queue.borrow_mut().drain(..) {
@@ -162,12 +157,7 @@ impl TokioPool {
     /// 503 at once), closed, or the ids are out of bounds. Dropping the receiver withdraws
     /// the request if it has not started.
     pub fn submit(&self, ids: Vec<i32>) -> Result<oneshot::Receiver<Answer>, Refused> {
-        if ids.is_empty() || ids.len() > MAX_IDS {
-            return Err(Refused::Invalid {
-                ids: ids.len(),
-                max: MAX_IDS,
-            });
-        }
+        wb_pg::check_ids(&ids)?;
         if self.inner.closed() {
             return Err(Refused::Closed);
         }
@@ -267,7 +257,7 @@ async fn expiry_task(inner: Rc<Inner>) {
 /// loss or a failed login wait the back-off and start over.
 async fn connection_task(inner: Rc<Inner>, slot: usize) {
     let settings = &inner.settings;
-    let mut backoff = settings.backoff_min;
+    let mut backoff = wb_pg::Backoff::new(settings);
     let mut closing = inner.closing.subscribe();
     let mut read_buf = vec![0; READ_CHUNK].into_boxed_slice();
     while !inner.closed() {
@@ -277,7 +267,7 @@ async fn connection_task(inner: Rc<Inner>, slot: usize) {
         };
         let (err, was_ready) = match logged_in {
             Ok(Ok(mut live)) => {
-                backoff = settings.backoff_min;
+                backoff.reset(settings);
                 tracing::debug!(slot, pid = ?live.conn.backend_pid(), "database connection ready");
                 inner.ready.set(inner.ready.get() + 1);
                 let served = serve(&inner, &mut live, &mut read_buf, &mut closing).await;
@@ -302,12 +292,12 @@ async fn connection_task(inner: Rc<Inner>, slot: usize) {
                 false,
             ),
         };
-        inner.failed(slot, &err, was_ready, backoff);
+        let wait = backoff.failed(slot, &err, was_ready, settings);
+        inner.failed(&err);
         tokio::select! {
-            () = tokio::time::sleep(backoff) => {}
+            () = tokio::time::sleep(wait) => {}
             _ = closing.wait_for(|closed| *closed) => return,
         }
-        backoff = (backoff * 2).min(settings.backoff_max);
     }
 }
 
@@ -517,6 +507,7 @@ mod tests {
     //! scripts, the same expectations, driven by tasks on a current-thread runtime.
 
     use super::*;
+    use crate::pg::MAX_IDS;
     use crate::pg::pool::tests::{Script, rows, server, settings};
 
     /// Runs `test` inside a `LocalSet` on a current-thread runtime, bounded at 10 s.

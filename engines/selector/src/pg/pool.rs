@@ -10,7 +10,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use mio::net::{TcpStream, UnixStream};
 use mio::{Interest, Registry, Token};
@@ -18,7 +18,8 @@ use wb_sys::syscalls::Call;
 
 use super::{Address, Config};
 use super::{Completion, DbError, PoolSettings, PoolStats, Readiness, Refused};
-use super::{Event, MAX_IDS, PgConnection};
+use super::{Event, PgConnection};
+use wb_pg::{Backoff, Waiting, check_ids, expire, fail_waiting};
 
 /// Bytes read from a database socket per `read` call (answers to one query fit many times).
 const READ_CHUNK: usize = 16 * 1024;
@@ -92,14 +93,6 @@ impl Stream {
     }
 }
 
-/// A request in the queue or in flight.
-#[derive(Debug)]
-struct Waiting<K> {
-    key: K,
-    ids: Vec<i32>,
-    since: Instant,
-}
-
 /// A socket and the conversation on it.
 #[derive(Debug)]
 struct Live<K> {
@@ -122,9 +115,7 @@ struct Slot<K> {
     live: Option<Live<K>>,
     /// When to connect again (while `live` is `None`).
     retry_at: Instant,
-    /// The next back-off; doubles after each failure to connect, reset once a connection is
-    /// ready.
-    backoff: Duration,
+    backoff: Backoff,
 }
 
 /// A fixed set of database connections driven by the engine's mio loop, and the queue of
@@ -177,7 +168,7 @@ impl<K> Pool<K> {
                 .map(|_| Slot {
                     live: None,
                     retry_at: now,
-                    backoff: settings.backoff_min,
+                    backoff: Backoff::new(&settings),
                 })
                 .collect(),
             config,
@@ -211,12 +202,7 @@ impl<K> Pool<K> {
     /// this returns), else it waits its turn. Refused, without queueing, when the queue is
     /// full: the engine answers 503 at once rather than let the wait grow without bound.
     pub fn submit(&mut self, key: K, ids: Vec<i32>) -> Result<(), Refused> {
-        if ids.is_empty() || ids.len() > MAX_IDS {
-            return Err(Refused::Invalid {
-                ids: ids.len(),
-                max: MAX_IDS,
-            });
-        }
+        check_ids(&ids)?;
         if self.closed {
             return Err(Refused::Closed);
         }
@@ -314,17 +300,7 @@ impl<K> Pool<K> {
                 _ => {}
             }
         }
-        while let Some(front) = self.queue.front()
-            && front.since + self.settings.queue_timeout <= now
-        {
-            let waiting = self.queue.pop_front().expect("a front");
-            done.push(Completion {
-                key: waiting.key,
-                result: Err(DbError::Timeout {
-                    waited: now - waiting.since,
-                }),
-            });
-        }
+        expire(&mut self.queue, self.settings.queue_timeout, now, &mut done);
         self.dispatch(now, &mut done);
         done
     }
@@ -496,30 +472,14 @@ impl<K> Pool<K> {
             }
             None => false,
         };
-        if was_ready {
-            // A connection that worked and was lost: try again soon, from the shortest wait.
-            slot.backoff = self.settings.backoff_min;
-            tracing::warn!(slot = i, "database connection lost: {err}");
-        } else {
-            tracing::warn!(slot = i, retry_in = ?slot.backoff, "cannot connect to the database: {err}");
-        }
-        slot.retry_at = now + slot.backoff;
-        slot.backoff = (slot.backoff * 2).min(self.settings.backoff_max);
+        slot.retry_at = now + slot.backoff.failed(i, &err, was_ready, &self.settings);
         self.last_error = Some(err);
         let usable = self
             .slots
             .iter()
             .any(|s| s.live.as_ref().is_some_and(|l| l.conn.is_ready()));
-        if !usable && !self.queue.is_empty() {
-            let reason = self
-                .last_error
-                .as_ref()
-                .map(ToString::to_string)
-                .unwrap_or_default();
-            done.extend(self.queue.drain(..).map(|waiting| Completion {
-                key: waiting.key,
-                result: Err(DbError::Unavailable(reason.clone())),
-            }));
+        if !usable {
+            fail_waiting(&mut self.queue, self.last_error.as_ref(), done);
         }
     }
 }
@@ -539,13 +499,13 @@ fn collect<K>(
     live: &mut Live<K>,
     events: &mut Vec<Event>,
     done: &mut Vec<Completion<K>>,
-    backoff: &mut Duration,
+    backoff: &mut Backoff,
     settings: &PoolSettings,
 ) {
     for event in events.drain(..) {
         match event {
             Event::Ready => {
-                *backoff = settings.backoff_min;
+                backoff.reset(settings);
                 tracing::debug!(pid = ?live.conn.backend_pid(), "database connection ready");
             }
             Event::Answered(result) => match live.in_flight.take() {
@@ -576,10 +536,12 @@ pub(super) mod tests {
     //! Sync answered with `randomnumber = id * 7`, and misbehaves on cue). It runs everywhere,
     //! PostgreSQL or not; `pg::tests` runs the same pool against the real server.
 
+    use std::time::Duration;
+
     use mio::{Events, Poll};
 
     use super::*;
-    use crate::pg::FIRST_TOKEN;
+    use crate::pg::{FIRST_TOKEN, MAX_IDS};
     pub(in crate::pg) use wb_pg::script::{Script, rows, server};
 
     pub(in crate::pg) fn settings(size: usize) -> PoolSettings {
