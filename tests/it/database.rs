@@ -136,17 +136,28 @@ fn db_with_a_fixed_id_is_the_cores_bytes(engine: &str) {
         return;
     };
     for id in [1, 42, WORLD_ROWS] {
-        let target = format!("/db?id={id}");
-        let got = masked(&get(server.addr(), &target));
-        let want = expected(&target, rows(url, &[id]));
-        assert!(
-            got == want,
-            "{engine} {target}:\n got {}\nwant {}",
-            String::from_utf8_lossy(&got),
-            String::from_utf8_lossy(&want)
-        );
+        assert_cores_bytes(engine, &server, url, &format!("/db?id={id}"), &[id]);
     }
     stop_engine(engine, server);
+}
+
+/// The engine answers `target` with the core's bytes for the rows of `ids`, read from the
+/// database at `url` (the `Date` masked).
+fn assert_cores_bytes(
+    engine: &str,
+    server: &workbench::child::ServerProcess,
+    url: &str,
+    target: &str,
+    ids: &[i32],
+) {
+    let got = masked(&get(server.addr(), target));
+    let want = expected(target, rows(url, ids));
+    assert!(
+        got == want,
+        "{engine} {target}:\n got {}\nwant {}",
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(&want)
+    );
 }
 
 fn queries_with_fixed_ids_are_the_cores_bytes(engine: &str) {
@@ -154,16 +165,8 @@ fn queries_with_fixed_ids_are_the_cores_bytes(engine: &str) {
         return;
     };
     // Twenty rows from 9990 on: past 10,000 the ids go on from 1.
-    let target = "/queries?n=20&id=9990";
     let ids: Vec<i32> = (9990..=10_000).chain(1..=9).collect();
-    let got = masked(&get(server.addr(), target));
-    let want = expected(target, rows(url, &ids));
-    assert!(
-        got == want,
-        "{engine} {target}:\n got {}\nwant {}",
-        String::from_utf8_lossy(&got),
-        String::from_utf8_lossy(&want)
-    );
+    assert_cores_bytes(engine, &server, url, "/queries?n=20&id=9990", &ids);
     stop_engine(engine, server);
 }
 
