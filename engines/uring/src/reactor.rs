@@ -1068,12 +1068,7 @@ mod tests {
         use std::io::{Read, Write};
         use std::net::TcpStream as Client;
 
-        if let Err(why) = wb_sys::uring::available() {
-            assert!(
-                std::env::var("CI").map_or(true, |v| v != "true"),
-                "{why}: CI runs every engine"
-            );
-            eprintln!("skipped: {why}");
+        if crate::ring_unavailable() {
             return;
         }
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -1135,12 +1130,7 @@ mod tests {
         use std::io::{Read, Write};
         use std::net::TcpStream as Client;
 
-        if let Err(why) = wb_sys::uring::available() {
-            assert!(
-                std::env::var("CI").map_or(true, |v| v != "true"),
-                "{why}: CI runs every engine"
-            );
-            eprintln!("skipped: {why}");
+        if crate::ring_unavailable() {
             return;
         }
         let (config, _server) = wb_pg::script::server(1, wb_pg::script::Script::default());
