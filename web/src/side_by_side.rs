@@ -363,6 +363,15 @@ impl On<'_> {
                 parts.join(", ")
             }
         };
+        // The most cores a server used at any level from `min_level` on.
+        let peak_cores = |l: &str, min_level| {
+            self.ok(l)
+                .into_iter()
+                .filter(|s| s.level >= min_level)
+                .map(cores_estimate)
+                .max_by(|a, b| a.value.total_cmp(&b.value))
+                .map(|c| format::cores(c.value))
+        };
         match figure {
             Figure::IdleBytes => {
                 let estimate = |l: &str| idle_slope_estimate(&self.ok(l)).map(|(u, _)| u);
@@ -480,13 +489,7 @@ impl On<'_> {
                 "{}: measured here, on this machine's {} cores, {}.",
                 talk::LOOP_PER_CORE,
                 self.run.summary.machine.cores,
-                list(&|l| {
-                    self.ok(l)
-                        .into_iter()
-                        .map(cores_estimate)
-                        .max_by(|a, b| a.value.total_cmp(&b.value))
-                        .map(|c| format::cores(c.value))
-                })
+                list(&|l| peak_cores(l, 0))
             ),
             Figure::Cores => format!(
                 "{}: one event loop runs one request's work at a time, on one core of this \
@@ -494,13 +497,7 @@ impl On<'_> {
                  measured here, {}.",
                 talk::NOT_PARALLELISM,
                 self.run.summary.machine.cores,
-                list(&|l| {
-                    self.ok(l)
-                        .into_iter()
-                        .map(cores_estimate)
-                        .max_by(|a, b| a.value.total_cmp(&b.value))
-                        .map(|c| format::cores(c.value))
-                })
+                list(&|l| peak_cores(l, 0))
             ),
             Figure::GilCores => format!(
                 "The talk says Python servers are \"deployed with runners that run many copies \
@@ -508,14 +505,7 @@ impl On<'_> {
                  GIL, so CPU-bound requests on threads use about one core of this machine's {}, \
                  processes all of them: measured here, {}.",
                 self.run.summary.machine.cores,
-                list(&|l| {
-                    self.ok(l)
-                        .into_iter()
-                        .filter(|s| s.level >= 2)
-                        .map(cores_estimate)
-                        .max_by(|a, b| a.value.total_cmp(&b.value))
-                        .map(|c| format::cores(c.value))
-                })
+                list(&|l| peak_cores(l, 2))
             ),
             Figure::LostUpdates => format!(
                 "The talk says \"use safely (without race conditions)\": a read and a write \
