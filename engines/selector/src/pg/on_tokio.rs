@@ -152,7 +152,7 @@ impl TokioPool {
         })
     }
 
-    /// Queues a request for the rows of `ids` (1 to [`MAX_IDS`]); the receiver brings the
+    /// Queues a request for the rows of `ids` (1 to [`MAX_IDS`](super::MAX_IDS)); the receiver brings the
     /// answer. Refused, without queueing, when the queue is full ([`Refused::Full`]: answer
     /// 503 at once), closed, or the ids are out of bounds. Dropping the receiver withdraws
     /// the request if it has not started.

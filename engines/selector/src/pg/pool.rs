@@ -197,7 +197,7 @@ impl<K> Pool<K> {
         token.0 >= self.first_token && token.0 - self.first_token < self.slots.len()
     }
 
-    /// Queues a request for the rows of `ids` (1 to [`MAX_IDS`]); `key` comes back with its
+    /// Queues a request for the rows of `ids` (1 to [`MAX_IDS`](super::MAX_IDS)); `key` comes back with its
     /// [`Completion`]. It starts at once if a connection is idle (the query is written before
     /// this returns), else it waits its turn. Refused, without queueing, when the queue is
     /// full: the engine answers 503 at once rather than let the wait grow without bound.
